@@ -1,0 +1,57 @@
+# Sentri's two commands: `make run` (set up everything, migrate, serve) and `make test`.
+# The Dockerfile performs the same steps (venv deps from constraints.txt, web-vitals from npm,
+# a Chromium, migrations on start); change them together.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+export FLASK_APP := app
+
+.PHONY: run test install install-test chromium lint migrate clean
+
+run: install chromium
+	$(BIN)/python app.py
+
+test: install-test chromium lint
+	$(BIN)/pytest
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Sentri needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(VENV)/bin/python setup.cfg constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP) setup.cfg constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Playwright's managed Chromium when present, else the system's; install Debian's when we can.
+chromium: install
+	@$(BIN)/python -m sentri.worker.browsers || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium with apt-get..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      && $(BIN)/python -m sentri.worker.browsers; \
+	  else \
+	    echo "sentri: runs need a Chromium: run as root to let make install Debian's, or see the message above."; \
+	  fi; }
+
+lint: install-test
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
+	$(BIN)/ruff check sentri tests bench app.py
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

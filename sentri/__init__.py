@@ -1,0 +1,81 @@
+"""Sentri: a self-hosted browser regression-testing server that CI pipelines trigger."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _instance_path() -> str:
+    configured = os.environ.get("SENTRI_INSTANCE_PATH")
+    return str(Path(configured).resolve()) if configured else str(PROJECT_ROOT / "instance")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config in its fixed order, then extensions, blueprints, CLI and error handlers."""
+    instance_path = (test_config or {}).get("SENTRI_INSTANCE_PATH") or _instance_path()
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.from_mapping(config_module.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config_module.from_environment(os.environ))
+    if test_config:
+        app.config.from_mapping(test_config)
+    config_module.derive(app.config, app.instance_path)
+
+    proxies = app.config["SENTRI_TRUSTED_PROXIES"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+
+    from .database import begin_read_only, configure_engine, end_read_only
+    from .extensions import csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
+
+    from .errors import register_error_handlers
+    from .routes import register_blueprints
+
+    register_error_handlers(app)
+    register_blueprints(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+
+    @app.before_request
+    def _read_only_transactions():
+        if request.method in ("GET", "HEAD"):
+            g._sentri_read_token = begin_read_only()
+
+    @app.teardown_request
+    def _restore_transactions(_exc):
+        token = g.pop("_sentri_read_token", None)
+        if token is not None:
+            end_read_only(token)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return app

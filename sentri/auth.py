@@ -1,0 +1,107 @@
+"""User authentication for the API and pages: a session cookie (with CSRF) or a JWT bearer token."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+import jwt
+from flask import current_app, g, request, session
+from flask_wtf.csrf import CSRFError
+
+from .errors import Forbidden, Unauthorized
+from .extensions import csrf, db
+from .models import User, utcnow
+
+JWT_ALGORITHM = "HS256"
+JWT_AUDIENCE = "sentri-api"
+TRIGGER_TOKEN_PREFIX = "sentri_"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def issue_jwt(user: User) -> tuple[str, str]:
+    """Return a signed API token for the user and its expiry (ISO 8601)."""
+    from .models import isoformat
+
+    now = utcnow()
+    expires = now + timedelta(hours=current_app.config["SENTRI_JWT_TTL_HOURS"])
+    claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires}
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=JWT_ALGORITHM), isoformat(expires)
+
+
+def _user_from_jwt(value: str) -> User:
+    if value.startswith(TRIGGER_TOKEN_PREFIX):
+        raise Unauthorized("Trigger tokens only authenticate a project's trigger and run-status endpoints.")
+    try:
+        claims = jwt.decode(
+            value,
+            current_app.config["SECRET_KEY"],
+            algorithms=[JWT_ALGORITHM],
+            audience=JWT_AUDIENCE,
+            options={"require": ["sub", "exp", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The API token has expired; log in again.") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("Invalid API token.") from None
+    user = _active_user(claims["sub"])
+    if user is None:
+        raise Unauthorized("Invalid API token.")
+    return user
+
+
+def _active_user(public_id: str) -> User | None:
+    from .models import parse_public_id
+
+    key = parse_public_id("USR", public_id)
+    user = db.session.get(User, key) if key else None
+    return user if user is not None and user.active else None
+
+
+def current_user() -> User | None:
+    """Return the user logged in by session cookie, or None (pages use this; no CSRF check here)."""
+    if "user" not in g:
+        uid = session.get("uid")
+        g.user = _active_user(uid) if uid else None
+    return g.user
+
+
+def authenticate_request() -> User:
+    """Return the user behind this API request or raise 401; cookie-authenticated writes need CSRF."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+        return _user_from_jwt(value.strip())
+    user = current_user()
+    if user is None:
+        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/login.")
+    if request.method not in SAFE_METHODS:
+        try:
+            csrf.protect()
+        except CSRFError as exc:
+            raise Forbidden(f"CSRF check failed: {exc.description}") from None
+    return user
+
+
+def user_required(view):
+    """Require a logged-in user (cookie or JWT) and pass it to the view as `user`."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        return view(*args, user=authenticate_request(), **kwargs)
+
+    return wrapper
+
+
+def log_in(user: User) -> None:
+    """Start a browser session for the user (a fresh session, so a planted cookie is not reused)."""
+    session.clear()
+    session["uid"] = user.public_id
+    session.permanent = True
+
+
+def log_out() -> None:
+    """End the browser session."""
+    session.clear()

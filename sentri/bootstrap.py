@@ -1,0 +1,75 @@
+"""First start: an admin account with a generated password, and the demo project with its tests."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask
+
+from . import projects, testcases, users
+
+DEMO_ADMIN_EMAIL = "admin@sentri.internal"
+
+# The demo project's tests, in the test format; they run against the demo site (sentri/routes/demo.py).
+DEMO_TESTS = """
+- name: Home page lists the coffees
+  tags: [smoke]
+  steps:
+    - goto: /
+    - expect_title: Sentri Demo Shop
+    - expect_text: {css: h1}
+      text: Demo coffee shop
+    - expect_visible: {text: Espresso}
+- name: Sign in reaches the dashboard
+  tags: [auth]
+  steps:
+    - goto: /login
+    - fill: {label: Email}
+      value: ada@example.com
+    - fill: {label: Password}
+      value: demo-password
+    - click: {role: button, name: Sign in}
+    - expect_url: "*/demo/dashboard*"
+    - expect_text: {css: h1}
+      text: Welcome, ada@example.com
+- name: Add a flat white to the cart
+  tags: [cart]
+  steps:
+    - goto: /
+    - click: {role: button, name: Add Flat white to cart}
+    - expect_url: "*/demo/cart*"
+    - expect_text: {testid: cart-summary}
+      text: "1 item: Flat white"
+"""
+
+
+@dataclass
+class FirstRun:
+    email: str
+    password: str
+    demo_project_id: str | None
+
+
+def demo_base_url(app: Flask) -> str:
+    """Return where this server's demo site is reachable from its own browser workers."""
+    host = app.config["SENTRI_HOST"]
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{app.config['SENTRI_PORT']}/demo"
+
+
+def first_run(app: Flask) -> FirstRun | None:
+    """Create the admin and the demo project when no user exists yet; return the credentials once."""
+    if users.count_users() > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    admin = users.create_user(DEMO_ADMIN_EMAIL, password, role="admin")
+    demo_id = None
+    if app.config["SENTRI_DEMO"]:
+        project = projects.create("Demo shop", demo_base_url(app), is_demo=True)
+        testcases.import_file(project, DEMO_TESTS, "demo.yaml", approve=True, actor=admin)
+        demo_id = project.public_id
+    return FirstRun(email=admin.email, password=password, demo_project_id=demo_id)

@@ -1,0 +1,168 @@
+"""Flask CLI groups: users, projects, tests, tokens. The value a script needs is alone on the last line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from . import projects as projects_domain
+from . import testcases, tokens as tokens_domain, users as users_domain
+from .errors import SentriError
+
+users = AppGroup("users", help="Create and list user accounts.")
+projects = AppGroup("projects", help="Create and list projects.")
+tests = AppGroup("tests", help="Import and list a project's tests.")
+tokens = AppGroup("tokens", help="Create, list and revoke project trigger tokens.")
+
+
+def _fail(exc: SentriError) -> click.ClickException:
+    return click.ClickException(exc.message)
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--password", help="Prompted for (hidden, twice) when omitted.")
+@click.option("--admin", is_flag=True, help="Give the account the admin role.")
+def users_create(email: str, password: str | None, admin: bool) -> None:
+    """Create a user account."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = users_domain.create_user(email, password, role="admin" if admin else "member")
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Created {user.role} {user.email}")
+    click.echo(user.public_id)
+
+
+@users.command("list")
+def users_list() -> None:
+    """List user accounts."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+
+    for user in db.session.scalars(select(User).order_by(User.id)):
+        state = "" if user.active else "  (deactivated)"
+        click.echo(f"{user.public_id}\t{user.role}\t{user.email}{state}")
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--base-url", required=True, help="The site the project's tests run against.")
+def projects_create(name: str, base_url: str) -> None:
+    """Create a project."""
+    try:
+        project = projects_domain.create(name, base_url)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Created project {project.name} ({project.base_url})")
+    click.echo(project.public_id)
+
+
+@projects.command("list")
+def projects_list() -> None:
+    """List projects with their ids."""
+    items, _total = projects_domain.list_all()
+    if not items:
+        click.echo("No projects yet: flask projects create NAME --base-url URL")
+    for project in items:
+        click.echo(f"{project.public_id}\t{project.name}\t{project.base_url}")
+
+
+@tests.command("import")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--approve", is_flag=True, help="Store the tests as approved instead of draft.")
+@click.option("--skip-unsupported", is_flag=True, help="Drop Recorder steps Sentri cannot run instead of failing.")
+def tests_import(project_id: str, file: Path, approve: bool, skip_unsupported: bool) -> None:
+    """Import tests from a native JSON/YAML file or a Chrome DevTools Recorder export."""
+    try:
+        project = projects_domain.get(project_id)
+        imported, warnings = testcases.import_file(
+            project,
+            file.read_text(encoding="utf-8"),
+            file.name,
+            approve=approve,
+            skip_unsupported=skip_unsupported,
+        )
+    except SentriError as exc:
+        raise _fail(exc) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    status = "approved" if approve else "draft"
+    for test in imported:
+        click.echo(f"{test.public_id}\t{status}\t{test.name}")
+    click.echo(f"Imported {len(imported)} test(s) into {project.public_id}")
+    click.echo(len(imported))
+
+
+@tests.command("list")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.option("--status", type=click.Choice(["draft", "approved", "rejected"]))
+def tests_list(project_id: str, status: str | None) -> None:
+    """List a project's tests with their ids and review status."""
+    try:
+        items, _total = testcases.list_for(projects_domain.get(project_id), status=status)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    for test in items:
+        tags = ",".join(test.tags or [])
+        click.echo(f"{test.public_id}\t{test.review_status}\t{test.name}\t{tags}")
+
+
+@tokens.command("create")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.option("--name", "label", default="", help="A label to recognise the token by.")
+@click.option("--expires-in-days", type=click.IntRange(1, tokens_domain.MAX_EXPIRY_DAYS))
+def tokens_create(project_id: str, label: str, expires_in_days: int | None) -> None:
+    """Create a trigger token; the plaintext is printed once, on the last line."""
+    try:
+        project = projects_domain.get(project_id)
+        token, plaintext = tokens_domain.create(project, label=label, expires_in_days=expires_in_days)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Created {token.public_id} for {project.public_id}; store it now, it is not shown again:")
+    click.echo(plaintext)
+
+
+@tokens.command("list")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+def tokens_list(project_id: str) -> None:
+    """List a project's tokens (never their values)."""
+    try:
+        items = tokens_domain.list_for(projects_domain.get(project_id))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    if not items:
+        click.echo("No tokens.")
+    for token in items:
+        row = tokens_domain.serialize(token)
+        click.echo(
+            f"{row['id']}\t{row['prefix']}…\t{row['label'] or '-'}\tcreated {row['createdAt']}"
+            f"\tlast used {row['lastUsedAt'] or 'never'}\texpires {row['expiresAt'] or 'never'}"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token at once."""
+    try:
+        token = tokens_domain.get(token_id)
+        project_id = f"PRJ-{token.project_id}"
+        tokens_domain.revoke(token)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Revoked {token_id} of {project_id}")
+    click.echo(token_id)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the command groups to the app's CLI."""
+    for group in (users, projects, tests, tokens):
+        app.cli.add_command(group)

@@ -1,0 +1,106 @@
+"""Configuration: defaults, then instance/config.py, then SENTRI_* environment, then test config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+# Every environment variable Sentri reads, with the type it is parsed as. The config key is the
+# variable's own name, so `app.config["SENTRI_PORT"]` and `SENTRI_PORT=9000` are the same setting.
+ENVIRONMENT: dict[str, Callable[[str], object]] = {
+    "SENTRI_DATABASE_URL": str,
+    "SENTRI_HOST": str,
+    "SENTRI_PORT": _int,
+    "SENTRI_SECRET_KEY": str,
+    "SENTRI_PUBLIC_URL": str,
+    "SENTRI_TRUSTED_PROXIES": _int,
+    "SENTRI_TRIGGER_RATE_LIMIT": str,
+    "SENTRI_LOGIN_RATE_LIMIT": str,
+    "SENTRI_RATELIMIT_STORAGE_URI": str,
+    "SENTRI_CALLBACK_ALLOWLIST": str,
+    "SENTRI_CHROMIUM_PATH": str,
+    "SENTRI_MAX_BROWSERS": _int,
+    "SENTRI_MAX_TOKENS_PER_PROJECT": _int,
+    "SENTRI_JWT_TTL_HOURS": _int,
+    "SENTRI_WORKER_SYNC": _bool,
+    "SENTRI_DEMO": _bool,
+}
+
+DEFAULTS: dict[str, object] = {
+    "SENTRI_DATABASE_URL": None,  # None: SQLite file sentri.db in the instance folder
+    "SENTRI_HOST": "127.0.0.1",
+    "SENTRI_PORT": 8000,
+    "SENTRI_SECRET_KEY": None,  # None: generated once into instance/secret_key
+    "SENTRI_PUBLIC_URL": None,
+    "SENTRI_TRUSTED_PROXIES": 0,
+    "SENTRI_TRIGGER_RATE_LIMIT": "20 per hour",
+    "SENTRI_LOGIN_RATE_LIMIT": "10 per minute",
+    "SENTRI_RATELIMIT_STORAGE_URI": "memory://",
+    "SENTRI_CALLBACK_ALLOWLIST": "",
+    "SENTRI_CHROMIUM_PATH": None,
+    "SENTRI_MAX_BROWSERS": os.cpu_count() or 1,
+    "SENTRI_MAX_TOKENS_PER_PROJECT": 10,
+    "SENTRI_JWT_TTL_HOURS": 12,
+    "SENTRI_WORKER_SYNC": False,
+    "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
+    "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
+    "RATELIMIT_ENABLED": True,
+}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
+    """Return the SENTRI_* settings present in the environment, parsed to their types."""
+    settings: dict[str, object] = {}
+    for name, parse in ENVIRONMENT.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[name] = parse(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"{name}={raw!r} is not valid: {exc}") from exc
+    return settings
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the instance's secret key, generating it once (mode 0600) when the file is missing."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def derive(config: dict, instance_path: str) -> None:
+    """Fill in the Flask and extension settings that follow from the SENTRI_* ones."""
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        url = config.get("SENTRI_DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'sentri.db'}"
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        config["SQLALCHEMY_DATABASE_URI"] = url
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = config.get("SENTRI_SECRET_KEY") or instance_secret_key(instance_path)
+    config.setdefault("RATELIMIT_STORAGE_URI", config["SENTRI_RATELIMIT_STORAGE_URI"])
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    public = config.get("SENTRI_PUBLIC_URL") or ""
+    config.setdefault("SESSION_COOKIE_SECURE", public.startswith("https://"))
+    # CSRF tokens are checked by hand for cookie-authenticated API calls (see auth.py); the
+    # form pages use Flask-WTF's global protection.
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})

@@ -1,0 +1,233 @@
+"""Typed SQLAlchemy 2.x models: users, projects, tests, trigger tokens, runs and results."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Store naive UTC, hand back aware UTC: the same values on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """Format a datetime as the API's ISO 8601 UTC string ('...Z'), or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# Public ids are "<PREFIX>-<n>" over integer primary keys; AUTOINCREMENT (SQLite) and sequences
+# (PostgreSQL) guarantee a deleted PRJ-3 leaves a gap instead of being reused.
+_ID = re.compile(r"^([A-Z]{3})-([1-9][0-9]{0,17})$")
+
+
+def parse_public_id(prefix: str, value: str | None) -> int | None:
+    """Return the integer key of a public id like 'PRJ-3', or None when it is not one of `prefix`."""
+    match = _ID.match(value or "")
+    if not match or match.group(1) != prefix:
+        return None
+    return int(match.group(2))
+
+
+class PublicIdMixin:
+    """Give a model its public id form from the class attribute ID_PREFIX."""
+
+    ID_PREFIX = ""
+    id: Mapped[int]
+
+    @property
+    def public_id(self) -> str:
+        return f"{self.ID_PREFIX}-{self.id}"
+
+
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+ROLES = ("admin", "member")
+REVIEW_STATUSES = ("draft", "approved", "rejected")
+# A run is queued until a worker takes it, then running; both hold the project's one-run lock.
+ACTIVE_RUN_STATUSES = ("queued", "running")
+TERMINAL_RUN_STATUSES = ("completed", "failed", "aborted")
+RESULT_STATUSES = ("passed", "failed", "skipped")
+_ACTIVE_PREDICATE = "status IN ('queued', 'running')"
+
+
+class User(PublicIdMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = _AUTOINCREMENT
+    ID_PREFIX = "USR"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Project(PublicIdMixin, db.Model):
+    __tablename__ = "projects"
+    __table_args__ = _AUTOINCREMENT
+    ID_PREFIX = "PRJ"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    is_demo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # passive_deletes: the database's ON DELETE CASCADE removes children, so deleting a project
+    # with thousands of results is one statement, not a load of every row.
+    tests: Mapped[list[TestCase]] = relationship(back_populates="project", passive_deletes=True)
+    tokens: Mapped[list[TriggerToken]] = relationship(back_populates="project", passive_deletes=True)
+    runs: Mapped[list[Run]] = relationship(back_populates="project", passive_deletes=True)
+
+
+class TestCase(PublicIdMixin, db.Model):
+    """A test: an ordered list of steps (see shared/spec/test-format.md), reviewed before it runs."""
+
+    __tablename__ = "tests"
+    __table_args__ = (Index("ix_tests_project_status", "project_id", "review_status"), _AUTOINCREMENT)
+    __test__ = False  # not a pytest class, despite the name
+    ID_PREFIX = "TST"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    viewport: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    covers: Mapped[list[str] | None] = mapped_column(JSON)
+    review_status: Mapped[str] = mapped_column(String(16), default="draft")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="tests")
+
+
+class TriggerToken(PublicIdMixin, db.Model):
+    """A project-scoped CI token; only the SHA-256 of its plaintext is kept."""
+
+    __tablename__ = "trigger_tokens"
+    __table_args__ = _AUTOINCREMENT
+    ID_PREFIX = "TOK"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="tokens")
+
+
+class Run(PublicIdMixin, db.Model):
+    """One execution of a project's approved tests."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        # The database itself refuses a second active run for a project: two simultaneous
+        # triggers give one insert and one IntegrityError, never two runs.
+        Index(
+            "uq_runs_one_active_per_project",
+            "project_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_PREDICATE),
+            postgresql_where=text(_ACTIVE_PREDICATE),
+        ),
+        Index("ix_runs_project_created", "project_id", "created_at"),
+        _AUTOINCREMENT,
+    )
+    ID_PREFIX = "RUN"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    trigger_source: Mapped[str] = mapped_column(String(16))  # token | user | cli
+    triggered_by: Mapped[str] = mapped_column(String(64), default="")  # TOK-n / USR-n
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(default=0)
+    passed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    flaky: Mapped[int] = mapped_column(default=0)
+    gate_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    vitals_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="runs")
+    results: Mapped[list[Result]] = relationship(
+        back_populates="run", passive_deletes=True, order_by="Result.position"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+class Result(db.Model):
+    """The outcome of one test in one run, every attempt included."""
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("run_id", "position"), _AUTOINCREMENT)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    # The test may be deleted later; its results stay with the name it had.
+    test_id: Mapped[int | None] = mapped_column(ForeignKey("tests.id", ondelete="SET NULL"), index=True)
+    test_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    skip_reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    failing_step: Mapped[int | None] = mapped_column()  # numbered from 1, like the test format
+    duration_ms: Mapped[int | None] = mapped_column()
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    flaky: Mapped[bool] = mapped_column(default=False)
+    base_url: Mapped[str | None] = mapped_column(String(2048))
+    vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    screenshot: Mapped[str | None] = mapped_column(String(512))  # path inside the instance folder
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    run: Mapped[Run] = relationship(back_populates="results")

@@ -1,0 +1,96 @@
+"""Projects: create, read, edit and delete (tokens, tests and runs go with it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+
+from .database import write
+from .errors import NotFound, ValidationFailed
+from .extensions import db
+from .models import Project, Run, TestCase, TriggerToken, User, isoformat, parse_public_id, utcnow
+from .users import require_admin
+from .validation import check_http_url
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("name: must be 1 to 200 characters")
+    return name
+
+
+def _clean_url(url: str) -> str:
+    try:
+        return check_http_url(url).rstrip("/") or url
+    except ValueError as exc:
+        raise ValidationFailed(f"baseUrl: {exc}") from None
+
+
+def create(name: str, base_url: str, *, is_demo: bool = False) -> Project:
+    """Create a project."""
+    project = Project(name=_clean_name(name), base_url=_clean_url(base_url), is_demo=is_demo)
+    with write():
+        db.session.add(project)
+    return project
+
+
+def get(public_id: str) -> Project:
+    """Return the project with this id or raise 404."""
+    key = parse_public_id("PRJ", public_id)
+    project = db.session.get(Project, key) if key else None
+    if project is None:
+        raise NotFound(f"Project {public_id} not found.")
+    return project
+
+
+def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project], int]:
+    """Return a page of projects (oldest first) and the total count."""
+    total = db.session.scalar(select(func.count(Project.id))) or 0
+    query = select(Project).order_by(Project.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query)), total
+
+
+def update(project: Project, *, name: str | None = None, base_url: str | None = None) -> Project:
+    """Change a project's name and/or base URL."""
+    with write():
+        if name is not None:
+            project.name = _clean_name(name)
+        if base_url is not None:
+            project.base_url = _clean_url(base_url)
+        project.updated_at = utcnow()
+    return project
+
+
+def delete_project(project: Project, *, actor: User | None = None) -> None:
+    """Delete a project with its tests and runs, and hard-delete its trigger tokens at once."""
+    require_admin(actor)
+    with write():
+        # Tokens first and explicitly: they must be gone even where ON DELETE CASCADE is not enforced.
+        db.session.execute(delete(TriggerToken).where(TriggerToken.project_id == project.id))
+        db.session.delete(project)
+
+
+def serialize(project: Project) -> dict:
+    """Return the API form of a project."""
+    counts = dict(
+        db.session.execute(
+            select(TestCase.review_status, func.count(TestCase.id))
+            .where(TestCase.project_id == project.id)
+            .group_by(TestCase.review_status)
+        ).all()
+    )
+    last_run = db.session.scalar(
+        select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).limit(1)
+    )
+    return {
+        "id": project.public_id,
+        "name": project.name,
+        "baseUrl": project.base_url,
+        "demo": project.is_demo,
+        "createdAt": isoformat(project.created_at),
+        "updatedAt": isoformat(project.updated_at),
+        "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
+        "lastRunId": last_run.public_id if last_run else None,
+    }

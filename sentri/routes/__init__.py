@@ -1,0 +1,40 @@
+"""Blueprints: JSON API modules (api_*.py), HTML pages, the health check and the demo site."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from ..errors import ValidationFailed
+
+MAX_PER_PAGE = 200
+
+
+def page_args(default: int = 50) -> tuple[int, int, int]:
+    """Return (page, per_page, offset) from ?page=&perPage=, refusing nonsense with a 400."""
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("perPage", default))
+    except ValueError:
+        raise ValidationFailed("page and perPage must be integers") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationFailed(f"page must be >= 1 and perPage between 1 and {MAX_PER_PAGE}")
+    return page, per_page, (page - 1) * per_page
+
+
+def paginated(items: list, total: int, page: int, per_page: int):
+    """Return a JSON list with the total in X-Total-Count and the page size in X-Per-Page."""
+    from flask import jsonify
+
+    response = jsonify(items)
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Page"] = str(page)
+    response.headers["X-Per-Page"] = str(per_page)
+    return response
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint to the app."""
+    from . import api_auth, api_projects, api_tests, api_tokens, demo, health, pages
+
+    for module in (health, api_auth, api_projects, api_tests, api_tokens, pages, demo):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,189 @@
+"""Trigger tokens: mint, check, list and revoke project-scoped CI tokens (only hashes are stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+import zlib
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from .database import write
+from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from .extensions import db
+from .models import Project, TriggerToken, User, isoformat, parse_public_id, utcnow
+from .users import require_admin
+
+PREFIX = "sentri_"
+# Accepted in front of a token so pipelines written for AegisRunner ("Bearer aegis_<token>") work
+# with only the secret changed.
+ALIAS_PREFIXES = ("aegis_",)
+_ALPHABET = string.digits + string.ascii_letters  # base62
+_SECRET_LENGTH = 32
+_CHECK_LENGTH = 6
+TOKEN_LENGTH = len(PREFIX) + _SECRET_LENGTH + _CHECK_LENGTH
+DISPLAY_PREFIX_LENGTH = len(PREFIX) + 6
+MAX_EXPIRY_DAYS = 3650
+# A poll loop must not turn every status read into a database write.
+LAST_USED_STATUS_INTERVAL = timedelta(minutes=1)
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, rest = divmod(number, 62)
+        digits.append(_ALPHABET[rest])
+    return "".join(reversed(digits)).rjust(width, _ALPHABET[0])
+
+
+def _checksum(secret: str) -> str:
+    return _base62(zlib.crc32(secret.encode()), _CHECK_LENGTH)
+
+
+def generate() -> str:
+    """Return a new plaintext token: sentri_ + 32 random base62 + 6 base62 of their CRC32."""
+    secret = "".join(secrets.choice(_ALPHABET) for _ in range(_SECRET_LENGTH))
+    return PREFIX + secret + _checksum(secret)
+
+
+def is_well_formed(value: str) -> bool:
+    """Tell whether a string has the token format and a matching checksum (no database needed)."""
+    if len(value) != TOKEN_LENGTH or not value.startswith(PREFIX):
+        return False
+    body = value[len(PREFIX) :]
+    if any(ch not in _ALPHABET for ch in body):
+        return False
+    secret, check = body[:_SECRET_LENGTH], body[_SECRET_LENGTH:]
+    return hmac.compare_digest(_checksum(secret), check)
+
+
+def hash_token(value: str) -> str:
+    """Return the hex SHA-256 of a plaintext token, the only form that is stored."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def create(
+    project: Project, *, label: str = "", expires_in_days: int | None = None, actor: User | None = None
+) -> tuple[TriggerToken, str]:
+    """Mint a token for the project and return it with its plaintext, which is never seen again."""
+    require_admin(actor)
+    label = (label or "").strip()
+    if len(label) > 100:
+        raise ValidationFailed("label: must be at most 100 characters")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise ValidationFailed(f"expiresInDays: must be between 1 and {MAX_EXPIRY_DAYS}")
+    cap = current_app.config["SENTRI_MAX_TOKENS_PER_PROJECT"]
+    plaintext = generate()
+    with write():
+        count = db.session.scalar(
+            select(func.count(TriggerToken.id)).where(TriggerToken.project_id == project.id)
+        )
+        if count >= cap:
+            raise ValidationFailed(
+                f"Project {project.public_id} already has {count} trigger tokens, the most allowed "
+                f"(SENTRI_MAX_TOKENS_PER_PROJECT={cap}); revoke one first."
+            )
+        now = utcnow()
+        token = TriggerToken(
+            project_id=project.id,
+            label=label,
+            prefix=plaintext[:DISPLAY_PREFIX_LENGTH],
+            token_hash=hash_token(plaintext),
+            created_by_id=actor.id if actor else None,
+            created_at=now,
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        )
+        db.session.add(token)
+    return token, plaintext
+
+
+def list_for(project: Project) -> list[TriggerToken]:
+    """Return the project's tokens, oldest first."""
+    return list(
+        db.session.scalars(
+            select(TriggerToken).where(TriggerToken.project_id == project.id).order_by(TriggerToken.id)
+        )
+    )
+
+
+def get_in_project(project: Project, token_id: str) -> TriggerToken:
+    """Return the project's token with this id; another project's token is as unknown as a missing one."""
+    key = parse_public_id("TOK", token_id)
+    token = db.session.get(TriggerToken, key) if key else None
+    if token is None or token.project_id != project.id:
+        raise NotFound(f"Trigger token {token_id} not found in project {project.public_id}.")
+    return token
+
+
+def get(token_id: str) -> TriggerToken:
+    """Return the token with this id or raise 404."""
+    key = parse_public_id("TOK", token_id)
+    token = db.session.get(TriggerToken, key) if key else None
+    if token is None:
+        raise NotFound(f"Trigger token {token_id} not found.")
+    return token
+
+
+def revoke(token: TriggerToken, *, actor: User | None = None) -> None:
+    """Revoke the token and forget its hash."""
+    require_admin(actor)
+    with write():
+        db.session.delete(token)
+
+
+def plaintext_from_header(header: str | None) -> str:
+    """Return the token in an 'Authorization: Bearer <token>' header, or raise 401."""
+    if not header:
+        raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <trigger token>'.")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise Unauthorized("The Authorization header must be 'Bearer <trigger token>'.")
+    for alias in ALIAS_PREFIXES:
+        if value.startswith(alias + PREFIX):
+            value = value[len(alias) :]
+    if not is_well_formed(value):
+        raise Unauthorized("Invalid trigger token.")
+    return value
+
+
+def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Project]:
+    """Check a trigger token for a project: 401 bad token, then 404 no project, then 403 other project."""
+    digest = hash_token(plaintext_from_header(header))
+    token = db.session.scalar(select(TriggerToken).where(TriggerToken.token_hash == digest))
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        raise Unauthorized("Invalid or revoked trigger token.")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthorized("This trigger token has expired; create a new one.")
+    key = parse_public_id("PRJ", project_id)
+    project = db.session.get(Project, key) if key else None
+    if project is None:
+        raise NotFound(f"Project {project_id} not found.")
+    if token.project_id != project.id:
+        raise Forbidden("This trigger token belongs to a different project.")
+    return token, project
+
+
+def touch(token: TriggerToken, *, min_interval: timedelta | None = None) -> None:
+    """Record that the token was used, at most once per `min_interval` when one is given."""
+    now = utcnow()
+    if min_interval and token.last_used_at and now - token.last_used_at < min_interval:
+        return
+    with write():
+        db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
+
+
+def serialize(token: TriggerToken) -> dict:
+    """Return the listing form of a token: never its hash or plaintext."""
+    return {
+        "id": token.public_id,
+        "label": token.label,
+        "prefix": token.prefix,
+        "createdAt": isoformat(token.created_at),
+        "lastUsedAt": isoformat(token.last_used_at),
+        "expiresAt": isoformat(token.expires_at),
+    }

@@ -1,0 +1,89 @@
+"""Accounts: create, authenticate, and the role rules every other domain function asks."""
+
+from __future__ import annotations
+
+import secrets
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .database import write
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .extensions import db
+from .models import ROLES, User, parse_public_id
+
+MIN_PASSWORD_LENGTH = 8
+# Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+def normalise_email(email: str) -> str:
+    """Return the canonical form of an email address, or raise a 400 saying why it is not one."""
+    try:
+        # Self-hosted teams use internal domains (.local, .internal): syntax is checked, reachability is not.
+        return validate_email(
+            email.strip(), check_deliverability=False, globally_deliverable=False
+        ).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"email: {exc}") from None
+
+
+def create_user(email: str, password: str, *, role: str = "member", actor: User | None = None) -> User:
+    """Create an account with a hashed password; only an admin (or the CLI, actor=None) may."""
+    require_admin(actor)
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    with write():
+        if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise Conflict(f"A user with the email {email} already exists.")
+        user = User(email=email, password_hash=generate_password_hash(password), role=role)
+        db.session.add(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None without saying which part was wrong."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def get_user(public_id: str) -> User:
+    """Return the user with this public id or raise 404."""
+    key = parse_public_id("USR", public_id)
+    user = db.session.get(User, key) if key else None
+    if user is None:
+        raise NotFound(f"User {public_id} not found.")
+    return user
+
+
+def count_users() -> int:
+    """Return how many accounts exist."""
+    return db.session.scalar(select(func.count(User.id))) or 0
+
+
+def require_admin(actor: User | None) -> None:
+    """Refuse a non-admin actor; actor None is the local operator (CLI, start-up)."""
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("This action needs the admin role.")
+
+
+def serialize(user: User) -> dict:
+    """Return the API form of a user."""
+    from .models import isoformat
+
+    return {
+        "id": user.public_id,
+        "email": user.email,
+        "role": user.role,
+        "active": user.active,
+        "createdAt": isoformat(user.created_at),
+    }

@@ -1,0 +1,139 @@
+"""Execute test-format steps on a Playwright page, one step to one Playwright call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect
+
+DEFAULT_STEP_TIMEOUT_MS = 15_000
+
+
+class StepFailed(Exception):
+    """A step did not do what it says; `index` is numbered from 1 like the test format."""
+
+    def __init__(self, index: int, action: str, message: str) -> None:
+        super().__init__(f"step {index} ({action}): {message}")
+        self.index = index
+        self.action = action
+        self.message = message
+
+
+class Cancelled(Exception):
+    """The run was aborted or ran out of time between two steps."""
+
+
+def resolve_url(base_url: str, url: str) -> str:
+    """Join a relative step URL onto the base URL, keeping the base's path ('/login' under '/demo')."""
+    if urlsplit(url).scheme:
+        return url
+    return base_url.rstrip("/") + "/" + url.lstrip("/")
+
+
+def url_pattern(base_url: str, expected: str) -> re.Pattern[str]:
+    """Return the regex an `expect_url` value means: a glob with `*`, a path (query ignored), or a URL."""
+    if "*" in expected:
+        glob = resolve_url(base_url, expected) if expected.startswith("/") else expected
+        return re.compile("^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$")
+    full = resolve_url(base_url, expected)
+    if urlsplit(expected).scheme:
+        return re.compile("^" + re.escape(full) + "$")
+    # A path names a page: the query string and fragment may vary.
+    return re.compile("^" + re.escape(full.rstrip("/")) + r"/?(?:[?#].*)?$")
+
+
+def locate(page: Page, target: dict) -> Locator:
+    """Return the Playwright locator a step target describes."""
+    exact = target.get("exact")
+    if "css" in target:
+        locator = page.locator(target["css"])
+    elif "xpath" in target:
+        locator = page.locator(f"xpath={target['xpath']}")
+    elif "role" in target:
+        locator = page.get_by_role(target["role"], name=target.get("name"), exact=exact)
+    elif "text" in target:
+        locator = page.get_by_text(target["text"], exact=exact)
+    elif "label" in target:
+        locator = page.get_by_label(target["label"], exact=exact)
+    elif "placeholder" in target:
+        locator = page.get_by_placeholder(target["placeholder"], exact=exact)
+    elif "testid" in target:
+        locator = page.get_by_test_id(target["testid"])
+    else:  # validation makes this unreachable for stored tests
+        raise ValueError(f"target has no locator: {target}")
+    nth = target.get("nth")
+    if nth is None:
+        return locator
+    return locator.last if nth == -1 else locator.nth(nth)
+
+
+def run_step(page: Page, step: dict, base_url: str, timeout_ms: int) -> None:
+    """Perform one canonical step; raise Playwright's error or AssertionError when it fails."""
+    action = step["action"]
+    timeout = step.get("timeout", timeout_ms)
+    target = step.get("target")
+    if action == "goto":
+        page.goto(resolve_url(base_url, step["url"]), timeout=timeout)
+    elif action == "click":
+        locate(page, target).click(button=step.get("button", "left"), timeout=timeout)
+    elif action == "dblclick":
+        locate(page, target).dblclick(timeout=timeout)
+    elif action == "hover":
+        locate(page, target).hover(timeout=timeout)
+    elif action == "fill":
+        locate(page, target).fill(step["value"], timeout=timeout)
+    elif action == "press":
+        if target:
+            locate(page, target).press(step["key"], timeout=timeout)
+        else:
+            page.keyboard.press(step["key"])
+    elif action == "select":
+        locate(page, target).select_option(step["value"], timeout=timeout)
+    elif action == "check":
+        locate(page, target).check(timeout=timeout)
+    elif action == "uncheck":
+        locate(page, target).uncheck(timeout=timeout)
+    elif action == "wait":
+        page.wait_for_timeout(step["ms"])
+    elif action == "expect_visible":
+        expect(locate(page, target)).to_be_visible(timeout=timeout)
+    elif action == "expect_hidden":
+        expect(locate(page, target)).to_be_hidden(timeout=timeout)
+    elif action == "expect_text":
+        expect(locate(page, target)).to_contain_text(step["text"], timeout=timeout)
+    elif action == "expect_url":
+        expect(page).to_have_url(url_pattern(base_url, step["url"]), timeout=timeout)
+    elif action == "expect_title":
+        expect(page).to_have_title(re.compile(re.escape(step["title"])), timeout=timeout)
+    else:
+        raise ValueError(f"unknown action {action!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # Playwright appends a call log; the first lines say what went wrong.
+    return "\n".join(text.splitlines()[:3])[:1000]
+
+
+def run_steps(
+    page: Page,
+    steps: list[dict],
+    base_url: str,
+    *,
+    timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS,
+    should_stop: Callable[[], bool] | None = None,
+    before_step: Callable[[int, dict], None] | None = None,
+) -> None:
+    """Run steps in order; raise StepFailed naming the first failing step, Cancelled when stopped."""
+    for index, step in enumerate(steps, start=1):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"stopped before step {index}")
+        if before_step is not None:
+            before_step(index, step)
+        try:
+            run_step(page, step, base_url, timeout_ms)
+        except (PlaywrightError, AssertionError) as exc:
+            raise StepFailed(index, step["action"], _first_line(exc)) from exc
