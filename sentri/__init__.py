@@ -44,8 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    csrf.init_app(app)
+    # The limiter's before-request hook must run first: a throttled client is refused before any work.
     limiter.init_app(app)
+    csrf.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
 

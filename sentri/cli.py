@@ -9,7 +9,9 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import projects as projects_domain
-from . import testcases, tokens as tokens_domain, users as users_domain
+from . import testcases
+from . import tokens as tokens_domain
+from . import users as users_domain
 from .errors import SentriError
 
 users = AppGroup("users", help="Create and list user accounts.")

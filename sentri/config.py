@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -56,6 +57,10 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
+    # Flask pre-sets these, so they belong here rather than in derive()'s setdefaults.
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=7),
 }
 
 
@@ -96,10 +101,9 @@ def derive(config: dict, instance_path: str) -> None:
         config["SECRET_KEY"] = config.get("SENTRI_SECRET_KEY") or instance_secret_key(instance_path)
     config.setdefault("RATELIMIT_STORAGE_URI", config["SENTRI_RATELIMIT_STORAGE_URI"])
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     public = config.get("SENTRI_PUBLIC_URL") or ""
-    config.setdefault("SESSION_COOKIE_SECURE", public.startswith("https://"))
+    if public.startswith("https://"):
+        config["SESSION_COOKIE_SECURE"] = True
     # CSRF tokens are checked by hand for cookie-authenticated API calls (see auth.py); the
     # form pages use Flask-WTF's global protection.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)

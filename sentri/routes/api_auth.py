@@ -26,7 +26,7 @@ def login_limit() -> str:
 
 
 @bp.post("/login")
-@limiter.limit(login_limit, scope="login")
+@limiter.shared_limit(login_limit, scope="login")
 def login():
     body = parse(LoginBody, request.get_json(silent=True))
     user = users.authenticate(body.email, body.password)

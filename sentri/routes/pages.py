@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import projects, users
 from ..auth import current_user, log_in, log_out
-from ..extensions import limiter
+from ..extensions import csrf, limiter
 
 bp = Blueprint("pages", __name__)
 
@@ -47,19 +47,23 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], scope="login")
+# Flask-Limiter checks a decorated limit when the view runs, after every before-request hook; the
+# form checks its own CSRF token instead of the global hook so that a throttled client gets 429.
+@csrf.exempt
+@limiter.shared_limit(_login_limit, scope="login", methods=["POST"])
 def login():
     form = LoginForm()
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
         user = users.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             log_in(user)
             return redirect(_safe_next(request.args.get("next")))
-        error = "Wrong email or password."
+        error, status = "Wrong email or password.", 401
+    elif request.method == "POST" and "csrf_token" in form.errors:
+        error, status = "Your session expired; reload the page and log in again.", 400
     elif request.method == "POST":
-        error = "Enter your email and password."
-    status = 401 if error else 200
+        error, status = "Enter your email and password.", 400
     return render_template("pages/login.html", form=form, error=error), status
 
 

@@ -1,0 +1,57 @@
+"""Configuration order: defaults, instance/config.py, SENTRI_* environment, test config; the secret key."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from sentri import create_app
+
+
+def test_layers_apply_in_order(tmp_path, monkeypatch):
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / "config.py").write_text("SENTRI_PORT = 7001\nSENTRI_MAX_BROWSERS = 3\nSENTRI_PUBLIC_URL = 'http://a'\n")
+    monkeypatch.setenv("SENTRI_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("SENTRI_PORT", "7002")
+    monkeypatch.setenv("SENTRI_PUBLIC_URL", "https://sentri.example.com")
+    app = create_app({"SENTRI_PUBLIC_URL": "https://override.example.com"})
+    assert app.instance_path == str(instance)
+    assert app.config["SENTRI_MAX_BROWSERS"] == 3  # instance file over defaults
+    assert app.config["SENTRI_PORT"] == 7002  # environment over instance file
+    assert app.config["SENTRI_PUBLIC_URL"] == "https://override.example.com"  # test config last
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'sentri.db'}"
+
+
+def test_defaults(tmp_path, monkeypatch):
+    for name in ("SENTRI_PORT", "SENTRI_HOST", "SENTRI_TRIGGER_RATE_LIMIT", "SENTRI_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+    assert (app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]) == ("127.0.0.1", 8000)
+    assert app.config["SENTRI_TRIGGER_RATE_LIMIT"] == "20 per hour"
+    assert app.config["SENTRI_MAX_TOKENS_PER_PROJECT"] == 10
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SENTRI_SECRET_KEY", raising=False)
+    first = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    second = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    assert first == second and len(first) >= 48
+    key_file = tmp_path / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    monkeypatch.setenv("SENTRI_SECRET_KEY", "given-by-the-operator")
+    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"] == "given-by-the-operator"
+
+
+def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTRI_PORT", "eighty")
+    with pytest.raises(RuntimeError, match="SENTRI_PORT='eighty'"):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_postgresql_urls_use_psycopg(tmp_path):
+    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
