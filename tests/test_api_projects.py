@@ -145,3 +145,15 @@ def test_pagination_headers_and_limits(client, project, member_headers):
     assert page.headers["X-Total-Count"] == "5"
     assert client.get(f"{base}?perPage=0", headers=member_headers).status_code == 400
     assert client.get(f"{base}?page=x", headers=member_headers).status_code == 400
+
+
+def test_a_test_read_from_the_api_imports_again_unchanged(client, project, member_headers, runner, tmp_path):
+    import json
+
+    created = _create_test(client, project, member_headers).get_json()
+    file = tmp_path / "export.json"
+    file.write_text(json.dumps(created))
+    result = runner.invoke(args=["tests", "import", "--project", project["id"], str(file)])
+    assert result.exit_code == 0, result.output
+    again = client.get(f"/api/v1/projects/{project['id']}/tests/TST-2", headers=member_headers).get_json()
+    assert again["steps"] == created["steps"] and again["name"] == created["name"]

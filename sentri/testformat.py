@@ -1,0 +1,444 @@
+"""Parse and strictly validate Sentri tests (data, not code) into their canonical form.
+
+A test is ``{"name", "tags", "steps", "viewport"?, "covers"?}``; each step is one Playwright call.
+Steps may be written in the canonical form (``{"action": "fill", "target": {...}, "value": "x"}``)
+or in the short YAML form (``{"fill": {...}, "value": "x"}``: the action name is the key, its value
+the action's primary field). Both validate to the canonical form, which is what the API returns.
+
+Every problem is reported, not just the first, as one sentence naming the test (its name, or its
+position ``#n`` in the file), the step and its action, e.g.
+``test "Sign-in" (#2): step 3 (fill): missing field "value"``. Steps and tests are numbered from 1;
+for an imported Chrome Recorder flow the step number is the recording's own step number.
+
+Target ``nth`` picks among several matches: 0 is the first, -1 the last (Playwright's ``.last``);
+other negative numbers are rejected because Playwright does not accept them.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from functools import reduce
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sentri import recorder
+
+LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
+# The roles Playwright's get_by_role accepts (its `role` Literal); anything else fails at run time.
+ROLES: tuple[str, ...] = tuple("""
+    alert alertdialog application article banner blockquote button caption cell checkbox code
+    columnheader combobox complementary contentinfo definition deletion dialog directory document
+    emphasis feed figure form generic grid gridcell group heading img insertion link list listbox
+    listitem log main marquee math menu menubar menuitem menuitemcheckbox menuitemradio meter
+    navigation none note option paragraph presentation progressbar radio radiogroup region row
+    rowgroup rowheader scrollbar search searchbox separator slider spinbutton status strong
+    subscript superscript switch tab table tablist tabpanel term textbox time timer toolbar tooltip
+    tree treegrid treeitem
+""".split())
+# Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
+SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "lastResult",
+               "version")
+MAX_STEPS = 500
+
+# The short form's key value fills this field; actions not listed here take a target.
+_PRIMARY = {"goto": "url", "expect_url": "url", "wait": "ms", "expect_title": "title"}
+
+
+class TestFormatError(ValueError):
+    """Raised with every problem found; str(e) is a readable multi-line message."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self.problems)
+        super().__init__(message)
+
+
+def _not_blank(value: str) -> str:
+    """Reject empty and whitespace-only strings."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+
+
+class _Strict(BaseModel):
+    # strict: YAML/JSON give real types, so "500" for an int or 1 for a bool is a mistake to report.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Target(_Strict):
+    """One Playwright locator."""
+
+    css: Text | None = None
+    text: Text | None = None
+    role: Text | None = None
+    label: Text | None = None
+    placeholder: Text | None = None
+    testid: Text | None = None
+    xpath: Text | None = None
+    name: Text | None = None
+    exact: bool | None = None
+    nth: int | None = Field(default=None, ge=-1)
+
+    @model_validator(mode="after")
+    def _one_locator(self) -> Target:
+        """Check that exactly one locator is set and that the modifiers fit it."""
+        used = [key for key in LOCATOR_KEYS if getattr(self, key) is not None]
+        problems = []
+        if len(used) != 1:
+            got = ", ".join(used) if used else "none"
+            problems.append(f"target must have exactly one of {', '.join(LOCATOR_KEYS)} (got: {got})")
+        if self.role is not None and self.role not in ROLES:
+            problems.append(f'target role "{self.role}" is not an ARIA role Playwright knows')
+        if self.name is not None and self.role is None:
+            problems.append('target "name" only goes with "role"')
+        if self.exact is not None and not {"role", "text", "label", "placeholder"} & set(used):
+            problems.append('target "exact" only goes with role, text, label or placeholder')
+        if problems:
+            raise PydanticCustomError("sentri", "; ".join(problems))
+        return self
+
+
+class _Step(_Strict):
+    timeout: int | None = Field(default=None, ge=1, le=120_000)
+    description: str | None = None
+
+
+_TARGET = (Target, ...)
+# The action table of test-format.md: action -> its own fields as (type, default; ... = required).
+_ACTION_FIELDS: dict[str, dict[str, tuple]] = {
+    "goto": {"url": (Text, ...)},
+    "click": {"target": _TARGET, "button": (Literal["left", "right", "middle"] | None, None)},
+    "dblclick": {"target": _TARGET},
+    "hover": {"target": _TARGET},
+    "fill": {"target": _TARGET, "value": (str, ...)},  # may be empty: filling "" clears a field
+    "press": {"target": (Target | None, None), "key": (Text, ...)},  # no target: the keyboard
+    "select": {"target": _TARGET, "value": (Text, ...)},
+    "check": {"target": _TARGET},
+    "uncheck": {"target": _TARGET},
+    "wait": {"ms": (Annotated[int, Field(ge=0, le=30_000)], ...)},
+    "expect_visible": {"target": _TARGET},
+    "expect_hidden": {"target": _TARGET},
+    "expect_text": {"target": _TARGET, "text": (Text, ...)},
+    "expect_url": {"url": (Text, ...)},
+    "expect_title": {"title": (Text, ...)},
+}
+ACTIONS: tuple[str, ...] = tuple(_ACTION_FIELDS)
+# action -> the fields a step of it may have, in canonical order (after "action")
+_FIELDS = {action: (*fields, *_Step.model_fields) for action, fields in _ACTION_FIELDS.items()}
+_STEP_FIELDS = {f for fields in _FIELDS.values() for f in fields}
+_STEP_MODELS = [
+    create_model(action.title().replace("_", "") + "Step", __base__=_Step,
+                 action=(Literal[action], ...), **fields)
+    for action, fields in _ACTION_FIELDS.items()
+]
+_STEP = TypeAdapter(Annotated[reduce(operator.or_, _STEP_MODELS), Field(discriminator="action")])
+
+
+class Viewport(_Strict):
+    width: int = Field(ge=100, le=7680)
+    height: int = Field(ge=100, le=4320)
+
+
+class TestDocument(_Strict):
+    """A test's top level; its steps are validated one by one so each gets its own number."""
+
+    __test__ = False
+
+    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_not_blank)]
+    tags: list[Text] = []
+    steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
+    viewport: Viewport | None = None
+    covers: list[Text] | None = None
+
+
+# -- pydantic errors -> sentences ---------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    """Render an offending input briefly, JSON-style."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _where(loc: tuple) -> str:
+    """Name a field path: '"target.css"', '"tags" item 2'."""
+    names = ".".join(str(p) for p in loc if isinstance(p, str))
+    items = "".join(f" item {p + 1}" for p in loc if isinstance(p, int))
+    return f'"{names}"{items}' if names else "it"
+
+
+def _sentence(err: dict) -> str:
+    """Turn one pydantic error into a sentence."""
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    where, got = _where(loc), _show(err.get("input"))
+    if kind == "sentri":  # a whole sentence from a validator
+        return err["msg"]
+    if kind == "blank":
+        return f"{where} must not be empty"
+    if kind == "missing":
+        return f"missing field {where}"
+    if kind in ("string_type", "string_sub_type"):
+        return f"{where} must be a string (got {got})"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{where} must be a whole number (got {got})"
+    if kind == "bool_type":
+        return f"{where} must be true or false (got {got})"
+    if kind == "list_type":
+        return f"{where} must be a list (got {got})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where} must be a mapping (got {got})"
+    if kind == "literal_error":
+        return f"{where} must be one of {str(ctx.get('expected', '')).replace(chr(39), '')} (got {got})"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = "at least" if kind == "greater_than_equal" else "at most"
+        return f"{where} must be {bound} {ctx.get('ge', ctx.get('le'))} (got {got})"
+    if kind == "too_short" and loc == ("steps",):
+        return '"steps" must not be empty'
+    if kind == "too_long" and loc == ("steps",):
+        return f'"steps" has {ctx.get("actual_length")} steps (at most {MAX_STEPS})'
+    if kind == "string_too_long":
+        return f"{where} is too long ({len(err['input'])} characters, at most {ctx.get('max_length')})"
+    return f"{where}: {err['msg']}"
+
+
+def _sentences(exc: ValidationError, strip: int, allowed: dict[tuple, tuple[str, ...]]) -> list[str]:
+    """Translate a ValidationError, grouping unknown keys per mapping; drop `strip` loc prefixes."""
+    out, unknown = [], {}
+    for err in exc.errors():
+        err = dict(err, loc=tuple(err["loc"])[strip:])
+        if err["type"] == "extra_forbidden":
+            unknown.setdefault(err["loc"][:-1], []).append(str(err["loc"][-1]))
+        else:
+            out.append(_sentence(err))
+    for parent, keys in unknown.items():
+        names = ", ".join(f'"{k}"' for k in keys)
+        plural = "s" if len(keys) > 1 else ""
+        if parent:
+            what = f"unknown key{plural} {names} in {_where(parent)}"
+        else:
+            what = f"unknown field{plural} {names}"
+        out.append(f"{what} (allowed: {', '.join(allowed.get(parent, ()))})")
+    return out
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+def _unshorten(step: Any) -> tuple[dict | None, str | None, list[str]]:
+    """Bring a step to the canonical form; return (step, action, problems)."""
+    if not isinstance(step, dict):
+        return None, None, [f"must be a mapping (got {_show(step)})"]
+    named = [k for k in step if k in ACTIONS]
+    if "action" in step:
+        action = step["action"]
+        if named:
+            return None, None, [f'mixes the canonical form ("action") with the short form ("{named[0]}")']
+        if action not in ACTIONS:
+            return None, None, [f"unknown action {_show(action)} (valid: {', '.join(ACTIONS)})"]
+        return step, action, []
+    if len(named) > 1:
+        return None, None, [f"has several actions ({', '.join(named)}); use one step per action"]
+    if not named:
+        strangers = [str(k) for k in step if k not in _STEP_FIELDS]
+        if len(strangers) == 1:
+            return None, None, [f'unknown action "{strangers[0]}" (valid: {", ".join(ACTIONS)})']
+        got = f" (got: {', '.join(strangers)})" if strangers else ""
+        return None, None, [f"has no action: expected one of {', '.join(ACTIONS)} as a key{got}"]
+    action = named[0]
+    value, rest = step[action], {k: v for k, v in step.items() if k != action}
+    if action in _PRIMARY:
+        field = _PRIMARY[action]
+    elif action == "press" and isinstance(value, str):
+        field = "key"
+    elif isinstance(value, dict):
+        field = "target"
+    else:
+        example = "a key name or a target mapping" if action == "press" else 'a target like {css: "h1"}'
+        return None, action, [f'the value of "{action}" must be {example} (got {_show(value)})']
+    if field in rest:
+        return None, action, [f'sets "{field}" twice (as the value of "{action}" and as "{field}")']
+    return {"action": action, field: value, **rest}, action, []
+
+
+def _canonical_step(model: BaseModel) -> dict:
+    """Dump a step as action, target, its own fields, then timeout and description."""
+    data = model.model_dump(exclude_none=True)
+    return {k: data[k] for k in ("action", *_FIELDS[model.action]) if k in data}
+
+
+def _check_step(step: Any, where: str) -> tuple[dict | None, list[str]]:
+    """Validate one step; `where` is its prefix like 'test "X": step 3'."""
+    canonical, action, problems = _unshorten(step)
+    label = f"{where} ({action})" if action else where
+    if problems:
+        return None, [f"{label}: {p}" for p in problems]
+    try:
+        model = _STEP.validate_python(canonical)
+    except ValidationError as exc:
+        allowed = {(): _FIELDS[action], ("target",): LOCATOR_KEYS + ("name", "exact", "nth")}
+        return None, [f"{label}: {p}" for p in _sentences(exc, 1, allowed)]
+    return _canonical_step(model), []
+
+
+def _check_steps(steps: list, prefix: str, numbers: list[int] | None) -> tuple[list[dict], list[str]]:
+    """Validate every step of a list, numbering them from 1 (or by `numbers`)."""
+    out, problems = [], []
+    for i, step in enumerate(steps):
+        number = numbers[i] if numbers else i + 1
+        canonical, found = _check_step(step, f"{prefix}: step {number}")
+        problems += found
+        if canonical is not None:
+            out.append(canonical)
+    return out, problems
+
+
+def validate_steps(steps: Any, label: str = "test") -> list[dict]:
+    """Validate a list of steps alone (a PATCH of steps) and return them in canonical form."""
+    if not isinstance(steps, list):
+        raise TestFormatError([f'{label}: "steps" must be a list (got {_show(steps)})'])
+    if not steps or len(steps) > MAX_STEPS:
+        raise TestFormatError([f'{label}: "steps" must hold 1 to {MAX_STEPS} steps (got {len(steps)})'])
+    out, problems = _check_steps(steps, label, None)
+    if problems:
+        raise TestFormatError(problems)
+    return out
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+def _test_prefix(doc: Any, position: str | None, fallback: str) -> str:
+    """Name a test in messages: by its name when it has one, else by position."""
+    name = doc.get("name") if isinstance(doc, dict) else None
+    if isinstance(name, str) and name.strip():
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        return f"test {json.dumps(shown, ensure_ascii=False)}" + (f" ({position})" if position else "")
+    return f"test {position}" if position else fallback
+
+
+def _check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple[dict | None, list[str]]:
+    """Validate one native test document; return (canonical, problems)."""
+    if not isinstance(doc, dict):
+        return None, [f"{prefix}: must be a mapping with name and steps (got {_show(doc)})"]
+    if recorder.is_recording(doc):
+        return None, [f"{prefix}: is a Chrome Recorder recording; import it as a file to convert it"]
+    doc = {k: v for k, v in doc.items() if k not in SERVER_KEYS}
+    problems = []
+    try:
+        top = TestDocument.model_validate(doc)
+    except ValidationError as exc:
+        top = None
+        allowed = {(): tuple(TestDocument.model_fields), ("viewport",): ("width", "height")}
+        problems += [f"{prefix}: {p}" for p in _sentences(exc, 0, allowed)]
+    steps = []
+    if isinstance(doc.get("steps"), list):
+        steps, found = _check_steps(doc["steps"], prefix, numbers)
+        problems += found
+    if problems or top is None:
+        return None, problems
+    canonical = {"name": top.name, "tags": list(top.tags), "steps": steps}
+    if top.viewport is not None:
+        canonical["viewport"] = top.viewport.model_dump()
+    if top.covers is not None:
+        canonical["covers"] = list(top.covers)
+    return canonical, []
+
+
+def validate_test(doc: dict, label: str = "test") -> dict:
+    """Validate one native test document and return its canonical dict.
+
+    Problems name the test by its name; `label` names it when it has none.
+    """
+    canonical, problems = _check_test(doc, _test_prefix(doc, None, label))
+    if problems:
+        raise TestFormatError(problems)
+    return canonical
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+def _syntax_error(text: str, json_exc: json.JSONDecodeError, yaml_exc: yaml.YAMLError) -> str:
+    """Describe why the text is neither JSON nor YAML, naming the line."""
+    if text.lstrip()[:1] in ("{", "["):  # meant as JSON: its error is the relevant one
+        return f"line {json_exc.lineno}, column {json_exc.colno}: invalid JSON: {json_exc.msg}"
+    mark = getattr(yaml_exc, "problem_mark", None) or getattr(yaml_exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return f"{where}invalid YAML: {getattr(yaml_exc, 'problem', None) or yaml_exc}"
+
+
+def parse_document(text: str, filename: str | None = None) -> list[dict]:
+    """Parse JSON or YAML text into the list of raw test documents it holds.
+
+    A file may hold one test, a list of tests, a Chrome Recorder flow, or a mapping of
+    name -> Recorder flow. Flows are returned unconverted; those from a mapping get the mapping's
+    key as their title, because that key is what tells them apart (most are "New Recording").
+    """
+    where = f"{filename}: " if filename else ""
+    try:
+        data = json.loads(text)  # strict JSON first: PyYAML is YAML 1.1 and trips on some JSON
+    except json.JSONDecodeError as json_exc:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as yaml_exc:
+            raise TestFormatError([where + _syntax_error(text, json_exc, yaml_exc)]) from None
+    if data is None:
+        raise TestFormatError([f"{where}the file is empty"])
+    if recorder.is_recording_map(data):
+        return [dict(flow, title=str(key)) for key, flow in data.items()]
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        if not data:
+            raise TestFormatError([f"{where}the file holds an empty list: no tests"])
+        return data
+    raise TestFormatError([f"{where}expected a test (a mapping) or a list of tests, got {_show(data)}"])
+
+
+def load_tests(text: str, filename: str | None = None, *,
+               skip_unsupported: bool = False) -> tuple[list[dict], list[str]]:
+    """Parse, convert Recorder flows and validate every test; return (tests, warnings).
+
+    Raise TestFormatError listing all problems of all tests when any test is invalid, or when a
+    Recorder flow has steps Sentri cannot express and `skip_unsupported` is false.
+    """
+    where = f"{filename}: " if filename else ""
+    docs = parse_document(text, filename)
+    tests, problems, warnings = [], [], []
+    for i, doc in enumerate(docs, start=1):
+        position = f"#{i}" if len(docs) > 1 else None
+        numbers = None
+        if recorder.is_recording(doc):
+            native, unsupported, numbers = recorder.convert_numbered(doc)
+            prefix = _test_prefix(native, position, f"test #{i}")
+            verdict = "skipped, not supported" if skip_unsupported else "not supported"
+            notes = [f"{where}{prefix}: step {n} ({kind}): {verdict} — {why}"
+                     for n, kind, why in unsupported]
+            (warnings if skip_unsupported else problems).extend(notes)
+            doc = native
+        prefix = _test_prefix(doc, position, f"test #{i}")
+        canonical, found = _check_test(doc, prefix, numbers)
+        problems += [where + p for p in found]
+        if canonical is not None:
+            tests.append(canonical)
+    if problems:
+        raise TestFormatError(problems)
+    return tests, warnings
