@@ -48,7 +48,7 @@ chromium: install
 
 lint: install-test
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
-	$(BIN)/ruff check sentri tests bench app.py
+	$(BIN)/ruff check .
 
 migrate: install
 	$(BIN)/flask db upgrade
