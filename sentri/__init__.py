@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
-    from .database import begin_read_only, configure_engine, end_read_only
+    from .database import configure_engine
     from .extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -50,6 +50,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
 
+    from .worker.engine import RunEngine
+
+    # Created with the app, started by server.prepare (or the first run): no threads at import.
+    app.extensions["sentri_engine"] = RunEngine(app)
+
     from .errors import register_error_handlers
     from .routes import register_blueprints
 
@@ -59,17 +64,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
-
-    @app.before_request
-    def _read_only_transactions():
-        if request.method in ("GET", "HEAD"):
-            g._sentri_read_token = begin_read_only()
-
-    @app.teardown_request
-    def _restore_transactions(_exc):
-        token = g.pop("_sentri_read_token", None)
-        if token is not None:
-            end_read_only(token)
 
     @app.after_request
     def _security_headers(response):

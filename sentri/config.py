@@ -34,7 +34,10 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_MAX_BROWSERS": _int,
     "SENTRI_MAX_TOKENS_PER_PROJECT": _int,
     "SENTRI_JWT_TTL_HOURS": _int,
-    "SENTRI_WORKER_SYNC": _bool,
+    "SENTRI_TEST_TIMEOUT_SECONDS": _int,
+    "SENTRI_STEP_TIMEOUT_MS": _int,
+    "SENTRI_SHUTDOWN_GRACE_SECONDS": _int,
+    "SENTRI_HTTP_THREADS": _int,
     "SENTRI_DEMO": _bool,
 }
 
@@ -53,7 +56,10 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_MAX_BROWSERS": os.cpu_count() or 1,
     "SENTRI_MAX_TOKENS_PER_PROJECT": 10,
     "SENTRI_JWT_TTL_HOURS": 12,
-    "SENTRI_WORKER_SYNC": False,
+    "SENTRI_TEST_TIMEOUT_SECONDS": 60,
+    "SENTRI_STEP_TIMEOUT_MS": 15000,
+    "SENTRI_SHUTDOWN_GRACE_SECONDS": 10,
+    "SENTRI_HTTP_THREADS": 16,
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,

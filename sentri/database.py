@@ -1,4 +1,4 @@
-"""Engine set-up: SQLite pragmas and transaction modes, one place for writes."""
+"""Engine set-up: SQLite pragmas and transaction modes; write() is the one way to write."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from .extensions import db
 
 # Python's sqlite3 opens a transaction with a plain (deferred) BEGIN: the first read takes a shared
 # lock and a later write must upgrade it, which fails at once with "database is locked" when another
-# connection wrote in between, whatever the busy timeout. Sentri therefore begins every transaction
-# with BEGIN IMMEDIATE (the busy timeout then queues writers), except read-only request handlers
-# (GET/HEAD), which ask for DEFERRED so status polls never wait behind the run engine's writes.
-_begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sentri_begin_mode", default="IMMEDIATE")
+# connection wrote in between, whatever the busy timeout. So every write goes through write(): it
+# ends the session's read transaction and begins a fresh one with BEGIN IMMEDIATE (writers then queue
+# on the busy timeout). Everything else begins DEFERRED: in WAL mode readers never block anyone, and
+# a request that only reads (a status poll) never holds the write lock.
+_begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sentri_begin_mode", default="DEFERRED")
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
@@ -38,26 +39,6 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
-
-
-@contextmanager
-def read_only() -> Iterator[None]:
-    """Open the session's next transactions as DEFERRED (read) transactions."""
-    token = _begin_mode.set("DEFERRED")
-    try:
-        yield
-    finally:
-        _begin_mode.reset(token)
-
-
-def begin_read_only() -> contextvars.Token:
-    """Make this context's transactions DEFERRED until end_read_only is called with the token."""
-    return _begin_mode.set("DEFERRED")
-
-
-def end_read_only(token: contextvars.Token) -> None:
-    """Restore the transaction mode saved by begin_read_only."""
-    _begin_mode.reset(token)
 
 
 @contextmanager

@@ -113,6 +113,7 @@ def _user_endpoints(app):
             continue
         path = re.sub(r"<(?:[^:>]+:)?project_id>", "PRJ-1", rule.rule)
         path = re.sub(r"<any\([^)]*\):decision>", "approve", path)
+        path = re.sub(r"<int:[^>]+>", "1", path)
         path = re.sub(r"<[^>]+>", "X-1", path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path

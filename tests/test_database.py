@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sentri import projects
+from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run, TriggerToken
 
@@ -90,8 +91,8 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(app):
 
 @both_databases
 def test_concurrent_read_then_write_transactions_never_fail_with_database_is_locked(app):
-    """Each thread reads a row and then writes it back: with deferred transactions on SQLite the
-    later upgrade to a write lock fails at once; BEGIN IMMEDIATE makes them queue instead.
+    """Each thread reads a row and then writes it back inside write(): with a deferred transaction
+    SQLite's later upgrade to a write lock fails at once; BEGIN IMMEDIATE makes writers queue instead.
     (FOR UPDATE is what PostgreSQL needs for the same guarantee; SQLite ignores it.)"""
     with app.app_context():
         project = projects.create("Counter", "http://127.0.0.1:9")
@@ -105,9 +106,10 @@ def test_concurrent_read_then_write_transactions_never_fail_with_database_is_loc
             with app.app_context():
                 barrier.wait()
                 for _ in range(rounds):
-                    row = db.session.get(Project, project_id, with_for_update=True)
-                    row.name = str(int(row.name) + 1) if row.name.isdigit() else "1"
-                    db.session.commit()
+                    db.session.get(Project, project_id)  # a read first: the case that used to fail
+                    with write():
+                        row = db.session.get(Project, project_id, with_for_update=True, populate_existing=True)
+                        row.name = str(int(row.name) + 1) if row.name.isdigit() else "1"
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 

@@ -3,10 +3,11 @@ and a failing step is reported by its number."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.async_api import async_playwright
 
 from sentri import projects, testcases
 from sentri.bootstrap import first_run
@@ -16,18 +17,27 @@ from sentri.worker.steps import StepFailed, resolve_url, run_steps, url_pattern
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page():
-    choice = browsers.find_chromium()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**browsers.launch_options(choice))
-        context = browser.new_context()
-        yield context.new_page()
-        context.close()
-        browser.close()
+async def _run_all(tests, base_url, failing_steps):
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**browsers.launch_options(browsers.find_chromium()))
+        try:
+            for steps in tests:
+                context = await browser.new_context()
+                await run_steps(await context.new_page(), steps, base_url, timeout_ms=10_000)
+                await context.close()
+            context = await browser.new_context()
+            try:
+                await run_steps(await context.new_page(), failing_steps, base_url, timeout_ms=1_000)
+            except StepFailed as exc:
+                return exc
+            finally:
+                await context.close()
+        finally:
+            await browser.close()
+    return None
 
 
-def test_the_demo_tests_pass_against_the_built_in_demo_site(app_factory, page):
+def test_the_demo_tests_pass_against_the_built_in_demo_site(app_factory):
     from waitress.server import create_server
 
     app = app_factory(SENTRI_DEMO=True)
@@ -37,16 +47,14 @@ def test_the_demo_tests_pass_against_the_built_in_demo_site(app_factory, page):
     thread.start()
     try:
         with app.app_context():
-            created = first_run(app)
-            demo = projects.get(created.demo_project_id)
+            demo = projects.get(first_run(app).demo_project_id)
             approved, total = testcases.list_for(demo, status="approved")
-            assert total == 3
-            for test in approved:
-                run_steps(page, test.steps, demo.base_url, timeout_ms=10_000)
-            failing = [*approved[0].steps, {"action": "expect_text", "target": {"css": "h1"}, "text": "Tea shop"}]
-            with pytest.raises(StepFailed) as failure:
-                run_steps(page, failing, demo.base_url, timeout_ms=1_000)
-            assert failure.value.index == len(failing) and failure.value.action == "expect_text"
+            base_url = demo.base_url
+        assert total == 3
+        failing = [*approved[0].steps, {"action": "expect_text", "target": {"css": "h1"}, "text": "Tea shop"}]
+        failure = asyncio.run(_run_all([t.steps for t in approved], base_url, failing))
+        assert failure is not None
+        assert failure.index == len(failing) and failure.action == "expect_text"
     finally:
         server.close()
         thread.join(timeout=5)

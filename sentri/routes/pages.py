@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import projects, users
+from .. import projects, runs, users
 from ..auth import current_user, log_in, log_out
 from ..extensions import csrf, limiter
 
@@ -81,3 +81,11 @@ def project_list():
         return redirect(url_for("pages.login", next=request.path))
     items, _total = projects.list_all()
     return render_template("pages/projects.html", projects=items)
+
+
+@bp.get("/runs/<run_id>")
+def run_page(run_id):
+    if current_user() is None:
+        return redirect(url_for("pages.login", next=request.path))
+    run = runs.get(run_id)
+    return render_template("pages/run.html", run=run, verdict=runs.verdict(run))

@@ -1,4 +1,8 @@
-"""Execute test-format steps on a Playwright page, one step to one Playwright call."""
+"""Execute test-format steps on a Playwright page, one step to one Playwright call.
+
+The async API is used because each worker thread owns an event loop: an abort or a per-test
+timeout cancels the test's task, which interrupts a Playwright wait at once instead of after it
+times out (see engine.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, expect
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page, expect
 
 DEFAULT_STEP_TIMEOUT_MS = 15_000
 
@@ -20,10 +24,6 @@ class StepFailed(Exception):
         self.index = index
         self.action = action
         self.message = message
-
-
-class Cancelled(Exception):
-    """The run was aborted or ran out of time between two steps."""
 
 
 def resolve_url(base_url: str, url: str) -> str:
@@ -70,44 +70,44 @@ def locate(page: Page, target: dict) -> Locator:
     return locator.last if nth == -1 else locator.nth(nth)
 
 
-def run_step(page: Page, step: dict, base_url: str, timeout_ms: int) -> None:
+async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int) -> None:
     """Perform one canonical step; raise Playwright's error or AssertionError when it fails."""
     action = step["action"]
     timeout = step.get("timeout", timeout_ms)
     target = step.get("target")
     if action == "goto":
-        page.goto(resolve_url(base_url, step["url"]), timeout=timeout)
+        await page.goto(resolve_url(base_url, step["url"]), timeout=timeout)
     elif action == "click":
-        locate(page, target).click(button=step.get("button", "left"), timeout=timeout)
+        await locate(page, target).click(button=step.get("button", "left"), timeout=timeout)
     elif action == "dblclick":
-        locate(page, target).dblclick(timeout=timeout)
+        await locate(page, target).dblclick(timeout=timeout)
     elif action == "hover":
-        locate(page, target).hover(timeout=timeout)
+        await locate(page, target).hover(timeout=timeout)
     elif action == "fill":
-        locate(page, target).fill(step["value"], timeout=timeout)
+        await locate(page, target).fill(step["value"], timeout=timeout)
     elif action == "press":
         if target:
-            locate(page, target).press(step["key"], timeout=timeout)
+            await locate(page, target).press(step["key"], timeout=timeout)
         else:
-            page.keyboard.press(step["key"])
+            await page.keyboard.press(step["key"])
     elif action == "select":
-        locate(page, target).select_option(step["value"], timeout=timeout)
+        await locate(page, target).select_option(step["value"], timeout=timeout)
     elif action == "check":
-        locate(page, target).check(timeout=timeout)
+        await locate(page, target).check(timeout=timeout)
     elif action == "uncheck":
-        locate(page, target).uncheck(timeout=timeout)
+        await locate(page, target).uncheck(timeout=timeout)
     elif action == "wait":
-        page.wait_for_timeout(step["ms"])
+        await page.wait_for_timeout(step["ms"])
     elif action == "expect_visible":
-        expect(locate(page, target)).to_be_visible(timeout=timeout)
+        await expect(locate(page, target)).to_be_visible(timeout=timeout)
     elif action == "expect_hidden":
-        expect(locate(page, target)).to_be_hidden(timeout=timeout)
+        await expect(locate(page, target)).to_be_hidden(timeout=timeout)
     elif action == "expect_text":
-        expect(locate(page, target)).to_contain_text(step["text"], timeout=timeout)
+        await expect(locate(page, target)).to_contain_text(step["text"], timeout=timeout)
     elif action == "expect_url":
-        expect(page).to_have_url(url_pattern(base_url, step["url"]), timeout=timeout)
+        await expect(page).to_have_url(url_pattern(base_url, step["url"]), timeout=timeout)
     elif action == "expect_title":
-        expect(page).to_have_title(re.compile(re.escape(step["title"])), timeout=timeout)
+        await expect(page).to_have_title(re.compile(re.escape(step["title"])), timeout=timeout)
     else:
         raise ValueError(f"unknown action {action!r}")
 
@@ -118,22 +118,19 @@ def _first_line(exc: BaseException) -> str:
     return "\n".join(text.splitlines()[:3])[:1000]
 
 
-def run_steps(
+async def run_steps(
     page: Page,
     steps: list[dict],
     base_url: str,
     *,
     timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS,
-    should_stop: Callable[[], bool] | None = None,
     before_step: Callable[[int, dict], None] | None = None,
 ) -> None:
-    """Run steps in order; raise StepFailed naming the first failing step, Cancelled when stopped."""
+    """Run steps in order; raise StepFailed naming the first failing step."""
     for index, step in enumerate(steps, start=1):
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"stopped before step {index}")
         if before_step is not None:
             before_step(index, step)
         try:
-            run_step(page, step, base_url, timeout_ms)
+            await run_step(page, step, base_url, timeout_ms)
         except (PlaywrightError, AssertionError) as exc:
             raise StepFailed(index, step["action"], _first_line(exc)) from exc

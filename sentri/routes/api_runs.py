@@ -1,0 +1,77 @@
+"""Runs over the user API: a project's history, a run with its results, abort, and artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, send_file, url_for
+
+from .. import projects, runs
+from ..auth import user_required
+from ..errors import Conflict
+from ..extensions import csrf, db
+from ..models import Result
+from ..notify import run_url
+from . import page_args, paginated
+
+bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def detail(run) -> dict:
+    """Return a run's status fields, its options and every result."""
+    body = runs.status_payload(run, run_url(current_app, run))
+    body["triggeredBy"] = run.triggered_by
+    body["options"] = {k: v for k, v in run.options.items() if k not in ("testIds", "publicUrl")}
+    body["results"] = [
+        runs.serialize_result(
+            result,
+            url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
+            if result.screenshot
+            else None,
+        )
+        for result in run.results
+    ]
+    return body
+
+
+@bp.get("/projects/<project_id>/runs")
+@user_required
+def list_runs(project_id, user):
+    project = projects.get(project_id)
+    page, per_page, offset = page_args()
+    items, total = runs.list_for(project, offset=offset, limit=per_page)
+    return paginated([runs.status_payload(r, run_url(current_app, r)) for r in items], total, page, per_page)
+
+
+@bp.get("/runs/<run_id>")
+@user_required
+def read(run_id, user):
+    return jsonify(detail(runs.get(run_id)))
+
+
+@bp.post("/runs/<run_id>/abort")
+@user_required
+def abort_run(run_id, user):
+    run = runs.get(run_id)
+    if not run.is_active:
+        raise Conflict(f"Run {run.public_id} has already ended ({run.status}).")
+    engine = current_app.extensions["sentri_engine"]
+    # A run this process is not executing (none of its tests reached a worker) is ended here.
+    if not engine.abort(run.id) and runs.finish(run.id, "aborted"):
+        engine.notify_finished(run.id)
+    db.session.expire_all()
+    return jsonify(detail(runs.get(run_id)))
+
+
+@bp.get("/runs/<run_id>/results/<int:position>/screenshot.png")
+@user_required
+def screenshot(run_id, position, user):
+    run = runs.get(run_id)
+    result = db.session.query(Result).filter_by(run_id=run.id, position=position).one_or_none()
+    if result is None or not result.screenshot:
+        abort(404)
+    path = (Path(current_app.instance_path) / result.screenshot).resolve()
+    if not path.is_relative_to(Path(current_app.instance_path).resolve()) or not path.exists():
+        abort(404)
+    return send_file(path, mimetype="image/png")

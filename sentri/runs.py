@@ -1,0 +1,283 @@
+"""Runs: start one under the project's lock, record results as tests end, finish, recover, serialise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import ssrf
+from .database import write
+from .errors import Conflict, NotFound, ValidationFailed
+from .extensions import db
+from .models import (
+    ACTIVE_RUN_STATUSES,
+    Project,
+    Result,
+    Run,
+    TestCase,
+    isoformat,
+    parse_public_id,
+    utcnow,
+)
+
+MAX_PARALLEL_WORKERS = 10
+MAX_RETRIES = 3
+MAX_BUDGET_MINUTES = 240
+RESTARTED = "The server restarted while the run was in progress."
+STOPPED = "The server was stopped while the run was in progress."
+TRIGGER_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes")
+
+
+@dataclass
+class RunOptions:
+    """What a trigger asked for, validated and clamped."""
+
+    parallel_workers: int = 1
+    retries: int = 0
+    callback_url: str | None = None
+    budget_minutes: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries},
+            "budgetMinutes": self.budget_minutes,
+            **self.extra,
+        }
+
+
+def _clamped_int(dials: dict, name: str, low: int, high: int, default: int) -> int:
+    value = dials.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationFailed(f"dialsConfig.{name}: must be an integer from {low} to {high}")
+    return max(low, min(high, int(value)))
+
+
+def _budget(value: Any) -> float | None:
+    # The seed: malformed budgets fall back to "no budget", never an error.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(min(value, MAX_BUDGET_MINUTES))
+
+
+def parse_options(body: Any) -> RunOptions:
+    """Validate a trigger body (already decoded JSON, None for an empty body) into RunOptions."""
+    if body is None:
+        return RunOptions()
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(TRIGGER_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"{', '.join(unknown)}: unknown field (accepted: {', '.join(TRIGGER_FIELDS)})")
+    dials = body.get("dialsConfig") or {}
+    if not isinstance(dials, dict):
+        raise ValidationFailed("dialsConfig: must be an object")
+    options = RunOptions(
+        parallel_workers=_clamped_int(dials, "parallelWorkers", 1, MAX_PARALLEL_WORKERS, 1),
+        retries=_clamped_int(dials, "retries", 0, MAX_RETRIES, 0),
+        budget_minutes=_budget(body.get("budgetMinutes")),
+    )
+    callback = body.get("callbackUrl")
+    if callback is not None:
+        if not isinstance(callback, str):
+            raise ValidationFailed("callbackUrl: must be a string")
+        try:
+            ssrf.check_url(callback, callback_allowlist(), field="callbackUrl")
+        except ssrf.UnsafeURLError as exc:
+            raise ValidationFailed(str(exc)) from None
+        options.callback_url = callback
+    return options
+
+
+def callback_allowlist() -> ssrf.Allowlist:
+    """Return the configured SENTRI_CALLBACK_ALLOWLIST."""
+    return ssrf.Allowlist.parse(current_app.config.get("SENTRI_CALLBACK_ALLOWLIST") or "")
+
+
+def _approved_tests(project: Project) -> list[TestCase]:
+    return list(
+        db.session.scalars(
+            select(TestCase)
+            .where(TestCase.project_id == project.id, TestCase.review_status == "approved")
+            .order_by(TestCase.id)
+        )
+    )
+
+
+def active_run(project_id: int) -> Run | None:
+    """Return the project's queued or running run, if any."""
+    return db.session.scalar(
+        select(Run).where(Run.project_id == project_id, Run.status.in_(ACTIVE_RUN_STATUSES)).limit(1)
+    )
+
+
+def start(project: Project, options: RunOptions, *, source: str, triggered_by: str) -> Run:
+    """Create a queued run of the project's approved tests; 400 without any, 409 when one is active."""
+    has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
+    if has_tests is None:
+        raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
+    tests = _approved_tests(project)
+    if not tests:
+        raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
+    run = Run(
+        project_id=project.id,
+        status="queued",
+        trigger_source=source,
+        triggered_by=triggered_by,
+        options={**options.as_json(), "testIds": [t.id for t in tests]},
+        callback_url=options.callback_url,
+        total=len(tests),
+    )
+    try:
+        with write():
+            db.session.add(run)
+    except IntegrityError:
+        # The partial unique index refused a second active run: report the one that holds the lock.
+        active = active_run(project.id)
+        raise Conflict(
+            f"Project {project.public_id} already has an active run.",
+            runId=active.public_id if active else None,
+        ) from None
+    return run
+
+
+def get(public_id: str) -> Run:
+    """Return the run with this id or raise 404."""
+    key = parse_public_id("RUN", public_id)
+    run = db.session.get(Run, key) if key else None
+    if run is None:
+        raise NotFound(f"Run {public_id} not found.")
+    return run
+
+
+def get_in_project(project: Project, public_id: str) -> Run:
+    """Return the project's run with this id; another project's run is a 404."""
+    run = get(public_id)
+    if run.project_id != project.id:
+        raise NotFound(f"Run {public_id} not found in project {project.public_id}.")
+    return run
+
+
+def list_for(project: Project, *, offset: int = 0, limit: int = 50) -> tuple[list[Run], int]:
+    """Return a page of the project's runs, newest first, and the total."""
+    from sqlalchemy import func
+
+    total = db.session.scalar(select(func.count(Run.id)).where(Run.project_id == project.id)) or 0
+    page = db.session.scalars(
+        select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).offset(offset).limit(limit)
+    )
+    return list(page), total
+
+
+def mark_running(run_id: int) -> bool:
+    """Move a queued run to running when its first test starts; False if it is no longer active."""
+    with write():
+        changed = db.session.execute(
+            update(Run).where(Run.id == run_id, Run.status == "queued").values(status="running", started_at=utcnow())
+        ).rowcount
+        if changed:
+            return True
+        return db.session.scalar(select(Run.status).where(Run.id == run_id)) == "running"
+
+
+def record_result(run_id: int, result: dict[str, Any]) -> None:
+    """Store one test's outcome and bump the run's counters, in one transaction."""
+    status = result["status"]
+    with write():
+        db.session.add(Result(run_id=run_id, **result))
+        counters = {status: getattr(Run, status) + 1}
+        if result.get("flaky"):
+            counters["flaky"] = Run.flaky + 1
+        db.session.execute(update(Run).where(Run.id == run_id).values(**counters))
+
+
+def finish(run_id: int, status: str, error: str | None = None) -> bool:
+    """Put an active run in a terminal state (releasing the project's lock); False if already ended."""
+    with write():
+        changed = db.session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES))
+            .values(status=status, error=error, finished_at=utcnow())
+        ).rowcount
+    return bool(changed)
+
+
+def fail_interrupted(message: str = RESTARTED) -> list[int]:
+    """Fail every run a previous process left active; return their ids (their callbacks are due)."""
+    ids = list(db.session.scalars(select(Run.id).where(Run.status.in_(ACTIVE_RUN_STATUSES))))
+    return [run_id for run_id in ids if finish(run_id, "failed", message)]
+
+
+def verdict(run: Run) -> str:
+    """Return pending / passed / failed as the spec defines the verdict."""
+    if run.is_active:
+        return "pending"
+    if run.status != "completed":
+        return "failed"
+    if run.gate_result is None and run.vitals_result is None:
+        return "passed" if run.failed == 0 else "failed"
+    gates_ok = run.gate_result is None or run.gate_result.get("passed", False)
+    vitals_ok = run.vitals_result is None or run.vitals_result.get("passed", False)
+    return "passed" if gates_ok and vitals_ok else "failed"
+
+
+def status_payload(run: Run, run_url: str) -> dict[str, Any]:
+    """Return the status body of the spec (the seed's poll loops read it)."""
+    duration = None
+    if run.started_at and run.finished_at:
+        duration = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return {
+        "id": run.public_id,
+        "runId": run.public_id,
+        "projectId": f"PRJ-{run.project_id}",
+        # A queued run is still "running" on the wire: the seed's loop waits until status != running.
+        "status": "running" if run.is_active else run.status,
+        "phase": run.status if run.is_active else None,
+        "verdict": verdict(run),
+        "passed": run.passed,
+        "failed": run.failed,
+        "skipped": run.skipped,
+        "flaky": run.flaky,
+        "total": run.total,
+        "createdAt": isoformat(run.created_at),
+        "startedAt": isoformat(run.started_at),
+        "finishedAt": isoformat(run.finished_at),
+        "duration": duration,
+        "error": run.error,
+        "gateResult": run.gate_result,
+        "webVitalsResult": run.vitals_result,
+        "url": run_url,
+    }
+
+
+def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
+    """Return the body POSTed to the run's callbackUrl."""
+    status = status_payload(run, run_url)
+    keys = ("runId", "status", "passed", "failed", "total", "error", "gateResult", "webVitalsResult", "verdict", "url")
+    return {key: status[key] for key in keys}
+
+
+def serialize_result(result: Result, screenshot_url: str | None) -> dict[str, Any]:
+    """Return the API form of one result."""
+    return {
+        "testId": f"TST-{result.test_id}" if result.test_id else None,
+        "testName": result.test_name,
+        "position": result.position,
+        "status": result.status,
+        "skipReason": result.skip_reason,
+        "error": result.error,
+        "failingStep": result.failing_step,
+        "durationMs": result.duration_ms,
+        "attempts": result.attempts,
+        "flaky": result.flaky,
+        "baseUrl": result.base_url,
+        "vitals": result.vitals,
+        "screenshotUrl": screenshot_url,
+        "startedAt": isoformat(result.started_at),
+        "finishedAt": isoformat(result.finished_at),
+    }

@@ -1,0 +1,326 @@
+"""The run engine: SENTRI_MAX_BROWSERS worker threads, each owning an event loop, a Playwright and a
+warm browser, fed from one queue of tests; at most `parallelWorkers` tests of a run in flight.
+
+Why an event loop per thread (Playwright's async API) rather than the sync API: Playwright objects
+must never be touched from another thread, and with the sync API a call blocked in a 15 s auto-wait
+cannot be interrupted, so abort and the per-test timeout would wait for it. Here an abort schedules
+`task.cancel()` on the owning loop (call_soon_threadsafe) and the wait ends at once; the per-test
+timeout is asyncio.timeout around the steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask
+
+from .browsers import BrowserUnavailable, find_chromium, launch_options
+from .executor import TestJob, execute
+
+log = logging.getLogger("sentri.worker")
+
+
+@dataclass
+class RunState:
+    """In-memory bookkeeping of one active run."""
+
+    run_id: int
+    parallel: int
+    pending: deque[TestJob]
+    in_flight: set[int] = field(default_factory=set)  # positions
+    jobs: dict[int, TestJob] = field(default_factory=dict)
+    aborted: bool = False
+    broken: str | None = None
+
+
+class RunEngine:
+    """Schedules runs' tests onto browser worker threads; stored in app.extensions['sentri_engine']."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.size = max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
+        self._queue: queue.Queue[TestJob | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._runs: dict[int, RunState] = {}
+        self._workers: list[BrowserWorker] = []
+        self._accepting = True
+        self._idle = threading.Condition(self._lock)
+        # Callbacks can take 10 s each: they never hold a browser thread.
+        self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sentri-notify")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker threads (idempotent); each launches its browser at once to be warm."""
+        with self._lock:
+            if self._workers:
+                return
+            for index in range(self.size):
+                worker = BrowserWorker(self, index)
+                self._workers.append(worker)
+                worker.start()
+
+    def shutdown(self, grace_seconds: float) -> list[int]:
+        """Stop taking tests, let running ones finish for up to `grace_seconds`, cancel the rest;
+        return the ids of the runs that were still active (the caller fails them)."""
+        with self._lock:
+            self._accepting = False
+            for state in self._runs.values():
+                state.pending.clear()
+            self._idle.wait_for(lambda: all(not s.in_flight for s in self._runs.values()), timeout=grace_seconds)
+            for state in self._runs.values():
+                state.aborted = True
+                for position in state.in_flight:
+                    _cancel(state.jobs[position])
+            self._idle.wait_for(lambda: all(not s.in_flight for s in self._runs.values()), timeout=10)
+            unfinished = list(self._runs)
+            self._runs.clear()
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout=15)
+        return unfinished
+
+    # -- scheduling --------------------------------------------------------------------------
+    def submit(self, run_id: int) -> None:
+        """Queue a freshly created run's tests."""
+        from .. import runs
+
+        with self.app.app_context():
+            jobs, parallel = runs_jobs(self.app, run_id)
+        self.start()
+        with self._lock:
+            if not self._accepting:
+                return
+            state = RunState(run_id=run_id, parallel=parallel, pending=deque(jobs))
+            state.jobs = {job.position: job for job in jobs}
+            self._runs[run_id] = state
+            if not jobs:
+                self._runs.pop(run_id)
+                with self.app.app_context():
+                    runs.finish(run_id, "completed")
+                self.notify_finished(run_id)
+                return
+            self._fill(state)
+
+    def _fill(self, state: RunState) -> None:
+        # Called with the lock held.
+        while state.pending and len(state.in_flight) < state.parallel and not state.aborted:
+            job = state.pending.popleft()
+            state.in_flight.add(job.position)
+            self._queue.put(job)
+
+    def abort(self, run_id: int) -> bool:
+        """Abort a run this process is executing: cancel in-flight tests, skip queued ones."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None:
+                return False
+            state.aborted = True
+            skipped = list(state.pending)
+            state.pending.clear()
+            for position in state.in_flight:
+                _cancel(state.jobs[position])
+        self._skip(run_id, skipped, "aborted")
+        self._maybe_finish(run_id)
+        return True
+
+    def is_running(self, run_id: int) -> bool:
+        with self._lock:
+            return run_id in self._runs
+
+    # -- called from worker threads ----------------------------------------------------------
+    def next_job(self) -> TestJob | None:
+        return self._queue.get()
+
+    def job_starting(self, job: TestJob) -> bool:
+        """Tell whether the job should still run (the run may have been aborted meanwhile)."""
+        from .. import runs
+
+        with self._lock:
+            state = self._runs.get(job.run_id)
+            if state is None or state.aborted:
+                return False
+        with self.app.app_context():
+            return runs.mark_running(job.run_id)
+
+    def job_done(self, job: TestJob, result: dict | None) -> None:
+        """Record a finished (or cancelled) job and schedule the run's next test."""
+        from .. import runs
+
+        if result is not None:
+            if result.get("screenshot"):
+                result["screenshot"] = str(Path(result["screenshot"]).relative_to(self.app.instance_path))
+            with self.app.app_context():
+                runs.record_result(job.run_id, result)
+        with self._lock:
+            state = self._runs.get(job.run_id)
+            if state is not None:
+                state.in_flight.discard(job.position)
+                self._fill(state)
+            self._idle.notify_all()
+        if result is None:
+            self._skip(job.run_id, [job], "aborted")
+        self._maybe_finish(job.run_id)
+
+    def run_broken(self, job: TestJob, message: str) -> None:
+        """The run cannot go on (no browser): fail it and drop its other tests."""
+        with self._lock:
+            state = self._runs.get(job.run_id)
+            if state is not None:
+                state.broken = message
+                state.pending.clear()
+                state.in_flight.discard(job.position)
+                for position in state.in_flight:
+                    _cancel(state.jobs[position])
+            self._idle.notify_all()
+        self._maybe_finish(job.run_id)
+
+    # -- finishing ---------------------------------------------------------------------------
+    def _skip(self, run_id: int, jobs: list[TestJob], reason: str) -> None:
+        from .. import runs
+
+        with self.app.app_context():
+            for job in jobs:
+                runs.record_result(
+                    run_id,
+                    {"test_id": job.test_id, "test_name": job.name, "position": job.position,
+                     "status": "skipped", "skip_reason": reason, "attempts": [], "base_url": job.base_url},
+                )
+
+    def _maybe_finish(self, run_id: int) -> None:
+        from .. import runs
+
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None or state.pending or state.in_flight:
+                return
+            self._runs.pop(run_id)
+            self._idle.notify_all()
+        if state.broken:
+            status, error = "failed", state.broken
+        elif state.aborted and self._accepting:
+            status, error = "aborted", None
+        elif state.aborted:
+            return  # shutting down: the caller fails the run and sends its callback
+        else:
+            status, error = "completed", None
+        with self.app.app_context():
+            finished = runs.finish(run_id, status, error)
+        if finished:
+            self.notify_finished(run_id)
+
+    def notify_finished(self, run_id: int) -> None:
+        """Send a finished run's callback from the notifier threads."""
+        from ..notify import send_callback
+
+        self.notifier.submit(send_callback, self.app, run_id)
+
+
+def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
+    """Build the jobs of a run from the tests it snapshotted at trigger time."""
+    from ..extensions import db
+    from ..models import Project, Run, TestCase
+
+    run = db.session.get(Run, run_id)
+    project = db.session.get(Project, run.project_id)
+    ids = run.options.get("testIds", [])
+    tests = {t.id: t for t in db.session.query(TestCase).filter(TestCase.id.in_(ids))}
+    dials = run.options.get("dialsConfig", {})
+    artifacts = Path(app.instance_path) / "artifacts" / run.public_id
+    jobs = [
+        TestJob(
+            run_id=run.id,
+            position=position,
+            test_id=test.id,
+            name=test.name,
+            steps=test.steps,
+            viewport=test.viewport,
+            base_url=project.base_url,
+            retries=dials.get("retries", 0),
+            timeout_s=float(app.config["SENTRI_TEST_TIMEOUT_SECONDS"]),
+            step_timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
+            artifacts_dir=artifacts,
+        )
+        for position, test in enumerate((tests[i] for i in ids if i in tests), start=1)
+    ]
+    return jobs, dials.get("parallelWorkers", 1)
+
+
+def _cancel(job: TestJob) -> None:
+    if job.loop is not None and job.task is not None:
+        job.loop.call_soon_threadsafe(job.task.cancel)
+
+
+class BrowserWorker(threading.Thread):
+    """One browser worker: an event loop, a Playwright and a Chromium kept warm between tests."""
+
+    def __init__(self, engine: RunEngine, index: int) -> None:
+        super().__init__(name=f"sentri-browser-{index}", daemon=True)
+        self.engine = engine
+        self.loop = asyncio.new_event_loop()
+        self.playwright = None
+        self.browser = None
+
+    async def _ensure_browser(self):
+        if self.browser is not None and self.browser.is_connected():
+            return self.browser
+        from playwright.async_api import async_playwright
+
+        if self.playwright is None:
+            self.playwright = await async_playwright().start()
+        choice = find_chromium(self.engine.app.config.get("SENTRI_CHROMIUM_PATH"))
+        self.browser = await self.playwright.chromium.launch(**launch_options(choice))
+        return self.browser
+
+    async def _close(self) -> None:
+        for closer in (self.browser and self.browser.close, self.playwright and self.playwright.stop):
+            if closer:
+                try:
+                    await closer()
+                except Exception:
+                    pass
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._ensure_browser())
+        except Exception as exc:  # reported per run when a test needs the browser
+            log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
+        while True:
+            job = self.engine.next_job()
+            if job is None:
+                break
+            self._run_job(job)
+        self.loop.run_until_complete(self._close())
+        self.loop.close()
+
+    def _run_job(self, job: TestJob) -> None:
+        if not self.engine.job_starting(job):
+            self.engine.job_done(job, None)
+            return
+        try:
+            browser = self.loop.run_until_complete(self._ensure_browser())
+        except (BrowserUnavailable, Exception) as exc:
+            self.engine.run_broken(job, f"The browser could not start: {exc}".splitlines()[0][:500])
+            return
+        job.loop = self.loop
+        task = self.loop.create_task(execute(browser, job))
+        job.task = task
+        try:
+            result = self.loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            result = None
+        except Exception as exc:  # a bug or a crashed browser: the test fails, the run goes on
+            log.exception("test %s of run %s crashed", job.position, job.run_id)
+            result = {
+                "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
+                "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url,
+            }
+        self.engine.job_done(job, result)

@@ -1,0 +1,119 @@
+"""Run one test in a fresh browser context on a worker's event loop: attempts, timeout, screenshot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser
+
+from ..models import utcnow
+from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
+
+
+@dataclass
+class TestJob:
+    """One test of one run, as a worker executes it."""
+
+    __test__ = False  # not a pytest class
+
+    run_id: int
+    position: int
+    test_id: int
+    name: str
+    steps: list[dict]
+    base_url: str
+    viewport: dict | None = None
+    retries: int = 0
+    timeout_s: float = 60.0
+    step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
+    artifacts_dir: Path | None = None
+    # Set by the worker while the job runs, so that another thread can cancel it.
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    task: asyncio.Task | None = field(default=None, repr=False)
+    current_step: int = 0
+
+
+class Aborted(Exception):
+    """The job was cancelled by an abort or a shutdown."""
+
+
+async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any]:
+    context = await browser.new_context(viewport=job.viewport) if job.viewport else await browser.new_context()
+    page = await context.new_page()
+    started = time.monotonic()
+    outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
+
+    def at_step(index: int, _step: dict) -> None:
+        job.current_step = index
+
+    try:
+        async with asyncio.timeout(job.timeout_s):
+            await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step)
+    except StepFailed as exc:
+        outcome = {"status": "failed", "error": str(exc), "failingStep": exc.index}
+    except TimeoutError:
+        outcome = {
+            "status": "failed",
+            "error": f"step {job.current_step}: the test did not finish within its {job.timeout_s:g} s timeout",
+            "failingStep": job.current_step,
+        }
+    except asyncio.CancelledError:
+        await _close_quietly(context)
+        raise
+    outcome["durationMs"] = int((time.monotonic() - started) * 1000)
+    if outcome["status"] == "failed" and job.artifacts_dir is not None:
+        outcome["screenshot"] = await _screenshot(page, job, number)
+    await _close_quietly(context)
+    return outcome
+
+
+async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
+    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    path = job.artifacts_dir / f"{job.position:04d}-attempt{attempt}.png"
+    try:
+        await page.screenshot(path=str(path), timeout=5_000)
+    except Exception:  # a crashed page has nothing to show; the error message still says why
+        return None
+    return str(path)
+
+
+async def _close_quietly(context) -> None:
+    try:
+        await asyncio.shield(context.close())
+    except Exception:
+        pass
+
+
+async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
+    """Run the job with its retries and return the fields of its Result row."""
+    job.task = asyncio.current_task()
+    started_at = utcnow()
+    attempts: list[dict[str, Any]] = []
+    screenshot = None
+    for number in range(1, job.retries + 2):
+        outcome = await _attempt(browser, job, number)
+        attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
+        screenshot = outcome.get("screenshot") or screenshot
+        if outcome["status"] == "passed":
+            break
+    last = attempts[-1]
+    return {
+        "test_id": job.test_id,
+        "test_name": job.name,
+        "position": job.position,
+        "status": last["status"],
+        "error": last["error"],
+        "failing_step": last["failingStep"],
+        "duration_ms": sum(a["durationMs"] for a in attempts),
+        "attempts": attempts,
+        # Failed, then passed on a retry: passed, and counted as flaky.
+        "flaky": last["status"] == "passed" and len(attempts) > 1,
+        "base_url": job.base_url,
+        "screenshot": screenshot if last["status"] == "failed" else None,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+    }
