@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -55,6 +57,9 @@ def app_factory(tmp_path, database):
             "SENTRI_SECRET_KEY": "test-secret-key-not-for-production",
             "RATELIMIT_ENABLED": False,
             "SENTRI_DEMO": False,
+            # Failing steps in tests fail fast; one warm browser per app is plenty.
+            "SENTRI_STEP_TIMEOUT_MS": 3000,
+            "SENTRI_MAX_BROWSERS": 1,
         }
         if database:
             config["SENTRI_DATABASE_URL"] = database
@@ -69,6 +74,7 @@ def app_factory(tmp_path, database):
     from sentri.extensions import db
 
     for app in made:
+        app.extensions["sentri_engine"].shutdown(0)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -132,3 +138,79 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+
+
+class _Site(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _SitePages(BaseHTTPRequestHandler):
+    """Pages for run tests: /ok, /flaky/<key> (fails the first visit per key), /fail."""
+
+    def log_message(self, *_args):
+        pass
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        path = self.path.split("?")[0]
+        if path.startswith("/flaky/"):
+            seen = self.server.visits.setdefault(path, 0)
+            self.server.visits[path] = seen + 1
+            title = "Flaky OK" if seen else "Not yet"
+        elif path == "/fail":
+            title = "Something else"
+        else:
+            title = "OK"
+        body = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def site():
+    """A fixture website on a free loopback port; yields its base URL."""
+    server = _Site(("127.0.0.1", 0), _SitePages)
+    server.visits = {}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _Sink(BaseHTTPRequestHandler):
+    def log_message(self, *_args):
+        pass
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
+        self.send_response(204)
+        self.end_headers()
+        self.server.arrived.set()
+
+
+@pytest.fixture
+def sink():
+    """A callback sink on a free loopback port: `.url`, `.received` (list), `.wait(n)`."""
+    server = _Site(("127.0.0.1", 0), _Sink)
+    server.received = []
+    server.arrived = threading.Event()
+
+    def wait(count=1, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while len(server.received) < count and time.monotonic() < deadline:
+            server.arrived.wait(0.1)
+            server.arrived.clear()
+        return server.received
+
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.wait = wait
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

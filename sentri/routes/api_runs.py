@@ -60,7 +60,7 @@ def abort_run(run_id, user):
     # A run this process is not executing (none of its tests reached a worker) is ended here.
     if not engine.abort(run.id) and runs.finish(run.id, "aborted"):
         engine.notify_finished(run.id)
-    db.session.expire_all()
+    db.session.commit()  # end the read snapshot taken before the abort, to show what it changed
     return jsonify(detail(runs.get(run_id)))
 
 
