@@ -1,5 +1,13 @@
 # Sentri in one container: waitress serving the app, Playwright's own Chromium for the runs.
-# Keep in step with the Makefile: same constraints file, same migrations-on-start (python app.py).
+# Keep in step with the Makefile: same constraints file, same npm lock file, same
+# migrations-on-start (python app.py).
+
+# Browser-side libraries (web-vitals) from the npm registry, exactly as package-lock.json pins them.
+FROM node:20-bookworm-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,6 +33,7 @@ RUN python -m playwright install --with-deps chromium \
     && rm -rf /var/lib/apt/lists/*
 
 COPY . .
+COPY --from=assets /assets/node_modules ./node_modules
 RUN pip install -c constraints.txt --no-deps -e . \
     && useradd --create-home --uid 10001 sentri \
     && mkdir -p /app/instance \

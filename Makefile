@@ -8,10 +8,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+NODE_STAMP := node_modules/.installed
 
 export FLASK_APP := app
 
-.PHONY: run test install install-test chromium lint migrate clean
+.PHONY: run test install install-test assets chromium lint migrate clean
 
 run: install chromium
 	$(BIN)/python app.py
@@ -19,8 +20,9 @@ run: install chromium
 test: install-test chromium lint
 	$(BIN)/pytest
 
-install: $(STAMP)
-install-test: $(TEST_STAMP)
+install: $(STAMP) assets
+install-test: $(TEST_STAMP) assets
+assets: $(NODE_STAMP)
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Sentri needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -33,6 +35,12 @@ $(STAMP): $(VENV)/bin/python setup.cfg constraints.txt
 
 $(TEST_STAMP): $(STAMP) setup.cfg constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Browser-side libraries from the npm registry (web-vitals, injected into tested pages); never committed.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Sentri needs Node.js/npm to install web-vitals (apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Playwright's managed Chromium when present, else the system's; install Debian's when we can.
@@ -54,4 +62,4 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -103,6 +103,9 @@ class Project(PublicIdMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     base_url: Mapped[str] = mapped_column(String(2048))
     is_demo: Mapped[bool] = mapped_column(default=False)
+    # Quality gates and Web Vitals budgets: None when nothing is configured (no enforcement).
+    quality_gates: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    vitals_budgets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -129,6 +132,8 @@ class TestCase(PublicIdMixin, db.Model):
     viewport: Mapped[dict[str, int] | None] = mapped_column(JSON)
     covers: Mapped[list[str] | None] = mapped_column(JSON)
     review_status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Share of unstable outcomes over the last finished runs (planner.flaky_score), kept current.
+    flaky_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -191,6 +196,8 @@ class Run(PublicIdMixin, db.Model):
     flaky: Mapped[int] = mapped_column(default=0)
     gate_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     vitals_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The risk order and budget plan: why each test ran or was skipped.
+    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

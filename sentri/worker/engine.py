@@ -23,6 +23,7 @@ from flask import Flask
 
 from .browsers import BrowserUnavailable, find_chromium, launch_options
 from .executor import TestJob, execute
+from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
 
@@ -317,6 +318,9 @@ class BrowserWorker(threading.Thread):
             result = self.loop.run_until_complete(task)
         except asyncio.CancelledError:
             result = None
+        except VitalsUnavailable as exc:
+            self.engine.run_broken(job, str(exc))
+            return
         except Exception as exc:  # a bug or a crashed browser: the test fails, the run goes on
             log.exception("test %s of run %s crashed", job.position, job.run_id)
             result = {

@@ -11,6 +11,7 @@ from typing import Any
 from playwright.async_api import Browser
 
 from ..models import utcnow
+from . import vitals_probe
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
 
@@ -43,12 +44,16 @@ class Aborted(Exception):
 
 async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any]:
     context = await browser.new_context(viewport=job.viewport) if job.viewport else await browser.new_context()
+    await context.add_init_script(vitals_probe.init_script())
     page = await context.new_page()
+    vitals = vitals_probe.VitalsRecorder()
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
 
-    def at_step(index: int, _step: dict) -> None:
+    async def at_step(index: int, step: dict) -> None:
         job.current_step = index
+        if step["action"] in vitals_probe.MAY_NAVIGATE:
+            await vitals.snapshot(page)
 
     try:
         async with asyncio.timeout(job.timeout_s):
@@ -65,6 +70,9 @@ async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any
         await _close_quietly(context)
         raise
     outcome["durationMs"] = int((time.monotonic() - started) * 1000)
+    # Vitals of every page visited, a failed test's included (up to its failure); not timed.
+    await vitals.snapshot(page)
+    outcome["vitals"] = vitals.rows()
     if outcome["status"] == "failed" and job.artifacts_dir is not None:
         outcome["screenshot"] = await _screenshot(page, job, number)
     await _close_quietly(context)
@@ -94,8 +102,10 @@ async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
     started_at = utcnow()
     attempts: list[dict[str, Any]] = []
     screenshot = None
+    vitals: list[dict] = []
     for number in range(1, job.retries + 2):
         outcome = await _attempt(browser, job, number)
+        vitals = outcome["vitals"]
         attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
         screenshot = outcome.get("screenshot") or screenshot
         if outcome["status"] == "passed":
@@ -113,6 +123,7 @@ async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
         # Failed, then passed on a retry: passed, and counted as flaky.
         "flaky": last["status"] == "passed" and len(attempts) > 1,
         "base_url": job.base_url,
+        "vitals": vitals,  # of the last attempt: the one whose outcome counts
         "screenshot": screenshot if last["status"] == "failed" else None,
         "started_at": started_at,
         "finished_at": utcnow(),

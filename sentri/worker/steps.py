@@ -7,7 +7,7 @@ times out (see engine.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -124,12 +124,12 @@ async def run_steps(
     base_url: str,
     *,
     timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS,
-    before_step: Callable[[int, dict], None] | None = None,
+    before_step: Callable[[int, dict], Awaitable[None]] | None = None,
 ) -> None:
     """Run steps in order; raise StepFailed naming the first failing step."""
     for index, step in enumerate(steps, start=1):
         if before_step is not None:
-            before_step(index, step)
+            await before_step(index, step)
         try:
             await run_step(page, step, base_url, timeout_ms)
         except (PlaywrightError, AssertionError) as exc:

@@ -1,0 +1,160 @@
+"""How fast does Sentri answer CI's status poll, compared with a trivial view on the same server?
+
+    python bench/api_throughput.py [--seconds S] [--threads T]
+
+Starts a real Sentri process (SENTRI_API_RATE_LIMIT raised so the per-token limit is not what is
+measured), creates a project, a token and one finished run, then for S seconds (default 10) with T
+client threads (default 8, one requests.Session each) hammers
+
+* the run status endpoint `GET /api/v1/projects/PRJ-n/trigger/runs/RUN-n` (Bearer trigger token), and
+* `GET /healthz` (one `SELECT 1`), the trivial Flask view on the same server, for comparison,
+
+and prints requests/s, p50 and p99 latency of each and the ratios. The client threads share this
+process (and its GIL) and the machine with the server: the figures are for comparing the two
+endpoints, not absolute capacity. Exits 1 when a request failed (the first failure is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import FixtureSite, SentriProcess, http_session, make_tests  # noqa: E402
+
+RUN_TIMEOUT = 120.0
+
+
+@dataclass
+class Load:
+    name: str
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, pct: float) -> float:
+        """Latency in ms at `pct` (nearest rank)."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+        return ordered[rank - 1] * 1000
+
+
+def hammer(name: str, url: str, headers: dict[str, str], seconds: float, threads: int) -> Load:
+    """`threads` clients GET `url` back to back for `seconds`; collect per-request latencies."""
+    load = Load(name)
+    lock = threading.Lock()
+    start_line = threading.Barrier(threads + 1, timeout=30)
+    deadline_box: list[float] = []
+
+    def client() -> None:
+        session = http_session()
+        latencies, errors = [], []
+        try:
+            session.get(url, headers=headers, timeout=10)  # connect outside the timed window
+            start_line.wait()
+            deadline = deadline_box[0]
+            while True:
+                began = time.perf_counter()
+                if time.monotonic() >= deadline:
+                    break
+                try:
+                    response = session.get(url, headers=headers, timeout=10)
+                    ok = response.status_code == 200
+                    detail = f"{response.status_code} {response.text[:300]}"
+                except Exception as exc:  # a refused or reset connection counts as a failure
+                    ok, detail = False, repr(exc)
+                elapsed = time.perf_counter() - began
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(detail)
+        finally:
+            session.close()
+            with lock:
+                load.latencies.extend(latencies)
+                load.errors.extend(errors)
+
+    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    deadline_box.append(time.monotonic() + seconds)  # set before the barrier opens
+    started = time.monotonic()
+    start_line.wait()
+    for worker in workers:
+        worker.join(timeout=seconds + 30)
+    load.seconds = time.monotonic() - started
+    return load
+
+
+def finished_run(sentri: SentriProcess, site: FixtureSite, tmp: Path) -> tuple[str, str]:
+    """Create a project with one test and a token, run it to the end; return (status URL, token)."""
+    project_id = sentri.cli("projects", "create", "Throughput", "--base-url", site.url)
+    sentri.cli("tests", "import", "--project", project_id, str(make_tests(1, site.url, tmp / "tests.yaml")),
+               "--approve")
+    token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
+    headers = {"Authorization": f"Bearer {token}"}
+    response = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers, json={},
+                                timeout=30)
+    if response.status_code != 202:
+        raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:500]}")
+    status_url = response.json()["statusUrl"]
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        body = sentri.http.get(status_url, headers=headers, timeout=30).json()
+        if body.get("status") != "running":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the run did not end within {RUN_TIMEOUT}s: {body}")
+        time.sleep(0.1)
+    print(f"run {body.get('runId')} ended: status={body.get('status')} verdict={body.get('verdict')}")
+    return status_url, token
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per endpoint (default 10)")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent client threads (default 8)")
+    args = parser.parse_args(argv)
+    seconds, threads = max(1.0, args.seconds), max(1, args.threads)
+
+    with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:
+        env = {"SENTRI_API_RATE_LIMIT": "1000000 per minute"}
+        with SentriProcess(Path(tmp) / "instance", max_browsers=1, env=env) as sentri:
+            try:
+                status_url, token = finished_run(sentri, site, Path(tmp))
+            except RuntimeError as exc:
+                print(f"api_throughput: FAILED: {exc}\n(server log: {sentri.stderr_path})")
+                return 1
+            print(f"{threads} client threads, {seconds:.0f} s per endpoint, against {sentri.url}")
+            status = hammer("run status", status_url, {"Authorization": f"Bearer {token}"}, seconds, threads)
+            health = hammer("GET /healthz", f"{sentri.url}/healthz", {}, seconds, threads)
+
+    print()
+    print(f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for load in (status, health):
+        print(f"{load.name:<14}{len(load.latencies):>10}{load.rps:>10.1f}{load.percentile(50):>10.2f}"
+              f"{load.percentile(99):>10.2f}{len(load.errors):>8}")
+    if health.rps and status.rps:
+        print(f"status / healthz: throughput {status.rps / health.rps:.2f}x, "
+              f"p50 {status.percentile(50) / health.percentile(50):.2f}x, "
+              f"p99 {status.percentile(99) / health.percentile(99):.2f}x")
+    failed = [load for load in (status, health) if load.errors]
+    for load in failed:
+        print(f"api_throughput: {len(load.errors)} failed request(s) to {load.name}; first: {load.errors[0]}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""How much slower is a Sentri run than the same tests in a plain Playwright script?
+
+    python bench/run_overhead.py [--tests N] [--rounds R]
+
+Starts the fixture site and a real Sentri process (SENTRI_MAX_BROWSERS=2), imports N tests
+(goto /page/n, click "Go n", expect "Done n"), then for parallelWorkers 1 and 2:
+
+* Sentri, end to end over HTTP: from sending the trigger to the status poll (every 50 ms) that sees a
+  terminal state; and the latency from receiving the 202 to the fixture site's first request of the run.
+* Baseline: a plain Playwright (sync) script with the same Chromium and flags (browsers.find_chromium()
+  and launch_options()), one browser per worker thread launched before timing (warm, as Sentri's
+  are), a fresh context per test, the same steps with the same locators and timeouts.
+
+A warm-up round (the widest setting, both sides) runs first and is not counted; rounds alternate Sentri
+and baseline. The host's load shows in the figures: run it on a quiet machine.
+Prints medians; the targets (ratio <= 1.10, first-step latency < 500 ms) are printed, not asserted.
+Exits 1 only when Sentri could not run the tests (the error is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from sentri.worker import browsers  # noqa: E402
+from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
+
+SETTINGS = (1, 2)
+POLL_INTERVAL = 0.05
+STEP_TIMEOUT_MS = 15_000  # Sentri's default step timeout (worker/steps.py)
+RUN_TIMEOUT = 180.0
+TARGET_RATIO = 1.10
+TARGET_LATENCY_MS = 500.0
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# -- Sentri ------------------------------------------------------------------------------------------
+
+
+def sentri_round(sentri: SentriProcess, site: FixtureSite, project_id: str, token: str, parallel: int,
+                 n_tests: int) -> tuple[float, float | None]:
+    """Trigger one run; return (seconds from trigger to the terminal poll, ms from 202 to the first page)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    http = sentri.http
+    sent = time.monotonic()
+    response = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers,
+                         json={"dialsConfig": {"parallelWorkers": parallel, "retries": 0}}, timeout=30)
+    accepted = time.monotonic()
+    if response.status_code != 202:
+        raise BenchError(f"trigger answered {response.status_code}: {response.text[:500]}")
+    status_url = response.json()["statusUrl"]
+    deadline = sent + RUN_TIMEOUT
+    while True:
+        poll = http.get(status_url, headers=headers, timeout=30)
+        if poll.status_code != 200:
+            raise BenchError(f"status answered {poll.status_code}: {poll.text[:500]}")
+        body = poll.json()
+        if body["status"] != "running":
+            ended = time.monotonic()
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"run still running after {RUN_TIMEOUT}s: {body}")
+        time.sleep(POLL_INTERVAL)
+    if body["status"] != "completed" or body["passed"] != n_tests:
+        raise BenchError(f"the run did not pass all {n_tests} tests: {body}")
+    first = site.first_request_since(sent, "/page/")
+    latency_ms = (first.monotonic - accepted) * 1000 if first else None
+    return ended - sent, latency_ms
+
+
+# -- baseline --------------------------------------------------------------------------------------------
+
+
+def run_test(browser, site_url: str, n: int) -> None:
+    """The same three steps as the imported test, with the same locators; a fresh context per test."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{site_url}/page/{n}", timeout=STEP_TIMEOUT_MS)
+        page.get_by_role("button", name=f"Go {n}", exact=True).click(timeout=STEP_TIMEOUT_MS)
+        expect(page.locator("#out")).to_contain_text(f"Done {n}", timeout=STEP_TIMEOUT_MS)
+    finally:
+        context.close()
+
+
+def baseline_round(site_url: str, n_tests: int, parallel: int) -> float:
+    """`parallel` threads, each with its own Playwright and warm browser, share a queue of the tests."""
+    choice = browsers.find_chromium()
+    options = browsers.launch_options(choice)
+    work: queue.Queue[int] = queue.Queue()
+    for n in range(1, n_tests + 1):
+        work.put(n)
+    ready = threading.Barrier(parallel + 1, timeout=120)
+    go = threading.Event()
+    errors: list[BaseException] = []
+    finished: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(**options)
+                try:
+                    ready.wait()
+                    go.wait(timeout=120)
+                    while True:
+                        try:
+                            n = work.get_nowait()
+                        except queue.Empty:
+                            break
+                        run_test(browser, site_url, n)
+                    with lock:
+                        finished.append(time.monotonic())
+                finally:
+                    browser.close()
+        except BaseException as exc:  # report it from the main thread
+            with lock:
+                errors.append(exc)
+            if not ready.broken:
+                ready.abort()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()  # every browser is launched: warm
+    except threading.BrokenBarrierError:
+        pass
+    start = time.monotonic()
+    go.set()
+    for thread in threads:
+        thread.join(timeout=RUN_TIMEOUT)
+    if errors:
+        raise BenchError(f"baseline failed: {errors[0]!r}")
+    if len(finished) != parallel:
+        raise BenchError("baseline workers did not finish in time")
+    return max(finished) - start
+
+
+# -- main ------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=20, help="tests per run (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="counted rounds per setting (default 3)")
+    args = parser.parse_args(argv)
+    n_tests, rounds = max(1, args.tests), max(1, args.rounds)
+    choice = browsers.find_chromium()
+    print(f"run_overhead: {n_tests} tests, {rounds} round(s) per setting after a warm-up; {choice.describe()}")
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:
+        with SentriProcess(Path(tmp) / "instance", max_browsers=2) as sentri:
+            project_id = sentri.cli("projects", "create", "Bench", "--base-url", site.url)
+            tests_file = make_tests(n_tests, site.url, Path(tmp) / "tests.yaml")
+            sentri.cli("tests", "import", "--project", project_id, str(tests_file), "--approve")
+            token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
+            print(f"Sentri at {sentri.url}, fixture site at {site.url}, project {project_id}")
+            try:
+                # Warm-up, not counted: every Sentri browser worker (the widest setting) and the baseline.
+                sentri_round(sentri, site, project_id, token, max(SETTINGS), n_tests)
+                baseline_round(site.url, n_tests, max(SETTINGS))
+                for parallel in SETTINGS:
+                    sentri_times, base_times, latencies = [], [], []
+                    for r in range(rounds):
+                        seconds, latency = sentri_round(sentri, site, project_id, token, parallel, n_tests)
+                        base = baseline_round(site.url, n_tests, parallel)
+                        sentri_times.append(seconds)
+                        base_times.append(base)
+                        if latency is not None:
+                            latencies.append(latency)
+                        shown = f"{latency:.0f} ms" if latency is not None else "n/a"
+                        print(f"  parallelWorkers={parallel} round {r + 1}: Sentri {seconds:.3f} s, "
+                              f"baseline {base:.3f} s, first request {shown}")
+                    rows.append((parallel, statistics.median(sentri_times), statistics.median(base_times),
+                                 statistics.median(latencies) if latencies else None))
+            except BenchError as exc:
+                print(f"\nrun_overhead: FAILED: {exc}")
+                print(f"(server log: {sentri.stderr_path})")
+                return 1
+
+    print()
+    print(f"{'setting':<20}{'Sentri s':>10}{'baseline s':>12}{'ratio':>8}{'first-step ms':>15}   targets")
+    for parallel, sentri_s, base_s, latency in rows:
+        ratio = sentri_s / base_s
+        latency_text = f"{latency:.0f}" if latency is not None else "n/a"
+        ok_ratio = "ok" if ratio <= TARGET_RATIO else "MISSED"
+        ok_latency = "ok" if latency is not None and latency < TARGET_LATENCY_MS else "MISSED"
+        print(f"{'parallelWorkers=' + str(parallel):<20}{sentri_s:>10.3f}{base_s:>12.3f}{ratio:>8.2f}"
+              f"{latency_text:>15}   ratio<={TARGET_RATIO:.2f} {ok_ratio}; latency<{TARGET_LATENCY_MS:.0f} ms "
+              f"{ok_latency}")
+    print(f"(medians of {rounds} round(s); {n_tests} tests; Sentri polled every {POLL_INTERVAL * 1000:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Helpers for end-to-end tests and benchmarks that drive Sentri only over HTTP and its CLI:
+a fixture website and a callback sink (sites), a real Sentri server process (server), and
+test files in the test format (testfiles)."""
+
+from .server import CLIError, SentriProcess, free_port, http_session
+from .sites import CallbackSink, FixtureSite
+from .testfiles import failing_test, make_tests, page_test, wait_test, write_tests
+
+__all__ = [
+    "CLIError",
+    "CallbackSink",
+    "FixtureSite",
+    "SentriProcess",
+    "failing_test",
+    "free_port",
+    "http_session",
+    "make_tests",
+    "page_test",
+    "wait_test",
+    "write_tests",
+]

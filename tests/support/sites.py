@@ -1,0 +1,296 @@
+"""Two small HTTP servers on 127.0.0.1:0, each in a daemon thread.
+
+`FixtureSite` is the website the tests run against:
+
+* ``/page/<name>`` (name: letters, digits, ``_.-``): a button "Go <name>"; clicking it writes "Done <name>" into ``#out`` (inline script).
+* ``/done/<name>``: a page that says "Done <name>" (for link-based tests).
+* ``/slow?ms=N``: sleeps N ms (at most 30 s) before answering.
+* ``/fail``: a page with a button "Go fail" whose click writes "Nope": the expected text never shows.
+
+Every request is logged with its arrival time on both clocks (``time.monotonic()`` and ``time.time()``),
+taken before anything else is done, so a benchmark can see when the first request of a run arrived.
+
+`CallbackSink` records every POST (JSON body, headers, path, arrival time) and lets a test wait,
+bounded, for some of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+MAX_SLOW_MS = 30_000
+# Page names go into HTML and an inline script unescaped, so only these characters are served.
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Page {name}</title></head>
+<body>
+<h1>Page {name}</h1>
+<button type="button" id="go" onclick="document.getElementById('out').textContent = 'Done {name}'">Go {name}</button>
+<p id="out"></p>
+<p><a href="/done/{name}">Open done {name}</a></p>
+</body></html>
+"""
+
+DONE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Done {name}</title></head>
+<body><h1>Done {name}</h1><p id="out">Done {name}</p></body></html>
+"""
+
+FAIL = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Fail</title></head>
+<body>
+<h1>Nothing to see</h1>
+<button type="button" id="go" onclick="document.getElementById('out').textContent = 'Nope'">Go fail</button>
+<p id="out"></p>
+</body></html>
+"""
+
+SLOW = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Slow</title></head>
+<body><h1>Slow</h1><p id="out">Slept {ms} ms</p></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str  # with the query string
+    monotonic: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
+    user_agent: str
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _BaseThreadServer:
+    """Start a handler class on 127.0.0.1:0 in a daemon thread; a context manager."""
+
+    def __init__(self) -> None:
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def start(self):
+        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class FixtureSite(_BaseThreadServer):
+    """The website Sentri's browsers visit; see the module docstring for its pages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._log: list[LoggedRequest] = []
+        self._cond = threading.Condition()
+
+    # -- the request log -------------------------------------------------------------------------
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._cond:
+            self._log.append(entry)
+            self._cond.notify_all()
+
+    @property
+    def log(self) -> list[LoggedRequest]:
+        """A copy of every request so far, in arrival order."""
+        with self._cond:
+            return list(self._log)
+
+    def requests_since(self, monotonic: float, path_prefix: str | None = None) -> list[LoggedRequest]:
+        """Requests that arrived at or after `monotonic` (optionally only paths starting with a prefix)."""
+        return [
+            r for r in self.log
+            if r.monotonic >= monotonic and (path_prefix is None or r.path.startswith(path_prefix))
+        ]
+
+    def first_request_since(self, monotonic: float, path_prefix: str | None = None) -> LoggedRequest | None:
+        found = self.requests_since(monotonic, path_prefix)
+        return found[0] if found else None
+
+    def wait_for_request(self, path_prefix: str, *, since: float = 0.0, timeout: float = 30.0) -> LoggedRequest:
+        """Wait (at most `timeout` s) for a request whose path starts with `path_prefix`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for r in self._log:
+                    if r.monotonic >= since and r.path.startswith(path_prefix):
+                        return r
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    paths = [r.path for r in self._log[-20:]]
+                    raise TimeoutError(f"no request for {path_prefix} within {timeout}s; last paths: {paths}")
+                self._cond.wait(timeout=min(left, 0.5))
+
+    # -- the pages ---------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def _send(self, code: int, body: str, content_type: str = "text/html; charset=utf-8") -> None:
+                data = body.encode("utf-8")
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def do_GET(self):
+                site._record(LoggedRequest(self.command, self.path, time.monotonic(), time.time(),
+                                           self.headers.get("User-Agent", "")))
+                parts = urlsplit(self.path)
+                path = parts.path
+                name = unquote(path.split("/", 2)[2]) if path.count("/") == 2 else ""
+                if path.startswith("/page/") and NAME.fullmatch(name):
+                    self._send(200, PAGE.format(name=name))
+                elif path.startswith("/done/") and NAME.fullmatch(name):
+                    self._send(200, DONE.format(name=name))
+                elif path == "/slow":
+                    try:
+                        ms = int(parse_qs(parts.query).get("ms", ["0"])[0])
+                    except ValueError:
+                        ms = 0
+                    ms = max(0, min(ms, MAX_SLOW_MS))
+                    time.sleep(ms / 1000)
+                    self._send(200, SLOW.format(ms=ms))
+                elif path == "/fail":
+                    self._send(200, FAIL)
+                elif path == "/":
+                    self._send(200, "<!doctype html><title>Fixture site</title><h1>Fixture site</h1>")
+                else:
+                    self._send(404, "<!doctype html><title>Not found</title><h1>Not found</h1>")
+
+            do_HEAD = do_GET
+
+        return Handler
+
+
+@dataclass
+class Callback:
+    path: str
+    headers: dict[str, str]
+    raw: bytes
+    body: object  # the parsed JSON, or None when it was not JSON
+    monotonic: float
+    wall: float = field(default=0.0)
+
+
+class CallbackSink(_BaseThreadServer):
+    """Record POSTed callbacks; `wait_for(n)` / `wait_for_run(run_id)` wait for them, bounded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._received: list[Callback] = []
+        self._cond = threading.Condition()
+
+    def hook_url(self, name: str = "hook") -> str:
+        return f"{self.url}/{name.lstrip('/')}"
+
+    @property
+    def received(self) -> list[Callback]:
+        with self._cond:
+            return list(self._received)
+
+    @staticmethod
+    def _matches(c: Callback, run_id: str, path: str | None) -> bool:
+        return isinstance(c.body, dict) and c.body.get("runId") == run_id and (path is None or c.path == path)
+
+    def for_run(self, run_id: str, path: str | None = None) -> list[Callback]:
+        """Callbacks for this runId (and, when given, this path: run ids repeat across servers)."""
+        return [c for c in self.received if self._matches(c, run_id, path)]
+
+    def wait_for(self, n: int, *, timeout: float = 30.0, predicate=None) -> list[Callback]:
+        """Wait (at most `timeout` s) until `n` callbacks (matching `predicate`, if given) have arrived."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                matching = [c for c in self._received if predicate is None or predicate(c)]
+                if len(matching) >= n:
+                    return matching
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{len(matching)} of {n} callback(s) within {timeout}s; all received: "
+                        f"{[c.body for c in self._received]}"
+                    )
+                self._cond.wait(timeout=min(left, 0.5))
+
+    def wait_for_run(self, run_id: str, *, path: str | None = None, timeout: float = 30.0) -> Callback:
+        """Wait for the (first) callback whose body has this runId (posted to `path`, when given)."""
+        return self.wait_for(1, timeout=timeout, predicate=lambda c: self._matches(c, run_id, path))[0]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def do_POST(self):
+                arrived, wall = time.monotonic(), time.time()
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(min(length, 1_000_000)) if length else b""
+                try:
+                    body = json.loads(raw.decode("utf-8")) if raw else None
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    body = None
+                entry = Callback(self.path, dict(self.headers.items()), raw, body, arrived, wall)
+                with sink._cond:
+                    sink._received.append(entry)
+                    sink._cond.notify_all()
+                data = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
