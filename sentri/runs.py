@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import ssrf
+from . import gates, history, planner, ssrf, vitals
 from .database import write
 from .errors import Conflict, NotFound, ValidationFailed
 from .extensions import db
@@ -30,7 +30,7 @@ MAX_RETRIES = 3
 MAX_BUDGET_MINUTES = 240
 RESTARTED = "The server restarted while the run was in progress."
 STOPPED = "The server was stopped while the run was in progress."
-TRIGGER_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes")
+TRIGGER_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes", "changedPages")
 
 
 @dataclass
@@ -41,12 +41,14 @@ class RunOptions:
     retries: int = 0
     callback_url: str | None = None
     budget_minutes: float | None = None
+    changed_pages: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries},
             "budgetMinutes": self.budget_minutes,
+            "changedPages": self.changed_pages,
             **self.extra,
         }
 
@@ -82,6 +84,10 @@ def parse_options(body: Any) -> RunOptions:
         retries=_clamped_int(dials, "retries", 0, MAX_RETRIES, 0),
         budget_minutes=_budget(body.get("budgetMinutes")),
     )
+    pages = body.get("changedPages", [])
+    if not isinstance(pages, list) or not all(isinstance(p, str) and p for p in pages) or len(pages) > 1000:
+        raise ValidationFailed("changedPages: must be a list of page paths or URLs (at most 1000)")
+    options.changed_pages = pages
     callback = body.get("callbackUrl")
     if callback is not None:
         if not isinstance(callback, str):
@@ -117,25 +123,48 @@ def active_run(project_id: int) -> Run | None:
 
 
 def start(project: Project, options: RunOptions, *, source: str, triggered_by: str) -> Run:
-    """Create a queued run of the project's approved tests; 400 without any, 409 when one is active."""
+    """Create a queued run of the project's approved tests in risk order; tests the budget leaves out
+    are stored as skipped (over_budget) at once. 400 without tests, 409 when a run is active."""
     has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
     if has_tests is None:
         raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
     tests = _approved_tests(project)
     if not tests:
         raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
+    by_id = {t.id: t for t in tests}
+    order = planner.plan(
+        history.histories(tests),
+        budget_minutes=options.budget_minutes,
+        changed_pages=options.changed_pages,
+        now=utcnow(),
+        parallel=options.parallel_workers,
+    )
+    plan = [
+        {**entry, "position": position, "testId": f"TST-{entry['testId']}", "testName": by_id[entry["testId"]].name}
+        for position, entry in enumerate(order, start=1)
+    ]
+    over_budget = [entry for entry in plan if entry["plan"] == "over_budget"]
     run = Run(
         project_id=project.id,
         status="queued",
         trigger_source=source,
         triggered_by=triggered_by,
-        options={**options.as_json(), "testIds": [t.id for t in tests]},
+        options=options.as_json(),
         callback_url=options.callback_url,
         total=len(tests),
+        skipped=len(over_budget),
+        plan=plan,
     )
     try:
         with write():
             db.session.add(run)
+            db.session.flush()
+            for entry in over_budget:
+                test = by_id[int(entry["testId"].removeprefix("TST-"))]
+                db.session.add(
+                    Result(run_id=run.id, test_id=test.id, test_name=test.name, position=entry["position"],
+                           status="skipped", skip_reason="over_budget", attempts=[], base_url=project.base_url)
+                )
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
         active = active_run(project.id)
@@ -197,14 +226,33 @@ def record_result(run_id: int, result: dict[str, Any]) -> None:
 
 
 def finish(run_id: int, status: str, error: str | None = None) -> bool:
-    """Put an active run in a terminal state (releasing the project's lock); False if already ended."""
+    """Put an active run in a terminal state (releasing the project's lock), evaluate its gates and
+    budgets, and refresh its tests' flaky scores; False if the run had already ended."""
     with write():
         changed = db.session.execute(
             update(Run)
             .where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES))
             .values(status=status, error=error, finished_at=utcnow())
         ).rowcount
+        if changed:
+            run = db.session.get(Run, run_id, populate_existing=True)
+            project = db.session.get(Project, run.project_id)
+            run.gate_result = gates.evaluate_gates(
+                project.quality_gates, passed=run.passed, failed=run.failed, flaky=run.flaky
+            )
+            run.vitals_result = vitals.evaluate_budgets(project.vitals_budgets, vitals_pages(run))
+    if changed:
+        history.update_flaky_scores(run_id)
     return bool(changed)
+
+
+def vitals_pages(run: Run) -> list[dict[str, Any]]:
+    """Return one row per page any test of the run visited, with the test it belongs to."""
+    return [
+        {"testId": f"TST-{result.test_id}" if result.test_id else None, "testName": result.test_name, **page}
+        for result in run.results
+        for page in (result.vitals or [])
+    ]
 
 
 def fail_interrupted(message: str = RESTARTED) -> list[int]:

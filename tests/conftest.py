@@ -145,7 +145,8 @@ class _Site(ThreadingHTTPServer):
 
 
 class _SitePages(BaseHTTPRequestHandler):
-    """Pages for run tests: /ok, /flaky/<key> (fails the first visit per key), /fail."""
+    """Pages for run tests: /ok, /slow (answers after 350 ms), /flaky/<key> (fails the first visit per
+    key), /fail."""
 
     def log_message(self, *_args):
         pass
@@ -158,6 +159,9 @@ class _SitePages(BaseHTTPRequestHandler):
             title = "Flaky OK" if seen else "Not yet"
         elif path == "/fail":
             title = "Something else"
+        elif path == "/slow":
+            time.sleep(0.35)
+            title = "OK"
         else:
             title = "OK"
         body = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"

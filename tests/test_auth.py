@@ -112,7 +112,8 @@ def _user_endpoints(app):
         if "/trigger" in rule.rule and "trigger-tokens" not in rule.rule:
             continue
         path = re.sub(r"<(?:[^:>]+:)?project_id>", "PRJ-1", rule.rule)
-        path = re.sub(r"<any\([^)]*\):decision>", "approve", path)
+        # <any('a', 'b'):name> -> its first choice
+        path = re.sub(r"<any\(\s*'?([^,')]+)'?[^)]*\):\w+>", r"\1", path)
         path = re.sub(r"<int:[^>]+>", "1", path)
         path = re.sub(r"<[^>]+>", "X-1", path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

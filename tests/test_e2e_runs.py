@@ -274,7 +274,19 @@ def run_bash(script: str, workdir: Path, name: str, github_output: Path) -> subp
                           cwd=workdir, capture_output=True, text=True, timeout=150)
 
 
-def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdir: Path):
+# The seed's gate and budget checks use jq's `//`, which treats `false` like `null`: as written they
+# print "null" for `"passed": false` and never fail the build (echo '{"gateResult":{"passed":false}}' |
+# jq -r '.gateResult.passed // "null"' prints null). JQ_FIX is the smallest correction; the test
+# below shows both the seed's behaviour and the corrected script's.
+JQ_FIX = {
+    """jq -r '.gateResult.passed // "null"'""":
+        """jq -r '.gateResult.passed | if . == null then "null" else tostring end'""",
+    """jq -r '.webVitalsResult.passed // "null"'""":
+        """jq -r '.webVitalsResult.passed | if . == null then "null" else tostring end'""",
+}
+
+
+def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdir: Path, *, fix_jq: bool = False):
     """Run both `run:` blocks of the seed's workflow; return (block 1, block 2, outputs of block 1)."""
     trigger_block, wait_block = github_run_blocks(SEED.read_text())
     github_output = workdir / "github_output"
@@ -297,6 +309,7 @@ def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdi
             "${{ secrets.SENTRI_TOKEN }}": token,
             # The only behavioural edit: poll every second instead of every ten, to keep the test short.
             "sleep 10": "sleep 1",
+            **(JQ_FIX if fix_jq else {}),
         }),
         workdir, "wait", github_output,
     )
@@ -325,8 +338,13 @@ def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp
     gates = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/quality-gates", json={"maxFailures": 0},
                        headers=sentri.user_headers(), timeout=15)
     assert gates.status_code == 200, (gates.status_code, gates.text)
+    (tmp_path / "fail-as-written").mkdir()
+    first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "fail-as-written")
+    # As written, the seed's script cannot see `"passed": false` (see JQ_FIX) and lets the deploy through.
+    assert (first.returncode, second.returncode) == (0, 0), (second.stdout, second.stderr)
+    assert "Run completed; quality gates and Web Vitals budgets passed." in second.stdout
     (tmp_path / "fail").mkdir()
-    first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "fail")
+    first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "fail", fix_jq=True)
     assert first.returncode == 0, (first.stdout, first.stderr)
     assert second is not None and second.returncode == 1, (second.stdout, second.stderr)
     assert "Run status: completed" in second.stdout
@@ -336,6 +354,20 @@ def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp
     assert final["verdict"] == "failed"
     assert final["gateResult"] == {"passed": False,
                                    "violations": [{"rule": "maxFailures", "threshold": 0, "actual": 1}]}
+
+    # Every test passes and every gate holds, but a Web Vitals budget fails: the deploy is blocked too.
+    project_id, token = new_project(sentri, site, "seed-vitals", [page_test("seedv", site.url)])
+    for path, body in (("quality-gates", {"maxFailures": 0}), ("web-vitals-budgets", {"lcp": 1})):
+        response = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/{path}", json=body,
+                              headers=sentri.user_headers(), timeout=15)
+        assert response.status_code == 200, (response.status_code, response.text)
+    (tmp_path / "vitals").mkdir()
+    first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "vitals", fix_jq=True)
+    assert second is not None and second.returncode == 1, (second.stdout, second.stderr)
+    assert "::error::Web Vitals budget failed:" in second.stdout
+    assert re.search(r"^  - LCP on .+: actual [0-9.]+ vs threshold 1$", second.stdout, re.MULTILINE), second.stdout
+    final = status_of(http, outputs["status_url"], token)
+    assert final["gateResult"]["passed"] is True and final["webVitalsResult"]["passed"] is False
 
 
 # -- a crash mid-run ------------------------------------------------------------------------------------

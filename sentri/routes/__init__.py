@@ -34,7 +34,20 @@ def paginated(items: list, total: int, page: int, per_page: int):
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    from . import api_auth, api_projects, api_runs, api_tests, api_tokens, api_trigger, demo, health, pages
+    from . import (
+        api_auth,
+        api_projects,
+        api_runs,
+        api_settings,
+        api_tests,
+        api_tokens,
+        api_trigger,
+        demo,
+        health,
+        pages,
+    )
 
-    for module in (health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_runs, pages, demo):
+    for module in (
+        health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_runs, api_settings, pages, demo
+    ):
         app.register_blueprint(module.bp)

@@ -22,7 +22,8 @@ def detail(run) -> dict:
     """Return a run's status fields, its options and every result."""
     body = runs.status_payload(run, run_url(current_app, run))
     body["triggeredBy"] = run.triggered_by
-    body["options"] = {k: v for k, v in run.options.items() if k not in ("testIds", "publicUrl")}
+    body["options"] = {k: v for k, v in run.options.items() if k != "publicUrl"}
+    body["plan"] = run.plan or []
     body["results"] = [
         runs.serialize_result(
             result,

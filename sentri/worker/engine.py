@@ -14,6 +14,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -140,18 +141,20 @@ class RunEngine:
     def next_job(self) -> TestJob | None:
         return self._queue.get()
 
-    def job_starting(self, job: TestJob) -> bool:
-        """Tell whether the job should still run (the run may have been aborted meanwhile)."""
+    def job_starting(self, job: TestJob) -> str | None:
+        """Return why the job must not run (aborted, over_budget), or None to run it."""
         from .. import runs
 
         with self._lock:
             state = self._runs.get(job.run_id)
             if state is None or state.aborted:
-                return False
+                return "aborted"
+        if job.deadline is not None and time.time() >= job.deadline:
+            return "over_budget"
         with self.app.app_context():
-            return runs.mark_running(job.run_id)
+            return None if runs.mark_running(job.run_id) else "aborted"
 
-    def job_done(self, job: TestJob, result: dict | None) -> None:
+    def job_done(self, job: TestJob, result: dict | None, skip_reason: str = "aborted") -> None:
         """Record a finished (or cancelled) job and schedule the run's next test."""
         from .. import runs
 
@@ -167,7 +170,7 @@ class RunEngine:
                 self._fill(state)
             self._idle.notify_all()
         if result is None:
-            self._skip(job.run_id, [job], "aborted")
+            self._skip(job.run_id, [job], skip_reason)
         self._maybe_finish(job.run_id)
 
     def run_broken(self, job: TestJob, message: str) -> None:
@@ -225,20 +228,26 @@ class RunEngine:
 
 
 def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
-    """Build the jobs of a run from the tests it snapshotted at trigger time."""
+    """Build the jobs of a run from its plan (risk order, over-budget tests already skipped)."""
+    from datetime import timedelta
+
     from ..extensions import db
     from ..models import Project, Run, TestCase
 
     run = db.session.get(Run, run_id)
     project = db.session.get(Project, run.project_id)
-    ids = run.options.get("testIds", [])
+    planned = [entry for entry in (run.plan or []) if entry["plan"] == "run"]
+    ids = [int(entry["testId"].removeprefix("TST-")) for entry in planned]
     tests = {t.id: t for t in db.session.query(TestCase).filter(TestCase.id.in_(ids))}
     dials = run.options.get("dialsConfig", {})
+    budget = run.options.get("budgetMinutes")
+    # budgetMinutes caps the run's wall clock from its trigger: tests still queued then are skipped.
+    deadline = (run.created_at + timedelta(minutes=budget)).timestamp() if budget else None
     artifacts = Path(app.instance_path) / "artifacts" / run.public_id
     jobs = [
         TestJob(
             run_id=run.id,
-            position=position,
+            position=entry["position"],
             test_id=test.id,
             name=test.name,
             steps=test.steps,
@@ -248,8 +257,10 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
             timeout_s=float(app.config["SENTRI_TEST_TIMEOUT_SECONDS"]),
             step_timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
             artifacts_dir=artifacts,
+            deadline=deadline,
         )
-        for position, test in enumerate((tests[i] for i in ids if i in tests), start=1)
+        for entry, test in ((e, tests.get(int(e["testId"].removeprefix("TST-")))) for e in planned)
+        if test is not None
     ]
     return jobs, dials.get("parallelWorkers", 1)
 
@@ -303,8 +314,9 @@ class BrowserWorker(threading.Thread):
         self.loop.close()
 
     def _run_job(self, job: TestJob) -> None:
-        if not self.engine.job_starting(job):
-            self.engine.job_done(job, None)
+        skip_reason = self.engine.job_starting(job)
+        if skip_reason:
+            self.engine.job_done(job, None, skip_reason)
             return
         try:
             browser = self.loop.run_until_complete(self._ensure_browser())

@@ -32,6 +32,7 @@ class TestJob:
     timeout_s: float = 60.0
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
     artifacts_dir: Path | None = None
+    deadline: float | None = None  # epoch seconds: the run's budgetMinutes wall clock
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)

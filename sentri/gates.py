@@ -1,0 +1,132 @@
+"""Validate, store and evaluate a project's quality gates (AUTO-012).
+
+A gate configuration is a dict holding any subset of ``GATE_FIELDS``; ``None`` (never ``{}``) means
+"nothing configured", which evaluates to a ``gateResult`` of ``None`` (no enforcement).
+
+Comparisons are exact: rates are computed as fractions, and a float threshold is read as the
+decimal the user wrote (``repr``), so a pass rate of exactly 14.3 % meets ``minPassRate: 14.3``
+even though the binary float 14.3 is a hair above it. Only the reported ``actual`` is rounded
+(2 decimals, half up); integral values are reported as ints, as in the seed's ``"actual": 90``.
+
+The patch cleaning, merging and rounding helpers are shared with ``sentri.vitals``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+
+from .errors import ValidationFailed
+
+GATE_FIELDS = ("minPassRate", "maxFlakyPct", "maxFailures")
+
+NOT_AN_OBJECT = "The request body must be a JSON object."
+NO_TESTS_EXECUTED = "No test was executed (every test was skipped), so there is no pass rate."
+
+# A field check returns True when the (non-None) value is acceptable.
+Check = Callable[[object], bool]
+
+
+def is_number(value: object) -> bool:
+    """Tell whether a value is a finite JSON number (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def number_between(low: float, high: float | None) -> Check:
+    """Build a check for a finite number in [low, high] (no upper bound when high is None)."""
+    return lambda v: is_number(v) and low <= v and (high is None or v <= high)
+
+
+def _whole_number_at_least_zero(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_GATE_RULES: dict[str, tuple[Check, str]] = {
+    "minPassRate": (number_between(0, 100), "must be a number from 0 to 100"),
+    "maxFlakyPct": (number_between(0, 100), "must be a number from 0 to 100"),
+    "maxFailures": (_whole_number_at_least_zero, "must be a whole number, 0 or more"),
+}
+
+
+def clean_patch(body: object, rules: Mapping[str, tuple[Check, str]]) -> dict:
+    """Validate a settings PATCH body against per-field rules; None values (clear a field) pass."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(NOT_AN_OBJECT)
+    unknown = sorted(str(name) for name in body if name not in rules)
+    if unknown:
+        raise ValidationFailed(
+            f"{', '.join(unknown)}: unknown field{'s' if len(unknown) > 1 else ''}; "
+            f"allowed: {', '.join(rules)}."
+        )
+    for name, value in body.items():
+        check, message = rules[name]
+        if value is not None and not check(value):
+            raise ValidationFailed(f"{name}: {message}")
+    return dict(body)
+
+
+def clean_gates_patch(body: object) -> dict:
+    """Validate a quality-gates PATCH body and return the patch to merge."""
+    return clean_patch(body, _GATE_RULES)
+
+
+def merge(current: dict | None, patch: dict) -> dict | None:
+    """Apply a cleaned patch to a stored configuration; return None when nothing is left."""
+    # Always a new dict: the ORM only notices a JSON column change when the object is replaced.
+    merged = dict(current or {})
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged or None
+
+
+def exact(value: int | float) -> Fraction:
+    """Return a number as an exact fraction, reading a float as the decimal it prints as."""
+    return Fraction(value) if isinstance(value, int) else Fraction(repr(float(value)))
+
+
+def reported(value: int | float | Fraction) -> int | float:
+    """Round a value half up to 2 decimals for reporting; an integral result becomes an int."""
+    frac = value if isinstance(value, Fraction) else exact(value)
+    hundredths = math.floor(frac * 100 + Fraction(1, 2))
+    return hundredths // 100 if hundredths % 100 == 0 else hundredths / 100
+
+
+def configured(settings: dict | None, fields: tuple[str, ...]) -> dict:
+    """Return the fields of a stored configuration that hold a value."""
+    return {name: settings[name] for name in fields if settings and settings.get(name) is not None}
+
+
+def _violation(rule: str, threshold: int | float, actual: Fraction | None) -> dict:
+    return {"rule": rule, "threshold": threshold, "actual": None if actual is None else reported(actual)}
+
+
+def evaluate_gates(gates: dict | None, *, passed: int, failed: int, flaky: int) -> dict | None:
+    """Evaluate the configured gates on a run's counts; None when no gate is configured."""
+    rules = configured(gates, GATE_FIELDS)
+    if not rules:
+        return None
+    executed = passed + failed  # skipped tests were not executed: they count for neither side
+    violations = []
+    if "minPassRate" in rules:
+        threshold = rules["minPassRate"]
+        if executed == 0:
+            # No pass rate at all: a run that tested nothing must not pass a pass-rate gate.
+            violations.append(_violation("minPassRate", threshold, None) | {"message": NO_TESTS_EXECUTED})
+        else:
+            rate = Fraction(passed * 100, executed)
+            if rate < exact(threshold):
+                violations.append(_violation("minPassRate", threshold, rate))
+    if "maxFlakyPct" in rules and executed > 0:  # nothing executed: nothing was flaky either
+        threshold = rules["maxFlakyPct"]
+        flaky_pct = Fraction(flaky * 100, executed)
+        if flaky_pct > exact(threshold):
+            violations.append(_violation("maxFlakyPct", threshold, flaky_pct))
+    if "maxFailures" in rules and failed > rules["maxFailures"]:
+        violations.append(_violation("maxFailures", rules["maxFailures"], Fraction(failed)))
+    return {"passed": not violations, "violations": violations}

@@ -1,0 +1,75 @@
+"""Test history from past results: what the planner ranks by, and flaky scores kept current."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select, update
+
+from . import planner
+from .database import write
+from .extensions import db
+from .models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
+
+WINDOW = 20  # finished runs a test's flaky score and risk look back over
+
+
+def _outcome(result: Result) -> str | None:
+    if result.status == "skipped":
+        return None
+    if result.flaky:
+        return "flaky"
+    return result.status
+
+
+def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[Result]]:
+    """Return each test's executed results in finished runs, newest first, at most `window` each."""
+    rows = db.session.scalars(
+        select(Result)
+        .join(Run, Run.id == Result.run_id)
+        .where(Result.test_id.in_(test_ids), Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != "skipped")
+        .order_by(Result.run_id.desc())
+    )
+    by_test: dict[int, list[Result]] = defaultdict(list)
+    for row in rows:
+        if len(by_test[row.test_id]) < window:
+            by_test[row.test_id].append(row)
+    return by_test
+
+
+def goto_pages(steps: list[dict]) -> list[str]:
+    """Return the URLs a test's goto steps visit, as written."""
+    return [step["url"] for step in steps if step.get("action") == "goto"]
+
+
+def histories(tests: list[TestCase]) -> list[planner.TestHistory]:
+    """Build the planner's view of each test from its recent results."""
+    recent = recent_results([t.id for t in tests])
+    return [
+        planner.TestHistory(
+            test_id=test.id,
+            name=test.name,
+            tags=list(test.tags or []),
+            updated_at=test.updated_at,
+            outcomes=[o for o in (_outcome(r) for r in recent.get(test.id, [])) if o],
+            durations_ms=[r.duration_ms for r in recent.get(test.id, []) if r.duration_ms is not None],
+            flaky_score=test.flaky_score or 0.0,
+            pages=goto_pages(test.steps),
+        )
+        for test in tests
+    ]
+
+
+def update_flaky_scores(run_id: int) -> None:
+    """Recompute the flaky score of every test of a finished run, that run included."""
+    test_ids = [
+        t for t in db.session.scalars(select(Result.test_id).where(Result.run_id == run_id)) if t is not None
+    ]
+    if not test_ids:
+        return
+    recent = recent_results(test_ids)
+    with write():
+        for test_id in test_ids:
+            outcomes = [o for o in (_outcome(r) for r in recent.get(test_id, [])) if o]
+            score = planner.flaky_score(outcomes, window=WINDOW)
+            db.session.execute(update(TestCase).where(TestCase.id == test_id).values(flaky_score=score))
