@@ -517,3 +517,77 @@ def _race(sentri, site, http):
         history = http.get(f"{sentri.url}/api/v1/projects/{pid}/runs", headers=sentri.user_headers(), timeout=15)
         assert history.status_code == 200, (history.status_code, history.text)
         assert len(_runs_listed(history.json())) == 1, history.json()
+
+
+# -- the seed's GitLab CI job ----------------------------------------------------------------------------
+
+
+def gitlab_script(text: str) -> str:
+    """Return the `script: - |` block of the seed's .gitlab-ci.yml example, dedented, as written."""
+    start = text.index("# .gitlab-ci.yml")
+    lines = text[start:].splitlines()
+    first = next(i for i, line in enumerate(lines) if re.match(r"^\s*- \|\s*$", line))
+    indent = len(lines[first]) - len(lines[first].lstrip())
+    body = []
+    for line in lines[first + 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        body.append(line)
+    return textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+
+
+def test_the_seed_gitlab_ci_job_runs_unchanged(sentri, site, tmp_path):
+    script = gitlab_script(SEED.read_text())
+    assert script.startswith("response=$(curl -sf -X POST") and "$SENTRI_TOKEN" in script
+    # A passing run exits 0; a run that does not complete (here: aborted by a user) exits 1.
+    for name, tests, expected in (("gitlab-pass", [page_test("gl1", site.url)], 0),
+                                  ("gitlab-aborted", [wait_test("gl2", site.url, 20_000)], 1)):
+        project_id, token = new_project(sentri, site, name, tests)
+        body = substitute(script, {
+            "https://your-sentri-instance.com": sentri.url,
+            "/projects/PRJ-1/": f"/projects/{project_id}/",
+            "sleep 10": "sleep 1",  # the only behavioural edit, to keep the test short
+        })
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "SENTRI_TOKEN": token,
+               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        path = tmp_path / f"{name}.sh"
+        path.write_text(body)
+        if not expected:
+            done = subprocess.run(["bash", "-eo", "pipefail", str(path)], env=env, capture_output=True, text=True,
+                                  timeout=150)
+            assert done.returncode == 0, (done.stdout, done.stderr)
+            assert "Run status: completed" in done.stdout
+            continue
+        job = subprocess.Popen(["bash", "-eo", "pipefail", str(path)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        http = http_session()
+        listing, deadline = [], time.monotonic() + 30
+        while not listing and time.monotonic() < deadline:
+            time.sleep(0.2)
+            listing = http.get(f"{sentri.url}/api/v1/projects/{project_id}/runs", headers=sentri.user_headers(),
+                               timeout=15).json()
+        http.post(f"{sentri.url}/api/v1/runs/{listing[0]['id']}/abort", headers=sentri.user_headers(), timeout=15)
+        out, err = job.communicate(timeout=150)
+        assert job.returncode == 1, (out, err)
+        assert "Run status: aborted" in out
+
+
+# -- a graceful stop ---------------------------------------------------------------------------------------
+
+
+def test_sigterm_lets_running_tests_finish_within_the_grace_and_fails_the_rest(site, sink, http, tmp_path):
+    env = {"SENTRI_SHUTDOWN_GRACE_SECONDS": "1"}
+    with SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
+        project_id, token = new_project(sentri, site, "sigterm", [wait_test("sigterm", site.url, 20_000)])
+        since = time.monotonic()
+        started = trigger(http, sentri, project_id, token, {"callbackUrl": sink.hook_url("sigterm")})
+        site.wait_for_request("/page/sigterm", since=since, timeout=30)
+        code = sentri.stop(timeout=30)
+        assert code == 0, sentri.stdout_path.read_text()
+        callback = sink.wait_for_run(started["runId"], path="/sigterm", timeout=30)
+        assert callback.body["status"] == "failed" and "stopped" in callback.body["error"]
+        sentri.start()
+        final = status_of(http, started["statusUrl"], token)
+        assert final["status"] == "failed" and "stopped" in final["error"], final
+        assert trigger(http, sentri, project_id, token)["runId"] != started["runId"]
+        sentri.kill()

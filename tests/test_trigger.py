@@ -305,3 +305,55 @@ def test_the_user_api_lists_runs_and_shows_results(app, client, site, admin_head
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert client.get("/api/v1/runs/RUN-77", headers=admin_headers).status_code == 404
     assert client.get(f"/api/v1/runs/{run['runId']}", headers=_auth(token)).status_code == 401
+
+
+def _descendants(pid: int) -> list[int]:
+    """Return the ids of every process below `pid` (read from /proc)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_a_crashed_browser_is_relaunched_for_the_next_test(app, client, site):
+    import os
+    import signal
+
+    project_id, token = _project(app, site, [OK])
+    assert _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)["passed"] == 1
+    browsers_killed = 0
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if b"chrom" in command.lower():
+            os.kill(pid, signal.SIGKILL)
+            browsers_killed += 1
+    assert browsers_killed >= 1
+    final = _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)
+    assert (final["status"], final["passed"]) == ("completed", 1), final
+
+
+def test_a_browser_that_cannot_start_fails_the_run_with_a_clear_error(app_factory, site, tmp_path):
+    app = app_factory(SENTRI_CHROMIUM_PATH=str(tmp_path / "no-such-chromium"))
+    client = app.test_client()
+    project_id, token = _project(app, site, [OK, OK])
+    final = _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)
+    assert (final["status"], final["verdict"]) == ("failed", "failed")
+    assert final["error"].startswith("The browser could not start") and "no-such-chromium" in final["error"]
+    assert _trigger(client, project_id, token).status_code == 202  # the lock was released

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
+from playwright.async_api import Error as PlaywrightError
 
-from .browsers import BrowserUnavailable, find_chromium, launch_options
+from .browsers import find_chromium, launch_options
 from .executor import TestJob, execute
 from .vitals_probe import VitalsUnavailable
 
@@ -313,30 +314,44 @@ class BrowserWorker(threading.Thread):
         self.loop.run_until_complete(self._close())
         self.loop.close()
 
+    def _internal_error(self, job: TestJob, exc: Exception) -> dict:
+        log.exception("test %s of run %s crashed", job.position, job.run_id, exc_info=exc)
+        return {
+            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
+            "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url,
+        }
+
     def _run_job(self, job: TestJob) -> None:
         skip_reason = self.engine.job_starting(job)
         if skip_reason:
             self.engine.job_done(job, None, skip_reason)
             return
-        try:
-            browser = self.loop.run_until_complete(self._ensure_browser())
-        except (BrowserUnavailable, Exception) as exc:
-            self.engine.run_broken(job, f"The browser could not start: {exc}".splitlines()[0][:500])
-            return
         job.loop = self.loop
-        task = self.loop.create_task(execute(browser, job))
-        job.task = task
-        try:
-            result = self.loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            result = None
-        except VitalsUnavailable as exc:
-            self.engine.run_broken(job, str(exc))
-            return
-        except Exception as exc:  # a bug or a crashed browser: the test fails, the run goes on
-            log.exception("test %s of run %s crashed", job.position, job.run_id)
-            result = {
-                "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
-                "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url,
-            }
+        result = None
+        for try_number in (1, 2):
+            try:
+                browser = self.loop.run_until_complete(self._ensure_browser())
+            except Exception as exc:  # BrowserUnavailable, or a Chromium that will not start
+                self.engine.run_broken(job, f"The browser could not start: {exc}".splitlines()[0][:500])
+                return
+            task = self.loop.create_task(execute(browser, job))
+            job.task = task
+            try:
+                result = self.loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                result = None
+            except VitalsUnavailable as exc:
+                self.engine.run_broken(job, str(exc))
+                return
+            except PlaywrightError as exc:
+                # A browser that crashed since the last test can still look connected until its pipe
+                # is read; its first call fails outside the steps. Relaunch and run the test again.
+                if try_number == 1:
+                    log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
+                    self.browser = None
+                    continue
+                result = self._internal_error(job, exc)
+            except Exception as exc:  # a bug: the test fails, the run goes on
+                result = self._internal_error(job, exc)
+            break
         self.engine.job_done(job, result)
