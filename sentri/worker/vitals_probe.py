@@ -40,14 +40,14 @@ _REGISTER = """
 """
 
 # Flush pending INP processing, wait briefly for INP only when there was input, return the values.
-_READ = """
+READ_SCRIPT = """
 async () => {
   const store = globalThis.__sentriVitals;
   if (!store) return null;
   const flush = () => document.dispatchEvent(new Event("visibilitychange"));
   flush();
-  for (let i = 0; store.interacted && store.inp === undefined && i < 20; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let i = 0; store.interacted && store.inp === undefined && i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
     flush();
   }
   return {url: location.href, origin: performance.timeOrigin,
@@ -79,7 +79,7 @@ class VitalsRecorder:
         if page.is_closed() or page.url.startswith("about:"):
             return
         try:
-            row = await page.evaluate(_READ)
+            row = await page.evaluate(READ_SCRIPT)
         except PlaywrightError:  # navigating or crashed: the previous reading stands
             return
         if row:
