@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import projects as projects_domain
+from . import suites as suites_domain
 from . import testcases
 from . import tokens as tokens_domain
 from . import users as users_domain
@@ -18,6 +19,7 @@ users = AppGroup("users", help="Create and list user accounts.")
 projects = AppGroup("projects", help="Create and list projects.")
 tests = AppGroup("tests", help="Import and list a project's tests.")
 tokens = AppGroup("tokens", help="Create, list and revoke project trigger tokens.")
+suites = AppGroup("suites", help="Group a project's tests into suites.")
 
 
 def _fail(exc: SentriError) -> click.ClickException:
@@ -164,7 +166,63 @@ def tokens_revoke(token_id: str) -> None:
     click.echo(token_id)
 
 
+@suites.command("create")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("name")
+@click.option("--test", "test_ids", multiple=True, help="TST-n (repeatable)")
+def suites_create(project_id: str, name: str, test_ids: tuple[str, ...]) -> None:
+    """Create a suite, optionally with tests."""
+    try:
+        suite = suites_domain.create(projects_domain.get(project_id), name, list(test_ids))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Created suite {suite.name} with {len(suite.tests)} test(s)")
+    click.echo(suite.public_id)
+
+
+@suites.command("list")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+def suites_list(project_id: str) -> None:
+    """List a project's suites and their tests."""
+    try:
+        items = suites_domain.list_for(projects_domain.get(project_id))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    for suite in items:
+        click.echo(f"{suite.public_id}\t{suite.name}\t{','.join(t.public_id for t in suite.tests)}")
+
+
+@suites.command("add")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("suite_id")
+@click.argument("test_ids", nargs=-1, required=True)
+def suites_add(project_id: str, suite_id: str, test_ids: tuple[str, ...]) -> None:
+    """Add tests to a suite."""
+    try:
+        project = projects_domain.get(project_id)
+        suite = suites_domain.add_tests(project, suites_domain.get(project, suite_id), list(test_ids))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{suite.public_id} now holds {len(suite.tests)} test(s)")
+    click.echo(len(suite.tests))
+
+
+@suites.command("remove")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("suite_id")
+@click.argument("test_ids", nargs=-1, required=True)
+def suites_remove(project_id: str, suite_id: str, test_ids: tuple[str, ...]) -> None:
+    """Remove tests from a suite."""
+    try:
+        project = projects_domain.get(project_id)
+        suite = suites_domain.remove_tests(project, suites_domain.get(project, suite_id), list(test_ids))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{suite.public_id} now holds {len(suite.tests)} test(s)")
+    click.echo(len(suite.tests))
+
+
 def register_cli(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
-    for group in (users, projects, tests, tokens):
+    for group in (users, projects, tests, tokens, suites):
         app.cli.add_command(group)

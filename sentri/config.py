@@ -38,6 +38,9 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_STEP_TIMEOUT_MS": _int,
     "SENTRI_SHUTDOWN_GRACE_SECONDS": _int,
     "SENTRI_HTTP_THREADS": _int,
+    "SENTRI_WAIT_MAX_SECONDS": _int,
+    "SENTRI_MAX_WAITERS": _int,
+    "SENTRI_API_RATE_LIMIT": str,
     "SENTRI_DEMO": _bool,
 }
 
@@ -59,7 +62,12 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_TEST_TIMEOUT_SECONDS": 60,
     "SENTRI_STEP_TIMEOUT_MS": 15000,
     "SENTRI_SHUTDOWN_GRACE_SECONDS": 10,
+    # waitress threads; `wait: true` requests hold one each, capped below by SENTRI_MAX_WAITERS so
+    # status polls, the API and the pages always keep threads of their own.
     "SENTRI_HTTP_THREADS": 16,
+    "SENTRI_WAIT_MAX_SECONDS": 600,
+    "SENTRI_MAX_WAITERS": 8,
+    "SENTRI_API_RATE_LIMIT": "100 per minute",
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,

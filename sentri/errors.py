@@ -43,12 +43,12 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(message: str, status: int, **extra: Any):
-    """Build the JSON error response."""
+def error_response(message: str, code: int, /, **extra: Any):
+    """Build the JSON error response (extra fields, e.g. runId, go into the body)."""
     body = {"error": message, **extra}
     response = jsonify(body)
-    response.status_code = status
-    if status == 401:
+    response.status_code = code
+    if code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="sentri"'
     return response
 

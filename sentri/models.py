@@ -6,7 +6,20 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +153,29 @@ class TestCase(PublicIdMixin, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="tests")
+
+
+suite_tests = Table(
+    "suite_tests",
+    db.metadata,
+    Column("suite_id", ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True),
+    Column("test_id", ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Suite(PublicIdMixin, db.Model):
+    """A named group of a project's tests; a test may be in several."""
+
+    __tablename__ = "suites"
+    __table_args__ = _AUTOINCREMENT
+    ID_PREFIX = "SUI"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tests: Mapped[list[TestCase]] = relationship(secondary=suite_tests, order_by="TestCase.id")
 
 
 class TriggerToken(PublicIdMixin, db.Model):

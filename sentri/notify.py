@@ -10,6 +10,7 @@ from flask import Flask
 from . import runs, ssrf
 from .extensions import db
 from .models import Run
+from .run_options import callback_allowlist
 
 log = logging.getLogger("sentri.notify")
 CALLBACK_TIMEOUT_SECONDS = 10.0
@@ -31,7 +32,7 @@ def send_callback(app: Flask, run_id: int) -> bool:
             return False
         url = run.callback_url
         payload = runs.callback_payload(run, run_url(app, run))
-        allowlist = runs.callback_allowlist()
+        allowlist = callback_allowlist()
     # Only the host is logged: a callback URL may carry a secret in its path or query.
     host = urlsplit(url).hostname
     try:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import gates, history, planner, ssrf, vitals
+from . import gates, history, planner, selection, vitals
 from .database import write
 from .errors import Conflict, NotFound, ValidationFailed
 from .extensions import db
@@ -24,85 +21,10 @@ from .models import (
     parse_public_id,
     utcnow,
 )
+from .run_options import RunOptions
 
-MAX_PARALLEL_WORKERS = 10
-MAX_RETRIES = 3
-MAX_BUDGET_MINUTES = 240
 RESTARTED = "The server restarted while the run was in progress."
 STOPPED = "The server was stopped while the run was in progress."
-TRIGGER_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes", "changedPages")
-
-
-@dataclass
-class RunOptions:
-    """What a trigger asked for, validated and clamped."""
-
-    parallel_workers: int = 1
-    retries: int = 0
-    callback_url: str | None = None
-    budget_minutes: float | None = None
-    changed_pages: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries},
-            "budgetMinutes": self.budget_minutes,
-            "changedPages": self.changed_pages,
-            **self.extra,
-        }
-
-
-def _clamped_int(dials: dict, name: str, low: int, high: int, default: int) -> int:
-    value = dials.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationFailed(f"dialsConfig.{name}: must be an integer from {low} to {high}")
-    return max(low, min(high, int(value)))
-
-
-def _budget(value: Any) -> float | None:
-    # The seed: malformed budgets fall back to "no budget", never an error.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        return None
-    return float(min(value, MAX_BUDGET_MINUTES))
-
-
-def parse_options(body: Any) -> RunOptions:
-    """Validate a trigger body (already decoded JSON, None for an empty body) into RunOptions."""
-    if body is None:
-        return RunOptions()
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(TRIGGER_FIELDS))
-    if unknown:
-        raise ValidationFailed(f"{', '.join(unknown)}: unknown field (accepted: {', '.join(TRIGGER_FIELDS)})")
-    dials = body.get("dialsConfig") or {}
-    if not isinstance(dials, dict):
-        raise ValidationFailed("dialsConfig: must be an object")
-    options = RunOptions(
-        parallel_workers=_clamped_int(dials, "parallelWorkers", 1, MAX_PARALLEL_WORKERS, 1),
-        retries=_clamped_int(dials, "retries", 0, MAX_RETRIES, 0),
-        budget_minutes=_budget(body.get("budgetMinutes")),
-    )
-    pages = body.get("changedPages", [])
-    if not isinstance(pages, list) or not all(isinstance(p, str) and p for p in pages) or len(pages) > 1000:
-        raise ValidationFailed("changedPages: must be a list of page paths or URLs (at most 1000)")
-    options.changed_pages = pages
-    callback = body.get("callbackUrl")
-    if callback is not None:
-        if not isinstance(callback, str):
-            raise ValidationFailed("callbackUrl: must be a string")
-        try:
-            ssrf.check_url(callback, callback_allowlist(), field="callbackUrl")
-        except ssrf.UnsafeURLError as exc:
-            raise ValidationFailed(str(exc)) from None
-        options.callback_url = callback
-    return options
-
-
-def callback_allowlist() -> ssrf.Allowlist:
-    """Return the configured SENTRI_CALLBACK_ALLOWLIST."""
-    return ssrf.Allowlist.parse(current_app.config.get("SENTRI_CALLBACK_ALLOWLIST") or "")
 
 
 def _approved_tests(project: Project) -> list[TestCase]:
@@ -131,6 +53,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     tests = _approved_tests(project)
     if not tests:
         raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
+    tests = selection.choose(project, tests, options.selection)
     by_id = {t.id: t for t in tests}
     order = planner.plan(
         history.histories(tests),
@@ -149,7 +72,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         status="queued",
         trigger_source=source,
         triggered_by=triggered_by,
-        options=options.as_json(),
+        options={**options.as_json(), "selection": options.selection.describe(tests)},
         callback_url=options.callback_url,
         total=len(tests),
         skipped=len(over_budget),
@@ -163,7 +86,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                 test = by_id[int(entry["testId"].removeprefix("TST-"))]
                 db.session.add(
                     Result(run_id=run.id, test_id=test.id, test_name=test.name, position=entry["position"],
-                           status="skipped", skip_reason="over_budget", attempts=[], base_url=project.base_url)
+                           status="skipped", skip_reason="over_budget", attempts=[],
+                           base_url=options.base_url or project.base_url)
                 )
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.

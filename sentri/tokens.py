@@ -151,14 +151,20 @@ def plaintext_from_header(header: str | None) -> str:
     return value
 
 
-def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Project]:
-    """Check a trigger token for a project: 401 bad token, then 404 no project, then 403 other project."""
+def authenticate_token(header: str | None) -> TriggerToken:
+    """Return the live trigger token in an Authorization header, or raise 401."""
     digest = hash_token(plaintext_from_header(header))
     token = db.session.scalar(select(TriggerToken).where(TriggerToken.token_hash == digest))
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         raise Unauthorized("Invalid or revoked trigger token.")
     if token.expires_at is not None and token.expires_at <= utcnow():
         raise Unauthorized("This trigger token has expired; create a new one.")
+    return token
+
+
+def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Project]:
+    """Check a trigger token for a project: 401 bad token, then 404 no project, then 403 other project."""
+    token = authenticate_token(header)
     key = parse_public_id("PRJ", project_id)
     project = db.session.get(Project, key) if key else None
     if project is None:

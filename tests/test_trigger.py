@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sentri import projects, runs, testcases, tokens
+from sentri import projects, run_options, runs, testcases, tokens
 from sentri.extensions import db
 from sentri.models import Run, TriggerToken
 
@@ -135,7 +135,7 @@ def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, sit
         options = runs.get("RUN-1").options
     assert options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0} and options["budgetMinutes"] is None
     for budget, expected in ((5, 5.0), (1000, 240.0), (-1, None), (True, None), (float("nan"), None)):
-        assert runs._budget(budget) == expected
+        assert run_options._budget(budget) == expected
 
 
 def test_auth_rules_401_before_404_then_403(app, client, site):

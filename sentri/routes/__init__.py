@@ -36,9 +36,11 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
     from . import (
         api_auth,
+        api_ci,
         api_projects,
         api_runs,
         api_settings,
+        api_suites,
         api_tests,
         api_tokens,
         api_trigger,
@@ -48,6 +50,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (
-        health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_runs, api_settings, pages, demo
+        health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
+        api_suites, pages, demo,
     ):
         app.register_blueprint(module.bp)

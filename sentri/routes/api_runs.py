@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file, url_for
 
-from .. import projects, runs
-from ..auth import user_required
-from ..errors import Conflict
+from .. import junit, projects, runs, tokens
+from ..auth import authenticate_request, user_required
+from ..errors import Conflict, NotFound
 from ..extensions import csrf, db
 from ..models import Result
 from ..notify import run_url
@@ -65,10 +65,32 @@ def abort_run(run_id, user):
     return jsonify(detail(runs.get(run_id)))
 
 
+def readable_run(run_id: str):
+    """Return the run if the caller may read it: a trigger token of its project, or a user.
+    The caller is authenticated first, so run ids cannot be probed without credentials."""
+    header = request.headers.get("Authorization", "")
+    value = header.partition(" ")[2].strip()
+    if any(value.startswith(prefix + tokens.PREFIX) for prefix in ("", *tokens.ALIAS_PREFIXES)):
+        token = tokens.authenticate_token(header)
+        run = runs.get(run_id)
+        if token.project_id != run.project_id:
+            raise NotFound(f"Run {run_id} not found.")
+        return run
+    authenticate_request()
+    return runs.get(run_id)
+
+
+@bp.get("/runs/<run_id>/junit.xml")
+def junit_report(run_id):
+    run = readable_run(run_id)
+    xml = junit.render(run, run.project, run_url(current_app, run))
+    return Response(xml, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
+
+
 @bp.get("/runs/<run_id>/results/<int:position>/screenshot.png")
-@user_required
-def screenshot(run_id, position, user):
-    run = runs.get(run_id)
+def screenshot(run_id, position):
+    run = readable_run(run_id)
     result = db.session.query(Result).filter_by(run_id=run.id, position=position).one_or_none()
     if result is None or not result.screenshot:
         abort(404)

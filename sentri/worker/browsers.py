@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 # Without the networking flags a system Chromium keeps calling home, and where the network is closed
@@ -35,18 +36,41 @@ class ChromiumChoice:
         return f"{self.source} Chromium at {self.executable or playwright_chromium_path()}"
 
 
-def playwright_chromium_path() -> str | None:
-    """Return the path of Playwright's managed Chromium when it is installed, else None."""
+ENGINES = ("chromium", "firefox", "webkit")
+
+
+@lru_cache(maxsize=1)
+def managed_browser_paths() -> dict[str, str | None]:
+    """Return the executable of each of Playwright's own browsers, None where it is not installed."""
     try:
         from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    try:
+
         with sync_playwright() as pw:
-            path = pw.chromium.executable_path
+            paths = {name: getattr(pw, name).executable_path for name in ENGINES}
     except Exception:  # the driver itself is missing or broken: there is no managed browser
+        return dict.fromkeys(ENGINES)
+    return {name: path if path and Path(path).exists() else None for name, path in paths.items()}
+
+
+def playwright_chromium_path() -> str | None:
+    """Return the path of Playwright's managed Chromium when it is installed, else None."""
+    return managed_browser_paths()["chromium"]
+
+
+def engine_unavailable(engine: str, configured_chromium: str | None = None) -> str | None:
+    """Return why a browser engine cannot run on this server (with how to install it), or None."""
+    if engine == "chromium":
+        try:
+            find_chromium(configured_chromium)
+        except BrowserUnavailable as exc:
+            return str(exc)
         return None
-    return path if path and Path(path).exists() else None
+    if managed_browser_paths().get(engine):
+        return None
+    return (
+        f"{engine} is not installed on this server. An administrator can install it with "
+        f"`python -m playwright install --with-deps {engine}`."
+    )
 
 
 def find_chromium(configured: str | None = None) -> ChromiumChoice:

@@ -28,6 +28,8 @@ from .executor import TestJob, execute
 from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
+# Playwright's device descriptors used for `device: mobile`, per engine.
+MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
 
 
 @dataclass
@@ -55,6 +57,7 @@ class RunEngine:
         self._workers: list[BrowserWorker] = []
         self._accepting = True
         self._idle = threading.Condition(self._lock)
+        self._finished: dict[int, threading.Event] = {}
         # Callbacks can take 10 s each: they never hold a browser thread.
         self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sentri-notify")
 
@@ -221,8 +224,25 @@ class RunEngine:
         if finished:
             self.notify_finished(run_id)
 
+    def wait_for(self, run_id: int, timeout: float, is_finished) -> bool:
+        """Block until the run ends or `timeout` passes; `is_finished()` checks the database, so a run
+        that ended before the waiter arrived (or in another way) is seen too. Return whether it ended."""
+        with self._lock:
+            event = self._finished.setdefault(run_id, threading.Event())
+        deadline = time.monotonic() + timeout
+        while not is_finished():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            event.wait(min(remaining, 1.0))
+        return True
+
     def notify_finished(self, run_id: int) -> None:
-        """Send a finished run's callback from the notifier threads."""
+        """Wake requests waiting for the run, and send its callback from the notifier threads."""
+        with self._lock:
+            event = self._finished.pop(run_id, None)
+        if event is not None:
+            event.set()
         from ..notify import send_callback
 
         self.notifier.submit(send_callback, self.app, run_id)
@@ -253,7 +273,9 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
             name=test.name,
             steps=test.steps,
             viewport=test.viewport,
-            base_url=project.base_url,
+            base_url=run.options.get("baseUrl") or project.base_url,
+            browser=run.options.get("browserProfile") or "chromium",
+            device=run.options.get("device") or "desktop",
             retries=dials.get("retries", 0),
             timeout_s=float(app.config["SENTRI_TEST_TIMEOUT_SECONDS"]),
             step_timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
@@ -279,7 +301,8 @@ class BrowserWorker(threading.Thread):
         self.engine = engine
         self.loop = asyncio.new_event_loop()
         self.playwright = None
-        self.browser = None
+        self.browser = None  # the Chromium every worker keeps warm
+        self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
 
     async def _ensure_browser(self):
         if self.browser is not None and self.browser.is_connected():
@@ -292,7 +315,31 @@ class BrowserWorker(threading.Thread):
         self.browser = await self.playwright.chromium.launch(**launch_options(choice))
         return self.browser
 
+    async def _browser_for(self, engine: str):
+        if engine == "chromium":
+            return await self._ensure_browser()
+        browser = self.others.get(engine)
+        if browser is None or not browser.is_connected():
+            await self._ensure_browser()
+            browser = await getattr(self.playwright, engine).launch(headless=True)
+            self.others[engine] = browser
+        return browser
+
+    def _device(self, job: TestJob) -> dict | None:
+        if job.device != "mobile":
+            return None
+        descriptor = dict(self.playwright.devices[MOBILE_DEVICES[job.browser]])
+        descriptor.pop("default_browser_type", None)
+        if job.browser == "firefox":
+            descriptor.pop("is_mobile", None)  # Firefox cannot emulate a mobile viewport
+        return descriptor
+
     async def _close(self) -> None:
+        for other in self.others.values():
+            try:
+                await other.close()
+            except Exception:
+                pass
         for closer in (self.browser and self.browser.close, self.playwright and self.playwright.stop):
             if closer:
                 try:
@@ -330,8 +377,9 @@ class BrowserWorker(threading.Thread):
         result = None
         for try_number in (1, 2):
             try:
-                browser = self.loop.run_until_complete(self._ensure_browser())
-            except Exception as exc:  # BrowserUnavailable, or a Chromium that will not start
+                browser = self.loop.run_until_complete(self._browser_for(job.browser))
+                job.device_descriptor = self._device(job)
+            except Exception as exc:  # BrowserUnavailable, or a browser that will not start
                 self.engine.run_broken(job, f"The browser could not start: {exc}".splitlines()[0][:500])
                 return
             task = self.loop.create_task(execute(browser, job))
@@ -349,6 +397,7 @@ class BrowserWorker(threading.Thread):
                 if try_number == 1:
                     log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
                     self.browser = None
+                    self.others.pop(job.browser, None)
                     continue
                 result = self._internal_error(job, exc)
             except Exception as exc:  # a bug: the test fails, the run goes on

@@ -33,6 +33,9 @@ class TestJob:
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
     artifacts_dir: Path | None = None
     deadline: float | None = None  # epoch seconds: the run's budgetMinutes wall clock
+    browser: str = "chromium"
+    device: str = "desktop"
+    device_descriptor: dict | None = None  # Playwright's descriptor for a mobile run, set by the worker
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -43,8 +46,16 @@ class Aborted(Exception):
     """The job was cancelled by an abort or a shutdown."""
 
 
+def context_options(job: TestJob) -> dict[str, Any]:
+    """Return new_context() options: the device's descriptor, then the test's own viewport."""
+    options = dict(job.device_descriptor or {})
+    if job.viewport:
+        options["viewport"] = job.viewport
+    return options
+
+
 async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any]:
-    context = await browser.new_context(viewport=job.viewport) if job.viewport else await browser.new_context()
+    context = await browser.new_context(**context_options(job))
     await context.add_init_script(vitals_probe.init_script())
     page = await context.new_page()
     vitals = vitals_probe.VitalsRecorder()

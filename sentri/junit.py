@@ -1,0 +1,79 @@
+"""A run as JUnit XML, the way GitLab's junit reports and GitHub's test reporters read it.
+
+Valid against the Jenkins xUnit schema (junit-10.xsd, the one pytest validates against): one
+testsuite for the run, one testcase per test with classname = the project; a failed test has a
+<failure> naming its step (earlier failed attempts as <rerunFailure>); a test that passed on a
+retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from .models import Project, Result, Run
+
+SKIP_REASONS = {
+    "over_budget": "Skipped: over the run's budgetMinutes",
+    "aborted": "Skipped: the run was aborted",
+}
+
+
+def _seconds(ms: int | None) -> str:
+    return f"{(ms or 0) / 1000:.3f}"
+
+
+def _failure_text(attempt: dict) -> str:
+    step = attempt.get("failingStep")
+    lines = [attempt.get("error") or "failed"]
+    if step:
+        lines.append(f"Failing step: {step}")
+    return "\n".join(lines)
+
+
+def _message(attempt: dict) -> str:
+    return (attempt.get("error") or "failed").splitlines()[0][:500]
+
+
+def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
+    case = ET.SubElement(parent, "testcase", name=result.test_name, classname=project.name,
+                         time=_seconds(result.duration_ms))
+    attempts = result.attempts or []
+    if result.status == "skipped":
+        reason = SKIP_REASONS.get(result.skip_reason or "", f"Skipped: {result.skip_reason}")
+        ET.SubElement(case, "skipped", message=reason)
+    elif result.status == "failed":
+        last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
+        failure = ET.SubElement(case, "failure", message=_message(last), type="StepFailed")
+        failure.text = _failure_text(last)
+        for attempt in attempts[:-1]:
+            rerun = ET.SubElement(case, "rerunFailure", message=_message(attempt), type="StepFailed")
+            rerun.text = _failure_text(attempt)
+    elif result.flaky:
+        for attempt in attempts[:-1]:
+            flaky = ET.SubElement(case, "flakyFailure", message=_message(attempt), type="StepFailed")
+            flaky.text = _failure_text(attempt)
+    if result.base_url:
+        out = ET.SubElement(case, "system-out")
+        out.text = f"Base URL: {result.base_url}" + (f"\nAttempts: {len(attempts)}" if len(attempts) > 1 else "")
+
+
+def render(run: Run, project: Project, run_url: str) -> bytes:
+    """Return the run's JUnit XML document."""
+    duration = 0.0
+    if run.started_at and run.finished_at:
+        duration = (run.finished_at - run.started_at).total_seconds()
+    counts = {"tests": str(run.total), "failures": str(run.failed), "errors": "1" if run.status == "failed" else "0"}
+    root = ET.Element("testsuites", name=f"Sentri {run.public_id}", time=f"{duration:.3f}", **counts)
+    suite = ET.SubElement(root, "testsuite", name=project.name, skipped=str(run.skipped), time=f"{duration:.3f}",
+                          id=run.public_id, url=run_url, **counts)
+    if run.started_at:
+        suite.set("timestamp", run.started_at.strftime("%Y-%m-%dT%H:%M:%S"))
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("runId", run.public_id), ("projectId", project.public_id), ("status", run.status),
+                        ("url", run_url)):
+        ET.SubElement(properties, "property", name=name, value=value)
+    for result in run.results:
+        _testcase(suite, project, result)
+    if run.status == "failed" and run.error:
+        err = ET.SubElement(suite, "system-err")
+        err.text = run.error
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,106 @@
+"""What both CI surfaces share: start a run from a trigger request, and answer it (202, or the
+final status when the caller asked to wait)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from flask import current_app, jsonify, request
+
+from .. import runs, tokens
+from ..errors import ValidationFailed, error_response
+from ..extensions import db
+from ..models import Project, Run, TriggerToken
+from ..notify import run_url
+from ..run_options import parse_options
+
+# How a `wait: true` request ends (documented in README "Waiting for the result"):
+WAIT_PASSED = 200  # the run ended with verdict passed
+WAIT_FAILED = 422  # the run ended and its verdict is failed (curl -f exits non-zero)
+WAIT_TIMEOUT = 504  # still running after SENTRI_WAIT_MAX_SECONDS (curl -f exits non-zero)
+WAITERS_FULL = 503
+
+_waiters_lock = threading.Lock()
+_waiters = 0
+
+
+def public_base() -> str:
+    """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
+    configured = current_app.config.get("SENTRI_PUBLIC_URL")
+    return (configured or request.host_url).rstrip("/")
+
+
+def json_body() -> object | None:
+    """Return the decoded JSON body, None when the body is empty, or raise 400."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValidationFailed("The request body must be a JSON object.") from None
+
+
+def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:
+    """Validate the body, start the run under the project's lock, and hand it to the engine."""
+    options = parse_options(json_body(), surface=surface)
+    options.extra["publicUrl"] = public_base()
+    run = runs.start(project, options, source="token", triggered_by=token.public_id)
+    tokens.touch(token)
+    current_app.extensions["sentri_engine"].submit(run.id)
+    return run, options
+
+
+def wait_and_answer(run: Run, status_url: str, body_for):
+    """Hold the request until the run ends (bounded), then answer with its final status body."""
+    global _waiters
+    limit = current_app.config["SENTRI_MAX_WAITERS"]
+    with _waiters_lock:
+        if _waiters >= limit:
+            return error_response(
+                f"Too many requests are already waiting for runs ({limit}); the run {run.public_id} was "
+                "started: poll statusUrl instead.", WAITERS_FULL, runId=run.public_id, statusUrl=status_url,
+            )
+        _waiters += 1
+    try:
+        run_id = run.id
+        db.session.commit()  # hold no transaction (nor pooled connection state) while waiting
+
+        def finished() -> bool:
+            db.session.commit()  # a fresh snapshot each time
+            return not db.session.get(Run, run_id).is_active
+
+        engine = current_app.extensions["sentri_engine"]
+        seconds = current_app.config["SENTRI_WAIT_MAX_SECONDS"]
+        if not engine.wait_for(run_id, seconds, finished):
+            return error_response(
+                f"The run {run.public_id} is still running after {seconds} s (SENTRI_WAIT_MAX_SECONDS); "
+                "poll statusUrl for its result.", WAIT_TIMEOUT, runId=run.public_id, statusUrl=status_url,
+                status="running",
+            )
+        final = db.session.get(Run, run_id)
+        body = body_for(final)
+        if runs.verdict(final) == "passed":
+            return jsonify(body), WAIT_PASSED
+        if not body.get("error"):
+            body["error"] = f"The run finished with status {final.status} and verdict failed."
+        return jsonify(body), WAIT_FAILED
+    finally:
+        with _waiters_lock:
+            _waiters -= 1
+
+
+def status_body(run: Run) -> dict:
+    """Return the Sentri status body of a run."""
+    return runs.status_payload(run, run_url(current_app, run))
+
+
+def token_key() -> str:
+    """Rate-limit key of the API limit: the token (its hash), so each CI token has its own budget."""
+    header = request.headers.get("Authorization", "")
+    return "token:" + tokens.hash_token(header.partition(" ")[2].strip())
+
+
+def api_limit() -> str:
+    return current_app.config["SENTRI_API_RATE_LIMIT"]

@@ -1,0 +1,96 @@
+"""Suites: create, list, rename, delete, and add or remove a project's tests."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .database import write
+from .errors import NotFound, ValidationFailed
+from .extensions import db
+from .models import Project, Suite, TestCase, isoformat, parse_public_id
+
+
+def _name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("name: must be 1 to 200 characters")
+    return name
+
+
+def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> list[TestCase]:
+    """Return the project's tests with these public ids, or a 400 naming the unknown ones."""
+    if not isinstance(test_ids, list) or not all(isinstance(t, str) for t in test_ids):
+        raise ValidationFailed(f"{field}: must be a list of test ids like TST-7")
+    keys = {t: parse_public_id("TST", t) for t in test_ids}
+    found = {
+        t.id: t
+        for t in db.session.scalars(
+            select(TestCase).where(TestCase.project_id == project.id, TestCase.id.in_([k for k in keys.values() if k]))
+        )
+    }
+    unknown = [t for t, key in keys.items() if key not in found]
+    if unknown:
+        raise ValidationFailed(f"{field}: not tests of {project.public_id}: {', '.join(unknown)}")
+    return [found[keys[t]] for t in dict.fromkeys(test_ids)]
+
+
+def create(project: Project, name: str, test_ids: list[str] | None = None) -> Suite:
+    """Create a suite, optionally with tests."""
+    tests = tests_of(project, test_ids or [])
+    suite = Suite(project_id=project.id, name=_name(name))
+    with write():
+        db.session.add(suite)
+        suite.tests.extend(tests)
+    return suite
+
+
+def get(project: Project, public_id: str) -> Suite:
+    """Return the project's suite with this id or raise 404."""
+    key = parse_public_id("SUI", public_id)
+    suite = db.session.get(Suite, key) if key else None
+    if suite is None or suite.project_id != project.id:
+        raise NotFound(f"Suite {public_id} not found in project {project.public_id}.")
+    return suite
+
+
+def list_for(project: Project) -> list[Suite]:
+    """Return the project's suites."""
+    return list(db.session.scalars(select(Suite).where(Suite.project_id == project.id).order_by(Suite.id)))
+
+
+def rename(suite: Suite, name: str) -> Suite:
+    with write():
+        suite.name = _name(name)
+    return suite
+
+
+def add_tests(project: Project, suite: Suite, test_ids: list[str]) -> Suite:
+    """Add tests to a suite (already present ones are left as they are)."""
+    tests = tests_of(project, test_ids)
+    with write():
+        present = {t.id for t in suite.tests}
+        suite.tests.extend(t for t in tests if t.id not in present)
+    return suite
+
+
+def remove_tests(project: Project, suite: Suite, test_ids: list[str]) -> Suite:
+    """Remove tests from a suite."""
+    gone = {t.id for t in tests_of(project, test_ids)}
+    with write():
+        suite.tests[:] = [t for t in suite.tests if t.id not in gone]
+    return suite
+
+
+def delete_suite(suite: Suite) -> None:
+    with write():
+        db.session.delete(suite)
+
+
+def serialize(suite: Suite) -> dict:
+    return {
+        "id": suite.public_id,
+        "projectId": f"PRJ-{suite.project_id}",
+        "name": suite.name,
+        "testIds": [t.public_id for t in suite.tests],
+        "createdAt": isoformat(suite.created_at),
+    }
