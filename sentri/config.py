@@ -41,6 +41,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_WAIT_MAX_SECONDS": _int,
     "SENTRI_MAX_WAITERS": _int,
     "SENTRI_API_RATE_LIMIT": str,
+    "SENTRI_ARTIFACT_RETENTION_DAYS": _int,
     "SENTRI_DEMO": _bool,
 }
 
@@ -68,9 +69,12 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_WAIT_MAX_SECONDS": 600,
     "SENTRI_MAX_WAITERS": 8,
     "SENTRI_API_RATE_LIMIT": "100 per minute",
+    "SENTRI_ARTIFACT_RETENTION_DAYS": 30,
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
+    # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
     # Flask pre-sets these, so they belong here rather than in derive()'s setdefaults.
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

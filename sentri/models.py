@@ -119,6 +119,8 @@ class Project(PublicIdMixin, db.Model):
     # Quality gates and Web Vitals budgets: None when nothing is configured (no enforcement).
     quality_gates: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     vitals_budgets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Default {{NAME}} values of the project's tests (the lowest precedence).
+    variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -176,6 +178,38 @@ class Suite(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tests: Mapped[list[TestCase]] = relationship(secondary=suite_tests, order_by="TestCase.id")
+
+
+class Environment(PublicIdMixin, db.Model):
+    """Where and with what a project's tests run: a base URL, variables and encrypted secrets."""
+
+    __tablename__ = "environments"
+    __table_args__ = _AUTOINCREMENT
+    ID_PREFIX = "ENV"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str | None] = mapped_column(String(2048))
+    variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # name -> Fernet token (secrets.py); the plaintext is never stored or returned.
+    secrets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TestDataSet(PublicIdMixin, db.Model):
+    """A named set of {{NAME}} values a trigger can pick."""
+
+    __tablename__ = "test_data_sets"
+    __table_args__ = _AUTOINCREMENT
+    __test__ = False
+    ID_PREFIX = "DAT"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TriggerToken(PublicIdMixin, db.Model):
@@ -270,6 +304,7 @@ class Result(db.Model):
     base_url: Mapped[str | None] = mapped_column(String(2048))
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     screenshot: Mapped[str | None] = mapped_column(String(512))  # path inside the instance folder
+    trace: Mapped[str | None] = mapped_column(String(512))  # Playwright trace.zip of the failure
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

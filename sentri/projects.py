@@ -52,9 +52,17 @@ def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project
     return list(db.session.scalars(query)), total
 
 
-def update(project: Project, *, name: str | None = None, base_url: str | None = None) -> Project:
-    """Change a project's name and/or base URL."""
+def update(
+    project: Project, *, name: str | None = None, base_url: str | None = None, variables: dict | None = None
+) -> Project:
+    """Change a project's name, base URL and/or default {{NAME}} variables."""
+    if variables is not None:
+        from .environments import clean_variables
+
+        variables = clean_variables(variables, "variables")
     with write():
+        if variables is not None:
+            project.variables = variables or None
         if name is not None:
             project.name = _clean_name(name)
         if base_url is not None:
@@ -92,5 +100,6 @@ def serialize(project: Project) -> dict:
         "createdAt": isoformat(project.created_at),
         "updatedAt": isoformat(project.updated_at),
         "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
+        "variables": project.variables or {},
         "lastRunId": last_run.public_id if last_run else None,
     }

@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 
 from . import ssrf
+from .environments import clean_variables
 from .errors import ValidationFailed
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 from .validation import check_http_url
@@ -25,11 +26,11 @@ DEVICES = ("desktop", "mobile")
 SENTRI_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes")
 SHARED_FIELDS = (
     "wait", "caseIds", "suiteIds", "selectionStrategy", "changedFiles", "changedPages", "recentDays",
-    "baseUrl", "browserProfile", "device", "githubRepo", "githubPrNumber", "githubCommitSha", "githubToken",
+    "baseUrl", "browserProfile", "device", "environmentId", "testDataSetId", "variables", "githubRepo", "githubPrNumber", "githubCommitSha", "githubToken",
 )
 # Site scanning is a later piece of work: a request that asks for it is told so, never ignored.
 CRAWL_FIELDS = ("crawl", "crawlPages", "generateTests", "maxPages", "maxDepth", "fillForms", "respectRobots")
-NOT_YET = ("environmentId", "testDataSetId", "variables")
+NOT_YET: tuple[str, ...] = ()
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
@@ -49,6 +50,9 @@ class RunOptions:
     browser: str = "chromium"
     device: str = "desktop"
     github: dict[str, Any] | None = None  # repo / PR / sha only: the token is never kept
+    environment_id: str | None = None
+    data_set_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -59,6 +63,9 @@ class RunOptions:
             "baseUrl": self.base_url,
             "browserProfile": self.browser,
             "device": self.device,
+            "environmentId": self.environment_id,
+            "testDataSetId": self.data_set_id,
+            "variables": self.variables,
             **({"github": self.github} if self.github else {}),
             **self.extra,
         }
@@ -195,6 +202,12 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
         raise ValidationFailed(f"device: must be one of {', '.join(DEVICES)}")
     options.device = device
     options.github = _github(body)
+    for name, attribute in (("environmentId", "environment_id"), ("testDataSetId", "data_set_id")):
+        if body.get(name) is not None:
+            if not isinstance(body[name], str):
+                raise ValidationFailed(f"{name}: must be an id string")
+            setattr(options, attribute, body[name])
+    options.variables = clean_variables(body.get("variables"), "variables")
     callback = body.get("callbackUrl")
     if callback is not None:
         if not isinstance(callback, str):

@@ -37,6 +37,19 @@ def _approved_tests(project: Project) -> list[TestCase]:
     )
 
 
+def _check_settings(project: Project, options: RunOptions) -> None:
+    """Refuse an environment or test-data set that is not the project's (400 naming the field)."""
+    from . import environments
+
+    for field, value, lookup in (("environmentId", options.environment_id, environments.get_environment),
+                                 ("testDataSetId", options.data_set_id, environments.get_data_set)):
+        if value is not None:
+            try:
+                lookup(project, value)
+            except NotFound as exc:
+                raise ValidationFailed(f"{field}: {exc.message}") from None
+
+
 def active_run(project_id: int) -> Run | None:
     """Return the project's queued or running run, if any."""
     return db.session.scalar(
@@ -54,6 +67,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     if not tests:
         raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
     tests = selection.choose(project, tests, options.selection)
+    _check_settings(project, options)
     by_id = {t.id: t for t in tests}
     order = planner.plan(
         history.histories(tests),
@@ -234,7 +248,7 @@ def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
     return {key: status[key] for key in keys}
 
 
-def serialize_result(result: Result, screenshot_url: str | None) -> dict[str, Any]:
+def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None) -> dict[str, Any]:
     """Return the API form of one result."""
     return {
         "testId": f"TST-{result.test_id}" if result.test_id else None,
@@ -250,6 +264,7 @@ def serialize_result(result: Result, screenshot_url: str | None) -> dict[str, An
         "baseUrl": result.base_url,
         "vitals": result.vitals,
         "screenshotUrl": screenshot_url,
+        "traceUrl": trace_url,
         "startedAt": isoformat(result.started_at),
         "finishedAt": isoformat(result.finished_at),
     }

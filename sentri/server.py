@@ -36,6 +36,9 @@ def prepare(app: Flask) -> None:
         upgrade()
         created = first_run(app)
     recover(app)
+    from .artifacts import prune
+
+    prune(app)
     if created is None:
         return
     base = app.config.get("SENTRI_PUBLIC_URL") or f"http://{app.config['SENTRI_HOST']}:{app.config['SENTRI_PORT']}"

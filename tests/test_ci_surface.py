@@ -124,7 +124,7 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
         ({"crawl": True}, "crawl"),
         ({"maxPages": 5, "fillForms": True}, "maxPages, fillForms"),
         ({"suiteIds": ["SUI-1"]}, "suiteIds: not suites of"),
-        ({"environmentId": "ENV-1"}, "environmentId: not supported"),
+        ({"environmentId": "ENV-1"}, "environmentId: Environment ENV-1 not found"),
         ({"selectionStrategy": "random"}, "selectionStrategy"),
         ({"recentDays": 0}, "recentDays"),
         ({"wait": "yes"}, "wait"),
@@ -257,3 +257,36 @@ def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcom
     _, other_token, _ = _project(app, site, {"x": OK}, name="Other")
     assert client.get(f"/api/v1/runs/{run['runId']}/junit.xml", headers=_h(other_token)).status_code == 404
     assert client.get(f"/api/v1/runs/{run['runId']}/junit.xml").status_code == 401
+
+
+def test_a_failure_keeps_a_playwright_trace_and_old_artifacts_are_pruned(app, client, site, admin_headers):
+    import io
+    import zipfile
+    from datetime import timedelta
+    from pathlib import Path
+
+    from sentri.artifacts import prune
+    from sentri.database import write
+    from sentri.extensions import db
+    from sentri.models import Run, utcnow
+
+    project_id, token, _ = _project(app, site, {"ok": OK, "broken": BROKEN})
+    run = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)).get_json()
+    detail = client.get(f"/api/v1/runs/{run['runId']}", headers=admin_headers).get_json()
+    results = {r["testName"]: r for r in detail["results"]}
+    assert results["ok"]["traceUrl"] is None and results["ok"]["screenshotUrl"] is None
+    trace = client.get(results["broken"]["traceUrl"], headers=_h(token))
+    assert trace.status_code == 200 and trace.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(trace.data)).namelist()
+    assert "trace.trace" in names and "trace.network" in names  # what `playwright show-trace` opens
+    files = list((Path(app.instance_path) / "artifacts" / run["runId"]).iterdir())
+    assert len(files) == 2
+
+    assert prune(app) == 0  # within the retention: kept
+    with app.app_context():
+        with write():
+            db.session.get(Run, int(run["runId"][4:])).finished_at = utcnow() - timedelta(days=31)
+    assert prune(app) == 2
+    assert not any(path.exists() for path in files)
+    gone = client.get(results["broken"]["screenshotUrl"], headers=admin_headers)
+    assert gone.status_code == 404 and "pruned" in gone.get_json()["error"]

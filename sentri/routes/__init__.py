@@ -37,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
     from . import (
         api_auth,
         api_ci,
+        api_environments,
         api_projects,
         api_runs,
         api_settings,
@@ -51,6 +52,6 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, pages, demo,
+        api_suites, api_environments, pages, demo,
     ):
         app.register_blueprint(module.bp)

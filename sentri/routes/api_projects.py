@@ -24,6 +24,7 @@ class ProjectCreate(Body):
 class ProjectPatch(Body):
     name: str | None = Field(default=None, max_length=200)
     base_url: str | None = Field(default=None, alias="baseUrl", max_length=2048)
+    variables: dict[str, str] | None = None
 
 
 @bp.post("")
@@ -53,7 +54,7 @@ def read(project_id, user):
 def edit(project_id, user):
     project = projects.get(project_id)
     body = parse(ProjectPatch, request.get_json(silent=True))
-    projects.update(project, name=body.name, base_url=body.base_url)
+    projects.update(project, name=body.name, base_url=body.base_url, variables=body.variables)
     return jsonify(projects.serialize(project))
 
 

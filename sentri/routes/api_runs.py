@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
 from .. import junit, projects, runs, tokens
 from ..auth import authenticate_request, user_required
@@ -30,6 +30,7 @@ def detail(run) -> dict:
             url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
             if result.screenshot
             else None,
+            url_for("api_runs.trace", run_id=run.public_id, position=result.position) if result.trace else None,
         )
         for result in run.results
     ]
@@ -88,13 +89,27 @@ def junit_report(run_id):
                     headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
 
 
-@bp.get("/runs/<run_id>/results/<int:position>/screenshot.png")
-def screenshot(run_id, position):
+def _artifact(run_id: str, position: int, kind: str):
     run = readable_run(run_id)
     result = db.session.query(Result).filter_by(run_id=run.id, position=position).one_or_none()
-    if result is None or not result.screenshot:
-        abort(404)
-    path = (Path(current_app.instance_path) / result.screenshot).resolve()
-    if not path.is_relative_to(Path(current_app.instance_path).resolve()) or not path.exists():
-        abort(404)
-    return send_file(path, mimetype="image/png")
+    relative = getattr(result, kind) if result is not None else None
+    if not relative:
+        raise NotFound(f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).")
+    root = Path(current_app.instance_path).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.exists():
+        raise NotFound(f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).")
+    return path
+
+
+@bp.get("/runs/<run_id>/results/<int:position>/screenshot.png")
+def screenshot(run_id, position):
+    return send_file(_artifact(run_id, position, "screenshot"), mimetype="image/png")
+
+
+@bp.get("/runs/<run_id>/results/<int:position>/trace.zip")
+def trace(run_id, position):
+    """The failure's Playwright trace: open it with `playwright show-trace trace.zip`."""
+    path = _artifact(run_id, position, "trace")
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=f"{run_id}-test{position}-trace.zip")

@@ -97,9 +97,15 @@ class RunEngine:
     def submit(self, run_id: int) -> None:
         """Queue a freshly created run's tests."""
         from .. import runs
+        from ..secrets import SecretUnreadable
 
         with self.app.app_context():
-            jobs, parallel = runs_jobs(self.app, run_id)
+            try:
+                jobs, parallel = runs_jobs(self.app, run_id)
+            except SecretUnreadable as exc:
+                if runs.finish(run_id, "failed", str(exc)):
+                    self.notify_finished(run_id)
+                return
         self.start()
         with self._lock:
             if not self._accepting:
@@ -137,6 +143,12 @@ class RunEngine:
         self._maybe_finish(run_id)
         return True
 
+    def is_aborted(self, run_id: int) -> bool:
+        """Tell whether the run was aborted (or the engine is stopping) while this process runs it."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            return state is None or state.aborted or state.broken is not None
+
     def is_running(self, run_id: int) -> bool:
         with self._lock:
             return run_id in self._runs
@@ -163,8 +175,9 @@ class RunEngine:
         from .. import runs
 
         if result is not None:
-            if result.get("screenshot"):
-                result["screenshot"] = str(Path(result["screenshot"]).relative_to(self.app.instance_path))
+            for artifact in ("screenshot", "trace"):
+                if result.get(artifact):
+                    result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
             with self.app.app_context():
                 runs.record_result(job.run_id, result)
         with self._lock:
@@ -238,11 +251,14 @@ class RunEngine:
         return True
 
     def notify_finished(self, run_id: int) -> None:
-        """Wake requests waiting for the run, and send its callback from the notifier threads."""
+        """Wake requests waiting for the run, send its callback and prune old artifacts (notifier threads)."""
+        from ..artifacts import prune_in_background
+
         with self._lock:
             event = self._finished.pop(run_id, None)
         if event is not None:
             event.set()
+        self.notifier.submit(prune_in_background, self.app)
         from ..notify import send_callback
 
         self.notifier.submit(send_callback, self.app, run_id)
@@ -252,8 +268,9 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
     """Build the jobs of a run from its plan (risk order, over-budget tests already skipped)."""
     from datetime import timedelta
 
+    from .. import environments
     from ..extensions import db
-    from ..models import Project, Run, TestCase
+    from ..models import Environment, Project, Run, TestCase, TestDataSet
 
     run = db.session.get(Run, run_id)
     project = db.session.get(Project, run.project_id)
@@ -265,15 +282,29 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
     # budgetMinutes caps the run's wall clock from its trigger: tests still queued then are skipped.
     deadline = (run.created_at + timedelta(minutes=budget)).timestamp() if budget else None
     artifacts = Path(app.instance_path) / "artifacts" / run.public_id
-    jobs = [
-        TestJob(
+    environment = _by_public_id(Environment, run.options.get("environmentId"))
+    data_set = _by_public_id(TestDataSet, run.options.get("testDataSetId"))
+    # Secrets are decrypted here, in memory, for this run only.
+    values, secret_values = environments.resolve(project, environment, data_set, run.options.get("variables") or {})
+    base_url = run.options.get("baseUrl") or (environment.base_url if environment else None) or project.base_url
+    jobs = []
+    for entry in planned:
+        test = tests.get(int(entry["testId"].removeprefix("TST-")))
+        if test is None:
+            continue
+        setup_error, steps = None, test.steps
+        try:
+            steps = environments.substitute(test.steps, values)
+        except environments.UndefinedVariable as exc:
+            setup_error = (exc.index, str(exc))
+        jobs.append(TestJob(
             run_id=run.id,
             position=entry["position"],
             test_id=test.id,
             name=test.name,
-            steps=test.steps,
+            steps=steps,
             viewport=test.viewport,
-            base_url=run.options.get("baseUrl") or project.base_url,
+            base_url=base_url,
             browser=run.options.get("browserProfile") or "chromium",
             device=run.options.get("device") or "desktop",
             retries=dials.get("retries", 0),
@@ -281,11 +312,18 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
             step_timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
             artifacts_dir=artifacts,
             deadline=deadline,
-        )
-        for entry, test in ((e, tests.get(int(e["testId"].removeprefix("TST-")))) for e in planned)
-        if test is not None
-    ]
+            secret_values=secret_values,
+            setup_error=setup_error,
+        ))
     return jobs, dials.get("parallelWorkers", 1)
+
+
+def _by_public_id(model, public_id: str | None):
+    from ..extensions import db
+    from ..models import parse_public_id
+
+    key = parse_public_id(model.ID_PREFIX, public_id) if public_id else None
+    return db.session.get(model, key) if key else None
 
 
 def _cancel(job: TestJob) -> None:
@@ -384,6 +422,8 @@ class BrowserWorker(threading.Thread):
                 return
             task = self.loop.create_task(execute(browser, job))
             job.task = task
+            if self.engine.is_aborted(job.run_id):
+                task.cancel()  # the abort came while the browser was being readied: no task to cancel then
             try:
                 result = self.loop.run_until_complete(task)
             except asyncio.CancelledError:

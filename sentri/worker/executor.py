@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser
 
+from .. import secrets
 from ..models import utcnow
 from . import vitals_probe
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
@@ -36,6 +38,8 @@ class TestJob:
     browser: str = "chromium"
     device: str = "desktop"
     device_descriptor: dict | None = None  # Playwright's descriptor for a mobile run, set by the worker
+    secret_values: list[str] = field(default_factory=list, repr=False)  # masked in everything reported
+    setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -56,6 +60,8 @@ def context_options(job: TestJob) -> dict[str, Any]:
 
 async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any]:
     context = await browser.new_context(**context_options(job))
+    # Recorded for every attempt (cheap: measured within noise), kept only when the attempt fails.
+    await context.tracing.start(screenshots=True, snapshots=True)
     await context.add_init_script(vitals_probe.init_script())
     page = await context.new_page()
     vitals = vitals_probe.VitalsRecorder()
@@ -87,6 +93,9 @@ async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any
     outcome["vitals"] = vitals.rows()
     if outcome["status"] == "failed" and job.artifacts_dir is not None:
         outcome["screenshot"] = await _screenshot(page, job, number)
+        outcome["trace"] = await _stop_tracing(context, job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip")
+    else:
+        await _stop_tracing(context, None)
     await _close_quietly(context)
     return outcome
 
@@ -101,6 +110,14 @@ async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
     return str(path)
 
 
+async def _stop_tracing(context, path: Path | None) -> str | None:
+    try:
+        await context.tracing.stop(path=str(path) if path else None)
+    except Exception:  # a crashed page cannot hand its trace over; the error still says why
+        return None
+    return str(path) if path else None
+
+
 async def _close_quietly(context) -> None:
     try:
         await asyncio.shield(context.close())
@@ -109,21 +126,31 @@ async def _close_quietly(context) -> None:
 
 
 async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
-    """Run the job with its retries and return the fields of its Result row."""
+    """Run the job with its retries and return the fields of its Result row, secrets masked."""
     job.task = asyncio.current_task()
     started_at = utcnow()
+    if job.setup_error is not None:
+        step, message = job.setup_error
+        return _masked(job, {
+            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
+            "error": message, "failing_step": step, "duration_ms": 0,
+            "attempts": [{"status": "failed", "error": message, "failingStep": step, "durationMs": 0}],
+            "flaky": False, "base_url": job.base_url, "vitals": [], "screenshot": None,
+            "started_at": started_at, "finished_at": utcnow(),
+        })
     attempts: list[dict[str, Any]] = []
-    screenshot = None
+    screenshot = trace = None
     vitals: list[dict] = []
     for number in range(1, job.retries + 2):
         outcome = await _attempt(browser, job, number)
         vitals = outcome["vitals"]
         attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
         screenshot = outcome.get("screenshot") or screenshot
+        trace = outcome.get("trace") or trace
         if outcome["status"] == "passed":
             break
     last = attempts[-1]
-    return {
+    return _masked(job, {
         "test_id": job.test_id,
         "test_name": job.name,
         "position": job.position,
@@ -137,6 +164,18 @@ async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
         "base_url": job.base_url,
         "vitals": vitals,  # of the last attempt: the one whose outcome counts
         "screenshot": screenshot if last["status"] == "failed" else None,
+        "trace": trace if last["status"] == "failed" else None,
         "started_at": started_at,
         "finished_at": utcnow(),
-    }
+    })
+
+
+def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:
+    """Replace the run's secret values in every text the result carries with ••••."""
+    if not job.secret_values:
+        return result
+    hide = partial(secrets.mask, values=job.secret_values)
+    result["error"] = hide(result.get("error"))
+    result["attempts"] = [{**a, "error": hide(a.get("error"))} for a in result.get("attempts") or []]
+    result["vitals"] = [{**row, "url": hide(row.get("url"))} for row in result.get("vitals") or []]
+    return result

@@ -107,6 +107,8 @@ class SentriProcess:
             SENTRI_DEMO="0",
             SENTRI_CALLBACK_ALLOWLIST="127.0.0.1",
             SENTRI_TRIGGER_RATE_LIMIT="1000 per hour",
+            # Tests poll every ~100 ms; the per-token status limit (100 per minute) has tests of its own.
+            SENTRI_API_RATE_LIMIT="100000 per minute",
             PYTHONUNBUFFERED="1",
             NO_PROXY="127.0.0.1,localhost",
             no_proxy="127.0.0.1,localhost",

@@ -1,0 +1,96 @@
+"""Environments, test-data sets and secrets: precedence, encryption at rest, masking everywhere."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from sentri import projects, testcases, tokens
+
+SECRET = "s3cret-Pa55word-xyz"
+
+
+def _approved(app, base_url, tests):
+    with app.app_context():
+        project = projects.create("Env", base_url)
+        for name, steps in tests.items():
+            testcases.review(testcases.create(project, {"name": name, "steps": steps}), "approve")
+        _, token = tokens.create(project)
+        return project.public_id, token
+
+
+def test_environment_and_data_set_api_never_returns_secrets(app, client, project, admin_headers):
+    base = f"/api/v1/projects/{project['id']}"
+    created = client.post(f"{base}/environments", headers=admin_headers, json={
+        "name": "staging", "baseUrl": "https://staging.example.com", "variables": {"USER": "ada"},
+        "secrets": {"PASSWORD": SECRET}})
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body["id"] == "ENV-1" and body["secretNames"] == ["PASSWORD"] and SECRET not in created.get_data(as_text=True)
+    for response in (client.get(f"{base}/environments", headers=admin_headers),
+                     client.get(f"{base}/environments/ENV-1", headers=admin_headers)):
+        assert SECRET not in response.get_data(as_text=True)
+    patched = client.patch(f"{base}/environments/ENV-1", headers=admin_headers,
+                           json={"secrets": {"PASSWORD": None, "TOKEN": "t0k"}})
+    assert patched.get_json()["secretNames"] == ["TOKEN"]
+    for bad, field in (({"name": "x", "secrets": {"bad-name": "v"}}, "bad-name"),
+                       ({"name": "x", "variables": {"A": 1}}, "variables.A"),
+                       ({"name": "x", "baseUrl": "ftp://x"}, "baseUrl"), ({"nope": 1}, "nope")):
+        response = client.post(f"{base}/environments", json=bad, headers=admin_headers)
+        assert response.status_code == 400 and field in response.get_json()["error"]
+    data_set = client.post(f"{base}/test-data-sets", json={"name": "eu", "variables": {"CURRENCY": "EUR"}},
+                           headers=admin_headers)
+    assert data_set.status_code == 201 and data_set.get_json()["id"] == "DAT-1"
+    assert client.get(f"{base}/environments/ENV-9", headers=admin_headers).status_code == 404
+    assert client.delete(f"{base}/test-data-sets/DAT-1", headers=admin_headers).get_json() == {"ok": True}
+    with app.app_context():
+        from sentri.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+    for path in Path(app.instance_path).glob("sentri.db*"):
+        assert SECRET.encode() not in path.read_bytes() and b"t0k" not in path.read_bytes()
+
+
+@pytest.mark.browser
+def test_variables_follow_their_precedence_and_a_secret_is_masked_everywhere(app, client, site, admin_headers,
+                                                                            caplog):
+    caplog.set_level(logging.DEBUG)
+    steps_seen = [{"goto": "/ok?a={{A}}&b={{B}}&c={{C}}&d={{D}}"}, {"expect_title": "OK"}]
+    fails_on_secret = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "{{PASSWORD}}", "timeout": 300}]
+    undefined = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "{{NOPE}}"}]
+    project_id, token = _approved(app, site, {"seen": steps_seen, "secret": fails_on_secret, "undefined": undefined})
+    base = f"/api/v1/projects/{project_id}"
+    client.patch(base, json={"variables": {"A": "project", "B": "project", "C": "project", "D": "project"}},
+                 headers=admin_headers)
+    client.post(f"{base}/test-data-sets", json={"name": "set", "variables": {"B": "dataset", "C": "dataset",
+                                                                              "D": "dataset"}}, headers=admin_headers)
+    client.post(f"{base}/environments", json={"name": "env", "variables": {"C": "environment", "D": "environment"},
+                                               "secrets": {"PASSWORD": SECRET}}, headers=admin_headers)
+    response = client.post(f"{base}/trigger", headers={"Authorization": f"Bearer {token}"}, json={
+        "wait": True, "environmentId": "ENV-1", "testDataSetId": "DAT-1", "variables": {"D": "trigger"}})
+    assert response.status_code == 422
+    run_id = response.get_json()["runId"]
+    detail = client.get(f"/api/v1/runs/{run_id}", headers=admin_headers)
+    results = {r["testName"]: r for r in detail.get_json()["results"]}
+    assert results["seen"]["status"] == "passed"
+    assert results["seen"]["vitals"][0]["url"].endswith("/ok?a=project&b=dataset&c=environment&d=trigger")
+    assert results["secret"]["status"] == "failed" and "••••" in results["secret"]["error"]
+    assert results["undefined"]["error"] == "step 2: the variable {{NOPE}} is not defined for this run"
+    junit = client.get(f"/api/v1/runs/{run_id}/junit.xml", headers=admin_headers)
+    everything = [response.get_data(as_text=True), detail.get_data(as_text=True), junit.get_data(as_text=True),
+                  client.get(f"{base}/trigger/runs/{run_id}", headers={"Authorization": f"Bearer {token}"})
+                  .get_data(as_text=True), caplog.text]
+    assert all(SECRET not in text for text in everything)
+    assert all(SECRET not in path.name for path in Path(app.instance_path).rglob("*"))
+
+
+def test_unknown_environment_or_data_set_is_a_400(app, client, site):
+    project_id, token = _approved(app, site, {"t": [{"goto": "/ok"}]})
+    for body, field in (({"environmentId": "ENV-4"}, "environmentId"), ({"testDataSetId": "DAT-4"}, "testDataSetId"),
+                        ({"variables": {"1X": "v"}}, "variables"), ({"environmentId": 4}, "environmentId")):
+        response = client.post(f"/api/v1/projects/{project_id}/trigger", json=body,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 400 and field in response.get_json()["error"]
