@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 
 export FLASK_APP := app
 
-.PHONY: run test install install-test assets chromium lint migrate clean
+.PHONY: run test install install-test assets chromium lint migrate screenshots clean
 
 run: install chromium
 	$(BIN)/python app.py
@@ -57,6 +57,10 @@ chromium: install
 lint: install-test
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
 	$(BIN)/ruff check .
+
+# A PNG of every page (1280x800, demo data) in screenshots/, for reviewing the UI without running it.
+screenshots: install-test chromium
+	$(BIN)/python bench/screenshots.py screenshots
 
 migrate: install
 	$(BIN)/flask db upgrade

@@ -1,15 +1,21 @@
-"""HTML pages: log in / log out and the project list (the rest of the UI builds on these)."""
+"""HTML pages: log in / log out, the project list and a run's page; the project tabs and the users
+page add their views to this same blueprint from pages_project.py, pages_tests.py and pages_users.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+import functools
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import projects, runs, users
+from .. import projects, runs, ui, users
 from ..auth import current_user, log_in, log_out
-from ..extensions import csrf, limiter
+from ..errors import SentriError
+from ..extensions import csrf, db, limiter
+from ..models import Result, TestCase
 
 bp = Blueprint("pages", __name__)
 
@@ -34,9 +40,45 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.project_list")
 
 
+def login_required(view):
+    """Send an anonymous visitor to the login page (and back afterwards); pass the user as `user`."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+        return view(*args, user=user, **kwargs)
+
+    return wrapper
+
+
+def field_errors(exc: SentriError) -> dict[str, str]:
+    """Split a domain error 'name: must ...; baseUrl: must ...' into messages per field ('' = general)."""
+    errors: dict[str, str] = {}
+    for part in exc.message.split("; "):
+        field, sep, message = part.partition(": ")
+        if sep and field.replace("_", "").replace(".", "").isalnum() and " " not in field:
+            errors[field] = message
+        else:
+            errors[""] = f"{errors['']}; {part}" if "" in errors else part
+    return errors
+
+
+def public_base() -> str:
+    """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
+    return (current_app.config.get("SENTRI_PUBLIC_URL") or request.host_url).rstrip("/")
+
+
+def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
+    """Return (page number, offset) of ?page=."""
+    number = ui.page_number(request.args.get("page"))
+    return number, (number - 1) * per_page
+
+
 @bp.context_processor
 def _inject_user():
-    return {"user": current_user(), "logout_form": LogoutForm()}
+    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict}
 
 
 @bp.get("/")
@@ -75,17 +117,129 @@ def logout():
     return redirect(url_for("pages.login"))
 
 
+def _project_list(errors: dict | None = None, values: dict | None = None, status: int = 200):
+    number, offset = page_of()
+    items, total = projects.list_all(offset=offset, limit=ui.PER_PAGE)
+    recent = ui.recent_pass_rates([p.id for p in items])
+    sparks = {}
+    for project in items:
+        history = recent.get(project.id, [])
+        rates = [ui.pass_rate(r.passed, r.failed) if not r.is_active else None for r in history]
+        sparks[project.id] = ui.line_chart(
+            rates, [r.public_id for r in history], width=120, height=28, y_max=100, label="pass rate"
+        )
+    return (
+        render_template(
+            "pages/projects.html",
+            projects=items,
+            page=ui.Page(number, ui.PER_PAGE, total),
+            recent=recent,
+            sparks=sparks,
+            errors=errors or {},
+            values=values or {},
+        ),
+        status,
+    )
+
+
 @bp.get("/projects")
-def project_list():
-    if current_user() is None:
-        return redirect(url_for("pages.login", next=request.path))
-    items, _total = projects.list_all()
-    return render_template("pages/projects.html", projects=items)
+@login_required
+def project_list(user):
+    return _project_list()
+
+
+@bp.post("/projects")
+@login_required
+def project_create(user):
+    values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", "")}
+    try:
+        project = projects.create(values["name"], values["baseUrl"])
+    except SentriError as exc:
+        return _project_list(field_errors(exc), values, exc.status)
+    flash(f"Project {project.public_id} created.", "success")
+    return redirect(url_for("pages.project_tests", project_id=project.public_id))
+
+
+# -- runs -------------------------------------------------------------------------------------------
+
+
+RESULTS_PER_PAGE = 100
+
+
+def _run_context(run) -> dict:
+    """Everything a page of the run report needs: results with their test's steps, vitals cells,
+    screenshots, and the tests still waiting (on the last page)."""
+    project = run.project
+    number = ui.page_number(request.args.get("page"))
+    # Only the shown page becomes ORM objects: a run of 500 tests would otherwise load every result.
+    positions = set(db.session.scalars(select(Result.position).where(Result.run_id == run.id)))
+    page = ui.Page(number, RESULTS_PER_PAGE, len(positions))
+    shown = list(db.session.scalars(
+        select(Result).where(Result.run_id == run.id).order_by(Result.position)
+        .offset(page.offset).limit(RESULTS_PER_PAGE)
+    ))
+    ids = [r.test_id for r in shown if r.test_id]
+    tests = {t.id: t for t in db.session.query(TestCase).filter(TestCase.id.in_(ids))} if ids else {}
+    budgets = project.vitals_budgets or {}
+    rows = []
+    for result in shown:
+        pages = [
+            {"url": page_row.get("url"), "cells": {m: ui.vital_cell(m, page_row.get(m), budgets) for m in ui.METRICS}}
+            for page_row in (result.vitals or [])
+        ]
+        screenshot = (
+            url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
+            if result.screenshot
+            else None
+        )
+        rows.append({"result": result, "test": tests.get(result.test_id), "pages": pages, "screenshot": screenshot})
+    # Tests of an active run without a result yet, in the order they will run.
+    waiting = [e for e in (run.plan or []) if e.get("position") not in positions] if run.is_active else []
+    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run), "done": len(positions),
+            "budgets": budgets, "waiting": waiting if not page.has_next else [], "page": page}
 
 
 @bp.get("/runs/<run_id>")
-def run_page(run_id):
-    if current_user() is None:
-        return redirect(url_for("pages.login", next=request.path))
+@login_required
+def run_page(run_id, user):
     run = runs.get(run_id)
-    return render_template("pages/run.html", run=run, verdict=runs.verdict(run))
+    return render_template("pages/run.html", **_run_context(run))
+
+
+@bp.get("/runs/<run_id>/report")
+@login_required
+def run_report(run_id, user):
+    """The results part of the run page alone: the live page swaps it in as tests finish."""
+    run = runs.get(run_id)
+    response = current_app.make_response(render_template("partials/run_report.html", **_run_context(run)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/runs/<run_id>/abort")
+@login_required
+def run_abort(run_id, user):
+    run = runs.get(run_id)
+    if not run.is_active:
+        flash(f"Run {run.public_id} has already ended ({run.status}).", "error")
+        return redirect(url_for("pages.run_page", run_id=run.public_id))
+    engine = current_app.extensions["sentri_engine"]
+    # A run this process is not executing (none of its tests reached a worker) is ended here.
+    if not engine.abort(run.id) and runs.finish(run.id, "aborted"):
+        engine.notify_finished(run.id)
+    db.session.commit()
+    flash(f"Run {run.public_id} aborted.", "success")
+    return redirect(url_for("pages.run_page", run_id=run.public_id))
+
+
+def start_run(project, user):
+    """Start a run of the project as this user (the one-active-run rule applies); return it."""
+    options = runs.RunOptions()
+    options.extra["publicUrl"] = public_base()
+    run = runs.start(project, options, source="user", triggered_by=user.public_id)
+    current_app.extensions["sentri_engine"].submit(run.id)
+    return run
+
+
+# The rest of the UI registers its views on this blueprint (imported last: they import `bp`).
+from . import pages_project, pages_tests, pages_users  # noqa: E402, F401

@@ -1,0 +1,220 @@
+"""Project tabs: Runs (history, charts, run now), Automation (tokens, CI snippets, gates, budgets)
+and Settings (name, base URL, delete). Views on the `pages` blueprint."""
+
+from __future__ import annotations
+
+import re
+
+from flask import flash, redirect, render_template, request, session, url_for
+
+from .. import gates, projects, runs, tokens, ui, vitals
+from ..database import write
+from ..errors import Conflict, SentriError, ValidationFailed
+from ..users import require_admin
+from .pages import bp, field_errors, login_required, page_of, public_base, start_run
+
+CHART_RUNS = 30
+
+
+@bp.get("/projects/<project_id>")
+@login_required
+def project_home(project_id, user):
+    return redirect(url_for("pages.project_tests", project_id=projects.get(project_id).public_id))
+
+
+# -- runs tab ---------------------------------------------------------------------------------------
+
+
+def _charts(project) -> dict:
+    history, _total = runs.list_for(project, limit=CHART_RUNS)
+    history = [r for r in reversed(history) if not r.is_active]
+    labels = [r.public_id for r in history]
+    gates_config = project.quality_gates or {}
+    budgets = project.vitals_budgets or {}
+    charts = {
+        "pass": ui.line_chart(
+            [ui.pass_rate(r.passed, r.failed) for r in history], labels, y_max=100,
+            budget=gates_config.get("minPassRate"), label="Pass rate (%)",
+        )
+    }
+    p75 = ui.run_vitals_p75([r.id for r in history])
+    for metric in ui.METRICS:
+        values = [p75[r.id][metric] for r in history]
+        if any(v is not None for v in values) or budgets.get(metric) is not None:
+            unit = ui.METRIC_UNITS[metric]
+            charts[metric] = ui.line_chart(
+                values, labels, budget=budgets.get(metric),
+                label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
+            )
+    return charts
+
+
+def _runs_tab(project, *, error: str | None = None, active_run: str | None = None, status: int = 200):
+    number, offset = page_of()
+    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE)
+    return (
+        render_template(
+            "pages/project_runs.html", project=project, runs=items, verdict=runs.verdict,
+            page=ui.Page(number, ui.PER_PAGE, total), charts=_charts(project), error=error,
+            active_run=active_run, tab="runs",
+        ),
+        status,
+    )
+
+
+@bp.get("/projects/<project_id>/runs")
+@login_required
+def project_runs(project_id, user):
+    return _runs_tab(projects.get(project_id))
+
+
+@bp.post("/projects/<project_id>/runs")
+@login_required
+def project_run_now(project_id, user):
+    project = projects.get(project_id)
+    try:
+        run = start_run(project, user)
+    except Conflict as exc:
+        return _runs_tab(project, error=exc.message, active_run=exc.extra.get("runId"), status=409)
+    except ValidationFailed as exc:
+        return _runs_tab(project, error=exc.message, status=400)
+    return redirect(url_for("pages.run_page", run_id=run.public_id))
+
+
+# -- automation tab ---------------------------------------------------------------------------------
+
+
+def _number(raw: str, field: str, whole: bool = False) -> int | float | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        if re.fullmatch(r"-?\d+", raw):
+            return int(raw)
+        if whole:
+            raise ValueError
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(f"{field}: must be {'a whole number' if whole else 'a number'}") from None
+
+
+def _ci_snippets(project) -> dict[str, str]:
+    context = {"base": public_base(), "project_id": project.public_id}
+    return {
+        "github": render_template("partials/ci_github.yml.j2", **context),
+        "gitlab": render_template("partials/ci_gitlab.yml.j2", **context),
+    }
+
+
+def _automation_tab(project, user, *, errors: dict | None = None, values: dict | None = None,
+                    plaintext: str | None = None, status: int = 200):
+    response = render_template(
+        "pages/automation.html", project=project, tokens=tokens.list_for(project), tab="automation",
+        snippets=_ci_snippets(project), errors=errors or {}, values=values or {}, plaintext=plaintext,
+        gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
+        gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
+    )
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/projects/<project_id>/automation")
+@login_required
+def project_automation(project_id, user):
+    project = projects.get(project_id)
+    # Keyed to this user and project: another project's page never shows it (and burns it).
+    plaintext = ui.take_secret(f"{user.public_id}:{project.public_id}", session.pop("reveal_token", None))
+    return _automation_tab(project, user, plaintext=plaintext)
+
+
+@bp.post("/projects/<project_id>/tokens")
+@login_required
+def token_create(project_id, user):
+    project = projects.get(project_id)
+    label = request.form.get("label", "")
+    try:
+        days = _number(request.form.get("expiresInDays", ""), "expiresInDays", whole=True)
+        token, plaintext = tokens.create(project, label=label, expires_in_days=days, actor=user)
+    except ValidationFailed as exc:
+        values = {"label": label, "expiresInDays": request.form.get("expiresInDays", "")}
+        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
+    # Shown once, on the page the redirect lands on; a reload finds nothing left to show.
+    session["reveal_token"] = ui.stash_secret(f"{user.public_id}:{project.public_id}", plaintext)
+    flash(f"Token {token.public_id} created. Copy it now: it is not shown again.", "success")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id))
+
+
+@bp.post("/projects/<project_id>/tokens/<token_id>/revoke")
+@login_required
+def token_revoke(project_id, token_id, user):
+    project = projects.get(project_id)
+    token = tokens.get_in_project(project, token_id)
+    tokens.revoke(token, actor=user)
+    flash(f"Token {token_id} revoked.", "success")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id))
+
+
+SETTINGS = {
+    "quality-gates": ("quality_gates", gates.GATE_FIELDS, gates.clean_gates_patch, gates.merge, ("maxFailures",)),
+    "web-vitals-budgets": ("vitals_budgets", vitals.BUDGET_FIELDS, vitals.clean_budgets_patch, vitals.merge, ()),
+}
+
+
+@bp.post("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets'):kind>")
+@login_required
+def project_limits(project_id, kind, user):
+    project = projects.get(project_id)
+    require_admin(user)
+    attribute, fields, clean, merge, whole = SETTINGS[kind]
+    values = {name: request.form.get(name, "") for name in fields}
+    try:
+        patch = clean({name: _number(values[name], name, name in whole) for name in fields})
+    except ValidationFailed as exc:
+        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
+    with write():
+        setattr(project, attribute, merge(getattr(project, attribute), patch))
+    flash("Quality gates saved." if kind == "quality-gates" else "Web Vitals budgets saved.", "success")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id) + f"#{kind}")
+
+
+# -- settings tab -----------------------------------------------------------------------------------
+
+
+def _settings_tab(project, *, errors=None, values=None, status=200):
+    return (
+        render_template("pages/settings.html", project=project, tab="settings", errors=errors or {},
+                        values=values or {"name": project.name, "baseUrl": project.base_url}),
+        status,
+    )
+
+
+@bp.get("/projects/<project_id>/settings")
+@login_required
+def project_settings(project_id, user):
+    return _settings_tab(projects.get(project_id))
+
+
+@bp.post("/projects/<project_id>/settings")
+@login_required
+def project_settings_save(project_id, user):
+    project = projects.get(project_id)
+    values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", "")}
+    try:
+        projects.update(project, name=values["name"], base_url=values["baseUrl"])
+    except SentriError as exc:
+        return _settings_tab(project, errors=field_errors(exc), values=values, status=exc.status)
+    flash("Project saved.", "success")
+    return redirect(url_for("pages.project_settings", project_id=project.public_id))
+
+
+@bp.post("/projects/<project_id>/delete")
+@login_required
+def project_delete(project_id, user):
+    project = projects.get(project_id)
+    require_admin(user)
+    if request.form.get("confirm", "") != project.name:
+        errors = {"confirm": "Type the project's name exactly to delete it."}
+        return _settings_tab(project, errors=errors, status=400)
+    name, public_id = project.name, project.public_id
+    projects.delete_project(project, actor=user)
+    flash(f"Project {public_id} ({name}) deleted.", "success")
+    return redirect(url_for("pages.project_list"))

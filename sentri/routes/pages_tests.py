@@ -1,0 +1,183 @@
+"""Project tabs for tests: the list (filter, import), the review queue, and one test's page
+(steps, edit as YAML, history). Views on the `pages` blueprint."""
+
+from __future__ import annotations
+
+import yaml
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from .. import projects, testcases, ui
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from ..models import REVIEW_STATUSES, Result, Run
+from .pages import bp, login_required, page_of
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+def _last_results(test_ids: list[int]) -> dict[int, Result]:
+    """Return each test's most recent result (one query)."""
+    if not test_ids:
+        return {}
+    latest = (
+        select(func.max(Result.id).label("id")).where(Result.test_id.in_(test_ids)).group_by(Result.test_id).subquery()
+    )
+    return {r.test_id: r for r in db.session.scalars(select(Result).join(latest, latest.c.id == Result.id))}
+
+
+def _tests_tab(project, *, import_errors=None, status=200):
+    review = request.args.get("status") or None
+    if review not in (None, *REVIEW_STATUSES):
+        review = None
+    tag = (request.args.get("tag") or "").strip() or None
+    number, offset = page_of()
+    items, total = testcases.list_for(project, status=review, tag=tag, offset=offset, limit=ui.PER_PAGE)
+    return (
+        render_template(
+            "pages/project_tests.html", project=project, tests=items, tab="tests",
+            page=ui.Page(number, ui.PER_PAGE, total), last=_last_results([t.id for t in items]),
+            status_filter=review, tag_filter=tag, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+        ),
+        status,
+    )
+
+
+@bp.get("/projects/<project_id>/tests")
+@login_required
+def project_tests(project_id, user):
+    return _tests_tab(projects.get(project_id))
+
+
+@bp.post("/projects/<project_id>/tests/import")
+@login_required
+def tests_import(project_id, user):
+    project = projects.get(project_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _tests_tab(project, import_errors=["Choose a file to import."], status=400)
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        return _tests_tab(project, import_errors=["The file is larger than 2 MB."], status=400)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _tests_tab(project, import_errors=["The file is not UTF-8 text."], status=400)
+    try:
+        imported, warnings = testcases.import_file(
+            project, text, upload.filename, skip_unsupported=bool(request.form.get("skipUnsupported")), actor=user
+        )
+    except ValidationFailed as exc:
+        return _tests_tab(project, import_errors=exc.message.split("; "), status=400)
+    flash(f"Imported {len(imported)} test(s) as drafts: approve them in the review queue.", "success")
+    for warning in warnings:
+        flash(warning, "warning")
+    return redirect(url_for("pages.project_review", project_id=project.public_id))
+
+
+# -- review queue -----------------------------------------------------------------------------------
+
+
+@bp.get("/projects/<project_id>/review")
+@login_required
+def project_review(project_id, user):
+    project = projects.get(project_id)
+    number, offset = page_of()
+    items, total = testcases.list_for(project, status="draft", offset=offset, limit=ui.PER_PAGE)
+    return render_template(
+        "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total)
+    )
+
+
+@bp.post("/projects/<project_id>/review")
+@login_required
+def review_submit(project_id, user):
+    """Approve or reject one test (decision=approve:TST-n) or approve every ticked test (bulk)."""
+    project = projects.get(project_id)
+    decision, _, one = request.form.get("decision", "").partition(":")
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed("decision: must be approve or reject")
+    ids = [one] if one else request.form.getlist("tests")
+    if not ids:
+        flash("Tick at least one test.", "error")
+    chosen = [testcases.get(project, test_id) for test_id in ids]
+    for test in chosen:
+        testcases.review(test, decision, actor=user)
+    if chosen:
+        verb = "Approved" if decision == "approve" else "Rejected"
+        flash(f"{verb} {', '.join(t.public_id for t in chosen)}.", "success")
+    target = request.form.get("next")
+    if target == "test" and one:
+        return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=one))
+    return redirect(url_for("pages.project_review", project_id=project.public_id))
+
+
+# -- one test ---------------------------------------------------------------------------------------
+
+
+def _as_yaml(test) -> str:
+    document = {"name": test.name, "tags": test.tags or [], "steps": test.steps}
+    if test.viewport:
+        document["viewport"] = test.viewport
+    if test.covers:
+        document["covers"] = test.covers
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _test_page(project, test, *, source=None, errors=None, status=200):
+    number, offset = page_of()
+    query = select(Result, Run).join(Run, Run.id == Result.run_id).where(Result.test_id == test.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    history = db.session.execute(query.order_by(Result.id.desc()).offset(offset).limit(ui.PER_PAGE)).all()
+    return (
+        render_template(
+            "pages/test.html", project=project, test=test, tab="tests", source=source or _as_yaml(test),
+            errors=errors or [], history=history, page=ui.Page(number, ui.PER_PAGE, total),
+        ),
+        status,
+    )
+
+
+@bp.get("/projects/<project_id>/tests/<test_id>")
+@login_required
+def test_page(project_id, test_id, user):
+    project = projects.get(project_id)
+    return _test_page(project, testcases.get(project, test_id))
+
+
+@bp.post("/projects/<project_id>/tests/<test_id>")
+@login_required
+def test_save(project_id, test_id, user):
+    project = projects.get(project_id)
+    test = testcases.get(project, test_id)
+    source = request.form.get("source", "")
+    try:
+        document = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        return _test_page(project, test, source=source, errors=[f"{where}invalid YAML: {exc}"], status=400)
+    if not isinstance(document, dict):
+        return _test_page(project, test, source=source, errors=["The test must be a mapping (name:, steps:)."],
+                          status=400)
+    changes = {k: document.get(k) for k in testcases.EDITABLE_FIELDS if k in document or k in ("viewport", "covers")}
+    try:
+        testcases.update(test, changes, actor=user)
+    except ValidationFailed as exc:
+        return _test_page(project, test, source=source, errors=exc.message.split("; "), status=400)
+    flash(f"{test.public_id} saved" + (" and sent back to review." if test.review_status == "draft" else "."),
+          "success")
+    return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id))
+
+
+@bp.post("/projects/<project_id>/tests/<test_id>/delete")
+@login_required
+def test_delete(project_id, test_id, user):
+    project = projects.get(project_id)
+    try:
+        test = testcases.get(project, test_id)
+    except NotFound:
+        return redirect(url_for("pages.project_tests", project_id=project.public_id))
+    testcases.delete_test(test)
+    flash(f"{test_id} deleted.", "success")
+    return redirect(url_for("pages.project_tests", project_id=project.public_id))

@@ -1,0 +1,64 @@
+"""The users page (admins only): list, create, change role, deactivate. Views on the `pages` blueprint."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from .. import accounts, ui, users
+from ..errors import SentriError
+from ..models import ROLES
+from .pages import bp, field_errors, login_required, page_of
+
+
+def _users_page(user, *, errors=None, values=None, status=200):
+    number, offset = page_of()
+    items, total = accounts.list_users(offset=offset, limit=ui.PER_PAGE, actor=user)
+    return (
+        render_template("pages/users.html", users=items, page=ui.Page(number, ui.PER_PAGE, total), roles=ROLES,
+                        errors=errors or {}, values=values or {"role": "member"}),
+        status,
+    )
+
+
+@bp.get("/users")
+@login_required
+def user_list(user):
+    users.require_admin(user)
+    return _users_page(user)
+
+
+@bp.post("/users")
+@login_required
+def user_create(user):
+    users.require_admin(user)
+    values = {"email": request.form.get("email", ""), "role": request.form.get("role", "member")}
+    try:
+        created = users.create_user(values["email"], request.form.get("password", ""), role=values["role"],
+                                    actor=user)
+    except SentriError as exc:
+        errors = field_errors(exc)
+        if exc.status == 409:
+            errors = {"email": exc.message}
+        return _users_page(user, errors=errors, values=values, status=exc.status)
+    flash(f"User {created.public_id} ({created.email}) created.", "success")
+    return redirect(url_for("pages.user_list"))
+
+
+@bp.post("/users/<user_id>")
+@login_required
+def user_change(user_id, user):
+    users.require_admin(user)
+    target = users.get_user(user_id)
+    action = request.form.get("action", "")
+    try:
+        if action == "role":
+            accounts.set_role(target, request.form.get("role", ""), actor=user)
+            flash(f"{target.email} is now {target.role}.", "success")
+        elif action in ("deactivate", "activate"):
+            accounts.set_active(target, action == "activate", actor=user)
+            flash(f"{target.email} {action}d.", "success")
+        else:
+            flash("Unknown action.", "error")
+    except SentriError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("pages.user_list", page=request.args.get("page", 1)))

@@ -1,0 +1,65 @@
+// Live progress of an active run: poll the run's JSON every 1.5 s, update the counters and the
+// progress bar, swap in the server-rendered results when more tests are done, stop when it ends.
+(function () {
+  "use strict";
+  var live = document.getElementById("run-live");
+  if (!live || live.dataset.active !== "true") { return; }
+  var statusUrl = live.dataset.statusUrl;
+  var reportUrl = live.dataset.reportUrl;
+  var report = document.getElementById("run-report");
+  var progress = document.getElementById("run-progress");
+  var shownDone = -1;
+  var failures = 0;
+
+  function setField(name, value) {
+    var nodes = live.querySelectorAll('[data-field="' + name + '"]');
+    for (var i = 0; i < nodes.length; i++) { nodes[i].textContent = String(value); }
+  }
+
+  function refreshReport() {
+    return fetch(reportUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (html) {
+        // Server-rendered and escaped by Jinja: the same markup a page load would show.
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector(".run-report");
+        if (fresh) { report.replaceChildren(document.importNode(fresh, true)); }
+      });
+  }
+
+  function finish() {
+    live.dataset.active = "false";
+    var hide = document.querySelectorAll("[data-hide-when-done]");
+    for (var i = 0; i < hide.length; i++) { hide[i].hidden = true; }
+  }
+
+  function poll() {
+    fetch(statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (run) {
+        failures = 0;
+        var done = run.passed + run.failed + run.skipped;
+        var terminal = run.status !== "running";
+        setField("status", run.status);
+        setField("phase", run.phase || "done");
+        setField("done", done);
+        setField("total", run.total);
+        ["passed", "failed", "skipped", "flaky"].forEach(function (k) { setField(k, run[k]); });
+        progress.max = Math.max(run.total, 1);
+        progress.value = done;
+        progress.textContent = done + " of " + run.total;
+        var next = terminal ? null : setTimeout(poll, 1500);
+        if (done !== shownDone || terminal) {
+          shownDone = done;
+          refreshReport().catch(function () { /* the next poll tries again */ });
+        }
+        if (terminal) { finish(); } else { return next; }
+      })
+      .catch(function () {
+        failures += 1;
+        if (failures < 20) { setTimeout(poll, 3000); }
+      });
+  }
+
+  poll();
+})();

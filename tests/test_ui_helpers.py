@@ -1,0 +1,60 @@
+"""Pure helpers of the UI: chart geometry, pagination, step descriptions, vitals cells, one-time secrets."""
+
+from __future__ import annotations
+
+from sentri import ui
+from sentri.errors import ValidationFailed
+from sentri.routes.pages import field_errors
+
+
+def test_line_chart_places_values_bottom_up_and_skips_gaps():
+    chart = ui.line_chart([0, None, 100], ["RUN-1", "RUN-2", "RUN-3"], width=104, height=58, y_max=100, budget=50)
+    assert chart.dots == [(4, 54, "RUN-1"), (100, 4, "RUN-3")]
+    assert chart.points == "4.0,54.0 100.0,4.0" and chart.budget_y == 29
+    single = ui.line_chart([5.0], ["RUN-1"], width=100, height=20)
+    assert single.dots[0][0] == 50 and single.y_max > 5
+    empty = ui.line_chart([None, None], ["a", "b"])
+    assert empty.dots == [] and empty.points == "" and empty.y_max == 1
+    assert ui.line_chart([0, 0], ["a", "b"]).y_max == 1  # never a division by zero
+
+
+def test_pass_rate_ignores_skipped_and_is_none_without_executed_tests():
+    assert ui.pass_rate(3, 1) == 75 and ui.pass_rate(0, 0) is None
+
+
+def test_page_arithmetic_and_lenient_page_numbers():
+    page = ui.Page(number=2, per_page=50, total=101)
+    assert (page.offset, page.pages, page.has_prev, page.has_next) == (50, 3, True, True)
+    assert ui.Page(1, 50, 0).pages == 1 and not ui.Page(1, 50, 0).has_next
+    assert [ui.page_number(v) for v in (None, "", "3", "-2", "x", "0")] == [1, 1, 3, 1, 1, 1]
+
+
+def test_steps_read_like_sentences():
+    assert ui.describe_step({"action": "goto", "url": "/login"}) == "goto /login"
+    assert ui.describe_step({"action": "fill", "target": {"label": "Email"}, "value": "a@b"}) == 'fill label "Email" = "a@b"'
+    assert ui.describe_step({"action": "click", "target": {"role": "button", "name": "Go", "nth": 1}}) == (
+        'click role button "Go" (#1)')
+    assert ui.describe_step({"action": "press", "key": "Enter"}) == "press key Enter"
+    assert ui.describe_step({"action": "wait", "ms": 500}) == "wait 500 ms"
+
+
+def test_vital_cells_use_google_ratings_and_the_budget():
+    assert ui.vital_cell("lcp", 2600.0, {"lcp": 2500}) == {
+        "text": "2,600 ms", "rating": "needs-improvement", "over": True, "budget": 2500}
+    assert ui.vital_cell("cls", 0.05, None)["rating"] == "good"
+    assert ui.vital_cell("inp", None, {"inp": 100}) == {"text": "–", "rating": None, "over": False, "budget": 100}
+    assert ui.vital_cell("lcp", 2500.0, {"lcp": 2500})["over"] is False  # equal to the budget passes
+
+
+def test_a_stashed_secret_is_read_once_and_only_by_its_owner():
+    key = ui.stash_secret("USR-1", "sentri_x")
+    assert ui.take_secret("USR-2", key) is None  # someone else's read also burns it
+    key = ui.stash_secret("USR-1", "sentri_y")
+    assert ui.take_secret("USR-1", key) == "sentri_y" and ui.take_secret("USR-1", key) is None
+    assert ui.take_secret("USR-1", None) is None
+
+
+def test_domain_errors_split_by_field():
+    assert field_errors(ValidationFailed("name: must be 1 to 200 characters")) == {"name": "must be 1 to 200 characters"}
+    assert field_errors(ValidationFailed("baseUrl: bad; name: worse")) == {"baseUrl": "bad", "name": "worse"}
+    assert field_errors(ValidationFailed("The file holds no tests.")) == {"": "The file holds no tests."}
