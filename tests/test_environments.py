@@ -61,7 +61,9 @@ def test_variables_follow_their_precedence_and_a_secret_is_masked_everywhere(app
     steps_seen = [{"goto": "/ok?a={{A}}&b={{B}}&c={{C}}&d={{D}}"}, {"expect_title": "OK"}]
     fails_on_secret = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "{{PASSWORD}}", "timeout": 300}]
     undefined = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "{{NOPE}}"}]
-    project_id, token = _approved(app, site, {"seen": steps_seen, "secret": fails_on_secret, "undefined": undefined})
+    fill_fails = [{"goto": "/ok"}, {"fill": {"label": "Password"}, "value": "{{PASSWORD}}", "timeout": 300}]
+    project_id, token = _approved(app, site, {"seen": steps_seen, "secret": fails_on_secret, "undefined": undefined,
+                                              "fill": fill_fails})
     base = f"/api/v1/projects/{project_id}"
     client.patch(base, json={"variables": {"A": "project", "B": "project", "C": "project", "D": "project"}},
                  headers=admin_headers)
@@ -79,6 +81,7 @@ def test_variables_follow_their_precedence_and_a_secret_is_masked_everywhere(app
     assert results["seen"]["vitals"][0]["url"].endswith("/ok?a=project&b=dataset&c=environment&d=trigger")
     assert results["secret"]["status"] == "failed" and "••••" in results["secret"]["error"]
     assert results["undefined"]["error"] == "step 2: the variable {{NOPE}} is not defined for this run"
+    assert results["fill"]["status"] == "failed" and results["fill"]["failingStep"] == 2
     junit = client.get(f"/api/v1/runs/{run_id}/junit.xml", headers=admin_headers)
     everything = [response.get_data(as_text=True), detail.get_data(as_text=True), junit.get_data(as_text=True),
                   client.get(f"{base}/trigger/runs/{run_id}", headers={"Authorization": f"Bearer {token}"})
