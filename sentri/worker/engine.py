@@ -28,6 +28,8 @@ from .executor import TestJob, execute
 from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
+# An aborted run ends at the latest this long after the abort, even if a browser call hangs.
+ABORT_GRACE_SECONDS = 15.0
 # Playwright's device descriptors used for `device: mobile`, per engine.
 MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
 
@@ -141,7 +143,39 @@ class RunEngine:
                 _cancel(state.jobs[position])
         self._skip(run_id, skipped, "aborted")
         self._maybe_finish(run_id)
+        watchdog = threading.Timer(ABORT_GRACE_SECONDS, self._abort_watchdog, args=(run_id,))
+        watchdog.daemon = True
+        watchdog.start()
         return True
+
+    def release(self, job: TestJob) -> None:
+        """Forget a job whose bookkeeping failed, so its run can still end."""
+        with self._lock:
+            state = self._runs.get(job.run_id)
+            if state is not None:
+                state.in_flight.discard(job.position)
+                self._fill(state)
+            self._idle.notify_all()
+        try:
+            self._maybe_finish(job.run_id)
+        except Exception:
+            log.exception("could not finish run %s", job.run_id)
+
+    def _abort_watchdog(self, run_id: int) -> None:
+        """End an aborted run whose in-flight tests did not stop in time (a stuck browser call)."""
+        from .. import runs
+
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None or not state.in_flight:
+                return
+            log.warning("run %s: %d test(s) did not stop after the abort; ending the run", run_id,
+                        len(state.in_flight))
+            self._runs.pop(run_id)
+            self._idle.notify_all()
+        with self.app.app_context():
+            if runs.finish(run_id, "aborted"):
+                self.notify_finished(run_id)
 
     def is_aborted(self, run_id: int) -> bool:
         """Tell whether the run was aborted (or the engine is stopping) while this process runs it."""
@@ -395,7 +429,11 @@ class BrowserWorker(threading.Thread):
             job = self.engine.next_job()
             if job is None:
                 break
-            self._run_job(job)
+            try:
+                self._run_job(job)
+            except Exception:  # a worker thread must outlive any one test: never strand a run
+                log.exception("worker %s failed around test %s of run %s", self.name, job.position, job.run_id)
+                self.engine.release(job)
         self.loop.run_until_complete(self._close())
         self.loop.close()
 

@@ -85,7 +85,9 @@ async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any
             "failingStep": job.current_step,
         }
     except asyncio.CancelledError:
-        await _close_quietly(context)
+        # Aborted: answer at once. Closing a context right after a cancelled call was seen to take
+        # 10 s or more (an e2e run, with tracing on), so the close finishes on the loop later.
+        _background(_close_quietly(context))
         raise
     outcome["durationMs"] = int((time.monotonic() - started) * 1000)
     # Vitals of every page visited, a failed test's included (up to its failure); not timed.
@@ -110,6 +112,16 @@ async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
     return str(path)
 
 
+_pending: set[asyncio.Task] = set()
+
+
+def _background(coroutine) -> None:
+    """Run a coroutine on the current loop without awaiting it (kept referenced until done)."""
+    task = asyncio.ensure_future(coroutine)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
 async def _stop_tracing(context, path: Path | None) -> str | None:
     try:
         await context.tracing.stop(path=str(path) if path else None)
@@ -119,8 +131,9 @@ async def _stop_tracing(context, path: Path | None) -> str | None:
 
 
 async def _close_quietly(context) -> None:
+    # Bounded: a browser that stopped answering must not hold the worker (and its run) forever.
     try:
-        await asyncio.shield(context.close())
+        await asyncio.wait_for(asyncio.shield(context.close()), timeout=10)
     except Exception:
         pass
 
