@@ -73,3 +73,22 @@ def first_run(app: Flask) -> FirstRun | None:
         testcases.import_file(project, DEMO_TESTS, "demo.yaml", approve=True, actor=admin)
         demo_id = project.public_id
     return FirstRun(email=admin.email, password=password, demo_project_id=demo_id)
+
+
+def refresh_demo_url(app: Flask) -> None:
+    """Point the demo project at this server's demo site again (the port may have changed since)."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from .database import write
+    from .extensions import db
+    from .models import Project
+
+    wanted = demo_base_url(app)
+    for project in db.session.scalars(select(Project).where(Project.is_demo.is_(True))):
+        parts = urlsplit(project.base_url)
+        # Only a base URL Sentri set itself (its own demo site on loopback) is rewritten.
+        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.path == "/demo" and project.base_url != wanted:
+            with write():
+                project.base_url = wanted

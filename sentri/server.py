@@ -30,11 +30,12 @@ def prepare(app: Flask) -> None:
     """Apply migrations, run first-start set-up (printing the login the one time it happens), recover."""
     from flask_migrate import upgrade
 
-    from .bootstrap import first_run
+    from .bootstrap import first_run, refresh_demo_url
 
     with app.app_context():
         upgrade()
         created = first_run(app)
+        refresh_demo_url(app)
     recover(app)
     from .artifacts import prune
 

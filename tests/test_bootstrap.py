@@ -35,3 +35,20 @@ def test_no_demo_when_switched_off_and_no_admin_when_users_exist(app_factory):
 
 def test_demo_base_url_follows_the_listen_address(app_factory):
     assert demo_base_url(app_factory(SENTRI_HOST="0.0.0.0", SENTRI_PORT=9000)) == "http://127.0.0.1:9000/demo"
+
+
+def test_the_demo_project_follows_the_port_the_server_starts_on(app_factory, capsys):
+    from sentri import projects
+
+    first = app_factory(SENTRI_DEMO=True, SENTRI_PORT=8123)
+    prepare(first)
+    capsys.readouterr()
+    again = app_factory(SENTRI_DEMO=True, SENTRI_PORT=9001)
+    prepare(again)
+    with again.app_context():
+        assert projects.get("PRJ-1").base_url == "http://127.0.0.1:9001/demo"
+        other = projects.create("Mine", "http://127.0.0.1:8123/app")
+        other_id = other.public_id
+    prepare(again)
+    with again.app_context():
+        assert projects.get(other_id).base_url == "http://127.0.0.1:8123/app"  # not a demo: untouched
