@@ -7,7 +7,6 @@ from collections import defaultdict
 from sqlalchemy import select, update
 
 from . import planner
-from .database import write
 from .extensions import db
 from .models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
 
@@ -61,15 +60,17 @@ def histories(tests: list[TestCase]) -> list[planner.TestHistory]:
 
 
 def update_flaky_scores(run_id: int) -> None:
-    """Recompute the flaky score of every test of a finished run, that run included."""
+    """Recompute the flaky score of every test of a finished run, that run included.
+
+    Call it inside the write transaction that ends the run: a client that sees the run finished
+    then always sees the scores it produced."""
     test_ids = [
         t for t in db.session.scalars(select(Result.test_id).where(Result.run_id == run_id)) if t is not None
     ]
     if not test_ids:
         return
     recent = recent_results(test_ids)
-    with write():
-        for test_id in test_ids:
-            outcomes = [o for o in (_outcome(r) for r in recent.get(test_id, [])) if o]
-            score = planner.flaky_score(outcomes, window=WINDOW)
-            db.session.execute(update(TestCase).where(TestCase.id == test_id).values(flaky_score=score))
+    for test_id in test_ids:
+        outcomes = [o for o in (_outcome(r) for r in recent.get(test_id, [])) if o]
+        score = planner.flaky_score(outcomes, window=WINDOW)
+        db.session.execute(update(TestCase).where(TestCase.id == test_id).values(flaky_score=score))

@@ -179,8 +179,8 @@ def finish(run_id: int, status: str, error: str | None = None) -> bool:
                 project.quality_gates, passed=run.passed, failed=run.failed, flaky=run.flaky
             )
             run.vitals_result = vitals.evaluate_budgets(project.vitals_budgets, vitals_pages(run))
-    if changed:
-        history.update_flaky_scores(run_id)
+            db.session.flush()
+            history.update_flaky_scores(run_id)
     return bool(changed)
 
 
