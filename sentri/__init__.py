@@ -54,6 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Created with the app, started by server.prepare (or the first run): no threads at import.
     app.extensions["sentri_engine"] = RunEngine(app)
+    from .github import GitHubReporter
+
+    app.extensions["sentri_github"] = GitHubReporter(app)
 
     from .errors import register_error_handlers
     from .routes import register_blueprints

@@ -43,6 +43,9 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_API_RATE_LIMIT": str,
     "SENTRI_ARTIFACT_RETENTION_DAYS": _int,
     "SENTRI_DEMO": _bool,
+    "SENTRI_GITHUB_API_URL": str,
+    "SENTRI_GITHUB_STATUS_CONTEXT": str,
+    "SENTRI_GITHUB_RETRY_SECONDS": _int,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -71,6 +74,11 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_API_RATE_LIMIT": "100 per minute",
     "SENTRI_ARTIFACT_RETENTION_DAYS": 30,
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
+    # GitHub Enterprise Server: https://<host>/api/v3. Requests under it skip the private-address rule.
+    "SENTRI_GITHUB_API_URL": "https://api.github.com",
+    "SENTRI_GITHUB_STATUS_CONTEXT": "sentri",
+    # How long one run's GitHub reporting may spend waiting out rate limits before it gives up.
+    "SENTRI_GITHUB_RETRY_SECONDS": 120,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.

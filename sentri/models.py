@@ -268,6 +268,8 @@ class Run(PublicIdMixin, db.Model):
     vitals_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The risk order and budget plan: why each test ran or was skipped.
     plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # What was reported elsewhere and how it went ({"github": {...}}); never holds a credential.
+    integrations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -49,7 +49,8 @@ class RunOptions:
     base_url: str | None = None
     browser: str = "chromium"
     device: str = "desktop"
-    github: dict[str, Any] | None = None  # repo / PR / sha only: the token is never kept
+    github: dict[str, Any] | None = None  # repo / PR / sha and what will be posted: never the token
+    github_token: str | None = field(default=None, repr=False)  # held in memory for the run only
     environment_id: str | None = None
     data_set_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
@@ -66,7 +67,6 @@ class RunOptions:
             "environmentId": self.environment_id,
             "testDataSetId": self.data_set_id,
             "variables": self.variables,
-            **({"github": self.github} if self.github else {}),
             **self.extra,
         }
 
@@ -141,11 +141,16 @@ def _selection(body: dict, changed_pages: list[str]) -> Selection:
     return selection
 
 
-def _github(body: dict) -> dict[str, Any] | None:
+def _github(body: dict, options: RunOptions) -> None:
+    """Validate the GitHub fields; the record goes on the run, the token only into `options`."""
+    from .github import initial_state
+
     repo, pr, sha, token = (body.get(k) for k in ("githubRepo", "githubPrNumber", "githubCommitSha", "githubToken"))
     if all(v is None for v in (repo, pr, sha, token)):
-        return None
-    if repo is not None and (not isinstance(repo, str) or not _REPO.match(repo)):
+        return
+    if repo is None:
+        raise ValidationFailed("githubRepo: required with githubPrNumber, githubCommitSha or githubToken")
+    if not isinstance(repo, str) or not _REPO.match(repo) or repo.split("/")[1] in (".", ".."):
         raise ValidationFailed("githubRepo: must be owner/name")
     if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int) or pr < 1):
         raise ValidationFailed("githubPrNumber: must be a positive integer")
@@ -153,9 +158,11 @@ def _github(body: dict) -> dict[str, Any] | None:
         raise ValidationFailed("githubCommitSha: must be a 40-character hexadecimal commit SHA")
     if token is not None and not isinstance(token, str):
         raise ValidationFailed("githubToken: must be a string")
-    # The token is request-scoped and never stored; until the GitHub integration lands the run says so.
-    return {"repo": repo, "prNumber": pr, "commitSha": sha,
-            "message": "GitHub comments and commit statuses are not available on this server yet."}
+    token = token.strip() if token is not None else None
+    if token and pr is None and sha is None:
+        raise ValidationFailed("githubPrNumber or githubCommitSha: one is needed to post to GitHub")
+    options.github = initial_state(repo, pr, sha and sha.lower(), token)
+    options.github_token = token or None
 
 
 def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
@@ -201,7 +208,7 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
     if device not in DEVICES:
         raise ValidationFailed(f"device: must be one of {', '.join(DEVICES)}")
     options.device = device
-    options.github = _github(body)
+    _github(body, options)
     for name, attribute in (("environmentId", "environment_id"), ("testDataSetId", "data_set_id")):
         if body.get(name) is not None:
             if not isinstance(body[name], str):

@@ -91,6 +91,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         total=len(tests),
         skipped=len(over_budget),
         plan=plan,
+        integrations={"github": options.github} if options.github else None,
     )
     try:
         with write():
@@ -237,6 +238,7 @@ def status_payload(run: Run, run_url: str) -> dict[str, Any]:
         "error": run.error,
         "gateResult": run.gate_result,
         "webVitalsResult": run.vitals_result,
+        "integrations": run.integrations or {},
         "url": run_url,
     }
 

@@ -71,6 +71,7 @@ def stop_engine(app: Flask) -> None:
         for run_id in runs.fail_interrupted(runs.STOPPED):
             engine.notify_finished(run_id)
     engine.notifier.shutdown(wait=True)
+    app.extensions["sentri_github"].shutdown()
 
 
 def serve(app: Flask) -> None:

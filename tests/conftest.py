@@ -60,6 +60,8 @@ def app_factory(tmp_path, database):
             # Failing steps in tests fail fast; one warm browser per app is plenty.
             "SENTRI_STEP_TIMEOUT_MS": 3000,
             "SENTRI_MAX_BROWSERS": 1,
+            # No test ever reaches api.github.com: tests that post start a fake GitHub on loopback.
+            "SENTRI_GITHUB_API_URL": "http://127.0.0.1:9",
         }
         if database:
             config["SENTRI_DATABASE_URL"] = database
@@ -75,6 +77,7 @@ def app_factory(tmp_path, database):
 
     for app in made:
         app.extensions["sentri_engine"].shutdown(0)
+        app.extensions["sentri_github"].shutdown()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

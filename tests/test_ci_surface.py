@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -209,7 +210,9 @@ def test_github_fields_are_validated_and_the_token_is_never_kept(app, client, si
     response = client.post("/api/v1/ci/trigger", json=body, headers=_h(token))
     assert response.status_code == 200
     detail = client.get(f"/api/v1/runs/{response.get_json()['runId']}", headers=admin_headers).get_json()
-    assert detail["options"]["github"]["repo"] == "octo/app" and "not available" in detail["options"]["github"]["message"]
+    github = detail["integrations"]["github"]
+    assert (github["repo"], github["prNumber"], github["commitSha"]) == ("octo/app", 7, "a" * 40)
+    assert secret not in json.dumps(detail)
     for path in Path(app.instance_path).glob("sentri.db*"):
         assert secret.encode() not in path.read_bytes()
 

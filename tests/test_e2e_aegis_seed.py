@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import FixtureSite, SentriProcess, http_session
+from tests.support.fake_github import FakeGitHub
 from tests.support.testfiles import failing_test, page_test, write_tests
 
 pytestmark = pytest.mark.browser
@@ -46,7 +47,11 @@ def test_the_aegis_seed_commands_pass_and_fail_with_the_run(tmp_path):
     without_crawl = {github: re.sub(r'\n *"crawl": true,', "", github),
                      gitlab: re.sub(r'\n *\\"crawl\\": true,', "", gitlab)}
     assert all('crawl' not in edited for edited in without_crawl.values())
-    with FixtureSite() as site, SentriProcess(tmp_path / "instance", max_browsers=1) as sentri:
+    with FakeGitHub() as github_api, FixtureSite() as site, SentriProcess(
+            tmp_path / "instance", max_browsers=1, env={"SENTRI_GITHUB_API_URL": github_api.url}) as sentri:
+        github_api.add_token("ghs_not_a_real_token")
+        github_api.add_repo("octo/app", pulls=[7])
+
         def project(name, tests):
             project_id = sentri.cli("projects", "create", name, "--base-url", "http://127.0.0.1:9")
             sentri.cli("tests", "import", "--project", project_id, str(write_tests(tmp_path / f"{name}.yaml", tests)),
@@ -81,6 +86,15 @@ def test_the_aegis_seed_commands_pass_and_fail_with_the_run(tmp_path):
             assert done.returncode == expected, (done.stdout, done.stderr)
             if expected == 0:
                 assert '"verdict":"passed"' in done.stdout.replace(" ", "")
+
+        # The seed's GitHub fields reached (a fake) GitHub: one sticky comment per project on PR 7, and
+        # the commit status went pending -> success for the passing project, pending -> failure for the other.
+        def posted() -> bool:
+            return len(github_api.statuses("octo/app", "a" * 40)) == 4 and len(github_api.comments("octo/app", 7)) == 2
+
+        github_api.wait_for(posted, timeout=60)
+        states = [s["state"] for s in github_api.statuses("octo/app", "a" * 40)]
+        assert states == ["pending", "success", "pending", "failure"]
 
         # As written, with "crawl": true: refused by name, and the run is not started.
         refused = _run(gitlab_script, {"AEGIS_CI_TOKEN": passing, "CI_ENVIRONMENT_URL": site.url}, tmp_path, "as-is")

@@ -48,6 +48,8 @@ def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, run
     options.extra["publicUrl"] = public_base()
     run = runs.start(project, options, source="token", triggered_by=token.public_id)
     tokens.touch(token)
+    if options.github_token:
+        current_app.extensions["sentri_github"].run_started(run.id, options.github_token)
     current_app.extensions["sentri_engine"].submit(run.id)
     return run, options
 

@@ -285,7 +285,7 @@ class RunEngine:
         return True
 
     def notify_finished(self, run_id: int) -> None:
-        """Wake requests waiting for the run, send its callback and prune old artifacts (notifier threads)."""
+        """Wake requests waiting for the run, send its callback and GitHub report, prune old artifacts."""
         from ..artifacts import prune_in_background
 
         with self._lock:
@@ -293,6 +293,9 @@ class RunEngine:
         if event is not None:
             event.set()
         self.notifier.submit(prune_in_background, self.app)
+        reporter = self.app.extensions.get("sentri_github")
+        if reporter is not None:
+            reporter.run_finished(run_id)
         from ..notify import send_callback
 
         self.notifier.submit(send_callback, self.app, run_id)

@@ -106,6 +106,7 @@ class SentriProcess:
             SENTRI_SECRET_KEY=SECRET_KEY,
             SENTRI_DEMO="0",
             SENTRI_CALLBACK_ALLOWLIST="127.0.0.1",
+            SENTRI_GITHUB_API_URL="http://127.0.0.1:9",  # never api.github.com; tests pass a fake's URL
             SENTRI_TRIGGER_RATE_LIMIT="1000 per hour",
             # Tests poll every ~100 ms; the per-token status limit (100 per minute) has tests of its own.
             SENTRI_API_RATE_LIMIT="100000 per minute",

@@ -1,0 +1,401 @@
+"""GitHub reporting against a fake GitHub on loopback (tests/support/fake_github.py answers like
+GitHub's REST API description and FACTS.md): sticky comments, commit statuses, weak tokens, rate
+limits, and a token that is never stored or logged. Runs are real (Chromium, fixture site)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sentri import github, github_report, projects, testcases, tokens
+from sentri.database import write
+from sentri.models import Run
+from tests.support.fake_github import FakeGitHub
+from tests.test_ui_pages import PASSWORD, Browser
+
+REPO, PR, SHA = "octo/shop", 42, "0123456789abcdef0123456789abcdef01234567"
+GOOD, WEAK = "ghp_good" + "G" * 32, "ghs_weak" + "W" * 32
+OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
+BROKEN = [{"goto": "/fail"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 500}]
+FLAKY = [{"goto": "/flaky/gh"}, {"expect_title": "Flaky OK", "timeout": 500}]
+
+
+@pytest.fixture
+def fake():
+    with FakeGitHub() as server:
+        server.add_token(GOOD)
+        server.add_token(WEAK, can_comment=False, can_status=False)
+        server.add_repo(REPO, pulls=[PR])
+        yield server
+
+
+@pytest.fixture
+def gh_app(app_factory, fake):
+    return app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
+
+
+def _project(app, site, tests, *, gates=None, name="Shop"):
+    with app.app_context():
+        project = projects.create(name, site)
+        for test_name, steps in tests.items():
+            testcases.review(testcases.create(project, {"name": test_name, "steps": steps}), "approve")
+        with write():
+            project.quality_gates = gates
+        _, token = tokens.create(project)
+        return project.public_id, token
+
+
+def _github_body(token=GOOD, **extra):
+    return {"githubRepo": REPO, "githubPrNumber": PR, "githubCommitSha": SHA, "githubToken": token, **extra}
+
+
+def _run(app, project_id, token, body):
+    """Trigger, then poll until the run has ended and its GitHub report is no longer pending."""
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post(f"/api/v1/projects/{project_id}/trigger", json=body, headers=headers)
+    assert response.status_code == 202, response.get_json()
+    deadline = time.monotonic() + 90
+    while True:
+        status = client.get(response.get_json()["statusUrl"], headers=headers).get_json()
+        report = status["integrations"].get("github", {})
+        if status["status"] != "running" and report.get("state") != "pending":
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+
+
+def _sentri_comments(fake, project_id):
+    return [c for c in fake.comments(REPO, PR) if github_report.marker(project_id) in c["body"]]
+
+
+# -- on real runs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending_to_success(gh_app, site, fake):
+    # A busy pull request: 120 comments from others (two pages of 100), one of them another project's.
+    fake.seed_comments(REPO, PR, [f"LGTM {n}" for n in range(119)] + [github_report.marker("PRJ-999") + "\nother"])
+    project_id, token = _project(gh_app, site, {"home": OK, "again": OK})
+
+    first = _run(gh_app, project_id, token, _github_body())
+    report = first["integrations"]["github"]
+    assert (first["verdict"], report["state"]) == ("passed", "posted"), report
+    assert report["comment"]["action"] == "created" and report["commitStatus"]["state"] == "success"
+    created = _sentri_comments(fake, project_id)
+    assert len(created) == 1 and created[0]["id"] == report["comment"]["id"]
+    assert first["runId"] in created[0]["body"] and "2 passed" in created[0]["body"]
+
+    fake.requests.clear()
+    second = _run(gh_app, project_id, token, _github_body())
+    report = second["integrations"]["github"]
+    assert report["comment"] == {**report["comment"], "action": "updated", "id": created[0]["id"]}
+    comments = _sentri_comments(fake, project_id)
+    assert len(comments) == 1 and second["runId"] in comments[0]["body"] and first["runId"] not in comments[0]["body"]
+    assert len(fake.comments(REPO, PR)) == 121
+    # The marker comment sits on page 2: Sentri followed GitHub's Link header to find it.
+    pages = [r.query.get("page", "1") for r in fake.requests if r.method == "GET"]
+    assert pages == ["1", "2"]
+    assert [r.method for r in fake.requests if "/comments" in r.path] == ["GET", "GET", "PATCH"]
+
+    statuses = fake.statuses(REPO, SHA)
+    assert [s["state"] for s in statuses] == ["pending", "success", "pending", "success"]
+    assert {s["context"] for s in statuses} == {"sentri"}
+    assert all(len(s["description"]) <= 140 for s in statuses)
+    assert statuses[-1]["target_url"] == second["url"]
+    posted = [r for r in fake.requests if r.method == "POST"]
+    assert all(r.headers["authorization"] == f"Bearer {GOOD}" for r in posted)
+    assert all(r.headers["x-github-api-version"] == "2022-11-28" for r in posted)
+
+
+@pytest.mark.browser
+def test_a_gate_violation_with_every_test_passing_sets_failure(app_factory, site):
+    with FakeGitHub(prefix="/api/v3") as enterprise:  # GitHub Enterprise Server's API lives under /api/v3
+        enterprise.add_token(GOOD)
+        enterprise.add_repo(REPO, pulls=[PR])
+        app = app_factory(SENTRI_GITHUB_API_URL=enterprise.url, SENTRI_GITHUB_STATUS_CONTEXT="qa/sentri")
+        project_id, token = _project(app, site, {"flaky": FLAKY, "home": OK}, gates={"maxFlakyPct": 0})
+        status = _run(app, project_id, token, _github_body(dialsConfig={"retries": 1}))
+        assert (status["failed"], status["passed"], status["flaky"]) == (0, 2, 1)
+        assert status["gateResult"]["passed"] is False and status["verdict"] == "failed"
+        statuses = enterprise.statuses(REPO, SHA)
+        assert [(s["state"], s["context"]) for s in statuses] == [("pending", "qa/sentri"), ("failure", "qa/sentri")]
+        assert "gates: maxFlakyPct" in statuses[-1]["description"]
+        (comment,) = _sentri_comments(enterprise, project_id)
+        assert "Quality gates:** :x: failed" in comment["body"] and "`maxFlakyPct` threshold 0" in comment["body"]
+        assert all(r.path.startswith("/api/v3/") for r in enterprise.requests)
+
+
+@pytest.mark.browser
+def test_failing_tests_are_listed_with_their_step_and_reason(gh_app, site, fake):
+    project_id, token = _project(gh_app, site, {"broken | page": BROKEN, "home": OK})
+    status = _run(gh_app, project_id, token, _github_body())
+    assert status["verdict"] == "failed"
+    (comment,) = _sentri_comments(fake, project_id)
+    row = next(line for line in comment["body"].splitlines() if line.startswith("| broken"))
+    assert row.startswith(r"| broken \| page | 2: `expect_text")  # the name's pipe cannot break the table
+    assert "1 passed" in comment["body"] and "1 failed" in comment["body"]
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "failure"]
+
+
+@pytest.mark.browser
+def test_a_weak_token_leaves_a_readable_message_and_the_run_stands(gh_app, site, fake):
+    project_id, token = _project(gh_app, site, {"home": OK})
+    status = _run(gh_app, project_id, token, _github_body(WEAK))
+    assert (status["status"], status["verdict"], status["error"]) == ("completed", "passed", None)
+    report = status["integrations"]["github"]
+    assert report["state"] == "failed"
+    assert "403" in report["message"] and "Resource not accessible by integration" in report["message"]
+    assert "pull_requests: write" in report["message"] and "statuses: write" in report["message"]
+    assert fake.comments(REPO, PR) == [] and fake.statuses(REPO, SHA) == []
+    # The refused pending status is not asked for again at the end.
+    assert len([r for r in fake.requests if "/statuses/" in r.path]) == 1
+    with gh_app.app_context():
+        from sentri import users
+
+        users.create_user("viewer@example.com", PASSWORD, role="member")
+    html = Browser(gh_app.test_client(), "viewer@example.com").html(f"/runs/{status['runId']}")
+    assert "Resource not accessible by integration" in html and 'id="github-report"' in html
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("case", "expected"), [
+    ("unknown token", "rejected the token (401"),
+    ("unknown repo", "404 Not Found"),
+])
+def test_other_refusals_say_what_went_wrong(gh_app, site, fake, case, expected):
+    project_id, token = _project(gh_app, site, {"home": OK})
+    body = _github_body("ghp_revoked" + "R" * 29) if case == "unknown token" else _github_body(githubRepo="octo/gone")
+    status = _run(gh_app, project_id, token, body)
+    assert status["verdict"] == "passed"
+    assert status["integrations"]["github"]["state"] == "failed"
+    assert expected in status["integrations"]["github"]["message"]
+
+
+@pytest.mark.browser
+def test_a_secondary_rate_limit_is_waited_out(gh_app, site, fake):
+    project_id, token = _project(gh_app, site, {"home": OK})
+    fake.rate_limit_next(2, status=403, retry_after=1)  # the pending status, then its first retry
+    status = _run(gh_app, project_id, token, _github_body())
+    assert status["integrations"]["github"]["state"] == "posted", status["integrations"]
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
+    limited = [r for r in fake.requests if "/statuses/" in r.path]
+    assert len(limited) == 4  # two refused, then pending and success
+
+
+@pytest.mark.browser
+def test_a_rate_limit_beyond_the_retry_budget_gives_up_with_a_message(gh_app, site, fake):
+    project_id, token = _project(gh_app, site, {"home": OK})
+    fake.rate_limit_next(1, status=429, retry_after=3600)  # the first request: reading the PR's comments
+    status = _run(gh_app, project_id, token, _github_body(githubCommitSha=None))
+    report = status["integrations"]["github"]
+    assert report["state"] == "failed" and "SENTRI_GITHUB_RETRY_SECONDS" in report["message"], report
+    assert status["verdict"] == "passed" and fake.comments(REPO, PR) == []
+    assert len(fake.requests) == 1  # given up at once, without waiting an hour
+
+
+@pytest.mark.browser
+def test_a_refused_pending_status_does_not_spoil_the_final_one(gh_app, site, fake):
+    project_id, token = _project(gh_app, site, {"home": OK})
+    fake.rate_limit_next(1, status=429, retry_after=3600)  # the pending status gives up at once
+    status = _run(gh_app, project_id, token, _github_body())
+    report = status["integrations"]["github"]
+    assert report["state"] == "posted" and report["commitStatus"]["state"] == "success", report
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["success"]
+
+
+@pytest.mark.browser
+def test_the_token_is_never_stored_nor_logged(gh_app, site, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    project_id, token = _project(gh_app, site, {"home": OK, "broken": BROKEN})
+    fake.rate_limit_next(1, retry_after=1)  # a retried request is logged too
+    status = _run(gh_app, project_id, token, _github_body())
+    assert status["integrations"]["github"]["state"] == "posted"
+    client = gh_app.test_client()
+    detail = client.get(f"/api/v1/runs/{status['runId']}", headers={"Authorization": f"Bearer {token}"})
+    assert GOOD not in json.dumps(status)
+    assert GOOD not in detail.get_data(as_text=True)
+    assert caplog.records and GOOD not in caplog.text
+    with gh_app.app_context():
+        from sentri.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()  # checkpoint nothing away: the WAL file is searched as it is
+    files = [p for p in Path(gh_app.instance_path).rglob("*") if p.is_file()]
+    assert any(p.name.startswith("sentri.db") for p in files)
+    for path in files:
+        assert GOOD.encode() not in path.read_bytes(), path
+    assert github.GitHubReporter.__repr__(gh_app.extensions["sentri_github"]).count("ghp_") == 0
+
+
+# -- validation and the parts that need no browser -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"githubToken": GOOD, "githubPrNumber": 1}, "githubRepo: required"),
+    ({"githubRepo": "octo/..", "githubToken": GOOD, "githubPrNumber": 1}, "githubRepo"),
+    ({"githubRepo": REPO, "githubToken": GOOD}, "githubPrNumber or githubCommitSha"),
+    ({"githubRepo": REPO, "githubPrNumber": "7", "githubToken": GOOD}, "githubPrNumber"),
+    ({"githubRepo": REPO, "githubCommitSha": "abc", "githubToken": GOOD}, "githubCommitSha"),
+    ({"githubRepo": REPO, "githubPrNumber": 1, "githubToken": 5}, "githubToken"),
+])
+def test_github_fields_are_validated_and_a_refused_trigger_leaves_no_run(app, site, body, field):
+    project_id, token = _project(app, site, {"home": OK})
+    response = app.test_client().post(f"/api/v1/projects/{project_id}/trigger", json=body,
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and field in response.get_json()["error"]
+    assert GOOD not in response.get_data(as_text=True)
+    with app.app_context():
+        from sentri.extensions import db
+
+        assert db.session.query(Run).count() == 0
+
+
+def test_an_empty_token_is_recorded_as_nothing_to_post():
+    state = github.initial_state(REPO, PR, None, "")
+    assert state["state"] == "skipped" and "forks" in state["message"]
+    assert github.initial_state(REPO, PR, SHA, None)["message"].startswith("No githubToken")
+
+
+def _response(status: int, headers: dict | None = None, body: dict | None = None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers or {})
+    response._content = json.dumps(body or {}).encode()
+    return response
+
+
+def test_rate_limit_waits_follow_githubs_documented_order():
+    now = 1_000_000.0
+    secondary = {"message": "You have exceeded a secondary rate limit"}
+    assert github.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 1, now) == 7
+    assert github.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 3, now) == 28  # backs off
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) + 30)}
+    assert github.rate_limit_wait(_response(403, reset, {"message": "API rate limit exceeded"}), 1, now) == 31
+    assert github.rate_limit_wait(_response(429, {}, {}), 1, now) == 60  # no hint: at least a minute
+    assert github.rate_limit_wait(_response(403, {}, secondary), 2, now) == 120
+    refused = {"message": "Resource not accessible by integration"}
+    assert github.rate_limit_wait(_response(403, {"x-ratelimit-remaining": "4999"}, refused), 1, now) is None
+    assert github.rate_limit_wait(_response(404, {}, {"message": "Not Found"}), 1, now) is None
+
+
+def test_descriptions_fit_githubs_140_characters_and_follow_the_verdict():
+    gates = {"passed": False, "violations": [{"rule": "minPassRate", "threshold": 95, "actual": 50.0}]}
+    vitals = {"passed": False, "violations": [{"rule": "lcp", "threshold": 2500, "actual": 4000}]}
+    run = Run(status="completed", passed=12, failed=0, skipped=1, flaky=0, total=13, gate_result=gates,
+              vitals_result=vitals)
+    assert github_report.status_state(run) == "failure"
+    assert github_report.final_description(run) == "Failed: 12 passed, 0 failed, 1 skipped; gates: minPassRate; budgets: LCP"
+    broken = Run(status="failed", passed=0, failed=0, skipped=0, total=3, error="The browser could not start: " + "x" * 300)
+    assert github_report.status_state(broken) == "error"
+    description = github_report.final_description(broken)
+    assert len(description) == 140 and description.endswith("...")
+    fine = Run(status="completed", passed=3, failed=0, skipped=0, flaky=0, total=3)
+    assert (github_report.status_state(fine), github_report.final_description(fine)) == (
+        "success", "Passed: 3 passed, 0 failed")
+    assert github_report.status_state(Run(status="aborted", passed=1, failed=0, total=3)) == "error"
+
+
+def test_markdown_in_user_text_is_inert():
+    assert github_report.escape("a|b `c` <img src=x> [l](u)\nnext") == r"a\|b \`c\` \<img src=x\> \[l\](u) next"
+
+
+def test_a_request_outside_the_trusted_api_base_obeys_the_ssrf_rules(fake):
+    client = github.Client(fake.url + "/api/v3", GOOD, retry_seconds=0, stopping=threading.Event())
+    with pytest.raises(github.GitHubError) as refused:
+        client.call("GET", fake.url + "/repos/octo/shop/issues/42/comments", "read the comments")
+    assert "resolves to a loopback address" in str(refused.value)
+    assert fake.requests == []
+
+
+# -- across a real server process: a crash loses the token, a graceful stop still reports ---------------
+
+
+def _e2e_project(sentri, site_url: str, name: str):
+    from tests.support import wait_test, write_tests
+
+    project_id = sentri.cli("projects", "create", name, "--base-url", site_url)
+    path = write_tests(sentri.instance_path.parent / f"{name}.yaml", [wait_test(name, site_url, 20_000)])
+    sentri.cli("tests", "import", "--project", project_id, str(path), "--approve")
+    return project_id, sentri.cli("tokens", "create", "--project", project_id)
+
+
+def _e2e_start(sentri, fake, name: str):
+    from tests.support import FixtureSite, http_session
+
+    site = FixtureSite().start()
+    project_id, token = _e2e_project(sentri, site.url, name)
+    http = http_session()
+    started = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", json=_github_body(),
+                        headers={"Authorization": f"Bearer {token}"}, timeout=15).json()
+    fake.wait_for(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"], timeout=60)
+    site.wait_for_request(f"/page/{name}", timeout=60)  # the browser is inside the 20 s test
+    return site, http, started, token
+
+
+def _e2e_final(http, started, token) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        body = http.get(started["statusUrl"], headers={"Authorization": f"Bearer {token}"}, timeout=15).json()
+        if body["status"] != "running" and body["integrations"]["github"]["state"] != "pending":
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def _assert_token_nowhere(sentri) -> None:
+    folders = [sentri.instance_path, sentri.log_dir]
+    files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".log") for p in files) and any(p.name.startswith("sentri.db") for p in files)
+    for path in files:
+        assert GOOD.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.browser
+def test_a_run_cut_short_by_a_crash_cannot_post_and_says_so(tmp_path, fake):
+    from tests.support import SentriProcess
+
+    with SentriProcess(tmp_path / "instance", max_browsers=1, env={"SENTRI_GITHUB_API_URL": fake.url}) as sentri:
+        site, http, started, token = _e2e_start(sentri, fake, "crash")
+        try:
+            sentri.kill()  # SIGKILL: the token held in memory is gone with the process
+            sentri.start()
+            final = _e2e_final(http, started, token)
+        finally:
+            site.stop()
+        assert final["status"] == "failed" and "restarted" in final["error"]
+        report = final["integrations"]["github"]
+        assert report["state"] == "failed" and report["message"] == github.LOST_TOKEN
+        assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"]
+        assert fake.comments(REPO, PR) == []
+        sentri.stop()
+        _assert_token_nowhere(sentri)
+
+
+@pytest.mark.browser
+def test_a_run_stopped_with_the_server_reports_error_before_it_exits(tmp_path, fake):
+    from tests.support import SentriProcess
+
+    env = {"SENTRI_GITHUB_API_URL": fake.url, "SENTRI_SHUTDOWN_GRACE_SECONDS": "1"}
+    with SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
+        site, http, started, token = _e2e_start(sentri, fake, "stop")
+        try:
+            sentri.stop()  # SIGTERM: the run fails as "stopped", and its report still goes out
+        finally:
+            site.stop()
+        statuses = fake.statuses(REPO, SHA)
+        assert [s["state"] for s in statuses] == ["pending", "error"]
+        assert statuses[-1]["description"].startswith("Run failed: The server was stopped")
+        (comment,) = fake.comments(REPO, PR)
+        assert "did not complete (failed)" in comment["body"] and started["runId"] in comment["body"]
+        sentri.start()
+        final = _e2e_final(http, started, token)
+        assert final["integrations"]["github"]["state"] == "posted"
+        sentri.stop()
+        _assert_token_nowhere(sentri)
