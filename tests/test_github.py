@@ -399,3 +399,49 @@ def test_a_run_stopped_with_the_server_reports_error_before_it_exits(tmp_path, f
         assert final["integrations"]["github"]["state"] == "posted"
         sentri.stop()
         _assert_token_nowhere(sentri)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("shutil").which("jq"), reason="needs jq")
+@pytest.mark.parametrize("event", ["pull_request", "push"])
+def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live_server, site, fake, tmp_path, event):
+    import html as html_module
+    import re
+    import subprocess
+
+    import yaml
+
+    app.config["SENTRI_GITHUB_API_URL"] = fake.url
+    base = live_server
+    project_id, token = _project(app, site, {"home": OK})
+    with app.app_context():
+        from sentri import users
+
+        users.create_user("admin@example.com", PASSWORD, role="admin")
+    page = Browser(app.test_client(), "admin@example.com").html(f"/projects/{project_id}/automation")
+    text = html_module.unescape(re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1))
+    workflow = yaml.safe_load(text.replace("http://localhost", base))
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
+    step = workflow["jobs"]["sentri"]["steps"][0]
+    # What GitHub Actions would put in the step's environment for this event.
+    expressions = {
+        "${{ secrets.SENTRI_TOKEN }}": token,
+        "${{ secrets.GITHUB_TOKEN }}": GOOD,
+        "${{ github.event.pull_request.number }}": str(PR) if event == "pull_request" else "",
+        "${{ github.event.pull_request.head.sha || github.sha }}": SHA,
+    }
+    env = {name: expressions[value] for name, value in step["env"].items()}
+    output = tmp_path / "github_output"
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], capture_output=True, text=True,
+                          timeout=60, env={**env, "PATH": "/usr/bin:/bin", "GITHUB_REPOSITORY": REPO,
+                                           "GITHUB_OUTPUT": str(output)})
+    assert done.returncode == 0, done.stderr
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    deadline = time.monotonic() + 90
+    while (status := requests.get(outputs["status_url"], headers={"Authorization": f"Bearer {token}"},
+                                  timeout=10).json())["integrations"]["github"]["state"] == "pending":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    assert status["integrations"]["github"]["state"] == "posted", status["integrations"]
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
+    assert len(_sentri_comments(fake, project_id)) == (1 if event == "pull_request" else 0)
