@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 from flask import Flask
+from sqlalchemy import select
 
 from . import github_report, ssrf
 from .database import write
@@ -97,6 +98,16 @@ class Client:
         self.retry_seconds = retry_seconds
         self.waited = 0.0
         self._stopping = stopping
+        self._pool = ssrf.PinnedPool()  # one kept-alive connection for a report's few requests
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:  # never show the token
         return f"Client({self.api_base!r})"
@@ -125,7 +136,7 @@ class Client:
         while True:
             try:
                 response = ssrf.request(method, url, trusted_base=self.api_base, field="GitHub API URL",
-                                        timeout=(5.0, 20.0), headers=headers, json=json)
+                                        timeout=(5.0, 20.0), headers=headers, json=json, pool=self._pool)
             except ssrf.UnsafeURLError as exc:
                 raise GitHubError(f"Could not {what}: {exc}") from None
             except requests.ConnectionError as exc:
@@ -278,11 +289,11 @@ class GitHubReporter:
         info = (run.integrations or {}).get("github") if run else None
         if not token or not info or not info.get("commitSha"):
             return
-        status = self._status(self._client(token), run, info, "pending", github_report.pending_description(run))
+        with self._client(token) as client:
+            status = self._status(client, run, info, "pending", github_report.pending_description(run))
         record(run_id, commitStatus=status)
 
     def _post_final(self, run_id: int) -> None:
-        from .notify import run_url
 
         with self._lock:
             token = self._tokens.pop(run_id, None)
@@ -293,11 +304,21 @@ class GitHubReporter:
         if token is None:
             record(run_id, state="failed", message=LOST_TOKEN)
             return
-        client = self._client(token)
+        with self._client(token) as client:
+            comment, status = self._final_report(client, run, info)
+        errors = [part["error"] for part in (comment, status) if part and part.get("error")]
+        record(run_id, state="failed" if errors else "posted", comment=comment, commitStatus=status,
+               message=_summary(info, comment, status))
+        log.info("GitHub report for RUN-%s: %s", run_id, "failed" if errors else "posted")
+
+    def _final_report(self, client: Client, run: Run, info: dict) -> tuple[dict | None, dict | None]:
+        """Post the comment (with a PR number) and the final status (with a SHA); return how each went."""
+        from .notify import run_url
+
         comment = status = None
         if info.get("prNumber"):
-            steps = {t.id: t.steps for t in db.session.query(TestCase).filter(
-                TestCase.id.in_([r.test_id for r in run.results if r.status == "failed" and r.test_id]))}
+            failed_ids = [r.test_id for r in run.results if r.status == "failed" and r.test_id]
+            steps = {t.id: t.steps for t in db.session.scalars(select(TestCase).where(TestCase.id.in_(failed_ids)))}
             body = github_report.comment_body(run, run_url(self.app, run), steps)
             try:
                 action, data = client.upsert_comment(info["repo"], info["prNumber"],
@@ -312,10 +333,7 @@ class GitHubReporter:
             else:
                 status = self._status(client, run, info, github_report.status_state(run),
                                       github_report.final_description(run))
-        errors = [part["error"] for part in (comment, status) if part and part.get("error")]
-        record(run_id, state="failed" if errors else "posted", comment=comment, commitStatus=status,
-               message=_summary(info, comment, status))
-        log.info("GitHub report for RUN-%s: %s", run_id, "failed" if errors else "posted")
+        return comment, status
 
 
 def _summary(info: dict, comment: dict | None, status: dict | None) -> str:

@@ -25,7 +25,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection
 
-__all__ = ["Allowlist", "CheckedTarget", "UnsafeURLError", "check_url", "is_public_address", "post_json", "request"]
+__all__ = ["Allowlist", "CheckedTarget", "PinnedPool", "UnsafeURLError", "check_url", "is_public_address", "post_json",
+           "request"]
 
 MAX_URL_LENGTH = 2048
 ALLOWLIST_ENV = "SENTRI_CALLBACK_ALLOWLIST"
@@ -278,13 +279,34 @@ def _under_base(url: str, base: str | None) -> bool:
     return bool(u.hostname) and same_origin and (u.path == prefix or u.path.startswith(prefix + "/"))
 
 
+class PinnedPool:
+    """Kept-alive connections for several requests, each still checked: a connection is reused only
+    for a request whose check gave the same scheme, host, port and addresses. Close it when done."""
+
+    def __init__(self) -> None:
+        self._adapters: dict[tuple, PinnedAdapter] = {}
+
+    def adapter(self, target: CheckedTarget) -> PinnedAdapter:
+        key = (target.scheme, target.host, target.port, target.addresses)
+        if key not in self._adapters:
+            self._adapters[key] = PinnedAdapter(target)
+        return self._adapters[key]
+
+    def close(self) -> None:
+        for adapter in self._adapters.values():
+            adapter.close()
+        self._adapters.clear()
+
+
 def request(method: str, url: str, *, allowlist: Allowlist | None = None, trusted_base: str | None = None,
             resolver: Resolver | None = None, session: requests.Session | None = None, field: str = "url",
-            timeout: float | tuple[float, float] = 10.0, **kwargs) -> requests.Response:
+            timeout: float | tuple[float, float] = 10.0, pool: PinnedPool | None = None,
+            **kwargs) -> requests.Response:
     """Check `url`, then send one request to the checked addresses: no redirects, no env proxies.
 
     URLs under `trusted_base` skip the private-address rule but are still pinned. `session` only
-    supplies defaults (headers, auth, cookies); the transport is always the pinned adapter.
+    supplies defaults (headers, auth, cookies); the transport is always the pinned adapter, a fresh
+    one per request unless `pool` keeps connections to the same checked addresses alive.
     Other kwargs go to requests.Request (headers, json, data, params, auth...) or, for
     stream/verify/cert, to the send.
     """
@@ -295,13 +317,13 @@ def request(method: str, url: str, *, allowlist: Allowlist | None = None, truste
         session = requests.Session()
         session.trust_env = False  # no netrc credentials either
     prepared = session.prepare_request(requests.Request(method.upper(), url, **kwargs))
-    adapter = PinnedAdapter(target)
+    adapter = pool.adapter(target) if pool is not None else PinnedAdapter(target)
     try:
         response = adapter.send(prepared, timeout=timeout, **send_kwargs)
         if not send_kwargs.get("stream"):
             response.content  # noqa: B018 - read the body before the pool is closed
     finally:
-        if not send_kwargs.get("stream"):
+        if not send_kwargs.get("stream") and pool is None:
             adapter.close()
         if own_session:
             session.close()

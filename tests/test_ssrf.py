@@ -26,6 +26,7 @@ from sentri.ssrf import (
     Allowlist,
     CheckedTarget,
     PinnedAdapter,
+    PinnedPool,
     UnsafeURLError,
     _under_base,
     check_url,
@@ -476,3 +477,26 @@ def test_tls_certificate_is_checked_against_the_url_name(tls_server, url):
         request("GET", url.format(port=tls_server.port), allowlist=Allowlist.parse("127.0.0.1"),
                 resolver=resolver_for(["127.0.0.1"]), verify=tls_server.cafile)
     assert tls_server.received == []
+
+
+class _KeepAlive(_Recorder):
+    protocol_version = "HTTP/1.1"
+
+
+def test_a_pool_keeps_one_connection_per_checked_target_and_still_checks_every_request(net):
+    server = _Server(("127.0.0.1", 0), _KeepAlive)
+    server.received, server.reply = [], (200, {})
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
+    pool = PinnedPool()
+    try:
+        for page in range(3):
+            assert request("GET", f"{base}/x?page={page}", trusted_base=base, pool=pool).status_code == 200
+        assert len(server.received) == 3 and net.connects == ["127.0.0.1"]  # one connection, kept alive
+        with pytest.raises(UnsafeURLError, match="loopback"):  # outside the trusted base: refused as ever
+            request("GET", f"http://127.0.0.1:{server.server_address[1]}/other", trusted_base=base, pool=pool)
+        assert len(server.received) == 3
+    finally:
+        pool.close()
+        server.shutdown()
+        server.server_close()

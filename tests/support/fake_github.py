@@ -468,7 +468,8 @@ def _check_length(text: str, limit: int, resource: str, name: str, doc: str) -> 
 def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        wbufsize = -1  # headers and body leave in one write (flushed per request): no Nagle/delayed-ACK stall
+        wbufsize = -1  # headers and body leave in one write (flushed per request)
+        disable_nagle_algorithm = True  # TCP_NODELAY: a kept-alive client never waits on a delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
