@@ -16,6 +16,7 @@ import requests
 from sentri import github, github_report, projects, testcases, tokens
 from sentri.database import write
 from sentri.models import Run
+from tests.conftest import both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.test_ui_pages import PASSWORD, Browser
 
@@ -79,6 +80,7 @@ def _sentri_comments(fake, project_id):
 
 
 @pytest.mark.browser
+@both_databases
 def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending_to_success(gh_app, site, fake):
     # A busy pull request: 120 comments from others (two pages of 100), one of them another project's.
     fake.seed_comments(REPO, PR, [f"LGTM {n}" for n in range(119)] + [github_report.marker("PRJ-999") + "\nother"])
@@ -349,19 +351,34 @@ def _e2e_final(http, started, token) -> dict:
         time.sleep(0.2)
 
 
-def _assert_token_nowhere(sentri) -> None:
+def _assert_token_nowhere(sentri, database: str | None = None) -> None:
+    """Search the instance folder (the SQLite files included), the server's logs and, on PostgreSQL,
+    every row of every table for the token."""
     folders = [sentri.instance_path, sentri.log_dir]
     files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
-    assert any(p.name.endswith(".log") for p in files) and any(p.name.startswith("sentri.db") for p in files)
+    assert any(p.name.endswith(".log") for p in files)
+    assert database or any(p.name.startswith("sentri.db") for p in files)
     for path in files:
         assert GOOD.encode() not in path.read_bytes(), path
+    if database:
+        import psycopg
+
+        with psycopg.connect(database) as conn:
+            tables = [row[0] for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+            assert "runs" in tables
+            for table in tables:
+                rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()  # noqa: S608 - our own names
+                assert not any(GOOD in row[0] for row in rows), table
 
 
 @pytest.mark.browser
-def test_a_run_cut_short_by_a_crash_cannot_post_and_says_so(tmp_path, fake):
+@both_databases
+def test_a_run_cut_short_by_a_crash_cannot_post_and_says_so(tmp_path, fake, database):
     from tests.support import SentriProcess
 
-    with SentriProcess(tmp_path / "instance", max_browsers=1, env={"SENTRI_GITHUB_API_URL": fake.url}) as sentri:
+    env = {"SENTRI_GITHUB_API_URL": fake.url, **({"SENTRI_DATABASE_URL": database} if database else {})}
+    with SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
         site, http, started, token = _e2e_start(sentri, fake, "crash")
         try:
             sentri.kill()  # SIGKILL: the token held in memory is gone with the process
@@ -375,7 +392,7 @@ def test_a_run_cut_short_by_a_crash_cannot_post_and_says_so(tmp_path, fake):
         assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"]
         assert fake.comments(REPO, PR) == []
         sentri.stop()
-        _assert_token_nowhere(sentri)
+        _assert_token_nowhere(sentri, database)
 
 
 @pytest.mark.browser
