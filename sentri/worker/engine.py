@@ -45,6 +45,7 @@ class RunState:
     jobs: dict[int, TestJob] = field(default_factory=dict)
     aborted: bool = False
     broken: str | None = None
+    unrecorded: int = 0  # tests taken off `pending` whose skipped result is still being written
 
 
 class RunEngine:
@@ -139,9 +140,14 @@ class RunEngine:
             state.aborted = True
             skipped = list(state.pending)
             state.pending.clear()
+            state.unrecorded += len(skipped)  # the run must not end before their skips are written
             for position in state.in_flight:
                 _cancel(state.jobs[position])
-        self._skip(run_id, skipped, "aborted")
+        try:
+            self._skip(run_id, skipped, "aborted")
+        finally:
+            with self._lock:
+                state.unrecorded -= len(skipped)
         self._maybe_finish(run_id)
         watchdog = threading.Timer(ABORT_GRACE_SECONDS, self._abort_watchdog, args=(run_id,))
         watchdog.daemon = True
@@ -214,14 +220,16 @@ class RunEngine:
                     result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
             with self.app.app_context():
                 runs.record_result(job.run_id, result)
+        else:
+            # Recorded while the job still counts as in flight: once it does not, another thread's
+            # _maybe_finish may end the run, and a client could see it finished without this skip.
+            self._skip(job.run_id, [job], skip_reason)
         with self._lock:
             state = self._runs.get(job.run_id)
             if state is not None:
                 state.in_flight.discard(job.position)
                 self._fill(state)
             self._idle.notify_all()
-        if result is None:
-            self._skip(job.run_id, [job], skip_reason)
         self._maybe_finish(job.run_id)
 
     def run_broken(self, job: TestJob, message: str) -> None:
@@ -254,7 +262,7 @@ class RunEngine:
 
         with self._lock:
             state = self._runs.get(run_id)
-            if state is None or state.pending or state.in_flight:
+            if state is None or state.pending or state.in_flight or state.unrecorded:
                 return
             self._runs.pop(run_id)
             self._idle.notify_all()
