@@ -28,12 +28,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import jsonschema
 import jsonschema.exceptions
+
+from tests.support.sites import _BaseThreadServer
 
 API_VERSION = "2022-11-28"
 RATE_LIMIT = 5000  # a personal token's primary limit per hour [FACTS: Rate limits]
@@ -175,13 +177,7 @@ class _Injection:
     reset_in: int | None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # socketserver's 5 drops bursts of parallel connections into 1 s SYN retries
-
-
-class FakeGitHub:
+class FakeGitHub(_BaseThreadServer):
     """See the module docstring. Start it, add tokens and repos, point the client at ``url``."""
 
     def __init__(self, prefix: str = "", per_page_max: int = 100) -> None:
@@ -197,38 +193,15 @@ class FakeGitHub:
         self._clock = 0
         self._used = 0
         self._reset = int(time.time()) + 3600
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FakeGitHub:
-        assert self._server is None, "already started"
-        self._server = _Server(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="FakeGitHub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        """The server's own origin, without the API prefix."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:

@@ -70,6 +70,7 @@ class LoggedRequest:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 drops bursts of parallel connections into 1 s SYN retries
 
 
 class _BaseThreadServer:
