@@ -100,6 +100,8 @@ class User(PublicIdMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="member")
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes: sessions and API tokens carry it, and older ones stop working.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -121,6 +123,9 @@ class Project(PublicIdMixin, db.Model):
     vitals_budgets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Default {{NAME}} values of the project's tests (the lowest precedence).
     variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Origins beyond the base URLs that a trigger's baseUrl may name and secrets may be typed into:
+    # exact ("https://staging.example.com") or host globs ("https://pr-*.preview.example.com").
+    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
