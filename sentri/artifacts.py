@@ -1,9 +1,14 @@
-"""Failure artifacts (screenshots, traces) in the instance folder, pruned after
-SENTRI_ARTIFACT_RETENTION_DAYS (default 30) so the folder does not grow without bound."""
+"""Failure artifacts (screenshots, traces) in the instance folder, one folder per run
+(artifacts/RUN-n), pruned after SENTRI_ARTIFACT_RETENTION_DAYS (default 30) so the folder does not
+grow without bound. Pruning walks the folders, not only the rows: a run that no longer exists (its
+project was deleted) loses its folder, and files no result points at (a crash between writing a file
+and storing its row) are removed once their run has ended."""
 
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import threading
 import time
 from datetime import timedelta
@@ -20,6 +25,20 @@ log = logging.getLogger("sentri.artifacts")
 _last_prune = 0.0
 _lock = threading.Lock()
 PRUNE_EVERY_SECONDS = 3600
+# A file of an ended run that no result points at is left this long before it counts as orphaned.
+ORPHAN_GRACE_SECONDS = 600
+_RUN_FOLDER = re.compile(r"^RUN-([1-9][0-9]*)$")
+
+
+def run_folder(instance_path: str, run_public_id: str) -> Path:
+    """Return the folder a run's artifacts are written to."""
+    return Path(instance_path) / "artifacts" / run_public_id
+
+
+def remove_run_folders(instance_path: str, run_public_ids: list[str]) -> None:
+    """Delete the artifact folders of these runs (e.g. of a deleted project)."""
+    for public_id in run_public_ids:
+        shutil.rmtree(run_folder(instance_path, public_id), ignore_errors=True)
 
 
 def prune(app: Flask) -> int:
@@ -44,8 +63,42 @@ def prune(app: Flask) -> int:
                 db.session.execute(
                     update(Result).where(Result.id.in_([r[0] for r in rows])).values(screenshot=None, trace=None)
                 )
+        removed += _prune_folders(root, cutoff)
     if removed:
-        log.info("pruned %d artifact file(s) older than %s", removed, cutoff.date())
+        log.info("pruned %d artifact file(s) older than %s or left without a run", removed, cutoff.date())
+    return removed
+
+
+def _prune_folders(root: Path, cutoff) -> int:
+    """Walk artifacts/RUN-n folders: remove those of missing or expired runs, and orphaned files."""
+    base = root / "artifacts"
+    if not base.is_dir():
+        return 0
+    folders = {int(m.group(1)): path for path in base.iterdir() if path.is_dir() and (m := _RUN_FOLDER.match(path.name))}
+    if not folders:
+        return 0
+    runs = {row.id: row for row in db.session.execute(
+        select(Run.id, Run.status, Run.finished_at).where(Run.id.in_(list(folders)))
+    )}
+    kept = set()
+    for relative in db.session.scalars(
+        select(Result.screenshot).where(Result.run_id.in_(list(folders)), Result.screenshot.is_not(None))
+        .union_all(select(Result.trace).where(Result.run_id.in_(list(folders)), Result.trace.is_not(None)))
+    ):
+        kept.add((root / relative).resolve())
+    removed = 0
+    for run_id, folder in folders.items():
+        run = runs.get(run_id)
+        if run is None or (run.finished_at is not None and run.finished_at < cutoff):
+            removed += sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if run.finished_at is None:
+            continue  # still running: its files are being written
+        for path in folder.iterdir():
+            if path.is_file() and path.resolve() not in kept and time.time() - path.stat().st_mtime > ORPHAN_GRACE_SECONDS:
+                path.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 

@@ -78,6 +78,36 @@ def projects_list() -> None:
         click.echo(f"{project.public_id}\t{project.name}\t{project.base_url}")
 
 
+def _change_origins(project_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    try:
+        project = projects_domain.get(project_id)
+        wanted = [o for o in project.allowed_origins or []]
+        removing = set(projects_domain.clean_allowed_origins(list(remove)))
+        wanted = [o for o in wanted + list(add) if o not in removing]
+        projects_domain.update(project, allowed_origins=wanted)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    origins = project.allowed_origins or []
+    click.echo(f"{project.public_id} allows {len(origins)} origin(s) beyond its base URLs:")
+    click.echo(",".join(origins) or "none")
+
+
+@projects.command("allow-origin")
+@click.argument("project_id")
+@click.argument("origins", nargs=-1, required=True)
+def projects_allow_origin(project_id: str, origins: tuple[str, ...]) -> None:
+    """Let runs of a project go to (and type secrets into) these origins or host patterns."""
+    _change_origins(project_id, origins, ())
+
+
+@projects.command("disallow-origin")
+@click.argument("project_id")
+@click.argument("origins", nargs=-1, required=True)
+def projects_disallow_origin(project_id: str, origins: tuple[str, ...]) -> None:
+    """Remove origins from a project's allowed origins."""
+    _change_origins(project_id, (), origins)
+
+
 @tests.command("import")
 @click.option("--project", "project_id", required=True, help="PRJ-n")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

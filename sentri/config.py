@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -46,6 +48,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_GITHUB_API_URL": str,
     "SENTRI_GITHUB_STATUS_CONTEXT": str,
     "SENTRI_GITHUB_RETRY_SECONDS": _int,
+    "SENTRI_BROWSER_BLOCKED_NETWORKS": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -79,6 +82,8 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_GITHUB_STATUS_CONTEXT": "sentri",
     # How long one run's GitHub reporting may spend waiting out rate limits before it gives up.
     "SENTRI_GITHUB_RETRY_SECONDS": 120,
+    # Networks the browser never reaches (origins.py): link-local, where cloud metadata lives.
+    "SENTRI_BROWSER_BLOCKED_NETWORKS": DEFAULT_BLOCKED_NETWORKS,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.
@@ -134,3 +139,7 @@ def derive(config: dict, instance_path: str) -> None:
     # form pages use Flask-WTF's global protection.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    try:
+        config["BROWSER_BLOCKED_NETWORKS"] = parse_networks(config["SENTRI_BROWSER_BLOCKED_NETWORKS"])
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 
+from . import origins
+from .artifacts import remove_run_folders
 from .database import write
 from .errors import NotFound, ValidationFailed
 from .extensions import db
@@ -52,15 +55,34 @@ def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project
     return list(db.session.scalars(query)), total
 
 
+_UNCHANGED = object()
+
+
+def clean_allowed_origins(values: object) -> list[str]:
+    """Validate allowedOrigins (exact origins or host globs); raise a 400 naming the bad entry."""
+    try:
+        return origins.parse_patterns(values)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
 def update(
-    project: Project, *, name: str | None = None, base_url: str | None = None, variables: dict | None = None
+    project: Project, *, name: str | None = None, base_url: str | None = None, variables: dict | None = None,
+    allowed_origins: list[str] | None | object = _UNCHANGED, actor: User | None = None,
 ) -> Project:
-    """Change a project's name, base URL and/or default {{NAME}} variables."""
+    """Change a project's name, base URL, default {{NAME}} variables and/or allowed origins (None clears;
+    only an admin may change them: they widen where a run may go and type secrets)."""
+    if allowed_origins is not _UNCHANGED:
+        require_admin(actor)
     if variables is not None:
         from .environments import clean_variables
 
         variables = clean_variables(variables, "variables")
+    if allowed_origins is not _UNCHANGED:
+        allowed_origins = clean_allowed_origins(allowed_origins) or None
     with write():
+        if allowed_origins is not _UNCHANGED:
+            project.allowed_origins = allowed_origins
         if variables is not None:
             project.variables = variables or None
         if name is not None:
@@ -72,12 +94,15 @@ def update(
 
 
 def delete_project(project: Project, *, actor: User | None = None) -> None:
-    """Delete a project with its tests and runs, and hard-delete its trigger tokens at once."""
+    """Delete a project with its tests and runs (and their artifact folders), and hard-delete its
+    trigger tokens at once."""
     require_admin(actor)
+    run_ids = [f"RUN-{n}" for n in db.session.scalars(select(Run.id).where(Run.project_id == project.id))]
     with write():
         # Tokens first and explicitly: they must be gone even where ON DELETE CASCADE is not enforced.
         db.session.execute(delete(TriggerToken).where(TriggerToken.project_id == project.id))
         db.session.delete(project)
+    remove_run_folders(current_app.instance_path, run_ids)
 
 
 def serialize(project: Project) -> dict:
@@ -101,5 +126,6 @@ def serialize(project: Project) -> dict:
         "updatedAt": isoformat(project.updated_at),
         "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
         "variables": project.variables or {},
+        "allowedOrigins": project.allowed_origins or [],
         "lastRunId": last_run.public_id if last_run else None,
     }

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import gates, history, planner, selection, vitals
+from . import gates, history, origins, planner, selection, vitals
 from .database import write
 from .errors import Conflict, NotFound, ValidationFailed
 from .extensions import db
@@ -38,7 +38,8 @@ def _approved_tests(project: Project) -> list[TestCase]:
 
 
 def _check_settings(project: Project, options: RunOptions) -> None:
-    """Refuse an environment or test-data set that is not the project's (400 naming the field)."""
+    """Refuse an environment or test-data set that is not the project's, and a baseUrl outside the
+    project's origins (400 naming the field)."""
     from . import environments
 
     for field, value, lookup in (("environmentId", options.environment_id, environments.get_environment),
@@ -48,6 +49,24 @@ def _check_settings(project: Project, options: RunOptions) -> None:
                 lookup(project, value)
             except NotFound as exc:
                 raise ValidationFailed(f"{field}: {exc.message}") from None
+    if options.base_url is not None:
+        check_base_url(project, options.base_url)
+
+
+def check_base_url(project: Project, base_url: str) -> None:
+    """Refuse a run's baseUrl whose origin is not the project's, one of its environments', or allowed:
+    the run's secrets are typed into that origin, so a trigger token must not move them elsewhere."""
+    from . import environments
+
+    known = [project.base_url] + [env.base_url for env in environments.list_environments(project)]
+    trusted = origins.TrustedOrigins(known, project.allowed_origins)
+    if not trusted.allows(base_url):
+        origin = origins.origin_of(base_url)
+        raise ValidationFailed(
+            f"baseUrl: {origin} is not one of project {project.public_id}'s origins ({trusted.describe()}); "
+            "add it (or a pattern such as https://pr-*.preview.example.com) to the project's allowedOrigins "
+            "(Settings in the web UI, PATCH /api/v1/projects/:id, or flask projects allow-origin)."
+        )
 
 
 def active_run(project_id: int) -> Run | None:

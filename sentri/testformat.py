@@ -35,7 +35,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from sentri import recorder
+from sentri import origins, recorder
+from sentri.validation import nesting_depth
 
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
 # The roles Playwright's get_by_role accepts (its `role` Literal); anything else fails at run time.
@@ -80,6 +81,17 @@ def _not_blank(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_not_blank)]
+
+
+def _web_url(value: str) -> str:
+    """Accept only an http(s) URL or a path on the base URL: the browser goes only to web pages."""
+    problem = origins.step_url_problem(value)
+    if problem:
+        raise PydanticCustomError("sentri", '"url" ' + problem.replace("{", "{{").replace("}", "}}"))
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_not_blank), AfterValidator(_web_url)]
 
 
 class _Strict(BaseModel):
@@ -128,7 +140,7 @@ class _Step(_Strict):
 _TARGET = (Target, ...)
 # The action table of test-format.md: action -> its own fields as (type, default; ... = required).
 _ACTION_FIELDS: dict[str, dict[str, tuple]] = {
-    "goto": {"url": (Text, ...)},
+    "goto": {"url": (WebUrl, ...)},
     "click": {"target": _TARGET, "button": (Literal["left", "right", "middle"] | None, None)},
     "dblclick": {"target": _TARGET},
     "hover": {"target": _TARGET},
@@ -385,6 +397,48 @@ def _syntax_error(text: str, json_exc: json.JSONDecodeError, yaml_exc: yaml.YAML
     return f"{where}invalid YAML: {getattr(yaml_exc, 'problem', None) or yaml_exc}"
 
 
+MAX_DEPTH = 64
+MAX_YAML_NODES = 200_000
+
+
+class _TestLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases, and with caps on nesting and node count.
+
+    An alias re-uses a node, so ten nested aliases of ten items each make a 1 KB file that expands to
+    ten billion values the moment anything walks it; tests never need them (write the values out)."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not supported in test files; write the values out", mark)
+        self._nodes += 1
+        self._depth += 1
+        try:
+            if self._nodes > MAX_YAML_NODES or self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                what = f"more than {MAX_YAML_NODES} values" if self._nodes > MAX_YAML_NODES else (
+                    f"nesting deeper than {MAX_DEPTH} levels")
+                raise yaml.composer.ComposerError(None, None, f"the file has {what}", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str):
+    """Parse YAML safely: no aliases, at most MAX_DEPTH levels and MAX_YAML_NODES values (yaml.YAMLError)."""
+    loader = _TestLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_document(text: str, filename: str | None = None) -> list[dict]:
     """Parse JSON or YAML text into the list of raw test documents it holds.
 
@@ -395,11 +449,17 @@ def parse_document(text: str, filename: str | None = None) -> list[dict]:
     where = f"{filename}: " if filename else ""
     try:
         data = json.loads(text)  # strict JSON first: PyYAML is YAML 1.1 and trips on some JSON
+    except RecursionError:
+        raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"]) from None
     except json.JSONDecodeError as json_exc:
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as yaml_exc:
             raise TestFormatError([where + _syntax_error(text, json_exc, yaml_exc)]) from None
+        except RecursionError:
+            raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"]) from None
+    if nesting_depth(data) > MAX_DEPTH:
+        raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"])
     if data is None:
         raise TestFormatError([f"{where}the file is empty"])
     if recorder.is_recording_map(data):

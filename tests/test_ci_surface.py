@@ -161,6 +161,13 @@ def test_case_ids_restrict_the_run_and_drafts_are_refused(app, client, site, adm
 
 def test_base_url_overrides_the_project_url_for_one_run_and_is_recorded(app, client, site, admin_headers):
     project_id, token, _ = _project(app, "http://127.0.0.1:9", {"home": OK})
+    # The site's origin is not the project's: a token cannot send the run (and its secrets) there...
+    refused = client.post(f"/api/v1/projects/{project_id}/trigger", json={"baseUrl": site}, headers=_h(token))
+    assert refused.status_code == 400
+    assert "baseUrl" in refused.get_json()["error"] and "allowedOrigins" in refused.get_json()["error"]
+    # ...until an admin allows it (a preview origin, say).
+    allowed = client.patch(f"/api/v1/projects/{project_id}", json={"allowedOrigins": [site]}, headers=admin_headers)
+    assert allowed.status_code == 200 and allowed.get_json()["allowedOrigins"] == [site]
     response = client.post(f"/api/v1/projects/{project_id}/trigger", json={"baseUrl": site, "wait": True},
                            headers=_h(token))
     assert response.status_code == 200, response.get_json()

@@ -54,6 +54,9 @@ def test_the_aegis_seed_commands_pass_and_fail_with_the_run(tmp_path):
 
         def project(name, tests):
             project_id = sentri.cli("projects", "create", name, "--base-url", "http://127.0.0.1:9")
+            # The pipelines send the preview deploy as baseUrl: its origin must be allowed (a real
+            # project would allow https://pr-*.preview.example.com).
+            sentri.cli("projects", "allow-origin", project_id, site.url)
             sentri.cli("tests", "import", "--project", project_id, str(write_tests(tmp_path / f"{name}.yaml", tests)),
                        "--approve")
             return sentri.cli("tokens", "create", "--project", project_id)

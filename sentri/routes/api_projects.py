@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from pydantic import Field
 
 from .. import projects
 from ..auth import user_required
 from ..extensions import csrf
-from ..validation import Body, parse
+from ..validation import Body, json_body, parse
 from . import page_args, paginated
 
 bp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects")
@@ -25,12 +25,13 @@ class ProjectPatch(Body):
     name: str | None = Field(default=None, max_length=200)
     base_url: str | None = Field(default=None, alias="baseUrl", max_length=2048)
     variables: dict[str, str] | None = None
+    allowed_origins: list[str] | None = Field(default=None, alias="allowedOrigins")
 
 
 @bp.post("")
 @user_required
 def create(user):
-    body = parse(ProjectCreate, request.get_json(silent=True))
+    body = parse(ProjectCreate, json_body())
     project = projects.create(body.name, body.base_url)
     return jsonify(projects.serialize(project)), 201
 
@@ -53,8 +54,10 @@ def read(project_id, user):
 @user_required
 def edit(project_id, user):
     project = projects.get(project_id)
-    body = parse(ProjectPatch, request.get_json(silent=True))
-    projects.update(project, name=body.name, base_url=body.base_url, variables=body.variables)
+    body = parse(ProjectPatch, json_body())
+    changes = {"allowed_origins": body.allowed_origins} if "allowed_origins" in body.model_fields_set else {}
+    projects.update(project, name=body.name, base_url=body.base_url, variables=body.variables, actor=user,
+                    **changes)
     return jsonify(projects.serialize(project))
 
 

@@ -180,9 +180,11 @@ def project_limits(project_id, kind, user):
 
 
 def _settings_tab(project, *, errors=None, values=None, status=200):
+    current = {"name": project.name, "baseUrl": project.base_url,
+               "allowedOrigins": "\n".join(project.allowed_origins or [])}
     return (
         render_template("pages/settings.html", project=project, tab="settings", errors=errors or {},
-                        values=values or {"name": project.name, "baseUrl": project.base_url}),
+                        values=values or current),
         status,
     )
 
@@ -197,9 +199,13 @@ def project_settings(project_id, user):
 @login_required
 def project_settings_save(project_id, user):
     project = projects.get(project_id)
-    values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", "")}
+    values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", ""),
+              "allowedOrigins": request.form.get("allowedOrigins", "")}
+    changes = {}
+    if user.is_admin and "allowedOrigins" in request.form:  # one origin per line
+        changes["allowed_origins"] = [line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()]
     try:
-        projects.update(project, name=values["name"], base_url=values["baseUrl"])
+        projects.update(project, name=values["name"], base_url=values["baseUrl"], actor=user, **changes)
     except SentriError as exc:
         return _settings_tab(project, errors=field_errors(exc), values=values, status=exc.status)
     flash("Project saved.", "success")

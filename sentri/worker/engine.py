@@ -25,6 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from .browsers import find_chromium, launch_options
 from .executor import TestJob, execute
+from .guard import HostCache
 from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
@@ -313,7 +314,8 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
     """Build the jobs of a run from its plan (risk order, over-budget tests already skipped)."""
     from datetime import timedelta
 
-    from .. import environments
+    from .. import environments, origins
+    from ..artifacts import run_folder
     from ..extensions import db
     from ..models import Environment, Project, Run, TestCase, TestDataSet
 
@@ -326,12 +328,15 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
     budget = run.options.get("budgetMinutes")
     # budgetMinutes caps the run's wall clock from its trigger: tests still queued then are skipped.
     deadline = (run.created_at + timedelta(minutes=budget)).timestamp() if budget else None
-    artifacts = Path(app.instance_path) / "artifacts" / run.public_id
+    artifacts = run_folder(app.instance_path, run.public_id)
     environment = _by_public_id(Environment, run.options.get("environmentId"))
     data_set = _by_public_id(TestDataSet, run.options.get("testDataSetId"))
     # Secrets are decrypted here, in memory, for this run only.
     values, secret_values = environments.resolve(project, environment, data_set, run.options.get("variables") or {})
     base_url = run.options.get("baseUrl") or (environment.base_url if environment else None) or project.base_url
+    # Secrets are typed only into pages of the run's base URL origin and the project's allowedOrigins.
+    trusted = origins.TrustedOrigins([base_url], project.allowed_origins)
+    networks = app.config["BROWSER_BLOCKED_NETWORKS"]
     jobs = []
     for entry in planned:
         test = tests.get(int(entry["testId"].removeprefix("TST-")))
@@ -358,6 +363,8 @@ def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:
             artifacts_dir=artifacts,
             deadline=deadline,
             secret_values=secret_values,
+            trusted=trusted,
+            blocked_networks=networks,
             setup_error=setup_error,
         ))
     return jobs, dials.get("parallelWorkers", 1)
@@ -386,6 +393,7 @@ class BrowserWorker(threading.Thread):
         self.playwright = None
         self.browser = None  # the Chromium every worker keeps warm
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
+        self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
 
     async def _ensure_browser(self):
         if self.browser is not None and self.browser.is_connected():
@@ -469,7 +477,7 @@ class BrowserWorker(threading.Thread):
             except Exception as exc:  # BrowserUnavailable, or a browser that will not start
                 self.engine.run_broken(job, f"The browser could not start: {exc}".splitlines()[0][:500])
                 return
-            task = self.loop.create_task(execute(browser, job))
+            task = self.loop.create_task(execute(browser, job, self.hosts))
             job.task = task
             if self.engine.is_aborted(job.run_id):
                 task.cancel()  # the abort came while the browser was being readied: no task to cancel then

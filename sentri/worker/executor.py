@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser
 
-from .. import secrets
+from .. import origins, secrets
 from ..models import utcnow
 from . import vitals_probe
+from .guard import Guard, HostCache, carries_secret
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
 
@@ -39,15 +40,20 @@ class TestJob:
     device: str = "desktop"
     device_descriptor: dict | None = None  # Playwright's descriptor for a mobile run, set by the worker
     secret_values: list[str] = field(default_factory=list, repr=False)  # masked in everything reported
+    # Where secrets may be typed (the run's base URL origin and the project's allowedOrigins), and the
+    # networks the browser must never reach (origins.parse_networks).
+    trusted: origins.TrustedOrigins | None = None
+    blocked_networks: tuple = origins.parse_networks(None)
     setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
     current_step: int = 0
 
-
-class Aborted(Exception):
-    """The job was cancelled by an abort or a shutdown."""
+    @cached_property
+    def uses_secrets(self) -> bool:
+        """Tell whether any step holds a secret value (after {{NAME}} substitution)."""
+        return any(carries_secret(step, self.secret_values) for step in self.steps)
 
 
 def context_options(job: TestJob) -> dict[str, Any]:
@@ -58,15 +64,24 @@ def context_options(job: TestJob) -> dict[str, Any]:
     return options
 
 
-async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any]:
-    context = await browser.new_context(**context_options(job))
-    # Recorded for every attempt (cheap: measured within noise), kept only when the attempt fails.
-    await context.tracing.start(screenshots=True, snapshots=True)
+async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache) -> dict[str, Any]:
+    # Service workers are blocked: their requests would not pass through the guard's route.
+    context = await browser.new_context(**context_options(job), service_workers="block")
+    guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
+                  trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
+    await guard.install(context)
+    # A Playwright trace records typed values and input snapshots and cannot be masked reliably, so
+    # a test that types a secret keeps no trace (README). Others record every attempt (cheap:
+    # measured within noise) and keep the trace only when the attempt fails.
+    tracing = not job.uses_secrets
+    if tracing:
+        await context.tracing.start(screenshots=True, snapshots=True)
     await context.add_init_script(vitals_probe.init_script())
     page = await context.new_page()
     vitals = vitals_probe.VitalsRecorder()
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
+    refused = False
 
     async def at_step(index: int, step: dict) -> None:
         job.current_step = index
@@ -75,9 +90,11 @@ async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any
 
     try:
         async with asyncio.timeout(job.timeout_s):
-            await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step)
+            await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step,
+                            guard=guard)
     except StepFailed as exc:
         outcome = {"status": "failed", "error": str(exc), "failingStep": exc.index}
+        refused = exc.refused
     except TimeoutError:
         outcome = {
             "status": "failed",
@@ -93,20 +110,29 @@ async def _attempt(browser: Browser, job: TestJob, number: int) -> dict[str, Any
     # Vitals of every page visited, a failed test's included (up to its failure); not timed.
     await vitals.snapshot(page)
     outcome["vitals"] = vitals.rows()
-    if outcome["status"] == "failed" and job.artifacts_dir is not None:
+    # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
+    # whatever the refused navigation left half-drawn.
+    if outcome["status"] == "failed" and job.artifacts_dir is not None and not refused:
         outcome["screenshot"] = await _screenshot(page, job, number)
-        outcome["trace"] = await _stop_tracing(context, job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip")
-    else:
+        if tracing:
+            outcome["trace"] = await _stop_tracing(
+                context, job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip")
+    elif tracing:
         await _stop_tracing(context, None)
     await _close_quietly(context)
     return outcome
 
 
+# Painted over in the failure screenshot of a test that types secrets: what was typed stays unseen.
+_FORM_FIELDS = "input:not([type=hidden]), textarea, select, [contenteditable]:not([contenteditable=false])"
+
+
 async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
     job.artifacts_dir.mkdir(parents=True, exist_ok=True)
     path = job.artifacts_dir / f"{job.position:04d}-attempt{attempt}.png"
+    mask = [page.locator(_FORM_FIELDS)] if job.uses_secrets else []
     try:
-        await page.screenshot(path=str(path), timeout=5_000)
+        await page.screenshot(path=str(path), timeout=5_000, mask=mask)
     except Exception:  # a crashed page has nothing to show; the error message still says why
         return None
     return str(path)
@@ -138,8 +164,10 @@ async def _close_quietly(context) -> None:
         pass
 
 
-async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
-    """Run the job with its retries and return the fields of its Result row, secrets masked."""
+async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None) -> dict[str, Any]:
+    """Run the job with its retries and return the fields of its Result row, secrets masked.
+    Only the final attempt's screenshot and trace are kept; earlier attempts' files are deleted."""
+    hosts = hosts or HostCache()
     job.task = asyncio.current_task()
     started_at = utcnow()
     if job.setup_error is not None:
@@ -155,14 +183,18 @@ async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
     screenshot = trace = None
     vitals: list[dict] = []
     for number in range(1, job.retries + 2):
-        outcome = await _attempt(browser, job, number)
+        outcome = await _attempt(browser, job, number, hosts)
         vitals = outcome["vitals"]
         attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
-        screenshot = outcome.get("screenshot") or screenshot
-        trace = outcome.get("trace") or trace
+        if outcome.get("screenshot") or outcome.get("trace"):
+            _delete(screenshot, trace)  # an earlier attempt's: only the last failure is kept
+            screenshot, trace = outcome.get("screenshot"), outcome.get("trace")
         if outcome["status"] == "passed":
             break
     last = attempts[-1]
+    if last["status"] == "passed":
+        _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
+        screenshot = trace = None
     return _masked(job, {
         "test_id": job.test_id,
         "test_name": job.name,
@@ -181,6 +213,12 @@ async def execute(browser: Browser, job: TestJob) -> dict[str, Any]:
         "started_at": started_at,
         "finished_at": utcnow(),
     })
+
+
+def _delete(*paths: str | None) -> None:
+    for path in paths:
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:

@@ -13,22 +13,28 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, expect
 
+from ..origins import browser_form, scheme_of
+from .guard import Guard, Refused
+
 DEFAULT_STEP_TIMEOUT_MS = 15_000
 
 
 class StepFailed(Exception):
     """A step did not do what it says; `index` is numbered from 1 like the test format."""
 
-    def __init__(self, index: int, action: str, message: str) -> None:
+    def __init__(self, index: int, action: str, message: str, *, refused: bool = False) -> None:
         super().__init__(f"step {index} ({action}): {message}")
         self.index = index
         self.action = action
         self.message = message
+        self.refused = refused  # the browser guard refused it: nothing of the page is kept
 
 
 def resolve_url(base_url: str, url: str) -> str:
-    """Join a relative step URL onto the base URL, keeping the base's path ('/login' under '/demo')."""
-    if urlsplit(url).scheme:
+    """Join a relative step URL onto the base URL, keeping the base's path ('/login' under '/demo').
+    The URL is read as a browser reads it (origins.browser_form), so what is checked is what opens."""
+    url = browser_form(url)
+    if scheme_of(url):
         return url
     return base_url.rstrip("/") + "/" + url.lstrip("/")
 
@@ -70,13 +76,18 @@ def locate(page: Page, target: dict) -> Locator:
     return locator.last if nth == -1 else locator.nth(nth)
 
 
-async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int) -> None:
-    """Perform one canonical step; raise Playwright's error or AssertionError when it fails."""
+async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int, guard: Guard | None = None) -> None:
+    """Perform one canonical step; raise Playwright's error, AssertionError, or the guard's Refused."""
     action = step["action"]
     timeout = step.get("timeout", timeout_ms)
     target = step.get("target")
+    if guard is not None:
+        await guard.check_typing(page, step, locate(page, target) if target else None, timeout)
     if action == "goto":
-        await page.goto(resolve_url(base_url, step["url"]), timeout=timeout)
+        url = resolve_url(base_url, step["url"])
+        if guard is not None:
+            guard.check_navigation(url, step)
+        await page.goto(url, timeout=timeout)
     elif action == "click":
         await locate(page, target).click(button=step.get("button", "left"), timeout=timeout)
     elif action == "dblclick":
@@ -125,12 +136,19 @@ async def run_steps(
     *,
     timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS,
     before_step: Callable[[int, dict], Awaitable[None]] | None = None,
+    guard: Guard | None = None,
 ) -> None:
-    """Run steps in order; raise StepFailed naming the first failing step."""
+    """Run steps in order; raise StepFailed naming the first failing step (or the first the guard refused)."""
     for index, step in enumerate(steps, start=1):
         if before_step is not None:
             await before_step(index, step)
         try:
-            await run_step(page, step, base_url, timeout_ms)
+            await run_step(page, step, base_url, timeout_ms, guard)
+            if guard is not None:
+                guard.check_page(page)
+        except Refused as exc:
+            raise StepFailed(index, step["action"], str(exc), refused=True) from None
         except (PlaywrightError, AssertionError) as exc:
+            if guard is not None and guard.refusals:  # the step failed because the guard aborted its request
+                raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None
             raise StepFailed(index, step["action"], _first_line(exc)) from exc

@@ -74,7 +74,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _BaseThreadServer:
-    """Start a handler class on 127.0.0.1:0 in a daemon thread; a context manager."""
+    """Start a handler class on 127.0.0.1:0 (or another loopback address) in a daemon thread; a context manager."""
+
+    host = "127.0.0.1"
 
     def __init__(self) -> None:
         self._server: _Server | None = None
@@ -84,7 +86,7 @@ class _BaseThreadServer:
         raise NotImplementedError
 
     def start(self):
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server((self.host, 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=type(self).__name__, daemon=True)
         self._thread.start()
@@ -97,7 +99,7 @@ class _BaseThreadServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
         if self._server is not None:
@@ -293,5 +295,56 @@ class CallbackSink(_BaseThreadServer):
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+        return Handler
+
+
+@dataclass(frozen=True)
+class Hit:
+    method: str
+    path: str  # with the query string
+    body: bytes
+    headers: dict[str, str]
+
+
+class StaticSite(_BaseThreadServer):
+    """Serve fixed HTML pages ({path: html}) on a loopback address and record every request it gets,
+    query strings and form bodies included (tests look for what must never arrive here)."""
+
+    def __init__(self, pages: dict[str, str], host: str = "127.0.0.1") -> None:
+        super().__init__()
+        self.pages = pages
+        self.host = host
+        self._hits: list[Hit] = []
+        self._lock = threading.Lock()
+
+    @property
+    def hits(self) -> list[Hit]:
+        with self._lock:
+            return list(self._hits)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(min(length, 1_000_000)) if length else b""
+                with site._lock:
+                    site._hits.append(Hit(self.command, self.path, body, dict(self.headers.items())))
+                page = site.pages.get(urlsplit(self.path).path)
+                data = (page if page is not None else "<!doctype html><title>Not found</title>").encode()
+                self.send_response(200 if page is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
 
         return Handler
