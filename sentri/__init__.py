@@ -27,6 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance_path = (test_config or {}).get("SENTRI_INSTANCE_PATH") or _instance_path()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
+    from .validation import JSONProvider
+
+    app.json = JSONProvider(app)  # every JSON body is depth-limited, however a view reads it
 
     app.config.from_mapping(config_module.DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)

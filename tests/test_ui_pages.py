@@ -331,6 +331,19 @@ def test_import_recorder_export_and_unsupported_steps(admin, shop):
     assert "invalid YAML" in _upload(admin, shop, "t.yaml", "name: [").get_data(as_text=True)
 
 
+def test_a_test_that_opens_a_non_web_url_or_uses_aliases_is_refused_beside_the_form(app, admin, shop):
+    refused = _upload(admin, shop, "peek.yaml", "name: Peek\nsteps:\n- goto: file:///etc/passwd\n")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "step 1 (goto): &#34;url&#34; must be an http(s) URL or a path on the base URL" in html
+    test_id = add_test(app, shop)
+    edit = admin.post(f"/projects/{shop}/tests/{test_id}", {"source": "name: Home\nsteps:\n- goto: ' chrome://version'\n"})
+    assert edit.status_code == 400 and "(got a &#34;chrome:&#34; URL)" in edit.get_data(as_text=True)
+    bomb = "name: Home\nsteps:\n- &a {goto: /}\n- *a\n"
+    aliased = admin.post(f"/projects/{shop}/tests/{test_id}", {"source": bomb})
+    assert aliased.status_code == 400 and "aliases (*name) are not supported" in aliased.get_data(as_text=True)
+
+
 def test_review_queue_approves_rejects_and_bulk_approves(app, admin, shop):
     ids = [add_test(app, shop, name=f"Draft {n}", approve=False) for n in range(3)]
     html = admin.html(f"/projects/{shop}/review")
@@ -422,6 +435,28 @@ def test_settings_rename_and_delete_with_typed_name(app, admin, shop):
     assert wrong.status_code == 400 and "Type the project" in wrong.get_data(as_text=True)
     assert admin.post(f"/projects/{shop}/delete", {"confirm": "Shop 2"}).status_code == 302
     assert admin.get(f"/projects/{shop}/settings").status_code == 404
+
+
+def test_settings_edit_allowed_origins_for_admins_only(app, admin, member, shop):
+    form = admin.html(f"/projects/{shop}/settings")
+    assert 'name="allowedOrigins"' in form and "readonly" not in form.split('name="allowedOrigins"')[1][:200]
+    bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
+                                                    "allowedOrigins": "https://ok.example.com\nftp://nope"})
+    assert bad.status_code == 400 and 'id="settings-origins-error"' in bad.get_data(as_text=True)
+    good = admin.post(f"/projects/{shop}/settings", {
+        "name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
+        "allowedOrigins": "https://staging.example.com\r\n\r\nhttps://pr-*.preview.example.com\r\n"})
+    assert good.status_code == 302
+    with app.app_context():
+        assert projects.get(shop).allowed_origins == ["https://staging.example.com", "https://pr-*.preview.example.com"]
+    assert "readonly" in member.html(f"/projects/{shop}/settings").split('name="allowedOrigins"')[1][:200]
+    # A member's save keeps the name change and leaves the origins alone, whatever the form sends.
+    saved = member.post(f"/projects/{shop}/settings", {"name": "Shop 3", "baseUrl": "http://127.0.0.1:9/shop",
+                                                       "allowedOrigins": "https://evil.example.com"})
+    assert saved.status_code == 302
+    with app.app_context():
+        assert projects.get(shop).allowed_origins == ["https://staging.example.com", "https://pr-*.preview.example.com"]
+        assert projects.get(shop).name == "Shop 3"
 
 
 def test_users_page_creates_changes_role_and_deactivates(app, admin, member):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from pydantic import Field
 
 from .. import users
 from ..auth import issue_jwt, user_required
 from ..errors import Unauthorized
 from ..extensions import csrf, limiter
-from ..validation import Body, parse
+from ..validation import Body, json_body, parse
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
 # A JSON login carries no cookie to protect; it is rate limited instead.
@@ -28,7 +28,7 @@ def login_limit() -> str:
 @bp.post("/login")
 @limiter.shared_limit(login_limit, scope="login")
 def login():
-    body = parse(LoginBody, request.get_json(silent=True))
+    body = parse(LoginBody, json_body())
     user = users.authenticate(body.email, body.password)
     if user is None:
         raise Unauthorized("Wrong email or password.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from .. import environments, projects
 from ..auth import user_required
 from ..extensions import csrf
+from ..validation import json_body
 
 bp = Blueprint("api_environments", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
@@ -25,7 +26,7 @@ KIND = "<any('environments', 'test-data-sets'):kind>"
 @user_required
 def create(project_id, kind, user):
     make, _update, _get, _list, serialize = KINDS[kind]
-    return jsonify(serialize(make(projects.get(project_id), request.get_json(silent=True)))), 201
+    return jsonify(serialize(make(projects.get(project_id), json_body()))), 201
 
 
 @bp.get(f"/{KIND}")
@@ -47,7 +48,7 @@ def read(project_id, kind, item_id, user):
 def edit(project_id, kind, item_id, user):
     _make, update, get, _list, serialize = KINDS[kind]
     item = get(projects.get(project_id), item_id)
-    return jsonify(serialize(update(item, request.get_json(silent=True))))
+    return jsonify(serialize(update(item, json_body())))
 
 
 @bp.delete(f"/{KIND}/<item_id>")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from .. import gates, projects, vitals
 from ..auth import user_required
 from ..database import write
 from ..extensions import csrf
 from ..users import require_admin
+from ..validation import json_body
 
 bp = Blueprint("api_settings", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
@@ -38,7 +39,7 @@ def edit(project_id, kind, user):
     project = projects.get(project_id)
     require_admin(user)
     attribute, _fields, clean, merge = SETTINGS[kind]
-    patch = clean(request.get_json(silent=True))
+    patch = clean(json_body())
     with write():
         setattr(project, attribute, merge(getattr(project, attribute), patch))
     return jsonify(_body(project, kind))

@@ -6,26 +6,19 @@ from flask import Blueprint, jsonify, request
 
 from .. import projects, testcases
 from ..auth import user_required
-from ..errors import ValidationFailed
 from ..extensions import csrf
+from ..validation import json_object
 from . import page_args, paginated
 
 bp = Blueprint("api_tests", __name__, url_prefix="/api/v1/projects/<project_id>/tests")
 csrf.exempt(bp)
 
 
-def _json_object() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    return data
-
-
 @bp.post("")
 @user_required
 def create(project_id, user):
     project = projects.get(project_id)
-    test = testcases.create(project, _json_object(), actor=user)
+    test = testcases.create(project, json_object(), actor=user)
     return jsonify(testcases.serialize(test)), 201
 
 
@@ -50,7 +43,7 @@ def read(project_id, test_id, user):
 @user_required
 def edit(project_id, test_id, user):
     test = testcases.get(projects.get(project_id), test_id)
-    testcases.update(test, _json_object(), actor=user)
+    testcases.update(test, json_object(), actor=user)
     return jsonify(testcases.serialize(test))
 
 

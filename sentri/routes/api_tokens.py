@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from pydantic import Field
 
 from .. import projects, tokens
 from ..auth import user_required
 from ..extensions import csrf
 from ..models import isoformat
-from ..validation import Body, parse
+from ..validation import Body, json_body, parse
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api/v1/projects/<project_id>/trigger-tokens")
 csrf.exempt(bp)
@@ -31,8 +31,8 @@ def list_tokens(project_id, user):
 @user_required
 def create(project_id, user):
     project = projects.get(project_id)
-    data = request.get_json(silent=True)
-    body = parse(TokenCreate, {} if data is None and not request.data else data)
+    data = json_body()
+    body = parse(TokenCreate, {} if data is None else data)
     token, plaintext = tokens.create(
         project, label=body.label, expires_in_days=body.expires_in_days, actor=user
     )

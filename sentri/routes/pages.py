@@ -4,6 +4,7 @@ page add their views to this same blueprint from pages_project.py, pages_tests.p
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import projects, runs, ui, users
+from .. import origins, projects, runs, ui, users
 from ..auth import current_user, log_in, log_out
 from ..errors import SentriError
 from ..extensions import csrf, db, limiter
@@ -33,11 +34,23 @@ def _login_limit() -> str:
     return current_app.config["SENTRI_LOGIN_RATE_LIMIT"]
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after login is a phishing aid.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.project_list")
+def safe_next(target: str | None) -> str:
+    """Return `next` when it is a path on this site as a browser would read it, else the projects page.
+
+    An open redirect after login is a phishing aid. Browsers drop tabs and newlines from a URL and read
+    a backslash as a slash, so "/\t/evil.example" and "/\\evil.example" both mean //evil.example: the
+    target is judged in that form, and control characters (which cannot go in a Location header) or a
+    scheme or host of any kind send the user to the projects page instead."""
+    fallback = url_for("pages.project_list")
+    if not target or len(target) > 2048:
+        return fallback
+    seen = origins.browser_form(target).replace("\\", "/")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target) or not seen.startswith("/") or seen.startswith("//"):
+        return fallback
+    parts = urlsplit(seen)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return seen
 
 
 def login_required(view):
@@ -100,7 +113,7 @@ def login():
         user = users.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             log_in(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         error, status = "Wrong email or password.", 401
     elif request.method == "POST" and "csrf_token" in form.errors:
         error, status = "Your session expired; reload the page and log in again.", 400

@@ -3,17 +3,17 @@ final status when the caller asked to wait)."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 from flask import current_app, jsonify, request
 
 from .. import runs, tokens
-from ..errors import ValidationFailed, error_response
+from ..errors import error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
 from ..notify import run_url
 from ..run_options import parse_options
+from ..validation import json_body
 
 # How a `wait: true` request ends (documented in README "Waiting for the result"):
 WAIT_PASSED = 200  # the run ended with verdict passed
@@ -29,17 +29,6 @@ def public_base() -> str:
     """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
     configured = current_app.config.get("SENTRI_PUBLIC_URL")
     return (configured or request.host_url).rstrip("/")
-
-
-def json_body() -> object | None:
-    """Return the decoded JSON body, None when the body is empty, or raise 400."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValidationFailed("The request body must be a JSON object.") from None
 
 
 def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:
