@@ -128,7 +128,7 @@ def derive(config: dict, instance_path: str) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", config["SENTRI_RATELIMIT_STORAGE_URI"])
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     public = config.get("SENTRI_PUBLIC_URL") or ""
-    if public.startswith("https://"):
+    if public.lower().startswith("https://"):
         config["SESSION_COOKIE_SECURE"] = True
     # CSRF tokens are checked by hand for cookie-authenticated API calls (see auth.py); the
     # form pages use Flask-WTF's global protection.

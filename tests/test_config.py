@@ -55,3 +55,17 @@ def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
 def test_postgresql_urls_use_psycopg(tmp_path):
     app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("public_url, hsts", [("https://sentri.example.com", True),
+                                              ("http://sentri.example.com", False), (None, False)])
+def test_hsts_is_sent_on_every_response_only_when_the_public_url_is_https(app_factory, public_url, hsts):
+    client = app_factory(SENTRI_PUBLIC_URL=public_url).test_client()
+    responses = [client.get("/login"), client.get("/healthz"), client.get("/api/v1/auth/me"),
+                 client.get("/no-such-page"), client.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x"})]
+    assert [r.status_code for r in responses] == [200, 200, 401, 404, 401]
+    for response in responses:
+        if hsts:
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+        else:
+            assert "Strict-Transport-Security" not in response.headers
