@@ -47,12 +47,12 @@ def read(project_id, kind, item_id, user):
 def edit(project_id, kind, item_id, user):
     _make, update, get, _list, serialize = KINDS[kind]
     item = get(projects.get(project_id), item_id)
-    return jsonify(serialize(update(item, request.get_json(silent=True))))
+    return jsonify(serialize(update(item, request.get_json(silent=True), actor=user)))
 
 
 @bp.delete(f"/{KIND}/<item_id>")
 @user_required
 def remove(project_id, kind, item_id, user):
     _make, _update, get, _list, _serialize = KINDS[kind]
-    environments.delete(get(projects.get(project_id), item_id))
+    environments.delete(get(projects.get(project_id), item_id), actor=user)
     return jsonify(ok=True)
