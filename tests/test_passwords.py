@@ -12,6 +12,8 @@ import pytest
 from sentri import users
 from sentri.models import utcnow
 
+from .conftest import both_databases
+
 OLD = "correct horse battery"
 NEW = "a brand new passphrase"
 
@@ -42,6 +44,7 @@ def _browser(app, email="ada@example.com", password=OLD):
     return client
 
 
+@both_databases
 def test_a_user_changes_their_password_over_the_api_and_older_tokens_die(client, ada):
     old_token = _login(client).get_json()["token"]
     path = "/api/v1/auth/password"
