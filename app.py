@@ -1,8 +1,14 @@
 """Entry point: `flask --app app ...` finds `app`; `python app.py` migrates and serves with waitress."""
 
 from sentri import create_app
+from sentri.config import ConfigError
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    # Both `python app.py` and every `flask --app app ...` command import this module: a setting
+    # Sentri cannot start with is one line and a non-zero exit there, not a traceback.
+    raise SystemExit(f"sentri: {exc}") from None
 
 if __name__ == "__main__":
     from sentri.server import serve

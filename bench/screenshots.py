@@ -83,7 +83,7 @@ def main() -> int:
             "review": f"/projects/{project}/review", "test": f"/projects/{project}/tests/{ids['test']}",
             "runs": f"/projects/{project}/runs", "run": f"/runs/{ids['run']}",
             "automation": f"/projects/{project}/automation", "settings": f"/projects/{project}/settings",
-            "users": "/users",
+            "users": "/users", "account": "/account",
         }
         try:
             with sync_playwright() as pw:

@@ -15,6 +15,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+# A year, browsers' usual floor for trusting it; no includeSubDomains: Sentri does not own its neighbours.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def _instance_path() -> str:
@@ -71,8 +73,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_cli(app)
 
+    # Only a server that says it is reached over https may tell browsers to insist on it.
+    hsts = (app.config.get("SENTRI_PUBLIC_URL") or "").lower().startswith("https://")
+
     @app.after_request
     def _security_headers(response):
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -17,6 +17,9 @@ JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "sentri-api"
 TRIGGER_TOKEN_PREFIX = "sentri_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The user's credentials version, in JWT claims and in the session: a password change bumps it, and
+# whatever carries an older one stops working. Absent (issued before versions existed) counts as 0.
+VERSION_CLAIM = "cv"
 
 
 def issue_jwt(user: User) -> tuple[str, str]:
@@ -25,7 +28,8 @@ def issue_jwt(user: User) -> tuple[str, str]:
 
     now = utcnow()
     expires = now + timedelta(hours=current_app.config["SENTRI_JWT_TTL_HOURS"])
-    claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires}
+    claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires,
+              VERSION_CLAIM: user.credentials_version}
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=JWT_ALGORITHM), isoformat(expires)
 
 
@@ -47,6 +51,8 @@ def _user_from_jwt(value: str) -> User:
     user = _active_user(claims["sub"])
     if user is None:
         raise Unauthorized("Invalid API token.")
+    if claims.get(VERSION_CLAIM, 0) != user.credentials_version:
+        raise Unauthorized("The password changed after this API token was issued; log in again.")
     return user
 
 
@@ -62,7 +68,11 @@ def current_user() -> User | None:
     """Return the user logged in by session cookie, or None (pages use this; no CSRF check here)."""
     if "user" not in g:
         uid = session.get("uid")
-        g.user = _active_user(uid) if uid else None
+        user = _active_user(uid) if uid else None
+        if user is not None and session.get(VERSION_CLAIM, 0) != user.credentials_version:
+            session.clear()  # a session from before a password change: logged out
+            user = None
+        g.user = user
     return g.user
 
 
@@ -99,7 +109,14 @@ def log_in(user: User) -> None:
     """Start a browser session for the user (a fresh session, so a planted cookie is not reused)."""
     session.clear()
     session["uid"] = user.public_id
+    session[VERSION_CLAIM] = user.credentials_version
     session.permanent = True
+
+
+def keep_session(user: User) -> None:
+    """After the user's own password change, keep this browser's session (if it is theirs) logged in."""
+    if session.get("uid") == user.public_id:
+        session[VERSION_CLAIM] = user.credentials_version
 
 
 def log_out() -> None:

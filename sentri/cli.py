@@ -15,7 +15,7 @@ from . import tokens as tokens_domain
 from . import users as users_domain
 from .errors import SentriError
 
-users = AppGroup("users", help="Create and list user accounts.")
+users = AppGroup("users", help="Create and list user accounts, and set their passwords.")
 projects = AppGroup("projects", help="Create and list projects.")
 tests = AppGroup("tests", help="Import and list a project's tests.")
 tokens = AppGroup("tokens", help="Create, list and revoke project trigger tokens.")
@@ -39,6 +39,25 @@ def users_create(email: str, password: str | None, admin: bool) -> None:
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created {user.role} {user.email}")
+    click.echo(user.public_id)
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", help="Prompted for (hidden, twice) when omitted.")
+def users_set_password(email: str, password: str | None) -> None:
+    """Give a user a new password; their sessions and API tokens stop working."""
+    try:
+        user = users_domain.get_by_email(email)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        users_domain.set_password(user, password)
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Password of {user.email} changed; their sessions and API tokens were logged out")
     click.echo(user.public_id)
 
 

@@ -10,6 +10,18 @@ from pathlib import Path
 
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
 
+# The key signs sessions and API tokens and derives the key that encrypts environment secrets: a short
+# one can be brute-forced offline from any JWT. 32 bytes is HS256's own key size.
+MIN_SECRET_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting Sentri cannot start with; the message says which and what to do."""
+
+
+class SecretKeyTooShort(ConfigError):
+    """The configured secret key is shorter than MIN_SECRET_KEY_BYTES."""
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -105,7 +117,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
         try:
             settings[name] = parse(raw)
         except ValueError as exc:
-            raise RuntimeError(f"{name}={raw!r} is not valid: {exc}") from exc
+            raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from exc
     return settings
 
 
@@ -121,6 +133,17 @@ def instance_secret_key(instance_path: str) -> str:
     return key
 
 
+def check_secret_key(key: str, source: str) -> None:
+    """Refuse a secret key shorter than MIN_SECRET_KEY_BYTES, naming where it came from."""
+    size = len(key.encode())
+    if size < MIN_SECRET_KEY_BYTES:
+        raise SecretKeyTooShort(
+            f"{source} is {size} bytes; it must be at least {MIN_SECRET_KEY_BYTES} (it signs sessions and API "
+            "tokens and encrypts environment secrets). Make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
 def derive(config: dict, instance_path: str) -> None:
     """Fill in the Flask and extension settings that follow from the SENTRI_* ones."""
     if not config.get("SQLALCHEMY_DATABASE_URI"):
@@ -130,10 +153,12 @@ def derive(config: dict, instance_path: str) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = url
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = config.get("SENTRI_SECRET_KEY") or instance_secret_key(instance_path)
+    check_secret_key(config["SECRET_KEY"], "SENTRI_SECRET_KEY" if config.get("SENTRI_SECRET_KEY")
+                     else str(Path(instance_path) / "secret_key"))
     config.setdefault("RATELIMIT_STORAGE_URI", config["SENTRI_RATELIMIT_STORAGE_URI"])
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     public = config.get("SENTRI_PUBLIC_URL") or ""
-    if public.startswith("https://"):
+    if public.lower().startswith("https://"):
         config["SESSION_COOKIE_SECURE"] = True
     # CSRF tokens are checked by hand for cookie-authenticated API calls (see auth.py); the
     # form pages use Flask-WTF's global protection.
@@ -142,4 +167,4 @@ def derive(config: dict, instance_path: str) -> None:
     try:
         config["BROWSER_BLOCKED_NETWORKS"] = parse_networks(config["SENTRI_BROWSER_BLOCKED_NETWORKS"])
     except ValueError as exc:
-        raise RuntimeError(str(exc)) from None
+        raise ConfigError(str(exc)) from None

@@ -15,7 +15,8 @@ from . import secrets
 from .database import write
 from .errors import NotFound, ValidationFailed
 from .extensions import db
-from .models import Environment, Project, TestDataSet, isoformat, parse_public_id
+from .models import Environment, Project, TestDataSet, User, isoformat, parse_public_id
+from .users import require_admin
 from .validation import check_http_url
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -90,9 +91,14 @@ def create_environment(project: Project, body: Any) -> Environment:
     return environment
 
 
-def update_environment(environment: Environment, body: Any) -> Environment:
-    """Edit an environment; `variables` replaces them all, `secrets` sets (a string) or removes (null) each."""
+def update_environment(environment: Environment, body: Any, *, actor: User | None = None) -> Environment:
+    """Edit an environment; `variables` replaces them all, `secrets` sets (a string) or removes (null) each.
+    Removing a secret is a deletion: only an admin (or the CLI, actor=None) may."""
     body = _only(body, ("name", "baseUrl", "variables", "secrets"))
+    if "secrets" in body:
+        changes = clean_variables(body["secrets"], "secrets", allow_null=True)
+        if any(value is None for value in changes.values()):
+            require_admin(actor)
     with write():
         if "name" in body:
             environment.name = _name(body["name"])
@@ -102,7 +108,7 @@ def update_environment(environment: Environment, body: Any) -> Environment:
             environment.variables = clean_variables(body["variables"], "variables")
         if "secrets" in body:
             stored = dict(environment.secrets or {})
-            for name, value in clean_variables(body["secrets"], "secrets", allow_null=True).items():
+            for name, value in changes.items():
                 if value is None:
                     stored.pop(name, None)
                 else:
@@ -148,7 +154,8 @@ def create_data_set(project: Project, body: Any) -> TestDataSet:
     return data_set
 
 
-def update_data_set(data_set: TestDataSet, body: Any) -> TestDataSet:
+def update_data_set(data_set: TestDataSet, body: Any, *, actor: User | None = None) -> TestDataSet:
+    """Edit a test-data set's name and/or variables (any user: nothing is deleted)."""
     body = _only(body, ("name", "variables"))
     with write():
         if "name" in body:
@@ -176,7 +183,9 @@ def serialize_data_set(data_set: TestDataSet) -> dict:
             "variables": data_set.variables or {}, "createdAt": isoformat(data_set.created_at)}
 
 
-def delete(item: Environment | TestDataSet) -> None:
+def delete(item: Environment | TestDataSet, *, actor: User | None = None) -> None:
+    """Delete an environment (with its secrets) or a test-data set; only an admin (or the CLI) may."""
+    require_admin(actor)
     with write():
         db.session.delete(item)
 

@@ -3,10 +3,12 @@
 Valid against the Jenkins xUnit schema (junit-10.xsd, the one pytest validates against): one
 testsuite for the run, one testcase per test with classname = the project; a failed test has a
 <failure> naming its step (earlier failed attempts as <rerunFailure>); a test that passed on a
-retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason."""
+retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason.
+Characters XML 1.0 cannot hold (page text may carry any) are dropped from every text and attribute."""
 
 from __future__ import annotations
 
+import re
 from xml.etree import ElementTree as ET
 
 from .models import Project, Result, Run
@@ -15,6 +17,22 @@ SKIP_REASONS = {
     "over_budget": "Skipped: over the run's budgetMinutes",
     "aborted": "Skipped: the run was aborted",
 }
+# Everything outside XML 1.0's Char production: C0 controls but tab, LF and CR; lone surrogates;
+# U+FFFE and U+FFFF. ElementTree writes them as they are and the document no longer parses.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(value: str | None) -> str | None:
+    """Return the text without the characters an XML 1.0 document cannot contain."""
+    return _NOT_XML.sub("", value) if value else value
+
+
+def _strip_illegal(root: ET.Element) -> None:
+    for element in root.iter():
+        element.text = xml_safe(element.text)
+        element.tail = xml_safe(element.tail)
+        for name, value in list(element.attrib.items()):
+            element.set(name, xml_safe(value))
 
 
 def _seconds(ms: int | None) -> str:
@@ -76,4 +94,5 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
     if run.status == "failed" and run.error:
         err = ET.SubElement(suite, "system-err")
         err.text = run.error
+    _strip_illegal(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from .database import write
 from .errors import NotFound, ValidationFailed
 from .extensions import db
-from .models import Project, Suite, TestCase, isoformat, parse_public_id
+from .models import Project, Suite, TestCase, User, isoformat, parse_public_id
+from .users import require_admin
 
 
 def _name(name: str) -> str:
@@ -81,7 +82,9 @@ def remove_tests(project: Project, suite: Suite, test_ids: list[str]) -> Suite:
     return suite
 
 
-def delete_suite(suite: Suite) -> None:
+def delete_suite(suite: Suite, *, actor: User | None = None) -> None:
+    """Delete a suite (its tests stay); only an admin (or the CLI, actor=None) may."""
+    require_admin(actor)
     with write():
         db.session.delete(suite)
 

@@ -9,6 +9,7 @@ from .database import write
 from .errors import NotFound, ValidationFailed
 from .extensions import db
 from .models import REVIEW_STATUSES, Project, TestCase, User, isoformat, parse_public_id, utcnow
+from .users import require_admin
 
 EDITABLE_FIELDS = ("name", "tags", "steps", "viewport", "covers")
 
@@ -156,8 +157,9 @@ def review(test: TestCase, decision: str, *, actor: User | None = None) -> TestC
     return test
 
 
-def delete_test(test: TestCase) -> None:
-    """Delete a test (its past results keep its name)."""
+def delete_test(test: TestCase, *, actor: User | None = None) -> None:
+    """Delete a test (its past results keep its name); only an admin (or the CLI, actor=None) may."""
+    require_admin(actor)
     with write():
         db.session.delete(test)
 

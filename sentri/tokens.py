@@ -165,13 +165,18 @@ def authenticate_token(header: str | None) -> TriggerToken:
 def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Project]:
     """Check a trigger token for a project: 401 bad token, then 404 no project, then 403 other project."""
     token = authenticate_token(header)
+    return token, project_of(token, project_id)
+
+
+def project_of(token: TriggerToken, project_id: str) -> Project:
+    """Return the project named in the URL if the token belongs to it: 404 no project, 403 another's."""
     key = parse_public_id("PRJ", project_id)
     project = db.session.get(Project, key) if key else None
     if project is None:
         raise NotFound(f"Project {project_id} not found.")
     if token.project_id != project.id:
         raise Forbidden("This trigger token belongs to a different project.")
-    return token, project
+    return project
 
 
 def touch(token: TriggerToken, *, min_interval: timedelta | None = None) -> None:

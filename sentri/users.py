@@ -1,4 +1,5 @@
-"""Accounts: create, authenticate, and the role rules every other domain function asks."""
+"""Accounts: create, authenticate, change or reset a password, and the role rules every other domain
+function asks."""
 
 from __future__ import annotations
 
@@ -35,8 +36,7 @@ def create_user(email: str, password: str, *, role: str = "member", actor: User 
     email = normalise_email(email)
     if role not in ROLES:
         raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    _check_new_password(password, "password")
     with write():
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict(f"A user with the email {email} already exists.")
@@ -53,6 +53,43 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
+    return user
+
+
+def _check_new_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"{field}: must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _store_password(user: User, password: str) -> None:
+    """Hash the new password and bump the credentials version: every older session and API token dies."""
+    with write():
+        user.password_hash = generate_password_hash(password)
+        user.credentials_version = User.credentials_version + 1  # in SQL: two changes at once both count
+
+
+def change_password(user: User, current_password: str, new_password: str) -> User:
+    """Change the user's own password after checking the current one."""
+    if not check_password_hash(user.password_hash, current_password):
+        raise ValidationFailed("currentPassword: does not match your current password")
+    _check_new_password(new_password, "newPassword")
+    _store_password(user, new_password)
+    return user
+
+
+def set_password(user: User, new_password: str, *, actor: User | None = None) -> User:
+    """Give another user a new password; only an admin (or the CLI, actor=None) may."""
+    require_admin(actor)
+    _check_new_password(new_password, "newPassword")
+    _store_password(user, new_password)
+    return user
+
+
+def get_by_email(email: str) -> User:
+    """Return the user with this email or raise 404."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user has the email {email.strip()}.")
     return user
 
 

@@ -162,6 +162,8 @@ class _SitePages(BaseHTTPRequestHandler):
             title = "Flaky OK" if seen else "Not yet"
         elif path == "/fail":
             title = "Something else"
+        elif path == "/control":
+            title = "Bell\x01here"
         elif path == "/slow":
             time.sleep(0.35)
             title = "OK"

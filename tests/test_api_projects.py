@@ -129,10 +129,13 @@ def test_a_test_is_only_reachable_through_its_own_project(client, project, membe
     assert client.post("/api/v1/projects/PRJ-77/tests", json={"name": "x", "steps": STEPS}, headers=member_headers).status_code == 404
 
 
-def test_delete_a_test(client, project, member_headers):
+def test_delete_a_test_takes_an_admin(client, project, member_headers, admin_headers):
     _create_test(client, project, member_headers)
     path = f"/api/v1/projects/{project['id']}/tests/TST-1"
-    assert client.delete(path, headers=member_headers).get_json() == {"ok": True}
+    refused = client.delete(path, headers=member_headers)
+    assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
+    assert client.get(path, headers=member_headers).status_code == 200
+    assert client.delete(path, headers=admin_headers).get_json() == {"ok": True}
     assert client.get(path, headers=member_headers).status_code == 404
 
 

@@ -42,8 +42,9 @@ def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeyp
     assert first == second and len(first) >= 48
     key_file = tmp_path / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    monkeypatch.setenv("SENTRI_SECRET_KEY", "given-by-the-operator")
-    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"] == "given-by-the-operator"
+    given = "given-by-the-operator-" + "k" * 16
+    monkeypatch.setenv("SENTRI_SECRET_KEY", given)
+    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"] == given
 
 
 def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
@@ -55,3 +56,48 @@ def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
 def test_postgresql_urls_use_psycopg(tmp_path):
     app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("public_url, hsts", [("https://sentri.example.com", True),
+                                              ("http://sentri.example.com", False), (None, False)])
+def test_hsts_is_sent_on_every_response_only_when_the_public_url_is_https(app_factory, public_url, hsts):
+    client = app_factory(SENTRI_PUBLIC_URL=public_url).test_client()
+    responses = [client.get("/login"), client.get("/healthz"), client.get("/api/v1/auth/me"),
+                 client.get("/no-such-page"), client.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x"})]
+    assert [r.status_code for r in responses] == [200, 200, 401, 404, 401]
+    for response in responses:
+        if hsts:
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+        else:
+            assert "Strict-Transport-Security" not in response.headers
+
+
+def test_a_secret_key_under_32_bytes_is_refused_naming_the_setting(tmp_path, monkeypatch):
+    from sentri.config import SecretKeyTooShort
+
+    monkeypatch.setenv("SENTRI_SECRET_KEY", "k" * 31)
+    with pytest.raises(SecretKeyTooShort, match="SENTRI_SECRET_KEY is 31 bytes; it must be at least 32"):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+    monkeypatch.setenv("SENTRI_SECRET_KEY", "k" * 32)
+    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"] == "k" * 32
+    # A hand-edited key file is held to the same rule, and named.
+    monkeypatch.delenv("SENTRI_SECRET_KEY")
+    (tmp_path / "secret_key").write_text("short\n")
+    with pytest.raises(SecretKeyTooShort, match="secret_key is 5 bytes"):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("command", [["app.py"], ["-m", "flask", "--app", "app", "users", "list"]])
+def test_starting_with_a_short_secret_key_is_one_line_and_a_non_zero_exit(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "SENTRI_SECRET_KEY": "too-short", "SENTRI_INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, *command], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "sentri: SENTRI_SECRET_KEY is 9 bytes; it must be at least 32" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -97,3 +97,32 @@ def test_unknown_environment_or_data_set_is_a_400(app, client, site):
         response = client.post(f"/api/v1/projects/{project_id}/trigger", json=body,
                                headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 400 and field in response.get_json()["error"]
+
+
+def test_deleting_environments_data_sets_and_secrets_takes_an_admin(client, project, admin_headers, member_headers):
+    base = f"/api/v1/projects/{project['id']}"
+    assert client.post(f"{base}/environments", headers=member_headers, json={
+        "name": "staging", "secrets": {"PASSWORD": SECRET, "TOKEN": "t0k"}}).status_code == 201
+    assert client.post(f"{base}/test-data-sets", headers=member_headers,
+                       json={"name": "eu", "variables": {"CURRENCY": "EUR"}}).status_code == 201
+    # A member edits: renames, sets or replaces a secret ...
+    edited = client.patch(f"{base}/environments/ENV-1", headers=member_headers,
+                          json={"name": "stage", "secrets": {"TOKEN": "t1k", "NEW": "n"}})
+    assert edited.status_code == 200 and edited.get_json()["secretNames"] == ["NEW", "PASSWORD", "TOKEN"]
+    assert client.patch(f"{base}/test-data-sets/DAT-1", headers=member_headers,
+                        json={"variables": {"CURRENCY": "GBP"}}).status_code == 200
+    # ... but removing a secret, an environment or a data set is refused, and nothing of the request is applied.
+    removal = client.patch(f"{base}/environments/ENV-1", headers=member_headers,
+                           json={"name": "renamed", "secrets": {"PASSWORD": None, "OTHER": "o"}})
+    assert removal.status_code == 403 and "admin" in removal.get_json()["error"]
+    for path in ("environments/ENV-1", "test-data-sets/DAT-1"):
+        assert client.delete(f"{base}/{path}", headers=member_headers).status_code == 403
+    environment = client.get(f"{base}/environments/ENV-1", headers=member_headers).get_json()
+    assert environment["name"] == "stage" and environment["secretNames"] == ["NEW", "PASSWORD", "TOKEN"]
+    assert client.get(f"{base}/test-data-sets/DAT-1", headers=member_headers).status_code == 200
+    # An admin may do all three.
+    removed = client.patch(f"{base}/environments/ENV-1", headers=admin_headers, json={"secrets": {"PASSWORD": None}})
+    assert removed.status_code == 200 and removed.get_json()["secretNames"] == ["NEW", "TOKEN"]
+    for path in ("environments/ENV-1", "test-data-sets/DAT-1"):
+        assert client.delete(f"{base}/{path}", headers=admin_headers).get_json() == {"ok": True}
+        assert client.get(f"{base}/{path}", headers=admin_headers).status_code == 404

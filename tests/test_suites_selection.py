@@ -27,7 +27,7 @@ def _project(app, site, tests):
         return project.public_id, token, ids
 
 
-def test_suites_api(client, project, member_headers):
+def test_suites_api(client, project, member_headers, admin_headers):
     base = f"/api/v1/projects/{project['id']}"
     for name in ("a", "b"):
         client.post(f"{base}/tests", json={"name": name, "steps": OK}, headers=member_headers)
@@ -45,7 +45,10 @@ def test_suites_api(client, project, member_headers):
     assert bad.status_code == 400 and "TST-9" in bad.get_json()["error"]
     assert client.post(f"{base}/suites", json={"testIds": []}, headers=member_headers).status_code == 400
     assert client.patch(f"{base}/suites/SUI-1", json={"name": "Pay"}, headers=member_headers).get_json()["name"] == "Pay"
-    assert client.delete(f"{base}/suites/SUI-2", headers=member_headers).get_json() == {"ok": True}
+    # Members edit suites; deleting one takes an admin (README: roles).
+    assert client.delete(f"{base}/suites/SUI-2", headers=member_headers).status_code == 403
+    assert client.get(f"{base}/suites/SUI-2", headers=member_headers).status_code == 200
+    assert client.delete(f"{base}/suites/SUI-2", headers=admin_headers).get_json() == {"ok": True}
     assert client.get(f"{base}/suites/SUI-2", headers=member_headers).status_code == 404
 
 

@@ -163,3 +163,58 @@ def test_deleting_a_project_hard_deletes_its_tokens(app, client, project, admin_
 
         with pytest.raises(Unauthorized):
             tokens.authenticate(f"Bearer {plaintext}", project["id"])
+
+
+def test_status_polls_share_one_bucket_per_ip_for_junk_tokens_and_one_per_valid_token(app_factory):
+    from sentri import projects
+
+    app = app_factory(RATELIMIT_ENABLED=True, SENTRI_API_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    with app.app_context():
+        project = projects.create("A", "http://127.0.0.1:9")
+        _, first = tokens.create(project)
+        _, second = tokens.create(project)
+    # Every junk string is a new "token", yet they all come from this client's address: one bucket.
+    junk = [{"Authorization": f"Bearer junk-{n}"} for n in range(4)]
+    codes = [client.get("/api/v1/ci/runs/RUN-1", headers=junk[0]).status_code,
+             client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=junk[1]).status_code,
+             client.get("/api/v1/ci/runs/RUN-1", headers=junk[2]).status_code,
+             client.get("/api/v1/ci/runs/RUN-1", headers=junk[3]).status_code]
+    assert codes == [401, 401, 401, 429]
+    assert client.get("/api/v1/ci/runs/RUN-1", headers={"Authorization": f"Bearer {tokens.generate()}"}
+                      ).status_code == 429  # well-formed but unknown is junk too
+    # A valid token has its own budget, whatever the address has spent, and each token its own.
+    for plaintext in (first, second):
+        headers = {"Authorization": f"Bearer {plaintext}"}
+        codes = [client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
+                 client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=headers).status_code,
+                 client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
+                 client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code]
+        assert codes == [404, 404, 404, 429]
+
+
+def test_a_status_poll_looks_its_token_up_once(app_factory):
+    from sqlalchemy import event
+
+    from sentri import projects
+
+    app = app_factory(RATELIMIT_ENABLED=True)
+    client = app.test_client()
+    with app.app_context():
+        project = projects.create("A", "http://127.0.0.1:9")
+        _, plaintext = tokens.create(project)
+        engine = db.engine
+    lookups = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM trigger_tokens" in statement:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for url in ("/api/v1/ci/runs/RUN-1", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1"):
+            lookups.clear()
+            assert client.get(url, headers={"Authorization": f"Bearer {plaintext}"}).status_code == 404
+            assert len(lookups) == 1, lookups
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

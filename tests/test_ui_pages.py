@@ -121,6 +121,17 @@ def test_every_admin_page_and_action_refuses_a_member_with_403(member, shop):
     assert "Delete this project" not in member.html(f"/projects/{shop}/settings")
 
 
+def test_only_an_admin_sees_and_may_use_a_tests_delete_button(app, admin, member, shop):
+    test_id = add_test(app, shop)
+    page = f"/projects/{shop}/tests/{test_id}"
+    assert "Delete test" not in member.html(page)
+    assert member.post(f"{page}/delete").status_code == 403
+    assert member.get(page).status_code == 200  # still there
+    assert "Delete test" in admin.html(page)
+    assert admin.post(f"{page}/delete").status_code == 302
+    assert admin.get(page).status_code == 404
+
+
 def test_forms_need_the_csrf_token(admin, shop):
     assert admin.client.post("/projects", data={"name": "X", "baseUrl": "http://127.0.0.1:9"}).status_code == 400
     assert admin.client.post(f"/projects/{shop}/runs").status_code == 400

@@ -45,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
         api_tests,
         api_tokens,
         api_trigger,
+        api_users,
         demo,
         health,
         pages,
@@ -52,6 +53,6 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, pages, demo,
+        api_suites, api_environments, api_users, pages, demo,
     ):
         app.register_blueprint(module.bp)

@@ -1,4 +1,5 @@
-"""POST /api/v1/auth/login: email + password -> JWT for API clients."""
+"""POST /api/v1/auth/login: email + password -> JWT for API clients; POST /api/v1/auth/password: change
+one's own password (and get a fresh JWT: every older one stops working)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import Field
 
 from .. import users
-from ..auth import issue_jwt, user_required
+from ..auth import issue_jwt, keep_session, user_required
 from ..errors import Unauthorized
 from ..extensions import csrf, limiter
 from ..validation import Body, json_body, parse
@@ -19,6 +20,11 @@ csrf.exempt(bp)
 class LoginBody(Body):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Body):
+    current_password: str = Field(alias="currentPassword", min_length=1, max_length=1024)
+    new_password: str = Field(alias="newPassword", min_length=1, max_length=1024)
 
 
 def login_limit() -> str:
@@ -40,3 +46,15 @@ def login():
 @user_required
 def me(user):
     return jsonify(users.serialize(user))
+
+
+@bp.post("/password")
+# It checks a password, so it shares the login throttle: a stolen token cannot guess the current one.
+@limiter.shared_limit(login_limit, scope="login")
+@user_required
+def change_password(user):
+    body = parse(PasswordChange, json_body())
+    users.change_password(user, body.current_password, body.new_password)
+    keep_session(user)
+    token, expires_at = issue_jwt(user)
+    return jsonify(ok=True, token=token, expiresAt=expires_at)

@@ -48,12 +48,12 @@ def read(project_id, kind, item_id, user):
 def edit(project_id, kind, item_id, user):
     _make, update, get, _list, serialize = KINDS[kind]
     item = get(projects.get(project_id), item_id)
-    return jsonify(serialize(update(item, json_body())))
+    return jsonify(serialize(update(item, json_body(), actor=user)))
 
 
 @bp.delete(f"/{KIND}/<item_id>")
 @user_required
 def remove(project_id, kind, item_id, user):
     _make, _update, get, _list, _serialize = KINDS[kind]
-    environments.delete(get(projects.get(project_id), item_id))
+    environments.delete(get(projects.get(project_id), item_id), actor=user)
     return jsonify(ok=True)

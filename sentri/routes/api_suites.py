@@ -58,7 +58,7 @@ def rename(project_id, suite_id, user):
 @bp.delete("/<suite_id>")
 @user_required
 def remove(project_id, suite_id, user):
-    suites.delete_suite(suites.get(projects.get(project_id), suite_id))
+    suites.delete_suite(suites.get(projects.get(project_id), suite_id), actor=user)
     return jsonify(ok=True)
 
 

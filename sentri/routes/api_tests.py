@@ -50,7 +50,7 @@ def edit(project_id, test_id, user):
 @bp.delete("/<test_id>")
 @user_required
 def remove(project_id, test_id, user):
-    testcases.delete_test(testcases.get(projects.get(project_id), test_id))
+    testcases.delete_test(testcases.get(projects.get(project_id), test_id), actor=user)
     return jsonify(ok=True)
 
 

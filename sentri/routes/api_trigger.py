@@ -33,7 +33,8 @@ def trigger(project_id):
 @bp.get("/runs/<run_id>")
 @limiter.shared_limit(triggering.api_limit, scope="api-status", key_func=triggering.token_key)
 def status(project_id, run_id):
-    token, project = tokens.authenticate(request.headers.get("Authorization"), project_id)
+    token = triggering.request_token()  # the rate limiter's key already looked it up
+    project = tokens.project_of(token, project_id)
     run = runs.get_in_project(project, run_id)
     body = triggering.status_body(run)
     tokens.touch(token, min_interval=tokens.LAST_USED_STATUS_INTERVAL)

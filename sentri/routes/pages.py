@@ -255,4 +255,4 @@ def start_run(project, user):
 
 
 # The rest of the UI registers its views on this blueprint (imported last: they import `bp`).
-from . import pages_project, pages_tests, pages_users  # noqa: E402, F401
+from . import pages_account, pages_project, pages_tests, pages_users  # noqa: E402, F401

@@ -178,6 +178,6 @@ def test_delete(project_id, test_id, user):
         test = testcases.get(project, test_id)
     except NotFound:
         return redirect(url_for("pages.project_tests", project_id=project.public_id))
-    testcases.delete_test(test)
+    testcases.delete_test(test, actor=user)
     flash(f"{test_id} deleted.", "success")
     return redirect(url_for("pages.project_tests", project_id=project.public_id))

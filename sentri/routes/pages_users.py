@@ -1,10 +1,12 @@
-"""The users page (admins only): list, create, change role, deactivate. Views on the `pages` blueprint."""
+"""The users page (admins only): list, create, change role, set a password, deactivate. Views on the
+`pages` blueprint."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
 from .. import accounts, ui, users
+from ..auth import keep_session
 from ..errors import SentriError
 from ..models import ROLES
 from .pages import bp, field_errors, login_required, page_of
@@ -54,6 +56,10 @@ def user_change(user_id, user):
         if action == "role":
             accounts.set_role(target, request.form.get("role", ""), actor=user)
             flash(f"{target.email} is now {target.role}.", "success")
+        elif action == "password":
+            users.set_password(target, request.form.get("newPassword", ""), actor=user)
+            keep_session(target)
+            flash(f"Password of {target.email} changed; their sessions and API tokens are logged out.", "success")
         elif action in ("deactivate", "activate"):
             accounts.set_active(target, action == "activate", actor=user)
             flash(f"{target.email} {action}d.", "success")

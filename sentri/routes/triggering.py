@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
 
 from .. import runs, tokens
-from ..errors import error_response
+from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
 from ..notify import run_url
@@ -87,10 +88,25 @@ def status_body(run: Run) -> dict:
     return runs.status_payload(run, run_url(current_app, run))
 
 
+def request_token() -> TriggerToken:
+    """Return the live trigger token of this request or raise 401; looked up once per request."""
+    if "trigger_token" not in g:
+        try:
+            g.trigger_token = tokens.authenticate_token(request.headers.get("Authorization"))
+        except Unauthorized as exc:
+            g.trigger_token = exc
+    if isinstance(g.trigger_token, Unauthorized):
+        raise g.trigger_token
+    return g.trigger_token
+
+
 def token_key() -> str:
-    """Rate-limit key of the API limit: the token (its hash), so each CI token has its own budget."""
-    header = request.headers.get("Authorization", "")
-    return "token:" + tokens.hash_token(header.partition(" ")[2].strip())
+    """Rate-limit key of the status polls: the token's id, so each CI token has its own budget; the
+    client address for anything else, so junk bearer strings share one bucket instead of one each."""
+    try:
+        return f"token:{request_token().public_id}"
+    except Unauthorized:
+        return f"ip:{get_remote_address()}"
 
 
 def api_limit() -> str:

@@ -1,17 +1,22 @@
-"""Find and launch a Chromium: SENTRI_CHROMIUM_PATH, else Playwright's own, else the system's."""
+"""Find and launch a Chromium: SENTRI_CHROMIUM_PATH, else Playwright's own, else the system's; with
+its sandbox wherever this process can have one."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+log = logging.getLogger("sentri.worker")
+
 # Without the networking flags a system Chromium keeps calling home, and where the network is closed
-# those calls fail many at a time; --no-sandbox because the server often runs as root in a container.
+# those calls fail many at a time. The sandbox is not in here: Sandbox below decides it.
 CHROMIUM_ARGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
     "--disable-background-networking",
@@ -93,12 +98,69 @@ def find_chromium(configured: str | None = None) -> ChromiumChoice:
     )
 
 
-def launch_options(choice: ChromiumChoice) -> dict:
+ROOT_REASON = "the server runs as root; run as a non-root user (the Docker image does) to turn it on"
+# How Playwright rewrites Chromium's "No usable sandbox!" (user namespaces blocked, no setuid helper).
+SANDBOX_FAILURE_MARKERS = ("Chromium sandboxing failed", "No usable sandbox")
+
+
+class Sandbox:
+    """Whether Chromium runs with its sandbox in this process. Chromium refuses to start sandboxed as
+    root, and some containers allow no sandbox at all; either way it runs without, said once in the log."""
+
+    def __init__(self, euid: Callable[[], int] = os.geteuid) -> None:
+        self._euid = euid
+        self._lock = threading.Lock()
+        self._off: str | None = None
+        self._logged = False
+
+    def off_reason(self) -> str | None:
+        """Return why Chromium must run without its sandbox here (None: with it); log it the first time."""
+        with self._lock:
+            if self._off is None and self._euid() == 0:
+                self._off = ROOT_REASON
+            if self._off is not None and not self._logged:
+                self._logged = True
+                log.warning("Chromium's sandbox is off: %s", self._off)
+            return self._off
+
+    def give_up(self, launch_error: str) -> bool:
+        """After a sandboxed launch failed: turn the sandbox off for good if no sandbox is usable here."""
+        said = next((line.strip() for line in launch_error.splitlines()
+                     if any(marker in line for marker in SANDBOX_FAILURE_MARKERS)), None)
+        if said is None:
+            return False
+        with self._lock:
+            # Another worker's launch may have failed the same way a moment ago: the first reason stays.
+            self._off = self._off or (
+                f"a sandboxed launch failed ({said!r}): this system gives a non-root process no sandbox "
+                "(user namespaces blocked, e.g. by a container's seccomp profile, and no setuid chrome-sandbox "
+                "helper); allow unprivileged user namespaces to turn it on"
+            )
+        return True
+
+
+SANDBOX = Sandbox()
+
+
+def launch_options(choice: ChromiumChoice, sandbox: Sandbox | None = None) -> dict:
     """Return the keyword arguments for playwright's chromium.launch()."""
-    options: dict = {"headless": True, "args": list(CHROMIUM_ARGS)}
+    on = (sandbox or SANDBOX).off_reason() is None
+    # Playwright adds --no-sandbox itself unless chromium_sandbox is True.
+    options: dict = {"headless": True, "args": list(CHROMIUM_ARGS), "chromium_sandbox": on}
     if choice.executable:
         options["executable_path"] = choice.executable
     return options
+
+
+async def launch_chromium(chromium, choice: ChromiumChoice, sandbox: Sandbox | None = None):
+    """Launch Chromium (playwright's async BrowserType); without the sandbox, once, if none is usable here."""
+    sandbox = sandbox or SANDBOX
+    try:
+        return await chromium.launch(**launch_options(choice, sandbox))
+    except Exception as exc:
+        if not sandbox.give_up(str(exc)):
+            raise
+    return await chromium.launch(**launch_options(choice, sandbox))
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from flask import Flask
 from playwright.async_api import Error as PlaywrightError
 
-from .browsers import find_chromium, launch_options
+from .browsers import find_chromium, launch_chromium
 from .executor import TestJob, execute
 from .guard import HostCache
 from .vitals_probe import VitalsUnavailable
@@ -403,7 +403,7 @@ class BrowserWorker(threading.Thread):
         if self.playwright is None:
             self.playwright = await async_playwright().start()
         choice = find_chromium(self.engine.app.config.get("SENTRI_CHROMIUM_PATH"))
-        self.browser = await self.playwright.chromium.launch(**launch_options(choice))
+        self.browser = await launch_chromium(self.playwright.chromium, choice)
         return self.browser
 
     async def _browser_for(self, engine: str):
