@@ -144,6 +144,8 @@ def _non_public_kind(ip: IPv4Address | IPv6Address) -> str | None:
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),
+        # Deprecated (RFC 3879) but still routed inside some sites; is_private and is_global ignore it.
+        (isinstance(ip, IPv6Address) and ip.is_site_local, "site-local"),
         (isinstance(ip, IPv4Address) and ip in _CGNAT, "CGNAT"),
         (ip.is_multicast, "multicast"),  # is_global is True for global multicast
         (ip.is_reserved, "reserved"),

@@ -74,7 +74,8 @@ def net(monkeypatch):
     """Keep every test on loopback and record lookups and connection attempts."""
     state = SimpleNamespace(
         dns={"localhost": ["127.0.0.1"], "example.com": [PUBLIC_V4], "private.test": ["10.1.2.3"],
-             "mixed.test": [PUBLIC_V4, "10.0.0.5"], "xn--bcher-kva.example": [PUBLIC_V4]},
+             "mixed.test": [PUBLIC_V4, "10.0.0.5"], "xn--bcher-kva.example": [PUBLIC_V4],
+             "sitelocal.test": ["2606:4700::1111", "fec0::5"]},
         lookups=[], connects=[],
     )
 
@@ -181,11 +182,15 @@ REFUSED = [
     ("http://169.254.169.254/latest/meta-data/", "link-local address (169.254.169.254)"),
     ("http://[fd00::1]/", "private address (fd00::1)"),
     ("http://[fe80::1]/", "link-local address (fe80::1)"),
+    ("http://[fec0::1]/", "site-local address (fec0::1)"),
+    ("http://[fed0:1:2::3]/", "site-local address (fed0:1:2::3)"),
+    ("http://[feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]/", "site-local address"),
     ("http://224.0.0.1/", "multicast address (224.0.0.1)"),
     ("http://[ff02::1]/", "multicast address"),
     ("http://240.0.0.1/", "reserved address"),
     ("http://private.test/hook", 'host "private.test" resolves to a private address (10.1.2.3)'),
     ("http://mixed.test/hook", "private address (10.0.0.5)"),
+    ("http://sitelocal.test/hook", 'host "sitelocal.test" resolves to a site-local address (fec0::5)'),
     ("http://user:pass@example.com/", "must not contain a username or password"),
     ("http://example.com@127.0.0.1/", "must not contain a username or password"),
     ("http://example.com/" + "a" * 2048, "at most 2048 characters"),
@@ -254,6 +259,7 @@ def test_injected_resolver_is_used_and_addresses_keep_order(net):
     ("255.255.255.255", False), ("192.0.2.1", False), ("::1", False), ("::", False), ("ff02::1", False),
     ("::ffff:10.0.0.5", False), ("64:ff9b::a00:5", False), ("64:ff9b:1::808:808", False),
     ("2002:808:808::1", False), ("2001::1", False), ("2001:db8::1", False), ("fd00::1", False),
+    ("fec0::1", False), ("feff::1", False), ("ff00::1", False),
 ])
 def test_is_public_address(address, public):
     assert is_public_address(ipaddress.ip_address(address)) is public
@@ -290,6 +296,7 @@ def test_allowlist_membership_and_env():
     ("127.0.0.1", "http://[::ffff:127.0.0.1]/"),
     ("10.0.0.0/8", "http://mixed.test/"),
     ("private.test", "http://private.test/"),
+    ("fec0::/10", "http://[fec0::1]/"),
 ])
 def test_allowlist_exempts(allow, url):
     assert check_url(url, Allowlist.parse(allow)).url == url
