@@ -8,6 +8,7 @@ connect() to a non-loopback address fails. Real HTTP traffic only ever goes to 1
 import errno
 import http.server
 import ipaddress
+import itertools
 import json
 import re
 import shutil
@@ -25,6 +26,7 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from sentri.ssrf import (
     Allowlist,
     CheckedTarget,
+    DeadlineExceeded,
     PinnedAdapter,
     PinnedPool,
     UnsafeURLError,
@@ -450,9 +452,8 @@ def test_https_pool_keeps_the_name_for_sni_and_certificate():
     assert conn.cert_reqs == "CERT_REQUIRED"
 
 
-@pytest.fixture
-def tls_server(serve, tmp_path):
-    """Serve HTTPS on 127.0.0.1 with a self-signed certificate for hooks.ci.test only."""
+def _tls_context(tmp_path) -> tuple[ssl.SSLContext, str]:
+    """A server context with a self-signed certificate for hooks.ci.test only, and the certificate's path."""
     if not shutil.which("openssl"):
         pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -461,10 +462,17 @@ def tls_server(serve, tmp_path):
                     "-addext", "subjectAltName=DNS:hooks.ci.test"], check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
+@pytest.fixture
+def tls_server(serve, tmp_path):
+    """Serve HTTPS on 127.0.0.1 with a self-signed certificate for hooks.ci.test only."""
+    context, cafile = _tls_context(tmp_path)
     sni = []
     context.sni_callback = lambda sock, name, ctx: sni.append(name)
     server = serve(tls=context)
-    server.sni, server.cafile = sni, str(cert)
+    server.sni, server.cafile = sni, cafile
     return server
 
 
@@ -507,3 +515,108 @@ def test_a_pool_keeps_one_connection_per_checked_target_and_still_checks_every_r
         pool.close()
         server.shutdown()
         server.server_close()
+
+
+class _Trickles(_Recorder):
+    """Keep the connection alive; answer the first `server.answer` requests, then trickle the next one's
+    head forever, one byte every 0.3 s."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self):
+        if len(self.server.received) < self.server.answer:
+            return super()._handle()
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append({"method": self.command, "path": self.path})
+        lines = itertools.chain([b"HTTP/1.1 200 OK\r\n"], (f"X-Wait-{n}: 1\r\n".encode() for n in itertools.count()))
+        head = itertools.chain.from_iterable(lines)
+        for byte in head:
+            if self.server.stopping.wait(0.3):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:  # the client hung up
+                return
+
+    do_GET = do_POST = _handle
+
+
+@pytest.fixture
+def trickling():
+    """Start a _Trickles server (over TLS with `tls`); stop it after the test."""
+    servers = []
+
+    def start(answer=0, tls=None):
+        server = _Server(("127.0.0.1", 0), _Trickles)
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        server.received, server.reply, server.answer, server.stopping = [], (200, {}), answer, threading.Event()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_deadline_bounds_a_trickling_answer_over_tls(trickling, tmp_path, net):
+    """The deadline watches the socket it dialled, which TLS then wraps."""
+    context, cafile = _tls_context(tmp_path)
+    server = trickling(tls=context)
+    outcome = {}
+
+    def call():
+        try:
+            request("POST", f"https://hooks.ci.test:{server.server_address[1]}/cb", json={"a": 1}, deadline=1.5,
+                    allowlist=Allowlist.parse("hooks.ci.test"), resolver=resolver_for(["127.0.0.1"]), verify=cafile)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the request was still waiting after 30 s"
+    assert isinstance(outcome.get("error"), DeadlineExceeded), outcome
+    assert [r["path"] for r in server.received] == ["/cb"]  # the handshake was done: the answer trickled
+
+
+def test_the_deadline_also_bounds_a_kept_alive_connection(trickling, net):
+    """A connection dialled for an earlier request is put under the new request's deadline too."""
+    server = trickling(answer=1)
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    pool, outcome = PinnedPool(), {}
+
+    def second():
+        try:
+            request("GET", url, allowlist=LOCAL, pool=pool, deadline=1.5)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    try:
+        assert request("GET", url, allowlist=LOCAL, pool=pool, deadline=1.5).status_code == 200
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the second request was still waiting after 30 s"
+        assert isinstance(outcome.get("error"), DeadlineExceeded), outcome
+        assert len(server.received) == 2 and net.connects == ["127.0.0.1"]  # the same, kept-alive connection
+    finally:
+        pool.close()
+
+
+def test_a_deadline_already_passed_never_connects(serve, net):
+    server = serve()
+    with pytest.raises(DeadlineExceeded, match="did not answer within 0 s"):
+        request("POST", f"http://127.0.0.1:{server.port}/", allowlist=LOCAL, deadline=0, json={})
+    assert net.connects == [] and server.received == []
+
+
+def test_a_deadline_or_a_bounded_read_cannot_stream(serve):
+    server = serve()
+    for bound in ({"deadline": 5}, {"max_body": 10}):
+        with pytest.raises(ValueError, match="not with stream"):
+            request("GET", f"http://127.0.0.1:{server.port}/", allowlist=LOCAL, stream=True, **bound)
+    assert server.received == []
