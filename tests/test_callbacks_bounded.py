@@ -1,4 +1,5 @@
-"""Outbound callbacks are bounded: an overall deadline (not per read) and a bounded read of the answer.
+"""Outbound callbacks are bounded: an overall deadline (not per read), a bounded read of the answer, their
+own bounded pool, and a shutdown that never waits past the grace for them.
 
 The receivers here never finish answering (tests/support/sites.py `TricklingReceiver`); every wait is
 bounded and no test asserts how long anything took, only that it ended and how.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,7 +22,8 @@ from sentri import notify, projects
 from sentri.extensions import db
 from sentri.models import Run
 from sentri.ssrf import Allowlist, post_json
-from tests.support import TricklingReceiver
+from sentri.worker.callbacks import CallbackSender
+from tests.support import FixtureSite, SentriProcess, TricklingReceiver, http_session, page_test, write_tests
 
 LOCAL = Allowlist.parse("127.0.0.1")
 # A deadline short enough for a quick test but four trickle intervals long: each read alone succeeds.
@@ -128,3 +133,95 @@ def test_send_callback_gives_up_on_a_trickling_receiver_and_says_so(finished_run
         assert (call.result, call.error) == (False, None)
         assert [body["runId"] for body in receiver.requests] == [f"RUN-{run_id}"]
     assert f"callback for RUN-{run_id} to 127.0.0.1 failed: DeadlineExceeded" in caplog.messages
+
+
+# -- the callback pool --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stuck_sends(monkeypatch):
+    """Make every callback block until the test releases it; record the runs whose callbacks started."""
+    state = type("Stuck", (), {})()
+    state.release, state.started, state.cond = threading.Event(), [], threading.Condition()
+
+    def send(app, run_id):
+        with state.cond:
+            state.started.append(run_id)
+            state.cond.notify_all()
+        state.release.wait(30)
+        return True
+
+    monkeypatch.setattr(notify, "send_callback", send)
+    yield state
+    state.release.set()
+
+
+def test_a_burst_of_callbacks_uses_bounded_threads_and_drops_beyond_the_cap(stuck_sends, caplog):
+    sender = CallbackSender(object(), threads=2, max_pending=5)
+    accepted = [sender.submit(run_id) for run_id in range(1, 21)]
+    assert accepted == [True] * 5 + [False] * 15
+    with stuck_sends.cond:
+        assert stuck_sends.cond.wait_for(lambda: len(stuck_sends.started) == 2, timeout=10)
+    names = [t.name for t in threading.enumerate() if t.name.startswith("sentri-callback-")]
+    assert len(names) == 2 and all(t.daemon for t in threading.enumerate() if t.name in names)
+    assert "callback for RUN-6 dropped: 5 callbacks are already pending" in caplog.messages
+    stuck_sends.release.set()
+    assert sender.shutdown(10) == 0
+    assert sorted(stuck_sends.started) == [1, 2, 3, 4, 5]
+
+
+def test_shutdown_waits_at_most_the_grace_and_starts_nothing_more(stuck_sends):
+    sender = CallbackSender(object(), threads=1, max_pending=5)
+    for run_id in (1, 2, 3):
+        assert sender.submit(run_id)
+    call = Outcome(lambda: sender.shutdown(0.5))
+    assert call.ended(), "shutdown waited for a callback that never ends"
+    assert call.result == 3
+    assert sender.submit(4) is False
+    stuck_sends.release.set()
+    for thread in sender._threads:  # it ends once the queue behind the running callback is passed over
+        thread.join(10)
+        assert not thread.is_alive()
+    assert stuck_sends.started == [1]
+
+
+# -- a real server: SIGTERM with a trickling callback in flight --------------------------------------------
+
+GRACE = 3
+
+
+@pytest.mark.browser
+def test_sigterm_returns_within_the_grace_while_a_callback_trickles(tmp_path):
+    env = {"SENTRI_SHUTDOWN_GRACE_SECONDS": str(GRACE)}
+    with FixtureSite() as site, TricklingReceiver("head") as receiver, \
+            SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
+        project_id = sentri.cli("projects", "create", "Trickle", "--base-url", site.url)
+        path = write_tests(tmp_path / "trickle.yaml", [page_test("trickle", site.url)])
+        assert sentri.cli("tests", "import", "--project", project_id, str(path), "--approve") == "1"
+        token = sentri.cli("tokens", "create", "--project", project_id, "--name", "ci")
+        http = http_session()
+        started = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+                            headers={"Authorization": f"Bearer {token}"},
+                            json={"callbackUrl": receiver.hook_url()}, timeout=15)
+        assert started.status_code == 202, started.text
+        run_id, status_url = started.json()["runId"], started.json()["statusUrl"]
+
+        deadline = time.monotonic() + 60
+        while (status := http.get(status_url, headers={"Authorization": f"Bearer {token}"},
+                                  timeout=15).json())["status"] == "running":
+            assert time.monotonic() < deadline, f"run still running after 60 s: {status}"
+            time.sleep(0.2)
+        assert status["status"] == "completed" and status["verdict"] == "passed", status
+        assert receiver.wait_for(requests=1), "the callback never arrived"
+        assert receiver.requests[0]["runId"] == run_id
+
+        sentri.proc.send_signal(signal.SIGTERM)
+        try:
+            sentri.proc.wait(timeout=GRACE + 12)
+        except subprocess.TimeoutExpired:
+            pass
+        assert sentri.proc.returncode is not None, "SIGTERM waited for the trickling callback"
+        assert sentri.proc.returncode == 0
+        out = sentri.stdout_path.read_text()
+        assert "Sentri gave up on 1 callback(s) still being sent after the grace." in out, out
+        assert "Sentri stopped." in out, out
