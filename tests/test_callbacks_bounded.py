@@ -157,13 +157,15 @@ def stuck_sends(monkeypatch):
 
 
 def test_a_burst_of_callbacks_uses_bounded_threads_and_drops_beyond_the_cap(stuck_sends, caplog):
+    before = set(threading.enumerate())
     sender = CallbackSender(object(), threads=2, max_pending=5)
     accepted = [sender.submit(run_id) for run_id in range(1, 21)]
     assert accepted == [True] * 5 + [False] * 15
     with stuck_sends.cond:
         assert stuck_sends.cond.wait_for(lambda: len(stuck_sends.started) == 2, timeout=10)
-    names = [t.name for t in threading.enumerate() if t.name.startswith("sentri-callback-")]
-    assert len(names) == 2 and all(t.daemon for t in threading.enumerate() if t.name in names)
+    started = set(threading.enumerate()) - before
+    assert sorted(t.name for t in started) == ["sentri-callback-0", "sentri-callback-1"]
+    assert all(t.daemon for t in started)
     assert "callback for RUN-6 dropped: 5 callbacks are already pending" in caplog.messages
     stuck_sends.release.set()
     assert sender.shutdown(10) == 0
