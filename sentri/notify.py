@@ -13,7 +13,10 @@ from .models import Run
 from .run_options import callback_allowlist
 
 log = logging.getLogger("sentri.notify")
+# For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
 CALLBACK_TIMEOUT_SECONDS = 10.0
+# Only the status is used: the rest of the answer is never read, however long it is.
+CALLBACK_MAX_ANSWER_BYTES = 4096
 
 
 def run_url(app: Flask, run: Run) -> str:
@@ -36,7 +39,8 @@ def send_callback(app: Flask, run_id: int) -> bool:
     # Only the host is logged: a callback URL may carry a secret in its path or query.
     host = urlsplit(url).hostname
     try:
-        response = ssrf.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist)
+        response = ssrf.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist,
+                                  max_body=CALLBACK_MAX_ANSWER_BYTES)
     except ssrf.UnsafeURLError as exc:
         log.warning("callback for %s refused: %s", run.public_id, exc)
         return False

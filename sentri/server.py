@@ -70,6 +70,10 @@ def stop_engine(app: Flask) -> None:
         # Runs still queued in the database (none of their tests reached a worker) end the same way.
         for run_id in runs.fail_interrupted(runs.STOPPED):
             engine.notify_finished(run_id)
+    # A receiver may take its whole deadline to answer: wait for callbacks at most the grace.
+    abandoned = engine.callbacks.shutdown(app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
+    if abandoned:
+        click.echo(f"Sentri gave up on {abandoned} callback(s) still being sent after the grace.")
     engine.notifier.shutdown(wait=True)
     app.extensions["sentri_github"].shutdown()
 

@@ -8,6 +8,7 @@ connect() to a non-loopback address fails. Real HTTP traffic only ever goes to 1
 import errno
 import http.server
 import ipaddress
+import itertools
 import json
 import re
 import shutil
@@ -25,6 +26,7 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from sentri.ssrf import (
     Allowlist,
     CheckedTarget,
+    DeadlineExceeded,
     PinnedAdapter,
     PinnedPool,
     UnsafeURLError,
@@ -74,7 +76,8 @@ def net(monkeypatch):
     """Keep every test on loopback and record lookups and connection attempts."""
     state = SimpleNamespace(
         dns={"localhost": ["127.0.0.1"], "example.com": [PUBLIC_V4], "private.test": ["10.1.2.3"],
-             "mixed.test": [PUBLIC_V4, "10.0.0.5"], "xn--bcher-kva.example": [PUBLIC_V4]},
+             "mixed.test": [PUBLIC_V4, "10.0.0.5"], "xn--bcher-kva.example": [PUBLIC_V4],
+             "sitelocal.test": ["2606:4700::1111", "fec0::5"]},
         lookups=[], connects=[],
     )
 
@@ -181,11 +184,15 @@ REFUSED = [
     ("http://169.254.169.254/latest/meta-data/", "link-local address (169.254.169.254)"),
     ("http://[fd00::1]/", "private address (fd00::1)"),
     ("http://[fe80::1]/", "link-local address (fe80::1)"),
+    ("http://[fec0::1]/", "site-local address (fec0::1)"),
+    ("http://[fed0:1:2::3]/", "site-local address (fed0:1:2::3)"),
+    ("http://[feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]/", "site-local address"),
     ("http://224.0.0.1/", "multicast address (224.0.0.1)"),
     ("http://[ff02::1]/", "multicast address"),
     ("http://240.0.0.1/", "reserved address"),
     ("http://private.test/hook", 'host "private.test" resolves to a private address (10.1.2.3)'),
     ("http://mixed.test/hook", "private address (10.0.0.5)"),
+    ("http://sitelocal.test/hook", 'host "sitelocal.test" resolves to a site-local address (fec0::5)'),
     ("http://user:pass@example.com/", "must not contain a username or password"),
     ("http://example.com@127.0.0.1/", "must not contain a username or password"),
     ("http://example.com/" + "a" * 2048, "at most 2048 characters"),
@@ -254,6 +261,7 @@ def test_injected_resolver_is_used_and_addresses_keep_order(net):
     ("255.255.255.255", False), ("192.0.2.1", False), ("::1", False), ("::", False), ("ff02::1", False),
     ("::ffff:10.0.0.5", False), ("64:ff9b::a00:5", False), ("64:ff9b:1::808:808", False),
     ("2002:808:808::1", False), ("2001::1", False), ("2001:db8::1", False), ("fd00::1", False),
+    ("fec0::1", False), ("feff::1", False), ("ff00::1", False),
 ])
 def test_is_public_address(address, public):
     assert is_public_address(ipaddress.ip_address(address)) is public
@@ -290,6 +298,7 @@ def test_allowlist_membership_and_env():
     ("127.0.0.1", "http://[::ffff:127.0.0.1]/"),
     ("10.0.0.0/8", "http://mixed.test/"),
     ("private.test", "http://private.test/"),
+    ("fec0::/10", "http://[fec0::1]/"),
 ])
 def test_allowlist_exempts(allow, url):
     assert check_url(url, Allowlist.parse(allow)).url == url
@@ -443,9 +452,8 @@ def test_https_pool_keeps_the_name_for_sni_and_certificate():
     assert conn.cert_reqs == "CERT_REQUIRED"
 
 
-@pytest.fixture
-def tls_server(serve, tmp_path):
-    """Serve HTTPS on 127.0.0.1 with a self-signed certificate for hooks.ci.test only."""
+def _tls_context(tmp_path) -> tuple[ssl.SSLContext, str]:
+    """A server context with a self-signed certificate for hooks.ci.test only, and the certificate's path."""
     if not shutil.which("openssl"):
         pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -454,10 +462,17 @@ def tls_server(serve, tmp_path):
                     "-addext", "subjectAltName=DNS:hooks.ci.test"], check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
+@pytest.fixture
+def tls_server(serve, tmp_path):
+    """Serve HTTPS on 127.0.0.1 with a self-signed certificate for hooks.ci.test only."""
+    context, cafile = _tls_context(tmp_path)
     sni = []
     context.sni_callback = lambda sock, name, ctx: sni.append(name)
     server = serve(tls=context)
-    server.sni, server.cafile = sni, str(cert)
+    server.sni, server.cafile = sni, cafile
     return server
 
 
@@ -500,3 +515,108 @@ def test_a_pool_keeps_one_connection_per_checked_target_and_still_checks_every_r
         pool.close()
         server.shutdown()
         server.server_close()
+
+
+class _Trickles(_Recorder):
+    """Keep the connection alive; answer the first `server.answer` requests, then trickle the next one's
+    head forever, one byte every 0.3 s."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self):
+        if len(self.server.received) < self.server.answer:
+            return super()._handle()
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append({"method": self.command, "path": self.path})
+        lines = itertools.chain([b"HTTP/1.1 200 OK\r\n"], (f"X-Wait-{n}: 1\r\n".encode() for n in itertools.count()))
+        head = itertools.chain.from_iterable(lines)
+        for byte in head:
+            if self.server.stopping.wait(0.3):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:  # the client hung up
+                return
+
+    do_GET = do_POST = _handle
+
+
+@pytest.fixture
+def trickling():
+    """Start a _Trickles server (over TLS with `tls`); stop it after the test."""
+    servers = []
+
+    def start(answer=0, tls=None):
+        server = _Server(("127.0.0.1", 0), _Trickles)
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        server.received, server.reply, server.answer, server.stopping = [], (200, {}), answer, threading.Event()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_deadline_bounds_a_trickling_answer_over_tls(trickling, tmp_path, net):
+    """The deadline watches the socket it dialled, which TLS then wraps."""
+    context, cafile = _tls_context(tmp_path)
+    server = trickling(tls=context)
+    outcome = {}
+
+    def call():
+        try:
+            request("POST", f"https://hooks.ci.test:{server.server_address[1]}/cb", json={"a": 1}, deadline=1.5,
+                    allowlist=Allowlist.parse("hooks.ci.test"), resolver=resolver_for(["127.0.0.1"]), verify=cafile)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the request was still waiting after 30 s"
+    assert isinstance(outcome.get("error"), DeadlineExceeded), outcome
+    assert [r["path"] for r in server.received] == ["/cb"]  # the handshake was done: the answer trickled
+
+
+def test_the_deadline_also_bounds_a_kept_alive_connection(trickling, net):
+    """A connection dialled for an earlier request is put under the new request's deadline too."""
+    server = trickling(answer=1)
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    pool, outcome = PinnedPool(), {}
+
+    def second():
+        try:
+            request("GET", url, allowlist=LOCAL, pool=pool, deadline=1.5)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    try:
+        assert request("GET", url, allowlist=LOCAL, pool=pool, deadline=1.5).status_code == 200
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the second request was still waiting after 30 s"
+        assert isinstance(outcome.get("error"), DeadlineExceeded), outcome
+        assert len(server.received) == 2 and net.connects == ["127.0.0.1"]  # the same, kept-alive connection
+    finally:
+        pool.close()
+
+
+def test_a_deadline_already_passed_never_connects(serve, net):
+    server = serve()
+    with pytest.raises(DeadlineExceeded, match="did not answer within 0 s"):
+        request("POST", f"http://127.0.0.1:{server.port}/", allowlist=LOCAL, deadline=0, json={})
+    assert net.connects == [] and server.received == []
+
+
+def test_a_deadline_or_a_bounded_read_cannot_stream(serve):
+    server = serve()
+    for bound in ({"deadline": 5}, {"max_body": 10}):
+        with pytest.raises(ValueError, match="not with stream"):
+            request("GET", f"http://127.0.0.1:{server.port}/", allowlist=LOCAL, stream=True, **bound)
+    assert server.received == []

@@ -24,6 +24,7 @@ from flask import Flask
 from playwright.async_api import Error as PlaywrightError
 
 from .browsers import find_chromium, launch_chromium
+from .callbacks import CallbackSender
 from .executor import TestJob, execute
 from .guard import HostCache
 from .vitals_probe import VitalsUnavailable
@@ -62,8 +63,9 @@ class RunEngine:
         self._accepting = True
         self._idle = threading.Condition(self._lock)
         self._finished: dict[int, threading.Event] = {}
-        # Callbacks can take 10 s each: they never hold a browser thread.
-        self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sentri-notify")
+        # Callbacks can take 10 s each: they never hold a browser thread, nor wait behind pruning.
+        self.callbacks = CallbackSender(app)
+        self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sentri-notify")  # artifact pruning
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -305,9 +307,7 @@ class RunEngine:
         reporter = self.app.extensions.get("sentri_github")
         if reporter is not None:
             reporter.run_finished(run_id)
-        from ..notify import send_callback
-
-        self.notifier.submit(send_callback, self.app, run_id)
+        self.callbacks.submit(run_id)
 
 
 def runs_jobs(app: Flask, run_id: int) -> tuple[list[TestJob], int]:

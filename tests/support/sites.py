@@ -1,4 +1,4 @@
-"""Two small HTTP servers on 127.0.0.1:0, each in a daemon thread.
+"""Small HTTP servers on 127.0.0.1:0, each in a daemon thread.
 
 `FixtureSite` is the website the tests run against:
 
@@ -11,7 +11,7 @@ Every request is logged with its arrival time on both clocks (``time.monotonic()
 taken before anything else is done, so a benchmark can see when the first request of a run arrived.
 
 `CallbackSink` records every POST (JSON body, headers, path, arrival time) and lets a test wait,
-bounded, for some of them.
+bounded, for some of them. `TricklingReceiver` takes a callback and never finishes answering it.
 """
 
 from __future__ import annotations
@@ -346,5 +346,90 @@ class StaticSite(_BaseThreadServer):
                 self.wfile.write(data)
 
             do_GET = do_POST = _answer
+
+        return Handler
+
+
+class TricklingReceiver(_BaseThreadServer):
+    """A callback receiver that never finishes its answer, to test that Sentri gives up on it.
+
+    `mode="head"`: the status line and headers come one byte every `interval` s, forever.
+    `mode="slow-body"`: a complete head, then a body without a length one byte every `interval` s.
+    `mode="endless-body"`: a complete head, then a body without a length as fast as the client reads it
+    (at most `cap` bytes, so that a client that reads it all still ends).
+    It records what it got (`requests`: the parsed JSON bodies) and how many connections the client hung up
+    on it while it was still answering (`hangups`); `wait_for(...)` waits, bounded, for either.
+    """
+
+    def __init__(self, mode: str = "head", *, interval: float = 0.5, cap: int = 64 * 1024 * 1024) -> None:
+        super().__init__()
+        assert mode in ("head", "slow-body", "endless-body"), mode
+        self.mode, self.interval, self.cap = mode, interval, cap
+        self.requests: list[object] = []
+        self.hangups = 0
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+
+    def hook_url(self, name: str = "hook") -> str:
+        return f"{self.url}/{name.lstrip('/')}"
+
+    def wait_for(self, *, requests: int = 0, hangups: int = 0, timeout: float = 30.0) -> bool:
+        """Wait (at most `timeout` s) until at least this many requests arrived and hang-ups happened."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.requests) >= requests and self.hangups >= hangups,
+                                       timeout=timeout)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        super().stop()
+
+    def _answer(self):
+        """Yield the bytes to send, in the pieces to send them in, with the pause before each."""
+        if self.mode == "head":
+            yield from ((bytes([b]), self.interval) for b in b"HTTP/1.1 200 OK\r\n")
+            n = 0
+            while True:
+                n += 1
+                yield from ((bytes([b]), self.interval) for b in f"X-Wait-{n}: 1\r\n".encode())
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        yield head, 0.0
+        if self.mode == "slow-body":
+            while True:
+                yield b"x", self.interval
+        chunk = b"x" * 65536
+        for _ in range(self.cap // len(chunk)):
+            yield chunk, 0.0
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(min(length, 1_000_000)) if length else b""
+                try:
+                    body = json.loads(raw.decode("utf-8")) if raw else None
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    body = None
+                with receiver._cond:
+                    receiver.requests.append(body)
+                    receiver._cond.notify_all()
+                self.close_connection = True
+                try:
+                    for piece, pause in receiver._answer():
+                        if pause and receiver._stopping.wait(pause):
+                            return
+                        if receiver._stopping.is_set():
+                            return
+                        self.wfile.write(piece)
+                except OSError:  # the client hung up while we were still answering
+                    with receiver._cond:
+                        receiver.hangups += 1
+                        receiver._cond.notify_all()
 
         return Handler

@@ -1,0 +1,82 @@
+"""Run callbacks on their own few threads, apart from the browsers and from housekeeping.
+
+Each callback ends within notify.CALLBACK_TIMEOUT_SECONDS (an overall deadline, not per read), the
+threads are few and at most MAX_PENDING callbacks wait or run at once: a burst of finished runs whose
+receivers are slow costs bounded threads and memory, and beyond the cap a callback is dropped and
+logged (callbacks are best-effort). The threads are daemons, so the interpreter never waits for them
+at exit; `shutdown` waits for the pending ones at most its grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from flask import Flask
+
+log = logging.getLogger("sentri.notify")
+
+THREADS = 4
+MAX_PENDING = 200
+
+
+class CallbackSender:
+    """Send runs' callbacks on THREADS daemon threads; app.extensions['sentri_engine'].callbacks."""
+
+    def __init__(self, app: Flask, *, threads: int = THREADS, max_pending: int = MAX_PENDING) -> None:
+        self.app = app
+        self.size = threads
+        self.max_pending = max_pending
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._pending = 0  # queued or being sent
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._given_up = False
+
+    def submit(self, run_id: int) -> bool:
+        """Queue the run's callback; return False when it was dropped (too many pending, or shut down)."""
+        with self._cond:
+            if self._closed:
+                log.warning("callback for RUN-%s dropped: the server is stopping", run_id)
+                return False
+            if self._pending >= self.max_pending:
+                log.warning("callback for RUN-%s dropped: %d callbacks are already pending", run_id, self._pending)
+                return False
+            self._pending += 1
+            if not self._threads:  # started on first use: most apps in tests never send one
+                for index in range(self.size):
+                    thread = threading.Thread(target=self._work, name=f"sentri-callback-{index}", daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
+        self._queue.put(run_id)
+        return True
+
+    def shutdown(self, grace_seconds: float) -> int:
+        """Take no more callbacks, wait at most `grace_seconds` for the pending ones, and return how
+        many were given up on (their threads end within the callback deadline, or with the process)."""
+        with self._cond:
+            self._closed = True
+            self._cond.wait_for(lambda: self._pending == 0, timeout=grace_seconds)
+            left = self._pending
+            self._given_up = bool(left)  # callbacks still queued are not started any more
+        for _ in self._threads:
+            self._queue.put(None)
+        if left:
+            log.warning("gave up waiting for %d callback(s) after the %g s grace", left, grace_seconds)
+        return left
+
+    def _work(self) -> None:
+        from ..notify import send_callback
+
+        while (run_id := self._queue.get()) is not None:
+            try:
+                if not self._given_up:
+                    send_callback(self.app, run_id)
+            except Exception:  # a thread must outlive any one callback
+                log.exception("callback for RUN-%s failed", run_id)
+            finally:
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
