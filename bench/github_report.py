@@ -27,7 +27,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentri import github, github_report  # noqa: E402
+from sentri.github import client as github  # noqa: E402
+from sentri.github import report as github_report  # noqa: E402
 from tests.support.fake_github import FakeGitHub  # noqa: E402
 
 REPO, PR, SHA, TOKEN = "octo/bench", 1, "f" * 40, "ghp_bench_token_not_real_000000000000"

@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Created with the app, started by server.prepare (or the first run): no threads at import.
     app.extensions["sentri_engine"] = RunEngine(app)
-    from .github import GitHubReporter
+    from .github.reporter import GitHubReporter
 
     app.extensions["sentri_github"] = GitHubReporter(app)
 

@@ -1,4 +1,4 @@
-"""UI-only helpers: pagination, step descriptions, run statistics and SVG chart geometry."""
+"""UI-only helpers: pagination, step descriptions, SVG chart geometry and a one-time secret stash."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import math
 import secrets
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
-from . import vitals
-from .extensions import db
-from .models import Result, Run
+from .runs import vitals
 
 PER_PAGE = 50
-METRICS = ("lcp", "cls", "inp", "ttfb")
+METRICS = vitals.METRICS
 METRIC_LABELS = {"lcp": "LCP", "cls": "CLS", "inp": "INP", "ttfb": "TTFB"}
 METRIC_UNITS = {"lcp": "ms", "cls": "", "inp": "ms", "ttfb": "ms"}
 
@@ -113,38 +108,6 @@ def describe_step(step: dict) -> str:
     if "ms" in step:
         parts.append(f"{step['ms']} ms")
     return " ".join(str(p) for p in parts)
-
-
-def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, list[Run]]:
-    """Return each project's last `window` finished runs, oldest first."""
-    by_project: dict[int, list[Run]] = defaultdict(list)
-    if not project_ids:
-        return by_project
-    ranked = (
-        select(Run.id, func.row_number().over(partition_by=Run.project_id, order_by=Run.id.desc()).label("rank"))
-        .where(Run.project_id.in_(project_ids))
-        .subquery()
-    )
-    rows = db.session.scalars(
-        select(Run).join(ranked, ranked.c.id == Run.id).where(ranked.c.rank <= window).order_by(Run.id)
-    )
-    for run in rows:
-        by_project[run.project_id].append(run)
-    return by_project
-
-
-def run_vitals_p75(run_ids: list[int]) -> dict[int, dict[str, float | None]]:
-    """Return, per run, the p75 of each Web Vital across every page its tests measured."""
-    values: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    if run_ids:
-        rows = db.session.execute(
-            select(Result.run_id, Result.vitals).where(Result.run_id.in_(run_ids), Result.vitals.is_not(None))
-        )
-        for run_id, pages in rows:
-            for page in pages or []:
-                for metric in METRICS:
-                    values[run_id][metric].append(page.get(metric))
-    return {run_id: {m: vitals.p75(values[run_id][m]) for m in METRICS} for run_id in run_ids}
 
 
 @dataclass

@@ -18,11 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from sentri import notify, projects
+from sentri import projects
 from sentri.extensions import db
 from sentri.models import Run
+from sentri.runs import callbacks as notify
+from sentri.runs.callbacks import CallbackSender
 from sentri.ssrf import Allowlist, post_json
-from sentri.worker.callbacks import CallbackSender
 from tests.support import FixtureSite, SentriProcess, TricklingReceiver, http_session, page_test, write_tests
 
 LOCAL = Allowlist.parse("127.0.0.1")

@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from sentri import github, github_report, projects, testcases, tokens
+from sentri import projects, testcases, tokens
 from sentri.database import write
+from sentri.github import client as gh_client
+from sentri.github import report as github_report
+from sentri.github import reporter as gh_reporter
+from sentri.github import state as gh_state
 from sentri.models import Run
 from tests.conftest import both_databases
 from tests.support.fake_github import FakeGitHub
@@ -233,7 +237,7 @@ def test_the_token_is_never_stored_nor_logged(gh_app, site, fake, caplog):
     assert any(p.name.startswith("sentri.db") for p in files)
     for path in files:
         assert GOOD.encode() not in path.read_bytes(), path
-    assert github.GitHubReporter.__repr__(gh_app.extensions["sentri_github"]).count("ghp_") == 0
+    assert gh_reporter.GitHubReporter.__repr__(gh_app.extensions["sentri_github"]).count("ghp_") == 0
 
 
 # -- validation and the parts that need no browser -----------------------------------------------------
@@ -260,9 +264,9 @@ def test_github_fields_are_validated_and_a_refused_trigger_leaves_no_run(app, si
 
 
 def test_an_empty_token_is_recorded_as_nothing_to_post():
-    state = github.initial_state(REPO, PR, None, "")
+    state = gh_state.initial_state(REPO, PR, None, "")
     assert state["state"] == "skipped" and "forks" in state["message"]
-    assert github.initial_state(REPO, PR, SHA, None)["message"].startswith("No githubToken")
+    assert gh_state.initial_state(REPO, PR, SHA, None)["message"].startswith("No githubToken")
 
 
 def _response(status: int, headers: dict | None = None, body: dict | None = None) -> requests.Response:
@@ -276,15 +280,15 @@ def _response(status: int, headers: dict | None = None, body: dict | None = None
 def test_rate_limit_waits_follow_githubs_documented_order():
     now = 1_000_000.0
     secondary = {"message": "You have exceeded a secondary rate limit"}
-    assert github.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 1, now) == 7
-    assert github.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 3, now) == 28  # backs off
+    assert gh_client.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 1, now) == 7
+    assert gh_client.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 3, now) == 28  # backs off
     reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) + 30)}
-    assert github.rate_limit_wait(_response(403, reset, {"message": "API rate limit exceeded"}), 1, now) == 31
-    assert github.rate_limit_wait(_response(429, {}, {}), 1, now) == 60  # no hint: at least a minute
-    assert github.rate_limit_wait(_response(403, {}, secondary), 2, now) == 120
+    assert gh_client.rate_limit_wait(_response(403, reset, {"message": "API rate limit exceeded"}), 1, now) == 31
+    assert gh_client.rate_limit_wait(_response(429, {}, {}), 1, now) == 60  # no hint: at least a minute
+    assert gh_client.rate_limit_wait(_response(403, {}, secondary), 2, now) == 120
     refused = {"message": "Resource not accessible by integration"}
-    assert github.rate_limit_wait(_response(403, {"x-ratelimit-remaining": "4999"}, refused), 1, now) is None
-    assert github.rate_limit_wait(_response(404, {}, {"message": "Not Found"}), 1, now) is None
+    assert gh_client.rate_limit_wait(_response(403, {"x-ratelimit-remaining": "4999"}, refused), 1, now) is None
+    assert gh_client.rate_limit_wait(_response(404, {}, {"message": "Not Found"}), 1, now) is None
 
 
 def test_descriptions_fit_githubs_140_characters_and_follow_the_verdict():
@@ -309,8 +313,8 @@ def test_markdown_in_user_text_is_inert():
 
 
 def test_a_request_outside_the_trusted_api_base_obeys_the_ssrf_rules(fake):
-    client = github.Client(fake.url + "/api/v3", GOOD, retry_seconds=0, stopping=threading.Event())
-    with pytest.raises(github.GitHubError) as refused:
+    client = gh_client.Client(fake.url + "/api/v3", GOOD, retry_seconds=0, stopping=threading.Event())
+    with pytest.raises(gh_client.GitHubError) as refused:
         client.call("GET", fake.url + "/repos/octo/shop/issues/42/comments", "read the comments")
     assert "resolves to a loopback address" in str(refused.value)
     assert fake.requests == []
@@ -388,7 +392,7 @@ def test_a_run_cut_short_by_a_crash_cannot_post_and_says_so(tmp_path, fake, data
             site.stop()
         assert final["status"] == "failed" and "restarted" in final["error"]
         report = final["integrations"]["github"]
-        assert report["state"] == "failed" and report["message"] == github.LOST_TOKEN
+        assert report["state"] == "failed" and report["message"] == gh_state.LOST_TOKEN
         assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"]
         assert fake.comments(REPO, PR) == []
         sentri.stop()

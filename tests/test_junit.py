@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sentri import junit, projects, testcases, tokens
+from sentri import projects, testcases, tokens
+from sentri.runs import junit
 
 SHARED = Path(os.environ.get("SENTRI_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 SCHEMA = SHARED / "real-world" / "junit" / "jenkins-xunit-junit-10.xsd"

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from sentri import projects, run_options, runs, testcases, tokens
+from sentri import projects, runs, testcases, tokens
 from sentri.extensions import db
 from sentri.models import Run, TriggerToken
+from sentri.runs import options as run_options
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sentri.errors import ValidationFailed
-from sentri.vitals import (
+from sentri.runs.vitals import (
     BUDGET_FIELDS,
     GOOD,
     POOR,

@@ -10,7 +10,6 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from .. import runs, tokens
 from ..extensions import csrf, limiter
 from ..models import Run
-from ..notify import run_url
 from . import triggering
 from .api_trigger import trigger_limit
 
@@ -36,7 +35,7 @@ def trigger():
     if options.wait:
         return triggering.wait_and_answer(run, status_url, ci_status)
     return jsonify(runId=run.public_id, status=run.status, runType="ci",
-                   url=run_url(current_app, run),
+                   url=runs.run_url(current_app, run),
                    statusUrl=status_url), 202
 
 

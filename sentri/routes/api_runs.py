@@ -6,12 +6,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from .. import junit, projects, runs, tokens
+from .. import projects, runs, tokens
 from ..auth import authenticate_request, user_required
 from ..errors import Conflict, NotFound
 from ..extensions import csrf, db
 from ..models import Result
-from ..notify import run_url
+from ..runs import junit
 from . import page_args, paginated
 
 bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
@@ -20,7 +20,7 @@ csrf.exempt(bp)
 
 def detail(run) -> dict:
     """Return a run's status fields, its options and every result."""
-    body = runs.status_payload(run, run_url(current_app, run))
+    body = runs.status_payload(run, runs.run_url(current_app, run))
     body["triggeredBy"] = run.triggered_by
     body["options"] = {k: v for k, v in run.options.items() if k != "publicUrl"}
     body["plan"] = run.plan or []
@@ -43,7 +43,7 @@ def list_runs(project_id, user):
     project = projects.get(project_id)
     page, per_page, offset = page_args()
     items, total = runs.list_for(project, offset=offset, limit=per_page)
-    return paginated([runs.status_payload(r, run_url(current_app, r)) for r in items], total, page, per_page)
+    return paginated([runs.status_payload(r, runs.run_url(current_app, r)) for r in items], total, page, per_page)
 
 
 @bp.get("/runs/<run_id>")
@@ -84,7 +84,7 @@ def readable_run(run_id: str):
 @bp.get("/runs/<run_id>/junit.xml")
 def junit_report(run_id):
     run = readable_run(run_id)
-    xml = junit.render(run, run.project, run_url(current_app, run))
+    xml = junit.render(run, run.project, runs.run_url(current_app, run))
     return Response(xml, mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
 

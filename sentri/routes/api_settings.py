@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .. import gates, projects, vitals
+from .. import projects
 from ..auth import user_required
 from ..database import write
 from ..extensions import csrf
+from ..runs import gates, vitals
 from ..users import require_admin
 from ..validation import json_body
 

@@ -17,6 +17,7 @@ from ..auth import current_user, log_in, log_out
 from ..errors import SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
+from ..runs import stats
 
 bp = Blueprint("pages", __name__)
 
@@ -133,7 +134,7 @@ def logout():
 def _project_list(errors: dict | None = None, values: dict | None = None, status: int = 200):
     number, offset = page_of()
     items, total = projects.list_all(offset=offset, limit=ui.PER_PAGE)
-    recent = ui.recent_pass_rates([p.id for p in items])
+    recent = stats.recent_pass_rates([p.id for p in items])
     sparks = {}
     for project in items:
         history = recent.get(project.id, [])

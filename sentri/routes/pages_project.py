@@ -7,9 +7,10 @@ import re
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from .. import gates, projects, runs, tokens, ui, vitals
+from .. import projects, runs, tokens, ui
 from ..database import write
 from ..errors import Conflict, SentriError, ValidationFailed
+from ..runs import gates, stats, vitals
 from ..users import require_admin
 from .pages import bp, field_errors, login_required, page_of, public_base, start_run
 
@@ -37,7 +38,7 @@ def _charts(project) -> dict:
             budget=gates_config.get("minPassRate"), label="Pass rate (%)",
         )
     }
-    p75 = ui.run_vitals_p75([r.id for r in history])
+    p75 = stats.run_vitals_p75([r.id for r in history])
     for metric in ui.METRICS:
         values = [p75[r.id][metric] for r in history]
         if any(v is not None for v in values) or budgets.get(metric) is not None:

@@ -12,8 +12,7 @@ from .. import runs, tokens
 from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
-from ..notify import run_url
-from ..run_options import parse_options
+from ..runs.options import parse_options
 from ..validation import json_body
 
 # How a `wait: true` request ends (documented in README "Waiting for the result"):
@@ -85,7 +84,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
 
 def status_body(run: Run) -> dict:
     """Return the Sentri status body of a run."""
-    return runs.status_payload(run, run_url(current_app, run))
+    return runs.status_payload(run, runs.run_url(current_app, run))
 
 
 def request_token() -> TriggerToken:

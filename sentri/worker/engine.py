@@ -23,8 +23,8 @@ from pathlib import Path
 from flask import Flask
 from playwright.async_api import Error as PlaywrightError
 
+from ..runs.callbacks import CallbackSender
 from .browsers import find_chromium, launch_chromium
-from .callbacks import CallbackSender
 from .executor import TestJob, execute
 from .guard import HostCache
 from .vitals_probe import VitalsUnavailable

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from . import runs
-from .models import Run
+from ..models import Run
+from ..runs.serialize import verdict as run_verdict
 
 DESCRIPTION_MAX = 140  # GitHub answers 422 "description is too long (maximum is 140 characters)"
 COMMENT_MAX = 65536  # GitHub answers 422 "body is too long (maximum is 65536 characters)"
@@ -36,7 +36,7 @@ def status_state(run: Run) -> str:
     """GitHub commit state for a finished run: the verdict decides, so gates and budgets block a merge."""
     if run.status != "completed":
         return "error"  # the run itself broke, was stopped or aborted: its tests did not all run
-    return "success" if runs.verdict(run) == "passed" else "failure"
+    return "success" if run_verdict(run) == "passed" else "failure"
 
 
 def _violated_rules(result: dict | None) -> list[str]:
@@ -99,7 +99,7 @@ def _gate_lines(run: Run) -> list[str]:
 
 
 def _step_text(result, steps_by_test: dict[int, list[dict]]) -> str:
-    from .ui import describe_step
+    from ..ui import describe_step
 
     if not result.failing_step:
         return ""

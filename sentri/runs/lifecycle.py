@@ -7,21 +7,21 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import gates, history, origins, planner, selection, vitals
-from .database import write
-from .errors import Conflict, NotFound, ValidationFailed
-from .extensions import db
-from .models import (
+from .. import origins
+from ..database import write
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import (
     ACTIVE_RUN_STATUSES,
     Project,
     Result,
     Run,
     TestCase,
-    isoformat,
     parse_public_id,
     utcnow,
 )
-from .run_options import RunOptions
+from . import gates, history, planner, selection, vitals
+from .options import RunOptions
 
 RESTARTED = "The server restarted while the run was in progress."
 STOPPED = "The server was stopped while the run was in progress."
@@ -40,7 +40,7 @@ def _approved_tests(project: Project) -> list[TestCase]:
 def _check_settings(project: Project, options: RunOptions) -> None:
     """Refuse an environment or test-data set that is not the project's, and a baseUrl outside the
     project's origins (400 naming the field)."""
-    from . import environments
+    from .. import environments
 
     for field, value, lookup in (("environmentId", options.environment_id, environments.get_environment),
                                  ("testDataSetId", options.data_set_id, environments.get_data_set)):
@@ -56,7 +56,7 @@ def _check_settings(project: Project, options: RunOptions) -> None:
 def check_base_url(project: Project, base_url: str) -> None:
     """Refuse a run's baseUrl whose origin is not the project's, one of its environments', or allowed:
     the run's secrets are typed into that origin, so a trigger token must not move them elsewhere."""
-    from . import environments
+    from .. import environments
 
     known = [project.base_url] + [env.base_url for env in environments.list_environments(project)]
     trusted = origins.TrustedOrigins(known, project.allowed_origins)
@@ -217,75 +217,3 @@ def fail_interrupted(message: str = RESTARTED) -> list[int]:
     """Fail every run a previous process left active; return their ids (their callbacks are due)."""
     ids = list(db.session.scalars(select(Run.id).where(Run.status.in_(ACTIVE_RUN_STATUSES))))
     return [run_id for run_id in ids if finish(run_id, "failed", message)]
-
-
-def verdict(run: Run) -> str:
-    """Return pending / passed / failed as the spec defines the verdict."""
-    if run.is_active:
-        return "pending"
-    if run.status != "completed":
-        return "failed"
-    if run.gate_result is None and run.vitals_result is None:
-        return "passed" if run.failed == 0 else "failed"
-    gates_ok = run.gate_result is None or run.gate_result.get("passed", False)
-    vitals_ok = run.vitals_result is None or run.vitals_result.get("passed", False)
-    return "passed" if gates_ok and vitals_ok else "failed"
-
-
-def status_payload(run: Run, run_url: str) -> dict[str, Any]:
-    """Return the status body of the spec (the seed's poll loops read it)."""
-    duration = None
-    if run.started_at and run.finished_at:
-        duration = round((run.finished_at - run.started_at).total_seconds(), 3)
-    return {
-        "id": run.public_id,
-        "runId": run.public_id,
-        "projectId": f"PRJ-{run.project_id}",
-        # A queued run is still "running" on the wire: the seed's loop waits until status != running.
-        "status": "running" if run.is_active else run.status,
-        "phase": run.status if run.is_active else None,
-        "verdict": verdict(run),
-        "passed": run.passed,
-        "failed": run.failed,
-        "skipped": run.skipped,
-        "flaky": run.flaky,
-        "total": run.total,
-        "createdAt": isoformat(run.created_at),
-        "startedAt": isoformat(run.started_at),
-        "finishedAt": isoformat(run.finished_at),
-        "duration": duration,
-        "error": run.error,
-        "gateResult": run.gate_result,
-        "webVitalsResult": run.vitals_result,
-        "integrations": run.integrations or {},
-        "url": run_url,
-    }
-
-
-def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
-    """Return the body POSTed to the run's callbackUrl."""
-    status = status_payload(run, run_url)
-    keys = ("runId", "status", "passed", "failed", "total", "error", "gateResult", "webVitalsResult", "verdict", "url")
-    return {key: status[key] for key in keys}
-
-
-def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None) -> dict[str, Any]:
-    """Return the API form of one result."""
-    return {
-        "testId": f"TST-{result.test_id}" if result.test_id else None,
-        "testName": result.test_name,
-        "position": result.position,
-        "status": result.status,
-        "skipReason": result.skip_reason,
-        "error": result.error,
-        "failingStep": result.failing_step,
-        "durationMs": result.duration_ms,
-        "attempts": result.attempts,
-        "flaky": result.flaky,
-        "baseUrl": result.base_url,
-        "vitals": result.vitals,
-        "screenshotUrl": screenshot_url,
-        "traceUrl": trace_url,
-        "startedAt": isoformat(result.started_at),
-        "finishedAt": isoformat(result.finished_at),
-    }

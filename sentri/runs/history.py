@@ -6,9 +6,9 @@ from collections import defaultdict
 
 from sqlalchemy import select, update
 
+from ..extensions import db
+from ..models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
 from . import planner
-from .extensions import db
-from .models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
 
 WINDOW = 20  # finished runs a test's flaky score and risk look back over
 

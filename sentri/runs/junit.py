@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree as ET
 
-from .models import Project, Result, Run
+from ..models import Project, Result, Run
 
 SKIP_REASONS = {
     "over_budget": "Skipped: over the run's budgetMinutes",

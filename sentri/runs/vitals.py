@@ -19,6 +19,7 @@ import math
 from . import gates
 
 BUDGET_FIELDS = ("lcp", "cls", "inp", "ttfb")
+METRICS = BUDGET_FIELDS  # what is measured on every page, in the order reports show them
 
 # Google's published thresholds: "good" up to GOOD, "poor" above POOR, "needs-improvement" between.
 GOOD = {"lcp": 2500, "cls": 0.1, "inp": 200, "ttfb": 800}

@@ -1,21 +1,57 @@
-"""Run callbacks on their own few threads, apart from the browsers and from housekeeping.
+"""Deliver a finished run's callback: best-effort, SSRF-checked again at send time, never fatal.
 
-Each callback ends within notify.CALLBACK_TIMEOUT_SECONDS (an overall deadline, not per read), the
-threads are few and at most MAX_PENDING callbacks wait or run at once: a burst of finished runs whose
-receivers are slow costs bounded threads and memory, and beyond the cap a callback is dropped and
-logged (callbacks are best-effort). The threads are daemons, so the interpreter never waits for them
-at exit; `shutdown` waits for the pending ones at most its grace.
-"""
+Callbacks run on their own few threads (CallbackSender), apart from the browsers and from housekeeping.
+Each ends within CALLBACK_TIMEOUT_SECONDS (an overall deadline, not per read), the threads are few and
+at most MAX_PENDING callbacks wait or run at once: a burst of finished runs whose receivers are slow
+costs bounded threads and memory, and beyond the cap a callback is dropped and logged. The threads are
+daemons, so the interpreter never waits for them at exit; `shutdown` waits for the pending ones at most
+its grace."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+from urllib.parse import urlsplit
 
 from flask import Flask
 
+from .. import ssrf
+from ..extensions import db
+from ..models import Run
+from .options import callback_allowlist
+from .serialize import callback_payload, run_url
+
 log = logging.getLogger("sentri.notify")
+# For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
+CALLBACK_TIMEOUT_SECONDS = 10.0
+# Only the status is used: the rest of the answer is never read, however long it is.
+CALLBACK_MAX_ANSWER_BYTES = 4096
+
+
+def send_callback(app: Flask, run_id: int) -> bool:
+    """POST the run summary to its callbackUrl, if it has one; return whether it was delivered."""
+    with app.app_context():
+        run = db.session.get(Run, run_id)
+        if run is None or not run.callback_url:
+            return False
+        url = run.callback_url
+        payload = callback_payload(run, run_url(app, run))
+        allowlist = callback_allowlist()
+    # Only the host is logged: a callback URL may carry a secret in its path or query.
+    host = urlsplit(url).hostname
+    try:
+        response = ssrf.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist,
+                                  max_body=CALLBACK_MAX_ANSWER_BYTES)
+    except ssrf.UnsafeURLError as exc:
+        log.warning("callback for %s refused: %s", run.public_id, exc)
+        return False
+    except Exception as exc:  # the receiver is down or slow: the run's outcome stands
+        log.warning("callback for RUN-%s to %s failed: %s", run_id, host, type(exc).__name__)
+        return False
+    log.info("callback for RUN-%s to %s answered %s", run_id, host, response.status_code)
+    return response.ok
+
 
 THREADS = 4
 MAX_PENDING = 200
@@ -68,8 +104,6 @@ class CallbackSender:
         return left
 
     def _work(self) -> None:
-        from ..notify import send_callback
-
         while (run_id := self._queue.get()) is not None:
             try:
                 if not self._given_up:

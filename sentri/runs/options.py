@@ -12,12 +12,13 @@ from typing import Any
 
 from flask import current_app
 
-from . import ssrf
-from .environments import clean_variables
-from .errors import ValidationFailed
+from .. import ssrf
+from ..environments import clean_variables
+from ..errors import ValidationFailed
+from ..github.state import initial_state
+from ..validation import check_http_url
+from ..worker.browsers import ENGINES, engine_unavailable
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
-from .validation import check_http_url
-from .worker.browsers import ENGINES, engine_unavailable
 
 MAX_PARALLEL_WORKERS = 10
 MAX_RETRIES = 3
@@ -143,8 +144,6 @@ def _selection(body: dict, changed_pages: list[str]) -> Selection:
 
 def _github(body: dict, options: RunOptions) -> None:
     """Validate the GitHub fields; the record goes on the run, the token only into `options`."""
-    from .github import initial_state
-
     repo, pr, sha, token = (body.get(k) for k in ("githubRepo", "githubPrNumber", "githubCommitSha", "githubToken"))
     if all(v is None for v in (repo, pr, sha, token)):
         return

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
+from ..errors import ValidationFailed
+from ..extensions import db
+from ..models import Project, Suite, TestCase, parse_public_id, utcnow
 from . import planner
-from .errors import ValidationFailed
-from .extensions import db
 from .history import goto_pages
-from .models import Project, Suite, TestCase, parse_public_id, utcnow
 
 STRATEGIES = ("changed", "flaky", "recent")
 DEFAULT_RECENT_DAYS = 7

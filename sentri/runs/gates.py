@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 GATE_FIELDS = ("minPassRate", "maxFlakyPct", "maxFailures")
 

@@ -1,0 +1,90 @@
+"""How a run looks from outside: its verdict, the status and callback bodies, a result's API form, and
+the link to its page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from ..models import Result, Run, isoformat
+
+
+def run_url(app: Flask, run: Run) -> str:
+    """Return the link to a run's page, on the public URL the trigger was made through."""
+    base = run.options.get("publicUrl") or app.config.get("SENTRI_PUBLIC_URL")
+    if not base:
+        base = f"http://{app.config['SENTRI_HOST']}:{app.config['SENTRI_PORT']}"
+    return f"{base.rstrip('/')}/runs/{run.public_id}"
+
+
+def verdict(run: Run) -> str:
+    """Return pending / passed / failed as the spec defines the verdict."""
+    if run.is_active:
+        return "pending"
+    if run.status != "completed":
+        return "failed"
+    if run.gate_result is None and run.vitals_result is None:
+        return "passed" if run.failed == 0 else "failed"
+    gates_ok = run.gate_result is None or run.gate_result.get("passed", False)
+    vitals_ok = run.vitals_result is None or run.vitals_result.get("passed", False)
+    return "passed" if gates_ok and vitals_ok else "failed"
+
+
+def status_payload(run: Run, run_url: str) -> dict[str, Any]:
+    """Return the status body of the spec (the seed's poll loops read it)."""
+    duration = None
+    if run.started_at and run.finished_at:
+        duration = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return {
+        "id": run.public_id,
+        "runId": run.public_id,
+        "projectId": f"PRJ-{run.project_id}",
+        # A queued run is still "running" on the wire: the seed's loop waits until status != running.
+        "status": "running" if run.is_active else run.status,
+        "phase": run.status if run.is_active else None,
+        "verdict": verdict(run),
+        "passed": run.passed,
+        "failed": run.failed,
+        "skipped": run.skipped,
+        "flaky": run.flaky,
+        "total": run.total,
+        "createdAt": isoformat(run.created_at),
+        "startedAt": isoformat(run.started_at),
+        "finishedAt": isoformat(run.finished_at),
+        "duration": duration,
+        "error": run.error,
+        "gateResult": run.gate_result,
+        "webVitalsResult": run.vitals_result,
+        "integrations": run.integrations or {},
+        "url": run_url,
+    }
+
+
+def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
+    """Return the body POSTed to the run's callbackUrl."""
+    status = status_payload(run, run_url)
+    keys = ("runId", "status", "passed", "failed", "total", "error", "gateResult", "webVitalsResult", "verdict", "url")
+    return {key: status[key] for key in keys}
+
+
+def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None) -> dict[str, Any]:
+    """Return the API form of one result."""
+    return {
+        "testId": f"TST-{result.test_id}" if result.test_id else None,
+        "testName": result.test_name,
+        "position": result.position,
+        "status": result.status,
+        "skipReason": result.skip_reason,
+        "error": result.error,
+        "failingStep": result.failing_step,
+        "durationMs": result.duration_ms,
+        "attempts": result.attempts,
+        "flaky": result.flaky,
+        "baseUrl": result.base_url,
+        "vitals": result.vitals,
+        "screenshotUrl": screenshot_url,
+        "traceUrl": trace_url,
+        "startedAt": isoformat(result.started_at),
+        "finishedAt": isoformat(result.finished_at),
+    }
