@@ -19,8 +19,9 @@ PASSWORD = "correct horse battery"
 
 
 def seed(app) -> dict:
-    from sentri import projects, runs, testcases, tokens, users
+    from sentri import projects, testcases, tokens, users
     from sentri.extensions import db
+    from tests.support.runs import recorded_run
 
     with app.app_context():
         users.create_user("admin@example.com", PASSWORD, role="admin")
@@ -39,19 +40,17 @@ def seed(app) -> dict:
             ids.append(test.id)
         run_ids = []
         for number in range(6):
-            run = runs.start(project, runs.RunOptions(), source="user", triggered_by="USR-1")
-            runs.mark_running(run.id)
+            outcomes = []
             for position, test_id in enumerate(ids[:3], start=1):
                 failed = position == 2 and number % 2 == 0
-                runs.record_result(run.id, {
-                    "position": position, "test_id": test_id, "test_name": f"TST-{test_id}", "attempts": [{}],
+                outcomes.append({
+                    "test_id": test_id, "test_name": f"TST-{test_id}", "attempts": [{}],
                     "status": "failed" if failed else "passed", "duration_ms": 1500 + 100 * position,
                     "failing_step": 2 if failed else None, "error": "locator.click: Timeout 3000ms" if failed else None,
                     "vitals": [{"url": "https://shop.example.com/", "lcp": 1800.0 + 300 * number,
                                 "cls": 0.02 * position, "inp": None, "ttfb": 300.0}],
                 })
-            runs.finish(run.id, "completed")
-            run_ids.append(run.public_id)
+            run_ids.append(recorded_run(project, outcomes).public_id)
         tokens.create(project, label="github-actions")
         return {"project": project.public_id, "run": run_ids[-2], "test": f"TST-{ids[1]}"}
 

@@ -59,6 +59,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Created with the app, started by server.prepare (or the first run): no threads at import.
     app.extensions["sentri_engine"] = RunEngine(app)
+    from .runs.hooks import Hooks
+
+    app.extensions["sentri_hooks"] = Hooks(app)
     from .github.reporter import GitHubReporter
 
     app.extensions["sentri_github"] = GitHubReporter(app)

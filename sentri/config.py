@@ -61,6 +61,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_GITHUB_STATUS_CONTEXT": str,
     "SENTRI_GITHUB_RETRY_SECONDS": _int,
     "SENTRI_BROWSER_BLOCKED_NETWORKS": str,
+    "SENTRI_LEASE_SECONDS": _int,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -96,6 +97,9 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_GITHUB_RETRY_SECONDS": 120,
     # Networks the browser never reaches (origins.py): link-local, where cloud metadata lives.
     "SENTRI_BROWSER_BLOCKED_NETWORKS": DEFAULT_BLOCKED_NETWORKS,
+    # How long a claimed test stays its worker's without the worker's process renewing it: the time
+    # another process waits before it recovers the tests of a process that died.
+    "SENTRI_LEASE_SECONDS": 15,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.

@@ -83,10 +83,11 @@ _AUTOINCREMENT = {"sqlite_autoincrement": True}
 
 ROLES = ("admin", "member")
 REVIEW_STATUSES = ("draft", "approved", "rejected")
-# A run is queued until a worker takes it, then running; both hold the project's one-run lock.
+# A run is queued until a worker claims its first test, then running; both hold the project's lock.
 ACTIVE_RUN_STATUSES = ("queued", "running")
 TERMINAL_RUN_STATUSES = ("completed", "failed", "aborted")
-RESULT_STATUSES = ("passed", "failed", "skipped")
+# A result row is queued, then running (claimed), then one of the outcomes.
+PENDING_RESULT_STATUSES = ("queued", "running")
 _ACTIVE_PREDICATE = "status IN ('queued', 'running')"
 
 
@@ -275,6 +276,16 @@ class Run(PublicIdMixin, db.Model):
     plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # What was reported elsewhere and how it went ({"github": {...}}); never holds a credential.
     integrations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How many of its tests may run at once, across every process (dialsConfig.parallelWorkers).
+    parallel: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # budgetMinutes' wall clock: tests still queued then are skipped (over_budget).
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while an active run is being stopped ("aborted", "failed"): nothing more is claimed, and the
+    # workers running its tests see it within seconds and stop them.
+    stop_reason: Mapped[str | None] = mapped_column(String(16))
+    # What follows the end (callback, GitHub, waiters): "pending" from the end's transaction until one
+    # process takes it ("sent"), so it happens once even when the process that ended the run dies.
+    notify_state: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -290,10 +301,16 @@ class Run(PublicIdMixin, db.Model):
 
 
 class Result(db.Model):
-    """The outcome of one test in one run, every attempt included."""
+    """One planned test of a run: queued, claimed by a worker (running), then its outcome with every
+    attempt; or skipped with its reason from the start (over_budget, deselected)."""
 
     __tablename__ = "results"
-    __table_args__ = (UniqueConstraint("run_id", "position"), _AUTOINCREMENT)
+    __table_args__ = (
+        UniqueConstraint("run_id", "position"),
+        Index("ix_results_run_status", "run_id", "status"),
+        Index("ix_results_status_lease", "status", "lease_until"),
+        _AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
@@ -312,7 +329,24 @@ class Result(db.Model):
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     screenshot: Mapped[str | None] = mapped_column(String(512))  # path inside the instance folder
     trace: Mapped[str | None] = mapped_column(String(512))  # Playwright trace.zip of the failure
+    # The process that claimed it (nodes.id) and until when its claim holds unless renewed; a row whose
+    # lease ran out belongs to a dead or stuck worker and is recovered by any process.
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # re-queued once at most
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     run: Mapped[Run] = relationship(back_populates="results")
+
+
+class Node(db.Model):
+    """A Sentri process serving this database, alive while it keeps `seen_at` fresh."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid:random, never reused
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -57,7 +57,10 @@ def step_url_problem(url: str) -> str | None:
         if re.match(r"^[A-Za-z0-9.-]+:[0-9]+(?:[/?#]|$)", browser_form(url)):
             hint = f"; for a host and port write http://{browser_form(url)}"
         return f'must be an http(s) URL or a path on the base URL (got a "{scheme}:" URL{hint})'
-    host = urlsplit(browser_form(url)).hostname
+    try:
+        host = urlsplit(browser_form(url)).hostname
+    except ValueError:
+        return "is not a valid URL"
     if not host:
         return "must be an http(s) URL with a host, or a path on the base URL"
     return None

@@ -1,5 +1,6 @@
-"""Start-up and shut-down around waitress: migrate, first-run set-up, recover runs a previous
-process left active, warm the browser workers, serve; on SIGTERM/SIGINT let tests finish briefly."""
+"""Start-up and shut-down around waitress: migrate, first-run set-up, start the engine (which recovers
+what dead processes left, by their expired leases), serve; on SIGTERM/SIGINT let this process's running
+tests finish within the grace and hand the rest back to the database."""
 
 from __future__ import annotations
 
@@ -12,20 +13,6 @@ from flask import Flask
 log = logging.getLogger("sentri")
 
 
-def recover(app: Flask) -> list[int]:
-    """Fail the runs a previous process left active (releasing their locks) and send their callbacks."""
-    from . import runs
-
-    with app.app_context():
-        failed = runs.fail_interrupted(runs.RESTARTED)
-    engine = app.extensions["sentri_engine"]
-    for run_id in failed:
-        engine.notify_finished(run_id)
-    if failed:
-        log.warning("marked %d run(s) left active by a previous process as failed", len(failed))
-    return failed
-
-
 def prepare(app: Flask) -> None:
     """Apply migrations, run first-start set-up (printing the login the one time it happens), recover."""
     from flask_migrate import upgrade
@@ -36,7 +23,6 @@ def prepare(app: Flask) -> None:
         upgrade()
         created = first_run(app)
         refresh_demo_url(app)
-    recover(app)
     from .artifacts import prune
 
     prune(app)
@@ -58,24 +44,34 @@ def prepare(app: Flask) -> None:
 
 
 def stop_engine(app: Flask) -> None:
-    """Let running tests finish for SENTRI_SHUTDOWN_GRACE_SECONDS, then fail what is left."""
-    from . import runs
-
-    engine = app.extensions["sentri_engine"]
-    unfinished = engine.shutdown(app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
-    with app.app_context():
-        for run_id in unfinished:
-            if runs.finish(run_id, "failed", runs.STOPPED):
-                engine.notify_finished(run_id)
-        # Runs still queued in the database (none of their tests reached a worker) end the same way.
-        for run_id in runs.fail_interrupted(runs.STOPPED):
-            engine.notify_finished(run_id)
+    """Let this process's running tests finish for SENTRI_SHUTDOWN_GRACE_SECONDS, hand the rest back
+    (re-queued: another process, or this one's next start, runs them), and send what is due."""
+    grace = app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"]
+    app.extensions["sentri_engine"].shutdown(grace)
     # A receiver may take its whole deadline to answer: wait for callbacks at most the grace.
-    abandoned = engine.callbacks.shutdown(app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
+    abandoned = app.extensions["sentri_hooks"].shutdown(grace)
     if abandoned:
         click.echo(f"Sentri gave up on {abandoned} callback(s) still being sent after the grace.")
-    engine.notifier.shutdown(wait=True)
     app.extensions["sentri_github"].shutdown()
+
+
+def warn_if_sqlite_is_shared(app: Flask):
+    """SQLite is for one process: say so when another Sentri process already serves this database file.
+    Return the open lock file (held for the life of the process), or None on another database."""
+    import fcntl
+    from pathlib import Path
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        return None
+    lock = open(Path(url.removeprefix("sqlite:///") + ".serving.lock"), "a")  # noqa: SIM115 - held open
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        log.warning("another Sentri process is serving this SQLite database; SQLite is meant for one process "
+                    "(both share its runs, but their writes queue behind each other): use PostgreSQL "
+                    "(SENTRI_DATABASE_URL) to run several processes")
+    return lock
 
 
 def serve(app: Flask) -> None:
@@ -84,6 +80,7 @@ def serve(app: Flask) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare(app)
+    sqlite_lock = warn_if_sqlite_is_shared(app)  # noqa: F841 - held open while serving
     app.extensions["sentri_engine"].start()
     host, port = app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]
     server = create_server(app, host=host, port=port, ident="sentri", threads=app.config["SENTRI_HTTP_THREADS"])

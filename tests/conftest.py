@@ -77,7 +77,7 @@ def app_factory(tmp_path, database):
 
     for app in made:
         app.extensions["sentri_engine"].shutdown(0)
-        app.extensions["sentri_engine"].callbacks.shutdown(0)  # its threads end instead of idling on
+        app.extensions["sentri_hooks"].shutdown(0)  # its callback threads end instead of idling on
         app.extensions["sentri_github"].shutdown()
         with app.app_context():
             db.session.remove()

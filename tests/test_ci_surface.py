@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sentri import projects, testcases, tokens
+from sentri import projects, runs, testcases, tokens
 from sentri.worker import browsers
 
 pytestmark = pytest.mark.browser
@@ -114,7 +114,7 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
     assert full.status_code == 503 and "waiting" in full.get_json()["error"] and full.get_json()["runId"]
     assert client.get("/healthz").status_code == 200
     with app.app_context():
-        app.extensions["sentri_engine"].abort(1)
+        runs.abort(runs.get("RUN-1"))
     waiter.join(timeout=30)
     assert held and held[0].status_code == 422
 
@@ -152,9 +152,10 @@ def test_case_ids_restrict_the_run_and_drafts_are_refused(app, client, site, adm
     assert draft.status_code == 400 and f"{ids[2]} (draft)" in draft.get_json()["error"]
     run = client.post("/api/v1/ci/trigger", json={"caseIds": [ids[1]]}, headers=_h(token)).get_json()
     final = _poll(client, run["statusUrl"], token)
-    assert final["total"] == 1
+    assert (final["total"], final["passed"], final["skipped"]) == (2, 1, 1)  # the other approved one: deselected
     detail = client.get(f"/api/v1/runs/{run['runId']}", headers=admin_headers).get_json()
-    assert [r["testId"] for r in detail["results"]] == [ids[1]]
+    assert [(r["testId"], r["status"], r["skipReason"]) for r in detail["results"]] == [
+        (ids[1], "passed", None), (ids[0], "skipped", "deselected")]
     assert detail["options"]["selection"]["caseIds"] == [ids[1]]
     assert detail["options"]["selection"]["testIds"] == [ids[1]]
 

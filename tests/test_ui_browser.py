@@ -199,7 +199,8 @@ AXE = Path(os.environ.get("SENTRI_AXE_JS") or Path(__file__).resolve().parents[1
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm package axe-core in package.json)")
 def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
-    from sentri import runs, tokens
+    from sentri import tokens
+    from tests.support.runs import recorded_run
 
     with app.app_context():
         project = projects.create("Shop", "https://shop.example.com")
@@ -208,12 +209,10 @@ def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
         test = testcases.create(project, {"name": "Home", "tags": ["smoke"], "steps": steps})
         testcases.create(project, {"name": "Draft", "steps": steps})
         testcases.review(test, "approve")
-        run = runs.start(project, runs.RunOptions(), source="user", triggered_by="USR-1")
-        runs.record_result(run.id, {"position": 1, "test_id": test.id, "test_name": "Home", "status": "failed",
-                                    "failing_step": 2, "error": "title was Nope", "attempts": [{}],
-                                    "vitals": [{"url": "https://shop.example.com/", "lcp": 3000.0, "cls": 0.2,
-                                                "inp": None, "ttfb": 100.0}]})
-        runs.finish(run.id, "completed")
+        run = recorded_run(project, [{"test_id": test.id, "test_name": "Home", "status": "failed",
+                                      "failing_step": 2, "error": "title was Nope", "attempts": [{}],
+                                      "vitals": [{"url": "https://shop.example.com/", "lcp": 3000.0, "cls": 0.2,
+                                                  "inp": None, "ttfb": 100.0}]}])
         tokens.create(project, label="ci")
         ids = (project.public_id, test.public_id, run.public_id)
     project_id, test_id, run_id = ids

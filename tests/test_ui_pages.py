@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from sentri import projects, runs, testcases, tokens, users
+from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run
+from tests.support.runs import recorded_run
 
 PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
@@ -80,13 +82,7 @@ def add_test(app, project_id, name="Home", approve=True, tags=None, steps=None):
 def finished_run(app, project_id, *, results, status="completed"):
     """Create a run and record results straight into the database, without a browser."""
     with app.app_context():
-        project = projects.get(project_id)
-        run = runs.start(project, runs.RunOptions(), source="user", triggered_by="USR-1")
-        run_id = run.id
-        for position, result in enumerate(results, start=1):
-            runs.record_result(run_id, {"position": position, "attempts": [], **result})
-        runs.finish(run_id, status)
-        return f"RUN-{run_id}"
+        return recorded_run(projects.get(project_id), results, status=status).public_id
 
 
 # -- layout, navigation, login -------------------------------------------------------------------
@@ -175,10 +171,9 @@ def test_project_list_has_last_verdict_sparkline_and_pages(app, admin, shop):
     html = admin.html("/projects")
     assert f"{failing} · failed" in html and f"{passing} · passed" not in html
     assert '<svg class="sparkline"' in html and "<polyline" in html
-    with app.app_context():
+    with app.app_context(), write():
         for n in range(55):
             db.session.add(Project(name=f"P{n}", base_url="http://127.0.0.1:9"))
-        db.session.commit()
     assert "Page 1 of 2" in html or "Page 1 of 2" in admin.html("/projects")
     second = admin.html("/projects?page=2")
     assert "Page 2 of 2" in second and "P54" in second
@@ -192,11 +187,10 @@ def test_run_page_shows_failures_steps_screenshot_vitals_and_gates(app, admin, s
     test_id = add_test(app, shop, steps=[
         {"action": "goto", "url": "/"}, {"action": "click", "target": {"css": "#buy"}},
         {"action": "expect_text", "target": {"css": "h1"}, "text": "Thanks"}])
-    with app.app_context():
+    with app.app_context(), write():
         project = projects.get(shop)
         project.quality_gates = {"minPassRate": 90}
         project.vitals_budgets = {"lcp": 2000}
-        db.session.commit()
         key = int(test_id.removeprefix("TST-"))
     shot = Path(app.instance_path) / "artifacts" / "shot.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +236,7 @@ def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     html = admin.html(f"/runs/{run_id}")
     assert "js/run-live.js" in html and f'data-status-url="/api/v1/runs/{run_id}"' in html
     assert "<progress" in html and "Abort run" in html
-    assert re.search(r"<td>1</td><td>Home</td><td><span class=\"status status-queued\">waiting", html)
+    assert re.search(r"<td>1</td>\s*<td><a [^>]*>Home</a></td>\s*<td><span class=\"status status-queued\">waiting", html)
     report = admin.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and report.headers["Cache-Control"] == "no-store"
     assert "<html" not in report.get_data(as_text=True) and 'class="run-report"' in report.get_data(as_text=True)
@@ -281,11 +275,10 @@ def test_run_now_refusals_and_history(app, admin, shop):
 
 def test_runs_tab_charts_pass_rate_and_vitals_with_budget_lines(app, admin, shop):
     add_test(app, shop)
-    with app.app_context():
+    with app.app_context(), write():
         project = projects.get(shop)
         project.quality_gates = {"minPassRate": 80}
         project.vitals_budgets = {"lcp": 2500, "cls": 0.1}
-        db.session.commit()
     for lcp in (1000.0, 2000.0, 3000.0):
         finished_run(app, shop, results=[{"test_name": "Home", "status": "passed", "duration_ms": 1200,
                                           "vitals": [{"url": "/", "lcp": lcp, "cls": 0.01, "inp": None, "ttfb": 50.0}]}])
@@ -293,10 +286,9 @@ def test_runs_tab_charts_pass_rate_and_vitals_with_budget_lines(app, admin, shop
     assert html.count('<figure class="chart">') == 4  # pass rate, LCP, CLS, TTFB (INP never measured)
     assert "Pass rate (%)" in html and "LCP p75 (ms)" in html and "INP p75" not in html
     assert html.count('class="budget"') == 3
-    with app.app_context():
+    with app.app_context(), write():
         for _ in range(60):
             db.session.add(Run(project_id=projects.get(shop).id, status="completed", trigger_source="cli"))
-        db.session.commit()
     assert "Page 1 of 2" in admin.html(f"/projects/{shop}/runs")
     assert "Page 2 of 2" in admin.html(f"/projects/{shop}/runs?page=2")
 

@@ -39,6 +39,7 @@ class GitHubReporter:
         self._lock = threading.Lock()
         self._tokens: dict[int, str] = {}
         self._started: dict[int, Future] = {}
+        self._finishing: set[int] = set()  # final report scheduled: asked twice (hook, catch_up), posted once
         self._stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sentri-github")
 
@@ -55,13 +56,35 @@ class GitHubReporter:
             self._started[run_id] = self.executor.submit(self._guarded, self._post_pending, run_id)
 
     def run_finished(self, run_id: int) -> None:
-        """Post the run's final report once its pending status has gone out."""
+        """Post the run's final report once its pending status has gone out; only the process holding the
+        run's token can (the run may have ended in another: catch_up() notices that)."""
         with self._lock:
+            if run_id not in self._tokens or run_id in self._finishing:
+                return
+            self._finishing.add(run_id)
             started = self._started.pop(run_id, None)
         if started is None:
             self._submit(run_id)
         else:
             started.add_done_callback(lambda _future: self._submit(run_id))
+
+    def catch_up(self, alive: set[str]) -> None:
+        """Every few seconds: post for held runs that ended in another process, and say so on runs whose
+        token died with the process holding it (the only place it ever was)."""
+        with self._lock:
+            held = list(self._tokens)
+        if held:
+            for run_id in db.session.scalars(select(Run.id).where(Run.id.in_(held), Run.finished_at.is_not(None))):
+                self.run_finished(run_id)
+        waiting = db.session.execute(
+            select(Run.id, Run.integrations).where(Run.notify_state == "sent", Run.integrations.is_not(None))
+            .order_by(Run.id.desc()).limit(200)
+        ).all()
+        db.session.commit()
+        for run_id, integrations in waiting:
+            info = (integrations or {}).get("github") or {}
+            if info.get("state") == "pending" and info.get("holder") not in alive and run_id not in held:
+                record(run_id, state="failed", message=LOST_TOKEN)
 
     def shutdown(self) -> None:
         """Let queued reports go out without waiting on rate limits any more, then stop."""
@@ -112,12 +135,10 @@ class GitHubReporter:
 
         with self._lock:
             token = self._tokens.pop(run_id, None)
+            self._finishing.discard(run_id)
         run = db.session.get(Run, run_id)
         info = (run.integrations or {}).get("github") if run else None
-        if not info or info.get("state") != "pending" or run.is_active:
-            return
-        if token is None:
-            record(run_id, state="failed", message=LOST_TOKEN)
+        if not info or info.get("state") != "pending" or run.is_active or token is None:
             return
         with self._client(token) as client:
             comment, status = self._final_report(client, run, info)

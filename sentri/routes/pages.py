@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from .. import origins, projects, runs, ui, users
 from ..auth import current_user, log_in, log_out
-from ..errors import SentriError
+from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
 from ..runs import stats
@@ -181,13 +181,15 @@ RESULTS_PER_PAGE = 100
 
 
 def _run_context(run) -> dict:
-    """Everything a page of the run report needs: results with their test's steps, vitals cells,
-    screenshots, and the tests still waiting (on the last page)."""
+    """Everything a page of the run report needs: every planned test (queued and running ones too), with
+    its test's steps, vitals cells and screenshot."""
     project = run.project
     number = ui.page_number(request.args.get("page"))
     # Only the shown page becomes ORM objects: a run of 500 tests would otherwise load every result.
-    positions = set(db.session.scalars(select(Result.position).where(Result.run_id == run.id)))
-    page = ui.Page(number, RESULTS_PER_PAGE, len(positions))
+    counts = dict(db.session.execute(
+        select(Result.status, func.count(Result.id)).where(Result.run_id == run.id).group_by(Result.status)).all())
+    done = sum(n for status, n in counts.items() if status not in ("queued", "running"))
+    page = ui.Page(number, RESULTS_PER_PAGE, sum(counts.values()))
     shown = list(db.session.scalars(
         select(Result).where(Result.run_id == run.id).order_by(Result.position)
         .offset(page.offset).limit(RESULTS_PER_PAGE)
@@ -207,10 +209,8 @@ def _run_context(run) -> dict:
             else None
         )
         rows.append({"result": result, "test": tests.get(result.test_id), "pages": pages, "screenshot": screenshot})
-    # Tests of an active run without a result yet, in the order they will run.
-    waiting = [e for e in (run.plan or []) if e.get("position") not in positions] if run.is_active else []
-    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run), "done": len(positions),
-            "budgets": budgets, "waiting": waiting if not page.has_next else [], "page": page}
+    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run), "done": done,
+            "budgets": budgets, "page": page}
 
 
 @bp.get("/runs/<run_id>")
@@ -234,15 +234,13 @@ def run_report(run_id, user):
 @login_required
 def run_abort(run_id, user):
     run = runs.get(run_id)
-    if not run.is_active:
-        flash(f"Run {run.public_id} has already ended ({run.status}).", "error")
+    try:
+        runs.abort(run)
+    except Conflict as exc:
+        flash(exc.message, "error")
         return redirect(url_for("pages.run_page", run_id=run.public_id))
-    engine = current_app.extensions["sentri_engine"]
-    # A run this process is not executing (none of its tests reached a worker) is ended here.
-    if not engine.abort(run.id) and runs.finish(run.id, "aborted"):
-        engine.notify_finished(run.id)
     db.session.commit()
-    flash(f"Run {run.public_id} aborted.", "success")
+    flash(f"Run {run.public_id} aborted: its running tests stop within seconds.", "success")
     return redirect(url_for("pages.run_page", run_id=run.public_id))
 
 
@@ -250,9 +248,7 @@ def start_run(project, user):
     """Start a run of the project as this user (the one-active-run rule applies); return it."""
     options = runs.RunOptions()
     options.extra["publicUrl"] = public_base()
-    run = runs.start(project, options, source="user", triggered_by=user.public_id)
-    current_app.extensions["sentri_engine"].submit(run.id)
-    return run
+    return runs.launch(project, options, source="user", triggered_by=user.public_id)
 
 
 # The rest of the UI registers its views on this blueprint (imported last: they import `bp`).

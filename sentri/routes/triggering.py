@@ -12,6 +12,7 @@ from .. import runs, tokens
 from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
+from ..runs.launch import launch
 from ..runs.options import parse_options
 from ..validation import json_body
 
@@ -35,11 +36,7 @@ def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, run
     """Validate the body, start the run under the project's lock, and hand it to the engine."""
     options = parse_options(json_body(), surface=surface)
     options.extra["publicUrl"] = public_base()
-    run = runs.start(project, options, source="token", triggered_by=token.public_id)
-    tokens.touch(token)
-    if options.github_token:
-        current_app.extensions["sentri_github"].run_started(run.id, options.github_token)
-    current_app.extensions["sentri_engine"].submit(run.id)
+    run = launch(project, options, source="token", triggered_by=token.public_id, token=token)
     return run, options
 
 
@@ -62,9 +59,9 @@ def wait_and_answer(run: Run, status_url: str, body_for):
             db.session.commit()  # a fresh snapshot each time
             return not db.session.get(Run, run_id).is_active
 
-        engine = current_app.extensions["sentri_engine"]
+        waiters = current_app.extensions["sentri_hooks"].waiters
         seconds = current_app.config["SENTRI_WAIT_MAX_SECONDS"]
-        if not engine.wait_for(run_id, seconds, finished):
+        if not waiters.wait(run_id, seconds, finished):
             return error_response(
                 f"The run {run.public_id} is still running after {seconds} s (SENTRI_WAIT_MAX_SECONDS); "
                 "poll statusUrl for its result.", WAIT_TIMEOUT, runId=run.public_id, statusUrl=status_url,

@@ -1,6 +1,7 @@
 """Runs: everything about one execution of a project's approved tests.
 
 lifecycle.py   start a run (every planned test a row), claim and record tests, end, abort, recover
+launch.py      start a run and hand it over (wake the workers, keep the GitHub token)
 options.py     what a trigger may ask for (RunOptions)
 selection.py   which tests a run executes (caseIds, suiteIds, selectionStrategy)
 planner.py     risk order and the budgetMinutes plan; history.py feeds it from past results
@@ -11,24 +12,12 @@ hooks.py       what follows a run's end, exactly once: callback, GitHub report, 
 junit.py       the JUnit XML report; stats.py the statistics the pages chart
 """
 
-from .lifecycle import (
-    RESTARTED,
-    STOPPED,
-    active_run,
-    fail_interrupted,
-    finish,
-    get,
-    get_in_project,
-    list_for,
-    mark_running,
-    record_result,
-    start,
-)
+from .launch import launch
+from .lifecycle import RESTARTED, abort, active_run, get, get_in_project, list_for, start
 from .options import RunOptions
 from .serialize import callback_payload, run_url, serialize_result, status_payload, verdict
 
 __all__ = [
-    "RESTARTED", "STOPPED", "RunOptions", "active_run", "callback_payload", "fail_interrupted", "finish", "get",
-    "get_in_project", "list_for", "mark_running", "record_result", "run_url", "serialize_result", "start",
-    "status_payload", "verdict",
+    "RESTARTED", "RunOptions", "abort", "active_run", "callback_payload", "get", "get_in_project", "launch",
+    "list_for", "run_url", "serialize_result", "start", "status_payload", "verdict",
 ]

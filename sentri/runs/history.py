@@ -64,8 +64,10 @@ def update_flaky_scores(run_id: int) -> None:
 
     Call it inside the write transaction that ends the run: a client that sees the run finished
     then always sees the scores it produced."""
-    test_ids = [
-        t for t in db.session.scalars(select(Result.test_id).where(Result.run_id == run_id)) if t is not None
+    test_ids = [  # the tests this run executed: a skipped (deselected, over-budget) one's score is unchanged
+        t for t in db.session.scalars(
+            select(Result.test_id).where(Result.run_id == run_id, Result.status.in_(("passed", "failed"))))
+        if t is not None
     ]
     if not test_ids:
         return

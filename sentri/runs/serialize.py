@@ -82,6 +82,8 @@ def serialize_result(result: Result, screenshot_url: str | None, trace_url: str 
         "attempts": result.attempts,
         "flaky": result.flaky,
         "baseUrl": result.base_url,
+        # The Sentri process that ran it (host:pid:id), for runs spread over several processes.
+        "executedBy": result.owner,
         "vitals": result.vitals,
         "screenshotUrl": screenshot_url,
         "traceUrl": trace_url,

@@ -35,7 +35,6 @@ class TestJob:
     timeout_s: float = 60.0
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
     artifacts_dir: Path | None = None
-    deadline: float | None = None  # epoch seconds: the run's budgetMinutes wall clock
     browser: str = "chromium"
     device: str = "desktop"
     device_descriptor: dict | None = None  # Playwright's descriptor for a mobile run, set by the worker

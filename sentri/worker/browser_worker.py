@@ -1,0 +1,247 @@
+"""One browser worker: a thread owning an event loop, a Playwright and a warm Chromium, claiming tests
+from the database one at a time and writing each outcome back.
+
+Why an event loop per thread (Playwright's async API) rather than the sync API: Playwright objects
+must never be touched from another thread, and with the sync API a call blocked in a 15 s auto-wait
+cannot be interrupted. Here a stop (an abort seen by the heartbeat, a shutdown) schedules
+`task.cancel()` on the owning loop and the wait ends at once; the per-test timeout is asyncio.timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+
+from playwright.async_api import Error as PlaywrightError
+
+from ..runs import lifecycle
+from ..runs.lifecycle import Claim
+from .browsers import find_chromium, launch_chromium
+from .executor import TestJob, execute
+from .guard import HostCache
+from .jobs import RunUnusable
+from .vitals_probe import VitalsUnavailable
+
+log = logging.getLogger("sentri.worker")
+# Playwright's device descriptors used for `device: mobile`, per engine.
+MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
+IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work another process queued
+
+
+class BrowserWorker(threading.Thread):
+    """Claim, execute, record; until the engine stops. Its current claim can be cancelled from other
+    threads (`cancel`) and proves the worker alive (`alive_at`, ticked by its own loop)."""
+
+    def __init__(self, engine, index: int) -> None:
+        super().__init__(name=f"sentri-browser-{index}", daemon=True)
+        self.engine = engine
+        self.app = engine.app
+        self.loop = asyncio.new_event_loop()
+        self.playwright = None
+        self.browser = None  # the Chromium every worker keeps warm
+        self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
+        self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
+        self._lock = threading.Lock()
+        self.current: Claim | None = None
+        self._task: asyncio.Task | None = None
+        self._cancel_reason: str | None = None
+        self.alive_at = time.monotonic()
+        self._ticker: asyncio.TimerHandle | None = None
+
+    # -- called from other threads -----------------------------------------------------------------
+
+    def claimed(self) -> Claim | None:
+        """The claim this worker holds, if its loop has shown life within `within` seconds."""
+        with self._lock:
+            return self.current
+
+    def cancel(self, reason: str) -> None:
+        """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown'."""
+        with self._lock:
+            if self.current is None:
+                return
+            if self._cancel_reason is None or reason == "lost":
+                self._cancel_reason = reason
+            task = self._task
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
+
+    # -- the browser ---------------------------------------------------------------------------------
+
+    async def _ensure_browser(self):
+        if self.browser is not None and self.browser.is_connected():
+            return self.browser
+        from playwright.async_api import async_playwright
+
+        if self.browser is not None:  # it died: close what is left of it before launching another
+            await _quietly(self.browser.close())
+            self.browser = None
+        if self.playwright is None:
+            self.playwright = await async_playwright().start()
+        choice = find_chromium(self.app.config.get("SENTRI_CHROMIUM_PATH"))
+        self.browser = await launch_chromium(self.playwright.chromium, choice)
+        return self.browser
+
+    async def _browser_for(self, engine: str):
+        if engine == "chromium":
+            return await self._ensure_browser()
+        browser = self.others.get(engine)
+        if browser is None or not browser.is_connected():
+            if browser is not None:
+                await _quietly(browser.close())
+            await self._ensure_browser()
+            browser = await getattr(self.playwright, engine).launch(headless=True)
+            self.others[engine] = browser
+        return browser
+
+    def _device(self, job: TestJob) -> dict | None:
+        if job.device != "mobile":
+            return None
+        descriptor = dict(self.playwright.devices[MOBILE_DEVICES[job.browser]])
+        descriptor.pop("default_browser_type", None)
+        if job.browser == "firefox":
+            descriptor.pop("is_mobile", None)  # Firefox cannot emulate a mobile viewport
+        return descriptor
+
+    async def _close(self) -> None:
+        for other in self.others.values():
+            await _quietly(other.close())
+        if self.browser is not None:
+            await _quietly(self.browser.close())
+        if self.playwright is not None:
+            await _quietly(self.playwright.stop())
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._ensure_browser())
+        except Exception as exc:  # reported per run when a test needs the browser
+            log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
+        while not self.engine.stopping:
+            seen = self.engine.work_signal()
+            try:
+                claim = self.engine.claim()
+            except Exception:  # the database is busy or gone for a moment: try again shortly
+                log.exception("worker %s could not claim a test", self.name)
+                claim = None
+            if claim is None:
+                self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)
+                continue
+            self.engine.wake()  # more may be queued: let an idle worker look too
+            try:
+                self._run_claim(claim)
+            except Exception:  # a worker thread must outlive any one test: never strand a run
+                log.exception("worker %s failed around test %s of RUN-%s", self.name, claim.position, claim.run_id)
+                self._write(lifecycle.release, claim, "an internal error stopped its worker")
+            finally:
+                with self._lock:
+                    self.current, self._task, self._cancel_reason = None, None, None
+        self.loop.run_until_complete(self._close())
+        self.loop.close()
+
+    def _write(self, function, *args) -> None:
+        with self.app.app_context():
+            function(*args)
+
+    def _tick(self) -> None:
+        self.alive_at = time.monotonic()
+        self._ticker = self.loop.call_later(1.0, self._tick)
+
+    def _run_claim(self, claim: Claim) -> None:
+        with self._lock:
+            self.current, self._cancel_reason = claim, None
+        with self.app.app_context():
+            try:
+                job = self.engine.jobs.build(claim)
+            except RunUnusable as exc:
+                lifecycle.fail(claim.run_id, str(exc))
+                lifecycle.record_stopped(claim)
+                return
+            if job is None:  # its test was deleted since the run was planned
+                lifecycle.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
+                return
+            if lifecycle.run_deadline_passed(claim.run_id):
+                lifecycle.record(claim, {"status": "skipped", "skip_reason": "over_budget", "attempts": [],
+                                         "base_url": job.base_url})
+                return
+        result = self._execute(job)
+        with self._lock:
+            reason = self._cancel_reason
+        with self.app.app_context():
+            if result is not None:
+                for artifact in ("screenshot", "trace"):
+                    if result.get(artifact):
+                        result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
+                lifecycle.record(claim, result)
+            elif reason == "shutdown":
+                lifecycle.release(claim)  # handed back: another process (or the next start) runs it
+            elif reason == "stop" or reason is None:
+                lifecycle.record_stopped(claim)
+            # "lost": the row is no longer ours; whatever we had is dropped
+
+    def _execute(self, job: TestJob) -> dict | None:
+        """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
+        job.loop = self.loop
+        self.alive_at = time.monotonic()
+        self._tick()
+        try:
+            for try_number in (1, 2):
+                try:
+                    browser = self.loop.run_until_complete(self._browser_for(job.browser))
+                    job.device_descriptor = self._device(job)
+                except Exception as exc:  # BrowserUnavailable, or a browser that will not start
+                    message = f"The browser could not start: {exc}".splitlines()[0][:500]
+                    self._write(lifecycle.fail, job.run_id, message)
+                    return None
+                task = self.loop.create_task(execute(browser, job, self.hosts))
+                with self._lock:
+                    self._task = job.task = task
+                    cancelled = self._cancel_reason is not None
+                if cancelled:
+                    task.cancel()  # the stop came while the browser was being readied
+                try:
+                    return self.loop.run_until_complete(task)
+                except asyncio.CancelledError:
+                    return None
+                except VitalsUnavailable as exc:
+                    self._write(lifecycle.fail, job.run_id, str(exc))
+                    return None
+                except PlaywrightError as exc:
+                    # A browser that crashed since the last test can still look connected until its pipe
+                    # is read; its first call fails outside the steps. Relaunch and run the test again.
+                    if try_number == 1:
+                        log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
+                        self.loop.run_until_complete(self._forget_browser(job.browser))
+                        continue
+                    return self._internal_error(job, exc)
+                except Exception as exc:  # a bug: the test fails, the run goes on
+                    return self._internal_error(job, exc)
+            return None
+        finally:
+            if self._ticker is not None:
+                self._ticker.cancel()
+                self._ticker = None
+
+    async def _forget_browser(self, engine: str) -> None:
+        browser = self.browser if engine == "chromium" else self.others.pop(engine, None)
+        if browser is not None:
+            await _quietly(browser.close())
+        if engine == "chromium":
+            self.browser = None
+
+    def _internal_error(self, job: TestJob, exc: Exception) -> dict:
+        log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
+        return {"status": "failed", "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url}
+
+
+async def _quietly(awaitable) -> None:
+    """Await a close that may fail or hang (a dead browser): bounded, errors ignored."""
+    try:
+        await asyncio.wait_for(awaitable, timeout=10)
+    except Exception:
+        pass

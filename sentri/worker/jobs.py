@@ -1,0 +1,111 @@
+"""Turn a claimed row into the TestJob a browser worker executes.
+
+What a run's tests share (base URL, {{NAME}} values, decrypted secrets, trusted origins, browser and
+device, retries) is read once per run per process and kept in a small cache; the test's own steps are
+read at claim time, so an edit made while the run waits is not half-applied: a run executes the steps
+its tests have when each of them starts (as before), and a test deleted meanwhile is skipped."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+
+from .. import environments, origins
+from ..artifacts import run_folder
+from ..extensions import db
+from ..models import Environment, Project, Run, TestCase, TestDataSet, parse_public_id
+from ..runs.lifecycle import Claim
+from ..secrets import SecretUnreadable
+from .executor import TestJob
+
+CACHED_RUNS = 32
+
+
+class RunUnusable(Exception):
+    """The run cannot execute any test here (a secret that cannot be decrypted); str() says why."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every test of one run shares."""
+
+    base_url: str
+    values: dict[str, str]
+    secret_values: list[str]
+    trusted: origins.TrustedOrigins
+    browser: str
+    device: str
+    retries: int
+    artifacts_dir: Path
+
+
+class JobBuilder:
+    """Build TestJobs from claims, with each run's shared context cached (thread-safe)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._contexts: OrderedDict[int, RunContext] = OrderedDict()
+
+    def _context(self, run_id: int) -> RunContext:
+        with self._lock:
+            if run_id in self._contexts:
+                self._contexts.move_to_end(run_id)
+                return self._contexts[run_id]
+        context = self._read_context(run_id)
+        with self._lock:
+            self._contexts[run_id] = context
+            while len(self._contexts) > CACHED_RUNS:
+                self._contexts.popitem(last=False)
+        return context
+
+    def _read_context(self, run_id: int) -> RunContext:
+        run = db.session.get(Run, run_id)
+        project = db.session.get(Project, run.project_id)
+        options = run.options or {}
+        environment = _by_public_id(Environment, options.get("environmentId"))
+        data_set = _by_public_id(TestDataSet, options.get("testDataSetId"))
+        try:
+            # Secrets are decrypted here, in memory, for this run only.
+            values, secret_values = environments.resolve(project, environment, data_set, options.get("variables") or {})
+        except SecretUnreadable as exc:
+            raise RunUnusable(str(exc)) from None
+        base_url = options.get("baseUrl") or (environment.base_url if environment else None) or project.base_url
+        dials = options.get("dialsConfig") or {}
+        return RunContext(
+            base_url=base_url, values=values, secret_values=secret_values,
+            # Secrets are typed only into pages of the run's base URL origin and the project's allowedOrigins.
+            trusted=origins.TrustedOrigins([base_url], project.allowed_origins),
+            browser=options.get("browserProfile") or "chromium", device=options.get("device") or "desktop",
+            retries=dials.get("retries", 0), artifacts_dir=run_folder(self.app.instance_path, run.public_id),
+        )
+
+    def build(self, claim: Claim) -> TestJob | None:
+        """Return the job for a claimed row, or None when its test was deleted since the run was planned."""
+        context = self._context(claim.run_id)
+        test = db.session.get(TestCase, claim.test_id) if claim.test_id else None
+        if test is None:
+            return None
+        setup_error, steps = None, test.steps
+        try:
+            steps = environments.substitute(test.steps, context.values)
+        except environments.UndefinedVariable as exc:
+            setup_error = (exc.index, str(exc))
+        config = self.app.config
+        return TestJob(
+            run_id=claim.run_id, position=claim.position, test_id=test.id, name=test.name, steps=steps,
+            viewport=test.viewport, base_url=context.base_url, browser=context.browser, device=context.device,
+            retries=context.retries, timeout_s=float(config["SENTRI_TEST_TIMEOUT_SECONDS"]),
+            step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
+            secret_values=context.secret_values, trusted=context.trusted,
+            blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,
+        )
+
+
+def _by_public_id(model, public_id: str | None):
+    key = parse_public_id(model.ID_PREFIX, public_id) if public_id else None
+    return db.session.get(model, key) if key else None
