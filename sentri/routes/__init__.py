@@ -38,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
         api_auth,
         api_ci,
         api_environments,
+        api_openapi,
         api_projects,
         api_runs,
         api_settings,
@@ -53,6 +54,6 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, api_users, pages, demo,
+        api_suites, api_environments, api_users, api_openapi, pages, demo,
     ):
         app.register_blueprint(module.bp)
