@@ -7,6 +7,9 @@ from flask import Flask, request
 from ..errors import ValidationFailed
 
 MAX_PER_PAGE = 200
+# Far past any real list, and small enough that the row offset fits a database integer (a page of
+# 10**20 made SQLite raise OverflowError and PostgreSQL "bigint out of range": a 500).
+MAX_PAGE = 1_000_000
 
 
 def page_args(default: int = 50) -> tuple[int, int, int]:
@@ -16,8 +19,8 @@ def page_args(default: int = 50) -> tuple[int, int, int]:
         per_page = int(request.args.get("perPage", default))
     except ValueError:
         raise ValidationFailed("page and perPage must be integers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationFailed(f"page must be >= 1 and perPage between 1 and {MAX_PER_PAGE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationFailed(f"page must be between 1 and {MAX_PAGE} and perPage between 1 and {MAX_PER_PAGE}")
     return page, per_page, (page - 1) * per_page
 
 
