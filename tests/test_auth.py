@@ -120,7 +120,7 @@ def _user_endpoints(app, token_readable=False):
         path = re.sub(r"<(?:[^:>]+:)?project_id>", "PRJ-1", rule.rule)
         # <any('a', 'b'):name> -> its first choice
         path = re.sub(r"<any\(\s*'?([^,')]+)'?[^)]*\):\w+>", r"\1", path)
-        path = re.sub(r"<int:[^>]+>", "1", path)
+        path = re.sub(r"<int(?:\([^)]*\))?:[^>]+>", "1", path)
         path = re.sub(r"<[^>]+>", "X-1", path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path

@@ -23,3 +23,68 @@ def test_a_page_far_past_the_end_is_a_400_not_a_database_overflow(client, admin_
     assert "page" in _error(client.get(f"{url}?page=99999999999999999999", headers=admin_headers), 400)
     assert "page" in _error(client.get(f"{url}?page=1000001", headers=admin_headers), 400)
     assert client.get(f"{url}?page=1000000", headers=admin_headers).get_json() == []
+
+
+def _finished_run(project_id: str) -> str:
+    """Store a completed run of the project (no browser needed) and return its id."""
+    from sentri.extensions import db
+    from sentri.models import Run, parse_public_id
+
+    run = Run(project_id=parse_public_id("PRJ", project_id), status="completed", trigger_source="token")
+    db.session.add(run)
+    db.session.commit()
+    return run.public_id
+
+
+BIG = "99999999999"  # past a 32-bit integer column: PostgreSQL refused it with "integer out of range"
+HUGE = "9" * 20  # past a 64-bit one: SQLite raised OverflowError
+
+
+@both_databases
+def test_ids_past_a_32_bit_key_are_404_everywhere(app, client, admin_headers, project):
+    from sentri import projects, tokens
+
+    with app.app_context():
+        _, token = tokens.create(projects.get(project["id"]))
+        run_id = _finished_run(project["id"])
+    bearer = {"Authorization": f"Bearer {token}"}
+    pid = project["id"]
+    for path, headers in [
+        (f"/api/v1/projects/PRJ-{BIG}", admin_headers),
+        (f"/api/v1/projects/{pid}/tests/TST-{BIG}", admin_headers),
+        (f"/api/v1/projects/{pid}/suites/SUI-{BIG}", admin_headers),
+        (f"/api/v1/projects/{pid}/environments/ENV-{BIG}", admin_headers),
+        (f"/api/v1/projects/{pid}/test-data-sets/DAT-{BIG}", admin_headers),
+        (f"/api/v1/runs/RUN-{BIG}", admin_headers),
+        (f"/api/v1/runs/RUN-{BIG}/junit.xml", bearer),
+        (f"/api/v1/ci/runs/RUN-{BIG}", bearer),
+        (f"/api/v1/projects/{pid}/trigger/runs/RUN-{BIG}", bearer),
+        (f"/api/v1/runs/{run_id}/results/{BIG}/screenshot.png", admin_headers),
+        (f"/api/v1/runs/{run_id}/results/{BIG}/trace.zip", bearer),
+        (f"/api/v1/runs/{run_id}/results/{HUGE}/screenshot.png", admin_headers),
+    ]:
+        _error(client.get(path, headers=headers), 404)
+    _error(client.delete(f"/api/v1/projects/{pid}/trigger-tokens/TOK-{BIG}", headers=admin_headers), 404)
+    _error(client.post(f"/api/v1/projects/PRJ-{BIG}/trigger", headers=bearer), 404)
+    # A trailing newline is not part of an id (the pattern used to allow it).
+    _error(client.get(f"/api/v1/projects/{pid}%0A", headers=admin_headers), 404)
+
+
+@both_databases
+def test_ids_past_a_32_bit_key_in_bodies_are_400s(app, client, admin_headers, project):
+    from sentri import projects, testcases, tokens
+
+    with app.app_context():
+        owner = projects.get(project["id"])
+        testcases.review(testcases.create(owner, {"name": "t", "steps": [{"goto": "/"}]}), "approve")
+        _, token = tokens.create(owner)
+    bearer = {"Authorization": f"Bearer {token}"}
+    for surface in (f"/api/v1/projects/{project['id']}/trigger", "/api/v1/ci/trigger"):
+        for case_id in (f"TST-{BIG}", f"TST-{HUGE}"):
+            assert "caseIds" in _error(client.post(surface, json={"caseIds": [case_id]}, headers=bearer), 400)
+        for field in ("environmentId", "testDataSetId"):
+            assert field in _error(client.post(surface, json={field: f"ENV-{BIG}"}, headers=bearer), 400)
+        assert "suiteIds" in _error(client.post(surface, json={"suiteIds": [f"SUI-{BIG}"]}, headers=bearer), 400)
+    suites = f"/api/v1/projects/{project['id']}/suites"
+    assert "testIds" in _error(client.post(suites, json={"name": "s", "testIds": [f"TST-{BIG}"]},
+                                           headers=admin_headers), 400)
