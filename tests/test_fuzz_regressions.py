@@ -4,6 +4,8 @@ cannot hold NUL characters)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import both_databases
@@ -88,3 +90,46 @@ def test_ids_past_a_32_bit_key_in_bodies_are_400s(app, client, admin_headers, pr
     suites = f"/api/v1/projects/{project['id']}/suites"
     assert "testIds" in _error(client.post(suites, json={"name": "s", "testIds": [f"TST-{BIG}"]},
                                            headers=admin_headers), 400)
+
+
+NUL_BODIES = [
+    ("POST", "/api/v1/auth/login", {"email": "a\x00@example.com", "password": "x"}),
+    ("POST", "/api/v1/projects", {"name": "a\x00b", "baseUrl": "http://shop.example"}),
+    ("PATCH", "/api/v1/projects/{pid}", {"name": "\x00"}),
+    ("POST", "/api/v1/projects/{pid}/tests", {"name": "t\x00", "steps": [{"goto": "/"}]}),
+    ("POST", "/api/v1/projects/{pid}/trigger-tokens", {"label": "ci\x00"}),
+    ("POST", "/api/v1/projects/{pid}/suites", {"name": "\x00"}),
+    ("POST", "/api/v1/projects/{pid}/environments", {"name": "e", "baseUrl": "http://a.example/\x00"}),
+    ("POST", "/api/v1/projects/{pid}/test-data-sets", {"name": "d\x00"}),
+]
+
+
+@both_databases
+@pytest.mark.parametrize("method, path, body", NUL_BODIES, ids=[f"{m} {p}" for m, p, _ in NUL_BODIES])
+def test_a_nul_character_in_a_json_body_is_a_400(client, admin_headers, project, method, path, body):
+    url = path.format(pid=project["id"])
+    assert "NUL" in _error(client.open(url, method=method, json=body, headers=admin_headers), 400)
+
+
+@both_databases
+def test_nul_in_a_trigger_body_query_string_or_form_is_a_400_and_escaped_backslashes_are_not(
+        app, client, admin_headers, project):
+    from sentri import projects, tokens
+
+    with app.app_context():
+        _, token = tokens.create(projects.get(project["id"]))
+    trigger = f"/api/v1/projects/{project['id']}/trigger"
+    bearer = {"Authorization": f"Bearer {token}"}
+    # The trigger reads its body whatever the content type says.
+    raw = '{"baseUrl": "http://a.example/\\u0000"}'
+    assert "NUL" in _error(client.post(trigger, data=raw, content_type="text/plain", headers=bearer), 400)
+    assert "NUL" in _error(client.get("/api/v1/projects?tag=%00", headers=admin_headers), 400)
+    # An escaped backslash followed by "u0000" is text, not a NUL: stored as given.
+    named = client.post("/api/v1/projects", data='{"name": "C:\\\\u0000", "baseUrl": "http://a.example"}',
+                        content_type="application/json", headers=admin_headers)
+    assert named.status_code == 201 and named.get_json()["name"] == "C:\\u0000"
+    # The login form looked the email up as given: PostgreSQL refused the NUL with a 500.
+    login_page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+    form = client.post("/login", data={"email": "a\x00@example.com", "password": "x", "csrf_token": csrf})
+    assert form.status_code == 400 and "NUL" in form.get_data(as_text=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request
 
 from ..errors import ValidationFailed
@@ -35,8 +37,30 @@ def paginated(items: list, total: int, page: int, per_page: int):
     return response
 
 
+# JSON spells a NUL character \u0000; after an escaped backslash ("\\u0000") it is plain text.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a NUL character in the query string or body with a 400. PostgreSQL text cannot hold
+    one, so a name, label or URL carrying it ended as a 500 wherever it was stored or looked up."""
+    query = request.query_string
+    if b"\x00" in query or b"%00" in query:
+        raise ValidationFailed("The query string must not contain NUL characters (%00).")
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        # Forms (already parsed by the CSRF check); an uploaded file is refused as a test document.
+        found = any("\x00" in key or any("\x00" in value for value in values)
+                    for key, values in request.form.lists())
+    else:
+        data = request.get_data(cache=True)
+        found = b"\x00" in data or _JSON_NUL.search(data) is not None
+    if found:
+        raise ValidationFailed("The request body must not contain NUL characters (\\u0000).")
+
+
 def register_blueprints(app: Flask) -> None:
-    """Attach every blueprint to the app."""
+    """Attach every blueprint to the app, and the input checks every request goes through."""
+    app.before_request(refuse_nul_characters)
     from . import (
         api_auth,
         api_ci,
