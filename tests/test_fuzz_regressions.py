@@ -170,3 +170,17 @@ def test_an_imported_test_named_with_nul_is_refused_by_name(app, project, text):
 
     with app.app_context(), pytest.raises(ValidationFailed, match='"name" must not contain NUL'):
         testcases.import_file(projects.get(project["id"]), text, "tests.json")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://[::1/hook", "http://]x[/"])
+def test_a_callback_url_python_cannot_split_is_a_400(app, client, project, url):
+    # urlsplit raises ValueError for these, and the SSRF check let it escape as a 500.
+    from sentri import projects, testcases, tokens
+
+    with app.app_context():
+        owner = projects.get(project["id"])
+        testcases.review(testcases.create(owner, {"name": "t", "steps": [{"goto": "/"}]}), "approve")
+        _, token = tokens.create(owner)
+    bearer = {"Authorization": f"Bearer {token}"}
+    for surface in (f"/api/v1/projects/{project['id']}/trigger", "/api/v1/ci/trigger"):
+        assert "callbackUrl" in _error(client.post(surface, json={"callbackUrl": url}, headers=bearer), 400)
