@@ -57,15 +57,18 @@ def isoformat(value: datetime | None) -> str | None:
 
 # Public ids are "<PREFIX>-<n>" over integer primary keys; AUTOINCREMENT (SQLite) and sequences
 # (PostgreSQL) guarantee a deleted PRJ-3 leaves a gap instead of being reused.
-_ID = re.compile(r"^([A-Z]{3})-([1-9][0-9]{0,17})$")
+_ID = re.compile(r"([A-Z]{3})-([1-9][0-9]{0,9})")
+# Integer columns are 32-bit on PostgreSQL: a larger key in a query is an error there, not a miss.
+MAX_KEY = 2**31 - 1
 
 
 def parse_public_id(prefix: str, value: str | None) -> int | None:
     """Return the integer key of a public id like 'PRJ-3', or None when it is not one of `prefix`."""
-    match = _ID.match(value or "")
+    match = _ID.fullmatch(value or "")
     if not match or match.group(1) != prefix:
         return None
-    return int(match.group(2))
+    key = int(match.group(2))
+    return key if key <= MAX_KEY else None
 
 
 class PublicIdMixin:

@@ -183,7 +183,10 @@ def _check(url, allowlist, field, resolver, *, trusted: bool) -> CheckedTarget:
         raise UnsafeURLError(f"{field} must be at most {MAX_URL_LENGTH} characters")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
         raise UnsafeURLError(f"{field} must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say: "http://[::1"
+        raise UnsafeURLError(f"{field} is not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise UnsafeURLError(f"{field} must be an http or https URL")

@@ -80,6 +80,13 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _storable(value: str) -> str:
+    """Reject NUL: a test's name is a text column, and PostgreSQL cannot store NUL in one."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul", "must not contain NUL characters")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_not_blank)]
 
 
@@ -178,7 +185,7 @@ class TestDocument(_Strict):
 
     __test__ = False
 
-    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_not_blank)]
+    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_not_blank), AfterValidator(_storable)]
     tags: list[Text] = []
     steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
     viewport: Viewport | None = None
@@ -206,6 +213,8 @@ def _sentence(err: dict) -> str:
     where, got = _where(loc), _show(err.get("input"))
     if kind == "sentri":  # a whole sentence from a validator
         return err["msg"]
+    if kind == "nul":
+        return f"{where} must not contain NUL characters"
     if kind == "blank":
         return f"{where} must not be empty"
     if kind == "missing":

@@ -111,7 +111,7 @@ TOKEN_READABLE = ("junit.xml", "screenshot.png", "trace.zip")
 def _user_endpoints(app, token_readable=False):
     """Every /api/v1 rule except the trigger-token surfaces, with each method it answers."""
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.rule == "/api/v1/auth/login":
+        if not rule.rule.startswith("/api/v1/") or rule.rule in ("/api/v1/auth/login", "/api/v1/openapi.json"):
             continue
         if "/trigger" in rule.rule and "trigger-tokens" not in rule.rule or rule.rule.startswith("/api/v1/ci/"):
             continue
@@ -120,7 +120,7 @@ def _user_endpoints(app, token_readable=False):
         path = re.sub(r"<(?:[^:>]+:)?project_id>", "PRJ-1", rule.rule)
         # <any('a', 'b'):name> -> its first choice
         path = re.sub(r"<any\(\s*'?([^,')]+)'?[^)]*\):\w+>", r"\1", path)
-        path = re.sub(r"<int:[^>]+>", "1", path)
+        path = re.sub(r"<int(?:\([^)]*\))?:[^>]+>", "1", path)
         path = re.sub(r"<[^>]+>", "X-1", path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path

@@ -10,7 +10,7 @@ from .. import projects, runs, tokens
 from ..auth import authenticate_request, user_required
 from ..errors import NotFound
 from ..extensions import csrf, db
-from ..models import Result
+from ..models import MAX_KEY, Result
 from ..runs import junit
 from . import page_args, paginated
 
@@ -97,12 +97,16 @@ def _artifact(run_id: str, position: int, kind: str):
     return path
 
 
-@bp.get("/runs/<run_id>/results/<int:position>/screenshot.png")
+# A position is a 32-bit column: a larger one would be a database error on PostgreSQL, not a miss.
+POSITION = f"<int(max={MAX_KEY}):position>"
+
+
+@bp.get(f"/runs/<run_id>/results/{POSITION}/screenshot.png")
 def screenshot(run_id, position):
     return send_file(_artifact(run_id, position, "screenshot"), mimetype="image/png")
 
 
-@bp.get("/runs/<run_id>/results/<int:position>/trace.zip")
+@bp.get(f"/runs/<run_id>/results/{POSITION}/trace.zip")
 def trace(run_id, position):
     """The failure's Playwright trace: open it with `playwright show-trace trace.zip`."""
     path = _artifact(run_id, position, "trace")

@@ -16,6 +16,7 @@ from .. import ssrf
 from ..environments import clean_variables
 from ..errors import ValidationFailed
 from ..github.state import initial_state
+from ..models import parse_public_id
 from ..validation import check_http_url
 from ..worker.browsers import ENGINES, engine_unavailable
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
@@ -109,10 +110,11 @@ def _refuse_unknown(body: dict, accepted: tuple[str, ...]) -> None:
 def _case_ids(value: Any) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ValidationFailed("caseIds: must be a non-empty list of test ids like TST-7")
-    bad = [v for v in value if not re.fullmatch(r"TST-[1-9][0-9]*", v)]
+    keys = {v: parse_public_id("TST", v) for v in value}
+    bad = [v for v, key in keys.items() if key is None]
     if bad:
         raise ValidationFailed(f"caseIds: not test ids: {', '.join(bad)}")
-    return list(dict.fromkeys(int(v[4:]) for v in value))
+    return list(dict.fromkeys(keys.values()))
 
 
 def _strings(body: dict, name: str, limit: int = 1000) -> list[str]:
