@@ -256,6 +256,9 @@ class Run(PublicIdMixin, db.Model):
             postgresql_where=text(_ACTIVE_PREDICATE),
         ),
         Index("ix_runs_project_created", "project_id", "created_at"),
+        # Workers and recovery look for the few active runs, and for ends whose hooks nobody took yet.
+        Index("ix_runs_status", "status"),
+        Index("ix_runs_notify_state", "notify_state"),
         _AUTOINCREMENT,
     )
     ID_PREFIX = "RUN"

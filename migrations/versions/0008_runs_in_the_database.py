@@ -32,6 +32,8 @@ def upgrade():
         batch.add_column(sa.Column("deadline", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("stop_reason", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("notify_state", sa.String(length=16), nullable=True))
+        batch.create_index("ix_runs_status", ["status"])
+        batch.create_index("ix_runs_notify_state", ["notify_state"])
     op.create_table(
         "nodes",
         sa.Column("id", sa.String(length=64), primary_key=True),
@@ -49,6 +51,8 @@ def upgrade():
 def downgrade():
     op.drop_table("nodes")
     with op.batch_alter_table("runs") as batch:
+        batch.drop_index("ix_runs_notify_state")
+        batch.drop_index("ix_runs_status")
         batch.drop_column("notify_state")
         batch.drop_column("stop_reason")
         batch.drop_column("deadline")

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from ..database import write
 from ..extensions import db
@@ -36,9 +36,9 @@ from .jobs import JobBuilder
 log = logging.getLogger("sentri.worker")
 HEARTBEAT_SECONDS = 1.0
 RECOVER_EVERY_SECONDS = 2.0
-NODE_EVERY_SECONDS = 5.0
-# A node not seen for this long is gone (it also never holds a lease that long).
-NODE_TIMEOUT_SECONDS = 30.0
+NODE_EVERY_SECONDS = 2.0
+# A node not seen for this long (or twice its lease, if longer) is gone.
+NODE_TIMEOUT_SECONDS = 10.0
 FORGET_NODES_AFTER = timedelta(days=1)
 
 
@@ -181,14 +181,12 @@ class RunEngine:
             db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
         reporter = self.app.extensions.get("sentri_github")
         if reporter is not None:
-            reporter.catch_up(alive_nodes(now))
+            reporter.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
 
 
-def alive_nodes(now=None) -> set[str]:
-    """The ids of the processes that said they were alive within NODE_TIMEOUT_SECONDS."""
-    from sqlalchemy import select
-
+def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
+    """The ids of the processes that said they were alive within `timeout_seconds`."""
     now = now or utcnow()
-    alive = set(db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=NODE_TIMEOUT_SECONDS))))
+    alive = set(db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=timeout_seconds))))
     db.session.commit()
     return alive
