@@ -202,6 +202,12 @@ def test_a_host_name_is_judged_by_the_address_it_resolves_to(app_factory, monkey
         result = _run(app.test_client(), project_id, token, _admin(app))["results"][0]
         assert result["status"] == "failed" and result["failingStep"] == 2
         assert "metadata.internal.test (127.0.0.2) is in the blocked network 127.0.0.2/32" in result["error"]
+        # A base URL whose own host resolves there is refused too (its origin is not exempt from the route).
+        named_id, named_key, named_token = _project(app, "http://metadata.internal.test")
+        _approved_raw(app, named_key, "base", [{"action": "goto", "url": "/computeMetadata/"}])
+        result = _run(app.test_client(), named_id, named_token, _admin(app))["results"][0]
+        assert result["status"] == "failed" and result["failingStep"] == 1
+        assert "metadata.internal.test (127.0.0.2) is in the blocked network" in result["error"]
     finally:
         site.stop()
 

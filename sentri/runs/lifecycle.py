@@ -220,28 +220,28 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
 # -- claiming ------------------------------------------------------------------------------------------
 
 
+def _claimable(now):
+    """The active runs with a queued test and room under their parallelWorkers, oldest first."""
+    running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == "running")
+               .correlate(Run).scalar_subquery())
+    queued = exists().where(Result.run_id == Run.id, Result.status == "queued")
+    return (select(Run.id)
+            .where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
+                   or_(Run.deadline.is_(None), Run.deadline > now), queued, running < Run.parallel)
+            .order_by(Run.id).limit(1))
+
+
 def has_work() -> bool:
-    """Tell, with a plain read, whether any active run has a queued test (workers poll this first)."""
-    now = utcnow()
-    found = db.session.scalar(
-        select(Result.id).join(Run, Run.id == Result.run_id)
-        .where(Result.status == "queued", Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
-               or_(Run.deadline.is_(None), Run.deadline > now))
-        .limit(1)
-    )
+    """Tell, with a plain read, whether a test could be claimed now (idle workers ask this before they
+    take the write lock that claiming needs)."""
+    found = db.session.scalar(_claimable(utcnow()))
     db.session.commit()  # end the read snapshot at once
     return found is not None
 
 
 def _next_run(now) -> int | None:
     """The oldest active run with a queued test and room under its parallelWorkers (locked on PostgreSQL)."""
-    running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == "running")
-               .correlate(Run).scalar_subquery())
-    queued = exists().where(Result.run_id == Run.id, Result.status == "queued")
-    query = (select(Run.id)
-             .where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
-                    or_(Run.deadline.is_(None), Run.deadline > now), queued, running < Run.parallel)
-             .order_by(Run.id).limit(1))
+    query = _claimable(now)
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Run, skip_locked=True)
     return db.session.scalar(query)

@@ -68,7 +68,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     context = await browser.new_context(**context_options(job), service_workers="block")
     guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
                   trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
-    await guard.install(context)
+    await guard.install(context, job.base_url)
     # A Playwright trace records typed values and input snapshots and cannot be masked reliably, so
     # a test that types a secret keeps no trace (README). Others record every attempt (cheap:
     # measured within noise) and keep the trace only when the attempt fails.
