@@ -601,3 +601,16 @@ def test_sigterm_lets_running_tests_finish_within_the_grace_and_hands_the_rest_b
         callback = sink.wait_for_run(started["runId"], path="/sigterm", timeout=30)
         assert callback.body["status"] == "completed"
         sentri.kill()
+
+
+def test_a_second_process_on_one_sqlite_file_says_sqlite_is_for_one_process(tmp_path):
+    with SentriProcess(tmp_path / "instance", max_browsers=1) as first:
+        second = SentriProcess(tmp_path / "instance", max_browsers=1)  # same folder: same SQLite file
+        second.log_dir = tmp_path / "second-logs"
+        second.log_dir.mkdir()
+        try:
+            second.start()
+            assert "SQLite is meant for one process" in second.stderr_path.read_text()
+            assert "SQLite is meant for one process" not in first.stderr_path.read_text()
+        finally:
+            second.stop()
