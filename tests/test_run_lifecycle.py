@@ -288,3 +288,27 @@ def _exists() -> bool:
     from sentri.models import User
 
     return db.session.scalar(select(User.id).where(User.email == "lifecycle@example.com")) is not None
+
+
+def test_a_stop_meant_for_a_finished_test_never_hits_the_next_one(app):
+    """The heartbeat reads which rows to stop, then cancels them; meanwhile a worker may have recorded
+    that row and claimed the next. Found by bench/trigger_fanout.py: the next test was cancelled as
+    'lost', left running, and recovered only when its lease ran out."""
+    import asyncio
+
+    from sentri.worker.browser_worker import BrowserWorker
+
+    worker = BrowserWorker(app.extensions["sentri_engine"], 0)
+    try:
+        next_test = worker.loop.create_future()
+        with worker._lock:
+            worker.current = lifecycle.Claim(2, 1, 2, 7, "next", "me", 1)
+            worker._task = next_test
+        worker.cancel("lost", 1)  # meant for row 1, which this worker has finished
+        worker.loop.run_until_complete(asyncio.sleep(0))
+        assert not next_test.cancelled() and worker._cancel_reason is None
+        worker.cancel("stop", 2)
+        worker.loop.run_until_complete(asyncio.sleep(0))
+        assert next_test.cancelled() and worker._cancel_reason == "stop"
+    finally:
+        worker.loop.close()

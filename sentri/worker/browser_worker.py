@@ -54,14 +54,16 @@ class BrowserWorker(threading.Thread):
     # -- called from other threads -----------------------------------------------------------------
 
     def claimed(self) -> Claim | None:
-        """The claim this worker holds, if its loop has shown life within `within` seconds."""
+        """The claim this worker holds, if any."""
         with self._lock:
             return self.current
 
-    def cancel(self, reason: str) -> None:
-        """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown'."""
+    def cancel(self, reason: str, result_id: int | None = None) -> None:
+        """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown'. With
+        `result_id`, only if that is still the row being run: the worker may have moved on to another
+        since the caller looked (a stop meant for a finished test must not hit the next one)."""
         with self._lock:
-            if self.current is None:
+            if self.current is None or (result_id is not None and self.current.result_id != result_id):
                 return
             if self._cancel_reason is None or reason == "lost":
                 self._cancel_reason = reason

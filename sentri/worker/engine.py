@@ -160,7 +160,7 @@ class RunEngine:
                     held = self._held()
                     lifecycle.renew(self.node_id, list(held), self.lease_seconds)
                     for result_id, why in lifecycle.to_stop(self.node_id, list(held)).items():
-                        held[result_id].cancel(why)
+                        held[result_id].cancel(why, result_id)
                     now = time.monotonic()
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
