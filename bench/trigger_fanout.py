@@ -3,7 +3,8 @@
     SENTRI_BENCH_DATABASE_URL=postgresql://... python bench/trigger_fanout.py [--projects N] [--rounds R]
 
 Starts the fixture site and, on a fresh PostgreSQL database (several processes need one), real Sentri
-processes (`python app.py`, SENTRI_MAX_BROWSERS=2 each). N projects (default 20) of one test each
+processes (`python app.py`, SENTRI_MAX_BROWSERS=--browsers each, default 1: on a 2-core machine two
+processes of two browsers each are four Chromiums on two cores, and the CPU, not Sentri, sets the pace). N projects (default 20) of one test each
 (goto a page, click, expect) are triggered at once from N threads; for every run this measures the time
 from receiving its 202 to the moment a worker claimed its test (the row's started_at, read from the
 database: both clocks are this machine's). Each round triggers every project once, with one process
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projects", type=int, default=20, help="projects triggered at once (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="counted rounds per setting (default 3)")
+    parser.add_argument("--browsers", type=int, default=1, help="SENTRI_MAX_BROWSERS per process (default 1)")
     args = parser.parse_args(argv)
     url = os.environ.get("SENTRI_BENCH_DATABASE_URL") or os.environ.get("SENTRI_TEST_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
@@ -125,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"SENTRI_DATABASE_URL": database, "SENTRI_TRIGGER_RATE_LIMIT": "100000 per hour"}
     waits: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory(prefix="sentri-fanout-") as tmp, FixtureSite() as site:
-        first = SentriProcess(Path(tmp) / "a" / "instance", max_browsers=2, env=env).start()
-        second = SentriProcess(Path(tmp) / "b" / "instance", max_browsers=2, env=env)
+        first = SentriProcess(Path(tmp) / "a" / "instance", max_browsers=args.browsers, env=env).start()
+        second = SentriProcess(Path(tmp) / "b" / "instance", max_browsers=args.browsers, env=env)
         second.admin_email, second.admin_password = first.admin_email, first.admin_password
         try:
             projects = []
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             first.stop()
             second.stop()
             drop()
-    print(f"{args.projects} projects triggered at once, {args.rounds} rounds, SENTRI_MAX_BROWSERS=2 per process")
+    print(f"{args.projects} projects triggered at once, {args.rounds} rounds, SENTRI_MAX_BROWSERS={args.browsers} "
+          f"per process, {os.cpu_count()} CPUs")
     print(f"{'202 -> first claimed test':<30}{'p50 ms':>10}{'p99 ms':>10}")
     for count in (1, 2):
         label = "one process (baseline)" if count == 1 else "two processes"
