@@ -9,13 +9,13 @@ import jwt
 from flask import current_app, g, request, session
 from flask_wtf.csrf import CSRFError
 
+from . import bearer
 from .errors import Forbidden, Unauthorized
 from .extensions import csrf, db
 from .models import User, utcnow
 
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "sentri-api"
-TRIGGER_TOKEN_PREFIX = "sentri_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The user's credentials version, in JWT claims and in the session: a password change bumps it, and
 # whatever carries an older one stops working. Absent (issued before versions existed) counts as 0.
@@ -34,7 +34,7 @@ def issue_jwt(user: User) -> tuple[str, str]:
 
 
 def _user_from_jwt(value: str) -> User:
-    if value.startswith(TRIGGER_TOKEN_PREFIX):
+    if bearer.trigger_token(value) is not None:
         raise Unauthorized("Trigger tokens only authenticate a project's trigger and run-status endpoints.")
     try:
         claims = jwt.decode(
@@ -57,9 +57,7 @@ def _user_from_jwt(value: str) -> User:
 
 
 def _active_user(public_id: str) -> User | None:
-    from .models import parse_public_id
-
-    key = parse_public_id("USR", public_id)
+    key = User.key_of(public_id)
     user = db.session.get(User, key) if key else None
     return user if user is not None and user.active else None
 
@@ -80,10 +78,7 @@ def authenticate_request() -> User:
     """Return the user behind this API request or raise 401; cookie-authenticated writes need CSRF."""
     header = request.headers.get("Authorization")
     if header is not None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-        return _user_from_jwt(value.strip())
+        return _user_from_jwt(bearer.credential(header, what="token"))
     user = current_user()
     if user is None:
         raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/login.")

@@ -14,6 +14,7 @@ from . import testcases
 from . import tokens as tokens_domain
 from . import users as users_domain
 from .errors import SentriError
+from .models import Project
 
 users = AppGroup("users", help="Create and list user accounts, and set their passwords.")
 projects = AppGroup("projects", help="Create and list projects.")
@@ -207,7 +208,7 @@ def tokens_revoke(token_id: str) -> None:
     """Revoke a token at once."""
     try:
         token = tokens_domain.get(token_id)
-        project_id = f"PRJ-{token.project_id}"
+        project_id = Project.format_id(token.project_id)
         tokens_domain.revoke(token)
     except SentriError as exc:
         raise _fail(exc) from None

@@ -31,8 +31,9 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
-# Every environment variable Sentri reads, with the type it is parsed as. The config key is the
-# variable's own name, so `app.config["SENTRI_PORT"]` and `SENTRI_PORT=9000` are the same setting.
+# The environment variables Sentri reads as settings, with the type each is parsed as (and
+# SENTRI_INSTANCE_PATH, read first of all by create_app: it says where instance/config.py is). The config
+# key is the variable's own name, so `app.config["SENTRI_PORT"]` and `SENTRI_PORT=9000` are one setting.
 ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_DATABASE_URL": str,
     "SENTRI_HOST": str,
@@ -146,6 +147,12 @@ def check_secret_key(key: str, source: str) -> None:
             "tokens and encrypts environment secrets). Make one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
+
+
+def public_url(config: Mapping[str, object]) -> str:
+    """The URL this server is reached at when no request says: SENTRI_PUBLIC_URL, else SENTRI_HOST:PORT."""
+    configured = config.get("SENTRI_PUBLIC_URL")
+    return str(configured or f"http://{config['SENTRI_HOST']}:{config['SENTRI_PORT']}").rstrip("/")
 
 
 def derive(config: dict, instance_path: str) -> None:

@@ -1,7 +1,7 @@
 """Environments and test-data sets: the {{NAME}} values a run fills into its tests' steps.
 
 Precedence, lowest first: the project's default variables < the test-data set < the environment's
-variables and secrets < the trigger's `variables`. Secrets are encrypted at rest (secrets.py), never
+variables and secrets < the trigger's `variables`. Secrets are encrypted at rest (vault.py), never
 returned after creation, and masked (••••) wherever a run reports text."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import secrets
+from . import vault
 from .database import write
-from .errors import NotFound, ValidationFailed
+from .errors import ValidationFailed
 from .extensions import db
-from .models import Environment, Project, TestDataSet, User, isoformat, parse_public_id
+from .models import Environment, Project, TestDataSet, User, get_or_404, isoformat
 from .users import require_admin
 from .validation import check_http_url
 
@@ -84,7 +84,7 @@ def create_environment(project: Project, body: Any) -> Environment:
         name=_name(body.get("name")),
         base_url=_base_url(body.get("baseUrl")),
         variables=clean_variables(body.get("variables"), "variables"),
-        secrets={k: secrets.encrypt(v) for k, v in clean_variables(body.get("secrets"), "secrets").items()},
+        secrets={k: vault.encrypt(v) for k, v in clean_variables(body.get("secrets"), "secrets").items()},
     )
     with write():
         db.session.add(environment)
@@ -112,17 +112,14 @@ def update_environment(environment: Environment, body: Any, *, actor: User | Non
                 if value is None:
                     stored.pop(name, None)
                 else:
-                    stored[name] = secrets.encrypt(value)
+                    stored[name] = vault.encrypt(value)
             environment.secrets = stored
     return environment
 
 
 def get_environment(project: Project, public_id: Any) -> Environment:
-    key = parse_public_id("ENV", public_id if isinstance(public_id, str) else None)
-    environment = db.session.get(Environment, key) if key else None
-    if environment is None or environment.project_id != project.id:
-        raise NotFound(f"Environment {public_id} not found in project {project.public_id}.")
-    return environment
+    """Return the project's environment with this id or raise 404."""
+    return get_or_404(Environment, public_id, project=project)
 
 
 def list_environments(project: Project) -> list[Environment]:
@@ -134,7 +131,7 @@ def serialize_environment(environment: Environment) -> dict:
     """Return the API form: variables, and the NAMES of the secrets only."""
     return {
         "id": environment.public_id,
-        "projectId": f"PRJ-{environment.project_id}",
+        "projectId": Project.format_id(environment.project_id),
         "name": environment.name,
         "baseUrl": environment.base_url,
         "variables": environment.variables or {},
@@ -166,11 +163,8 @@ def update_data_set(data_set: TestDataSet, body: Any, *, actor: User | None = No
 
 
 def get_data_set(project: Project, public_id: Any) -> TestDataSet:
-    key = parse_public_id("DAT", public_id if isinstance(public_id, str) else None)
-    data_set = db.session.get(TestDataSet, key) if key else None
-    if data_set is None or data_set.project_id != project.id:
-        raise NotFound(f"Test-data set {public_id} not found in project {project.public_id}.")
-    return data_set
+    """Return the project's test-data set with this id or raise 404."""
+    return get_or_404(TestDataSet, public_id, project=project)
 
 
 def list_data_sets(project: Project) -> list[TestDataSet]:
@@ -179,7 +173,7 @@ def list_data_sets(project: Project) -> list[TestDataSet]:
 
 
 def serialize_data_set(data_set: TestDataSet) -> dict:
-    return {"id": data_set.public_id, "projectId": f"PRJ-{data_set.project_id}", "name": data_set.name,
+    return {"id": data_set.public_id, "projectId": Project.format_id(data_set.project_id), "name": data_set.name,
             "variables": data_set.variables or {}, "createdAt": isoformat(data_set.created_at)}
 
 
@@ -202,7 +196,7 @@ def resolve(project: Project, environment: Environment | None, data_set: TestDat
     if environment is not None:
         values.update(environment.variables or {})
         for name, token in (environment.secrets or {}).items():
-            values[name] = secrets.decrypt(token, name)
+            values[name] = vault.decrypt(token, name)
             secret_values.append(values[name])
     values.update(trigger_variables)
     return values, secret_values

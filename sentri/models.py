@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from .errors import NotFound
 from .extensions import db
 
 
@@ -72,14 +73,36 @@ def parse_public_id(prefix: str, value: str | None) -> int | None:
 
 
 class PublicIdMixin:
-    """Give a model its public id form from the class attribute ID_PREFIX."""
+    """Give a model its public id form ("PRJ-3") from ID_PREFIX, and its name in messages from NOUN."""
 
     ID_PREFIX = ""
+    NOUN = ""
     id: Mapped[int]
 
     @property
     def public_id(self) -> str:
         return f"{self.ID_PREFIX}-{self.id}"
+
+    @classmethod
+    def format_id(cls, key: int | None) -> str | None:
+        """The public id of a key of this model ("TST-7"), None for None (a deleted test's results)."""
+        return None if key is None else f"{cls.ID_PREFIX}-{key}"
+
+    @classmethod
+    def key_of(cls, public_id: object) -> int | None:
+        """The key a public id of this model names, or None when it is not one."""
+        return parse_public_id(cls.ID_PREFIX, public_id if isinstance(public_id, str) else None)
+
+
+def get_or_404(model, public_id: object, *, project: Project | None = None):
+    """Return the row a public id names, or raise a 404 naming it; with `project`, another project's row
+    is as unknown as a missing one."""
+    key = model.key_of(public_id)
+    item = db.session.get(model, key) if key else None
+    if item is None or (project is not None and item.project_id != project.id):
+        where = f" in project {project.public_id}" if project is not None else ""
+        raise NotFound(f"{model.NOUN} {public_id} not found{where}.")
+    return item
 
 
 _AUTOINCREMENT = {"sqlite_autoincrement": True}
@@ -98,6 +121,7 @@ class User(PublicIdMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = _AUTOINCREMENT
     ID_PREFIX = "USR"
+    NOUN = "User"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -117,6 +141,7 @@ class Project(PublicIdMixin, db.Model):
     __tablename__ = "projects"
     __table_args__ = _AUTOINCREMENT
     ID_PREFIX = "PRJ"
+    NOUN = "Project"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -147,6 +172,7 @@ class TestCase(PublicIdMixin, db.Model):
     __table_args__ = (Index("ix_tests_project_status", "project_id", "review_status"), _AUTOINCREMENT)
     __test__ = False  # not a pytest class, despite the name
     ID_PREFIX = "TST"
+    NOUN = "Test"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -180,6 +206,7 @@ class Suite(PublicIdMixin, db.Model):
     __tablename__ = "suites"
     __table_args__ = _AUTOINCREMENT
     ID_PREFIX = "SUI"
+    NOUN = "Suite"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -195,13 +222,14 @@ class Environment(PublicIdMixin, db.Model):
     __tablename__ = "environments"
     __table_args__ = _AUTOINCREMENT
     ID_PREFIX = "ENV"
+    NOUN = "Environment"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     base_url: Mapped[str | None] = mapped_column(String(2048))
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    # name -> Fernet token (secrets.py); the plaintext is never stored or returned.
+    # name -> Fernet token (vault.py); the plaintext is never stored or returned.
     secrets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -213,6 +241,7 @@ class TestDataSet(PublicIdMixin, db.Model):
     __table_args__ = _AUTOINCREMENT
     __test__ = False
     ID_PREFIX = "DAT"
+    NOUN = "Test-data set"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -227,6 +256,7 @@ class TriggerToken(PublicIdMixin, db.Model):
     __tablename__ = "trigger_tokens"
     __table_args__ = _AUTOINCREMENT
     ID_PREFIX = "TOK"
+    NOUN = "Trigger token"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -262,6 +292,7 @@ class Run(PublicIdMixin, db.Model):
         _AUTOINCREMENT,
     )
     ID_PREFIX = "RUN"
+    NOUN = "Run"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

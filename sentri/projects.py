@@ -8,9 +8,9 @@ from sqlalchemy import delete, func, select
 from . import origins
 from .artifacts import remove_run_folders
 from .database import write
-from .errors import NotFound, ValidationFailed
+from .errors import ValidationFailed
 from .extensions import db
-from .models import Project, Run, TestCase, TriggerToken, User, isoformat, parse_public_id, utcnow
+from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
 from .validation import check_http_url
 
@@ -39,11 +39,7 @@ def create(name: str, base_url: str, *, is_demo: bool = False) -> Project:
 
 def get(public_id: str) -> Project:
     """Return the project with this id or raise 404."""
-    key = parse_public_id("PRJ", public_id)
-    project = db.session.get(Project, key) if key else None
-    if project is None:
-        raise NotFound(f"Project {public_id} not found.")
-    return project
+    return get_or_404(Project, public_id)
 
 
 def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project], int]:
@@ -97,7 +93,7 @@ def delete_project(project: Project, *, actor: User | None = None) -> None:
     """Delete a project with its tests and runs (and their artifact folders), and hard-delete its
     trigger tokens at once."""
     require_admin(actor)
-    run_ids = [f"RUN-{n}" for n in db.session.scalars(select(Run.id).where(Run.project_id == project.id))]
+    run_ids = [Run.format_id(n) for n in db.session.scalars(select(Run.id).where(Run.project_id == project.id))]
     with write():
         # Tokens first and explicitly: they must be gone even where ON DELETE CASCADE is not enforced.
         db.session.execute(delete(TriggerToken).where(TriggerToken.project_id == project.id))

@@ -10,6 +10,8 @@ import signal
 import click
 from flask import Flask
 
+from .config import public_url
+
 log = logging.getLogger("sentri")
 
 
@@ -28,7 +30,7 @@ def prepare(app: Flask) -> None:
     prune(app)
     if created is None:
         return
-    base = app.config.get("SENTRI_PUBLIC_URL") or f"http://{app.config['SENTRI_HOST']}:{app.config['SENTRI_PORT']}"
+    base = public_url(app.config)
     lines = [
         "",
         "Sentri is set up. This is shown once; the password is not stored in plaintext anywhere.",

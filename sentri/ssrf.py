@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import re
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import urlsplit
@@ -107,11 +106,6 @@ class Allowlist:
         if bad:
             raise ValueError(f"{ALLOWLIST_ENV} has invalid entries: {', '.join(bad)}")
         return cls(frozenset(hosts), tuple(networks))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Allowlist:
-        """Parse SENTRI_CALLBACK_ALLOWLIST from the environment."""
-        return cls.parse(environ.get(ALLOWLIST_ENV))
 
     def allows_host(self, host: str) -> bool:
         """Tell whether this hostname (and so whatever it resolves to) is exempt."""

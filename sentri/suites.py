@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .database import write
-from .errors import NotFound, ValidationFailed
+from .errors import ValidationFailed
 from .extensions import db
-from .models import Project, Suite, TestCase, User, isoformat, parse_public_id
+from .models import Project, Suite, TestCase, User, get_or_404, isoformat
 from .users import require_admin
 
 
@@ -22,7 +22,7 @@ def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> l
     """Return the project's tests with these public ids, or a 400 naming the unknown ones."""
     if not isinstance(test_ids, list) or not all(isinstance(t, str) for t in test_ids):
         raise ValidationFailed(f"{field}: must be a list of test ids like TST-7")
-    keys = {t: parse_public_id("TST", t) for t in test_ids}
+    keys = {t: TestCase.key_of(t) for t in test_ids}
     found = {
         t.id: t
         for t in db.session.scalars(
@@ -47,11 +47,7 @@ def create(project: Project, name: str, test_ids: list[str] | None = None) -> Su
 
 def get(project: Project, public_id: str) -> Suite:
     """Return the project's suite with this id or raise 404."""
-    key = parse_public_id("SUI", public_id)
-    suite = db.session.get(Suite, key) if key else None
-    if suite is None or suite.project_id != project.id:
-        raise NotFound(f"Suite {public_id} not found in project {project.public_id}.")
-    return suite
+    return get_or_404(Suite, public_id, project=project)
 
 
 def list_for(project: Project) -> list[Suite]:
@@ -92,7 +88,7 @@ def delete_suite(suite: Suite, *, actor: User | None = None) -> None:
 def serialize(suite: Suite) -> dict:
     return {
         "id": suite.public_id,
-        "projectId": f"PRJ-{suite.project_id}",
+        "projectId": Project.format_id(suite.project_id),
         "name": suite.name,
         "testIds": [t.public_id for t in suite.tests],
         "createdAt": isoformat(suite.created_at),

@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from . import testformat
 from .database import write
-from .errors import NotFound, ValidationFailed
+from .errors import ValidationFailed
 from .extensions import db
-from .models import REVIEW_STATUSES, Project, TestCase, User, isoformat, parse_public_id, utcnow
+from .models import REVIEW_STATUSES, Project, TestCase, User, get_or_404, isoformat, utcnow
 from .users import require_admin
 
 EDITABLE_FIELDS = ("name", "tags", "steps", "viewport", "covers")
@@ -72,11 +72,7 @@ def import_file(
 
 def get(project: Project, public_id: str) -> TestCase:
     """Return the project's test with this id or raise 404."""
-    key = parse_public_id("TST", public_id)
-    test = db.session.get(TestCase, key) if key else None
-    if test is None or test.project_id != project.id:
-        raise NotFound(f"Test {public_id} not found in project {project.public_id}.")
-    return test
+    return get_or_404(TestCase, public_id, project=project)
 
 
 def list_for(
@@ -103,15 +99,6 @@ def list_for(
     if limit is not None:
         query = query.limit(limit)
     return list(db.session.scalars(query.offset(offset))), total
-
-
-def count_approved(project: Project) -> int:
-    """Return how many approved tests the project has."""
-    return db.session.scalar(
-        select(func.count(TestCase.id)).where(
-            TestCase.project_id == project.id, TestCase.review_status == "approved"
-        )
-    ) or 0
 
 
 def update(test: TestCase, changes: dict, *, actor: User | None = None) -> TestCase:
@@ -168,7 +155,7 @@ def serialize(test: TestCase) -> dict:
     """Return the API form of a test: the canonical test document plus its review fields."""
     body = {
         "id": test.public_id,
-        "projectId": f"PRJ-{test.project_id}",
+        "projectId": Project.format_id(test.project_id),
         "name": test.name,
         "tags": test.tags or [],
         "steps": test.steps,

@@ -12,16 +12,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from . import bearer
 from .database import write
-from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
-from .models import Project, TriggerToken, User, isoformat, parse_public_id, utcnow
+from .models import Project, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
 
-PREFIX = "sentri_"
-# Accepted in front of a token so pipelines written for AegisRunner ("Bearer aegis_<token>") work
-# with only the secret changed.
-ALIAS_PREFIXES = ("aegis_",)
+PREFIX = bearer.TRIGGER_TOKEN_PREFIX
 _ALPHABET = string.digits + string.ascii_letters  # base62
 _SECRET_LENGTH = 32
 _CHECK_LENGTH = 6
@@ -112,20 +110,12 @@ def list_for(project: Project) -> list[TriggerToken]:
 
 def get_in_project(project: Project, token_id: str) -> TriggerToken:
     """Return the project's token with this id; another project's token is as unknown as a missing one."""
-    key = parse_public_id("TOK", token_id)
-    token = db.session.get(TriggerToken, key) if key else None
-    if token is None or token.project_id != project.id:
-        raise NotFound(f"Trigger token {token_id} not found in project {project.public_id}.")
-    return token
+    return get_or_404(TriggerToken, token_id, project=project)
 
 
 def get(token_id: str) -> TriggerToken:
     """Return the token with this id or raise 404."""
-    key = parse_public_id("TOK", token_id)
-    token = db.session.get(TriggerToken, key) if key else None
-    if token is None:
-        raise NotFound(f"Trigger token {token_id} not found.")
-    return token
+    return get_or_404(TriggerToken, token_id)
 
 
 def revoke(token: TriggerToken, *, actor: User | None = None) -> None:
@@ -137,15 +127,8 @@ def revoke(token: TriggerToken, *, actor: User | None = None) -> None:
 
 def plaintext_from_header(header: str | None) -> str:
     """Return the token in an 'Authorization: Bearer <token>' header, or raise 401."""
-    if not header:
-        raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <trigger token>'.")
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value:
-        raise Unauthorized("The Authorization header must be 'Bearer <trigger token>'.")
-    for alias in ALIAS_PREFIXES:
-        if value.startswith(alias + PREFIX):
-            value = value[len(alias) :]
+    value = bearer.credential(header, what="trigger token")
+    value = bearer.trigger_token(value) or value
     if not is_well_formed(value):
         raise Unauthorized("Invalid trigger token.")
     return value
@@ -170,10 +153,7 @@ def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Pro
 
 def project_of(token: TriggerToken, project_id: str) -> Project:
     """Return the project named in the URL if the token belongs to it: 404 no project, 403 another's."""
-    key = parse_public_id("PRJ", project_id)
-    project = db.session.get(Project, key) if key else None
-    if project is None:
-        raise NotFound(f"Project {project_id} not found.")
+    project = get_or_404(Project, project_id)
     if token.project_id != project.id:
         raise Forbidden("This trigger token belongs to a different project.")
     return project

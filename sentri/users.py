@@ -1,5 +1,5 @@
-"""Accounts: create, authenticate, change or reset a password, and the role rules every other domain
-function asks."""
+"""Accounts: create, authenticate, change or reset a password, the role rules every other domain
+function asks, and their administration (list, change a role, deactivate or reactivate)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import write
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .extensions import db
-from .models import ROLES, User, parse_public_id
+from .models import ROLES, User, get_or_404
 
 MIN_PASSWORD_LENGTH = 8
 # Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
@@ -95,11 +95,7 @@ def get_by_email(email: str) -> User:
 
 def get_user(public_id: str) -> User:
     """Return the user with this public id or raise 404."""
-    key = parse_public_id("USR", public_id)
-    user = db.session.get(User, key) if key else None
-    if user is None:
-        raise NotFound(f"User {public_id} not found.")
-    return user
+    return get_or_404(User, public_id)
 
 
 def count_users() -> int:
@@ -124,3 +120,42 @@ def serialize(user: User) -> dict:
         "active": user.active,
         "createdAt": isoformat(user.created_at),
     }
+
+
+# -- administration (admins only) ------------------------------------------------------------------
+
+
+def list_users(*, offset: int = 0, limit: int = 50, actor: User | None = None) -> tuple[list[User], int]:
+    """Return a page of accounts (oldest first) and the total."""
+    require_admin(actor)
+    total = db.session.scalar(select(func.count(User.id))) or 0
+    page = db.session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))
+    return list(page), total
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)
+    ) or 0
+
+
+def set_role(user: User, role: str, *, actor: User | None = None) -> User:
+    """Give the user a role; the last active admin cannot be demoted."""
+    require_admin(actor)
+    if role not in ROLES:
+        raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
+    with write():
+        if user.role == "admin" and role != "admin" and user.active and _other_active_admins(user) == 0:
+            raise Conflict("This is the last active admin: make someone else admin first.")
+        user.role = role
+    return user
+
+
+def set_active(user: User, active: bool, *, actor: User | None = None) -> User:
+    """Deactivate (log out everywhere, refuse log-in) or reactivate an account; never the last admin."""
+    require_admin(actor)
+    with write():
+        if not active and user.role == "admin" and user.active and _other_active_admins(user) == 0:
+            raise Conflict("This is the last active admin: it cannot be deactivated.")
+        user.active = active
+    return user

@@ -12,6 +12,7 @@ from ..extensions import csrf, limiter
 from ..models import Run
 from . import triggering
 from .api_trigger import trigger_limit
+from .helpers import public_base
 
 bp = Blueprint("api_ci", __name__, url_prefix="/api/v1/ci")
 csrf.exempt(bp)
@@ -31,7 +32,7 @@ def ci_status(run: Run) -> dict:
 def trigger():
     token = tokens.authenticate_token(request.headers.get("Authorization"))
     run, options = triggering.start(token, token.project, "ci")
-    status_url = triggering.public_base() + url_for("api_ci.status", run_id=run.public_id)
+    status_url = public_base() + url_for("api_ci.status", run_id=run.public_id)
     if options.wait:
         return triggering.wait_and_answer(run, status_url, ci_status)
     return jsonify(runId=run.public_id, status=run.status, runType="ci",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from .. import openapi
-from .triggering import public_base
+from .helpers import public_base
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api/v1")
 

@@ -9,7 +9,7 @@ from .. import projects
 from ..auth import user_required
 from ..extensions import csrf
 from ..validation import Body, json_body, parse
-from . import page_args, paginated
+from .helpers import page_args, paginated
 
 bp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects")
 # CSRF is checked in auth.authenticate_request for cookie sessions; bearer calls need none.

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from .. import projects, runs, tokens
+from .. import bearer, projects, runs, tokens
 from ..auth import authenticate_request, user_required
 from ..errors import NotFound
 from ..extensions import csrf, db
 from ..models import MAX_KEY, Result
 from ..runs import junit
-from . import page_args, paginated
+from .helpers import page_args, paginated
 
 bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -64,9 +64,8 @@ def abort_run(run_id, user):
 def readable_run(run_id: str):
     """Return the run if the caller may read it: a trigger token of its project, or a user.
     The caller is authenticated first, so run ids cannot be probed without credentials."""
-    header = request.headers.get("Authorization", "")
-    value = header.partition(" ")[2].strip()
-    if any(value.startswith(prefix + tokens.PREFIX) for prefix in ("", *tokens.ALIAS_PREFIXES)):
+    header = request.headers.get("Authorization")
+    if bearer.holds_trigger_token(header):
         token = tokens.authenticate_token(header)
         run = runs.get(run_id)
         if token.project_id != run.project_id:

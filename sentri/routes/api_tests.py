@@ -8,7 +8,7 @@ from .. import projects, testcases
 from ..auth import user_required
 from ..extensions import csrf
 from ..validation import json_object
-from . import page_args, paginated
+from .helpers import page_args, paginated
 
 bp = Blueprint("api_tests", __name__, url_prefix="/api/v1/projects/<project_id>/tests")
 csrf.exempt(bp)

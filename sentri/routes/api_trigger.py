@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from .. import runs, tokens
 from ..extensions import csrf, limiter
 from . import triggering
+from .helpers import public_base
 
 bp = Blueprint("api_trigger", __name__, url_prefix="/api/v1/projects/<project_id>/trigger")
 # Bearer-token endpoints: no cookie, nothing for CSRF to protect.
@@ -22,7 +23,7 @@ def trigger_limit() -> str:
 def trigger(project_id):
     token, project = tokens.authenticate(request.headers.get("Authorization"), project_id)
     run, options = triggering.start(token, project, "sentri")
-    status_url = triggering.public_base() + url_for(
+    status_url = public_base() + url_for(
         "api_trigger.status", project_id=project.public_id, run_id=run.public_id
     )
     if options.wait:

@@ -1,12 +1,11 @@
-"""HTML pages: log in / log out, the project list and a run's page; the project tabs and the users
-page add their views to this same blueprint from pages_project.py, pages_tests.py and pages_users.py."""
+"""HTML pages: log in / log out, the project list and a run's page (the `pages` blueprint is in
+pages_common.py; the project tabs, the users page and the account page add their views there too)."""
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
@@ -18,17 +17,12 @@ from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
 from ..runs import stats
-
-bp = Blueprint("pages", __name__)
+from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
 
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-
-
-class LogoutForm(FlaskForm):
-    """Only a CSRF token: logging out is a state change too."""
 
 
 def _login_limit() -> str:
@@ -52,47 +46,6 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return fallback
     return seen
-
-
-def login_required(view):
-    """Send an anonymous visitor to the login page (and back afterwards); pass the user as `user`."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        user = current_user()
-        if user is None:
-            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-        return view(*args, user=user, **kwargs)
-
-    return wrapper
-
-
-def field_errors(exc: SentriError) -> dict[str, str]:
-    """Split a domain error 'name: must ...; baseUrl: must ...' into messages per field ('' = general)."""
-    errors: dict[str, str] = {}
-    for part in exc.message.split("; "):
-        field, sep, message = part.partition(": ")
-        if sep and field.replace("_", "").replace(".", "").isalnum() and " " not in field:
-            errors[field] = message
-        else:
-            errors[""] = f"{errors['']}; {part}" if "" in errors else part
-    return errors
-
-
-def public_base() -> str:
-    """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
-    return (current_app.config.get("SENTRI_PUBLIC_URL") or request.host_url).rstrip("/")
-
-
-def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
-    """Return (page number, offset) of ?page=."""
-    number = ui.page_number(request.args.get("page"))
-    return number, (number - 1) * per_page
-
-
-@bp.context_processor
-def _inject_user():
-    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict}
 
 
 @bp.get("/")
@@ -242,14 +195,3 @@ def run_abort(run_id, user):
     db.session.commit()
     flash(f"Run {run.public_id} aborted: its running tests stop within seconds.", "success")
     return redirect(url_for("pages.run_page", run_id=run.public_id))
-
-
-def start_run(project, user):
-    """Start a run of the project as this user (the one-active-run rule applies); return it."""
-    options = runs.RunOptions()
-    options.extra["publicUrl"] = public_base()
-    return runs.launch(project, options, source="user", triggered_by=user.public_id)
-
-
-# The rest of the UI registers its views on this blueprint (imported last: they import `bp`).
-from . import pages_account, pages_project, pages_tests, pages_users  # noqa: E402, F401

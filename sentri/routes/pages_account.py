@@ -12,7 +12,7 @@ from ..auth import keep_session
 from ..errors import ValidationFailed
 from ..extensions import limiter
 from .api_auth import login_limit
-from .pages import bp, field_errors, login_required
+from .pages_common import bp, field_errors, login_required
 
 
 class PasswordForm(FlaskForm):

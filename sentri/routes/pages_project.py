@@ -8,11 +8,11 @@ import re
 from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import projects, runs, tokens, ui
-from ..database import write
 from ..errors import Conflict, SentriError, ValidationFailed
-from ..runs import gates, stats, vitals
+from ..runs import gates, limits, stats, vitals
 from ..users import require_admin
-from .pages import bp, field_errors, login_required, page_of, public_base, start_run
+from .helpers import public_base
+from .pages_common import bp, field_errors, login_required, page_of
 
 CHART_RUNS = 30
 
@@ -154,26 +154,19 @@ def token_revoke(project_id, token_id, user):
     return redirect(url_for("pages.project_automation", project_id=project.public_id))
 
 
-SETTINGS = {
-    "quality-gates": ("quality_gates", gates.GATE_FIELDS, gates.clean_gates_patch, gates.merge, ("maxFailures",)),
-    "web-vitals-budgets": ("vitals_budgets", vitals.BUDGET_FIELDS, vitals.clean_budgets_patch, vitals.merge, ()),
-}
-
-
 @bp.post("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets'):kind>")
 @login_required
 def project_limits(project_id, kind, user):
     project = projects.get(project_id)
     require_admin(user)
-    attribute, fields, clean, merge, whole = SETTINGS[kind]
-    values = {name: request.form.get(name, "") for name in fields}
+    spec = limits.KINDS[kind]
+    values = {name: request.form.get(name, "") for name in spec.fields}
     try:
-        patch = clean({name: _number(values[name], name, name in whole) for name in fields})
+        patch = {name: _number(values[name], name, name in spec.whole_numbers) for name in spec.fields}
+        limits.change(project, kind, patch, actor=user)
     except ValidationFailed as exc:
         return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
-    with write():
-        setattr(project, attribute, merge(getattr(project, attribute), patch))
-    flash("Quality gates saved." if kind == "quality-gates" else "Web Vitals budgets saved.", "success")
+    flash(spec.saved, "success")
     return redirect(url_for("pages.project_automation", project_id=project.public_id) + f"#{kind}")
 
 
@@ -225,3 +218,10 @@ def project_delete(project_id, user):
     projects.delete_project(project, actor=user)
     flash(f"Project {public_id} ({name}) deleted.", "success")
     return redirect(url_for("pages.project_list"))
+
+
+def start_run(project, user):
+    """Start a run of the project as this user (the one-active-run rule applies); return it."""
+    options = runs.RunOptions()
+    options.extra["publicUrl"] = public_base()
+    return runs.launch(project, options, source="user", triggered_by=user.public_id)

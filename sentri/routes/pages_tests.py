@@ -11,7 +11,7 @@ from .. import projects, testcases, testformat, ui
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run
-from .pages import bp, login_required, page_of
+from .pages_common import bp, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from .. import accounts, ui, users
+from .. import ui, users
 from ..auth import keep_session
 from ..errors import SentriError
 from ..models import ROLES
-from .pages import bp, field_errors, login_required, page_of
+from .pages_common import bp, field_errors, login_required, page_of
 
 
 def _users_page(user, *, errors=None, values=None, status=200):
     number, offset = page_of()
-    items, total = accounts.list_users(offset=offset, limit=ui.PER_PAGE, actor=user)
+    items, total = users.list_users(offset=offset, limit=ui.PER_PAGE, actor=user)
     return (
         render_template("pages/users.html", users=items, page=ui.Page(number, ui.PER_PAGE, total), roles=ROLES,
                         errors=errors or {}, values=values or {"role": "member"}),
@@ -54,14 +54,14 @@ def user_change(user_id, user):
     action = request.form.get("action", "")
     try:
         if action == "role":
-            accounts.set_role(target, request.form.get("role", ""), actor=user)
+            users.set_role(target, request.form.get("role", ""), actor=user)
             flash(f"{target.email} is now {target.role}.", "success")
         elif action == "password":
             users.set_password(target, request.form.get("newPassword", ""), actor=user)
             keep_session(target)
             flash(f"Password of {target.email} changed; their sessions and API tokens are logged out.", "success")
         elif action in ("deactivate", "activate"):
-            accounts.set_active(target, action == "activate", actor=user)
+            users.set_active(target, action == "activate", actor=user)
             flash(f"{target.email} {action}d.", "success")
         else:
             flash("Unknown action.", "error")

@@ -15,6 +15,7 @@ from ..models import Project, Run, TriggerToken
 from ..runs.launch import launch
 from ..runs.options import parse_options
 from ..validation import json_body
+from .helpers import public_base
 
 # How a `wait: true` request ends (documented in README "Waiting for the result"):
 WAIT_PASSED = 200  # the run ended with verdict passed
@@ -24,12 +25,6 @@ WAITERS_FULL = 503
 
 _waiters_lock = threading.Lock()
 _waiters = 0
-
-
-def public_base() -> str:
-    """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
-    configured = current_app.config.get("SENTRI_PUBLIC_URL")
-    return (configured or request.host_url).rstrip("/")
 
 
 def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:

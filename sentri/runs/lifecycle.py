@@ -45,7 +45,7 @@ from ..models import (
     Run,
     TestCase,
     TriggerToken,
-    parse_public_id,
+    get_or_404,
     utcnow,
 )
 from . import gates, history, hooks, planner, selection, vitals
@@ -79,11 +79,7 @@ class Claim:
 
 def get(public_id: str) -> Run:
     """Return the run with this id or raise 404."""
-    key = parse_public_id("RUN", public_id)
-    run = db.session.get(Run, key) if key else None
-    if run is None:
-        raise NotFound(f"Run {public_id} not found.")
-    return run
+    return get_or_404(Run, public_id)
 
 
 def get_in_project(project: Project, public_id: str) -> Run:
@@ -176,7 +172,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     deselected = [{"testId": t.id, "plan": "deselected"} for t in approved if t.id not in chosen_ids]
     by_id = {t.id: t for t in approved}
     plan = [
-        {**entry, "position": position, "testId": f"TST-{entry['testId']}", "testName": by_id[entry["testId"]].name}
+        {**entry, "position": position, "testId": TestCase.format_id(entry["testId"]),
+         "testName": by_id[entry["testId"]].name}
         for position, entry in enumerate(order + deselected, start=1)
     ]
     base_url = options.base_url or project.base_url
@@ -197,7 +194,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                 reason = {"over_budget": "over_budget", "deselected": "deselected"}.get(entry["plan"])
                 skipped += reason is not None
                 db.session.add(Result(
-                    run_id=run.id, test_id=int(entry["testId"][4:]), test_name=entry["testName"],
+                    run_id=run.id, test_id=TestCase.key_of(entry["testId"]), test_name=entry["testName"],
                     position=entry["position"], status="skipped" if reason else "queued", skip_reason=reason,
                     attempts=[], base_url=base_url,
                 ))
@@ -480,7 +477,7 @@ def end(run_id: int) -> bool:
 def vitals_pages(run: Run) -> list[dict[str, Any]]:
     """Return one row per page any test of the run visited, with the test it belongs to."""
     return [
-        {"testId": f"TST-{result.test_id}" if result.test_id else None, "testName": result.test_name, **page}
+        {"testId": TestCase.format_id(result.test_id), "testName": result.test_name, **page}
         for result in db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position))
         for page in (result.vitals or [])
     ]

@@ -118,7 +118,7 @@ def _recent_failures(outcomes: list[str]) -> float:
 
 
 def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; Sentri stores UTC, so naive means UTC.
+    # The models hand back aware UTC (models.UTCDateTime); a naive value from any other caller means UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Project, Suite, TestCase, parse_public_id, utcnow
+from ..models import Project, Suite, TestCase, utcnow
 from . import planner
 from .history import goto_pages
 
@@ -35,7 +35,7 @@ class Selection:
 
     def describe(self, chosen: list[TestCase]) -> dict:
         return {
-            "caseIds": [f"TST-{i}" for i in self.case_ids] if self.case_ids is not None else None,
+            "caseIds": [TestCase.format_id(i) for i in self.case_ids] if self.case_ids is not None else None,
             "suiteIds": self.suite_ids,
             "selectionStrategy": self.strategy,
             "changedFiles": self.changed_files or None,
@@ -44,9 +44,16 @@ class Selection:
         }
 
 
+def _repo_path(path: str) -> str:
+    """A repository path without its leading "./" (a leading "." of a name such as .github stays)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
 def covers_changed(test: TestCase, changed_files: list[str]) -> bool:
     """Tell whether any of the test's `covers` globs matches a changed repository path."""
-    return any(fnmatchcase(path.lstrip("./"), glob.lstrip("./")) for glob in test.covers or [] for path in changed_files)
+    return any(fnmatchcase(_repo_path(path), _repo_path(glob)) for glob in test.covers or [] for path in changed_files)
 
 
 def _by_strategy(tests: list[TestCase], selection: Selection) -> list[TestCase]:
@@ -77,16 +84,16 @@ def choose(project: Project, approved: list[TestCase], selection: Selection) -> 
     if selection.case_ids is not None:
         found = {t.id: t for t in db.session.query(TestCase).filter(
             TestCase.project_id == project.id, TestCase.id.in_(selection.case_ids))}
-        unknown = [f"TST-{i}" for i in selection.case_ids if i not in found]
+        unknown = [TestCase.format_id(i) for i in selection.case_ids if i not in found]
         if unknown:
             raise ValidationFailed(f"caseIds: not tests of {project.public_id}: {', '.join(unknown)}")
-        unapproved = [f"TST-{i} ({found[i].review_status})" for i in selection.case_ids
+        unapproved = [f"{TestCase.format_id(i)} ({found[i].review_status})" for i in selection.case_ids
                       if found[i].review_status != "approved"]
         if unapproved:
             raise ValidationFailed(f"caseIds: only approved tests run; not approved: {', '.join(unapproved)}")
         tests = [t for t in tests if t.id in set(selection.case_ids)]
     if selection.suite_ids is not None:
-        keys = {s: parse_public_id("SUI", s) for s in selection.suite_ids}
+        keys = {s: Suite.key_of(s) for s in selection.suite_ids}
         suites = {s.id: s for s in db.session.query(Suite).filter(
             Suite.project_id == project.id, Suite.id.in_([k for k in keys.values() if k]))}
         unknown = [s for s, key in keys.items() if key not in suites]

@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import Flask
 
-from ..models import Result, Run, isoformat
+from ..config import public_url
+from ..models import Project, Result, Run, TestCase, isoformat
 
 
 def run_url(app: Flask, run: Run) -> str:
     """Return the link to a run's page, on the public URL the trigger was made through."""
-    base = run.options.get("publicUrl") or app.config.get("SENTRI_PUBLIC_URL")
-    if not base:
-        base = f"http://{app.config['SENTRI_HOST']}:{app.config['SENTRI_PORT']}"
+    base = run.options.get("publicUrl") or public_url(app.config)
     return f"{base.rstrip('/')}/runs/{run.public_id}"
 
 
@@ -39,7 +38,7 @@ def status_payload(run: Run, run_url: str) -> dict[str, Any]:
     return {
         "id": run.public_id,
         "runId": run.public_id,
-        "projectId": f"PRJ-{run.project_id}",
+        "projectId": Project.format_id(run.project_id),
         # A queued run is still "running" on the wire: the seed's loop waits until status != running.
         "status": "running" if run.is_active else run.status,
         "phase": run.status if run.is_active else None,
@@ -71,7 +70,7 @@ def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
 def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None) -> dict[str, Any]:
     """Return the API form of one result."""
     return {
-        "testId": f"TST-{result.test_id}" if result.test_id else None,
+        "testId": TestCase.format_id(result.test_id),
         "testName": result.test_name,
         "position": result.position,
         "status": result.status,

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.async_api import Browser
 
-from .. import origins, secrets
+from .. import origins, vault
 from ..models import utcnow
 from . import vitals_probe
 from .guard import Guard, HostCache, carries_secret
@@ -224,7 +224,7 @@ def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:
     """Replace the run's secret values in every text the result carries with ••••."""
     if not job.secret_values:
         return result
-    hide = partial(secrets.mask, values=job.secret_values)
+    hide = partial(vault.mask, values=job.secret_values)
     result["error"] = hide(result.get("error"))
     result["attempts"] = [{**a, "error": hide(a.get("error"))} for a in result.get("attempts") or []]
     result["vitals"] = [{**row, "url": hide(row.get("url"))} for row in result.get("vitals") or []]

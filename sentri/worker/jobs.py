@@ -17,9 +17,9 @@ from flask import Flask
 from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
-from ..models import Environment, Project, Run, TestCase, TestDataSet, parse_public_id
+from ..models import Environment, Project, Run, TestCase, TestDataSet
 from ..runs.lifecycle import Claim
-from ..secrets import SecretUnreadable
+from ..vault import SecretUnreadable
 from .executor import TestJob
 
 CACHED_RUNS = 32
@@ -107,5 +107,5 @@ class JobBuilder:
 
 
 def _by_public_id(model, public_id: str | None):
-    key = parse_public_id(model.ID_PREFIX, public_id) if public_id else None
+    key = model.key_of(public_id)
     return db.session.get(model, key) if key else None

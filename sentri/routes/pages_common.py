@@ -1,0 +1,56 @@
+"""What every HTML page shares: the `pages` blueprint, the login requirement, field errors, pagination
+of lists and the template context. The views live in pages.py (log in, projects, runs), pages_project.py,
+pages_tests.py, pages_users.py and pages_account.py, each adding its own to this blueprint."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, redirect, request, url_for
+from flask_wtf import FlaskForm
+
+from .. import runs, ui
+from ..auth import current_user
+from ..errors import SentriError
+
+bp = Blueprint("pages", __name__)
+
+
+class LogoutForm(FlaskForm):
+    """Only a CSRF token: logging out is a state change too."""
+
+
+def login_required(view):
+    """Send an anonymous visitor to the login page (and back afterwards); pass the user as `user`."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+        return view(*args, user=user, **kwargs)
+
+    return wrapper
+
+
+def field_errors(exc: SentriError) -> dict[str, str]:
+    """Split a domain error 'name: must ...; baseUrl: must ...' into messages per field ('' = general)."""
+    errors: dict[str, str] = {}
+    for part in exc.message.split("; "):
+        field, sep, message = part.partition(": ")
+        if sep and field.replace("_", "").replace(".", "").isalnum() and " " not in field:
+            errors[field] = message
+        else:
+            errors[""] = f"{errors['']}; {part}" if "" in errors else part
+    return errors
+
+
+def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
+    """Return (page number, offset) of ?page=."""
+    number = ui.page_number(request.args.get("page"))
+    return number, (number - 1) * per_page
+
+
+@bp.context_processor
+def _inject_user():
+    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict}

@@ -1,0 +1,32 @@
+"""Web Vitals and pass rates as the pages show them: labels, units, formatting, Google's ratings."""
+
+from __future__ import annotations
+
+from ..runs import vitals
+
+METRICS = vitals.METRICS
+METRIC_LABELS = {"lcp": "LCP", "cls": "CLS", "inp": "INP", "ttfb": "TTFB"}
+METRIC_UNITS = {"lcp": "ms", "cls": "", "inp": "ms", "ttfb": "ms"}
+
+
+def pass_rate(passed: int, failed: int) -> float | None:
+    """Return passed / executed in percent (skipped excluded), None when nothing was executed."""
+    executed = passed + failed
+    return None if executed == 0 else passed * 100 / executed
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    """Format one Web Vital for display."""
+    if value is None:
+        return "–"
+    if metric == "cls":
+        return f"{value:.3f}"
+    return f"{round(value):,} ms"
+
+
+def vital_cell(metric: str, value: float | None, budgets: dict | None) -> dict:
+    """Return how to show one measured vital: text, Google's rating and whether it is over budget."""
+    budget = (budgets or {}).get(metric)
+    over = value is not None and budget is not None and value > budget
+    return {"text": format_metric(metric, value), "rating": vitals.rating(metric, value), "over": over,
+            "budget": budget}
