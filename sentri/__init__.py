@@ -9,6 +9,15 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
+from .cli import register_cli
+from .database import configure_engine
+from .errors import register_error_handlers
+from .extensions import csrf, db, limiter, migrate
+from .github.reporter import GitHubReporter
+from .routes import register_blueprints
+from .runs.hooks import Hooks
+from .validation import JSONProvider
+from .worker.engine import RunEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTENT_SECURITY_POLICY = (
@@ -29,8 +38,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance_path = (test_config or {}).get("SENTRI_INSTANCE_PATH") or _instance_path()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
-    from .validation import JSONProvider
-
     app.json = JSONProvider(app)  # every JSON body is depth-limited, however a view reads it
 
     app.config.from_mapping(config_module.DEFAULTS)
@@ -44,9 +51,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
-    from .database import configure_engine
-    from .extensions import csrf, db, limiter, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     # The limiter's before-request hook must run first: a throttled client is refused before any work.
@@ -55,24 +59,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
 
-    from .worker.engine import RunEngine
-
     # Created with the app, started by server.prepare (or the first run): no threads at import.
     app.extensions["sentri_engine"] = RunEngine(app)
-    from .runs.hooks import Hooks
-
     app.extensions["sentri_hooks"] = Hooks(app)
-    from .github.reporter import GitHubReporter
-
     app.extensions["sentri_github"] = GitHubReporter(app)
-
-    from .errors import register_error_handlers
-    from .routes import register_blueprints
 
     register_error_handlers(app)
     register_blueprints(app)
-
-    from .cli import register_cli
 
     register_cli(app)
 

@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 from . import bearer
 from .errors import Forbidden, Unauthorized
 from .extensions import csrf, db
-from .models import User, utcnow
+from .models import User, isoformat, utcnow
 
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "sentri-api"
@@ -24,8 +24,6 @@ VERSION_CLAIM = "cv"
 
 def issue_jwt(user: User) -> tuple[str, str]:
     """Return a signed API token for the user and its expiry (ISO 8601)."""
-    from .models import isoformat
-
     now = utcnow()
     expires = now + timedelta(hours=current_app.config["SENTRI_JWT_TTL_HOURS"])
     claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Flask
+from sqlalchemy import select
 
 from . import projects, testcases, users
+from .database import write
+from .extensions import db
+from .models import Project
 
 DEMO_ADMIN_EMAIL = "admin@sentri.internal"
 
@@ -77,14 +82,6 @@ def first_run(app: Flask) -> FirstRun | None:
 
 def refresh_demo_url(app: Flask) -> None:
     """Point the demo project at this server's demo site again (the port may have changed since)."""
-    from urllib.parse import urlsplit
-
-    from sqlalchemy import select
-
-    from .database import write
-    from .extensions import db
-    from .models import Project
-
     wanted = demo_base_url(app)
     for project in db.session.scalars(select(Project).where(Project.is_demo.is_(True))):
         parts = urlsplit(project.base_url)

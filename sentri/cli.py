@@ -65,12 +65,8 @@ def users_set_password(email: str, password: str | None) -> None:
 @users.command("list")
 def users_list() -> None:
     """List user accounts."""
-    from sqlalchemy import select
-
-    from .extensions import db
-    from .models import User
-
-    for user in db.session.scalars(select(User).order_by(User.id)):
+    accounts, _total = users_domain.list_users(limit=None)
+    for user in accounts:
         state = "" if user.active else "  (deactivated)"
         click.echo(f"{user.public_id}\t{user.role}\t{user.email}{state}")
 

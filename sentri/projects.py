@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from . import origins
 from .artifacts import remove_run_folders
 from .database import write
+from .environments import clean_variables
 from .errors import ValidationFailed
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
@@ -71,8 +72,6 @@ def update(
     if allowed_origins is not _UNCHANGED:
         require_admin(actor)
     if variables is not None:
-        from .environments import clean_variables
-
         variables = clean_variables(variables, "variables")
     if allowed_origins is not _UNCHANGED:
         allowed_origins = clean_allowed_origins(allowed_origins) or None

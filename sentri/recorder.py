@@ -41,6 +41,8 @@ import json
 import re
 from typing import Any
 
+from sentri.aria_roles import ROLES
+
 MODIFIERS = ("Shift", "Control", "Alt", "Meta")
 _BUTTONS = {"primary": None, "secondary": "right", "auxiliary": "middle"}
 _NEVER = {
@@ -69,8 +71,6 @@ def is_recording_map(doc: Any) -> bool:
 
 def locator(selector: str) -> dict | None:
     """Translate one Puppeteer selector into a Sentri target, or None when it has no equivalent."""
-    from sentri.testformat import ROLES  # here, not at the top: testformat imports this module
-
     prefix, _, body = selector.partition("/")
     if prefix == "aria" and body:
         match = re.fullmatch(r'(.*?)\[role="([^"]*)"\]', body, re.S)

@@ -4,12 +4,18 @@ tests finish within the grace and hand the rest back to the database."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import signal
+from pathlib import Path
 
 import click
 from flask import Flask
+from flask_migrate import upgrade
+from waitress.server import create_server
 
+from .artifacts import prune
+from .bootstrap import first_run, refresh_demo_url
 from .config import public_url
 
 log = logging.getLogger("sentri")
@@ -17,16 +23,10 @@ log = logging.getLogger("sentri")
 
 def prepare(app: Flask) -> None:
     """Apply migrations, run first-start set-up (printing the login the one time it happens), recover."""
-    from flask_migrate import upgrade
-
-    from .bootstrap import first_run, refresh_demo_url
-
     with app.app_context():
         upgrade()
         created = first_run(app)
         refresh_demo_url(app)
-    from .artifacts import prune
-
     prune(app)
     if created is None:
         return
@@ -60,9 +60,6 @@ def stop_engine(app: Flask) -> None:
 def warn_if_sqlite_is_shared(app: Flask):
     """SQLite is for one process: say so when another Sentri process already serves this database file.
     Return the open lock file (held for the life of the process), or None on another database."""
-    import fcntl
-    from pathlib import Path
-
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if not url.startswith("sqlite:///"):
         return None
@@ -78,8 +75,6 @@ def warn_if_sqlite_is_shared(app: Flask):
 
 def serve(app: Flask) -> None:
     """Serve the app with waitress on SENTRI_HOST:SENTRI_PORT until SIGTERM or SIGINT."""
-    from waitress.server import create_server
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare(app)
     sqlite_lock = warn_if_sqlite_is_shared(app)  # noqa: F841 - held open while serving

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from . import testformat
+from . import testfiles, testformat
 from .database import write
 from .errors import ValidationFailed
 from .extensions import db
@@ -58,7 +58,7 @@ def import_file(
 ) -> tuple[list[TestCase], list[str]]:
     """Import every test of a native or Recorder file, all or nothing; return them and any warnings."""
     try:
-        documents, warnings = testformat.load_tests(text, filename, skip_unsupported=skip_unsupported)
+        documents, warnings = testfiles.load_tests(text, filename, skip_unsupported=skip_unsupported)
     except testformat.TestFormatError as exc:
         raise _format_error(exc) from None
     if not documents:

@@ -21,7 +21,6 @@ import operator
 from functools import reduce
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -36,20 +35,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sentri import origins, recorder
-from sentri.validation import nesting_depth
+from sentri.aria_roles import ROLES
 
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
-# The roles Playwright's get_by_role accepts (its `role` Literal); anything else fails at run time.
-ROLES: tuple[str, ...] = tuple("""
-    alert alertdialog application article banner blockquote button caption cell checkbox code
-    columnheader combobox complementary contentinfo definition deletion dialog directory document
-    emphasis feed figure form generic grid gridcell group heading img insertion link list listbox
-    listitem log main marquee math menu menubar menuitem menuitemcheckbox menuitemradio meter
-    navigation none note option paragraph presentation progressbar radio radiogroup region row
-    rowgroup rowheader scrollbar search searchbox separator slider spinbutton status strong
-    subscript superscript switch tab table tablist tabpanel term textbox time timer toolbar tooltip
-    tree treegrid treeitem
-""".split())
 # Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
 SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "lastResult",
                "version")
@@ -194,7 +182,7 @@ class TestDocument(_Strict):
 
 # -- pydantic errors -> sentences ---------------------------------------------------------------
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """Render an offending input briefly, JSON-style."""
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -210,7 +198,7 @@ def _where(loc: tuple) -> str:
 def _sentence(err: dict) -> str:
     """Turn one pydantic error into a sentence."""
     loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
-    where, got = _where(loc), _show(err.get("input"))
+    where, got = _where(loc), show(err.get("input"))
     if kind == "sentri":  # a whole sentence from a validator
         return err["msg"]
     if kind == "nul":
@@ -268,14 +256,14 @@ def _sentences(exc: ValidationError, strip: int, allowed: dict[tuple, tuple[str,
 def _unshorten(step: Any) -> tuple[dict | None, str | None, list[str]]:
     """Bring a step to the canonical form; return (step, action, problems)."""
     if not isinstance(step, dict):
-        return None, None, [f"must be a mapping (got {_show(step)})"]
+        return None, None, [f"must be a mapping (got {show(step)})"]
     named = [k for k in step if k in ACTIONS]
     if "action" in step:
         action = step["action"]
         if named:
             return None, None, [f'mixes the canonical form ("action") with the short form ("{named[0]}")']
         if action not in ACTIONS:
-            return None, None, [f"unknown action {_show(action)} (valid: {', '.join(ACTIONS)})"]
+            return None, None, [f"unknown action {show(action)} (valid: {', '.join(ACTIONS)})"]
         return step, action, []
     if len(named) > 1:
         return None, None, [f"has several actions ({', '.join(named)}); use one step per action"]
@@ -295,7 +283,7 @@ def _unshorten(step: Any) -> tuple[dict | None, str | None, list[str]]:
         field = "target"
     else:
         example = "a key name or a target mapping" if action == "press" else 'a target like {css: "h1"}'
-        return None, action, [f'the value of "{action}" must be {example} (got {_show(value)})']
+        return None, action, [f'the value of "{action}" must be {example} (got {show(value)})']
     if field in rest:
         return None, action, [f'sets "{field}" twice (as the value of "{action}" and as "{field}")']
     return {"action": action, field: value, **rest}, action, []
@@ -336,7 +324,7 @@ def _check_steps(steps: list, prefix: str, numbers: list[int] | None) -> tuple[l
 def validate_steps(steps: Any, label: str = "test") -> list[dict]:
     """Validate a list of steps alone (a PATCH of steps) and return them in canonical form."""
     if not isinstance(steps, list):
-        raise TestFormatError([f'{label}: "steps" must be a list (got {_show(steps)})'])
+        raise TestFormatError([f'{label}: "steps" must be a list (got {show(steps)})'])
     if not steps or len(steps) > MAX_STEPS:
         raise TestFormatError([f'{label}: "steps" must hold 1 to {MAX_STEPS} steps (got {len(steps)})'])
     out, problems = _check_steps(steps, label, None)
@@ -347,7 +335,7 @@ def validate_steps(steps: Any, label: str = "test") -> list[dict]:
 
 # -- tests ----------------------------------------------------------------------------------------
 
-def _test_prefix(doc: Any, position: str | None, fallback: str) -> str:
+def test_prefix(doc: Any, position: str | None, fallback: str) -> str:
     """Name a test in messages: by its name when it has one, else by position."""
     name = doc.get("name") if isinstance(doc, dict) else None
     if isinstance(name, str) and name.strip():
@@ -356,10 +344,10 @@ def _test_prefix(doc: Any, position: str | None, fallback: str) -> str:
     return f"test {position}" if position else fallback
 
 
-def _check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple[dict | None, list[str]]:
+def check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple[dict | None, list[str]]:
     """Validate one native test document; return (canonical, problems)."""
     if not isinstance(doc, dict):
-        return None, [f"{prefix}: must be a mapping with name and steps (got {_show(doc)})"]
+        return None, [f"{prefix}: must be a mapping with name and steps (got {show(doc)})"]
     if recorder.is_recording(doc):
         return None, [f"{prefix}: is a Chrome Recorder recording; import it as a file to convert it"]
     doc = {k: v for k, v in doc.items() if k not in SERVER_KEYS}
@@ -389,125 +377,7 @@ def validate_test(doc: dict, label: str = "test") -> dict:
 
     Problems name the test by its name; `label` names it when it has none.
     """
-    canonical, problems = _check_test(doc, _test_prefix(doc, None, label))
+    canonical, problems = check_test(doc, test_prefix(doc, None, label))
     if problems:
         raise TestFormatError(problems)
     return canonical
-
-
-# -- files ----------------------------------------------------------------------------------------
-
-def _syntax_error(text: str, json_exc: json.JSONDecodeError, yaml_exc: yaml.YAMLError) -> str:
-    """Describe why the text is neither JSON nor YAML, naming the line."""
-    if text.lstrip()[:1] in ("{", "["):  # meant as JSON: its error is the relevant one
-        return f"line {json_exc.lineno}, column {json_exc.colno}: invalid JSON: {json_exc.msg}"
-    mark = getattr(yaml_exc, "problem_mark", None) or getattr(yaml_exc, "context_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    return f"{where}invalid YAML: {getattr(yaml_exc, 'problem', None) or yaml_exc}"
-
-
-MAX_DEPTH = 64
-MAX_YAML_NODES = 200_000
-
-
-class _TestLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases, and with caps on nesting and node count.
-
-    An alias re-uses a node, so ten nested aliases of ten items each make a 1 KB file that expands to
-    ten billion values the moment anything walks it; tests never need them (write the values out)."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not supported in test files; write the values out", mark)
-        self._nodes += 1
-        self._depth += 1
-        try:
-            if self._nodes > MAX_YAML_NODES or self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                what = f"more than {MAX_YAML_NODES} values" if self._nodes > MAX_YAML_NODES else (
-                    f"nesting deeper than {MAX_DEPTH} levels")
-                raise yaml.composer.ComposerError(None, None, f"the file has {what}", mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def load_yaml(text: str):
-    """Parse YAML safely: no aliases, at most MAX_DEPTH levels and MAX_YAML_NODES values (yaml.YAMLError)."""
-    loader = _TestLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def parse_document(text: str, filename: str | None = None) -> list[dict]:
-    """Parse JSON or YAML text into the list of raw test documents it holds.
-
-    A file may hold one test, a list of tests, a Chrome Recorder flow, or a mapping of
-    name -> Recorder flow. Flows are returned unconverted; those from a mapping get the mapping's
-    key as their title, because that key is what tells them apart (most are "New Recording").
-    """
-    where = f"{filename}: " if filename else ""
-    try:
-        data = json.loads(text)  # strict JSON first: PyYAML is YAML 1.1 and trips on some JSON
-    except RecursionError:
-        raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"]) from None
-    except json.JSONDecodeError as json_exc:
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as yaml_exc:
-            raise TestFormatError([where + _syntax_error(text, json_exc, yaml_exc)]) from None
-        except RecursionError:
-            raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"]) from None
-    if nesting_depth(data) > MAX_DEPTH:
-        raise TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"])
-    if data is None:
-        raise TestFormatError([f"{where}the file is empty"])
-    if recorder.is_recording_map(data):
-        return [dict(flow, title=str(key)) for key, flow in data.items()]
-    if isinstance(data, dict):
-        return [data]
-    if isinstance(data, list):
-        if not data:
-            raise TestFormatError([f"{where}the file holds an empty list: no tests"])
-        return data
-    raise TestFormatError([f"{where}expected a test (a mapping) or a list of tests, got {_show(data)}"])
-
-
-def load_tests(text: str, filename: str | None = None, *,
-               skip_unsupported: bool = False) -> tuple[list[dict], list[str]]:
-    """Parse, convert Recorder flows and validate every test; return (tests, warnings).
-
-    Raise TestFormatError listing all problems of all tests when any test is invalid, or when a
-    Recorder flow has steps Sentri cannot express and `skip_unsupported` is false.
-    """
-    where = f"{filename}: " if filename else ""
-    docs = parse_document(text, filename)
-    tests, problems, warnings = [], [], []
-    for i, doc in enumerate(docs, start=1):
-        position = f"#{i}" if len(docs) > 1 else None
-        numbers = None
-        if recorder.is_recording(doc):
-            native, unsupported, numbers = recorder.convert_numbered(doc)
-            prefix = _test_prefix(native, position, f"test #{i}")
-            verdict = "skipped, not supported" if skip_unsupported else "not supported"
-            notes = [f"{where}{prefix}: step {n} ({kind}): {verdict} — {why}"
-                     for n, kind, why in unsupported]
-            (warnings if skip_unsupported else problems).extend(notes)
-            doc = native
-        prefix = _test_prefix(doc, position, f"test #{i}")
-        canonical, found = _check_test(doc, prefix, numbers)
-        problems += [where + p for p in found]
-        if canonical is not None:
-            tests.append(canonical)
-    if problems:
-        raise TestFormatError(problems)
-    return tests, warnings

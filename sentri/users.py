@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import write
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .extensions import db
-from .models import ROLES, User, get_or_404
+from .models import ROLES, User, get_or_404, isoformat
 
 MIN_PASSWORD_LENGTH = 8
 # Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
@@ -111,8 +111,6 @@ def require_admin(actor: User | None) -> None:
 
 def serialize(user: User) -> dict:
     """Return the API form of a user."""
-    from .models import isoformat
-
     return {
         "id": user.public_id,
         "email": user.email,
@@ -125,8 +123,8 @@ def serialize(user: User) -> dict:
 # -- administration (admins only) ------------------------------------------------------------------
 
 
-def list_users(*, offset: int = 0, limit: int = 50, actor: User | None = None) -> tuple[list[User], int]:
-    """Return a page of accounts (oldest first) and the total."""
+def list_users(*, offset: int = 0, limit: int | None = 50, actor: User | None = None) -> tuple[list[User], int]:
+    """Return a page of accounts (oldest first; every one with limit=None) and the total."""
     require_admin(actor)
     total = db.session.scalar(select(func.count(User.id))) or 0
     page = db.session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))

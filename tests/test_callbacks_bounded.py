@@ -21,9 +21,10 @@ import requests
 from sentri import projects
 from sentri.extensions import db
 from sentri.models import Run
+from sentri.outbound import post_json
 from sentri.runs import callbacks as notify
 from sentri.runs.callbacks import CallbackSender
-from sentri.ssrf import Allowlist, post_json
+from sentri.ssrf import Allowlist
 from tests.support import FixtureSite, SentriProcess, TricklingReceiver, http_session, page_test, write_tests
 
 LOCAL = Allowlist.parse("127.0.0.1")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sentri import recorder
-from sentri.testformat import TestFormatError, load_tests, parse_document, validate_test
+from sentri.testfiles import load_tests, parse_document
+from sentri.testformat import TestFormatError, validate_test
 
 SHARED = Path(os.environ.get("SENTRI_SHARED_DIR") or Path(__file__).resolve().parent.parent.parent / "shared")
 RECORDINGS = SHARED / "real-world" / "recorder"

@@ -19,7 +19,7 @@ from sentri import projects, runs, testcases, tokens
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
-from sentri.runs import lifecycle
+from sentri.runs import claims, lifecycle
 from tests.conftest import both_databases
 
 pytestmark = pytest.mark.browser
@@ -171,16 +171,16 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
     with app.app_context():
         project = projects.get(project_id)
         run = runs.start(project, runs.RunOptions(), source="cli", triggered_by="test")
-        hung = lifecycle.claim("hung-host:1:beef", 0)  # a lease that has already run out
+        hung = claims.claim("hung-host:1:beef", 0)  # a lease that has already run out
         assert hung.run_id == run.id
         lifecycle.abort(run)
         assert runs.get(run.public_id).status == "running"  # its hung test still holds it
-        assert lifecycle.recover() == [run.id]
+        assert claims.recover() == [run.id]
         ended = runs.get(run.public_id)
         assert (ended.status, ended.skipped) == ("aborted", 2) and ended.notify_state in ("pending", "sent")
     caplog.set_level(logging.WARNING, logger="sentri.runs")
     with app.app_context():
-        assert not lifecycle.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
+        assert not claims.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
         counted = runs.get(run.public_id)
         assert (counted.status, counted.passed, counted.skipped) == ("aborted", 0, 2)
     assert any("dropped" in record.getMessage() for record in caplog.records)
@@ -302,7 +302,7 @@ def test_a_stop_meant_for_a_finished_test_never_hits_the_next_one(app):
     try:
         next_test = worker.loop.create_future()
         with worker._lock:
-            worker.current = lifecycle.Claim(2, 1, 2, 7, "next", "me", 1)
+            worker.current = claims.Claim(2, 1, 2, 7, "next", "me", 1)
             worker._task = next_test
         worker.cancel("lost", 1)  # meant for row 1, which this worker has finished
         worker.loop.run_until_complete(asyncio.sleep(0))

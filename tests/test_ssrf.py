@@ -23,19 +23,8 @@ import pytest
 import requests
 from urllib3.connectionpool import HTTPSConnectionPool
 
-from sentri.ssrf import (
-    Allowlist,
-    CheckedTarget,
-    DeadlineExceeded,
-    PinnedAdapter,
-    PinnedPool,
-    UnsafeURLError,
-    _under_base,
-    check_url,
-    is_public_address,
-    post_json,
-    request,
-)
+from sentri.outbound import DeadlineExceeded, PinnedAdapter, PinnedPool, _under_base, post_json, request
+from sentri.ssrf import Allowlist, CheckedTarget, UnsafeURLError, check_url, is_public_address
 
 PUBLIC_V4 = "93.184.216.34"
 PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",

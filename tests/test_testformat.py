@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from sentri.testfiles import load_tests, parse_document
 from sentri.testformat import (
     ACTIONS,
     LOCATOR_KEYS,
     ROLES,
     TestFormatError,
-    load_tests,
-    parse_document,
     validate_steps,
     validate_test,
 )

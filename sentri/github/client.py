@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from .. import ssrf
+from .. import outbound, ssrf
 from .report import clip
 
 log = logging.getLogger("sentri.github")
@@ -83,7 +83,7 @@ class Client:
         self.retry_seconds = retry_seconds
         self.waited = 0.0
         self._stopping = stopping
-        self._pool = ssrf.PinnedPool()  # one kept-alive connection for a report's few requests
+        self._pool = outbound.PinnedPool()  # one kept-alive connection for a report's few requests
 
     def close(self) -> None:
         self._pool.close()
@@ -120,7 +120,7 @@ class Client:
         rate_hits = server_errors = 0
         while True:
             try:
-                response = ssrf.request(method, url, trusted_base=self.api_base, field="GitHub API URL",
+                response = outbound.request(method, url, trusted_base=self.api_base, field="GitHub API URL",
                                         timeout=(5.0, 20.0), headers=headers, json=json, pool=self._pool)
             except ssrf.UnsafeURLError as exc:
                 raise GitHubError(f"Could not {what}: {exc}") from None

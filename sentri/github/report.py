@@ -7,6 +7,7 @@ import re
 
 from ..models import Run
 from ..runs.serialize import verdict as run_verdict
+from ..ui import describe_step
 
 DESCRIPTION_MAX = 140  # GitHub answers 422 "description is too long (maximum is 140 characters)"
 COMMENT_MAX = 65536  # GitHub answers 422 "body is too long (maximum is 65536 characters)"
@@ -99,8 +100,6 @@ def _gate_lines(run: Run) -> list[str]:
 
 
 def _step_text(result, steps_by_test: dict[int, list[dict]]) -> str:
-    from ..ui import describe_step
-
     if not result.failing_step:
         return ""
     steps = steps_by_test.get(result.test_id) or []

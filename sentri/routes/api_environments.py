@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import Blueprint, jsonify
 
 from .. import environments, projects
@@ -12,12 +15,24 @@ from ..validation import json_body
 bp = Blueprint("api_environments", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
 
+
+@dataclass(frozen=True)
+class Kind:
+    """The domain functions of one kind of item: environments or test-data sets."""
+
+    create: Callable
+    update: Callable
+    get: Callable
+    list: Callable
+    serialize: Callable
+
+
 KINDS = {
-    "environments": (environments.create_environment, environments.update_environment,
-                     environments.get_environment, environments.list_environments,
-                     environments.serialize_environment),
-    "test-data-sets": (environments.create_data_set, environments.update_data_set, environments.get_data_set,
-                       environments.list_data_sets, environments.serialize_data_set),
+    "environments": Kind(environments.create_environment, environments.update_environment,
+                         environments.get_environment, environments.list_environments,
+                         environments.serialize_environment),
+    "test-data-sets": Kind(environments.create_data_set, environments.update_data_set, environments.get_data_set,
+                           environments.list_data_sets, environments.serialize_data_set),
 }
 KIND = "<any('environments', 'test-data-sets'):kind>"
 
@@ -25,35 +40,34 @@ KIND = "<any('environments', 'test-data-sets'):kind>"
 @bp.post(f"/{KIND}")
 @user_required
 def create(project_id, kind, user):
-    make, _update, _get, _list, serialize = KINDS[kind]
-    return jsonify(serialize(make(projects.get(project_id), json_body()))), 201
+    spec = KINDS[kind]
+    return jsonify(spec.serialize(spec.create(projects.get(project_id), json_body()))), 201
 
 
 @bp.get(f"/{KIND}")
 @user_required
 def list_items(project_id, kind, user):
-    _make, _update, _get, list_, serialize = KINDS[kind]
-    return jsonify([serialize(item) for item in list_(projects.get(project_id))])
+    spec = KINDS[kind]
+    return jsonify([spec.serialize(item) for item in spec.list(projects.get(project_id))])
 
 
 @bp.get(f"/{KIND}/<item_id>")
 @user_required
 def read(project_id, kind, item_id, user):
-    _make, _update, get, _list, serialize = KINDS[kind]
-    return jsonify(serialize(get(projects.get(project_id), item_id)))
+    spec = KINDS[kind]
+    return jsonify(spec.serialize(spec.get(projects.get(project_id), item_id)))
 
 
 @bp.patch(f"/{KIND}/<item_id>")
 @user_required
 def edit(project_id, kind, item_id, user):
-    _make, update, get, _list, serialize = KINDS[kind]
-    item = get(projects.get(project_id), item_id)
-    return jsonify(serialize(update(item, json_body(), actor=user)))
+    spec = KINDS[kind]
+    item = spec.get(projects.get(project_id), item_id)
+    return jsonify(spec.serialize(spec.update(item, json_body(), actor=user)))
 
 
 @bp.delete(f"/{KIND}/<item_id>")
 @user_required
 def remove(project_id, kind, item_id, user):
-    _make, _update, get, _list, _serialize = KINDS[kind]
-    environments.delete(get(projects.get(project_id), item_id), actor=user)
+    environments.delete(KINDS[kind].get(projects.get(project_id), item_id), actor=user)
     return jsonify(ok=True)

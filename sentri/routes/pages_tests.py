@@ -7,7 +7,7 @@ import yaml
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import projects, testcases, testformat, ui
+from .. import projects, testcases, testfiles, ui
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run
@@ -152,7 +152,7 @@ def test_save(project_id, test_id, user):
     test = testcases.get(project, test_id)
     source = request.form.get("source", "")
     try:
-        document = testformat.load_yaml(source)
+        document = testfiles.load_yaml(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from .. import ssrf
+from .. import outbound, ssrf
 from ..extensions import db
 from ..models import Run
 from .options import callback_allowlist
@@ -41,7 +41,7 @@ def send_callback(app: Flask, run_id: int) -> bool:
     # Only the host is logged: a callback URL may carry a secret in its path or query.
     host = urlsplit(url).hostname
     try:
-        response = ssrf.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist,
+        response = outbound.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist,
                                   max_body=CALLBACK_MAX_ANSWER_BYTES)
     except ssrf.UnsafeURLError as exc:
         log.warning("callback for %s refused: %s", run.public_id, exc)

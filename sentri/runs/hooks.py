@@ -21,6 +21,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from ..artifacts import prune_in_background
 from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
@@ -140,8 +141,6 @@ class Hooks:
             reporter = self.app.extensions.get("sentri_github")
             if reporter is not None:
                 reporter.run_finished(run_id)
-            from ..artifacts import prune_in_background
-
             engine = self.app.extensions.get("sentri_engine")
             if engine is not None:
                 engine.housekeeping.submit(prune_in_background, self.app)

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright
 
-from ..runs import lifecycle
-from ..runs.lifecycle import Claim
+from ..runs import claims, lifecycle
+from ..runs.claims import Claim
 from .browsers import find_chromium, launch_chromium
 from .executor import TestJob, execute
 from .guard import HostCache
@@ -76,8 +77,6 @@ class BrowserWorker(threading.Thread):
     async def _ensure_browser(self):
         if self.browser is not None and self.browser.is_connected():
             return self.browser
-        from playwright.async_api import async_playwright
-
         if self.browser is not None:  # it died: close what is left of it before launching another
             await _quietly(self.browser.close())
             self.browser = None
@@ -139,7 +138,7 @@ class BrowserWorker(threading.Thread):
                 self._run_claim(claim)
             except Exception:  # a worker thread must outlive any one test: never strand a run
                 log.exception("worker %s failed around test %s of RUN-%s", self.name, claim.position, claim.run_id)
-                self._write(lifecycle.release, claim, "an internal error stopped its worker")
+                self._write(claims.release, claim, "an internal error stopped its worker")
             finally:
                 with self._lock:
                     self.current, self._task, self._cancel_reason = None, None, None
@@ -162,13 +161,13 @@ class BrowserWorker(threading.Thread):
                 job = self.engine.jobs.build(claim)
             except RunUnusable as exc:
                 lifecycle.fail(claim.run_id, str(exc))
-                lifecycle.record_stopped(claim)
+                claims.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                lifecycle.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
+                claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
                 return
-            if lifecycle.run_deadline_passed(claim.run_id):
-                lifecycle.record(claim, {"status": "skipped", "skip_reason": "over_budget", "attempts": [],
+            if claims.run_deadline_passed(claim.run_id):
+                claims.record(claim, {"status": "skipped", "skip_reason": "over_budget", "attempts": [],
                                          "base_url": job.base_url})
                 return
         result = self._execute(job)
@@ -179,11 +178,11 @@ class BrowserWorker(threading.Thread):
                 for artifact in ("screenshot", "trace"):
                     if result.get(artifact):
                         result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
-                lifecycle.record(claim, result)
+                claims.record(claim, result)
             elif reason == "shutdown":
-                lifecycle.release(claim)  # handed back: another process (or the next start) runs it
+                claims.release(claim)  # handed back: another process (or the next start) runs it
             elif reason == "stop" or reason is None:
-                lifecycle.record_stopped(claim)
+                claims.record_stopped(claim)
             # "lost": the row is no longer ours; whatever we had is dropped
 
     def _execute(self, job: TestJob) -> dict | None:

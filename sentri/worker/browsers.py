@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 log = logging.getLogger("sentri.worker")
 
 # Without the networking flags a system Chromium keeps calling home, and where the network is closed
@@ -48,8 +50,6 @@ ENGINES = ("chromium", "firefox", "webkit")
 def managed_browser_paths() -> dict[str, str | None]:
     """Return the executable of each of Playwright's own browsers, None where it is not installed."""
     try:
-        from playwright.sync_api import sync_playwright
-
         with sync_playwright() as pw:
             paths = {name: getattr(pw, name).executable_path for name in ENGINES}
     except Exception:  # the driver itself is missing or broken: there is no managed browser

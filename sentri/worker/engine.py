@@ -28,8 +28,8 @@ from sqlalchemy import delete, select, update
 from ..database import write
 from ..extensions import db
 from ..models import Node, utcnow
-from ..runs import lifecycle
-from ..runs.lifecycle import Claim
+from ..runs import claims
+from ..runs.claims import Claim
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
 
@@ -136,9 +136,9 @@ class RunEngine:
         if self.stopping:
             return None
         with self.app.app_context():
-            if not lifecycle.has_work():
+            if not claims.has_work():
                 return None
-            return lifecycle.claim(self.node_id, self.lease_seconds)
+            return claims.claim(self.node_id, self.lease_seconds)
 
     # -- the heartbeat -------------------------------------------------------------------------------
 
@@ -158,13 +158,13 @@ class RunEngine:
             try:
                 with self.app.app_context():
                     held = self._held()
-                    lifecycle.renew(self.node_id, list(held), self.lease_seconds)
-                    for result_id, why in lifecycle.to_stop(self.node_id, list(held)).items():
+                    claims.renew(self.node_id, list(held), self.lease_seconds)
+                    for result_id, why in claims.to_stop(self.node_id, list(held)).items():
                         held[result_id].cancel(why, result_id)
                     now = time.monotonic()
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
-                        if lifecycle.recover():
+                        if claims.recover():
                             self.wake()
                         self.app.extensions["sentri_hooks"].take_stale()
                     if now - last_node >= NODE_EVERY_SECONDS:

@@ -18,7 +18,7 @@ from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
 from ..models import Environment, Project, Run, TestCase, TestDataSet
-from ..runs.lifecycle import Claim
+from ..runs.claims import Claim
 from ..vault import SecretUnreadable
 from .executor import TestJob
 
