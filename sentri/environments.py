@@ -37,20 +37,20 @@ def clean_variables(value: Any, field: str, *, allow_null: bool = False) -> dict
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationFailed(f"{field}: must be an object of NAME: value")
+        raise ValidationFailed.on(field, "must be an object of NAME: value")
     for name, item in value.items():
         if not _NAME.match(name):
-            raise ValidationFailed(f"{field}: {name!r} is not a variable name (letters, digits, _)")
+            raise ValidationFailed.on(field, f"{name!r} is not a variable name (letters, digits, _)")
         if item is None and allow_null:
             continue
         if not isinstance(item, str) or len(item) > MAX_VALUE:
-            raise ValidationFailed(f"{field}.{name}: must be a string of at most {MAX_VALUE} characters")
+            raise ValidationFailed.on(f"{field}.{name}", f"must be a string of at most {MAX_VALUE} characters")
     return dict(value)
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise ValidationFailed("name: must be 1 to 200 characters")
+        raise ValidationFailed.on("name", "must be 1 to 200 characters")
     return value.strip()
 
 
@@ -58,11 +58,11 @@ def _base_url(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValidationFailed("baseUrl: must be a string")
+        raise ValidationFailed.on("baseUrl", "must be a string")
     try:
         return check_http_url(value).rstrip("/")
     except ValueError as exc:
-        raise ValidationFailed(f"baseUrl: {exc}") from None
+        raise ValidationFailed.on("baseUrl", f"{exc}") from None
 
 
 def _only(body: Any, allowed: tuple[str, ...]) -> dict:

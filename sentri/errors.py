@@ -20,7 +20,29 @@ class SentriError(Exception):
 
 
 class ValidationFailed(SentriError):
+    """A 400. `fields` maps each field it is about to what is wrong with it, so that a page shows the
+    problem beside its field; the message is the same sentence the API answers with."""
+
     status = 400
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.fields = dict(fields or {})
+
+    @classmethod
+    def on(cls, field: str, problem: str) -> ValidationFailed:
+        """A 400 about one field: the message 'field: problem', and `problem` beside that field."""
+        return cls(f"{field}: {problem}", fields={field: problem})
+
+    @classmethod
+    def on_each(cls, problems: list[tuple[str | None, str]]) -> ValidationFailed:
+        """A 400 about several fields at once (None: about the request as a whole), '; '-joined."""
+        parts = [f"{field}: {problem}" if field else problem for field, problem in problems]
+        fields = {field: problem for field, problem in problems if field}
+        general = [problem for field, problem in problems if not field]
+        if general:
+            fields[""] = "; ".join(general)
+        return cls("; ".join(parts), fields=fields)
 
 
 class Unauthorized(SentriError):

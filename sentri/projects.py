@@ -19,7 +19,7 @@ from .validation import check_http_url
 def _clean_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:
-        raise ValidationFailed("name: must be 1 to 200 characters")
+        raise ValidationFailed.on("name", "must be 1 to 200 characters")
     return name
 
 
@@ -27,7 +27,7 @@ def _clean_url(url: str) -> str:
     try:
         return check_http_url(url).rstrip("/") or url
     except ValueError as exc:
-        raise ValidationFailed(f"baseUrl: {exc}") from None
+        raise ValidationFailed.on("baseUrl", f"{exc}") from None
 
 
 def create(name: str, base_url: str, *, is_demo: bool = False) -> Project:
@@ -60,7 +60,7 @@ def clean_allowed_origins(values: object) -> list[str]:
     try:
         return origins.parse_patterns(values)
     except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
+        raise ValidationFailed.on("allowedOrigins", str(exc).removeprefix("allowedOrigins: ")) from None
 
 
 def update(

@@ -14,14 +14,14 @@ from .users import require_admin
 def _name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise ValidationFailed("name: must be 1 to 200 characters")
+        raise ValidationFailed.on("name", "must be 1 to 200 characters")
     return name
 
 
 def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> list[TestCase]:
     """Return the project's tests with these public ids, or a 400 naming the unknown ones."""
     if not isinstance(test_ids, list) or not all(isinstance(t, str) for t in test_ids):
-        raise ValidationFailed(f"{field}: must be a list of test ids like TST-7")
+        raise ValidationFailed.on(field, "must be a list of test ids like TST-7")
     keys = {t: TestCase.key_of(t) for t in test_ids}
     found = {
         t.id: t
@@ -31,7 +31,7 @@ def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> l
     }
     unknown = [t for t, key in keys.items() if key not in found]
     if unknown:
-        raise ValidationFailed(f"{field}: not tests of {project.public_id}: {', '.join(unknown)}")
+        raise ValidationFailed.on(field, f"not tests of {project.public_id}: {', '.join(unknown)}")
     return [found[keys[t]] for t in dict.fromkeys(test_ids)]
 
 

@@ -85,7 +85,7 @@ def list_for(
 ) -> tuple[list[TestCase], int]:
     """Return a page of the project's tests, filtered by review status and tag, and the total."""
     if status is not None and status not in REVIEW_STATUSES:
-        raise ValidationFailed(f"status: must be one of {', '.join(REVIEW_STATUSES)}")
+        raise ValidationFailed.on("status", f"must be one of {', '.join(REVIEW_STATUSES)}")
     query = select(TestCase).where(TestCase.project_id == project.id)
     if status:
         query = query.where(TestCase.review_status == status)

@@ -71,9 +71,9 @@ def create(
     require_admin(actor)
     label = (label or "").strip()
     if len(label) > 100:
-        raise ValidationFailed("label: must be at most 100 characters")
+        raise ValidationFailed.on("label", "must be at most 100 characters")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-        raise ValidationFailed(f"expiresInDays: must be between 1 and {MAX_EXPIRY_DAYS}")
+        raise ValidationFailed.on("expiresInDays", f"must be between 1 and {MAX_EXPIRY_DAYS}")
     cap = current_app.config["SENTRI_MAX_TOKENS_PER_PROJECT"]
     plaintext = generate()
     with write():

@@ -27,7 +27,7 @@ def normalise_email(email: str) -> str:
             email.strip(), check_deliverability=False, globally_deliverable=False
         ).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed(f"email: {exc}") from None
+        raise ValidationFailed.on("email", f"{exc}") from None
 
 
 def create_user(email: str, password: str, *, role: str = "member", actor: User | None = None) -> User:
@@ -35,7 +35,7 @@ def create_user(email: str, password: str, *, role: str = "member", actor: User 
     require_admin(actor)
     email = normalise_email(email)
     if role not in ROLES:
-        raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
+        raise ValidationFailed.on("role", f"must be one of {', '.join(ROLES)}")
     _check_new_password(password, "password")
     with write():
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -58,7 +58,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def _check_new_password(password: str, field: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"{field}: must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationFailed.on(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def _store_password(user: User, password: str) -> None:
@@ -71,7 +71,7 @@ def _store_password(user: User, password: str) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> User:
     """Change the user's own password after checking the current one."""
     if not check_password_hash(user.password_hash, current_password):
-        raise ValidationFailed("currentPassword: does not match your current password")
+        raise ValidationFailed.on("currentPassword", "does not match your current password")
     _check_new_password(new_password, "newPassword")
     _store_password(user, new_password)
     return user
@@ -141,7 +141,7 @@ def set_role(user: User, role: str, *, actor: User | None = None) -> User:
     """Give the user a role; the last active admin cannot be demoted."""
     require_admin(actor)
     if role not in ROLES:
-        raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
+        raise ValidationFailed.on("role", f"must be one of {', '.join(ROLES)}")
     with write():
         if user.role == "admin" and role != "admin" and user.active and _other_active_admins(user) == 0:
             raise Conflict("This is the last active admin: make someone else admin first.")

@@ -72,20 +72,20 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
-def describe(exc: ValidationError) -> str:
-    """Turn pydantic errors into one sentence per field: 'baseUrl: must be an http(s) URL'."""
-    parts = []
+def describe(exc: ValidationError) -> ValidationFailed:
+    """Turn pydantic errors into one 400 with a sentence per field: 'baseUrl: must be an http(s) URL'."""
+    problems: list[tuple[str | None, str]] = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"]) or "body"
         kind = error["type"]
         if kind == "extra_forbidden":
-            parts.append(f"{field}: unknown field")
+            problems.append((field, "unknown field"))
         elif kind == "missing":
-            parts.append(f"{field}: is required")
+            problems.append((field, "is required"))
         else:
             message = error["msg"].removeprefix("Value error, ")
-            parts.append(f"{field}: {message[0].lower()}{message[1:]}")
-    return "; ".join(parts)
+            problems.append((field, f"{message[0].lower()}{message[1:]}"))
+    return ValidationFailed.on_each(problems)
 
 
 def json_object() -> dict:
@@ -103,7 +103,7 @@ def parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(describe(exc)) from None
+        raise describe(exc) from None
 
 
 def check_http_url(value: str, field: str = "baseUrl") -> str:

@@ -61,7 +61,12 @@ def test_a_stashed_secret_is_sealed_for_its_owner_and_a_few_minutes(app):
         assert ui.take_secret("USR-1", None) is None
 
 
-def test_domain_errors_split_by_field():
-    assert field_errors(ValidationFailed("name: must be 1 to 200 characters")) == {"name": "must be 1 to 200 characters"}
-    assert field_errors(ValidationFailed("baseUrl: bad; name: worse")) == {"baseUrl": "bad", "name": "worse"}
-    assert field_errors(ValidationFailed("The file holds no tests.")) == {"": "The file holds no tests."}
+def test_domain_errors_carry_their_fields_and_the_api_sentence_is_unchanged():
+    one = ValidationFailed.on("name", "must be 1 to 200 characters")
+    assert one.message == "name: must be 1 to 200 characters"
+    assert field_errors(one) == {"name": "must be 1 to 200 characters"}
+    several = ValidationFailed.on_each([("baseUrl", "bad; very"), ("name", "worse"), (None, "Try again.")])
+    assert several.message == "baseUrl: bad; very; name: worse; Try again."
+    assert field_errors(several) == {"baseUrl": "bad; very", "name": "worse", "": "Try again."}
+    # A sentence is no longer split by guesswork: a colon in it names no field.
+    assert field_errors(ValidationFailed("Step 2: see the log")) == {"": "Step 2: see the log"}

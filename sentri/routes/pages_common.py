@@ -34,15 +34,8 @@ def login_required(view):
 
 
 def field_errors(exc: SentriError) -> dict[str, str]:
-    """Split a domain error 'name: must ...; baseUrl: must ...' into messages per field ('' = general)."""
-    errors: dict[str, str] = {}
-    for part in exc.message.split("; "):
-        field, sep, message = part.partition(": ")
-        if sep and field.replace("_", "").replace(".", "").isalnum() and " " not in field:
-            errors[field] = message
-        else:
-            errors[""] = f"{errors['']}; {part}" if "" in errors else part
-    return errors
+    """What a domain error says about each field, to show beside it ('' = about the form as a whole)."""
+    return dict(getattr(exc, "fields", None) or {"": exc.message})
 
 
 def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:

@@ -96,7 +96,7 @@ def _number(raw: str, field: str, whole: bool = False) -> int | float | None:
             raise ValueError
         return float(raw)
     except ValueError:
-        raise ValidationFailed(f"{field}: must be {'a whole number' if whole else 'a number'}") from None
+        raise ValidationFailed.on(field, f"must be {'a whole number' if whole else 'a number'}") from None
 
 
 def _ci_snippets(project) -> dict[str, str]:

@@ -96,7 +96,7 @@ def review_submit(project_id, user):
     project = projects.get(project_id)
     decision, _, one = request.form.get("decision", "").partition(":")
     if decision not in ("approve", "reject"):
-        raise ValidationFailed("decision: must be approve or reject")
+        raise ValidationFailed.on("decision", "must be approve or reject")
     ids = [one] if one else request.form.getlist("tests")
     if not ids:
         flash("Tick at least one test.", "error")

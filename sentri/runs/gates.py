@@ -64,7 +64,7 @@ def clean_patch(body: object, rules: Mapping[str, tuple[Check, str]]) -> dict:
     for name, value in body.items():
         check, message = rules[name]
         if value is not None and not check(value):
-            raise ValidationFailed(f"{name}: {message}")
+            raise ValidationFailed.on(name, message)
     return dict(body)
 
 

@@ -100,7 +100,7 @@ def _check_settings(project: Project, options: RunOptions) -> None:
             try:
                 lookup(project, value)
             except NotFound as exc:
-                raise ValidationFailed(f"{field}: {exc.message}") from None
+                raise ValidationFailed.on(field, exc.message) from None
     if options.base_url is not None:
         check_base_url(project, options.base_url)
 
@@ -112,10 +112,11 @@ def check_base_url(project: Project, base_url: str) -> None:
     trusted = origins.TrustedOrigins(known, project.allowed_origins)
     if not trusted.allows(base_url):
         origin = origins.origin_of(base_url)
-        raise ValidationFailed(
-            f"baseUrl: {origin} is not one of project {project.public_id}'s origins ({trusted.describe()}); "
+        raise ValidationFailed.on(
+            "baseUrl",
+            f"{origin} is not one of project {project.public_id}'s origins ({trusted.describe()}); "
             "add it (or a pattern such as https://pr-*.preview.example.com) to the project's allowedOrigins "
-            "(Settings in the web UI, PATCH /api/v1/projects/:id, or flask projects allow-origin)."
+            "(Settings in the web UI, PATCH /api/v1/projects/:id, or flask projects allow-origin).",
         )
 
 

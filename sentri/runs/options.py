@@ -75,7 +75,7 @@ class RunOptions:
 def _clamped_int(dials: dict, name: str, low: int, high: int, default: int) -> int:
     value = dials.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationFailed(f"dialsConfig.{name}: must be an integer from {low} to {high}")
+        raise ValidationFailed.on(f"dialsConfig.{name}", f"must be an integer from {low} to {high}")
     return max(low, min(high, int(value)))
 
 
@@ -105,18 +105,18 @@ def _refuse_unknown(body: dict, accepted: tuple[str, ...]) -> None:
 
 def _case_ids(value: Any) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ValidationFailed("caseIds: must be a non-empty list of test ids like TST-7")
+        raise ValidationFailed.on("caseIds", "must be a non-empty list of test ids like TST-7")
     keys = {v: TestCase.key_of(v) for v in value}
     bad = [v for v, key in keys.items() if key is None]
     if bad:
-        raise ValidationFailed(f"caseIds: not test ids: {', '.join(bad)}")
+        raise ValidationFailed.on("caseIds", f"not test ids: {', '.join(bad)}")
     return list(dict.fromkeys(keys.values()))
 
 
 def _strings(body: dict, name: str, limit: int = 1000) -> list[str]:
     value = body.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or len(value) > limit:
-        raise ValidationFailed(f"{name}: must be a list of non-empty strings (at most {limit})")
+        raise ValidationFailed.on(name, f"must be a list of non-empty strings (at most {limit})")
     return value
 
 
@@ -127,15 +127,15 @@ def _selection(body: dict, changed_pages: list[str]) -> Selection:
     if "suiteIds" in body:
         suites = body["suiteIds"]
         if not isinstance(suites, list) or not suites or not all(isinstance(v, str) for v in suites):
-            raise ValidationFailed("suiteIds: must be a non-empty list of suite ids like SUI-2")
+            raise ValidationFailed.on("suiteIds", "must be a non-empty list of suite ids like SUI-2")
         selection.suite_ids = list(dict.fromkeys(suites))
     strategy = body.get("selectionStrategy")
     if strategy is not None and strategy not in STRATEGIES:
-        raise ValidationFailed(f"selectionStrategy: must be one of {', '.join(STRATEGIES)}")
+        raise ValidationFailed.on("selectionStrategy", f"must be one of {', '.join(STRATEGIES)}")
     selection.strategy = strategy
     days = body.get("recentDays", DEFAULT_RECENT_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
-        raise ValidationFailed("recentDays: must be a whole number of days from 1 to 365")
+        raise ValidationFailed.on("recentDays", "must be a whole number of days from 1 to 365")
     selection.recent_days = days
     return selection
 
@@ -146,15 +146,15 @@ def _github(body: dict, options: RunOptions) -> None:
     if all(v is None for v in (repo, pr, sha, token)):
         return
     if repo is None:
-        raise ValidationFailed("githubRepo: required with githubPrNumber, githubCommitSha or githubToken")
+        raise ValidationFailed.on("githubRepo", "required with githubPrNumber, githubCommitSha or githubToken")
     if not isinstance(repo, str) or not _REPO.match(repo) or repo.split("/")[1] in (".", ".."):
-        raise ValidationFailed("githubRepo: must be owner/name")
+        raise ValidationFailed.on("githubRepo", "must be owner/name")
     if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int) or pr < 1):
-        raise ValidationFailed("githubPrNumber: must be a positive integer")
+        raise ValidationFailed.on("githubPrNumber", "must be a positive integer")
     if sha is not None and (not isinstance(sha, str) or not _SHA.match(sha)):
-        raise ValidationFailed("githubCommitSha: must be a 40-character hexadecimal commit SHA")
+        raise ValidationFailed.on("githubCommitSha", "must be a 40-character hexadecimal commit SHA")
     if token is not None and not isinstance(token, str):
-        raise ValidationFailed("githubToken: must be a string")
+        raise ValidationFailed.on("githubToken", "must be a string")
     token = token.strip() if token is not None else None
     if token and pr is None and sha is None:
         raise ValidationFailed("githubPrNumber or githubCommitSha: one is needed to post to GitHub")
@@ -172,7 +172,7 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
     _refuse_unknown(body, accepted)
     dials = body.get("dialsConfig") or {}
     if not isinstance(dials, dict):
-        raise ValidationFailed("dialsConfig: must be an object")
+        raise ValidationFailed.on("dialsConfig", "must be an object")
     options = RunOptions(
         parallel_workers=_clamped_int(dials, "parallelWorkers", 1, MAX_PARALLEL_WORKERS, 1),
         retries=_clamped_int(dials, "retries", 0, MAX_RETRIES, 0),
@@ -182,43 +182,43 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
     options.changed_pages = pages
     wait = body.get("wait", False)
     if not isinstance(wait, bool):
-        raise ValidationFailed("wait: must be true or false")
+        raise ValidationFailed.on("wait", "must be true or false")
     options.wait = wait
     options.selection = _selection(body, pages)
     if body.get("baseUrl") is not None:
         if not isinstance(body["baseUrl"], str):
-            raise ValidationFailed("baseUrl: must be a string")
+            raise ValidationFailed.on("baseUrl", "must be a string")
         try:
             options.base_url = check_http_url(body["baseUrl"]).rstrip("/")
         except ValueError as exc:
-            raise ValidationFailed(f"baseUrl: {exc}") from None
+            raise ValidationFailed.on("baseUrl", f"{exc}") from None
     browser = body.get("browserProfile", "chromium")
     if browser not in ENGINES:
-        raise ValidationFailed(f"browserProfile: must be one of {', '.join(ENGINES)}")
+        raise ValidationFailed.on("browserProfile", f"must be one of {', '.join(ENGINES)}")
     # An engine the caller chose must exist here (400). The default Chromium missing is the server's
     # problem, not the request's: that run fails with "The browser could not start: ...".
     missing = engine_unavailable(browser) if browser != "chromium" else None
     if missing:
-        raise ValidationFailed(f"browserProfile: {missing}")
+        raise ValidationFailed.on("browserProfile", f"{missing}")
     options.browser = browser
     device = body.get("device", "desktop")
     if device not in DEVICES:
-        raise ValidationFailed(f"device: must be one of {', '.join(DEVICES)}")
+        raise ValidationFailed.on("device", f"must be one of {', '.join(DEVICES)}")
     options.device = device
     _github(body, options)
     for name, attribute in (("environmentId", "environment_id"), ("testDataSetId", "data_set_id")):
         if body.get(name) is not None:
             if not isinstance(body[name], str):
-                raise ValidationFailed(f"{name}: must be an id string")
+                raise ValidationFailed.on(name, "must be an id string")
             setattr(options, attribute, body[name])
     options.variables = clean_variables(body.get("variables"), "variables")
     callback = body.get("callbackUrl")
     if callback is not None:
         if not isinstance(callback, str):
-            raise ValidationFailed("callbackUrl: must be a string")
+            raise ValidationFailed.on("callbackUrl", "must be a string")
         try:
             ssrf.check_url(callback, callback_allowlist(), field="callbackUrl")
         except ssrf.UnsafeURLError as exc:
-            raise ValidationFailed(str(exc)) from None
+            raise ValidationFailed(str(exc), fields={"callbackUrl": str(exc)}) from None
         options.callback_url = callback
     return options

@@ -86,11 +86,11 @@ def choose(project: Project, approved: list[TestCase], selection: Selection) -> 
             TestCase.project_id == project.id, TestCase.id.in_(selection.case_ids))}
         unknown = [TestCase.format_id(i) for i in selection.case_ids if i not in found]
         if unknown:
-            raise ValidationFailed(f"caseIds: not tests of {project.public_id}: {', '.join(unknown)}")
+            raise ValidationFailed.on("caseIds", f"not tests of {project.public_id}: {', '.join(unknown)}")
         unapproved = [f"{TestCase.format_id(i)} ({found[i].review_status})" for i in selection.case_ids
                       if found[i].review_status != "approved"]
         if unapproved:
-            raise ValidationFailed(f"caseIds: only approved tests run; not approved: {', '.join(unapproved)}")
+            raise ValidationFailed.on("caseIds", f"only approved tests run; not approved: {', '.join(unapproved)}")
         tests = [t for t in tests if t.id in set(selection.case_ids)]
     if selection.suite_ids is not None:
         keys = {s: Suite.key_of(s) for s in selection.suite_ids}
@@ -98,7 +98,7 @@ def choose(project: Project, approved: list[TestCase], selection: Selection) -> 
             Suite.project_id == project.id, Suite.id.in_([k for k in keys.values() if k]))}
         unknown = [s for s, key in keys.items() if key not in suites]
         if unknown:
-            raise ValidationFailed(f"suiteIds: not suites of {project.public_id}: {', '.join(unknown)}")
+            raise ValidationFailed.on("suiteIds", f"not suites of {project.public_id}: {', '.join(unknown)}")
         members = {t.id for suite in suites.values() for t in suite.tests}
         tests = [t for t in tests if t.id in members]
     return _by_strategy(tests, selection)
