@@ -45,6 +45,7 @@ class Claim:
     test_name: str
     owner: str
     claims: int
+    more: bool = False  # another test could be claimed right now (an idle worker should look)
 
 
 # -- claiming ------------------------------------------------------------------------------------------
@@ -103,7 +104,8 @@ def claim(owner: str, lease_seconds: float) -> Claim | None:
             )
             db.session.execute(update(Run).where(Run.id == run_id, Run.status == "queued")
                                .values(status="running", started_at=now))
-            return Claim(row.id, run_id, row.position, row.test_id, row.test_name, owner, row.claims + 1)
+            more = db.session.scalar(_claimable(now)) is not None  # worth waking another worker for
+            return Claim(row.id, run_id, row.position, row.test_id, row.test_name, owner, row.claims + 1, more)
 
 
 # -- while running ---------------------------------------------------------------------------------------
@@ -139,12 +141,6 @@ def to_stop(owner: str, result_ids: list[int]) -> dict[int, str]:
     for missing in set(result_ids) - {row[0] for row in rows}:
         verdicts[missing] = "lost"  # its run (and project) were deleted
     return verdicts
-
-
-def run_deadline_passed(run_id: int) -> bool:
-    """Tell whether the run's budgetMinutes wall clock has run out."""
-    deadline = db.session.scalar(select(Run.deadline).where(Run.id == run_id))
-    return deadline is not None and deadline <= utcnow()
 
 
 # -- writing outcomes --------------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ class BrowserWorker(threading.Thread):
             if claim is None:
                 self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)
                 continue
-            self.engine.wake()  # more may be queued: let an idle worker look too
+            if claim.more:
+                self.engine.wake()  # more is claimable now: let an idle worker take it
             try:
                 self._run_claim(claim)
             except Exception:  # a worker thread must outlive any one test: never strand a run
@@ -165,10 +166,6 @@ class BrowserWorker(threading.Thread):
                 return
             if job is None:  # its test was deleted since the run was planned
                 claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
-                return
-            if claims.run_deadline_passed(claim.run_id):
-                claims.record(claim, {"status": "skipped", "skip_reason": "over_budget", "attempts": [],
-                                         "base_url": job.base_url})
                 return
         result = self._execute(job)
         with self._lock:
