@@ -15,6 +15,7 @@ from . import tokens as tokens_domain
 from . import users as users_domain
 from .errors import SentriError
 from .models import Project
+from .validation import parse
 
 users = AppGroup("users", help="Create and list user accounts, and set their passwords.")
 projects = AppGroup("projects", help="Create and list projects.")
@@ -36,7 +37,9 @@ def users_create(email: str, password: str | None, admin: bool) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = users_domain.create_user(email, password, role="admin" if admin else "member")
+        body = parse(users_domain.NewUser, {"email": email, "password": password,
+                                            "role": "admin" if admin else "member"})
+        user = users_domain.create_user(body.email, body.password, role=body.role)
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created {user.role} {user.email}")
@@ -55,7 +58,8 @@ def users_set_password(email: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
-        users_domain.set_password(user, password)
+        body = parse(users_domain.PasswordReset, {"newPassword": password})
+        users_domain.set_password(user, body.new_password)
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Password of {user.email} changed; their sessions and API tokens were logged out")
@@ -77,7 +81,8 @@ def users_list() -> None:
 def projects_create(name: str, base_url: str) -> None:
     """Create a project."""
     try:
-        project = projects_domain.create(name, base_url)
+        body = parse(projects_domain.NewProject, {"name": name, "baseUrl": base_url})
+        project = projects_domain.create(body.name, body.base_url)
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created project {project.name} ({project.base_url})")
@@ -98,9 +103,9 @@ def _change_origins(project_id: str, add: tuple[str, ...], remove: tuple[str, ..
     try:
         project = projects_domain.get(project_id)
         wanted = [o for o in project.allowed_origins or []]
-        removing = set(projects_domain.clean_allowed_origins(list(remove)))
+        removing = set(parse(projects_domain.ProjectChanges, {"allowedOrigins": list(remove)}).allowed_origins or [])
         wanted = [o for o in wanted + list(add) if o not in removing]
-        projects_domain.update(project, allowed_origins=wanted)
+        projects_domain.update(project, parse(projects_domain.ProjectChanges, {"allowedOrigins": wanted}))
     except SentriError as exc:
         raise _fail(exc) from None
     origins = project.allowed_origins or []
@@ -173,7 +178,8 @@ def tokens_create(project_id: str, label: str, expires_in_days: int | None) -> N
     """Create a trigger token; the plaintext is printed once, on the last line."""
     try:
         project = projects_domain.get(project_id)
-        token, plaintext = tokens_domain.create(project, label=label, expires_in_days=expires_in_days)
+        body = parse(tokens_domain.NewToken, {"label": label, "expiresInDays": expires_in_days})
+        token, plaintext = tokens_domain.create(project, label=body.label, expires_in_days=body.expires_in_days)
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created {token.public_id} for {project.public_id}; store it now, it is not shown again:")
@@ -219,7 +225,8 @@ def tokens_revoke(token_id: str) -> None:
 def suites_create(project_id: str, name: str, test_ids: tuple[str, ...]) -> None:
     """Create a suite, optionally with tests."""
     try:
-        suite = suites_domain.create(projects_domain.get(project_id), name, list(test_ids))
+        body = parse(suites_domain.NewSuite, {"name": name, "testIds": list(test_ids)})
+        suite = suites_domain.create(projects_domain.get(project_id), body.name, body.test_ids)
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created suite {suite.name} with {len(suite.tests)} test(s)")

@@ -9,19 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import select
 
 from . import vault
 from .database import write
-from .errors import ValidationFailed
 from .extensions import db
 from .models import Environment, Project, TestDataSet, User, get_or_404, isoformat
 from .users import require_admin
-from .validation import check_http_url
+from .validation import Body, Name, VariableChanges, Variables, WebUrl
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-MAX_VALUE = 10_000
 
 
 class UndefinedVariable(Exception):
@@ -32,81 +30,64 @@ class UndefinedVariable(Exception):
         self.index = index
 
 
-def clean_variables(value: Any, field: str, *, allow_null: bool = False) -> dict[str, str | None]:
-    """Validate a {NAME: value} object (values strings; null only where allowed, meaning 'remove')."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationFailed.on(field, "must be an object of NAME: value")
-    for name, item in value.items():
-        if not _NAME.match(name):
-            raise ValidationFailed.on(field, f"{name!r} is not a variable name (letters, digits, _)")
-        if item is None and allow_null:
-            continue
-        if not isinstance(item, str) or len(item) > MAX_VALUE:
-            raise ValidationFailed.on(f"{field}.{name}", f"must be a string of at most {MAX_VALUE} characters")
-    return dict(value)
+class NewEnvironment(Body):
+    name: Name
+    base_url: WebUrl | None = Field(default=None, alias="baseUrl")
+    variables: Variables | None = None
+    secrets: Variables | None = None
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise ValidationFailed.on("name", "must be 1 to 200 characters")
-    return value.strip()
+class EnvironmentChanges(Body):
+    """A field left out stays; `variables` replaces them all; each secret is set (a string) or removed (null);
+    a null baseUrl clears it."""
+
+    name: Name = None  # type: ignore[assignment]  - absent means unchanged; null is refused
+    base_url: WebUrl | None = Field(default=None, alias="baseUrl")
+    variables: Variables | None = None
+    secrets: VariableChanges | None = None
 
 
-def _base_url(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed.on("baseUrl", "must be a string")
-    try:
-        return check_http_url(value).rstrip("/")
-    except ValueError as exc:
-        raise ValidationFailed.on("baseUrl", f"{exc}") from None
+class NewDataSet(Body):
+    name: Name
+    variables: Variables | None = None
 
 
-def _only(body: Any, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationFailed(f"{', '.join(unknown)}: unknown field (accepted: {', '.join(allowed)})")
-    return body
+class DataSetChanges(Body):
+    name: Name = None  # type: ignore[assignment]  - absent means unchanged; null is refused
+    variables: Variables | None = None
 
 
 # -- environments ----------------------------------------------------------------------------------
 
-def create_environment(project: Project, body: Any) -> Environment:
-    """Create an environment from {name, baseUrl?, variables?, secrets?}."""
-    body = _only(body, ("name", "baseUrl", "variables", "secrets"))
+def create_environment(project: Project, body: NewEnvironment) -> Environment:
+    """Create an environment; its secrets are stored encrypted."""
     environment = Environment(
         project_id=project.id,
-        name=_name(body.get("name")),
-        base_url=_base_url(body.get("baseUrl")),
-        variables=clean_variables(body.get("variables"), "variables"),
-        secrets={k: vault.encrypt(v) for k, v in clean_variables(body.get("secrets"), "secrets").items()},
+        name=body.name,
+        base_url=body.base_url,
+        variables=body.variables or {},
+        secrets={k: vault.encrypt(v) for k, v in (body.secrets or {}).items()},
     )
     with write():
         db.session.add(environment)
     return environment
 
 
-def update_environment(environment: Environment, body: Any, *, actor: User | None = None) -> Environment:
-    """Edit an environment; `variables` replaces them all, `secrets` sets (a string) or removes (null) each.
-    Removing a secret is a deletion: only an admin (or the CLI, actor=None) may."""
-    body = _only(body, ("name", "baseUrl", "variables", "secrets"))
-    if "secrets" in body:
-        changes = clean_variables(body["secrets"], "secrets", allow_null=True)
-        if any(value is None for value in changes.values()):
-            require_admin(actor)
+def update_environment(environment: Environment, body: EnvironmentChanges, *,
+                       actor: User | None = None) -> Environment:
+    """Edit an environment. Removing a secret is a deletion: only an admin (or the CLI, actor=None) may."""
+    given = body.model_fields_set
+    changes = body.secrets or {}
+    if any(value is None for value in changes.values()):
+        require_admin(actor)
     with write():
-        if "name" in body:
-            environment.name = _name(body["name"])
-        if "baseUrl" in body:
-            environment.base_url = _base_url(body["baseUrl"])
-        if "variables" in body:
-            environment.variables = clean_variables(body["variables"], "variables")
-        if "secrets" in body:
+        if "name" in given:
+            environment.name = body.name
+        if "base_url" in given:
+            environment.base_url = body.base_url
+        if "variables" in given:
+            environment.variables = body.variables or {}
+        if "secrets" in given:
             stored = dict(environment.secrets or {})
             for name, value in changes.items():
                 if value is None:
@@ -142,23 +123,20 @@ def serialize_environment(environment: Environment) -> dict:
 
 # -- test-data sets --------------------------------------------------------------------------------
 
-def create_data_set(project: Project, body: Any) -> TestDataSet:
-    body = _only(body, ("name", "variables"))
-    data_set = TestDataSet(project_id=project.id, name=_name(body.get("name")),
-                           variables=clean_variables(body.get("variables"), "variables"))
+def create_data_set(project: Project, body: NewDataSet) -> TestDataSet:
+    data_set = TestDataSet(project_id=project.id, name=body.name, variables=body.variables or {})
     with write():
         db.session.add(data_set)
     return data_set
 
 
-def update_data_set(data_set: TestDataSet, body: Any, *, actor: User | None = None) -> TestDataSet:
+def update_data_set(data_set: TestDataSet, body: DataSetChanges, *, actor: User | None = None) -> TestDataSet:
     """Edit a test-data set's name and/or variables (any user: nothing is deleted)."""
-    body = _only(body, ("name", "variables"))
     with write():
-        if "name" in body:
-            data_set.name = _name(body["name"])
-        if "variables" in body:
-            data_set.variables = clean_variables(body["variables"], "variables")
+        if "name" in body.model_fields_set:
+            data_set.name = body.name
+        if "variables" in body.model_fields_set:
+            data_set.variables = body.variables or {}
     return data_set
 
 

@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from flask import current_app
+from pydantic import BeforeValidator, Field
 from sqlalchemy import delete, func, select
 
 from . import origins
 from .artifacts import remove_run_folders
 from .database import write
-from .environments import clean_variables
-from .errors import ValidationFailed
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
-from .validation import check_http_url
+from .validation import Body, Name, Variables, WebUrl, problem
 
 
-def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationFailed.on("name", "must be 1 to 200 characters")
-    return name
-
-
-def _clean_url(url: str) -> str:
+def _allowed_origins(values: Any) -> list[str] | None:
     try:
-        return check_http_url(url).rstrip("/") or url
+        return origins.parse_patterns(values) or None
     except ValueError as exc:
-        raise ValidationFailed.on("baseUrl", f"{exc}") from None
+        raise problem(str(exc).removeprefix("allowedOrigins: ")) from None
+
+
+class NewProject(Body):
+    name: Name
+    base_url: WebUrl = Field(alias="baseUrl")
+
+
+class ProjectChanges(Body):
+    """What an edit may change; a field left out (or null, but for allowedOrigins: null clears) stays."""
+
+    name: Name | None = None
+    base_url: WebUrl | None = Field(default=None, alias="baseUrl")
+    variables: Variables | None = None
+    allowed_origins: Annotated[list[str] | None, BeforeValidator(_allowed_origins)] = Field(
+        default=None, alias="allowedOrigins")
 
 
 def create(name: str, base_url: str, *, is_demo: bool = False) -> Project:
-    """Create a project."""
-    project = Project(name=_clean_name(name), base_url=_clean_url(base_url), is_demo=is_demo)
+    """Create a project (from values a NewProject has checked)."""
+    project = Project(name=name, base_url=base_url, is_demo=is_demo)
     with write():
         db.session.add(project)
     return project
@@ -52,38 +61,20 @@ def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project
     return list(db.session.scalars(query)), total
 
 
-_UNCHANGED = object()
-
-
-def clean_allowed_origins(values: object) -> list[str]:
-    """Validate allowedOrigins (exact origins or host globs); raise a 400 naming the bad entry."""
-    try:
-        return origins.parse_patterns(values)
-    except ValueError as exc:
-        raise ValidationFailed.on("allowedOrigins", str(exc).removeprefix("allowedOrigins: ")) from None
-
-
-def update(
-    project: Project, *, name: str | None = None, base_url: str | None = None, variables: dict | None = None,
-    allowed_origins: list[str] | None | object = _UNCHANGED, actor: User | None = None,
-) -> Project:
-    """Change a project's name, base URL, default {{NAME}} variables and/or allowed origins (None clears;
-    only an admin may change them: they widen where a run may go and type secrets)."""
-    if allowed_origins is not _UNCHANGED:
+def update(project: Project, body: ProjectChanges, *, actor: User | None = None) -> Project:
+    """Change a project's name, base URL, default {{NAME}} variables and/or allowed origins (only an admin
+    may change those: they widen where a run may go and type secrets)."""
+    if "allowed_origins" in body.model_fields_set:
         require_admin(actor)
-    if variables is not None:
-        variables = clean_variables(variables, "variables")
-    if allowed_origins is not _UNCHANGED:
-        allowed_origins = clean_allowed_origins(allowed_origins) or None
     with write():
-        if allowed_origins is not _UNCHANGED:
-            project.allowed_origins = allowed_origins
-        if variables is not None:
-            project.variables = variables or None
-        if name is not None:
-            project.name = _clean_name(name)
-        if base_url is not None:
-            project.base_url = _clean_url(base_url)
+        if "allowed_origins" in body.model_fields_set:
+            project.allowed_origins = body.allowed_origins
+        if body.variables is not None:
+            project.variables = body.variables or None
+        if body.name is not None:
+            project.name = body.name
+        if body.base_url is not None:
+            project.base_url = body.base_url
         project.updated_at = utcnow()
     return project
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from sqlalchemy import select
 
 from .database import write
@@ -9,19 +10,24 @@ from .errors import ValidationFailed
 from .extensions import db
 from .models import Project, Suite, TestCase, User, get_or_404, isoformat
 from .users import require_admin
+from .validation import Body, Name
 
 
-def _name(name: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise ValidationFailed.on("name", "must be 1 to 200 characters")
-    return name
+class NewSuite(Body):
+    name: Name
+    test_ids: list[str] = Field(default_factory=list, alias="testIds")
+
+
+class SuiteName(Body):
+    name: Name
+
+
+class SuiteTests(Body):
+    test_ids: list[str] = Field(alias="testIds", min_length=1)
 
 
 def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> list[TestCase]:
     """Return the project's tests with these public ids, or a 400 naming the unknown ones."""
-    if not isinstance(test_ids, list) or not all(isinstance(t, str) for t in test_ids):
-        raise ValidationFailed.on(field, "must be a list of test ids like TST-7")
     keys = {t: TestCase.key_of(t) for t in test_ids}
     found = {
         t.id: t
@@ -36,9 +42,9 @@ def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> l
 
 
 def create(project: Project, name: str, test_ids: list[str] | None = None) -> Suite:
-    """Create a suite, optionally with tests."""
+    """Create a suite (its name one a NewSuite has checked), optionally with tests."""
     tests = tests_of(project, test_ids or [])
-    suite = Suite(project_id=project.id, name=_name(name))
+    suite = Suite(project_id=project.id, name=name)
     with write():
         db.session.add(suite)
         suite.tests.extend(tests)
@@ -57,7 +63,7 @@ def list_for(project: Project) -> list[Suite]:
 
 def rename(suite: Suite, name: str) -> Suite:
     with write():
-        suite.name = _name(name)
+        suite.name = name
     return suite
 
 

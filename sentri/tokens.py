@@ -8,8 +8,10 @@ import secrets
 import string
 import zlib
 from datetime import timedelta
+from typing import Annotated, Any
 
 from flask import current_app
+from pydantic import Field
 from sqlalchemy import func, select, update
 
 from . import bearer
@@ -18,6 +20,7 @@ from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
 from .models import Project, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
+from .validation import Body, problem, rule, text
 
 PREFIX = bearer.TRIGGER_TOKEN_PREFIX
 _ALPHABET = string.digits + string.ascii_letters  # base62
@@ -64,16 +67,26 @@ def hash_token(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _expiry_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPIRY_DAYS:
+        raise problem(f"must be a whole number between 1 and {MAX_EXPIRY_DAYS}")
+    return value
+
+
+Label = text(100, required=False)
+
+
+class NewToken(Body):
+    label: Label = ""
+    expires_in_days: Annotated[int | None, rule(_expiry_days)] = Field(default=None, alias="expiresInDays")
+
+
 def create(
     project: Project, *, label: str = "", expires_in_days: int | None = None, actor: User | None = None
 ) -> tuple[TriggerToken, str]:
-    """Mint a token for the project and return it with its plaintext, which is never seen again."""
+    """Mint a token for the project (label and expiry a NewToken has checked) and return it with its
+    plaintext, which is never seen again."""
     require_admin(actor)
-    label = (label or "").strip()
-    if len(label) > 100:
-        raise ValidationFailed.on("label", "must be at most 100 characters")
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-        raise ValidationFailed.on("expiresInDays", f"must be between 1 and {MAX_EXPIRY_DAYS}")
     cap = current_app.config["SENTRI_MAX_TOKENS_PER_PROJECT"]
     plaintext = generate()
     with write():

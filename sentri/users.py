@@ -4,8 +4,10 @@ function asks, and their administration (list, change a role, deactivate or reac
 from __future__ import annotations
 
 import secrets
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BeforeValidator, Field
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -13,30 +15,68 @@ from .database import write
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .extensions import db
 from .models import ROLES, User, get_or_404, isoformat
+from .validation import Body, one_of, problem
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
 # Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
-def normalise_email(email: str) -> str:
-    """Return the canonical form of an email address, or raise a 400 saying why it is not one."""
+def _email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise problem("must be a string")
     try:
         # Self-hosted teams use internal domains (.local, .internal): syntax is checked, reachability is not.
         return validate_email(
-            email.strip(), check_deliverability=False, globally_deliverable=False
+            value.strip(), check_deliverability=False, globally_deliverable=False
         ).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed.on("email", f"{exc}") from None
+        raise problem(f"{exc}") from None
+
+
+def _new_password(value: Any) -> str:
+    if not isinstance(value, str) or len(value) < MIN_PASSWORD_LENGTH:
+        raise problem(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise problem(f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    return value
+
+
+Email = Annotated[str, BeforeValidator(_email)]  # normalised (lower case)
+NewPassword = Annotated[str, BeforeValidator(_new_password)]
+Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+Role = one_of(ROLES)
+
+
+class NewUser(Body):
+    email: Email
+    password: NewPassword
+    role: Role = "member"
+
+
+class Login(Body):
+    email: str = Field(min_length=1, max_length=254)
+    password: Password
+
+
+class PasswordChange(Body):
+    current_password: Password = Field(alias="currentPassword")
+    new_password: NewPassword = Field(alias="newPassword")
+
+
+class PasswordReset(Body):
+    new_password: NewPassword = Field(alias="newPassword")
+
+
+class RoleChange(Body):
+    role: Role
 
 
 def create_user(email: str, password: str, *, role: str = "member", actor: User | None = None) -> User:
-    """Create an account with a hashed password; only an admin (or the CLI, actor=None) may."""
+    """Create an account with a hashed password (from values a NewUser has checked); only an admin (or the
+    CLI, actor=None) may."""
     require_admin(actor)
-    email = normalise_email(email)
-    if role not in ROLES:
-        raise ValidationFailed.on("role", f"must be one of {', '.join(ROLES)}")
-    _check_new_password(password, "password")
     with write():
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict(f"A user with the email {email} already exists.")
@@ -56,11 +96,6 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def _check_new_password(password: str, field: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.on(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
-
-
 def _store_password(user: User, password: str) -> None:
     """Hash the new password and bump the credentials version: every older session and API token dies."""
     with write():
@@ -69,10 +104,9 @@ def _store_password(user: User, password: str) -> None:
 
 
 def change_password(user: User, current_password: str, new_password: str) -> User:
-    """Change the user's own password after checking the current one."""
+    """Change the user's own password after checking the current one (the new one a PasswordChange checked)."""
     if not check_password_hash(user.password_hash, current_password):
         raise ValidationFailed.on("currentPassword", "does not match your current password")
-    _check_new_password(new_password, "newPassword")
     _store_password(user, new_password)
     return user
 
@@ -80,7 +114,6 @@ def change_password(user: User, current_password: str, new_password: str) -> Use
 def set_password(user: User, new_password: str, *, actor: User | None = None) -> User:
     """Give another user a new password; only an admin (or the CLI, actor=None) may."""
     require_admin(actor)
-    _check_new_password(new_password, "newPassword")
     _store_password(user, new_password)
     return user
 
@@ -140,8 +173,6 @@ def _other_active_admins(user: User) -> int:
 def set_role(user: User, role: str, *, actor: User | None = None) -> User:
     """Give the user a role; the last active admin cannot be demoted."""
     require_admin(actor)
-    if role not in ROLES:
-        raise ValidationFailed.on("role", f"must be one of {', '.join(ROLES)}")
     with write():
         if user.role == "admin" and role != "admin" and user.active and _other_active_admins(user) == 0:
             raise Conflict("This is the last active admin: make someone else admin first.")

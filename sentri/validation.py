@@ -1,14 +1,23 @@
-"""Request-body parsing with pydantic, turned into one readable 400 sentence naming the field."""
+"""The one validation layer: every body a user sends (API JSON, a page's form, the CLI's arguments) is checked by
+a pydantic model that lives beside the domain function it feeds, built from the field types below; a failure is
+one 400 whose sentence names each field and whose `fields` let a page show each problem beside its input.
+
+pydantic (already what the test format is checked with) rather than a second library: strict types, aliases
+for the API's camelCase, every problem at once, and validators for the rules a type cannot say."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+import math
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context, request
 from flask.json.provider import DefaultJSONProvider
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from . import origins
 from .errors import ValidationFailed
@@ -72,20 +81,40 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
-def describe(exc: ValidationError) -> ValidationFailed:
-    """Turn pydantic errors into one 400 with a sentence per field: 'baseUrl: must be an http(s) URL'."""
+def problem(message: str) -> PydanticCustomError:
+    """The error a field validator raises: `message` is shown as written, after the field's name."""
+    return PydanticCustomError("sentri", message)
+
+
+def describe(exc: ValidationError, model: type[BaseModel] | None = None) -> ValidationFailed:
+    """Turn pydantic errors into one 400 with a sentence per field: 'baseUrl: must be an http(s) URL'.
+    Unknown fields are named together, with the fields that are accepted."""
     problems: list[tuple[str | None, str]] = []
+    unknown: list[str] = []
     for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"]) or "body"
+        loc = [str(part) for part in error["loc"]]
+        if loc[-1:] == ["[key]"]:  # a bad key of an object: the problem is the object's
+            loc = loc[:-2]
+        field = ".".join(loc) or None
         kind = error["type"]
         if kind == "extra_forbidden":
-            problems.append((field, "unknown field"))
+            unknown.append(field or "body")
         elif kind == "missing":
             problems.append((field, "is required"))
+        elif kind == "sentri":
+            problems.append((field, error["msg"]))
         else:
             message = error["msg"].removeprefix("Value error, ")
             problems.append((field, f"{message[0].lower()}{message[1:]}"))
+    if unknown:
+        accepted = f" (accepted: {', '.join(accepted_fields(model))})" if model is not None else ""
+        problems.insert(0, (", ".join(unknown), f"unknown field{accepted}"))
     return ValidationFailed.on_each(problems)
+
+
+def accepted_fields(model: type[BaseModel]) -> list[str]:
+    """Return the names a body of `model` may carry, as the API spells them."""
+    return [info.alias or name for name, info in model.model_fields.items()]
 
 
 def json_object() -> dict:
@@ -96,14 +125,128 @@ def json_object() -> dict:
     return data
 
 
-def parse(model: type[M], data: Any) -> M:
-    """Validate a decoded JSON body against `model`, raising a 400 naming every bad field."""
+def parse(model: type[M], data: Any, *, empty_ok: bool = False) -> M:
+    """Validate a decoded body (JSON, a form's values, CLI arguments) against `model`, raising a 400 naming
+    every bad field. `empty_ok`: no body at all (None) counts as {}."""
+    if data is None and empty_ok:
+        data = {}
     if not isinstance(data, dict):
         raise ValidationFailed("The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise describe(exc) from None
+        raise describe(exc, model) from None
+
+
+# -- field types: each says its rule once, for every body that has such a field ---------------------------
+
+
+def rule(check: Callable[[Any], Any]) -> BeforeValidator:
+    """Run `check` on a field's value before its type is checked, letting None through (the field's type
+    says whether it may be null); `check` returns the value to keep or raises problem(...)."""
+    return BeforeValidator(lambda value: value if value is None else check(value))
+
+
+def text(limit: int, *, required: bool = True) -> Any:
+    """A string field, stripped, of 1 (0 unless `required`) to `limit` characters."""
+    requirement = f"must be 1 to {limit} characters" if required else f"must be at most {limit} characters"
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise problem(f"must be a string ({requirement[8:]})")
+        value = value.strip()
+        if len(value) > limit or (required and not value):
+            raise problem(requirement)
+        return value
+
+    return Annotated[str, rule(check)]
+
+
+def one_of(choices: tuple[str, ...]) -> Any:
+    """A string field whose value is one of `choices`."""
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise problem(f"must be one of {', '.join(choices)}")
+        return value
+
+    return Annotated[str, BeforeValidator(check)]
+
+
+def is_number(value: Any) -> bool:
+    """Tell whether a value is a finite JSON number (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def number(low: float, high: float | None, message: str, *, whole: bool = False) -> Any:
+    """A finite number (an int when `whole`) in [low, high] (no upper bound when high is None), or null;
+    kept as given (100 stays 100, not 100.0)."""
+
+    def check(value: Any) -> int | float:
+        if not is_number(value) or (whole and not isinstance(value, int)) or value < low or (
+                high is not None and value > high):
+            raise problem(message)
+        return value
+
+    return Annotated[int | float | None, rule(check)]
+
+
+def given(body: BaseModel) -> dict[str, Any]:
+    """The fields a body carried (null included), as the API spells them: a PATCH's changes."""
+    return {info.alias or name: getattr(body, name)
+            for name, info in type(body).model_fields.items() if name in body.model_fields_set}
+
+
+def _web_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise problem("must be a string")
+    try:
+        return check_http_url(value).rstrip("/")
+    except ValueError as exc:
+        raise problem(str(exc)) from None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise problem("must be true or false")
+    return value
+
+
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_VALUE = 10_000
+
+
+def _variable_name(value: Any) -> str:
+    if not isinstance(value, str) or not VARIABLE_NAME.match(value):
+        raise problem(f"{value!r} is not a variable name (letters, digits, _)")
+    return value
+
+
+def _variable_value(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        raise problem(f"must be a string of at most {MAX_VALUE} characters")
+    return value
+
+
+def _variables(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise problem("must be an object of NAME: value")
+    return value
+
+
+Name = text(200)
+WebUrl = Annotated[str, rule(_web_url)]  # an http(s) URL a browser may open, no trailing /
+Flag = Annotated[bool, BeforeValidator(_flag)]
+VariableName = Annotated[str, BeforeValidator(_variable_name)]
+Variables = Annotated[  # {NAME: value}
+    dict[VariableName, Annotated[str, BeforeValidator(_variable_value)]], rule(_variables)
+]
+VariableChanges = Annotated[  # {NAME: value to set, or null to remove}
+    dict[VariableName, Annotated[str | None, rule(_variable_value)]],
+    rule(_variables),
+]
 
 
 def check_http_url(value: str, field: str = "baseUrl") -> str:

@@ -100,9 +100,9 @@ def fuzz_server(app_factory, site, loopback_only):
         _, token = tokens.create(project, label="fuzz")
         spare, _ = tokens.create(project, label="spare")
         suite = suites.create(project, "smoke", [passing.public_id])
-        environment = environments.create_environment(
-            project, {"name": "staging", "baseUrl": site, "variables": {"A": "1"}, "secrets": {"S": "x"}})
-        data_set = environments.create_data_set(project, {"name": "data", "variables": {"B": "2"}})
+        environment = environments.create_environment(project, environments.NewEnvironment(
+            name="staging", base_url=site, variables={"A": "1"}, secrets={"S": "x"}))
+        data_set = environments.create_data_set(project, environments.NewDataSet(name="data", variables={"B": "2"}))
         other = projects.create("Other", site)
         _, other_token = tokens.create(other)
         ids = {

@@ -212,7 +212,7 @@ def test_error_messages_say_what_is_allowed():
 def test_unknown_fields_are_named():
     with pytest.raises(ValidationFailed) as caught:
         clean_gates_patch({"minPassRate": 90, "minPasRate": 90, "zzz": 1})
-    assert caught.value.message.startswith("minPasRate, zzz: unknown fields")
+    assert caught.value.message.startswith("minPasRate, zzz: unknown field")
     for name in GATE_FIELDS:
         assert name in caught.value.message  # and what is allowed instead
 

@@ -4,27 +4,16 @@ one's own password (and get a fresh JWT: every older one stops working)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from pydantic import Field
 
 from .. import users
 from ..auth import issue_jwt, keep_session, user_required
 from ..errors import Unauthorized
 from ..extensions import csrf, limiter
-from ..validation import Body, json_body, parse
+from ..validation import json_body, parse
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
 # A JSON login carries no cookie to protect; it is rate limited instead.
 csrf.exempt(bp)
-
-
-class LoginBody(Body):
-    email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class PasswordChange(Body):
-    current_password: str = Field(alias="currentPassword", min_length=1, max_length=1024)
-    new_password: str = Field(alias="newPassword", min_length=1, max_length=1024)
 
 
 def login_limit() -> str:
@@ -34,7 +23,7 @@ def login_limit() -> str:
 @bp.post("/login")
 @limiter.shared_limit(login_limit, scope="login")
 def login():
-    body = parse(LoginBody, json_body())
+    body = parse(users.Login, json_body())
     user = users.authenticate(body.email, body.password)
     if user is None:
         raise Unauthorized("Wrong email or password.")
@@ -53,7 +42,7 @@ def me(user):
 @limiter.shared_limit(login_limit, scope="login")
 @user_required
 def change_password(user):
-    body = parse(PasswordChange, json_body())
+    body = parse(users.PasswordChange, json_body())
     users.change_password(user, body.current_password, body.new_password)
     keep_session(user)
     token, expires_at = issue_jwt(user)

@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 from .. import environments, projects
 from ..auth import user_required
 from ..extensions import csrf
-from ..validation import json_body
+from ..validation import Body, json_body, parse
 
 bp = Blueprint("api_environments", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
@@ -18,8 +18,10 @@ csrf.exempt(bp)
 
 @dataclass(frozen=True)
 class Kind:
-    """The domain functions of one kind of item: environments or test-data sets."""
+    """The bodies and domain functions of one kind of item: environments or test-data sets."""
 
+    new: type[Body]
+    changes: type[Body]
     create: Callable
     update: Callable
     get: Callable
@@ -28,10 +30,11 @@ class Kind:
 
 
 KINDS = {
-    "environments": Kind(environments.create_environment, environments.update_environment,
+    "environments": Kind(environments.NewEnvironment, environments.EnvironmentChanges,
+                         environments.create_environment, environments.update_environment,
                          environments.get_environment, environments.list_environments,
                          environments.serialize_environment),
-    "test-data-sets": Kind(environments.create_data_set, environments.update_data_set, environments.get_data_set,
+    "test-data-sets": Kind(environments.NewDataSet, environments.DataSetChanges, environments.create_data_set, environments.update_data_set, environments.get_data_set,
                            environments.list_data_sets, environments.serialize_data_set),
 }
 KIND = "<any('environments', 'test-data-sets'):kind>"
@@ -41,7 +44,7 @@ KIND = "<any('environments', 'test-data-sets'):kind>"
 @user_required
 def create(project_id, kind, user):
     spec = KINDS[kind]
-    return jsonify(spec.serialize(spec.create(projects.get(project_id), json_body()))), 201
+    return jsonify(spec.serialize(spec.create(projects.get(project_id), parse(spec.new, json_body())))), 201
 
 
 @bp.get(f"/{KIND}")
@@ -63,7 +66,7 @@ def read(project_id, kind, item_id, user):
 def edit(project_id, kind, item_id, user):
     spec = KINDS[kind]
     item = spec.get(projects.get(project_id), item_id)
-    return jsonify(spec.serialize(spec.update(item, json_body(), actor=user)))
+    return jsonify(spec.serialize(spec.update(item, parse(spec.changes, json_body()), actor=user)))
 
 
 @bp.delete(f"/{KIND}/<item_id>")

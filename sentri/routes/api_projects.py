@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from pydantic import Field
 
 from .. import projects
 from ..auth import user_required
 from ..extensions import csrf
-from ..validation import Body, json_body, parse
+from ..validation import json_body, parse
 from .helpers import page_args, paginated
 
 bp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects")
@@ -16,22 +15,10 @@ bp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects")
 csrf.exempt(bp)
 
 
-class ProjectCreate(Body):
-    name: str = Field(max_length=200)
-    base_url: str = Field(alias="baseUrl", max_length=2048)
-
-
-class ProjectPatch(Body):
-    name: str | None = Field(default=None, max_length=200)
-    base_url: str | None = Field(default=None, alias="baseUrl", max_length=2048)
-    variables: dict[str, str] | None = None
-    allowed_origins: list[str] | None = Field(default=None, alias="allowedOrigins")
-
-
 @bp.post("")
 @user_required
 def create(user):
-    body = parse(ProjectCreate, json_body())
+    body = parse(projects.NewProject, json_body())
     project = projects.create(body.name, body.base_url)
     return jsonify(projects.serialize(project)), 201
 
@@ -54,10 +41,7 @@ def read(project_id, user):
 @user_required
 def edit(project_id, user):
     project = projects.get(project_id)
-    body = parse(ProjectPatch, json_body())
-    changes = {"allowed_origins": body.allowed_origins} if "allowed_origins" in body.model_fields_set else {}
-    projects.update(project, name=body.name, base_url=body.base_url, variables=body.variables, actor=user,
-                    **changes)
+    projects.update(project, parse(projects.ProjectChanges, json_body()), actor=user)
     return jsonify(projects.serialize(project))
 
 

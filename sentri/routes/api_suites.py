@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from pydantic import Field
 
 from .. import projects, suites
 from ..auth import user_required
 from ..extensions import csrf
-from ..validation import Body, json_body, parse
+from ..validation import json_body, parse
 
 bp = Blueprint("api_suites", __name__, url_prefix="/api/v1/projects/<project_id>/suites")
 csrf.exempt(bp)
-
-
-class SuiteCreate(Body):
-    name: str = Field(max_length=200)
-    test_ids: list[str] = Field(default_factory=list, alias="testIds")
-
-
-class SuitePatch(Body):
-    name: str = Field(max_length=200)
-
-
-class SuiteTests(Body):
-    test_ids: list[str] = Field(alias="testIds", min_length=1)
 
 
 @bp.post("")
 @user_required
 def create(project_id, user):
     project = projects.get(project_id)
-    body = parse(SuiteCreate, json_body())
+    body = parse(suites.NewSuite, json_body())
     return jsonify(suites.serialize(suites.create(project, body.name, body.test_ids))), 201
 
 
@@ -51,7 +37,7 @@ def read(project_id, suite_id, user):
 @user_required
 def rename(project_id, suite_id, user):
     suite = suites.get(projects.get(project_id), suite_id)
-    body = parse(SuitePatch, json_body())
+    body = parse(suites.SuiteName, json_body())
     return jsonify(suites.serialize(suites.rename(suite, body.name)))
 
 
@@ -67,7 +53,7 @@ def remove(project_id, suite_id, user):
 def add_tests(project_id, suite_id, user):
     project = projects.get(project_id)
     suite = suites.get(project, suite_id)
-    body = parse(SuiteTests, json_body())
+    body = parse(suites.SuiteTests, json_body())
     return jsonify(suites.serialize(suites.add_tests(project, suite, body.test_ids)))
 
 

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from pydantic import Field
 
 from .. import projects, tokens
 from ..auth import user_required
 from ..extensions import csrf
 from ..models import isoformat
-from ..validation import Body, json_body, parse
+from ..validation import json_body, parse
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api/v1/projects/<project_id>/trigger-tokens")
 csrf.exempt(bp)
-
-
-class TokenCreate(Body):
-    label: str = Field(default="", max_length=100)
-    expires_in_days: int | None = Field(default=None, alias="expiresInDays", ge=1, le=tokens.MAX_EXPIRY_DAYS)
 
 
 @bp.get("")
@@ -31,8 +25,7 @@ def list_tokens(project_id, user):
 @user_required
 def create(project_id, user):
     project = projects.get(project_id)
-    data = json_body()
-    body = parse(TokenCreate, {} if data is None else data)
+    body = parse(tokens.NewToken, json_body(), empty_ok=True)
     token, plaintext = tokens.create(
         project, label=body.label, expires_in_days=body.expires_in_days, actor=user
     )

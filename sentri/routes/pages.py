@@ -17,6 +17,7 @@ from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
 from ..runs import stats
+from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
 
 
@@ -120,7 +121,8 @@ def project_list(user):
 def project_create(user):
     values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", "")}
     try:
-        project = projects.create(values["name"], values["baseUrl"])
+        body = parse(projects.NewProject, values)
+        project = projects.create(body.name, body.base_url)
     except SentriError as exc:
         return _project_list(field_errors(exc), values, exc.status)
     flash(f"Project {project.public_id} created.", "success")

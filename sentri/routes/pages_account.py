@@ -11,6 +11,7 @@ from .. import users
 from ..auth import keep_session
 from ..errors import ValidationFailed
 from ..extensions import limiter
+from ..validation import parse
 from .api_auth import login_limit
 from .pages_common import bp, field_errors, login_required
 
@@ -31,7 +32,9 @@ def account(user):
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            users.change_password(user, form.current_password.data, form.new_password.data)
+            body = parse(users.PasswordChange, {"currentPassword": form.current_password.data,
+                                                "newPassword": form.new_password.data})
+            users.change_password(user, body.current_password, body.new_password)
         except ValidationFailed as exc:
             fields = {"currentPassword": form.current_password, "newPassword": form.new_password}
             for name, message in field_errors(exc).items():

@@ -11,6 +11,7 @@ from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
 from ..runs import gates, limits, stats, vitals
 from ..users import require_admin
+from ..validation import parse
 from .helpers import public_base
 from .pages_common import bp, field_errors, login_required, page_of
 
@@ -134,7 +135,8 @@ def token_create(project_id, user):
     label = request.form.get("label", "")
     try:
         days = _number(request.form.get("expiresInDays", ""), "expiresInDays", whole=True)
-        token, plaintext = tokens.create(project, label=label, expires_in_days=days, actor=user)
+        body = parse(tokens.NewToken, {"label": label, "expiresInDays": days})
+        token, plaintext = tokens.create(project, label=body.label, expires_in_days=body.expires_in_days, actor=user)
     except ValidationFailed as exc:
         values = {"label": label, "expiresInDays": request.form.get("expiresInDays", "")}
         return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
@@ -195,11 +197,11 @@ def project_settings_save(project_id, user):
     project = projects.get(project_id)
     values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", ""),
               "allowedOrigins": request.form.get("allowedOrigins", "")}
-    changes = {}
+    changes = {"name": values["name"], "baseUrl": values["baseUrl"]}
     if user.is_admin and "allowedOrigins" in request.form:  # one origin per line
-        changes["allowed_origins"] = [line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()]
+        changes["allowedOrigins"] = [line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()]
     try:
-        projects.update(project, name=values["name"], base_url=values["baseUrl"], actor=user, **changes)
+        projects.update(project, parse(projects.ProjectChanges, changes), actor=user)
     except SentriError as exc:
         return _settings_tab(project, errors=field_errors(exc), values=values, status=exc.status)
     flash("Project saved.", "success")

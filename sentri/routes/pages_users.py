@@ -9,6 +9,7 @@ from .. import ui, users
 from ..auth import keep_session
 from ..errors import SentriError
 from ..models import ROLES
+from ..validation import parse
 from .pages_common import bp, field_errors, login_required, page_of
 
 
@@ -35,8 +36,8 @@ def user_create(user):
     users.require_admin(user)
     values = {"email": request.form.get("email", ""), "role": request.form.get("role", "member")}
     try:
-        created = users.create_user(values["email"], request.form.get("password", ""), role=values["role"],
-                                    actor=user)
+        body = parse(users.NewUser, {**values, "password": request.form.get("password", "")})
+        created = users.create_user(body.email, body.password, role=body.role, actor=user)
     except SentriError as exc:
         errors = field_errors(exc)
         if exc.status == 409:
@@ -54,10 +55,11 @@ def user_change(user_id, user):
     action = request.form.get("action", "")
     try:
         if action == "role":
-            users.set_role(target, request.form.get("role", ""), actor=user)
+            users.set_role(target, parse(users.RoleChange, {"role": request.form.get("role", "")}).role, actor=user)
             flash(f"{target.email} is now {target.role}.", "success")
         elif action == "password":
-            users.set_password(target, request.form.get("newPassword", ""), actor=user)
+            body = parse(users.PasswordReset, {"newPassword": request.form.get("newPassword", "")})
+            users.set_password(target, body.new_password, actor=user)
             keep_session(target)
             flash(f"Password of {target.email} changed; their sessions and API tokens are logged out.", "success")
         elif action in ("deactivate", "activate"):

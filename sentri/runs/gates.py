@@ -14,63 +14,31 @@ The patch cleaning, merging and rounding helpers are shared with ``sentri.vitals
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from fractions import Fraction
 
-from ..errors import ValidationFailed
+from pydantic import Field
+
+from ..validation import Body, given, number, parse
 
 GATE_FIELDS = ("minPassRate", "maxFlakyPct", "maxFailures")
 
-NOT_AN_OBJECT = "The request body must be a JSON object."
 NO_TESTS_EXECUTED = "No test was executed (every test was skipped), so there is no pass rate."
 
-# A field check returns True when the (non-None) value is acceptable.
-Check = Callable[[object], bool]
+Percent = number(0, 100, "must be a number from 0 to 100")
+Count = number(0, None, "must be a whole number, 0 or more", whole=True)
 
 
-def is_number(value: object) -> bool:
-    """Tell whether a value is a finite JSON number (bools are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return isinstance(value, int) or math.isfinite(value)
+class GatesPatch(Body):
+    """A quality-gates PATCH: any subset of the gates; null clears one."""
 
-
-def number_between(low: float, high: float | None) -> Check:
-    """Build a check for a finite number in [low, high] (no upper bound when high is None)."""
-    return lambda v: is_number(v) and low <= v and (high is None or v <= high)
-
-
-def _whole_number_at_least_zero(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-_GATE_RULES: dict[str, tuple[Check, str]] = {
-    "minPassRate": (number_between(0, 100), "must be a number from 0 to 100"),
-    "maxFlakyPct": (number_between(0, 100), "must be a number from 0 to 100"),
-    "maxFailures": (_whole_number_at_least_zero, "must be a whole number, 0 or more"),
-}
-
-
-def clean_patch(body: object, rules: Mapping[str, tuple[Check, str]]) -> dict:
-    """Validate a settings PATCH body against per-field rules; None values (clear a field) pass."""
-    if not isinstance(body, dict):
-        raise ValidationFailed(NOT_AN_OBJECT)
-    unknown = sorted(str(name) for name in body if name not in rules)
-    if unknown:
-        raise ValidationFailed(
-            f"{', '.join(unknown)}: unknown field{'s' if len(unknown) > 1 else ''}; "
-            f"allowed: {', '.join(rules)}."
-        )
-    for name, value in body.items():
-        check, message = rules[name]
-        if value is not None and not check(value):
-            raise ValidationFailed.on(name, message)
-    return dict(body)
+    min_pass_rate: Percent = Field(None, alias="minPassRate")
+    max_flaky_pct: Percent = Field(None, alias="maxFlakyPct")
+    max_failures: Count = Field(None, alias="maxFailures")
 
 
 def clean_gates_patch(body: object) -> dict:
     """Validate a quality-gates PATCH body and return the patch to merge."""
-    return clean_patch(body, _GATE_RULES)
+    return given(parse(GatesPatch, body))
 
 
 def merge(current: dict | None, patch: dict) -> dict | None:

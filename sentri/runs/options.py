@@ -8,16 +8,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from flask import current_app
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .. import ssrf
-from ..environments import clean_variables
-from ..errors import ValidationFailed
 from ..github.state import initial_state
 from ..models import TestCase
-from ..validation import check_http_url
+from ..validation import Body, Flag, Variables, WebUrl, one_of, parse, problem, rule
 from ..worker.browsers import ENGINES, engine_unavailable
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 
@@ -25,11 +24,6 @@ MAX_PARALLEL_WORKERS = 10
 MAX_RETRIES = 3
 MAX_BUDGET_MINUTES = 240
 DEVICES = ("desktop", "mobile")
-SENTRI_FIELDS = ("dialsConfig", "callbackUrl", "budgetMinutes")
-SHARED_FIELDS = (
-    "wait", "caseIds", "suiteIds", "selectionStrategy", "changedFiles", "changedPages", "recentDays",
-    "baseUrl", "browserProfile", "device", "environmentId", "testDataSetId", "variables", "githubRepo", "githubPrNumber", "githubCommitSha", "githubToken",
-)
 # Site scanning is a later piece of work: a request that asks for it is told so, never ignored.
 CRAWL_FIELDS = ("crawl", "crawlPages", "generateTests", "maxPages", "maxDepth", "fillForms", "respectRobots")
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -72,11 +66,15 @@ class RunOptions:
         }
 
 
-def _clamped_int(dials: dict, name: str, low: int, high: int, default: int) -> int:
-    value = dials.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationFailed.on(f"dialsConfig.{name}", f"must be an integer from {low} to {high}")
-    return max(low, min(high, int(value)))
+def _clamped(low: int, high: int) -> BeforeValidator:
+    """A whole number clamped into [low, high] (a fraction is cut); anything else is refused."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise problem(f"must be an integer from {low} to {high}")
+        return max(low, min(high, int(value)))
+
+    return BeforeValidator(check)
 
 
 def _budget(value: Any) -> float | None:
@@ -91,134 +89,179 @@ def callback_allowlist() -> ssrf.Allowlist:
     return ssrf.Allowlist.parse(current_app.config.get("SENTRI_CALLBACK_ALLOWLIST") or "")
 
 
-def _refuse_unknown(body: dict, accepted: tuple[str, ...]) -> None:
-    crawl = [name for name in CRAWL_FIELDS if name in body]
-    if crawl:
-        raise ValidationFailed(
-            f"{', '.join(crawl)}: site scanning (crawl) is not available on this server yet; "
-            "remove the field to run the project's approved tests."
-        )
-    unknown = sorted(set(body) - set(accepted))
-    if unknown:
-        raise ValidationFailed(f"{', '.join(unknown)}: unknown field (accepted: {', '.join(accepted)})")
+def _strings(limit: int) -> BeforeValidator:
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or len(value) > limit:
+            raise problem(f"must be a list of non-empty strings (at most {limit})")
+        return value
+
+    return BeforeValidator(check)
 
 
 def _case_ids(value: Any) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ValidationFailed.on("caseIds", "must be a non-empty list of test ids like TST-7")
+        raise problem("must be a non-empty list of test ids like TST-7")
     keys = {v: TestCase.key_of(v) for v in value}
     bad = [v for v, key in keys.items() if key is None]
     if bad:
-        raise ValidationFailed.on("caseIds", f"not test ids: {', '.join(bad)}")
+        raise problem(f"not test ids: {', '.join(bad)}")
     return list(dict.fromkeys(keys.values()))
 
 
-def _strings(body: dict, name: str, limit: int = 1000) -> list[str]:
-    value = body.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or len(value) > limit:
-        raise ValidationFailed.on(name, f"must be a list of non-empty strings (at most {limit})")
+def _suite_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise problem("must be a non-empty list of suite ids like SUI-2")
+    return list(dict.fromkeys(value))
+
+
+def _recent_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 365:
+        raise problem("must be a whole number of days from 1 to 365")
     return value
 
 
-def _selection(body: dict, changed_pages: list[str]) -> Selection:
-    selection = Selection(changed_pages=changed_pages, changed_files=_strings(body, "changedFiles", 5000))
-    if "caseIds" in body:
-        selection.case_ids = _case_ids(body["caseIds"])
-    if "suiteIds" in body:
-        suites = body["suiteIds"]
-        if not isinstance(suites, list) or not suites or not all(isinstance(v, str) for v in suites):
-            raise ValidationFailed.on("suiteIds", "must be a non-empty list of suite ids like SUI-2")
-        selection.suite_ids = list(dict.fromkeys(suites))
-    strategy = body.get("selectionStrategy")
-    if strategy is not None and strategy not in STRATEGIES:
-        raise ValidationFailed.on("selectionStrategy", f"must be one of {', '.join(STRATEGIES)}")
-    selection.strategy = strategy
-    days = body.get("recentDays", DEFAULT_RECENT_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
-        raise ValidationFailed.on("recentDays", "must be a whole number of days from 1 to 365")
-    selection.recent_days = days
-    return selection
+def _browser(value: Any) -> str:
+    if value not in ENGINES:
+        raise problem(f"must be one of {', '.join(ENGINES)}")
+    # An engine the caller chose must exist here (400). The default Chromium missing is the server's
+    # problem, not the request's: that run fails with "The browser could not start: ...".
+    missing = engine_unavailable(value) if value != "chromium" else None
+    if missing:
+        raise problem(f"{missing}")
+    return value
 
 
-def _github(body: dict, options: RunOptions) -> None:
-    """Validate the GitHub fields; the record goes on the run, the token only into `options`."""
-    repo, pr, sha, token = (body.get(k) for k in ("githubRepo", "githubPrNumber", "githubCommitSha", "githubToken"))
-    if all(v is None for v in (repo, pr, sha, token)):
-        return
-    if repo is None:
-        raise ValidationFailed.on("githubRepo", "required with githubPrNumber, githubCommitSha or githubToken")
-    if not isinstance(repo, str) or not _REPO.match(repo) or repo.split("/")[1] in (".", ".."):
-        raise ValidationFailed.on("githubRepo", "must be owner/name")
-    if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int) or pr < 1):
-        raise ValidationFailed.on("githubPrNumber", "must be a positive integer")
-    if sha is not None and (not isinstance(sha, str) or not _SHA.match(sha)):
-        raise ValidationFailed.on("githubCommitSha", "must be a 40-character hexadecimal commit SHA")
-    if token is not None and not isinstance(token, str):
-        raise ValidationFailed.on("githubToken", "must be a string")
-    token = token.strip() if token is not None else None
-    if token and pr is None and sha is None:
-        raise ValidationFailed("githubPrNumber or githubCommitSha: one is needed to post to GitHub")
-    options.github = initial_state(repo, pr, sha and sha.lower(), token)
-    options.github_token = token or None
+def _repo(value: Any) -> str:
+    if not isinstance(value, str) or not _REPO.match(value) or value.split("/")[1] in (".", ".."):
+        raise problem("must be owner/name")
+    return value
+
+
+def _pr_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise problem("must be a positive integer")
+    return value
+
+
+def _sha(value: Any) -> str:
+    if not isinstance(value, str) or not _SHA.match(value):
+        raise problem("must be a 40-character hexadecimal commit SHA")
+    return value.lower()
+
+
+def _string(what: str) -> BeforeValidator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise problem(f"must be {what}")
+        return value
+
+    return rule(check)
+
+
+def _callback_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise problem("must be a string")
+    try:
+        ssrf.check_url(value, callback_allowlist(), field="callbackUrl")
+    except ssrf.UnsafeURLError as exc:
+        raise problem(str(exc).removeprefix("callbackUrl ")) from None
+    return value
+
+
+def _object(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise problem("must be an object")
+    return value
+
+
+class Dials(BaseModel):
+    """dialsConfig: what a run of approved tests uses of it; the rest (the seed's generation dials) is left
+    for the features that read it."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    parallel_workers: Annotated[int, _clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
+    retries: Annotated[int, _clamped(0, MAX_RETRIES)] = 0
+
+
+class CiTrigger(Body):
+    """A trigger body on POST /api/v1/ci/trigger (the AegisRunner surface)."""
+
+    callback_url: Annotated[str | None, rule(_callback_url)] = Field(None, alias="callbackUrl")
+    budget_minutes: Annotated[float | None, BeforeValidator(_budget)] = Field(None, alias="budgetMinutes")
+    wait: Flag = False
+    case_ids: Annotated[list[int] | None, rule(_case_ids)] = Field(None, alias="caseIds")
+    suite_ids: Annotated[list[str] | None, rule(_suite_ids)] = Field(None, alias="suiteIds")
+    selection_strategy: one_of(STRATEGIES) | None = Field(None, alias="selectionStrategy")  # type: ignore[valid-type]
+    changed_files: Annotated[list[str], _strings(5000)] = Field(default_factory=list, alias="changedFiles")
+    changed_pages: Annotated[list[str], _strings(1000)] = Field(default_factory=list, alias="changedPages")
+    recent_days: Annotated[int, BeforeValidator(_recent_days)] = Field(DEFAULT_RECENT_DAYS, alias="recentDays")
+    base_url: WebUrl | None = Field(None, alias="baseUrl")
+    browser_profile: Annotated[str, BeforeValidator(_browser)] = Field("chromium", alias="browserProfile")
+    device: one_of(DEVICES) = "desktop"  # type: ignore[valid-type]
+    environment_id: Annotated[str | None, _string("an id string")] = Field(None, alias="environmentId")
+    test_data_set_id: Annotated[str | None, _string("an id string")] = Field(None, alias="testDataSetId")
+    variables: Variables | None = None
+    github_repo: Annotated[str | None, rule(_repo)] = Field(None, alias="githubRepo")
+    github_pr_number: Annotated[int | None, rule(_pr_number)] = Field(None, alias="githubPrNumber")
+    github_commit_sha: Annotated[str | None, rule(_sha)] = Field(None, alias="githubCommitSha")
+    github_token: Annotated[str | None, _string("a string")] = Field(None, alias="githubToken", repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_crawl(cls, data: Any) -> Any:
+        crawl = [name for name in CRAWL_FIELDS if isinstance(data, dict) and name in data]
+        if crawl:
+            raise problem(
+                f"{', '.join(crawl)}: site scanning (crawl) is not available on this server yet; "
+                "remove the field to run the project's approved tests."
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _github_together(self) -> CiTrigger:
+        if self.github_token is not None:
+            self.github_token = self.github_token.strip()
+        given = (self.github_pr_number, self.github_commit_sha, self.github_token)
+        if self.github_repo is None and any(v is not None for v in given):
+            raise problem("githubRepo: required with githubPrNumber, githubCommitSha or githubToken")
+        if self.github_token and self.github_pr_number is None and self.github_commit_sha is None:
+            raise problem("githubPrNumber or githubCommitSha: one is needed to post to GitHub")
+        return self
+
+
+class SentriTrigger(CiTrigger):
+    """A trigger body on POST /api/v1/projects/:id/trigger (the Sentri surface): dialsConfig too."""
+
+    dials: Annotated[Dials, BeforeValidator(_object)] = Field(default_factory=Dials, alias="dialsConfig")
 
 
 def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
     """Validate a trigger body (decoded JSON, None for an empty body) into RunOptions."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    accepted = (SENTRI_FIELDS if surface == "sentri" else ("callbackUrl", "budgetMinutes")) + SHARED_FIELDS
-    _refuse_unknown(body, accepted)
-    dials = body.get("dialsConfig") or {}
-    if not isinstance(dials, dict):
-        raise ValidationFailed.on("dialsConfig", "must be an object")
+    data = parse(SentriTrigger if surface == "sentri" else CiTrigger, body, empty_ok=True)
+    dials = data.dials if isinstance(data, SentriTrigger) else Dials()
     options = RunOptions(
-        parallel_workers=_clamped_int(dials, "parallelWorkers", 1, MAX_PARALLEL_WORKERS, 1),
-        retries=_clamped_int(dials, "retries", 0, MAX_RETRIES, 0),
-        budget_minutes=_budget(body.get("budgetMinutes")),
+        parallel_workers=dials.parallel_workers,
+        retries=dials.retries,
+        callback_url=data.callback_url,
+        budget_minutes=data.budget_minutes,
+        changed_pages=data.changed_pages,
+        wait=data.wait,
+        selection=Selection(
+            case_ids=data.case_ids, suite_ids=data.suite_ids, strategy=data.selection_strategy,
+            changed_files=data.changed_files, changed_pages=data.changed_pages, recent_days=data.recent_days,
+        ),
+        base_url=data.base_url,
+        browser=data.browser_profile,
+        device=data.device,
+        environment_id=data.environment_id,
+        data_set_id=data.test_data_set_id,
+        variables=data.variables or {},
     )
-    pages = _strings(body, "changedPages")
-    options.changed_pages = pages
-    wait = body.get("wait", False)
-    if not isinstance(wait, bool):
-        raise ValidationFailed.on("wait", "must be true or false")
-    options.wait = wait
-    options.selection = _selection(body, pages)
-    if body.get("baseUrl") is not None:
-        if not isinstance(body["baseUrl"], str):
-            raise ValidationFailed.on("baseUrl", "must be a string")
-        try:
-            options.base_url = check_http_url(body["baseUrl"]).rstrip("/")
-        except ValueError as exc:
-            raise ValidationFailed.on("baseUrl", f"{exc}") from None
-    browser = body.get("browserProfile", "chromium")
-    if browser not in ENGINES:
-        raise ValidationFailed.on("browserProfile", f"must be one of {', '.join(ENGINES)}")
-    # An engine the caller chose must exist here (400). The default Chromium missing is the server's
-    # problem, not the request's: that run fails with "The browser could not start: ...".
-    missing = engine_unavailable(browser) if browser != "chromium" else None
-    if missing:
-        raise ValidationFailed.on("browserProfile", f"{missing}")
-    options.browser = browser
-    device = body.get("device", "desktop")
-    if device not in DEVICES:
-        raise ValidationFailed.on("device", f"must be one of {', '.join(DEVICES)}")
-    options.device = device
-    _github(body, options)
-    for name, attribute in (("environmentId", "environment_id"), ("testDataSetId", "data_set_id")):
-        if body.get(name) is not None:
-            if not isinstance(body[name], str):
-                raise ValidationFailed.on(name, "must be an id string")
-            setattr(options, attribute, body[name])
-    options.variables = clean_variables(body.get("variables"), "variables")
-    callback = body.get("callbackUrl")
-    if callback is not None:
-        if not isinstance(callback, str):
-            raise ValidationFailed.on("callbackUrl", "must be a string")
-        try:
-            ssrf.check_url(callback, callback_allowlist(), field="callbackUrl")
-        except ssrf.UnsafeURLError as exc:
-            raise ValidationFailed(str(exc), fields={"callbackUrl": str(exc)}) from None
-        options.callback_url = callback
+    if data.github_repo is not None:
+        options.github = initial_state(data.github_repo, data.github_pr_number, data.github_commit_sha,
+                                       data.github_token)
+        options.github_token = data.github_token or None
     return options

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from ..validation import Body, given, is_number, number, parse
 from . import gates
 
 BUDGET_FIELDS = ("lcp", "cls", "inp", "ttfb")
@@ -25,18 +26,22 @@ METRICS = BUDGET_FIELDS  # what is measured on every page, in the order reports 
 GOOD = {"lcp": 2500, "cls": 0.1, "inp": 200, "ttfb": 800}
 POOR = {"lcp": 4000, "cls": 0.25, "inp": 500, "ttfb": 1800}
 
-_MILLISECONDS = (gates.number_between(0, None), "must be a number of milliseconds, 0 or more")
-_BUDGET_RULES = {
-    "lcp": _MILLISECONDS,
-    "cls": (gates.number_between(0, 1), "must be a number from 0 to 1"),
-    "inp": _MILLISECONDS,
-    "ttfb": _MILLISECONDS,
-}
+Milliseconds = number(0, None, "must be a number of milliseconds, 0 or more")
+Ratio = number(0, 1, "must be a number from 0 to 1")
+
+
+class BudgetsPatch(Body):
+    """A Web Vitals budgets PATCH: any subset of the metrics; null clears one."""
+
+    lcp: Milliseconds = None
+    cls: Ratio = None
+    inp: Milliseconds = None
+    ttfb: Milliseconds = None
 
 
 def clean_budgets_patch(body: object) -> dict:
     """Validate a Web Vitals budgets PATCH body and return the patch to merge."""
-    return gates.clean_patch(body, _BUDGET_RULES)
+    return given(parse(BudgetsPatch, body))
 
 
 def merge(current: dict | None, patch: dict) -> dict | None:
@@ -67,7 +72,7 @@ def evaluate_budgets(budgets: dict | None, pages: list[dict]) -> dict | None:
         for metric, threshold in limits.items():  # BUDGET_FIELDS order: lcp, cls, inp, ttfb
             value = page.get(metric)
             # None (or a NaN from a broken reading) was not measured: never a violation.
-            if not gates.is_number(value) or gates.exact(value) <= gates.exact(threshold):
+            if not is_number(value) or gates.exact(value) <= gates.exact(threshold):
                 continue
             violations.append(
                 {
