@@ -31,6 +31,16 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
+TRACE_MODES = ("rerun", "always")
+
+
+def _trace_mode(value: str) -> str:
+    value = value.strip().lower()
+    if value not in TRACE_MODES:
+        raise ValueError(f"must be one of {', '.join(TRACE_MODES)}")
+    return value
+
+
 # The environment variables Sentri reads as settings, with the type each is parsed as (and
 # SENTRI_INSTANCE_PATH, read first of all by create_app: it says where instance/config.py is). The config
 # key is the variable's own name, so `app.config["SENTRI_PORT"]` and `SENTRI_PORT=9000` are one setting.
@@ -46,6 +56,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_RATELIMIT_STORAGE_URI": str,
     "SENTRI_CALLBACK_ALLOWLIST": str,
     "SENTRI_CHROMIUM_PATH": str,
+    "SENTRI_TRACES": _trace_mode,
     "SENTRI_MAX_BROWSERS": _int,
     "SENTRI_MAX_TOKENS_PER_PROJECT": _int,
     "SENTRI_JWT_TTL_HOURS": _int,
@@ -101,6 +112,9 @@ DEFAULTS: dict[str, object] = {
     # How long a claimed test stays its worker's without the worker's process renewing it: the time
     # another process waits before it recovers the tests of a process that died.
     "SENTRI_LEASE_SECONDS": 15,
+    # When a Playwright trace is recorded (executor.py): "rerun" = a failed test is run once more with
+    # tracing on, so passing tests pay nothing for it; "always" = every attempt is traced.
+    "SENTRI_TRACES": "rerun",
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.

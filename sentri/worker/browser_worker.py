@@ -21,7 +21,7 @@ from playwright.async_api import async_playwright
 from ..runs import claims, lifecycle
 from ..runs.claims import Claim
 from .browsers import find_chromium, launch_chromium
-from .executor import TestJob, execute
+from .executor import TestJob, execute, settle
 from .guard import HostCache
 from .jobs import RunUnusable
 from .vitals_probe import VitalsUnavailable
@@ -131,6 +131,7 @@ class BrowserWorker(threading.Thread):
                 log.exception("worker %s could not claim a test", self.name)
                 claim = None
             if claim is None:
+                self.loop.run_until_complete(settle())  # the last test's context is closed before idling
                 self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)
                 continue
             if claim.more:

@@ -44,6 +44,7 @@ class TestJob:
     trusted: origins.TrustedOrigins | None = None
     blocked_networks: tuple = origins.parse_networks(None)
     setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
+    trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -54,6 +55,13 @@ class TestJob:
         """Tell whether any step holds a secret value (after {{NAME}} substitution)."""
         return any(carries_secret(step, self.secret_values) for step in self.steps)
 
+    def traces(self, attempt: int) -> bool:
+        """Tell whether this attempt records a Playwright trace. A trace records typed values and input
+        snapshots and cannot be masked reliably, so a test that types a secret never keeps one (README).
+        Tracing costs a passing test about a tenth of its time (bench/run_overhead.py), so by default only
+        retries are traced (Playwright's "on-first-retry"), and a failure without one is run again for it."""
+        return not self.uses_secrets and (self.trace_mode == "always" or attempt > 1)
+
 
 def context_options(job: TestJob) -> dict[str, Any]:
     """Return new_context() options: the device's descriptor, then the test's own viewport."""
@@ -63,16 +71,16 @@ def context_options(job: TestJob) -> dict[str, Any]:
     return options
 
 
-async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache) -> dict[str, Any]:
+async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, *,
+                   for_trace: bool = False) -> dict[str, Any]:
+    """One attempt in a fresh context. `for_trace`: a re-run made for its trace, kept whatever its outcome
+    (and no screenshot: the failure's own is kept)."""
     # Service workers are blocked: their requests would not pass through the guard's route.
     context = await browser.new_context(**context_options(job), service_workers="block")
     guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
                   trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
     await guard.install(context, job.base_url)
-    # A Playwright trace records typed values and input snapshots and cannot be masked reliably, so
-    # a test that types a secret keeps no trace (README). Others record every attempt (cheap:
-    # measured within noise) and keep the trace only when the attempt fails.
-    tracing = not job.uses_secrets
+    tracing = for_trace or job.traces(number)
     if tracing:
         await context.tracing.start(screenshots=True, snapshots=True)
     await context.add_init_script(vitals_probe.init_script())
@@ -109,16 +117,18 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     # Vitals of every page visited, a failed test's included (up to its failure); not timed.
     await vitals.snapshot(page)
     outcome["vitals"] = vitals.rows()
+    outcome["refused"] = refused
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
-    if outcome["status"] == "failed" and job.artifacts_dir is not None and not refused:
+    keep = job.artifacts_dir is not None and not refused and (outcome["status"] == "failed" or for_trace)
+    if keep and not for_trace and outcome["status"] == "failed":
         outcome["screenshot"] = await _screenshot(page, job, number)
-        if tracing:
-            outcome["trace"] = await _stop_tracing(
-                context, job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip")
-    elif tracing:
-        await _stop_tracing(context, None)
-    await _close_quietly(context)
+    if tracing:
+        path = job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip" if keep else None
+        outcome["trace"] = await _stop_tracing(context, path)
+    # Not awaited: the close goes out with the next test's first calls (overlapping its new context), or
+    # when the worker goes idle (settle()); bounded like every close.
+    _background(_close_quietly(context))
     return outcome
 
 
@@ -145,6 +155,14 @@ def _background(coroutine) -> None:
     task = asyncio.ensure_future(coroutine)
     _pending.add(task)
     task.add_done_callback(_pending.discard)
+
+
+async def settle() -> None:
+    """Wait for this loop's background work (contexts being closed): a worker calls it before idling."""
+    loop = asyncio.get_running_loop()
+    mine = [task for task in _pending if task.get_loop() is loop]
+    if mine:
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 async def _stop_tracing(context, path: Path | None) -> str | None:
@@ -194,6 +212,10 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     if last["status"] == "passed":
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None
+    elif trace is None and not outcome["refused"] and not job.uses_secrets and job.artifacts_dir is not None:
+        trace, repeated = await _trace_rerun(browser, job, len(attempts) + 1, hosts)
+        if trace is not None and not repeated:
+            last = {**last, "error": f"{last['error']} (The trace is of a run made to record it, which passed.)"}
     return _masked(job, {
         "test_id": job.test_id,
         "test_name": job.name,
@@ -212,6 +234,16 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         "started_at": started_at,
         "finished_at": utcnow(),
     })
+
+
+async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostCache) -> tuple[str | None, bool]:
+    """Run a failed test once more, traced, for its trace only: its outcome changes nothing but a note.
+    Return the trace's path and whether the failure repeated."""
+    try:
+        outcome = await _attempt(browser, job, number, hosts, for_trace=True)
+    except Exception:  # PlaywrightError and the like: the failure stands without a trace
+        return None, True
+    return outcome.get("trace"), outcome["status"] == "failed"
 
 
 def _delete(*paths: str | None) -> None:

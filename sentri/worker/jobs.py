@@ -103,6 +103,7 @@ class JobBuilder:
             step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,
             blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,
+            trace_mode=config["SENTRI_TRACES"],
         )
 
 

@@ -40,14 +40,16 @@ _REGISTER = """
 """
 
 # Flush pending INP processing, wait briefly for INP only when there was input, return the values.
+# INP comes about 20 ms after the last input (its frame must be presented first): polled every 2 ms, at
+# most ~0.5 s; every 10 ms cost 5 ms more per interactive test on average (bench/run_overhead.py).
 READ_SCRIPT = """
 async () => {
   const store = globalThis.__sentriVitals;
   if (!store) return null;
   const flush = () => document.dispatchEvent(new Event("visibilitychange"));
   flush();
-  for (let i = 0; store.interacted && store.inp === undefined && i < 50; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; store.interacted && store.inp === undefined && i < 250; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
     flush();
   }
   return {url: location.href, origin: performance.timeOrigin,
