@@ -123,13 +123,15 @@ class BrowserWorker(threading.Thread):
             self.loop.run_until_complete(self._ensure_browser())
         except Exception as exc:  # reported per run when a test needs the browser
             log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
+        busy = False
         while not self.engine.stopping:
             seen = self.engine.work_signal()
             try:
-                claim = self.engine.claim()
+                claim = self.engine.claim(look_first=not busy)
             except Exception:  # the database is busy or gone for a moment: try again shortly
                 log.exception("worker %s could not claim a test", self.name)
                 claim = None
+            busy = claim is not None
             if claim is None:
                 self.loop.run_until_complete(settle())  # the last test's context is closed before idling
                 self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)

@@ -131,12 +131,13 @@ class RunEngine:
         with self._cond:
             self._cond.wait_for(lambda: self._signal != seen or self.stopping, timeout=timeout)
 
-    def claim(self) -> Claim | None:
-        """Claim the next queued test of any run for this process, or None (a cheap read first)."""
+    def claim(self, *, look_first: bool = True) -> Claim | None:
+        """Claim the next queued test of any run for this process, or None. An idle worker looks with a
+        cheap read first; one that just finished a test goes straight for the write (its run likely has more)."""
         if self.stopping:
             return None
         with self.app.app_context():
-            if not claims.has_work():
+            if look_first and not claims.has_work():
                 return None
             return claims.claim(self.node_id, self.lease_seconds)
 
