@@ -6,7 +6,8 @@ Starts a real Sentri process (SENTRI_API_RATE_LIMIT raised so the per-token limi
 measured), creates a project, a token and one finished run, then for S seconds (default 10) with T
 client threads (default 8, one requests.Session each) hammers
 
-* the run status endpoint `GET /api/v1/projects/PRJ-n/trigger/runs/RUN-n` (Bearer trigger token), and
+* the run status endpoint `GET /api/v1/projects/PRJ-n/trigger/runs/RUN-n` (Bearer trigger token),
+* the AegisRunner surface's `GET /api/v1/ci/runs/RUN-n` (the same token), and
 * `GET /healthz` (one `SELECT 1`), the trivial Flask view on the same server, for comparison,
 
 and prints requests/s, p50 and p99 latency of each and the ratios. The client threads share this
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support import FixtureSite, SentriProcess, http_session, make_tests  # noqa: E402
 
 RUN_TIMEOUT = 120.0
+TARGET_RATIO = 0.70
+TARGET_P99_MS = 20.0
 
 
 @dataclass
@@ -139,18 +142,22 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"{threads} client threads, {seconds:.0f} s per endpoint, against {sentri.url}")
             status = hammer("run status", status_url, {"Authorization": f"Bearer {token}"}, seconds, threads)
+            ci_url = f"{sentri.url}/api/v1/ci/runs/{status_url.rsplit('/', 1)[1]}"
+            ci = hammer("ci status", ci_url, {"Authorization": f"Bearer {token}"}, seconds, threads)
             health = hammer("GET /healthz", f"{sentri.url}/healthz", {}, seconds, threads)
 
     print()
     print(f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for load in (status, health):
+    for load in (status, ci, health):
         print(f"{load.name:<14}{len(load.latencies):>10}{load.rps:>10.1f}{load.percentile(50):>10.2f}"
               f"{load.percentile(99):>10.2f}{len(load.errors):>8}")
-    if health.rps and status.rps:
-        print(f"status / healthz: throughput {status.rps / health.rps:.2f}x, "
-              f"p50 {status.percentile(50) / health.percentile(50):.2f}x, "
-              f"p99 {status.percentile(99) / health.percentile(99):.2f}x")
-    failed = [load for load in (status, health) if load.errors]
+    for load in (status, ci):
+        if health.rps and load.rps:
+            print(f"{load.name} / healthz: throughput {load.rps / health.rps:.2f}x, "
+                  f"p50 {load.percentile(50) / health.percentile(50):.2f}x, "
+                  f"p99 {load.percentile(99) / health.percentile(99):.2f}x")
+    print(f"(targets: throughput >= {TARGET_RATIO:.2f}x healthz, p99 < {TARGET_P99_MS:.0f} ms; printed, not asserted)")
+    failed = [load for load in (status, ci, health) if load.errors]
     for load in failed:
         print(f"api_throughput: {len(load.errors)} failed request(s) to {load.name}; first: {load.errors[0]}")
     return 1 if failed else 0

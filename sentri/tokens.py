@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 from flask import current_app
 from pydantic import Field
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.orm import defer
 
 from . import bearer
 from .database import write
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
-from .models import Project, TriggerToken, User, get_or_404, isoformat, utcnow
+from .models import Project, Run, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
 from .validation import Body, problem, rule, text
 
@@ -147,15 +148,44 @@ def plaintext_from_header(header: str | None) -> str:
     return value
 
 
-def authenticate_token(header: str | None) -> TriggerToken:
-    """Return the live trigger token in an Authorization header, or raise 401."""
-    digest = hash_token(plaintext_from_header(header))
-    token = db.session.scalar(select(TriggerToken).where(TriggerToken.token_hash == digest))
+def _live(token: TriggerToken | None, digest: str) -> TriggerToken:
+    """Check a looked-up token: 401 when there is none (revoked or never minted) or it has expired."""
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         raise Unauthorized("Invalid or revoked trigger token.")
     if token.expires_at is not None and token.expires_at <= utcnow():
         raise Unauthorized("This trigger token has expired; create a new one.")
     return token
+
+
+def authenticate_token(header: str | None) -> TriggerToken:
+    """Return the live trigger token in an Authorization header, or raise 401."""
+    digest = hash_token(plaintext_from_header(header))
+    return _live(db.session.scalar(select(TriggerToken).where(TriggerToken.token_hash == digest)), digest)
+
+
+# Built once: a poll only binds its values (building the statement cost a fifth of the request).
+_POLL = (select(TriggerToken, Run)
+         .outerjoin(Run, and_(Run.id == bindparam("run_key"), Run.project_id == TriggerToken.project_id))
+         .where(TriggerToken.token_hash == bindparam("digest"))
+         .options(defer(Run.plan)))  # a long run's plan is a poll's biggest column, and it needs none of it
+
+
+def poll(header: str | None, run_id: str) -> tuple[TriggerToken, Run | None]:
+    """A CI status poll's whole read, in one query: the live token of the header (else 401) and its
+    project's run `run_id` (None when it has none of that id; poll_run() says which 404)."""
+    digest = hash_token(plaintext_from_header(header))
+    row = db.session.execute(_POLL, {"digest": digest, "run_key": Run.key_of(run_id)}).first()
+    return _live(row[0] if row else None, digest), (row[1] if row else None)
+
+
+def poll_run(token: TriggerToken, run: Run | None, run_id: str, project_id: str | None = None) -> Run:
+    """The polled run, checked: 404 no such project, 403 another project's token, 404 no such run (the
+    error paths read again, to say which)."""
+    if project_id is not None and Project.key_of(project_id) != token.project_id:
+        project_of(token, project_id)
+    if run is None:
+        get_or_404(Run, run_id, project=get_or_404(Project, Project.format_id(token.project_id)))
+    return run
 
 
 def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Project]:

@@ -218,3 +218,26 @@ def test_a_status_poll_looks_its_token_up_once(app_factory):
             assert len(lookups) == 1, lookups
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_token_revoked_by_another_process_is_refused_on_the_very_next_poll(app_factory):
+    """Polls are read in one query and nothing about a token is cached: a revocation made through
+    another process (here: the row deleted behind this app's back) holds at once."""
+    from sqlalchemy import text
+
+    from sentri import projects
+
+    app = app_factory(RATELIMIT_ENABLED=True)
+    client = app.test_client()
+    with app.app_context():
+        project = projects.create("A", "http://127.0.0.1:9")
+        token, plaintext = tokens.create(project)
+        token_id = token.id
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    for url in ("/api/v1/ci/runs/RUN-1", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1"):
+        assert client.get(url, headers=headers).status_code == 404  # known token, no such run
+    with app.app_context(), db.engine.connect() as other, other.begin():  # a connection of its own
+        other.execute(text("DELETE FROM trigger_tokens WHERE id = :id"), {"id": token_id})
+    for url in ("/api/v1/ci/runs/RUN-1", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1"):
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 401 and answer.get_json() == {"error": "Invalid or revoked trigger token."}

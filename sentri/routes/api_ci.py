@@ -43,8 +43,7 @@ def trigger():
 @bp.get("/runs/<run_id>")
 @limiter.shared_limit(triggering.api_limit, scope="api-status", key_func=triggering.token_key)
 def status(run_id):
-    token = triggering.request_token()  # the rate limiter's key already looked it up
-    run = runs.get_in_project(token.project, run_id)
+    token, run = triggering.polled_run()  # one query, already made by the rate limiter's key
     body = ci_status(run)
     tokens.touch(token, min_interval=tokens.LAST_USED_STATUS_INTERVAL)
     return jsonify(body)

@@ -79,23 +79,29 @@ def status_body(run: Run) -> dict:
     return runs.status_payload(run, runs.run_url(current_app, run))
 
 
-def request_token() -> TriggerToken:
-    """Return the live trigger token of this request or raise 401; looked up once per request."""
-    if "trigger_token" not in g:
+def _poll() -> tuple[TriggerToken, Run | None]:
+    """This status poll's token and run, read once per request (by the rate limiter's key, else here)."""
+    if "poll" not in g:
         try:
-            g.trigger_token = tokens.authenticate_token(request.headers.get("Authorization"))
+            g.poll = tokens.poll(request.headers.get("Authorization"), (request.view_args or {}).get("run_id", ""))
         except Unauthorized as exc:
-            g.trigger_token = exc
-    if isinstance(g.trigger_token, Unauthorized):
-        raise g.trigger_token
-    return g.trigger_token
+            g.poll = exc
+    if isinstance(g.poll, Unauthorized):
+        raise g.poll
+    return g.poll
+
+
+def polled_run(project_id: str | None = None) -> tuple[TriggerToken, Run]:
+    """The checked token and run of this status poll (401, 404, 403 as tokens.poll_run says)."""
+    token, run = _poll()
+    return token, tokens.poll_run(token, run, request.view_args["run_id"], project_id)
 
 
 def token_key() -> str:
     """Rate-limit key of the status polls: the token's id, so each CI token has its own budget; the
     client address for anything else, so junk bearer strings share one bucket instead of one each."""
     try:
-        return f"token:{request_token().public_id}"
+        return f"token:{_poll()[0].public_id}"
     except Unauthorized:
         return f"ip:{get_remote_address()}"
 
