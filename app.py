@@ -2,6 +2,10 @@
 
 from sentri import create_app
 from sentri.config import ConfigError
+from sentri.server import limit_malloc_arenas
+
+if __name__ == "__main__":
+    limit_malloc_arenas()  # before create_app starts any thread: flat memory over a long life
 
 try:
     app = create_app()

@@ -101,3 +101,16 @@ def test_starting_with_a_short_secret_key_is_one_line_and_a_non_zero_exit(tmp_pa
     assert done.returncode != 0
     assert "sentri: SENTRI_SECRET_KEY is 9 bytes; it must be at least 32" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypatch):
+    """python app.py caps glibc's arenas before any thread starts (bench/memory.py: flat RSS); an
+    operator's own MALLOC_ARENA_MAX wins."""
+    import platform
+
+    from sentri.server import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
