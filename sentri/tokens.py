@@ -207,8 +207,9 @@ def touch(token: TriggerToken, *, min_interval: timedelta | None = None) -> None
     now = utcnow()
     if min_interval and token.last_used_at and now - token.last_used_at < min_interval:
         return
+    token_id = token.id  # read before write() ends the read transaction (and expires the row)
     with write():
-        db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
+        db.session.execute(update(TriggerToken).where(TriggerToken.id == token_id).values(last_used_at=now))
 
 
 def serialize(token: TriggerToken) -> dict:

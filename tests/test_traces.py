@@ -5,6 +5,7 @@ failed one is run once more, traced, so that it still leaves a trace `playwright
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def test_an_unknown_trace_mode_is_refused_at_start():
     with pytest.raises(ConfigError, match="SENTRI_TRACES='sometimes' is not valid: must be one of rerun, always"):
         from_environment({"SENTRI_TRACES": "sometimes"})
     assert from_environment({"SENTRI_TRACES": " Always "}) == {"SENTRI_TRACES": "always"}
+
+
+def test_an_idle_worker_has_closed_its_last_tests_context(app, client, site):
+    """Contexts are closed in the background, overlapping the next test; a worker with nothing left to do
+    settles them first, so no page of a finished run stays open while it idles (flat memory)."""
+    project_id, token = _project(app, site, [OK, BROKEN])
+    final, _, _ = _results(app, client, project_id, token)
+    assert final["status"] == "completed"
+    workers = app.extensions["sentri_engine"]._workers
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        open_contexts = sum(len(w.browser.contexts) for w in workers if w.browser is not None)
+        if open_contexts == 0:
+            break
+        time.sleep(0.1)
+    assert open_contexts == 0
+    assert any(w.browser is not None for w in workers)  # the browsers stay warm; only contexts went

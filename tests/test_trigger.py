@@ -12,6 +12,8 @@ from sentri.extensions import db
 from sentri.models import Run, TriggerToken
 from sentri.runs import options as run_options
 
+from .support.processes import descendants
+
 pytestmark = pytest.mark.browser
 
 
@@ -290,27 +292,6 @@ def test_the_user_api_lists_runs_and_shows_results(app, client, site, admin_head
     assert client.get(f"/api/v1/runs/{run['runId']}", headers=_auth(token)).status_code == 401
 
 
-def _descendants(pid: int) -> list[int]:
-    """Return the ids of every process below `pid` (read from /proc)."""
-    import os
-
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def test_a_crashed_browser_is_relaunched_for_the_next_test(app, client, site):
     import os
     import signal
@@ -318,7 +299,7 @@ def test_a_crashed_browser_is_relaunched_for_the_next_test(app, client, site):
     project_id, token = _project(app, site, [OK])
     assert _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)["passed"] == 1
     browsers_killed = 0
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 command = handle.read().split(b"\0")[0]

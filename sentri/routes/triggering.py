@@ -99,11 +99,14 @@ def polled_run(project_id: str | None = None) -> tuple[TriggerToken, Run]:
 
 def token_key() -> str:
     """Rate-limit key of the status polls: the token's id, so each CI token has its own budget; the
-    client address for anything else, so junk bearer strings share one bucket instead of one each."""
-    try:
-        return f"token:{_poll()[0].public_id}"
-    except Unauthorized:
-        return f"ip:{get_remote_address()}"
+    client address for anything else, so junk bearer strings share one bucket instead of one each.
+    Kept for the request: the limiter asks again after the view, when touch() may have expired the token."""
+    if "poll_key" not in g:
+        try:
+            g.poll_key = f"token:{_poll()[0].public_id}"
+        except Unauthorized:
+            g.poll_key = f"ip:{get_remote_address()}"
+    return g.poll_key
 
 
 def api_limit() -> str:
