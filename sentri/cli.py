@@ -15,11 +15,12 @@ from . import tokens as tokens_domain
 from . import users as users_domain
 from .errors import SentriError
 from .models import Project
+from .runs import quarantine
 from .validation import parse
 
 users = AppGroup("users", help="Create and list user accounts, and set their passwords.")
 projects = AppGroup("projects", help="Create and list projects.")
-tests = AppGroup("tests", help="Import and list a project's tests.")
+tests = AppGroup("tests", help="Import and list a project's tests; quarantine and release them.")
 tokens = AppGroup("tokens", help="Create, list and revoke project trigger tokens.")
 suites = AppGroup("suites", help="Group a project's tests into suites.")
 
@@ -167,7 +168,33 @@ def tests_list(project_id: str, status: str | None) -> None:
         raise _fail(exc) from None
     for test in items:
         tags = ",".join(test.tags or [])
-        click.echo(f"{test.public_id}\t{test.review_status}\t{test.name}\t{tags}")
+        held = "\tquarantined" if quarantine.is_quarantined(test) else ""
+        click.echo(f"{test.public_id}\t{test.review_status}\t{test.name}\t{tags}{held}")
+
+
+@tests.command("quarantine")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("test_id")
+@click.option("--reason", required=True, help="Why: shown on the test, the run page and the PR comment.")
+def tests_quarantine(project_id: str, test_id: str, reason: str) -> None:
+    """Quarantine a test: it still runs and is reported, but never counts toward failed, gates or verdict."""
+    try:
+        test = quarantine.enter(testcases.get(projects_domain.get(project_id), test_id), {"reason": reason})
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{test.public_id} quarantined: {test.quarantine_reason}")
+
+
+@tests.command("release")
+@click.option("--project", "project_id", required=True, help="PRJ-n")
+@click.argument("test_id")
+def tests_release(project_id: str, test_id: str) -> None:
+    """Take a test out of quarantine: its outcomes count again from the next run."""
+    try:
+        test = quarantine.leave(testcases.get(projects_domain.get(project_id), test_id))
+    except SentriError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{test.public_id} released from quarantine")
 
 
 @tokens.command("create")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -18,43 +17,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
 from .errors import NotFound
 from .extensions import db
-
-
-def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Store naive UTC, hand back aware UTC: the same values on SQLite and PostgreSQL."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None else None
-
-
-def isoformat(value: datetime | None) -> str | None:
-    """Format a datetime as the API's ISO 8601 UTC string ('...Z'), or None."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
+from .timestamps import UTCDateTime, utcnow
+from .timestamps import isoformat as isoformat  # re-exported: the API formats its times with it
 
 # Public ids are "<PREFIX>-<n>" over integer primary keys; AUTOINCREMENT (SQLite) and sequences
 # (PostgreSQL) guarantee a deleted PRJ-3 leaves a gap instead of being reused.
@@ -155,6 +126,11 @@ class Project(PublicIdMixin, db.Model):
     # Origins beyond the base URLs that a trigger's baseUrl may name and secrets may be typed into:
     # exact ("https://staging.example.com") or host globs ("https://pr-*.preview.example.com").
     allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
+    # Web Vitals over history (runs/regression.py): samples per page load, the baseline branch and the
+    # regression gate ({metric: {maxIncreasePct, minIncreaseMs}, alpha, baselineRuns, mode, ...}).
+    vitals_regression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When tests enter quarantine on their own and when leaving it is suggested (quarantine.py).
+    quarantine_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -184,6 +160,10 @@ class TestCase(PublicIdMixin, db.Model):
     review_status: Mapped[str] = mapped_column(String(16), default="draft")
     # Share of unstable outcomes over the last finished runs (planner.flaky_score), kept current.
     flaky_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Quarantined: still run and reported, never counted toward failed, the gates or the verdict.
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quarantined_by: Mapped[str | None] = mapped_column(String(64))  # USR-n, "cli" or "auto"
+    quarantine_reason: Mapped[str | None] = mapped_column(String(500))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -289,6 +269,8 @@ class Run(PublicIdMixin, db.Model):
         # Workers and recovery look for the few active runs, and for ends whose hooks nobody took yet.
         Index("ix_runs_status", "status"),
         Index("ix_runs_notify_state", "notify_state"),
+        # The regression gate's baseline: a project's last runs on a branch.
+        Index("ix_runs_project_branch", "project_id", "branch"),
         _AUTOINCREMENT,
     )
     ID_PREFIX = "RUN"
@@ -307,6 +289,11 @@ class Run(PublicIdMixin, db.Model):
     failed: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     flaky: Mapped[int] = mapped_column(default=0)
+    # Executed tests that were quarantined when the run started: in none of passed / failed / flaky.
+    quarantined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where the code under test came from (trigger body or GitHub fields); None = the baseline branch.
+    branch: Mapped[str | None] = mapped_column(String(255))
+    commit_sha: Mapped[str | None] = mapped_column(String(40))
     gate_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     vitals_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The risk order and budget plan: why each test ran or was skipped.
@@ -362,6 +349,8 @@ class Result(db.Model):
     duration_ms: Mapped[int | None] = mapped_column()
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     flaky: Mapped[bool] = mapped_column(default=False)
+    # The test was quarantined when the run started: reported, never counted (Run.quarantined).
+    quarantined: Mapped[bool] = mapped_column(default=False, server_default=false())
     base_url: Mapped[str | None] = mapped_column(String(2048))
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     screenshot: Mapped[str | None] = mapped_column(String(512))  # path inside the instance folder

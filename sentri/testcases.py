@@ -9,6 +9,7 @@ from .database import write
 from .errors import ValidationFailed
 from .extensions import db
 from .models import REVIEW_STATUSES, Project, TestCase, User, get_or_404, isoformat, utcnow
+from .runs import quarantine
 from .users import require_admin
 
 EDITABLE_FIELDS = ("name", "tags", "steps", "viewport", "covers")
@@ -163,9 +164,16 @@ def serialize(test: TestCase) -> dict:
         "createdAt": isoformat(test.created_at),
         "updatedAt": isoformat(test.updated_at),
         "reviewedAt": isoformat(test.reviewed_at),
+        "flakyScore": round(test.flaky_score or 0.0, 4),
+        "quarantine": quarantine.describe(test, quarantined_and_suggested(test)),
     }
     if test.viewport:
         body["viewport"] = test.viewport
     if test.covers:
         body["covers"] = test.covers
     return body
+
+
+def quarantined_and_suggested(test: TestCase) -> bool:
+    """Tell whether leaving quarantine is suggested for this test (False when it is not quarantined)."""
+    return quarantine.is_quarantined(test) and test.id in quarantine.release_suggested(test.project, [test])

@@ -40,7 +40,7 @@ from sentri.aria_roles import ROLES
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
 # Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
 SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "lastResult",
-               "version")
+               "version", "quarantine")
 MAX_STEPS = 500
 
 # The short form's key value fills this field; actions not listed here take a target.

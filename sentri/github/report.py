@@ -88,15 +88,28 @@ def _gate_lines(run: Run) -> list[str]:
             lines.append("**Web Vitals budgets:** passed")
         else:
             violations = budgets.get("violations", [])
-            shown = [
-                f"`{str(v['rule']).upper()}` {v['actual']}{_VITAL_UNITS.get(str(v['rule']), '')} over "
-                f"{v['threshold']}{_VITAL_UNITS.get(str(v['rule']), '')} on {escape(v.get('url') or '?')} "
-                f"({escape(v.get('testName') or '?')})"
-                for v in violations[:TOP_FAILURES]
-            ]
+            shown = [_vital_text(v) for v in violations[:TOP_FAILURES]]
             more = f" and {len(violations) - len(shown)} more" if len(violations) > len(shown) else ""
             lines.append("**Web Vitals budgets:** :x: failed: " + "; ".join(shown) + more)
+        regression = budgets.get("regression")
+        if regression and regression.get("status") != "evaluated":
+            lines.append(f"**Web Vitals regressions:** not evaluated: {escape(regression.get('reason') or '')}")
+        elif regression and regression.get("mode") == "advisory" and regression.get("findings"):
+            found = regression["findings"]
+            lines.append("**Web Vitals regressions (advisory, not failing):** "
+                         + "; ".join(_vital_text(v) for v in found[:TOP_FAILURES]))
     return lines
+
+
+def _vital_text(violation: dict) -> str:
+    """A budget violation ("`LCP` 3100 ms over 2500 ms on ...") or a regression against the baseline."""
+    rule = str(violation["rule"])
+    unit = _VITAL_UNITS.get(rule.removesuffix("_regression"), "")
+    where = f"on {escape(violation.get('url') or '?')} ({escape(violation.get('testName') or '?')})"
+    if rule.endswith("_regression"):
+        return (f"`{rule.upper()}` median {violation['actual']}{unit} vs baseline {violation['baseline']}{unit} "
+                f"(p = {violation['pValue']}) {where}")
+    return f"`{rule.upper()}` {violation['actual']}{unit} over {violation['threshold']}{unit} {where}"
 
 
 def _step_text(result, steps_by_test: dict[int, list[dict]]) -> str:
@@ -123,15 +136,16 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
         marker(project.public_id),
         f"### {icon} Sentri: {escape(project.name)} {headline}",
         "",
-        f"**{run.passed} passed**, **{run.failed} failed**, {run.skipped} skipped, {run.flaky} flaky "
-        f"of {run.total} tests{duration}. Run [{run.public_id}]({run_url})" + (f" on `{sha[:7]}`" if sha else "") + ".",
+        f"**{run.passed} passed**, **{run.failed} failed**, {run.skipped} skipped, {run.flaky} flaky"
+        + (f", {run.quarantined} quarantined" if run.quarantined else "") + f" of {run.total} tests{duration}."
+        f" Run [{run.public_id}]({run_url})" + (f" on `{sha[:7]}`" if sha else "") + ".",
     ]
     if run.status != "completed" and run.error:
         lines += ["", f"**The run did not complete:** {escape(clip(run.error, 300))}"]
     gate_lines = _gate_lines(run)
     if gate_lines:
         lines += [""] + [line + "  " for line in gate_lines]
-    failures = [r for r in run.results if r.status == "failed"]
+    failures = [r for r in run.results if r.status == "failed" and not r.quarantined]
     if failures:
         lines += ["", "| Failing test | Step | Reason |", "|---|---|---|"]
         for result in failures[:TOP_FAILURES]:
@@ -139,6 +153,15 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
             lines.append(f"| {escape(result.test_name)} | {_step_text(result, steps_by_test)} | {reason} |")
         if len(failures) > TOP_FAILURES:
             lines.append(f"\n...and {len(failures) - TOP_FAILURES} more on the [run page]({run_url}).")
+    held = [r for r in run.results if r.quarantined and r.status in ("passed", "failed")]
+    if held:
+        lines += ["", "Quarantined tests (run and reported, not counted toward the verdict):", "",
+                  "| Quarantined test | Outcome | Reason |", "|---|---|---|"]
+        for result in held[:TOP_FAILURES]:
+            reason = escape(clip(result.error or "", REASON_MAX)) if result.status == "failed" else ""
+            lines.append(f"| {escape(result.test_name)} | {result.status} | {reason} |")
+        if len(held) > TOP_FAILURES:
+            lines.append(f"\n...and {len(held) - TOP_FAILURES} more on the [run page]({run_url}).")
     lines += ["", f"<sub>Sentri updates this comment on every run of {project.public_id} for this pull request.</sub>"]
     body = "\n".join(lines)
     if len(body) > COMMENT_MAX:  # only with pathological names; keep the marker and the link

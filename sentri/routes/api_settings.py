@@ -1,4 +1,5 @@
-"""A project's quality gates and Web Vitals budgets (GET for users, PATCH for admins)."""
+"""A project's quality gates, Web Vitals budgets, regression gate and quarantine policy (GET for users, PATCH
+for admins)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from ..validation import json_body
 bp = Blueprint("api_settings", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
 
-@bp.get("/<any('quality-gates', 'web-vitals-budgets'):kind>")
+@bp.get("/<any('quality-gates', 'web-vitals-budgets', 'vitals-regression', 'quarantine-policy'):kind>")
 @user_required
 def read(project_id, kind, user):
     return jsonify(limits.read(projects.get(project_id), kind))
 
 
-@bp.patch("/<any('quality-gates', 'web-vitals-budgets'):kind>")
+@bp.patch("/<any('quality-gates', 'web-vitals-budgets', 'vitals-regression', 'quarantine-policy'):kind>")
 @user_required
 def edit(project_id, kind, user):
     project = projects.get(project_id)

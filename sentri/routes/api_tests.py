@@ -1,4 +1,4 @@
-"""Tests of a project over the JSON API (user auth): create, list, read, edit, review, delete."""
+"""Tests of a project over the JSON API (user auth): create, list, read, edit, review, quarantine, delete."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from .. import projects, testcases
 from ..auth import user_required
 from ..extensions import csrf
+from ..runs import quarantine
 from ..validation import json_object
 from .helpers import page_args, paginated
 
@@ -59,4 +60,20 @@ def remove(project_id, test_id, user):
 def review(project_id, test_id, decision, user):
     test = testcases.get(projects.get(project_id), test_id)
     testcases.review(test, decision, actor=user)
+    return jsonify(testcases.serialize(test))
+
+
+@bp.post("/<test_id>/quarantine")
+@user_required
+def enter_quarantine(project_id, test_id, user):
+    test = testcases.get(projects.get(project_id), test_id)
+    quarantine.enter(test, json_object(), actor=user)
+    return jsonify(testcases.serialize(test))
+
+
+@bp.delete("/<test_id>/quarantine")
+@user_required
+def leave_quarantine(project_id, test_id, user):
+    test = testcases.get(projects.get(project_id), test_id)
+    quarantine.leave(test, actor=user)
     return jsonify(testcases.serialize(test))

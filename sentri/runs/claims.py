@@ -169,12 +169,17 @@ def _set_outcome(result_id: int, run_id: int, values: dict[str, Any], *, expect:
     """Write a row's outcome (conditionally) and count it on its run; return whether it was written."""
     condition = where if where is not None else and_(Result.id == result_id, Result.status == expect)
     values = {"lease_until": None, "finished_at": utcnow(), **_storable(values)}
-    if db.session.execute(update(Result).where(condition).values(**values)).rowcount != 1:
+    written = db.session.execute(update(Result).where(condition).values(**values).returning(Result.quarantined)).all()
+    if len(written) != 1:
         return False
     status = values["status"]
-    counters = {status: getattr(Run, status) + 1}
-    if values.get("flaky"):
-        counters["flaky"] = Run.flaky + 1
+    if written[0].quarantined and status != "skipped":
+        # Run and reported, never counted toward passed / failed / flaky, the gates or the verdict.
+        counters = {"quarantined": Run.quarantined + 1}
+    else:
+        counters = {status: getattr(Run, status) + 1}
+        if values.get("flaky"):
+            counters["flaky"] = Run.flaky + 1
     db.session.execute(update(Run).where(Run.id == run_id).values(**counters))
     return True
 

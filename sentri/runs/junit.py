@@ -4,6 +4,8 @@ Valid against the Jenkins xUnit schema (junit-10.xsd, the one pytest validates a
 testsuite for the run, one testcase per test with classname = the project; a failed test has a
 <failure> naming its step (earlier failed attempts as <rerunFailure>); a test that passed on a
 retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason.
+A quarantined test (runs/quarantine.py) never fails the report: failed, it is <skipped type="quarantined">
+with the failure in its text; passed, it passes; either way its system-out says it was quarantined.
 Characters XML 1.0 cannot hold (page text may carry any) are dropped from every text and attribute."""
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
     case = ET.SubElement(parent, "testcase", name=result.test_name, classname=project.name,
                          time=_seconds(result.duration_ms))
     attempts = result.attempts or []
-    if result.status == "skipped":
+    if result.quarantined and result.status == "failed":
+        last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
+        held = ET.SubElement(case, "skipped", type="quarantined",
+                             message=f"Quarantined, not counted: failed: {_message(last)}"[:500])
+        held.text = _failure_text(last)
+    elif result.status == "skipped":
         reason = SKIP_REASONS.get(result.skip_reason or "", f"Skipped: {result.skip_reason}")
         ET.SubElement(case, "skipped", message=reason)
     elif result.status == "failed":
@@ -69,9 +76,13 @@ def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
         for attempt in attempts[:-1]:
             flaky = ET.SubElement(case, "flakyFailure", message=_message(attempt), type="StepFailed")
             flaky.text = _failure_text(attempt)
-    if result.base_url:
-        out = ET.SubElement(case, "system-out")
-        out.text = f"Base URL: {result.base_url}" + (f"\nAttempts: {len(attempts)}" if len(attempts) > 1 else "")
+    lines = [f"Base URL: {result.base_url}"] if result.base_url else []
+    if len(attempts) > 1:
+        lines.append(f"Attempts: {len(attempts)}")
+    if result.quarantined and result.status != "skipped":
+        lines.append(f"Quarantined: {result.status}, not counted toward failures, gates or the verdict")
+    if lines:
+        ET.SubElement(case, "system-out").text = "\n".join(lines)
 
 
 def render(run: Run, project: Project, run_url: str) -> bytes:
@@ -81,13 +92,14 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
         duration = (run.finished_at - run.started_at).total_seconds()
     counts = {"tests": str(run.total), "failures": str(run.failed), "errors": "1" if run.status == "failed" else "0"}
     root = ET.Element("testsuites", name=f"Sentri {run.public_id}", time=f"{duration:.3f}", **counts)
-    suite = ET.SubElement(root, "testsuite", name=project.name, skipped=str(run.skipped), time=f"{duration:.3f}",
-                          id=run.public_id, url=run_url, **counts)
+    held = sum(1 for result in run.results if result.quarantined and result.status == "failed")
+    suite = ET.SubElement(root, "testsuite", name=project.name, skipped=str(run.skipped + held),
+                          time=f"{duration:.3f}", id=run.public_id, url=run_url, **counts)
     if run.started_at:
         suite.set("timestamp", run.started_at.strftime("%Y-%m-%dT%H:%M:%S"))
     properties = ET.SubElement(suite, "properties")
     for name, value in (("runId", run.public_id), ("projectId", project.public_id), ("status", run.status),
-                        ("url", run_url)):
+                        ("quarantined", str(run.quarantined)), ("url", run_url)):
         ET.SubElement(properties, "property", name=name, value=value)
     for result in run.results:
         _testcase(suite, project, result)

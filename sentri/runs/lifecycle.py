@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import environments, origins
@@ -36,7 +36,7 @@ from ..models import (
     get_or_404,
     utcnow,
 )
-from . import gates, history, hooks, planner, selection, vitals
+from . import gates, history, hooks, planner, quarantine, regression, selection, vitals
 from .options import RunOptions
 
 log = logging.getLogger("sentri.runs")
@@ -147,12 +147,14 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     ]
     base_url = options.base_url or project.base_url
     budget = options.budget_minutes
+    options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
     run = Run(
         project_id=project.id, status="queued", trigger_source=source, triggered_by=triggered_by,
         options={**options.as_json(), "selection": options.selection.describe(chosen)},
         callback_url=options.callback_url, total=len(plan), plan=plan, parallel=options.parallel_workers,
         deadline=now + timedelta(minutes=budget) if budget else None,
         integrations={"github": options.github} if options.github else None, created_at=now,
+        branch=options.branch, commit_sha=options.commit_sha,
     )
     try:
         with write():
@@ -166,6 +168,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                     run_id=run.id, test_id=TestCase.key_of(entry["testId"]), test_name=entry["testName"],
                     position=entry["position"], status="skipped" if reason else "queued", skip_reason=reason,
                     attempts=[], base_url=base_url,
+                    quarantined=quarantine.is_quarantined(by_id.get(TestCase.key_of(entry["testId"]))),
                 ))
             run.skipped = skipped
             if token is not None:
@@ -245,19 +248,47 @@ def end(run_id: int) -> bool:
     project = db.session.get(Project, run.project_id)
     run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
                                            flaky=run.flaky)
-    run.vitals_result = vitals.evaluate_budgets(project.vitals_budgets, vitals_pages(run))
+    run.vitals_result = web_vitals_result(run, project)
     db.session.flush()
     history.update_flaky_scores(run_id)
+    quarantine.after_run(project, run_id)
     hooks.ended_in_transaction(run_id)
     return True
 
 
-def vitals_pages(run: Run) -> list[dict[str, Any]]:
-    """Return one row per page any test of the run visited, with the test it belongs to."""
-    return [
-        {"testId": TestCase.format_id(result.test_id), "testName": result.test_name, **page}
-        for result in db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position))
-        for page in (result.vitals or [])
-    ]
+def vitals_pages(*run_ids: int) -> list[dict[str, Any]]:
+    """Return one row per page any counted test of these runs visited, with the test it belongs to (a
+    quarantined test's pages count toward no budget and no baseline)."""
+    if not run_ids:
+        return []
+    results = db.session.execute(
+        select(Result.test_id, Result.test_name, Result.vitals)
+        .where(Result.run_id.in_(run_ids), Result.vitals.is_not(None), Result.quarantined.is_(False))
+        .order_by(Result.run_id, Result.position)
+    )
+    return [{"testId": TestCase.format_id(test_id), "testName": name, **page}
+            for test_id, name, pages in results for page in (pages or [])]
+
+
+def baseline_runs(project: Project, run: Run, count: int) -> list[int]:
+    """The project's last `count` completed runs before this one on its baseline branch (a run that named
+    no branch counts as on it)."""
+    on_branch = or_(Run.branch == regression.settings(project.vitals_regression)["baselineBranch"],
+                    Run.branch.is_(None))
+    return list(db.session.scalars(
+        select(Run.id).where(Run.project_id == project.id, Run.status == "completed", Run.id < run.id, on_branch)
+        .order_by(Run.id.desc()).limit(count)
+    ))
+
+
+def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
+    """The run's webVitalsResult: its budgets, and its regressions against the baseline branch."""
+    pages = vitals_pages(run.id)
+    budgets = vitals.evaluate_budgets(project.vitals_budgets, pages)
+    if not project.vitals_regression:
+        return budgets
+    baseline = baseline_runs(project, run, regression.settings(project.vitals_regression)["baselineRuns"])
+    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*baseline), len(baseline))
+    return regression.combine(budgets, found)
 
 

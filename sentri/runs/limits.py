@@ -1,5 +1,6 @@
-"""A project's limits, read and changed as one kind of setting: quality gates (`quality-gates`) and Web
-Vitals budgets (`web-vitals-budgets`). The API and the Automation page both go through here."""
+"""A project's limits, read and changed as one kind of setting: quality gates (`quality-gates`), Web
+Vitals budgets (`web-vitals-budgets`), the Web Vitals regression gate (`vitals-regression`) and the
+quarantine policy (`quarantine-policy`). The API and the Automation page both go through here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from ..database import write
 from ..models import Project, User
 from ..users import require_admin
-from . import gates, vitals
+from . import gates, quarantine, regression, vitals
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ KINDS = {
                           "Quality gates saved."),
     "web-vitals-budgets": Kind("vitals_budgets", vitals.BUDGET_FIELDS, vitals.clean_budgets_patch, vitals.merge, (),
                                "Web Vitals budgets saved."),
+    "vitals-regression": Kind("vitals_regression", regression.FIELDS, regression.clean_patch, regression.merge,
+                              ("baselineRuns", "vitalsSamples"), "Web Vitals regression gate saved."),
+    "quarantine-policy": Kind("quarantine_policy", quarantine.POLICY_FIELDS, quarantine.clean_policy_patch,
+                              quarantine.merge_policy, ("suggestReleaseAfter",), "Quarantine policy saved."),
 }
 
 

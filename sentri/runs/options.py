@@ -18,6 +18,7 @@ from ..github.state import initial_state
 from ..models import TestCase
 from ..validation import Body, Flag, Variables, WebUrl, one_of, parse, problem, rule
 from ..worker.browsers import ENGINES, engine_unavailable
+from . import regression
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 
 MAX_PARALLEL_WORKERS = 10
@@ -28,6 +29,7 @@ DEVICES = ("desktop", "mobile")
 CRAWL_FIELDS = ("crawl", "crawlPages", "generateTests", "maxPages", "maxDepth", "fillForms", "respectRobots")
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class RunOptions:
 
     parallel_workers: int = 1
     retries: int = 0
+    vitals_samples: int | None = None  # None: the project's vitalsSamples
     callback_url: str | None = None
     budget_minutes: float | None = None
     changed_pages: list[str] = field(default_factory=list)
@@ -49,11 +52,14 @@ class RunOptions:
     environment_id: str | None = None
     data_set_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    branch: str | None = None  # None: the run counts as on the project's baseline branch
+    commit_sha: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries},
+            "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries,
+                            "vitalsSamples": self.vitals_samples},
             "budgetMinutes": self.budget_minutes,
             "changedPages": self.changed_pages,
             "baseUrl": self.base_url,
@@ -62,6 +68,8 @@ class RunOptions:
             "environmentId": self.environment_id,
             "testDataSetId": self.data_set_id,
             "variables": self.variables,
+            "branch": self.branch,
+            "commitSha": self.commit_sha,
             **self.extra,
         }
 
@@ -149,6 +157,12 @@ def _sha(value: Any) -> str:
     return value.lower()
 
 
+def _commit(value: Any) -> str:
+    if not isinstance(value, str) or not _COMMIT.match(value):
+        raise problem("must be a commit SHA: 7 to 40 hexadecimal characters")
+    return value.lower()
+
+
 def _string(what: str) -> BeforeValidator:
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -184,6 +198,7 @@ class Dials(BaseModel):
 
     parallel_workers: Annotated[int, _clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
     retries: Annotated[int, _clamped(0, MAX_RETRIES)] = 0
+    vitals_samples: Annotated[int | None, _clamped(1, regression.MAX_SAMPLES)] = Field(None, alias="vitalsSamples")
 
 
 class CiTrigger(Body):
@@ -208,6 +223,8 @@ class CiTrigger(Body):
     github_pr_number: Annotated[int | None, rule(_pr_number)] = Field(None, alias="githubPrNumber")
     github_commit_sha: Annotated[str | None, rule(_sha)] = Field(None, alias="githubCommitSha")
     github_token: Annotated[str | None, _string("a string")] = Field(None, alias="githubToken", repr=False)
+    branch: Annotated[str | None, rule(regression.branch_name)] = None
+    commit_sha: Annotated[str | None, rule(_commit)] = Field(None, alias="commitSha")
 
     @model_validator(mode="before")
     @classmethod
@@ -245,6 +262,7 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
     options = RunOptions(
         parallel_workers=dials.parallel_workers,
         retries=dials.retries,
+        vitals_samples=dials.vitals_samples,
         callback_url=data.callback_url,
         budget_minutes=data.budget_minutes,
         changed_pages=data.changed_pages,
@@ -259,6 +277,8 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
         environment_id=data.environment_id,
         data_set_id=data.test_data_set_id,
         variables=data.variables or {},
+        branch=data.branch,
+        commit_sha=data.commit_sha or data.github_commit_sha,
     )
     if data.github_repo is not None:
         options.github = initial_state(data.github_repo, data.github_pr_number, data.github_commit_sha,

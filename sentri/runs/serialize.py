@@ -47,6 +47,8 @@ def status_payload(run: Run, run_url: str) -> dict[str, Any]:
         "failed": run.failed,
         "skipped": run.skipped,
         "flaky": run.flaky,
+        # Executed tests that were quarantined: reported, counted in none of passed / failed / flaky.
+        "quarantined": run.quarantined,
         "total": run.total,
         "createdAt": isoformat(run.created_at),
         "startedAt": isoformat(run.started_at),
@@ -56,6 +58,8 @@ def status_payload(run: Run, run_url: str) -> dict[str, Any]:
         "gateResult": run.gate_result,
         "webVitalsResult": run.vitals_result,
         "integrations": run.integrations or {},
+        "branch": run.branch,
+        "commitSha": run.commit_sha,
         "url": run_url,
     }
 
@@ -80,6 +84,7 @@ def serialize_result(result: Result, screenshot_url: str | None, trace_url: str 
         "durationMs": result.duration_ms,
         "attempts": result.attempts,
         "flaky": result.flaky,
+        "quarantined": result.quarantined,
         "baseUrl": result.base_url,
         # The Sentri process that ran it (host:pid:id), for runs spread over several processes.
         "executedBy": result.owner,

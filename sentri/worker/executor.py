@@ -13,7 +13,7 @@ from playwright.async_api import Browser
 
 from .. import origins, vault
 from ..models import utcnow
-from . import vitals_probe
+from . import sampling, vitals_probe
 from .guard import Guard, HostCache, carries_secret
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
@@ -32,6 +32,7 @@ class TestJob:
     base_url: str
     viewport: dict | None = None
     retries: int = 0
+    vitals_samples: int = 1  # page loads measured per visited page (the test's own, then fresh contexts)
     timeout_s: float = 60.0
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
     artifacts_dir: Path | None = None
@@ -71,15 +72,21 @@ def context_options(job: TestJob) -> dict[str, Any]:
     return options
 
 
+async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage: dict | None = None):
+    """A fresh context behind the job's guard, and the guard."""
+    # Service workers are blocked: their requests would not pass through the guard's route.
+    context = await browser.new_context(**context_options(job), service_workers="block", storage_state=storage)
+    guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
+                  trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
+    await guard.install(context, job.base_url)
+    return context, guard
+
+
 async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, *,
                    for_trace: bool = False) -> dict[str, Any]:
     """One attempt in a fresh context. `for_trace`: a re-run made for its trace, kept whatever its outcome
     (and no screenshot: the failure's own is kept)."""
-    # Service workers are blocked: their requests would not pass through the guard's route.
-    context = await browser.new_context(**context_options(job), service_workers="block")
-    guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
-                  trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
-    await guard.install(context, job.base_url)
+    context, guard = await _new_context(browser, job, hosts)
     tracing = for_trace or job.traces(number)
     if tracing:
         await context.tracing.start(screenshots=True, snapshots=True)
@@ -118,6 +125,10 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     await vitals.snapshot(page)
     outcome["vitals"] = vitals.rows()
     outcome["refused"] = refused
+    if job.vitals_samples > 1 and outcome["status"] == "passed" and not for_trace:
+        # The next samples load each page with the cookies and storage the test ended with (a page behind
+        # a login stays behind it); held in memory only.
+        outcome["storage"] = await _storage(context)
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
     keep = job.artifacts_dir is not None and not refused and (outcome["status"] == "failed" or for_trace)
@@ -173,6 +184,13 @@ async def _stop_tracing(context, path: Path | None) -> str | None:
     return str(path) if path else None
 
 
+async def _storage(context) -> dict | None:
+    try:
+        return await context.storage_state()
+    except Exception:  # a crashed page: the samples start from a clean context
+        return None
+
+
 async def _close_quietly(context) -> None:
     # Bounded: a browser that stopped answering must not hold the worker (and its run) forever.
     try:
@@ -209,6 +227,9 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         if outcome["status"] == "passed":
             break
     last = attempts[-1]
+    if last["status"] == "passed" and job.vitals_samples > 1 and vitals:
+        vitals = await sampling.sample(partial(_new_context, browser, job, hosts, outcome.get("storage")),
+                                       vitals, job.vitals_samples - 1, job.step_timeout_ms, job.timeout_s)
     if last["status"] == "passed":
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None

@@ -40,6 +40,7 @@ class RunContext:
     browser: str
     device: str
     retries: int
+    vitals_samples: int
     artifacts_dir: Path
 
 
@@ -81,7 +82,8 @@ class JobBuilder:
             # Secrets are typed only into pages of the run's base URL origin and the project's allowedOrigins.
             trusted=origins.TrustedOrigins([base_url], project.allowed_origins),
             browser=options.get("browserProfile") or "chromium", device=options.get("device") or "desktop",
-            retries=dials.get("retries", 0), artifacts_dir=run_folder(self.app.instance_path, run.public_id),
+            retries=dials.get("retries", 0), vitals_samples=dials.get("vitalsSamples") or 1,
+            artifacts_dir=run_folder(self.app.instance_path, run.public_id),
         )
 
     def build(self, claim: Claim) -> TestJob | None:
@@ -99,7 +101,7 @@ class JobBuilder:
         return TestJob(
             run_id=claim.run_id, position=claim.position, test_id=test.id, name=test.name, steps=steps,
             viewport=test.viewport, base_url=context.base_url, browser=context.browser, device=context.device,
-            retries=context.retries, timeout_s=float(config["SENTRI_TEST_TIMEOUT_SECONDS"]),
+            retries=context.retries, vitals_samples=context.vitals_samples, timeout_s=float(config["SENTRI_TEST_TIMEOUT_SECONDS"]),
             step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,
             blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,

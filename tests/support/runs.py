@@ -19,12 +19,16 @@ def recorded_run(project: Project, results: list[dict], *, status: str = "comple
         run = Run(project_id=project.id, status="running", trigger_source="user", triggered_by="USR-1",
                   options={**options.as_json(), "selection": options.selection.describe([])}, plan=[],
                   total=len(results), parallel=1, created_at=now, started_at=now,
-                  stop_reason=status if status in ("aborted", "failed") else None)
+                  stop_reason=status if status in ("aborted", "failed") else None,
+                  branch=options.branch, commit_sha=options.commit_sha)
         db.session.add(run)
         db.session.flush()
         for position, fields in enumerate(results, start=1):
             row = {"test_name": f"Test {position}", "attempts": [], "started_at": now, "finished_at": now, **fields}
             db.session.add(Result(run_id=run.id, position=position, **row))
+            if row.get("quarantined") and row["status"] != "skipped":  # as claims._set_outcome counts
+                run.quarantined += 1
+                continue
             setattr(run, row["status"], getattr(run, row["status"]) + 1)
             run.flaky += bool(row.get("flaky"))
         db.session.flush()

@@ -1,0 +1,208 @@
+"""Web Vitals regressions against a baseline: is this run's page slower than the same page was on the
+baseline branch, by more than the project allows, and is that more than noise?
+
+The baseline of a page is every sample of it (same test, same path) in the project's last `baselineRuns`
+completed runs on its baseline branch. A run whose trigger named no branch counts as on the baseline
+branch: the seed's workflow (on: push to main, no body) is such a run. A page regresses on a metric when
+its median is above the baseline median by more than `minIncreaseMs` (`minIncrease` for CLS) *and* by
+more than `maxIncreasePct`, *and* a one-sided Mann-Whitney U test (scipy) finds its samples greater at
+`alpha`. One sample against five can never reach p < 0.05 (the smallest p is 1/6): that is why
+`vitalsSamples` exists. A page without a baseline yet is "not evaluated", never a failure.
+
+In `enforce` mode a regression is a `webVitalsResult` violation (`rule: "lcp_regression"`, with
+`baseline`, `actual`, `threshold` and `pValue`), so the seed's CI script fails on it unchanged; in
+`advisory` mode it is reported under `webVitalsResult.regression.findings` only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import defaultdict
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, Field
+from scipy.stats import mannwhitneyu
+
+from ..validation import Body, given, number, one_of, parse, problem, rule
+from . import gates
+
+METRICS = ("lcp", "cls", "ttfb")  # page-load metrics; INP stays per interaction and is not sampled
+MODES = ("enforce", "advisory")
+DEFAULT_PCT = 10
+DEFAULT_MIN = {"lcp": 100, "ttfb": 100, "cls": 0.05}
+DEFAULT_ALPHA = 0.05
+DEFAULT_BASELINE_RUNS = 5
+MAX_BASELINE_RUNS = 50
+MAX_SAMPLES = 9
+# A git branch name as CI systems pass it (GITHUB_REF_NAME, CI_COMMIT_REF_NAME): printable, no spaces.
+BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+
+Pct = number(0, 1000, "must be a number of percent from 0 to 1000")
+Ms = number(0, 60000, "must be a number of milliseconds from 0 to 60000")
+Shift = number(0, 1, "must be a number from 0 to 1")
+
+
+def _object(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise problem("must be an object such as {\"maxIncreasePct\": 10, \"minIncreaseMs\": 100}, or null")
+    return value
+
+
+def branch_name(value: Any) -> str:
+    """A branch name field's check (refs/heads/ is dropped)."""
+    if not isinstance(value, str) or not BRANCH.match(value.removeprefix("refs/heads/")):
+        raise problem("must be a branch name such as main (1 to 255 characters, no spaces or control characters)")
+    return value.removeprefix("refs/heads/")
+
+
+class TimingRule(Body):
+    max_increase_pct: Pct = Field(DEFAULT_PCT, alias="maxIncreasePct")
+    min_increase_ms: Ms = Field(100, alias="minIncreaseMs")
+
+
+class ShiftRule(Body):
+    max_increase_pct: Pct = Field(DEFAULT_PCT, alias="maxIncreasePct")
+    min_increase: Shift = Field(DEFAULT_MIN["cls"], alias="minIncrease")
+
+
+class RegressionPatch(Body):
+    """A vitalsRegression PATCH: any subset; null clears a field (a cleared mode/alpha/baselineRuns is its
+    default again)."""
+
+    lcp: Annotated[TimingRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
+    cls: Annotated[ShiftRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
+    ttfb: Annotated[TimingRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
+    alpha: number(0.0001, 0.5, "must be a number from 0.0001 to 0.5") = None
+    baseline_runs: number(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}",
+                          whole=True) = Field(None, alias="baselineRuns")
+    mode: one_of(MODES) | None = None  # type: ignore[valid-type]
+    baseline_branch: Annotated[str | None, rule(branch_name)] = Field(None, alias="baselineBranch")
+    vitals_samples: number(1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}",
+                           whole=True) = Field(None, alias="vitalsSamples")
+
+
+FIELDS = ("lcp", "cls", "ttfb", "alpha", "baselineRuns", "mode", "baselineBranch", "vitalsSamples")
+
+
+def clean_patch(body: object) -> dict:
+    """Validate a vitalsRegression PATCH body; a metric's rule is stored whole, its defaults filled in."""
+    patch = given(parse(RegressionPatch, body))
+    return {name: value.model_dump(by_alias=True) if isinstance(value, Body) else value
+            for name, value in patch.items()}
+
+
+def merge(current: dict | None, patch: dict) -> dict | None:
+    return gates.merge(current, patch)
+
+
+def settings(config: dict | None) -> dict:
+    """The full configuration with defaults, for reading: None metrics are not checked."""
+    config = config or {}
+    return {"lcp": config.get("lcp"), "cls": config.get("cls"), "ttfb": config.get("ttfb"),
+            "alpha": config.get("alpha") or DEFAULT_ALPHA,
+            "baselineRuns": config.get("baselineRuns") or DEFAULT_BASELINE_RUNS,
+            "mode": config.get("mode") or "enforce", "baselineBranch": config.get("baselineBranch") or "main",
+            "vitalsSamples": config.get("vitalsSamples") or 1}
+
+
+def page_key(test_id: str | None, url: str | None) -> tuple[str | None, str]:
+    """A page across runs: its test and its path (with query). The origin is left out, so a preview
+    deploy's run compares with the baseline branch's runs on another host."""
+    parts = urlsplit(url or "")
+    return test_id, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def samples_of(page: dict, metric: str) -> list[float]:
+    """Every measured sample of one metric on one page row (one when the page was measured once)."""
+    values = (page.get("samples") or {}).get(metric)
+    if values is None:
+        values = [page.get(metric)]
+    return [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def pool(pages: list[dict]) -> dict[tuple, dict[str, list[float]]]:
+    """Pool the samples of page rows (of several runs) by page."""
+    pooled: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for page in pages:
+        key = page_key(page.get("testId"), page.get("url"))
+        for metric in METRICS:
+            pooled[key][metric].extend(samples_of(page, metric))
+    return pooled
+
+
+def p_value(actual: list[float], baseline: list[float]) -> float:
+    """One-sided Mann-Whitney U: how likely samples at least this much greater are if nothing changed."""
+    if not actual or not baseline:
+        return 1.0
+    result = mannwhitneyu(actual, baseline, alternative="greater")
+    value = float(result.pvalue)
+    return value if math.isfinite(value) else 1.0  # every value tied: no evidence of a change
+
+
+def compare(metric: str, rule: dict, actual: list[float], baseline: list[float], alpha: float) -> dict:
+    """Compare one page's samples of one metric with its baseline; `regressed` says the verdict."""
+    base, now = statistics.median(baseline), statistics.median(actual)
+    minimum = rule.get("minIncrease", rule.get("minIncreaseMs", DEFAULT_MIN[metric]))
+    pct = rule.get("maxIncreasePct", DEFAULT_PCT)
+    threshold = base + max(minimum, base * pct / 100)  # what the median had to exceed
+    increase = now - base
+    p = p_value(actual, baseline)
+    regressed = (increase > minimum and (base <= 0 or increase * 100 / base > pct) and p < alpha)
+    return {
+        "rule": f"{metric}_regression", "metric": metric, "baseline": gates.reported(base),
+        "actual": gates.reported(now), "threshold": gates.reported(threshold),
+        "increasePct": None if base <= 0 else gates.reported(increase * 100 / base),
+        "pValue": float(f"{p:.4g}"), "alpha": alpha, "samples": len(actual), "baselineSamples": len(baseline),
+        "regressed": regressed,
+    }
+
+
+def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: int) -> dict | None:
+    """Judge a run's pages against the pooled baseline; None when no metric is configured."""
+    conf = settings(config)
+    rules = {metric: conf[metric] for metric in METRICS if conf[metric]}
+    if not rules:
+        return None
+    branch = conf["baselineBranch"]
+    summary: dict[str, Any] = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": baseline_runs,
+                               "alpha": conf["alpha"], "status": "evaluated", "findings": [], "compared": 0,
+                               "notEvaluated": []}
+    if not baseline_runs:
+        summary |= {"status": "not evaluated",
+                    "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline."}
+        return summary
+    baseline = pool(baseline_pages)
+    for (test_id, path), measured in pool(pages).items():
+        row = next(p for p in pages if page_key(p.get("testId"), p.get("url")) == (test_id, path))
+        for metric, limits in rules.items():
+            actual, before = measured.get(metric) or [], baseline.get((test_id, path), {}).get(metric) or []
+            if not actual:
+                continue
+            if not before:
+                summary["notEvaluated"].append({"testId": test_id, "url": row.get("url"), "metric": metric,
+                                                "reason": "no baseline sample of this page yet"})
+                continue
+            summary["compared"] += 1
+            outcome = compare(metric, limits, actual, before, conf["alpha"])
+            if outcome.pop("regressed"):
+                summary["findings"].append(
+                    {**outcome, "testId": test_id, "testName": row.get("testName"), "url": row.get("url")})
+    if not summary["compared"]:
+        summary |= {"status": "not evaluated", "reason": "None of this run's pages has a baseline sample yet."}
+    return summary
+
+
+def combine(budgets: dict | None, regression: dict | None) -> dict | None:
+    """The run's webVitalsResult: the budgets' result with the regression summary beside it; in enforce
+    mode each regression is also a violation, so the seed's `webVitalsResult.passed` check fails on it."""
+    if regression is None:
+        return budgets
+    result = dict(budgets or {"passed": True, "violations": []})
+    result["regression"] = regression
+    if regression["mode"] == "enforce" and regression["findings"]:
+        result["violations"] = [*result["violations"], *regression["findings"]]
+        result["passed"] = False
+    return result
