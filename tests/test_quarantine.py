@@ -13,17 +13,26 @@ from sentri.models import Run, TestCase
 from sentri.runs import junit, quarantine
 from sentri.runs.serialize import verdict
 from tests.conftest import _make_user
+from tests.support.fake_github import FakeGitHub
 from tests.support.runs import recorded_run
-from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments, fake, gh_app  # noqa: F401
+from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
 from tests.test_junit import SCHEMA
 
 OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
 BROKEN = [{"goto": "/fail"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 500}]
 
 
-def _tests(app, project_id):
-    with app.app_context():
-        return {t.name: t.public_id for t in db.session.query(TestCase).all()}
+@pytest.fixture
+def fake():
+    with FakeGitHub() as server:
+        server.add_token(GOOD)
+        server.add_repo(REPO, pulls=[PR])
+        yield server
+
+
+@pytest.fixture
+def gh_app(app_factory, fake):
+    return app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
 
 
 def _quarantine(client, headers, project_id, test_id, reason="flaky on CI since the font change"):
