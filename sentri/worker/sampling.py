@@ -36,7 +36,7 @@ async def sample(new_context: Callable[[], Awaitable[tuple[Any, Any]]], rows: li
                     reading = await _load(new_context, url, timeout_ms)
                     for metric in LOAD_METRICS:
                         if reading and reading.get(metric) is not None:
-                            taken[url][metric].append(reading[metric])
+                            taken[url][metric].append(round(float(reading[metric]), 4))  # as the probe rounds
     except TimeoutError:
         pass
     return [merged(row, taken.get(row.get("url"))) for row in rows]

@@ -6,6 +6,8 @@
 * ``/done/<name>``: a page that says "Done <name>" (for link-based tests).
 * ``/slow?ms=N``: sleeps N ms (at most 30 s) before answering.
 * ``/fail``: a page with a button "Go fail" whose click writes "Nope": the expected text never shows.
+* ``/paced``: answers after ``pace_ms`` ± up to ``pace_jitter_ms`` (uniform), both settable while the site
+  runs: its TTFB and LCP move with them (the regression gate's fixture).
 
 Every request is logged with its arrival time on both clocks (``time.monotonic()`` and ``time.time()``),
 taken before anything else is done, so a benchmark can see when the first request of a run arrived.
@@ -17,6 +19,7 @@ bounded, for some of them. `TricklingReceiver` takes a callback and never finish
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -50,6 +53,11 @@ FAIL = """<!doctype html>
 <button type="button" id="go" onclick="document.getElementById('out').textContent = 'Nope'">Go fail</button>
 <p id="out"></p>
 </body></html>
+"""
+
+PACED = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Paced</title></head>
+<body><h1>Paced</h1><p id="out">A page whose answer takes as long as the site is told.</p></body></html>
 """
 
 SLOW = """<!doctype html>
@@ -124,6 +132,8 @@ class FixtureSite(_BaseThreadServer):
         super().__init__()
         self._log: list[LoggedRequest] = []
         self._cond = threading.Condition()
+        self.pace_ms = 100.0
+        self.pace_jitter_ms = 0.0
 
     # -- the request log -------------------------------------------------------------------------
 
@@ -202,6 +212,10 @@ class FixtureSite(_BaseThreadServer):
                     ms = max(0, min(ms, MAX_SLOW_MS))
                     time.sleep(ms / 1000)
                     self._send(200, SLOW.format(ms=ms))
+                elif path == "/paced":
+                    ms = max(0.0, site.pace_ms + random.uniform(-site.pace_jitter_ms, site.pace_jitter_ms))
+                    time.sleep(ms / 1000)
+                    self._send(200, PACED)
                 elif path == "/fail":
                     self._send(200, FAIL)
                 elif path == "/":
