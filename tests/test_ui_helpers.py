@@ -40,9 +40,11 @@ def test_steps_read_like_sentences():
 
 def test_vital_cells_use_google_ratings_and_the_budget():
     assert ui.vital_cell("lcp", 2600.0, {"lcp": 2500}) == {
-        "text": "2,600 ms", "rating": "needs-improvement", "over": True, "budget": 2500}
+        "text": "2,600 ms", "rating": "needs-improvement", "over": True, "budget": 2500, "spread": None}
     assert ui.vital_cell("cls", 0.05, None)["rating"] == "good"
-    assert ui.vital_cell("inp", None, {"inp": 100}) == {"text": "–", "rating": None, "over": False, "budget": 100}
+    assert ui.vital_cell("inp", None, {"inp": 100}) == {"text": "–", "rating": None, "over": False, "budget": 100,
+                                                        "spread": None}
+    assert ui.vital_cell("lcp", 510.0, None, [490.0, 510.0, 530.0])["spread"] == "490 ms–530 ms, median of 3 samples"
     assert ui.vital_cell("lcp", 2500.0, {"lcp": 2500})["over"] is False  # equal to the budget passes
 
 

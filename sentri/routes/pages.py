@@ -155,7 +155,9 @@ def _run_context(run) -> dict:
     rows = []
     for result in shown:
         pages = [
-            {"url": page_row.get("url"), "cells": {m: ui.vital_cell(m, page_row.get(m), budgets) for m in ui.METRICS}}
+            {"url": page_row.get("url"), "cells": {
+                m: ui.vital_cell(m, page_row.get(m), budgets, (page_row.get("samples") or {}).get(m))
+                for m in ui.METRICS}}
             for page_row in (result.vitals or [])
         ]
         screenshot = (

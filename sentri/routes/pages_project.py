@@ -115,6 +115,7 @@ def _automation_tab(project, user, *, errors: dict | None = None, values: dict |
         snippets=_ci_snippets(project), errors=errors or {}, values=values or {}, plaintext=plaintext,
         gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
         gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
+        policy=project.quarantine_policy or {}, regression=_flat(project.vitals_regression or {}),
     )
     return response, status, {"Cache-Control": "no-store"}
 
@@ -156,7 +157,7 @@ def token_revoke(project_id, token_id, user):
     return redirect(url_for("pages.project_automation", project_id=project.public_id))
 
 
-@bp.post("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets'):kind>")
+@bp.post("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>")
 @login_required
 def project_limits(project_id, kind, user):
     project = projects.get(project_id)
@@ -170,6 +171,49 @@ def project_limits(project_id, kind, user):
         return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
     flash(spec.saved, "success")
     return redirect(url_for("pages.project_automation", project_id=project.public_id) + f"#{kind}")
+
+
+# The regression gate's form: a rule per metric as two inputs ("lcp.maxIncreasePct"), off when both are empty.
+_RULE_MINIMUM = {"lcp": "minIncreaseMs", "ttfb": "minIncreaseMs", "cls": "minIncrease"}
+_REGRESSION_INPUTS = (*(f"{metric}.{part}" for metric, minimum in _RULE_MINIMUM.items()
+                        for part in ("maxIncreasePct", minimum)),
+                      "alpha", "baselineRuns", "vitalsSamples", "mode", "baselineBranch")
+
+
+def _flat(config: dict) -> dict:
+    flat = {key: value for key, value in config.items() if not isinstance(value, dict)}
+    for metric, rule in config.items():
+        if isinstance(rule, dict):
+            flat.update({f"{metric}.{part}": value for part, value in rule.items()})
+    return flat
+
+
+def _regression_patch(values: dict) -> dict:
+    patch: dict = {}
+    for metric, minimum in _RULE_MINIMUM.items():
+        parts = {part: values[f"{metric}.{part}"] for part in ("maxIncreasePct", minimum)}
+        given = {part: _number(raw, f"{metric}.{part}") for part, raw in parts.items() if raw.strip()}
+        patch[metric] = given or None
+    patch["alpha"] = _number(values["alpha"], "alpha")
+    patch["baselineRuns"] = _number(values["baselineRuns"], "baselineRuns", whole=True)
+    patch["vitalsSamples"] = _number(values["vitalsSamples"], "vitalsSamples", whole=True)
+    patch["mode"] = values["mode"].strip() or None
+    patch["baselineBranch"] = values["baselineBranch"].strip() or None
+    return patch
+
+
+@bp.post("/projects/<project_id>/vitals-regression")
+@login_required
+def project_regression(project_id, user):
+    project = projects.get(project_id)
+    require_admin(user)
+    values = {name: request.form.get(name, "") for name in _REGRESSION_INPUTS}
+    try:
+        limits.change(project, "vitals-regression", _regression_patch(values), actor=user)
+    except ValidationFailed as exc:
+        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
+    flash(limits.KINDS["vitals-regression"].saved, "success")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#vitals-regression")
 
 
 # -- settings tab -----------------------------------------------------------------------------------

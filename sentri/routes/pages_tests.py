@@ -8,9 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from .. import projects, testcases, testfiles, ui
-from ..errors import NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run
+from ..runs import quarantine
 from .pages_common import bp, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -124,7 +125,7 @@ def _as_yaml(test) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
 
-def _test_page(project, test, *, source=None, errors=None, status=200):
+def _test_page(project, test, *, source=None, errors=None, status=200, quarantine_error=None):
     number, offset = page_of()
     query = select(Result, Run).join(Run, Run.id == Result.run_id).where(Result.test_id == test.id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -133,6 +134,8 @@ def _test_page(project, test, *, source=None, errors=None, status=200):
         render_template(
             "pages/test.html", project=project, test=test, tab="tests", source=source or _as_yaml(test),
             errors=errors or [], history=history, page=ui.Page(number, ui.PER_PAGE, total),
+            quarantine=quarantine.describe(test, testcases.quarantined_and_suggested(test)),
+            quarantine_error=quarantine_error,
         ),
         status,
     )
@@ -167,6 +170,23 @@ def test_save(project_id, test_id, user):
         return _test_page(project, test, source=source, errors=exc.message.split("; "), status=400)
     flash(f"{test.public_id} saved" + (" and sent back to review." if test.review_status == "draft" else "."),
           "success")
+    return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id))
+
+
+@bp.post("/projects/<project_id>/tests/<test_id>/quarantine")
+@login_required
+def test_quarantine(project_id, test_id, user):
+    project = projects.get(project_id)
+    test = testcases.get(project, test_id)
+    try:
+        if request.form.get("action") == "release":
+            quarantine.leave(test, actor=user)
+            flash(f"{test.public_id} left quarantine: its outcomes count again from the next run.", "success")
+        else:
+            quarantine.enter(test, {"reason": request.form.get("reason", "")}, actor=user)
+            flash(f"{test.public_id} quarantined: it still runs, but no longer counts toward the verdict.", "success")
+    except (ValidationFailed, Conflict) as exc:
+        return _test_page(project, test, quarantine_error=exc.message, status=exc.status)
     return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id))
 
 

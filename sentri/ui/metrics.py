@@ -24,9 +24,14 @@ def format_metric(metric: str, value: float | None) -> str:
     return f"{round(value):,} ms"
 
 
-def vital_cell(metric: str, value: float | None, budgets: dict | None) -> dict:
-    """Return how to show one measured vital: text, Google's rating and whether it is over budget."""
+def vital_cell(metric: str, value: float | None, budgets: dict | None, samples: list[float] | None = None) -> dict:
+    """Return how to show one measured vital: text, Google's rating, whether it is over budget, and with
+    several samples (vitalsSamples) their spread: the value shown is their median."""
     budget = (budgets or {}).get(metric)
     over = value is not None and budget is not None and value > budget
+    spread = None
+    if samples and len(samples) > 1:
+        spread = (f"{format_metric(metric, min(samples))}–{format_metric(metric, max(samples))}, "
+                  f"median of {len(samples)} samples")
     return {"text": format_metric(metric, value), "rating": vitals.rating(metric, value), "over": over,
-            "budget": budget}
+            "budget": budget, "spread": spread}

@@ -38,13 +38,13 @@
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (run) {
         failures = 0;
-        var done = run.passed + run.failed + run.skipped;
+        var done = run.passed + run.failed + run.skipped + (run.quarantined || 0);
         var terminal = run.status !== "running";
         setField("status", run.status);
         setField("phase", run.phase || "done");
         setField("done", done);
         setField("total", run.total);
-        ["passed", "failed", "skipped", "flaky"].forEach(function (k) { setField(k, run[k]); });
+        ["passed", "failed", "skipped", "flaky", "quarantined"].forEach(function (k) { setField(k, run[k]); });
         progress.max = Math.max(run.total, 1);
         progress.value = done;
         progress.textContent = done + " of " + run.total;
