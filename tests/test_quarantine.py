@@ -12,7 +12,7 @@ from sentri.extensions import db
 from sentri.models import Run, TestCase
 from sentri.runs import junit, quarantine
 from sentri.runs.serialize import verdict
-from tests.conftest import _make_user
+from tests.conftest import _make_user, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.support.runs import recorded_run
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
@@ -137,6 +137,7 @@ def _project_with_test(app, name="P"):
     return project, test
 
 
+@both_databases
 def test_the_policy_quarantines_a_test_whose_flaky_score_reaches_it(app):
     with app.app_context():
         project, test = _project_with_test(app)
@@ -165,6 +166,7 @@ def test_without_a_policy_nothing_enters_quarantine_on_its_own(app):
         assert test.flaky_score == 1.0 and test.quarantined_at is None
 
 
+@both_databases
 def test_leaving_is_suggested_after_enough_first_attempt_passes_since_entering(app):
     with app.app_context():
         project, test = _project_with_test(app)
@@ -184,6 +186,7 @@ def test_leaving_is_suggested_after_enough_first_attempt_passes_since_entering(a
         assert quarantine.is_quarantined(test)
 
 
+@both_databases
 def test_quarantined_pages_count_toward_no_budget_and_the_report_marks_them(app):
     with app.app_context():
         project, test = _project_with_test(app)

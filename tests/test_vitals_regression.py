@@ -12,6 +12,7 @@ from sentri.database import write
 from sentri.runs import regression
 from sentri.runs.options import parse_options
 from sentri.runs.serialize import verdict
+from tests.conftest import both_databases
 from tests.support.runs import recorded_run
 
 LCP = {"lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100}}
@@ -101,6 +102,7 @@ def test_enforce_adds_violations_the_seed_script_reads_and_advisory_only_reports
     assert advisory["regression"]["findings"][0]["rule"] == "lcp_regression"
 
 
+@both_databases
 def test_a_recorded_run_is_judged_against_the_baseline_branch_only(app):
     with app.app_context():
         project = projects.create("Paced", "http://127.0.0.1:9")
