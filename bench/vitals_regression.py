@@ -89,7 +89,8 @@ def main() -> int:
             flagged_here, naive = False, False
             cells = []
             for metric in ("lcp", "ttfb"):
-                outcome = regression.compare(metric, RULE, page["samples"][metric], baseline[metric], 0.05)
+                outcome = regression.compare(metric, RULE, page["samples"][metric], baseline[metric], 0.05,
+                                             always_test=True)
                 flagged_here |= outcome["regressed"]
                 # A single-sample gate: this run's first reading against the last baseline run's first reading.
                 last = first_samples[metric][-1]

@@ -136,7 +136,7 @@ def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, sit
     assert response.status_code == 202
     with app.app_context():
         options = runs.get("RUN-1").options
-    assert options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0} and options["budgetMinutes"] is None
+    assert options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0, "vitalsSamples": 1} and options["budgetMinutes"] is None
     for budget, expected in ((5, 5.0), (1000, 240.0), (-1, None), (True, None), (float("nan"), None)):
         assert run_options._budget(budget) == expected
 

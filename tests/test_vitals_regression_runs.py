@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import FixtureSite, SentriProcess, http_session, write_tests
+from tests.support import FixtureSite, SentriProcess, write_tests
 from tests.test_e2e_runs import run_seed_workflow, status_of, trigger, wait_terminal
 
 pytestmark = pytest.mark.browser
@@ -25,13 +25,6 @@ def sentri(tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def http():
-    session = http_session()
-    yield session
-    session.close()
-
-
 def _paced_project(sentri, site, name, settings):
     project_id = sentri.cli("projects", "create", name, "--base-url", site.url)
     path = write_tests(sentri.instance_path.parent / f"{name}.yaml", [{
@@ -41,10 +34,9 @@ def _paced_project(sentri, site, name, settings):
     }])
     sentri.cli("tests", "import", "--project", project_id, str(path), "--approve")
     token = sentri.cli("tokens", "create", "--project", project_id, "--name", f"{name}-ci")
-    with http_session() as http:
-        response = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json=settings,
-                              headers=sentri.user_headers(), timeout=15)
-        assert response.status_code == 200, response.text
+    response = sentri.http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json=settings,
+                                 headers=sentri.user_headers(), timeout=15)
+    assert response.status_code == 200, response.text
     return project_id, token
 
 
@@ -55,7 +47,8 @@ def _run(http, sentri, project_id, token, body=None):
     return final, detail["results"][0]["vitals"][0]
 
 
-def test_each_page_is_loaded_vitals_samples_times_and_its_median_reported(sentri, site, http):
+def test_each_page_is_loaded_vitals_samples_times_and_its_median_reported(sentri, site):
+    http = sentri.http
     site.pace_ms, site.pace_jitter_ms = 150, 0
     project_id, token = _paced_project(sentri, site, "samples", {"vitalsSamples": SAMPLES})
     before = len(site.requests_since(0, "/paced"))
@@ -74,7 +67,8 @@ def test_each_page_is_loaded_vitals_samples_times_and_its_median_reported(sentri
     assert len(site.requests_since(0, "/paced")) - before == 2 and len(page["samples"]["lcp"]) == 2
 
 
-def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentri, site, http, tmp_path):
+def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentri, site, tmp_path):
+    http = sentri.http
     site.pace_ms, site.pace_jitter_ms = 120, 20
     rules = {"lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100}, "ttfb": {"maxIncreasePct": 10, "minIncreaseMs": 100}}
     project_id, token = _paced_project(sentri, site, "regress", {**rules, "vitalsSamples": SAMPLES, "baselineRuns": 5})

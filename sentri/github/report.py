@@ -58,7 +58,8 @@ def final_description(run: Run) -> str:
     elif run.status != "completed":
         text = f"Run failed: {run.error or run.status}"
     else:
-        counts = f"{run.passed} passed, {run.failed} failed" + (f", {run.skipped} skipped" if run.skipped else "")
+        counts = (f"{run.passed} passed, {run.failed} failed" + (f", {run.skipped} skipped" if run.skipped else "")
+                  + (f", {run.quarantined} quarantined" if run.quarantined else ""))
         reasons = []
         if gates := _violated_rules(run.gate_result):
             reasons.append("gates: " + ", ".join(gates))

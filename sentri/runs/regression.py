@@ -142,20 +142,23 @@ def p_value(actual: list[float], baseline: list[float]) -> float:
     return value if math.isfinite(value) else 1.0  # every value tied: no evidence of a change
 
 
-def compare(metric: str, rule: dict, actual: list[float], baseline: list[float], alpha: float) -> dict:
-    """Compare one page's samples of one metric with its baseline; `regressed` says the verdict."""
+def compare(metric: str, rule: dict, actual: list[float], baseline: list[float], alpha: float, *,
+            always_test: bool = False) -> dict:
+    """Compare one page's samples of one metric with its baseline; `regressed` says the verdict. The test
+    (about a millisecond) runs only when the median passed both thresholds, unless `always_test`."""
     base, now = statistics.median(baseline), statistics.median(actual)
     minimum = rule.get("minIncrease", rule.get("minIncreaseMs", DEFAULT_MIN[metric]))
     pct = rule.get("maxIncreasePct", DEFAULT_PCT)
     threshold = base + max(minimum, base * pct / 100)  # what the median had to exceed
     increase = now - base
-    p = p_value(actual, baseline)
-    regressed = (increase > minimum and (base <= 0 or increase * 100 / base > pct) and p < alpha)
+    over = increase > minimum and (base <= 0 or increase * 100 / base > pct)
+    p = p_value(actual, baseline) if over or always_test else None
+    regressed = over and p < alpha
     return {
         "rule": f"{metric}_regression", "metric": metric, "baseline": gates.reported(base),
         "actual": gates.reported(now), "threshold": gates.reported(threshold),
         "increasePct": None if base <= 0 else gates.reported(increase * 100 / base),
-        "pValue": float(f"{p:.4g}"), "alpha": alpha, "samples": len(actual), "baselineSamples": len(baseline),
+        "pValue": None if p is None else float(f"{p:.4g}"), "alpha": alpha, "samples": len(actual), "baselineSamples": len(baseline),
         "regressed": regressed,
     }
 
@@ -175,8 +178,11 @@ def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict],
                     "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline."}
         return summary
     baseline = pool(baseline_pages)
+    first_row: dict[tuple, dict] = {}
+    for page in pages:
+        first_row.setdefault(page_key(page.get("testId"), page.get("url")), page)
     for (test_id, path), measured in pool(pages).items():
-        row = next(p for p in pages if page_key(p.get("testId"), p.get("url")) == (test_id, path))
+        row = first_row[(test_id, path)]
         for metric, limits in rules.items():
             actual, before = measured.get(metric) or [], baseline.get((test_id, path), {}).get(metric) or []
             if not actual:
