@@ -113,5 +113,7 @@ def serialize(project: Project) -> dict:
         "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
         "variables": project.variables or {},
         "allowedOrigins": project.allowed_origins or [],
+        "vitalsRegression": project.vitals_regression,
+        "quarantinePolicy": project.quarantine_policy,
         "lastRunId": last_run.public_id if last_run else None,
     }
