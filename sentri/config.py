@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
+from .worker.remote import parse_servers
 
 # The key signs sessions and API tokens and derives the key that encrypts environment secrets: a short
 # one can be brute-forced offline from any JWT. 32 bytes is HS256's own key size.
@@ -74,6 +75,8 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_GITHUB_RETRY_SECONDS": _int,
     "SENTRI_BROWSER_BLOCKED_NETWORKS": str,
     "SENTRI_LEASE_SECONDS": _int,
+    "SENTRI_BROWSER_SERVERS": str,
+    "SENTRI_BROWSER_SERVER_CHROMIUM": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -112,6 +115,12 @@ DEFAULTS: dict[str, object] = {
     # How long a claimed test stays its worker's without the worker's process renewing it: the time
     # another process waits before it recovers the tests of a process that died.
     "SENTRI_LEASE_SECONDS": 15,
+    # Playwright browser servers to run tests on instead of local browsers (worker/remote.py):
+    # "ws://host:3000#4,ws://other:3000#4" (capacity after #, default 1). None: launch locally.
+    "SENTRI_BROWSER_SERVERS": None,
+    # The Chromium a browser server started with --unsafe should launch (a path on that server's machine);
+    # None: the server's own browser (the official Playwright image has it).
+    "SENTRI_BROWSER_SERVER_CHROMIUM": None,
     # When a Playwright trace is recorded (executor.py): "rerun" = a failed test is run once more with
     # tracing on, so passing tests pay nothing for it; "always" = every attempt is traced.
     "SENTRI_TRACES": "rerun",
@@ -193,3 +202,7 @@ def derive(config: dict, instance_path: str) -> None:
         config["BROWSER_BLOCKED_NETWORKS"] = parse_networks(config["SENTRI_BROWSER_BLOCKED_NETWORKS"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
+    except ValueError as exc:
+        raise ConfigError(f"SENTRI_BROWSER_SERVERS: {exc}") from None

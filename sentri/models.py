@@ -256,11 +256,13 @@ class Run(PublicIdMixin, db.Model):
 
     __tablename__ = "runs"
     __table_args__ = (
-        # The database itself refuses a second active run for a project: two simultaneous
-        # triggers give one insert and one IntegrityError, never two runs.
+        # The database itself refuses a second active run for a project on one browser and device: two
+        # simultaneous triggers give one insert and one IntegrityError, never two runs.
         Index(
-            "uq_runs_one_active_per_project",
+            "uq_runs_one_active_per_project_browser_device",
             "project_id",
+            "browser",
+            "device",
             unique=True,
             sqlite_where=text(_ACTIVE_PREDICATE),
             postgresql_where=text(_ACTIVE_PREDICATE),
@@ -280,6 +282,9 @@ class Run(PublicIdMixin, db.Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     trigger_source: Mapped[str] = mapped_column(String(16))  # token | user | cli
+    # What the run's tests run in (browserProfile, device): one active run per project, browser and device.
+    browser: Mapped[str] = mapped_column(String(16), default="chromium", server_default="chromium")
+    device: Mapped[str] = mapped_column(String(16), default="desktop", server_default="desktop")
     triggered_by: Mapped[str] = mapped_column(String(64), default="")  # TOK-n / USR-n
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     callback_url: Mapped[str | None] = mapped_column(String(2048))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from sentri import projects, runs, testcases, tokens
 from sentri.extensions import db
 from sentri.models import Run, TriggerToken
 from sentri.runs import options as run_options
 
+from .conftest import both_databases
 from .support.processes import descendants
 
 pytestmark = pytest.mark.browser
@@ -321,3 +325,37 @@ def test_a_browser_that_cannot_start_fails_the_run_with_a_clear_error(app_factor
     assert (final["status"], final["verdict"]) == ("failed", "failed")
     assert final["error"].startswith("The browser could not start") and "no-such-chromium" in final["error"]
     assert _trigger(client, project_id, token).status_code == 202  # the lock was released
+
+
+def _fire_together(url, token, bodies):
+    """POST every body at once from its own thread (a barrier lines them up); return the responses in order."""
+    barrier = threading.Barrier(len(bodies))
+
+    def fire(body):
+        barrier.wait(timeout=10)
+        return requests.post(url, json=body, headers=_auth(token), timeout=30)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(fire, bodies))
+
+
+@both_databases
+def test_parallel_browser_and_device_runs_each_get_a_run_and_a_repeated_pair_is_a_409(app, live_server, site,
+                                                                                     database):
+    project_id, token = _project(app, site, [SLOW])
+    url = f"{live_server}/api/v1/projects/{project_id}/trigger"
+    desktop, mobile = {"device": "desktop"}, {"browserProfile": "chromium", "device": "mobile"}
+    answers = _fire_together(url, token, [desktop, mobile])
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    assert len({a.json()["runId"] for a in answers}) == 2
+    with app.app_context():
+        pairs = {(r.browser, r.device) for r in db.session.query(Run).all()}
+    assert pairs == {("chromium", "desktop"), ("chromium", "mobile")}
+    # The same pair again while both run: refused, naming the run that holds it.
+    again = _fire_together(url, token, [mobile, mobile])
+    assert sorted(a.status_code for a in again) == [409, 409]
+    assert all(a.json()["runId"] == answers[1].json()["runId"] and "on chromium (mobile)" in a.json()["error"]
+               for a in again)
+    # No fields at all keeps the seed's rule: a second trigger for the default pair is a 409.
+    default = requests.post(url, json={}, headers=_auth(token), timeout=30)
+    assert default.status_code == 409 and default.json()["runId"] == answers[0].json()["runId"]

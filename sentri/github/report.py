@@ -17,9 +17,17 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~!])")
 _VITAL_UNITS = {"lcp": " ms", "inp": " ms", "ttfb": " ms", "cls": ""}
 
 
-def marker(project_public_id: str) -> str:
-    """The hidden line that identifies Sentri's comment for one project on a pull request."""
-    return f"<!-- sentri:report project={project_public_id} -->"
+def variant(run: Run) -> str:
+    """The browser and device of a run when they are not the default: parallel runs of one project on other
+    browsers or devices keep a comment and a commit status of their own ("" for chromium on desktop)."""
+    return "" if (run.browser, run.device) == ("chromium", "desktop") else f"{run.browser}, {run.device}"
+
+
+def marker(project_public_id: str, run: Run | None = None) -> str:
+    """The hidden line that identifies Sentri's comment for one project (and browser and device, when not
+    the default) on a pull request."""
+    extra = f" browser={run.browser} device={run.device}" if run is not None and variant(run) else ""
+    return f"<!-- sentri:report project={project_public_id}{extra} -->"
 
 
 def clip(text: str, limit: int) -> str:
@@ -134,8 +142,8 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
     if run.started_at and run.finished_at:
         duration = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
     lines = [
-        marker(project.public_id),
-        f"### {icon} Sentri: {escape(project.name)} {headline}",
+        marker(project.public_id, run),
+        f"### {icon} Sentri: {escape(project.name)}" + (f" ({variant(run)})" if variant(run) else "") + f" {headline}",
         "",
         f"**{run.passed} passed**, **{run.failed} failed**, {run.skipped} skipped, {run.flaky} flaky"
         + (f", {run.quarantined} quarantined" if run.quarantined else "") + f" of {run.total} tests{duration}."

@@ -113,6 +113,8 @@ class GitHubReporter:
 
     def _status(self, client: Client, run: Run, info: dict, state: str, description: str) -> dict:
         context = self.app.config["SENTRI_GITHUB_STATUS_CONTEXT"]
+        if report.variant(run):
+            context = f"{context} ({report.variant(run)})"
         try:
             client.set_status(info["repo"], info["commitSha"], state=state, description=description,
                               target_url=run_url(self.app, run), context=context)
@@ -156,7 +158,7 @@ class GitHubReporter:
             body = report.comment_body(run, run_url(self.app, run), steps)
             try:
                 action, data = client.upsert_comment(info["repo"], info["prNumber"],
-                                                     report.marker(run.project.public_id), body)
+                                                     report.marker(run.project.public_id, run), body)
                 comment = {"action": action, "id": data.get("id"), "url": data.get("html_url")}
             except GitHubError as exc:
                 comment = {"error": str(exc), "httpStatus": exc.status}

@@ -71,11 +71,12 @@ def list_for(project: Project, *, offset: int = 0, limit: int = 50) -> tuple[lis
     return list(page), total
 
 
-def active_run(project_id: int) -> Run | None:
-    """Return the project's queued or running run, if any."""
-    return db.session.scalar(
-        select(Run).where(Run.project_id == project_id, Run.status.in_(ACTIVE_RUN_STATUSES)).limit(1)
-    )
+def active_run(project_id: int, browser: str | None = None, device: str | None = None) -> Run | None:
+    """Return the project's queued or running run (on this browser and device, when given), if any."""
+    query = select(Run).where(Run.project_id == project_id, Run.status.in_(ACTIVE_RUN_STATUSES))
+    if browser is not None:
+        query = query.where(Run.browser == browser, Run.device == device)
+    return db.session.scalar(query.order_by(Run.id).limit(1))
 
 
 # -- starting ------------------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         callback_url=options.callback_url, total=len(plan), plan=plan, parallel=options.parallel_workers,
         deadline=now + timedelta(minutes=budget) if budget else None,
         integrations={"github": options.github} if options.github else None, created_at=now,
-        branch=options.branch, commit_sha=options.commit_sha,
+        branch=options.branch, commit_sha=options.commit_sha, browser=options.browser, device=options.device,
     )
     try:
         with write():
@@ -178,9 +179,11 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                 end(run.id)  # nothing to execute: the run ends as it starts
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
-        active = active_run(project.id)
+        active = active_run(project.id, options.browser, options.device)
+        on = "" if (options.browser, options.device) == ("chromium", "desktop") else \
+            f" on {options.browser} ({options.device})"
         raise Conflict(
-            f"Project {project.public_id} already has an active run.",
+            f"Project {project.public_id} already has an active run{on}.",
             runId=active.public_id if active else None,
         ) from None
     return run

@@ -132,8 +132,10 @@ def _browser(value: Any) -> str:
     if value not in ENGINES:
         raise problem(f"must be one of {', '.join(ENGINES)}")
     # An engine the caller chose must exist here (400). The default Chromium missing is the server's
-    # problem, not the request's: that run fails with "The browser could not start: ...".
-    missing = engine_unavailable(value) if value != "chromium" else None
+    # problem, not the request's: that run fails with "The browser could not start: ...". With browser
+    # servers, the servers have what they have: a missing engine fails the run the same way.
+    remote = bool(current_app.config.get("BROWSER_SERVERS"))
+    missing = engine_unavailable(value) if value != "chromium" and not remote else None
     if missing:
         raise problem(f"{missing}")
     return value

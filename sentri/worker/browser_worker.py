@@ -24,12 +24,14 @@ from .browsers import find_chromium, launch_chromium
 from .executor import TestJob, execute, settle
 from .guard import HostCache
 from .jobs import RunUnusable
+from .remote import Endpoint
 from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
 # Playwright's device descriptors used for `device: mobile`, per engine.
 MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
 IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work another process queued
+SLOT_WAIT_SECONDS = 30.0  # how long a claimed test waits for a browser server slot before failing its run
 
 
 class BrowserWorker(threading.Thread):
@@ -44,6 +46,9 @@ class BrowserWorker(threading.Thread):
         self.playwright = None
         self.browser = None  # the Chromium every worker keeps warm
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
+        self.remote: dict[tuple[str, str], object] = {}  # (endpoint, engine) -> browser on a browser server
+        self.slot: Endpoint | None = None  # the browser server slot the current test holds
+        self.used_endpoint: str | None = None  # the browser server the last test ran on
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self._lock = threading.Lock()
         self.current: Claim | None = None
@@ -87,6 +92,8 @@ class BrowserWorker(threading.Thread):
         return self.browser
 
     async def _browser_for(self, engine: str):
+        if self.engine.pool is not None:
+            return await self._remote_browser(engine)
         if engine == "chromium":
             return await self._ensure_browser()
         browser = self.others.get(engine)
@@ -98,6 +105,44 @@ class BrowserWorker(threading.Thread):
             self.others[engine] = browser
         return browser
 
+    async def _remote_browser(self, engine: str):
+        """A browser on the browser server with the most free slots, holding one of its slots until the test
+        ends (connected once per endpoint and engine, reconnected when it dropped)."""
+        pool = self.engine.pool
+        if self.playwright is None:
+            self.playwright = await async_playwright().start()
+        tried: set[str] = set()
+        waited = 0.0
+        while True:
+            endpoint = pool.acquire(tried)
+            if endpoint is None:
+                if pool.all_down(tried) or waited >= SLOT_WAIT_SECONDS:
+                    raise pool.unavailable()
+                await asyncio.sleep(0.2)  # every answering server is busy: wait for a slot
+                waited += 0.2
+                continue
+            browser = self.remote.get((endpoint.url, engine))
+            if browser is None or not browser.is_connected():
+                if browser is not None:
+                    await _quietly(browser.close())
+                try:
+                    browser = await getattr(self.playwright, engine).connect(endpoint.url, **pool.connect_options())
+                except Exception as exc:
+                    pool.refused(endpoint, exc)
+                    pool.release(endpoint)
+                    tried.add(endpoint.url)
+                    continue
+                self.remote[(endpoint.url, engine)] = browser
+            pool.answered(endpoint)
+            self.slot = endpoint
+            return browser
+
+    def _release_slot(self) -> None:
+        if self.slot is not None:
+            self.used_endpoint = self.slot.url
+            self.engine.pool.release(self.slot)
+            self.slot = None
+
     def _device(self, job: TestJob) -> dict | None:
         if job.device != "mobile":
             return None
@@ -108,7 +153,7 @@ class BrowserWorker(threading.Thread):
         return descriptor
 
     async def _close(self) -> None:
-        for other in self.others.values():
+        for other in [*self.others.values(), *self.remote.values()]:
             await _quietly(other.close())
         if self.browser is not None:
             await _quietly(self.browser.close())
@@ -120,12 +165,16 @@ class BrowserWorker(threading.Thread):
     def run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self.loop.run_until_complete(self._ensure_browser())
+            if self.engine.pool is None:  # browser servers are connected to when a test needs one
+                self.loop.run_until_complete(self._ensure_browser())
         except Exception as exc:  # reported per run when a test needs the browser
             log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
         busy = False
         while not self.engine.stopping:
             seen = self.engine.work_signal()
+            if self.engine.pool is not None and not self.engine.pool.has_room():
+                self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)  # no free slot: claim nothing yet
+                continue
             try:
                 claim = self.engine.claim(look_first=not busy)
             except Exception:  # the database is busy or gone for a moment: try again shortly
@@ -171,6 +220,9 @@ class BrowserWorker(threading.Thread):
                 claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
+        if result is not None and self.used_endpoint is not None:
+            # Which browser server ran each attempt (the lease owner says which Sentri process did).
+            result["attempts"] = [{**a, "browserServer": self.used_endpoint} for a in result.get("attempts") or []]
         with self._lock:
             reason = self._cancel_reason
         with self.app.app_context():
@@ -188,6 +240,7 @@ class BrowserWorker(threading.Thread):
     def _execute(self, job: TestJob) -> dict | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
         job.loop = self.loop
+        self.used_endpoint = None
         self.alive_at = time.monotonic()
         self._tick()
         try:
@@ -224,11 +277,18 @@ class BrowserWorker(threading.Thread):
                     return self._internal_error(job, exc)
             return None
         finally:
+            self._release_slot()
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None
 
     async def _forget_browser(self, engine: str) -> None:
+        if self.slot is not None:  # the browser server dropped it: reconnect (or go elsewhere) next time
+            browser = self.remote.pop((self.slot.url, engine), None)
+            self._release_slot()
+            if browser is not None:
+                await _quietly(browser.close())
+            return
         browser = self.browser if engine == "chromium" else self.others.pop(engine, None)
         if browser is not None:
             await _quietly(browser.close())

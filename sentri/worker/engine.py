@@ -32,6 +32,7 @@ from ..runs import claims
 from ..runs.claims import Claim
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
+from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
 HEARTBEAT_SECONDS = 1.0
@@ -52,7 +53,11 @@ class RunEngine:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.size = max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
+        servers = app.config.get("BROWSER_SERVERS") or []
+        # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
+        self.pool = ServerPool([Endpoint(url, capacity) for url, capacity in servers],
+                               app.config.get("SENTRI_BROWSER_SERVER_CHROMIUM")) if servers else None
+        self.size = self.pool.capacity if self.pool else max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
         self.node_id = node_identity()
         self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
         self.jobs = JobBuilder(app)
@@ -111,6 +116,10 @@ class RunEngine:
                     db.session.execute(delete(Node).where(Node.id == self.node_id))
             except Exception:  # the database may be the reason we stop
                 log.exception("could not remove this process from the nodes table")
+
+    def busy(self) -> int:
+        """How many of this process's workers are running a test now."""
+        return sum(1 for worker in self._workers if worker.claimed() is not None)
 
     # -- work signals --------------------------------------------------------------------------------
 

@@ -1,13 +1,174 @@
 """Playwright browser servers (SENTRI_BROWSER_SERVERS): where workers connect instead of launching.
 
-status() is what the health endpoint and /metrics report about them: one row per configured endpoint."""
+`SENTRI_BROWSER_SERVERS=ws://browsers-1:3000#4,ws://browsers-2:3000#4`: each endpoint runs `playwright
+run-server` (of the same Playwright version as Sentri) and takes up to its capacity (after `#`, default 1)
+of this process's tests at once. The engine then has as many workers as the capacities add up to; before
+each test a worker takes a slot on the endpoint with the most free slots (ServerPool), connects there if
+it has no connection yet, and gives the slot back after the test.
+
+An endpoint that refuses or cannot be reached is marked down (logged once, shown by status() on /health
+and /metrics) and skipped; it is tried again after RETRY_SECONDS, so a restarted server is used again
+without a restart here. When no endpoint answers, the run fails at once with a sentence naming them all.
+A server of another Playwright version refuses the connection (HTTP 428): said with both versions.
+
+Everything the browser guard enforces (schemes, blocked networks, where secrets may be typed) is enforced
+here, on Sentri's side of the connection: the guard routes every request of a context, wherever the
+browser runs. The browser server resolves host names itself, though: which hosts it can reach is the
+deployment's concern (docs/scaling.md).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, has_app_context
+
+from .browsers import CHROMIUM_ARGS
+
+log = logging.getLogger("sentri.worker")
+RETRY_SECONDS = 5.0  # a down endpoint is tried again after this long
+CONNECT_TIMEOUT_MS = 10_000
+PLAYWRIGHT_VERSION = version("playwright")
+_MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
+
+
+class NoBrowserServer(RuntimeError):
+    """No configured browser server took the test; str() names each endpoint and why."""
+
+
+@dataclass
+class Endpoint:
+    url: str
+    capacity: int
+    busy: int = 0
+    state: str = "unknown"  # unknown (not tried yet) | up | down
+    error: str | None = None
+    retry_at: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        return {"endpoint": self.url, "state": self.state, "capacity": self.capacity, "busy": self.busy,
+                "error": self.error}
+
+
+def parse_servers(value: str | None) -> list[Endpoint]:
+    """Parse SENTRI_BROWSER_SERVERS; ValueError says which entry is wrong and why."""
+    endpoints: list[Endpoint] = []
+    for entry in (part.strip() for part in (value or "").split(",")):
+        if not entry:
+            continue
+        url, _, capacity = entry.partition("#")
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"{entry!r} is not a ws:// or wss:// URL of a Playwright browser server")
+        if capacity and not (capacity.isdigit() and 1 <= int(capacity) <= 256):
+            raise ValueError(f"{entry!r}: the capacity after # must be a whole number from 1 to 256")
+        if any(known.url == url for known in endpoints):
+            raise ValueError(f"{url} is listed twice")
+        endpoints.append(Endpoint(url, int(capacity) if capacity else 1))
+    return endpoints
+
+
+def refusal(url: str, error: Exception | str) -> str:
+    """One line saying why an endpoint refused or could not be reached."""
+    text = str(error)
+    mismatch = _MISMATCH.search(text)
+    if mismatch or "428 Precondition Required" in text:
+        server = mismatch.group(1) if mismatch else "another version"
+        return (f"{url} runs Playwright {server}, this Sentri Playwright {PLAYWRIGHT_VERSION}: run the browser server "
+                f"from the same version (mcr.microsoft.com/playwright:v{PLAYWRIGHT_VERSION}-noble)")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "no answer")
+    return f"{url}: {first.removeprefix('BrowserType.connect: ')[:200]}"
+
+
+class ServerPool:
+    """The configured endpoints and their free slots, shared by this process's workers (thread-safe)."""
+
+    def __init__(self, endpoints: list[Endpoint], chromium_path: str | None = None) -> None:
+        self.endpoints = endpoints
+        self.chromium_path = chromium_path
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        return sum(endpoint.capacity for endpoint in self.endpoints)
+
+    def acquire(self, skip: set[str] | frozenset = frozenset()) -> Endpoint | None:
+        """Take a slot on the endpoint with the most free ones (down ones only once their retry is due)."""
+        now = time.monotonic()
+        with self._lock:
+            usable = [e for e in self.endpoints if e.url not in skip and e.busy < e.capacity
+                      and (e.state != "down" or now >= e.retry_at)]
+            if not usable:
+                return None
+            chosen = max(usable, key=lambda e: (e.state == "up", e.capacity - e.busy))
+            chosen.busy += 1
+            return chosen
+
+    def has_room(self) -> bool:
+        """Whether a test claimed now could get a slot (on an answering endpoint, or one due a retry)."""
+        now = time.monotonic()
+        with self._lock:
+            return any(e.busy < e.capacity and (e.state != "down" or now >= e.retry_at) for e in self.endpoints)
+
+    def all_down(self, tried: set[str]) -> bool:
+        """Whether no endpoint could answer now: each was just tried, or is down and not due a retry."""
+        now = time.monotonic()
+        with self._lock:
+            return all(e.url in tried or (e.state == "down" and now < e.retry_at) for e in self.endpoints)
+
+    def release(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            endpoint.busy = max(0, endpoint.busy - 1)
+
+    def answered(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            was = endpoint.state
+            endpoint.state, endpoint.error = "up", None
+        if was == "down":
+            log.warning("browser server %s answers again", endpoint.url)
+
+    def refused(self, endpoint: Endpoint, error: Exception | str) -> str:
+        """Mark an endpoint down for RETRY_SECONDS; return (and log, once per outage) why."""
+        why = refusal(endpoint.url, error)
+        with self._lock:
+            was = endpoint.state
+            endpoint.state, endpoint.error = "down", why
+            endpoint.retry_at = time.monotonic() + RETRY_SECONDS
+        if was != "down":
+            log.warning("browser server skipped: %s", why)
+        return why
+
+    def unavailable(self) -> NoBrowserServer:
+        reasons = "; ".join(e.error or f"{e.url}: all {e.capacity} slots busy" for e in self.endpoints)
+        return NoBrowserServer(f"No Playwright browser server took the test ({reasons}).")
+
+    def connect_options(self) -> dict[str, Any]:
+        """connect() keyword arguments. Launch options reach the browser only from a server started with
+        --unsafe (e.g. one that runs a system Chromium); the official image's server uses its own."""
+        launch: dict[str, Any] = {"headless": True, "args": [*CHROMIUM_ARGS, "--no-sandbox"]}
+        if self.chromium_path:
+            launch["executablePath"] = self.chromium_path
+        return {"timeout": CONNECT_TIMEOUT_MS, "headers": {"x-playwright-launch-options": json.dumps(launch)}}
+
+    def status(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [endpoint.row() for endpoint in self.endpoints]
 
 
 def status() -> list[dict[str, Any]]:
-    """One row per configured endpoint: {"endpoint", "state", "capacity", "busy", "error"}; [] when browsers
-    are launched locally."""
-    return []
+    """One row per browser endpoint of this process: {"endpoint", "state", "capacity", "busy", "error"}. With
+    local browsers, one row "local" (capacity SENTRI_MAX_BROWSERS, busy = workers running a test)."""
+    engine = current_app.extensions.get("sentri_engine") if has_app_context() else None
+    if engine is None:
+        return []
+    if engine.pool is not None:
+        return engine.pool.status()
+    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None}]

@@ -1,0 +1,186 @@
+"""Tests on Playwright browser servers (SENTRI_BROWSER_SERVERS): real `playwright run-server` processes on
+loopback, real Chromium behind them, real runs. Spread over two, one killed mid-run, all down, a server
+of another Playwright version, and the browser guard still holding on Sentri's side of the connection."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sentri import projects, testcases, tokens
+from sentri.config import ConfigError
+from sentri.worker import remote
+from sentri.worker.browsers import find_chromium
+from tests.conftest import _make_user
+from tests.support import StaticSite
+from tests.support.browser_servers import BrowserServer
+
+OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
+SLOW = [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
+
+
+# -- the setting -------------------------------------------------------------------------------------
+
+
+def test_the_setting_lists_endpoints_with_capacities():
+    parsed = remote.parse_servers(" ws://a:3000#4, wss://b.example:443/pw ,ws://c:1 ")
+    assert [(e.url, e.capacity) for e in parsed] == [("ws://a:3000", 4), ("wss://b.example:443/pw", 1), ("ws://c:1", 1)]
+    assert remote.parse_servers("") == [] and remote.parse_servers(None) == []
+
+
+@pytest.mark.parametrize("value, says", [
+    ("http://a:3000", "not a ws:// or wss:// URL"), ("ws://a:3000#0", "capacity"), ("ws://a:3000#x", "capacity"),
+    ("ws://a:1,ws://a:1", "listed twice"), ("ws://:3000", "not a ws://"),
+])
+def test_a_bad_setting_stops_the_server_at_start_with_what_is_wrong(app_factory, value, says):
+    with pytest.raises(ConfigError) as refused:
+        app_factory(SENTRI_BROWSER_SERVERS=value)
+    assert "SENTRI_BROWSER_SERVERS" in str(refused.value) and says in str(refused.value)
+
+
+def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retry():
+    pool = remote.ServerPool(remote.parse_servers("ws://a:1#2,ws://b:1#3"))
+    taken = [pool.acquire() for _ in range(5)]
+    assert sorted(e.url for e in taken) == ["ws://a:1"] * 2 + ["ws://b:1"] * 3
+    assert pool.acquire() is None and not pool.has_room()
+    for endpoint in taken:
+        pool.release(endpoint)
+    why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
+    assert why == "ws://b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
+    assert {pool.acquire().url for _ in range(2)} == {"ws://a:1"}
+    assert pool.acquire() is None and pool.all_down({"ws://a:1"})
+    assert pool.status()[1] == {"endpoint": "ws://b:1", "state": "down", "capacity": 3, "busy": 0, "error": why}
+
+
+def test_a_version_mismatch_is_said_with_both_versions():
+    text = ("BrowserType.connect: WebSocket error: ws://x/ 428 Precondition Required\n║ Playwright version mismatch: ║\n"
+            "║   - server version: v1.64  ║\n║   - client version: v1.65 ║")
+    said = remote.refusal("ws://x/", text)
+    assert "ws://x/ runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
+
+
+# -- real servers ------------------------------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    return find_chromium().executable  # None: Playwright's own, which the server finds itself
+
+
+def _app(app_factory, *servers, **extra):
+    spec = ",".join(f"{server.url.rstrip('/')}#{capacity}" for server, capacity in servers)
+    return app_factory(SENTRI_BROWSER_SERVERS=spec, SENTRI_BROWSER_SERVER_CHROMIUM=_chromium(), **extra)
+
+
+def _project(app, site, tests):
+    with app.app_context():
+        project = projects.create("Remote", site)
+        for index, steps in enumerate(tests):
+            testcases.review(testcases.create(project, {"name": f"t{index}", "steps": steps}), "approve")
+        _, token = tokens.create(project)
+        return project.public_id, token
+
+
+def _trigger(app, project_id, token, body=None):
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post(f"/api/v1/projects/{project_id}/trigger", json=body or {}, headers=headers)
+    assert response.status_code == 202, response.get_json()
+    return client, headers, response.get_json()
+
+
+def _wait(app, project_id, token, body=None, *, during=None):
+    client, headers, started = _trigger(app, project_id, token, body)
+    deadline = time.monotonic() + 120
+    while (status := client.get(started["statusUrl"], headers=headers).get_json())["status"] == "running":
+        if during is not None:
+            during(status)
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    _, admin = _make_user(app, f"admin{time.monotonic_ns()}@example.com", "admin")
+    return client.get(f"/api/v1/runs/{started['runId']}", headers=admin).get_json()
+
+
+@pytest.mark.browser
+def test_a_run_is_spread_over_two_browser_servers(app_factory, site):
+    with BrowserServer() as one, BrowserServer() as two:
+        app = _app(app_factory, (one, 2), (two, 2))
+        project_id, token = _project(app, site, [SLOW] * 8)
+        run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 4}})
+        assert (run["status"], run["passed"]) == ("completed", 8), run
+        used = {attempt["browserServer"] for result in run["results"] for attempt in result["attempts"]}
+        assert used == {one.url.rstrip("/"), two.url.rstrip("/")}
+        assert all(result["vitals"] for result in run["results"])  # Web Vitals measured through the server too
+
+
+@pytest.mark.browser
+def test_a_server_killed_mid_run_leaves_its_tests_to_the_other_and_the_run_ends(app_factory, site):
+    with BrowserServer() as one, BrowserServer() as two:
+        app = _app(app_factory, (one, 1), (two, 1))
+        project_id, token = _project(app, site, [SLOW] * 10)
+        killed = []
+
+        def kill_one_once_running(status):
+            if not killed and status["passed"] + status["failed"] >= 2:
+                one.stop(kill=True)
+                killed.append(True)
+
+        run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 2}}, during=kill_one_once_running)
+        assert killed and run["status"] == "completed" and run["passed"] + run["failed"] == 10, run
+        # After the kill, the tests went to the server that still answers.
+        last = run["results"][-1]["attempts"][-1]
+        assert last["status"] == "passed" and last["browserServer"] == two.url.rstrip("/")
+        health = {row["endpoint"]: row for row in _status(app)}
+        assert health[one.url.rstrip("/")]["state"] == "down" and health[two.url.rstrip("/")]["state"] == "up"
+
+
+def _status(app):
+    with app.test_request_context():
+        return remote.status()
+
+
+@pytest.mark.browser
+def test_with_every_server_down_the_run_fails_at_once_naming_them_and_holds_no_lock(app_factory, site):
+    gone = BrowserServer()  # never started: its port refuses
+    app = _app(app_factory, (gone, 2))
+    project_id, token = _project(app, site, [OK] * 3)
+    run = _wait(app, project_id, token)
+    assert run["status"] == "failed", run
+    assert run["error"].startswith("The browser could not start: No Playwright browser server took the test")
+    assert gone.url.rstrip("/") in run["error"] and "ECONNREFUSED" in run["error"]
+    # Nothing is stuck: the project takes the next trigger.
+    _trigger(app, project_id, token)
+
+
+@pytest.mark.browser
+def test_a_server_of_another_playwright_version_is_refused_with_both_versions(app_factory, site):
+    with BrowserServer(previous=True) as old:
+        app = _app(app_factory, (old, 1))
+        project_id, token = _project(app, site, [OK])
+        run = _wait(app, project_id, token)
+    assert run["status"] == "failed"
+    assert f"runs Playwright 1.64, this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in run["error"], run["error"]
+
+
+@pytest.mark.browser
+def test_the_browser_guard_holds_on_sentris_side_of_the_connection(app_factory):
+    metadata = StaticSite({"/latest/meta-data/": "<h1>instance-secret</h1>"}, host="127.0.0.2").start()
+    page = f"""<!doctype html><title>Shop</title><h1>Shop</h1>
+<script>fetch("{metadata.url}/latest/meta-data/").then(r => r.text()).then(t => document.title = t)</script>"""
+    site = StaticSite({"/": page, "/plain": "<!doctype html><title>Plain</title><h1>Plain</h1>"}).start()
+    try:
+        with BrowserServer() as server:
+            app = _app(app_factory, (server, 1), SENTRI_BROWSER_BLOCKED_NETWORKS="169.254.0.0/16,127.0.0.2/32")
+            project_id, token = _project(app, site.url, [
+                [{"goto": "/"}, {"expect_visible": {"css": "h1"}}],
+                [{"goto": "/plain"}, {"goto": f"{metadata.url}/latest/meta-data/"}],
+            ])
+            run = _wait(app, project_id, token)
+        page_test, direct = run["results"]
+        assert page_test["status"] == "failed" and "Sentri refused to load http://127.0.0.2:" in page_test["error"]
+        assert direct["status"] == "failed" and "blocked network 127.0.0.2/32" in direct["error"]
+        assert metadata.hits == []  # the remote browser never reached the blocked address
+        assert page_test["attempts"][0]["browserServer"] == server.url.rstrip("/")
+    finally:
+        metadata.stop()
+        site.stop()
