@@ -127,11 +127,13 @@ def components(site_url: str, n_tests: int = 20) -> Components:
     return asyncio.run(_components(site_url, n_tests))
 
 
-def database_ms_per_test(n_tests: int = 100) -> float:
-    """Median ms of look + claim + build + record per test on a scratch SQLite instance (no browser)."""
+def database_ms_per_test(n_tests: int = 100, database_url: str | None = None) -> float:
+    """Median ms of look + claim + build + record per test on a scratch instance (no browser): its SQLite,
+    or the (empty, scratch) database at `database_url`."""
     with tempfile.TemporaryDirectory(prefix="sentri-bench-db-") as tmp:
         app = create_app({"TESTING": True, "SENTRI_INSTANCE_PATH": tmp, "SENTRI_SECRET_KEY": "b" * 40,
-                          "SENTRI_DEMO": False, "RATELIMIT_ENABLED": False, "SENTRI_MAX_BROWSERS": 1})
+                          "SENTRI_DEMO": False, "RATELIMIT_ENABLED": False, "SENTRI_MAX_BROWSERS": 1,
+                          **({"SENTRI_DATABASE_URL": database_url} if database_url else {})})
         engine = app.extensions["sentri_engine"]
         engine.stopping = True  # its workers never start: this loop claims the rows itself
         with app.app_context():
