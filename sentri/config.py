@@ -77,6 +77,8 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_LEASE_SECONDS": _int,
     "SENTRI_BROWSER_SERVERS": str,
     "SENTRI_BROWSER_SERVER_CHROMIUM": str,
+    "SENTRI_METRICS": _bool,
+    "SENTRI_METRICS_TOKEN": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -124,6 +126,10 @@ DEFAULTS: dict[str, object] = {
     # When a Playwright trace is recorded (executor.py): "rerun" = a failed test is run once more with
     # tracing on, so passing tests pay nothing for it; "always" = every attempt is traced.
     "SENTRI_TRACES": "rerun",
+    # GET /metrics (Prometheus text format) is served only when this is on; with a token, only to
+    # `Authorization: Bearer <token>` (routes/health.py).
+    "SENTRI_METRICS": False,
+    "SENTRI_METRICS_TOKEN": None,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.

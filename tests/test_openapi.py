@@ -99,7 +99,7 @@ def _routes(app) -> set[tuple[str, str]]:
     """(method, path with {} for parameters) of every JSON route, `any(...)` alternatives expanded."""
     found = set()
     for rule in app.url_map.iter_rules():
-        if not (rule.rule.startswith("/api/") or rule.rule == "/healthz"):
+        if not (rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/health")):
             continue
         paths = [rule.rule]
         for match in re.finditer(r"<any\(([^)]*)\):\w+>", rule.rule):
@@ -451,6 +451,7 @@ def test_limits_and_failures_answer_as_described(app_factory, monkeypatch):
         data=json.dumps({"minPassRate": 1, "pad": "x" * 5000}))
     api("GET", "/api/v1/openapi.json", 200)
     api("GET", "/healthz", 200)
+    api("GET", "/health", 200)
 
     def broken(*args, **kwargs):
         from sqlalchemy.exc import OperationalError
@@ -459,6 +460,7 @@ def test_limits_and_failures_answer_as_described(app_factory, monkeypatch):
 
     monkeypatch.setattr(db.session, "execute", broken)
     api("GET", "/healthz", 503)
+    api("GET", "/health", 503)
 
 
 def test_password_changes_answer_as_described(app, client):

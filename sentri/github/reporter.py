@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from flask import Flask
 from sqlalchemy import select
 
+from .. import metrics
 from ..extensions import db
 from ..models import Run, TestCase
 from ..runs.serialize import run_url
@@ -119,7 +120,9 @@ class GitHubReporter:
             client.set_status(info["repo"], info["commitSha"], state=state, description=description,
                               target_url=run_url(self.app, run), context=context)
         except GitHubError as exc:
+            metrics.count_github("failed", kind="status")
             return {"context": context, "state": state, "error": str(exc), "httpStatus": exc.status}
+        metrics.count_github("posted", kind="status")
         return {"context": context, "state": state, "description": description}
 
     def _post_pending(self, run_id: int) -> None:
@@ -160,8 +163,10 @@ class GitHubReporter:
                 action, data = client.upsert_comment(info["repo"], info["prNumber"],
                                                      report.marker(run.project.public_id, run), body)
                 comment = {"action": action, "id": data.get("id"), "url": data.get("html_url")}
+                metrics.count_github("posted", kind="comment")
             except GitHubError as exc:
                 comment = {"error": str(exc), "httpStatus": exc.status}
+                metrics.count_github("failed", kind="comment")
         if info.get("commitSha"):
             prior = info.get("commitStatus") or {}
             if prior.get("httpStatus") in (401, 403, 404):

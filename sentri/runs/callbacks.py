@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from .. import outbound, ssrf
+from .. import metrics, outbound, ssrf
 from ..extensions import db
 from ..models import Run
 from .options import callback_allowlist
@@ -45,11 +45,14 @@ def send_callback(app: Flask, run_id: int) -> bool:
                                   max_body=CALLBACK_MAX_ANSWER_BYTES)
     except ssrf.UnsafeURLError as exc:
         log.warning("callback for %s refused: %s", run.public_id, exc)
+        metrics.count_callback("refused")
         return False
     except Exception as exc:  # the receiver is down or slow: the run's outcome stands
         log.warning("callback for RUN-%s to %s failed: %s", run_id, host, type(exc).__name__)
+        metrics.count_callback("failed")
         return False
     log.info("callback for RUN-%s to %s answered %s", run_id, host, response.status_code)
+    metrics.count_callback("delivered" if response.ok else "rejected")
     return response.ok
 
 
@@ -76,9 +79,11 @@ class CallbackSender:
         with self._cond:
             if self._closed:
                 log.warning("callback for RUN-%s dropped: the server is stopping", run_id)
+                metrics.count_callback("dropped")
                 return False
             if self._pending >= self.max_pending:
                 log.warning("callback for RUN-%s dropped: %d callbacks are already pending", run_id, self._pending)
+                metrics.count_callback("dropped")
                 return False
             self._pending += 1
             if not self._threads:  # started on first use: most apps in tests never send one
@@ -106,7 +111,9 @@ class CallbackSender:
     def _work(self) -> None:
         while (run_id := self._queue.get()) is not None:
             try:
-                if not self._given_up:
+                if self._given_up:
+                    metrics.count_callback("dropped")
+                else:
                     send_callback(self.app, run_id)
             except Exception:  # a thread must outlive any one callback
                 log.exception("callback for RUN-%s failed", run_id)

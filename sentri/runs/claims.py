@@ -16,12 +16,14 @@ recover()   any process, periodically: rows whose lease ran out, runs past their
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 
+from .. import metrics
 from ..database import write
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
@@ -81,6 +83,14 @@ def _next_run(now) -> int | None:
 def claim(owner: str, lease_seconds: float) -> Claim | None:
     """Take the next queued test of any active run for `owner`, or return None when there is none.
     A test deleted since its run was planned is recorded as skipped (deleted) on the way."""
+    started = time.perf_counter()
+    try:
+        return _claim(owner, lease_seconds)
+    finally:
+        metrics.observe_claim(time.perf_counter() - started)
+
+
+def _claim(owner: str, lease_seconds: float) -> Claim | None:
     while True:
         with write():
             now = utcnow()
@@ -198,6 +208,8 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
     if not written:
         log.warning("RUN-%s test %s: its result came after the row was taken back or the run ended; dropped",
                     claim.run_id, claim.position)
+    elif fields.get("duration_ms") is not None:  # a test skipped unrun (deleted) took no time worth counting
+        metrics.observe_test(fields["status"], fields["duration_ms"] / 1000)
     return written
 
 

@@ -1,0 +1,82 @@
+"""What this process counts for Prometheus, and the text GET /metrics answers with.
+
+The instruments below are process-local (prometheus_client's default registry): each call site is one
+line, `metrics.observe_test(status, seconds)` and the like. What is true of the whole deployment (runs,
+queued tests, browser slots) is not counted here but read at scrape time by collectors the caller passes
+to `exposition` (monitoring.py), so every replica reports the same numbers for it.
+
+Without PROMETHEUS_MULTIPROC_DIR, every process exposes its own counters: scrape every replica and sum
+in PromQL. With it (set before the processes start, to an emptied directory all of them share, as
+prometheus_client's multiprocess mode requires), the counters and histograms of every process on that
+host are written there and any one process answers with their sum (MultiProcessCollector); the
+scrape-time collectors still run once, in the process answering, so nothing is counted twice. The
+default registry's process and garbage-collector metrics are then left out: they cannot be summed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+TEST_DURATION = Histogram(
+    "sentri_test_duration_seconds", "How long a test took, all its attempts together, when its outcome was recorded.",
+    ["status"], buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+CLAIM_DURATION = Histogram(
+    "sentri_claim_duration_seconds", "How long one claim of the next queued test took (the write lock included).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+)
+CALLBACKS = Counter(
+    "sentri_callbacks", "Run callbacks by outcome: delivered (2xx), rejected (another answer), failed (no answer "
+    "in time), refused (SSRF rules), dropped (too many pending, or the server stopping).", ["outcome"],
+)
+GITHUB_POSTS = Counter(
+    "sentri_github_posts", "Posts to GitHub by kind (comment, status) and outcome (posted, failed).",
+    ["kind", "outcome"],
+)
+
+
+def observe_test(status: str, seconds: float) -> None:
+    """Count a test whose outcome was recorded, and how long it took."""
+    TEST_DURATION.labels(status=status).observe(seconds)
+
+
+def observe_claim(seconds: float) -> None:
+    """Count one claim() call and how long it took."""
+    CLAIM_DURATION.observe(seconds)
+
+
+def count_callback(outcome: str) -> None:
+    """Count a run's callback by what became of it."""
+    CALLBACKS.labels(outcome=outcome).inc()
+
+
+def count_github(outcome: str, kind: str) -> None:
+    """Count one post to GitHub (a comment or a commit status) by how it went."""
+    GITHUB_POSTS.labels(kind=kind, outcome=outcome).inc()
+
+
+def multiprocess_dir() -> str | None:
+    """The directory prometheus_client's multiprocess mode writes to, when it is on."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition(accept: str | None, collectors: Iterable[object] = ()) -> tuple[bytes, str]:
+    """The scrape: this process's (or, in multiprocess mode, this host's) instruments, then `collectors`,
+    in the format the Accept header asks for (OpenMetrics, or the classic text format by default); returns
+    the body and its content type."""
+    registry = CollectorRegistry()
+    if multiprocess_dir():
+        MultiProcessCollector(registry)
+    else:
+        registry.register(REGISTRY)
+    for collector in collectors:
+        registry.register(collector)
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type
