@@ -208,6 +208,12 @@ def derive(config: dict, instance_path: str) -> None:
         config["BROWSER_BLOCKED_NETWORKS"] = parse_networks(config["SENTRI_BROWSER_BLOCKED_NETWORKS"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    multiprocess = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess and not (os.path.isdir(multiprocess) and os.access(multiprocess, os.W_OK)):
+        # prometheus_client writes every counter there: a missing folder would break claiming tests, not
+        # only /metrics.
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
+                          "(empty) before Sentri starts, or unset it.")
     try:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:

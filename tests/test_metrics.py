@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from sentri import config, create_app, projects, testcases
+from sentri.config import ConfigError
 from sentri.database import write
 from sentri.extensions import db
 from sentri.github import state as gh_state
@@ -264,7 +265,9 @@ def test_health_shows_the_database_and_the_queue(app, client):
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": {"ok": True},
                                    "queue": {"queuedTests": 2, "runningTests": 1, "activeRuns": 1},
-                                   "browserServers": []}
+                                   # Local browsers: one row for this process's (SENTRI_MAX_BROWSERS is 1 here).
+                                   "browserServers": [{"endpoint": "local", "state": "up", "capacity": 1,
+                                                       "busy": 0, "error": None}]}
     assert client.get("/healthz").get_json() == {"status": "ok"}  # the liveness probe is unchanged
 
 
@@ -353,3 +356,9 @@ def test_multiprocess_mode_sums_the_processes_and_reads_the_database_once(tmp_pa
             if s.labels == {"status": "completed", "verdict": "passed"}]
     assert [s.value for s in runs] == [1]  # once, from the process answering: never summed over processes
     assert not [f.name for f in families if f.name.startswith("process_")]  # per-process, not summable
+
+
+def test_a_missing_multiprocess_folder_stops_the_server_at_start(app_factory, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR=.*missing is not a writable directory"):
+        app_factory()
