@@ -5,6 +5,8 @@ of another Playwright version, and the browser guard still holding on Sentri's s
 from __future__ import annotations
 
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +113,20 @@ def test_a_run_is_spread_over_two_browser_servers(app_factory, site):
         used = {attempt["browserServer"] for result in run["results"] for attempt in result["attempts"]}
         assert used == {one.url.rstrip("/"), two.url.rstrip("/")}
         assert all(result["vitals"] for result in run["results"])  # Web Vitals measured through the server too
+
+
+@pytest.mark.browser
+def test_a_failure_on_a_browser_server_leaves_its_screenshot_and_trace_here(app_factory, site):
+    broken = [{"goto": "/fail"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 500}]
+    with BrowserServer() as server:
+        app = _app(app_factory, (server, 1))
+        project_id, token = _project(app, site, [broken])
+        run = _wait(app, project_id, token)
+    (result,) = run["results"]
+    assert result["status"] == "failed" and result["screenshotUrl"] and result["traceUrl"]
+    folder = Path(app.instance_path) / "artifacts"
+    shots, traces = list(folder.rglob("*.png")), list(folder.rglob("*.zip"))
+    assert shots and shots[0].stat().st_size > 0 and traces and zipfile.is_zipfile(traces[0])
 
 
 @pytest.mark.browser
