@@ -51,8 +51,14 @@ def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retr
     why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
     assert why == "ws://b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
     assert {pool.acquire().url for _ in range(2)} == {"ws://a:1"}
-    assert pool.acquire() is None and pool.all_down({"ws://a:1"})
-    assert pool.status()[1] == {"endpoint": "ws://b:1", "state": "down", "capacity": 3, "busy": 0, "error": why}
+    assert pool.acquire() is None and not pool.all_down(set())  # a's slots will free up: wait for them
+    assert pool.all_down({"ws://a:1"})
+    pool.refused(pool.endpoints[0], "gone too")
+    for _ in range(2):
+        pool.release(pool.endpoints[0])
+    # Every endpoint down: tried again at once rather than failing a run during the retry wait.
+    assert pool.has_room() and pool.acquire().url == "ws://b:1"
+    assert pool.status()[1] == {"endpoint": "ws://b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
 
 
 def test_a_version_mismatch_is_said_with_both_versions():
@@ -153,6 +159,24 @@ def test_a_server_killed_mid_run_leaves_its_tests_to_the_other_and_the_run_ends(
 def _status(app):
     with app.test_request_context():
         return remote.status()
+
+
+@pytest.mark.browser
+def test_a_restarted_server_is_used_again_without_restarting_sentri(app_factory, site):
+    server = BrowserServer().start()
+    try:
+        app = _app(app_factory, (server, 1))
+        project_id, token = _project(app, site, [OK])
+        assert _wait(app, project_id, token)["status"] == "completed"
+        server.stop(kill=True)
+        down = _wait(app, project_id, token)
+        assert down["status"] == "failed" and "No Playwright browser server took the test" in down["error"]
+        server.start()  # the same port, a new process: its old connections are gone
+        again = _wait(app, project_id, token)
+        assert again["status"] == "completed" and again["passed"] == 1, again
+        assert {row["endpoint"]: row["state"] for row in _status(app)} == {server.url.rstrip("/"): "up"}
+    finally:
+        server.stop()
 
 
 @pytest.mark.browser

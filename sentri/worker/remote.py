@@ -7,8 +7,9 @@ each test a worker takes a slot on the endpoint with the most free slots (Server
 it has no connection yet, and gives the slot back after the test.
 
 An endpoint that refuses or cannot be reached is marked down (logged once, shown by status() on /health
-and /metrics) and skipped; it is tried again after RETRY_SECONDS, so a restarted server is used again
-without a restart here. When no endpoint answers, the run fails at once with a sentence naming them all.
+and /metrics) and skipped; it is tried again after RETRY_SECONDS, or at once when every endpoint is
+down, so a restarted server is used again without a restart here. When no endpoint answers, the run
+fails at once with a sentence naming them all.
 A server of another Playwright version refuses the connection (HTTP 428): said with both versions.
 
 Everything the browser guard enforces (schemes, blocked networks, where secrets may be typed) is enforced
@@ -101,28 +102,35 @@ class ServerPool:
         return sum(endpoint.capacity for endpoint in self.endpoints)
 
     def acquire(self, skip: set[str] | frozenset = frozenset()) -> Endpoint | None:
-        """Take a slot on the endpoint with the most free ones (down ones only once their retry is due)."""
+        """Take a slot on the endpoint with the most free ones. A down one is tried again once its retry is
+        due, or at once when every endpoint is down (a restarted server is better than a failed run)."""
         now = time.monotonic()
         with self._lock:
-            usable = [e for e in self.endpoints if e.url not in skip and e.busy < e.capacity
-                      and (e.state != "down" or now >= e.retry_at)]
-            if not usable:
-                return None
-            chosen = max(usable, key=lambda e: (e.state == "up", e.capacity - e.busy))
+            usable = [e for e in self.endpoints if e.url not in skip and e.busy < e.capacity]
+            ready = [e for e in usable if e.state != "down" or now >= e.retry_at]
+            if not ready:
+                answering = any(e.state != "down" and e.url not in skip for e in self.endpoints)
+                if answering or not usable:
+                    return None  # wait for a slot of an answering server, or none is left to try
+                ready = usable
+            chosen = max(ready, key=lambda e: (e.state == "up", e.capacity - e.busy))
             chosen.busy += 1
             return chosen
 
     def has_room(self) -> bool:
-        """Whether a test claimed now could get a slot (on an answering endpoint, or one due a retry)."""
+        """Whether a test claimed now could get a slot: a free one on an answering endpoint, or any free
+        one when every endpoint is down (its run then fails at once, or finds a restarted server)."""
         now = time.monotonic()
         with self._lock:
-            return any(e.busy < e.capacity and (e.state != "down" or now >= e.retry_at) for e in self.endpoints)
+            free = [e for e in self.endpoints if e.busy < e.capacity]
+            if all(e.state == "down" for e in self.endpoints):
+                return bool(free)
+            return any(e.state != "down" or now >= e.retry_at for e in free)
 
     def all_down(self, tried: set[str]) -> bool:
-        """Whether no endpoint could answer now: each was just tried, or is down and not due a retry."""
-        now = time.monotonic()
+        """Whether no endpoint is left to wait for: each was just tried or is down."""
         with self._lock:
-            return all(e.url in tried or (e.state == "down" and now < e.retry_at) for e in self.endpoints)
+            return all(e.url in tried or e.state == "down" for e in self.endpoints)
 
     def release(self, endpoint: Endpoint) -> None:
         with self._lock:
