@@ -36,14 +36,8 @@ from tests.support.browser_servers import BrowserServer  # noqa: E402
 
 
 def timed_run(sentri: SentriProcess, project_id: str, token: str, parallel: int, n_tests: int) -> float:
-    headers = {"Authorization": f"Bearer {token}"}
     started = time.monotonic()
-    response = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers,
-                                json={"dialsConfig": {"parallelWorkers": parallel}}, timeout=30)
-    if response.status_code != 202:
-        raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
-    while (body := sentri.http.get(response.json()["statusUrl"], headers=headers, timeout=30).json())["status"] == "running":
-        time.sleep(0.05)
+    body = sentri.run_to_end(project_id, token, {"dialsConfig": {"parallelWorkers": parallel}})
     elapsed = time.monotonic() - started
     if body["status"] != "completed" or body["passed"] != n_tests:
         raise RuntimeError(f"{body['runId']} ended {body['status']} with {body['passed']}/{n_tests} passed: {body['error']}")

@@ -21,7 +21,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,16 +33,7 @@ BASELINE_RUNS = 5
 
 
 def run_once(sentri: SentriProcess, project_id: str, token: str, branch: str) -> tuple[dict, dict]:
-    headers = {"Authorization": f"Bearer {token}"}
-    response = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers,
-                                json={"branch": branch}, timeout=30)
-    if response.status_code != 202:
-        raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
-    deadline = time.monotonic() + 300
-    while (status := sentri.http.get(response.json()["statusUrl"], headers=headers, timeout=30).json())["status"] == "running":
-        if time.monotonic() > deadline:
-            raise RuntimeError("run did not end within 300 s")
-        time.sleep(0.2)
+    status = sentri.run_to_end(project_id, token, {"branch": branch}, poll=0.2)
     if status["status"] != "completed":
         raise RuntimeError(f"run {status['runId']} ended {status['status']}: {status['error']}")
     detail = sentri.http.get(f"{sentri.url}/api/v1/runs/{status['runId']}", headers=sentri.user_headers(), timeout=30)

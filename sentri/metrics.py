@@ -15,14 +15,19 @@ default registry's process and garbage-collector metrics are then left out: they
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import ParamSpec
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger("sentri.metrics")
+P = ParamSpec("P")
 
 TEST_DURATION = Histogram(
     "sentri_test_duration_seconds", "How long a test took, all its attempts together, when its outcome was recorded.",
@@ -42,21 +47,42 @@ GITHUB_POSTS = Counter(
 )
 
 
+def _never_raises(record: Callable[P, None]) -> Callable[P, None]:
+    """Counting must never stop what it counts: a full disk under PROMETHEUS_MULTIPROC_DIR (every update is
+    a write there) loses the figure, logged once, and the claim, outcome or callback goes on."""
+    failed = []
+
+    @functools.wraps(record)
+    def safe(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            record(*args, **kwargs)
+        except Exception:
+            if not failed:
+                failed.append(True)
+                log.exception("a metric could not be recorded (later failures are not logged)")
+
+    return safe
+
+
+@_never_raises
 def observe_test(status: str, seconds: float) -> None:
     """Count a test whose outcome was recorded, and how long it took."""
     TEST_DURATION.labels(status=status).observe(seconds)
 
 
+@_never_raises
 def observe_claim(seconds: float) -> None:
     """Count one claim() call and how long it took."""
     CLAIM_DURATION.observe(seconds)
 
 
+@_never_raises
 def count_callback(outcome: str) -> None:
     """Count a run's callback by what became of it."""
     CALLBACKS.labels(outcome=outcome).inc()
 
 
+@_never_raises
 def count_github(outcome: str, kind: str) -> None:
     """Count one post to GitHub (a comment or a commit status) by how it went."""
     GITHUB_POSTS.labels(kind=kind, outcome=outcome).inc()

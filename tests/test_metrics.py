@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from sentri import config, create_app, projects, testcases
+from sentri import config, create_app, metrics, projects, testcases
 from sentri.config import ConfigError
 from sentri.database import write
 from sentri.extensions import db
@@ -275,12 +275,18 @@ def _servers(*rows):
     return lambda: [dict(zip(("endpoint", "state", "capacity", "busy", "error"), row, strict=True)) for row in rows]
 
 
-def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch):
+def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch, admin_headers):
     down = ("ws://b1:3000/", "down", 4, 0, "connection refused")
     monkeypatch.setattr(remote, "status", _servers(down, ("ws://b2:3000/", "down", 2, 0, "timed out")))
     body = Described(client)("GET", "/health", 200).get_json()  # as sentri/openapi.yaml says
     assert body["status"] == "degraded" and body["database"] == {"ok": True}
-    assert [row["endpoint"] for row in body["browserServers"]] == ["ws://b1:3000/", "ws://b2:3000/"]
+    # A stranger sees the state, never the addresses or errors of servers that take anyone's commands.
+    assert [(row["endpoint"], row["state"], row["error"]) for row in body["browserServers"]] == [
+        ("server 1", "down", None), ("server 2", "down", None)]
+    assert "b1:3000" not in client.get("/health", headers={"Authorization": "Bearer wrong"}).get_data(as_text=True)
+    signed_in = client.get("/health", headers=admin_headers).get_json()
+    assert [(row["endpoint"], row["error"]) for row in signed_in["browserServers"]] == [
+        ("ws://b1:3000/", "connection refused"), ("ws://b2:3000/", "timed out")]
     monkeypatch.setattr(remote, "status", _servers(down, ("ws://b2:3000/", "up", 2, 1, None)))
     assert client.get("/health").get_json()["status"] == "ok"  # one answers: runs can go on
 
@@ -362,3 +368,15 @@ def test_a_missing_multiprocess_folder_stops_the_server_at_start(app_factory, mo
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR=.*missing is not a writable directory"):
         app_factory()
+
+
+def test_a_metric_that_cannot_be_written_never_stops_what_it_counts(app, monkeypatch, caplog):
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(metrics.CLAIM_DURATION, "observe", full_disk)
+    with app.app_context():
+        lifecycle.start(_approved_project("Full", 1), RunOptions(), source="cli", triggered_by="test")
+        assert claims.claim("host:1:test", 30) is not None  # the claim went through all the same
+        assert claims.claim("host:1:test", 30) is None
+    assert sum("could not be recorded" in r.getMessage() for r in caplog.records) == 1  # said once

@@ -1,5 +1,5 @@
 """GET /healthz (liveness: the database answers), GET /health (the database, the queue, the browser
-servers) and GET /metrics (Prometheus, when SENTRI_METRICS is on)."""
+servers: their addresses and errors only to users and the metrics token) and GET /metrics (Prometheus, when SENTRI_METRICS is on)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import bearer, metrics, monitoring
-from ..errors import Unauthorized, error_response
+from ..auth import authenticate_request
+from ..errors import SentriError, Unauthorized, error_response
 from ..extensions import db
 
 bp = Blueprint("health", __name__)
@@ -29,7 +30,27 @@ def healthz():
 @bp.get("/health")
 def health():
     body, status = monitoring.health()
+    if not _may_see_details():
+        # Browser servers take commands from anyone who reaches them: a stranger learns their state, never
+        # their addresses or errors (which name hosts and ports).
+        body["browserServers"] = [
+            {**row, "endpoint": f"server {index}", "error": None} if row.get("endpoint") != "local" else row
+            for index, row in enumerate(body["browserServers"], start=1)
+        ]
     return jsonify(body), status
+
+
+def _may_see_details() -> bool:
+    """A signed-in user (session or JWT), or the holder of SENTRI_METRICS_TOKEN."""
+    header = request.headers.get("Authorization")
+    expected = current_app.config.get("SENTRI_METRICS_TOKEN")
+    if header and expected and hmac.compare_digest(header.encode(), f"Bearer {expected}".encode()):
+        return True
+    try:
+        authenticate_request()
+    except SentriError:
+        return False
+    return True
 
 
 @bp.get("/metrics")

@@ -260,3 +260,20 @@ class SentriProcess:
 
     def user_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.login()}"}
+
+    def run_to_end(self, project_id: str, token: str, body: dict | None = None, *, timeout: float = 300.0,
+                   poll: float = 0.05) -> dict:
+        """Trigger a run with a project token and poll its status until it ends; return the last status body
+        (RuntimeError when the trigger is refused or the run outlasts `timeout`)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        response = self.http.post(f"{self.url}/api/v1/projects/{project_id}/trigger", headers=headers,
+                                  json=body or {}, timeout=30)
+        if response.status_code != 202:
+            raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
+        deadline = time.monotonic() + timeout
+        while (status := self.http.get(response.json()["statusUrl"], headers=headers, timeout=30).json())[
+                "status"] == "running":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{status['runId']} did not end within {timeout:g} s")
+            time.sleep(poll)
+        return status
