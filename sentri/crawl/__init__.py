@@ -1,0 +1,1 @@
+"""Site scanning: the crawler, what it stores, and the drafts it makes."""
