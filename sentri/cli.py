@@ -13,6 +13,7 @@ from . import suites as suites_domain
 from . import testcases
 from . import tokens as tokens_domain
 from . import users as users_domain
+from .cli_crawl import crawl_command
 from .errors import SentriError
 from .models import Project
 from .runs import quarantine
@@ -306,3 +307,4 @@ def register_cli(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
     for group in (users, projects, tests, tokens, suites):
         app.cli.add_command(group)
+    app.cli.add_command(crawl_command)

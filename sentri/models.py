@@ -164,6 +164,8 @@ class TestCase(PublicIdMixin, db.Model):
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quarantined_by: Mapped[str | None] = mapped_column(String(64))  # USR-n, "cli" or "auto"
     quarantine_reason: Mapped[str | None] = mapped_column(String(500))
+    # A draft made from a crawl: the page it was made from (the review queue groups drafts by it).
+    source_page: Mapped[str | None] = mapped_column(String(2048))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -312,6 +314,8 @@ class Run(PublicIdMixin, db.Model):
     # Set while an active run is being stopped ("aborted", "failed"): nothing more is claimed, and the
     # workers running its tests see it within seconds and stop them.
     stop_reason: Mapped[str | None] = mapped_column(String(16))
+    # "crawling" while a crawl: true run scans its site (its tests wait); None otherwise.
+    phase: Mapped[str | None] = mapped_column(String(16))
     # What follows the end (callback, GitHub, waiters): "pending" from the end's transaction until one
     # process takes it ("sent"), so it happens once even when the process that ended the run dies.
     notify_state: Mapped[str | None] = mapped_column(String(16))
@@ -346,6 +350,8 @@ class Result(db.Model):
     # The test may be deleted later; its results stay with the name it had.
     test_id: Mapped[int | None] = mapped_column(ForeignKey("tests.id", ondelete="SET NULL"), index=True)
     test_name: Mapped[str] = mapped_column(String(200))
+    # A page check (crawl: true): the page it loads; test_id is then None.
+    page_url: Mapped[str | None] = mapped_column(String(2048))
     position: Mapped[int] = mapped_column()
     status: Mapped[str] = mapped_column(String(16))
     skip_reason: Mapped[str | None] = mapped_column(String(32))

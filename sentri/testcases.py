@@ -90,7 +90,9 @@ def list_for(
     query = select(TestCase).where(TestCase.project_id == project.id)
     if status:
         query = query.where(TestCase.review_status == status)
-    query = query.order_by(TestCase.id)
+    # The review queue groups a crawl's drafts by the page they came from (others first, by id).
+    query = query.order_by(TestCase.source_page.is_not(None), TestCase.source_page, TestCase.id) \
+        if status == "draft" else query.order_by(TestCase.id)
     if tag:
         # Tags live in a JSON list; filtering in Python keeps one query for SQLite and PostgreSQL.
         tests = [t for t in db.session.scalars(query) if tag in (t.tags or [])]
@@ -171,6 +173,8 @@ def serialize(test: TestCase) -> dict:
         body["viewport"] = test.viewport
     if test.covers:
         body["covers"] = test.covers
+    if test.source_page:
+        body["sourcePage"] = test.source_page  # a draft made by a crawl: the page it came from
     return body
 
 

@@ -122,8 +122,8 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
 @pytest.mark.parametrize(
     "body,needle",
     [
-        ({"crawl": True}, "crawl"),
-        ({"maxPages": 5, "fillForms": True}, "maxPages, fillForms"),
+        ({"crawl": "true"}, "crawl"),
+        ({"maxPages": 5, "fillForms": True}, "maxPages, fillForms: only applies with"),
         ({"suiteIds": ["SUI-1"]}, "suiteIds: not suites of"),
         ({"environmentId": "ENV-1"}, "environmentId: Environment ENV-1 not found"),
         ({"selectionStrategy": "random"}, "selectionStrategy"),

@@ -1,9 +1,7 @@
-"""The AegisRunner seed's curl commands (GitHub Actions and GitLab CI, `wait: true`) against a live
-server: exit 0 for a passing run, non-zero for a failing one, with only the host and secret changed.
-
-One more edit is needed and shown: the seed's payloads ask for `"crawl": true`, and site scanning is
-not built yet, so this server refuses it with a 400 naming the field (tested below on the unedited
-payload); the runs are made with that one line removed."""
+"""The AegisRunner seed's curl commands (GitHub Actions and GitLab CI, `"crawl": true`, `"wait": true`, a
+preview `baseUrl`) run verbatim against a live server, with only the ${{ ... }} / $VARS substituted: the
+run crawls the preview site first and checks every page it found; exit 0 on a healthy site, non-zero
+when a page breaks, and the fake GitHub gets the sticky comment listing the broken pages."""
 
 from __future__ import annotations
 
@@ -13,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import FixtureSite, SentriProcess, http_session
+from tests.support import SentriProcess
+from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
-from tests.support.testfiles import failing_test, page_test, write_tests
 
 pytestmark = pytest.mark.browser
 
@@ -42,66 +40,58 @@ def _run(script: str, env: dict[str, str], tmp_path: Path, name: str) -> subproc
                           text=True, timeout=180)
 
 
-def test_the_aegis_seed_commands_pass_and_fail_with_the_run(tmp_path):
+def test_the_aegis_seed_commands_run_verbatim_and_exit_with_the_crawled_site(tmp_path):
     github, gitlab = _commands()
-    without_crawl = {github: re.sub(r'\n *"crawl": true,', "", github),
-                     gitlab: re.sub(r'\n *\\"crawl\\": true,', "", gitlab)}
-    assert all('crawl' not in edited for edited in without_crawl.values())
-    with FakeGitHub() as github_api, FixtureSite() as site, SentriProcess(
+    assert '"crawl": true' in github and '\\"crawl\\": true' in gitlab  # as the seed wrote them
+    with FakeGitHub() as github_api, CrawlSite(healthy=True) as healthy, CrawlSite() as broken, SentriProcess(
             tmp_path / "instance", max_browsers=1, env={"SENTRI_GITHUB_API_URL": github_api.url}) as sentri:
         github_api.add_token("ghs_not_a_real_token")
         github_api.add_repo("octo/app", pulls=[7])
 
-        def project(name, tests):
+        def project(name, preview):
+            # A project whose only checks are its pages (no tests yet: crawl: true needs none). The pipelines
+            # send the preview deploy as baseUrl: its origin must be allowed (a real project would allow
+            # https://pr-*.preview.example.com).
             project_id = sentri.cli("projects", "create", name, "--base-url", "http://127.0.0.1:9")
-            # The pipelines send the preview deploy as baseUrl: its origin must be allowed (a real
-            # project would allow https://pr-*.preview.example.com).
-            sentri.cli("projects", "allow-origin", project_id, site.url)
-            sentri.cli("tests", "import", "--project", project_id, str(write_tests(tmp_path / f"{name}.yaml", tests)),
-                       "--approve")
+            sentri.cli("projects", "allow-origin", project_id, preview.url)
             return sentri.cli("tokens", "create", "--project", project_id)
 
-        passing = project("pass", [page_test("a1", site.url)])
-        failing = project("fail", [failing_test(site.url)])
-
-        def github_script(command: str, token: str) -> str:
+        def github_script(token: str, preview: str) -> str:
             values = {
                 "https://aegisrunner.com": sentri.url,
                 "${{ secrets.AEGIS_CI_TOKEN }}": token,
-                # The preview deploy of the PR: here, the fixture site.
-                "https://pr-${{ github.event.pull_request.number }}.preview.example.com": site.url,
+                # The preview deploy of the PR: here, a fixture site.
+                "https://pr-${{ github.event.pull_request.number }}.preview.example.com": preview,
                 "${{ github.repository }}": "octo/app",
                 "${{ github.event.pull_request.number }}": "7",
                 "${{ github.event.pull_request.head.sha }}": "a" * 40,
                 "${{ secrets.GITHUB_TOKEN }}": "ghs_not_a_real_token",
             }
+            command = github
             for placeholder, value in values.items():
                 assert placeholder in command, placeholder
                 command = command.replace(placeholder, value)
             return command
 
         gitlab_script = gitlab.replace("https://aegisrunner.com", sentri.url)
-        for token, expected in ((passing, 0), (failing, 22)):  # curl -f exits 22 on an HTTP error (422)
-            done = _run(github_script(without_crawl[github], token), {}, tmp_path, "github")
+        for name, site, expected in (("fixed", healthy, 0), ("broken", broken, 22)):  # curl -f: 22 on the 422
+            token = project(name, site)
+            done = _run(github_script(token, site.url), {}, tmp_path, "github")
             assert done.returncode == expected, (done.stdout, done.stderr)
-            done = _run(without_crawl[gitlab].replace("https://aegisrunner.com", sentri.url),
-                        {"AEGIS_CI_TOKEN": token, "CI_ENVIRONMENT_URL": site.url}, tmp_path, "gitlab")
+            done = _run(gitlab_script, {"AEGIS_CI_TOKEN": token, "CI_ENVIRONMENT_URL": site.url}, tmp_path, "gitlab")
             assert done.returncode == expected, (done.stdout, done.stderr)
             if expected == 0:
                 assert '"verdict":"passed"' in done.stdout.replace(" ", "")
 
-        # The seed's GitHub fields reached (a fake) GitHub: one sticky comment per project on PR 7, and
-        # the commit status went pending -> success for the passing project, pending -> failure for the other.
+        # The seed's GitHub fields reached (a fake) GitHub: one sticky comment per project on PR 7, the broken
+        # one listing the pages that broke; the commit status went pending -> success, then pending -> failure.
         def posted() -> bool:
             return len(github_api.statuses("octo/app", "a" * 40)) == 4 and len(github_api.comments("octo/app", 7)) == 2
 
         github_api.wait_for(posted, timeout=60)
         states = [s["state"] for s in github_api.statuses("octo/app", "a" * 40)]
         assert states == ["pending", "success", "pending", "failure"]
-
-        # As written, with "crawl": true: refused by name, and the run is not started.
-        refused = _run(gitlab_script, {"AEGIS_CI_TOKEN": passing, "CI_ENVIRONMENT_URL": site.url}, tmp_path, "as-is")
-        assert refused.returncode == 22
-        answer = http_session().post(f"{sentri.url}/api/v1/ci/trigger", json={"crawl": True, "wait": True},
-                                     headers={"Authorization": f"Bearer aegis_{passing}"}, timeout=15)
-        assert answer.status_code == 400 and "crawl" in answer.json()["error"]
+        comment = next(c["body"] for c in github_api.comments("octo/app", 7) if "failed" in c["body"].split("\n")[1])
+        assert "Pages that broke" in comment
+        for path in ("/missing", "/broken-js", "/broken-image"):
+            assert f"{broken.url}{path} |" in comment

@@ -156,6 +156,7 @@ def test_every_api_route_is_described_and_every_described_operation_is_routed(ap
 
 
 UNKNOWN = {"projectId": "PRJ-999999", "testId": "TST-999999", "suiteId": "SUI-999999", "runId": "RUN-999999",
+           "crawlId": "CRL-999999",
            "environmentId": "ENV-999999", "dataSetId": "DAT-999999", "tokenId": "TOK-999999",
            "userId": "USR-999999", "position": 999999}
 
@@ -387,7 +388,7 @@ def test_the_ci_surfaces_runs_and_artifacts_answer_as_described(app_factory, sit
     running = api("POST", "/api/v1/ci/trigger", 202, headers=other).get_json()
     assert api("POST", trigger, 409, headers=other, projectId=other_pid).get_json()["runId"] == running["runId"]
     _until_ended(api, running["runId"], other)
-    api("POST", "/api/v1/ci/trigger", 400, headers=bearer, json_body={"crawl": True})
+    api("POST", "/api/v1/ci/trigger", 400, headers=bearer, json_body={"maxPages": 5})
     api("POST", "/api/v1/ci/trigger", 401, headers=_bearer("sentri_nope"))
     api("GET", "/api/v1/ci/runs/{runId}", 404, headers=_bearer(other_token), runId=started["runId"])
     api("GET", "/api/v1/ci/runs/{runId}", 401, runId=started["runId"])

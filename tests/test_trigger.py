@@ -107,7 +107,8 @@ def test_statusurl_uses_the_public_url_or_trusted_forwarded_headers(app_factory,
         ({"callbackUrl": 5}, "callbackUrl"),
         ({"dialsConfig": [1]}, "dialsConfig"),
         ({"dialsConfig": {"parallelWorkers": "two"}}, "parallelWorkers"),
-        ({"crawl": True}, "crawl"),
+        ({"crawl": 1}, "crawl"),
+        ({"maxPages": 10}, "maxPages: only applies with"),
     ],
 )
 def test_a_bad_trigger_body_is_a_400_and_leaves_no_run(app, client, site, body, needle):
@@ -135,7 +136,10 @@ def test_projects_without_tests_or_approved_tests_get_400(app, client, site):
 
 def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, site):
     project_id, token = _project(app, site, [OK])
-    body = {"budgetMinutes": "ten", "dialsConfig": {"parallelWorkers": 99, "retries": -4, "perspectives": 3}}
+    # Generation dials are checked (perspectives names a draft generator); dials nobody reads are ignored.
+    bad = _trigger(client, project_id, token, {"dialsConfig": {"perspectives": 3}})
+    assert bad.status_code == 400 and "perspectives" in bad.get_json()["error"]
+    body = {"budgetMinutes": "ten", "dialsConfig": {"parallelWorkers": 99, "retries": -4, "temperature": 3}}
     response = _trigger(client, project_id, token, body)
     assert response.status_code == 202
     with app.app_context():

@@ -154,7 +154,15 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
     gate_lines = _gate_lines(run)
     if gate_lines:
         lines += [""] + [line + "  " for line in gate_lines]
-    failures = [r for r in run.results if r.status == "failed" and not r.quarantined]
+    failures = [r for r in run.results if r.status == "failed" and not r.quarantined and not r.page_url]
+    broken = [r for r in run.results if r.status == "failed" and r.page_url]
+    if broken:  # a crawl: true run's page checks
+        lines += ["", "Pages that broke:", "", "| Page | Reason |", "|---|---|"]
+        for result in broken[:TOP_FAILURES]:
+            reason = escape(clip((result.error or "failed").removeprefix("step 1 (goto): "), REASON_MAX))
+            lines.append(f"| {escape(clip(result.page_url, 120))} | {reason} |")
+        if len(broken) > TOP_FAILURES:
+            lines.append(f"\n...and {len(broken) - TOP_FAILURES} more on the [run page]({run_url}).")
     if failures:
         lines += ["", "| Failing test | Step | Reason |", "|---|---|---|"]
         for result in failures[:TOP_FAILURES]:

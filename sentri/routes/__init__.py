@@ -7,6 +7,7 @@ from flask import Flask
 from . import (
     api_auth,
     api_ci,
+    api_crawls,
     api_environments,
     api_openapi,
     api_projects,
@@ -22,6 +23,7 @@ from . import (
     pages,
     pages_account,
     pages_common,
+    pages_crawls,
     pages_project,
     pages_tests,
     pages_users,
@@ -29,7 +31,7 @@ from . import (
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_project, pages_tests, pages_users)
+_PAGE_VIEWS = (pages, pages_account, pages_crawls, pages_project, pages_tests, pages_users)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -37,6 +39,6 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(refuse_unstorable_characters)
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, api_users, api_openapi, pages_common, demo,
+        api_suites, api_environments, api_users, api_crawls, api_openapi, pages_common, demo,
     ):
         app.register_blueprint(module.bp)

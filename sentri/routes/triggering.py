@@ -12,6 +12,7 @@ from .. import runs, tokens
 from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
+from ..runs import crawls
 from ..runs.launch import launch
 from ..runs.options import parse_options
 from ..validation import json_body
@@ -29,7 +30,7 @@ _waiters = 0
 
 def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:
     """Validate the body, start the run under the project's lock, and hand it to the engine."""
-    options = parse_options(json_body(), surface=surface)
+    options = parse_options(json_body(), surface=surface, previous_crawl=crawls.last_settings(project))
     options.extra["publicUrl"] = public_base()
     run = launch(project, options, source="token", triggered_by=token.public_id, token=token)
     return run, options

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from .. import metrics
+from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..database import write
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
@@ -48,6 +49,7 @@ class Claim:
     owner: str
     claims: int
     more: bool = False  # another test could be claimed right now (an idle worker should look)
+    page_url: str | None = None  # a page check (crawl: true): the page it loads
 
 
 # -- claiming ------------------------------------------------------------------------------------------
@@ -58,9 +60,10 @@ def _claimable(now):
     running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == "running")
                .correlate(Run).scalar_subquery())
     queued = exists().where(Result.run_id == Run.id, Result.status == "queued")
+    crawling = exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES))
     return (select(Run.id)
             .where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
-                   or_(Run.deadline.is_(None), Run.deadline > now), queued, running < Run.parallel)
+                   or_(Run.deadline.is_(None), Run.deadline > now), queued, ~crawling, running < Run.parallel)
             .order_by(Run.id).limit(1))
 
 
@@ -98,12 +101,12 @@ def _claim(owner: str, lease_seconds: float) -> Claim | None:
             if run_id is None:
                 return None
             row = db.session.execute(
-                select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims)
+                select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)
                 .where(Result.run_id == run_id, Result.status == "queued").order_by(Result.position).limit(1)
             ).first()
             if row is None:
                 continue
-            if row.test_id is None:  # deleted between planning and now (ON DELETE SET NULL)
+            if row.test_id is None and row.page_url is None:  # deleted since planning (ON DELETE SET NULL)
                 _set_outcome(row.id, run_id, {"status": "skipped", "skip_reason": "deleted"}, expect="queued")
                 end_if_done(run_id)
                 continue
@@ -115,7 +118,8 @@ def _claim(owner: str, lease_seconds: float) -> Claim | None:
             db.session.execute(update(Run).where(Run.id == run_id, Run.status == "queued")
                                .values(status="running", started_at=now))
             more = db.session.scalar(_claimable(now)) is not None  # worth waking another worker for
-            return Claim(row.id, run_id, row.position, row.test_id, row.test_name, owner, row.claims + 1, more)
+            return Claim(row.id, run_id, row.position, row.test_id, row.test_name, owner, row.claims + 1, more,
+                         row.page_url)
 
 
 # -- while running ---------------------------------------------------------------------------------------
@@ -279,7 +283,8 @@ def recover() -> list[int]:
     ))
     stranded = list(db.session.scalars(
         select(Run.id).where(Run.status.in_(ACTIVE_RUN_STATUSES),
-                             ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))))
+                             ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+                             ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
     ))
     db.session.commit()
     for run_id in over_budget:

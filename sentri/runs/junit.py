@@ -4,6 +4,7 @@ Valid against the Jenkins xUnit schema (junit-10.xsd, the one pytest validates a
 testsuite for the run, one testcase per test with classname = the project; a failed test has a
 <failure> naming its step (earlier failed attempts as <rerunFailure>); a test that passed on a
 retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason.
+A crawl: true run's page checks are testcases of classname "<project>.pages", their page in system-out.
 A quarantined test (runs/quarantine.py) never fails the report: failed, it is <skipped type="quarantined">
 with the failure in its text; passed, it passes; either way its system-out says it was quarantined.
 Characters XML 1.0 cannot hold (page text may carry any) are dropped from every text and attribute."""
@@ -54,7 +55,9 @@ def _message(attempt: dict) -> str:
 
 
 def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
-    case = ET.SubElement(parent, "testcase", name=result.test_name, classname=project.name,
+    # A crawl's page checks are their own class, so a report groups "pages that broke" apart from tests.
+    classname = f"{project.name}.pages" if result.page_url else project.name
+    case = ET.SubElement(parent, "testcase", name=result.test_name, classname=classname,
                          time=_seconds(result.duration_ms))
     attempts = result.attempts or []
     if result.quarantined and result.status == "failed":
@@ -67,7 +70,8 @@ def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
         ET.SubElement(case, "skipped", message=reason)
     elif result.status == "failed":
         last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
-        failure = ET.SubElement(case, "failure", message=_message(last), type="StepFailed")
+        failure = ET.SubElement(case, "failure", message=_message(last),
+                                type="PageCheck" if result.page_url else "StepFailed")
         failure.text = _failure_text(last)
         for attempt in attempts[:-1]:
             rerun = ET.SubElement(case, "rerunFailure", message=_message(attempt), type="StepFailed")
@@ -77,6 +81,8 @@ def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
             flaky = ET.SubElement(case, "flakyFailure", message=_message(attempt), type="StepFailed")
             flaky.text = _failure_text(attempt)
     lines = [f"Base URL: {result.base_url}"] if result.base_url else []
+    if result.page_url:
+        lines.append(f"Page: {result.page_url}")
     if len(attempts) > 1:
         lines.append(f"Attempts: {len(attempts)}")
     if result.quarantined and result.status != "skipped":

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import environments, origins
+from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..database import write
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -92,7 +93,7 @@ def _approved_tests(project: Project) -> list[TestCase]:
     )
 
 
-def _check_settings(project: Project, options: RunOptions) -> None:
+def check_settings(project: Project, options: RunOptions) -> None:
     """Refuse an environment or test-data set that is not the project's, and a baseUrl outside the
     project's origins (400 naming the field)."""
     for field, value, lookup in (("environmentId", options.environment_id, environments.get_environment),
@@ -128,13 +129,14 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     tests, 409 when the project has an active run. The trigger token's last use is recorded in the same
     transaction, so nothing can fail between the run existing and its rows being there to execute."""
     has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
-    if has_tests is None:
-        raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
     approved = _approved_tests(project)
-    if not approved:
-        raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
+    if options.crawl is None:  # a crawling run's checks may be its pages alone
+        if has_tests is None:
+            raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
+        if not approved:
+            raise ValidationFailed(f"Project {project.public_id} has no approved tests: approve tests first.")
     chosen = selection.choose(project, approved, options.selection)
-    _check_settings(project, options)
+    check_settings(project, options)
     now = utcnow()
     order = planner.plan(history.histories(chosen), budget_minutes=options.budget_minutes,
                          changed_pages=options.changed_pages, now=now, parallel=options.parallel_workers)
@@ -156,6 +158,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         deadline=now + timedelta(minutes=budget) if budget else None,
         integrations={"github": options.github} if options.github else None, created_at=now,
         branch=options.branch, commit_sha=options.commit_sha, browser=options.browser, device=options.device,
+        phase="crawling" if options.crawl else None,
     )
     try:
         with write():
@@ -172,10 +175,13 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                     quarantined=quarantine.is_quarantined(by_id.get(TestCase.key_of(entry["testId"]))),
                 ))
             run.skipped = skipped
+            if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
+                db.session.add(Crawl(project_id=project.id, run_id=run.id, status="queued", triggered_by=triggered_by,
+                                     base_url=base_url, options=options.crawl.as_json(), progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
             db.session.flush()
-            if skipped == len(plan):
+            if skipped == len(plan) and options.crawl is None:
                 end(run.id)  # nothing to execute: the run ends as it starts
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
@@ -192,7 +198,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
 # -- stopping a run ----------------------------------------------------------------------------------------
 
 
-def _stop(run_id: int, reason: str, error: str | None = None) -> bool:
+def stop_in_transaction(run_id: int, reason: str, error: str | None = None) -> bool:
     """Flag an active run as stopping and skip its queued rows; end it when nothing is running."""
     flagged = db.session.execute(
         update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None))
@@ -206,6 +212,9 @@ def _stop(run_id: int, reason: str, error: str | None = None) -> bool:
     ).rowcount
     if skipped:
         db.session.execute(update(Run).where(Run.id == run_id).values(skipped=Run.skipped + skipped))
+    # A crawl not yet claimed never starts; a running one is stopped by its worker (crawls.to_stop).
+    db.session.execute(update(Crawl).where(Crawl.run_id == run_id, Crawl.status == "queued")
+                       .values(status="aborted", finished_at=utcnow()))
     end_if_done(run_id)
     return True
 
@@ -214,24 +223,25 @@ def abort(run: Run) -> None:
     """Abort an active run: its queued tests are skipped now, its running ones stopped by their workers
     within seconds (or recovered when their worker is gone); the run then ends as aborted."""
     with write():
-        if not _stop(run.id, "aborted"):
+        if not stop_in_transaction(run.id, "aborted"):
             raise Conflict(f"Run {run.public_id} has already ended ({run.status}).")
 
 
 def fail(run_id: int, error: str) -> None:
     """The run cannot go on (no browser, a secret that cannot be read): stop it; it ends as failed."""
     with write():
-        _stop(run_id, "failed", error)
+        stop_in_transaction(run_id, "failed", error)
 
 
 # -- ending a run ------------------------------------------------------------------------------------------
 
 
 def end_if_done(run_id: int) -> bool:
-    """End the run when none of its rows is queued or running (in the caller's transaction)."""
+    """End the run when none of its rows is queued or running and its crawl, if any, is over (in the
+    caller's transaction)."""
     pending = db.session.scalar(
         select(func.count(Result.id)).where(Result.run_id == run_id, Result.status.in_(("queued", "running")))
-    )
+    ) or db.session.scalar(select(Crawl.id).where(Crawl.run_id == run_id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
     return not pending and end(run_id)
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from flask import current_app
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from .. import ssrf
+from ..crawl.settings import CrawlFields, CrawlSettings, GenerationDials, settings_from
 from ..github.state import initial_state
 from ..models import TestCase
-from ..validation import Body, Flag, Variables, WebUrl, one_of, parse, problem, rule
+from ..validation import Flag, Variables, WebUrl, one_of, parse, problem, rule
 from ..worker.browsers import ENGINES, engine_unavailable
 from . import regression
 from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
@@ -25,8 +26,8 @@ MAX_PARALLEL_WORKERS = 10
 MAX_RETRIES = 3
 MAX_BUDGET_MINUTES = 240
 DEVICES = ("desktop", "mobile")
-# Site scanning is a later piece of work: a request that asks for it is told so, never ignored.
-CRAWL_FIELDS = ("crawl", "crawlPages", "generateTests", "maxPages", "maxDepth", "fillForms", "respectRobots")
+# The scan options that mean nothing without a crawl: a request naming one without crawl: true is told so.
+CRAWL_ONLY = ("crawlPages", "maxPages", "maxDepth", "fillForms", "respectRobots")
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
@@ -54,6 +55,7 @@ class RunOptions:
     variables: dict[str, str] = field(default_factory=dict)
     branch: str | None = None  # None: the run counts as on the project's baseline branch
     commit_sha: str | None = None
+    crawl: CrawlSettings | None = None  # crawl: true (or generateTests): the run scans its site first
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -70,6 +72,7 @@ class RunOptions:
             "variables": self.variables,
             "branch": self.branch,
             "commitSha": self.commit_sha,
+            "crawl": self.crawl.as_json() if self.crawl else None,
             **self.extra,
         }
 
@@ -192,18 +195,15 @@ def _object(value: Any) -> dict:
     return value
 
 
-class Dials(BaseModel):
-    """dialsConfig: what a run of approved tests uses of it; the rest (the seed's generation dials) is left
-    for the features that read it."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
+class Dials(GenerationDials):
+    """dialsConfig: the run's dials and the generation dials of a crawl's drafts; others are ignored."""
 
     parallel_workers: Annotated[int, _clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
     retries: Annotated[int, _clamped(0, MAX_RETRIES)] = 0
     vitals_samples: Annotated[int | None, _clamped(1, regression.MAX_SAMPLES)] = Field(None, alias="vitalsSamples")
 
 
-class CiTrigger(Body):
+class CiTrigger(CrawlFields):
     """A trigger body on POST /api/v1/ci/trigger (the AegisRunner surface)."""
 
     callback_url: Annotated[str | None, rule(_callback_url)] = Field(None, alias="callbackUrl")
@@ -230,13 +230,11 @@ class CiTrigger(Body):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_crawl(cls, data: Any) -> Any:
-        crawl = [name for name in CRAWL_FIELDS if isinstance(data, dict) and name in data]
-        if crawl:
-            raise problem(
-                f"{', '.join(crawl)}: site scanning (crawl) is not available on this server yet; "
-                "remove the field to run the project's approved tests."
-            )
+    def _crawl_fields_need_crawl(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("crawl") is not True and data.get("generateTests") is not True:
+            named = [name for name in CRAWL_ONLY if name in data]
+            if named:
+                raise problem(f"{', '.join(named)}: only applies with \"crawl\": true (site scanning before the run)")
         return data
 
     @model_validator(mode="after")
@@ -257,8 +255,9 @@ class SentriTrigger(CiTrigger):
     dials: Annotated[Dials, BeforeValidator(_object)] = Field(default_factory=Dials, alias="dialsConfig")
 
 
-def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
-    """Validate a trigger body (decoded JSON, None for an empty body) into RunOptions."""
+def parse_options(body: Any, *, surface: str = "sentri", previous_crawl: dict[str, Any] | None = None) -> RunOptions:
+    """Validate a trigger body (decoded JSON, None for an empty body) into RunOptions. `previous_crawl`: the
+    settings of the project's last crawl, which maxPages / maxDepth default to."""
     data = parse(SentriTrigger if surface == "sentri" else CiTrigger, body, empty_ok=True)
     dials = data.dials if isinstance(data, SentriTrigger) else Dials()
     options = RunOptions(
@@ -282,6 +281,8 @@ def parse_options(body: Any, *, surface: str = "sentri") -> RunOptions:
         branch=data.branch,
         commit_sha=data.commit_sha or data.github_commit_sha,
     )
+    if data.crawl or data.generate_tests:  # drafts come from a crawl: generateTests alone crawls too
+        options.crawl = settings_from(data, dials, previous=previous_crawl, concurrency=dials.parallel_workers)
     if data.github_repo is not None:
         options.github = initial_state(data.github_repo, data.github_pr_number, data.github_commit_sha,
                                        data.github_token)

@@ -41,7 +41,8 @@ def status_payload(run: Run, run_url: str) -> dict[str, Any]:
         "projectId": Project.format_id(run.project_id),
         # A queued run is still "running" on the wire: the seed's loop waits until status != running.
         "status": "running" if run.is_active else run.status,
-        "phase": run.status if run.is_active else None,
+        # queued / crawling (crawl: true scans the site first) / running; None once it ended.
+        "phase": (run.phase or run.status) if run.is_active else None,
         "verdict": verdict(run),
         "passed": run.passed,
         "failed": run.failed,
@@ -77,6 +78,9 @@ def serialize_result(result: Result, screenshot_url: str | None, trace_url: str 
     return {
         "testId": TestCase.format_id(result.test_id),
         "testName": result.test_name,
+        # "page": a page check of a crawl: true run (pageUrl is the page it loads); "test" otherwise.
+        "kind": "page" if result.page_url else "test",
+        "pageUrl": result.page_url,
         "position": result.position,
         "status": result.status,
         "skipReason": result.skip_reason,

@@ -18,8 +18,10 @@ from pathlib import Path
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from ..runs import claims, lifecycle
+from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
+from ..runs.crawls import CrawlClaim
+from . import crawling
 from .browsers import find_chromium, launch_chromium
 from .executor import TestJob, execute, settle
 from .guard import HostCache
@@ -64,12 +66,13 @@ class BrowserWorker(threading.Thread):
         with self._lock:
             return self.current
 
-    def cancel(self, reason: str, result_id: int | None = None) -> None:
+    def cancel(self, reason: str, result_id: int | None = None, crawl_id: int | None = None) -> None:
         """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown'. With
         `result_id`, only if that is still the row being run: the worker may have moved on to another
         since the caller looked (a stop meant for a finished test must not hit the next one)."""
         with self._lock:
-            if self.current is None or (result_id is not None and self.current.result_id != result_id):
+            if self.current is None or (result_id is not None and self.current.result_id != result_id) or \
+                    (crawl_id is not None and getattr(self.current, "crawl_id", None) != crawl_id):
                 return
             if self._cancel_reason is None or reason == "lost":
                 self._cancel_reason = reason
@@ -188,10 +191,16 @@ class BrowserWorker(threading.Thread):
             if claim.more:
                 self.engine.wake()  # more is claimable now: let an idle worker take it
             try:
-                self._run_claim(claim)
+                if isinstance(claim, CrawlClaim):
+                    self._run_crawl(claim)
+                else:
+                    self._run_claim(claim)
             except Exception:  # a worker thread must outlive any one test: never strand a run
-                log.exception("worker %s failed around test %s of RUN-%s", self.name, claim.position, claim.run_id)
-                self._write(claims.release, claim, "an internal error stopped its worker")
+                log.exception("worker %s failed around %s", self.name, claim)
+                if isinstance(claim, CrawlClaim):
+                    self._write(crawls.fail, claim, "an internal error stopped its worker")
+                else:
+                    self._write(claims.release, claim, "an internal error stopped its worker")
             finally:
                 with self._lock:
                     self.current, self._task, self._cancel_reason = None, None, None
@@ -236,6 +245,56 @@ class BrowserWorker(threading.Thread):
             elif reason == "stop" or reason is None:
                 claims.record_stopped(claim)
             # "lost": the row is no longer ours; whatever we had is dropped
+
+    def _run_crawl(self, claim: CrawlClaim) -> None:
+        """Crawl on this worker's loop (its pages at once up to the crawl's concurrency); write the outcome."""
+        with self._lock:
+            self.current, self._cancel_reason = claim, None
+        with self.app.app_context():
+            try:
+                plan = crawling.build_plan(self.app, claim.crawl_id)
+            except crawling.CrawlUnusable as exc:
+                crawls.fail(claim, str(exc))
+                return
+        outcome = None
+        self.alive_at = time.monotonic()
+        self._tick()
+        try:
+            try:
+                browser = self.loop.run_until_complete(self._browser_for(plan.browser))
+                plan.device_descriptor = self._device(plan)
+            except Exception as exc:
+                self._write(crawls.fail, claim, f"The browser could not start: {exc}".splitlines()[0][:500])
+                return
+            progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
+            task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
+                                                                lambda: self._cancel_reason is not None))
+            with self._lock:
+                self._task = task
+                cancelled = self._cancel_reason is not None
+            if cancelled:
+                task.cancel()
+            try:
+                outcome = self.loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                outcome = None
+            except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
+                log.exception("CRL-%s crashed", claim.crawl_id)
+                self._write(crawls.fail, claim, f"internal error: {exc}"[:1000])
+                return
+        finally:
+            self._release_slot()
+            if self._ticker is not None:
+                self._ticker.cancel()
+                self._ticker = None
+        with self._lock:
+            reason = self._cancel_reason
+        if reason is None and outcome is not None:
+            self._write(crawls.finish, claim, outcome)
+        elif reason == "shutdown":
+            self._write(crawls.release, claim)
+        elif reason != "lost":
+            self._write(crawls.stopped, claim)
 
     def _execute(self, job: TestJob) -> dict | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""

@@ -28,8 +28,9 @@ from sqlalchemy import delete, select, update
 from ..database import write
 from ..extensions import db
 from ..models import Node, utcnow
-from ..runs import claims
+from ..runs import claims, crawls
 from ..runs.claims import Claim
+from ..runs.crawls import CrawlClaim
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
 from .remote import Endpoint, ServerPool
@@ -140,41 +141,54 @@ class RunEngine:
         with self._cond:
             self._cond.wait_for(lambda: self._signal != seen or self.stopping, timeout=timeout)
 
-    def claim(self, *, look_first: bool = True) -> Claim | None:
+    def claim(self, *, look_first: bool = True) -> Claim | CrawlClaim | None:
         """Claim the next queued test of any run for this process, or None. An idle worker looks with a
         cheap read first; one that just finished a test goes straight for the write (its run likely has more)."""
         if self.stopping:
             return None
         with self.app.app_context():
+            if crawls.has_work():  # a crawl first: a crawling run's tests wait for it
+                crawl = crawls.claim(self.node_id, self.lease_seconds)
+                if crawl is not None:
+                    return crawl
             if look_first and not claims.has_work():
                 return None
             return claims.claim(self.node_id, self.lease_seconds)
 
     # -- the heartbeat -------------------------------------------------------------------------------
 
-    def _held(self) -> dict[int, BrowserWorker]:
-        """Rows held by workers whose loop showed life recently: a stuck one's lease is left to expire."""
+    def _held(self) -> tuple[dict[int, BrowserWorker], dict[int, BrowserWorker]]:
+        """Rows and crawls held by workers whose loop showed life recently: a stuck one's lease is left to
+        expire."""
         fresh = time.monotonic() - self.lease_seconds / 2
-        held = {}
+        held, crawling = {}, {}
         for worker in self._workers:
             claim = worker.claimed()
             if claim is not None and worker.alive_at >= fresh:
-                held[claim.result_id] = worker
-        return held
+                if isinstance(claim, CrawlClaim):
+                    crawling[claim.crawl_id] = worker
+                else:
+                    held[claim.result_id] = worker
+        return held, crawling
 
     def _beat(self) -> None:
         last_recover = last_node = 0.0
         while not self._beat_stop.wait(HEARTBEAT_SECONDS):
             try:
                 with self.app.app_context():
-                    held = self._held()
+                    held, crawling = self._held()
                     claims.renew(self.node_id, list(held), self.lease_seconds)
                     for result_id, why in claims.to_stop(self.node_id, list(held)).items():
                         held[result_id].cancel(why, result_id)
+                    if crawling:
+                        crawls.renew(self.node_id, list(crawling), self.lease_seconds)
+                        for crawl_id, why in crawls.to_stop(self.node_id, list(crawling)).items():
+                            crawling[crawl_id].cancel(why, crawl_id=crawl_id)
                     now = time.monotonic()
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
-                        if claims.recover():
+                        recovered = claims.recover() + crawls.recover()
+                        if recovered:
                             self.wake()
                         self.app.extensions["sentri_hooks"].take_stale()
                     if now - last_node >= NODE_EVERY_SECONDS:

@@ -15,6 +15,7 @@ from .. import origins, vault
 from ..models import utcnow
 from . import sampling, vitals_probe
 from .guard import Guard, HostCache, carries_secret
+from .page_check import PageWatch
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
 
@@ -26,7 +27,7 @@ class TestJob:
 
     run_id: int
     position: int
-    test_id: int
+    test_id: int | None  # None for a page check
     name: str
     steps: list[dict]
     base_url: str
@@ -46,6 +47,7 @@ class TestJob:
     blocked_networks: tuple = origins.parse_networks(None)
     setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
     trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
+    page_check: bool = False  # a crawl's page: it also fails on HTTP >= 400, exceptions, failed requests
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -92,6 +94,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         await context.tracing.start(screenshots=True, snapshots=True)
     await context.add_init_script(vitals_probe.init_script())
     page = await context.new_page()
+    watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
     vitals = vitals_probe.VitalsRecorder()
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
@@ -106,6 +109,10 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         async with asyncio.timeout(job.timeout_s):
             await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step,
                             guard=guard)
+            if watch is not None:
+                await watch.settle()
+                if watch.problems():
+                    raise StepFailed(1, "goto", "; ".join(watch.problems()))
     except StepFailed as exc:
         outcome = {"status": "failed", "error": str(exc), "failingStep": exc.index}
         refused = exc.refused

@@ -89,18 +89,22 @@ class JobBuilder:
     def build(self, claim: Claim) -> TestJob | None:
         """Return the job for a claimed row, or None when its test was deleted since the run was planned."""
         context = self._context(claim.run_id)
-        test = db.session.get(TestCase, claim.test_id) if claim.test_id else None
-        if test is None:
-            return None
-        setup_error, steps = None, test.steps
-        try:
-            steps = environments.substitute(test.steps, context.values)
-        except environments.UndefinedVariable as exc:
-            setup_error = (exc.index, str(exc))
+        if claim.page_url is not None:  # a page check: load the page the crawl found
+            test_id, name, steps, viewport, setup_error = None, claim.test_name, [
+                {"action": "goto", "url": claim.page_url}], None, None
+        else:
+            test = db.session.get(TestCase, claim.test_id) if claim.test_id else None
+            if test is None:
+                return None
+            test_id, name, steps, viewport, setup_error = test.id, test.name, test.steps, test.viewport, None
+            try:
+                steps = environments.substitute(test.steps, context.values)
+            except environments.UndefinedVariable as exc:
+                setup_error = (exc.index, str(exc))
         config = self.app.config
         return TestJob(
-            run_id=claim.run_id, position=claim.position, test_id=test.id, name=test.name, steps=steps,
-            viewport=test.viewport, base_url=context.base_url, browser=context.browser, device=context.device,
+            run_id=claim.run_id, position=claim.position, test_id=test_id, name=name, steps=steps,
+            viewport=viewport, base_url=context.base_url, page_check=claim.page_url is not None, browser=context.browser, device=context.device,
             retries=context.retries, vitals_samples=context.vitals_samples, timeout_s=float(config["SENTRI_TEST_TIMEOUT_SECONDS"]),
             step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,

@@ -1,0 +1,82 @@
+"""How a crawl looks from outside: its API form, the site map tree, and each page's vitals colour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import TestCase, isoformat
+from .models import Crawl
+
+# Google's "good" / "poor" thresholds (web.dev): a page's colour is its worst metric's.
+THRESHOLDS = {"lcp": (2500, 4000), "cls": (0.1, 0.25), "inp": (200, 500), "ttfb": (800, 1800)}
+COLOURS = ("good", "needs-improvement", "poor")
+
+
+def vitals_colour(vitals: dict[str, Any] | None) -> str | None:
+    """good / needs-improvement / poor by the worst measured metric; None when nothing was measured."""
+    worst = None
+    for metric, (good, poor) in THRESHOLDS.items():
+        value = (vitals or {}).get(metric)
+        if value is None:
+            continue
+        rank = 0 if value <= good else 1 if value <= poor else 2
+        worst = rank if worst is None else max(worst, rank)
+    return None if worst is None else COLOURS[worst]
+
+
+def page_verdict(page: dict[str, Any]) -> str:
+    """ok or broken, as the run's page check will judge it (HTTP status, exceptions, failed requests)."""
+    status = page.get("status")
+    broken = page.get("error") or (status is not None and status >= 400) or page.get("exceptions") \
+        or page.get("failedRequests")
+    return "broken" if broken else "ok"
+
+
+def site_map(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pages as a tree by path segments: [{name, path, page?, children}], sorted by name."""
+    root: dict[str, Any] = {"children": {}}
+    for page in pages:
+        path = (page.get("path") or "/").split("?")[0]
+        node = root
+        built = ""
+        for segment in [s for s in path.split("/") if s]:
+            built += "/" + segment
+            node = node["children"].setdefault(segment, {"name": segment, "path": built, "children": {}})
+        if node is root:
+            node = root["children"].setdefault("", {"name": "/", "path": "/", "children": {}})
+        node.setdefault("pages", []).append({
+            "url": page.get("url"), "path": page.get("path"), "status": page.get("status"),
+            "title": page.get("title"), "verdict": page_verdict(page), "vitals": vitals_colour(page.get("vitals")),
+        })
+
+    def listed(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"name": child["name"], "path": child["path"], "pages": child.get("pages", []),
+                 "children": listed(child)} for _, child in sorted(node["children"].items())]
+
+    return listed(root)
+
+
+def serialize(crawl: Crawl, *, detail: bool = False) -> dict[str, Any]:
+    """The API form of a crawl; `detail` adds its pages, skips, site map and diff."""
+    pages = crawl.pages or []
+    body = {
+        "id": crawl.public_id,
+        "projectId": f"PRJ-{crawl.project_id}",
+        "runId": f"RUN-{crawl.run_id}" if crawl.run_id else None,
+        "status": crawl.status,
+        "baseUrl": crawl.base_url,
+        "options": crawl.options,
+        "progress": {"found": 0, "visited": 0, "queued": 0, **(crawl.progress or {})},
+        "pagesFound": len(pages),
+        "broken": sum(page_verdict(page) == "broken" for page in pages),
+        "drafts": [TestCase.format_id(key) for key in crawl.drafts or []],
+        "diff": crawl.diff,
+        "error": crawl.error,
+        "triggeredBy": crawl.triggered_by,
+        "createdAt": isoformat(crawl.created_at),
+        "startedAt": isoformat(crawl.started_at),
+        "finishedAt": isoformat(crawl.finished_at),
+    }
+    if detail:
+        body.update(pages=pages, skipped=crawl.skipped or [], notes=crawl.notes or [], siteMap=site_map(pages))
+    return body

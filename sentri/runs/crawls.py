@@ -1,0 +1,301 @@
+"""A crawl's life in the database, beside its run's (claims.py is the model): started on its own or by a
+crawl: true run, claimed by one browser worker with a lease, its progress written as it goes, finished in
+one transaction (pages, the diff from the project's previous crawl, drafts, and a run's page checks queued
+after its tests), stopped, recovered when its process died.
+
+Nothing here holds a lock across anything but its own short transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..crawl import drafts as drafting
+from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
+from ..crawl.settings import CrawlRequest, CrawlSettings, settings_from
+from ..database import write
+from ..errors import Conflict
+from ..extensions import db
+from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or_404, utcnow
+from . import lifecycle
+from .options import RunOptions
+
+log = logging.getLogger("sentri.crawls")
+MAX_CLAIMS = 2  # a crawl lost with its worker is run again once, then failed
+PAGE_CHECK_PREFIX = "Page "
+
+
+@dataclass(frozen=True)
+class CrawlClaim:
+    """A crawl a worker took."""
+
+    crawl_id: int
+    run_id: int | None
+    project_id: int
+    owner: str
+    result_id: None = None  # not a test: the heartbeat tells the two apart by this
+    more: bool = False
+
+
+# -- starting ------------------------------------------------------------------------------------------
+
+
+def last_settings(project: Project) -> dict[str, Any] | None:
+    """The settings of the project's last crawl (what maxPages / maxDepth default to)."""
+    return db.session.scalar(select(Crawl.options).where(Crawl.project_id == project.id)
+                             .order_by(Crawl.id.desc()).limit(1))
+
+
+def start(project: Project, settings: CrawlSettings, *, base_url: str, triggered_by: str,
+          extra: dict[str, Any] | None = None) -> Crawl:
+    """Queue a crawl of its own (drafts for the review queue); 409 while the project has one queued or running."""
+    crawl = Crawl(project_id=project.id, status="queued", triggered_by=triggered_by, base_url=base_url,
+                  options={**settings.as_json(), **(extra or {})}, progress={})
+    try:
+        with write():
+            db.session.add(crawl)
+    except IntegrityError:
+        active = db.session.scalar(select(Crawl).where(Crawl.project_id == project.id, Crawl.run_id.is_(None),
+                                                       Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
+        raise Conflict(f"Project {project.public_id} already has a crawl in progress.",
+                       crawlId=active.public_id if active else None) from None
+    return crawl
+
+
+def stop(crawl: Crawl) -> None:
+    """Stop a crawl: a queued one at once, a running one by its worker within seconds."""
+    with write():
+        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == "queued")
+                           .values(status="aborted", finished_at=utcnow()))
+        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == "running")
+                           .values(stop_requested=True))
+
+
+# -- claiming --------------------------------------------------------------------------------------------
+
+
+def _claimable():
+    run_ok = or_(Crawl.run_id.is_(None),
+                 exists().where(Run.id == Crawl.run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None)))
+    return select(Crawl.id).where(Crawl.status == "queued", run_ok).order_by(Crawl.id).limit(1)
+
+
+def has_work() -> bool:
+    found = db.session.scalar(_claimable())
+    db.session.commit()
+    return found is not None
+
+
+def claim(owner: str, lease_seconds: float) -> CrawlClaim | None:
+    """Take the oldest queued crawl for `owner`; a run's crawl starts its run."""
+    with write():
+        query = _claimable()
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        crawl_id = db.session.scalar(query)
+        if crawl_id is None:
+            return None
+        now = utcnow()
+        db.session.execute(update(Crawl).where(Crawl.id == crawl_id, Crawl.status == "queued").values(
+            status="running", owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
+            claims=Crawl.claims + 1, started_at=func.coalesce(Crawl.started_at, now)))
+        crawl = db.session.get(Crawl, crawl_id)
+        if crawl.run_id is not None:
+            db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == "queued")
+                               .values(status="running", started_at=now))
+        return CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+
+
+def renew(owner: str, crawl_ids: list[int], lease_seconds: float) -> None:
+    if crawl_ids:
+        with write():
+            db.session.execute(update(Crawl).where(Crawl.id.in_(crawl_ids), Crawl.owner == owner,
+                                                   Crawl.status == "running")
+                               .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
+
+
+def to_stop(owner: str, crawl_ids: list[int]) -> dict[int, str]:
+    """Which of the owner's crawls must stop: 'stop' (asked, or its run stops) or 'lost' (no longer its)."""
+    if not crawl_ids:
+        return {}
+    rows = db.session.execute(
+        select(Crawl.id, Crawl.owner, Crawl.status, Crawl.stop_requested, Run.stop_reason, Run.status)
+        .outerjoin(Run, Run.id == Crawl.run_id).where(Crawl.id.in_(crawl_ids))).all()
+    db.session.commit()
+    verdicts = {crawl_id: "lost" for crawl_id in set(crawl_ids) - {row[0] for row in rows}}
+    for crawl_id, row_owner, status, asked, run_stop, run_status in rows:
+        if row_owner != owner or status != "running" or (run_status and run_status not in ACTIVE_RUN_STATUSES):
+            verdicts[crawl_id] = "lost"
+        elif asked or run_stop is not None:
+            verdicts[crawl_id] = "stop"
+    return verdicts
+
+
+def progress(claim: CrawlClaim, counts: dict[str, int]) -> None:
+    with write():
+        db.session.execute(update(Crawl).where(Crawl.id == claim.crawl_id, Crawl.owner == claim.owner,
+                                               Crawl.status == "running").values(progress=counts))
+
+
+# -- finishing -------------------------------------------------------------------------------------------
+
+
+def _mine(claim: CrawlClaim):
+    return (Crawl.id == claim.crawl_id) & (Crawl.owner == claim.owner) & (Crawl.status == "running")
+
+
+def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
+    """Store a finished crawl: its pages, skips and notes, the diff from the project's previous crawl, its
+    drafts (generateTests), and for a run its page checks, queued after the tests. One transaction."""
+    with write():
+        crawl = db.session.scalar(select(Crawl).where(_mine(claim)).with_for_update())
+        if crawl is None:
+            log.warning("CRL-%s: its outcome came after the crawl was taken back or stopped; dropped", claim.crawl_id)
+            return False
+        pages = outcome.get("pages") or []
+        settings = CrawlSettings.from_json(crawl.options)
+        crawl.status, crawl.finished_at, crawl.lease_until = "completed", utcnow(), None
+        crawl.pages, crawl.skipped, crawl.notes = pages, outcome.get("skipped") or [], outcome.get("notes") or []
+        crawl.progress = {"found": len(pages) + len(crawl.skipped), "visited": len(pages), "queued": 0}
+        crawl.diff = diff(previous_pages(crawl), pages)
+        if settings.generate_tests:
+            crawl.drafts = _add_drafts(crawl, settings, pages)
+        if crawl.run_id is not None:
+            _queue_page_checks(crawl.run_id, pages)
+    return True
+
+
+def fail(claim: CrawlClaim, error: str) -> None:
+    """The crawl could not run (no browser, an unreadable secret): it fails, and so does its run."""
+    with write():
+        failed = db.session.execute(update(Crawl).where(_mine(claim)).values(
+            status="failed", error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
+        if failed and claim.run_id is not None:
+            lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
+
+
+def stopped(claim: CrawlClaim) -> None:
+    """The worker stopped the crawl (asked, or its run stops): aborted; the run ends when nothing is left."""
+    with write():
+        done = db.session.execute(update(Crawl).where(_mine(claim)).values(
+            status="aborted", finished_at=utcnow(), lease_until=None)).rowcount
+        if done and claim.run_id is not None:
+            _no_longer_crawling(claim.run_id)
+            lifecycle.end_if_done(claim.run_id)
+
+
+def release(claim: CrawlClaim) -> None:
+    """Hand a crawl back (this process stops): queued again for another process or the next start."""
+    with write():
+        db.session.execute(update(Crawl).where(_mine(claim)).values(status="queued", owner=None, lease_until=None))
+
+
+def recover() -> list[int]:
+    """Crawls whose lease ran out (their process died) run again once, then fail. Return the runs touched."""
+    now = utcnow()
+    if not db.session.scalar(select(Crawl.id).where(Crawl.status == "running", Crawl.lease_until < now).limit(1)):
+        db.session.commit()
+        return []
+    touched = []
+    with write():
+        for crawl in db.session.scalars(select(Crawl).where(Crawl.status == "running", Crawl.lease_until < now)
+                                        .limit(20)).all():
+            log.warning("CRL-%s: the lease of %s ran out; recovering the crawl", crawl.id, crawl.owner)
+            if crawl.claims < MAX_CLAIMS and not crawl.stop_requested:
+                crawl.status, crawl.owner, crawl.lease_until = "queued", None, None
+            else:
+                crawl.status, crawl.finished_at, crawl.lease_until = "failed", now, None
+                crawl.error = "The crawl could not finish: the worker running it stopped (twice)."
+                if crawl.run_id is not None:
+                    lifecycle.stop_in_transaction(crawl.run_id, "failed", crawl.error)
+            if crawl.run_id is not None:
+                touched.append(crawl.run_id)
+    return touched
+
+
+def _no_longer_crawling(run_id: int) -> None:
+    db.session.execute(update(Run).where(Run.id == run_id).values(phase=None))
+
+
+def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
+    """One page check per visited page, after the run's tests; a stopping run gets none."""
+    run = db.session.get(Run, run_id, populate_existing=True)
+    _no_longer_crawling(run_id)
+    if run is None or run.status not in ACTIVE_RUN_STATUSES or run.stop_reason is not None:
+        lifecycle.end_if_done(run_id)
+        return
+    last = db.session.scalar(select(func.max(Result.position)).where(Result.run_id == run_id)) or 0
+    for offset, page in enumerate(pages, start=1):
+        db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
+                              test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
+                              status="queued", attempts=[], base_url=run.options.get("baseUrl")))
+    db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
+    db.session.flush()
+    lifecycle.end_if_done(run_id)  # a site with no page left and no test ends here
+
+
+def _add_drafts(crawl: Crawl, settings: CrawlSettings, pages: list[dict[str, Any]]) -> list[int]:
+    existing = [test.steps for test in db.session.scalars(select(TestCase).where(TestCase.project_id == crawl.project_id))]
+    made = drafting.make_drafts(pages, perspectives=settings.perspectives, fill_forms=settings.fill_forms,
+                                limit=settings.test_count, existing=existing, base_url=crawl.base_url)
+    rows = [TestCase(project_id=crawl.project_id, name=draft["name"], tags=draft["tags"], steps=draft["steps"],
+                     review_status="draft", source_page=draft.get("sourcePage")) for draft in made]
+    db.session.add_all(rows)
+    db.session.flush()
+    return [row.id for row in rows]
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+
+def previous_pages(crawl: Crawl) -> list[dict[str, Any]] | None:
+    """The pages of the project's last completed crawl before this one (None: this is the first)."""
+    return db.session.scalar(select(Crawl.pages).where(Crawl.project_id == crawl.project_id, Crawl.id < crawl.id,
+                                                       Crawl.status == "completed").order_by(Crawl.id.desc()).limit(1))
+
+
+def _fingerprint(page: dict[str, Any]) -> str:
+    return json.dumps([page.get("status"), page.get("title"), page.get("heading"), page.get("signature")])
+
+
+def diff(before: list[dict[str, Any]] | None, after: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pages added, removed and changed (status, title, heading or structure) since the previous crawl, by
+    path, so that a preview deploy's crawl compares with production's."""
+    if before is None:
+        return {"first": True, "added": [], "removed": [], "changed": []}
+    old = {page.get("path") or page["url"]: page for page in before}
+    new = {page.get("path") or page["url"]: page for page in after}
+    changed = []
+    for path in sorted(old.keys() & new.keys()):
+        if _fingerprint(old[path]) != _fingerprint(new[path]):
+            what = [key for key in ("status", "title", "heading", "signature") if old[path].get(key) != new[path].get(key)]
+            changed.append({"path": path, "what": ["structure" if key == "signature" else key for key in what]})
+    return {"first": False, "added": sorted(new.keys() - old.keys()), "removed": sorted(old.keys() - new.keys()),
+            "changed": changed}
+
+
+def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:
+    """A crawl of its own from a validated request: its baseUrl must be one of the project's origins, its
+    environment the project's (400 naming the field)."""
+    options = RunOptions(base_url=body.base_url, environment_id=body.environment_id)
+    lifecycle.check_settings(project, options)
+    settings = settings_from(body, body, previous=last_settings(project), concurrency=body.parallel_workers,
+                             generate_default=True)
+    extra = {"environmentId": body.environment_id} if body.environment_id else {}
+    return start(project, settings, base_url=body.base_url or project.base_url, triggered_by=triggered_by,
+                 extra=extra)
+
+
+def list_for(project: Project, limit: int = 50) -> list[Crawl]:
+    return list(db.session.scalars(select(Crawl).where(Crawl.project_id == project.id)
+                                   .order_by(Crawl.id.desc()).limit(limit)))
+
+
+def get(project: Project, public_id: str) -> Crawl:
+    return get_or_404(Crawl, public_id, project=project)

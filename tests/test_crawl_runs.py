@@ -1,0 +1,210 @@
+"""crawl: true runs and crawls of their own, end to end: real Chromium against the crawler's fixture site
+(tests/support/crawl_site.py), the real engine and database.
+
+A crawl: true run crawls first (phase crawling), then runs the approved tests and one page check per
+page found; page checks are results like tests (counted, in JUnit, in the PR comment). A crawl of its
+own drafts tests for the review queue; approved, they pass against the site they came from, and a second
+crawl of the unchanged site drafts nothing new."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from lxml import etree
+
+from sentri import projects, testcases, tokens, users
+from sentri.crawl.models import Crawl
+from sentri.extensions import db
+from sentri.models import Result, Run
+from tests.conftest import _make_user, both_databases
+from tests.support.crawl_site import CrawlSite
+from tests.support.fake_github import FakeGitHub
+from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
+from tests.test_junit import SCHEMA
+from tests.test_openapi import Described
+from tests.test_ui_pages import PASSWORD, Browser
+
+BROKEN = {"/missing": "HTTP 404", "/broken-js": "uncaught exception",
+          "/broken-image": "same-origin request failed: /img/broken.png (500)"}
+
+
+@pytest.fixture
+def crawl_site():
+    with CrawlSite() as site:
+        yield site
+
+
+@pytest.fixture
+def fake():
+    with FakeGitHub() as server:
+        server.add_token(GOOD)
+        server.add_repo(REPO, pulls=[PR])
+        yield server
+
+
+def _project(app, base_url, tests=()):
+    with app.app_context():
+        project = projects.create("Crawled shop", base_url)
+        for name, steps in tests:
+            testcases.review(testcases.create(project, {"name": name, "steps": steps}), "approve")
+        _, token = tokens.create(project)
+        return project.public_id, token
+
+
+def _browser(app):
+    with app.app_context():
+        users.create_user("reviewer@example.com", PASSWORD, role="member")
+    return Browser(app.test_client(), "reviewer@example.com")
+
+
+def _wait_crawl(client, headers, url, timeout=120):
+    deadline = time.monotonic() + timeout
+    while (body := client.get(url, headers=headers).get_json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    return body
+
+
+@pytest.mark.browser
+def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_factory, crawl_site, fake):
+    app = app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
+    project_id, token = _project(app, crawl_site.url)  # no tests at all: its checks are the pages
+    status = _run(app, project_id, token, {"crawl": True, **_github_body()})
+    assert (status["status"], status["verdict"]) == ("completed", "failed")
+    assert (status["total"], status["passed"], status["failed"]) == (13, 10, 3)
+
+    client = app.test_client()
+    _, headers = _make_user(app, "member@example.com", "member")
+    results = client.get(f"/api/v1/runs/{status['runId']}", headers=headers).get_json()["results"]
+    assert {r["kind"] for r in results} == {"page"}
+    failed = {r["testName"].removeprefix("Page "): r["error"] for r in results if r["status"] == "failed"}
+    assert set(failed) == set(BROKEN)
+    for path, reason in BROKEN.items():
+        assert reason in failed[path], failed[path]
+    assert all(r["vitals"] for r in results if r["status"] == "passed")  # budgets cover every page
+    assert "/private" not in crawl_site.paths  # robots.txt said no
+
+    document = etree.fromstring(client.get(f"/api/v1/runs/{status['runId']}/junit.xml", headers=headers).data)
+    etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(document)
+    cases = document.find("testsuite").findall("testcase")
+    assert {c.get("classname") for c in cases} == {"Crawled shop.pages"}
+    assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == sorted(
+        f"Page {path}" for path in BROKEN)
+
+    (comment,) = _sentri_comments(fake, project_id)
+    assert "Pages that broke" in comment["body"]
+    for path in BROKEN:
+        assert f"{crawl_site.url}{path} |" in comment["body"]
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "failure"]
+
+    crawl = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]
+    assert (crawl["runId"], crawl["status"], crawl["pagesFound"], crawl["broken"]) == (status["runId"], "completed", 13, 3)
+    assert crawl["diff"]["first"] is True
+
+
+@pytest.mark.browser
+def test_drafts_from_a_crawl_pass_once_approved_and_a_second_crawl_drafts_nothing_new(app, crawl_site):
+    project_id, token = _project(app, crawl_site.url)
+    client = app.test_client()
+    _, headers = _make_user(app, "admin@example.com", "admin")
+    answer = client.post(f"/api/v1/projects/{project_id}/crawls", json={}, headers=headers)
+    assert answer.status_code == 202, answer.get_json()
+    first = _wait_crawl(client, headers, answer.get_json()["statusUrl"])
+    assert first["status"] == "completed" and first["drafts"], first
+    listed = client.get(f"/api/v1/projects/{project_id}/tests?status=draft", headers=headers).get_json()
+    drafts = listed["items"] if isinstance(listed, dict) else listed
+    assert {t["id"] for t in drafts} == set(first["drafts"])
+    assert all(t["reviewStatus"] == "draft" and t["sourcePage"].startswith(crawl_site.url) for t in drafts)
+    # Nothing generated runs before a person approves it.
+    refused = client.post(f"/api/v1/projects/{project_id}/trigger", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 400 and "approve" in refused.get_json()["error"]
+
+    browser = _browser(app)
+    review = browser.html(f"/projects/{project_id}/review")
+    assert "Drafts from the crawl of" in review and crawl_site.url + "/contact" in review
+
+    for test_id in first["drafts"]:
+        assert client.post(f"/api/v1/projects/{project_id}/tests/{test_id}/approve", headers=headers).status_code == 200
+    status = _run(app, project_id, token, {})
+    assert (status["verdict"], status["passed"], status["total"]) == ("passed", len(first["drafts"]),
+                                                                      len(first["drafts"])), status
+
+    # The second crawl from the UI's Crawl button: nothing new to draft, nothing changed on the site.
+    again = browser.post(f"/projects/{project_id}/crawls", data={"respectRobots": "on", "perspectives": "page"})
+    assert again.status_code == 302, again.get_data(as_text=True)
+    second_id = again.headers["Location"].rsplit("/", 1)[1]
+    second = _wait_crawl(client, headers, f"/api/v1/projects/{project_id}/crawls/{second_id}")
+    assert second["status"] == "completed" and second["drafts"] == []
+    assert (second["diff"]["added"], second["diff"]["removed"], second["diff"]["changed"]) == ([], [], [])
+    page = browser.html(f"/projects/{project_id}/crawls/{second_id}")
+    assert "Site map" in page and "/broken-js" in page and "0 added, 0 removed, 0 changed" in page
+
+
+@pytest.mark.parametrize("body, named", [
+    ({"maxPages": 5}, "maxPages"),
+    ({"crawl": "yes"}, "crawl"),
+    ({"crawl": True, "crawlPages": "/about"}, "crawlPages"),
+    ({"crawl": True, "crawlPages": ["javascript:alert(1)"]}, "crawlPages"),
+    ({"crawl": True, "maxDepth": "deep"}, "maxDepth"),
+    ({"crawl": True, "dialsConfig": {"perspectives": ["magic"]}}, "magic"),
+    ({"crawl": True, "baseUrl": "http://elsewhere.example"}, "baseUrl"),
+])
+def test_bad_crawl_fields_are_refused_by_name_and_start_nothing(app, body, named):
+    project_id, token = _project(app, "http://127.0.0.1:9")
+    client = app.test_client()
+    answer = client.post(f"/api/v1/projects/{project_id}/trigger", json=body,
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 400 and named in answer.get_json()["error"], answer.get_json()
+    with app.app_context():
+        assert db.session.query(Run).count() == 0 and db.session.query(Crawl).count() == 0
+
+
+def test_crawls_of_their_own_are_checked_scoped_one_at_a_time_and_answer_as_described(app):
+    project_id, _token = _project(app, "http://127.0.0.1:9")
+    api = Described(app.test_client())
+    _, headers = _make_user(app, "member@example.com", "member")
+    url, one = "/api/v1/projects/{projectId}/crawls", "/api/v1/projects/{projectId}/crawls/{crawlId}"
+    p = {"projectId": project_id}
+    api("POST", url, 401, json_body={}, **p)  # a stranger
+    api("POST", url, 400, headers=headers, json_body={"maxPages": "many"}, **p)
+    assert "baseUrl" in api("POST", url, 400, headers=headers, json_body={"baseUrl": "http://10.0.0.1"},
+                            **p).get_json()["error"]
+    api("POST", url, 400, headers=headers, json_body={"surprise": 1}, **p)
+    api("POST", url, 400, headers=headers, json_body={"perspectives": ["magic"]}, **p)
+    app.extensions["sentri_engine"].stopping = True  # no worker takes it: it stays queued
+    first = api("POST", url, 202, headers=headers, json_body={"maxPages": 5, "crawlPages": ["/pricing"]}, **p)
+    crawl_id = first.get_json()["id"]
+    second = api("POST", url, 409, headers=headers, json_body={}, **p)
+    assert second.get_json()["crawlId"] == crawl_id
+    assert api("GET", one, 200, headers=headers, crawlId=crawl_id, **p).get_json()["options"]["maxPages"] == 5
+    assert len(api("GET", url, 200, headers=headers, **p).get_json()) == 1
+    api("GET", one, 404, headers=headers, crawlId=crawl_id, projectId="PRJ-999")  # another project's id
+    stopped = api("POST", one + "/stop", 200, headers=headers, crawlId=crawl_id, **p).get_json()
+    assert stopped["status"] == "aborted"
+    assert api("POST", url, 202, headers=headers, json_body={}, **p).get_json()["options"]["maxPages"] == 5
+
+
+@pytest.mark.browser
+@both_databases
+def test_aborting_a_crawling_run_stops_the_crawl_and_frees_the_project(app, crawl_site):
+    project_id, token = _project(app, crawl_site.url)
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {token}"}
+    _, headers = _make_user(app, "member@example.com", "member")
+    started = client.post(f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 500,
+                          "maxDepth": 10}, headers=bearer).get_json()
+    assert client.get(started["statusUrl"], headers=bearer).get_json()["phase"] in ("queued", "crawling")
+    assert client.post(f"/api/v1/runs/{started['runId']}/abort", headers=headers).status_code == 200
+    deadline = time.monotonic() + 60
+    while (status := client.get(started["statusUrl"], headers=bearer).get_json())["status"] == "running":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    assert status["status"] == "aborted"
+    with app.app_context():
+        crawl = db.session.query(Crawl).one()
+        assert crawl.status == "aborted"
+        assert db.session.query(Result).count() == 0  # no page check was queued for a stopped run
+    again = client.post(f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 2},
+                        headers=bearer)
+    assert again.status_code == 202, again.get_json()
