@@ -18,6 +18,7 @@ from sentri.crawl.models import Crawl
 from sentri.extensions import db
 from sentri.models import Result, Run
 from tests.conftest import _make_user, both_databases
+from tests.support import SentriProcess
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
@@ -208,3 +209,35 @@ def test_aborting_a_crawling_run_stops_the_crawl_and_frees_the_project(app, craw
     again = client.post(f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 2},
                         headers=bearer)
     assert again.status_code == 202, again.get_json()
+
+
+@pytest.mark.browser
+def test_a_crawl_cut_short_by_a_killed_process_is_crawled_again_after_restart(crawl_site, tmp_path):
+    """SIGKILL mid-crawl: the crawl is the database's. The restarted server finds its lease run out, queues
+    it once more, crawls, and the run ends with its page checks; the project is not left locked."""
+    with SentriProcess(tmp_path / "instance", max_browsers=1, env={"SENTRI_LEASE_SECONDS": "3"}) as sentri:
+        try:
+            project_id = sentri.cli("projects", "create", "Crashy", "--base-url", crawl_site.url)
+            token = sentri.cli("tokens", "create", "--project", project_id)
+            bearer = {"Authorization": f"Bearer {token}"}
+            started = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=bearer,
+                                       json={"crawl": True, "crawlPages": ["/slow"], "maxPages": 4}, timeout=30).json()
+            deadline = time.monotonic() + 60
+            while "/slow" not in crawl_site.paths:  # the crawl is inside its slow page
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert sentri.http.get(started["statusUrl"], headers=bearer, timeout=15).json()["phase"] == "crawling"
+            sentri.kill()
+            sentri.start()
+            deadline = time.monotonic() + 120
+            while (status := sentri.http.get(started["statusUrl"], headers=bearer, timeout=15).json())[
+                    "status"] == "running":
+                assert time.monotonic() < deadline, status
+                time.sleep(0.2)
+            assert (status["status"], status["total"], status["failed"]) == ("completed", 4, 0), status
+            crawl = sentri.http.get(f"{sentri.url}/api/v1/projects/{project_id}/crawls",
+                                    headers=sentri.user_headers(), timeout=15).json()[0]
+            assert (crawl["status"], crawl["pagesFound"]) == ("completed", 4)
+            assert crawl_site.paths.count("/slow") >= 2  # crawled again, from the start
+        finally:
+            sentri.kill()

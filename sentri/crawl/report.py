@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import TestCase, isoformat
+from ..origins import origin_of
 from .models import Crawl
 
 # Google's "good" / "poor" thresholds (web.dev): a page's colour is its worst metric's.
@@ -27,8 +28,10 @@ def vitals_colour(vitals: dict[str, Any] | None) -> str | None:
 def page_verdict(page: dict[str, Any]) -> str:
     """ok or broken, as the run's page check will judge it (HTTP status, exceptions, failed requests)."""
     status = page.get("status")
-    broken = page.get("error") or (status is not None and status >= 400) or page.get("exceptions") \
-        or page.get("failedRequests")
+    # Responses with a status are the site's own (visit.py); a request that failed counts when it was the site's.
+    origin = origin_of(page.get("url") or "")
+    failed = [r for r in page.get("failedRequests") or [] if r.get("status") or origin_of(r.get("url") or "") == origin]
+    broken = page.get("error") or (status is not None and status >= 400) or page.get("exceptions") or failed
     return "broken" if broken else "ok"
 
 

@@ -15,6 +15,8 @@ from .urls import QueuedURL, normalize, origin_of, path_of
 MAX_MESSAGES = 20
 MAX_MESSAGE_CHARS = 500
 MAX_FAILED_REQUESTS = 50
+MAX_STORED_LINKS = 200  # links kept per page (all of them, up to structure.MAX_LINKS, feed the frontier)
+MAX_FORMS, MAX_FIELDS, MAX_TEXT = 20, 50, 500
 # After `load`, the page is read once no request has been in flight for QUIET_MS, or after SETTLE_MS.
 # Playwright's "networkidle" wants 500 ms of silence, which would cost every page half a second.
 QUIET_MS = 100
@@ -148,10 +150,14 @@ async def _read(page, record: dict, final: str) -> list[str]:
         url = normalize(href, final)
         if url is not None and name and url not in names:
             names[url] = name[:200]
-    record.update(title=facts["title"], heading=facts["heading"], landmarks=facts["landmarks"],
-                  forms=facts["forms"], links=list(dict.fromkeys(filter(None, (normalize(href, final)
+    forms = [{**form, "fields": form["fields"][:MAX_FIELDS]} for form in facts["forms"][:MAX_FORMS]]
+    record.update(title=(facts["title"] or "")[:MAX_TEXT], heading=(facts["heading"] or "")[:MAX_TEXT] or None,
+                  landmarks=facts["landmarks"], forms=forms, links=list(dict.fromkeys(filter(None, (normalize(href, final)
                                                                                for href in facts["links"])))),
                   linkTexts=names, signature=signature(facts))
+    # What is stored stays bounded however big the page: 500 pages of a mega-menu must not fill the disk.
+    record["links"] = record["links"][:MAX_STORED_LINKS]
+    record["linkTexts"] = {url: names[url] for url in record["links"] if url in names}
     recorder = VitalsRecorder()
     await recorder.snapshot(page)
     rows = recorder.rows()

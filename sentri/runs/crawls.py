@@ -199,6 +199,11 @@ def release(claim: CrawlClaim) -> None:
 def recover() -> list[int]:
     """Crawls whose lease ran out (their process died) run again once, then fail. Return the runs touched."""
     now = utcnow()
+    orphaned = exists().where(Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES))
+    if db.session.scalar(select(Crawl.id).where(Crawl.status == "queued", orphaned).limit(1)):
+        with write():  # queued for a run that ended meanwhile (its crawl was lost with the run's end)
+            db.session.execute(update(Crawl).where(Crawl.status == "queued", orphaned)
+                               .values(status="aborted", finished_at=now))
     if not db.session.scalar(select(Crawl.id).where(Crawl.status == "running", Crawl.lease_until < now).limit(1)):
         db.session.commit()
         return []

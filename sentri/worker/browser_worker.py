@@ -293,7 +293,7 @@ class BrowserWorker(threading.Thread):
             self._write(crawls.finish, claim, outcome)
         elif reason == "shutdown":
             self._write(crawls.release, claim)
-        elif reason != "lost":
+        else:  # stopped, or lost: a crawl still ours whose run ended is closed as aborted, else left alone
             self._write(crawls.stopped, claim)
 
     def _execute(self, job: TestJob) -> dict | None:

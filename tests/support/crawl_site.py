@@ -17,7 +17,7 @@
 * ``/sitemap.xml``: a urlset of /, /about and /orphan; ``/favicon.ico``: empty. Anything else answers 404.
 
 `CrawlSite(garbage=True)` answers /robots.txt with an HTML page and /sitemap.xml with broken XML.
-`CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
+``/slow`` (linked from nowhere) answers after 3 s. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
 
 The crawl of CrawlSite with the default CrawlOptions (max_pages 30, max_depth 3) visits exactly these 13
 pages: ``/`` (start, depth 0); /about and /orphan (sitemap, depth 1 — /about is named there before the home
@@ -39,6 +39,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
@@ -117,6 +118,9 @@ class CrawlSite(_BaseThreadServer):
                 return 404, "text/html", _chrome("No such month", ""), {}
             link = f'<a href="/calendar?month={_next_month(month)}">Next month</a>'
             return 200, "text/html", _chrome(f"Calendar {month}", link), {}
+        if path == "/slow":  # linked from nowhere: a crawl reaches it through crawlPages, 3 s later
+            time.sleep(3)
+            return 200, "text/html", _chrome("Slow", "<p>Took its time.</p>"), {}
         if path == "/missing":
             return 404, "text/html", _chrome("Not found", "<p>Nothing here.</p>"), {}
         if path == "/broken-js":
