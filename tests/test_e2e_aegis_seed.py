@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def _commands() -> tuple[str, str]:
 
 
 def _run(script: str, env: dict[str, str], tmp_path: Path, name: str) -> subprocess.CompletedProcess:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{name}.sh"
     path.write_text(script + "\n")
     base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "NO_PROXY": "127.0.0.1,localhost",
@@ -44,7 +46,7 @@ def test_the_aegis_seed_commands_run_verbatim_and_exit_with_the_crawled_site(tmp
     github, gitlab = _commands()
     assert '"crawl": true' in github and '\\"crawl\\": true' in gitlab  # as the seed wrote them
     with FakeGitHub() as github_api, CrawlSite(healthy=True) as healthy, CrawlSite() as broken, SentriProcess(
-            tmp_path / "instance", max_browsers=1, env={"SENTRI_GITHUB_API_URL": github_api.url}) as sentri:
+            tmp_path / "instance", max_browsers=2, env={"SENTRI_GITHUB_API_URL": github_api.url}) as sentri:
         github_api.add_token("ghs_not_a_real_token")
         github_api.add_repo("octo/app", pulls=[7])
 
@@ -74,23 +76,28 @@ def test_the_aegis_seed_commands_run_verbatim_and_exit_with_the_crawled_site(tmp
             return command
 
         gitlab_script = gitlab.replace("https://aegisrunner.com", sentri.url)
-        for name, site, expected in (("fixed", healthy, 0), ("broken", broken, 22)):  # curl -f: 22 on the 422
-            token = project(name, site)
-            done = _run(github_script(token, site.url), {}, tmp_path, "github")
-            assert done.returncode == expected, (done.stdout, done.stderr)
-            done = _run(gitlab_script, {"AEGIS_CI_TOKEN": token, "CI_ENVIRONMENT_URL": site.url}, tmp_path, "gitlab")
-            assert done.returncode == expected, (done.stdout, done.stderr)
+        jobs = []  # (what, script, environment, expected exit); curl -f exits 22 on the 422 of a failed run
+        for name, site, expected in (("fixed", healthy, 0), ("broken", broken, 22)):
+            jobs.append((f"github-{name}", github_script(project(f"{name} (GitHub)", site), site.url), {}, expected))
+            jobs.append((f"gitlab-{name}", gitlab_script, {"AEGIS_CI_TOKEN": project(f"{name} (GitLab)", site),
+                                                           "CI_ENVIRONMENT_URL": site.url}, expected))
+        # Two pipelines at a time, as CI would run them (each its own project: one active run per project).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = dict(zip([job[0] for job in jobs], pool.map(
+                lambda job: _run(job[1], job[2], tmp_path / job[0], job[0]), jobs), strict=True))
+        for what, _script, _env, expected in jobs:
+            assert done[what].returncode == expected, (what, done[what].stdout, done[what].stderr)
             if expected == 0:
-                assert '"verdict":"passed"' in done.stdout.replace(" ", "")
+                assert '"verdict":"passed"' in done[what].stdout.replace(" ", "")
 
-        # The seed's GitHub fields reached (a fake) GitHub: one sticky comment per project on PR 7, the broken
-        # one listing the pages that broke; the commit status went pending -> success, then pending -> failure.
+        # The seed's GitHub fields reached (a fake) GitHub: one sticky comment per project on PR 7, each broken
+        # one listing the pages that broke; each project's commit status went pending, then success or failure.
         def posted() -> bool:
             return len(github_api.statuses("octo/app", "a" * 40)) == 4 and len(github_api.comments("octo/app", 7)) == 2
 
         github_api.wait_for(posted, timeout=60)
-        states = [s["state"] for s in github_api.statuses("octo/app", "a" * 40)]
-        assert states == ["pending", "success", "pending", "failure"]
+        states = sorted(s["state"] for s in github_api.statuses("octo/app", "a" * 40))
+        assert states == ["failure", "pending", "pending", "success"]
         comment = next(c["body"] for c in github_api.comments("octo/app", 7) if "failed" in c["body"].split("\n")[1])
         assert "Pages that broke" in comment
         for path in ("/missing", "/broken-js", "/broken-image"):

@@ -38,7 +38,7 @@ def blank(item: QueuedURL) -> dict:
     }
 
 
-class _Listener:
+class PageListener:
     """The page's console errors, uncaught exceptions, failed requests and requests in flight."""
 
     def __init__(self, page, origin: str) -> None:
@@ -112,7 +112,7 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
     except Exception as exc:  # the browser or context is gone: this page's failure all the same
         record["error"] = _first_line(exc)
         return record, hrefs
-    listener = _Listener(page, origin)
+    listener = PageListener(page, origin)
     try:
         response = await page.goto(item.url, wait_until="load", timeout=timeout_ms)
         record["status"] = response.status if response else None

@@ -1,70 +1,40 @@
 """A page check (one per page a crawl: true run found): the page loads with a status below 400, throws no
-uncaught exception, and none of its same-origin requests fails; its Web Vitals are recorded like a test's."""
+uncaught exception, and none of its same-origin requests fails; its Web Vitals are recorded like a test's.
+It listens to the page the way the crawler does (crawl.visit.PageListener), so both judge a page alike."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from .. import origins
+from ..crawl.urls import origin_of, path_of
+from ..crawl.visit import PageListener
 
-SETTLE_MS = 1_500  # what a page may still load after its load event (late images, fetches)
 MAX_LISTED = 5
 
 
 class PageWatch:
-    """Listen to one page's responses, failed requests and uncaught exceptions while a page check loads it."""
+    """What a page check fails on, heard while the check's page loads."""
 
     def __init__(self, page: Page, url: str) -> None:
-        self.page = page
-        self.origin = origins.origin_of(url)
-        self.status: int | None = None
-        self.exceptions: list[str] = []
-        self.failed: list[str] = []
-        page.on("response", self._response)
-        page.on("requestfailed", self._request_failed)
-        page.on("pageerror", self._page_error)
-
-    def _same_origin(self, url: str) -> bool:
-        return self.origin is not None and origins.origin_of(url) == self.origin
-
-    def _response(self, response) -> None:
-        request = response.request
-        if request.is_navigation_request() and request.frame == self.page.main_frame:
-            self.status = response.status  # the last one: the page's own, after redirects
-        elif response.status >= 400 and self._same_origin(response.url):
-            self.failed.append(f"{_path(response.url)} ({response.status})")
-
-    def _request_failed(self, request) -> None:
-        if self._same_origin(request.url) and not request.is_navigation_request():
-            self.failed.append(f"{_path(request.url)} ({request.failure or 'failed'})")
-
-    def _page_error(self, error) -> None:
-        self.exceptions.append(str(getattr(error, "message", error)).splitlines()[0][:300])
+        self.origin = origin_of(url)
+        self.listener = PageListener(page, self.origin)
 
     async def settle(self) -> None:
-        try:
-            await self.page.wait_for_load_state("networkidle", timeout=SETTLE_MS)
-        except PlaywrightError:  # a page that keeps polling: judge what it did so far
-            pass
+        """Wait until the page has had no request in flight for a moment (bounded): late fetches count too."""
+        await self.listener.quiet()
 
     def problems(self) -> list[str]:
         """Why the page check fails, in the order a person would look; empty when it passes."""
-        found = []
-        if self.status is not None and self.status >= 400:
-            found.append(f"the page answered HTTP {self.status}")
-        if self.exceptions:
-            found.append(f"uncaught exception: {_listed(self.exceptions)}")
-        if self.failed:
-            found.append(f"same-origin request failed: {_listed(self.failed)}")
+        heard, found = self.listener, []
+        if heard.status is not None and heard.status >= 400:
+            found.append(f"the page answered HTTP {heard.status}")
+        if heard.exceptions:
+            found.append(f"uncaught exception: {_listed(heard.exceptions)}")
+        failed = [f"{path_of(r['url']) or '/'} ({r['status'] or r.get('failure') or 'failed'})" for r in heard.failed
+                  if r["status"] or origin_of(r["url"]) == self.origin]
+        if failed:
+            found.append(f"same-origin request failed: {_listed(failed)}")
         return found
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _listed(items: list[str]) -> str:
