@@ -8,6 +8,7 @@ crawl of the unchanged site drafts nothing new."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -16,9 +17,10 @@ from lxml import etree
 from sentri import projects, testcases, tokens, users
 from sentri.crawl.models import Crawl
 from sentri.extensions import db
-from sentri.models import Result, Run
+from sentri.models import Result, Run, TestCase
 from tests.conftest import _make_user, both_databases
 from tests.support import SentriProcess
+from tests.support.crawl_site import PASSWORD as PASSWORD_SECRET
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
@@ -71,7 +73,7 @@ def _wait_crawl(client, headers, url, timeout=120):
 def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_factory, crawl_site, fake):
     app = app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
     project_id, token = _project(app, crawl_site.url)  # no tests at all: its checks are the pages
-    status = _run(app, project_id, token, {"crawl": True, **_github_body()})
+    status = _run(app, project_id, token, {"crawl": True, "generateTests": True, **_github_body()})
     assert (status["status"], status["verdict"]) == ("completed", "failed")
     assert (status["total"], status["passed"], status["failed"]) == (13, 10, 3)
 
@@ -102,6 +104,9 @@ def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_fac
     crawl = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]
     assert (crawl["runId"], crawl["status"], crawl["pagesFound"], crawl["broken"]) == (status["runId"], "completed", 13, 3)
     assert crawl["diff"]["first"] is True
+    assert crawl["drafts"]  # generateTests: drafted for the review queue, and not run (every result is a page)
+    with app.app_context():
+        assert {t.review_status for t in db.session.query(TestCase)} == {"draft"}
 
 
 @pytest.mark.browser
@@ -241,3 +246,44 @@ def test_a_crawl_cut_short_by_a_killed_process_is_crawled_again_after_restart(cr
             assert crawl_site.paths.count("/slow") >= 2  # crawled again, from the start
         finally:
             sentri.kill()
+
+
+@pytest.mark.browser
+def test_a_setup_test_logs_the_crawl_in_with_the_environments_secret_which_is_stored_nowhere(app, crawl_site):
+    project_id, _token = _project(app, crawl_site.url)
+    client = app.test_client()
+    _, headers = _make_user(app, "admin@example.com", "admin")
+    url = f"/api/v1/projects/{project_id}/crawls"
+    body = {"crawlPages": ["/account"], "maxPages": 3, "maxDepth": 0, "generateTests": False}
+    anonymous = _wait_crawl(client, headers, client.post(url, json=body, headers=headers).get_json()["statusUrl"])
+    assert "/account" not in {p["path"] for p in client.get(f"{url}/{anonymous['id']}", headers=headers).get_json()["pages"]}
+
+    environment = client.post(f"/api/v1/projects/{project_id}/environments", headers=headers, json={
+        "name": "staging", "secrets": {"PASSWORD": PASSWORD_SECRET}}).get_json()["id"]
+    login = [{"goto": "/login"}, {"fill": {"label": "Password"}, "value": "{{PASSWORD}}"},
+             {"click": {"role": "button", "name": "Sign in"}}, {"expect_url": "/account"}]
+    with app.app_context():
+        test = testcases.create(projects.get(project_id), {"name": "log in", "tags": ["setup"], "steps": login})
+        testcases.review(test, "approve")
+    crawl = _wait_crawl(client, headers, client.post(url, json={**body, "environmentId": environment},
+                                                     headers=headers).get_json()["statusUrl"])
+    detail = client.get(f"{url}/{crawl['id']}", headers=headers).get_json()
+    account = next(p for p in detail["pages"] if p["path"] == "/account")
+    assert (account["status"], account["heading"]) == (200, "Your account")  # behind the login, reached
+    with app.app_context():
+        stored = json.dumps([row.pages for row in db.session.query(Crawl)]) + json.dumps(detail)
+    assert PASSWORD_SECRET not in stored
+
+
+@pytest.mark.browser
+def test_flask_crawl_waits_prints_the_pages_and_ends_with_the_crawls_id(app, runner, crawl_site):
+    project_id, _token = _project(app, crawl_site.url)
+    done = runner.invoke(args=["crawl", "--project", project_id, "--max-pages", "4", "--test-count", "2"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.strip().splitlines()
+    assert lines[-1].startswith("CRL-") and "4 pages" in lines[0] and "2 draft(s)" in lines[0]
+    assert any(line.strip() == "200 /" for line in lines)
+    with app.app_context():
+        assert db.session.query(TestCase).filter_by(review_status="draft").count() == 2
+    refused = runner.invoke(args=["crawl", "--project", project_id, "--perspective", "magic"])
+    assert refused.exit_code != 0 and "magic" in refused.output

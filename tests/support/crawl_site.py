@@ -17,7 +17,8 @@
 * ``/sitemap.xml``: a urlset of /, /about and /orphan; ``/favicon.ico``: empty. Anything else answers 404.
 
 `CrawlSite(garbage=True)` answers /robots.txt with an HTML page and /sitemap.xml with broken XML.
-``/slow`` (linked from nowhere) answers after 3 s. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
+``/slow`` (linked from nowhere) answers after 3 s. ``/login`` signs in with the password PASSWORD (a session
+cookie); ``/account`` (linked from nowhere) sends a visitor without it to /login. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
 
 The crawl of CrawlSite with the default CrawlOptions (max_pages 30, max_depth 3) visits exactly these 13
 pages: ``/`` (start, depth 0); /about and /orphan (sitemap, depth 1 — /about is named there before the home
@@ -75,6 +76,15 @@ CONTACT = """
 """
 
 
+PASSWORD, SESSION = "hunter2-secret", "signed-in"
+LOGIN = """
+<form action="/login" method="post">
+  <label>Password <input type="password" name="password"></label>
+  <button type="submit">Sign in</button>
+</form>
+"""
+
+
 def _next_month(month: str) -> str:
     year, number = (int(part) for part in MONTH.match(month).groups())
     return f"{year + number // 12}-{number % 12 + 1:02d}"
@@ -118,6 +128,10 @@ class CrawlSite(_BaseThreadServer):
                 return 404, "text/html", _chrome("No such month", ""), {}
             link = f'<a href="/calendar?month={_next_month(month)}">Next month</a>'
             return 200, "text/html", _chrome(f"Calendar {month}", link), {}
+        if path == "/login":
+            return 200, "text/html", _chrome("Sign in", LOGIN), {}
+        if path == "/account":  # behind the login (do_GET checks the cookie)
+            return 200, "text/html", _chrome("Your account", "<p>Signed in.</p>"), {}
         if path == "/slow":  # linked from nowhere: a crawl reaches it through crawlPages, 3 s later
             time.sleep(3)
             return 200, "text/html", _chrome("Slow", "<p>Took its time.</p>"), {}
@@ -168,6 +182,9 @@ class CrawlSite(_BaseThreadServer):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 site._record("GET", self.path)
                 parts = urlsplit(self.path)
+                if parts.path == "/account" and f"session={SESSION}" not in (self.headers.get("Cookie") or ""):
+                    self._send(303, "text/plain", "", {"Location": "/login"})
+                    return
                 self._send(*site.answer(parts.path, parse_qs(parts.query)))
 
             def do_POST(self):  # noqa: N802
@@ -176,6 +193,10 @@ class CrawlSite(_BaseThreadServer):
                 site._record("POST", self.path, form)
                 if self.path == "/contact":
                     self._send(303, "text/plain", "", {"Location": "/thanks"})
+                elif self.path == "/login":
+                    good = form.get("password") == PASSWORD
+                    self._send(303, "text/plain", "", {"Location": "/account" if good else "/login",
+                                                       **({"Set-Cookie": f"session={SESSION}; Path=/"} if good else {})})
                 else:
                     self._send(200, "text/html", _chrome("Done", "<p>Done.</p>"), {})
 
