@@ -52,7 +52,34 @@ def seed(app) -> dict:
                 })
             run_ids.append(recorded_run(project, outcomes).public_id)
         tokens.create(project, label="github-actions")
-        return {"project": project.public_id, "run": run_ids[-2], "test": f"TST-{ids[1]}"}
+        crawl = _seed_crawl(project, ids[3])
+        return {"project": project.public_id, "run": run_ids[-2], "test": f"TST-{ids[1]}", "crawl": crawl}
+
+
+def _seed_crawl(project, draft_id) -> str:
+    """A finished crawl of the shop: a site map with a broken page, a diff and one draft."""
+    from sentri.crawl.models import Crawl
+    from sentri.crawl.settings import CrawlSettings
+    from sentri.extensions import db
+    from sentri.models import utcnow
+
+    def page(path, status=200, title=None, lcp=1200.0, **extra):
+        return {"url": f"https://shop.example.com{path}", "path": path, "status": status, "title": title or path,
+                "heading": title, "vitals": {"lcp": lcp, "cls": 0.01, "ttfb": 200.0}, "exceptions": [],
+                "failedRequests": [], "error": None, **extra}
+
+    pages = [page("/", title="Shop"), page("/cart", title="Cart", lcp=3100.0), page("/products/1", title="Teapot"),
+             page("/products/2", title="Cup"), page("/help", 404, "Not found"),
+             page("/checkout", title="Checkout", exceptions=["TypeError: total is undefined"])]
+    crawl = Crawl(project_id=project.id, status="completed", triggered_by="USR-1", base_url=project.base_url,
+                  options=CrawlSettings(generate_tests=True).as_json(), progress={"found": 9, "visited": 6, "queued": 0},
+                  pages=pages, skipped=[{"url": "https://shop.example.com/admin", "reason": "robots"}], notes=[],
+                  diff={"first": False, "added": ["/checkout"], "removed": ["/old-sale"],
+                        "changed": [{"path": "/cart", "what": ["title"]}]},
+                  drafts=[draft_id], started_at=utcnow(), finished_at=utcnow())
+    db.session.add(crawl)
+    db.session.commit()
+    return crawl.public_id
 
 
 def main() -> int:
@@ -82,7 +109,8 @@ def main() -> int:
             "review": f"/projects/{project}/review", "test": f"/projects/{project}/tests/{ids['test']}",
             "runs": f"/projects/{project}/runs", "run": f"/runs/{ids['run']}",
             "automation": f"/projects/{project}/automation", "settings": f"/projects/{project}/settings",
-            "users": "/users", "account": "/account",
+            "users": "/users", "account": "/account", "crawls": f"/projects/{project}/crawls",
+            "crawl": f"/projects/{project}/crawls/{ids['crawl']}",
         }
         try:
             with sync_playwright() as pw:
