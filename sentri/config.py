@@ -63,6 +63,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_JWT_TTL_HOURS": _int,
     "SENTRI_TEST_TIMEOUT_SECONDS": _int,
     "SENTRI_STEP_TIMEOUT_MS": _int,
+    "SENTRI_CRAWL_MAX_SECONDS": _int,
     "SENTRI_SHUTDOWN_GRACE_SECONDS": _int,
     "SENTRI_HTTP_THREADS": _int,
     "SENTRI_WAIT_MAX_SECONDS": _int,
@@ -98,6 +99,9 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_JWT_TTL_HOURS": 12,
     "SENTRI_TEST_TIMEOUT_SECONDS": 60,
     "SENTRI_STEP_TIMEOUT_MS": 15000,
+    # A crawl's wall clock: past it, no new page starts and the crawl ends with what it found (a site of slow
+    # pages cannot hold a worker, or a crawl: true run, for hours).
+    "SENTRI_CRAWL_MAX_SECONDS": 600,
     "SENTRI_SHUTDOWN_GRACE_SECONDS": 10,
     # waitress threads; `wait: true` requests hold one each, capped below by SENTRI_MAX_WAITERS so
     # status polls, the API and the pages always keep threads of their own.

@@ -287,3 +287,16 @@ def test_flask_crawl_waits_prints_the_pages_and_ends_with_the_crawls_id(app, run
         assert db.session.query(TestCase).filter_by(review_status="draft").count() == 2
     refused = runner.invoke(args=["crawl", "--project", project_id, "--perspective", "magic"])
     assert refused.exit_code != 0 and "magic" in refused.output
+
+
+@pytest.mark.browser
+def test_a_crawl_past_its_time_limit_keeps_what_it_had_and_its_run_still_ends(app_factory, crawl_site):
+    app = app_factory(SENTRI_CRAWL_MAX_SECONDS=0)  # a site of slow pages, taken to the extreme
+    project_id, token = _project(app, crawl_site.url)
+    status = _run(app, project_id, token, {"crawl": True})
+    assert (status["status"], status["total"]) == ("completed", 0), status
+    client = app.test_client()
+    _, headers = _make_user(app, "member@example.com", "member")
+    crawl_id = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]["id"]
+    detail = client.get(f"/api/v1/projects/{project_id}/crawls/{crawl_id}", headers=headers).get_json()
+    assert detail["status"] == "completed" and any("time limit" in note for note in detail["notes"])

@@ -19,7 +19,7 @@ from ..crawl.crawler import CrawlOptions, crawl
 from ..crawl.models import Crawl
 from ..crawl.settings import CrawlSettings
 from ..extensions import db
-from ..models import Environment, Project, Run, TestCase, TestDataSet
+from ..models import Environment, Project, Run, TestCase, TestDataSet, utcnow
 from ..vault import SecretUnreadable
 from .guard import Guard, HostCache
 from .steps import StepFailed, run_steps
@@ -48,6 +48,9 @@ class CrawlPlan:
     setup_error: str | None = None
     timeout_ms: int = 15_000
     device_descriptor: dict | None = None
+    # The crawl's wall clock (time.monotonic()): SENTRI_CRAWL_MAX_SECONDS from its start, sooner when its
+    # run's budgetMinutes ends first.
+    deadline: float = float("inf")
 
 
 def _by_public_id(model, public_id: str | None):
@@ -73,6 +76,10 @@ def build_plan(app: Flask, crawl_id: int) -> CrawlPlan:
         secret_values=secret_values, trusted=origins.TrustedOrigins([crawl_row.base_url], project.allowed_origins),
         blocked_networks=app.config["BROWSER_BLOCKED_NETWORKS"], timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
     )
+    seconds = float(app.config["SENTRI_CRAWL_MAX_SECONDS"])
+    if run is not None and run.deadline is not None:
+        seconds = min(seconds, max(0.0, (run.deadline - utcnow()).total_seconds()))
+    plan.deadline = time.monotonic() + seconds
     setup = db.session.scalars(select(TestCase).where(TestCase.project_id == project.id,
                                                       TestCase.review_status == "approved")
                                .order_by(TestCase.id)).all()
@@ -127,9 +134,19 @@ async def execute_crawl(browser: Browser, plan: CrawlPlan, hosts: HostCache,
                            extra_pages=settings.crawl_pages, respect_robots=settings.respect_robots,
                            fill_forms=settings.fill_forms, concurrency=settings.concurrency,
                            timeout_ms=plan.timeout_ms)
-    outcome = (await crawl(new_context, options, progress=progress, should_stop=should_stop)).as_json()
-    if setup_note:
-        outcome["notes"] = [setup_note, *(outcome.get("notes") or [])]
+    out_of_time = []
+
+    def stop() -> bool:
+        if time.monotonic() >= plan.deadline and not out_of_time:
+            out_of_time.append(True)
+        return should_stop() or bool(out_of_time)
+
+    outcome = (await crawl(new_context, options, progress=progress, should_stop=stop)).as_json()
+    notes = [setup_note] if setup_note else []
+    if out_of_time and not should_stop():
+        notes.append("the crawl reached its time limit (SENTRI_CRAWL_MAX_SECONDS, or the run's budgetMinutes) and "
+                     "kept the pages it had visited")
+    outcome["notes"] = [*notes, *(outcome.get("notes") or [])]
     return masked(outcome, plan.secret_values)
 
 
