@@ -293,7 +293,7 @@ def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:
     settings = settings_from(body, body, previous=last_settings(project), concurrency=body.parallel_workers,
                              generate_default=True)
     extra = {"environmentId": body.environment_id} if body.environment_id else {}
-    return start(project, settings, base_url=body.base_url or project.base_url, triggered_by=triggered_by,
+    return start(project, settings, base_url=lifecycle.site_url(project, options), triggered_by=triggered_by,
                  extra=extra)
 
 

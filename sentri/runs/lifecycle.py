@@ -107,6 +107,13 @@ def check_settings(project: Project, options: RunOptions) -> None:
         check_base_url(project, options.base_url)
 
 
+def site_url(project: Project, options: RunOptions) -> str:
+    """Where the run's tests go: its baseUrl, else its environment's base URL, else the project's (as a worker
+    resolves it, jobs.py); the URL a crawl starts from."""
+    environment = environments.get_environment(project, options.environment_id) if options.environment_id else None
+    return options.base_url or (environment.base_url if environment else None) or project.base_url
+
+
 def check_base_url(project: Project, base_url: str) -> None:
     """Refuse a run's baseUrl whose origin is not the project's, one of its environments', or allowed:
     the run's secrets are typed into that origin, so a trigger token must not move them elsewhere."""
@@ -177,7 +184,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
                 db.session.add(Crawl(project_id=project.id, run_id=run.id, status="queued", triggered_by=triggered_by,
-                                     base_url=base_url, options=options.crawl.as_json(), progress={}, created_at=now))
+                                     base_url=site_url(project, options), options=options.crawl.as_json(),
+                                     progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
             db.session.flush()
