@@ -18,6 +18,7 @@ from sentri import projects, testcases, tokens, users
 from sentri.crawl.models import Crawl
 from sentri.extensions import db
 from sentri.models import Result, Run, TestCase
+from sentri.worker.crawling import Throttled
 from tests.conftest import _make_user, both_databases
 from tests.support import SentriProcess
 from tests.support.crawl_site import PASSWORD as PASSWORD_SECRET
@@ -300,3 +301,12 @@ def test_a_crawl_past_its_time_limit_keeps_what_it_had_and_its_run_still_ends(ap
     crawl_id = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]["id"]
     detail = client.get(f"/api/v1/projects/{project_id}/crawls/{crawl_id}", headers=headers).get_json()
     assert detail["status"] == "completed" and any("time limit" in note for note in detail["notes"])
+
+
+def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
+    def full_disk(_counts):
+        raise OSError("No space left on device")
+
+    progress = Throttled(full_disk, every=0)
+    progress({"found": 1, "visited": 1, "queued": 0})  # no exception reaches the crawler
+    assert "could not write a crawl's progress" in caplog.text

@@ -5,6 +5,7 @@ goes through the same browser guard as a test's, and what comes back is masked l
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..vault import SecretUnreadable
 from .guard import Guard, HostCache
 from .steps import StepFailed, run_steps
 
+log = logging.getLogger("sentri.crawls")
 SETUP_TAG = "setup"
 PROGRESS_EVERY_SECONDS = 1.0
 
@@ -173,4 +175,7 @@ class Throttled:
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
-            self.write(dict(counts))
+            try:
+                self.write(dict(counts))
+            except Exception:  # a database hiccup costs a progress update, never the crawl
+                log.warning("could not write a crawl's progress", exc_info=True)
