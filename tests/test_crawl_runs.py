@@ -281,8 +281,8 @@ def test_flask_crawl_waits_prints_the_pages_and_ends_with_the_crawls_id(app, run
     project_id, _token = _project(app, crawl_site.url)
     done = runner.invoke(args=["crawl", "--project", project_id, "--max-pages", "4", "--test-count", "2"])
     assert done.exit_code == 0, done.output
-    lines = done.output.strip().splitlines()
-    assert lines[-1].startswith("CRL-") and "4 pages" in lines[0] and "2 draft(s)" in lines[0]
+    lines = done.stdout.strip().splitlines()  # the command's own lines (logging goes to stderr)
+    assert lines[-1].startswith("CRL-") and "4 pages" in lines[0] and "2 draft(s)" in lines[0], done.output
     assert any(line.strip() == "200 /" for line in lines)
     with app.app_context():
         assert db.session.query(TestCase).filter_by(review_status="draft").count() == 2
