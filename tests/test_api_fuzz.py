@@ -42,7 +42,7 @@ from tests.conftest import DATABASES
 
 pytestmark = pytest.mark.browser
 
-EXAMPLES = int(os.environ.get("SENTRI_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("SENTRI_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("SENTRI_FUZZ_SEED", "20251130"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

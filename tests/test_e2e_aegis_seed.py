@@ -54,9 +54,16 @@ def test_the_aegis_seed_commands_run_verbatim_and_exit_with_the_crawled_site(tmp
             # A project whose only checks are its pages (no tests yet: crawl: true needs none). The pipelines
             # send the preview deploy as baseUrl: its origin must be allowed (a real project would allow
             # https://pr-*.preview.example.com).
-            project_id = sentri.cli("projects", "create", name, "--base-url", "http://127.0.0.1:9")
-            sentri.cli("projects", "allow-origin", project_id, preview.url)
-            return sentri.cli("tokens", "create", "--project", project_id)
+            api, headers = f"{sentri.url}/api/v1/projects", sentri.user_headers()
+            created = sentri.http.post(api, json={"name": name, "baseUrl": "http://127.0.0.1:9"}, headers=headers,
+                                       timeout=15)
+            assert created.status_code == 201, created.text
+            project_url = f"{api}/{created.json()['id']}"
+            allowed = sentri.http.patch(project_url, json={"allowedOrigins": [preview.url]}, headers=headers, timeout=15)
+            assert allowed.status_code == 200, allowed.text
+            token = sentri.http.post(f"{project_url}/trigger-tokens", json={}, headers=headers, timeout=15)
+            assert token.status_code == 201, token.text
+            return token.json()["token"]
 
         def github_script(token: str, preview: str) -> str:
             values = {

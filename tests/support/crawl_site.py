@@ -17,7 +17,7 @@
 * ``/sitemap.xml``: a urlset of /, /about and /orphan; ``/favicon.ico``: empty. Anything else answers 404.
 
 `CrawlSite(garbage=True)` answers /robots.txt with an HTML page and /sitemap.xml with broken XML.
-``/slow`` (linked from nowhere) answers after 3 s. ``/login`` signs in with the password PASSWORD (a session
+``/slow`` (linked from nowhere) answers after 1.5 s. ``/login`` signs in with the password PASSWORD (a session
 cookie); ``/account`` (linked from nowhere) sends a visitor without it to /login. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
 
 The crawl of CrawlSite with the default CrawlOptions (max_pages 30, max_depth 3) visits exactly these 13
@@ -132,8 +132,8 @@ class CrawlSite(_BaseThreadServer):
             return 200, "text/html", _chrome("Sign in", LOGIN), {}
         if path == "/account":  # behind the login (do_GET checks the cookie)
             return 200, "text/html", _chrome("Your account", "<p>Signed in.</p>"), {}
-        if path == "/slow":  # linked from nowhere: a crawl reaches it through crawlPages, 3 s later
-            time.sleep(3)
+        if path == "/slow":  # linked from nowhere: a crawl reaches it through crawlPages, 1.5 s later
+            time.sleep(1.5)
             return 200, "text/html", _chrome("Slow", "<p>Took its time.</p>"), {}
         if path == "/missing":
             return 404, "text/html", _chrome("Not found", "<p>Nothing here.</p>"), {}
