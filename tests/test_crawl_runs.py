@@ -180,8 +180,11 @@ def test_crawls_of_their_own_are_checked_scoped_one_at_a_time_and_answer_as_desc
     api("POST", url, 400, headers=headers, json_body={"surprise": 1}, **p)
     api("POST", url, 400, headers=headers, json_body={"perspectives": ["magic"]}, **p)
     app.extensions["sentri_engine"].stopping = True  # no worker takes it: it stays queued
-    first = api("POST", url, 202, headers=headers, json_body={"maxPages": 5, "crawlPages": ["/pricing"]}, **p)
+    api("POST", url, 400, headers=headers, json_body={"dialsConfig": {"perspectives": ["magic"]}}, **p)
+    first = api("POST", url, 202, headers=headers, json_body={
+        "maxPages": 5, "crawlPages": ["/pricing"], "dialsConfig": {"testCount": 3, "parallelWorkers": 2}}, **p)
     crawl_id = first.get_json()["id"]
+    assert (first.get_json()["options"]["testCount"], first.get_json()["options"]["concurrency"]) == (3, 2)
     second = api("POST", url, 409, headers=headers, json_body={}, **p)
     assert second.get_json()["crawlId"] == crawl_id
     assert api("GET", one, 200, headers=headers, crawlId=crawl_id, **p).get_json()["options"]["maxPages"] == 5

@@ -129,6 +129,12 @@ def settings_from(fields: CrawlFields, dials: GenerationDials | None, *, previou
     )
 
 
+class CrawlDials(GenerationDials):
+    """dialsConfig on a crawl of its own: the generation dials and the pages loaded at once."""
+
+    parallel_workers: Annotated[int, _whole(1, 10)] = Field(1, alias="parallelWorkers")
+
+
 class CrawlRequest(CrawlFields, GenerationDials):
     """POST /api/v1/projects/:id/crawls (and the UI's Crawl button, `flask crawl`): a crawl of its own,
     whose drafts go to the review queue (generateTests defaults to true here)."""
@@ -138,3 +144,16 @@ class CrawlRequest(CrawlFields, GenerationDials):
     base_url: WebUrl | None = Field(None, alias="baseUrl")
     environment_id: Annotated[str | None, rule(_id_string)] = Field(None, alias="environmentId")
     parallel_workers: Annotated[int, _whole(1, 10)] = Field(1, alias="parallelWorkers")
+    # The trigger's spelling works here too: {"dialsConfig": {"testCount": 5, "perspectives": [...]}}.
+    dials: CrawlDials | None = Field(None, alias="dialsConfig")
+
+    def generation(self) -> GenerationDials:
+        """testCount and perspectives, from dialsConfig or the top level (the top level wins)."""
+        dials = self.dials or CrawlDials()
+        # Already validated: model_construct copies them without running the validators again.
+        return GenerationDials.model_construct(test_count=self.test_count or dials.test_count,
+                                               perspectives=self.perspectives or dials.perspectives)
+
+    def concurrency(self) -> int:
+        given = "parallel_workers" in self.model_fields_set or self.dials is None
+        return self.parallel_workers if given else self.dials.parallel_workers

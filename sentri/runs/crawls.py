@@ -290,7 +290,7 @@ def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:
     environment the project's (400 naming the field)."""
     options = RunOptions(base_url=body.base_url, environment_id=body.environment_id)
     lifecycle.check_settings(project, options)
-    settings = settings_from(body, body, previous=last_settings(project), concurrency=body.parallel_workers,
+    settings = settings_from(body, body.generation(), previous=last_settings(project), concurrency=body.concurrency(),
                              generate_default=True)
     extra = {"environmentId": body.environment_id} if body.environment_id else {}
     return start(project, settings, base_url=lifecycle.site_url(project, options), triggered_by=triggered_by,
