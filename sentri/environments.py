@@ -180,6 +180,20 @@ def resolve(project: Project, environment: Environment | None, data_set: TestDat
     return values, secret_values
 
 
+def for_options(project: Project, options: dict) -> tuple[Environment | None, dict[str, str], list[str]]:
+    """What a run's (or a crawl's) stored options name: its environment (or None), and its {{NAME}} values and
+    secret values, decrypted in memory (SecretUnreadable when a secret cannot be)."""
+    environment, data_set = (_by_key(model, options.get(field)) for model, field in
+                             ((Environment, "environmentId"), (TestDataSet, "testDataSetId")))
+    values, secret_values = resolve(project, environment, data_set, options.get("variables") or {})
+    return environment, values, secret_values
+
+
+def _by_key(model, public_id: str | None):
+    key = model.key_of(public_id)
+    return db.session.get(model, key) if key else None
+
+
 def substitute(steps: list[dict], values: dict[str, str]) -> list[dict]:
     """Fill {{NAME}} in every string of the steps; raise UndefinedVariable for the first unknown name."""
 

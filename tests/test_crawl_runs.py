@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from lxml import etree
+from sqlalchemy import update
 
 from sentri import projects, testcases, tokens, users
 from sentri.crawl.models import Crawl
+from sentri.crawl.report import site_map
+from sentri.database import write
 from sentri.extensions import db
-from sentri.models import Result, Run, TestCase
+from sentri.models import Result, Run, TestCase, utcnow
+from sentri.runs import crawls, lifecycle
+from sentri.runs.options import parse_options
 from sentri.worker.crawling import Throttled
 from tests.conftest import _make_user, both_databases
 from tests.support import SentriProcess
@@ -313,3 +319,60 @@ def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
     progress = Throttled(full_disk, every=0)
     progress({"found": 1, "visited": 1, "queued": 0})  # no exception reaches the crawler
     assert "could not write a crawl's progress" in caplog.text
+
+
+def test_the_diff_names_pages_added_removed_and_changed_by_path():
+    before = [{"url": "https://a.example/", "path": "/", "status": 200, "title": "Home", "signature": "s1"},
+              {"url": "https://a.example/old", "path": "/old", "status": 200, "title": "Old", "signature": "s2"},
+              {"url": "https://a.example/cart", "path": "/cart", "status": 200, "title": "Cart", "signature": "s3"}]
+    # A preview deploy of the same site: compared by path, not URL.
+    after = [{**before[0], "url": "https://pr-7.a.example/"},
+             {"url": "https://pr-7.a.example/cart", "path": "/cart", "status": 500, "title": "Cart", "signature": "s4"},
+             {"url": "https://pr-7.a.example/new", "path": "/new", "status": 200, "title": "New", "signature": "s5"}]
+    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": []}
+    assert crawls.diff(before, after) == {"first": False, "added": ["/new"], "removed": ["/old"],
+                                          "changed": [{"path": "/cart", "what": ["status", "structure"]}]}
+
+
+def test_the_site_map_nests_pages_by_path_with_their_verdict_and_vitals_colour():
+    pages = [{"url": "https://a.example/", "path": "/", "status": 200, "vitals": {"lcp": 1200, "cls": 0.3}},
+             {"url": "https://a.example/items/1", "path": "/items/1", "status": 200, "vitals": {"lcp": 3000}},
+             {"url": "https://a.example/items/2", "path": "/items/2", "status": 200, "vitals": {},
+              "failedRequests": [{"url": "https://cdn.example/x.js", "status": None}]},  # another site's: not ours
+             {"url": "https://a.example/gone", "path": "/gone", "status": 404, "vitals": None}]
+    tree = site_map(pages)
+    assert [node["name"] for node in tree] == ["/", "gone", "items"]
+    root, gone, items = tree
+    assert (root["pages"][0]["verdict"], root["pages"][0]["vitals"]) == ("ok", "poor")  # the worst metric: CLS
+    assert (gone["pages"][0]["verdict"], gone["pages"][0]["vitals"]) == ("broken", None)
+    assert [(c["path"], c["pages"][0]["vitals"], c["pages"][0]["verdict"]) for c in items["children"]] == [
+        ("/items/1", "needs-improvement", "ok"), ("/items/2", None, "ok")]
+
+
+@both_databases
+def test_a_crawl_lost_twice_fails_with_its_run_and_one_queued_for_an_ended_run_is_closed(app):
+    project_id, _token = _project(app, "http://127.0.0.1:9")
+    with app.app_context():
+        project = projects.get(project_id)
+        options = parse_options({"crawl": True})
+        run = lifecycle.start(project, options, source="user", triggered_by="USR-1")
+        claim = crawls.claim("dead-node", lease_seconds=30)
+        assert (claim.run_id, db.session.get(Run, run.id).status) == (run.id, "running")
+        for expected_claims in (1, 2):
+            with write():  # the process holding it died: its lease ran out
+                db.session.execute(update(Crawl).values(lease_until=utcnow() - timedelta(seconds=1)))
+            assert crawls.recover() == [run.id]
+            if expected_claims == 1:
+                crawl = db.session.query(Crawl).one()
+                assert (crawl.status, crawl.owner) == ("queued", None)  # queued again, once
+                assert crawls.claim("dead-node-2", lease_seconds=30) is not None
+        crawl, ended = db.session.query(Crawl).one(), db.session.get(Run, run.id, populate_existing=True)
+        assert (crawl.status, ended.status) == ("failed", "failed")
+        assert "could not finish" in ended.error
+        # A crawl left queued for a run that ended some other way never runs and does not stay queued.
+        second = lifecycle.start(project, parse_options({"crawl": True}), source="user", triggered_by="USR-1")
+        with write():
+            db.session.execute(update(Run).where(Run.id == second.id).values(status="failed"))
+        crawls.recover()
+        assert db.session.query(Crawl).filter_by(run_id=second.id).one().status == "aborted"
+        assert crawls.claim("any-node", lease_seconds=30) is None

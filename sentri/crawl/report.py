@@ -6,23 +6,18 @@ from typing import Any
 
 from ..models import TestCase, isoformat
 from ..origins import origin_of
+from ..runs import vitals as vitals_rules
 from .models import Crawl
 
-# Google's "good" / "poor" thresholds (web.dev): a page's colour is its worst metric's.
-THRESHOLDS = {"lcp": (2500, 4000), "cls": (0.1, 0.25), "inp": (200, 500), "ttfb": (800, 1800)}
-COLOURS = ("good", "needs-improvement", "poor")
+RANKS = ("good", "needs-improvement", "poor")
 
 
 def vitals_colour(vitals: dict[str, Any] | None) -> str | None:
-    """good / needs-improvement / poor by the worst measured metric; None when nothing was measured."""
-    worst = None
-    for metric, (good, poor) in THRESHOLDS.items():
-        value = (vitals or {}).get(metric)
-        if value is None:
-            continue
-        rank = 0 if value <= good else 1 if value <= poor else 2
-        worst = rank if worst is None else max(worst, rank)
-    return None if worst is None else COLOURS[worst]
+    """good / needs-improvement / poor by the worst measured metric (runs.vitals.rating, Google's thresholds);
+    None when nothing was measured."""
+    ratings = [vitals_rules.rating(metric, (vitals or {}).get(metric)) for metric in vitals_rules.METRICS]
+    found = [RANKS.index(r) for r in ratings if r is not None]
+    return RANKS[max(found)] if found else None
 
 
 def page_verdict(page: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ MAX_TEST_COUNT = 200
 KNOWN_PERSPECTIVES = tuple(PERSPECTIVES)  # the draft generators (drafts.py says what each makes)
 
 
-def _whole(low: int, high: int) -> BeforeValidator:
+def clamped(low: int, high: int) -> BeforeValidator:
     """A whole number clamped into [low, high]; anything else is refused."""
 
     def check(value: Any) -> int:
@@ -64,8 +64,8 @@ class CrawlFields(Body):
     crawl: Flag = False
     crawl_pages: Annotated[list[str] | None, rule(_crawl_pages)] = Field(None, alias="crawlPages")
     generate_tests: Flag = Field(False, alias="generateTests")
-    max_pages: Annotated[int | None, _whole(1, MAX_PAGES)] = Field(None, alias="maxPages")
-    max_depth: Annotated[int | None, _whole(0, MAX_DEPTH)] = Field(None, alias="maxDepth")
+    max_pages: Annotated[int | None, clamped(1, MAX_PAGES)] = Field(None, alias="maxPages")
+    max_depth: Annotated[int | None, clamped(0, MAX_DEPTH)] = Field(None, alias="maxDepth")
     respect_robots: Flag = Field(True, alias="respectRobots")
     fill_forms: Flag = Field(False, alias="fillForms")
 
@@ -75,7 +75,7 @@ class GenerationDials(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    test_count: Annotated[int | None, _whole(1, MAX_TEST_COUNT)] = Field(None, alias="testCount")
+    test_count: Annotated[int | None, clamped(1, MAX_TEST_COUNT)] = Field(None, alias="testCount")
     perspectives: Annotated[list[str] | None, rule(_perspectives)] = None
 
 
@@ -132,7 +132,7 @@ def settings_from(fields: CrawlFields, dials: GenerationDials | None, *, previou
 class CrawlDials(GenerationDials):
     """dialsConfig on a crawl of its own: the generation dials and the pages loaded at once."""
 
-    parallel_workers: Annotated[int, _whole(1, 10)] = Field(1, alias="parallelWorkers")
+    parallel_workers: Annotated[int, clamped(1, 10)] = Field(1, alias="parallelWorkers")
 
 
 class CrawlRequest(CrawlFields, GenerationDials):
@@ -143,7 +143,7 @@ class CrawlRequest(CrawlFields, GenerationDials):
 
     base_url: WebUrl | None = Field(None, alias="baseUrl")
     environment_id: Annotated[str | None, rule(_id_string)] = Field(None, alias="environmentId")
-    parallel_workers: Annotated[int, _whole(1, 10)] = Field(1, alias="parallelWorkers")
+    parallel_workers: Annotated[int, clamped(1, 10)] = Field(1, alias="parallelWorkers")
     # The trigger's spelling works here too: {"dialsConfig": {"testCount": 5, "perspectives": [...]}}.
     dials: CrawlDials | None = Field(None, alias="dialsConfig")
 

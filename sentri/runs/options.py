@@ -14,7 +14,7 @@ from flask import current_app
 from pydantic import BeforeValidator, Field, model_validator
 
 from .. import ssrf
-from ..crawl.settings import CrawlFields, CrawlSettings, GenerationDials, settings_from
+from ..crawl.settings import CrawlFields, CrawlSettings, GenerationDials, clamped, settings_from
 from ..github.state import initial_state
 from ..models import TestCase
 from ..validation import Flag, Variables, WebUrl, one_of, parse, problem, rule
@@ -75,17 +75,6 @@ class RunOptions:
             "crawl": self.crawl.as_json() if self.crawl else None,
             **self.extra,
         }
-
-
-def _clamped(low: int, high: int) -> BeforeValidator:
-    """A whole number clamped into [low, high] (a fraction is cut); anything else is refused."""
-
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise problem(f"must be an integer from {low} to {high}")
-        return max(low, min(high, int(value)))
-
-    return BeforeValidator(check)
 
 
 def _budget(value: Any) -> float | None:
@@ -198,9 +187,9 @@ def _object(value: Any) -> dict:
 class Dials(GenerationDials):
     """dialsConfig: the run's dials and the generation dials of a crawl's drafts; others are ignored."""
 
-    parallel_workers: Annotated[int, _clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
-    retries: Annotated[int, _clamped(0, MAX_RETRIES)] = 0
-    vitals_samples: Annotated[int | None, _clamped(1, regression.MAX_SAMPLES)] = Field(None, alias="vitalsSamples")
+    parallel_workers: Annotated[int, clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
+    retries: Annotated[int, clamped(0, MAX_RETRIES)] = 0
+    vitals_samples: Annotated[int | None, clamped(1, regression.MAX_SAMPLES)] = Field(None, alias="vitalsSamples")
 
 
 class CiTrigger(CrawlFields):

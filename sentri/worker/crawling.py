@@ -20,9 +20,9 @@ from ..crawl.crawler import CrawlOptions, crawl
 from ..crawl.models import Crawl
 from ..crawl.settings import CrawlSettings
 from ..extensions import db
-from ..models import Environment, Project, Run, TestCase, TestDataSet, utcnow
+from ..models import Project, Run, TestCase, utcnow
 from ..vault import SecretUnreadable
-from .guard import Guard, HostCache
+from .guard import HostCache, guarded_context
 from .steps import StepFailed, run_steps
 
 log = logging.getLogger("sentri.crawls")
@@ -55,21 +55,14 @@ class CrawlPlan:
     deadline: float = float("inf")
 
 
-def _by_public_id(model, public_id: str | None):
-    key = model.key_of(public_id)
-    return db.session.get(model, key) if key else None
-
-
 def build_plan(app: Flask, crawl_id: int) -> CrawlPlan:
     """Read the crawl, its project and run, decrypt the environment's secrets (memory only)."""
     crawl_row = db.session.get(Crawl, crawl_id)
     project = db.session.get(Project, crawl_row.project_id)
     run = db.session.get(Run, crawl_row.run_id) if crawl_row.run_id else None
     options = (run.options if run else crawl_row.options) or {}
-    environment = _by_public_id(Environment, options.get("environmentId"))
-    data_set = _by_public_id(TestDataSet, options.get("testDataSetId"))
     try:
-        values, secret_values = environments.resolve(project, environment, data_set, options.get("variables") or {})
+        _environment, values, secret_values = environments.for_options(project, options)
     except SecretUnreadable as exc:
         raise CrawlUnusable(str(exc)) from None
     plan = CrawlPlan(
@@ -95,12 +88,7 @@ def build_plan(app: Flask, crawl_id: int) -> CrawlPlan:
 
 
 async def _context(browser: Browser, plan: CrawlPlan, hosts: HostCache, storage: dict | None, **extra):
-    options = {**(plan.device_descriptor or {}), **extra}
-    context = await browser.new_context(**options, service_workers="block", storage_state=storage)
-    guard = Guard(networks=plan.blocked_networks, hosts=hosts, secret_values=plan.secret_values,
-                  trusted=plan.trusted or origins.TrustedOrigins([plan.base_url], []))
-    await guard.install(context, plan.base_url)
-    return context, guard
+    return await guarded_context(browser, plan, hosts, {**(plan.device_descriptor or {}), **extra}, storage)
 
 
 async def _setup_storage(browser: Browser, plan: CrawlPlan, hosts: HostCache) -> tuple[dict | None, str | None]:

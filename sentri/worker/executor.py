@@ -14,7 +14,7 @@ from playwright.async_api import Browser
 from .. import origins, vault
 from ..models import utcnow
 from . import sampling, vitals_probe
-from .guard import Guard, HostCache, carries_secret
+from .guard import HostCache, carries_secret, guarded_context
 from .page_check import PageWatch
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
@@ -76,12 +76,7 @@ def context_options(job: TestJob) -> dict[str, Any]:
 
 async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage: dict | None = None):
     """A fresh context behind the job's guard, and the guard."""
-    # Service workers are blocked: their requests would not pass through the guard's route.
-    context = await browser.new_context(**context_options(job), service_workers="block", storage_state=storage)
-    guard = Guard(networks=job.blocked_networks, hosts=hosts, secret_values=job.secret_values,
-                  trusted=job.trusted or origins.TrustedOrigins([job.base_url], []))
-    await guard.install(context, job.base_url)
-    return context, guard
+    return await guarded_context(browser, job, hosts, context_options(job), storage)
 
 
 async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, *,

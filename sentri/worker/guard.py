@@ -195,3 +195,14 @@ def _texts(value) -> list[str]:
 
 def _short(url: str) -> str:
     return url if len(url) <= 200 else url[:197] + "..."
+
+
+async def guarded_context(browser, where, hosts: HostCache, options: dict, storage: dict | None = None):
+    """A fresh context behind a guard, and the guard: `where` is what a test job or a crawl plan says about
+    the browser's limits (blocked_networks, secret_values, trusted, base_url). Service workers are blocked:
+    their requests would not pass through the guard's route."""
+    context = await browser.new_context(**options, service_workers="block", storage_state=storage)
+    guard = Guard(networks=where.blocked_networks, hosts=hosts, secret_values=where.secret_values,
+                  trusted=where.trusted or origins.TrustedOrigins([where.base_url], []))
+    await guard.install(context, where.base_url)
+    return context, guard

@@ -17,7 +17,7 @@ from flask import Flask
 from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
-from ..models import Environment, Project, Run, TestCase, TestDataSet
+from ..models import Project, Run, TestCase
 from ..runs.claims import Claim
 from ..vault import SecretUnreadable
 from .executor import TestJob
@@ -68,11 +68,9 @@ class JobBuilder:
         run = db.session.get(Run, run_id)
         project = db.session.get(Project, run.project_id)
         options = run.options or {}
-        environment = _by_public_id(Environment, options.get("environmentId"))
-        data_set = _by_public_id(TestDataSet, options.get("testDataSetId"))
         try:
             # Secrets are decrypted here, in memory, for this run only.
-            values, secret_values = environments.resolve(project, environment, data_set, options.get("variables") or {})
+            environment, values, secret_values = environments.for_options(project, options)
         except SecretUnreadable as exc:
             raise RunUnusable(str(exc)) from None
         base_url = options.get("baseUrl") or (environment.base_url if environment else None) or project.base_url
@@ -112,7 +110,3 @@ class JobBuilder:
             trace_mode=config["SENTRI_TRACES"],
         )
 
-
-def _by_public_id(model, public_id: str | None):
-    key = model.key_of(public_id)
-    return db.session.get(model, key) if key else None
