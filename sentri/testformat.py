@@ -36,15 +36,15 @@ from pydantic_core import PydanticCustomError
 
 from sentri import origins, recorder
 from sentri.aria_roles import ROLES
+from sentri.testformat_errors import MAX_MASKS, MAX_STEPS, sentences, show
 
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
 # Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
 SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "lastResult",
                "version", "quarantine")
-MAX_STEPS = 500
 
 # The short form's key value fills this field; actions not listed here take a target.
-_PRIMARY = {"goto": "url", "expect_url": "url", "wait": "ms", "expect_title": "title"}
+_PRIMARY = {"goto": "url", "expect_url": "url", "wait": "ms", "expect_title": "title", "expect_screenshot": "name"}
 
 
 class TestFormatError(ValueError):
@@ -150,6 +150,16 @@ _ACTION_FIELDS: dict[str, dict[str, tuple]] = {
     "expect_text": {"target": _TARGET, "text": (Text, ...)},
     "expect_url": {"url": (Text, ...)},
     "expect_title": {"title": (Text, ...)},
+    # A screenshot compared with the approved baseline of (test, name, browser, device, viewport).
+    "expect_screenshot": {
+        "name": (Annotated[str, StringConstraints(max_length=100), AfterValidator(_not_blank),
+                           AfterValidator(_storable)], ...),
+        "target": (Target | None, None),
+        "maxDiffPixelRatio": (Annotated[float, Field(ge=0, le=1)] | None, None),
+        "threshold": (Annotated[float, Field(ge=0, le=1)] | None, None),
+        "mask": (Annotated[list[Target], Field(max_length=MAX_MASKS)] | None, None),
+        "fullPage": (bool | None, None),
+    },
 }
 ACTIONS: tuple[str, ...] = tuple(_ACTION_FIELDS)
 # action -> the fields a step of it may have, in canonical order (after "action")
@@ -178,77 +188,6 @@ class TestDocument(_Strict):
     steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
     viewport: Viewport | None = None
     covers: list[Text] | None = None
-
-
-# -- pydantic errors -> sentences ---------------------------------------------------------------
-
-def show(value: Any) -> str:
-    """Render an offending input briefly, JSON-style."""
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _where(loc: tuple) -> str:
-    """Name a field path: '"target.css"', '"tags" item 2'."""
-    names = ".".join(str(p) for p in loc if isinstance(p, str))
-    items = "".join(f" item {p + 1}" for p in loc if isinstance(p, int))
-    return f'"{names}"{items}' if names else "it"
-
-
-def _sentence(err: dict) -> str:
-    """Turn one pydantic error into a sentence."""
-    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
-    where, got = _where(loc), show(err.get("input"))
-    if kind == "sentri":  # a whole sentence from a validator
-        return err["msg"]
-    if kind == "nul":
-        return f"{where} must not contain NUL characters"
-    if kind == "blank":
-        return f"{where} must not be empty"
-    if kind == "missing":
-        return f"missing field {where}"
-    if kind in ("string_type", "string_sub_type"):
-        return f"{where} must be a string (got {got})"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{where} must be a whole number (got {got})"
-    if kind == "bool_type":
-        return f"{where} must be true or false (got {got})"
-    if kind == "list_type":
-        return f"{where} must be a list (got {got})"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where} must be a mapping (got {got})"
-    if kind == "literal_error":
-        return f"{where} must be one of {str(ctx.get('expected', '')).replace(chr(39), '')} (got {got})"
-    if kind in ("greater_than_equal", "less_than_equal"):
-        bound = "at least" if kind == "greater_than_equal" else "at most"
-        return f"{where} must be {bound} {ctx.get('ge', ctx.get('le'))} (got {got})"
-    if kind == "too_short" and loc == ("steps",):
-        return '"steps" must not be empty'
-    if kind == "too_long" and loc == ("steps",):
-        return f'"steps" has {ctx.get("actual_length")} steps (at most {MAX_STEPS})'
-    if kind == "string_too_long":
-        return f"{where} is too long ({len(err['input'])} characters, at most {ctx.get('max_length')})"
-    return f"{where}: {err['msg']}"
-
-
-def _sentences(exc: ValidationError, strip: int, allowed: dict[tuple, tuple[str, ...]]) -> list[str]:
-    """Translate a ValidationError, grouping unknown keys per mapping; drop `strip` loc prefixes."""
-    out, unknown = [], {}
-    for err in exc.errors():
-        err = dict(err, loc=tuple(err["loc"])[strip:])
-        if err["type"] == "extra_forbidden":
-            unknown.setdefault(err["loc"][:-1], []).append(str(err["loc"][-1]))
-        else:
-            out.append(_sentence(err))
-    for parent, keys in unknown.items():
-        names = ", ".join(f'"{k}"' for k in keys)
-        plural = "s" if len(keys) > 1 else ""
-        if parent:
-            what = f"unknown key{plural} {names} in {_where(parent)}"
-        else:
-            what = f"unknown field{plural} {names}"
-        out.append(f"{what} (allowed: {', '.join(allowed.get(parent, ()))})")
-    return out
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -305,7 +244,7 @@ def _check_step(step: Any, where: str) -> tuple[dict | None, list[str]]:
         model = _STEP.validate_python(canonical)
     except ValidationError as exc:
         allowed = {(): _FIELDS[action], ("target",): LOCATOR_KEYS + ("name", "exact", "nth")}
-        return None, [f"{label}: {p}" for p in _sentences(exc, 1, allowed)]
+        return None, [f"{label}: {p}" for p in sentences(exc, 1, allowed)]
     return _canonical_step(model), []
 
 
@@ -333,6 +272,20 @@ def validate_steps(steps: Any, label: str = "test") -> list[dict]:
     return out
 
 
+def _screenshot_names(steps: list[dict]) -> list[str]:
+    """A screenshot's name keys its baseline within the test: two steps may not share one."""
+    seen: dict[str, int] = {}
+    problems = []
+    for number, step in enumerate(steps, start=1):
+        if step["action"] != "expect_screenshot":
+            continue
+        if step["name"] in seen:
+            problems.append(f'step {number} (expect_screenshot): the name "{step["name"]}" is already used by '
+                            f"step {seen[step['name']]}; each screenshot of a test needs its own name")
+        seen.setdefault(step["name"], number)
+    return problems
+
+
 # -- tests ----------------------------------------------------------------------------------------
 
 def test_prefix(doc: Any, position: str | None, fallback: str) -> str:
@@ -357,11 +310,12 @@ def check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple
     except ValidationError as exc:
         top = None
         allowed = {(): tuple(TestDocument.model_fields), ("viewport",): ("width", "height")}
-        problems += [f"{prefix}: {p}" for p in _sentences(exc, 0, allowed)]
+        problems += [f"{prefix}: {p}" for p in sentences(exc, 0, allowed)]
     steps = []
     if isinstance(doc.get("steps"), list):
         steps, found = _check_steps(doc["steps"], prefix, numbers)
         problems += found
+    problems += [f"{prefix}: {p}" for p in _screenshot_names(steps)]
     if problems or top is None:
         return None, problems
     canonical = {"name": top.name, "tags": list(top.tags), "steps": steps}

@@ -104,6 +104,9 @@ VALID = {
     "expect_url": ({"expect_url": "/dash*"}, {"action": "expect_url", "url": "/dash*"}),
     "expect_title": ({"expect_title": "Home", "description": "title"},
                      {"action": "expect_title", "title": "Home", "description": "title"}),
+    "expect_screenshot": ({"expect_screenshot": "home", "mask": [{"css": ".clock"}], "maxDiffPixelRatio": 0},
+                          {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.0,
+                           "mask": [{"css": ".clock"}]}),
 }
 # action -> (a step missing a required field, the field)
 MISSING = {
@@ -114,6 +117,7 @@ MISSING = {
     "wait": ({"action": "wait"}, "ms"), "expect_visible": ({"action": "expect_visible"}, "target"),
     "expect_hidden": ({"action": "expect_hidden"}, "target"), "expect_text": ({"expect_text": T}, "text"),
     "expect_url": ({"action": "expect_url"}, "url"), "expect_title": ({"action": "expect_title"}, "title"),
+    "expect_screenshot": ({"action": "expect_screenshot", "fullPage": True}, "name"),
 }
 # action -> (a step with a wrongly typed field, what the message says)
 WRONG_TYPE = {
@@ -132,12 +136,13 @@ WRONG_TYPE = {
     "expect_text": ({"expect_text": T, "text": 42}, '"text" must be a string (got 42)'),
     "expect_url": ({"expect_url": None}, '"url" must be a string (got null)'),
     "expect_title": ({"expect_title": True}, '"title" must be a string (got true)'),
+    "expect_screenshot": ({"expect_screenshot": "x", "threshold": "low"}, '"threshold" must be a number (got "low")'),
 }
 
 
 def test_the_tables_cover_every_action():
     assert set(VALID) == set(MISSING) == set(WRONG_TYPE) == set(ACTIONS)
-    assert len(ACTIONS) == 15
+    assert len(ACTIONS) == 16
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -197,6 +202,21 @@ def test_timeout_and_button_are_checked():
         '"button" must be one of left, right or middle (got "primary")')
 
 
+def test_expect_screenshot_bounds_its_fields_and_names():
+    step = validate_steps([{"action": "expect_screenshot", "name": "b", "target": {"role": "button", "name": "Go"},
+                            "threshold": 0.3, "fullPage": False}])[0]
+    assert step == {"action": "expect_screenshot", "name": "b", "target": {"role": "button", "name": "Go"},
+                    "threshold": 0.3, "fullPage": False}
+    assert one_problem({"expect_screenshot": "x", "maxDiffPixelRatio": 1.5}).endswith(
+        '"maxDiffPixelRatio" must be at most 1.0 (got 1.5)')
+    assert one_problem({"expect_screenshot": "x", "mask": [T] * 21}).endswith('"mask" holds at most 20 targets (got 21)')
+    assert one_problem({"expect_screenshot": "x", "mask": [{"css": ""}]}).endswith('"mask.css" item 1 must not be empty')
+    assert one_problem({"expect_screenshot": "x" * 101}).startswith('test "T": step 1 (expect_screenshot): "name" is too long')
+    twice = problems_of(name="T", steps=[{"expect_screenshot": "a"}, {"goto": "/"}, {"expect_screenshot": "a"}])
+    assert twice == ['test "T": step 3 (expect_screenshot): the name "a" is already used by step 1; '
+                     "each screenshot of a test needs its own name"]
+
+
 # -- targets ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("target", "expected"), [
@@ -234,7 +254,7 @@ def test_roles_match_what_playwright_accepts():
 @pytest.mark.parametrize(("step", "expected"), [
     ({"tap": T}, 'step 1: unknown action "tap" (valid: goto, click, dblclick, hover, fill, press, select, '
                  "check, uncheck, wait, expect_visible, expect_hidden, expect_text, expect_url, "
-                 "expect_title)"),
+                 "expect_title, expect_screenshot)"),
     ({"action": "tap", "target": T}, 'step 1: unknown action "tap" (valid: goto, click'),
     ({"action": "click", "click": T},
      'step 1: mixes the canonical form ("action") with the short form ("click")'),
@@ -334,7 +354,7 @@ def test_a_file_with_several_tests_names_every_invalid_one():
         'suite.yaml: test #3: missing field "name"',
         'suite.yaml: test #3: step 2: unknown action "tap" (valid: goto, click, dblclick, hover, fill, '
         "press, select, check, uncheck, wait, expect_visible, expect_hidden, expect_text, expect_url, "
-        "expect_title)",
+        "expect_title, expect_screenshot)",
     ]
     assert str(info.value).startswith("4 problems:\n- suite.yaml: test \"Sign-in\" (#2): step 2 (fill)")
 

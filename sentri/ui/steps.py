@@ -24,6 +24,8 @@ def describe_step(step: dict) -> str:
     """Describe one canonical step in one readable line."""
     action = step.get("action", "?")
     parts = [action]
+    if action == "expect_screenshot":
+        parts.append(f'"{step["name"]}"')
     if "url" in step:
         parts.append(step["url"])
     if step.get("target"):
