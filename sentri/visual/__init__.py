@@ -1,0 +1,1 @@
+"""Visual checks: stable screenshots and a perceptual comparison against an approved baseline."""

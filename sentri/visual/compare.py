@@ -1,0 +1,174 @@
+"""Compare two screenshots the way pixelmatch does, so a baseline check means what Playwright users expect.
+
+A pixel differs when the perceptual (YIQ) distance between its two colours passes `threshold`; the check
+passes when the share of differing pixels is at most `max_diff_pixel_ratio`. Everything is done on whole
+numpy arrays: a 1280x720 pair costs milliseconds, not the seconds a per-pixel Python loop would.
+
+Unlike pixelmatch, anti-aliased pixels are not detected and forgiven: screenshots here come from
+stable_screenshot (same browser, animations and caret off, CSS scale), so anti-aliasing renders the same
+every time, and a region that still moves is masked rather than guessed at.
+
+Both inputs come from users (uploaded baselines), so the PNG header is read before Pillow decodes
+anything: a file that is not a PNG, or that claims more than MAX_PIXELS, is refused with a sentence.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+MAX_PIXELS = 40_000_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_YIQ_DELTA = 35215.0  # the largest possible YIQ distance between two colours (pixelmatch)
+RED = (255, 0, 0)
+FADE = 0.1  # how much of the expected image shows under the diff (pixelmatch's alpha)
+
+# RGB -> YIQ, the rows are pixelmatch's coefficients; the distance weights y, i, q squared.
+YIQ = np.array([[0.29889531, 0.58662247, 0.11448223],
+                [0.59597799, -0.27417610, -0.32180189],
+                [0.21147017, -0.52261711, 0.31114694]], dtype=np.float32)
+YIQ_WEIGHTS = np.array([0.5053, 0.299, 0.1957], dtype=np.float32)
+FADED = (255.0 + (np.arange(256) - 255.0) * FADE).round().astype(np.uint8)  # luma -> faded grey
+DIFF_PALETTE = [*RED] + [level for grey in range(1, 256) for level in (grey, grey, grey)]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    passed: bool
+    diff_pixels: int
+    total_pixels: int
+    ratio: float
+    size_mismatch: bool
+    diff_png: bytes | None  # the expected image faded, changed pixels red; None when nothing changed
+    box: tuple[int, int, int, int] | None  # (left, top, right, bottom) of the changed pixels
+
+
+def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
+            max_diff_pixel_ratio: float = 0.01) -> Comparison:
+    """Compare two PNG screenshots; raise ValueError for a bad option or an image that is refused."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold}.")
+    if not 0.0 <= max_diff_pixel_ratio <= 1.0:
+        raise ValueError(f"max_diff_pixel_ratio must be between 0 and 1, not {max_diff_pixel_ratio}.")
+    if expected_png == actual_png:  # Chromium encodes equal pixels to equal bytes: the usual pass
+        width, height = checked_size(expected_png, "expected")
+        return Comparison(passed=True, diff_pixels=0, total_pixels=width * height, ratio=0.0,
+                          size_mismatch=False, diff_png=None, box=None)
+    expected = decode(expected_png, "expected")
+    actual = decode(actual_png, "actual")
+    if expected.shape != actual.shape:
+        return _size_mismatch(expected, actual)
+    changed = changed_pixels(expected, actual, threshold)
+    height, width = changed.shape
+    diff_pixels = int(np.count_nonzero(changed))
+    total = width * height
+    ratio = diff_pixels / total if total else 0.0
+    return Comparison(
+        passed=ratio <= max_diff_pixel_ratio, diff_pixels=diff_pixels, total_pixels=total, ratio=ratio,
+        size_mismatch=False, diff_png=diff_image(expected, changed) if diff_pixels else None,
+        box=bounding_box(changed),
+    )
+
+
+def decode(data: bytes, name: str) -> np.ndarray:
+    """Return the image as an (height, width, 3) uint8 RGB array, transparency composited on white."""
+    checked_size(data, name)
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            return np.asarray(_on_white(image))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"The {name} image is not a PNG image that can be read ({exc}).") from None
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """Return the image in RGB, see-through pixels blended with white (as pixelmatch judges them)."""
+    if image.mode == "RGB":  # what Chromium writes: nothing to blend
+        return image
+    rgba = image.convert("RGBA")
+    if rgba.getextrema()[3][0] == 255:
+        return rgba.convert("RGB")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def checked_size(data: bytes, name: str) -> tuple[int, int]:
+    """Return (width, height) from the PNG header, which comes first; refuse a non-PNG or a bomb."""
+    if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError(f"The {name} image is not a PNG image: it does not start with a PNG header.")
+    if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
+        raise ValueError(f"The {name} image is not a PNG image that can be read: its header is corrupt.")
+    width, height = struct.unpack(">II", data[16:24])
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"The {name} image is {width}x{height} pixels; images over "
+                         f"{MAX_PIXELS // 1_000_000} megapixels are refused.")
+    return width, height
+
+
+def changed_pixels(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
+    """Return a (height, width) bool mask of the pixels whose YIQ distance passes the threshold."""
+    # Channel by channel: numpy's any(axis=2) over three bytes is several times slower.
+    changed = (expected[..., 0] != actual[..., 0]) | (expected[..., 1] != actual[..., 1])
+    changed |= expected[..., 2] != actual[..., 2]
+    where = np.flatnonzero(changed)  # most of a screenshot is unchanged: measure only the rest
+    if where.size:
+        delta = actual.reshape(-1, 3)[where].astype(np.float32) - expected.reshape(-1, 3)[where]
+        yiq = delta @ YIQ.T
+        changed.flat[where] = (yiq * yiq) @ YIQ_WEIGHTS > MAX_YIQ_DELTA * threshold * threshold
+    return changed
+
+
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Return (left, top, right, bottom), right and bottom exclusive, of the True pixels; None if none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not rows.size:
+        return None
+    columns = np.flatnonzero(mask.any(axis=0))
+    return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
+
+
+def faded(image: np.ndarray) -> np.ndarray:
+    """Return the image's luma FADE of the way from white, a (height, width) uint8 array of 230..255."""
+    luma = np.asarray(Image.fromarray(image).convert("L"))  # ITU-R 601, pixelmatch's luma too
+    return FADED[luma]
+
+
+def diff_image(expected: np.ndarray, changed: np.ndarray) -> bytes:
+    """Return a PNG of the expected image faded, with the changed pixels red.
+
+    Written as a palette image: the fade leaves only greys 230..255, so index 0 is free for red, and one
+    byte a pixel makes the PNG three times quicker to write than RGB."""
+    indices = faded(expected)
+    indices[changed] = 0
+    image = Image.fromarray(indices)
+    image.putpalette(DIFF_PALETTE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _size_mismatch(expected: np.ndarray, actual: np.ndarray) -> Comparison:
+    """Fail with a diff of the larger size: the actual image over the faded expected one where both
+    exist, and red wherever only one of them does."""
+    height = max(expected.shape[0], actual.shape[0])
+    width = max(expected.shape[1], actual.shape[1])
+    common_h = min(expected.shape[0], actual.shape[0])
+    common_w = min(expected.shape[1], actual.shape[1])
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    out[:] = RED
+    under = faded(expected[:common_h, :common_w])[..., None].astype(np.uint16)
+    out[:common_h, :common_w] = ((under + actual[:common_h, :common_w]) // 2).astype(np.uint8)
+    total = width * height
+    return Comparison(passed=False, diff_pixels=total, total_pixels=total, ratio=1.0, size_mismatch=True,
+                      diff_png=_png(out), box=(0, 0, width, height))
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """Encode an RGB array as PNG; a fast compression level, since diffs are mostly flat grey."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

@@ -1,0 +1,200 @@
+"""Visual checks: compare() on images built here (exact pixel counts, boxes, thresholds, refusals), then
+stable_screenshot() in a real Chromium against a page that animates, blinks a caret and changes text,
+where a check that flakes would be worthless."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from playwright.async_api import async_playwright
+
+from sentri.visual.compare import compare
+from sentri.visual.shot import stable_screenshot
+from sentri.worker import browsers
+
+RED = (255, 0, 0)
+
+
+def _png(image: Image.Image, compress_level: int = 6) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def _white(width: int = 200, height: int = 100, colour=(255, 255, 255)) -> Image.Image:
+    return Image.new("RGB", (width, height), colour)
+
+
+def _with_square(box: tuple[int, int, int, int], colour=RED) -> bytes:
+    image = _white()
+    ImageDraw.Draw(image).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=colour)
+    return _png(image)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+# -- compare() ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress_level", [6, 0])  # the same bytes, then the same pixels encoded apart
+def test_identical_images_pass_with_nothing_to_show(compress_level):
+    expected, actual = _png(_white()), _png(_white(), compress_level)
+    assert (expected == actual) == (compress_level == 6)
+    result = compare(expected, actual, threshold=0.0, max_diff_pixel_ratio=0.0)
+    assert result.passed and result.diff_pixels == 0 and result.ratio == 0.0
+    assert result.total_pixels == 20_000 and result.diff_png is None and result.box is None
+
+
+def test_a_red_square_is_counted_boxed_and_painted_red_in_the_diff():
+    result = compare(_png(_white()), _with_square((50, 30, 70, 50)))
+    assert (result.diff_pixels, result.box, result.size_mismatch) == (400, (50, 30, 70, 50), False)
+    assert result.ratio == 400 / 20_000 and not result.passed
+    diff = _pixels(result.diff_png)
+    assert diff.shape == (100, 200, 3)
+    red = (diff == RED).all(axis=2)
+    assert red[30:50, 50:70].all() and red.sum() == 400
+    assert (diff[~red] == 255).all()  # white faded is still white
+
+
+def test_a_change_under_the_allowed_ratio_passes_but_still_shows_its_diff():
+    result = compare(_png(_white()), _with_square((0, 0, 10, 10)), max_diff_pixel_ratio=0.01)
+    assert result.passed and result.diff_pixels == 100 and result.diff_png is not None
+
+
+def test_the_threshold_forgives_a_slight_shade_and_zero_forgives_nothing():
+    grey, lighter = _png(_white(colour=(250, 250, 250))), _png(_white())
+    assert compare(grey, lighter, threshold=0.2).diff_pixels == 0
+    strict = compare(grey, lighter, threshold=0.0)
+    assert strict.diff_pixels == 20_000 and not strict.passed and strict.box == (0, 0, 200, 100)
+
+
+def test_transparency_is_judged_on_white():
+    clear = _png(Image.new("RGBA", (200, 100), (0, 0, 0, 0)))
+    assert compare(clear, _png(_white()), threshold=0.0).diff_pixels == 0
+
+
+def test_images_of_different_sizes_fail_with_a_diff_covering_both():
+    result = compare(_png(_white()), _png(_white(220, 110)))
+    assert not result.passed and result.size_mismatch and result.ratio == 1.0
+    diff = _pixels(result.diff_png)
+    assert diff.shape == (110, 220, 3)
+    assert tuple(diff[50, 210]) == RED and tuple(diff[105, 10]) == RED and tuple(diff[50, 100]) != RED
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image at all", _png(_white())[:60]])
+def test_bytes_that_are_not_a_readable_png_are_refused_with_a_sentence(data):
+    with pytest.raises(ValueError, match=r"^The actual image is not a PNG image.*\.$"):
+        compare(_png(_white()), data)
+
+
+def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
+    bomb = bytearray(_png(Image.new("1", (1, 1))))
+    bomb[16:24] = struct.pack(">II", 10_000, 10_000)
+    bomb[29:33] = struct.pack(">I", zlib.crc32(bytes(bomb[12:29])))
+    for actual in (_png(_white()), bytes(bomb)):  # also when both are the same bytes
+        with pytest.raises(ValueError, match=r"expected image is 10000x10000 pixels; images over 40 megapixels"):
+            compare(bytes(bomb), actual)
+
+
+@pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
+def test_options_out_of_range_are_refused(options):
+    with pytest.raises(ValueError, match="must be between 0 and 1"):
+        compare(_png(_white()), _png(_white()), **options)
+
+
+# -- stable_screenshot() in Chromium ------------------------------------------------------------------
+
+PAGE = """<!doctype html>
+<style>
+  body { margin: 0; font: 16px sans-serif }
+  @keyframes slide { from { transform: translateX(0); background: #c00 } to { transform: translateX(400px);
+    background: #00c } }
+  #mover { width: 80px; height: 80px; animation: slide 0.4s linear infinite alternate }
+  #fade { width: 80px; height: 20px; background: #0a0; transition: opacity 2s }
+  #card { position: absolute; left: 40px; top: 300px; width: 300px; height: 120px; background: #eee }
+</style>
+<div id="mover"></div><div id="fade"></div>
+<input id="name" value="caret here" autofocus>
+<p id="clock">12:00:00</p>
+<div id="card">A card</div>
+<script>document.getElementById("fade").style.opacity = "0.2"; document.getElementById("name").focus()</script>
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module, on an event loop of its own that every test here runs on."""
+    loop = asyncio.new_event_loop()
+    playwright = loop.run_until_complete(async_playwright().start())
+    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
+    yield loop, chromium
+    loop.run_until_complete(chromium.close())
+    loop.run_until_complete(playwright.stop())
+    loop.close()
+
+
+def _on_page(browser, check):
+    """Run `check(page)` on PAGE in a fresh 1280x720 context at device scale 2."""
+    loop, chromium = browser
+
+    async def run():
+        context = await chromium.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=2)
+        try:
+            page = await context.new_page()
+            await page.set_content(PAGE)
+            return await check(page)
+        finally:
+            await context.close()
+
+    return loop.run_until_complete(run())
+
+
+def test_the_page_does_move_when_nothing_stops_it(browser):
+    """Without this, the test below could pass on a page that was still to begin with."""
+    async def plain(page):
+        return [await page.screenshot(scale="css") for _ in range(4)]
+
+    shots = _on_page(browser, plain)
+    assert any(compare(shots[0], shot, threshold=0.0).diff_pixels for shot in shots[1:])
+
+
+def test_ten_stable_screenshots_in_a_row_are_identical(browser):
+    async def ten(page):
+        return [await stable_screenshot(page) for _ in range(10)]
+
+    shots = _on_page(browser, ten)
+    assert Image.open(io.BytesIO(shots[0])).size == (1280, 720)  # CSS pixels at device scale 2
+    for shot in shots[1:]:
+        result = compare(shots[0], shot, threshold=0.0, max_diff_pixel_ratio=0.0)
+        assert result.passed and result.diff_pixels == 0
+
+
+def test_a_masked_element_may_change_and_an_unmasked_one_may_not(browser):
+    async def shots(page):
+        clock = page.locator("#clock")
+        before = (await stable_screenshot(page, mask=[clock]), await stable_screenshot(page))
+        await clock.evaluate("element => element.textContent = '12:59:59'")
+        return before, (await stable_screenshot(page, mask=[clock]), await stable_screenshot(page))
+
+    (masked, plain), (masked_after, plain_after) = _on_page(browser, shots)
+    assert compare(masked, masked_after, threshold=0.0).diff_pixels == 0
+    changed = compare(plain, plain_after, threshold=0.0)
+    assert changed.diff_pixels > 0 and changed.box is not None
+    assert (_pixels(masked)[changed.box[1], changed.box[0]] == (255, 0, 255)).all()  # the mask colour
+
+
+def test_a_locator_screenshot_is_the_size_of_its_element(browser):
+    async def card(page):
+        return await stable_screenshot(page, locator=page.locator("#card"))
+
+    with Image.open(io.BytesIO(_on_page(browser, card))) as image:
+        assert image.size == (300, 120)
