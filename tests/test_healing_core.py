@@ -1,0 +1,208 @@
+"""Healing locators: what an element's description holds, when a changed page is healed and when it is
+refused (candidates disagreeing, none matching), and which Playwright messages mean a target failed to
+find its element — read from messages a real Chromium produces, not from copies that could drift."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright, expect
+
+from sentri.worker import browsers
+from sentri.worker.healing import candidates, describe, heal, heal_allowed, is_locator_failure
+from sentri.worker.steps import locate
+
+SHORT_MS = 300
+
+V1 = '<h1>Welcome</h1><button class="primary" data-testid="signin">Sign in</button><a href="/help">Help</a>'
+V2 = '<h1>Welcome</h1><button class="primary" data-testid="signin">Log in</button><a href="/help">Help</a>'
+V3 = ('<h1>Welcome</h1><button data-testid="signin">Log in</button>'
+      '<button class="primary">Register</button>')
+V4 = '<h1>Welcome</h1><p>Nothing to sign in with.</p>'
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module, on an event loop of its own that every test here runs on."""
+    loop = asyncio.new_event_loop()
+    playwright = loop.run_until_complete(async_playwright().start())
+    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
+    yield loop, chromium
+    loop.run_until_complete(chromium.close())
+    loop.run_until_complete(playwright.stop())
+    loop.close()
+
+
+@pytest.fixture()
+def on_page(browser):
+    """Run `work(page)` on a fresh page holding `html`; return what it returns."""
+    loop, chromium = browser
+
+    def run(html: str, work):
+        async def go():
+            page = await chromium.new_page()
+            try:
+                await page.set_content(html)
+                return await work(page)
+            finally:
+                await page.close()
+        return loop.run_until_complete(go())
+    return run
+
+
+# -- describe ------------------------------------------------------------------------------------------
+
+
+def test_describe_a_button_gives_role_name_text_testid_and_a_unique_css(on_page):
+    async def work(page):
+        hints = await describe(page.get_by_test_id("save"))
+        return hints, await page.locator(hints["css"]).count()
+
+    hints, count = on_page('<p>Form</p><button data-testid="save">Save</button>', work)
+    assert {key: hints[key] for key in ("role", "name", "text", "testid")} == {
+        "role": "button", "name": "Save", "text": "Save", "testid": "save"}
+    assert count == 1
+    assert "label" not in hints and "placeholder" not in hints  # empty fields are dropped
+
+
+def test_describe_a_labelled_input_names_it_by_its_label(on_page):
+    async def work(page):
+        return await describe(page.locator("input"))
+
+    hints = on_page("<label for=e>Email</label><input id=e>", work)
+    assert hints["role"] == "textbox" and hints["label"] == "Email" and hints["name"] == "Email"
+    assert hints["css"] == "#e"
+
+
+def test_describe_prefers_a_class_path_to_a_generated_looking_id(on_page):
+    async def work(page):
+        return await describe(page.get_by_role("button"))
+
+    hints = on_page('<div class="bar"><span>x</span><button id="btn-48213" class="go">Go</button></div>', work)
+    assert hints["css"] == "button.go"
+
+
+@pytest.mark.parametrize("html", ["<button>Dup</button><button>Dup</button>", "<p>no buttons here</p>"])
+def test_describe_is_none_unless_exactly_one_element_matches(on_page, html):
+    async def work(page):
+        return await describe(page.get_by_role("button"))
+
+    assert on_page(html, work) is None
+
+
+# -- candidates ----------------------------------------------------------------------------------------
+
+HINTS = {"role": "button", "name": "Sign in", "label": "L", "placeholder": "P", "text": "Sign in",
+         "testid": "signin", "css": "button.primary"}
+
+
+def test_candidates_come_in_priority_order():
+    assert candidates(HINTS, {"css": "#gone"}) == [
+        {"testid": "signin"},
+        {"role": "button", "name": "Sign in", "exact": True},
+        {"label": "L", "exact": True},
+        {"placeholder": "P", "exact": True},
+        {"text": "Sign in", "exact": True},
+        {"css": "button.primary"},
+    ]
+
+
+def test_candidates_skip_the_old_target_ignoring_nth_and_exact():
+    found = candidates(HINTS, {"role": "button", "name": "Sign in", "nth": 0})
+    assert {"role": "button", "name": "Sign in", "exact": True} not in found
+    assert candidates(HINTS, {"text": "Sign in", "exact": False})[-1] == {"css": "button.primary"}
+
+
+def test_candidates_use_only_roles_get_by_role_knows():
+    assert candidates({"role": "banana", "name": "x"}, {"css": "a"}) == []
+
+
+# -- heal ----------------------------------------------------------------------------------------------
+
+OLD = {"role": "button", "name": "Sign in"}
+
+
+def test_a_renamed_button_is_healed_and_the_new_target_works(on_page):
+    async def record(page):
+        return await describe(locate(page, OLD))
+
+    hints = on_page(V1, record)
+
+    async def replay(page):
+        target = await heal(page, hints, OLD)
+        await locate(page, target).click(timeout=SHORT_MS)
+        return target, await locate(page, target).inner_text()
+
+    target, text = on_page(V2, replay)
+    assert target == {"testid": "signin"}
+    assert text == "Log in"
+
+
+def test_candidates_pointing_at_different_elements_heal_nothing(on_page):
+    async def replay(page):
+        return await heal(page, HINTS, OLD)
+
+    assert on_page(V3, replay) is None
+
+
+def test_a_target_that_still_matches_one_element_is_not_healed(on_page):
+    async def replay(page):
+        return await heal(page, HINTS, {"css": "button.primary"})
+
+    assert on_page(V1, replay) is None
+
+
+def test_no_matching_candidate_or_no_hints_heal_nothing(on_page):
+    async def replay(page):
+        return await heal(page, HINTS, OLD), await heal(page, None, OLD), await heal(page, {}, OLD)
+
+    assert on_page(V4, replay) == (None, None, None)
+
+
+# -- which steps may heal ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step, allowed", [
+    ({"action": "expect_hidden", "target": {"css": "#x"}}, False),
+    ({"action": "expect_text", "target": {"css": "#x"}, "text": "hi"}, True),
+    ({"action": "click", "target": {"text": "Go"}}, True),
+    ({"action": "press", "key": "Enter"}, False),
+    ({"action": "goto", "url": "/"}, False),
+])
+def test_heal_allowed_only_where_the_element_must_exist(step, allowed):
+    assert heal_allowed(step) is allowed
+
+
+# -- Playwright's messages -----------------------------------------------------------------------------
+
+PAGE = '<button>Dup</button><button>Dup</button><p id="p">hello</p><input id="i"><button id="h" hidden>H</button>'
+
+PROVOKED = {
+    "click missing": (lambda page: page.locator("#nope").click(timeout=SHORT_MS), True),
+    "fill missing": (lambda page: page.locator("#nope").fill("x", timeout=SHORT_MS), True),
+    "click duplicated": (lambda page: page.get_by_role("button", name="Dup").click(timeout=SHORT_MS), True),
+    "fill duplicated": (lambda page: page.get_by_role("button").fill("x", timeout=SHORT_MS), True),
+    "visible missing": (lambda page: expect(page.locator("#nope")).to_be_visible(timeout=SHORT_MS), True),
+    "visible duplicated": (lambda page: expect(page.locator("button")).to_be_visible(timeout=SHORT_MS), True),
+    "text missing": (lambda page: expect(page.locator("#nope")).to_contain_text("x", timeout=SHORT_MS), True),
+    "text duplicated": (lambda page: expect(page.locator("button")).to_contain_text("x", timeout=SHORT_MS), True),
+    "text differs": (lambda page: expect(page.locator("#p")).to_contain_text("bye", timeout=SHORT_MS), False),
+    "visible but hidden": (lambda page: expect(page.locator("#h")).to_be_visible(timeout=SHORT_MS), False),
+    # Long enough for the element to resolve before the timeout, even on a loaded machine.
+    "click hidden": (lambda page: page.locator("#h").click(timeout=1_000), False),
+    "fill not editable": (lambda page: page.locator("#p").fill("x", timeout=SHORT_MS), False),
+}
+
+
+def test_is_locator_failure_reads_real_playwright_messages(on_page):
+    async def provoke(page):
+        outcomes = await asyncio.gather(*(act(page) for act, _ in PROVOKED.values()), return_exceptions=True)
+        return {case: str(outcome) for case, outcome in zip(PROVOKED, outcomes, strict=True)
+                if isinstance(outcome, (PlaywrightError, AssertionError))}
+
+    messages = on_page(PAGE, provoke)
+    assert messages.keys() == PROVOKED.keys()  # every case failed
+    verdicts = {case: is_locator_failure(message) for case, message in messages.items()}
+    assert verdicts == {case: expected for case, (_, expected) in PROVOKED.items()}
