@@ -14,6 +14,7 @@ from . import testcases
 from . import tokens as tokens_domain
 from . import users as users_domain
 from .cli_crawl import crawl_command
+from .cli_review import review
 from .errors import SentriError
 from .models import Project
 from .runs import quarantine
@@ -305,6 +306,6 @@ def suites_remove(project_id: str, suite_id: str, test_ids: tuple[str, ...]) -> 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
-    for group in (users, projects, tests, tokens, suites):
+    for group in (users, projects, tests, tokens, suites, review):
         app.cli.add_command(group)
     app.cli.add_command(crawl_command)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -131,6 +132,7 @@ class Project(PublicIdMixin, db.Model):
     vitals_regression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When tests enter quarantine on their own and when leaving it is suggested (quarantine.py).
     quarantine_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    heal_locators: Mapped[bool] = mapped_column(default=True, server_default=true())  # False: strict
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -166,6 +168,10 @@ class TestCase(PublicIdMixin, db.Model):
     quarantine_reason: Mapped[str | None] = mapped_column(String(500))
     # A draft made from a crawl: the page it was made from (the review queue groups drafts by it).
     source_page: Mapped[str | None] = mapped_column(String(2048))
+    # Other descriptions of each target's element from the last passing run ({"steps": hash, "hints": ...})
+    # and how many results healed a step (review/healing.py).
+    locator_hints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    heal_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -366,6 +372,8 @@ class Result(db.Model):
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     screenshot: Mapped[str | None] = mapped_column(String(512))  # path inside the instance folder
     trace: Mapped[str | None] = mapped_column(String(512))  # Playwright trace.zip of the failure
+    snapshots: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # expect_screenshot outcomes
+    healed: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # steps whose target healed
     # The process that claimed it (nodes.id) and until when its claim holds unless renewed; a row whose
     # lease ran out belongs to a dead or stuck worker and is recovered by any process.
     owner: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,7 @@ from .database import write
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
-from .validation import Body, Name, Variables, WebUrl, problem
+from .validation import Body, Flag, Name, Variables, WebUrl, problem
 
 
 def _allowed_origins(values: Any) -> list[str] | None:
@@ -37,6 +37,8 @@ class ProjectChanges(Body):
     variables: Variables | None = None
     allowed_origins: Annotated[list[str] | None, BeforeValidator(_allowed_origins)] = Field(
         default=None, alias="allowedOrigins")
+    # Healing locators (issue 15): false is strict, a target that matches nothing fails the test.
+    heal_locators: Flag | None = Field(default=None, alias="healLocators")
 
 
 def create(name: str, base_url: str, *, is_demo: bool = False) -> Project:
@@ -62,9 +64,9 @@ def list_all(*, offset: int = 0, limit: int | None = None) -> tuple[list[Project
 
 
 def update(project: Project, body: ProjectChanges, *, actor: User | None = None) -> Project:
-    """Change a project's name, base URL, default {{NAME}} variables and/or allowed origins (only an admin
-    may change those: they widen where a run may go and type secrets)."""
-    if "allowed_origins" in body.model_fields_set:
+    """Change a project's name, base URL, default {{NAME}} variables, allowed origins and healing (only an
+    admin may change the last two: they widen where a run may go and type secrets, and what passes)."""
+    if "allowed_origins" in body.model_fields_set or body.heal_locators is not None:
         require_admin(actor)
     with write():
         if "allowed_origins" in body.model_fields_set:
@@ -75,6 +77,8 @@ def update(project: Project, body: ProjectChanges, *, actor: User | None = None)
             project.name = body.name
         if body.base_url is not None:
             project.base_url = body.base_url
+        if body.heal_locators is not None:
+            project.heal_locators = body.heal_locators
         project.updated_at = utcnow()
     return project
 
@@ -115,5 +119,6 @@ def serialize(project: Project) -> dict:
         "allowedOrigins": project.allowed_origins or [],
         "vitalsRegression": project.vitals_regression,
         "quarantinePolicy": project.quarantine_policy,
+        "healLocators": project.heal_locators,
         "lastRunId": last_run.public_id if last_run else None,
     }

@@ -139,12 +139,16 @@ def update(test: TestCase, changes: dict, *, actor: User | None = None) -> TestC
 
 def review(test: TestCase, decision: str, *, actor: User | None = None) -> TestCase:
     """Approve or reject a test."""
-    status = {"approve": "approved", "reject": "rejected"}[decision]
     with write():
-        test.review_status = status
-        test.reviewed_by_id = actor.id if actor else None
-        test.reviewed_at = utcnow()
+        mark_reviewed(test, decision, actor)
     return test
+
+
+def mark_reviewed(test: TestCase, decision: str, actor: User | None) -> None:
+    """Set a test's review decision inside the caller's transaction (the review queue decides in bulk)."""
+    test.review_status = {"approve": "approved", "reject": "rejected"}[decision]
+    test.reviewed_by_id = actor.id if actor else None
+    test.reviewed_at = utcnow()
 
 
 def delete_test(test: TestCase, *, actor: User | None = None) -> None:
@@ -167,6 +171,7 @@ def serialize(test: TestCase) -> dict:
         "updatedAt": isoformat(test.updated_at),
         "reviewedAt": isoformat(test.reviewed_at),
         "flakyScore": round(test.flaky_score or 0.0, 4),
+        "healCount": test.heal_count or 0,  # results in which one of its targets healed
         "quarantine": quarantine.describe(test, quarantined_and_suggested(test)),
     }
     if test.viewport:

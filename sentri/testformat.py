@@ -40,7 +40,7 @@ from sentri.testformat_errors import MAX_MASKS, MAX_STEPS, sentences, show
 
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
 # Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
-SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "lastResult",
+SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "healCount", "lastResult",
                "version", "quarantine")
 
 # The short form's key value fills this field; actions not listed here take a target.

@@ -61,7 +61,8 @@ def _github_body(token=GOOD, **extra):
 
 
 def _run(app, project_id, token, body):
-    """Trigger, then poll until the run has ended and its GitHub report is no longer pending."""
+    """Trigger, then poll until the run has ended (not merely left "running": a poll may come before a
+    worker claims it) and its GitHub report is no longer pending."""
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     response = client.post(f"/api/v1/projects/{project_id}/trigger", json=body, headers=headers)
@@ -70,7 +71,7 @@ def _run(app, project_id, token, body):
     while True:
         status = client.get(response.get_json()["statusUrl"], headers=headers).get_json()
         report = status["integrations"].get("github", {})
-        if status["status"] != "running" and report.get("state") != "pending":
+        if status["status"] in ("completed", "failed", "aborted") and report.get("state") != "pending":
             return status
         assert time.monotonic() < deadline, status
         time.sleep(0.1)

@@ -13,7 +13,8 @@ LONG_AGO = NOW - timedelta(days=90)
 
 
 def hist(
-    test_id=1, *, name=None, tags=(), updated_at=LONG_AGO, outcomes=(), durations=(), flaky=0.0, pages=()
+    test_id=1, *, name=None, tags=(), updated_at=LONG_AGO, outcomes=(), durations=(), flaky=0.0, pages=(),
+    heal_rate=0.0,
 ):
     return planner.TestHistory(
         test_id=test_id,
@@ -24,6 +25,7 @@ def hist(
         durations_ms=list(durations),
         flaky_score=flaky,
         pages=list(pages),
+        heal_rate=heal_rate,
     )
 
 
@@ -230,7 +232,7 @@ def test_touching_a_changed_page_alone_raises_risk():
 
 def test_score_is_the_documented_weighted_sum():
     everything = hist(
-        outcomes=[F] * 30, updated_at=NOW, flaky=1.0, pages=["/cart"]
+        outcomes=[F] * 30, updated_at=NOW, flaky=1.0, pages=["/cart"], heal_rate=1.0
     )  # every input at (nearly) 1
     assert sum(planner.WEIGHTS.values()) == pytest.approx(1.0)
     assert score(everything, ["/cart"]) == pytest.approx(1.0, abs=1e-6)
@@ -242,6 +244,12 @@ def test_score_is_the_documented_weighted_sum():
 # ---------------------------------------------------------------- plan
 
 
+def test_tests_that_keep_healing_rank_above_stable_ones():
+    assert score(hist(heal_rate=0.5)) == pytest.approx(planner.WEIGHTS["self_heal"] * 0.5)
+    rows = planner.plan([hist(1), hist(2, heal_rate=1.0)], budget_minutes=None, changed_pages=[], now=NOW)
+    assert [row["testId"] for row in rows] == [2, 1]
+
+
 def test_plan_rows():
     rows = planner.plan(
         [hist(3, outcomes=[F], durations=[40_000, 42_000, 41_000]), hist(4, name="Smoke home")],
@@ -251,7 +259,8 @@ def test_plan_rows():
     )
     assert rows == [
         {"testId": 4, "score": 0.0, "smoke": True, "estimateMs": planner.DEFAULT_ESTIMATE_MS, "plan": "run"},
-        {"testId": 3, "score": 0.175, "smoke": False, "estimateMs": 41_000, "plan": "run"},
+        {"testId": 3, "score": round(planner.WEIGHTS["failures"] * 0.5, 3), "smoke": False, "estimateMs": 41_000,
+         "plan": "run"},
     ]
 
 

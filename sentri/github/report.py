@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 from ..models import Run
+from ..review import views
 from ..runs.serialize import verdict as run_verdict
-from ..ui import describe_step
+from ..ui import describe_step, describe_target
 
 DESCRIPTION_MAX = 140  # GitHub answers 422 "description is too long (maximum is 140 characters)"
 COMMENT_MAX = 65536  # GitHub answers 422 "body is too long (maximum is 65536 characters)"
@@ -131,6 +132,35 @@ def _step_text(result, steps_by_test: dict[int, list[dict]]) -> str:
     return str(index)
 
 
+def _visual_lines(run: Run, run_url: str) -> list[str]:
+    """Screenshots that did not match their approved baseline: waiting for review, or rejected before."""
+    diffs = [(r, entry) for r in run.results for entry in views.visual_diffs(r.snapshots)]
+    if not diffs:
+        return []
+    lines = ["", "Visual diffs:", "", "| Test | Screenshot | Pixels changed | Review |", "|---|---|---|---|"]
+    for result, entry in diffs[:TOP_FAILURES]:
+        ratio = f"{entry['ratio']:.2%}" if entry.get("ratio") is not None else "size changed"
+        review = "rejected" if entry["status"] == "rejected" else "waiting for review"
+        lines.append(f"| {escape(result.test_name)} | {escape(clip(entry['name'], 80))} "
+                     f"({entry.get('viewport', '')}) | {ratio} | {review} |")
+    if len(diffs) > TOP_FAILURES:
+        lines.append(f"\n...and {len(diffs) - TOP_FAILURES} more on the [run page]({run_url}).")
+    return lines
+
+
+def _healed_lines(run: Run) -> list[str]:
+    """Steps whose target matched nothing and healed: the test passed, a person decides on the change."""
+    heals = [(r, h) for r in run.results for h in views.healed(r.healed)]
+    if not heals:
+        return []
+    lines = ["", "Healed steps (passed with another locator; proposed in the review queue):", "",
+             "| Test | Step | Was | Now |", "|---|---|---|---|"]
+    for result, heal in heals[:TOP_FAILURES]:
+        was, now = (escape(clip(describe_target(heal[k]), 80)).replace("`", "'") for k in ("from", "to"))
+        lines.append(f"| {escape(result.test_name)} | {heal['step']} | `{was}` | `{now}` |")
+    return lines
+
+
 def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -> str:
     """The sticky comment for a finished run (Markdown, within GitHub's 65536 characters)."""
     project = run.project
@@ -170,6 +200,7 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
             lines.append(f"| {escape(result.test_name)} | {_step_text(result, steps_by_test)} | {reason} |")
         if len(failures) > TOP_FAILURES:
             lines.append(f"\n...and {len(failures) - TOP_FAILURES} more on the [run page]({run_url}).")
+    lines += _visual_lines(run, run_url) + _healed_lines(run)
     held = [r for r in run.results if r.quarantined and r.status in ("passed", "failed")]
     if held:
         lines += ["", "Quarantined tests (run and reported, not counted toward the verdict):", "",

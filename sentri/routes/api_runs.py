@@ -31,6 +31,7 @@ def detail(run) -> dict:
             if result.screenshot
             else None,
             url_for("api_runs.trace", run_id=run.public_id, position=result.position) if result.trace else None,
+            lambda sha: url_for("api_review.run_image", run_id=run.public_id, sha=sha),
         )
         for result in run.results
     ]

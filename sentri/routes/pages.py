@@ -3,6 +3,7 @@ pages_common.py; the project tabs, the users page and the account page add their
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from ..auth import current_user, log_in, log_out
 from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
+from ..review import views
 from ..runs import stats
 from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
@@ -135,6 +137,10 @@ def project_create(user):
 RESULTS_PER_PAGE = 100
 
 
+def _run_image(run_public_id: str, sha: str) -> str:
+    return url_for("api_review.run_image", run_id=run_public_id, sha=sha)
+
+
 def _run_context(run) -> dict:
     """Everything a page of the run report needs: every planned test (queued and running ones too), with
     its test's steps, vitals cells and screenshot."""
@@ -165,7 +171,11 @@ def _run_context(run) -> dict:
             if result.screenshot
             else None
         )
-        rows.append({"result": result, "test": tests.get(result.test_id), "pages": pages, "screenshot": screenshot})
+        image = partial(_run_image, run.public_id)
+        rows.append({"result": result, "test": tests.get(result.test_id), "pages": pages, "screenshot": screenshot,
+                     # Screenshot steps worth a look (not those that matched), and healed targets.
+                     "visual": [s for s in views.snapshots(result.snapshots, image) if s["status"] != "matched"],
+                     "healed": views.healed(result.healed)})
     return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run), "done": done,
             "budgets": budgets, "page": page}
 

@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from .. import runs, ui
 from ..auth import current_user
 from ..errors import SentriError
+from ..review import queue
 
 bp = Blueprint("pages", __name__)
 
@@ -46,4 +47,5 @@ def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
 
 @bp.context_processor
 def _inject_user():
-    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict}
+    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict,
+            "review_counts_of": queue.counts}

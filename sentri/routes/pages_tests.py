@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 from .. import projects, testcases, testfiles, ui
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import REVIEW_STATUSES, Result, Run
+from ..models import REVIEW_STATUSES, Result, Run, TestCase
+from ..review import queue
 from ..runs import quarantine
+from . import api_review
 from .pages_common import bp, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -82,31 +84,41 @@ def tests_import(project_id, user):
 @bp.get("/projects/<project_id>/review")
 @login_required
 def project_review(project_id, user):
+    """One queue: draft tests (paged), pending screenshot baselines and heal proposals."""
     project = projects.get(project_id)
     number, offset = page_of()
     items, total = testcases.list_for(project, status="draft", offset=offset, limit=ui.PER_PAGE)
+    baselines, heals = queue.pending(project)
+    image = api_review.baseline_image_url(project.public_id)
     return render_template(
-        "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total)
+        "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total),
+        baselines=[queue.serialize_baseline(row, image) for row in baselines],
+        heals=[queue.serialize_heal(row) for row in heals],
+        queue_tests={t.public_id: t for t in db.session.scalars(select(TestCase).where(
+            TestCase.id.in_({row.test_id for row in heals} | {row.test_id for row in baselines})))},
     )
 
 
 @bp.post("/projects/<project_id>/review")
 @login_required
 def review_submit(project_id, user):
-    """Approve or reject one test (decision=approve:TST-n) or approve every ticked test (bulk)."""
+    """Decide one item (decision=approve:BSL-n) or every ticked one (bulk): tests, baselines, heals."""
     project = projects.get(project_id)
     decision, _, one = request.form.get("decision", "").partition(":")
     if decision not in ("approve", "reject"):
         raise ValidationFailed.on("decision", "must be approve or reject")
-    ids = [one] if one else request.form.getlist("tests")
+    ids = [one] if one else request.form.getlist("items") + request.form.getlist("tests")
     if not ids:
-        flash("Tick at least one test.", "error")
-    chosen = [testcases.get(project, test_id) for test_id in ids]
-    for test in chosen:
-        testcases.review(test, decision, actor=user)
-    if chosen:
-        verb = "Approved" if decision == "approve" else "Rejected"
-        flash(f"{verb} {', '.join(t.public_id for t in chosen)}.", "success")
+        flash("Tick at least one item.", "error")
+    else:
+        bulk = queue.Bulk(approve=ids if decision == "approve" else [], reject=ids if decision == "reject" else [])
+        try:
+            queue.decide_all(project, bulk, user)
+        except Conflict as exc:
+            flash(exc.message, "error")
+        else:
+            verb = "Approved" if decision == "approve" else "Rejected"
+            flash(f"{verb} {', '.join(ids)}.", "success")
     target = request.form.get("next")
     if target == "test" and one:
         return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=one))

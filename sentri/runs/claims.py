@@ -28,6 +28,7 @@ from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..database import write
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
+from ..review import recording
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 
 log = logging.getLogger("sentri.runs")
@@ -201,12 +202,14 @@ def _set_outcome(result_id: int, run_id: int, values: dict[str, Any], *, expect:
 def record(claim: Claim, outcome: dict[str, Any]) -> bool:
     """Store a finished test's outcome while the row is still the worker's and the run still active, and
     end the run when it was the last; a late result is dropped (and logged), never counted."""
-    fields = {k: v for k, v in outcome.items() if k not in ("test_id", "test_name", "position")}
+    fields = {k: v for k, v in outcome.items() if k not in ("test_id", "test_name", "position", "hints")}
     with write():
         lost = db.session.scalar(select(Result.attempts).where(Result.id == claim.result_id)) or []
         if lost:  # attempts lost with an earlier worker come first
             fields["attempts"] = [*lost, *(fields.get("attempts") or [])]
         written = _set_outcome(claim.result_id, claim.run_id, fields, where=_owned_and_active(claim))
+        if written and claim.test_id and (fields.get("snapshots") or fields.get("healed") or outcome.get("hints")):
+            _for_review(claim, fields, outcome.get("hints"))
         if written:
             end_if_done(claim.run_id)
     if not written:
@@ -215,6 +218,14 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
     elif fields.get("duration_ms") is not None:  # a test skipped unrun (deleted) took no time worth counting
         metrics.observe_test(fields["status"], fields["duration_ms"] / 1000)
     return written
+
+
+def _for_review(claim: Claim, fields: dict[str, Any], hints: dict | None) -> None:
+    """Baselines, heal proposals and hints from the result just written; the row learns their ids."""
+    snapshots, healed = _storable(fields.get("snapshots")), _storable(fields.get("healed"))
+    if recording.record(claim.run_id, claim.test_id, fields["status"], snapshots, healed, _storable(hints)):
+        db.session.execute(update(Result).where(Result.id == claim.result_id)
+                           .values(snapshots=snapshots, healed=healed))
 
 
 def record_stopped(claim: Claim) -> bool:

@@ -54,9 +54,15 @@ def histories(tests: list[TestCase]) -> list[planner.TestHistory]:
             durations_ms=[r.duration_ms for r in recent.get(test.id, []) if r.duration_ms is not None],
             flaky_score=test.flaky_score or 0.0,
             pages=goto_pages(test.steps),
+            heal_rate=_heal_rate(recent.get(test.id, [])),
         )
         for test in tests
     ]
+
+
+def _heal_rate(results: list[Result]) -> float:
+    """The share of a test's recent executed results in which a target healed."""
+    return sum(1 for r in results if r.healed) / len(results) if results else 0.0
 
 
 def update_flaky_scores(run_id: int) -> None:

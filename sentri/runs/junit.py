@@ -15,6 +15,8 @@ import re
 from xml.etree import ElementTree as ET
 
 from ..models import Project, Result, Run
+from ..review import views
+from ..ui import describe_target
 
 SKIP_REASONS = {
     "over_budget": "Skipped: over the run's budgetMinutes",
@@ -54,7 +56,27 @@ def _message(attempt: dict) -> str:
     return (attempt.get("error") or "failed").splitlines()[0][:500]
 
 
-def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
+def _visual_lines(result: Result, image_url) -> list[str]:
+    """Each screenshot that did not match, with its pictures' addresses; the diff as a JUnit attachment
+    ([[ATTACHMENT|...]], which GitLab and Jenkins show beside the test)."""
+    lines = []
+    for entry in views.visual_diffs(result.snapshots):
+        ratio = f"{entry['ratio']:.2%} of pixels changed" if entry.get("ratio") is not None else "size changed"
+        review = "rejected before" if entry["status"] == "rejected" else "waiting for review"
+        lines.append(f'Visual diff "{entry["name"]}" (step {entry.get("step")}, {entry.get("viewport")}): {ratio}, '
+                     f"{review}")
+        for label, key in (("Expected", "expectedSha256"), ("Actual", "sha256"), ("Diff", "diffSha256")):
+            if entry.get(key):
+                lines.append(f"  {label}: {image_url(entry[key])}")
+        if entry.get("diffSha256"):
+            lines.append(f"[[ATTACHMENT|{image_url(entry['diffSha256'])}]]")
+    for heal in views.healed(result.healed):
+        lines.append(f"Healed step {heal['step']}: {describe_target(heal['from'])} -> {describe_target(heal['to'])}"
+                     f" ({heal['proposalId']} waits for review)")
+    return lines
+
+
+def _testcase(parent: ET.Element, project: Project, result: Result, image_url) -> None:
     # A crawl's page checks are their own class, so a report groups "pages that broke" apart from tests.
     classname = f"{project.name}.pages" if result.page_url else project.name
     case = ET.SubElement(parent, "testcase", name=result.test_name, classname=classname,
@@ -87,6 +109,7 @@ def _testcase(parent: ET.Element, project: Project, result: Result) -> None:
         lines.append(f"Attempts: {len(attempts)}")
     if result.quarantined and result.status != "skipped":
         lines.append(f"Quarantined: {result.status}, not counted toward failures, gates or the verdict")
+    lines += _visual_lines(result, image_url)
     if lines:
         ET.SubElement(case, "system-out").text = "\n".join(lines)
 
@@ -107,8 +130,9 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
     for name, value in (("runId", run.public_id), ("projectId", project.public_id), ("status", run.status),
                         ("quarantined", str(run.quarantined)), ("url", run_url)):
         ET.SubElement(properties, "property", name=name, value=value)
+    api = run_url.rsplit("/runs/", 1)[0] + f"/api/v1/runs/{run.public_id}/visual"
     for result in run.results:
-        _testcase(suite, project, result)
+        _testcase(suite, project, result, lambda sha: f"{api}/{sha}.png")
     if run.status == "failed" and run.error:
         err = ET.SubElement(suite, "system-err")
         err.text = run.error

@@ -1,8 +1,9 @@
 """Order a run's tests by risk and plan which fit a time budget (AUTO-001).
 
-Risk score, in [0, 1], a weighted sum of four inputs that are each in [0, 1]:
+Risk score, in [0, 1], a weighted sum of five inputs that are each in [0, 1]:
 
-    score = 0.35 * recent_failures + 0.30 * touches_changed_page + 0.20 * recently_edited + 0.15 * flaky
+    score = 0.30 * recent_failures + 0.25 * touches_changed_page + 0.20 * recently_edited + 0.15 * flaky
+            + 0.10 * self_heal
 
 * recent_failures = (1 - d) * sum(d**i for each run i that failed), i = 0 for the newest run, d = 0.5:
   each older run counts half as much as the next newer one, so a failure in the last run weighs 0.5
@@ -13,10 +14,12 @@ Risk score, in [0, 1], a weighted sum of four inputs that are each in [0, 1]:
 * recently_edited = 1 - age / RECENT_EDIT_DAYS for a test edited less than RECENT_EDIT_DAYS ago
   (1 just edited, falling linearly to 0), else 0.
 * flaky = the test's stored flaky score (``flaky_score``).
+* self_heal = the share of the test's recent executed results in which a target healed (``heal_rate``): a
+  test whose locators keep healing is drifting from its page, and a heal a person rejects fails it.
 
 Failures weigh most because a test that just failed is the likeliest to fail again; a change to a page
 a test visits comes next; an edit is a weaker signal (often a fix), and flakiness weakest (it predicts
-noise more than regressions).
+noise more than regressions). Self-healing is the weakest: the test still passed.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ DEFAULT_ESTIMATE_MS = 30_000
 RECENT_EDIT_DAYS = 7
 ESTIMATE_RUNS = 10  # durations of at most this many newest runs feed the median
 FAILURE_DECAY = 0.5
-WEIGHTS = {"failures": 0.35, "changed_page": 0.30, "edited": 0.20, "flaky": 0.15}
+WEIGHTS = {"failures": 0.30, "changed_page": 0.25, "edited": 0.20, "flaky": 0.15, "self_heal": 0.10}
 
 
 @dataclass
@@ -52,6 +55,7 @@ class TestHistory:
     durations_ms: list[int]  # newest first, executed runs only
     flaky_score: float  # 0..1
     pages: list[str]  # the URLs/paths its goto steps visit, as written in the test
+    heal_rate: float = 0.0  # 0..1: share of recent executed results in which a target healed
 
 
 def is_smoke(name: str, tags: list[str] | None) -> bool:
@@ -138,6 +142,7 @@ def risk_score(history: TestHistory, *, now: datetime, changed_pages: list[str])
         "changed_page": 1.0 if touches(history, changed_pages) else 0.0,
         "edited": _recently_edited(history.updated_at, now),
         "flaky": min(max(flaky, 0.0), 1.0),
+        "self_heal": min(max(history.heal_rate, 0.0), 1.0),
     }
     return sum(WEIGHTS[name] * value for name, value in inputs.items())
 

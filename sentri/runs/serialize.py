@@ -3,12 +3,14 @@ the link to its page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
 from ..config import public_url
 from ..models import Project, Result, Run, TestCase, isoformat
+from ..review import views
 
 
 def run_url(app: Flask, run: Run) -> str:
@@ -73,8 +75,9 @@ def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
     return {key: status[key] for key in keys}
 
 
-def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None) -> dict[str, Any]:
-    """Return the API form of one result."""
+def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None,
+                     image_url: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Return the API form of one result; `image_url(sha)` addresses its screenshot steps' pictures."""
     return {
         "testId": TestCase.format_id(result.test_id),
         "testName": result.test_name,
@@ -96,6 +99,9 @@ def serialize_result(result: Result, screenshot_url: str | None, trace_url: str 
         "vitals": result.vitals,
         "screenshotUrl": screenshot_url,
         "traceUrl": trace_url,
+        # expect_screenshot steps (status new / matched / changed / rejected) and targets that healed.
+        "snapshots": views.snapshots(result.snapshots, image_url),
+        "healed": views.healed(result.healed),
         "startedAt": isoformat(result.started_at),
         "finishedAt": isoformat(result.finished_at),
     }

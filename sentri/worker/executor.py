@@ -15,7 +15,9 @@ from .. import origins, vault
 from ..models import utcnow
 from . import sampling, vitals_probe
 from .guard import HostCache, carries_secret, guarded_context
+from .healer import StepHealer
 from .page_check import PageWatch
+from .snapshots import Snapshots
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
 
@@ -48,6 +50,17 @@ class TestJob:
     setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
     trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
     page_check: bool = False  # a crawl's page: it also fails on HTTP >= 400, exceptions, failed requests
+    # expect_screenshot: the approved baselines {name@WxH: {"id", "sha256"}} for the run's browser and device,
+    # the pictures a person rejected {name@WxH: [sha256]}, and the visual store (visual/store.py).
+    baselines: dict[str, dict] = field(default_factory=dict)
+    rejected_shots: dict[str, list[str]] = field(default_factory=dict)
+    visual_root: Path | None = None
+    # Healing locators: on unless the project is strict; the last passing run's descriptions per step and
+    # the targets a person rejected per step (worker/healer.py).
+    heal: bool = False
+    steps_hash: str = ""  # the version of the test's steps the hints belong to (review/recording.py)
+    hints: dict[int, dict] = field(default_factory=dict)
+    heal_refused: dict[int, list[dict]] = field(default_factory=dict)
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -91,6 +104,8 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     page = await context.new_page()
     watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
     vitals = vitals_probe.VitalsRecorder()
+    snapshots = Snapshots(job, keep=not for_trace)
+    healer = StepHealer(job) if job.heal else None
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
     refused = False
@@ -103,7 +118,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     try:
         async with asyncio.timeout(job.timeout_s):
             await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step,
-                            guard=guard)
+                            guard=guard, snapshot=snapshots, healer=healer)
             if watch is not None:
                 await watch.settle()
                 if watch.problems():
@@ -127,6 +142,11 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     await vitals.snapshot(page)
     outcome["vitals"] = vitals.rows()
     outcome["refused"] = refused
+    outcome["snapshots"] = snapshots.entries
+    outcome["healed"] = healer.healed if healer else []
+    # Descriptions are remembered from a passing attempt only: a failing page may be the wrong one.
+    passed = healer is not None and healer.seen and outcome["status"] == "passed"
+    outcome["hints"] = {"steps": job.steps_hash, "hints": healer.seen} if passed else None
     if job.vitals_samples > 1 and outcome["status"] == "passed" and not for_trace:
         # The next samples load each page with the cookies and storage the test ended with (a page behind
         # a login stays behind it); held in memory only.
@@ -254,6 +274,9 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         "vitals": vitals,  # of the last attempt: the one whose outcome counts
         "screenshot": screenshot if last["status"] == "failed" else None,
         "trace": trace if last["status"] == "failed" else None,
+        "snapshots": outcome["snapshots"] or None,  # of the last attempt, like vitals
+        "healed": outcome["healed"] or None,
+        "hints": outcome["hints"],
         "started_at": started_at,
         "finished_at": utcnow(),
     })
@@ -283,4 +306,7 @@ def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:
     result["error"] = hide(result.get("error"))
     result["attempts"] = [{**a, "error": hide(a.get("error"))} for a in result.get("attempts") or []]
     result["vitals"] = [{**row, "url": hide(row.get("url"))} for row in result.get("vitals") or []]
+    if result.get("healed"):  # a target may name a {{NAME}} value
+        masked = lambda target: {k: hide(v) if isinstance(v, str) else v for k, v in target.items()}  # noqa: E731
+        result["healed"] = [{**h, "from": masked(h["from"]), "to": masked(h["to"])} for h in result["healed"]]
     return result

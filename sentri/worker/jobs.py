@@ -18,8 +18,10 @@ from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
 from ..models import Project, Run, TestCase
+from ..review import recording
 from ..runs.claims import Claim
 from ..vault import SecretUnreadable
+from ..visual import store
 from .executor import TestJob
 
 CACHED_RUNS = 32
@@ -42,6 +44,8 @@ class RunContext:
     retries: int
     vitals_samples: int
     artifacts_dir: Path
+    visual_root: Path
+    heal: bool  # the project heals locators (not strict)
 
 
 class JobBuilder:
@@ -82,11 +86,13 @@ class JobBuilder:
             browser=options.get("browserProfile") or "chromium", device=options.get("device") or "desktop",
             retries=dials.get("retries", 0), vitals_samples=dials.get("vitalsSamples") or 1,
             artifacts_dir=run_folder(self.app.instance_path, run.public_id),
+            visual_root=store.root(self.app.instance_path), heal=project.heal_locators,
         )
 
     def build(self, claim: Claim) -> TestJob | None:
         """Return the job for a claimed row, or None when its test was deleted since the run was planned."""
         context = self._context(claim.run_id)
+        review: dict = {}
         if claim.page_url is not None:  # a page check: load the page the crawl found
             test_id, name, steps, viewport, setup_error = None, claim.test_name, [
                 {"action": "goto", "url": claim.page_url}], None, None
@@ -95,6 +101,7 @@ class JobBuilder:
             if test is None:
                 return None
             test_id, name, steps, viewport, setup_error = test.id, test.name, test.steps, test.viewport, None
+            review = recording.for_job(test, context.browser, context.device, context.heal)
             try:
                 steps = environments.substitute(test.steps, context.values)
             except environments.UndefinedVariable as exc:
@@ -107,6 +114,6 @@ class JobBuilder:
             step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,
             blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,
-            trace_mode=config["SENTRI_TRACES"],
+            trace_mode=config["SENTRI_TRACES"], visual_root=context.visual_root, **review,
         )
 

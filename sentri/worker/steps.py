@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -17,6 +18,14 @@ from ..origins import browser_form, scheme_of
 from .guard import Guard, Refused
 
 DEFAULT_STEP_TIMEOUT_MS = 15_000
+
+
+class Healer(Protocol):
+    """What run_steps asks of a healer (worker/healer.py)."""
+
+    async def remember(self, page: Page, index: int, step: dict) -> None: ...
+    async def alternative(self, page: Page, index: int, step: dict, error: BaseException) -> dict | None: ...
+    def healed_step(self, index: int, step: dict, healed: dict) -> None: ...
 
 
 class StepFailed(Exception):
@@ -76,8 +85,13 @@ def locate(page: Page, target: dict) -> Locator:
     return locator.last if nth == -1 else locator.nth(nth)
 
 
-async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int, guard: Guard | None = None) -> None:
-    """Perform one canonical step; raise Playwright's error, AssertionError, or the guard's Refused."""
+Snapshot = Callable[[Page, int, dict], Awaitable[None]]
+
+
+async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int, guard: Guard | None = None,
+                   snapshot: Snapshot | None = None, index: int = 0) -> None:
+    """Perform one canonical step; raise Playwright's error, AssertionError, or the guard's Refused.
+    `snapshot` takes and compares an expect_screenshot step's picture (worker/snapshots.py)."""
     action = step["action"]
     timeout = step.get("timeout", timeout_ms)
     target = step.get("target")
@@ -119,6 +133,10 @@ async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int, guard
         await expect(page).to_have_url(url_pattern(base_url, step["url"]), timeout=timeout)
     elif action == "expect_title":
         await expect(page).to_have_title(re.compile(re.escape(step["title"])), timeout=timeout)
+    elif action == "expect_screenshot":
+        if snapshot is None:
+            raise AssertionError("screenshots are not compared here")
+        await snapshot(page, index, step)
     else:
         raise ValueError(f"unknown action {action!r}")
 
@@ -137,13 +155,31 @@ async def run_steps(
     timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS,
     before_step: Callable[[int, dict], Awaitable[None]] | None = None,
     guard: Guard | None = None,
+    snapshot: Snapshot | None = None,
+    healer: Healer | None = None,
 ) -> None:
-    """Run steps in order; raise StepFailed naming the first failing step (or the first the guard refused)."""
+    """Run steps in order; raise StepFailed naming the first failing step (or the first the guard refused).
+    With a `healer`, a step whose target matched nothing (or too much) may go on with another description
+    of the same element (worker/healer.py)."""
     for index, step in enumerate(steps, start=1):
         if before_step is not None:
             await before_step(index, step)
         try:
-            await run_step(page, step, base_url, timeout_ms, guard)
+            if healer is not None:
+                await healer.remember(page, index, step)
+            try:
+                await run_step(page, step, base_url, timeout_ms, guard, snapshot, index)
+            except (PlaywrightError, AssertionError) as exc:
+                healed = None
+                if healer is not None and not (guard is not None and guard.refusals):
+                    healed = await healer.alternative(page, index, step, exc)
+                if healed is None:
+                    raise
+                try:
+                    await run_step(page, healed, base_url, timeout_ms, guard, snapshot, index)
+                except (PlaywrightError, AssertionError):
+                    raise exc from None  # the healed target did not help: the original failure stands
+                healer.healed_step(index, step, healed)
             if guard is not None:
                 guard.check_page(page)
         except Refused as exc:

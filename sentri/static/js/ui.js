@@ -53,6 +53,14 @@
         });
       });
     });
+    // [data-visual-slider]: the actual picture over the expected one, cut where the range input says.
+    document.querySelectorAll("[data-visual-slider]").forEach(function (slider) {
+      var range = slider.querySelector('input[type="range"]');
+      var top = slider.querySelector(".visual-slider-top");
+      function cut() { top.style.clipPath = "inset(0 0 0 " + range.value + "%)"; }
+      range.addEventListener("input", cut);
+      cut();
+    });
   });
 
   function fallback(source, done) {

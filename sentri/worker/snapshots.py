@@ -1,0 +1,88 @@
+"""The expect_screenshot step: a stable screenshot compared with the test's approved baseline.
+
+The worker knows the approved baselines of its test (by name and viewport, for the run's browser and
+device) from the job. A screenshot with no approved baseline passes and is kept as a candidate waiting for
+review; one identical to its baseline (same SHA-256) passes without decoding; otherwise the pictures are
+compared (visual/compare.py) and a difference over `maxDiffPixelRatio` fails the step, keeping the actual
+picture and the diff image for the review queue. A picture a person already rejected fails as rejected.
+What is recorded per step goes back with the outcome; the server turns it into baseline rows."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from playwright.async_api import Page
+
+from ..visual import store
+from ..visual.compare import compare
+from ..visual.shot import stable_screenshot
+from .steps import locate
+
+DEFAULT_MAX_DIFF_PIXEL_RATIO = 0.01
+DEFAULT_THRESHOLD = 0.2
+# Painted over in the screenshots of a test that types secrets, like its failure screenshot.
+FORM_FIELDS = "input:not([type=hidden]), textarea, select, [contenteditable]:not([contenteditable=false])"
+
+
+def key(name: str, viewport: str) -> str:
+    """How a job names one screenshot's baseline: by its name and the viewport it was taken at."""
+    return f"{name}@{viewport}"
+
+
+class Snapshots:
+    """The screenshot steps of one attempt; `entries` is what the result records."""
+
+    def __init__(self, job: Any, *, keep: bool = True) -> None:
+        self.job = job
+        self.keep = keep  # False for an attempt re-run for its trace: it writes nothing
+        self.entries: list[dict[str, Any]] = []
+
+    async def __call__(self, page: Page, index: int, step: dict) -> None:
+        viewport = page.viewport_size or {"width": 0, "height": 0}
+        size = f"{viewport['width']}x{viewport['height']}"
+        masks = [locate(page, target) for target in step.get("mask") or []]
+        if self.job.uses_secrets:
+            masks.append(page.locator(FORM_FIELDS))
+        png = await stable_screenshot(page, locator=locate(page, step["target"]) if step.get("target") else None,
+                                      full_page=bool(step.get("fullPage")), mask=masks,
+                                      timeout_ms=step.get("timeout", self.job.step_timeout_ms))
+        entry: dict[str, Any] = {"step": index, "name": step["name"], "viewport": size, "sha256": store.digest(png)}
+        self.entries.append(entry)
+        baseline = self.job.baselines.get(key(step["name"], size))
+        if baseline is None:
+            entry["status"] = "new"
+            self._put(png)
+            return
+        entry["baselineId"], entry["expectedSha256"] = baseline["id"], baseline["sha256"]
+        if baseline["sha256"] == entry["sha256"]:
+            entry.update(status="matched", ratio=0.0)
+            return
+        expected = store.read(self.job.visual_root, baseline["sha256"])
+        if expected is None:  # the baseline's file is gone: this picture is a candidate again
+            entry["status"] = "new"
+            self._put(png)
+            return
+        limit = step.get("maxDiffPixelRatio", DEFAULT_MAX_DIFF_PIXEL_RATIO)
+        result = await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
+                                         max_diff_pixel_ratio=limit)
+        entry["ratio"] = round(result.ratio, 6)
+        if result.passed:
+            entry["status"] = "matched"
+            return
+        rejected = entry["sha256"] in self.job.rejected_shots.get(key(step["name"], size), ())
+        entry["status"] = "rejected" if rejected else "changed"
+        entry["box"] = list(result.box) if result.box else None
+        self._put(png)
+        if result.diff_png is not None and self.keep:
+            entry["diffSha256"] = store.put(self.job.visual_root, result.diff_png)
+        if result.size_mismatch:
+            why = "its size differs from the approved baseline's"
+        else:
+            why = f"{result.ratio:.2%} of its pixels differ from the approved baseline (at most {limit:.2%})"
+        verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
+        raise AssertionError(f'screenshot "{step["name"]}" changed: {why}; {verdict}')
+
+    def _put(self, png: bytes) -> None:
+        if self.keep and self.job.visual_root is not None:
+            store.put(self.job.visual_root, png)

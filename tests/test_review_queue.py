@@ -1,0 +1,136 @@
+"""The review queue without a browser, on both databases: what a result leaves for review (baselines, heal
+proposals, hints), what a worker gets back for its next job, and decisions over the API and the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentri import projects, testcases
+from sentri.database import write
+from sentri.extensions import db
+from sentri.models import TestCase
+from sentri.review import recording
+from sentri.review.models import Baseline, HealProposal
+from tests.conftest import _make_user, both_databases
+from tests.support.runs import recorded_run
+
+STEPS = [{"goto": "/"}, {"click": {"role": "button", "name": "Go"}}, {"expect_screenshot": "home"}]
+SHA = {name: name * 64 for name in "abcdef"}
+
+
+def shot(sha, status, **extra):
+    return {"step": 3, "name": "home", "viewport": "1280x720", "sha256": SHA[sha], "status": status, **extra}
+
+
+@pytest.fixture
+def seeded(app):
+    with app.app_context():
+        project = projects.create("Shop", "http://127.0.0.1:9")
+        test = testcases.create(project, {"name": "home", "steps": STEPS})
+        testcases.review(test, "approve")
+        run = recorded_run(project, [{"status": "passed", "test_id": test.id}])
+        return project.public_id, test.id, run.id
+
+
+def record(run_id, test_id, *, status="passed", snapshots=None, healed=None, hints=None):
+    with write():
+        recording.record(run_id, test_id, status, snapshots, healed, hints)
+
+
+@both_databases
+def test_a_screenshot_waits_once_per_key_and_a_decision_changes_what_the_next_job_compares(app, seeded):
+    project_id, test_id, run_id = seeded
+    client = app.test_client()
+    with app.app_context():
+        record(run_id, test_id, snapshots=[shot("a", "new")])
+        record(run_id, test_id, snapshots=[shot("a", "new")])  # the same picture again: nothing new
+        record(run_id, test_id, snapshots=[shot("b", "new")])  # a newer picture replaces the pending one
+        (pending,) = db.session.query(Baseline).all()
+        assert (pending.status, pending.sha256) == ("pending", SHA["b"])
+        test = db.session.get(TestCase, test_id)
+        assert recording.for_job(test, "chromium", "desktop", True)["baselines"] == {}
+    _, headers = _make_user(app, "member@example.com", "member")
+    assert client.get(f"/api/v1/projects/{project_id}/review", headers=headers).get_json()["counts"]["baselines"] == 1
+    assert client.post(f"/api/v1/projects/{project_id}/review/BSL-{pending.id}/approve",
+                       headers=headers).status_code == 200
+    with app.app_context():
+        test = db.session.get(TestCase, test_id)
+        job = recording.for_job(test, "chromium", "desktop", True)
+        assert job["baselines"] == {"home@1280x720": {"id": pending.id, "sha256": SHA["b"]}}
+        assert recording.for_job(test, "firefox", "desktop", True)["baselines"] == {}  # per browser
+        # A change waits with what it was compared with; rejected, the worker knows the picture.
+        record(run_id, test_id, status="failed", snapshots=[shot("c", "changed", baselineId=pending.id,
+                                                                 diffSha256=SHA["d"], ratio=0.25)])
+        changed = db.session.query(Baseline).filter_by(status="pending").one()
+        assert (changed.compared_with_id, changed.diff_sha256, changed.diff_ratio) == (pending.id, SHA["d"], 0.25)
+    body = client.get(f"/api/v1/projects/{project_id}/baselines/BSL-{changed.id}", headers=headers).get_json()
+    assert (body["change"], body["expectedId"], body["diffRatio"]) == ("changed", f"BSL-{pending.id}", 0.25)
+    assert body["diffUrl"].endswith(f"/visual/{SHA['d']}.png")
+    assert client.post(f"/api/v1/projects/{project_id}/review/BSL-{changed.id}/reject",
+                       headers=headers).status_code == 200
+    with app.app_context():
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["rejected_shots"] == {"home@1280x720": [SHA["c"]]}
+        assert job["baselines"]["home@1280x720"]["sha256"] == SHA["b"]  # the old one stays
+
+
+@both_databases
+def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, seeded, runner):
+    project_id, test_id, run_id = seeded
+    new = {"testid": "go"}
+    with app.app_context():
+        test = db.session.get(TestCase, test_id)
+        version = recording.steps_hash(test.steps)
+        record(run_id, test_id, hints={"steps": version, "hints": {2: {"testid": "go", "text": "Go"}}})
+        record(run_id, test_id, hints={"steps": "other", "hints": {2: {"testid": "stale"}}})  # an older version
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["hints"] == {2: {"testid": "go", "text": "Go"}}
+        assert "hints" not in recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", False)
+        for _ in range(2):
+            record(run_id, test_id, healed=[{"step": 2, "from": {"role": "button", "name": "secret"}, "to": new}])
+        proposal = db.session.query(HealProposal).one()
+        # Counted twice, proposed once; the old target is the step as written, never what the worker sent.
+        assert (proposal.seen, proposal.old_target, proposal.new_target) == (2, {"role": "button", "name": "Go"}, new)
+        assert db.session.get(TestCase, test_id).heal_count == 2
+
+    listed = runner.invoke(args=["review", "list", "--project", project_id])
+    assert f"HEA-{proposal.id}\theal\tTST-{test_id} step 2: role button \"Go\" -> testid \"go\" (seen 2x)" in listed.output
+    unknown = runner.invoke(args=["review", "approve", "--project", project_id, f"HEA-{proposal.id}", "BSL-999"])
+    assert unknown.exit_code != 0 and "BSL-999 not found" in unknown.output
+    with app.app_context():
+        assert db.session.get(HealProposal, proposal.id).status == "pending"  # all or nothing
+    accepted = runner.invoke(args=["review", "approve", "--project", project_id, f"HEA-{proposal.id}"])
+    assert accepted.exit_code == 0, accepted.output
+    with app.app_context():
+        test = db.session.get(TestCase, test_id)
+        assert test.steps[1]["target"] == new and test.review_status == "approved"
+        # The step changed: a proposal made for the old step no longer applies.
+        record(run_id, test_id, healed=[{"step": 2, "to": {"css": "button"}}])
+        with write():
+            test.steps = [STEPS[0], {"action": "click", "target": {"css": "a"}}, test.steps[2]]
+        later = db.session.query(HealProposal).filter_by(status="pending").one()
+    stale = runner.invoke(args=["review", "approve", "--project", project_id, f"HEA-{later.id}"])
+    assert stale.exit_code != 0 and "no longer applies" in stale.output
+
+
+def test_a_bulk_decision_names_every_problem_and_refuses_another_projects_items(app, seeded, member_headers):
+    project_id, test_id, run_id = seeded
+    client = app.test_client()
+    with app.app_context():
+        other = projects.create("Other", "http://127.0.0.1:9").public_id
+        record(run_id, test_id, snapshots=[shot("a", "new")])
+        baseline = f"BSL-{db.session.query(Baseline).one().id}"
+    bad = client.post(f"/api/v1/projects/{project_id}/review", headers=member_headers,
+                      json={"approve": [baseline, 5], "reject": [baseline], "drop": []})
+    assert bad.status_code == 400
+    assert "approve: must be a list of ids" in bad.get_json()["error"] and "unknown field(s) drop" in bad.get_json()["error"]
+    assert client.post(f"/api/v1/projects/{project_id}/review", headers=member_headers,
+                       json={}).get_json()["error"] == "name at least one id in approve or reject"
+    assert client.post(f"/api/v1/projects/{other}/review/{baseline}/approve",
+                       headers=member_headers).status_code == 404
+    assert client.post(f"/api/v1/projects/{project_id}/review/RUN-1/approve",
+                       headers=member_headers).status_code == 404
+    assert client.get(f"/api/v1/projects/{other}/visual/{SHA['a']}.png", headers=member_headers).status_code == 404
+    assert client.get(f"/api/v1/projects/{project_id}/visual/..%2f..%2fsentri.db.png",
+                      headers=member_headers).status_code == 404
+    assert client.get(f"/api/v1/projects/{project_id}/review").status_code == 401
