@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentri import projects, testcases
+from sentri import projects, testcases, users
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import TestCase
@@ -13,6 +13,7 @@ from sentri.review import recording
 from sentri.review.models import Baseline, HealProposal
 from tests.conftest import _make_user, both_databases
 from tests.support.runs import recorded_run
+from tests.test_ui_pages import Browser
 
 STEPS = [{"goto": "/"}, {"click": {"role": "button", "name": "Go"}}, {"expect_screenshot": "home"}]
 SHA = {name: name * 64 for name in "abcdef"}
@@ -134,3 +135,29 @@ def test_a_bulk_decision_names_every_problem_and_refuses_another_projects_items(
     assert client.get(f"/api/v1/projects/{project_id}/visual/..%2f..%2fsentri.db.png",
                       headers=member_headers).status_code == 404
     assert client.get(f"/api/v1/projects/{project_id}/review").status_code == 401
+
+
+def test_the_review_page_shows_pictures_and_steps_and_decides_ticked_items_in_bulk(app, seeded):
+    project_id, test_id, run_id = seeded
+    with app.app_context():
+        users.create_user("member@example.com", "correct horse battery", role="member")
+        record(run_id, test_id, snapshots=[shot("a", "new")])
+        record(run_id, test_id, status="failed", snapshots=[shot("b", "changed", baselineId=None, diffSha256=SHA["c"],
+                                                                  ratio=0.031)])
+        record(run_id, test_id, healed=[{"step": 2, "to": {"testid": "go"}}])
+        baseline = db.session.query(Baseline).one()
+        heal = db.session.query(HealProposal).one()
+    page = Browser(app.test_client(), "member@example.com")
+    html = page.html(f"/projects/{project_id}/review")
+    assert 'class="tab-count"' in html and ">2</span>" in html  # one screenshot and one heal wait
+    assert f"/api/v1/projects/{project_id}/visual/{SHA['b']}.png" in html and "data-visual-slider" not in html
+    assert "3.10% of pixels differ" in html
+    assert '<del><code>role button &#34;Go&#34;</code></del>' in html and '<ins><code>testid &#34;go&#34;</code></ins>' in html
+    response = page.post(f"/projects/{project_id}/review", {"decision": "approve",
+                                                           "items": [f"BSL-{baseline.id}", f"HEA-{heal.id}"]})
+    assert response.status_code == 302
+    html = page.html(f"/projects/{project_id}/review")
+    assert "Nothing to review" in html and 'class="tab-count"' not in html
+    with app.app_context():
+        assert db.session.get(Baseline, baseline.id).status == "approved"
+        assert db.session.get(TestCase, test_id).steps[1]["target"] == {"testid": "go"}

@@ -8,15 +8,19 @@ import asyncio
 import io
 import struct
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from playwright.async_api import async_playwright
 
+from sentri.visual import compare as compare_module
+from sentri.visual import store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
 from sentri.worker import browsers
+from sentri.worker.snapshots import Snapshots
 
 RED = (255, 0, 0)
 
@@ -198,3 +202,35 @@ def test_a_locator_screenshot_is_the_size_of_its_element(browser):
 
     with Image.open(io.BytesIO(_on_page(browser, card))) as image:
         assert image.size == (300, 120)
+
+
+def _job(visual_root, **fields):
+    """What Snapshots reads of a TestJob."""
+    return SimpleNamespace(**{"uses_secrets": False, "step_timeout_ms": 5000, "baselines": {},
+                              "rejected_shots": {}, "visual_root": visual_root, **fields})
+
+
+def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, tmp_path):
+    blocked = tmp_path / "visual"
+    blocked.write_text("a file where the store's folder should be")  # every write under it fails, even as root
+    snapshots = Snapshots(_job(blocked))
+
+    async def take(page):
+        with pytest.raises(AssertionError, match="the screenshot could not be stored"):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
+
+    _on_page(browser, take)
+    assert snapshots.entries[0]["status"] == "new"
+
+
+def test_a_picture_too_large_to_compare_fails_the_step_with_a_sentence(browser, tmp_path, monkeypatch):
+    root = tmp_path / "visual"
+    sha = store.put(root, _png(_white()))
+    monkeypatch.setattr(compare_module, "MAX_PIXELS", 100)  # the page's 1280x720 is then too large
+    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+
+    async def take(page):
+        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: .*'):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
+
+    _on_page(browser, take)

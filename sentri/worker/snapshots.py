@@ -64,8 +64,11 @@ class Snapshots:
             self._put(png)
             return
         limit = step.get("maxDiffPixelRatio", DEFAULT_MAX_DIFF_PIXEL_RATIO)
-        result = await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
-                                         max_diff_pixel_ratio=limit)
+        try:
+            result = await asyncio.to_thread(compare, expected, png, max_diff_pixel_ratio=limit,
+                                             threshold=step.get("threshold", DEFAULT_THRESHOLD))
+        except ValueError as exc:  # e.g. a full-page shot past the size compare() accepts
+            raise AssertionError(f'screenshot "{step["name"]}" could not be compared: {exc}') from None
         entry["ratio"] = round(result.ratio, 6)
         if result.passed:
             entry["status"] = "matched"
@@ -75,7 +78,10 @@ class Snapshots:
         entry["box"] = list(result.box) if result.box else None
         self._put(png)
         if result.diff_png is not None and self.keep:
-            entry["diffSha256"] = store.put(self.job.visual_root, result.diff_png)
+            try:
+                entry["diffSha256"] = store.put(self.job.visual_root, result.diff_png)
+            except OSError:
+                pass  # the failure below says what changed; the diff picture is lost
         if result.size_mismatch:
             why = "its size differs from the approved baseline's"
         else:
@@ -85,4 +91,7 @@ class Snapshots:
 
     def _put(self, png: bytes) -> None:
         if self.keep and self.job.visual_root is not None:
-            store.put(self.job.visual_root, png)
+            try:
+                store.put(self.job.visual_root, png)
+            except OSError as exc:  # a full disk fails the step with a sentence, not the worker
+                raise AssertionError(f"the screenshot could not be stored: {exc.strerror or exc}") from None
