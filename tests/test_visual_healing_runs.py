@@ -16,6 +16,7 @@ from tests.conftest import _make_user
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import StaticSite
 from tests.test_github import GOOD, PR, REPO, _github_body, _run, _sentri_comments
+from tests.test_ui_pages import Browser
 
 BOX = ("<!doctype html><html><head><title>Shop</title><style>body{{margin:0;font:16px sans-serif}}"
        "#box{{position:absolute;left:{x}px;top:40px;width:120px;height:80px;background:{colour}}}"
@@ -118,6 +119,8 @@ def test_a_screenshot_is_recorded_reviewed_compared_and_its_change_reported(gh_a
         assert red and all(40 <= x < 160 and 40 <= y < 120 for x, y in red)
         assert _png(client, headers, shot["expectedUrl"]).getpixel((100, 80)) == (0x1e, 0x6b, 0xd6)
         assert _png(client, headers, shot["actualUrl"]).getpixel((100, 80)) == (0xd6, 0x1e, 0x1e)
+        html = Browser(gh_app.test_client(), "member@example.com").html(f"/runs/{changed['runId']}")
+        assert "data-visual-slider" in html and shot["diffUrl"] in html and "step 2: changed" in html
         junit = client.get(f"/api/v1/runs/{changed['runId']}/junit.xml", headers=headers).data.decode()
         assert 'Visual diff "home"' in junit and f"[[ATTACHMENT|http://localhost/api/v1/runs/{changed['runId']}/visual/" in junit
 
