@@ -4,18 +4,16 @@ guard, against the exact page set its docstring promises."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
-from playwright.async_api import async_playwright
 
 from sentri import origins
 from sentri.crawl import forms, structure
 from sentri.crawl.crawler import CrawlOptions, crawl
 from sentri.crawl.urls import Frontier, normalize, pattern
-from sentri.worker import browsers
 from sentri.worker.guard import Guard, HostCache
+from tests.support.async_browser import chromium_on_own_loop
 from tests.support.crawl_site import ITEMS, CrawlSite
 
 B = "http://127.0.0.1:8000/"
@@ -217,14 +215,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module, on an event loop of its own that every crawl here runs on."""
-    loop = asyncio.new_event_loop()
-    playwright = loop.run_until_complete(async_playwright().start())
-    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
-    yield loop, chromium
-    loop.run_until_complete(chromium.close())
-    loop.run_until_complete(playwright.stop())
-    loop.close()
+    """One Chromium for the module, on an event loop of its own."""
+    yield from chromium_on_own_loop()
 
 
 def _crawl(browser, options: CrawlOptions, networks: str = "", **kwargs):

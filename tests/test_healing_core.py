@@ -8,11 +8,11 @@ import asyncio
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from sentri.worker import browsers
 from sentri.worker.healing import candidates, describe, heal, heal_allowed, is_locator_failure
 from sentri.worker.steps import locate
+from tests.support.async_browser import chromium_on_own_loop
 
 SHORT_MS = 300
 
@@ -25,14 +25,8 @@ V4 = '<h1>Welcome</h1><p>Nothing to sign in with.</p>'
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module, on an event loop of its own that every test here runs on."""
-    loop = asyncio.new_event_loop()
-    playwright = loop.run_until_complete(async_playwright().start())
-    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
-    yield loop, chromium
-    loop.run_until_complete(chromium.close())
-    loop.run_until_complete(playwright.stop())
-    loop.close()
+    """One Chromium for the module, on an event loop of its own."""
+    yield from chromium_on_own_loop()
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ where a check that flakes would be worthless."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import struct
 import zlib
@@ -13,14 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from playwright.async_api import async_playwright
 
 from sentri.visual import compare as compare_module
 from sentri.visual import store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
-from sentri.worker import browsers
 from sentri.worker.snapshots import Snapshots
+from tests.support.async_browser import chromium_on_own_loop
 
 RED = (255, 0, 0)
 
@@ -136,14 +134,8 @@ PAGE = """<!doctype html>
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module, on an event loop of its own that every test here runs on."""
-    loop = asyncio.new_event_loop()
-    playwright = loop.run_until_complete(async_playwright().start())
-    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
-    yield loop, chromium
-    loop.run_until_complete(chromium.close())
-    loop.run_until_complete(playwright.stop())
-    loop.close()
+    """One Chromium for the module, on an event loop of its own."""
+    yield from chromium_on_own_loop()
 
 
 def _on_page(browser, check):

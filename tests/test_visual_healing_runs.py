@@ -12,10 +12,10 @@ from PIL import Image
 from sentri import projects, testcases, tokens
 from sentri.extensions import db
 from sentri.models import TestCase
+from tests import test_github
 from tests.conftest import _make_user
-from tests.support.fake_github import FakeGitHub
 from tests.support.sites import StaticSite
-from tests.test_github import GOOD, PR, REPO, _github_body, _run, _sentri_comments
+from tests.test_github import _github_body, _run, _sentri_comments
 from tests.test_ui_pages import Browser
 
 BOX = ("<!doctype html><html><head><title>Shop</title><style>body{{margin:0;font:16px sans-serif}}"
@@ -40,17 +40,7 @@ def buttons(sign="Sign in", sub="Subscribe", help_="Help", heading="Welcome"):
     return BUTTONS.format(sign=sign, sub=sub, help=help_, heading=heading)
 
 
-@pytest.fixture
-def fake():
-    with FakeGitHub() as server:
-        server.add_token(GOOD)
-        server.add_repo(REPO, pulls=[PR])
-        yield server
-
-
-@pytest.fixture
-def gh_app(app_factory, fake):
-    return app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
+fake, gh_app = test_github.fake, test_github.gh_app  # a fake GitHub, and an app that posts to it
 
 
 def _project(app, base_url, tests: dict[str, list]) -> tuple[str, str, dict[str, str]]:
