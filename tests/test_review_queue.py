@@ -82,10 +82,16 @@ def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, 
     with app.app_context():
         test = db.session.get(TestCase, test_id)
         version = recording.steps_hash(test.steps)
-        record(run_id, test_id, hints={"steps": version, "hints": {2: {"testid": "go", "text": "Go"}}})
         record(run_id, test_id, hints={"steps": "other", "hints": {2: {"testid": "stale"}}})  # an older version
+        test = db.session.get(TestCase, test_id)
+        assert recording.for_job(test, "chromium", "desktop", True)["remember"] is True  # none yet
+        record(run_id, test_id, hints={"steps": version, "hints": {2: {"testid": "go", "text": "Go"}}})
         job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
         assert job["hints"] == {2: {"testid": "go", "text": "Go"}}
+        assert job["remember"] is False  # fresh: the next runs act without describing each element
+        with write():  # a day later they are described again
+            test.locator_hints = {**test.locator_hints, "at": "2026-01-01T00:00:00Z"}
+        assert recording.for_job(test, "chromium", "desktop", True)["remember"] is True
         assert "hints" not in recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", False)
         for _ in range(2):
             record(run_id, test_id, healed=[{"step": 2, "from": {"role": "button", "name": "secret"}, "to": new}])

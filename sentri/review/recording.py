@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Run, TestCase, utcnow
+from ..timestamps import isoformat
 from .models import Baseline, HealProposal
 
 KEPT_REJECTED = 50  # rejected pictures per screenshot a worker still recognises as rejected
+# Describing each target's element costs a round trip per step (a few ms: several per cent of a short test),
+# so a test's elements are described again only when its steps changed or its hints are this old.
+HINTS_REFRESH = timedelta(hours=24)
 
 
 def steps_hash(steps: list[dict]) -> str:
@@ -104,8 +109,17 @@ def _hints(test: TestCase, hints: dict) -> None:
         return
     current = test.locator_hints if (test.locator_hints or {}).get("steps") == version else {"hints": {}}
     merged = {**current.get("hints", {}), **{str(k): v for k, v in hints.get("hints", {}).items()}}
-    if merged != current.get("hints"):
-        test.locator_hints = {"steps": version, "hints": merged}
+    test.locator_hints = {"steps": version, "at": isoformat(utcnow()), "hints": merged}
+
+
+def _hints_due(hints: dict, version: str) -> bool:
+    """Whether the next passing run should describe the test's elements again."""
+    if hints.get("steps") != version or not hints.get("at"):
+        return True
+    try:
+        return utcnow() - datetime.fromisoformat(hints["at"].replace("Z", "+00:00")) > HINTS_REFRESH
+    except ValueError:
+        return True
 
 
 def for_job(test: TestCase, browser: str, device: str, heal: bool) -> dict[str, Any]:
@@ -128,7 +142,7 @@ def for_job(test: TestCase, browser: str, device: str, heal: bool) -> dict[str, 
         fields.update(baselines=approved, rejected_shots=rejected)
     if heal:
         hints = test.locator_hints or {}
-        fields["heal"] = True
+        fields["heal"], fields["remember"] = True, _hints_due(hints, fields["steps_hash"])
         if hints.get("steps") == fields["steps_hash"]:
             fields["hints"] = {int(k): v for k, v in (hints.get("hints") or {}).items()}
         if test.heal_count:

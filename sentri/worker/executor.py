@@ -58,6 +58,7 @@ class TestJob:
     # Healing locators: on unless the project is strict; the last passing run's descriptions per step and
     # the targets a person rejected per step (worker/healer.py).
     heal: bool = False
+    remember: bool = False  # describe each target's element in this run (when the hints are missing or old)
     steps_hash: str = ""  # the version of the test's steps the hints belong to (review/recording.py)
     hints: dict[int, dict] = field(default_factory=dict)
     heal_refused: dict[int, list[dict]] = field(default_factory=dict)

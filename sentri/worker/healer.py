@@ -1,5 +1,7 @@
 """Healing for one attempt: remember how each target's element looked, and when a target matches nothing
-(or more than one element), try the other descriptions the last passing run recorded (healing.py).
+(or more than one element), try the other descriptions a passing run recorded (healing.py). Elements are
+described when the test has no hints for its current steps or its hints are a day old (review/recording.py):
+a round trip per step is too dear for every run.
 
 Only targets heal, never an assertion's expected value (text, url, title, value). A heal a person
 rejected is not made again; a project in strict mode (heal_locators off) neither records nor heals.
@@ -24,7 +26,7 @@ class StepHealer:
         self.healed: list[dict[str, Any]] = []
 
     async def remember(self, page: Page, index: int, step: dict) -> None:
-        if not healing.heal_allowed(step):
+        if not self.job.remember or not healing.heal_allowed(step):
             return
         description = await healing.describe(locate(page, step["target"]))
         if description and not _shows_secret(description, self.job.secret_values):
