@@ -105,7 +105,7 @@ def test_login_is_rate_limited_with_retry_after(app_factory):
 
 
 # Endpoints a project's trigger token may read besides the trigger surfaces: a run's artifacts.
-TOKEN_READABLE = ("junit.xml", "screenshot.png", "trace.zip")
+TOKEN_READABLE = ("junit.xml", "screenshot.png", "trace.zip", "/runs/<run_id>/visual/<sha>.png")
 
 
 def _user_endpoints(app, token_readable=False):
