@@ -140,7 +140,11 @@ def test_a_run_is_executed_by_both_processes(pair, site):
 
 def test_a_trigger_race_over_both_processes_starts_one_run(pair, site):
     a, b = pair
-    project_id, token = _project(a, site, "race", [page_test("race", site.url)])
+    # The run lasts until every trigger has been answered: a run that ended in between would rightly let a
+    # late trigger start the next one (seen on a slow machine).
+    slow = page_test("race", site.url)
+    slow["steps"].append({"action": "wait", "ms": 15_000})
+    project_id, token = _project(a, site, "race", [slow])
     barrier = threading.Barrier(20)
     codes: list[int] = []
     lock = threading.Lock()
