@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from .database import write
 from .extensions import db
 from .models import Result, Run, utcnow
+from .visual.prune import prune_pictures
 
 log = logging.getLogger("sentri.artifacts")
 _last_prune = 0.0
@@ -64,6 +65,7 @@ def prune(app: Flask) -> int:
                     update(Result).where(Result.id.in_([r[0] for r in rows])).values(screenshot=None, trace=None)
                 )
         removed += _prune_folders(root, cutoff)
+        removed += prune_pictures(root, cutoff, ORPHAN_GRACE_SECONDS)
     if removed:
         log.info("pruned %d artifact file(s) older than %s or left without a run", removed, cutoff.date())
     return removed

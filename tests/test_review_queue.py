@@ -3,14 +3,20 @@ proposals, hints), what a worker gets back for its next job, and decisions over 
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import timedelta
+
 import pytest
 
-from sentri import projects, testcases, users
+from sentri import artifacts, projects, testcases, users
+from sentri.artifacts import ORPHAN_GRACE_SECONDS, prune
 from sentri.database import write
 from sentri.extensions import db
-from sentri.models import TestCase
+from sentri.models import TestCase, utcnow
 from sentri.review import recording
 from sentri.review.models import Baseline, HealProposal
+from sentri.visual import store
 from tests.conftest import _make_user, both_databases
 from tests.support.runs import recorded_run
 from tests.test_ui_pages import Browser
@@ -167,3 +173,38 @@ def test_the_review_page_shows_pictures_and_steps_and_decides_ticked_items_in_bu
     with app.app_context():
         assert db.session.get(Baseline, baseline.id).status == "approved"
         assert db.session.get(TestCase, test_id).steps[1]["target"] == {"testid": "go"}
+
+
+def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_prunes_the_rest(app, seeded,
+                                                                                                monkeypatch):
+    project_id, test_id, _ = seeded
+    monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
+    root = store.root(app.instance_path)
+    pictures = {name: store.digest(f"picture {name}".encode()) for name in
+                ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")}
+    with app.app_context():
+        project = projects.get(project_id)
+        with write():
+            for status in ("approved", "rejected", "superseded"):
+                db.session.add(Baseline(project_id=project.id, test_id=test_id, name=status, browser="chromium",
+                                        device="desktop", viewport="1280x720", step=3, status=status,
+                                        sha256=pictures[status]))
+        recorded_run(project, [{"status": "failed", "test_id": test_id, "snapshots": [
+            {"name": "home", "status": "changed", "sha256": pictures["shown"], "expectedSha256": pictures["superseded"]}]}])
+        expired = recorded_run(project, [{"status": "failed", "test_id": test_id, "snapshots": [
+            {"name": "home", "status": "changed", "sha256": pictures["expired"]}]}])
+        with write():
+            expired.finished_at = utcnow() - timedelta(days=app.config["SENTRI_ARTIFACT_RETENTION_DAYS"] + 1)
+    # The pictures are written after the runs ended (whose end may prune in the background).
+    old = time.time() - 2 * ORPHAN_GRACE_SECONDS
+    for name in pictures:
+        path = store.path_of(root, store.put(root, f"picture {name}".encode()))
+        if name != "fresh":  # a picture a worker just wrote, its result not stored yet
+            os.utime(path, (old, old))
+    partial = root / "ab" / "left-by-a-crash.part"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(b"half a png")
+    os.utime(partial, (old, old))
+    assert prune(app) == 3  # the expired run's picture, the orphan and the partial write
+    left = {name for name, sha in pictures.items() if store.path_of(root, sha).exists()}
+    assert left == {"approved", "rejected", "superseded", "shown", "fresh"} and not partial.exists()
