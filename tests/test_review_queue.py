@@ -208,3 +208,15 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     assert prune(app) == 3  # the expired run's picture, the orphan and the partial write
     left = {name for name, sha in pictures.items() if store.path_of(root, sha).exists()}
     assert left == {"approved", "rejected", "superseded", "shown", "fresh"} and not partial.exists()
+
+
+def test_a_proposal_whose_target_the_test_format_refuses_is_not_applied(app, seeded, member_headers):
+    project_id, test_id, run_id = seeded
+    with app.app_context():
+        record(run_id, test_id, healed=[{"step": 2, "to": {"role": "not-a-role", "name": "Go"}}])
+        proposal = db.session.query(HealProposal).one()
+    refused = app.test_client().post(f"/api/v1/projects/{project_id}/review/HEA-{proposal.id}/accept",
+                                     headers=member_headers)
+    assert refused.status_code == 409 and "is not an ARIA role" in refused.get_json()["error"]
+    with app.app_context():
+        assert db.session.get(TestCase, test_id).steps[1]["target"] == {"role": "button", "name": "Go"}

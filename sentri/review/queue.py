@@ -19,6 +19,7 @@ from ..database import write
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Project, Run, TestCase, User, get_or_404, parse_public_id, utcnow
+from ..testformat import TestFormatError, validate_steps
 from ..timestamps import isoformat
 from .models import Baseline, HealProposal
 
@@ -56,6 +57,10 @@ def accept_heal(row: HealProposal, user: User | None) -> None:
         row.status = "stale"
         raise Conflict(f"{row.public_id} no longer applies: step {row.step} of {test.public_id} changed since.")
     steps[row.step - 1]["target"] = row.new_target
+    try:  # the new target came from a web page: it must be a target the test format accepts
+        steps = validate_steps(steps, f"test {test.public_id}")
+    except TestFormatError as exc:
+        raise Conflict(f"{row.public_id} cannot be applied: {exc}") from None
     test.steps, test.updated_at = steps, utcnow()  # still approved: a person just chose this target
     db.session.execute(update(HealProposal).where(
         HealProposal.test_id == row.test_id, HealProposal.step == row.step, HealProposal.status == "pending",
