@@ -111,10 +111,9 @@ def review_submit(project_id, user):
     if not ids:
         flash("Tick at least one item.", "error")
     else:
-        bulk = queue.Bulk(approve=ids if decision == "approve" else [], reject=ids if decision == "reject" else [])
-        try:
-            queue.decide_all(project, bulk, user)
-        except Conflict as exc:
+        try:  # the API's rules: at most MAX_BULK ids, each once, all or nothing
+            queue.decide_all(project, queue.parse_bulk({decision: ids}), user)
+        except (Conflict, ValidationFailed) as exc:
             flash(exc.message, "error")
         else:
             verb = "Approved" if decision == "approve" else "Rejected"
