@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from . import ratelimits
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
 from .worker.remote import parse_servers
 
@@ -199,7 +200,7 @@ def derive(config: dict, instance_path: str) -> None:
         config["SECRET_KEY"] = config.get("SENTRI_SECRET_KEY") or instance_secret_key(instance_path)
     check_secret_key(config["SECRET_KEY"], "SENTRI_SECRET_KEY" if config.get("SENTRI_SECRET_KEY")
                      else str(Path(instance_path) / "secret_key"))
-    config.setdefault("RATELIMIT_STORAGE_URI", config["SENTRI_RATELIMIT_STORAGE_URI"])
+    config.setdefault("RATELIMIT_STORAGE_URI", ratelimits.storage_uri(config["SENTRI_RATELIMIT_STORAGE_URI"]))
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     public = config.get("SENTRI_PUBLIC_URL") or ""
     if public.lower().startswith("https://"):
