@@ -86,8 +86,12 @@ def _claimable():
     return select(Crawl.id).where(Crawl.status == "queued", run_ok).order_by(Crawl.id).limit(1)
 
 
+_CLAIMABLE = _claimable()  # built once: every claim of a test asks first (worker/engine.py)
+_CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True)
+
+
 def has_work() -> bool:
-    found = db.session.scalar(_claimable())
+    found = db.session.scalar(_CLAIMABLE)
     db.session.commit()
     return found is not None
 
@@ -95,10 +99,8 @@ def has_work() -> bool:
 def claim(owner: str, lease_seconds: float) -> CrawlClaim | None:
     """Take the oldest queued crawl for `owner`; a run's crawl starts its run."""
     with write():
-        query = _claimable()
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        crawl_id = db.session.scalar(query)
+        locked = db.session.get_bind().dialect.name == "postgresql"
+        crawl_id = db.session.scalar(_CLAIMABLE_LOCKED if locked else _CLAIMABLE)
         if crawl_id is None:
             return None
         now = utcnow()
