@@ -14,10 +14,11 @@ from playwright.async_api import Browser
 from .. import origins, vault
 from ..models import utcnow
 from . import sampling, vitals_probe
-from .guard import HostCache, carries_secret, guarded_context
+from .guard import HostCache, carries_secret, guard_context, guarded_context
 from .healer import StepHealer
 from .page_check import PageWatch
 from .snapshots import Snapshots
+from .spare import Spare, background, close_quietly
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
 
@@ -93,16 +94,24 @@ async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage
     return await guarded_context(browser, job, hosts, context_options(job), storage)
 
 
-async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, *,
+async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, spare: Spare | None = None, *,
                    for_trace: bool = False) -> dict[str, Any]:
-    """One attempt in a fresh context. `for_trace`: a re-run made for its trace, kept whatever its outcome
-    (and no screenshot: the failure's own is kept)."""
-    context, guard = await _new_context(browser, job, hosts)
+    """One attempt in a fresh context: the page an idle worker opened ahead when it matches (worker/spare.py),
+    else its own.
+    `for_trace`: a re-run made for its trace, kept whatever its outcome (and no screenshot: the failure's
+    own is kept)."""
+    opened = await spare.take(browser, context_options(job)) if spare is not None else None
+    if opened is not None:
+        context, page = opened
+        guard = await guard_context(context, job, hosts)
+    else:
+        context, guard = await _new_context(browser, job, hosts)
     tracing = for_trace or job.traces(number)
     if tracing:
         await context.tracing.start(screenshots=True, snapshots=True)
     await context.add_init_script(vitals_probe.init_script())
-    page = await context.new_page()
+    if opened is None:
+        page = await context.new_page()
     watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
     vitals = vitals_probe.VitalsRecorder()
     snapshots = Snapshots(job, keep=not for_trace)
@@ -136,7 +145,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     except asyncio.CancelledError:
         # Aborted: answer at once. Closing a context right after a cancelled call was seen to take
         # 10 s or more (an e2e run, with tracing on), so the close finishes on the loop later.
-        _background(_close_quietly(context))
+        background(close_quietly(context))
         raise
     outcome["durationMs"] = int((time.monotonic() - started) * 1000)
     # Vitals of every page visited, a failed test's included (up to its failure); not timed.
@@ -162,7 +171,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         outcome["trace"] = await _stop_tracing(context, path)
     # Not awaited: the close goes out with the next test's first calls (overlapping its new context), or
     # when the worker goes idle (settle()); bounded like every close.
-    _background(_close_quietly(context))
+    background(close_quietly(context))
     return outcome
 
 
@@ -181,24 +190,6 @@ async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
     return str(path)
 
 
-_pending: set[asyncio.Task] = set()
-
-
-def _background(coroutine) -> None:
-    """Run a coroutine on the current loop without awaiting it (kept referenced until done)."""
-    task = asyncio.ensure_future(coroutine)
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
-
-
-async def settle() -> None:
-    """Wait for this loop's background work (contexts being closed): a worker calls it before idling."""
-    loop = asyncio.get_running_loop()
-    mine = [task for task in _pending if task.get_loop() is loop]
-    if mine:
-        await asyncio.gather(*mine, return_exceptions=True)
-
-
 async def _stop_tracing(context, path: Path | None) -> str | None:
     try:
         await context.tracing.stop(path=str(path) if path else None)
@@ -214,17 +205,11 @@ async def _storage(context) -> dict | None:
         return None
 
 
-async def _close_quietly(context) -> None:
-    # Bounded: a browser that stopped answering must not hold the worker (and its run) forever.
-    try:
-        await asyncio.wait_for(asyncio.shield(context.close()), timeout=10)
-    except Exception:
-        pass
-
-
-async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None) -> dict[str, Any]:
+async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None,
+                  spare: Spare | None = None) -> dict[str, Any]:
     """Run the job with its retries and return the fields of its Result row, secrets masked.
-    Only the final attempt's screenshot and trace are kept; earlier attempts' files are deleted."""
+    Only the final attempt's screenshot and trace are kept; earlier attempts' files are deleted.
+    `spare`: the page the worker opened ahead while it was idle, taken by the first attempt it fits."""
     hosts = hosts or HostCache()
     job.task = asyncio.current_task()
     started_at = utcnow()
@@ -241,7 +226,7 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     screenshot = trace = None
     vitals: list[dict] = []
     for number in range(1, job.retries + 2):
-        outcome = await _attempt(browser, job, number, hosts)
+        outcome = await _attempt(browser, job, number, hosts, spare)
         vitals = outcome["vitals"]
         attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
         if outcome.get("screenshot") or outcome.get("trace"):
@@ -257,7 +242,7 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None
     elif trace is None and not outcome["refused"] and not job.uses_secrets and job.artifacts_dir is not None:
-        trace, repeated = await _trace_rerun(browser, job, len(attempts) + 1, hosts)
+        trace, repeated = await _trace_rerun(browser, job, len(attempts) + 1, hosts, spare)
         if trace is not None and not repeated:
             last = {**last, "error": f"{last['error']} (The trace is of a run made to record it, which passed.)"}
     return _masked(job, {
@@ -283,11 +268,12 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     })
 
 
-async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostCache) -> tuple[str | None, bool]:
+async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostCache,
+                       spare: Spare | None) -> tuple[str | None, bool]:
     """Run a failed test once more, traced, for its trace only: its outcome changes nothing but a note.
     Return the trace's path and whether the failure repeated."""
     try:
-        outcome = await _attempt(browser, job, number, hosts, for_trace=True)
+        outcome = await _attempt(browser, job, number, hosts, spare, for_trace=True)
     except Exception:  # PlaywrightError and the like: the failure stands without a trace
         return None, True
     return outcome.get("trace"), outcome["status"] == "failed"

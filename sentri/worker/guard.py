@@ -202,7 +202,13 @@ async def guarded_context(browser, where, hosts: HostCache, options: dict, stora
     the browser's limits (blocked_networks, secret_values, trusted, base_url). Service workers are blocked:
     their requests would not pass through the guard's route."""
     context = await browser.new_context(**options, service_workers="block", storage_state=storage)
+    return context, await guard_context(context, where, hosts)
+
+
+async def guard_context(context, where, hosts: HostCache) -> Guard:
+    """Install `where`'s guard on a context nothing has been loaded into yet (a page opened ahead by
+    worker/spare.py, which also blocks service workers), and return it."""
     guard = Guard(networks=where.blocked_networks, hosts=hosts, secret_values=where.secret_values,
                   trusted=where.trusted or origins.TrustedOrigins([where.base_url], []))
     await guard.install(context, where.base_url)
-    return context, guard
+    return guard
