@@ -83,16 +83,20 @@ def test_an_unknown_trace_mode_is_refused_at_start():
 
 def test_an_idle_worker_has_closed_its_last_tests_context(app, client, site):
     """Contexts are closed in the background, overlapping the next test; a worker with nothing left to do
-    settles them first, so no page of a finished run stays open while it idles (flat memory)."""
+    settles them first, so no page of a finished run stays open while it idles (flat memory). What may stay
+    is the worker's spare: a fresh context with one blank page, opened for the next test."""
     project_id, token = _project(app, site, [OK, BROKEN])
     final, _, _ = _results(app, client, project_id, token)
     assert final["status"] == "completed"
     workers = app.extensions["sentri_engine"]._workers
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        open_contexts = sum(len(w.browser.contexts) for w in workers if w.browser is not None)
+        left = [c for w in workers if w.browser is not None for c in w.browser.contexts if c is not w.spare.context]
+        open_contexts = len(left)
         if open_contexts == 0:
             break
         time.sleep(0.1)
     assert open_contexts == 0
     assert any(w.browser is not None for w in workers)  # the browsers stay warm; only contexts went
+    spares = [w.spare.context for w in workers if w.spare.context is not None]
+    assert [page.url for context in spares for page in context.pages] == ["about:blank"] * len(spares)

@@ -85,6 +85,11 @@ class Spare:
         task = self._task
         return task is not None and task.done() and not _failed(task)
 
+    @property
+    def context(self):
+        """The opened context waiting to be taken, or None."""
+        return self._task.result()[0] if self.ready else None
+
     def prepare(self, browser, options: dict) -> None:
         """Start opening a page like `options` on `browser` (nothing when one is already there or coming)."""
         if self._task is not None and not _failed(self._task):
