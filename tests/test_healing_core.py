@@ -186,7 +186,7 @@ PROVOKED = {
     "visible but hidden": (lambda page: expect(page.locator("#h")).to_be_visible(timeout=SHORT_MS), False),
     # Long enough for the element to resolve before the timeout, even on a loaded machine.
     "click hidden": (lambda page: page.locator("#h").click(timeout=1_000), False),
-    "fill not editable": (lambda page: page.locator("#p").fill("x", timeout=SHORT_MS), False),
+    "fill not editable": (lambda page: page.locator("#p").fill("x", timeout=1_000), False),
 }
 
 

@@ -138,16 +138,19 @@ def test_a_screenshot_is_recorded_reviewed_compared_and_its_change_reported(gh_a
 def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_never_heal(gh_app, fake):
     site = StaticSite({"/": buttons()})
     two = {"dialsConfig": {"parallelWorkers": 2}}  # four tests, half of them waiting out a timeout
+    # Long enough for a present button to be clicked on a loaded machine (500 ms was not, in CI), short
+    # enough that the runs where three steps wait it out stay quick.
+    timeout = 2_000
     with site:
         client = gh_app.test_client()
         def clicking(name, out):
-            return [{"goto": "/"}, {"click": {"role": "button", "name": name}, "timeout": 500},
+            return [{"goto": "/"}, {"click": {"role": "button", "name": name}, "timeout": timeout},
                     {"expect_text": {"css": "#out"}, "text": out}]
         project_id, token, ids = _project(gh_app, site.url, {
             "rejected heal": clicking("Sign in", "in"),
             "accepted heal": clicking("Subscribe", "sub"),
             "strict": clicking("Help", "help"),
-            "heading": [{"goto": "/"}, {"expect_text": {"role": "heading"}, "text": "Welcome", "timeout": 500}],
+            "heading": [{"goto": "/"}, {"expect_text": {"role": "heading"}, "text": "Welcome", "timeout": timeout}],
         })
         _, headers = _make_user(gh_app, "member@example.com", "member")
         admin_id, admin = _make_user(gh_app, "admin@example.com", "admin")

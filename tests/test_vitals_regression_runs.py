@@ -3,6 +3,8 @@ answer takes as long as the test says, and the seed's own GitHub Actions script 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support import FixtureSite, SentriProcess, write_tests
@@ -91,9 +93,12 @@ def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentr
     assert first_step.returncode == 0, first_step.stderr
     assert second.returncode == 1, (second.stdout, second.stderr)
     assert "::error::Web Vitals budget failed:" in second.stdout
-    assert "  - LCP_REGRESSION on paced page: actual" in second.stdout
+    # The page answers 300 ms later: TTFB and LCP both carry it. On a loaded machine render time can bury the
+    # shift in one of them (the CI run of stop 23 saw only TTFB's), so either one failing the gate is right.
+    assert re.search(r"  - (LCP|TTFB)_REGRESSION on paced page: actual", second.stdout), second.stdout
     final = status_of(http, outputs["status_url"], token)
-    violation = next(v for v in final["webVitalsResult"]["violations"] if v["rule"] == "lcp_regression")
+    violation = next(v for v in final["webVitalsResult"]["violations"]
+                     if v["rule"] in ("lcp_regression", "ttfb_regression"))
     assert violation["actual"] > violation["threshold"] > violation["baseline"] and violation["pValue"] < 0.05
 
     response = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json={"mode": "advisory"},
