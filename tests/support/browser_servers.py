@@ -68,6 +68,11 @@ class BrowserServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=15)
+        # The CLI wrapper exits on SIGTERM; its node server did not always (CI found six left running).
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process = None
 
     def __enter__(self) -> BrowserServer:
