@@ -93,26 +93,16 @@ async def _components(site_url: str, n_tests: int) -> Components:
                 context = await browser.new_context(service_workers="block")
                 guard = Guard(networks=networks, hosts=hosts, trusted=origins.TrustedOrigins([site_url], []))
                 await guard.install(context, site_url)
-                await context.add_init_script(vitals_probe.init_script())
+                recorder = await vitals_probe.arm(context)
                 page = await context.new_page()
                 sentri_setup.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 await context.tracing.start(screenshots=True, snapshots=True)
                 traced_at = time.perf_counter() - started
-                recorder = vitals_probe.VitalsRecorder()
-                reads = 0.0
-
-                async def before(index, step, recorder=recorder, page=page):
-                    nonlocal reads
-                    if step["action"] in vitals_probe.MAY_NAVIGATE:
-                        at = time.perf_counter()
-                        await recorder.snapshot(page)
-                        reads += time.perf_counter() - at
-
-                await run_steps(page, page_test(n, site_url)["steps"], site_url, before_step=before, guard=guard)
-                at = time.perf_counter()
+                await run_steps(page, page_test(n, site_url)["steps"], site_url, guard=guard)
+                at = time.perf_counter()  # the pages left pushed theirs; the last one is read
                 await recorder.snapshot(page)
-                vitals.append(reads + time.perf_counter() - at)
+                vitals.append(time.perf_counter() - at)
                 at = time.perf_counter()
                 await context.tracing.stop()
                 trace.append(traced_at + time.perf_counter() - at)

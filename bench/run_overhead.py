@@ -93,16 +93,16 @@ def sentri_round(sentri: SentriProcess, site: FixtureSite, project_id: str, toke
 
 def run_test(browser, site_url: str, n: int, vitals: bool = False) -> None:
     """The same three steps as the imported test, with the same locators; a fresh context per test.
-    With `vitals`, also the same Web Vitals collection as Sentri's (the same script, the same reads:
-    before the click, which may leave the page, and at the end)."""
+    With `vitals`, also the same Web Vitals collection as Sentri's (vitals_probe.arm: the same script and
+    binding, through which a page being left hands its values over; one read at the end)."""
     context = browser.new_context()
     try:
         if vitals:
+            pushed = []
+            context.expose_binding(vitals_probe.BINDING, lambda _source, row: pushed.append(row))
             context.add_init_script(vitals_probe.init_script())
         page = context.new_page()
         page.goto(f"{site_url}/page/{n}", timeout=STEP_TIMEOUT_MS)
-        if vitals:
-            page.evaluate(vitals_probe.READ_SCRIPT)
         page.get_by_role("button", name=f"Go {n}", exact=True).click(timeout=STEP_TIMEOUT_MS)
         expect(page.locator("#out")).to_contain_text(f"Done {n}", timeout=STEP_TIMEOUT_MS)
         if vitals:
@@ -198,8 +198,8 @@ def print_breakdown(rows: list[tuple], parts: overhead_breakdown.Components, dat
     print(f"measured in this process over {parts.tests} tests, interleaved with the plain flow:")
     print(f"  context set-up    {parts.sentri_setup:6.1f} ms  (plain: {parts.plain_setup:.1f} ms; Sentri adds "
           f"{parts.sentri_setup - parts.plain_setup:+.1f}: blocked service workers, the guard's routes, vitals script)")
-    print(f"  vitals reads      {parts.vitals:6.1f} ms  (before each step that may leave the page, and at the end: "
-          "INP needs its frame presented)")
+    print(f"  vitals read       {parts.vitals:6.1f} ms  (at the end, for the page the test ends on: INP needs its "
+          "frame presented; pages left on the way hand theirs over)")
     print(f"  trace start+stop  {parts.trace:6.1f} ms  (only traced attempts pay it: retries and the re-run of a "
           "failure, SENTRI_TRACES=rerun)")
     print(f"  database          {database_ms:6.1f} ms  (look, claim, build the job, record: part of the gap)")

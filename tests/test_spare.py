@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sentri import projects, testcases, tokens
+from sentri.worker import vitals_probe
 from sentri.worker.spare import Spare, settle
 from tests.support import StaticSite
 from tests.support.async_browser import chromium_on_own_loop
@@ -37,10 +38,16 @@ def test_a_spare_is_taken_only_by_the_same_browser_and_options(chromium):
         assert len(browser.contexts) == before and not spare.ready
 
         spare.prepare(browser, {"viewport": {"width": 800, "height": 600}})
-        context, page = await spare.take(browser, {"viewport": {"width": 800, "height": 600}})
-        assert page.url == "about:blank" and context.pages == [page] and spare.taken == 1
+        context, page, nothing = await spare.take(browser, {"viewport": {"width": 800, "height": 600}})
+        assert page.url == "about:blank" and context.pages == [page] and spare.taken == 1 and nothing is None
         assert page.viewport_size == {"width": 800, "height": 600}
         assert await spare.take(browser, {}) is None  # taken once
+        await context.close()
+
+        spare.prepare(browser, {}, vitals_probe.arm)  # what a worker does: the probe is set up while idle
+        context, page, recorder = await spare.take(browser, {})
+        assert isinstance(recorder, vitals_probe.VitalsRecorder) and await page.evaluate(
+            f"typeof globalThis.{vitals_probe.BINDING}") == "function"
         await context.close()
 
         spare.prepare(browser, {})

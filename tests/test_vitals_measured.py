@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sentri import projects, runs, testcases, tokens
+from sentri.worker import vitals_probe
 
 pytestmark = pytest.mark.browser
 
@@ -21,10 +22,18 @@ PAGES = {
         <script src="/late.js"></script>""",
     "/shift": """<div id="content"><h1>Content</h1><p style="height:400px">Body text.</p></div>
         <script src="/shift.js"></script>""",
+    "/link": '<h1>Link</h1><a id="next" href="/plain">Next</a>',
+    # A page (and a frame in it) calling the probe's binding itself: junk, other addresses, a flood.
+    "/forge": """<h1>Forge</h1><iframe srcdoc="<script>__sentriVitalsPush({url: top.location.href, origin: 1,
+        lcp: 99999, cls: 0, inp: null, ttfb: 1})</script>"></iframe><script src="/forge.js"></script>""",
     "/busy": """<h1>Busy</h1><button id="go">Busy 300 ms</button><div id="out"></div>
         <script src="/busy.js"></script>""",
 }
 SCRIPTS = {
+    "/forge.js": """const push = globalThis.__sentriVitalsPush;
+        push("junk"); push({url: "http://elsewhere.example/", origin: 1, lcp: 1});
+        push({url: location.href, origin: 2, lcp: Infinity}); push({url: location.href, origin: 3, lcp: "x"});
+        for (let i = 0; i < 250; i++) push({url: location.origin + "/forged/" + i, origin: 4, lcp: 1});""",
     "/late.js": "setTimeout(() => { document.getElementById('big').hidden = false; }, 1200);",
     # Insert a banner above the content after load, and report what the layout-shift entries say.
     "/shift.js": """
@@ -134,3 +143,27 @@ def test_every_page_of_a_test_is_recorded_including_a_failed_test(app, vitals_si
     assert [r["url"].rsplit("/", 1)[1] for r in rows] == ["slow", "busy"]
     assert rows[0]["ttfb"] >= 300 and rows[1]["inp"] >= 300
     print(json.dumps(rows))
+
+
+def test_a_page_left_by_a_click_is_recorded_as_it_was_when_left(app, vitals_site):
+    """Pages hand their values over when they are left (no read before every step that may navigate)."""
+    base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
+    vitals, statuses = _run(app, base, {
+        "link": [{"goto": "/link"}, {"click": {"css": "#next"}}, {"expect_text": {"css": "h1"}, "text": "Plain"}],
+    })
+    assert statuses == {"link": "passed"}
+    rows = vitals["link"]
+    assert [r["url"].rsplit("/", 1)[1] for r in rows] == ["link", "plain"]
+    assert all(r["ttfb"] is not None and r["lcp"] is not None for r in rows)
+
+
+def test_what_a_page_pushes_itself_is_bounded_and_only_for_its_own_origin(app, vitals_site):
+    """The binding is the page's to call: a frame in it, another address, junk and a flood are kept out
+    (at most MAX_PAGES rows, same-origin pages only, numbers only)."""
+    base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
+    vitals, statuses = _run(app, base, {"forge": [{"goto": "/forge"}, {"expect_text": {"css": "h1"}, "text": "Forge"}]})
+    assert statuses == {"forge": "passed"}
+    rows = vitals["forge"]
+    assert len(rows) == vitals_probe.MAX_PAGES  # the flood, cut off
+    assert all(r["url"].startswith(base + "/") for r in rows)  # nothing for elsewhere.example
+    assert all(r["lcp"] != 99999 and isinstance(r["lcp"], float) for r in rows)  # not the frame's, no Infinity

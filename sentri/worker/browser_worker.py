@@ -21,14 +21,13 @@ from playwright.async_api import async_playwright
 from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
-from . import crawling
+from . import crawling, vitals_probe
 from .browsers import find_chromium, launch_chromium
 from .executor import TestJob, context_options, execute
 from .guard import HostCache
 from .jobs import RunUnusable
 from .remote import Endpoint
 from .spare import Spare, settle
-from .vitals_probe import VitalsUnavailable
 
 log = logging.getLogger("sentri.worker")
 # Playwright's device descriptors used for `device: mobile`, per engine.
@@ -221,7 +220,7 @@ class BrowserWorker(threading.Thread):
             return
         browser, options = self.spare_like or (self.browser, {})
         if browser is not None and browser.is_connected():
-            self.spare.prepare(browser, options)
+            self.spare.prepare(browser, options, vitals_probe.arm)
 
     def _write(self, function, *args) -> None:
         with self.app.app_context():
@@ -339,7 +338,7 @@ class BrowserWorker(threading.Thread):
                     return self.loop.run_until_complete(task)
                 except asyncio.CancelledError:
                     return None
-                except VitalsUnavailable as exc:
+                except vitals_probe.VitalsUnavailable as exc:
                     self._write(lifecycle.fail, job.run_id, str(exc))
                     return None
                 except PlaywrightError as exc:

@@ -102,18 +102,18 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     own is kept)."""
     opened = await spare.take(browser, context_options(job)) if spare is not None else None
     if opened is not None:
-        context, page = opened
+        context, page, vitals = opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
         guard = await guard_context(context, job, hosts)
     else:
-        context, guard = await _new_context(browser, job, hosts)
+        (context, guard), vitals = await _new_context(browser, job, hosts), None
     tracing = for_trace or job.traces(number)
     if tracing:
         await context.tracing.start(screenshots=True, snapshots=True)
-    await context.add_init_script(vitals_probe.init_script())
+    if vitals is None:
+        vitals = await vitals_probe.arm(context)
     if opened is None:
         page = await context.new_page()
     watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
-    vitals = vitals_probe.VitalsRecorder()
     snapshots = Snapshots(job, keep=not for_trace)
     healer = StepHealer(job) if job.heal else None
     started = time.monotonic()
@@ -122,8 +122,6 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
 
     async def at_step(index: int, step: dict) -> None:
         job.current_step = index
-        if step["action"] in vitals_probe.MAY_NAVIGATE:
-            await vitals.snapshot(page)
 
     try:
         async with asyncio.timeout(job.timeout_s):
@@ -148,7 +146,8 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         background(close_quietly(context))
         raise
     outcome["durationMs"] = int((time.monotonic() - started) * 1000)
-    # Vitals of every page visited, a failed test's included (up to its failure); not timed.
+    # Vitals of every page visited, a failed test's included (up to its failure): the pages left pushed
+    # theirs (vitals_probe.arm); the one the test ends on is read now. Not timed.
     await vitals.snapshot(page)
     outcome["vitals"] = vitals.rows()
     outcome["refused"] = refused

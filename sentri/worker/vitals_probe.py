@@ -13,16 +13,19 @@ The library's file comes from npm at set-up time (`npm ci`); it is never committ
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 
 LIBRARY = Path(__file__).resolve().parents[2] / "node_modules" / "web-vitals" / "dist" / "web-vitals.iife.js"
 METRICS = ("lcp", "cls", "inp", "ttfb")
-# Steps before which the page may be left (a click can follow a link or submit a form).
-MAY_NAVIGATE = frozenset({"goto", "click", "dblclick", "press", "select", "check", "uncheck"})
+BINDING = "__sentriVitalsPush"  # what a page calls with its values when it is being left (arm())
+MAX_PAGES = 200  # documents recorded per test; more are a page navigating in a loop
+MAX_URL = 4096
 
 _REGISTER = """
 ;(function () {
@@ -36,6 +39,29 @@ _REGISTER = """
   webVitals.onCLS(function (m) { store.cls = m.value; }, all);
   webVitals.onINP(function (m) { store.inp = m.value; }, all);
   webVitals.onTTFB(function (m) { store.ttfb = m.value; }, all);
+  // Leaving the page (a click that follows a link, a goto): hand its last values to the worker, instead
+  // of the worker reading them before every step that may navigate. beforeunload, not pagehide: the
+  // document is still whole then (a binding called from pagehide was measured never to arrive).
+  // A page left right after its load event may not have reported yet (the library reports TTFB from a
+  // setTimeout after load, LCP from its observer's next callback): those two are then taken the way the
+  // library takes them, from the navigation entry and from the LCP entries not yet delivered.
+  var lastPaint = null, paints = null;
+  try {
+    paints = new PerformanceObserver(function (list) { var e = list.getEntries(); lastPaint = e[e.length - 1]; });
+    paints.observe({type: "largest-contentful-paint", buffered: true});
+  } catch (e) { paints = null; }
+  addEventListener("beforeunload", function () {
+    var push = globalThis.__sentriVitalsPush;
+    if (typeof push !== "function") return;
+    document.dispatchEvent(new Event("visibilitychange"));  // pending INP entries are processed
+    var nav = performance.getEntriesByType("navigation")[0], start = (nav && nav.activationStart) || 0;
+    var pending = paints ? paints.takeRecords() : [];
+    if (pending.length) lastPaint = pending[pending.length - 1];
+    var ttfb = store.ttfb ?? (nav && nav.responseStart > 0 ? Math.max(nav.responseStart - start, 0) : null);
+    var lcp = store.lcp ?? (lastPaint ? Math.max(lastPaint.startTime - start, 0) : null);
+    push({url: location.href, origin: performance.timeOrigin, lcp: lcp, cls: store.cls ?? null,
+          inp: store.inp ?? null, ttfb: ttfb});
+  }, true);
 })();
 """
 
@@ -84,16 +110,60 @@ class VitalsRecorder:
             row = await page.evaluate(READ_SCRIPT)
         except PlaywrightError:  # navigating or crashed: the previous reading stands
             return
-        if row:
-            self._pages[(row["url"], row["origin"])] = {k: _number(row[k]) for k in METRICS} | {"url": row["url"]}
+        self._keep(row)
+
+    def _pushed(self, source: dict, row) -> None:
+        """A document the test is leaving handed over its values (the init script's beforeunload). Only a
+        page's own document may: the binding is in every frame, and an embedded frame (an ad, a widget
+        from elsewhere) must not write rows for the page or for any other address."""
+        frame, page = source.get("frame"), source.get("page")
+        if frame is None or page is None or frame is not page.main_frame:
+            return
+        if not isinstance(row, dict) or _origin(row.get("url")) != _origin(frame.url):
+            return
+        self._keep(row)
+
+    def _keep(self, row) -> None:
+        # What a page pushes is the page's to say, like what it answers to READ_SCRIPT; it is checked for
+        # shape and the rows are bounded, so a page cannot make the worker keep more than a few kilobytes.
+        if not isinstance(row, dict) or not isinstance(row.get("url"), str) or row["url"].startswith("about:"):
+            return
+        if len(row["url"]) > MAX_URL or not isinstance(row.get("origin"), (int, float)):
+            return
+        key = (row["url"], row["origin"])
+        if key not in self._pages and len(self._pages) >= MAX_PAGES:
+            return
+        try:
+            self._pages[key] = {k: _number(row.get(k)) for k in METRICS} | {"url": row["url"]}
+        except (TypeError, ValueError):  # not numbers
+            return
 
     def rows(self) -> list[dict]:
         """Return the pages in visiting order."""
         return list(self._pages.values())
 
 
+async def arm(context: BrowserContext) -> VitalsRecorder:
+    """Measure every page of a fresh context: the init script, and a recorder its pages hand their values to
+    when they are left. Read the page the test ends on with snapshot()."""
+    recorder = VitalsRecorder()
+    await context.expose_binding(BINDING, recorder._pushed)
+    await context.add_init_script(init_script())
+    return recorder
+
+
+def _origin(url) -> tuple | None:
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    return (parts.scheme, parts.netloc) if parts.scheme in ("http", "https") else None
+
+
 def _number(value) -> float | None:
     if value is None:
         return None
-    return round(float(value), 4)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return round(number, 4)
 
