@@ -8,18 +8,18 @@ import secrets
 import string
 import zlib
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from flask import current_app
 from pydantic import Field
 from sqlalchemy import and_, bindparam, func, select, update
-from sqlalchemy.orm import defer
 
 from . import bearer
 from .database import write
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
-from .models import Project, Run, TriggerToken, User, get_or_404, isoformat, utcnow
+from .models import ACTIVE_RUN_STATUSES, Project, Run, TriggerToken, User, get_or_404, isoformat, utcnow
 from .users import require_admin
 from .validation import Body, problem, rule, text
 
@@ -148,7 +148,7 @@ def plaintext_from_header(header: str | None) -> str:
     return value
 
 
-def _live(token: TriggerToken | None, digest: str) -> TriggerToken:
+def _live(token: AnyToken | None, digest: str) -> AnyToken:
     """Check a looked-up token: 401 when there is none (revoked or never minted) or it has expired."""
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         raise Unauthorized("Invalid or revoked trigger token.")
@@ -163,22 +163,50 @@ def authenticate_token(header: str | None) -> TriggerToken:
     return _live(db.session.scalar(select(TriggerToken).where(TriggerToken.token_hash == digest)), digest)
 
 
-# Built once: a poll only binds its values (building the statement cost a fifth of the request).
-_POLL = (select(TriggerToken, Run)
-         .outerjoin(Run, and_(Run.id == bindparam("run_key"), Run.project_id == TriggerToken.project_id))
-         .where(TriggerToken.token_hash == bindparam("digest"))
-         .options(defer(Run.plan)))  # a long run's plan is a poll's biggest column, and it needs none of it
+# A poll is a Core query of table columns, not ORM objects: ORM compilation and loading were most of the
+# query's cost in a profile of the served status endpoint (bench/api_throughput.py). Built once.
+_POLL_TOKEN = ("id", "project_id", "token_hash", "expires_at", "last_used_at")
+_POLL_RUN = ("id", "project_id", "status", "phase", "passed", "failed", "skipped", "flaky", "quarantined", "total",
+             "created_at", "started_at", "finished_at", "error", "gate_result", "vitals_result", "integrations",
+             "branch", "commit_sha", "options")  # all runs.status_payload() and run_url() read; not the plan
+_tokens, _runs = TriggerToken.__table__.c, Run.__table__.c
+_POLL = (select(*(_tokens[name].label(f"t_{name}") for name in _POLL_TOKEN),
+                *(_runs[name].label(f"r_{name}") for name in _POLL_RUN))
+         .select_from(TriggerToken.__table__.outerjoin(
+             Run.__table__, and_(_runs.id == bindparam("run_key"), _runs.project_id == _tokens.project_id)))
+         .where(_tokens.token_hash == bindparam("digest")))
 
 
-def poll(header: str | None, run_id: str) -> tuple[TriggerToken, Run | None]:
+class PolledToken(SimpleNamespace):
+    """The columns of a trigger token a status poll needs (id, project_id, token_hash, expiry, last use)."""
+
+    public_id = property(lambda self: TriggerToken.format_id(self.id))
+
+
+AnyToken = TriggerToken | PolledToken
+
+
+class PolledRun(SimpleNamespace):
+    """The columns of a run its status body needs, read-only: runs.status_payload() takes it like a Run."""
+
+    public_id = property(lambda self: Run.format_id(self.id))
+    is_active = property(lambda self: self.status in ACTIVE_RUN_STATUSES)
+
+
+def poll(header: str | None, run_id: str) -> tuple[PolledToken, PolledRun | None]:
     """A CI status poll's whole read, in one query: the live token of the header (else 401) and its
     project's run `run_id` (None when it has none of that id; poll_run() says which 404)."""
     digest = hash_token(plaintext_from_header(header))
-    row = db.session.execute(_POLL, {"digest": digest, "run_key": Run.key_of(run_id)}).first()
-    return _live(row[0] if row else None, digest), (row[1] if row else None)
+    row = db.session.connection().execute(_POLL, {"digest": digest, "run_key": Run.key_of(run_id)}).first()
+    if row is None:
+        return _live(None, digest), None
+    values = row._asdict()
+    token = PolledToken(**{name: values[f"t_{name}"] for name in _POLL_TOKEN})
+    run = PolledRun(**{name: values[f"r_{name}"] for name in _POLL_RUN}) if values["r_id"] is not None else None
+    return _live(token, digest), run
 
 
-def poll_run(token: TriggerToken, run: Run | None, run_id: str, project_id: str | None = None) -> Run:
+def poll_run(token: AnyToken, run: PolledRun | None, run_id: str, project_id: str | None = None) -> PolledRun:
     """The polled run, checked: 404 no such project, 403 another project's token, 404 no such run (the
     error paths read again, to say which)."""
     if project_id is not None and Project.key_of(project_id) != token.project_id:
@@ -194,7 +222,7 @@ def authenticate(header: str | None, project_id: str) -> tuple[TriggerToken, Pro
     return token, project_of(token, project_id)
 
 
-def project_of(token: TriggerToken, project_id: str) -> Project:
+def project_of(token: AnyToken, project_id: str) -> Project:
     """Return the project named in the URL if the token belongs to it: 404 no project, 403 another's."""
     project = get_or_404(Project, project_id)
     if token.project_id != project.id:
@@ -202,7 +230,7 @@ def project_of(token: TriggerToken, project_id: str) -> Project:
     return project
 
 
-def touch(token: TriggerToken, *, min_interval: timedelta | None = None) -> None:
+def touch(token: AnyToken, *, min_interval: timedelta | None = None) -> None:
     """Record that the token was used, at most once per `min_interval` when one is given."""
     now = utcnow()
     if min_interval and token.last_used_at and now - token.last_used_at < min_interval:

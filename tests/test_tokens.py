@@ -238,6 +238,31 @@ def test_a_status_poll_is_one_query_for_the_token_and_the_run(app_factory):
         event.remove(engine, "before_cursor_execute", count)
 
 
+def test_the_polled_columns_make_the_same_status_body_as_the_run_row(app_factory):
+    """The poll reads columns, not the ORM row: every field of both status bodies must come out the same, for
+    a run with every field set (a column left out of the poll would be a 500, or a wrong body)."""
+    from sentri.models import Run
+    from sentri.routes import api_ci, triggering
+
+    app, client, headers, _ = _project_with_token(app_factory)
+    started = utcnow() - timedelta(minutes=3)
+    with app.app_context():
+        with write():
+            db.session.add(Run(project_id=1, trigger_source="token", status="completed", total=4, passed=2,
+                               failed=1, skipped=1, flaky=1, quarantined=1, error="gate failed", branch="main",
+                               commit_sha="a" * 40, started_at=started, finished_at=started + timedelta(seconds=90),
+                               gate_result={"passed": False, "rules": []}, vitals_result={"passed": True},
+                               integrations={"github": {"status": "posted"}}, phase=None,
+                               options={"publicUrl": "https://ci.example.test/sentri"}))
+        run = db.session.get(Run, 1)
+        expected = {"sentri": triggering.status_body(run), "ci": api_ci.ci_status(run)}
+    for surface, url in (("ci", "/api/v1/ci/runs/RUN-1"), ("sentri", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1")):
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 200
+        assert answer.get_json() == expected[surface]
+        assert answer.get_json()["url"] == "https://ci.example.test/sentri/runs/RUN-1"
+
+
 def test_a_token_revoked_by_another_process_is_refused_on_the_very_next_poll(app_factory):
     """Nothing about a token is cached: a revocation made through another process (here: the row deleted
     through a connection of its own, behind this app's back) holds at once."""

@@ -80,7 +80,7 @@ def status_body(run: Run) -> dict:
     return runs.status_payload(run, runs.run_url(current_app, run))
 
 
-def _poll() -> tuple[TriggerToken, Run | None]:
+def _poll() -> tuple[tokens.PolledToken, tokens.PolledRun | None]:
     """This status poll's token and run, read once per request (by the rate limiter's key, else here)."""
     if "poll" not in g:
         try:
@@ -92,7 +92,7 @@ def _poll() -> tuple[TriggerToken, Run | None]:
     return g.poll
 
 
-def polled_run(project_id: str | None = None) -> tuple[TriggerToken, Run]:
+def polled_run(project_id: str | None = None) -> tuple[tokens.PolledToken, tokens.PolledRun]:
     """The checked token and run of this status poll (401, 404, 403 as tokens.poll_run says)."""
     token, run = _poll()
     return token, tokens.poll_run(token, run, request.view_args["run_id"], project_id)
