@@ -10,14 +10,18 @@ client threads (default 8, one requests.Session each) hammers
 * the AegisRunner surface's `GET /api/v1/ci/runs/RUN-n` (the same token), and
 * `GET /healthz` (one `SELECT 1`), the trivial Flask view on the same server, for comparison,
 
-and prints requests/s, p50 and p99 latency of each and the ratios. The client threads share this
-process (and its GIL) and the machine with the server: the figures are for comparing the two
-endpoints, not absolute capacity. Exits 1 when a request failed (the first failure is printed).
+and prints requests/s, p50 and p99 latency of each and the ratios. The endpoints take turns in slices of
+--slice seconds (default 1, the order rotating each round), so that a machine whose speed drifts
+(a shared VM's did by 2x within minutes) slows all three alike. Also printed: the server process's CPU
+time per request of each endpoint (from /proc), the figure the least moved by other load. The client
+threads share this process (and its GIL) and the machine with the server: the figures are for comparing
+the endpoints, not absolute capacity. Exits 1 when a request failed (the first failure is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -40,6 +44,18 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    server_cpu: float = 0.0  # seconds of the server process's CPU while this endpoint was hammered
+
+    def add(self, other: Load, server_cpu: float) -> None:
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.server_cpu += server_cpu
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU milliseconds per answered request."""
+        return self.server_cpu * 1000 / len(self.latencies) if self.latencies else float("nan")
 
     @property
     def rps(self) -> float:
@@ -101,6 +117,28 @@ def hammer(name: str, url: str, headers: dict[str, str], seconds: float, threads
     return load
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def interleaved(sentri: SentriProcess, targets: list[tuple[str, str, dict]], seconds: float, slice_s: float,
+                threads: int) -> list[Load]:
+    """Hammer each (name, url, headers) for `seconds` in all, in turns of `slice_s`, rotating the order."""
+    loads = [Load(name) for name, _, _ in targets]
+    rounds = max(1, round(seconds / slice_s))
+    for r in range(rounds):
+        for i in range(len(targets)):
+            k = (i + r) % len(targets)
+            name, url, headers = targets[k]
+            before = process_cpu(sentri.proc.pid)
+            part = hammer(name, url, headers, slice_s, threads)
+            loads[k].add(part, process_cpu(sentri.proc.pid) - before)
+    return loads
+
+
 def finished_run(sentri: SentriProcess, site: FixtureSite, tmp: Path) -> tuple[str, str]:
     """Create a project with one test and a token, run it to the end; return (status URL, token)."""
     project_id = sentri.cli("projects", "create", "Throughput", "--base-url", site.url)
@@ -129,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per endpoint (default 10)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent client threads (default 8)")
+    parser.add_argument("--slice", type=float, default=1.0, help="seconds per turn of an endpoint (default 1)")
     args = parser.parse_args(argv)
-    seconds, threads = max(1.0, args.seconds), max(1, args.threads)
+    seconds, threads, slice_s = max(1.0, args.seconds), max(1, args.threads), max(0.2, args.slice)
 
     with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:
         env = {"SENTRI_API_RATE_LIMIT": "1000000 per minute"}
@@ -140,22 +179,24 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 print(f"api_throughput: FAILED: {exc}\n(server log: {sentri.stderr_path})")
                 return 1
-            print(f"{threads} client threads, {seconds:.0f} s per endpoint, against {sentri.url}")
-            status = hammer("run status", status_url, {"Authorization": f"Bearer {token}"}, seconds, threads)
+            print(f"{threads} client threads, {seconds:.0f} s per endpoint in {slice_s:g} s turns, against {sentri.url}")
+            bearer = {"Authorization": f"Bearer {token}"}
             ci_url = f"{sentri.url}/api/v1/ci/runs/{status_url.rsplit('/', 1)[1]}"
-            ci = hammer("ci status", ci_url, {"Authorization": f"Bearer {token}"}, seconds, threads)
-            health = hammer("GET /healthz", f"{sentri.url}/healthz", {}, seconds, threads)
+            status, ci, health = interleaved(sentri, [("run status", status_url, bearer), ("ci status", ci_url, bearer),
+                                                      ("GET /healthz", f"{sentri.url}/healthz", {})],
+                                             seconds, slice_s, threads)
 
     print()
-    print(f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'cpu ms/req':>12}{'errors':>8}")
     for load in (status, ci, health):
         print(f"{load.name:<14}{len(load.latencies):>10}{load.rps:>10.1f}{load.percentile(50):>10.2f}"
-              f"{load.percentile(99):>10.2f}{len(load.errors):>8}")
+              f"{load.percentile(99):>10.2f}{load.cpu_ms:>12.2f}{len(load.errors):>8}")
     for load in (status, ci):
         if health.rps and load.rps:
             print(f"{load.name} / healthz: throughput {load.rps / health.rps:.2f}x, "
                   f"p50 {load.percentile(50) / health.percentile(50):.2f}x, "
-                  f"p99 {load.percentile(99) / health.percentile(99):.2f}x")
+                  f"p99 {load.percentile(99) / health.percentile(99):.2f}x, "
+                  f"server CPU per request {load.cpu_ms / health.cpu_ms:.2f}x")
     print(f"(targets: throughput >= {TARGET_RATIO:.2f}x healthz, p99 < {TARGET_P99_MS:.0f} ms; printed, not asserted)")
     failed = [load for load in (status, ci, health) if load.errors]
     for load in failed:
