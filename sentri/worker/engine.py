@@ -172,19 +172,26 @@ class RunEngine:
         return held, crawling
 
     def _beat(self) -> None:
-        last_recover = last_node = 0.0
+        last_recover = last_node = last_renew = 0.0
+        # A lease is renewed when a quarter of it has passed, not on every beat: a claim starts with a full
+        # lease, and the write was a third of the heartbeat's time under a run (bench/run_overhead.py).
+        renew_every = max(HEARTBEAT_SECONDS, self.lease_seconds / 4)
         while not self._beat_stop.wait(HEARTBEAT_SECONDS):
             try:
                 with self.app.app_context():
                     held, crawling = self._held()
-                    claims.renew(self.node_id, list(held), self.lease_seconds)
+                    now = time.monotonic()
+                    renewing = now - last_renew >= renew_every - HEARTBEAT_SECONDS / 2
+                    if renewing:
+                        last_renew = now
+                        claims.renew(self.node_id, list(held), self.lease_seconds)
                     for result_id, why in claims.to_stop(self.node_id, list(held)).items():
                         held[result_id].cancel(why, result_id)
                     if crawling:
-                        crawls.renew(self.node_id, list(crawling), self.lease_seconds)
+                        if renewing:
+                            crawls.renew(self.node_id, list(crawling), self.lease_seconds)
                         for crawl_id, why in crawls.to_stop(self.node_id, list(crawling)).items():
                             crawling[crawl_id].cancel(why, crawl_id=crawl_id)
-                    now = time.monotonic()
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
                         recovered = claims.recover() + crawls.recover()

@@ -90,10 +90,12 @@ class VitalsUnavailable(RuntimeError):
 
 @lru_cache(maxsize=1)
 def init_script() -> str:
-    """Return the one init script: the library and the registration, in a private scope."""
+    """Return the one init script: the library and the registration, in a private scope. It does nothing in
+    the documents nobody reads: embedded frames, and the about:blank every new page starts on."""
     if not LIBRARY.exists():
         raise VitalsUnavailable(f"{LIBRARY} is missing: run `npm ci` (make run / make test do it).")
-    return "(function () {\n" + LIBRARY.read_text(encoding="utf-8") + _REGISTER + "\n})();"
+    return ("(function () {\nif (window !== window.top || !/^https?:$/.test(location.protocol)) return;\n"
+            + LIBRARY.read_text(encoding="utf-8") + _REGISTER + "\n})();")
 
 
 class VitalsRecorder:
