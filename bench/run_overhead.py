@@ -12,7 +12,10 @@ Starts the fixture site and a real Sentri process (SENTRI_MAX_BROWSERS=2), impor
   are), a fresh context per test, the same steps with the same locators and timeouts.
 
 A warm-up round (the widest setting, both sides) runs first and is not counted; rounds alternate Sentri
-and baseline. The host's load shows in the figures: run it on a quiet machine.
+and baseline. The host's load shows in the figures: run it on a quiet machine. Also printed, per test:
+the CPU time each side used (Sentri: its server process and every process under it, browsers included,
+plus this process's fixture site and polling; baseline: this process and its Playwright and browsers),
+a figure a busy or drifting machine moves far less than wall time.
 Prints medians; the targets (ratio <= 1.05, first-step latency < 300 ms) are printed, not asserted.
 
 Then where the extra time per test goes (overhead_breakdown.py), for each of --sizes: one run of N tests
@@ -25,7 +28,9 @@ Exits 1 only when Sentri could not run the tests (the error is printed).
 from __future__ import annotations
 
 import argparse
+import os
 import queue
+import resource
 import statistics
 import sys
 import tempfile
@@ -40,6 +45,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from bench import overhead_breakdown  # noqa: E402
 from sentri.worker import browsers, vitals_probe  # noqa: E402
 from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
+from tests.support.processes import descendants  # noqa: E402
 
 SETTINGS = (1, 2)
 POLL_INTERVAL = 0.05
@@ -51,6 +57,46 @@ TARGET_LATENCY_MS = 300.0
 
 class BenchError(RuntimeError):
     pass
+
+
+# -- CPU time --------------------------------------------------------------------------------------------
+
+
+def tree_cpu(pid: int, skip: frozenset[int] = frozenset()) -> float:
+    """CPU seconds of a process and every process under it (but `skip`), with the children they have reaped
+    (a browser's finished renderers are counted by the process that waited for them)."""
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        if each in skip:
+            continue
+        try:
+            with open(f"/proc/{each}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (all threads: the fixture site, the polling, the baseline's Playwright)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def baseline_cpu(sentri_pid: int) -> float:
+    """CPU seconds of this process and the baseline's Playwright drivers and browsers (not Sentri's)."""
+    skip = frozenset([sentri_pid, *descendants(sentri_pid)])
+    return own_cpu() + sum(tree_cpu(pid) for pid in descendants(os.getpid()) if pid not in skip
+                           and _parent(pid) == os.getpid())
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
 
 
 # -- Sentri ------------------------------------------------------------------------------------------
@@ -111,14 +157,17 @@ def run_test(browser, site_url: str, n: int, vitals: bool = False) -> None:
         context.close()
 
 
-def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = False) -> float:
-    """`parallel` threads, each with its own Playwright and warm browser, share a queue of the tests."""
+def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = False, cpu=None) -> float:
+    """`parallel` threads, each with its own Playwright and warm browser, share a queue of the tests.
+    `cpu`: a (function, list): the list gets the CPU seconds the function counts from the start of the tests
+    to their end, browsers still open (their launch and close not counted, as Sentri's are not)."""
     choice = browsers.find_chromium()
     options = browsers.launch_options(choice)
     work: queue.Queue[int] = queue.Queue()
     for n in range(1, n_tests + 1):
         work.put(n)
     ready = threading.Barrier(parallel + 1, timeout=120)
+    done = threading.Barrier(parallel + 1, timeout=RUN_TIMEOUT)  # tests over, browsers not yet closed
     go = threading.Event()
     errors: list[BaseException] = []
     finished: list[float] = []
@@ -139,13 +188,16 @@ def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = Fa
                         run_test(browser, site_url, n, vitals)
                     with lock:
                         finished.append(time.monotonic())
+                    done.wait()
+                    done.wait()  # the CPU is read between the two
                 finally:
                     browser.close()
         except BaseException as exc:  # report it from the main thread
             with lock:
                 errors.append(exc)
-            if not ready.broken:
-                ready.abort()
+            for barrier in (ready, done):
+                if not barrier.broken:
+                    barrier.abort()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(parallel)]
     for thread in threads:
@@ -154,8 +206,16 @@ def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = Fa
         ready.wait()  # every browser is launched: warm
     except threading.BrokenBarrierError:
         pass
+    counted = cpu[0]() if cpu else 0.0
     start = time.monotonic()
     go.set()
+    try:
+        done.wait()
+        if cpu:
+            cpu[1].append(cpu[0]() - counted)
+        done.wait()
+    except threading.BrokenBarrierError:
+        pass
     for thread in threads:
         thread.join(timeout=RUN_TIMEOUT)
     if errors:
@@ -229,10 +289,13 @@ def main(argv: list[str] | None = None) -> int:
                 sentri_round(sentri, site, project_id, token, max(SETTINGS), n_tests)
                 baseline_round(site.url, n_tests, max(SETTINGS))
                 for parallel in SETTINGS:
-                    sentri_times, base_times, vitals_times, latencies = [], [], [], []
+                    sentri_times, base_times, vitals_times, latencies, cpu = [], [], [], [], ([], [])
                     for r in range(rounds):
+                        before = tree_cpu(sentri.proc.pid) + own_cpu()
                         seconds, latency, _ = sentri_round(sentri, site, project_id, token, parallel, n_tests)
-                        base = baseline_round(site.url, n_tests, parallel)
+                        cpu[0].append(tree_cpu(sentri.proc.pid) + own_cpu() - before)
+                        base = baseline_round(site.url, n_tests, parallel,
+                                              cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[1]))
                         with_vitals = baseline_round(site.url, n_tests, parallel, vitals=True)
                         sentri_times.append(seconds)
                         base_times.append(base)
@@ -243,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  parallelWorkers={parallel} round {r + 1}: Sentri {seconds:.3f} s, "
                               f"baseline {base:.3f} s, baseline+vitals {with_vitals:.3f} s, first request {shown}")
                     rows.append((parallel, statistics.median(sentri_times), statistics.median(base_times),
-                                 statistics.median(vitals_times), statistics.median(latencies) if latencies else None))
+                                 statistics.median(vitals_times), statistics.median(latencies) if latencies else None,
+                                 statistics.median(cpu[0]) / n_tests * 1000, statistics.median(cpu[1]) / n_tests * 1000))
                 if sizes:
                     print("breakdown runs:")
                     breakdown = breakdown_rows(sentri, site, Path(tmp), sizes)
@@ -257,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'setting':<20}{'Sentri s':>10}{'baseline s':>12}{'ratio':>8}{'+vitals s':>11}{'ratio':>8}"
           f"{'first-step ms':>15}   targets (on the plain ratio)")
-    for parallel, sentri_s, base_s, vitals_s, latency in rows:
+    for parallel, sentri_s, base_s, vitals_s, latency, _, _ in rows:
         ratio = sentri_s / base_s
         latency_text = f"{latency:.0f}" if latency is not None else "n/a"
         ok_ratio = "ok" if ratio <= TARGET_RATIO else "MISSED"
@@ -267,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{ok_latency}")
     print(f"(medians of {rounds} round(s); {n_tests} tests; Sentri polled every {POLL_INTERVAL * 1000:.0f} ms;")
     print(" '+vitals' is the baseline also collecting Web Vitals the way Sentri does, which every Sentri test does)")
+    for parallel, *_, sentri_cpu, base_cpu in rows:
+        print(f"CPU per test, parallelWorkers={parallel}: Sentri {sentri_cpu:.0f} ms, baseline {base_cpu:.0f} ms, "
+              f"ratio {sentri_cpu / base_cpu:.2f} (every process of each side; medians)")
     if sizes:
         print_breakdown(breakdown, parts, database_ms)
     return 0
