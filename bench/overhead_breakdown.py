@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -58,6 +58,16 @@ def run_rows(database: Path, run_public_id: str) -> RunRows:
     # Consecutive tests: with parallelWorkers 1 one worker ran them all, one after the other.
     gaps = [(parse(rows[i + 1][0]) - parse(rows[i][1])).total_seconds() * 1000 for i in range(len(rows) - 1)]
     return RunRows(statistics.median(steps), statistics.median(around), statistics.median(gaps) if gaps else None)
+
+
+def run_finished_at(database: Path, run_public_id: str) -> float | None:
+    """When the run ended, as time.time() would have said (its finished_at: stored in UTC, to the microsecond)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        row = connection.execute("SELECT finished_at FROM runs WHERE id = ?",
+                                 (int(run_public_id.removeprefix("RUN-")),)).fetchone()
+    if not row or not row[0]:
+        return None
+    return datetime.fromisoformat(row[0]).replace(tzinfo=UTC).timestamp()
 
 
 @dataclass
