@@ -21,7 +21,6 @@ the endpoints, not absolute capacity. Exits 1 when a request failed (the first f
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -32,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support import FixtureSite, SentriProcess, http_session, make_tests  # noqa: E402
+from tests.support.processes import cpu_seconds  # noqa: E402
 
 RUN_TIMEOUT = 120.0
 TARGET_RATIO = 0.70
@@ -117,13 +117,6 @@ def hammer(name: str, url: str, headers: dict[str, str], seconds: float, threads
     return load
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) a process has used."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def interleaved(sentri: SentriProcess, targets: list[tuple[str, str, dict]], seconds: float, slice_s: float,
                 threads: int) -> list[Load]:
     """Hammer each (name, url, headers) for `seconds` in all, in turns of `slice_s`, rotating the order."""
@@ -133,9 +126,9 @@ def interleaved(sentri: SentriProcess, targets: list[tuple[str, str, dict]], sec
         for i in range(len(targets)):
             k = (i + r) % len(targets)
             name, url, headers = targets[k]
-            before = process_cpu(sentri.proc.pid)
+            before = cpu_seconds(sentri.proc.pid)
             part = hammer(name, url, headers, slice_s, threads)
-            loads[k].add(part, process_cpu(sentri.proc.pid) - before)
+            loads[k].add(part, cpu_seconds(sentri.proc.pid) - before)
     return loads
 
 

@@ -48,7 +48,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from bench import overhead_breakdown  # noqa: E402
 from sentri.worker import browsers, vitals_probe  # noqa: E402
 from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
-from tests.support.processes import descendants  # noqa: E402
+from tests.support.processes import cpu_seconds, descendants  # noqa: E402
 
 SETTINGS = (1, 2)
 POLL_INTERVAL = 1.0  # --poll
@@ -70,14 +70,11 @@ def tree_cpu(pid: int, skip: frozenset[int] = frozenset()) -> float:
     (a browser's finished renderers are counted by the process that waited for them)."""
     total = 0.0
     for each in [pid, *descendants(pid)]:
-        if each in skip:
-            continue
-        try:
-            with open(f"/proc/{each}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:  # it ended meanwhile
-            continue
-        total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        if each not in skip:
+            try:
+                total += cpu_seconds(each, reaped=True)
+            except OSError:  # it ended meanwhile
+                pass
     return total
 
 
@@ -89,17 +86,7 @@ def own_cpu() -> float:
 
 def baseline_cpu(sentri_pid: int) -> float:
     """CPU seconds of this process and the baseline's Playwright drivers and browsers (not Sentri's)."""
-    skip = frozenset([sentri_pid, *descendants(sentri_pid)])
-    return own_cpu() + sum(tree_cpu(pid) for pid in descendants(os.getpid()) if pid not in skip
-                           and _parent(pid) == os.getpid())
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError):
-        return None
+    return tree_cpu(os.getpid(), skip=frozenset([sentri_pid, *descendants(sentri_pid)]))
 
 
 # -- Sentri ------------------------------------------------------------------------------------------

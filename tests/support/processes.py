@@ -22,3 +22,11 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds (user + system, all threads) a process has used; with `reaped`, also those of the children
+    it has waited for. Raises OSError when the process is gone."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
