@@ -312,3 +312,45 @@ def test_a_stop_meant_for_a_finished_test_never_hits_the_next_one(app):
         assert next_test.cancelled() and worker._cancel_reason == "stop"
     finally:
         worker.loop.close()
+
+
+def test_idle_workers_of_a_process_take_turns_looking_for_unannounced_work(app, site, monkeypatch):
+    """Work another process queued is found by polling; the process polls once per interval, not once per
+    idle worker, and a busy worker's claim that leaves nothing behind counts as a look. A wake() still
+    ends every idle wait at once. (The engine is not started: no browser is launched here.)"""
+    from sentri.runs.options import RunOptions
+    from sentri.worker import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "IDLE_POLL_SECONDS", 3600.0)  # no turn comes by the clock here
+    engine = app.extensions["sentri_engine"]
+    engine._started = True  # as if started, without workers: this test claims by hand (wake() starts none)
+    looks = []
+    has_work = claims.has_work
+    monkeypatch.setattr(claims, "has_work", lambda: looks.append(1) or has_work())
+
+    def idle_wait():
+        waiter = threading.Thread(target=engine.wait_idle, args=(engine.work_signal(),), daemon=True)
+        waiter.start()
+        waiter.join(timeout=0.3)  # one whose turn it is returns; the rest wait (for wake() here)
+        return waiter
+
+    first = idle_wait()
+    assert not first.is_alive()  # the process has never looked: this worker's turn
+    second = idle_wait()
+    assert second.is_alive()  # the first one took the turn: no second poll of the database
+    assert engine.claim() is None and len(looks) == 1  # the first one looks: nothing
+    assert engine.next_look_in() > 0
+    engine.wake()  # a run started in this process: every idle worker looks at once
+    second.join(timeout=10)
+    assert not second.is_alive()
+
+    project_id, _, _ = _project(app, site, [OK, OK])
+    engine._looked_at = float("-inf")  # as if nobody had looked yet
+    with app.app_context():
+        lifecycle.start(projects.get(project_id), RunOptions(parallel_workers=1), source="cli",
+                        triggered_by="test")
+    claim = engine.claim(look_first=False)  # a busy worker takes the next test: the run has no room for more
+    assert claim is not None and not claim.more
+    assert engine.next_look_in() > 0  # ...which is a look: idle workers wait their turn
+    assert idle_wait().is_alive()
+    engine.wake()

@@ -32,7 +32,7 @@ from .spare import Spare, settle
 log = logging.getLogger("sentri.worker")
 # Playwright's device descriptors used for `device: mobile`, per engine.
 MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
-IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work another process queued
+IDLE_POLL_SECONDS = 0.5  # how often a worker waiting for a browser server's free slot looks again
 SLOT_WAIT_SECONDS = 30.0  # how long a claimed test waits for a browser server slot before failing its run
 
 
@@ -190,7 +190,7 @@ class BrowserWorker(threading.Thread):
             if claim is None:
                 self._prepare_spare()
                 self.loop.run_until_complete(settle())  # the last test's context is closed (and a spare opened)
-                self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)
+                self.engine.wait_idle(seen)
                 continue
             if claim.more:
                 self.engine.wake()  # more is claimable now: let an idle worker take it

@@ -37,6 +37,9 @@ from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
 HEARTBEAT_SECONDS = 1.0
+# How often this process looks for work no wake() announced (another process queued it, a lease expired):
+# once per interval for the whole process, not per idle worker.
+IDLE_POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 2.0
 NODE_EVERY_SECONDS = 2.0
 # A node not seen for this long (or twice its lease, if longer) is gone.
@@ -65,6 +68,7 @@ class RunEngine:
         self.housekeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-housekeeping")
         self._cond = threading.Condition()
         self._signal = 0  # bumped by wake(): idle workers look for work again at once
+        self._looked_at = float("-inf")  # when a look of this process last found nothing more to claim
         self._workers: list[BrowserWorker] = []
         self._heartbeat: threading.Thread | None = None
         self._started = False
@@ -141,19 +145,46 @@ class RunEngine:
         with self._cond:
             self._cond.wait_for(lambda: self._signal != seen or self.stopping, timeout=timeout)
 
+    def next_look_in(self) -> float:
+        """Seconds until this process should look for work no wake() announced (0: now)."""
+        return max(0.0, self._looked_at + IDLE_POLL_SECONDS - time.monotonic())
+
+    def wait_idle(self, seen: int) -> None:
+        """An idle worker's wait: until wake() after `seen`, the engine stops, or the process's next look is
+        due. A look by any worker of this process (a busy one's claim included) puts the next one off, so idle
+        workers do not each poll the database: the process looks once per IDLE_POLL_SECONDS."""
+        with self._cond:
+            while self._signal == seen and not self.stopping:
+                due = self.next_look_in()
+                if due <= 0:
+                    self._looked_at = time.monotonic()  # this worker looks: the others wait for the next turn
+                    return
+                self._cond.wait(due)
+
     def claim(self, *, look_first: bool = True) -> Claim | CrawlClaim | None:
         """Claim the next queued test of any run for this process, or None. An idle worker looks with a
-        cheap read first; one that just finished a test goes straight for the write (its run likely has more)."""
+        cheap read first; one that just finished a test goes straight for the write (its run likely has more).
+        A look that leaves nothing claimable behind it (none found, or a claim that says no more) is when
+        the process looked last (wait_idle)."""
         if self.stopping:
             return None
+        started = time.monotonic()
         with self.app.app_context():
             if crawls.has_work():  # a crawl first: a crawling run's tests wait for it
                 crawl = crawls.claim(self.node_id, self.lease_seconds)
                 if crawl is not None:
                     return crawl
             if look_first and not claims.has_work():
+                self._looked(started)
                 return None
-            return claims.claim(self.node_id, self.lease_seconds)
+            claim = claims.claim(self.node_id, self.lease_seconds)
+        if claim is None or not claim.more:
+            self._looked(started)
+        return claim
+
+    def _looked(self, at: float) -> None:
+        with self._cond:
+            self._looked_at = max(self._looked_at, at)
 
     # -- the heartbeat -------------------------------------------------------------------------------
 
