@@ -10,8 +10,9 @@ Starts the fixture site and a real Sentri process (SENTRI_MAX_BROWSERS=2), impor
   as a CI's loop would; the seed's loops poll every 10 s); and the latency from receiving the 202 to the
   fixture site's first request of the run. `--poll 0.05` polls 20 times a second instead, and the time
   ends at the poll that saw the end; each poll is a request the server answers while it runs the tests.
-* Baseline: a plain Playwright (sync) script with the same Chromium and flags (browsers.find_chromium()
-  and launch_options()), one browser per worker thread launched before timing (warm, as Sentri's
+* Baseline: a plain Playwright (sync) script with the same Chromium (browsers.find_chromium()) and the
+  flags a user gives it here (browsers.CHROMIUM_ARGS, without Sentri's browsers.DISABLED_FEATURES), one
+  browser per worker thread launched before timing (warm, as Sentri's
   are), a fresh context per test, the same steps with the same locators and timeouts.
 
 A warm-up round (the widest setting, both sides) runs first and is not counted; rounds alternate Sentri
@@ -151,12 +152,15 @@ def run_test(browser, site_url: str, n: int, vitals: bool = False) -> None:
         context.close()
 
 
-def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = False, cpu=None) -> float:
+def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = False, cpu=None,
+                   sentri_flags: bool = False) -> float:
     """`parallel` threads, each with its own Playwright and warm browser, share a queue of the tests.
     `cpu`: a (function, list): the list gets the CPU seconds the function counts from the start of the tests
-    to their end, browsers still open (their launch and close not counted, as Sentri's are not)."""
-    choice = browsers.find_chromium()
-    options = browsers.launch_options(choice)
+    to their end, browsers still open (their launch and close not counted, as Sentri's are not).
+    `sentri_flags`: Chromium launched as Sentri launches it (launch_options(), its disabled features too)."""
+    options = browsers.launch_options(browsers.find_chromium())
+    if not sentri_flags:
+        options["args"] = list(browsers.CHROMIUM_ARGS)
     work: queue.Queue[int] = queue.Queue()
     for n in range(1, n_tests + 1):
         work.put(n)
@@ -286,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                 sentri_round(sentri, site, project_id, token, max(SETTINGS), n_tests, poll)
                 baseline_round(site.url, n_tests, max(SETTINGS))
                 for parallel in SETTINGS:
-                    sentri_times, base_times, vitals_times, latencies, cpu = [], [], [], [], ([], [], [])
+                    same_flags: list[float] = []
+                    sentri_times, base_times, vitals_times, latencies, cpu = [], [], [], [], ([], [], [], [])
                     for r in range(rounds):
                         before = tree_cpu(sentri.proc.pid) + own_cpu()
                         seconds, latency, _ = sentri_round(sentri, site, project_id, token, parallel, n_tests, poll)
@@ -295,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                                               cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[1]))
                         with_vitals = baseline_round(site.url, n_tests, parallel, vitals=True,
                                                      cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[2]))
+                        same_flags.append(baseline_round(site.url, n_tests, parallel, sentri_flags=True,
+                                                         cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[3])))
                         sentri_times.append(seconds)
                         base_times.append(base)
                         vitals_times.append(with_vitals)
@@ -302,9 +309,11 @@ def main(argv: list[str] | None = None) -> int:
                             latencies.append(latency)
                         shown = f"{latency:.0f} ms" if latency is not None else "n/a"
                         print(f"  parallelWorkers={parallel} round {r + 1}: Sentri {seconds:.3f} s, "
-                              f"baseline {base:.3f} s, baseline+vitals {with_vitals:.3f} s, first request {shown}")
+                              f"baseline {base:.3f} s, baseline+vitals {with_vitals:.3f} s, baseline with Sentri's "
+                              f"flags {same_flags[-1]:.3f} s, first request {shown}")
                     rows.append((parallel, statistics.median(sentri_times), statistics.median(base_times),
                                  statistics.median(vitals_times), statistics.median(latencies) if latencies else None,
+                                 statistics.median(same_flags),
                                  *(statistics.median(each) / n_tests * 1000 for each in cpu)))
                 if sizes:
                     print("breakdown runs:")
@@ -330,11 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     ends = "the run's finished_at" if poll >= 0.5 else "the poll that saw the end"
     print(f"(medians of {rounds} round(s); {n_tests} tests; Sentri polled every {poll * 1000:.0f} ms, "
           f"timed to {ends};")
-    print(" '+vitals' is the baseline also collecting Web Vitals the way Sentri does, which every Sentri test does)")
-    for parallel, *_, sentri_cpu, base_cpu, vitals_cpu in rows:
+    print(" '+vitals' is the baseline also collecting Web Vitals the way Sentri does, which every Sentri test does;")
+    print(" 'Sentri's flags' is the plain baseline with Chromium launched as Sentri launches it: what Sentri adds")
+    print(" around the same browser)")
+    for parallel, sentri_s, _, _, _, same_s, sentri_cpu, base_cpu, vitals_cpu, same_cpu in rows:
         print(f"CPU per test, parallelWorkers={parallel}: Sentri {sentri_cpu:.0f} ms, baseline {base_cpu:.0f} ms, "
-              f"ratio {sentri_cpu / base_cpu:.2f}; baseline+vitals {vitals_cpu:.0f} ms, ratio "
-              f"{vitals_cpu / base_cpu:.2f} to the baseline (every process of each side; medians)")
+              f"ratio {sentri_cpu / base_cpu:.2f}; baseline+vitals {vitals_cpu:.0f} ms ({vitals_cpu / base_cpu:.2f}x "
+              f"the baseline); with Sentri's flags {same_cpu:.0f} ms (Sentri {sentri_cpu / same_cpu:.2f}x it, wall "
+              f"{sentri_s / same_s:.2f}x) (every process of each side; medians)")
     if sizes:
         print_breakdown(breakdown, parts, database_ms)
     return 0

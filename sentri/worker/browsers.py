@@ -27,6 +27,21 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-dev-shm-usage",
 )
+# A full Chromium in headless mode (a system one; Playwright's own headless shell has no browser UI) preloads
+# its WebUI omnibox popup, two chrome://omnibox-popup.top-chrome renderers, into every window: every browser
+# context, so every test. Nothing ever shows them. Turned off, a plain goto + click + expect test used 567
+# instead of 963 ms of CPU (bench/run_overhead.py prints the run-level figure).
+DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+# Chromium keeps only the last --disable-features it is given, and Playwright passes its own list first: the
+# one switch Sentri adds repeats Playwright's (1.65's; tests/test_browser_launch.py checks it against the installed
+# Playwright, so an upgrade that changes it fails there).
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AimEnabled", "AvoidCorsURLLoaderRestartOnRedirect", "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose", "HttpsFirstBalancedModeAutoEnable", "HttpsUpgrades", "LensOverlay",
+    "MediaRouter", "NetworkTimeServiceQuerying", "OptimizationHints", "PaintHolding", "PreconnectToSearch",
+    "TcpPortRandomizationWin", "ThirdPartyStoragePartitioning", "msEdgeUpdateLaunchServicesPreferredVersion",
+    "msForceBrowserSignIn",
+)
 SYSTEM_CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
@@ -142,11 +157,16 @@ class Sandbox:
 SANDBOX = Sandbox()
 
 
+def chromium_args() -> list[str]:
+    """The command-line switches Sentri gives a Chromium it launches (or has a browser server launch)."""
+    return [*CHROMIUM_ARGS, "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *DISABLED_FEATURES))]
+
+
 def launch_options(choice: ChromiumChoice, sandbox: Sandbox | None = None) -> dict:
     """Return the keyword arguments for playwright's chromium.launch()."""
     on = (sandbox or SANDBOX).off_reason() is None
     # Playwright adds --no-sandbox itself unless chromium_sandbox is True.
-    options: dict = {"headless": True, "args": list(CHROMIUM_ARGS), "chromium_sandbox": on}
+    options: dict = {"headless": True, "args": chromium_args(), "chromium_sandbox": on}
     if choice.executable:
         options["executable_path"] = choice.executable
     return options

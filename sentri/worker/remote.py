@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
 
-from .browsers import CHROMIUM_ARGS
+from .browsers import chromium_args
 
 log = logging.getLogger("sentri.worker")
 RETRY_SECONDS = 5.0  # a down endpoint is tried again after this long
@@ -161,7 +161,7 @@ class ServerPool:
     def connect_options(self) -> dict[str, Any]:
         """connect() keyword arguments. Launch options reach the browser only from a server started with
         --unsafe (e.g. one that runs a system Chromium); the official image's server uses its own."""
-        launch: dict[str, Any] = {"headless": True, "args": [*CHROMIUM_ARGS, "--no-sandbox"]}
+        launch: dict[str, Any] = {"headless": True, "args": [*chromium_args(), "--no-sandbox"]}
         if self.chromium_path:
             launch["executablePath"] = self.chromium_path
         return {"timeout": CONNECT_TIMEOUT_MS, "headers": {"x-playwright-launch-options": json.dumps(launch)}}
