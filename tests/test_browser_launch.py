@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from sentri.worker import browsers
-from tests.support.processes import descendants
+from tests.support.processes import command_line, descendants
 
 pytestmark = pytest.mark.browser
 
@@ -18,17 +17,10 @@ pytestmark = pytest.mark.browser
 def _disabled() -> set[str]:
     """The features the one running browser (this process's) was told to disable: the value of its last
     --disable-features, read from /proc."""
-    [arguments] = [args for args in map(_arguments, descendants(os.getpid()))
+    [arguments] = [args for args in map(command_line, descendants(os.getpid()))
                    if "--remote-debugging-pipe" in args and not any(a.startswith("--type=") for a in args)]
     values = [a.split("=", 1)[1] for a in arguments if a.startswith("--disable-features=")]
     return set(values[-1].split(",")) if values else set()
-
-
-def _arguments(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-    except OSError:  # it ended meanwhile
-        return []
 
 
 def _browser_ui(browser) -> list[str]:

@@ -16,7 +16,7 @@ from sentri.models import Run, TriggerToken
 from sentri.runs import options as run_options
 
 from .conftest import both_databases
-from .support.processes import descendants
+from .support.processes import command_line, descendants
 
 pytestmark = pytest.mark.browser
 
@@ -308,12 +308,7 @@ def test_a_crashed_browser_is_relaunched_for_the_next_test(app, client, site):
     assert _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)["passed"] == 1
     browsers_killed = 0
     for pid in descendants(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                command = handle.read().split(b"\0")[0]
-        except OSError:
-            continue
-        if b"chrom" in command.lower():
+        if "chrom" in "".join(command_line(pid)[:1]).lower():
             os.kill(pid, signal.SIGKILL)
             browsers_killed += 1
     assert browsers_killed >= 1

@@ -30,3 +30,12 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return sum(int(value) for value in fields[11:15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's arguments, program first ([] when it has ended or cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
