@@ -238,9 +238,8 @@ def test_the_status_endpoints_are_rate_limited_per_token(app_factory, site):
     assert client.get("/api/v1/ci/runs/RUN-1", headers=_h(other_token)).status_code == 404
 
 
-def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcome(app, client, site, admin_headers):
-    import os
-    from pathlib import Path
+def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcome(app, client, site, admin_headers,
+                                                                                  junit_xsd):
 
     from lxml import etree
 
@@ -250,8 +249,7 @@ def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcom
                       headers=_h(token)).get_json()
     response = client.get(f"/api/v1/runs/{run['runId']}/junit.xml", headers=_h(token))
     assert response.status_code == 200 and response.mimetype == "application/xml"
-    shared = Path(os.environ.get("SENTRI_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-    schema = etree.XMLSchema(etree.parse(str(shared / "real-world" / "junit" / "jenkins-xunit-junit-10.xsd")))
+    schema = etree.XMLSchema(etree.parse(str(junit_xsd)))
     document = etree.fromstring(response.data)
     schema.assertValid(document)
     suite = document.find("testsuite")

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sentri import tokens
+from tests.support.shared import recorder_export
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORDER = Path(os.environ.get("SENTRI_SHARED_DIR", ROOT.parent / "shared")) / "real-world" / "recorder"
 
 
 def last_line(result) -> str:
@@ -19,6 +21,7 @@ def last_line(result) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.e2e
 def test_flask_help_lists_the_groups(tmp_path):
     env = {**os.environ, "SENTRI_INSTANCE_PATH": str(tmp_path), "FLASK_APP": "app"}
     out = subprocess.run(
@@ -83,11 +86,11 @@ def test_a_bad_file_exits_non_zero_naming_test_and_step_and_stores_nothing(runne
 
 def test_tests_import_a_chrome_recorder_export(runner):
     runner.invoke(args=["projects", "create", "Coffee", "--base-url", "https://coffee-cart.app"])
-    export = RECORDER / "coffee-cart-order-coffees.json"
+    export = recorder_export("coffee-cart-order-coffees.json")
     assert last_line(runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(export)])) == "1"
     assert "\tdraft\t" in runner.invoke(args=["tests", "list", "--project", "PRJ-1"]).stdout
 
-    benchmark = RECORDER / "puppeteer-replay-benchmark.json"
+    benchmark = recorder_export("puppeteer-replay-benchmark.json")
     refused = runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(benchmark)])
     assert refused.exit_code != 0 and "waitForExpression" in refused.output
     skipped = runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(benchmark), "--skip-unsupported"])

@@ -15,17 +15,16 @@ import pytest
 from tests.support import SentriProcess
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
+from tests.support.shared import seed
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_13cee58d47450219.txt"
-if not SEED.exists():
-    SEED = Path("/work/shared/seeds/000_13cee58d47450219.txt")
+SEED = "000_13cee58d47450219.txt"  # the product document with the aegis CI commands
 
 
 def _commands() -> tuple[str, str]:
     """Return the seed's GitHub Actions and GitLab CI curl commands, as written."""
-    text = SEED.read_text()
+    text = seed(SEED).read_text()
     found = re.findall(r"^( *)(curl -fsSL -X POST https://aegisrunner\.com/api/v1/ci/trigger.*?\n *(?:}'|}\"))$",
                        text, re.MULTILINE | re.DOTALL)
     assert len(found) == 2, found

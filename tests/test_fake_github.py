@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -25,9 +23,8 @@ from tests.support.fake_github import (
     FakeGitHub,
     openapi_to_jsonschema,
 )
+from tests.support.shared import shared_path
 
-SHARED = Path(os.environ.get("SENTRI_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-OPS = SHARED / "real-world" / "github" / "ops.json"
 REPO = "octo/hello"
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -341,9 +338,7 @@ def test_wait_for_raises_assertion_error_when_the_condition_never_holds(gh):
 
 @pytest.fixture(scope="module")
 def ops():
-    if not OPS.exists():
-        pytest.skip(f"{OPS} not found (set SENTRI_SHARED_DIR)")
-    return json.loads(OPS.read_text())
+    return json.loads(shared_path("real-world", "github", "ops.json").read_text())
 
 
 def _strip_descriptions(node):

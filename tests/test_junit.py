@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from sentri import projects, testcases, tokens
 from sentri.runs import junit
-
-SHARED = Path(os.environ.get("SENTRI_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-SCHEMA = SHARED / "real-world" / "junit" / "jenkins-xunit-junit-10.xsd"
 
 
 def test_xml_safe_drops_exactly_what_xml_1_0_cannot_hold():
@@ -23,7 +17,7 @@ def test_xml_safe_drops_exactly_what_xml_1_0_cannot_hold():
 
 
 @pytest.mark.browser
-def test_page_text_with_control_characters_gives_junit_that_validates(app, client, site):
+def test_page_text_with_control_characters_gives_junit_that_validates(app, client, site, junit_xsd):
     from lxml import etree
 
     with app.app_context():
@@ -48,7 +42,7 @@ def test_page_text_with_control_characters_gives_junit_that_validates(app, clien
     response = client.get(f"/api/v1/runs/{run.get_json()['runId']}/junit.xml", headers=headers)
     assert response.status_code == 200
     document = etree.fromstring(response.data)  # raises on an XML-illegal character
-    etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(document)
+    etree.XMLSchema(etree.parse(str(junit_xsd))).assertValid(document)
     case = document.find("testsuite/testcase")
     assert case.get("classname") == "Shop" and document.find("testsuite").get("name") == "Shop"
     assert "Bellhere" in case.find("failure").text

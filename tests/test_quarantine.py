@@ -16,7 +16,6 @@ from tests.conftest import _make_user, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.support.runs import recorded_run
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
-from tests.test_junit import SCHEMA
 
 OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
 BROKEN = [{"goto": "/fail"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 500}]
@@ -41,7 +40,7 @@ def _quarantine(client, headers, project_id, test_id, reason="flaky on CI since 
 
 
 @pytest.mark.browser
-def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the_run(gh_app, site, fake):
+def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the_run(gh_app, site, fake, junit_xsd):
     client = gh_app.test_client()
     with gh_app.app_context():
         project = projects.create("Shop", site)
@@ -65,7 +64,7 @@ def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the
     assert (held["status"], held["quarantined"]) == ("failed", True)  # it really ran, and failed
 
     document = etree.fromstring(client.get(f"/api/v1/runs/{status['runId']}/junit.xml", headers=headers).data)
-    etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(document)
+    etree.XMLSchema(etree.parse(str(junit_xsd))).assertValid(document)
     suite = document.find("testsuite")
     assert (suite.get("failures"), suite.get("skipped")) == ("0", "1")
     case = next(c for c in suite.findall("testcase") if c.get("name") == "always broken")

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from sentri import recorder
 from sentri.testfiles import load_tests, parse_document
 from sentri.testformat import TestFormatError, validate_test
+from tests.support.shared import shared_files, shared_path
 
-SHARED = Path(os.environ.get("SENTRI_SHARED_DIR") or Path(__file__).resolve().parent.parent.parent / "shared")
-RECORDINGS = SHARED / "real-world" / "recorder"
-FILES = sorted(RECORDINGS.glob("*.json"))
+RECORDINGS = ("real-world", "recorder")
+FILES = shared_files("/".join(RECORDINGS), "*.json")
 
 
 def read(name: str) -> str:
-    return (RECORDINGS / name).read_text()
+    return shared_path(*RECORDINGS, name).read_text()
 
 
 def flow(*steps: dict, **extra) -> dict:
@@ -37,10 +35,11 @@ def click(*selectors, **extra) -> dict:
 # -- every real export -----------------------------------------------------------------------------
 
 def test_the_real_exports_are_there():
-    assert len(FILES) == 5, f"expected the five Recorder exports in {RECORDINGS}"
+    folder = shared_path(*RECORDINGS)
+    assert len(list(folder.glob("*.json"))) == 5, f"expected the five Recorder exports in {folder}"
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: getattr(p, "name", None))
 def test_every_real_export_converts_to_valid_tests(path):
     flows = parse_document(path.read_text(), path.name)
     assert flows and all(recorder.is_recording(f) for f in flows)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import typing
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +17,7 @@ from sentri.testformat import (
     validate_steps,
     validate_test,
 )
-
-SHARED = Path(os.environ.get("SENTRI_SHARED_DIR") or Path(__file__).resolve().parent.parent.parent / "shared")
+from tests.support.shared import shared_path
 
 
 def problems_of(step: dict | None = None, **doc) -> list[str]:
@@ -38,7 +35,7 @@ def one_problem(step: dict) -> str:
 
 
 def spec_example(language: str) -> str:
-    text = (SHARED / "spec" / "test-format.md").read_text()
+    text = shared_path("spec", "test-format.md").read_text()
     return re.search(rf"```{language}\n(.*?)```", text, re.S).group(1)
 
 

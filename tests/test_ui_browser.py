@@ -13,13 +13,12 @@ from playwright.sync_api import expect, sync_playwright
 
 from sentri import projects, testcases, users
 from sentri.worker.browsers import find_chromium, launch_options
+from tests.support.shared import recorder_export
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
-SHARED = Path(os.environ.get("SENTRI_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
-COFFEE = SHARED / "real-world" / "recorder" / "coffee-cart-order-coffees.json"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +71,7 @@ def admin(chromium, live_server, accounts):
 
 
 def test_create_import_approve_and_a_token_seen_once(admin):
+    coffee = recorder_export("coffee-cart-order-coffees.json")
     page = admin.page
     page.get_by_label("Name").fill("Coffee cart")
     page.get_by_label("Base URL").fill("https://coffee-cart.app")
@@ -79,7 +79,7 @@ def test_create_import_approve_and_a_token_seen_once(admin):
     expect(page.get_by_role("heading", name=re.compile("Coffee cart"))).to_be_visible()
     expect(page.get_by_role("link", name="Tests", exact=True)).to_have_attribute("aria-current", "page")
 
-    page.get_by_label("File").set_input_files(str(COFFEE))
+    page.get_by_label("File").set_input_files(str(coffee))
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_text("Imported 1 test(s) as drafts")).to_be_visible()
     expect(page.get_by_role("link", name="Review queue")).to_have_attribute("aria-current", "page")

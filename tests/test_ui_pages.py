@@ -14,10 +14,10 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run
 from tests.support.runs import recorded_run
+from tests.support.shared import recorder_export
 
 PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def csrf_of(html: str) -> str:
@@ -315,8 +315,7 @@ def _upload(admin, shop, name, content, **extra):
 
 
 def test_import_recorder_export_and_unsupported_steps(admin, shop):
-    coffee = Path(__import__("os").environ.get("SENTRI_SHARED_DIR", SHARED)) / "real-world" / "recorder"
-    content = (coffee / "coffee-cart-order-coffees.json").read_text()
+    content = recorder_export("coffee-cart-order-coffees.json").read_text()
     response = _upload(admin, shop, "coffee-cart-order-coffees.json", content)
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/projects/{shop}/review")
     review = admin.html(f"/projects/{shop}/review")
