@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -34,6 +35,8 @@ def _int(value: str) -> int:
 
 
 TRACE_MODES = ("rerun", "always")
+# werkzeug.security's method strings: scrypt (its default) or pbkdf2, with their optional costs.
+PASSWORD_METHOD = re.compile(r"scrypt(:\d+:\d+:\d+)?|pbkdf2(:sha(256|512)(:\d+)?)?")
 
 
 def _trace_mode(value: str) -> str:
@@ -81,6 +84,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_BROWSER_SERVER_CHROMIUM": str,
     "SENTRI_METRICS": _bool,
     "SENTRI_METRICS_TOKEN": str,
+    "SENTRI_PASSWORD_HASH": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -136,6 +140,8 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_METRICS": False,
     "SENTRI_METRICS_TOKEN": None,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
+    # werkzeug's password hashing method; the default is werkzeug's own (scrypt). Tests use a cheap one.
+    "SENTRI_PASSWORD_HASH": "scrypt",
     "RATELIMIT_ENABLED": True,
     # Uploads (test imports) and JSON bodies larger than this are refused with 413 before being read.
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
@@ -209,6 +215,9 @@ def derive(config: dict, instance_path: str) -> None:
     # form pages use Flask-WTF's global protection.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    if not PASSWORD_METHOD.fullmatch(str(config["SENTRI_PASSWORD_HASH"])):
+        raise ConfigError(f"SENTRI_PASSWORD_HASH={config['SENTRI_PASSWORD_HASH']!r} is not valid: use werkzeug's "
+                          "'scrypt[:n:r:p]' or 'pbkdf2[:sha256[:iterations]]'")
     try:
         config["BROWSER_BLOCKED_NETWORKS"] = parse_networks(config["SENTRI_BROWSER_BLOCKED_NETWORKS"])
     except ValueError as exc:

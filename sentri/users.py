@@ -4,9 +4,11 @@ function asks, and their administration (list, change a role, deactivate or reac
 from __future__ import annotations
 
 import secrets
+from functools import cache
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from pydantic import BeforeValidator, Field
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -19,8 +21,18 @@ from .validation import Body, one_of, problem
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
-# Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _hash(password: str) -> str:
+    """Hash a password with SENTRI_PASSWORD_HASH (werkzeug's method string; scrypt unless tests say)."""
+    return generate_password_hash(password, method=current_app.config["SENTRI_PASSWORD_HASH"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """A hash checked against when the email is unknown, so a wrong email costs what a wrong password does;
+    made on first use (no hashing at import), once per method."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def _email(value: Any) -> str:
@@ -77,10 +89,11 @@ def create_user(email: str, password: str, *, role: str = "member", actor: User 
     """Create an account with a hashed password (from values a NewUser has checked); only an admin (or the
     CLI, actor=None) may."""
     require_admin(actor)
+    password_hash = _hash(password)  # before the write lock: hashing is the slow part
     with write():
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict(f"A user with the email {email} already exists.")
-        user = User(email=email, password_hash=generate_password_hash(password), role=role)
+        user = User(email=email, password_hash=password_hash, role=role)
         db.session.add(user)
     return user
 
@@ -89,7 +102,7 @@ def authenticate(email: str, password: str) -> User | None:
     """Return the active user with these credentials, or None without saying which part was wrong."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["SENTRI_PASSWORD_HASH"]), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
@@ -98,8 +111,9 @@ def authenticate(email: str, password: str) -> User | None:
 
 def _store_password(user: User, password: str) -> None:
     """Hash the new password and bump the credentials version: every older session and API token dies."""
+    password_hash = _hash(password)  # before the write lock: hashing is the slow part
     with write():
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = password_hash
         user.credentials_version = User.credentials_version + 1  # in SQL: two changes at once both count
 
 

@@ -183,3 +183,23 @@ def test_password_changes_share_the_login_throttle(app_factory):
     assert page.status_code == 200
     assert browser.post("/account", data={"csrf_token": _csrf(page.get_data(as_text=True)), "current_password": OLD,
                                           "new_password": NEW, "confirm": NEW}).status_code == 429
+
+
+def test_passwords_are_hashed_with_scrypt_unless_the_setting_says_otherwise(app_factory):
+    """Tests hash cheaply (conftest.TEST_CONFIG); what a real server stores is werkzeug's scrypt."""
+    from sentri.config import DEFAULTS
+
+    assert DEFAULTS["SENTRI_PASSWORD_HASH"] == "scrypt"
+    app = app_factory(SENTRI_PASSWORD_HASH=DEFAULTS["SENTRI_PASSWORD_HASH"])
+    with app.app_context():
+        user = users.create_user("ada@example.com", OLD)
+        assert user.password_hash.startswith("scrypt:")
+        assert users.authenticate("ada@example.com", OLD).id == user.id
+        assert users.authenticate("nobody@example.com", OLD) is None  # checked against a dummy scrypt hash
+
+
+def test_a_password_hash_setting_werkzeug_cannot_use_stops_the_start(app_factory):
+    from sentri.config import ConfigError
+
+    with pytest.raises(ConfigError, match="SENTRI_PASSWORD_HASH='md5' is not valid"):
+        app_factory(SENTRI_PASSWORD_HASH="md5")
