@@ -12,13 +12,23 @@ NODE_STAMP := node_modules/.installed
 
 export FLASK_APP := app
 
-.PHONY: run test install install-test assets chromium lint migrate screenshots clean
+.PHONY: run test test-fast install install-test assets chromium lint migrate screenshots clean
+
+# Test processes side by side: most browser and server tests wait on sockets and timers more than they use a
+# core, so four share the two cores of CI well (the full suite, measured: docs/testing.md).
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 run: install chromium
 	$(BIN)/python app.py
 
+# Every test: real Chromium, real server processes, both databases where SENTRI_TEST_DATABASE_URL is set.
 test: install-test chromium lint
-	$(BIN)/pytest
+	$(PYTEST) --durations=30
+
+# What answers in a minute or two: no browser, no server process, no fuzzing (the markers in setup.cfg).
+test-fast: install-test lint
+	$(PYTEST) -m "not browser and not e2e and not fuzz"
 
 install: $(STAMP) assets
 install-test: $(TEST_STAMP) assets

@@ -52,7 +52,7 @@ def crawl_command(project_id, base_url, max_pages, max_depth, pages, fill_forms,
     except SentriError as exc:
         raise click.ClickException(exc.message) from None
     engine = current_app.extensions["sentri_engine"]
-    engine.wake()  # starts this process's workers
+    engine.start()  # this command runs the crawl itself (unless a serving process takes it first)
     crawl_id = crawl.id
     try:
         while True:

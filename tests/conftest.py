@@ -4,13 +4,17 @@ users with API tokens, a PostgreSQL variant when SENTRI_TEST_DATABASE_URL is set
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from sqlalchemy import text
 
 from sentri import create_app
 
@@ -27,48 +31,122 @@ def _pg_admin_connect():
     return psycopg.connect(urlunsplit(parts._replace(scheme="postgresql")), autocommit=True)
 
 
-@pytest.fixture
-def database(request):
-    """Yield a database URL: None for the instance's SQLite file, or a fresh PostgreSQL database."""
-    kind = getattr(request, "param", "sqlite")
-    if kind == "sqlite":
+def pytest_collection_modifyitems(items):
+    """A test that takes a module's `browser` fixture (a Chromium of its own) is a browser test."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+# Settings every test app starts with; SentriProcess (tests/support/server.py) gives real servers the same.
+TEST_CONFIG = {
+    "TESTING": True,
+    "SENTRI_SECRET_KEY": "test-secret-key-not-for-production",
+    "RATELIMIT_ENABLED": False,
+    "SENTRI_DEMO": False,
+    # Failing steps in tests fail fast; one warm browser per app is plenty.
+    "SENTRI_STEP_TIMEOUT_MS": 3000,
+    "SENTRI_MAX_BROWSERS": 1,
+    # No test ever reaches api.github.com: tests that post start a fake GitHub on loopback.
+    "SENTRI_GITHUB_API_URL": "http://127.0.0.1:9",
+    # scrypt costs ~60 ms a hash; what tests prove of passwords holds for any method (test_passwords
+    # checks the production default).
+    "SENTRI_PASSWORD_HASH": "pbkdf2:sha256:1",
+}
+
+
+def _migrate(instance: Path, database_url: str | None = None) -> None:
+    from flask_migrate import upgrade
+
+    from sentri.extensions import db
+
+    app = create_app({**TEST_CONFIG, "SENTRI_INSTANCE_PATH": str(instance),
+                      **({"SENTRI_DATABASE_URL": database_url} if database_url else {})})
+    with app.app_context():
+        upgrade()
+        if database_url is None:
+            db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated once per test process: each test's instance starts from a copy of it."""
+    instance = tmp_path_factory.mktemp("template-instance")
+    _migrate(instance)
+    return instance / "sentri.db"
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id):
+    """A PostgreSQL database migrated once per test process, the template of every test's own database."""
+    if not PG_URL:
         yield None
         return
-    name = f"sentri_t_{uuid.uuid4().hex[:12]}"
+    name = f"sentri_tpl_{worker_id}_{uuid.uuid4().hex[:8]}"
     with _pg_admin_connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(PG_URL)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
+    _migrate(Path(tempfile.mkdtemp(prefix="sentri-pg-template-")), _pg_url(name))
+    yield name
     with _pg_admin_connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def app_factory(tmp_path, database):
-    """Return a function that builds a migrated app on this test's instance folder."""
-    from flask_migrate import upgrade
+def _pg_url(name: str) -> str:
+    return urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
 
+
+@pytest.fixture
+def database(request):
+    """Yield a database URL: None for the instance's SQLite file, or a fresh PostgreSQL database already
+    migrated (a copy of the template: CREATE DATABASE ... TEMPLATE)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield None
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"sentri_t_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield _pg_url(name)
+    with _pg_admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _start_on_wake(engine) -> None:
+    """Let the engine start itself on the first wake(), as a serving process's engine is already started:
+    a test marked `browser` runs the runs it starts, and pays for Chromium only when it does."""
+    signal = engine.wake
+
+    def wake() -> None:
+        if not engine.stopping:
+            engine.start()
+        signal()
+
+    engine.wake = wake
+
+
+@pytest.fixture
+def app_factory(request, tmp_path, database, sqlite_template):
+    """Return a function that builds an app on this test's instance folder, its database migrated (a copy
+    of the migrated template). In a test marked `browser`, the app's engine starts on its first wake();
+    elsewhere runs stay queued (no browser is ever launched)."""
     made = []
+    browser = request.node.get_closest_marker("browser") is not None
 
     def make(**overrides):
-        config = {
-            "TESTING": True,
-            "SENTRI_INSTANCE_PATH": str(tmp_path / "instance"),
-            "SENTRI_SECRET_KEY": "test-secret-key-not-for-production",
-            "RATELIMIT_ENABLED": False,
-            "SENTRI_DEMO": False,
-            # Failing steps in tests fail fast; one warm browser per app is plenty.
-            "SENTRI_STEP_TIMEOUT_MS": 3000,
-            "SENTRI_MAX_BROWSERS": 1,
-            # No test ever reaches api.github.com: tests that post start a fake GitHub on loopback.
-            "SENTRI_GITHUB_API_URL": "http://127.0.0.1:9",
-        }
+        instance = tmp_path / "instance"
+        config = {**TEST_CONFIG, "SENTRI_INSTANCE_PATH": str(instance)}
         if database:
             config["SENTRI_DATABASE_URL"] = database
         config.update(overrides)
+        if not database and not config.get("SENTRI_DATABASE_URL") and not (instance / "sentri.db").exists():
+            instance.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sqlite_template, instance / "sentri.db")
         app = create_app(config)
-        with app.app_context():
-            upgrade()
+        if browser:
+            _start_on_wake(app.extensions["sentri_engine"])
         made.append(app)
         return app
 
@@ -82,6 +160,24 @@ def app_factory(tmp_path, database):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _refuse(marker: str, what: str):
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError(f"this test {what}: mark it @pytest.mark.{marker} (make test-fast leaves such tests out)")
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _pays_only_for_its_marks(request, monkeypatch):
+    """The tiers hold by construction: a test not marked `browser` cannot launch Chromium or start an engine,
+    and one not marked `e2e` cannot start a Sentri process."""
+    if request.node.get_closest_marker("browser") is None:
+        refuse = _refuse("browser", "launches a browser")
+        monkeypatch.setattr("sentri.worker.engine.RunEngine.start", refuse)
+        monkeypatch.setattr("sentri.worker.browser_worker.launch_chromium", refuse)
+    if request.node.get_closest_marker("e2e") is None:
+        monkeypatch.setattr("tests.support.server.SentriProcess.start", _refuse("e2e", "starts a Sentri process"))
 
 
 @pytest.fixture
@@ -177,6 +273,14 @@ class _SitePages(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+@pytest.fixture
+def junit_xsd():
+    """Jenkins' JUnit schema (from SENTRI_SHARED_DIR), looked up before the test pays for a run."""
+    from tests.support.shared import junit_schema
+
+    return junit_schema()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from sentri.outbound import post_json
 from sentri.runs import callbacks as notify
 from sentri.runs.callbacks import CallbackSender
 from sentri.ssrf import Allowlist
-from tests.support import FixtureSite, SentriProcess, TricklingReceiver, http_session, page_test, write_tests
+from tests.support import FixtureSite, SentriProcess, TricklingReceiver, http_session, page_test
 
 LOCAL = Allowlist.parse("127.0.0.1")
 # A deadline short enough for a quick test but four trickle intervals long: each read alone succeeds.
@@ -195,14 +195,12 @@ GRACE = 3
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_sigterm_returns_within_the_grace_while_a_callback_trickles(tmp_path):
     env = {"SENTRI_SHUTDOWN_GRACE_SECONDS": str(GRACE)}
     with FixtureSite() as site, TricklingReceiver("head") as receiver, \
             SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
-        project_id = sentri.cli("projects", "create", "Trickle", "--base-url", site.url)
-        path = write_tests(tmp_path / "trickle.yaml", [page_test("trickle", site.url)])
-        assert sentri.cli("tests", "import", "--project", project_id, str(path), "--approve") == "1"
-        token = sentri.cli("tokens", "create", "--project", project_id, "--name", "ci")
+        project_id, token = sentri.new_project("Trickle", site.url, [page_test("trickle", site.url)])
         http = http_session()
         started = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger",
                             headers={"Authorization": f"Bearer {token}"},

@@ -87,6 +87,7 @@ def test_a_secret_key_under_32_bytes_is_refused_naming_the_setting(tmp_path, mon
         create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", [["app.py"], ["-m", "flask", "--app", "app", "users", "list"]])
 def test_starting_with_a_short_secret_key_is_one_line_and_a_non_zero_exit(tmp_path, command):
     import os

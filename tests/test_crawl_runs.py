@@ -31,7 +31,6 @@ from tests.support.crawl_site import PASSWORD as PASSWORD_SECRET
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
-from tests.test_junit import SCHEMA
 from tests.test_openapi import Described
 from tests.test_ui_pages import PASSWORD, Browser
 
@@ -77,7 +76,7 @@ def _wait_crawl(client, headers, url, timeout=120):
 
 
 @pytest.mark.browser
-def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_factory, crawl_site, fake):
+def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_factory, crawl_site, fake, junit_xsd):
     app = app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
     project_id, token = _project(app, crawl_site.url)  # no tests at all: its checks are the pages
     status = _run(app, project_id, token, {"crawl": True, "generateTests": True, **_github_body()})
@@ -96,7 +95,7 @@ def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_fac
     assert "/private" not in crawl_site.paths  # robots.txt said no
 
     document = etree.fromstring(client.get(f"/api/v1/runs/{status['runId']}/junit.xml", headers=headers).data)
-    etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(document)
+    etree.XMLSchema(etree.parse(str(junit_xsd))).assertValid(document)
     cases = document.find("testsuite").findall("testcase")
     assert {c.get("classname") for c in cases} == {"Crawled shop.pages"}
     assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == sorted(
@@ -227,13 +226,13 @@ def test_aborting_a_crawling_run_stops_the_crawl_and_frees_the_project(app, craw
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_a_crawl_cut_short_by_a_killed_process_is_crawled_again_after_restart(crawl_site, tmp_path):
     """SIGKILL mid-crawl: the crawl is the database's. The restarted server finds its lease run out, queues
     it once more, crawls, and the run ends with its page checks; the project is not left locked."""
     with SentriProcess(tmp_path / "instance", max_browsers=1, env={"SENTRI_LEASE_SECONDS": "3"}) as sentri:
         try:
-            project_id = sentri.cli("projects", "create", "Crashy", "--base-url", crawl_site.url)
-            token = sentri.cli("tokens", "create", "--project", project_id)
+            project_id, token = sentri.new_project("Crashy", crawl_site.url)
             bearer = {"Authorization": f"Bearer {token}"}
             started = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=bearer,
                                        json={"crawl": True, "crawlPages": ["/slow"], "maxPages": 4}, timeout=30).json()

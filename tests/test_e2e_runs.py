@@ -28,12 +28,11 @@ from tests.support import (
     wait_test,
     write_tests,
 )
+from tests.support.shared import seed
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_10c1e8aa5d59c1a2.txt"
-if not SEED.exists():  # /work/main/tests -> /work/shared
-    SEED = Path("/work/shared/seeds/002_10c1e8aa5d59c1a2.txt")
+SEED = "002_10c1e8aa5d59c1a2.txt"  # the product document with the GitHub Actions and GitLab CI examples
 
 RUN_TIMEOUT = 60.0  # the longest any run here may take, in seconds
 STATUS_FIELDS = {
@@ -77,8 +76,12 @@ def http():
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def new_project(sentri: SentriProcess, site: FixtureSite, name: str, tests: list[dict]) -> tuple[str, str]:
-    """Create a project on the fixture site with approved `tests` and a trigger token, all with the CLI."""
+def new_project(sentri: SentriProcess, site: FixtureSite, name: str, tests: list[dict], *,
+                cli: bool = False) -> tuple[str, str]:
+    """Create a project on the fixture site with approved `tests` and a trigger token: over the API, or with
+    the CLI as an admin would (`flask projects create`, `tests import --approve`, `tokens create`)."""
+    if not cli:
+        return sentri.new_project(name, site.url, tests, token_label=f"{name}-ci")
     project_id = sentri.cli("projects", "create", name, "--base-url", site.url)
     assert re.fullmatch(r"PRJ-\d+", project_id), project_id
     path = write_tests(sentri.instance_path.parent / f"{name}.yaml", tests)
@@ -147,7 +150,7 @@ def assert_terminal_times(body: dict) -> None:
 
 def test_a_passing_run_reports_counts_results_and_calls_back(sentri, site, sink, http):
     tests = [page_test(f"pass{i}", site.url) for i in (1, 2, 3)]
-    project_id, token = new_project(sentri, site, "passing", tests)
+    project_id, token = new_project(sentri, site, "passing", tests, cli=True)
     since = time.monotonic()
 
     started = trigger(http, sentri, project_id, token, {"callbackUrl": sink.hook_url(HOOK["passing"])})
@@ -288,7 +291,7 @@ JQ_FIX = {
 
 def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdir: Path, *, fix_jq: bool = False):
     """Run both `run:` blocks of the seed's workflow; return (block 1, block 2, outputs of block 1)."""
-    trigger_block, wait_block = github_run_blocks(SEED.read_text())
+    trigger_block, wait_block = github_run_blocks(seed(SEED).read_text())
     github_output = workdir / "github_output"
     github_output.write_text("")
     first = run_bash(
@@ -317,7 +320,7 @@ def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdi
 
 
 def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp_path):
-    blocks = github_run_blocks(SEED.read_text())
+    blocks = github_run_blocks(seed(SEED).read_text())
     assert len(blocks) == 2, blocks
     assert blocks[0].startswith("response=$(curl -sf -X POST") and blocks[1].startswith("status_url=")
 
@@ -541,7 +544,7 @@ def gitlab_script(text: str) -> str:
 
 
 def test_the_seed_gitlab_ci_job_runs_unchanged(sentri, site, tmp_path):
-    script = gitlab_script(SEED.read_text())
+    script = gitlab_script(seed(SEED).read_text())
     assert script.startswith("response=$(curl -sf -X POST") and "$SENTRI_TOKEN" in script
     # A passing run exits 0; a run that does not complete (here: aborted by a user) exits 1.
     for name, tests, expected in (("gitlab-pass", [page_test("gl1", site.url)], 0),

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import FixtureSite, SentriProcess, http_session
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 WAITERS = 8
 
 

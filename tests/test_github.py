@@ -325,12 +325,9 @@ def test_a_request_outside_the_trusted_api_base_obeys_the_ssrf_rules(fake):
 
 
 def _e2e_project(sentri, site_url: str, name: str):
-    from tests.support import wait_test, write_tests
+    from tests.support import wait_test
 
-    project_id = sentri.cli("projects", "create", name, "--base-url", site_url)
-    path = write_tests(sentri.instance_path.parent / f"{name}.yaml", [wait_test(name, site_url, 3_000)])
-    sentri.cli("tests", "import", "--project", project_id, str(path), "--approve")
-    return project_id, sentri.cli("tokens", "create", "--project", project_id)
+    return sentri.new_project(name, site_url, [wait_test(name, site_url, 3_000)])
 
 
 def _e2e_start(sentri, fake, name: str):
@@ -378,6 +375,7 @@ def _assert_token_nowhere(sentri, database: str | None = None) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 # Once, on PostgreSQL where the run has one (CI): what the reporter does is the same on both databases, and the
 # crash recovery under it is tested on both (test_e2e_runs.py).
 @pytest.mark.parametrize("database", [DATABASES[-1]], indirect=True)
@@ -406,6 +404,7 @@ def test_a_run_resumed_after_a_crash_cannot_post_and_says_so(tmp_path, fake, dat
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_a_run_handed_back_at_a_stop_finishes_later_and_says_it_could_not_post(tmp_path, fake):
     from tests.support import SentriProcess
 

@@ -344,6 +344,7 @@ sys.stdout.write(json.dumps(app.test_client().get("/metrics").get_data(as_text=T
 """
 
 
+@pytest.mark.e2e
 def test_multiprocess_mode_sums_the_processes_and_reads_the_database_once(tmp_path):
     shared = tmp_path / "prometheus"
     shared.mkdir()

@@ -28,6 +28,7 @@ PG_URL = os.environ.get("SENTRI_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SENTRI_TEST_REDIS_URL")
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.e2e,
     pytest.mark.skipif(not (PG_URL and REDIS_URL),
                        reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL) and SENTRI_TEST_REDIS_URL"),
 ]
@@ -49,12 +50,16 @@ def shared_database():
 
 
 @pytest.fixture
-def redis_url():
+def redis_url(worker_id):
+    """SENTRI_TEST_REDIS_URL's server, on a database of this test process's own (xdist's gw0 -> 1, ...), so
+    that emptying it never touches another process's test."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    number = 0 if worker_id == "master" else 1 + int(worker_id.removeprefix("gw")) % 15
+    url = urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{number}"))
+    client = redis.Redis.from_url(url)
     client.flushdb()  # the limits of earlier tests must not count here
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.close()
 

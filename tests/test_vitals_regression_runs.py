@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests.support import FixtureSite, SentriProcess, write_tests
+from tests.support import FixtureSite, SentriProcess
 from tests.test_e2e_runs import run_seed_workflow, status_of, trigger, wait_terminal
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 SAMPLES = 5
 
@@ -28,14 +28,11 @@ def sentri(tmp_path_factory):
 
 
 def _paced_project(sentri, site, name, settings):
-    project_id = sentri.cli("projects", "create", name, "--base-url", site.url)
-    path = write_tests(sentri.instance_path.parent / f"{name}.yaml", [{
+    project_id, token = sentri.new_project(name, site.url, [{
         "name": "paced page", "tags": [],
         "steps": [{"action": "goto", "url": f"{site.url}/paced"},
                   {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"}],
-    }])
-    sentri.cli("tests", "import", "--project", project_id, str(path), "--approve")
-    token = sentri.cli("tokens", "create", "--project", project_id, "--name", f"{name}-ci")
+    }], token_label=f"{name}-ci")
     response = sentri.http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json=settings,
                                  headers=sentri.user_headers(), timeout=15)
     assert response.status_code == 200, response.text

@@ -129,9 +129,9 @@ class RunEngine:
     # -- work signals --------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """There may be work (a run was started here, or a worker just claimed): idle workers look now."""
-        if not self._started and not self.stopping:
-            self.start()
+        """There may be work (a run was started here, or a worker just claimed): idle workers look now. Only a
+        signal: a process whose engine was never start()ed (a CLI command) leaves the work to the processes
+        that serve, which find it within IDLE_POLL_SECONDS."""
         with self._cond:
             self._signal += 1
             self._cond.notify_all()

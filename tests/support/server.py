@@ -104,6 +104,7 @@ class SentriProcess:
             SENTRI_HOST="127.0.0.1",
             SENTRI_PORT=str(self.port),
             SENTRI_SECRET_KEY=SECRET_KEY,
+            SENTRI_PASSWORD_HASH="pbkdf2:sha256:1",  # as conftest.TEST_CONFIG: scrypt is for real passwords
             SENTRI_DEMO="0",
             SENTRI_CALLBACK_ALLOWLIST="127.0.0.1",
             SENTRI_GITHUB_API_URL="http://127.0.0.1:9",  # never api.github.com; tests pass a fake's URL
@@ -260,6 +261,26 @@ class SentriProcess:
 
     def user_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.login()}"}
+
+    def api(self, method: str, path: str, body: dict | list | None = None, *, expect: int = 200) -> dict | list:
+        """Call the JSON API as the first-start admin; return the body (RuntimeError on another status)."""
+        response = self.http.request(method, f"{self.url}/api/v1{path}", json=body, headers=self.user_headers(),
+                                     timeout=30)
+        if response.status_code != expect:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    def new_project(self, name: str, base_url: str, tests: list[dict] = (), *,
+                    token_label: str = "ci") -> tuple[str, str]:
+        """Create a project with these tests, approved, and a trigger token, over the API (what a `flask`
+        command does, without a process start per call; test_e2e_runs does it once with the CLI itself).
+        Return the project's id and the token."""
+        project_id = self.api("POST", "/projects", {"name": name, "baseUrl": base_url}, expect=201)["id"]
+        for test in tests:
+            test_id = self.api("POST", f"/projects/{project_id}/tests", test, expect=201)["id"]
+            self.api("POST", f"/projects/{project_id}/tests/{test_id}/approve")
+        token = self.api("POST", f"/projects/{project_id}/trigger-tokens", {"label": token_label}, expect=201)["token"]
+        return project_id, token
 
     def run_to_end(self, project_id: str, token: str, body: dict | None = None, *, timeout: float = 300.0,
                    poll: float = 0.05) -> dict:
