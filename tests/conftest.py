@@ -175,7 +175,7 @@ def _pays_only_for_its_marks(request, monkeypatch):
     if request.node.get_closest_marker("browser") is None:
         refuse = _refuse("browser", "launches a browser")
         monkeypatch.setattr("sentri.worker.engine.RunEngine.start", refuse)
-        monkeypatch.setattr("sentri.worker.browser_worker.launch_chromium", refuse)
+        monkeypatch.setattr("sentri.worker.browser_set.launch_chromium", refuse)
     if request.node.get_closest_marker("e2e") is None:
         monkeypatch.setattr("tests.support.server.SentriProcess.start", _refuse("e2e", "starts a Sentri process"))
 

@@ -212,6 +212,60 @@ def test_a_host_name_is_judged_by_the_address_it_resolves_to(app_factory, monkey
         site.stop()
 
 
+METADATA_BODY = "AccessKeyId AKIAEXAMPLE SecretAccessKey wJalrXUtnFEMI-stand-in"
+
+
+def test_no_redirect_walks_the_browser_into_a_blocked_network(app_factory):
+    """Routes see only a redirect chain's first request; the context's gate sees every connection. Each way a
+    page can send the browser on (302, 307, a chain through an allowed second site, meta refresh, a script,
+    and a subresource's redirect) ends at the gate, before anything reaches the blocked stand-in; the step
+    fails saying so, and nothing of the stand-in's answer is anywhere in the result."""
+    metadata = StaticSite({"/latest/meta-data/": f"<title>{METADATA_BODY}</title><h1>{METADATA_BODY}</h1>"},
+                          host="127.0.0.2").start()
+    secret = f"{metadata.url}/latest/meta-data/"
+    hop = StaticSite({}, redirects={"/onward": (302, secret)}).start()
+    site = StaticSite({
+        "/meta": f'<!doctype html><title>Shop</title><meta http-equiv="refresh" content="0;url={secret}"><h1>Shop</h1>',
+        "/script": f"<!doctype html><title>Shop</title><h1>Shop</h1><script>location.href = {secret!r}</script>",
+        "/picture": '<!doctype html><title>Shop</title><h1>Shop</h1><img src="/r302">'
+                    '<script>fetch("/r307").then(r => r.text()).then(t => document.title = t)</script>',
+    }, redirects={"/r302": (302, secret), "/r307": (307, secret), "/chain": (301, "/chain2"),
+                  "/chain2": (302, f"{hop.url}/onward")}).start()
+    try:
+        app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
+        project_id, key, token = _project(app, site.url)
+        tests = {
+            "302": [{"goto": "/r302"}, {"expect_title": METADATA_BODY}],
+            "307": [{"goto": "/r307"}, {"expect_title": METADATA_BODY}],
+            "chain": [{"goto": "/chain"}, {"expect_title": METADATA_BODY}],
+            "meta refresh": [{"goto": "/meta"}, {"expect_title": METADATA_BODY, "timeout": 2000}],
+            "script": [{"goto": "/script"}, {"expect_title": METADATA_BODY, "timeout": 2000}],
+            "subresource": [{"goto": "/picture"}, {"expect_title": METADATA_BODY, "timeout": 2000}],
+        }
+        with app.app_context():
+            for name, steps in tests.items():
+                test = testcases.create(projects.get(project_id), {"name": name, "steps": steps})
+                testcases.review(test, "approve")
+        detail = _run(app.test_client(), project_id, token, _admin(app))
+        junit = app.test_client().get(f"/api/v1/runs/{detail['id']}/junit.xml", headers=_h(token)).get_data(True)
+        assert metadata.hits == []  # nothing, by any path, ever reached the blocked address
+        assert {hit.path for hit in hop.hits} == {"/onward"}  # the allowed hop of the chain was followed
+        by_name = {r["testName"]: r for r in detail["results"]}
+        assert set(by_name) == set(tests)
+        for name, result in by_name.items():
+            assert result["status"] == "failed", (name, result)
+            # The gate says "refused to connect to host:port"; a fresh navigation (meta refresh, script) meets the
+            # route first, which says "refused to load <URL>".
+            assert "Sentri refused to " in result["error"], (name, result["error"])
+            assert f"127.0.0.2:{metadata.port}" in result["error"], (name, result["error"])
+            assert "127.0.0.2 is in the blocked network 127.0.0.2/32" in result["error"], (name, result["error"])
+            assert "SecretAccessKey" not in result["error"] and result["screenshotUrl"] is None, name
+        assert "SecretAccessKey" not in junit and "Sentri refused to connect to 127.0.0.2" in junit
+    finally:
+        for server in (metadata, hop, site):
+            server.stop()
+
+
 def _admin(app) -> dict:
     from sentri import users
     from sentri.auth import issue_jwt

@@ -12,7 +12,7 @@ from sentri import origins
 from sentri.crawl import forms, structure
 from sentri.crawl.crawler import CrawlOptions, crawl
 from sentri.crawl.urls import Frontier, normalize, pattern
-from sentri.worker.guard import Guard, HostCache
+from sentri.worker.guard import Guard, HostCache, gated_context
 from tests.support.async_browser import chromium_on_own_loop
 from tests.support.crawl_site import ITEMS, CrawlSite
 
@@ -221,13 +221,14 @@ def browser():
 
 def _crawl(browser, options: CrawlOptions, networks: str = "", **kwargs):
     """Crawl in a context built as the executor builds a test's: service workers blocked, Sentri's guard
-    installed (`networks`: the blocked ones; "" blocks none, so loopback is reachable)."""
+    installed behind its gate (`networks`: the blocked ones; "" blocks none, so loopback is reachable)."""
     loop, chromium = browser
     contexts = []
+    options.blocked_networks = origins.parse_networks(networks)
 
     async def new_context(**options_):
-        context = await chromium.new_context(**options_, service_workers="block")
-        guard = Guard(networks=origins.parse_networks(networks), hosts=HostCache(),
+        context, gate = await gated_context(chromium, options.blocked_networks, options_)
+        guard = Guard(networks=options.blocked_networks, hosts=HostCache(), refusals=gate.refusals,
                       trusted=origins.TrustedOrigins([options.base_url], []))
         await guard.install(context, options.base_url)
         state = {"pages": 0, "open_at_close": None}

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sentri import projects, testcases, tokens
+from sentri import origins, projects, testcases, tokens
 from sentri.worker import vitals_probe
 from sentri.worker.spare import Spare, settle
 from tests.support import StaticSite
@@ -15,6 +15,7 @@ from tests.support.async_browser import chromium_on_own_loop
 
 pytestmark = pytest.mark.browser
 BLOCKED = "169.254.0.0/16,fe80::/10,127.0.0.2/32"
+NETWORKS = origins.parse_networks(BLOCKED)
 
 
 @pytest.fixture(scope="module")
@@ -29,28 +30,28 @@ def test_a_spare_is_taken_only_by_the_same_browser_and_options(chromium):
         spare = Spare()
         assert await spare.take(browser, {}) is None  # nothing prepared
         before = len(browser.contexts)
-        spare.prepare(browser, {"viewport": {"width": 800, "height": 600}})
-        spare.prepare(browser, {})  # one at a time: the first stays
+        spare.prepare(browser, NETWORKS, {"viewport": {"width": 800, "height": 600}})
+        spare.prepare(browser, NETWORKS, {})  # one at a time: the first stays
         await settle()
         assert spare.ready and len(browser.contexts) == before + 1
         assert await spare.take(browser, {}) is None  # other options: closed, not handed over
         await settle()
         assert len(browser.contexts) == before and not spare.ready
 
-        spare.prepare(browser, {"viewport": {"width": 800, "height": 600}})
-        context, page, nothing = await spare.take(browser, {"viewport": {"width": 800, "height": 600}})
+        spare.prepare(browser, NETWORKS, {"viewport": {"width": 800, "height": 600}})
+        context, page, nothing, _gate = await spare.take(browser, {"viewport": {"width": 800, "height": 600}})
         assert page.url == "about:blank" and context.pages == [page] and spare.taken == 1 and nothing is None
         assert page.viewport_size == {"width": 800, "height": 600}
         assert await spare.take(browser, {}) is None  # taken once
         await context.close()
 
-        spare.prepare(browser, {}, vitals_probe.arm)  # what a worker does: the probe is set up while idle
-        context, page, recorder = await spare.take(browser, {})
+        spare.prepare(browser, NETWORKS, {}, vitals_probe.arm)  # what a worker does: the probe is set up while idle
+        context, page, recorder, _gate = await spare.take(browser, {})
         assert isinstance(recorder, vitals_probe.VitalsRecorder) and await page.evaluate(
             f"typeof globalThis.{vitals_probe.BINDING}") == "function"
         await context.close()
 
-        spare.prepare(browser, {})
+        spare.prepare(browser, NETWORKS, {})
         await spare.close()
         await settle()
         assert len(browser.contexts) == before and not spare.ready

@@ -91,12 +91,13 @@ def test_an_idle_worker_has_closed_its_last_tests_context(app, client, site):
     workers = app.extensions["sentri_engine"]._workers
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        left = [c for w in workers if w.browser is not None for c in w.browser.contexts if c is not w.spare.context]
+        left = [c for w in workers if w.browsers.local is not None for c in w.browsers.local.contexts
+                if c is not w.spare.context]
         open_contexts = len(left)
         if open_contexts == 0:
             break
         time.sleep(0.1)
     assert open_contexts == 0
-    assert any(w.browser is not None for w in workers)  # the browsers stay warm; only contexts went
+    assert any(w.browsers.local is not None for w in workers)  # the browsers stay warm; only contexts went
     spares = [w.spare.context for w in workers if w.spare.context is not None]
     assert [page.url for context in spares for page in context.pages] == ["about:blank"] * len(spares)

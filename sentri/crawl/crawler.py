@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -49,6 +51,9 @@ class CrawlOptions:
     concurrency: int = 1  # pages visited at once (the run's parallelWorkers)
     timeout_ms: int = 15_000  # per page load
     user_agent: str = USER_AGENT
+    # The crawl's wall clock (time.monotonic()): kept during pages too, whose visits are cut at it.
+    deadline: float = math.inf
+    blocked_networks: tuple = ()  # robots.txt and sitemaps are fetched outside them (discovery.py)
 
 
 @dataclass
@@ -88,7 +93,8 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
     origin = origin_of(resolve_url(options.base_url, "/"))
     frontier = Frontier(options.base_url, max_pages=max(1, min(options.max_pages, MAX_PAGES)),
                         max_depth=max(0, options.max_depth))
-    found = await discover(context, origin, with_robots=options.respect_robots)
+    found = await discover(origin, with_robots=options.respect_robots, networks=options.blocked_networks,
+                           user_agent=options.user_agent)
     outcome.notes.extend(found.notes)
     outcome.robots = found.found_robots
     outcome.sitemap_urls = len(found.sitemap_urls)
@@ -116,7 +122,13 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
                 running[task] = item
             if not running:
                 break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            left = options.deadline - time.monotonic()
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED,
+                                         timeout=max(0.0, left) if math.isfinite(left) else None)
+            if not done:  # the wall clock ran out while pages were being visited: they are given up
+                stopped = True
+                outcome.notes.append(f"{len(running)} page(s) being visited at the crawl's time limit were given up")
+                break
             for task in sorted(done, key=lambda t: frontier_order(running[t])):
                 item = running.pop(task)
                 page, hrefs = task.result()

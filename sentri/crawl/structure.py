@@ -4,6 +4,7 @@ structure that leaves every text out, so two pages of one template sign alike.""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -13,6 +14,7 @@ FIELD_SELECTOR = ("input:not([type=hidden]):not([type=submit]):not([type=button]
                   ":not([type=image]), textarea, select")
 MAX_LINKS = 2000
 MAX_OUTLINE = 200
+READ_SECONDS = 5.0  # one evaluate over the DOM; a page that keeps its main thread busy is given up on
 
 FACTS_SCRIPT = """
 ([submitSelector, fieldSelector, maxLinks, maxOutline]) => {
@@ -104,8 +106,10 @@ FACTS_SCRIPT = """
 
 
 async def read_facts(page) -> dict:
-    """Evaluate FACTS_SCRIPT in the page's main frame."""
-    return await page.evaluate(FACTS_SCRIPT, [SUBMIT_SELECTOR, FIELD_SELECTOR, MAX_LINKS, MAX_OUTLINE])
+    """Evaluate FACTS_SCRIPT in the page's main frame, bounded by READ_SECONDS (TimeoutError past it: a page
+    busy in a loop of its own never answers)."""
+    async with asyncio.timeout(READ_SECONDS):
+        return await page.evaluate(FACTS_SCRIPT, [SUBMIT_SELECTOR, FIELD_SELECTOR, MAX_LINKS, MAX_OUTLINE])
 
 
 def signature(facts: dict) -> str:

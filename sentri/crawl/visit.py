@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..worker.vitals_probe import READ_SECONDS as VITALS_SECONDS
 from ..worker.vitals_probe import VitalsRecorder
 from . import forms as form_filler
 from .discovery import close_page, first_line
-from .structure import read_facts, signature
+from .structure import READ_SECONDS, read_facts, signature
 from .urls import QueuedURL, normalize, origin_of, path_of
 
 MAX_MESSAGES = 20
@@ -113,20 +114,27 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
         record["error"] = _first_line(exc)
         return record, hrefs
     listener = PageListener(page, origin)
+    budget = page_seconds(timeout_ms)
     try:
-        response = await page.goto(item.url, wait_until="load", timeout=timeout_ms)
-        record["status"] = response.status if response else None
-        await listener.quiet()
-        final = normalize(page.url, item.url)
-        if final is None:
-            record["url"] = page.url
-            record["error"] = f"the page went to another site: {page.url[:300]}"
-        else:
-            record["url"], record["path"] = final, path_of(final)
-            hrefs = await _read(page, record, final)
-            if fill_forms and record["forms"]:
+        async with asyncio.timeout(budget):
+            response = await page.goto(item.url, wait_until="load", timeout=timeout_ms)
+            record["status"] = response.status if response else None
+            await listener.quiet()
+            final = normalize(page.url, item.url)
+            if final is None:
+                record["url"] = page.url
+                record["error"] = f"the page went to another site: {page.url[:300]}"
+            else:
+                record["url"], record["path"] = final, path_of(final)
+                hrefs = await _read(page, record, final)
+        if final is not None and fill_forms and record["forms"]:
+            async with asyncio.timeout(budget):
                 record["formSubmissions"] = await form_filler.submit_forms(context, final, record["forms"],
                                                                           timeout_ms)
+    except TimeoutError:
+        record["error"] = (f"the page was not loaded and read within {budget:g} s (its load timeout, settling "
+                           "and reading it): a page busy in a script of its own is given up on")
+        record["status"] = record["status"] or listener.status
     except Exception as exc:  # the page's failure, never the crawl's
         record["error"] = _first_line(exc)
         record["status"] = record["status"] or listener.status
@@ -137,6 +145,11 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
         record["failedRequests"] = list(listener.failed)
         await close_page(page)
     return record, hrefs
+
+
+def page_seconds(timeout_ms: int) -> float:
+    """How long one page may take, all told: its load, settling, and reading its facts and vitals."""
+    return timeout_ms / 1000 + SETTLE_MS / 1000 + READ_SECONDS + VITALS_SECONDS
 
 
 def _first_line(exc: BaseException) -> str:
@@ -163,5 +176,6 @@ async def _read(page, record: dict, final: str) -> list[str]:
     rows = recorder.rows()
     row = rows[-1] if rows else {}
     record["vitals"] = {name: row.get(name) for name in VITALS}
-    record["vitals"]["fcp"] = await page.evaluate(FCP_SCRIPT)
+    async with asyncio.timeout(VITALS_SECONDS):
+        record["vitals"]["fcp"] = await page.evaluate(FCP_SCRIPT)
     return facts["links"]

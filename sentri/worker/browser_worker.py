@@ -11,29 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright
 
+from ..crawl.visit import page_seconds
 from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from . import crawling, vitals_probe
-from .browsers import find_chromium, launch_chromium
-from .executor import TestJob, context_options, execute
+from .browser_set import WorkerBrowsers
+from .executor import SLACK_SECONDS, TestJob, context_options, execute, hard_deadline
 from .guard import HostCache
 from .jobs import RunUnusable
-from .remote import Endpoint
 from .spare import Spare, settle
 
 log = logging.getLogger("sentri.worker")
-# Playwright's device descriptors used for `device: mobile`, per engine.
-MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
 IDLE_POLL_SECONDS = 0.5  # how often a worker waiting for a browser server's free slot looks again
-SLOT_WAIT_SECONDS = 30.0  # how long a claimed test waits for a browser server slot before failing its run
 
 
 class BrowserWorker(threading.Thread):
@@ -45,12 +42,7 @@ class BrowserWorker(threading.Thread):
         self.engine = engine
         self.app = engine.app
         self.loop = asyncio.new_event_loop()
-        self.playwright = None
-        self.browser = None  # the Chromium every worker keeps warm
-        self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
-        self.remote: dict[tuple[str, str], object] = {}  # (endpoint, engine) -> browser on a browser server
-        self.slot: Endpoint | None = None  # the browser server slot the current test holds
-        self.used_endpoint: str | None = None  # the browser server the last test ran on
+        self.browsers = WorkerBrowsers(engine.app, engine.pool)
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self.spare = Spare()  # a page opened while idle, for the next test (local browsers only)
         self.spare_like: tuple | None = None  # (browser, context options) of the last test run here
@@ -59,6 +51,9 @@ class BrowserWorker(threading.Thread):
         self._task: asyncio.Task | None = None
         self._cancel_reason: str | None = None
         self.alive_at = time.monotonic()
+        # When the claim being run has outlived every bound of its own (executor.hard_deadline): the engine
+        # then gives it up and stops renewing its lease.
+        self.due = math.inf
         self._ticker: asyncio.TimerHandle | None = None
 
     # -- called from other threads -----------------------------------------------------------------
@@ -69,7 +64,8 @@ class BrowserWorker(threading.Thread):
             return self.current
 
     def cancel(self, reason: str, result_id: int | None = None, crawl_id: int | None = None) -> None:
-        """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown'. With
+        """Stop the current test: 'stop' (its run stops), 'lost' (the row is not ours), 'shutdown', 'overdue'
+        (past its hard deadline: it is recorded as failed, and the browser relaunched). With
         `result_id`, only if that is still the row being run: the worker may have moved on to another
         since the caller looked (a stop meant for a finished test must not hit the next one)."""
         with self._lock:
@@ -82,89 +78,9 @@ class BrowserWorker(threading.Thread):
         if task is not None:
             self.loop.call_soon_threadsafe(task.cancel)
 
-    # -- the browser ---------------------------------------------------------------------------------
-
-    async def _ensure_browser(self):
-        if self.browser is not None and self.browser.is_connected():
-            return self.browser
-        if self.browser is not None:  # it died: close what is left of it before launching another
-            await _quietly(self.browser.close())
-            self.browser = None
-        if self.playwright is None:
-            self.playwright = await async_playwright().start()
-        choice = find_chromium(self.app.config.get("SENTRI_CHROMIUM_PATH"))
-        self.browser = await launch_chromium(self.playwright.chromium, choice)
-        return self.browser
-
-    async def _browser_for(self, engine: str):
-        if self.engine.pool is not None:
-            return await self._remote_browser(engine)
-        if engine == "chromium":
-            return await self._ensure_browser()
-        browser = self.others.get(engine)
-        if browser is None or not browser.is_connected():
-            if browser is not None:
-                await _quietly(browser.close())
-            await self._ensure_browser()
-            browser = await getattr(self.playwright, engine).launch(headless=True)
-            self.others[engine] = browser
-        return browser
-
-    async def _remote_browser(self, engine: str):
-        """A browser on the browser server with the most free slots, holding one of its slots until the test
-        ends (connected once per endpoint and engine, reconnected when it dropped)."""
-        pool = self.engine.pool
-        if self.playwright is None:
-            self.playwright = await async_playwright().start()
-        tried: set[str] = set()
-        waited = 0.0
-        while True:
-            endpoint = pool.acquire(tried)
-            if endpoint is None:
-                if pool.all_down(tried) or waited >= SLOT_WAIT_SECONDS:
-                    raise pool.unavailable()
-                await asyncio.sleep(0.2)  # every answering server is busy: wait for a slot
-                waited += 0.2
-                continue
-            browser = self.remote.get((endpoint.url, engine))
-            if browser is None or not browser.is_connected():
-                if browser is not None:
-                    await _quietly(browser.close())
-                try:
-                    browser = await getattr(self.playwright, engine).connect(endpoint.url, **pool.connect_options())
-                except Exception as exc:
-                    pool.refused(endpoint, exc)
-                    pool.release(endpoint)
-                    tried.add(endpoint.url)
-                    continue
-                self.remote[(endpoint.url, engine)] = browser
-            pool.answered(endpoint)
-            self.slot = endpoint
-            return browser
-
-    def _release_slot(self) -> None:
-        if self.slot is not None:
-            self.used_endpoint = self.slot.url
-            self.engine.pool.release(self.slot)
-            self.slot = None
-
-    def _device(self, job: TestJob) -> dict | None:
-        if job.device != "mobile":
-            return None
-        descriptor = dict(self.playwright.devices[MOBILE_DEVICES[job.browser]])
-        descriptor.pop("default_browser_type", None)
-        if job.browser == "firefox":
-            descriptor.pop("is_mobile", None)  # Firefox cannot emulate a mobile viewport
-        return descriptor
-
     async def _close(self) -> None:
         await self.spare.close()
-        for other in [*self.others.values(), *self.remote.values()]:
-            await _quietly(other.close())
-        if self.browser is not None:
-            await _quietly(self.browser.close())
-        if self.playwright is not None:
-            await _quietly(self.playwright.stop())
+        await self.browsers.close()
 
     # -- the loop ------------------------------------------------------------------------------------
 
@@ -172,7 +88,7 @@ class BrowserWorker(threading.Thread):
         asyncio.set_event_loop(self.loop)
         try:
             if self.engine.pool is None:  # browser servers are connected to when a test needs one
-                self.loop.run_until_complete(self._ensure_browser())
+                self.loop.run_until_complete(self.browsers.chromium())
         except Exception as exc:  # reported per run when a test needs the browser
             log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
         busy = False
@@ -218,9 +134,9 @@ class BrowserWorker(threading.Thread):
         saved on a 2-core machine."""
         if self.engine.pool is not None:
             return
-        browser, options = self.spare_like or (self.browser, {})
+        browser, options = self.spare_like or (self.browsers.local, {})
         if browser is not None and browser.is_connected():
-            self.spare.prepare(browser, options, vitals_probe.arm)
+            self.spare.prepare(browser, self.app.config["BROWSER_BLOCKED_NETWORKS"], options, vitals_probe.arm)
 
     def _write(self, function, *args) -> None:
         with self.app.app_context():
@@ -244,9 +160,13 @@ class BrowserWorker(threading.Thread):
                 claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
-        if result is not None and self.used_endpoint is not None:
+        with self._lock:
+            overdue = self._cancel_reason == "overdue"
+        if overdue:
+            result = given_up(job)
+        if result is not None and self.browsers.used_endpoint is not None:
             # Which browser server ran each attempt (the lease owner says which Sentri process did).
-            result["attempts"] = [{**a, "browserServer": self.used_endpoint} for a in result.get("attempts") or []]
+            result["attempts"] = [{**a, "browserServer": self.browsers.used_endpoint} for a in result.get("attempts") or []]
         with self._lock:
             reason = self._cancel_reason
         with self.app.app_context():
@@ -273,11 +193,13 @@ class BrowserWorker(threading.Thread):
                 return
         outcome = None
         self.alive_at = time.monotonic()
+        self.due = plan.deadline + page_seconds(plan.timeout_ms) + SLACK_SECONDS
         self._tick()
         try:
             try:
-                browser = self.loop.run_until_complete(self._browser_for(plan.browser))
-                plan.device_descriptor = self._device(plan)
+                browser = self.loop.run_until_complete(self.browsers.get(plan.browser))
+                plan.device_descriptor = self.browsers.device(plan)
+                plan.reach = self.browsers.reach()
             except Exception as exc:
                 self._write(crawls.fail, claim, f"The browser could not start: {exc}".splitlines()[0][:500])
                 return
@@ -298,13 +220,18 @@ class BrowserWorker(threading.Thread):
                 self._write(crawls.fail, claim, f"internal error: {exc}"[:1000])
                 return
         finally:
-            self._release_slot()
+            self.due = math.inf
+            self.browsers.release_slot()
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None
         with self._lock:
             reason = self._cancel_reason
-        if reason is None and outcome is not None:
+        if reason == "overdue":
+            self.loop.run_until_complete(self.browsers.forget(plan.browser))
+            self._write(crawls.fail, claim, "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
+                        "budgetMinutes) and every page's own; Sentri gave it up")
+        elif reason is None and outcome is not None:
             self._write(crawls.finish, claim, outcome)
         elif reason == "shutdown":
             self._write(crawls.release, claim)
@@ -314,14 +241,16 @@ class BrowserWorker(threading.Thread):
     def _execute(self, job: TestJob) -> dict | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
         job.loop = self.loop
-        self.used_endpoint = None
+        self.browsers.used_endpoint = None
         self.alive_at = time.monotonic()
+        self.due = self.alive_at + hard_deadline(job)
         self._tick()
         try:
             for try_number in (1, 2):
                 try:
-                    browser = self.loop.run_until_complete(self._browser_for(job.browser))
-                    job.device_descriptor = self._device(job)
+                    browser = self.loop.run_until_complete(self.browsers.get(job.browser))
+                    job.device_descriptor = self.browsers.device(job)
+                    job.reach = self.browsers.reach()
                     self.spare_like = (browser, context_options(job))
                 except Exception as exc:  # BrowserUnavailable, or a browser that will not start
                     message = f"The browser could not start: {exc}".splitlines()[0][:500]
@@ -337,6 +266,8 @@ class BrowserWorker(threading.Thread):
                 try:
                     return self.loop.run_until_complete(task)
                 except asyncio.CancelledError:
+                    if self._cancel_reason == "overdue":  # whatever held it may hold the browser too
+                        self.loop.run_until_complete(self.browsers.forget(job.browser))
                     return None
                 except vitals_probe.VitalsUnavailable as exc:
                     self._write(lifecycle.fail, job.run_id, str(exc))
@@ -346,39 +277,28 @@ class BrowserWorker(threading.Thread):
                     # is read; its first call fails outside the steps. Relaunch and run the test again.
                     if try_number == 1:
                         log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
-                        self.loop.run_until_complete(self._forget_browser(job.browser))
+                        self.loop.run_until_complete(self.browsers.forget(job.browser))
                         continue
                     return self._internal_error(job, exc)
                 except Exception as exc:  # a bug: the test fails, the run goes on
                     return self._internal_error(job, exc)
             return None
         finally:
-            self._release_slot()
+            self.due = math.inf
+            self.browsers.release_slot()
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None
-
-    async def _forget_browser(self, engine: str) -> None:
-        if self.slot is not None:  # the browser server dropped it: reconnect (or go elsewhere) next time
-            browser = self.remote.pop((self.slot.url, engine), None)
-            self._release_slot()
-            if browser is not None:
-                await _quietly(browser.close())
-            return
-        browser = self.browser if engine == "chromium" else self.others.pop(engine, None)
-        if browser is not None:
-            await _quietly(browser.close())
-        if engine == "chromium":
-            self.browser = None
 
     def _internal_error(self, job: TestJob, exc: Exception) -> dict:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
         return {"status": "failed", "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url}
 
 
-async def _quietly(awaitable) -> None:
-    """Await a close that may fail or hang (a dead browser): bounded, errors ignored."""
-    try:
-        await asyncio.wait_for(awaitable, timeout=10)
-    except Exception:
-        pass
+def given_up(job: TestJob) -> dict:
+    """The result of a job the engine gave up past its hard deadline."""
+    message = (f"step {job.current_step}: the test outlived every deadline of its own ({hard_deadline(job):g} s in "
+               "all, for its timeout, retries and what follows them); Sentri gave it up and relaunched the browser")
+    attempt = {"status": "failed", "error": message, "failingStep": job.current_step or None, "durationMs": None}
+    return {"status": "failed", "error": message, "failing_step": job.current_step or None, "attempts": [attempt],
+            "base_url": job.base_url}

@@ -46,6 +46,7 @@ class CrawlPlan:
     secret_values: list[str] = field(default_factory=list, repr=False)
     trusted: origins.TrustedOrigins | None = None
     blocked_networks: tuple = ()
+    reach: tuple[str, tuple[str, ...]] = ("127.0.0.1", ())  # where its contexts' gates listen (egress.reach)
     setup: tuple[str, list[dict]] | None = None  # (TST-n, substituted steps) of the login to run first
     setup_error: str | None = None
     timeout_ms: int = 15_000
@@ -123,17 +124,14 @@ async def execute_crawl(browser: Browser, plan: CrawlPlan, hosts: HostCache,
     options = CrawlOptions(base_url=plan.base_url, max_pages=settings.max_pages, max_depth=settings.max_depth,
                            extra_pages=settings.crawl_pages, respect_robots=settings.respect_robots,
                            fill_forms=settings.fill_forms, concurrency=settings.concurrency,
-                           timeout_ms=plan.timeout_ms)
-    out_of_time = []
+                           timeout_ms=plan.timeout_ms, deadline=plan.deadline, blocked_networks=plan.blocked_networks)
 
     def stop() -> bool:
-        if time.monotonic() >= plan.deadline and not out_of_time:
-            out_of_time.append(True)
-        return should_stop() or bool(out_of_time)
+        return should_stop() or time.monotonic() >= plan.deadline
 
     outcome = (await crawl(new_context, options, progress=progress, should_stop=stop)).as_json()
     notes = [setup_note] if setup_note else []
-    if out_of_time and not should_stop():
+    if time.monotonic() >= plan.deadline and not should_stop():
         notes.append("the crawl reached its time limit (SENTRI_CRAWL_MAX_SECONDS, or the run's budgetMinutes) and "
                      "kept the pages it had visited")
     outcome["notes"] = [*notes, *(outcome.get("notes") or [])]

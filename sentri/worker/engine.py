@@ -189,12 +189,16 @@ class RunEngine:
     # -- the heartbeat -------------------------------------------------------------------------------
 
     def _held(self) -> tuple[dict[int, BrowserWorker], dict[int, BrowserWorker]]:
-        """Rows and crawls held by workers whose loop showed life recently: a stuck one's lease is left to
-        expire."""
-        fresh = time.monotonic() - self.lease_seconds / 2
+        """Rows and crawls held by workers whose loop showed life recently and whose claim is within its hard
+        deadline: a stuck one's lease is left to expire (and an overdue one is given up)."""
+        now = time.monotonic()
+        fresh = now - self.lease_seconds / 2
         held, crawling = {}, {}
         for worker in self._workers:
             claim = worker.claimed()
+            if claim is not None and worker.due < now:
+                worker.cancel("overdue")
+                continue
             if claim is not None and worker.alive_at >= fresh:
                 if isinstance(claim, CrawlClaim):
                     crawling[claim.crawl_id] = worker

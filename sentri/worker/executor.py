@@ -21,6 +21,12 @@ from .snapshots import Snapshots
 from .spare import Spare, background, close_quietly
 from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 
+# After its steps, an attempt reads the last page's vitals, the hints, the storage for samples, the failure's
+# screenshot and its trace: each bounded on its own, and all of them together by this.
+WRAP_UP_SECONDS = 30.0
+# Beyond what a job's own bounds allow (hard_deadline), the engine gives the job up (engine.py).
+SLACK_SECONDS = 30.0
+
 
 @dataclass
 class TestJob:
@@ -48,6 +54,7 @@ class TestJob:
     # networks the browser must never reach (origins.parse_networks).
     trusted: origins.TrustedOrigins | None = None
     blocked_networks: tuple = origins.parse_networks(None)
+    reach: tuple[str, tuple[str, ...]] = ("127.0.0.1", ())  # where its contexts' gates listen (egress.reach)
     setup_error: tuple[int, str] | None = None  # (step, message): e.g. an undefined {{NAME}}
     trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
     page_check: bool = False  # a crawl's page: it also fails on HTTP >= 400, exceptions, failed requests
@@ -81,6 +88,14 @@ class TestJob:
         return not self.uses_secrets and (self.trace_mode == "always" or attempt > 1)
 
 
+def hard_deadline(job: TestJob) -> float:
+    """Seconds after which a job has outlived every bound of its own: each attempt (and a trace re-run) its
+    timeout plus its wrap-up, the extra vitals samples the timeout once more, and some slack. The engine gives a
+    job up past it: its context is closed, the browser relaunched, its lease left to expire."""
+    attempts = job.retries + 2
+    return attempts * (job.timeout_s + WRAP_UP_SECONDS) + job.timeout_s + SLACK_SECONDS
+
+
 def context_options(job: TestJob) -> dict[str, Any]:
     """Return new_context() options: the device's descriptor, then the test's own viewport."""
     options = dict(job.device_descriptor or {})
@@ -102,8 +117,8 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     own is kept)."""
     opened = await spare.take(browser, context_options(job)) if spare is not None else None
     if opened is not None:
-        context, page, vitals = opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
-        guard = await guard_context(context, job, hosts)
+        context, page, vitals, gate = opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
+        guard = await guard_context(context, job, hosts, gate)
     else:
         (context, guard), vitals = await _new_context(browser, job, hosts), None
     tracing = for_trace or job.traces(number)
@@ -146,6 +161,26 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         background(close_quietly(context))
         raise
     outcome["durationMs"] = int((time.monotonic() - started) * 1000)
+    try:
+        async with asyncio.timeout(WRAP_UP_SECONDS):
+            await _wrap_up(page, context, job, number, vitals, outcome, snapshots, healer, refused, tracing,
+                           for_trace)
+    except TimeoutError:  # a page (or browser) that stops answering: what was gathered so far stands
+        outcome.setdefault("vitals", vitals.rows())
+        outcome.setdefault("snapshots", snapshots.entries)
+        outcome.setdefault("healed", [])
+        outcome.setdefault("hints", None)
+        outcome.setdefault("refused", refused)
+    # Not awaited: the close goes out with the next test's first calls (overlapping its new context), or
+    # when the worker goes idle (settle()); bounded like every close.
+    background(close_quietly(context))
+    return outcome
+
+
+async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: dict, snapshots, healer,
+                   refused: bool, tracing: bool, for_trace: bool) -> None:
+    """What an attempt gathers after its steps (vitals, hints, storage for samples, the failure's screenshot
+    and trace) into `outcome`; bounded as a whole by WRAP_UP_SECONDS in _attempt."""
     # Vitals of every page visited, a failed test's included (up to its failure): the pages left pushed
     # theirs (vitals_probe.arm); the one the test ends on is read now. Not timed.
     await vitals.snapshot(page)
@@ -168,10 +203,6 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     if tracing:
         path = job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip" if keep else None
         outcome["trace"] = await _stop_tracing(context, path)
-    # Not awaited: the close goes out with the next test's first calls (overlapping its new context), or
-    # when the worker goes idle (settle()); bounded like every close.
-    background(close_quietly(context))
-    return outcome
 
 
 # Painted over in the failure screenshot of a test that types secrets: what was typed stays unseen.

@@ -5,10 +5,14 @@ Validation refuses bad URLs when a test is saved; this guard is what holds at ru
 before those rules and for whatever a page under test does on its own (a script's fetch, an image, a
 redirect, a WebSocket). It is installed on every browser context:
 
-* every request the context makes goes through a route that refuses non-web schemes (``file:`` is
-  routed; ``chrome:``, ``view-source:``, ``javascript:`` and ``data:`` never reach a route, which is
-  why a step's own URL is checked before ``goto``) and hosts whose address is in a blocked network
-  (link-local by default: cloud metadata). Host names are resolved here, cached briefly per worker;
+* every connection the context opens goes through its gate (egress.py), a proxy that refuses addresses in
+  a blocked network (link-local by default: cloud metadata) at the moment it connects: redirect hops,
+  subresources, WebSockets and the run's own origin alike;
+* every request the context makes outside the run's own origin also goes through a route, which refuses
+  non-web schemes (``file:`` is routed; ``chrome:``, ``view-source:``, ``javascript:`` and ``data:`` never
+  reach a route, which is why a step's own URL is checked before ``goto``) and says which URL a blocked
+  host was refused for (the gate sees only host and port). Routes never see a redirect's later hops;
+  the gate does;
 * WebSockets go through the same host check;
 * a step that carries a secret value acts only on a page (or, for a goto, a URL) of a trusted origin.
 
@@ -22,9 +26,11 @@ import asyncio
 import re
 import socket
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import origins
+from .egress import Gate, blocked_message
 
 HOST_CACHE_SECONDS = 30.0
 # Schemes a page may use for its own subresources without the network: allowed through the route.
@@ -75,12 +81,12 @@ class Guard:
     """One attempt's guard: install() it on the context, ask it before and after each step."""
 
     def __init__(self, *, networks, hosts: HostCache, trusted: origins.TrustedOrigins,
-                 secret_values: list[str] | None = None) -> None:
+                 secret_values: list[str] | None = None, refusals: list[str] | None = None) -> None:
         self.networks = networks
         self.hosts = hosts
         self.trusted = trusted
         self.secret_values = [v for v in secret_values or [] if v]
-        self.refusals: list[str] = []
+        self.refusals: list[str] = refusals if refusals is not None else []  # shared with the context's gate
 
     async def install(self, context, base_url: str | None = None) -> None:
         """Route the context's requests and WebSockets through the guard. The run's own origin, once its
@@ -117,9 +123,7 @@ class Guard:
         for address in addresses:
             network = origins.blocked_network(address, self.networks)
             if network is not None:
-                shown = host if literal is not None else f"{host} ({address})"
-                return (f"{_short(url)}: {shown} is in the blocked network {network} (link-local and cloud "
-                        "metadata addresses are never loaded; SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)")
+                return blocked_message(_short(url), host if literal is not None else f"{host} ({address})", network)
         return None
 
     async def _on_route(self, route) -> None:
@@ -197,18 +201,39 @@ def _short(url: str) -> str:
     return url if len(url) <= 200 else url[:197] + "..."
 
 
+async def gated_context(browser, networks, options: dict, *, storage: dict | None = None,
+                        reach: tuple[str, tuple[str, ...]] = ("127.0.0.1", ())) -> tuple[Any, Gate]:
+    """A fresh context whose every connection goes through a gate of its own (egress.py), and the gate, closed
+    with the context. `reach`: where the gate listens and which peers it accepts (egress.reach). Service
+    workers are blocked: their requests would not pass through the guard's route."""
+    host, peers = reach
+    gate = Gate(networks, host=host, peers=peers)
+    proxy = await gate.open()
+    try:
+        context = await browser.new_context(**options, service_workers="block", storage_state=storage, proxy=proxy)
+    except BaseException:
+        gate.close()
+        raise
+    context.on("close", lambda _context: gate.close())
+    return context, gate
+
+
 async def guarded_context(browser, where, hosts: HostCache, options: dict, storage: dict | None = None):
-    """A fresh context behind a guard, and the guard: `where` is what a test job or a crawl plan says about
-    the browser's limits (blocked_networks, secret_values, trusted, base_url). Service workers are blocked:
-    their requests would not pass through the guard's route."""
-    context = await browser.new_context(**options, service_workers="block", storage_state=storage)
-    return context, await guard_context(context, where, hosts)
+    """A fresh gated context behind a guard, and the guard: `where` is what a test job or a crawl plan says
+    about the browser's limits (blocked_networks, secret_values, trusted, base_url, reach)."""
+    context, gate = await gated_context(browser, where.blocked_networks, options, storage=storage,
+                                        reach=where.reach)
+    try:
+        return context, await guard_context(context, where, hosts, gate)
+    except BaseException:
+        await context.close()
+        raise
 
 
-async def guard_context(context, where, hosts: HostCache) -> Guard:
-    """Install `where`'s guard on a context nothing has been loaded into yet (a page opened ahead by
-    worker/spare.py, which also blocks service workers), and return it."""
+async def guard_context(context, where, hosts: HostCache, gate: Gate) -> Guard:
+    """Install `where`'s guard on a gated context nothing has been loaded into yet (a page opened ahead by
+    worker/spare.py opens one too), and return it; what the gate refuses, the guard reports."""
     guard = Guard(networks=where.blocked_networks, hosts=hosts, secret_values=where.secret_values,
-                  trusted=where.trusted or origins.TrustedOrigins([where.base_url], []))
+                  trusted=where.trusted or origins.TrustedOrigins([where.base_url], []), refusals=gate.refusals)
     await guard.install(context, where.base_url)
     return guard

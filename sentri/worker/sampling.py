@@ -66,8 +66,8 @@ async def _load(new_context, url: str, timeout_ms: int) -> dict | None:
             await page.wait_for_load_state("networkidle", timeout=SETTLE_MS)
         except PlaywrightError:  # a page that keeps polling: read what there is
             pass
-        reading = await page.evaluate(vitals_probe.READ_SCRIPT)
-    except PlaywrightError:  # refused, unreachable or crashed: no sample
+        reading = await vitals_probe.read(page)
+    except (PlaywrightError, TimeoutError):  # refused, unreachable, crashed or hostile: no sample
         return None
     finally:
         try:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 
+from .guard import gated_context
+
 CLOSE_SECONDS = 10  # a browser that stopped answering must not hold the worker (and its run) forever
 
 _pending: set[asyncio.Task] = set()
@@ -49,11 +51,11 @@ def _frozen(options: dict) -> str:
     return repr(sorted(options.items()))
 
 
-async def _open(browser, options: dict, setup):
-    context = await browser.new_context(**options, service_workers="block")
+async def _open(browser, networks, options: dict, setup):
+    context, gate = await gated_context(browser, networks, options)
     try:
         ready = await setup(context) if setup is not None else None
-        return context, await context.new_page(), ready
+        return context, await context.new_page(), ready, gate
     except BaseException:
         background(close_quietly(context))
         raise
@@ -61,7 +63,7 @@ async def _open(browser, options: dict, setup):
 
 async def _discard(task: asyncio.Task) -> None:
     try:
-        context, _, _ = await task
+        context, *_ = await task
     except BaseException:  # it never opened (or was cancelled): nothing to close
         return
     await close_quietly(context)
@@ -91,20 +93,20 @@ class Spare:
         """The opened context waiting to be taken, or None."""
         return self._task.result()[0] if self.ready else None
 
-    def prepare(self, browser, options: dict, setup=None) -> None:
-        """Start opening a page like `options` on `browser` (nothing when one is already there or coming).
-        `setup(context)`, awaited before the page opens, prepares what every test's context gets (the Web
-        Vitals probe); what it returns is handed over with the page."""
+    def prepare(self, browser, networks, options: dict, setup=None) -> None:
+        """Start opening a page like `options` on `browser`, gated against `networks` (nothing when one is already
+        there or coming). `setup(context)`, awaited before the page opens, prepares what every test's context gets
+        (the Web Vitals probe); what it returns is handed over with the page, and the context's gate after it."""
         if self._task is not None and not _failed(self._task):
             return
         if not browser.is_connected():
             return
         self._browser, self._key = browser, _frozen(options)
-        self._task = background(_open(browser, options, setup))
+        self._task = background(_open(browser, networks, options, setup))
 
     async def take(self, browser, options: dict):
-        """Return (context, page, what setup returned) when the spare matches, else None (a spare that does
-        not is closed)."""
+        """Return (context, page, what setup returned, gate) when the spare matches, else None (a spare that
+        does not is closed)."""
         task, same = self._task, self._browser is browser and self._key == _frozen(options)
         self._task, self._browser = None, None
         if task is None:

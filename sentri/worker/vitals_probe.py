@@ -13,6 +13,7 @@ The library's file comes from npm at set-up time (`npm ci`); it is never committ
 
 from __future__ import annotations
 
+import asyncio
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,9 @@ METRICS = ("lcp", "cls", "inp", "ttfb")
 BINDING = "__sentriVitalsPush"  # what a page calls with its values when it is being left (arm())
 MAX_PAGES = 200  # documents recorded per test; more are a page navigating in a loop
 MAX_URL = 4096
+# A read waits at most ~0.5 s in the page for INP (READ_SCRIPT); a page can make it wait forever (replace
+# setTimeout, set `interacted`, loop), so the read itself is bounded here.
+READ_SECONDS = 2.0
 
 _REGISTER = """
 ;(function () {
@@ -109,8 +113,8 @@ class VitalsRecorder:
         if page.is_closed() or page.url.startswith("about:"):
             return
         try:
-            row = await page.evaluate(READ_SCRIPT)
-        except PlaywrightError:  # navigating or crashed: the previous reading stands
+            row = await read(page)
+        except (PlaywrightError, TimeoutError):  # navigating, crashed or hostile: the previous reading stands
             return
         self._keep(row)
 
@@ -143,6 +147,12 @@ class VitalsRecorder:
     def rows(self) -> list[dict]:
         """Return the pages in visiting order."""
         return list(self._pages.values())
+
+
+async def read(page: Page):
+    """Run READ_SCRIPT in the page, bounded by READ_SECONDS (TimeoutError past it)."""
+    async with asyncio.timeout(READ_SECONDS):
+        return await page.evaluate(READ_SCRIPT)
 
 
 async def arm(context: BrowserContext) -> VitalsRecorder:

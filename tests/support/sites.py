@@ -322,12 +322,15 @@ class Hit:
 
 
 class StaticSite(_BaseThreadServer):
-    """Serve fixed HTML pages ({path: html}) on a loopback address and record every request it gets,
-    query strings and form bodies included (tests look for what must never arrive here)."""
+    """Serve fixed HTML pages ({path: html}) and redirects ({path: (status, Location)}) on a loopback address
+    and record every request it gets, query strings and form bodies included (tests look for what must never
+    arrive here)."""
 
-    def __init__(self, pages: dict[str, str], host: str = "127.0.0.1") -> None:
+    def __init__(self, pages: dict[str, str], host: str = "127.0.0.1",
+                 redirects: dict[str, tuple[int, str]] | None = None) -> None:
         super().__init__()
         self.pages = pages
+        self.redirects = redirects or {}  # {path: (status, Location)}
         self.host = host
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -351,6 +354,13 @@ class StaticSite(_BaseThreadServer):
                 body = self.rfile.read(min(length, 1_000_000)) if length else b""
                 with site._lock:
                     site._hits.append(Hit(self.command, self.path, body, dict(self.headers.items())))
+                redirect = site.redirects.get(urlsplit(self.path).path)
+                if redirect is not None:
+                    self.send_response(redirect[0])
+                    self.send_header("Location", redirect[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 page = site.pages.get(urlsplit(self.path).path)
                 data = (page if page is not None else "<!doctype html><title>Not found</title>").encode()
                 self.send_response(200 if page is not None else 404)
@@ -445,5 +455,7 @@ class TricklingReceiver(_BaseThreadServer):
                     with receiver._cond:
                         receiver.hangups += 1
                         receiver._cond.notify_all()
+
+            do_GET = do_POST  # a robots.txt or sitemap that never ends, for the crawler
 
         return Handler
