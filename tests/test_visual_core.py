@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sentri.visual import compare as compare_module
-from sentri.visual import store
+from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
 from sentri.worker.snapshots import Snapshots
@@ -98,13 +97,35 @@ def test_bytes_that_are_not_a_readable_png_are_refused_with_a_sentence(data):
         compare(_png(_white()), data)
 
 
-def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
+def _claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims width x height: no pixel data to back it, so decoding it would fail."""
     bomb = bytearray(_png(Image.new("1", (1, 1))))
-    bomb[16:24] = struct.pack(">II", 10_000, 10_000)
+    bomb[16:24] = struct.pack(">II", width, height)
     bomb[29:33] = struct.pack(">I", zlib.crc32(bytes(bomb[12:29])))
-    for actual in (_png(_white()), bytes(bomb)):  # also when both are the same bytes
-        with pytest.raises(ValueError, match=r"expected image is 10000x10000 pixels; images over 40 megapixels"):
-            compare(bytes(bomb), actual)
+    return bytes(bomb)
+
+
+def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
+    bomb = _claiming(10_000, 10_000)
+    for actual in (_png(_white()), bomb):  # also when both are the same bytes
+        with pytest.raises(ValueError, match=r"expected image is refused: 10000x10000 pixels is over the limit"):
+            compare(bomb, actual)
+
+
+@pytest.mark.parametrize("width, height", [(20_000, 720), (1_000, 40_000)])
+def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alone(width, height):
+    """Both are within 40 megapixels: only the width or the height limit refuses them. The file holds one
+    pixel, so a decode would fail as truncated; a sentence naming the claimed size comes from the header."""
+    with pytest.raises(ValueError, match=rf"^The actual image is refused: {width}x{height} pixels is over "
+                                         r"the limit of 7680 pixels wide, 32768 tall and 40 megapixels\.$"):
+        compare(_png(_white()), _claiming(width, height))
+
+
+def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
+    with pytest.raises(ValueError, match="stored image is refused: 2000x100000 pixels"):
+        store.put(tmp_path, _claiming(2_000, 100_000))
+    assert not any(tmp_path.iterdir())
+    assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
 
 
 @pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
@@ -215,14 +236,35 @@ def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, 
     assert snapshots.entries[0]["status"] == "new"
 
 
-def test_a_picture_too_large_to_compare_fails_the_step_with_a_sentence(browser, tmp_path, monkeypatch):
+def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
+    """A baseline stored before the limits existed: put() would refuse it now, so it is written directly."""
     root = tmp_path / "visual"
-    sha = store.put(root, _png(_white()))
-    monkeypatch.setattr(compare_module, "MAX_PIXELS", 100)  # the page's 1280x720 is then too large
+    old = _claiming(8_000, 720)
+    sha = store.digest(old)
+    store.path_of(root, sha).parent.mkdir(parents=True)
+    store.path_of(root, sha).write_bytes(old)
     snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
-        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: .*'):
+        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: The expected image '
+                                                 "is refused: 8000x720 pixels is over the limit"):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
+
+
+def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(browser, tmp_path, monkeypatch):
+    """No baseline yet, so before the limits the picture was kept as a new one whatever its size.
+    The height limit is lowered so that a 2000-pixel page is over it: Chromium need not draw 33,000 pixels."""
+    monkeypatch.setattr(limits, "MAX_HEIGHT", 1_000)
+    root = tmp_path / "visual"
+    snapshots = Snapshots(_job(root))
+
+    async def take(page):
+        await page.evaluate("document.body.style.height = '2000px'")
+        with pytest.raises(AssertionError, match=r'^screenshot "long" is refused: 1280x2000 pixels is over the '
+                                                 r"limit of 7680 pixels wide, 1000 tall and 40 megapixels; "):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "long", "fullPage": True})
+
+    _on_page(browser, take)
+    assert snapshots.entries == [] and not root.exists()

@@ -8,22 +8,20 @@ Unlike pixelmatch, anti-aliased pixels are not detected and forgiven: screenshot
 stable_screenshot (same browser, animations and caret off, CSS scale), so anti-aliasing renders the same
 every time, and a region that still moves is masked rather than guessed at.
 
-Both inputs come from users (uploaded baselines), so the PNG header is read before Pillow decodes
-anything: a file that is not a PNG, or that claims more than MAX_PIXELS, is refused with a sentence.
+Both pictures' PNG headers are read before Pillow decodes anything: a file that is not a PNG, or that is
+over the size limits (limits.py), is refused with a sentence.
 """
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-MAX_PIXELS = 40_000_000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from .limits import checked_size
+
 MAX_YIQ_DELTA = 35215.0  # the largest possible YIQ distance between two colours (pixelmatch)
 RED = (255, 0, 0)
 FADE = 0.1  # how much of the expected image shows under the diff (pixelmatch's alpha)
@@ -55,8 +53,9 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}.")
     if not 0.0 <= max_diff_pixel_ratio <= 1.0:
         raise ValueError(f"max_diff_pixel_ratio must be between 0 and 1, not {max_diff_pixel_ratio}.")
+    width, height = checked_size(expected_png, "expected")  # both headers before either is decoded
+    checked_size(actual_png, "actual")
     if expected_png == actual_png:  # Chromium encodes equal pixels to equal bytes: the usual pass
-        width, height = checked_size(expected_png, "expected")
         return Comparison(passed=True, diff_pixels=0, total_pixels=width * height, ratio=0.0,
                           size_mismatch=False, diff_png=None, box=None)
     expected = decode(expected_png, "expected")
@@ -94,19 +93,6 @@ def _on_white(image: Image.Image) -> Image.Image:
         return rgba.convert("RGB")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(white, rgba).convert("RGB")
-
-
-def checked_size(data: bytes, name: str) -> tuple[int, int]:
-    """Return (width, height) from the PNG header, which comes first; refuse a non-PNG or a bomb."""
-    if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise ValueError(f"The {name} image is not a PNG image: it does not start with a PNG header.")
-    if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
-        raise ValueError(f"The {name} image is not a PNG image that can be read: its header is corrupt.")
-    width, height = struct.unpack(">II", data[16:24])
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"The {name} image is {width}x{height} pixels; images over "
-                         f"{MAX_PIXELS // 1_000_000} megapixels are refused.")
-    return width, height
 
 
 def changed_pixels(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
