@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zlib
 from types import SimpleNamespace
 
@@ -89,6 +90,21 @@ def test_images_of_different_sizes_fail_with_a_diff_covering_both():
     diff = _pixels(result.diff_png)
     assert diff.shape == (110, 220, 3)
     assert tuple(diff[50, 210]) == RED and tuple(diff[105, 10]) == RED and tuple(diff[50, 100]) != RED
+    assert (result.expected_size, result.actual_size) == ((200, 100), (220, 110))
+
+
+def test_a_tall_picture_against_a_wide_one_says_so_without_drawing_a_canvas_for_both():
+    """1280x12000 against 7680x720: a diff covering both would be 7680x12000, 92 megapixels (276 MB)."""
+    tall, wide = _png(Image.new("L", (1280, 12_000), 255)), _png(Image.new("L", (7680, 720), 250))
+    tracemalloc.start()
+    try:
+        result = compare(tall, wide)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not result.passed and result.size_mismatch and result.diff_png is None
+    assert (result.expected_size, result.actual_size) == ((1280, 12_000), (7680, 720))
+    assert peak < 5_000_000  # neither picture is decoded either: the tall one alone is 46 MB
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image at all", _png(_white())[:60]])
@@ -268,3 +284,19 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
 
     _on_page(browser, take)
     assert snapshots.entries == [] and not root.exists()
+
+
+def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff(browser, tmp_path):
+    root = tmp_path / "visual"
+    sha = store.put(root, _png(_white()))
+    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+
+    async def take(page):
+        with pytest.raises(AssertionError, match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
+                                                 r"200x100 in the approved baseline; "):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
+
+    _on_page(browser, take)
+    (entry,) = snapshots.entries
+    assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
+    assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)

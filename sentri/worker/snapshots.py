@@ -89,7 +89,8 @@ class Snapshots:
             except OSError:
                 pass  # the failure below says what changed; the diff picture is lost
         if result.size_mismatch:
-            why = "its size differs from the approved baseline's"
+            (width, height), (was_width, was_height) = result.actual_size, result.expected_size
+            why = f"sizes differ: {width}x{height} now, {was_width}x{was_height} in the approved baseline"
         else:
             why = f"{result.ratio:.2%} of its pixels differ from the approved baseline (at most {limit:.2%})"
         verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
