@@ -107,6 +107,21 @@ def test_a_tall_picture_against_a_wide_one_says_so_without_drawing_a_canvas_for_
     assert peak < 5_000_000  # neither picture is decoded either: the tall one alone is 46 MB
 
 
+def test_a_picture_that_changed_everywhere_costs_a_few_bytes_a_pixel_to_compare():
+    """Measuring every pixel at once took about 55 bytes a pixel (2 GB at the 40-megapixel limit); in bands
+    it is the two decoded pictures (3 bytes a pixel each), the mask and the diff, plus a few MB."""
+    size = 2048 * 2048
+    white, black = _png(_white(2048, 2048)), _png(_white(2048, 2048, (0, 0, 0)))
+    tracemalloc.start()
+    try:
+        result = compare(white, black)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.diff_pixels == size and result.box == (0, 0, 2048, 2048)
+    assert peak < 16 * size
+
+
 @pytest.mark.parametrize("data", [b"", b"not an image at all", _png(_white())[:60]])
 def test_bytes_that_are_not_a_readable_png_are_refused_with_a_sentence(data):
     with pytest.raises(ValueError, match=r"^The actual image is not a PNG image.*\.$"):

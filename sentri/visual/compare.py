@@ -25,7 +25,7 @@ from .limits import checked_size, size_refusal
 MAX_YIQ_DELTA = 35215.0  # the largest possible YIQ distance between two colours (pixelmatch)
 RED = (255, 0, 0)
 FADE = 0.1  # how much of the expected image shows under the diff (pixelmatch's alpha)
-BAND_PIXELS = 1 << 20  # work on this many pixels at a time where a whole-picture temporary would be dear
+BAND_PIXELS = 1 << 18  # pixels worked on at a time where a whole-picture temporary would be dear (~14 MB)
 
 # RGB -> YIQ, the rows are pixelmatch's coefficients; the distance weights y, i, q squared.
 YIQ = np.array([[0.29889531, 0.58662247, 0.11448223],
@@ -101,6 +101,18 @@ def _on_white(image: Image.Image) -> Image.Image:
 
 def changed_pixels(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
     """Return a (height, width) bool mask of the pixels whose YIQ distance passes the threshold."""
+    height, width = expected.shape[:2]
+    changed = np.empty((height, width), dtype=bool)
+    # In bands of rows: a picture that changed everywhere would otherwise need about 55 bytes a pixel of
+    # indices and float copies at once (2 GB at the 40-megapixel limit).
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        changed[top:top + rows] = _changed_band(expected[top:top + rows], actual[top:top + rows], threshold)
+    return changed
+
+
+def _changed_band(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
+    """Return the changed-pixel mask of one band of rows."""
     # Channel by channel: numpy's any(axis=2) over three bytes is several times slower.
     changed = (expected[..., 0] != actual[..., 0]) | (expected[..., 1] != actual[..., 1])
     changed |= expected[..., 2] != actual[..., 2]
