@@ -3,11 +3,13 @@ proposals, hints), what a worker gets back for its next job, and decisions over 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from sentri import artifacts, projects, testcases, users
 from sentri.artifacts import ORPHAN_GRACE_SECONDS, prune
@@ -23,6 +25,12 @@ from tests.test_ui_pages import Browser
 
 STEPS = [{"goto": "/"}, {"click": {"role": "button", "name": "Go"}}, {"expect_screenshot": "home"}]
 SHA = {name: name * 64 for name in "abcdef"}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def shot(sha, status, **extra):
@@ -180,8 +188,9 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     project_id, test_id, _ = seeded
     monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
     root = store.root(app.instance_path)
-    pictures = {name: store.digest(f"picture {name}".encode()) for name in
-                ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")}
+    names = ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")
+    pngs = {name: _png(Image.new("L", (1, height))) for height, name in enumerate(names, start=1)}  # all apart
+    pictures = {name: store.digest(png) for name, png in pngs.items()}
     with app.app_context():
         project = projects.get(project_id)
         with write():
@@ -198,7 +207,7 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     # The pictures are written after the runs ended (whose end may prune in the background).
     old = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for name in pictures:
-        path = store.path_of(root, store.put(root, f"picture {name}".encode()))
+        path = store.path_of(root, store.put(root, pngs[name]))
         if name != "fresh":  # a picture a worker just wrote, its result not stored yet
             os.utime(path, (old, old))
     partial = root / "ab" / "left-by-a-crash.part"
