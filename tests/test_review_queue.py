@@ -17,6 +17,7 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import TestCase, utcnow
 from sentri.review import recording
+from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import Baseline, HealProposal
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
@@ -132,6 +133,23 @@ def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, 
         later = db.session.query(HealProposal).filter_by(status="pending").one()
     stale = runner.invoke(args=["review", "approve", "--project", project_id, f"HEA-{later.id}"])
     assert stale.exit_code != 0 and "no longer applies" in stale.output
+
+
+def test_stored_hints_and_heals_hold_no_page_text_over_the_limit_whatever_a_worker_sends(app, seeded):
+    _, test_id, run_id = seeded
+    over = "t" * (MAX_HINT_CHARS + 1)
+    with app.app_context():
+        version = recording.steps_hash(db.session.get(TestCase, test_id).steps)
+        with write():  # hints stored before the limit, for a step this run does not describe again
+            db.session.get(TestCase, test_id).locator_hints = {
+                "steps": version, "at": "2026-01-01T00:00:00Z", "hints": {"3": {"testid": "x" * 1_000_000}}}
+        described = {"testid": over, "css": "button.go", "text": "Go", "name": 7, "script": "y" * 1_000_000}
+        record(run_id, test_id, hints={"steps": version, "hints": {2: described}},
+               healed=[{"step": 2, "to": {"testid": over}}])
+        test = db.session.get(TestCase, test_id)
+        assert test.locator_hints["hints"] == {"2": {"css": "button.go", "text": "Go"}}
+        assert db.session.query(HealProposal).count() == 0  # a target no exact locator would find
+        assert recording.for_job(test, "chromium", "desktop", True)["hints"] == {2: {"css": "button.go", "text": "Go"}}
 
 
 def test_a_bulk_decision_names_every_problem_and_refuses_another_projects_items(app, seeded, member_headers):
