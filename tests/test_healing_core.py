@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import expect
 
+from sentri.review.hints import MAX_HINT_CHARS
 from sentri.worker.healing import candidates, describe, heal, heal_allowed, is_locator_failure
 from sentri.worker.steps import locate
 from tests.support.async_browser import chromium_on_own_loop
@@ -86,6 +87,16 @@ def test_describe_is_none_unless_exactly_one_element_matches(on_page, html):
     assert on_page(html, work) is None
 
 
+def test_describe_leaves_out_page_text_too_long_to_be_a_locator(on_page):
+    """A 1 MB test id is not cut (a cut one would match nothing): it is left out, the rest is kept."""
+    async def work(page):
+        return await describe(page.get_by_role("button"))
+
+    long_id = "t" * 1_000_000
+    hints = on_page(f'<button class="primary" data-testid="{long_id}">Sign in</button>', work)
+    assert hints == {"role": "button", "name": "Sign in", "text": "Sign in", "css": "button.primary"}
+
+
 # -- candidates ----------------------------------------------------------------------------------------
 
 HINTS = {"role": "button", "name": "Sign in", "label": "L", "placeholder": "P", "text": "Sign in",
@@ -107,6 +118,13 @@ def test_candidates_skip_the_old_target_ignoring_nth_and_exact():
     found = candidates(HINTS, {"role": "button", "name": "Sign in", "nth": 0})
     assert {"role": "button", "name": "Sign in", "exact": True} not in found
     assert candidates(HINTS, {"text": "Sign in", "exact": False})[-1] == {"css": "button.primary"}
+
+
+def test_hints_stored_before_the_limit_never_become_a_target():
+    at_limit, over = "a" * MAX_HINT_CHARS, "b" * (MAX_HINT_CHARS + 1)
+    old_hints = {"testid": over, "label": over, "placeholder": at_limit, "css": "button.primary"}
+    assert candidates(old_hints, {"css": "#gone"}) == [{"placeholder": at_limit, "exact": True},
+                                                       {"css": "button.primary"}]
 
 
 def test_candidates_use_only_roles_get_by_role_knows():

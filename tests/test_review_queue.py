@@ -3,11 +3,13 @@ proposals, hints), what a worker gets back for its next job, and decisions over 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from sentri import artifacts, projects, testcases, users
 from sentri.artifacts import ORPHAN_GRACE_SECONDS, prune
@@ -15,6 +17,7 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import TestCase, utcnow
 from sentri.review import recording
+from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import Baseline, HealProposal
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
@@ -23,6 +26,12 @@ from tests.test_ui_pages import Browser
 
 STEPS = [{"goto": "/"}, {"click": {"role": "button", "name": "Go"}}, {"expect_screenshot": "home"}]
 SHA = {name: name * 64 for name in "abcdef"}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def shot(sha, status, **extra):
@@ -126,6 +135,23 @@ def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, 
     assert stale.exit_code != 0 and "no longer applies" in stale.output
 
 
+def test_stored_hints_and_heals_hold_no_page_text_over_the_limit_whatever_a_worker_sends(app, seeded):
+    _, test_id, run_id = seeded
+    over = "t" * (MAX_HINT_CHARS + 1)
+    with app.app_context():
+        version = recording.steps_hash(db.session.get(TestCase, test_id).steps)
+        with write():  # hints stored before the limit, for a step this run does not describe again
+            db.session.get(TestCase, test_id).locator_hints = {
+                "steps": version, "at": "2026-01-01T00:00:00Z", "hints": {"3": {"testid": "x" * 1_000_000}}}
+        described = {"testid": over, "css": "button.go", "text": "Go", "name": 7, "script": "y" * 1_000_000}
+        record(run_id, test_id, hints={"steps": version, "hints": {2: described}},
+               healed=[{"step": 2, "to": {"testid": over}}])
+        test = db.session.get(TestCase, test_id)
+        assert test.locator_hints["hints"] == {"2": {"css": "button.go", "text": "Go"}}
+        assert db.session.query(HealProposal).count() == 0  # a target no exact locator would find
+        assert recording.for_job(test, "chromium", "desktop", True)["hints"] == {2: {"css": "button.go", "text": "Go"}}
+
+
 def test_a_bulk_decision_names_every_problem_and_refuses_another_projects_items(app, seeded, member_headers):
     project_id, test_id, run_id = seeded
     client = app.test_client()
@@ -180,8 +206,9 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     project_id, test_id, _ = seeded
     monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
     root = store.root(app.instance_path)
-    pictures = {name: store.digest(f"picture {name}".encode()) for name in
-                ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")}
+    names = ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")
+    pngs = {name: _png(Image.new("L", (1, height))) for height, name in enumerate(names, start=1)}  # all apart
+    pictures = {name: store.digest(png) for name, png in pngs.items()}
     with app.app_context():
         project = projects.get(project_id)
         with write():
@@ -198,7 +225,7 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     # The pictures are written after the runs ended (whose end may prune in the background).
     old = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for name in pictures:
-        path = store.path_of(root, store.put(root, f"picture {name}".encode()))
+        path = store.path_of(root, store.put(root, pngs[name]))
         if name != "fresh":  # a picture a worker just wrote, its result not stored yet
             os.utime(path, (old, old))
     partial = root / "ab" / "left-by-a-crash.part"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zlib
 from types import SimpleNamespace
 
@@ -13,8 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sentri.visual import compare as compare_module
-from sentri.visual import store
+from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
 from sentri.worker.snapshots import Snapshots
@@ -90,6 +90,36 @@ def test_images_of_different_sizes_fail_with_a_diff_covering_both():
     diff = _pixels(result.diff_png)
     assert diff.shape == (110, 220, 3)
     assert tuple(diff[50, 210]) == RED and tuple(diff[105, 10]) == RED and tuple(diff[50, 100]) != RED
+    assert (result.expected_size, result.actual_size) == ((200, 100), (220, 110))
+
+
+def test_a_tall_picture_against_a_wide_one_says_so_without_drawing_a_canvas_for_both():
+    """1280x12000 against 7680x720: a diff covering both would be 7680x12000, 92 megapixels (276 MB)."""
+    tall, wide = _png(Image.new("L", (1280, 12_000), 255)), _png(Image.new("L", (7680, 720), 250))
+    tracemalloc.start()
+    try:
+        result = compare(tall, wide)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not result.passed and result.size_mismatch and result.diff_png is None
+    assert (result.expected_size, result.actual_size) == ((1280, 12_000), (7680, 720))
+    assert peak < 5_000_000  # neither picture is decoded either: the tall one alone is 46 MB
+
+
+def test_a_picture_that_changed_everywhere_costs_a_few_bytes_a_pixel_to_compare():
+    """Measuring every pixel at once took about 55 bytes a pixel (2 GB at the 40-megapixel limit); in bands
+    it is the two decoded pictures (3 bytes a pixel each), the mask and the diff, plus a few MB."""
+    size = 2048 * 2048
+    white, black = _png(_white(2048, 2048)), _png(_white(2048, 2048, (0, 0, 0)))
+    tracemalloc.start()
+    try:
+        result = compare(white, black)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.diff_pixels == size and result.box == (0, 0, 2048, 2048)
+    assert peak < 16 * size
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image at all", _png(_white())[:60]])
@@ -98,13 +128,35 @@ def test_bytes_that_are_not_a_readable_png_are_refused_with_a_sentence(data):
         compare(_png(_white()), data)
 
 
-def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
+def _claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims width x height: no pixel data to back it, so decoding it would fail."""
     bomb = bytearray(_png(Image.new("1", (1, 1))))
-    bomb[16:24] = struct.pack(">II", 10_000, 10_000)
+    bomb[16:24] = struct.pack(">II", width, height)
     bomb[29:33] = struct.pack(">I", zlib.crc32(bytes(bomb[12:29])))
-    for actual in (_png(_white()), bytes(bomb)):  # also when both are the same bytes
-        with pytest.raises(ValueError, match=r"expected image is 10000x10000 pixels; images over 40 megapixels"):
-            compare(bytes(bomb), actual)
+    return bytes(bomb)
+
+
+def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
+    bomb = _claiming(10_000, 10_000)
+    for actual in (_png(_white()), bomb):  # also when both are the same bytes
+        with pytest.raises(ValueError, match=r"expected image is refused: 10000x10000 pixels is over the limit"):
+            compare(bomb, actual)
+
+
+@pytest.mark.parametrize("width, height", [(20_000, 720), (1_000, 40_000)])
+def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alone(width, height):
+    """Both are within 40 megapixels: only the width or the height limit refuses them. The file holds one
+    pixel, so a decode would fail as truncated; a sentence naming the claimed size comes from the header."""
+    with pytest.raises(ValueError, match=rf"^The actual image is refused: {width}x{height} pixels is over "
+                                         r"the limit of 7680 pixels wide, 32768 tall and 40 megapixels\.$"):
+        compare(_png(_white()), _claiming(width, height))
+
+
+def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
+    with pytest.raises(ValueError, match="stored image is refused: 2000x100000 pixels"):
+        store.put(tmp_path, _claiming(2_000, 100_000))
+    assert not any(tmp_path.iterdir())
+    assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
 
 
 @pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
@@ -215,14 +267,51 @@ def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, 
     assert snapshots.entries[0]["status"] == "new"
 
 
-def test_a_picture_too_large_to_compare_fails_the_step_with_a_sentence(browser, tmp_path, monkeypatch):
+def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
+    """A baseline stored before the limits existed: put() would refuse it now, so it is written directly."""
     root = tmp_path / "visual"
-    sha = store.put(root, _png(_white()))
-    monkeypatch.setattr(compare_module, "MAX_PIXELS", 100)  # the page's 1280x720 is then too large
+    old = _claiming(8_000, 720)
+    sha = store.digest(old)
+    store.path_of(root, sha).parent.mkdir(parents=True)
+    store.path_of(root, sha).write_bytes(old)
     snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
-        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: .*'):
+        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: The expected image '
+                                                 "is refused: 8000x720 pixels is over the limit"):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
+
+
+def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(browser, tmp_path, monkeypatch):
+    """No baseline yet, so before the limits the picture was kept as a new one whatever its size.
+    The height limit is lowered so that a 2000-pixel page is over it: Chromium need not draw 33,000 pixels."""
+    monkeypatch.setattr(limits, "MAX_HEIGHT", 1_000)
+    root = tmp_path / "visual"
+    snapshots = Snapshots(_job(root))
+
+    async def take(page):
+        await page.evaluate("document.body.style.height = '2000px'")
+        with pytest.raises(AssertionError, match=r'^screenshot "long" is refused: 1280x2000 pixels is over the '
+                                                 r"limit of 7680 pixels wide, 1000 tall and 40 megapixels; "):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "long", "fullPage": True})
+
+    _on_page(browser, take)
+    assert snapshots.entries == [] and not root.exists()
+
+
+def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff(browser, tmp_path):
+    root = tmp_path / "visual"
+    sha = store.put(root, _png(_white()))
+    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+
+    async def take(page):
+        with pytest.raises(AssertionError, match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
+                                                 r"200x100 in the approved baseline; "):
+            await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
+
+    _on_page(browser, take)
+    (entry,) = snapshots.entries
+    assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
+    assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)

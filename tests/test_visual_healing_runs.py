@@ -12,6 +12,8 @@ from PIL import Image
 from sentri import projects, testcases, tokens
 from sentri.extensions import db
 from sentri.models import TestCase
+from sentri.review.hints import MAX_HINT_CHARS
+from sentri.review.models import HealProposal
 from tests import test_github
 from tests.conftest import _make_user
 from tests.support.sites import StaticSite
@@ -200,3 +202,49 @@ def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_ne
         results = _results(client, headers, again["runId"])
         assert results["rejected heal"]["status"] == "failed" and results["strict"]["status"] == "passed"
         assert results["strict"]["healed"]
+
+
+LONG_ID = """<!doctype html><html><head><title>Sign in</title></head><body>
+<button class="primary" data-testid="{testid}" onclick="document.getElementById('out').textContent='in'">{sign}</button>
+<p id="out"></p></body></html>"""
+
+
+def _strings(value):
+    """Every string of a JSON value, its keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.browser
+def test_a_megabyte_test_id_reaches_neither_the_stored_hints_nor_the_heal_proposal(gh_app, fake):
+    """The page's 1 MB data-testid is left out of the hints: the button heals by its CSS path instead,
+    where before the fix the hints held the test id and the proposal was a 1 MB exact test id."""
+    testid = "t" * 1_000_000
+    site = StaticSite({"/": LONG_ID.format(testid=testid, sign="Sign in")})
+    with site:
+        client = gh_app.test_client()
+        steps = [{"goto": "/"}, {"click": {"role": "button", "name": "Sign in"}, "timeout": 2_000},
+                 {"expect_text": {"css": "#out"}, "text": "in"}]
+        project_id, token, _ = _project(gh_app, site.url, {"sign in": steps})
+        _, headers = _make_user(gh_app, "member@example.com", "member")
+        assert _run(gh_app, project_id, token, {})["passed"] == 1  # describes the button
+
+        site.pages["/"] = LONG_ID.format(testid=testid, sign="Log in")
+        healed = _run(gh_app, project_id, token, {})
+        assert (healed["passed"], healed["failed"]) == (1, 0)
+        result = _results(client, headers, healed["runId"])["sign in"]
+        queue = client.get(f"/api/v1/projects/{project_id}/review", headers=headers).get_json()
+        with gh_app.app_context():
+            hints = db.session.query(TestCase).one().locator_hints["hints"]
+            (proposal,) = db.session.query(HealProposal).all()
+            stored = [hints, proposal.new_target, proposal.old_target]
+    assert proposal.new_target == {"css": "button.primary"} and result["healed"][0]["to"] == {"css": "button.primary"}
+    assert hints["2"] == {"role": "button", "name": "Sign in", "text": "Sign in", "css": "button.primary"}
+    assert max(map(len, _strings([stored, result["healed"], queue["heals"]]))) <= MAX_HINT_CHARS

@@ -4,6 +4,7 @@
   per key: a newer picture replaces it; the same picture again changes nothing).
 - A healed step becomes (or counts again on) the step's pending heal proposal; the test's heal count grows.
 - A passing test's element descriptions become its locator hints, for the next run to heal from.
+  Page text in both is kept within hints.MAX_HINT_CHARS (a longer value is left out, a longer heal dropped).
 
 And what a worker needs back when it builds a job (for_job)."""
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Run, TestCase, utcnow
 from ..timestamps import isoformat
+from .hints import clean, within_limit
 from .models import Baseline, HealProposal
 
 KEPT_REJECTED = 50  # rejected pictures per screenshot a worker still recognises as rejected
@@ -88,6 +90,8 @@ def _proposal(entry: dict, test: TestCase, run_id: int) -> bool:
     index = entry.get("step")
     if not isinstance(index, int) or not 1 <= index <= len(test.steps) or "target" not in test.steps[index - 1]:
         return False
+    if not isinstance(entry.get("to"), dict) or not within_limit(entry["to"]):
+        return False  # page text too long to be an exact locator: not a heal a person should accept
     old = test.steps[index - 1]["target"]  # as written, {{NAME}} and all: never a substituted secret
     row = db.session.scalar(select(HealProposal).where(
         HealProposal.test_id == test.id, HealProposal.step == index, HealProposal.status == "pending").limit(1))
@@ -109,6 +113,7 @@ def _hints(test: TestCase, hints: dict) -> None:
         return
     current = test.locator_hints if (test.locator_hints or {}).get("steps") == version else {"hints": {}}
     merged = {**current.get("hints", {}), **{str(k): v for k, v in hints.get("hints", {}).items()}}
+    merged = {step: described for step, value in merged.items() if (described := clean(value))}
     test.locator_hints = {"steps": version, "at": isoformat(utcnow()), "hints": merged}
 
 

@@ -8,25 +8,24 @@ Unlike pixelmatch, anti-aliased pixels are not detected and forgiven: screenshot
 stable_screenshot (same browser, animations and caret off, CSS scale), so anti-aliasing renders the same
 every time, and a region that still moves is masked rather than guessed at.
 
-Both inputs come from users (uploaded baselines), so the PNG header is read before Pillow decodes
-anything: a file that is not a PNG, or that claims more than MAX_PIXELS, is refused with a sentence.
+Both pictures' PNG headers are read before Pillow decodes anything: a file that is not a PNG, or that is
+over the size limits (limits.py), is refused with a sentence.
 """
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-MAX_PIXELS = 40_000_000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from .limits import checked_size, size_refusal
+
 MAX_YIQ_DELTA = 35215.0  # the largest possible YIQ distance between two colours (pixelmatch)
 RED = (255, 0, 0)
 FADE = 0.1  # how much of the expected image shows under the diff (pixelmatch's alpha)
+BAND_PIXELS = 1 << 18  # pixels worked on at a time where a whole-picture temporary would be dear (~14 MB)
 
 # RGB -> YIQ, the rows are pixelmatch's coefficients; the distance weights y, i, q squared.
 YIQ = np.array([[0.29889531, 0.58662247, 0.11448223],
@@ -46,6 +45,8 @@ class Comparison:
     size_mismatch: bool
     diff_png: bytes | None  # the expected image faded, changed pixels red; None when nothing changed
     box: tuple[int, int, int, int] | None  # (left, top, right, bottom) of the changed pixels
+    expected_size: tuple[int, int] = (0, 0)  # (width, height), from the PNG headers
+    actual_size: tuple[int, int] = (0, 0)
 
 
 def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
@@ -55,14 +56,16 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}.")
     if not 0.0 <= max_diff_pixel_ratio <= 1.0:
         raise ValueError(f"max_diff_pixel_ratio must be between 0 and 1, not {max_diff_pixel_ratio}.")
+    sizes = {"expected_size": checked_size(expected_png, "expected"),  # both before either is decoded
+             "actual_size": checked_size(actual_png, "actual")}
+    width, height = sizes["expected_size"]
     if expected_png == actual_png:  # Chromium encodes equal pixels to equal bytes: the usual pass
-        width, height = checked_size(expected_png, "expected")
         return Comparison(passed=True, diff_pixels=0, total_pixels=width * height, ratio=0.0,
-                          size_mismatch=False, diff_png=None, box=None)
+                          size_mismatch=False, diff_png=None, box=None, **sizes)
+    if sizes["expected_size"] != sizes["actual_size"]:
+        return _size_mismatch(expected_png, actual_png, **sizes)
     expected = decode(expected_png, "expected")
     actual = decode(actual_png, "actual")
-    if expected.shape != actual.shape:
-        return _size_mismatch(expected, actual)
     changed = changed_pixels(expected, actual, threshold)
     height, width = changed.shape
     diff_pixels = int(np.count_nonzero(changed))
@@ -71,7 +74,7 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
     return Comparison(
         passed=ratio <= max_diff_pixel_ratio, diff_pixels=diff_pixels, total_pixels=total, ratio=ratio,
         size_mismatch=False, diff_png=diff_image(expected, changed) if diff_pixels else None,
-        box=bounding_box(changed),
+        box=bounding_box(changed), **sizes,
     )
 
 
@@ -96,21 +99,20 @@ def _on_white(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-def checked_size(data: bytes, name: str) -> tuple[int, int]:
-    """Return (width, height) from the PNG header, which comes first; refuse a non-PNG or a bomb."""
-    if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise ValueError(f"The {name} image is not a PNG image: it does not start with a PNG header.")
-    if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
-        raise ValueError(f"The {name} image is not a PNG image that can be read: its header is corrupt.")
-    width, height = struct.unpack(">II", data[16:24])
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"The {name} image is {width}x{height} pixels; images over "
-                         f"{MAX_PIXELS // 1_000_000} megapixels are refused.")
-    return width, height
-
-
 def changed_pixels(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
     """Return a (height, width) bool mask of the pixels whose YIQ distance passes the threshold."""
+    height, width = expected.shape[:2]
+    changed = np.empty((height, width), dtype=bool)
+    # In bands of rows: a picture that changed everywhere would otherwise need about 55 bytes a pixel of
+    # indices and float copies at once (2 GB at the 40-megapixel limit).
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        changed[top:top + rows] = _changed_band(expected[top:top + rows], actual[top:top + rows], threshold)
+    return changed
+
+
+def _changed_band(expected: np.ndarray, actual: np.ndarray, threshold: float) -> np.ndarray:
+    """Return the changed-pixel mask of one band of rows."""
     # Channel by channel: numpy's any(axis=2) over three bytes is several times slower.
     changed = (expected[..., 0] != actual[..., 0]) | (expected[..., 1] != actual[..., 1])
     changed |= expected[..., 2] != actual[..., 2]
@@ -151,20 +153,35 @@ def diff_image(expected: np.ndarray, changed: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _size_mismatch(expected: np.ndarray, actual: np.ndarray) -> Comparison:
-    """Fail with a diff of the larger size: the actual image over the faded expected one where both
-    exist, and red wherever only one of them does."""
+def _size_mismatch(expected_png: bytes, actual_png: bytes, *, expected_size: tuple[int, int],
+                   actual_size: tuple[int, int]) -> Comparison:
+    """Fail, with a diff of the larger size when it is no larger than a picture may be: the actual image
+    over the faded expected one where both exist, red wherever only one does. Over that (a tall picture
+    against a wide one), no diff: nothing is decoded, and the sentence gives both sizes."""
+    width, height = max(expected_size[0], actual_size[0]), max(expected_size[1], actual_size[1])
+    total = width * height
+    diff_png = None
+    if size_refusal(width, height) is None:
+        diff_png = _png(_mismatch_canvas(decode(expected_png, "expected"), decode(actual_png, "actual")))
+    return Comparison(passed=False, diff_pixels=total, total_pixels=total, ratio=1.0, size_mismatch=True,
+                      diff_png=diff_png, box=(0, 0, width, height), expected_size=expected_size,
+                      actual_size=actual_size)
+
+
+def _mismatch_canvas(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Return the larger size in red, the actual image blended over the faded expected one where both are."""
     height = max(expected.shape[0], actual.shape[0])
     width = max(expected.shape[1], actual.shape[1])
     common_h = min(expected.shape[0], actual.shape[0])
     common_w = min(expected.shape[1], actual.shape[1])
     out = np.empty((height, width, 3), dtype=np.uint8)
     out[:] = RED
-    under = faded(expected[:common_h, :common_w])[..., None].astype(np.uint16)
-    out[:common_h, :common_w] = ((under + actual[:common_h, :common_w]) // 2).astype(np.uint8)
-    total = width * height
-    return Comparison(passed=False, diff_pixels=total, total_pixels=total, ratio=1.0, size_mismatch=True,
-                      diff_png=_png(out), box=(0, 0, width, height))
+    rows = max(1, BAND_PIXELS // common_w)  # in bands: the blend's uint16 copies would outweigh the canvas
+    for top in range(0, common_h, rows):
+        band = slice(top, min(top + rows, common_h))
+        under = faded(expected[band, :common_w])[..., None].astype(np.uint16)
+        out[band, :common_w] = (under + actual[band, :common_w]) // 2
+    return out
 
 
 def _png(pixels: np.ndarray) -> bytes:

@@ -2,7 +2,8 @@
 
 Named by content, so a picture that does not change is written once however many runs take it, and a
 baseline row only holds the hash. Files are written to a temporary name and renamed, so a reader (or a
-second process on the same shared folder) never sees half a PNG."""
+second process on the same shared folder) never sees half a PNG. Nothing over the size limits (limits.py) is
+written: put() reads the PNG header first."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import re
 import tempfile
 from pathlib import Path
+
+from .limits import checked_size
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -31,7 +34,8 @@ def path_of(store: Path, sha: str) -> Path:
 
 
 def put(store: Path, data: bytes) -> str:
-    """Store a PNG once; return its hash."""
+    """Store a PNG once; return its hash. ValueError for a non-PNG or a picture over the size limits."""
+    checked_size(data, "stored")
     sha = digest(data)
     target = path_of(store, sha)
     if not target.exists():

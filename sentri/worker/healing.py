@@ -9,6 +9,9 @@ never what a step expects (text, value, url, title): a changed expectation is a 
 
 Nothing here waits: describing is one `evaluate_all` round trip, and healing only counts matches,
 so a page that is still loading is never mistaken for a changed one by a slow retry loop here.
+
+A description is page text: a value over review/hints.MAX_HINT_CHARS is left out, both in the page (so a
+1 MB test id does not travel back) and here (the page's own scripts could change what the first returns).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from ..aria_roles import ROLES
+from ..review.hints import MAX_HINT_CHARS, clean
 from .steps import locate
 
 # Runs in the page on the elements a locator matches; describes the element when there is exactly one.
 # `text` follows Playwright's get_by_text (textContent, so <br> adds nothing) and is left out when a
 # child holds the whole text, since get_by_text would then match the child instead of this element.
-DESCRIBE_SCRIPT = """(elements) => {
+DESCRIBE_SCRIPT = """(elements, maxChars) => {
   if (elements.length !== 1) return null;
   const el = elements[0];
   const norm = (s) => (s || "").replace(/\\s+/g, " ").trim();
@@ -123,7 +127,7 @@ DESCRIBE_SCRIPT = """(elements) => {
 
   const found = {role, name: name && name.length <= 100 ? name : null, label, text: ownText(),
     testid: el.getAttribute("data-testid"), placeholder: el.getAttribute("placeholder"), css: cssPath()};
-  return Object.fromEntries(Object.entries(found).filter(([, v]) => v));
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v && v.length <= maxChars));
 }"""
 
 # Actions whose target must match an element for the step to succeed. expect_hidden is not here: a
@@ -136,7 +140,7 @@ HEALABLE_ACTIONS = frozenset({
 async def describe(locator: Locator) -> dict | None:
     """Describe the one element the locator matches now, or None; one round trip, no waiting."""
     try:
-        return await locator.evaluate_all(DESCRIBE_SCRIPT)
+        return clean(await locator.evaluate_all(DESCRIBE_SCRIPT, MAX_HINT_CHARS)) or None
     except PlaywrightError:
         return None
 
@@ -147,6 +151,7 @@ def _bare(target: dict) -> dict:
 
 def candidates(hints: dict, old: dict) -> list[dict]:
     """Turn a recorded description into targets, most trusted first, leaving out the old target."""
+    hints = clean(hints)  # hints stored before the limit may hold a value too long to be a locator
     found = []
     if hints.get("testid"):
         found.append({"testid": hints["testid"]})

@@ -5,7 +5,8 @@ device) from the job. A screenshot with no approved baseline passes and is kept 
 review; one identical to its baseline (same SHA-256) passes without decoding; otherwise the pictures are
 compared (visual/compare.py) and a difference over `maxDiffPixelRatio` fails the step, keeping the actual
 picture and the diff image for the review queue. A picture a person already rejected fails as rejected.
-What is recorded per step goes back with the outcome; the server turns it into baseline rows."""
+What is recorded per step goes back with the outcome; the server turns it into baseline rows.
+A screenshot over the size limits (visual/limits.py) fails the step before it is compared or stored."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from playwright.async_api import Page
 
 from ..visual import store
 from ..visual.compare import compare
+from ..visual.limits import png_size, size_refusal
 from ..visual.shot import stable_screenshot
 from .steps import locate
 
@@ -47,6 +49,10 @@ class Snapshots:
         png = await stable_screenshot(page, locator=locate(page, step["target"]) if step.get("target") else None,
                                       full_page=bool(step.get("fullPage")), mask=masks,
                                       timeout_ms=step.get("timeout", self.job.step_timeout_ms))
+        too_large = size_refusal(*png_size(png, "screenshot"))
+        if too_large:
+            raise AssertionError(f'screenshot "{step["name"]}" is refused: {too_large}; '
+                                 "take a part of the page instead (a target)")
         entry: dict[str, Any] = {"step": index, "name": step["name"], "viewport": size, "sha256": store.digest(png)}
         self.entries.append(entry)
         baseline = self.job.baselines.get(key(step["name"], size))
@@ -83,7 +89,8 @@ class Snapshots:
             except OSError:
                 pass  # the failure below says what changed; the diff picture is lost
         if result.size_mismatch:
-            why = "its size differs from the approved baseline's"
+            (width, height), (was_width, was_height) = result.actual_size, result.expected_size
+            why = f"sizes differ: {width}x{height} now, {was_width}x{was_height} in the approved baseline"
         else:
             why = f"{result.ratio:.2%} of its pixels differ from the approved baseline (at most {limit:.2%})"
         verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
@@ -95,3 +102,5 @@ class Snapshots:
                 store.put(self.job.visual_root, png)
             except OSError as exc:  # a full disk fails the step with a sentence, not the worker
                 raise AssertionError(f"the screenshot could not be stored: {exc.strerror or exc}") from None
+            except ValueError as exc:  # over the size limits: refused above already, but never written
+                raise AssertionError(f"the screenshot could not be stored: {exc}") from None
