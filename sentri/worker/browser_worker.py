@@ -50,7 +50,7 @@ class BrowserWorker(threading.Thread):
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
         self.remote: dict[tuple[str, str], object] = {}  # (endpoint, engine) -> browser on a browser server
         self.slot: Endpoint | None = None  # the browser server slot the current test holds
-        self.used_endpoint: str | None = None  # the browser server the last test ran on
+        self.used_endpoint: str | None = None  # the browser server the last test ran on, as it is shown
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self.spare = Spare()  # a page opened while idle, for the next test (local browsers only)
         self.spare_like: tuple | None = None  # (browser, context options) of the last test run here
@@ -144,7 +144,7 @@ class BrowserWorker(threading.Thread):
 
     def _release_slot(self) -> None:
         if self.slot is not None:
-            self.used_endpoint = self.slot.url
+            self.used_endpoint = self.slot.name
             self.engine.pool.release(self.slot)
             self.slot = None
 
@@ -279,7 +279,8 @@ class BrowserWorker(threading.Thread):
                 browser = self.loop.run_until_complete(self._browser_for(plan.browser))
                 plan.device_descriptor = self._device(plan)
             except Exception as exc:
-                self._write(crawls.fail, claim, f"The browser could not start: {exc}".splitlines()[0][:500])
+                message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
+                self._write(crawls.fail, claim, message)
                 return
             progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
             task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
@@ -295,7 +296,7 @@ class BrowserWorker(threading.Thread):
                 outcome = None
             except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
                 log.exception("CRL-%s crashed", claim.crawl_id)
-                self._write(crawls.fail, claim, f"internal error: {exc}"[:1000])
+                self._write(crawls.fail, claim, self._shown(f"internal error: {exc}")[:1000])
                 return
         finally:
             self._release_slot()
@@ -324,7 +325,7 @@ class BrowserWorker(threading.Thread):
                     job.device_descriptor = self._device(job)
                     self.spare_like = (browser, context_options(job))
                 except Exception as exc:  # BrowserUnavailable, or a browser that will not start
-                    message = f"The browser could not start: {exc}".splitlines()[0][:500]
+                    message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
                     self._write(lifecycle.fail, job.run_id, message)
                     return None
                 spare = self.spare if self.engine.pool is None else None
@@ -345,7 +346,8 @@ class BrowserWorker(threading.Thread):
                     # A browser that crashed since the last test can still look connected until its pipe
                     # is read; its first call fails outside the steps. Relaunch and run the test again.
                     if try_number == 1:
-                        log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
+                        log.warning("browser of %s was gone (%s); relaunching", self.name,
+                                    self._shown(str(exc)).splitlines()[0])
                         self.loop.run_until_complete(self._forget_browser(job.browser))
                         continue
                     return self._internal_error(job, exc)
@@ -373,7 +375,12 @@ class BrowserWorker(threading.Thread):
 
     def _internal_error(self, job: TestJob, exc: Exception) -> dict:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
-        return {"status": "failed", "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url}
+        return {"status": "failed", "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
+                "base_url": job.base_url}
+
+    def _shown(self, text: str) -> str:
+        """An error as it may be stored or shown: a browser server's URL (credentials and all) as its name."""
+        return self.engine.pool.scrub(text) if self.engine.pool is not None else text
 
 
 async def _quietly(awaitable) -> None:
