@@ -49,7 +49,7 @@ class Identity:
     id: int | None
 
     def wrote(self, comment: dict) -> bool:
-        """Whether this account is the comment's author (by id when both have one: logins can be renamed)."""
+        """Tell whether this account wrote the comment (by id when both have one: logins can be renamed)."""
         user = comment.get("user")
         if not isinstance(user, dict):  # null: a deleted account
             return False
@@ -59,8 +59,7 @@ class Identity:
 
 
 def graphql_url(api_base: str) -> str:
-    """GitHub's GraphQL endpoint beside a REST API base: https://api.github.com/graphql, or /api/graphql on
-    GitHub Enterprise Server, whose REST API is under /api/v3."""
+    """Return GitHub's GraphQL URL beside a REST API base (/api/graphql beside Enterprise Server's /api/v3)."""
     base = api_base.rstrip("/")
     return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
 
@@ -206,7 +205,7 @@ class Client:
 
     # -- operations --------------------------------------------------------------------------
     def whoami(self) -> Identity | None:
-        """The account the token acts as; None when GitHub does not say (GitHubError for a bad token)."""
+        """Return the account the token acts as; None when GitHub does not say (GitHubError for a bad token)."""
         try:
             response = self.call("GET", f"{self.api_base}/user", "find out whose the token is", kind="identity")
         except GitHubError as exc:
@@ -220,7 +219,7 @@ class Client:
         return _identity(user.get("login"), user.get("id")) if isinstance(user, dict) else None
 
     def _viewer(self) -> Identity | None:
-        """The bot an installation token acts as, from GraphQL's viewer (databaseId is its REST user id)."""
+        """Return the bot an installation token acts as, from GraphQL's viewer (databaseId is its REST id)."""
         url = graphql_url(self.api_base)
         try:
             answer = self.call("POST", url, "find out whose the token is", kind="identity",
@@ -232,8 +231,7 @@ class Client:
         return _identity(viewer.get("login"), viewer.get("databaseId")) if isinstance(viewer, dict) else None
 
     def find_comment(self, repo: str, number: int, mark: str) -> dict | None:
-        """Return the first comment on the pull request carrying `mark` that the token's own account wrote,
-        paging through them all; None when there is none, or whose the token is cannot be told."""
+        """Return the first comment carrying `mark` that the token's own account wrote, through every page."""
         url: str | None = f"{self.api_base}/repos/{repo}/issues/{number}/comments?per_page={PER_PAGE}"
         pages = 0
         me: Identity | None = None

@@ -379,7 +379,7 @@ class BrowserWorker(threading.Thread):
                 "base_url": job.base_url}
 
     def _shown(self, text: str) -> str:
-        """An error as it may be stored or shown: a browser server's URL (credentials and all) as its name."""
+        """Return an error fit to store or show: any browser server's URL (credentials and all) as its name."""
         return self.engine.pool.scrub(text) if self.engine.pool is not None else text
 
 

@@ -49,8 +49,7 @@ MASK = "***"
 
 
 def shown(url: str) -> str:
-    """The form a browser server's URL is shown in: host:port, without the credentials, path, query or
-    fragment a URL may carry (a token in any of them would leak to whoever reads the error or the label)."""
+    """Return how a browser server is shown: host:port, never the URL's credentials, path, query or fragment."""
     parts = urlsplit(url.strip())
     try:
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
@@ -62,7 +61,7 @@ def shown(url: str) -> str:
 
 
 def _secrets(url: str) -> list[str]:
-    """The parts of an endpoint's URL that are never shown, as written and decoded, longest first."""
+    """List the parts of an endpoint's URL that are never shown, as written and decoded, longest first."""
     parts = urlsplit(url)
     pieces = [parts.username, parts.password, parts.path.strip("/"), parts.query, parts.fragment,
               *(value for _key, _eq, value in (pair.partition("=") for pair in parts.query.split("&")))]
@@ -88,8 +87,7 @@ class Endpoint:
         self.name = self.name or shown(self.url)
 
     def scrub(self, text: str) -> str:
-        """Return `text` (a Playwright error quoting the URL, say) with this endpoint's URL replaced by its
-        name and its credentials, path and query masked wherever else they appear."""
+        """Return `text` with this endpoint's URL as its name and its user, password, path and query masked."""
         ours = shown(self.url)
         text = _URL.sub(lambda found: self.name if shown(found.group()) == ours else found.group(), text)
         for secret in _secrets(self.url):
@@ -122,8 +120,8 @@ def parse_servers(value: str | None) -> list[Endpoint]:
 
 
 def _named(endpoints: list[Endpoint]) -> list[Endpoint]:
-    """Number the names two endpoints share (one host:port behind a gateway, told apart by path or
-    token): each must be told apart on /health and in /metrics labels."""
+    """Number the names two endpoints share, as /health rows and /metrics labels must differ."""
+    # One host:port can be several servers, e.g. behind a gateway that tells them apart by path or token.
     counts: dict[str, int] = {}
     for endpoint in endpoints:
         base = shown(endpoint.url)
@@ -133,8 +131,7 @@ def _named(endpoints: list[Endpoint]) -> list[Endpoint]:
 
 
 def refusal(endpoint: Endpoint, error: Exception | str) -> str:
-    """One line saying why an endpoint refused or could not be reached (Playwright quotes the whole URL,
-    credentials included: scrubbed)."""
+    """Say in one line why an endpoint refused or could not be reached, its URL scrubbed from the error."""
     text = endpoint.scrub(str(error))
     mismatch = _MISMATCH.search(text)
     if mismatch or "428 Precondition Required" in text:
