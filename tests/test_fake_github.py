@@ -162,6 +162,51 @@ def test_statuses_are_created_201_and_listed_newest_first(gh, http):
     assert http.get(f"{gh.url}/repos/{REPO}/commits/other/statuses").json() == []
 
 
+def test_comments_carry_their_authors_and_only_a_writer_may_edit_anothers(gh, http):
+    gh.add_token("t-app", login="sentri-app[bot]")
+    gh.add_token("t-triage", can_edit_others=False, login="triager")
+    [theirs] = gh.seed_comments(REPO, 7, ["mine, says mallory"], login="mallory")
+    bot = requests.post(f"{gh.url}/repos/{REPO}/issues/7/comments", json={"body": "from an App"},
+                        headers={"Authorization": "Bearer t-app"}, timeout=5).json()
+    assert (bot["user"]["login"], bot["user"]["type"]) == ("sentri-app[bot]", "Bot")
+    assert bot["user"]["id"] == gh.user_id("sentri-app[bot]") != gh.user_id("mallory")
+    human = gh.comments(REPO, 7)[0]["user"]
+    assert (human["login"], human["type"], human["id"]) == ("mallory", "User", gh.user_id("mallory"))
+    triage = {"Authorization": "Bearer t-triage"}
+    r = requests.patch(f"{gh.url}/repos/{REPO}/issues/comments/{theirs}", json={"body": "x"}, headers=triage,
+                       timeout=5)
+    assert r.status_code == 403 and r.json()["message"] == "Resource not accessible by integration"
+    [own] = gh.seed_comments(REPO, 7, ["triager's own"], login="triager")
+    assert requests.patch(f"{gh.url}/repos/{REPO}/issues/comments/{own}", json={"body": "edited"}, headers=triage,
+                          timeout=5).status_code == 200
+    assert http.patch(f"{gh.url}/repos/{REPO}/issues/comments/{theirs}", json={"body": "by a writer"}).status_code == 200
+    assert [c["body"] for c in gh.comments(REPO, 7)] == ["by a writer", "from an App", "edited"]
+
+
+def test_whose_a_token_is_user_tokens_on_rest_installation_tokens_on_graphql_only(gh, http):
+    gh.add_token("t-app", login="sentri-app[bot]")
+    me = http.get(f"{gh.url}/user")
+    assert me.status_code == 200 and (me.json()["login"], me.json()["type"]) == ("sentri-bot", "User")
+    assert me.json()["id"] == gh.user_id("sentri-bot") and set(me.json()) == set(EXAMPLE_USER)
+    app = {"Authorization": "Bearer t-app"}
+    r = requests.get(f"{gh.url}/user", headers=app, timeout=5)
+    assert r.status_code == 403  # as the live API answers an installation token
+    assert r.json() == {"message": "Resource not accessible by integration", "status": "403",
+                        "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"}
+    viewer = {"query": "query { viewer { login databaseId } }"}
+    r = requests.post(f"{gh.url}/graphql", json=viewer, headers=app, timeout=5)
+    assert r.json() == {"data": {"viewer": {"login": "sentri-app[bot]", "databaseId": gh.user_id("sentri-app[bot]")}}}
+    assert http.post(f"{gh.url}/graphql", json=viewer).json()["data"]["viewer"]["login"] == "sentri-bot"
+    assert "errors" in http.post(f"{gh.url}/graphql", json={"query": "{ repository { id } }"}).json()
+    assert requests.post(f"{gh.url}/graphql", json=viewer, timeout=5).status_code == 401
+    with FakeGitHub(prefix="/api/v3") as ghes, FakeGitHub(graphql=False) as bare:
+        for fake in (ghes, bare):
+            fake.add_token("t-app", login="sentri-app[bot]")
+        r = requests.post(f"{ghes.root}/api/graphql", json=viewer, headers=app, timeout=5)
+        assert r.json()["data"]["viewer"]["login"] == "sentri-app[bot]"  # Enterprise Server: beside /api/v3
+        assert requests.post(f"{bare.url}/graphql", json=viewer, headers=app, timeout=5).status_code == 404
+
+
 def test_authentication_and_permissions(gh, http):
     comments = f"{gh.url}/repos/{REPO}/issues/7/comments"
     r = requests.get(comments, timeout=5)
@@ -195,7 +240,7 @@ def test_unknown_repo_issue_or_route_is_404(gh, http):
         assert r.status_code == 404
         assert r.json() == {"message": "Not Found", "documentation_url": doc, "status": "404"}
     assert http.get(f"{gh.url}/repos/OCTO/Hello/issues/7/comments").status_code == 200  # names ignore case
-    assert http.get(f"{gh.url}/user").status_code == 404
+    assert http.get(f"{gh.url}/users/octocat").status_code == 404
     assert http.delete(f"{gh.url}/repos/{REPO}/issues/7/comments").status_code == 404
 
 
@@ -385,6 +430,12 @@ def test_answers_validate_against_the_ops_json_response_schemas(ops, gh, http):
     for item in http.get(f"{gh.url}/repos/{REPO}/commits/{SHA}/statuses").json():
         check(item, "status")
     check(http.get(f"{gh.url}/repos/{REPO}/issues/8/comments").json(), "basic-error")
+    check(http.get(f"{gh.url}/user").json(), "simple-user")
+    gh.add_token("t-app", login="sentri-app[bot]")
+    by_bot = requests.post(f"{gh.url}/repos/{REPO}/issues/7/comments", json={"body": "x"},
+                           headers={"Authorization": "Bearer t-app"}, timeout=5).json()
+    check(by_bot, "issue-comment")
+    check(requests.get(f"{gh.url}/user", headers={"Authorization": "Bearer t-app"}, timeout=5).json(), "basic-error")
     for bad in ({"state": "xxx"}, {"state": "error", "description": "d" * 141}):
         r = http.post(f"{gh.url}/repos/{REPO}/statuses/{SHA}", json=bad)
         assert r.status_code == 422

@@ -26,6 +26,7 @@ from tests.test_ui_pages import PASSWORD, Browser
 
 REPO, PR, SHA = "octo/shop", 42, "0123456789abcdef0123456789abcdef01234567"
 GOOD, WEAK = "ghp_good" + "G" * 32, "ghs_weak" + "W" * 32
+APP = "ghs_app0" + "A" * 32  # an installation token: a GitHub App's, or GitHub Actions' GITHUB_TOKEN
 OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
 BROKEN = [{"goto": "/fail"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 500}]
 FLAKY = [{"goto": "/flaky/gh"}, {"expect_title": "Flaky OK", "timeout": 500}]
@@ -107,7 +108,7 @@ def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending
     assert len(comments) == 1 and second["runId"] in comments[0]["body"] and first["runId"] not in comments[0]["body"]
     assert len(fake.comments(REPO, PR)) == 121
     # The marker comment sits on page 2: Sentri followed GitHub's Link header to find it.
-    pages = [r.query.get("page", "1") for r in fake.requests if r.method == "GET"]
+    pages = [r.query.get("page", "1") for r in fake.requests if r.method == "GET" and "/comments" in r.path]
     assert pages == ["1", "2"]
     assert [r.method for r in fake.requests if "/comments" in r.path] == ["GET", "GET", "PATCH"]
 
@@ -119,6 +120,74 @@ def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending
     posted = [r for r in fake.requests if r.method == "POST"]
     assert all(r.headers["authorization"] == f"Bearer {GOOD}" for r in posted)
     assert all(r.headers["x-github-api-version"] == "2022-11-28" for r in posted)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("token", "login", "edit_others"), [
+    # A personal token without write access: editing their comment was a 403, and nothing was posted.
+    (GOOD, "sentri-bot", False),
+    # An App's token (GET /user is a 403, GraphQL says whose it is): editing theirs went through, under their name.
+    (APP, "sentri-app[bot]", True),
+], ids=["user-token", "app-token"])
+def test_a_pasted_marker_never_captures_the_comment(gh_app, site, fake, token, login, edit_others):
+    fake.add_token(token, login=login, can_edit_others=edit_others)
+    project_id, trigger_token = _project(gh_app, site, {"home": OK})
+    pasted = f"{github_report.marker(project_id)}\nLooks like Sentri's, written by someone else."
+    # A person and another App paste the marker before Sentri ever comments.
+    theirs = [*fake.seed_comments(REPO, PR, [pasted], login="mallory"),
+              *fake.seed_comments(REPO, PR, [pasted], login="other-app[bot]")]
+    before = [c for c in fake.comments(REPO, PR) if c["id"] in theirs]
+
+    first = _run(gh_app, project_id, trigger_token, _github_body(token))
+    report = first["integrations"]["github"]
+    assert (report["state"], report["comment"].get("action")) == ("posted", "created"), report
+    mine = [c for c in fake.comments(REPO, PR) if c["id"] not in theirs]
+    assert len(mine) == 1 and mine[0]["id"] == report["comment"]["id"] and first["runId"] in mine[0]["body"]
+    assert mine[0]["user"]["login"] == login
+
+    second = _run(gh_app, project_id, trigger_token, _github_body(token))
+    report = second["integrations"]["github"]
+    assert (report["state"], report["comment"]["action"], report["comment"]["id"]) == (
+        "posted", "updated", mine[0]["id"]), report
+    comments = fake.comments(REPO, PR)
+    assert len(comments) == 3 and second["runId"] in comments[-1]["body"]
+    assert [c for c in comments if c["id"] in theirs] == before  # untouched, not even edited back
+    assert not [r for r in fake.requests if r.method == "PATCH" and r.path.rsplit("/", 1)[-1] in map(str, theirs)]
+
+
+def _client(api_base: str, token: str) -> gh_client.Client:
+    return gh_client.Client(api_base, token, retry_seconds=5, stopping=threading.Event())
+
+
+def test_whose_the_token_is_from_rest_for_a_user_and_graphql_for_an_app(fake):
+    fake.add_token(APP, login="sentri-app[bot]")
+    with _client(fake.url, GOOD) as client:
+        assert client.whoami() == gh_client.Identity("sentri-bot", fake.user_id("sentri-bot"))
+    with _client(fake.url, APP) as client:
+        assert client.whoami() == gh_client.Identity("sentri-app[bot]", fake.user_id("sentri-app[bot]"))
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/user"), ("GET", "/user"), ("POST", "/graphql")]
+    with _client(fake.url, "ghp_revoked" + "R" * 29) as client, pytest.raises(gh_client.GitHubError) as bad:
+        client.whoami()
+    assert bad.value.status == 401 and "rejected the token" in str(bad.value)
+    with FakeGitHub(prefix="/api/v3") as enterprise:
+        enterprise.add_token(APP, login="sentri-app[bot]")
+        # GraphQL is beside the REST base (/api/graphql), on a loopback address: trusted like the base.
+        assert gh_client.graphql_url(enterprise.url) == enterprise.root + "/api/graphql"
+        with _client(enterprise.url, APP) as client:
+            assert client.whoami().login == "sentri-app[bot]"
+
+
+def test_when_whose_the_token_is_cannot_be_told_sentri_posts_its_own_comment(fake):
+    with FakeGitHub(graphql=False) as bare:  # an API without GraphQL: an App's token says nothing of itself
+        bare.add_token(APP, login="sentri-app[bot]")
+        bare.add_repo(REPO, pulls=[PR])
+        mark = github_report.marker("PRJ-1")
+        [theirs] = bare.seed_comments(REPO, PR, [f"{mark}\npasted"], login="mallory")
+        with _client(bare.url, APP) as client:
+            action, made = client.upsert_comment(REPO, PR, mark, f"{mark}\nthe report")
+            assert action == "created" and made["id"] != theirs
+            assert [c["body"] for c in bare.comments(REPO, PR)] == [f"{mark}\npasted", f"{mark}\nthe report"]
+            assert client.whoami() is None
 
 
 @pytest.mark.browser

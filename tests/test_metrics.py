@@ -276,8 +276,8 @@ def _servers(*rows):
 
 
 def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch, admin_headers):
-    down = ("ws://b1:3000/", "down", 4, 0, "connection refused")
-    monkeypatch.setattr(remote, "status", _servers(down, ("ws://b2:3000/", "down", 2, 0, "timed out")))
+    down = ("b1:3000", "down", 4, 0, "connection refused")
+    monkeypatch.setattr(remote, "status", _servers(down, ("b2:3000", "down", 2, 0, "timed out")))
     body = Described(client)("GET", "/health", 200).get_json()  # as sentri/openapi.yaml says
     assert body["status"] == "degraded" and body["database"] == {"ok": True}
     # A stranger sees the state, never the addresses or errors of servers that take anyone's commands.
@@ -286,8 +286,8 @@ def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch, 
     assert "b1:3000" not in client.get("/health", headers={"Authorization": "Bearer wrong"}).get_data(as_text=True)
     signed_in = client.get("/health", headers=admin_headers).get_json()
     assert [(row["endpoint"], row["error"]) for row in signed_in["browserServers"]] == [
-        ("ws://b1:3000/", "connection refused"), ("ws://b2:3000/", "timed out")]
-    monkeypatch.setattr(remote, "status", _servers(down, ("ws://b2:3000/", "up", 2, 1, None)))
+        ("b1:3000", "connection refused"), ("b2:3000", "timed out")]
+    monkeypatch.setattr(remote, "status", _servers(down, ("b2:3000", "up", 2, 1, None)))
     assert client.get("/health").get_json()["status"] == "ok"  # one answers: runs can go on
 
 
@@ -306,14 +306,14 @@ def test_a_browser_status_that_fails_degrades_health_but_not_the_scrape(app_fact
 
 def test_browser_slots_are_read_from_the_browser_servers_at_scrape_time(app_factory, monkeypatch):
     client = app_factory(SENTRI_METRICS=True).test_client()
-    monkeypatch.setattr(remote, "status", _servers(("local", "up", 4, 1, None), ("ws://b1:3000/", "up", 3, 3, None),
-                                                   ("ws://b2:3000/", "down", 2, 0, "connection refused")))
+    monkeypatch.setattr(remote, "status", _servers(("local", "up", 4, 1, None), ("b1:3000", "up", 3, 3, None),
+                                                   ("b2:3000", "down", 2, 0, "connection refused")))
     samples = _scrape(client)
     slots = {(labels[0][1], labels[1][1]): value for (name, labels), value in samples.items()
              if name == "sentri_browser_slots"}
-    assert slots == {("local", "busy"): 1, ("local", "free"): 3, ("ws://b1:3000/", "busy"): 3,
-                     ("ws://b1:3000/", "free"): 0, ("ws://b2:3000/", "busy"): 0, ("ws://b2:3000/", "free"): 0}
-    assert _value(samples, "sentri_browser_server_up", endpoint="ws://b2:3000/") == 0
+    assert slots == {("local", "busy"): 1, ("local", "free"): 3, ("b1:3000", "busy"): 3,
+                     ("b1:3000", "free"): 0, ("b2:3000", "busy"): 0, ("b2:3000", "free"): 0}
+    assert _value(samples, "sentri_browser_server_up", endpoint="b2:3000") == 0
     assert _value(samples, "sentri_browser_server_up", endpoint="local") == 1
     monkeypatch.setattr(remote, "status", _servers())
     assert not [key for key in _scrape(client) if key[0] == "sentri_browser_slots"]  # gone with its server

@@ -49,7 +49,7 @@ def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retr
     for endpoint in taken:
         pool.release(endpoint)
     why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
-    assert why == "ws://b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
+    assert why == "b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
     assert {pool.acquire().url for _ in range(2)} == {"ws://a:1"}
     assert pool.acquire() is None and not pool.all_down(set())  # a's slots will free up: wait for them
     assert pool.all_down({"ws://a:1"})
@@ -58,14 +58,14 @@ def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retr
         pool.release(pool.endpoints[0])
     # Every endpoint down: tried again at once rather than failing a run during the retry wait.
     assert pool.has_room() and pool.acquire().url == "ws://b:1"
-    assert pool.status()[1] == {"endpoint": "ws://b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
+    assert pool.status()[1] == {"endpoint": "b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
 
 
 def test_a_version_mismatch_is_said_with_both_versions():
     text = ("BrowserType.connect: WebSocket error: ws://x/ 428 Precondition Required\n║ Playwright version mismatch: ║\n"
             "║   - server version: v1.64  ║\n║   - client version: v1.65 ║")
-    said = remote.refusal("ws://x/", text)
-    assert "ws://x/ runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
+    said = remote.refusal(remote.Endpoint("ws://x/", 1), text)
+    assert "x:80 runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
 
 
 # -- real servers ------------------------------------------------------------------------------------
@@ -73,6 +73,11 @@ def test_a_version_mismatch_is_said_with_both_versions():
 
 def _chromium() -> str | None:
     return find_chromium().executable  # None: Playwright's own, which the server finds itself
+
+
+def _name(server: BrowserServer) -> str:
+    """How Sentri shows a browser server: host:port."""
+    return f"127.0.0.1:{server.port}"
 
 
 def _app(app_factory, *servers, **extra):
@@ -117,7 +122,7 @@ def test_a_run_is_spread_over_two_browser_servers(app_factory, site):
         run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 4}})
         assert (run["status"], run["passed"]) == ("completed", 8), run
         used = {attempt["browserServer"] for result in run["results"] for attempt in result["attempts"]}
-        assert used == {one.url.rstrip("/"), two.url.rstrip("/")}
+        assert used == {_name(one), _name(two)}
         assert all(result["vitals"] for result in run["results"])  # Web Vitals measured through the server too
 
 
@@ -151,9 +156,9 @@ def test_a_server_killed_mid_run_leaves_its_tests_to_the_other_and_the_run_ends(
         assert killed and run["status"] == "completed" and run["passed"] + run["failed"] == 10, run
         # After the kill, the tests went to the server that still answers.
         last = run["results"][-1]["attempts"][-1]
-        assert last["status"] == "passed" and last["browserServer"] == two.url.rstrip("/")
+        assert last["status"] == "passed" and last["browserServer"] == _name(two)
         health = {row["endpoint"]: row for row in _status(app)}
-        assert health[one.url.rstrip("/")]["state"] == "down" and health[two.url.rstrip("/")]["state"] == "up"
+        assert health[_name(one)]["state"] == "down" and health[_name(two)]["state"] == "up"
 
 
 def _status(app):
@@ -174,7 +179,7 @@ def test_a_restarted_server_is_used_again_without_restarting_sentri(app_factory,
         server.start()  # the same port, a new process: its old connections are gone
         again = _wait(app, project_id, token)
         assert again["status"] == "completed" and again["passed"] == 1, again
-        assert {row["endpoint"]: row["state"] for row in _status(app)} == {server.url.rstrip("/"): "up"}
+        assert {row["endpoint"]: row["state"] for row in _status(app)} == {_name(server): "up"}
     finally:
         server.stop()
 
@@ -187,7 +192,7 @@ def test_with_every_server_down_the_run_fails_at_once_naming_them_and_holds_no_l
     run = _wait(app, project_id, token)
     assert run["status"] == "failed", run
     assert run["error"].startswith("The browser could not start: No Playwright browser server took the test")
-    assert gone.url.rstrip("/") in run["error"] and "ECONNREFUSED" in run["error"]
+    assert _name(gone) in run["error"] and "ECONNREFUSED" in run["error"]
     # Nothing is stuck: the project takes the next trigger.
     _trigger(app, project_id, token)
 
@@ -220,7 +225,7 @@ def test_the_browser_guard_holds_on_sentris_side_of_the_connection(app_factory):
         assert page_test["status"] == "failed" and "Sentri refused to load http://127.0.0.2:" in page_test["error"]
         assert direct["status"] == "failed" and "blocked network 127.0.0.2/32" in direct["error"]
         assert metadata.hits == []  # the remote browser never reached the blocked address
-        assert page_test["attempts"][0]["browserServer"] == server.url.rstrip("/")
+        assert page_test["attempts"][0]["browserServer"] == _name(server)
     finally:
         metadata.stop()
         site.stop()

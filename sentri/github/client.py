@@ -4,13 +4,21 @@ GitHub's answers are handled as GitHub documents them (shared/real-world/github/
 401/403/404 become a readable sentence, secondary rate limits (403/429 with `retry-after` or
 `x-ratelimit-reset`) are waited out with exponential backoff within a retry budget, and 502/503/504
 and lost connections are retried twice (never a comment POST that may have gone through). Every
-request goes through the SSRF guard, with the configured API base trusted."""
+request goes through the SSRF guard, with the configured API base trusted.
+
+The sticky comment is found by its marker, but anyone can paste the marker into a comment of their own:
+only a marked comment the token's own account wrote is ever edited. Whose the token is comes from
+`GET /user` (a personal token), else, since an installation token (a GitHub App, GitHub Actions'
+GITHUB_TOKEN) gets a 403 "Resource not accessible by integration" there, from GraphQL's `viewer` (its
+bot, `<app>[bot]`). When neither says, Sentri posts a comment of its own rather than edit one that may be
+someone else's."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -28,7 +36,38 @@ MAX_SERVER_ERROR_RETRIES = 2
 _PERMISSIONS = {
     "comment": "pull_requests: write (GitHub App or fine-grained token) or the repo scope (classic token)",
     "status": "statuses: write (GitHub App or fine-grained token) or the repo scope (classic token)",
+    "identity": "no permission: any valid token may read whose it is",
 }
+VIEWER_QUERY = "query { viewer { login databaseId } }"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The account a token acts as: a user (personal token) or a GitHub App's bot (installation token)."""
+
+    login: str
+    id: int | None
+
+    def wrote(self, comment: dict) -> bool:
+        """Tell whether this account wrote the comment (by id when both have one: logins can be renamed)."""
+        user = comment.get("user")
+        if not isinstance(user, dict):  # null: a deleted account
+            return False
+        if self.id is not None and isinstance(user.get("id"), int):
+            return user["id"] == self.id
+        return str(user.get("login") or "").lower() == self.login.lower()
+
+
+def graphql_url(api_base: str) -> str:
+    """Return GitHub's GraphQL URL beside a REST API base (/api/graphql beside Enterprise Server's /api/v3)."""
+    base = api_base.rstrip("/")
+    return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
+
+
+def _identity(login: Any, number: Any) -> Identity | None:
+    if not isinstance(login, str) or not login:
+        return None
+    return Identity(login, number if isinstance(number, int) and not isinstance(number, bool) else None)
 
 
 class GitHubError(Exception):
@@ -106,9 +145,11 @@ class Client:
         if self._stopping.wait(seconds):
             raise GitHubError(f"{why}: the server is stopping; gave up waiting to retry.")
 
-    def call(self, method: str, url: str, what: str, *, kind: str = "comment", json: Any = None) -> requests.Response:
+    def call(self, method: str, url: str, what: str, *, kind: str = "comment", json: Any = None,
+             trusted: str | None = None) -> requests.Response:
         """Send one request (retrying rate limits and server errors within the budget) and return a
-        2xx answer, or raise GitHubError with a sentence saying what went wrong and what to do."""
+        2xx answer, or raise GitHubError with a sentence saying what went wrong and what to do.
+        `trusted` is a URL outside the API base that is as trusted (GraphQL on Enterprise Server)."""
         headers = {
             "Accept": "application/vnd.github+json",
             "Authorization": f"Bearer {self._token}",
@@ -116,11 +157,11 @@ class Client:
             "User-Agent": "sentri",
         }
         # A comment POST that lost its connection may have been created: never send it twice.
-        may_resend = method != "POST" or kind == "status"
+        may_resend = method != "POST" or kind != "comment"
         rate_hits = server_errors = 0
         while True:
             try:
-                response = outbound.request(method, url, trusted_base=self.api_base, field="GitHub API URL",
+                response = outbound.request(method, url, trusted_base=trusted or self.api_base, field="GitHub API URL",
                                         timeout=(5.0, 20.0), headers=headers, json=json, pool=self._pool)
             except ssrf.UnsafeURLError as exc:
                 raise GitHubError(f"Could not {what}: {exc}") from None
@@ -163,22 +204,59 @@ class Client:
         return f"Could not {what}: GitHub answered {said}."
 
     # -- operations --------------------------------------------------------------------------
+    def whoami(self) -> Identity | None:
+        """Return the account the token acts as; None when GitHub does not say (GitHubError for a bad token)."""
+        try:
+            response = self.call("GET", f"{self.api_base}/user", "find out whose the token is", kind="identity")
+        except GitHubError as exc:
+            if exc.status != 403:
+                raise
+            return self._viewer()  # an installation token: GET /user is not for integrations
+        try:
+            user = response.json()
+        except ValueError:
+            return None
+        return _identity(user.get("login"), user.get("id")) if isinstance(user, dict) else None
+
+    def _viewer(self) -> Identity | None:
+        """Return the bot an installation token acts as, from GraphQL's viewer (databaseId is its REST id)."""
+        url = graphql_url(self.api_base)
+        try:
+            answer = self.call("POST", url, "find out whose the token is", kind="identity",
+                               json={"query": VIEWER_QUERY}, trusted=url).json()
+        except (GitHubError, ValueError) as exc:
+            log.warning("GitHub's GraphQL viewer did not say whose the token is: %s", exc)
+            return None
+        viewer = ((answer.get("data") if isinstance(answer, dict) else None) or {}).get("viewer")
+        return _identity(viewer.get("login"), viewer.get("databaseId")) if isinstance(viewer, dict) else None
+
     def find_comment(self, repo: str, number: int, mark: str) -> dict | None:
-        """Return the first comment on the pull request carrying `mark`, paging through them all."""
+        """Return the first comment carrying `mark` that the token's own account wrote, through every page."""
         url: str | None = f"{self.api_base}/repos/{repo}/issues/{number}/comments?per_page={PER_PAGE}"
         pages = 0
+        me: Identity | None = None
+        asked = False
         while url and pages < MAX_COMMENT_PAGES:
             response = self.call("GET", url, f"read the comments of {repo}#{number}")
             pages += 1
             comments = response.json()
             for comment in comments if isinstance(comments, list) else []:
-                if isinstance(comment, dict) and mark in str(comment.get("body") or ""):
+                if not isinstance(comment, dict) or mark not in str(comment.get("body") or ""):
+                    continue
+                if not asked:  # asked once, and only when a marked comment is there to tell apart
+                    me, asked = self.whoami(), True
+                    if me is None:
+                        log.warning("GitHub did not say whose the token is: a new comment is posted on %s#%s "
+                                    "rather than one with the marker edited, which may be someone else's",
+                                    repo, number)
+                        return None
+                if me is not None and me.wrote(comment):  # theirs is left alone, whoever they are
                     return comment
             url = response.links.get("next", {}).get("url")
         return None
 
     def upsert_comment(self, repo: str, number: int, mark: str, body: str) -> tuple[str, dict]:
-        """Update Sentri's comment for this project on the pull request, or create it."""
+        """Update Sentri's own comment for this project on the pull request, or create it."""
         existing = self.find_comment(repo, number, mark)
         if existing is not None and existing.get("id") is not None:
             response = self.call("PATCH", f"{self.api_base}/repos/{repo}/issues/comments/{int(existing['id'])}",

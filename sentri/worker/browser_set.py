@@ -30,7 +30,7 @@ class WorkerBrowsers:
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
         self.remote: dict[tuple[str, str], object] = {}  # (endpoint, engine) -> browser on a browser server
         self.slot: Endpoint | None = None  # the browser server slot the current test holds
-        self.used_endpoint: str | None = None  # the browser server the last test ran on
+        self.used_endpoint: str | None = None  # the browser server the last test ran on, as it is shown
         self.reaches: dict[str | None, tuple[str, tuple[str, ...]]] = {}  # browser server -> its gates' address
 
     async def chromium(self):
@@ -104,7 +104,7 @@ class WorkerBrowsers:
     def release_slot(self) -> None:
         """Give the browser server slot back (the test ended), remembering which server it was."""
         if self.slot is not None:
-            self.used_endpoint = self.slot.url
+            self.used_endpoint = self.slot.name
             self.pool.release(self.slot)
             self.slot = None
 

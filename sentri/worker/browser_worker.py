@@ -201,7 +201,8 @@ class BrowserWorker(threading.Thread):
                 plan.device_descriptor = self.browsers.device(plan)
                 plan.reach = self.browsers.reach()
             except Exception as exc:
-                self._write(crawls.fail, claim, f"The browser could not start: {exc}".splitlines()[0][:500])
+                message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
+                self._write(crawls.fail, claim, message)
                 return
             progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
             task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
@@ -217,7 +218,7 @@ class BrowserWorker(threading.Thread):
                 outcome = None
             except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
                 log.exception("CRL-%s crashed", claim.crawl_id)
-                self._write(crawls.fail, claim, f"internal error: {exc}"[:1000])
+                self._write(crawls.fail, claim, self._shown(f"internal error: {exc}")[:1000])
                 return
         finally:
             self.due = math.inf
@@ -253,7 +254,7 @@ class BrowserWorker(threading.Thread):
                     job.reach = self.browsers.reach()
                     self.spare_like = (browser, context_options(job))
                 except Exception as exc:  # BrowserUnavailable, or a browser that will not start
-                    message = f"The browser could not start: {exc}".splitlines()[0][:500]
+                    message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
                     self._write(lifecycle.fail, job.run_id, message)
                     return None
                 spare = self.spare if self.engine.pool is None else None
@@ -276,7 +277,8 @@ class BrowserWorker(threading.Thread):
                     # A browser that crashed since the last test can still look connected until its pipe
                     # is read; its first call fails outside the steps. Relaunch and run the test again.
                     if try_number == 1:
-                        log.warning("browser of %s was gone (%s); relaunching", self.name, str(exc).splitlines()[0])
+                        log.warning("browser of %s was gone (%s); relaunching", self.name,
+                                    self._shown(str(exc)).splitlines()[0])
                         self.loop.run_until_complete(self.browsers.forget(job.browser))
                         continue
                     return self._internal_error(job, exc)
@@ -292,7 +294,12 @@ class BrowserWorker(threading.Thread):
 
     def _internal_error(self, job: TestJob, exc: Exception) -> dict:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
-        return {"status": "failed", "error": f"internal error: {exc}"[:1000], "attempts": [], "base_url": job.base_url}
+        return {"status": "failed", "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
+                "base_url": job.base_url}
+
+    def _shown(self, text: str) -> str:
+        """Return an error fit to store or show: any browser server's URL (credentials and all) as its name."""
+        return self.engine.pool.scrub(text) if self.engine.pool is not None else text
 
 
 def given_up(job: TestJob) -> dict:

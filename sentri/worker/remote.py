@@ -16,6 +16,10 @@ Everything the browser guard enforces (schemes, blocked networks, where secrets 
 here, on Sentri's side of the connection: the guard routes every request of a context, wherever the
 browser runs. The browser server resolves host names itself, though: which hosts it can reach is the
 deployment's concern (docs/scaling.md).
+
+An endpoint's URL may carry credentials (`ws://user:password@host/path?token=...`): it is used to connect and
+never shown. Everywhere an endpoint is shown (/health, /metrics labels, run and test errors, the PR comment,
+log lines) it is its `name`, `host:port` (shown()), and any text quoting its URL goes through scrub() first.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
 
@@ -39,6 +43,30 @@ RETRY_SECONDS = 5.0  # a down endpoint is tried again after this long
 CONNECT_TIMEOUT_MS = 10_000
 PLAYWRIGHT_VERSION = version("playwright")
 _MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
+_URL = re.compile(r"\b(?:wss?|https?)://[^\s'\"<>]+", re.I)  # a URL as Playwright quotes it in an error
+_DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+MASK = "***"
+
+
+def shown(url: str) -> str:
+    """Return how a browser server is shown: host:port, never the URL's credentials, path, query or fragment."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # not a number: nothing after the host is shown
+        port = None
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def _secrets(url: str) -> list[str]:
+    """List the parts of an endpoint's URL that are never shown, as written and decoded, longest first."""
+    parts = urlsplit(url)
+    pieces = [parts.username, parts.password, parts.path.strip("/"), parts.query, parts.fragment,
+              *(value for _key, _eq, value in (pair.partition("=") for pair in parts.query.split("&")))]
+    found = {text for piece in pieces if piece for text in (piece, unquote(piece)) if len(text) >= 3}
+    return sorted(found, key=len, reverse=True)
 
 
 class NoBrowserServer(RuntimeError):
@@ -47,53 +75,78 @@ class NoBrowserServer(RuntimeError):
 
 @dataclass
 class Endpoint:
-    url: str
+    url: str  # as configured, credentials included: for connect() only, never shown
     capacity: int
     busy: int = 0
     state: str = "unknown"  # unknown (not tried yet) | up | down
-    error: str | None = None
+    error: str | None = None  # why it is down, scrubbed
     retry_at: float = 0.0
+    name: str = ""  # how it is shown: shown(url), numbered by ServerPool when two share a host:port
+
+    def __post_init__(self) -> None:
+        self.name = self.name or shown(self.url)
+
+    def scrub(self, text: str) -> str:
+        """Return `text` with this endpoint's URL as its name and its user, password, path and query masked."""
+        ours = shown(self.url)
+        text = _URL.sub(lambda found: self.name if shown(found.group()) == ours else found.group(), text)
+        for secret in _secrets(self.url):
+            if secret not in self.name:  # what the name shows anyway must not mangle the name
+                text = text.replace(secret, MASK)
+        return text
 
     def row(self) -> dict[str, Any]:
-        return {"endpoint": self.url, "state": self.state, "capacity": self.capacity, "busy": self.busy,
+        return {"endpoint": self.name, "state": self.state, "capacity": self.capacity, "busy": self.busy,
                 "error": self.error}
 
 
 def parse_servers(value: str | None) -> list[Endpoint]:
     """Parse SENTRI_BROWSER_SERVERS; ValueError says which entry is wrong and why."""
     endpoints: list[Endpoint] = []
-    for entry in (part.strip() for part in (value or "").split(",")):
-        if not entry:
-            continue
+    entries = [part.strip() for part in (value or "").split(",")]
+    for number, entry in enumerate((entry for entry in entries if entry), start=1):
         url, _, capacity = entry.partition("#")
         parts = urlsplit(url)
+        # The entry itself is never quoted: it may hold a password. Its number and host:port say which.
+        which = f"entry {number} ({shown(url)})"
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError(f"{entry!r} is not a ws:// or wss:// URL of a Playwright browser server")
+            raise ValueError(f"{which} is not a ws:// or wss:// URL of a Playwright browser server")
         if capacity and not (capacity.isdigit() and 1 <= int(capacity) <= 256):
-            raise ValueError(f"{entry!r}: the capacity after # must be a whole number from 1 to 256")
+            raise ValueError(f"{which}: the capacity after # must be a whole number from 1 to 256")
         if any(known.url == url for known in endpoints):
-            raise ValueError(f"{url} is listed twice")
+            raise ValueError(f"{which} is listed twice")
         endpoints.append(Endpoint(url, int(capacity) if capacity else 1))
+    return _named(endpoints)
+
+
+def _named(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """Number the names two endpoints share, as /health rows and /metrics labels must differ."""
+    # One host:port can be several servers, e.g. behind a gateway that tells them apart by path or token.
+    counts: dict[str, int] = {}
+    for endpoint in endpoints:
+        base = shown(endpoint.url)
+        counts[base] = counts.get(base, 0) + 1
+        endpoint.name = base if counts[base] == 1 else f"{base} ({counts[base]})"
     return endpoints
 
 
-def refusal(url: str, error: Exception | str) -> str:
-    """One line saying why an endpoint refused or could not be reached."""
-    text = str(error)
+def refusal(endpoint: Endpoint, error: Exception | str) -> str:
+    """Say in one line why an endpoint refused or could not be reached, its URL scrubbed from the error."""
+    text = endpoint.scrub(str(error))
     mismatch = _MISMATCH.search(text)
     if mismatch or "428 Precondition Required" in text:
         server = mismatch.group(1) if mismatch else "another version"
-        return (f"{url} runs Playwright {server}, this Sentri Playwright {PLAYWRIGHT_VERSION}: run the browser server "
-                f"from the same version (mcr.microsoft.com/playwright:v{PLAYWRIGHT_VERSION}-noble)")
+        return (f"{endpoint.name} runs Playwright {server}, this Sentri Playwright {PLAYWRIGHT_VERSION}: run the "
+                f"browser server from the same version (mcr.microsoft.com/playwright:v{PLAYWRIGHT_VERSION}-noble)")
     first = next((line.strip() for line in text.splitlines() if line.strip()), "no answer")
-    return f"{url}: {first.removeprefix('BrowserType.connect: ')[:200]}"
+    return f"{endpoint.name}: {first.removeprefix('BrowserType.connect: ')[:200]}"
 
 
 class ServerPool:
     """The configured endpoints and their free slots, shared by this process's workers (thread-safe)."""
 
     def __init__(self, endpoints: list[Endpoint], chromium_path: str | None = None) -> None:
-        self.endpoints = endpoints
+        self.endpoints = _named(endpoints)
         self.chromium_path = chromium_path
         self._lock = threading.Lock()
 
@@ -141,11 +194,11 @@ class ServerPool:
             was = endpoint.state
             endpoint.state, endpoint.error = "up", None
         if was == "down":
-            log.warning("browser server %s answers again", endpoint.url)
+            log.warning("browser server %s answers again", endpoint.name)
 
     def refused(self, endpoint: Endpoint, error: Exception | str) -> str:
         """Mark an endpoint down for RETRY_SECONDS; return (and log, once per outage) why."""
-        why = refusal(endpoint.url, error)
+        why = refusal(endpoint, error)
         with self._lock:
             was = endpoint.state
             endpoint.state, endpoint.error = "down", why
@@ -155,8 +208,14 @@ class ServerPool:
         return why
 
     def unavailable(self) -> NoBrowserServer:
-        reasons = "; ".join(e.error or f"{e.url}: all {e.capacity} slots busy" for e in self.endpoints)
+        reasons = "; ".join(e.error or f"{e.name}: all {e.capacity} slots busy" for e in self.endpoints)
         return NoBrowserServer(f"No Playwright browser server took the test ({reasons}).")
+
+    def scrub(self, text: str) -> str:
+        """Return `text` with every endpoint's URL shown as its name and their secrets masked."""
+        for endpoint in self.endpoints:
+            text = endpoint.scrub(text)
+        return text
 
     def connect_options(self) -> dict[str, Any]:
         """connect() keyword arguments. Launch options reach the browser only from a server started with

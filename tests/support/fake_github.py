@@ -10,6 +10,20 @@ shared/real-world/github/ops.json, MIT) and the live-API facts in shared/real-wo
 * ``POST  /repos/{o}/{r}/statuses/{sha}``        repos/create-commit-status (201 + Location)
 * ``GET   /repos/{o}/{r}/commits/{ref}/statuses`` repos/list-commit-statuses-for-ref (newest first)
 
+Who wrote a comment, and whose a token is, as GitHub answers them (not in ops.json's excerpt):
+
+* A token acts as an account: a user (a personal token, ``add_token(login="sentri-bot")``) or a GitHub
+  App's bot (an installation token, GitHub Actions' GITHUB_TOKEN included: a login ending in ``[bot]``,
+  ``user.type`` "Bot"). What it creates has that account as ``user``.
+* ``GET /user`` (users/get-authenticated) answers a user token with its account, and an installation
+  token with 403 "Resource not accessible by integration" (quoted from the live API in
+  actions/create-github-app-token#258; the same in octokit and terraform-provider-github reports).
+* ``POST /graphql`` (``/api/graphql`` on Enterprise Server, beside ``/api/v3``) answers the one query
+  ``{ viewer { login databaseId } }``, for either kind of token (what Renovate asks an installation token;
+  databaseId is the account's REST id). ``FakeGitHub(graphql=False)`` has no GraphQL: 404.
+* Editing another account's comment needs write access to the repository (``can_edit_others``, on by
+  default as for a collaborator's or an App's token); without it the PATCH is a 403.
+
 Request bodies are checked with jsonschema against the operations' requestBody schemas (copied below;
 tests/test_fake_github.py checks the copies against ops.json). Every request is recorded before it is
 answered. Timestamps come from a clock that moves at least one second per write, so ``updated_at``
@@ -42,6 +56,9 @@ RATE_LIMIT = 5000  # a personal token's primary limit per hour [FACTS: Rate limi
 COMMENT_MAX = 65536  # [FACTS: Issue comments] body is too long (maximum is 65536 characters)
 DESCRIPTION_MAX = 140  # [FACTS: Commit statuses] description is too long (maximum is 140 characters)
 REST_DOCS = "https://docs.github.com/rest"
+USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+GRAPHQL_DOCS = "https://docs.github.com/graphql"
+VIEWER_QUERIES = {"query { viewer { login databaseId } }", "{ viewer { login databaseId } }"}
 SECONDARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit and have been temporarily blocked from content "
                      "creation. Please retry your request again later.")
@@ -159,6 +176,12 @@ class _Token:
     can_comment: bool
     can_status: bool
     login: str
+    can_edit_others: bool = True
+
+    @property
+    def installation(self) -> bool:
+        """A GitHub App's installation token: it acts as the App's bot."""
+        return self.login.endswith("[bot]")
 
 
 @dataclass
@@ -180,9 +203,11 @@ class _Injection:
 class FakeGitHub(_BaseThreadServer):
     """See the module docstring. Start it, add tokens and repos, point the client at ``url``."""
 
-    def __init__(self, prefix: str = "", per_page_max: int = 100) -> None:
+    def __init__(self, prefix: str = "", per_page_max: int = 100, graphql: bool = True) -> None:
         self.prefix = prefix.rstrip("/")
         self.per_page_max = per_page_max
+        # api.github.com/graphql; Enterprise Server's /api/graphql beside its REST /api/v3
+        self.graphql_path = (self.prefix.removesuffix("/v3") + "/graphql") if graphql else None
         self.requests: list[Recorded] = []
         self._lock = threading.RLock()
         self._tokens: dict[str, _Token] = {}
@@ -210,9 +235,15 @@ class FakeGitHub(_BaseThreadServer):
     # -- set-up and inspection for tests -----------------------------------------------------------
 
     def add_token(self, token: str, *, can_comment: bool = True, can_status: bool = True,
-                  login: str = "sentri-bot") -> None:
+                  login: str = "sentri-bot", can_edit_others: bool = True) -> None:
+        """A token acting as `login`: a user, or with a login ending in [bot] a GitHub App's bot."""
         with self._lock:
-            self._tokens[token] = _Token(can_comment, can_status, login)
+            self._tokens[token] = _Token(can_comment, can_status, login, can_edit_others)
+
+    def user_id(self, login: str) -> int:
+        """The REST id of an account (the same in every object that names it)."""
+        with self._lock:
+            return self._user(login)["id"]
 
     def add_repo(self, full_name: str, pulls: Iterable[int] = ()) -> None:
         with self._lock:
@@ -294,7 +325,14 @@ class FakeGitHub(_BaseThreadServer):
             raise _error(400, f'The version you specified in the "X-GitHub-API-Version" request header, '
                               f'"{version}", is not a supported version. The following versions are '
                               f'currently supported: "{API_VERSION}" (most recent).')
+        if method == "POST" and path == self.graphql_path:
+            return self._graphql(self._authenticate(headers.get("authorization"), GRAPHQL_DOCS), body)
         rel = path[len(self.prefix):] if path.startswith(self.prefix + "/") else None
+        if method == "GET" and rel == "/user":
+            token = self._authenticate(headers.get("authorization"))
+            if token.installation:
+                raise _error(403, "Resource not accessible by integration", USER_DOCS)
+            return 200, {}, self._user(token.login)
         op, match = None, None
         for name, (verb, pattern, *_rest) in OPERATIONS.items():
             found = re.fullmatch(pattern, rel) if rel is not None and verb == method else None
@@ -344,6 +382,8 @@ class FakeGitHub(_BaseThreadServer):
             found = next((c for by_id in repo.comments.values() for i, c in by_id.items() if i == cid), None)
             if found is None:
                 raise _error(404, "Not Found", doc)
+            if found["user"]["login"] != token.login and not token.can_edit_others:
+                raise _error(403, "Resource not accessible by integration", doc)
             _check_length(body["body"], COMMENT_MAX, "IssueComment", "body", doc)
             found.update(body=body["body"], updated_at=self._tick())
             return 200, {}, found
@@ -359,14 +399,21 @@ class FakeGitHub(_BaseThreadServer):
         repo.statuses.setdefault(sha, []).append(status)
         return 201, {"location": status["url"]}, status
 
-    def _authenticate(self, header: str | None) -> _Token:
+    def _authenticate(self, header: str | None, doc: str = REST_DOCS) -> _Token:
         if not header:
-            raise _error(401, "Requires authentication")
+            raise _error(401, "Requires authentication", doc)
         scheme, _, secret = header.partition(" ")
         token = self._tokens.get(secret.strip()) if scheme.lower() in ("bearer", "token") else None
         if token is None:
-            raise _error(401, "Bad credentials")
+            raise _error(401, "Bad credentials", doc)
         return token
+
+    def _graphql(self, token: _Token, body: Any) -> tuple[int, dict[str, str], Any]:
+        """The viewer query only; GraphQL reports a query it cannot answer with 200 and `errors`."""
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str) or re.sub(r"\s+", " ", query).strip() not in VIEWER_QUERIES:
+            return 200, {}, {"errors": [{"message": "The fake answers only { viewer { login databaseId } }"}]}
+        return 200, {}, {"data": {"viewer": {"login": token.login, "databaseId": self._user(token.login)["id"]}}}
 
     def _paged(self, items: list[dict[str, Any]], path: str, query: dict[str, str]
                ) -> tuple[int, dict[str, str], Any]:
