@@ -26,6 +26,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
+    # WebRTC may send UDP outside any proxy: a page's ICE servers could aim it at a blocked address. With this
+    # policy WebRTC uses the context's proxy only (worker/egress.py's gate), or nothing.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 # A full Chromium in headless mode (a system one; Playwright's own headless shell has no browser UI) preloads
 # its WebUI omnibox popup, two chrome://omnibox-popup.top-chrome renderers, into every window: every browser
