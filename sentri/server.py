@@ -21,7 +21,8 @@ from .artifacts import prune
 from .bootstrap import first_run, refresh_demo_url
 from .config import public_url
 
-log = logging.getLogger("sentri")
+log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 M_ARENA_MAX = -8  # glibc's mallopt() parameter, the one MALLOC_ARENA_MAX sets
 
 
@@ -93,24 +94,47 @@ def warn_if_sqlite_is_shared(app: Flask):
     return lock
 
 
+def configure_logging() -> None:
+    """INFO and up to stderr, one line each. Called after the migrations: Alembic's fileConfig
+    (migrations/alembic.ini) sets the root logger to WARNING, which would silence every INFO line after it."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
+
+
 def serve(app: Flask) -> None:
     """Serve the app with waitress on SENTRI_HOST:SENTRI_PORT until SIGTERM or SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare(app)
+    configure_logging()
     sqlite_lock = warn_if_sqlite_is_shared(app)  # noqa: F841 - held open while serving
-    app.extensions["sentri_engine"].start()
+    engine = app.extensions["sentri_engine"]
+    engine.start()
     host, port = app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]
     server = create_server(app, host=host, port=port, ident="sentri", threads=app.config["SENTRI_HTTP_THREADS"])
+    stops: list[str] = []
 
     def _stop(signum, _frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        # SIGTERM or SIGINT, to this process or its whole group (Ctrl+C, systemd, a supervisor): the first
+        # says stop, and the engine knows at once (Playwright's driver may be dying of the same signal); a
+        # second is logged and changes nothing, so the stop in progress finishes in order.
+        name = signal.Signals(signum).name
+        if stops:
+            log.info("%s: already stopping", name)
+            return
+        stops.append(name)
+        engine.begin_stop()
+        raise KeyboardInterrupt(name)
 
     signal.signal(signal.SIGTERM, _stop)
-    # Printed, not logged: Alembic's logging config (migrations/alembic.ini) has set the root level.
+    signal.signal(signal.SIGINT, _stop)
+    log.info("serving on http://%s:%s as %s (%s browser slots)", host, port, engine.node_id, engine.size)
     click.echo(f"Sentri serving on http://{host}:{port} (Ctrl+C to stop)")
     try:
         server.run()  # returns on KeyboardInterrupt / SystemExit, having closed its sockets
+    except KeyboardInterrupt:
+        pass  # the signal handler's way out of waitress's loop
     finally:
         click.echo("Sentri stopping: letting running tests finish...")
+        log.info("stopping (%s): running tests have %ss to finish, the rest are handed back",
+                 stops[0] if stops else "exit", app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
         stop_engine(app)
+        log.info("stopped")
         click.echo("Sentri stopped.")

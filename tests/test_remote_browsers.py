@@ -15,7 +15,7 @@ from sentri.config import ConfigError
 from sentri.worker import remote
 from sentri.worker.browsers import find_chromium
 from tests.conftest import _make_user
-from tests.support import StaticSite
+from tests.support import HoldSite, StaticSite
 from tests.support.browser_servers import BrowserServer
 
 OK = [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
@@ -159,6 +159,31 @@ def test_a_server_killed_mid_run_leaves_its_tests_to_the_other_and_the_run_ends(
         assert last["status"] == "passed" and last["browserServer"] == _name(two)
         health = {row["endpoint"]: row for row in _status(app)}
         assert health[_name(one)]["state"] == "down" and health[_name(two)]["state"] == "up"
+
+
+@pytest.mark.browser
+def test_a_server_killed_under_a_test_is_a_lost_attempt_and_the_test_passes_on_the_other(app_factory):
+    """Infrastructure is not the test's doing: with retries 0, the test whose browser server was killed under
+    it shows a lost attempt (naming the server) and then a pass on the other server; the run passes."""
+    held = [{"goto": "/hold"}, {"expect_text": {"css": "h1"}, "text": "Held"}]
+    with HoldSite() as site, BrowserServer() as one, BrowserServer() as two:
+        app = _app(app_factory, (one, 1), (two, 1))
+        project_id, token = _project(app, site.url, [held, held])
+
+        def kill_one_under_a_test(_status):
+            if site.wait_for_holders(2, timeout=0) and not site._released.is_set():
+                one.stop(kill=True)  # both tests are on their servers, held: one of them is on this one
+                site.release()
+
+        run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 2, "retries": 0}},
+                    during=kill_one_under_a_test)
+        assert site._released.is_set()
+        assert (run["status"], run["verdict"], run["passed"]) == ("completed", "passed", 2), run
+        lost = [r["attempts"] for r in run["results"] if r["attempts"][0]["status"] == "lost"]
+        assert len(lost) == 1, run["results"]
+        [(first, second)] = lost
+        assert first["browserServer"] == _name(one) and "the browser was lost under it" in first["error"]
+        assert (second["status"], second["browserServer"]) == ("passed", _name(two))
 
 
 def _status(app):

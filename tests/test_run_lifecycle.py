@@ -221,13 +221,15 @@ def test_rows_whose_lease_ran_out_are_recovered_once_then_failed(app_factory, si
     first_id, first_token, _ = _project(app, site, [OK])
     second_id, second_token, _ = _project(app, site, [OK], name="Second")
     with app.app_context():
-        for project_id, claims in ((first_id, 1), (second_id, 2)):
+        lost_once = [{"status": "lost", "error": "Lost: the worker running it stopped.", "failingStep": None,
+                      "durationMs": None}]
+        for project_id, claims, attempts in ((first_id, 1, []), (second_id, 2, lost_once)):
             options = runs.RunOptions()
             options.callback_url = sink.url
             run = lifecycle.start(projects.get(project_id), options, source="cli", triggered_by="test")
             with write():  # what a process that died mid-test leaves behind
                 db.session.execute(update(Result).where(Result.run_id == run.id).values(
-                    status="running", owner="dead-host:4242:cafe", claims=claims,
+                    status="running", owner="dead-host:4242:cafe", claims=claims, attempts=attempts,
                     lease_until=utcnow() - timedelta(seconds=1)))
                 db.session.execute(update(Run).where(Run.id == run.id).values(status="running"))
     assert client.post(f"/api/v1/projects/{first_id}/trigger", headers=_h(first_token)).status_code == 409

@@ -7,8 +7,9 @@ renew()     the owning process extends its leases; to_stop() says which of its r
 record()    the outcome is written only while the row is still the worker's and its run still active
             (a conditional UPDATE): a late result is dropped and logged, never counted. The transaction
             that records a run's last row ends the run (lifecycle.end).
-release()   a row its worker gives back (shutdown) or lost (its lease ran out) is re-queued once, the
-            lost attempt recorded, or failed: "the worker running it stopped".
+release()   a row its worker gives back is re-queued: a stop hands it back ("handed back", as often as
+            the process is stopped); a lost browser or a lease that ran out (its process died) is a "lost"
+            attempt, re-queued once, then failed: "the worker running it stopped" (twice).
 recover()   any process, periodically: rows whose lease ran out, runs past their budget's wall clock,
             and active runs with nothing left to do.
 """
@@ -35,7 +36,7 @@ log = logging.getLogger("sentri.runs")
 
 LOST = "the worker running it stopped"
 STOPPED = "the server running it was stopped"
-MAX_CLAIMS = 2  # a row lost with its worker is re-queued once, then failed
+HANDED_BACK = "handed back"  # an attempt a stopping process gave back: never counted against the test
 
 
 @dataclass(frozen=True)
@@ -246,24 +247,32 @@ def record_stopped(claim: Claim) -> bool:
     return written
 
 
-def release(claim: Claim, why: str = STOPPED) -> None:
-    """Give a running row back (its worker stops: shutdown): re-queued once, or failed."""
+def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: list[dict] | None = None,
+            where: str | None = None) -> None:
+    """Give a running row back: its process stops (handed back, re-queued however often that happens), or
+    with `lost` its browser was lost under it (re-queued once, then failed). `attempts`: what it did before
+    the one given back; `where`: the browser server it was on."""
     with write():
         row = db.session.execute(select(Result).where(_owned_and_active(claim)).with_for_update()).scalar_one_or_none()
         if row is not None:
-            _requeue_or_fail(row, why)
+            _requeue_or_fail(row, why, counts=lost, attempts=attempts, where=where)
             end_if_done(claim.run_id)
 
 
-def _requeue_or_fail(row: Result, why: str) -> None:
-    """A row whose worker is gone: re-queued (its lost attempt recorded) the first time, else failed."""
-    lost = {"status": "lost", "error": f"Lost: {why}.", "failingStep": None, "durationMs": None}
-    attempts = [*(row.attempts or []), lost]
+def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: list[dict] | None = None,
+                     where: str | None = None) -> None:
+    """A row whose worker gave it back or is gone: re-queued, its last attempt recorded as handed back or
+    lost; a second loss fails it."""
+    status = "lost" if counts else HANDED_BACK
+    last = {"status": status, "error": f"{'Lost' if counts else 'Handed back'}: {why}.", "failingStep": None,
+            "durationMs": None, **({"browserServer": where} if where else {})}
+    earlier = row.attempts or []
+    attempts = [*earlier, *(attempts or []), last]
     stop_reason = db.session.scalar(select(Run.stop_reason).where(Run.id == row.run_id))
     if stop_reason is not None:
         _set_outcome(row.id, row.run_id, {"status": "skipped", "skip_reason": STOP_SKIP_REASON.get(stop_reason),
                                           "attempts": attempts}, expect="running")
-    elif row.claims < MAX_CLAIMS:
+    elif not counts or not any(attempt.get("status") == "lost" for attempt in earlier):
         db.session.execute(update(Result).where(Result.id == row.id, Result.status == "running")
                            .values(status="queued", owner=None, lease_until=None, attempts=attempts))
     else:

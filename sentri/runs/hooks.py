@@ -26,6 +26,7 @@ from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
 from .callbacks import CallbackSender
+from .serialize import verdict
 
 log = logging.getLogger("sentri.runs")
 _ENDED = "sentri_ended_runs"
@@ -50,6 +51,16 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_ENDED, None)
+
+
+def _log_end(run_id: int) -> None:
+    """The run's one INFO line at its end, written by the process that fires its hooks."""
+    run = db.session.get(Run, run_id)
+    if run is None:
+        return
+    log.info("%s ended %s, verdict %s: %d passed, %d failed, %d skipped of %d%s", run.public_id, run.status,
+             verdict(run), run.passed, run.failed, run.skipped, run.total, f" ({run.error})" if run.error else "")
+    db.session.commit()
 
 
 class Waiters:
@@ -134,15 +145,16 @@ class Hooks:
                         update(Run).where(Run.id == run_id, Run.notify_state == "pending")
                         .values(notify_state="sent")
                     ).rowcount
-            if not taken:
-                return  # another process took it
+                if not taken:
+                    return  # another process took it
+                _log_end(run_id)
             self.waiters.wake(run_id)
             self.callbacks.submit(run_id)
             reporter = self.app.extensions.get("sentri_github")
             if reporter is not None:
                 reporter.run_finished(run_id)
             engine = self.app.extensions.get("sentri_engine")
-            if engine is not None:
+            if engine is not None and not engine.stopping:  # a stopping engine's pool takes no more work
                 engine.housekeeping.submit(prune_in_background, self.app)
         except Exception:  # a hook must never take the hook thread down
             log.exception("what follows the end of RUN-%s failed", run_id)

@@ -200,6 +200,9 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             f"Project {project.public_id} already has an active run{on}.",
             runId=active.public_id if active else None,
         ) from None
+    log.info("%s started on %s by %s (%s): %d test(s) planned, %d to run, %s on %s (%s)", run.public_id,
+             project.public_id, triggered_by, source, len(plan), len(plan) - run.skipped, run.browser, run.device,
+             f"branch {run.branch}" if run.branch else "no branch")
     return run
 
 

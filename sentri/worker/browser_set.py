@@ -22,9 +22,10 @@ CLOSE_SECONDS = 10
 class WorkerBrowsers:
     """One worker's browsers and its browser server slot."""
 
-    def __init__(self, app, pool: ServerPool | None) -> None:
+    def __init__(self, app, pool: ServerPool | None, stopping=lambda: False) -> None:
         self.app = app
         self.pool = pool
+        self.stopping = stopping  # a connection refused while this process stops says nothing of the server
         self.playwright = None
         self.local = None  # the Chromium every worker keeps warm
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
@@ -84,6 +85,9 @@ class WorkerBrowsers:
                 try:
                     browser = await getattr(self.playwright, engine).connect(endpoint.url, **pool.connect_options())
                 except Exception as exc:
+                    if self.stopping():  # Playwright's driver is going with this process: the server is fine
+                        pool.release(endpoint)
+                        raise
                     pool.refused(endpoint, exc)
                     pool.release(endpoint)
                     tried.add(endpoint.url)

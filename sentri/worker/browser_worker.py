@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
@@ -24,12 +25,15 @@ from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from . import crawling, vitals_probe
 from .browser_set import WorkerBrowsers
-from .executor import SLACK_SECONDS, TestJob, context_options, execute, hard_deadline
+from .executor import SLACK_SECONDS, BrowserLost, TestJob, context_options, execute, hard_deadline
 from .guard import HostCache
 from .jobs import RunUnusable
 from .spare import Spare, settle
 
 log = logging.getLogger("sentri.worker")
+# A stop signal to the whole process group reaches Playwright's driver and this process together: a browser
+# lost this long before the engine says it is stopping was lost to the stop.
+STOP_SIGNAL_SECONDS = 2.0
 IDLE_POLL_SECONDS = 0.5  # how often a worker waiting for a browser server's free slot looks again
 
 
@@ -42,7 +46,7 @@ class BrowserWorker(threading.Thread):
         self.engine = engine
         self.app = engine.app
         self.loop = asyncio.new_event_loop()
-        self.browsers = WorkerBrowsers(engine.app, engine.pool)
+        self.browsers = WorkerBrowsers(engine.app, engine.pool, lambda: engine.stopping)
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self.spare = Spare()  # a page opened while idle, for the next test (local browsers only)
         self.spare_like: tuple | None = None  # (browser, context options) of the last test run here
@@ -54,6 +58,7 @@ class BrowserWorker(threading.Thread):
         # When the claim being run has outlived every bound of its own (executor.hard_deadline): the engine
         # then gives it up and stops renewing its lease.
         self.due = math.inf
+        self.lost: BrowserLost | None = None  # the browser went away under the current test (_given_back)
         self._ticker: asyncio.TimerHandle | None = None
 
     # -- called from other threads -----------------------------------------------------------------
@@ -120,11 +125,15 @@ class BrowserWorker(threading.Thread):
                 if isinstance(claim, CrawlClaim):
                     self._write(crawls.fail, claim, "an internal error stopped its worker")
                 else:
-                    self._write(claims.release, claim, "an internal error stopped its worker")
+                    self._write(partial(claims.release, lost=True), claim, "an internal error stopped its worker")
             finally:
                 with self._lock:
                     self.current, self._task, self._cancel_reason = None, None, None
         self.loop.run_until_complete(self._close())
+        left = asyncio.all_tasks(self.loop)  # background closes a dead driver never answered
+        for task in left:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         self.loop.close()
 
     def _prepare_spare(self) -> None:
@@ -160,6 +169,10 @@ class BrowserWorker(threading.Thread):
                 claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
+        lost, self.lost = self.lost, None
+        if lost is not None:
+            self._given_back(claim, lost)
+            return
         with self._lock:
             overdue = self._cancel_reason == "overdue"
         if overdue:
@@ -202,7 +215,8 @@ class BrowserWorker(threading.Thread):
                 plan.reach = self.browsers.reach()
             except Exception as exc:
                 message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
-                self._write(crawls.fail, claim, message)
+                stopping = self.engine.stopping_within(STOP_SIGNAL_SECONDS)  # our stop took Playwright down
+                self._write(crawls.release if stopping else partial(crawls.fail, error=message), claim)
                 return
             progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
             task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
@@ -214,6 +228,16 @@ class BrowserWorker(threading.Thread):
                 task.cancel()
             try:
                 outcome = self.loop.run_until_complete(task)
+                if not browser.is_connected():  # its pages' errors were the browser's going, not the site's
+                    outcome = None
+                    if self.engine.stopping_within(STOP_SIGNAL_SECONDS):
+                        with self._lock:
+                            self._cancel_reason = self._cancel_reason or "shutdown"
+                    else:
+                        self.loop.run_until_complete(self.browsers.forget(plan.browser))
+                        self._write(crawls.fail, claim, "the browser was lost during the crawl (it crashed, or its "
+                                    "browser server went away); crawl again")
+                        return
             except asyncio.CancelledError:
                 outcome = None
             except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
@@ -255,6 +279,9 @@ class BrowserWorker(threading.Thread):
                     self.spare_like = (browser, context_options(job))
                 except Exception as exc:  # BrowserUnavailable, or a browser that will not start
                     message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
+                    if self.engine.stopping_within(STOP_SIGNAL_SECONDS):  # our own stop took Playwright down
+                        self.lost = BrowserLost(message, [])
+                        return None
                     self._write(lifecycle.fail, job.run_id, message)
                     return None
                 spare = self.spare if self.engine.pool is None else None
@@ -269,6 +296,10 @@ class BrowserWorker(threading.Thread):
                 except asyncio.CancelledError:
                     if self._cancel_reason == "overdue":  # whatever held it may hold the browser too
                         self.loop.run_until_complete(self.browsers.forget(job.browser))
+                    return None
+                except BrowserLost as exc:  # not the test's doing: _run_claim gives the row back
+                    self.lost = exc
+                    self.loop.run_until_complete(self.browsers.forget(job.browser))
                     return None
                 except vitals_probe.VitalsUnavailable as exc:
                     self._write(lifecycle.fail, job.run_id, str(exc))
@@ -291,6 +322,20 @@ class BrowserWorker(threading.Thread):
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None
+
+    def _given_back(self, claim: Claim, lost: BrowserLost) -> None:
+        """A test whose browser went away: handed back when this process is stopping (its own stop took the
+        driver or the browser down), else a lost attempt, run again once on any slot."""
+        where = self.browsers.used_endpoint
+        with self.app.app_context():
+            if self.engine.stopping_within(STOP_SIGNAL_SECONDS):
+                claims.release(claim, attempts=lost.attempts)
+                return
+            reason = self._shown(str(lost))
+            log.warning("RUN-%s test %s: the browser was lost under it (%s: %s); it runs again", claim.run_id,
+                        claim.position, where or "local", reason)
+            claims.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
+                           lost=True, attempts=lost.attempts, where=where)
 
     def _internal_error(self, job: TestJob, exc: Exception) -> dict:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)

@@ -57,7 +57,7 @@ class Gate:
         self.refusals: list[str] = []
         self.proxy: dict | None = None
         self._server: asyncio.Server | None = None
-        self._links: set[asyncio.Task] = set()
+        self._streams: set[asyncio.StreamWriter] = set()  # both ends of every connection being served
 
     async def open(self) -> dict:
         """Listen on a free port; return the `proxy` option of new_context()."""
@@ -68,12 +68,14 @@ class Gate:
         return self.proxy
 
     def close(self) -> None:
-        """Stop listening and cut every connection still open (the context is gone)."""
+        """Stop listening and cut every connection still open (the context is gone): their copies then end on
+        their own (a served connection is never cancelled: asyncio logs a cancelled connection handler as an
+        error)."""
         if self._server is not None:
             self._server.close()
             self._server = None
-        for task in list(self._links):
-            task.cancel()
+        for stream in list(self._streams):
+            stream.transport.abort()
 
     def _refuse(self, text: str) -> None:
         if len(self.refusals) < MAX_REFUSALS:
@@ -89,15 +91,16 @@ class Gate:
         return address.is_loopback or address in self.peers
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._links.add(task)
+        self._streams.add(writer)
         try:
             if self._expected(writer.get_extra_info("peername")):
                 await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             pass
+        except asyncio.CancelledError:  # the worker's loop is closing: nothing is left to serve
+            pass
         finally:
-            self._links.discard(task)
+            self._streams.discard(writer)
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -123,10 +126,12 @@ class Gate:
             await _reply(writer, _REFUSED)
             return
         up_reader, up_writer = upstream
+        self._streams.add(up_writer)
         try:
             await _reply(writer, _SUCCEEDED)
             await _splice(reader, writer, up_reader, up_writer)
         finally:
+            self._streams.discard(up_writer)
             up_writer.close()
 
 

@@ -122,6 +122,16 @@ class RunEngine:
             except Exception:  # the database may be the reason we stop
                 log.exception("could not remove this process from the nodes table")
 
+    def begin_stop(self) -> None:
+        """Say this process is stopping, from a signal handler: claim nothing more, and let workers tell errors
+        the stop causes (Playwright's driver gets the same signal) from real ones. shutdown() does the rest."""
+        self.stopping = True  # one assignment: safe in a signal handler, no lock taken
+
+    def stopping_within(self, seconds: float) -> bool:
+        """Tell whether this process is stopping, or starts to within `seconds`."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.stopping, timeout=seconds)
+
     def busy(self) -> int:
         """How many of this process's workers are running a test now."""
         return sum(1 for worker in self._workers if worker.claimed() is not None)

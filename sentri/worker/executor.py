@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser
+from playwright.async_api import Error as PlaywrightError
 
 from .. import origins, vault
 from ..models import utcnow
@@ -26,6 +28,21 @@ from .steps import DEFAULT_STEP_TIMEOUT_MS, StepFailed, run_steps
 WRAP_UP_SECONDS = 30.0
 # Beyond what a job's own bounds allow (hard_deadline), the engine gives the job up (engine.py).
 SLACK_SECONDS = 30.0
+
+
+class BrowserLost(Exception):
+    """The browser (or its server, or Playwright's driver) went away under an attempt: not the test's doing.
+    `attempts` are the ones finished before it; str() says what was seen."""
+
+    def __init__(self, reason: str, attempts: list[dict]) -> None:
+        super().__init__(reason)
+        self.attempts = attempts
+
+
+# How long a failed attempt waits for the browser's disconnection to be seen before judging the failure the
+# test's: Playwright reports a call's "closed" error and the browser's disconnection separately.
+LOST_SETTLE_SECONDS = 1.0
+_CLOSED = re.compile(r"has been closed|[Cc]onnection closed|[Bb]rowser closed|disconnected|Target closed")
 
 
 @dataclass
@@ -256,7 +273,14 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     screenshot = trace = None
     vitals: list[dict] = []
     for number in range(1, job.retries + 2):
-        outcome = await _attempt(browser, job, number, hosts, spare)
+        try:
+            outcome = await _attempt(browser, job, number, hosts, spare)
+        except PlaywrightError as exc:  # outside the steps: a dead browser, or a bug
+            if await _lost(browser, str(exc)):
+                raise BrowserLost(_first_line(exc), attempts) from exc
+            raise
+        if outcome["status"] == "failed" and await _lost(browser, outcome["error"] or ""):
+            raise BrowserLost(outcome["error"] or "the browser disconnected", attempts)
         vitals = outcome["vitals"]
         attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
         if outcome.get("screenshot") or outcome.get("trace"):
@@ -307,6 +331,25 @@ async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostC
     except Exception:  # PlaywrightError and the like: the failure stands without a trace
         return None, True
     return outcome.get("trace"), outcome["status"] == "failed"
+
+
+async def _lost(browser: Browser, error: str) -> bool:
+    """Tell whether the browser is gone (disconnected). When the error says something was closed, wait up to
+    LOST_SETTLE_SECONDS for Playwright to report the disconnection; an ordinary failure pays nothing."""
+    if not browser.is_connected():
+        return True
+    if not _CLOSED.search(error):
+        return False
+    deadline = time.monotonic() + LOST_SETTLE_SECONDS
+    while browser.is_connected():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
 
 
 def _delete(*paths: str | None) -> None:

@@ -3,7 +3,7 @@ a fixture website and a callback sink (sites), a real Sentri server process (ser
 test files in the test format (testfiles)."""
 
 from .server import CLIError, SentriProcess, free_port, http_session
-from .sites import CallbackSink, FixtureSite, StaticSite, TricklingReceiver
+from .sites import CallbackSink, FixtureSite, HoldSite, StaticSite, TricklingReceiver
 from .testfiles import failing_test, make_tests, page_test, wait_test, write_tests
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "CallbackSink",
     "FixtureSite",
     "SentriProcess",
+    "HoldSite",
     "StaticSite",
     "TricklingReceiver",
     "failing_test",

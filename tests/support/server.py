@@ -195,6 +195,24 @@ class SentriProcess:
         self._terminate_group()
         return self.proc.returncode
 
+    def signal(self, signum: int, *, group: bool = False, times: int = 1, timeout: float = 60.0) -> int | None:
+        """Send `signum` to the server (or its whole process group, as Ctrl+C or a supervisor does) `times`
+        times, wait at most `timeout` s for it to exit, then SIGKILL what is left; return its exit code."""
+        assert self.proc is not None
+        for _ in range(times):
+            with contextlib.suppress(ProcessLookupError):
+                if group:
+                    os.killpg(self.proc.pid, signum)
+                else:
+                    self.proc.send_signal(signum)
+            time.sleep(0.05)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self._terminate_group()
+        return self.proc.returncode
+
     def kill(self) -> None:
         """Crash: SIGKILL the server and everything it started (its process group), at once."""
         self._terminate_group()

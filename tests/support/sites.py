@@ -459,3 +459,55 @@ class TricklingReceiver(_BaseThreadServer):
             do_GET = do_POST  # a robots.txt or sitemap that never ends, for the crawler
 
         return Handler
+
+
+class HoldSite(_BaseThreadServer):
+    """`/hold` answers only once `release()` is called (or after 60 s): a test on it is surely running while
+    the test does something to its browser. `/` answers at once. `holders` counts the requests being held."""
+
+    PAGE = "<!doctype html><title>Held</title><h1>Held</h1>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holders = 0
+        self._released = threading.Event()
+        self._cond = threading.Condition()
+
+    def wait_for_holders(self, count: int, timeout: float = 60.0) -> bool:
+        """Wait (at most `timeout` s) until this many requests are being held."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.holders >= count, timeout=timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def do_GET(self):
+                if urlsplit(self.path).path == "/hold":
+                    with site._cond:
+                        site.holders += 1
+                        site._cond.notify_all()
+                    site._released.wait(60)
+                data = site.PAGE.encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # its browser went away while it was held
+                    pass
+
+        return Handler
