@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..worker import vitals_probe
 from ..worker.steps import resolve_url
+from . import limits
 from .discovery import discover
 from .urls import Frontier, QueuedURL, origin_of
 from .visit import visit
@@ -89,7 +90,7 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
     frontier = Frontier(options.base_url, max_pages=max(1, min(options.max_pages, MAX_PAGES)),
                         max_depth=max(0, options.max_depth))
     found = await discover(context, origin, with_robots=options.respect_robots)
-    outcome.notes.extend(found.notes)
+    outcome.notes.extend(note[:limits.MAX_MESSAGE] for note in found.notes)
     outcome.robots = found.found_robots
     outcome.sitemap_urls = len(found.sitemap_urls)
     if found.robots is not None:
@@ -134,6 +135,9 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
     if frontier.queued:
         frontier.drain("stopped" if stopped else "max_pages")
     outcome.skipped = frontier.skipped
+    if frontier.unlisted:
+        outcome.notes.append(f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
+                             "refusal(s) not listed")
     return outcome
 
 
