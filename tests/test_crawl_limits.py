@@ -1,12 +1,27 @@
 """What a crawl keeps is bounded however hostile the site (issue 27: one page once made a 266 MB crawl
-record): every string a page controls within its cap, every list within its count, each page record and
-the skip list within their bytes (sentri/crawl/limits.py)."""
+record): every string a page controls within its cap, every list within its count, each page record, the
+skip list and a crawl's pages within their bytes (sentri/crawl/limits.py)."""
 
 from __future__ import annotations
 
+import re
+import time
+from collections import Counter
+
+import pytest
+
+from sentri import projects
 from sentri.crawl import drafts, forms, limits
+from sentri.crawl.crawler import CrawlOptions
 from sentri.crawl.limits import MAX_MESSAGE, MAX_TEXT, MAX_TITLE, MAX_URL, MAX_WORD
+from sentri.crawl.models import Crawl
 from sentri.crawl.urls import Frontier
+from sentri.extensions import db
+from tests.conftest import _make_user
+from tests.support.async_browser import chromium_on_own_loop
+from tests.support.crawl_site import CrawlSite
+from tests.support.flood_site import FloodSite
+from tests.test_crawl_core import _crawl, _paths, _skipped
 
 B = "http://127.0.0.1:8000/"
 ASTRAL = "\U0001f600"  # one character, twelve bytes once escaped in stored JSON
@@ -120,3 +135,93 @@ def test_a_form_cut_to_the_limits_is_neither_submitted_nor_drafted_to_be_sent():
     assert sent == []
     assert drafts.make_drafts([{**page, "forms": [{**form, "name": "Contact"}]}], perspectives=["form_journey"],
                               fill_forms=True, base_url=B)
+
+
+# -- a crawl's totals, and real crawls ---------------------------------------------------------------
+
+
+def test_the_stored_outcome_keeps_pages_within_the_crawls_bytes_and_says_what_it_left_out():
+    pages = [{"url": f"{B}{n}", "path": f"/{n}", "title": "t" * MAX_TITLE, "links": [f"{B}{n}/{k}" for k in range(50)]}
+             for n in range(40)]
+    budget = limits.size([limits.page(page) for page in pages[:10]]) + 2  # counted with a ", " after the last
+    stored = limits.outcome({"pages": pages, "skipped": [{"url": "x" * 10 ** 5, "reason": "r" * 100}] * 5,
+                             "notes": ["n" * 10 ** 4] * 100}, max_bytes=budget)
+    assert [page["path"] for page in stored["pages"]] == [f"/{n}" for n in range(10)]
+    assert limits.size(stored["pages"]) <= budget
+    assert stored["skipped"] == [{"url": "x" * MAX_URL, "reason": "r" * MAX_WORD}] * 5
+    assert len(stored["notes"]) == limits.MAX_NOTES and _over_cap(stored["notes"], "notes") == []
+    # The first notes and the last (why the crawl stopped, what it left out) are kept.
+    assert stored["notes"][40] == "52 more notes not kept (at most 50 are)"
+    assert stored["notes"][-1] == "30 page(s) not kept: a crawl's pages take at most " + limits.megabytes(budget)
+    assert limits.outcome(stored, max_bytes=budget)["pages"] == stored["pages"]  # bounding twice changes nothing
+    unbounded = limits.outcome({"pages": pages[:3], "skipped": [], "notes": []}, max_bytes=budget)
+    assert unbounded["notes"] == [] and len(unbounded["pages"]) == 3
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module, on an event loop of its own."""
+    yield from chromium_on_own_loop()
+
+
+@pytest.mark.browser
+def test_a_crawl_stops_before_its_pages_pass_its_bytes_and_says_so(browser):
+    with CrawlSite() as site:
+        outcome = _crawl(browser, CrawlOptions(site.url, max_bytes=4_000))
+        order = ["/", "/about", "/orphan", "/contact", "/calendar", "/missing", "/broken-js", "/broken-image",
+                 "/items"]
+        kept = _paths(outcome)
+        assert 1 < len(kept) < len(order) and kept == order[:len(kept)]
+        assert limits.size(outcome.pages) <= 4_000
+        skipped = _skipped(outcome, site)
+        assert skipped[order[len(kept)]] == "crawl_size"  # the page that would not fit
+        assert outcome.notes == [f"the crawl stopped after {len(kept)} page(s): its pages take at most 3.90625 KB "
+                                 "(the rest are skipped as crawl_size)"]
+
+
+def _wait(client, headers, url, timeout=180):
+    deadline = time.monotonic() + timeout
+    while (body := client.get(url, headers=headers).get_json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    return body
+
+
+@pytest.mark.browser
+def test_a_flooding_site_leaves_a_small_crawl_record_with_every_string_within_its_cap(app_factory):
+    app = app_factory(SENTRI_STEP_TIMEOUT_MS=60_000)  # the flood's pages take seconds to build on a busy machine
+    client = app.test_client()
+    _, headers = _make_user(app, "member@example.com", "member")
+    with FloodSite() as site:
+        base = site.url
+        with app.app_context():
+            project_id = projects.create("Flood", base).public_id
+        answer = client.post(f"/api/v1/projects/{project_id}/crawls", headers=headers,
+                             json={"fillForms": True, "maxDepth": 1})
+        assert answer.status_code == 202, answer.get_json()
+        body = _wait(client, headers, answer.get_json()["statusUrl"])
+    assert body["status"] == "completed", body
+    with app.app_context():
+        crawl = db.session.query(Crawl).one()
+        pages, skipped, notes = crawl.pages, crawl.skipped, crawl.notes
+    by_path = {page["path"]: page for page in pages}
+    home, flood_forms, failing = by_path["/"], by_path["/forms"], by_path["/failing"]
+
+    # Small: each page within its bytes (the caps' worst case), where the same crawl stored 352 MB before.
+    assert limits.size(pages) <= 2 + len(pages) * (limits.MAX_PAGE_BYTES + 1) < 1024 ** 2
+    assert limits.size(skipped) <= limits.MAX_SKIPPED_BYTES and len(notes) <= limits.MAX_NOTES
+    assert _over_cap(pages) == [] and _over_cap(skipped) == [] and _over_cap(notes, "notes") == []
+    # Read to the caps, not crashed on: the flood's lists are as long as the crawl keeps.
+    assert len(home["title"]) == len(home["heading"]) == MAX_TITLE
+    assert home["links"][:2] == [base + "/forms", base + "/failing"] and home["cut"] == ["links"]
+    assert {len(text) for url, text in home["linkTexts"].items() if "/n/" in url} == {MAX_TEXT}
+    assert len(flood_forms["forms"]) <= limits.MAX_FORMS and len(flood_forms["forms"][0]["fields"]) == limits.MAX_FIELDS
+    assert {len(form["action"]) for form in flood_forms["forms"]} == {MAX_URL}
+    assert flood_forms["formSubmissions"] == []  # fillForms: each name was cut before its "delete"
+    assert len(failing["failedRequests"]) == limits.MAX_FAILED_REQUESTS
+    assert len(failing["consoleErrors"]) == len(failing["exceptions"]) == limits.MAX_MESSAGES
+    # No URL longer than its cap was followed, cut or whole: they are skipped by name.
+    assert not any(re.match(r"/[ps]/", page["path"]) for page in pages)
+    assert Counter(entry["reason"] for entry in skipped)["too_long"] > 0
+    assert len(notes) == limits.MAX_NOTES  # the robots.txt's 60 sitemaps on another site, and:
+    assert "skip list is full" in notes[-1] and "more notes not kept" in notes[40]

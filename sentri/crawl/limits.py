@@ -21,7 +21,7 @@ Strings (characters; a cut text keeps its start, so a draft's texts stay substri
 Counts: MAX_LINKS_READ links read per page (they feed the frontier), MAX_STORED_LINKS kept; MAX_FORMS
 forms per page, MAX_FIELDS fields per form; MAX_MESSAGES console errors and as many exceptions,
 MAX_FAILED_REQUESTS failed requests per page; MAX_OUTLINE headings in the structure's outline; MAX_SKIPPED
-skipped URLs per crawl.
+skipped URLs and MAX_NOTES notes per crawl.
 
 Bytes (as stored: JSON with non-ASCII escaped, so six bytes per Cyrillic letter):
 
@@ -29,7 +29,10 @@ Bytes (as stored: JSON with non-ASCII escaped, so six bytes per Cyrillic letter)
   failed requests, console errors, exceptions and form submissions, and the page names them in ``cut``.
   What is left (five URLs, title, heading, error...) takes at most 139 KiB even when every character of
   it is one JSON escapes to 12 bytes, so a page always fits;
-* MAX_SKIPPED_BYTES (1 MiB) for the skip list: past it (or MAX_SKIPPED), skipped URLs are counted, not listed.
+* MAX_SKIPPED_BYTES (1 MiB) for the skip list: past it (or MAX_SKIPPED), skipped URLs are counted, not listed;
+* MAX_CRAWL_BYTES (24 MiB) for a crawl's pages: 500 pages of 48 KB, a mega-menu on every page. Once the next
+  page would pass it, the crawl stops: that page and every URL still queued are skipped as ``crawl_size``
+  and a note says so (stored, pages past it are left out, with a note).
 
 Sizes are counted as a list grows (entry_size: each entry and its ", "), two bytes over the truth.
 """
@@ -54,8 +57,12 @@ MAX_FAILED_REQUESTS = 50
 MAX_OUTLINE = 200
 MAX_SUBMISSIONS = 3
 MAX_SKIPPED = 2000
+MAX_NOTES = 50
+LAST_NOTES = 9  # of them, the last ones of the crawl (why it stopped)
 MAX_PAGE_BYTES = 160 * 1024
 MAX_SKIPPED_BYTES = 1024 * 1024
+MAX_CRAWL_BYTES = 24 * 1024 * 1024
+MAX_PAGES = 500  # a crawl's pages (settings.MAX_PAGES)
 
 # The page's lists dropped, from the end and in this order, until the page fits MAX_PAGE_BYTES.
 TRIMMED = ("links", "forms", "failedRequests", "consoleErrors", "exceptions", "formSubmissions")
@@ -216,3 +223,51 @@ def fit(record: dict, budget: int = MAX_PAGE_BYTES) -> dict:
     if trimmed:
         record["cut"] = trimmed
     return record
+
+
+def skipped(entries: Any, budget: int = MAX_SKIPPED_BYTES) -> tuple[list[dict], int]:
+    """Return the skip list bounded ({url, reason}), and how many entries were left out."""
+    kept, used = [], 2
+    entries = entries if isinstance(entries, list) else []
+    for entry in _dicts(entries, MAX_SKIPPED):
+        item = {"url": text(entry.get("url"), MAX_URL), "reason": text(entry.get("reason"), MAX_WORD)}
+        used += entry_size(item)
+        if used > budget:
+            break
+        kept.append(item)
+    return kept, len(entries) - len(kept)
+
+
+def notes(values: Any) -> list[str]:
+    """Return at most MAX_NOTES notes: the first and the last ones (why the crawl stopped), and one between."""
+    values = [value[:MAX_MESSAGE] for value in (values if isinstance(values, list) else []) if isinstance(value, str)]
+    if len(values) <= MAX_NOTES:
+        return values
+    head = MAX_NOTES - 1 - LAST_NOTES
+    return [*values[:head], f"{len(values) - head - LAST_NOTES} more notes not kept (at most {MAX_NOTES} are)",
+            *values[-LAST_NOTES:]]
+
+
+def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
+    """Return a crawl's outcome as it is stored: its pages, skips and notes bounded, and a note of what was left out."""
+    pages, total = [], 2
+    records = _dicts(raw.get("pages"), MAX_PAGES)
+    for record in records:
+        record = page(record)
+        total += entry_size(record)
+        if total > max_bytes:
+            break
+        pages.append(record)
+    kept, unlisted = skipped(raw.get("skipped"))
+    extra = []
+    if len(pages) < len(records):
+        extra.append(f"{len(records) - len(pages)} page(s) not kept: a crawl's pages take at most {megabytes(max_bytes)}")
+    if unlisted:
+        extra.append(f"{unlisted} more skipped URL(s) not listed: the list takes at most {megabytes(MAX_SKIPPED_BYTES)}")
+    given = raw.get("notes") if isinstance(raw.get("notes"), list) else []
+    return {**raw, "pages": pages, "skipped": kept, "notes": notes([*given, *extra])}
+
+
+def megabytes(count: int) -> str:
+    """Return a size in bytes as people say it: "24 MB", "64 KB"."""
+    return f"{count / 1024 ** 2:g} MB" if count >= 1024 ** 2 else f"{count / 1024:g} KB"

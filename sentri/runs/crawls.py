@@ -17,6 +17,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..crawl import drafts as drafting
+from ..crawl import limits
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..crawl.settings import CrawlRequest, CrawlSettings, settings_from
 from ..database import write
@@ -153,8 +154,10 @@ def _mine(claim: CrawlClaim):
 
 
 def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
-    """Store a finished crawl: its pages, skips and notes, the diff from the project's previous crawl, its
-    drafts (generateTests), and for a run its page checks, queued after the tests. One transaction."""
+    """Store a finished crawl: its pages, skips and notes (bounded: limits.outcome), the diff from the
+    project's previous crawl, its drafts (generateTests), and for a run its page checks, queued after the
+    tests. One transaction."""
+    outcome = limits.outcome(outcome)
     with write():
         crawl = db.session.scalar(select(Crawl).where(_mine(claim)).with_for_update())
         if crawl is None:
