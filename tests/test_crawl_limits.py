@@ -1,6 +1,7 @@
 """What a crawl keeps is bounded however hostile the site (issue 27: one page once made a 266 MB crawl
 record): every string a page controls within its cap, every list within its count, each page record, the
-skip list and a crawl's pages within their bytes (sentri/crawl/limits.py)."""
+skip list and a crawl's pages within their bytes (sentri/crawl/limits.py); and a list of crawls reads no
+page record at all."""
 
 from __future__ import annotations
 
@@ -9,19 +10,26 @@ import time
 from collections import Counter
 
 import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import event
 
-from sentri import projects
+from sentri import projects, users
 from sentri.crawl import drafts, forms, limits
 from sentri.crawl.crawler import CrawlOptions
 from sentri.crawl.limits import MAX_MESSAGE, MAX_TEXT, MAX_TITLE, MAX_URL, MAX_WORD
 from sentri.crawl.models import Crawl
+from sentri.crawl.settings import CrawlSettings
 from sentri.crawl.urls import Frontier
 from sentri.extensions import db
-from tests.conftest import _make_user
+from sentri.runs import crawls
+from sentri.timestamps import utcnow
+from tests.conftest import _make_user, both_databases
 from tests.support.async_browser import chromium_on_own_loop
 from tests.support.crawl_site import CrawlSite
 from tests.support.flood_site import FloodSite
 from tests.test_crawl_core import _crawl, _paths, _skipped
+from tests.test_ui_pages import PASSWORD, Browser
 
 B = "http://127.0.0.1:8000/"
 ASTRAL = "\U0001f600"  # one character, twelve bytes once escaped in stored JSON
@@ -225,3 +233,64 @@ def test_a_flooding_site_leaves_a_small_crawl_record_with_every_string_within_it
     assert Counter(entry["reason"] for entry in skipped)["too_long"] > 0
     assert len(notes) == limits.MAX_NOTES  # the robots.txt's 60 sitemaps on another site, and:
     assert "skip list is full" in notes[-1] and "more notes not kept" in notes[40]
+
+
+# -- listing crawls ------------------------------------------------------------------------------------
+
+
+def _page(n: int, broken: bool) -> dict:
+    return {"url": f"{B}p{n}", "path": f"/p{n}", "status": 500 if broken else 200, "title": f"Page {n}",
+            "links": [f"{B}p{n}/{k}" for k in range(100)], "depth": 1}
+
+
+@both_databases
+def test_listing_crawls_reads_no_page_record(app):
+    with app.app_context():
+        project = projects.create("Listed", "http://127.0.0.1:9")
+        project_id = project.public_id
+        for _ in range(3):
+            crawls.start(project, CrawlSettings(), base_url=project.base_url, triggered_by="test")
+            crawls.finish(crawls.claim("lister", 60), {"pages": [_page(n, n % 4 == 0) for n in range(40)],
+                                                       "skipped": [{"url": f"{B}x", "reason": "trap"}], "notes": ["n"]})
+        users.create_user("reader@example.com", PASSWORD, role="member")
+        engine = db.engine
+    client = app.test_client()
+    _, headers = _make_user(app, "member@example.com", "member")
+    reader = Browser(app.test_client(), "reader@example.com")
+    statements = []
+
+    def heard(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", heard)
+    try:
+        listed = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()
+        page = reader.html(f"/projects/{project_id}/crawls")
+    finally:
+        event.remove(engine, "before_cursor_execute", heard)
+    assert [(c["status"], c["pagesFound"], c["broken"]) for c in listed] == [("completed", 40, 10)] * 3
+    assert page.count("<td>40</td><td>10</td>") == 3
+    assert any("FROM crawls" in statement for statement in statements)
+    assert [s for s in statements if re.search(r"crawls\.(pages|skipped|notes)\b", s)] == []
+
+
+@both_databases
+def test_the_migration_counts_the_pages_of_crawls_stored_before_it(app):
+    table = sa.table("crawls", sa.column("id"), sa.column("project_id"), sa.column("status"),
+                     sa.column("triggered_by"), sa.column("base_url"), sa.column("options", sa.JSON),
+                     sa.column("progress", sa.JSON), sa.column("pages", sa.JSON), sa.column("stop_requested"),
+                     sa.column("created_at", sa.DateTime), sa.column("page_count"), sa.column("broken_count"))
+    pages = [_page(n, n < 3) for n in range(7)] + [{**_page(7, False), "exceptions": ["Error: boom"]},
+                                                   {**_page(8, False), "failedRequests": [{"url": f"{B}a.png", "status": 404}]}]
+    with app.app_context():
+        project = projects.create("Before", "http://127.0.0.1:9")
+        downgrade(revision="0012")
+        for listed in (pages, None):  # a finished crawl, and one not finished (no pages: nothing to count)
+            db.session.execute(sa.insert(table).values(
+                project_id=project.id, status="completed" if listed else "queued", triggered_by="t",
+                base_url=project.base_url, options={}, progress={}, pages=listed, stop_requested=False,
+                created_at=utcnow()))
+        db.session.commit()
+        upgrade()
+        counted = db.session.execute(sa.select(table.c.page_count, table.c.broken_count).order_by(table.c.id)).all()
+    assert [tuple(row) for row in counted] == [(9, 5), (None, None)]
