@@ -6,6 +6,10 @@ reaches first. Links found on a page enter at the page's depth + 1; urls.Frontie
 (caps against traps, robots.txt, and the structure rule: once 2 pages of one URL pattern share a structure
 signature, that pattern's other URLs are skipped as `duplicate_structure`).
 
+What it keeps is bounded (limits.py): each page record as it comes back, and the pages together: once the
+next page would take them past `max_bytes` (limits.MAX_CRAWL_BYTES), the crawl stops, that page and every
+URL still queued are skipped as `crawl_size`, and a note says so.
+
 Not done: routes a single-page app reaches only by script (pushState on a click of an element without an
 href) are not followed; the crawler clicks nothing but harmless forms' submit buttons (fill_forms).
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..worker import vitals_probe
 from ..worker.steps import resolve_url
+from . import limits
 from .discovery import discover
 from .urls import Frontier, QueuedURL, origin_of
 from .visit import visit
@@ -54,6 +59,7 @@ class CrawlOptions:
     # The crawl's wall clock (time.monotonic()): kept during pages too, whose visits are cut at it.
     deadline: float = math.inf
     blocked_networks: tuple = ()  # robots.txt and sitemaps are fetched outside them (discovery.py)
+    max_bytes: int = limits.MAX_CRAWL_BYTES  # the stored size of the pages together
 
 
 @dataclass
@@ -95,7 +101,7 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
                         max_depth=max(0, options.max_depth))
     found = await discover(origin, with_robots=options.respect_robots, networks=options.blocked_networks,
                            user_agent=options.user_agent)
-    outcome.notes.extend(found.notes)
+    outcome.notes.extend(note[:limits.MAX_MESSAGE] for note in found.notes)  # counted as it is stored
     outcome.robots = found.found_robots
     outcome.sitemap_urls = len(found.sitemap_urls)
     if found.robots is not None:
@@ -107,7 +113,8 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
         frontier.offer(url, 1, "sitemap")
 
     running: dict[asyncio.Task, QueuedURL] = {}
-    stopped = False
+    stopped = full = False
+    stored = 2  # bytes of the pages as stored: "[]", then each page (limits.entry_size)
     try:
         while True:
             if not stopped and should_stop is not None and should_stop():
@@ -132,8 +139,18 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
             for task in sorted(done, key=lambda t: frontier_order(running[t])):
                 item = running.pop(task)
                 page, hrefs = task.result()
-                outcome.pages.append(page)
                 frontier.done(item, page["signature"], page["url"])
+                size = limits.entry_size(page)
+                if full or stored + size > options.max_bytes:
+                    frontier.skip(item.url, "crawl_size")
+                    if not full:
+                        full = stopped = True
+                        outcome.notes.append(f"the crawl stopped after {len(outcome.pages)} page(s): its pages take at "
+                                             f"most {limits.megabytes(options.max_bytes)} (the rest are skipped as "
+                                             "crawl_size)")
+                    continue
+                stored += size
+                outcome.pages.append(page)
                 for href in hrefs:
                     frontier.offer(href, item.depth + 1, "link", page["url"])
                 if progress is not None:
@@ -144,8 +161,11 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     if frontier.queued:
-        frontier.drain("stopped" if stopped else "max_pages")
+        frontier.drain("crawl_size" if full else "stopped" if stopped else "max_pages")
     outcome.skipped = frontier.skipped
+    if frontier.unlisted:
+        outcome.notes.append(f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
+                             "refusal(s) not listed")
     return outcome
 
 

@@ -21,13 +21,15 @@ from sentri.aria_roles import ROLES
 from sentri.errors import ValidationFailed
 from sentri.testformat import TestFormatError, validate_steps
 
+from . import limits
+
 PERSPECTIVES: dict[str, str] = {
     "page": "one draft per page pattern: it opens, with its title, main heading, landmarks and form fields",
     "single_component": "one draft per form: the page opens and the form's labelled fields and button show",
     "full_journey": "one draft per page pattern: reach it from the home page by clicking links, hop by hop",
     "form_journey": "one draft per harmless form (only with fillForms): fill it with test data and send it",
 }
-MAX_TEXT = 200
+MAX_TEXT = 200  # below limits.MAX_TEXT, so a text the crawl cut is never taken for a whole one
 # Roles a page has at most once (a page's own header, main and footer); others may repeat, so nth: 0.
 UNIQUE_LANDMARKS = {"banner", "main", "contentinfo"}
 # A form whose name, action, button or fields mention one of these is never filled in and sent.
@@ -150,7 +152,7 @@ def _fill_draft(page: dict, path: str, index: int, base: _Base) -> dict | None:
     fields, (targets, submit) = form.get("fields") or [], _locators(page)[index]
     words = " ".join([form.get("name") or "", form.get("action") or "", form.get("submit") or "",
                       *(f"{f.get('label') or ''} {f.get('name') or ''}" for f in fields)])
-    if not submit or _destructive(words) or any(f.get("type") in UNSAFE_FIELDS for f in fields):
+    if not submit or _destructive(words) or any(f.get("type") in UNSAFE_FIELDS for f in fields) or limits.form_cut(form):
         return None
     steps = [{"action": "goto", "url": path}]
     for field, target in zip(fields, targets, strict=True):
@@ -284,7 +286,6 @@ def _whole(text) -> bool:
 
 def _cap(text: str, cap: int = MAX_TEXT) -> str:
     return text if len(text) <= cap else text[:cap - 3] + "..."
-
 
 
 def _canonical(steps, strict: bool = False) -> list | None:

@@ -3,8 +3,9 @@
 A form is submitted only when every rule holds, checked again on the freshly loaded page just before the
 click: it has a submit button and at least one field (a lone button is an action, not data entry); every
 field is of a harmless type (HARMLESS_TYPES: no password, no file); and neither the form's name, its action
-URL nor the button's name says something destructive (DESTRUCTIVE, any case). What is typed is obviously
-test data ("Sentri test", sentri@example.com, 1).
+URL nor the button's name says something destructive (DESTRUCTIVE, any case), nor was cut to the crawl's
+limits (what it said past the cut is unknown). What is typed is obviously test data ("Sentri test",
+sentri@example.com, 1).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from . import limits
 from .discovery import close_page, first_line
 from .structure import FIELD_SELECTOR, SUBMIT_SELECTOR, read_facts
 
@@ -24,7 +26,7 @@ DESTRUCTIVE = re.compile(
 )
 VALUES = {"email": "sentri@example.com", "number": "1"}
 TEXT = "Sentri test"
-MAX_FORMS = 3  # submitted per page
+MAX_FORMS = limits.MAX_SUBMISSIONS  # submitted per page
 ACTION_TIMEOUT_MS = 2_000
 
 
@@ -40,6 +42,8 @@ def refusal(form: dict) -> str | None:
     for what in ("name", "action", "submit"):
         if DESTRUCTIVE.search(form.get(what) or ""):
             return f"its {what} sounds destructive"
+    if cut := limits.form_cut(form):
+        return f"its {cut} is too long to judge"
     return None
 
 
@@ -72,10 +76,10 @@ async def _submit(context, url: str, index: int, expected: dict, timeout_ms: int
         async with page.expect_navigation(timeout=timeout_ms) as navigation:
             await element.locator(SUBMIT_SELECTOR).first.click(timeout=ACTION_TIMEOUT_MS)
         response = await navigation.value
-        outcome["url"] = page.url
+        outcome["url"] = page.url[:limits.MAX_URL]
         outcome["status"] = response.status if response else None
     except PlaywrightTimeout:
-        outcome["url"] = None if page.is_closed() else page.url
+        outcome["url"] = None if page.is_closed() else page.url[:limits.MAX_URL]
         outcome["error"] = "no page loaded after the submit"
     except Exception as exc:
         outcome["error"] = first_line(exc)

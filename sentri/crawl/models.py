@@ -47,6 +47,9 @@ class Crawl(PublicIdMixin, db.Model):
     notes: Mapped[list[str] | None] = mapped_column(JSON)
     diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # added / removed / changed since the last crawl
     drafts: Mapped[list[int] | None] = mapped_column(JSON)  # the ids of the draft tests it made
+    # Counted as it finishes, so that a list of crawls never reads their pages.
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    broken_count: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -55,6 +58,10 @@ class Crawl(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # What a list of crawls reads (runs.crawls.list_for): no pages, skips or notes.
+    LISTED = ("id", "project_id", "run_id", "status", "triggered_by", "base_url", "options", "progress", "diff",
+              "drafts", "error", "page_count", "broken_count", "created_at", "started_at", "finished_at")
 
     @property
     def is_active(self) -> bool:

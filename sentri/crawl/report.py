@@ -55,8 +55,8 @@ def site_map(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def serialize(crawl: Crawl, *, detail: bool = False) -> dict[str, Any]:
-    """The API form of a crawl; `detail` adds its pages, skips, site map and diff."""
-    pages = crawl.pages or []
+    """The API form of a crawl; `detail` adds its pages, skips, notes and site map (without it, no page
+    record is read: a list of crawls loads none)."""
     body = {
         "id": crawl.public_id,
         "projectId": f"PRJ-{crawl.project_id}",
@@ -65,8 +65,8 @@ def serialize(crawl: Crawl, *, detail: bool = False) -> dict[str, Any]:
         "baseUrl": crawl.base_url,
         "options": crawl.options,
         "progress": {"found": 0, "visited": 0, "queued": 0, **(crawl.progress or {})},
-        "pagesFound": len(pages),
-        "broken": sum(page_verdict(page) == "broken" for page in pages),
+        "pagesFound": crawl.page_count or 0,
+        "broken": crawl.broken_count or 0,
         "drafts": [TestCase.format_id(key) for key in crawl.drafts or []],
         "diff": crawl.diff,
         "error": crawl.error,
@@ -76,5 +76,6 @@ def serialize(crawl: Crawl, *, detail: bool = False) -> dict[str, Any]:
         "finishedAt": isoformat(crawl.finished_at),
     }
     if detail:
+        pages = crawl.pages or []
         body.update(pages=pages, skipped=crawl.skipped or [], notes=crawl.notes or [], siteMap=site_map(pages))
     return body

@@ -1,6 +1,10 @@
 """What a crawled page is made of, read in the page in one evaluate: its title and heading, landmarks,
 forms (with each field's accessible label), links and interactive elements; and a signature of its
-structure that leaves every text out, so two pages of one template sign alike."""
+structure that leaves every text out, so two pages of one template sign alike.
+
+The script cuts every text and list to the crawl's limits (limits.py) before it answers, so a page's
+megabytes never cross into Python; what it answers is bounded again there (limits.facts), since the page
+can have replaced the builtins the script calls."""
 
 from __future__ import annotations
 
@@ -8,17 +12,25 @@ import asyncio
 import hashlib
 import json
 
+from . import limits
+
 # Submit-capable controls, in the order the browser picks the default one; shared with the form filler.
 SUBMIT_SELECTOR = "button[type=submit], button:not([type]), input[type=submit], input[type=image]"
 FIELD_SELECTOR = ("input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset])"
                   ":not([type=image]), textarea, select")
-MAX_LINKS = 2000
-MAX_OUTLINE = 200
+# What the script is told (limits.py says why each).
+CAPS = {"url": limits.MAX_URL, "text": limits.MAX_TEXT, "title": limits.MAX_TITLE, "word": limits.MAX_WORD,
+        "links": limits.MAX_LINKS_READ, "forms": limits.MAX_FORMS, "fields": limits.MAX_FIELDS,
+        "outline": limits.MAX_OUTLINE}
 READ_SECONDS = 5.0  # one evaluate over the DOM; a page that keeps its main thread busy is given up on
 
 FACTS_SCRIPT = """
-([submitSelector, fieldSelector, maxLinks, maxOutline]) => {
+([submitSelector, fieldSelector, caps]) => {
   const clean = (text) => (text || "").replace(/\\s+/g, " ").trim();
+  const cut = (text, limit) => (typeof text === "string" && text.length > limit ? text.slice(0, limit) : text);
+  const short = (text) => cut(text, caps.text);
+  // A URL is cut one past its cap: Python refuses it as too long instead of following a wrong one.
+  const url = (text) => cut(text, caps.url + 1);
   const textOf = (node) => {
     if (!node) return "";
     const copy = node.cloneNode(true);
@@ -66,34 +78,35 @@ FACTS_SCRIPT = """
   });
   const headings = Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"));
   const first = headings.find((h) => h.tagName === "H1") || headings.find((h) => h.tagName === "H2");
-  const forms = Array.from(document.forms).map((form) => {
+  const forms = Array.from(document.forms).slice(0, caps.forms).map((form) => {
     const legend = form.querySelector("legend");
     const heading = form.querySelector("h1, h2, h3, h4, h5, h6");
     const submit = form.querySelector(submitSelector);
     return {
-      name: byIds(form) || clean(form.getAttribute("aria-label")) || clean(form.getAttribute("name"))
-        || clean(form.id) || textOf(legend) || textOf(heading),
-      action: form.action,
-      method: (form.getAttribute("method") || "get").toLowerCase(),
-      fields: Array.from(form.querySelectorAll(fieldSelector)).map((el) => ({
-        label: label(el),
-        placeholder: clean(el.getAttribute("placeholder")),
-        type: el.tagName === "INPUT" ? (el.type || "text").toLowerCase() : el.tagName.toLowerCase(),
-        name: el.getAttribute("name") || "",
+      name: short(byIds(form) || clean(form.getAttribute("aria-label")) || clean(form.getAttribute("name"))
+        || clean(form.id) || textOf(legend) || textOf(heading)),
+      action: url(form.action),
+      method: cut((form.getAttribute("method") || "get").toLowerCase(), caps.word),
+      fields: Array.from(form.querySelectorAll(fieldSelector)).slice(0, caps.fields).map((el) => ({
+        label: short(label(el)),
+        placeholder: short(clean(el.getAttribute("placeholder"))),
+        type: cut(el.tagName === "INPUT" ? (el.type || "text").toLowerCase() : el.tagName.toLowerCase(), caps.word),
+        name: short(el.getAttribute("name") || ""),
         required: el.required,
       })),
-      submit: submit ? buttonName(submit) : null,
+      submit: submit ? short(buttonName(submit)) : null,
     };
   });
   const anchors = Array.from(document.querySelectorAll("a[href]"));
+  const read = anchors.slice(0, caps.links);
   return {
-    title: document.title,
-    heading: first ? clean(first.textContent) : null,
+    title: cut(document.title, caps.title),
+    heading: first ? cut(clean(first.textContent), caps.title) : null,
     landmarks,
-    outline: headings.slice(0, maxOutline).map((h) => h.tagName.toLowerCase()),
+    outline: headings.slice(0, caps.outline).map((h) => h.tagName.toLowerCase()),
     forms,
-    links: anchors.slice(0, maxLinks).map((a) => a.href),
-    linkNames: anchors.slice(0, maxLinks).map(linkName),
+    links: read.map((a) => url(a.href)),
+    linkNames: read.map((a) => short(linkName(a))),
     interactive: {
       buttons: document.querySelectorAll("button, input[type=submit], input[type=button], input[type=reset], "
                                          + "input[type=image], [role=button]").length,
@@ -106,10 +119,10 @@ FACTS_SCRIPT = """
 
 
 async def read_facts(page) -> dict:
-    """Evaluate FACTS_SCRIPT in the page's main frame, bounded by READ_SECONDS (TimeoutError past it: a page
-    busy in a loop of its own never answers)."""
+    """Evaluate FACTS_SCRIPT in the page's main frame; return its answer bounded (limits.facts). Bounded in time
+    too, by READ_SECONDS (TimeoutError past it: a page busy in a loop of its own never answers)."""
     async with asyncio.timeout(READ_SECONDS):
-        return await page.evaluate(FACTS_SCRIPT, [SUBMIT_SELECTOR, FIELD_SELECTOR, MAX_LINKS, MAX_OUTLINE])
+        return limits.facts(await page.evaluate(FACTS_SCRIPT, [SUBMIT_SELECTOR, FIELD_SELECTOR, CAPS]))
 
 
 def signature(facts: dict) -> str:

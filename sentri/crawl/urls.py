@@ -11,11 +11,15 @@ template's many instances; each refused URL is kept with its reason:
 * ``per_prefix`` (50): URLs queued per first path segment (``/blog/...``), for slugs that share no
   pattern — ``trap``;
 * ``per_param_values`` (10): distinct values per query parameter per path (``/search?color=``) — ``trap``;
-* another origin or scheme — ``offsite``; robots.txt — ``robots``;
+* another origin or scheme — ``offsite``; robots.txt — ``robots``; longer than limits.MAX_URL (a cut URL
+  would be another page) — ``too_long``;
 * a spelling of a URL already seen (a fragment, a tracking parameter, another query order) — ``duplicate``.
   A link to a URL seen under the same spelling is not recorded again: every page links home.
 * the structure rule (`crawler` tells it): once 2 visited pages of one pattern have the same structure
   signature, the pattern's other queued URLs are skipped as ``duplicate_structure``.
+
+The skip list keeps limits.MAX_SKIPPED entries of limits.MAX_SKIPPED_BYTES in all, each URL cut to
+limits.MAX_URL; the refusals past that are counted (``unlisted``).
 
 Levels are strict: a URL of depth d+1 is handed out only when every page of depth d is done, and a URL
 whose pattern has pages in flight waits while the structure rule may still decide it — so with any
@@ -29,6 +33,8 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from . import limits
 
 TRACKING_PARAMS = frozenset({"gclid", "fbclid", "msclkid", "dclid", "mc_cid", "mc_eid", "_ga", "yclid", "igshid",
                              "ref_src"})
@@ -111,7 +117,7 @@ class Frontier:
 
     def __init__(self, base: str, *, max_pages: int = 30, max_depth: int = 3, per_pattern: int = 5,
                  per_prefix: int = 50, per_param_values: int = 10,
-                 allowed: Callable[[str], bool] | None = None, max_skipped: int = 2000) -> None:
+                 allowed: Callable[[str], bool] | None = None, max_skipped: int = limits.MAX_SKIPPED) -> None:
         self.base = base
         self.max_pages = max_pages
         self.max_depth = max_depth
@@ -121,6 +127,8 @@ class Frontier:
         self.allowed = allowed  # robots.txt's say, set once it is read
         self.max_skipped = max_skipped
         self.skipped: list[dict] = []
+        self.unlisted = 0  # refusals past max_skipped entries or limits.MAX_SKIPPED_BYTES: counted, not listed
+        self._skipped_bytes = 2
         self._skipped_urls: set[str] = set()
         self._refused = 0  # skipped URLs never accepted
         self._seen: set[str] = set()  # accepted URLs, queued or handed out
@@ -138,7 +146,11 @@ class Frontier:
 
     def offer(self, url: str, depth: int, source: str = "link", parent: str | None = None) -> str | None:
         """Queue a URL (absolute or relative to the base); return why it was refused, or None."""
+        if len(url) > limits.MAX_URL:
+            return self._skip(url, "too_long")
         normal = normalize(url, parent or self.base)
+        if normal is not None and len(normal) > limits.MAX_URL:  # the query's encoding can lengthen it
+            return self._skip(normal, "too_long")
         if normal is None:
             return self._skip(url, "offsite")
         if normal in self._seen:
@@ -176,11 +188,23 @@ class Frontier:
                 return "trap"
         return None
 
+    def skip(self, url: str, reason: str) -> None:
+        """Record a URL handed out but not kept (the crawl's pages are full)."""
+        self._skip(url, reason)
+
     def _skip(self, url: str, reason: str) -> str:
-        if url not in self._skipped_urls and len(self.skipped) < self.max_skipped:
-            self._skipped_urls.add(url)
-            self._refused += url not in self._seen
-            self.skipped.append({"url": url, "reason": reason})
+        url = url[:limits.MAX_URL]
+        if url in self._skipped_urls:
+            return reason
+        entry = {"url": url, "reason": reason}
+        size = limits.entry_size(entry)
+        if len(self.skipped) >= self.max_skipped or self._skipped_bytes + size > limits.MAX_SKIPPED_BYTES:
+            self.unlisted += 1
+            return reason
+        self._skipped_urls.add(url)
+        self._skipped_bytes += size
+        self._refused += url not in self._seen
+        self.skipped.append(entry)
         return reason
 
     # -- handing out -------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Visit one crawled page in its own browser page: load it, let it settle, read its facts, errors and
-vitals. Whatever goes wrong (a timeout, a crash, the guard's refusal) becomes the page's `error`."""
+vitals. Whatever goes wrong (a timeout, a crash, the guard's refusal) becomes the page's `error`.
+What it hears and reads is cut to the crawl's limits as it arrives; the record it returns is bounded
+(limits.page)."""
 
 from __future__ import annotations
 
@@ -9,20 +11,16 @@ import time
 from ..worker.vitals_probe import READ_SECONDS as VITALS_SECONDS
 from ..worker.vitals_probe import VitalsRecorder
 from . import forms as form_filler
+from . import limits
 from .discovery import close_page, first_line
 from .structure import READ_SECONDS, read_facts, signature
 from .urls import QueuedURL, normalize, origin_of, path_of
 
-MAX_MESSAGES = 20
-MAX_MESSAGE_CHARS = 500
-MAX_FAILED_REQUESTS = 50
-MAX_STORED_LINKS = 200  # links kept per page (all of them, up to structure.MAX_LINKS, feed the frontier)
-MAX_FORMS, MAX_FIELDS, MAX_TEXT = 20, 50, 500
 # After `load`, the page is read once no request has been in flight for QUIET_MS, or after SETTLE_MS.
 # Playwright's "networkidle" wants 500 ms of silence, which would cost every page half a second.
 QUIET_MS = 100
 SETTLE_MS = 1_500
-VITALS = ("lcp", "cls", "ttfb", "fcp", "inp")
+VITALS = limits.VITALS
 FCP_SCRIPT = """() => {
   const entry = performance.getEntriesByName("first-contentful-paint")[0];
   return entry ? Math.round(entry.startTime * 10000) / 10000 : null;
@@ -59,13 +57,13 @@ class PageListener:
         page.on("response", self._response)
 
     def _console(self, message) -> None:
-        if message.type == "error" and len(self.console) < MAX_MESSAGES:
-            self.console.append(message.text[:MAX_MESSAGE_CHARS])
+        if message.type == "error" and len(self.console) < limits.MAX_MESSAGES:
+            self.console.append(message.text[:limits.MAX_MESSAGE])
 
     def _exception(self, error) -> None:
-        if len(self.exceptions) < MAX_MESSAGES:
-            text = f"{error.name}: {error.message}" if error.name else error.message
-            self.exceptions.append(text[:MAX_MESSAGE_CHARS])
+        if len(self.exceptions) < limits.MAX_MESSAGES:
+            text = f"{error.name[:limits.MAX_WORD]}: {error.message}" if error.name else error.message
+            self.exceptions.append(text[:limits.MAX_MESSAGE])
 
     def _request(self, _request) -> None:
         self.in_flight += 1
@@ -83,15 +81,16 @@ class PageListener:
 
     def _request_failed(self, request) -> None:
         self._finished(request)
-        if not self._main(request) and len(self.failed) < MAX_FAILED_REQUESTS:
-            self.failed.append({"url": request.url, "status": None, "failure": request.failure})
+        if not self._main(request) and len(self.failed) < limits.MAX_FAILED_REQUESTS:
+            self.failed.append({"url": request.url[:limits.MAX_URL], "status": None,
+                                "failure": limits.cut(request.failure, limits.MAX_MESSAGE)})
 
     def _response(self, response) -> None:
         if self._main(response.request):
             self.status = response.status  # kept for a goto that fails on it (an empty 404 body)
         elif (response.status >= 400 and origin_of(response.url) == self.origin
-                and len(self.failed) < MAX_FAILED_REQUESTS):
-            self.failed.append({"url": response.url, "status": response.status})
+                and len(self.failed) < limits.MAX_FAILED_REQUESTS):
+            self.failed.append({"url": response.url[:limits.MAX_URL], "status": response.status})
 
     async def quiet(self) -> None:
         """Wait until no request has been in flight for QUIET_MS, at most SETTLE_MS."""
@@ -104,15 +103,16 @@ class PageListener:
 
 async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
                 fill_forms: bool = False) -> tuple[dict, list[str]]:
-    """Visit one URL in a new page of the context; return its page dict and every href it links to (as
-    written: the frontier records what it refuses). The page is always closed."""
+    """Visit one URL in a new page of the context; return its page dict (bounded) and every href it links
+    to (as written, cut one past limits.MAX_URL: the frontier records what it refuses). The page is always
+    closed."""
     record = blank(item)
     hrefs: list[str] = []
     try:
         page = await context.new_page()
     except Exception as exc:  # the browser or context is gone: this page's failure all the same
         record["error"] = _first_line(exc)
-        return record, hrefs
+        return limits.page(record), hrefs
     listener = PageListener(page, origin)
     budget = page_seconds(timeout_ms)
     try:
@@ -122,8 +122,12 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
             await listener.quiet()
             final = normalize(page.url, item.url)
             if final is None:
-                record["url"] = page.url
+                record["url"] = page.url[:limits.MAX_URL]
                 record["error"] = f"the page went to another site: {page.url[:300]}"
+            elif len(final) > limits.MAX_URL:  # kept as the URL asked for: a cut URL would be another page
+                record["error"] = (f"the page went to a URL of {len(final)} characters (at most {limits.MAX_URL} are "
+                                   f"kept): {final[:200]}")
+                final = None
             else:
                 record["url"], record["path"] = final, path_of(final)
                 hrefs = await _read(page, record, final)
@@ -144,7 +148,7 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
         record["exceptions"] = list(listener.exceptions)
         record["failedRequests"] = list(listener.failed)
         await close_page(page)
-    return record, hrefs
+    return limits.page(record), hrefs
 
 
 def page_seconds(timeout_ms: int) -> float:
@@ -153,29 +157,30 @@ def page_seconds(timeout_ms: int) -> float:
 
 
 def _first_line(exc: BaseException) -> str:
-    return first_line(exc, MAX_MESSAGE_CHARS)
+    return first_line(exc, limits.MAX_MESSAGE)
 
 
 async def _read(page, record: dict, final: str) -> list[str]:
-    facts = await read_facts(page)
+    facts = await read_facts(page)  # bounded: limits.facts
     names: dict[str, str] = {}  # the accessible name of the first link to each URL (journey drafts click it)
+    links: list[str] = []
     for href, name in zip(facts["links"], facts["linkNames"], strict=False):
-        url = normalize(href, final)
-        if url is not None and name and url not in names:
-            names[url] = name[:200]
-    forms = [{**form, "fields": form["fields"][:MAX_FIELDS]} for form in facts["forms"][:MAX_FORMS]]
-    record.update(title=(facts["title"] or "")[:MAX_TEXT], heading=(facts["heading"] or "")[:MAX_TEXT] or None,
-                  landmarks=facts["landmarks"], forms=forms, links=list(dict.fromkeys(filter(None, (normalize(href, final)
-                                                                               for href in facts["links"])))),
-                  linkTexts=names, signature=signature(facts))
+        url = normalize(href, final) if len(href) <= limits.MAX_URL else None
+        if url is None or len(url) > limits.MAX_URL:
+            continue
+        if url not in names and name:
+            names[url] = name
+        links.append(url)
     # What is stored stays bounded however big the page: 500 pages of a mega-menu must not fill the disk.
-    record["links"] = record["links"][:MAX_STORED_LINKS]
-    record["linkTexts"] = {url: names[url] for url in record["links"] if url in names}
+    stored = list(dict.fromkeys(links))[:limits.MAX_STORED_LINKS]
+    record.update(title=facts["title"] or "", heading=facts["heading"] or None, landmarks=facts["landmarks"],
+                  forms=facts["forms"], links=stored, linkTexts={url: names[url] for url in stored if url in names},
+                  signature=signature(facts))
     recorder = VitalsRecorder()
     await recorder.snapshot(page)
     rows = recorder.rows()
     row = rows[-1] if rows else {}
     record["vitals"] = {name: row.get(name) for name in VITALS}
     async with asyncio.timeout(VITALS_SECONDS):
-        record["vitals"]["fcp"] = await page.evaluate(FCP_SCRIPT)
+        record["vitals"]["fcp"] = limits.number(await page.evaluate(FCP_SCRIPT))
     return facts["links"]

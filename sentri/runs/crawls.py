@@ -15,9 +15,12 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import load_only
 
 from ..crawl import drafts as drafting
+from ..crawl import limits
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
+from ..crawl.report import page_verdict
 from ..crawl.settings import CrawlRequest, CrawlSettings, settings_from
 from ..database import write
 from ..errors import Conflict
@@ -153,8 +156,10 @@ def _mine(claim: CrawlClaim):
 
 
 def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
-    """Store a finished crawl: its pages, skips and notes, the diff from the project's previous crawl, its
-    drafts (generateTests), and for a run its page checks, queued after the tests. One transaction."""
+    """Store a finished crawl: its pages, skips and notes (bounded: limits.outcome), the diff from the
+    project's previous crawl, its drafts (generateTests), and for a run its page checks, queued after the
+    tests. One transaction."""
+    outcome = limits.outcome(outcome)
     with write():
         crawl = db.session.scalar(select(Crawl).where(_mine(claim)).with_for_update())
         if crawl is None:
@@ -165,6 +170,7 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
         crawl.status, crawl.finished_at, crawl.lease_until = "completed", utcnow(), None
         crawl.pages, crawl.skipped, crawl.notes = pages, outcome.get("skipped") or [], outcome.get("notes") or []
         crawl.progress = {"found": len(pages) + len(crawl.skipped), "visited": len(pages), "queued": 0}
+        crawl.page_count, crawl.broken_count = len(pages), sum(page_verdict(page) == "broken" for page in pages)
         crawl.diff = diff(previous_pages(crawl), pages)
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
@@ -300,7 +306,9 @@ def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:
 
 
 def list_for(project: Project, limit: int = 50) -> list[Crawl]:
-    return list(db.session.scalars(select(Crawl).where(Crawl.project_id == project.id)
+    """Return the project's last crawls, newest first, with only Crawl.LISTED read (touching pages raises)."""
+    listed = load_only(*(getattr(Crawl, name) for name in Crawl.LISTED), raiseload=True)
+    return list(db.session.scalars(select(Crawl).options(listed).where(Crawl.project_id == project.id)
                                    .order_by(Crawl.id.desc()).limit(limit)))
 
 
