@@ -37,7 +37,7 @@ class ProjectChanges(Body):
     variables: Variables | None = None
     allowed_origins: Annotated[list[str] | None, BeforeValidator(_allowed_origins)] = Field(
         default=None, alias="allowedOrigins")
-    # Healing locators (issue 15): false is strict, a target that matches nothing fails the test.
+    # Healing locators: false is strict, a target that matches nothing fails the test.
     heal_locators: Flag | None = Field(default=None, alias="healLocators")
 
 

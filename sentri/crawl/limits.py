@@ -2,7 +2,7 @@
 each page record, the skip list and the crawl's pages as a whole have a size in bytes they never pass.
 
 A site is free to be hostile: one page of 105 KB gzip, built out by its own script, once made a 266 MB
-crawl record (issue 27). So the bounds apply three times: in the page, where FACTS_SCRIPT (structure.py)
+crawl record. So the bounds apply three times: in the page, where FACTS_SCRIPT (structure.py)
 cuts what it reads before it crosses into Python; as Python receives anything (the page listener, the
 frontier); and authoritatively here, on the page records and the outcome just before they are stored
 (after secrets are masked, which may lengthen a text).

@@ -71,7 +71,7 @@ def _claimable():
 
 
 # The claim path's statements, built once: a worker runs them for every test, and building them (operators,
-# coercions, cache keys) was a third of the claim's CPU in a profile of a served run (issue 16).
+# coercions, cache keys) was a third of the claim's CPU in a profile of a served run (bench/run_overhead.py).
 _CLAIMABLE = _claimable()
 _CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(of=Run, skip_locked=True)  # PostgreSQL: skip rows others hold
 _FIRST_QUEUED = (select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)

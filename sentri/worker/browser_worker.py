@@ -138,7 +138,7 @@ class BrowserWorker(threading.Thread):
 
     def _prepare_spare(self) -> None:
         """Going idle: open the next test's page now, like the last test's (a desktop Chromium page at
-        first), so that a run's first step does not wait for it (issue 16: < 0.3 s from the 202). Only
+        first), so that a run's first step does not wait for it (< 0.3 s from the 202, bench/run_overhead.py). Only
         while idle: opened during a run, beside a test, the spare was measured to cost more CPU than it
         saved on a 2-core machine."""
         if self.engine.pool is not None:

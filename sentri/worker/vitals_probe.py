@@ -1,6 +1,6 @@
 """Measure LCP, CLS, INP and TTFB in tested pages with Google's web-vitals library.
 
-Facts this relies on (measured on headless Chromium, see shared/notes/web-vitals-in-a-lab-browser.md):
+Facts this relies on (measured on headless Chromium; docs/vitals.md says how):
 - the library's final reports (on page hide) never come in a headless page, so every callback is
   registered with reportAllChanges and the latest value is read from the page;
 - an init script runs in its own scope and several run in an undefined order, so the library and the
