@@ -72,6 +72,17 @@ def test_a_change_under_the_allowed_ratio_passes_but_still_shows_its_diff():
     assert result.passed and result.diff_pixels == 100 and result.diff_png is not None
 
 
+def test_no_pixel_may_differ_unless_max_diff_pixels_or_ratio_allows_it_and_both_allow_the_smaller():
+    """Playwright's rule: no tolerance by default; with both allowances set, the stricter one counts."""
+    expected, hundred = _png(_white()), _with_square((0, 0, 10, 10))  # 100 of 20,000 pixels: 0.5%
+    assert not compare(expected, hundred).passed
+    assert compare(expected, hundred, max_diff_pixels=100).passed
+    assert not compare(expected, hundred, max_diff_pixels=99).passed
+    assert compare(expected, hundred, max_diff_pixel_ratio=0.005).passed
+    assert not compare(expected, hundred, max_diff_pixels=1_000, max_diff_pixel_ratio=0.004).passed
+    assert not compare(expected, hundred, max_diff_pixels=99, max_diff_pixel_ratio=0.5).passed
+
+
 def test_the_threshold_forgives_a_slight_shade_and_zero_forgives_nothing():
     grey, lighter = _png(_white(colour=(250, 250, 250))), _png(_white())
     assert compare(grey, lighter, threshold=0.2).diff_pixels == 0
@@ -159,9 +170,11 @@ def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
     assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
 
 
-@pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
-def test_options_out_of_range_are_refused(options):
-    with pytest.raises(ValueError, match="must be between 0 and 1"):
+@pytest.mark.parametrize("options, why", [({"threshold": 1.5}, "must be between 0 and 1"),
+                                          ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
+                                          ({"max_diff_pixels": -1}, "must not be negative")])
+def test_options_out_of_range_are_refused(options, why):
+    with pytest.raises(ValueError, match=why):
         compare(_png(_white()), _png(_white()), **options)
 
 

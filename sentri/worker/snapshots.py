@@ -3,8 +3,9 @@
 The worker knows the approved baselines of its test (by name and viewport, for the run's browser and
 device) from the job. A screenshot with no approved baseline passes and is kept as a candidate waiting for
 review; one identical to its baseline (same SHA-256) passes without decoding; otherwise the pictures are
-compared (visual/compare.py) and a difference over `maxDiffPixelRatio` fails the step, keeping the actual
-picture and the diff image for the review queue. A picture a person already rejected fails as rejected.
+compared (visual/compare.py): no pixel may differ past `threshold` unless `maxDiffPixels` or
+`maxDiffPixelRatio` allows it, and a difference fails the step, keeping the actual picture and the diff image
+for the review queue. A picture a person already rejected fails as rejected.
 What is recorded per step goes back with the outcome; the server turns it into baseline rows.
 A screenshot over the size limits (visual/limits.py) fails the step before it is compared or stored."""
 
@@ -21,7 +22,6 @@ from ..visual.limits import png_size, size_refusal
 from ..visual.shot import stable_screenshot
 from .steps import locate
 
-DEFAULT_MAX_DIFF_PIXEL_RATIO = 0.01
 DEFAULT_THRESHOLD = 0.2
 # Painted over in the screenshots of a test that types secrets, like its failure screenshot.
 FORM_FIELDS = "input:not([type=hidden]), textarea, select, [contenteditable]:not([contenteditable=false])"
@@ -69,10 +69,10 @@ class Snapshots:
             entry["status"] = "new"
             self._put(png)
             return
-        limit = step.get("maxDiffPixelRatio", DEFAULT_MAX_DIFF_PIXEL_RATIO)
         try:
-            result = await asyncio.to_thread(compare, expected, png, max_diff_pixel_ratio=limit,
-                                             threshold=step.get("threshold", DEFAULT_THRESHOLD))
+            result = await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
+                                             max_diff_pixels=step.get("maxDiffPixels"),
+                                             max_diff_pixel_ratio=step.get("maxDiffPixelRatio"))
         except ValueError as exc:  # e.g. a full-page shot past the size compare() accepts
             raise AssertionError(f'screenshot "{step["name"]}" could not be compared: {exc}') from None
         entry["ratio"] = round(result.ratio, 6)
@@ -92,7 +92,8 @@ class Snapshots:
             (width, height), (was_width, was_height) = result.actual_size, result.expected_size
             why = f"sizes differ: {width}x{height} now, {was_width}x{was_height} in the approved baseline"
         else:
-            why = f"{result.ratio:.2%} of its pixels differ from the approved baseline (at most {limit:.2%})"
+            why = (f"{result.diff_pixels} of its pixels ({result.ratio:.2%}) differ from the approved baseline "
+                   f"({_allowance(step)})")
         verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
         raise AssertionError(f'screenshot "{step["name"]}" changed: {why}; {verdict}')
 
@@ -104,3 +105,10 @@ class Snapshots:
                 raise AssertionError(f"the screenshot could not be stored: {exc.strerror or exc}") from None
             except ValueError as exc:  # over the size limits: refused above already, but never written
                 raise AssertionError(f"the screenshot could not be stored: {exc}") from None
+
+
+def _allowance(step: dict) -> str:
+    """Say how many differing pixels the step allows."""
+    allowed = [f"at most {step['maxDiffPixels']} pixels" if step.get("maxDiffPixels") is not None else "",
+               f"at most {step['maxDiffPixelRatio']:.2%}" if step.get("maxDiffPixelRatio") is not None else ""]
+    return " and ".join(filter(None, allowed)) or "none may differ; maxDiffPixels or maxDiffPixelRatio allows some"
