@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from sentri.review import views
 from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
@@ -277,7 +278,7 @@ def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, 
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
-    assert snapshots.entries[0]["status"] == "new"
+    assert snapshots.entries == []  # an entry would name a picture that is not there
 
 
 def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
@@ -328,3 +329,31 @@ def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff
     (entry,) = snapshots.entries
     assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
     assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)
+
+
+def test_a_match_within_the_allowance_names_only_pictures_that_were_stored(browser, tmp_path, monkeypatch):
+    """Finding 6: the actual picture of a match within the allowance was never stored, yet linked."""
+    root = tmp_path / "visual"
+    snapshots = Snapshots(_job(root))
+
+    async def take(page):
+        baseline = {"id": 1, "sha256": store.put(root, await stable_screenshot(page))}
+        snapshots.job.baselines = {"home@1280x720": baseline, "again@1280x720": baseline}
+        await page.locator("#card").evaluate("card => card.textContent = 'A card, reworded'")
+        step = {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.05}
+        await snapshots(page, 2, step)
+        monkeypatch.setattr(store, "put", _full_disk)
+        await snapshots(page, 3, {**step, "name": "again"})
+
+    _on_page(browser, take)
+    stored, unstored = snapshots.entries
+    assert stored["status"] == "matched" and 0 < stored["ratio"] <= 0.05
+    for sha in (stored["sha256"], stored["expectedSha256"], stored["diffSha256"]):
+        assert store.read(root, sha) is not None
+    assert unstored["status"] == "matched" and {"sha256", "diffSha256"}.isdisjoint(unstored)
+    (shown,) = views.snapshots([unstored], lambda sha: f"/visual/{sha}.png")
+    assert shown["actualUrl"] is None and shown["diffUrl"] is None and shown["expectedUrl"] is not None
+
+
+def _full_disk(_store, _data):
+    raise OSError(28, "No space left on device")

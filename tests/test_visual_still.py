@@ -69,3 +69,17 @@ def test_a_recolour_of_0_4_percent_fails_at_the_default_tolerance(app):
     shot = result["snapshots"][0]
     assert shot["status"] == "changed" and shot["box"] == [40, 80, 104, 138]
     assert _png(client, headers, shot["actualUrl"]).getpixel((70, 100)) == RED
+
+
+@pytest.mark.browser
+def test_max_diff_pixel_ratio_loosens_a_step_and_its_match_links_only_pictures_that_exist(app):
+    """Finding 5, loosened on the step; finding 6: a match within the allowance linked an actual picture
+    that was never stored (404 "No picture ...")."""
+    steps = [{"goto": "/"}, {"expect_screenshot": "home", "maxDiffPixelRatio": 0.005}]
+    client, headers, status, result = _recoloured(app, steps)
+    assert (status["passed"], status["failed"]) == (1, 0), result
+    shot = result["snapshots"][0]
+    assert (shot["status"], shot["diffRatio"]) == ("matched", round(3712 / 921_600, 6))
+    assert _png(client, headers, shot["actualUrl"]).getpixel((70, 100)) == RED
+    assert _png(client, headers, shot["expectedUrl"]).getpixel((70, 100)) == BLUE
+    assert _png(client, headers, shot["diffUrl"]).getpixel((70, 100)) == (255, 0, 0)  # what was let through

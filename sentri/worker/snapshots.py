@@ -6,8 +6,10 @@ review; one identical to its baseline (same SHA-256) passes without decoding; ot
 compared (visual/compare.py): no pixel may differ past `threshold` unless `maxDiffPixels` or
 `maxDiffPixelRatio` allows it, and a difference fails the step, keeping the actual picture and the diff image
 for the review queue. A picture a person already rejected fails as rejected.
-What is recorded per step goes back with the outcome; the server turns it into baseline rows.
-A screenshot over the size limits (visual/limits.py) fails the step before it is compared or stored."""
+Every picture an entry names is stored, a match within the allowance included (with its diff); one that
+could not be stored is not named. What is recorded per step goes back with the outcome; the server turns
+it into baseline rows. A screenshot over the size limits (visual/limits.py) fails the step before it is
+compared or stored."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from ..visual import store
-from ..visual.compare import compare
+from ..visual.compare import Comparison, compare
 from ..visual.limits import png_size, size_refusal
 from ..visual.shot import stable_screenshot
 from .steps import locate
@@ -43,6 +45,7 @@ class Snapshots:
     async def __call__(self, page: Page, index: int, step: dict) -> None:
         viewport = page.viewport_size or {"width": 0, "height": 0}
         size = f"{viewport['width']}x{viewport['height']}"
+        name = step["name"]
         masks = [locate(page, target) for target in step.get("mask") or []]
         if self.job.uses_secrets:
             masks.append(page.locator(FORM_FIELDS))
@@ -51,60 +54,90 @@ class Snapshots:
                                       timeout_ms=step.get("timeout", self.job.step_timeout_ms))
         too_large = size_refusal(*png_size(png, "screenshot"))
         if too_large:
-            raise AssertionError(f'screenshot "{step["name"]}" is refused: {too_large}; '
+            raise AssertionError(f'screenshot "{name}" is refused: {too_large}; '
                                  "take a part of the page instead (a target)")
-        entry: dict[str, Any] = {"step": index, "name": step["name"], "viewport": size, "sha256": store.digest(png)}
-        self.entries.append(entry)
-        baseline = self.job.baselines.get(key(step["name"], size))
-        if baseline is None:
-            entry["status"] = "new"
-            self._put(png)
+        baseline = self.job.baselines.get(key(name, size))
+        if baseline is not None and baseline["sha256"] == store.digest(png):
+            self._matched(index, name, size, baseline, png, None)
             return
-        entry["baselineId"], entry["expectedSha256"] = baseline["id"], baseline["sha256"]
-        if baseline["sha256"] == entry["sha256"]:
-            entry.update(status="matched", ratio=0.0)
+        expected = store.read(self.job.visual_root, baseline["sha256"]) if baseline else None
+        if expected is None:  # nothing approved, or the baseline's file is gone: a candidate
+            self._new(index, name, size, png)
             return
-        expected = store.read(self.job.visual_root, baseline["sha256"])
-        if expected is None:  # the baseline's file is gone: this picture is a candidate again
-            entry["status"] = "new"
-            self._put(png)
-            return
-        try:
-            result = await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
-                                             max_diff_pixels=step.get("maxDiffPixels"),
-                                             max_diff_pixel_ratio=step.get("maxDiffPixelRatio"))
-        except ValueError as exc:  # e.g. a full-page shot past the size compare() accepts
-            raise AssertionError(f'screenshot "{step["name"]}" could not be compared: {exc}') from None
-        entry["ratio"] = round(result.ratio, 6)
+        result = await self._compare(name, expected, png, step)
         if result.passed:
-            entry["status"] = "matched"
+            self._matched(index, name, size, baseline, png, result)
             return
-        rejected = entry["sha256"] in self.job.rejected_shots.get(key(step["name"], size), ())
-        entry["status"] = "rejected" if rejected else "changed"
-        entry["box"] = list(result.box) if result.box else None
-        self._put(png)
-        if result.diff_png is not None and self.keep:
-            try:
-                entry["diffSha256"] = store.put(self.job.visual_root, result.diff_png)
-            except OSError:
-                pass  # the failure below says what changed; the diff picture is lost
+        self._changed(index, name, size, baseline, png, result, step)
+
+    async def _compare(self, name: str, expected: bytes, png: bytes, step: dict) -> Comparison:
+        try:
+            return await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
+                                           max_diff_pixels=step.get("maxDiffPixels"),
+                                           max_diff_pixel_ratio=step.get("maxDiffPixelRatio"))
+        except ValueError as exc:  # e.g. a baseline past the size compare() accepts: no retry helps
+            raise AssertionError(f'screenshot "{name}" could not be compared: {exc}') from None
+
+    def _new(self, index: int, name: str, size: str, png: bytes) -> None:
+        """Record a candidate baseline; a picture that cannot be stored fails the step and is not named."""
+        unstored = self._store(png)
+        if unstored:
+            raise AssertionError(f"the screenshot could not be stored: {unstored}")
+        self.entries.append({"step": index, "name": name, "viewport": size, "sha256": store.digest(png),
+                             "status": "new"})
+
+    def _matched(self, index: int, name: str, size: str, baseline: dict, png: bytes,
+                 result: Comparison | None) -> None:
+        """Record a match, naming only the pictures that are stored: the actual one and any diff too."""
+        entry: dict[str, Any] = {"step": index, "name": name, "viewport": size, "status": "matched",
+                                 "baselineId": baseline["id"], "ratio": round(result.ratio, 6) if result else 0.0}
+        if result is not None and result.box:
+            entry["box"] = list(result.box)
+        # Stored even when identical to the baseline: put() writes nothing when the file is there, and puts
+        # back a baseline file that was lost.
+        if not self._store(png):
+            entry["sha256"] = store.digest(png)
+        if result is not None or "sha256" in entry:  # compared: the baseline's file was read
+            entry["expectedSha256"] = baseline["sha256"]
+        if result is not None and result.diff_png is not None and not self._store(result.diff_png):
+            entry["diffSha256"] = store.digest(result.diff_png)
+        self.entries.append(entry)
+
+    def _changed(self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison,
+                 step: dict) -> None:
+        """Fail the step with the last still screenshot that differed from the baseline, kept for review."""
+        sha = store.digest(png)
+        rejected = sha in self.job.rejected_shots.get(key(name, size), ())
         if result.size_mismatch:
             (width, height), (was_width, was_height) = result.actual_size, result.expected_size
             why = f"sizes differ: {width}x{height} now, {was_width}x{was_height} in the approved baseline"
         else:
             why = (f"{result.diff_pixels} of its pixels ({result.ratio:.2%}) differ from the approved baseline "
                    f"({_allowance(step)})")
+        message = f'screenshot "{name}" changed: {why}'
+        unstored = self._store(png)
+        if unstored:
+            raise AssertionError(f"{message}; the screenshot could not be stored: {unstored}")
+        entry = {"step": index, "name": name, "viewport": size, "sha256": sha, "baselineId": baseline["id"],
+                 "expectedSha256": baseline["sha256"], "status": "rejected" if rejected else "changed",
+                 "ratio": round(result.ratio, 6), "box": list(result.box) if result.box else None}
+        if result.diff_png is not None and not self._store(result.diff_png):
+            entry["diffSha256"] = store.digest(result.diff_png)  # else the sentence says what changed
+        self.entries.append(entry)
         verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
-        raise AssertionError(f'screenshot "{step["name"]}" changed: {why}; {verdict}')
+        raise AssertionError(f"{message}; {verdict}")
 
-    def _put(self, png: bytes) -> None:
-        if self.keep and self.job.visual_root is not None:
-            try:
-                store.put(self.job.visual_root, png)
-            except OSError as exc:  # a full disk fails the step with a sentence, not the worker
-                raise AssertionError(f"the screenshot could not be stored: {exc.strerror or exc}") from None
-            except ValueError as exc:  # over the size limits: refused above already, but never written
-                raise AssertionError(f"the screenshot could not be stored: {exc}") from None
+    def _store(self, png: bytes) -> str | None:
+        """Store a picture an entry names; say why it could not be, or None."""
+        if not self.keep or self.job.visual_root is None:
+            return None  # a re-run for its trace writes nothing, and its entries are never recorded either
+        try:
+            store.put(self.job.visual_root, png)
+        except OSError as exc:  # a full disk fails the step with a sentence, not the worker
+            return exc.strerror or str(exc)
+        except ValueError as exc:  # over the size limits: refused when taken already, but never written
+            return str(exc)
+        return None
 
 
 def _allowance(step: dict) -> str:
