@@ -1,19 +1,26 @@
-"""The expect_screenshot step: a stable screenshot compared with the test's approved baseline.
+"""The expect_screenshot step: screenshots compared with the test's approved baseline until one matches.
 
 The worker knows the approved baselines of its test (by name and viewport, for the run's browser and
-device) from the job. A screenshot with no approved baseline passes and is kept as a candidate waiting for
-review; one identical to its baseline (same SHA-256) passes without decoding; otherwise the pictures are
-compared (visual/compare.py): no pixel may differ past `threshold` unless `maxDiffPixels` or
-`maxDiffPixelRatio` allows it, and a difference fails the step, keeping the actual picture and the diff image
-for the review queue. A picture a person already rejected fails as rejected.
+device) from the job. Screenshots are taken until the step's timeout (visual/shot.py); each says whether it
+is *still* (identical to the one before it, the page's requests quiet):
+- no approved baseline (or its file is gone): the first still one passes and is kept as a candidate
+  waiting for review; a page that never keeps still fails the step and keeps nothing;
+- otherwise each screenshot is compared as it comes, as toHaveScreenshot does: identical to the baseline
+  (same SHA-256) passes without decoding, else visual/compare.py judges it: no pixel may differ past
+  `threshold` unless `maxDiffPixels` or `maxDiffPixelRatio` allows it. A match passes the step. One that
+  differs is not the verdict: a page still drawing (late data, a timer) is given the rest of the timeout,
+  and then the step fails with the last *still* screenshot that differed, keeping it and the diff image
+  for the review queue (or, when none was still, saying the page never kept still). A picture a person
+  already rejected fails as rejected.
 Every picture an entry names is stored, a match within the allowance included (with its diff); one that
 could not be stored is not named. What is recorded per step goes back with the outcome; the server turns
-it into baseline rows. A screenshot over the size limits (visual/limits.py) fails the step before it is
-compared or stored."""
+it into baseline rows. A screenshot over the size limits (visual/limits.py) fails the step at once."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from contextlib import aclosing
 from typing import Any
 
 from playwright.async_api import Page
@@ -21,7 +28,7 @@ from playwright.async_api import Page
 from ..visual import store
 from ..visual.compare import Comparison, compare
 from ..visual.limits import png_size, size_refusal
-from ..visual.shot import stable_screenshot
+from ..visual.shot import NetworkWatch, prepare, screenshot, shots
 from .steps import locate
 
 DEFAULT_THRESHOLD = 0.2
@@ -41,34 +48,66 @@ class Snapshots:
         self.job = job
         self.keep = keep  # False for an attempt re-run for its trace: it writes nothing
         self.entries: list[dict[str, Any]] = []
+        self.network: NetworkWatch | None = None
+
+    def watch(self, page: Page) -> None:
+        """Listen to the page's requests from its first navigation on, when the test takes screenshots."""
+        if any(step.get("action") == "expect_screenshot" for step in self.job.steps):
+            self.network = NetworkWatch(page)
 
     async def __call__(self, page: Page, index: int, step: dict) -> None:
+        timeout_ms = step.get("timeout", self.job.step_timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000
+        if self.network is None or self.network.page is not page:
+            self.network = NetworkWatch(page)  # requests already on their way are not heard
         viewport = page.viewport_size or {"width": 0, "height": 0}
         size = f"{viewport['width']}x{viewport['height']}"
         name = step["name"]
         masks = [locate(page, target) for target in step.get("mask") or []]
         if self.job.uses_secrets:
             masks.append(page.locator(FORM_FIELDS))
-        png = await stable_screenshot(page, locator=locate(page, step["target"]) if step.get("target") else None,
-                                      full_page=bool(step.get("fullPage")), mask=masks,
-                                      timeout_ms=step.get("timeout", self.job.step_timeout_ms))
-        too_large = size_refusal(*png_size(png, "screenshot"))
-        if too_large:
-            raise AssertionError(f'screenshot "{name}" is refused: {too_large}; '
-                                 "take a part of the page instead (a target)")
+        target = locate(page, step["target"]) if step.get("target") else None
+
+        async def take(remaining_ms: float) -> bytes:
+            png = await screenshot(page, locator=target, full_page=bool(step.get("fullPage")), mask=masks,
+                                   timeout_ms=remaining_ms)
+            too_large = size_refusal(*png_size(png, "screenshot"))
+            if too_large:
+                raise AssertionError(f'screenshot "{name}" is refused: {too_large}; '
+                                     "take a part of the page instead (a target)")
+            return png
+
         baseline = self.job.baselines.get(key(name, size))
-        if baseline is not None and baseline["sha256"] == store.digest(png):
-            self._matched(index, name, size, baseline, png, None)
-            return
         expected = store.read(self.job.visual_root, baseline["sha256"]) if baseline else None
-        if expected is None:  # nothing approved, or the baseline's file is gone: a candidate
-            self._new(index, name, size, png)
-            return
-        result = await self._compare(name, expected, png, step)
-        if result.passed:
-            self._matched(index, name, size, baseline, png, result)
-            return
-        self._changed(index, name, size, baseline, png, result, step)
+        judged: tuple[bytes, Comparison] | None = None  # the last screenshot compared, and how it compared
+        differed: tuple[bytes, Comparison] | None = None  # the last still one unlike the baseline
+        moving: bool | None = None  # why the last screenshot was not still: its pixels, or the network
+        await prepare(page, (deadline - time.monotonic()) * 1000)
+        async with aclosing(shots(take, deadline, self.network)) as series:
+            async for shot in series:
+                if not shot.still:
+                    moving = shot.moved if shot.moved is not None else moving
+                if baseline is not None and baseline["sha256"] == store.digest(shot.png):
+                    self._matched(index, name, size, baseline, shot.png, None)
+                    return
+                if expected is None:  # nothing approved, or the baseline's file is gone: a candidate
+                    if shot.still:
+                        self._new(index, name, size, shot.png)
+                        return
+                    continue
+                if judged is None or judged[0] != shot.png:
+                    judged = (shot.png, await self._compare(name, expected, shot.png, step))
+                if judged[1].passed:  # as toHaveScreenshot: a match passes, still or not
+                    self._matched(index, name, size, baseline, *judged)
+                    return
+                if shot.still:
+                    differed = judged
+        if differed is None:
+            why = {None: "there was time for one screenshot only", True: "two screenshots in a row were never the same",
+                   False: "the page kept loading: a request was in flight, or had just ended, at every screenshot"}
+            raise AssertionError(f'screenshot "{name}" never kept still within {timeout_ms} ms: {why[moving]}; '
+                                 "no picture was kept. Mask what moves, or wait for what the page is still drawing")
+        self._changed(index, name, size, baseline, *differed, step)
 
     async def _compare(self, name: str, expected: bytes, png: bytes, step: dict) -> Comparison:
         try:
