@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from sentri.review import views
 from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
@@ -70,6 +71,17 @@ def test_a_red_square_is_counted_boxed_and_painted_red_in_the_diff():
 def test_a_change_under_the_allowed_ratio_passes_but_still_shows_its_diff():
     result = compare(_png(_white()), _with_square((0, 0, 10, 10)), max_diff_pixel_ratio=0.01)
     assert result.passed and result.diff_pixels == 100 and result.diff_png is not None
+
+
+def test_no_pixel_may_differ_unless_max_diff_pixels_or_ratio_allows_it_and_both_allow_the_smaller():
+    """Playwright's rule: no tolerance by default; with both allowances set, the stricter one counts."""
+    expected, hundred = _png(_white()), _with_square((0, 0, 10, 10))  # 100 of 20,000 pixels: 0.5%
+    assert not compare(expected, hundred).passed
+    assert compare(expected, hundred, max_diff_pixels=100).passed
+    assert not compare(expected, hundred, max_diff_pixels=99).passed
+    assert compare(expected, hundred, max_diff_pixel_ratio=0.005).passed
+    assert not compare(expected, hundred, max_diff_pixels=1_000, max_diff_pixel_ratio=0.004).passed
+    assert not compare(expected, hundred, max_diff_pixels=99, max_diff_pixel_ratio=0.5).passed
 
 
 def test_the_threshold_forgives_a_slight_shade_and_zero_forgives_nothing():
@@ -159,9 +171,11 @@ def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
     assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
 
 
-@pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
-def test_options_out_of_range_are_refused(options):
-    with pytest.raises(ValueError, match="must be between 0 and 1"):
+@pytest.mark.parametrize("options, why", [({"threshold": 1.5}, "must be between 0 and 1"),
+                                          ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
+                                          ({"max_diff_pixels": -1}, "must not be negative")])
+def test_options_out_of_range_are_refused(options, why):
+    with pytest.raises(ValueError, match=why):
         compare(_png(_white()), _png(_white()), **options)
 
 
@@ -264,7 +278,7 @@ def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, 
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
-    assert snapshots.entries[0]["status"] == "new"
+    assert snapshots.entries == []  # an entry would name a picture that is not there
 
 
 def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
@@ -315,3 +329,31 @@ def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff
     (entry,) = snapshots.entries
     assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
     assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)
+
+
+def test_a_match_within_the_allowance_names_only_pictures_that_were_stored(browser, tmp_path, monkeypatch):
+    """Finding 6: the actual picture of a match within the allowance was never stored, yet linked."""
+    root = tmp_path / "visual"
+    snapshots = Snapshots(_job(root))
+
+    async def take(page):
+        baseline = {"id": 1, "sha256": store.put(root, await stable_screenshot(page))}
+        snapshots.job.baselines = {"home@1280x720": baseline, "again@1280x720": baseline}
+        await page.locator("#card").evaluate("card => card.textContent = 'A card, reworded'")
+        step = {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.05}
+        await snapshots(page, 2, step)
+        monkeypatch.setattr(store, "put", _full_disk)
+        await snapshots(page, 3, {**step, "name": "again"})
+
+    _on_page(browser, take)
+    stored, unstored = snapshots.entries
+    assert stored["status"] == "matched" and 0 < stored["ratio"] <= 0.05
+    for sha in (stored["sha256"], stored["expectedSha256"], stored["diffSha256"]):
+        assert store.read(root, sha) is not None
+    assert unstored["status"] == "matched" and {"sha256", "diffSha256"}.isdisjoint(unstored)
+    (shown,) = views.snapshots([unstored], lambda sha: f"/visual/{sha}.png")
+    assert shown["actualUrl"] is None and shown["diffUrl"] is None and shown["expectedUrl"] is not None
+
+
+def _full_disk(_store, _data):
+    raise OSError(28, "No space left on device")

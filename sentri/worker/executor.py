@@ -147,6 +147,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         page = await context.new_page()
     watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
     snapshots = Snapshots(job, keep=not for_trace)
+    snapshots.watch(page)  # before the first navigation: a screenshot waits for data still on its way
     healer = StepHealer(job) if job.heal else None
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}

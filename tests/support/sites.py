@@ -327,10 +327,12 @@ class StaticSite(_BaseThreadServer):
     arrive here)."""
 
     def __init__(self, pages: dict[str, str], host: str = "127.0.0.1",
-                 redirects: dict[str, tuple[int, str]] | None = None) -> None:
+                 redirects: dict[str, tuple[int, str]] | None = None,
+                 delays: dict[str, float] | None = None) -> None:
         super().__init__()
         self.pages = pages
         self.redirects = redirects or {}  # {path: (status, Location)}
+        self.delays = delays or {}  # {path: seconds before it answers}: data that arrives late
         self.host = host
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -361,6 +363,7 @@ class StaticSite(_BaseThreadServer):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                time.sleep(site.delays.get(urlsplit(self.path).path, 0))
                 page = site.pages.get(urlsplit(self.path).path)
                 data = (page if page is not None else "<!doctype html><title>Not found</title>").encode()
                 self.send_response(200 if page is not None else 404)
