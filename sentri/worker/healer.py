@@ -3,9 +3,11 @@
 described when the test has no hints for its current steps or its hints are a day old (review/recording.py):
 a round trip per step is too dear for every run.
 
-Only targets heal, never an assertion's expected value (text, url, title, value). A heal a person
-rejected is not made again; a project in strict mode (heal_locators off) neither records nor heals.
-A description that shows one of the run's secret values is dropped: it would be stored in the database."""
+Only targets heal, never an assertion's expected value (text, url, title, value), and a new target must keep
+what the steps using the broken one assert (review/heal_rules.py); when it cannot, the step fails with a
+sentence saying the heal was refused and why. A heal a person rejected is not made again; a project in
+strict mode (heal_locators off) neither records nor heals. A description that shows one of the run's secret
+values is dropped: it would be stored in the database."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any
 
 from playwright.async_api import Page
 
+from ..review.heal_rules import rules_for
 from . import healing
-from .steps import locate
+from .steps import HealRemark, locate
 
 
 class StepHealer:
@@ -35,7 +38,12 @@ class StepHealer:
     async def alternative(self, page: Page, index: int, step: dict, error: BaseException) -> dict | None:
         if not healing.heal_allowed(step) or not healing.is_locator_failure(str(error)):
             return None
-        target = await healing.heal(page, self.job.hints.get(index), step["target"])
+        # Every step sharing the target checks the same element: its heal must keep what each asserts.
+        rules = rules_for(self.job.steps, step["target"])
+        try:
+            target = await healing.heal(page, self.job.hints.get(index), step["target"], rules)
+        except healing.HealRefused as refused:
+            raise HealRemark(error, str(refused)) from error
         if target is None or target in self.job.heal_refused.get(index, ()):
             return None
         return {**step, "target": target}

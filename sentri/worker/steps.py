@@ -28,6 +28,14 @@ class Healer(Protocol):
     def healed_step(self, index: int, step: dict, healed: dict) -> None: ...
 
 
+class HealRemark(Exception):
+    """A step failed, and its healing adds a sentence to why (a heal refused)."""
+
+    def __init__(self, error: BaseException, sentence: str) -> None:
+        super().__init__(sentence)
+        self.error = error
+
+
 class StepFailed(Exception):
     """A step did not do what it says; `index` is numbered from 1 like the test format."""
 
@@ -184,6 +192,10 @@ async def run_steps(
                 guard.check_page(page)
         except Refused as exc:
             raise StepFailed(index, step["action"], str(exc), refused=True) from None
+        except HealRemark as remark:
+            if guard is not None and guard.refusals:
+                raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None
+            raise StepFailed(index, step["action"], f"{_first_line(remark.error)}\n{remark}") from remark.error
         except (PlaywrightError, AssertionError) as exc:
             if guard is not None and guard.refusals:  # the step failed because the guard aborted its request
                 raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None
