@@ -3,12 +3,15 @@ pages that change between runs, the review queue's decisions over the API.
 
 - A heal of an assertion's target keeps the element's position; one only the asserted text could make is
   refused, with a sentence saying so.
-- A proposal holds no count from the page."""
+- A proposal holds no count from the page, one per broken target however many steps share it, is withdrawn
+  when a later run of the test fails, and its target is tried first by the next runs (the result says so)."""
 
 from __future__ import annotations
 
 import pytest
 
+from sentri.extensions import db
+from sentri.review.models import HealProposal
 from tests.conftest import _make_user
 from tests.support.sites import StaticSite
 from tests.test_github import _run
@@ -114,3 +117,105 @@ def test_no_heal_proposal_holds_a_count_read_from_the_page(app):
                                                       3: {"css": "button.clear-completed"}}
     texts = list(_strings([proposals, result["healed"]]))
     assert not any("items left" in text or "(1)" in text for text in texts)
+
+
+NEW_TODO = """<!doctype html><html><head><title>todos</title></head><body>
+<input {id} class="new-todo" placeholder="What needs to be done?"><ul class="todo-list"></ul>
+<script>
+document.querySelector(".new-todo").addEventListener("keydown", (event) => {{
+  if (event.key !== "Enter" || !event.target.value) return;
+  const item = document.createElement("li");
+  item.textContent = event.target.value;
+  document.querySelector(".todo-list").append(item);
+  event.target.value = "";
+}});
+</script></body></html>"""
+
+
+@pytest.mark.browser
+def test_six_steps_sharing_one_broken_target_make_one_proposal_and_accepting_it_fixes_all_six(app):
+    site = StaticSite({"/": NEW_TODO.format(id='id="new-todo"')})
+    with site:
+        client = app.test_client()
+        entry = {"css": "#new-todo"}
+        steps = [{"goto": "/"}]
+        for text in ("milk", "dog", "mum"):
+            steps += [{"fill": entry, "value": text, "timeout": TIMEOUT},
+                      {"press": entry, "key": "Enter", "timeout": TIMEOUT}]
+        steps.append({"expect_text": {"css": ".todo-list"}, "text": "milkdogmum", "timeout": TIMEOUT})
+        project_id, token, ids = _project(app, site.url, {"add three": steps})
+        _, headers = _make_user(app, "member@example.com", "member")
+        assert _run(app, project_id, token, {})["passed"] == 1
+
+        site.pages["/"] = NEW_TODO.format(id="")
+        healed = _run(app, project_id, token, {})
+        assert (healed["passed"], healed["failed"]) == (1, 0)
+        result = _results(client, headers, healed["runId"])["add three"]
+        assert [h["step"] for h in result["healed"]] == [2, 3, 4, 5, 6, 7]
+        (proposal,) = _queue(client, headers, project_id)["heals"]
+        assert proposal["steps"] == [2, 3, 4, 5, 6, 7] and proposal["from"] == entry
+        assert {h["proposalId"] for h in result["healed"]} == {proposal["id"]}
+
+        accepted = client.post(f"/api/v1/projects/{project_id}/review/{proposal['id']}/accept", headers=headers)
+        assert accepted.status_code == 200, accepted.get_json()
+        test = client.get(f"/api/v1/projects/{project_id}/tests/{ids['add three']}", headers=headers).get_json()
+        assert [step["target"] for step in test["steps"][1:7]] == [proposal["to"]] * 6
+        after = _run(app, project_id, token, {})
+        assert (after["passed"], after["failed"]) == (1, 0)
+        assert _results(client, headers, after["runId"])["add three"]["healed"] == []
+
+
+BUTTON = """<!doctype html><html><head><title>Sign in</title></head><body>
+<button data-testid="sign-in" onclick="document.getElementById('out').textContent='{says}'">{label}</button>
+<p id="out"></p></body></html>"""
+
+
+def _renamed_button_project(app, site):
+    steps = [{"goto": "/"}, {"click": {"role": "button", "name": "Sign in"}, "timeout": TIMEOUT},
+             {"expect_text": {"css": "#out"}, "text": "in", "timeout": TIMEOUT}]
+    project_id, token, _ = _project(app, site.url, {"sign in": steps})
+    assert _run(app, project_id, token, {})["passed"] == 1
+    site.pages["/"] = BUTTON.format(label="Log in", says="in")
+    healed = _run(app, project_id, token, {})
+    assert (healed["passed"], healed["failed"]) == (1, 0)
+    return project_id, token, healed
+
+
+@pytest.mark.browser
+def test_the_next_run_goes_straight_to_a_waiting_heal_and_says_it_ran_on_it(app):
+    site = StaticSite({"/": BUTTON.format(label="Sign in", says="in")})
+    with site:
+        client = app.test_client()
+        _, headers = _make_user(app, "member@example.com", "member")
+        project_id, token, healed = _renamed_button_project(app, site)
+        (first,) = _results(client, headers, healed["runId"])["sign in"]["healed"]
+        assert first["reused"] is False and first["to"] == {"testid": "sign-in"}
+
+        again = _run(app, project_id, token, {})
+        assert (again["passed"], again["failed"]) == (1, 0)
+        (heal,) = _results(client, headers, again["runId"])["sign in"]["healed"]
+        # Tried first, before the broken target: still an unreviewed heal, of the same proposal.
+        assert (heal["step"], heal["to"], heal["reused"]) == (2, {"testid": "sign-in"}, True)
+        assert heal["proposalId"] == first["proposalId"]
+        (proposal,) = _queue(client, headers, project_id)["heals"]
+        assert (proposal["id"], proposal["status"], proposal["seen"]) == (first["proposalId"], "pending", 2)
+
+
+@pytest.mark.browser
+def test_a_waiting_heal_is_withdrawn_when_a_later_run_of_its_test_fails(app):
+    site = StaticSite({"/": BUTTON.format(label="Sign in", says="in")})
+    with site:
+        client = app.test_client()
+        _, headers = _make_user(app, "member@example.com", "member")
+        project_id, token, _ = _renamed_button_project(app, site)
+        assert len(_queue(client, headers, project_id)["heals"]) == 1
+
+        site.pages["/"] = BUTTON.format(label="Log in", says="out")  # a real regression, later in the test
+        failed = _run(app, project_id, token, {})
+        assert failed["failed"] == 1
+        queue = _queue(client, headers, project_id)
+        with app.app_context():
+            (proposal,) = db.session.query(HealProposal).all()
+            status = proposal.status
+    assert queue["heals"] == [] and queue["counts"]["heals"] == 0
+    assert status == "withdrawn"
