@@ -135,6 +135,48 @@ def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, 
     assert stale.exit_code != 0 and "no longer applies" in stale.output
 
 
+ENTRY = {"css": "#new-todo"}
+SHARED = [{"goto": "/"}, {"fill": ENTRY, "value": "milk"}, {"press": ENTRY, "key": "Enter"},
+          {"expect_visible": ENTRY}, {"click": {"css": "#clear"}}, {"expect_text": {"css": "#count"}, "text": "left"}]
+
+
+@both_databases
+def test_a_broken_target_is_one_proposal_for_its_steps_withdrawn_when_the_test_then_fails(app, member_headers):
+    """Before, each healed step was a proposal of its own (three here), one of a failed run stayed pending,
+    and a worker's count or asserted text was stored as it came."""
+    with app.app_context():
+        project = projects.create("Todos", "http://127.0.0.1:9")
+        test = testcases.create(project, {"name": "add", "steps": SHARED})
+        testcases.review(test, "approve")
+        run = recorded_run(project, [{"status": "passed", "test_id": test.id}])
+        test_id, project_id, new = test.id, project.public_id, {"css": "input.new-todo"}
+        record(run.id, test.id, healed=[{"step": step, "to": new} for step in (2, 3, 4)] + [
+            {"step": 5, "to": {"role": "button", "name": "Clear completed (1)"}},  # a count: not stored
+            {"step": 6, "to": {"text": "3 items left"}}])  # a count and the asserted text: not stored
+        (proposal,) = db.session.query(HealProposal).all()
+        assert (proposal.step, proposal.old_target, proposal.seen) == (2, ENTRY, 1)
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["heal_pending"] == {2: new, 3: new, 4: new}  # tried first by the next run's three steps
+
+        record(run.id, test_id, status="failed", healed=[{"step": 2, "to": new}])  # a later run fails
+        assert db.session.get(HealProposal, proposal.id).status == "withdrawn"
+        assert db.session.get(HealProposal, proposal.id).reviewed_by == f"RUN-{run.id}"
+        assert db.session.query(HealProposal).count() == 1  # and makes none of its own
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["heal_pending"] == {}
+
+        record(run.id, test_id, healed=[{"step": 2, "to": new}, {"step": 4, "to": new, "reused": True}])
+        again = db.session.query(HealProposal).filter_by(status="pending").one()
+    client = app.test_client()
+    listed = client.get(f"/api/v1/projects/{project_id}/review", headers=member_headers).get_json()["heals"]
+    assert [(h["id"], h["step"], h["steps"]) for h in listed] == [(f"HEA-{again.id}", 2, [2, 3, 4])]
+    accepted = client.post(f"/api/v1/projects/{project_id}/review/HEA-{again.id}/accept", headers=member_headers)
+    assert accepted.status_code == 200, accepted.get_json()
+    with app.app_context():
+        steps = db.session.get(TestCase, test_id).steps
+    assert [step.get("target") for step in steps[1:4]] == [new] * 3
+
+
 def test_stored_hints_and_heals_hold_no_page_text_over_the_limit_whatever_a_worker_sends(app, seeded):
     _, test_id, run_id = seeded
     over = "t" * (MAX_HINT_CHARS + 1)

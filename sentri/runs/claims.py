@@ -215,7 +215,9 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
         if lost:  # attempts lost with an earlier worker come first
             fields["attempts"] = [*lost, *(fields.get("attempts") or [])]
         written = _set_outcome(claim.result_id, claim.run_id, fields, where=_owned_and_active(claim))
-        if written and claim.test_id and (fields.get("snapshots") or fields.get("healed") or outcome.get("hints")):
+        # A failure counts too: it withdraws the test's heal proposals (review/recording.py).
+        review = fields.get("snapshots") or fields.get("healed") or outcome.get("hints") or fields["status"] == "failed"
+        if written and claim.test_id and review:
             _for_review(claim, fields, outcome.get("hints"))
         if written:
             end_if_done(claim.run_id)

@@ -80,13 +80,15 @@ class TestJob:
     baselines: dict[str, dict] = field(default_factory=dict)
     rejected_shots: dict[str, list[str]] = field(default_factory=dict)
     visual_root: Path | None = None
-    # Healing locators: on unless the project is strict; the last passing run's descriptions per step and
-    # the targets a person rejected per step (worker/healer.py).
+    # Healing locators: on unless the project is strict; the last passing run's descriptions per step, the
+    # targets a person rejected per step, and the target of a proposal waiting for review per step, tried
+    # before the step's own (worker/healer.py).
     heal: bool = False
     remember: bool = False  # describe each target's element in this run (when the hints are missing or old)
     steps_hash: str = ""  # the version of the test's steps the hints belong to (review/recording.py)
     hints: dict[int, dict] = field(default_factory=dict)
     heal_refused: dict[int, list[dict]] = field(default_factory=dict)
+    heal_pending: dict[int, dict] = field(default_factory=dict)
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
