@@ -177,7 +177,8 @@ def project_limits(project_id, kind, user):
 _RULE_MINIMUM = {"lcp": "minIncreaseMs", "ttfb": "minIncreaseMs", "cls": "minIncrease"}
 _REGRESSION_INPUTS = (*(f"{metric}.{part}" for metric, minimum in _RULE_MINIMUM.items()
                         for part in ("maxIncreasePct", minimum)),
-                      "alpha", "baselineRuns", "vitalsSamples", "mode", "baselineBranch")
+                      "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "vitalsSamples", "mode",
+                      "baselineBranch")
 
 
 def _flat(config: dict) -> dict:
@@ -196,6 +197,8 @@ def _regression_patch(values: dict) -> dict:
         patch[metric] = given or None
     patch["alpha"] = _number(values["alpha"], "alpha")
     patch["baselineRuns"] = _number(values["baselineRuns"], "baselineRuns", whole=True)
+    patch["minBaselineRuns"] = _number(values["minBaselineRuns"], "minBaselineRuns", whole=True)
+    patch["excludeRegressedRuns"] = {"true": True, "false": False}.get(values["excludeRegressedRuns"].strip())
     patch["vitalsSamples"] = _number(values["vitalsSamples"], "vitalsSamples", whole=True)
     patch["mode"] = values["mode"].strip() or None
     patch["baselineBranch"] = values["baselineBranch"].strip() or None
