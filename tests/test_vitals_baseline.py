@@ -1,6 +1,6 @@
 """The regression gate's baseline is one a team controls (issue 28, findings 2 and 3): runs the gate found a
-regression in stay out of later baselines, no run is judged against fewer than minBaselineRuns runs, and
-only runs on the same browser and device count. Runs are written straight to the
+regression in stay out of later baselines, a person pins and unpins it, no run is judged against fewer than
+minBaselineRuns runs, and only runs on the same browser and device count. Runs are written straight to the
 database (tests/support/runs.py) and judged the one way runs are (lifecycle.end)."""
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import pytest
 
 from sentri import projects, testcases
 from sentri.database import write
+from sentri.runs import vitals_baseline
 from sentri.runs.options import parse_options
 from sentri.runs.serialize import verdict
 from tests.conftest import both_databases
 from tests.support.runs import recorded_run
+from tests.test_history_pages import admin, member  # noqa: F401 - fixtures
+from tests.test_openapi import Described
 
 URL = "http://127.0.0.1:9/paced"
 LCP = {"lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100}}
@@ -44,8 +47,16 @@ def paced(app):
         with app.app_context(), write():
             projects.get(project_id).vitals_regression = {**LCP, **settings}
 
+    def pin(run_id):
+        with app.app_context():
+            return vitals_baseline.pin(projects.get(project_id), {"runId": run_id}, None)
+
+    def unpin():
+        with app.app_context():
+            return vitals_baseline.unpin(projects.get(project_id), "chromium", "desktop", None)
+
     configure()
-    return SimpleNamespace(project_id=project_id, run=run, configure=configure)
+    return SimpleNamespace(project_id=project_id, run=run, configure=configure, pin=pin, unpin=unpin)
 
 
 def _ids(runs):
@@ -71,6 +82,36 @@ def test_keeping_regressed_runs_is_a_choice_and_then_they_become_the_baseline(pa
         paced.run(500, branch="main")
     judged = [paced.run(800, branch="main").verdict for _ in range(4)]
     assert judged[0] == "failed" and judged[-1] == "passed"  # the slowdown became the baseline
+
+
+def test_a_pinned_baseline_stops_moving_so_creep_below_the_limits_is_caught(paced):
+    paced.configure(baselineRuns=3)
+    c1, c2, c3, c4 = (paced.run(500, branch="main") for _ in range(4))
+    shown = paced.pin(c2.public_id)
+    assert shown["runs"] == [c4.public_id, c3.public_id, c2.public_id] and shown["pinned"]["runId"] == c2.public_id
+    for _ in range(3):  # +60 ms each: under the 100 ms limit, never flagged
+        assert paced.run(560, branch="main").verdict == "passed"
+    crept = paced.run(650, branch="main")  # +150 ms on the pinned runs; +90 ms on the last three
+    assert crept.regression["pinnedRunId"] == c2.public_id
+    assert crept.regression["baselineRunIds"] == [c4.public_id, c3.public_id, c2.public_id]
+    assert crept.verdict == "failed"
+
+    unpinned = paced.unpin()
+    assert unpinned["pinned"] is None and c2.public_id not in unpinned["runs"]
+    assert paced.run(650, branch="main").verdict == "passed"  # rolling: against the 560 ms runs
+
+
+def test_pinning_a_flagged_run_accepts_its_level(paced):
+    for _ in range(3):
+        paced.run(500, branch="main")
+    slow = paced.run(800, branch="main")
+    assert slow.verdict == "failed"
+    paced.pin(slow.public_id)
+    filling = [paced.run(800, branch="main") for _ in range(2)]
+    assert [r.regression["status"] for r in filling] == ["not evaluated"] * 2  # 1, then 2 runs: under 3
+    judged = paced.run(810, branch="main")
+    assert judged.regression["baselineRunIds"] == [filling[1].public_id, filling[0].public_id, slow.public_id]
+    assert judged.verdict == "passed" and judged.regression["status"] == "evaluated"
 
 
 @both_databases
@@ -118,3 +159,62 @@ def test_only_runs_on_the_same_browser_and_device_are_a_baseline(paced):
     assert again.verdict == "passed"
     back = paced.run(520, branch="main")
     assert back.regression["baselineRunIds"] == _ids(desktop)
+
+
+def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(app, client, paced, admin_headers,
+                                                                         member_headers):
+    api = Described(client)
+    runs = [paced.run(500, branch="main") for _ in range(3)]
+    stopped = paced.run(500, status="aborted", branch="main")
+    with app.app_context():
+        other = projects.create("Other", "http://127.0.0.1:9")
+        foreign = recorded_run(other, [{"status": "passed"}]).public_id
+    base, project_id = "/api/v1/projects/{projectId}/vitals-regression/baseline", paced.project_id
+    shown = api("GET", base, 200, headers=member_headers, projectId=project_id).get_json()
+    assert shown["runs"] == _ids(runs) and shown["pinned"] is None and shown["enough"] is True
+    api("PUT", base, 403, headers=member_headers, json_body={"runId": runs[0].public_id}, projectId=project_id)
+    for body, status, words in (({}, 400, "runId"), ({"runId": "nope"}, 400, "runId"),
+                                ({"runId": "RUN-9999"}, 404, "RUN-9999"), ({"runId": foreign}, 404, foreign),
+                                ({"runId": stopped.public_id}, 409, "only a completed run")):
+        refused = api("PUT", base, status, headers=admin_headers, json_body=body, projectId=project_id)
+        assert words in refused.get_json()["error"], refused.get_json()
+    pinned = api("PUT", base, 200, headers=admin_headers, json_body={"runId": runs[0].public_id},
+                 projectId=project_id).get_json()
+    assert pinned["pinned"]["runId"] == runs[0].public_id and pinned["pinned"]["pinnedBy"].startswith("USR-")
+    assert pinned["runs"] == _ids(runs)  # the pinned run and the first two after it
+    project = api("GET", "/api/v1/projects/{projectId}", 200, headers=member_headers, projectId=project_id).get_json()
+    assert "pins" not in project["vitalsRegression"]  # the settings stay the settings
+    api("GET", base, 400, headers=member_headers, query="device=tablet", projectId=project_id)
+    api("DELETE", base, 403, headers=member_headers, projectId=project_id)
+    unpinned = api("DELETE", base, 200, headers=admin_headers, projectId=project_id).get_json()
+    assert unpinned["pinned"] is None and unpinned["runs"] == _ids(runs)
+    mobile = api("GET", base, 200, headers=member_headers, query="device=mobile", projectId=project_id).get_json()
+    assert (mobile["device"], mobile["runs"], mobile["enough"]) == ("mobile", [], False)
+
+
+def test_the_automation_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, member, paced):  # noqa: F811
+    runs = [paced.run(500, branch="main") for _ in range(2)]
+    project_id = paced.project_id
+    page = f"/projects/{project_id}/automation"
+    html = admin.html(page)
+    assert runs[1].public_id in html and "not judged until 3 run(s)" in html and "no: rolling" in html
+    assert member.post(f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}).status_code == 403
+    refused = admin.client.post(f"/projects/{project_id}/vitals-regression/baseline",
+                                data={"runId": "RUN-9999", "csrf_token": admin.token}, follow_redirects=True)
+    assert "Run RUN-9999 not found" in refused.get_data(as_text=True)
+    assert admin.post(f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}).status_code == 302
+    html = admin.html(page)
+    assert f"{runs[0].public_id} by USR-" in html and "Unpin" in html
+    assert admin.post(f"/projects/{project_id}/vitals-regression/baseline/unpin",
+                      {"browser": "chromium", "device": "desktop"}).status_code == 302
+    assert "no: rolling" in admin.html(page)
+
+    form = {"lcp.maxIncreasePct": "10", "lcp.minIncreaseMs": "", "ttfb.maxIncreasePct": "", "ttfb.minIncreaseMs": "",
+            "cls.maxIncreasePct": "", "cls.minIncrease": "", "alpha": "", "baselineRuns": "5", "minBaselineRuns": "4",
+            "excludeRegressedRuns": "false", "vitalsSamples": "5", "mode": "enforce", "baselineBranch": ""}
+    assert admin.post(f"/projects/{project_id}/vitals-regression", form).status_code == 302
+    with app.app_context():
+        stored = projects.get(project_id).vitals_regression
+    assert (stored["minBaselineRuns"], stored["excludeRegressedRuns"]) == (4, False)
+    bad = admin.post(f"/projects/{project_id}/vitals-regression", {**form, "minBaselineRuns": "9"})
+    assert bad.status_code == 400 and "minBaselineRuns: must not be more than baselineRuns" in bad.get_data(as_text=True)

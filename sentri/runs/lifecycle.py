@@ -297,9 +297,9 @@ def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
     budgets = vitals.evaluate_budgets(project.vitals_budgets, pages)
     if not project.vitals_regression:
         return budgets
-    keys = vitals_baseline.runs_for(project, run.browser, run.device, before=run.id)
+    keys, pinned = vitals_baseline.runs_for(project, run.browser, run.device, before=run.id)
     found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*keys),
-                                [Run.format_id(key) for key in keys])
+                                [Run.format_id(key) for key in keys], pinned=Run.format_id(pinned))
     return regression.combine(budgets, found)
 
 

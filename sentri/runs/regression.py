@@ -3,7 +3,7 @@ baseline branch, by more than the project allows, and is that more than noise?
 
 The baseline of a page is every sample of it (same test, same path) in the baseline runs (vitals_baseline.py
 says which: the last `baselineRuns` completed runs on the baseline branch, same browser and device, runs
-the gate found a regression in left out). Fewer than `minBaselineRuns` of them (default
+the gate found a regression in left out, or a pinned set). Fewer than `minBaselineRuns` of them (default
 3) and the run is "not evaluated": a one- or two-run baseline holds one machine's mood, not the page's.
 A page regresses on a metric when its median is above the baseline median by more than `minIncreaseMs`
 (`minIncrease` for CLS) *and* by more than `maxIncreasePct`, *and* a one-sided Mann-Whitney U test
@@ -43,6 +43,7 @@ DEFAULT_BASELINE_RUNS = 5
 DEFAULT_MIN_BASELINE_RUNS = 3
 MAX_BASELINE_RUNS = 50
 MAX_SAMPLES = 9
+PINS = "pins"  # the key of the stored settings that holds the pinned baselines (vitals_baseline.py)
 # A git branch name as CI systems pass it (GITHUB_REF_NAME, CI_COMMIT_REF_NAME): printable, no spaces.
 BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
 
@@ -102,6 +103,12 @@ def clean_patch(body: object) -> dict:
     patch = given(parse(RegressionPatch, body))
     return {name: value.model_dump(by_alias=True) if isinstance(value, Body) else value
             for name, value in patch.items()}
+
+
+def public(config: dict | None) -> dict | None:
+    """The stored settings as the project's API shows them: the pins have their own endpoint."""
+    shown = {name: value for name, value in (config or {}).items() if name != PINS}
+    return shown or None
 
 
 def merge(current: dict | None, patch: dict) -> dict | None:
@@ -190,7 +197,8 @@ def compare(metric: str, rule: dict, actual: list[float], baseline: list[float],
     }
 
 
-def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: list[str]) -> dict | None:
+def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: list[str], *,
+             pinned: str | None = None) -> dict | None:
     """Judge a run's pages against the pooled pages of its baseline runs (public ids, newest first);
     None when no metric is configured."""
     conf = settings(config)
@@ -199,7 +207,7 @@ def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict],
         return None
     branch, minimum = conf["baselineBranch"], conf["minBaselineRuns"]
     summary: dict[str, Any] = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": len(baseline_runs),
-                               "baselineRunIds": list(baseline_runs),
+                               "baselineRunIds": list(baseline_runs), "pinnedRunId": pinned,
                                "minBaselineRuns": minimum, "alpha": conf["alpha"], "status": "evaluated",
                                "findings": [], "compared": 0, "notEvaluated": []}
     if not baseline_runs:
