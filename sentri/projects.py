@@ -13,6 +13,7 @@ from .artifacts import remove_run_folders
 from .database import write
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
+from .runs import regression
 from .users import require_admin
 from .validation import Body, Flag, Name, Variables, WebUrl, problem
 
@@ -117,7 +118,7 @@ def serialize(project: Project) -> dict:
         "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
         "variables": project.variables or {},
         "allowedOrigins": project.allowed_origins or [],
-        "vitalsRegression": project.vitals_regression,
+        "vitalsRegression": regression.public(project.vitals_regression),
         "quarantinePolicy": project.quarantine_policy,
         "healLocators": project.heal_locators,
         "lastRunId": last_run.public_id if last_run else None,

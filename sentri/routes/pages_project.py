@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
-from ..runs import gates, limits, stats, vitals
+from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
@@ -115,7 +115,8 @@ def _automation_tab(project, user, *, errors: dict | None = None, values: dict |
         snippets=_ci_snippets(project), errors=errors or {}, values=values or {}, plaintext=plaintext,
         gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
         gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
-        policy=project.quarantine_policy or {}, regression=_flat(project.vitals_regression or {}),
+        policy=project.quarantine_policy or {}, regression=_flat(regression.public(project.vitals_regression) or {}),
+        vitals_baselines=[vitals_baseline.describe(project, *combo) for combo in vitals_baseline.combos(project)],
     )
     return response, status, {"Cache-Control": "no-store"}
 
@@ -177,7 +178,8 @@ def project_limits(project_id, kind, user):
 _RULE_MINIMUM = {"lcp": "minIncreaseMs", "ttfb": "minIncreaseMs", "cls": "minIncrease"}
 _REGRESSION_INPUTS = (*(f"{metric}.{part}" for metric, minimum in _RULE_MINIMUM.items()
                         for part in ("maxIncreasePct", minimum)),
-                      "alpha", "baselineRuns", "vitalsSamples", "mode", "baselineBranch")
+                      "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "vitalsSamples", "mode",
+                      "baselineBranch")
 
 
 def _flat(config: dict) -> dict:
@@ -196,6 +198,8 @@ def _regression_patch(values: dict) -> dict:
         patch[metric] = given or None
     patch["alpha"] = _number(values["alpha"], "alpha")
     patch["baselineRuns"] = _number(values["baselineRuns"], "baselineRuns", whole=True)
+    patch["minBaselineRuns"] = _number(values["minBaselineRuns"], "minBaselineRuns", whole=True)
+    patch["excludeRegressedRuns"] = {"true": True, "false": False}.get(values["excludeRegressedRuns"].strip())
     patch["vitalsSamples"] = _number(values["vitalsSamples"], "vitalsSamples", whole=True)
     patch["mode"] = values["mode"].strip() or None
     patch["baselineBranch"] = values["baselineBranch"].strip() or None

@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import environments, origins
@@ -37,7 +37,7 @@ from ..models import (
     get_or_404,
     utcnow,
 )
-from . import gates, history, hooks, planner, quarantine, regression, selection, vitals
+from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
 from .options import RunOptions
 
 log = logging.getLogger("sentri.runs")
@@ -294,25 +294,15 @@ def vitals_pages(*run_ids: int) -> list[dict[str, Any]]:
             for test_id, name, pages in results for page in (pages or [])]
 
 
-def baseline_runs(project: Project, run: Run, count: int) -> list[int]:
-    """The project's last `count` completed runs before this one on its baseline branch (a run that named
-    no branch counts as on it)."""
-    on_branch = or_(Run.branch == regression.settings(project.vitals_regression)["baselineBranch"],
-                    Run.branch.is_(None))
-    return list(db.session.scalars(
-        select(Run.id).where(Run.project_id == project.id, Run.status == "completed", Run.id < run.id, on_branch)
-        .order_by(Run.id.desc()).limit(count)
-    ))
-
-
 def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
-    """The run's webVitalsResult: its budgets, and its regressions against the baseline branch."""
+    """The run's webVitalsResult: its budgets, and its regressions against its baseline (vitals_baseline.py)."""
     pages = vitals_pages(run.id)
     budgets = vitals.evaluate_budgets(project.vitals_budgets, pages)
     if not project.vitals_regression:
         return budgets
-    baseline = baseline_runs(project, run, regression.settings(project.vitals_regression)["baselineRuns"])
-    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*baseline), len(baseline))
+    keys, pinned = vitals_baseline.runs_for(project, run.browser, run.device, before=run.id)
+    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*keys),
+                                [Run.format_id(key) for key in keys], pinned=Run.format_id(pinned))
     return regression.combine(budgets, found)
 
 
