@@ -5,7 +5,7 @@ Unpinned, a run's baseline is the project's newest `baselineRuns` completed runs
 `baselineBranch` (a run that named no branch counts as on it), on the same browser and device. A run the
 gate found a regression in (enforce or advisory) is left out (`excludeRegressedRuns`, default true): a
 slowdown pushed to the baseline branch goes on being flagged instead of becoming the baseline after two
-or three pushes (issue 28). At most MAX_SCANNED candidate runs are read to find them.
+or three pushes. At most MAX_SCANNED candidate runs are read to find them.
 
 A pin is per browser and device. Pinned at run P, the baseline is P (whatever its branch or verdict) and
 the *first* eligible runs after it, `baselineRuns` in all: once there are that many it stops moving, so
