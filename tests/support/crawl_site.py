@@ -32,6 +32,9 @@ failed request, 500) and /items (links, depth 1); /calendar?month=2026-12, /item
 `LargeSite(n)`: ``/`` links to /s1/ … /s<n-1>/ and each /s<k>/ to the next 5 pages; every page has its
 own first path segment, so none share a URL pattern and all n are visited (the benchmark's site).
 
+`FlatSite(n, broken=k)`: ``/`` links to n sibling apps under one section, ``/examples/app-a/`` …, the k-th
+answering 500: more siblings than the crawl's 50 per section.
+
 Every request's method and path is recorded (`requests`, `paths`), and every POST's form body (`posts`).
 """
 
@@ -239,3 +242,50 @@ class LargeSite(_BaseThreadServer):
                 self.wfile.write(data)
 
         return Handler
+
+
+class FlatSite(_BaseThreadServer):
+    """A flat site: / links to n sibling apps /examples/app-<letters>/ (slugs that share no URL pattern);
+    the `broken`-th answers 500."""
+
+    def __init__(self, n: int = 60, broken: int | None = None) -> None:
+        super().__init__()
+        self.slugs = [f"app-{_word(k)}" for k in range(1, n + 1)]
+        self.broken = self.slugs[broken - 1] if broken else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                found = re.fullmatch(r"/examples/([a-z-]+)/", self.path)
+                status = 200
+                if self.path == "/":
+                    links = "".join(f'<li><a href="/examples/{slug}/">{slug}</a></li>' for slug in site.slugs)
+                    body = _page("Examples", f"<main><h1>Examples</h1><ul>{links}</ul></main>")
+                elif found and found.group(1) in site.slugs:
+                    slug = found.group(1)
+                    status = 500 if slug == site.broken else 200
+                    body = _page(slug, f'<main><h1>{slug}</h1><a href="/">All examples</a></main>')
+                else:
+                    status, body = 404, _page("Not found", "")
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _word(k: int) -> str:
+    """k in letters (1 → a, 27 → aa): slugs without digits, so that no two share a URL pattern."""
+    letters = ""
+    while k:
+        k, rest = divmod(k - 1, 26)
+        letters = chr(97 + rest) + letters
+    return letters
