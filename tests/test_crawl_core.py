@@ -11,6 +11,7 @@ import pytest
 from sentri import origins
 from sentri.crawl import forms, structure
 from sentri.crawl.crawler import CrawlOptions, crawl
+from sentri.crawl.diff import diff
 from sentri.crawl.urls import Frontier, normalize, pattern
 from sentri.worker.guard import Guard, HostCache, gated_context
 from tests.support.async_browser import chromium_on_own_loop
@@ -358,6 +359,21 @@ def test_max_pages_and_max_depth_are_kept(browser, limits, expected):
         assert _paths(outcome) == expected
         reasons = set(_skipped(outcome, site).values())
         assert ("max_pages" in reasons) == ("max_pages" in limits)
+
+
+@pytest.mark.browser
+def test_a_shallower_crawl_calls_nothing_removed_and_a_page_taken_off_the_site_is(browser, default_crawl):
+    """Issue 28: a depth-0 crawl listed every page it did not visit as removed."""
+    _, before, _ = default_crawl
+    with CrawlSite() as site:
+        shallow = _crawl(browser, CrawlOptions(site.url, max_depth=0))
+    change = diff(before.pages, shallow.pages, shallow.skipped, all_listed=shallow.all_listed)
+    assert (change["removed"], change["added"]) == ([], [])
+    assert change["notReached"] == sorted(set(EXPECTED) - {"/"})
+    with CrawlSite(gone=("/contact",)) as site:
+        after = _crawl(browser, CrawlOptions(site.url))
+    change = diff(before.pages, after.pages, after.skipped, all_listed=after.all_listed)
+    assert (change["removed"], change["notReached"], change["added"]) == (["/contact"], [], [])
 
 
 @pytest.mark.browser

@@ -320,17 +320,28 @@ def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
     assert "could not write a crawl's progress" in caplog.text
 
 
-def test_the_diff_names_pages_added_removed_and_changed_by_path():
-    before = [{"url": "https://a.example/", "path": "/", "status": 200, "title": "Home", "signature": "s1"},
-              {"url": "https://a.example/old", "path": "/old", "status": 200, "title": "Old", "signature": "s2"},
-              {"url": "https://a.example/cart", "path": "/cart", "status": 200, "title": "Cart", "signature": "s3"}]
-    # A preview deploy of the same site: compared by path, not URL.
-    after = [{**before[0], "url": "https://pr-7.a.example/"},
-             {"url": "https://pr-7.a.example/cart", "path": "/cart", "status": 500, "title": "Cart", "signature": "s4"},
-             {"url": "https://pr-7.a.example/new", "path": "/new", "status": 200, "title": "New", "signature": "s5"}]
-    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": []}
-    assert crawls.diff(before, after) == {"first": False, "added": ["/new"], "removed": ["/old"],
-                                          "changed": [{"path": "/cart", "what": ["status", "structure"]}]}
+def test_the_diff_names_pages_added_changed_and_removed_only_on_evidence_by_path():
+    def page(origin, path, status=200, parent=None, links=(), requested=None, signature=None):
+        return {"url": origin + path, "requestedUrl": origin + (requested or path), "path": path, "status": status,
+                "title": path, "signature": signature or f"s{path}", "parent": origin + parent if parent else None,
+                "links": [origin + link for link in links], "error": None}
+
+    production, preview = "https://a.example", "https://pr-7.a.example"
+    before = [page(production, "/", links=["/old", "/cart", "/moved"]), page(production, "/old", parent="/"),
+              page(production, "/cart", parent="/", links=["/faq"]), page(production, "/moved", parent="/"),
+              page(production, "/faq", parent="/cart")]
+    # A preview deploy of the same site: compared by path, not URL. The home page no longer links /old;
+    # /moved redirects; /cart answers 500, so whether it still links /faq is not known.
+    after = [page(preview, "/", links=["/cart", "/moved", "/new"]),
+             page(preview, "/cart", status=500, signature="s4", parent="/"), page(preview, "/new", parent="/"),
+             page(preview, "/moved-to", parent="/", requested="/moved")]
+    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": [], "notReached": []}
+    assert crawls.diff(before, after) == {
+        "first": False, "added": ["/moved-to", "/new"], "removed": ["/moved", "/old"],
+        "changed": [{"path": "/cart", "what": ["status", "structure"]}], "notReached": ["/faq"]}
+    # Skipped, a page is still linked: not reached. And without a whole skip list only a redirect is evidence.
+    assert crawls.diff(before, after, [{"url": preview + "/old", "reason": "max_pages"}])["removed"] == ["/moved"]
+    assert crawls.diff(before, after, all_listed=False)["notReached"] == ["/faq", "/old"]
 
 
 def test_the_site_map_nests_pages_by_path_with_their_verdict_and_vitals_colour():

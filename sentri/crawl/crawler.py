@@ -69,10 +69,11 @@ class CrawlOutcome:
     notes: list[str] = field(default_factory=list)
     robots: bool = False  # a robots.txt was found and read
     sitemap_urls: int = 0
+    all_listed: bool = True  # every URL refused is in `skipped` (the diff judges "removed" only then)
 
     def as_json(self) -> dict:
         return {"pages": self.pages, "skipped": self.skipped, "notes": self.notes, "robots": self.robots,
-                "sitemapUrls": self.sitemap_urls}
+                "sitemapUrls": self.sitemap_urls, "allListed": self.all_listed}
 
 
 NewContext = Callable[..., Awaitable]
@@ -162,7 +163,7 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
             await asyncio.gather(*running, return_exceptions=True)
     if frontier.queued:
         frontier.drain("crawl_size" if full else "stopped" if stopped else "max_pages")
-    outcome.skipped = frontier.skipped
+    outcome.skipped, outcome.all_listed = frontier.skipped, not frontier.unlisted
     if frontier.unlisted:
         outcome.notes.append(f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
                              "refusal(s) not listed")

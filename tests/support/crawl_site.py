@@ -19,6 +19,7 @@
 `CrawlSite(garbage=True)` answers /robots.txt with an HTML page and /sitemap.xml with broken XML.
 ``/slow`` (linked from nowhere) answers after 1.5 s. ``/login`` signs in with the password PASSWORD (a session
 cookie); ``/account`` (linked from nowhere) sends a visitor without it to /login. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
+`CrawlSite(gone=("/contact",))` took pages off the site: the home page no longer links them, they answer 404.
 
 The crawl of CrawlSite with the default CrawlOptions (max_pages 30, max_depth 3) visits exactly these 13
 pages: ``/`` (start, depth 0); /about and /orphan (sitemap, depth 1 — /about is named there before the home
@@ -96,10 +97,11 @@ def _next_month(month: str) -> str:
 class CrawlSite(_BaseThreadServer):
     """The crawler's fixture website; see the module docstring for its pages and the expected crawl."""
 
-    def __init__(self, garbage: bool = False, healthy: bool = False) -> None:
+    def __init__(self, garbage: bool = False, healthy: bool = False, gone: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.garbage = garbage
         self.healthy = healthy  # the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages
+        self.gone = gone  # pages taken off the site: the home page no longer links them, and they answer 404
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
         self.posts: list[tuple[str, dict]] = []  # (path, form fields)
         self._lock = threading.Lock()
@@ -117,8 +119,11 @@ class CrawlSite(_BaseThreadServer):
 
     def answer(self, path: str, query: dict) -> tuple[int, str, str, dict]:
         """Return (status, content type, body, extra headers) for a GET."""
+        if path in self.gone:
+            return 404, "text/html", _chrome("Not found", ""), {}
         if path == "/":
-            links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>' for href in HOME_LINKS)
+            links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>' for href in HOME_LINKS
+                            if href not in self.gone)
             return 200, "text/html", _chrome("Crawl home", f"<ul>{links}</ul>"), {}
         if path in ("/about", "/orphan", "/private", "/thanks") or (
                 self.healthy and path in ("/missing", "/broken-js", "/broken-image")):
