@@ -18,7 +18,7 @@ from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
 from ..review import views
-from ..runs import stats
+from ..runs import crawls, stats
 from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
 
@@ -184,7 +184,7 @@ def _run_context(run) -> dict:
 @login_required
 def run_page(run_id, user):
     run = runs.get(run_id)
-    return render_template("pages/run.html", **_run_context(run))
+    return render_template("pages/run.html", crawl=crawls.for_run(run), **_run_context(run))
 
 
 @bp.get("/runs/<run_id>/report")

@@ -292,5 +292,12 @@ def list_for(project: Project, limit: int = 50) -> list[Crawl]:
                                    .order_by(Crawl.id.desc()).limit(limit)))
 
 
+def for_run(run: Run) -> Crawl | None:
+    """The crawl of a crawl: true run with what it skipped, but no page record (a run's page reads it)."""
+    shown = load_only(*(getattr(Crawl, name) for name in (*Crawl.LISTED, "skipped")), raiseload=True)
+    return db.session.scalar(select(Crawl).options(shown).where(Crawl.run_id == run.id)
+                             .order_by(Crawl.id.desc()).limit(1))
+
+
 def get(project: Project, public_id: str) -> Crawl:
     return get_or_404(Crawl, public_id, project=project)
