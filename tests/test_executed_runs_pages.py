@@ -1,0 +1,52 @@
+"""The pages judge tests and trends by the runs that executed them (issue 28, finding 10): a test's last result
+and history come from runs that ran it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentri import projects, testcases, users
+from sentri.models import TestCase
+from sentri.runs.options import parse_options
+from tests.support.runs import recorded_run
+from tests.test_ui_pages import PASSWORD, Browser
+
+
+@pytest.fixture
+def member(app):
+    with app.app_context():
+        users.create_user("member@example.com", PASSWORD, role="member")
+    return Browser(app.test_client(), "member@example.com")
+
+
+@pytest.fixture
+def shop(app):
+    with app.app_context():
+        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
+
+
+def _runs(app, project_id, *specs):
+    """Record runs, each (results, status, branch); return their ids."""
+    with app.app_context():
+        project = projects.get(project_id)
+        return [recorded_run(project, results, status=status, options=parse_options({"branch": branch} if branch else {}))
+                .public_id for results, status, branch in specs]
+
+
+def test_the_last_result_and_the_history_come_from_the_runs_that_ran_the_test(app, member, shop):
+    with app.app_context():
+        test = testcases.create(projects.get(shop), {"name": "Checkout", "steps": [{"goto": "/checkout"}]})
+        testcases.review(test, "approve")
+        test_id, key = test.public_id, TestCase.key_of(test.public_id)
+    ran, *left_out = _runs(app, shop,
+                           ([{"test_id": key, "status": "failed", "error": "always broken"}], "completed", None),
+                           ([{"test_id": key, "status": "skipped", "skip_reason": "deselected"}], "completed", None),
+                           ([{"test_id": key, "status": "skipped", "skip_reason": "over_budget"}], "completed", None),
+                           ([{"test_id": key, "status": "skipped", "skip_reason": "aborted"}], "aborted", None))
+    tab = member.html(f"/projects/{shop}/tests")
+    assert f'<a href="/runs/{ran}" class="status status-failed">failed</a>' in tab
+    assert "status-skipped" not in tab
+    page = member.html(f"/projects/{shop}/tests/{test_id}")
+    assert f'href="/runs/{ran}"' in page and "always broken" in page
+    assert not any(f'href="/runs/{run}"' in page for run in left_out)
+    assert "3 run(s) left it out" in page
