@@ -1,7 +1,9 @@
 """The pages judge tests and trends by the runs that executed them (issue 28, finding 10): a test's last result
-and history come from runs that ran it."""
+and history come from runs that ran it, the charts from completed runs."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -50,3 +52,25 @@ def test_the_last_result_and_the_history_come_from_the_runs_that_ran_the_test(ap
     assert f'href="/runs/{ran}"' in page and "always broken" in page
     assert not any(f'href="/runs/{run}"' in page for run in left_out)
     assert "3 run(s) left it out" in page
+
+
+def _passed(n=1):
+    return [{"status": "passed", "vitals": [{"url": "/", "lcp": 1000.0, "cls": 0.01, "inp": None, "ttfb": 50.0}]}] * n
+
+
+def test_the_runs_charts_cover_the_last_completed_runs_with_values_on_their_axes_and_a_branch_filter(app, member, shop):
+    on_main = _runs(app, shop, *[(_passed(), "completed", "main")] * 3)
+    on_feature = _runs(app, shop, (_passed(), "completed", "feature"),
+                       ([{"status": "passed"}, {"status": "failed"}], "completed", "feature"))
+    # Newest of all, more aborted runs than the charts' window: they ran nothing and must not fill it.
+    _runs(app, shop, *[([{"status": "skipped", "skip_reason": "aborted"}], "aborted", "main")] * 31)
+    html = member.html(f"/projects/{shop}/runs")
+    assert "5 completed run(s), 5 measured" in html
+    pass_chart = re.search(r'<figure class="chart">.*?</figure>', html, re.S).group(0)
+    ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', pass_chart)
+    assert ticks == ["0", "50", "100", on_main[0], on_feature[-1]]  # the value axis, then the first and last run
+    assert re.findall(r'<option value="([^"]*)"', html) == ["", "main", "feature"]
+    filtered = member.html(f"/projects/{shop}/runs?branch=feature")
+    assert "2 completed run(s) on branch feature, 2 measured" in filtered
+    assert re.findall(r'<td><a href="/runs/(RUN-\d+)">', filtered) == on_feature[::-1]
+    assert '<option value="feature" selected>' in filtered

@@ -94,7 +94,7 @@ def _project_list(errors: dict | None = None, values: dict | None = None, status
     sparks = {}
     for project in items:
         history = recent.get(project.id, [])
-        rates = [ui.pass_rate(r.passed, r.failed) if not r.is_active else None for r in history]
+        rates = [ui.pass_rate(r.passed, r.failed) for r in history]
         sparks[project.id] = ui.line_chart(
             rates, [r.public_id for r in history], width=120, height=28, y_max=100, label="pass rate"
         )
@@ -103,7 +103,7 @@ def _project_list(errors: dict | None = None, values: dict | None = None, status
             "pages/projects.html",
             projects=items,
             page=ui.Page(number, ui.PER_PAGE, total),
-            recent=recent,
+            last_runs=stats.last_runs([p.id for p in items]),
             sparks=sparks,
             errors=errors or {},
             values=values or {},
