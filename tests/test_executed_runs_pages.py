@@ -1,5 +1,6 @@
 """The pages judge tests and trends by the runs that executed them (issue 28, finding 10): a test's last result
-and history come from runs that ran it, the charts from completed runs."""
+and history come from runs that ran it, the charts from completed runs, and an aborted run is shown as
+aborted, with how many of its tests ran and its gates and budgets not evaluated."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import pytest
 
 from sentri import projects, testcases, users
+from sentri.database import write
 from sentri.models import TestCase
 from sentri.runs.options import parse_options
 from tests.support.runs import recorded_run
@@ -74,3 +76,20 @@ def test_the_runs_charts_cover_the_last_completed_runs_with_values_on_their_axes
     assert "2 completed run(s) on branch feature, 2 measured" in filtered
     assert re.findall(r'<td><a href="/runs/(RUN-\d+)">', filtered) == on_feature[::-1]
     assert '<option value="feature" selected>' in filtered
+
+
+def test_an_aborted_run_says_how_many_tests_ran_and_that_gates_and_budgets_were_not_evaluated(app, member, shop):
+    with app.app_context(), write():
+        project = projects.get(shop)
+        project.quality_gates = {"minPassRate": 50}
+        project.vitals_budgets = {"lcp": 2500}
+    [aborted] = _runs(app, shop, (_passed(2) + [{"status": "skipped", "skip_reason": "aborted"}] * 6, "aborted", None))
+    page = member.html(f"/runs/{aborted}")
+    assert re.search(r'<span data-field="done">2</span> of <span data-field="total">8</span> tests '
+                     r'<span data-field="done-verb">ran</span>', page)
+    assert "the others did not: 6 left when the run was aborted" in page
+    assert page.count("Not evaluated: the run was aborted before all its tests ran.") == 2
+    assert ">Passed<" not in page and "tests done" not in page
+    assert '<strong class="verdict verdict-aborted" data-verdict="failed">aborted</strong>' in page
+    assert '<span class="verdict verdict-aborted">aborted</span>' in member.html(f"/projects/{shop}/runs")
+    assert f'class="verdict verdict-aborted">{aborted} · aborted</a>' in member.html("/projects")
