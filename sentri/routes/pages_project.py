@@ -46,7 +46,7 @@ def _charts(project, branch: str | None) -> dict:
         if any(v is not None for v in values) or budgets.get(metric) is not None:
             unit = ui.METRIC_UNITS[metric]
             charts[metric] = ui.line_chart(
-                values, labels, budget=budgets.get(metric), axes=True, decimals=2 if metric == "cls" else 0,
+                values, labels, budget=budgets.get(metric), axes=True, decimals=3 if metric == "cls" else 0,
                 label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
             )
     return charts
