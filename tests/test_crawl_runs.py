@@ -378,7 +378,7 @@ def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_
     browser = _browser(app)
     page = browser.html(f"/projects/{project_id}/crawls/{crawl_id}")
     assert "0 added, 0 removed, 0 changed, 3 not reached." in page
-    depth = "— not visited: it is more than 0 link(s) away from the start pages (maxDepth 0)."
+    depth = "— not visited: the crawl visits its start pages only (maxDepth 0), and this is a page they link to."
     robots = "— not visited: the site&#39;s robots.txt asks crawlers not to visit it"
     for shown in (page, browser.html(f"/runs/{run_id}")):
         assert shown.count(depth) == 2 and robots in shown and "it is on another site" in shown

@@ -30,6 +30,8 @@ def sentence(entry: dict[str, Any], options: dict[str, Any] | None = None) -> st
         return _FIXED[reason]
     if reason == "depth":
         depth = options.get("maxDepth")
+        if depth == 0:
+            return "the crawl visits its start pages only (maxDepth 0), and this is a page they link to."
         return (f"it is more than {depth} link(s) away from the start pages (maxDepth {depth})." if depth is not None
                 else "it is more links away from the start pages than maxDepth allows.")
     if reason == "max_pages":
