@@ -27,16 +27,17 @@ def project_home(project_id, user):
 # -- runs tab ---------------------------------------------------------------------------------------
 
 
-def _charts(project) -> dict:
-    history, _total = runs.list_for(project, limit=CHART_RUNS)
-    history = [r for r in reversed(history) if not r.is_active]
+def _charts(project, branch: str | None) -> dict:
+    """The trend charts over the last CHART_RUNS completed runs (on `branch`): an aborted or failed run's
+    numbers say how far it got, not how the site does, and would crowd the completed ones out."""
+    history = stats.completed_runs(project.id, CHART_RUNS, branch)
     labels = [r.public_id for r in history]
     gates_config = project.quality_gates or {}
     budgets = project.vitals_budgets or {}
     charts = {
         "pass": ui.line_chart(
             [ui.pass_rate(r.passed, r.failed) for r in history], labels, y_max=100,
-            budget=gates_config.get("minPassRate"), label="Pass rate (%)",
+            budget=gates_config.get("minPassRate"), label="Pass rate (%)", axes=True,
         )
     }
     p75 = stats.run_vitals_p75([r.id for r in history])
@@ -45,7 +46,7 @@ def _charts(project) -> dict:
         if any(v is not None for v in values) or budgets.get(metric) is not None:
             unit = ui.METRIC_UNITS[metric]
             charts[metric] = ui.line_chart(
-                values, labels, budget=budgets.get(metric),
+                values, labels, budget=budgets.get(metric), axes=True, decimals=3 if metric == "cls" else 0,
                 label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
             )
     return charts
@@ -53,11 +54,14 @@ def _charts(project) -> dict:
 
 def _runs_tab(project, *, error: str | None = None, active_run: str | None = None, status: int = 200):
     number, offset = page_of()
-    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE)
+    known = stats.branches(project.id)
+    branch = request.args.get("branch") or None
+    branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
+    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch)
     return (
         render_template(
-            "pages/project_runs.html", project=project, runs=items, verdict=runs.verdict,
-            page=ui.Page(number, ui.PER_PAGE, total), charts=_charts(project), error=error,
+            "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),
+            charts=_charts(project, branch), branches=known, branch=branch, chart_runs=CHART_RUNS, error=error,
             active_run=active_run, tab="runs",
         ),
         status,

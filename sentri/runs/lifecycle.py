@@ -63,12 +63,12 @@ def get_in_project(project: Project, public_id: str) -> Run:
     return run
 
 
-def list_for(project: Project, *, offset: int = 0, limit: int = 50) -> tuple[list[Run], int]:
-    """Return a page of the project's runs, newest first, and the total."""
-    total = db.session.scalar(select(func.count(Run.id)).where(Run.project_id == project.id)) or 0
-    page = db.session.scalars(
-        select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).offset(offset).limit(limit)
-    )
+def list_for(project: Project, *, offset: int = 0, limit: int = 50,
+             branch: str | None = None) -> tuple[list[Run], int]:
+    """Return a page of the project's runs (on `branch`, when given), newest first, and the total."""
+    where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
+    total = db.session.scalar(select(func.count(Run.id)).where(*where)) or 0
+    page = db.session.scalars(select(Run).where(*where).order_by(Run.id.desc()).offset(offset).limit(limit))
     return list(page), total
 
 
