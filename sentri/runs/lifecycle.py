@@ -270,9 +270,10 @@ def end(run_id: int) -> bool:
         return False
     run = db.session.get(Run, run_id, populate_existing=True)
     project = db.session.get(Project, run.project_id)
-    run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
-                                           flaky=run.flaky)
-    run.vitals_result = web_vitals_result(run, project)
+    if status == "completed":  # an aborted or failed run's tests did not all run: its gates say nothing
+        run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
+                                               flaky=run.flaky)
+        run.vitals_result = web_vitals_result(run, project)
     db.session.flush()
     history.update_flaky_scores(run_id)
     quarantine.after_run(project, run_id)
