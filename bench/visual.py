@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
+from sentri.stores import FolderStore  # noqa: E402
 from sentri.visual import store  # noqa: E402
 from sentri.visual.compare import compare  # noqa: E402
 from sentri.visual.shot import stable_screenshot  # noqa: E402
@@ -84,8 +85,9 @@ async def measure(url: str, repeat: int, root: Path) -> tuple[list[float], list[
             await page.goto(url, wait_until="load")
             await page.screenshot()  # warm-up
             baseline = await stable_screenshot(page)  # the approved baseline every step compares against
-            job = SimpleNamespace(uses_secrets=False, step_timeout_ms=15_000, rejected_shots={}, visual_root=root,
-                                  baselines={"bench@1280x720": {"id": 1, "sha256": store.put(root, baseline)}})
+            artifacts = FolderStore(root)
+            job = SimpleNamespace(uses_secrets=False, step_timeout_ms=15_000, rejected_shots={}, artifacts=artifacts,
+                                  baselines={"bench@1280x720": {"id": 1, "sha256": store.put(artifacts, baseline)}})
             snapshots = Snapshots(job)
             step_of = {"action": "expect_screenshot", "name": "bench"}
             for _ in range(repeat):

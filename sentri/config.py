@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import ratelimits
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
+from .stores import parse_url as parse_artifact_url
 from .worker.remote import parse_servers
 
 # The key signs sessions and API tokens and derives the key that encrypts environment secrets: a short
@@ -74,6 +75,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_MAX_WAITERS": _int,
     "SENTRI_API_RATE_LIMIT": str,
     "SENTRI_ARTIFACT_RETENTION_DAYS": _int,
+    "SENTRI_ARTIFACT_URL": str,
     "SENTRI_DEMO": _bool,
     "SENTRI_GITHUB_API_URL": str,
     "SENTRI_GITHUB_STATUS_CONTEXT": str,
@@ -115,6 +117,9 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_MAX_WAITERS": 8,
     "SENTRI_API_RATE_LIMIT": "100 per minute",
     "SENTRI_ARTIFACT_RETENTION_DAYS": 30,
+    # Where screenshots, traces and visual pictures are kept (stores/): None, the instance folder; or
+    # s3://bucket/prefix, an S3-compatible bucket (endpoint and credentials: the standard AWS_* variables).
+    "SENTRI_ARTIFACT_URL": None,
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     # GitHub Enterprise Server: https://<host>/api/v3. Requests under it skip the private-address rule.
     "SENTRI_GITHUB_API_URL": "https://api.github.com",
@@ -228,6 +233,11 @@ def derive(config: dict, instance_path: str) -> None:
         # only /metrics.
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
                           "(empty) before Sentri starts, or unset it.")
+    try:
+        url = config.get("SENTRI_ARTIFACT_URL")
+        config["ARTIFACT_BUCKET"] = parse_artifact_url(url) if url else None
+    except ValueError as exc:  # the value is not repeated: it may hold credentials written into it
+        raise ConfigError(f"SENTRI_ARTIFACT_URL is not valid: {exc}") from None
     try:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:

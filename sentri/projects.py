@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 from sqlalchemy import delete, func, select
 
 from . import origins
-from .artifacts import remove_run_folders
+from .artifacts import project_keys, remove_run_files
 from .database import write
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
@@ -88,12 +88,13 @@ def delete_project(project: Project, *, actor: User | None = None) -> None:
     """Delete a project with its tests and runs (and their artifact folders), and hard-delete its
     trigger tokens at once."""
     require_admin(actor)
-    run_ids = [Run.format_id(n) for n in db.session.scalars(select(Run.id).where(Run.project_id == project.id))]
+    run_ids = list(db.session.scalars(select(Run.id).where(Run.project_id == project.id)))
+    keys = project_keys(project.id)
     with write():
         # Tokens first and explicitly: they must be gone even where ON DELETE CASCADE is not enforced.
         db.session.execute(delete(TriggerToken).where(TriggerToken.project_id == project.id))
         db.session.delete(project)
-    remove_run_folders(current_app.instance_path, run_ids)
+    remove_run_files(current_app, keys, [Run.format_id(n) for n in run_ids])
 
 
 def serialize(project: Project) -> dict:

@@ -7,6 +7,7 @@ import io
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,6 +20,7 @@ from sentri.models import TestCase, utcnow
 from sentri.review import recording
 from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import Baseline, HealProposal
+from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
 from tests.support.runs import recorded_run
@@ -247,7 +249,8 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
                                                                                                 monkeypatch):
     project_id, test_id, _ = seeded
     monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
-    root = store.root(app.instance_path)
+    root = app.instance_path
+    pictures_store = artifact_store(app)
     names = ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")
     pngs = {name: _png(Image.new("L", (1, height))) for height, name in enumerate(names, start=1)}  # all apart
     pictures = {name: store.digest(png) for name, png in pngs.items()}
@@ -267,15 +270,15 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     # The pictures are written after the runs ended (whose end may prune in the background).
     old = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for name in pictures:
-        path = store.path_of(root, store.put(root, pngs[name]))
+        path = os.path.join(root, store.key_of(store.put(pictures_store, pngs[name])))
         if name != "fresh":  # a picture a worker just wrote, its result not stored yet
             os.utime(path, (old, old))
-    partial = root / "ab" / "left-by-a-crash.part"
+    partial = Path(root) / "visual" / "ab" / "left-by-a-crash.part"
     partial.parent.mkdir(parents=True, exist_ok=True)
     partial.write_bytes(b"half a png")
     os.utime(partial, (old, old))
     assert prune(app) == 3  # the expired run's picture, the orphan and the partial write
-    left = {name for name, sha in pictures.items() if store.path_of(root, sha).exists()}
+    left = {name for name, sha in pictures.items() if pictures_store.exists(store.key_of(sha))}
     assert left == {"approved", "rejected", "superseded", "shown", "fresh"} and not partial.exists()
 
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sentri.review import views
+from sentri.stores import FolderStore
 from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
@@ -165,10 +166,11 @@ def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alon
 
 
 def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
+    artifacts = FolderStore(tmp_path)
     with pytest.raises(ValueError, match="stored image is refused: 2000x100000 pixels"):
-        store.put(tmp_path, _claiming(2_000, 100_000))
+        store.put(artifacts, _claiming(2_000, 100_000))
     assert not any(tmp_path.iterdir())
-    assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
+    assert store.read(artifacts, store.put(artifacts, _png(_white()))) == _png(_white())
 
 
 @pytest.mark.parametrize("options, why", [({"threshold": 1.5}, "must be between 0 and 1"),
@@ -262,16 +264,16 @@ def test_a_locator_screenshot_is_the_size_of_its_element(browser):
         assert image.size == (300, 120)
 
 
-def _job(visual_root, **fields):
-    """What Snapshots reads of a TestJob."""
+def _job(folder, **fields):
+    """What Snapshots reads of a TestJob: its pictures go to the artifact store of this folder."""
     return SimpleNamespace(**{"uses_secrets": False, "step_timeout_ms": 5000, "baselines": {},
-                              "rejected_shots": {}, "visual_root": visual_root, **fields})
+                              "rejected_shots": {}, "artifacts": FolderStore(folder), **fields})
 
 
 def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, tmp_path):
     blocked = tmp_path / "visual"
     blocked.write_text("a file where the store's folder should be")  # every write under it fails, even as root
-    snapshots = Snapshots(_job(blocked))
+    snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
         with pytest.raises(AssertionError, match="the screenshot could not be stored"):
@@ -283,12 +285,10 @@ def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, 
 
 def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
     """A baseline stored before the limits existed: put() would refuse it now, so it is written directly."""
-    root = tmp_path / "visual"
     old = _claiming(8_000, 720)
     sha = store.digest(old)
-    store.path_of(root, sha).parent.mkdir(parents=True)
-    store.path_of(root, sha).write_bytes(old)
-    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+    FolderStore(tmp_path).put_bytes(store.key_of(sha), old, "image/png")
+    snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
         with pytest.raises(AssertionError, match='screenshot "home" could not be compared: The expected image '
@@ -303,7 +303,7 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
     The height limit is lowered so that a 2000-pixel page is over it: Chromium need not draw 33,000 pixels."""
     monkeypatch.setattr(limits, "MAX_HEIGHT", 1_000)
     root = tmp_path / "visual"
-    snapshots = Snapshots(_job(root))
+    snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
         await page.evaluate("document.body.style.height = '2000px'")
@@ -316,9 +316,9 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
 
 
 def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff(browser, tmp_path):
-    root = tmp_path / "visual"
-    sha = store.put(root, _png(_white()))
-    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+    artifacts = FolderStore(tmp_path)
+    sha = store.put(artifacts, _png(_white()))
+    snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
         with pytest.raises(AssertionError, match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
@@ -328,16 +328,16 @@ def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff
     _on_page(browser, take)
     (entry,) = snapshots.entries
     assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
-    assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)
+    assert _pixels(store.read(artifacts, entry["diffSha256"])).shape == (720, 1280, 3)
 
 
 def test_a_match_within_the_allowance_names_only_pictures_that_were_stored(browser, tmp_path, monkeypatch):
     """Finding 6: the actual picture of a match within the allowance was never stored, yet linked."""
-    root = tmp_path / "visual"
-    snapshots = Snapshots(_job(root))
+    artifacts = FolderStore(tmp_path)
+    snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
-        baseline = {"id": 1, "sha256": store.put(root, await stable_screenshot(page))}
+        baseline = {"id": 1, "sha256": store.put(artifacts, await stable_screenshot(page))}
         snapshots.job.baselines = {"home@1280x720": baseline, "again@1280x720": baseline}
         await page.locator("#card").evaluate("card => card.textContent = 'A card, reworded'")
         step = {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.05}
@@ -349,7 +349,7 @@ def test_a_match_within_the_allowance_names_only_pictures_that_were_stored(brows
     stored, unstored = snapshots.entries
     assert stored["status"] == "matched" and 0 < stored["ratio"] <= 0.05
     for sha in (stored["sha256"], stored["expectedSha256"], stored["diffSha256"]):
-        assert store.read(root, sha) is not None
+        assert store.read(artifacts, sha) is not None
     assert unstored["status"] == "matched" and {"sha256", "diffSha256"}.isdisjoint(unstored)
     (shown,) = views.snapshots([unstored], lambda sha: f"/visual/{sha}.png")
     assert shown["actualUrl"] is None and shown["diffUrl"] is None and shown["expectedUrl"] is not None

@@ -15,10 +15,10 @@ import math
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
 
+from ..artifacts import keep_files
 from ..crawl.visit import page_seconds
 from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
@@ -184,9 +184,7 @@ class BrowserWorker(threading.Thread):
             reason = self._cancel_reason
         with self.app.app_context():
             if result is not None:
-                for artifact in ("screenshot", "trace"):
-                    if result.get(artifact):
-                        result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
+                keep_files(self.app, result)  # into the artifact store (a bucket: uploaded), by key
                 claims.record(claim, result)
             elif reason == "shutdown":
                 claims.release(claim)  # handed back: another process (or the next start) runs it

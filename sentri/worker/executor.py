@@ -76,10 +76,11 @@ class TestJob:
     trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
     page_check: bool = False  # a crawl's page: it also fails on HTTP >= 400, exceptions, failed requests
     # expect_screenshot: the approved baselines {name@WxH: {"id", "sha256"}} for the run's browser and device,
-    # the pictures a person rejected {name@WxH: [sha256]}, and the visual store (visual/store.py).
+    # the pictures a person rejected {name@WxH: [sha256]}, and the artifact store the pictures go to
+    # (visual/store.py, stores/).
     baselines: dict[str, dict] = field(default_factory=dict)
     rejected_shots: dict[str, list[str]] = field(default_factory=dict)
-    visual_root: Path | None = None
+    artifacts: Any = None  # where pictures are kept (sentri/stores): the instance folder or a bucket
     # Healing locators: on unless the project is strict; the last passing run's descriptions per step, the
     # targets a person rejected per step, and the target of a proposal waiting for review per step, tried
     # before the step's own (worker/healer.py).

@@ -78,7 +78,7 @@ class Snapshots:
             return png
 
         baseline = self.job.baselines.get(key(name, size))
-        expected = store.read(self.job.visual_root, baseline["sha256"]) if baseline else None
+        expected = await self._read(name, baseline["sha256"]) if baseline else None
         judged: tuple[bytes, Comparison] | None = None  # the last screenshot compared, and how it compared
         differed: tuple[bytes, Comparison] | None = None  # the last still one unlike the baseline
         moving: bool | None = None  # why the last screenshot was not still: its pixels, or the network
@@ -88,17 +88,17 @@ class Snapshots:
                 if not shot.still:
                     moving = shot.moved if shot.moved is not None else moving
                 if baseline is not None and baseline["sha256"] == store.digest(shot.png):
-                    self._matched(index, name, size, baseline, shot.png, None)
+                    await self._matched(index, name, size, baseline, shot.png, None)
                     return
                 if expected is None:  # nothing approved, or the baseline's file is gone: a candidate
                     if shot.still:
-                        self._new(index, name, size, shot.png)
+                        await self._new(index, name, size, shot.png)
                         return
                     continue
                 if judged is None or judged[0] != shot.png:
                     judged = (shot.png, await self._compare(name, expected, shot.png, step))
                 if judged[1].passed:  # as toHaveScreenshot: a match passes, still or not
-                    self._matched(index, name, size, baseline, *judged)
+                    await self._matched(index, name, size, baseline, *judged)
                     return
                 if shot.still:
                     differed = judged
@@ -107,7 +107,7 @@ class Snapshots:
                    False: "the page kept loading: a request was in flight, or had just ended, at every screenshot"}
             raise AssertionError(f'screenshot "{name}" never kept still within {timeout_ms} ms: {why[moving]}; '
                                  "no picture was kept. Mask what moves, or wait for what the page is still drawing")
-        self._changed(index, name, size, baseline, *differed, step)
+        await self._changed(index, name, size, baseline, *differed, step)
 
     async def _compare(self, name: str, expected: bytes, png: bytes, step: dict) -> Comparison:
         try:
@@ -117,15 +117,15 @@ class Snapshots:
         except ValueError as exc:  # e.g. a baseline past the size compare() accepts: no retry helps
             raise AssertionError(f'screenshot "{name}" could not be compared: {exc}') from None
 
-    def _new(self, index: int, name: str, size: str, png: bytes) -> None:
+    async def _new(self, index: int, name: str, size: str, png: bytes) -> None:
         """Record a candidate baseline; a picture that cannot be stored fails the step and is not named."""
-        unstored = self._store(png)
+        unstored = await self._store(png)
         if unstored:
             raise AssertionError(f"the screenshot could not be stored: {unstored}")
         self.entries.append({"step": index, "name": name, "viewport": size, "sha256": store.digest(png),
                              "status": "new"})
 
-    def _matched(self, index: int, name: str, size: str, baseline: dict, png: bytes,
+    async def _matched(self, index: int, name: str, size: str, baseline: dict, png: bytes,
                  result: Comparison | None) -> None:
         """Record a match, naming only the pictures that are stored: the actual one and any diff too."""
         entry: dict[str, Any] = {"step": index, "name": name, "viewport": size, "status": "matched",
@@ -134,15 +134,15 @@ class Snapshots:
             entry["box"] = list(result.box)
         # Stored even when identical to the baseline: put() writes nothing when the file is there, and puts
         # back a baseline file that was lost.
-        if not self._store(png):
+        if not await self._store(png):
             entry["sha256"] = store.digest(png)
         if result is not None or "sha256" in entry:  # compared: the baseline's file was read
             entry["expectedSha256"] = baseline["sha256"]
-        if result is not None and result.diff_png is not None and not self._store(result.diff_png):
+        if result is not None and result.diff_png is not None and not await self._store(result.diff_png):
             entry["diffSha256"] = store.digest(result.diff_png)
         self.entries.append(entry)
 
-    def _changed(self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison,
+    async def _changed(self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison,
                  step: dict) -> None:
         """Fail the step with the last still screenshot that differed from the baseline, kept for review."""
         sha = store.digest(png)
@@ -154,25 +154,36 @@ class Snapshots:
             why = (f"{result.diff_pixels} of its pixels ({result.ratio:.2%}) differ from the approved baseline "
                    f"({_allowance(step)})")
         message = f'screenshot "{name}" changed: {why}'
-        unstored = self._store(png)
+        unstored = await self._store(png)
         if unstored:
             raise AssertionError(f"{message}; the screenshot could not be stored: {unstored}")
         entry = {"step": index, "name": name, "viewport": size, "sha256": sha, "baselineId": baseline["id"],
                  "expectedSha256": baseline["sha256"], "status": "rejected" if rejected else "changed",
                  "ratio": round(result.ratio, 6), "box": list(result.box) if result.box else None}
-        if result.diff_png is not None and not self._store(result.diff_png):
+        if result.diff_png is not None and not await self._store(result.diff_png):
             entry["diffSha256"] = store.digest(result.diff_png)  # else the sentence says what changed
         self.entries.append(entry)
         verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
         raise AssertionError(f"{message}; {verdict}")
 
-    def _store(self, png: bytes) -> str | None:
-        """Store a picture an entry names; say why it could not be, or None."""
-        if not self.keep or self.job.visual_root is None:
+    async def _read(self, name: str, sha: str) -> bytes | None:
+        """The approved baseline's picture, or None when its file is gone (off the loop: a bucket is slow)."""
+        if self.job.artifacts is None:
+            return None
+        try:
+            return await asyncio.to_thread(store.read, self.job.artifacts, sha)
+        except OSError as exc:  # a store that does not answer: no verdict, rather than a wrong one
+            raise AssertionError(f'screenshot "{name}" could not be compared: its approved baseline could not be '
+                                 f"read: {exc.strerror or exc}") from None
+
+    async def _store(self, png: bytes) -> str | None:
+        """Store a picture an entry names (off the loop: the store may be a bucket); say why it could not be,
+        or None."""
+        if not self.keep or self.job.artifacts is None:
             return None  # a re-run for its trace writes nothing, and its entries are never recorded either
         try:
-            store.put(self.job.visual_root, png)
-        except OSError as exc:  # a full disk fails the step with a sentence, not the worker
+            await asyncio.to_thread(store.put, self.job.artifacts, png)
+        except OSError as exc:  # a full disk or a bucket that does not answer fails the step, not the worker
             return exc.strerror or str(exc)
         except ValueError as exc:  # over the size limits: refused when taken already, but never written
             return str(exc)
