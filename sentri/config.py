@@ -9,8 +9,11 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from limits import parse_many
+
 from . import ratelimits
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
+from .ssrf import Allowlist
 from .stores import parse_url as parse_artifact_url
 from .worker.remote import parse_servers
 
@@ -242,3 +245,19 @@ def derive(config: dict, instance_path: str) -> None:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:
         raise ConfigError(f"SENTRI_BROWSER_SERVERS: {exc}") from None
+    check_when_used(config)
+
+
+def check_when_used(config: Mapping[str, object]) -> None:
+    """Parse now what is otherwise read only when used (a rate limit at the first request it limits, the
+    allowlist at the first callback): a bad value stops the start with one line, not a request later."""
+    for name in ("SENTRI_TRIGGER_RATE_LIMIT", "SENTRI_LOGIN_RATE_LIMIT", "SENTRI_API_RATE_LIMIT"):
+        try:
+            parse_many(str(config[name]))
+        except ValueError:
+            raise ConfigError(f"{name}={config[name]!r} is not a rate limit: write it like '20 per hour' or "
+                              "'100/minute' (several with ';')") from None
+    try:
+        Allowlist.parse(str(config.get("SENTRI_CALLBACK_ALLOWLIST") or ""))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
