@@ -41,24 +41,20 @@ def test_a_bad_setting_stops_the_server_at_start_with_what_is_wrong(app_factory,
     assert "SENTRI_BROWSER_SERVERS" in str(refused.value) and says in str(refused.value)
 
 
-def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retry():
-    pool = remote.ServerPool(remote.parse_servers("ws://a:1#2,ws://b:1#3"))
-    taken = [pool.acquire() for _ in range(5)]
-    assert sorted(e.url for e in taken) == ["ws://a:1"] * 2 + ["ws://b:1"] * 3
-    assert pool.acquire() is None and not pool.has_room()
-    for endpoint in taken:
-        pool.release(endpoint)
+def test_the_pool_offers_answering_endpoints_first_and_a_down_one_once_its_retry_is_due():
+    pool = remote.ServerPool(remote.parse_servers("ws://a:1#2,ws://b:1#3"), secret="s")
+    a, b = (e.key for e in pool.endpoints)
+    assert pool.candidates() == [(a, 2, 1), (b, 3, 1)]  # neither tried yet
+    pool.answered(pool.endpoints[0])
     why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
     assert why == "b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
-    assert {pool.acquire().url for _ in range(2)} == {"ws://a:1"}
-    assert pool.acquire() is None and not pool.all_down(set())  # a's slots will free up: wait for them
-    assert pool.all_down({"ws://a:1"})
-    pool.refused(pool.endpoints[0], "gone too")
-    for _ in range(2):
-        pool.release(pool.endpoints[0])
-    # Every endpoint down: tried again at once rather than failing a run during the retry wait.
-    assert pool.has_room() and pool.acquire().url == "ws://b:1"
-    assert pool.status()[1] == {"endpoint": "b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
+    assert pool.candidates() == [(a, 2, 0)]
+    assert pool.candidates({"ws://a:1"}) == [(b, 3, 2)]  # every endpoint left is down: tried all the same
+    assert not pool.all_down(set()) and pool.all_down({"ws://a:1"})
+    pool.endpoints[1].retry_at = 0.0  # its retry is due
+    assert pool.candidates() == [(a, 2, 0), (b, 3, 2)]
+    assert pool.status({b: 1})[1] == {"endpoint": "b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
+    assert pool.status(None)[0]["busy"] is None  # the database did not say
 
 
 def test_a_version_mismatch_is_said_with_both_versions():
