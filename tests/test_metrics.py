@@ -294,7 +294,7 @@ def test_health_shows_the_database_and_the_queue(app, client):
                                    "queue": {"queuedTests": 2, "runningTests": 1, "activeRuns": 1},
                                    # Local browsers: one row for this process's (SENTRI_MAX_BROWSERS is 1 here).
                                    "browserServers": [{"endpoint": "local", "state": "up", "capacity": 1,
-                                                       "busy": 0, "error": None}]}
+                                                       "busy": 0, "error": None, "checkedAt": None}]}
     assert client.get("/healthz").get_json() == {"status": "ok"}  # the liveness probe is unchanged
 
 

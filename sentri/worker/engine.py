@@ -34,6 +34,7 @@ from ..runs.crawls import CrawlClaim
 from . import slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
+from .probe import Prober
 from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
@@ -76,6 +77,9 @@ class RunEngine:
         self._started = False
         self.stopping = False
         self._beat_stop = threading.Event()
+        # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
+        self.prober = (Prober(self.pool, float(app.config["SENTRI_BROWSER_PROBE_SECONDS"]), self._beat_stop)
+                       if self.pool is not None else None)
 
     # -- life cycle ----------------------------------------------------------------------------------
 
@@ -95,6 +99,8 @@ class RunEngine:
                 slots.ensure(self.pool.slot_rows())
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
         self._heartbeat.start()
+        if self.prober is not None:
+            self.prober.start()
         for index in range(self.size):
             worker = BrowserWorker(self, index)
             self._workers.append(worker)
@@ -118,6 +124,8 @@ class RunEngine:
         self._beat_stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=10)
+        if self.prober is not None:
+            self.prober.join(timeout=10)
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
         if self._started:
             try:

@@ -8,10 +8,11 @@ takes a slot with the test it claims, on the endpoint this pool prefers (up befo
 free slots), connects there if it has no connection yet, and gives the slot back once the test's
 contexts are closed.
 
-An endpoint that refuses or cannot be reached is marked down (logged once, shown by status() on /health
-and /metrics) and skipped; it is tried again after RETRY_SECONDS, or at once when every endpoint is
-down, so a restarted server is used again without a restart here. When no endpoint answers, the run
-fails at once with a sentence naming them all.
+Every process checks every endpoint each SENTRI_BROWSER_PROBE_SECONDS, busy or idle (worker/probe.py), and a
+test's connect is a check too: an endpoint that refuses or cannot be reached is marked down (logged once,
+shown by status() on /health and /metrics, with when it was last checked) and skipped until a check finds
+it answering again, so a restarted server is used again without a restart here. When every endpoint is
+down they are tried all the same, and when none answers the run fails at once with a sentence naming them.
 A server of another Playwright version refuses the connection (HTTP 428): said with both versions.
 
 Everything the browser guard enforces (schemes, blocked networks, where secrets may be typed) is enforced
@@ -30,8 +31,8 @@ import json
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -40,11 +41,11 @@ from flask import current_app, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..timestamps import isoformat, utcnow
 from . import slots
 from .browsers import chromium_args
 
 log = logging.getLogger("sentri.worker")
-RETRY_SECONDS = 5.0  # a down endpoint is tried again after this long
 CONNECT_TIMEOUT_MS = 10_000
 PLAYWRIGHT_VERSION = version("playwright")
 _MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
@@ -85,7 +86,7 @@ class Endpoint:
     capacity: int
     state: str = "unknown"  # unknown (not tried yet) | up | down
     error: str | None = None  # why it is down, scrubbed
-    retry_at: float = 0.0
+    checked_at: datetime | None = None  # when a check (or a test's connect) last said which
     name: str = ""  # how it is shown: shown(url), numbered by ServerPool when two share a host:port
     key: str = ""  # slots.key(): what its slots are stored under, set by ServerPool
 
@@ -103,7 +104,7 @@ class Endpoint:
 
     def row(self, busy: int | None) -> dict[str, Any]:
         return {"endpoint": self.name, "state": self.state, "capacity": self.capacity, "busy": busy,
-                "error": self.error}
+                "error": self.error, "checkedAt": isoformat(self.checked_at)}
 
 
 def parse_servers(value: str | None) -> list[Endpoint]:
@@ -174,13 +175,11 @@ class ServerPool:
 
     def candidates(self, skip: set[str] | frozenset = frozenset()) -> list[tuple[str, int, int]]:
         """(key, capacity, rank) of the endpoints a test may take a slot on (slots.take()): those not in `skip`
-        that answer or are not known yet, and a down one once its retry is due. When every endpoint left is
-        down, all of them: a restarted server is better than a failed run, and a run whose servers are all
-        gone fails at once, naming them."""
-        now = time.monotonic()
+        that answer or are not known yet. When every endpoint left is down, all of them: a restarted server is
+        better than a failed run, and a run whose servers are all gone fails at once, naming them."""
         with self._lock:
             left = [e for e in self.endpoints if e.url not in skip]
-            ready = [e for e in left if e.state != "down" or now >= e.retry_at] or left
+            ready = [e for e in left if e.state != "down"] or left
             return [(e.key, e.capacity, RANK[e.state]) for e in ready]
 
     def all_down(self, tried: set[str]) -> bool:
@@ -189,19 +188,19 @@ class ServerPool:
             return all(e.url in tried or e.state == "down" for e in self.endpoints)
 
     def answered(self, endpoint: Endpoint) -> None:
+        """Mark an endpoint up: a check or a test's connect was taken."""
         with self._lock:
             was = endpoint.state
-            endpoint.state, endpoint.error = "up", None
+            endpoint.state, endpoint.error, endpoint.checked_at = "up", None, utcnow()
         if was == "down":
             log.warning("browser server %s answers again", endpoint.name)
 
     def refused(self, endpoint: Endpoint, error: Exception | str) -> str:
-        """Mark an endpoint down for RETRY_SECONDS; return (and log, once per outage) why."""
+        """Mark an endpoint down until a check finds it answering; return (and log, once per outage) why."""
         why = refusal(endpoint, error)
         with self._lock:
             was = endpoint.state
-            endpoint.state, endpoint.error = "down", why
-            endpoint.retry_at = time.monotonic() + RETRY_SECONDS
+            endpoint.state, endpoint.error, endpoint.checked_at = "down", why, utcnow()
         if was != "down":
             log.warning("browser server skipped: %s", why)
         return why
@@ -231,8 +230,9 @@ class ServerPool:
 
 
 def status() -> list[dict[str, Any]]:
-    """One row per browser endpoint: {"endpoint", "state", "capacity", "busy", "error"}, `busy` counted over every
-    process (None when the database did not answer). With local browsers, one row "local" (capacity
+    """One row per browser endpoint: {"endpoint", "state", "capacity", "busy", "error", "checkedAt"}, `busy`
+    counted over every process (None when the database did not answer), the rest as this process's checks
+    found it. With local browsers, one row "local" (capacity
     SENTRI_MAX_BROWSERS, busy = this process's workers running a test)."""
     engine = current_app.extensions.get("sentri_engine") if has_app_context() else None
     if engine is None:
@@ -245,4 +245,5 @@ def status() -> list[dict[str, Any]]:
             log.exception("the browser servers' busy slots could not be read")
             busy = None
         return engine.pool.status(busy)
-    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None}]
+    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None,
+             "checkedAt": None}]
