@@ -45,9 +45,12 @@ def test_slots_are_taken_where_most_are_free_and_never_past_a_servers_capacity(a
     assert _take(app, pool, "node-2", 0) is None  # another process finds them all held
     assert _busy(app, pool) == {"a:1": 2, "b:1": 3}
     with app.app_context():
+        assert not slots.any_free(pool.candidates())  # so its workers claim nothing: no test waits for a slot
+    with app.app_context():
         slots.release(taken[1], "node-2", 1)  # not its slot: nothing happens
         assert _busy(app, pool) == {"a:1": 2, "b:1": 3}
         slots.release(taken[1], "node-1", 1)
+        assert slots.any_free(pool.candidates())
     again = _take(app, pool, "node-2", 0)
     assert again == taken[1] and _busy(app, pool) == {"a:1": 2, "b:1": 3}
 

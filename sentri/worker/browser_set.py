@@ -79,6 +79,15 @@ class WorkerBrowsers:
         self.held, self.slot = held, self.pool.endpoint(held.server)
         return True
 
+    def room(self) -> bool:
+        """Whether a slot is free now where take_slot() would look: when none is, a claim would only lock a
+        run's row (making another process's claim skip it) to take nothing."""
+        try:
+            with self.app.app_context():
+                return slots.any_free(self.pool.candidates())
+        except Exception:  # the claim that follows says what is wrong with the database
+            return True
+
     def _take_another(self, skip: set[str]) -> bool:
         """Lease a slot in a transaction of its own (the one taken with the claim was given back)."""
         with self.app.app_context(), write():

@@ -101,6 +101,10 @@ class BrowserWorker(threading.Thread):
         take_slot = self.browsers.take_slot if self.engine.pool is not None else None
         while not self.engine.stopping:
             seen = self.engine.work_signal()
+            if take_slot is not None and not self.browsers.room():
+                busy = False
+                self.engine.wait_idle(seen)  # every slot is held: look again on this process's next turn
+                continue
             try:
                 claim = self.engine.claim(look_first=not busy, slot=take_slot)
             except Exception:  # the database is busy or gone for a moment: try again shortly

@@ -94,6 +94,12 @@ def busy(keys: list[str]) -> dict[str, int]:
     return {server: counts.get(server, 0) for server in keys}
 
 
+def any_free(candidates: list[tuple[str, int, int]]) -> bool:
+    """Whether any of these (key, capacity, rank) endpoints has a free slot now (a read: nothing is locked)."""
+    held = busy([server for server, _capacity, _rank in candidates])
+    return any(held[server] < capacity for server, capacity, _rank in candidates)
+
+
 def take(candidates: list[tuple[str, int, int]], owner: str, worker: int, lease_seconds: float) -> Held | None:
     """In the caller's transaction: lease the first free slot of the best of these (key, capacity, rank)
     endpoints, lowest rank first and then the one with the most free slots; None when none has one."""
