@@ -249,8 +249,9 @@ def test_a_check_tells_a_server_that_takes_the_connection_from_one_that_refuses_
         endpoint = remote.Endpoint(old.url, 1)
         said = remote.refusal(endpoint, asyncio.run(probe.handshake(old.url)))
         assert said.startswith(f"{_name(old)} runs Playwright 1.64, this Sentri Playwright"), said
-        wrong_path = asyncio.run(probe.handshake(f"{server.url}elsewhere"))
-        assert "400 Bad Request" in wrong_path
+        secret = f"ws://user:s3cret@127.0.0.1:{server.port}/p4th?token=t0ken"  # a path this server refuses
+        said = remote.refusal(remote.Endpoint(secret, 1), asyncio.run(probe.handshake(secret)))
+        assert said == f"{_name(server)}: WebSocket error: {_name(server)} 400 Bad Request", said
     gone = BrowserServer()  # never started: its port refuses
     assert asyncio.run(probe.handshake(gone.url)) == f"WebSocket error: connect ECONNREFUSED {_name(gone)}"
 

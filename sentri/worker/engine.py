@@ -5,9 +5,9 @@ The database holds every run; this process holds only what cannot live there: th
 warm browsers and the handles to cancel a running test. Any number of processes may serve one
 PostgreSQL database this way (SQLite: one process).
 
-The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's live
-workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked) or that are no longer
-theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
+The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
+live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
+or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
 runs with nothing left), fires ends nobody took, and says this process is alive (the nodes table).
 """
 
