@@ -87,6 +87,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_LEASE_SECONDS": _int,
     "SENTRI_BROWSER_SERVERS": str,
     "SENTRI_BROWSER_SERVER_CHROMIUM": str,
+    "SENTRI_BROWSER_PROBE_SECONDS": _int,
     "SENTRI_METRICS": _bool,
     "SENTRI_METRICS_TOKEN": str,
     "SENTRI_PASSWORD_HASH": str,
@@ -140,6 +141,8 @@ DEFAULTS: dict[str, object] = {
     # The Chromium a browser server started with --unsafe should launch (a path on that server's machine);
     # None: the server's own browser (the official Playwright image has it).
     "SENTRI_BROWSER_SERVER_CHROMIUM": None,
+    # How often every process checks every browser server, whether it has tests for it or not (worker/probe.py).
+    "SENTRI_BROWSER_PROBE_SECONDS": 5,
     # When a Playwright trace is recorded (executor.py): "rerun" = a failed test is run once more with
     # tracing on, so passing tests pay nothing for it; "always" = every attempt is traced.
     "SENTRI_TRACES": "rerun",
@@ -236,6 +239,8 @@ def derive(config: dict, instance_path: str) -> None:
         # only /metrics.
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
                           "(empty) before Sentri starts, or unset it.")
+    if int(config["SENTRI_BROWSER_PROBE_SECONDS"]) < 1:
+        raise ConfigError("SENTRI_BROWSER_PROBE_SECONDS must be a whole number of seconds, 1 or more.")
     try:
         url = config.get("SENTRI_ARTIFACT_URL")
         config["ARTIFACT_BUCKET"] = parse_artifact_url(url) if url else None

@@ -56,6 +56,8 @@ DOCS: dict[str, str] = {
                             "waits before it recovers the tests of one that died.",
     "SENTRI_BROWSER_SERVERS": "Playwright browser servers to run tests on instead of local browsers: "
                               "`ws://host:3000#4,ws://other:3000#4` (tests at once after `#`). Shown as host:port.",
+    "SENTRI_BROWSER_PROBE_SECONDS": "How often every process checks every browser server (a WebSocket handshake, "
+                                    "no browser launched), busy or idle; at least 1.",
     "SENTRI_BROWSER_SERVER_CHROMIUM": "The Chromium a browser server started with `--unsafe` should launch.",
     "SENTRI_METRICS": "Serve Prometheus metrics at `/metrics`.",
     "SENTRI_METRICS_TOKEN": "When set, `/metrics` needs `Authorization: Bearer <token>`.",

@@ -56,6 +56,13 @@ def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
         create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
 
 
+def test_the_browser_servers_are_checked_every_5_s_unless_set_to_at_least_1(tmp_path, monkeypatch):
+    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SENTRI_BROWSER_PROBE_SECONDS"] == 5
+    monkeypatch.setenv("SENTRI_BROWSER_PROBE_SECONDS", "0")
+    with pytest.raises(RuntimeError, match="SENTRI_BROWSER_PROBE_SECONDS must be .* 1 or more"):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+
+
 def test_postgresql_urls_use_psycopg(tmp_path):
     app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
