@@ -1,4 +1,4 @@
-"""Browser server slots in the database (issue 33): a server's `#n` is n rows that every Sentri process serving
+"""Browser server slots in the database: a server's `#n` is n rows that every Sentri process serving
 this database leases from, so two replicas together never put more than n tests on it. Self-contained: it
 only adds a table.
 
