@@ -16,6 +16,7 @@ import pytest
 from sentri import origins, projects, testcases, tokens, users
 from sentri.auth import issue_jwt
 from sentri.crawl.discovery import fetch_text
+from sentri.runtime import runtime
 from sentri.worker import executor
 from tests.support import StaticSite, TricklingReceiver
 
@@ -174,5 +175,5 @@ def test_a_job_past_its_hard_deadline_is_given_up_failed_and_the_browser_relaunc
         assert held["status"] == "failed"
         assert "outlived every deadline of its own" in held["error"], held
         assert after["status"] == "passed"  # on a relaunched browser
-        worker = app.extensions["sentri_engine"]._workers[0]
+        worker = runtime(app).engine._workers[0]
         assert worker.browsers.local is not None and worker.browsers.local.is_connected()

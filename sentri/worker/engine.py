@@ -31,6 +31,7 @@ from ..models import Node, utcnow
 from ..runs import claims, crawls
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from ..runtime import runtime
 from . import slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
@@ -55,7 +56,7 @@ def node_identity() -> str:
 
 
 class RunEngine:
-    """Browser workers and the heartbeat of this process; app.extensions['sentri_engine']."""
+    """Browser workers and the heartbeat of this process; runtime(app).engine."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -259,7 +260,7 @@ class RunEngine:
                         recovered = claims.recover() + crawls.recover()
                         if recovered:
                             self.wake()
-                        self.app.extensions["sentri_hooks"].take_stale()
+                        runtime(self.app).hooks.take_stale()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
                         self._seen()
@@ -272,9 +273,7 @@ class RunEngine:
         with write():
             db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
             db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
-        reporter = self.app.extensions.get("sentri_github")
-        if reporter is not None:
-            reporter.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
+        runtime(self.app).github.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
 
 
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
