@@ -22,7 +22,7 @@ from .models import Result, Run, utcnow
 from .stores import artifact_store
 from .visual.prune import prune_pictures
 
-log = logging.getLogger("sentri.artifacts")
+log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600
 # A file of an ended run that no result points at is left this long before it counts as orphaned.
 ORPHAN_GRACE_SECONDS = 600

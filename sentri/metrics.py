@@ -28,7 +28,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-log = logging.getLogger("sentri.metrics")
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
 # The label values each instrument is known to take. A child exists (and is exposed) only once .labels() made

@@ -28,7 +28,7 @@ from . import report
 from .client import Client, GitHubError
 from .state import LOST_TOKEN, record
 
-log = logging.getLogger("sentri.github")
+log = logging.getLogger(__name__)
 
 
 class GitHubReporter:

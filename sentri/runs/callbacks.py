@@ -22,7 +22,7 @@ from ..models import Run
 from .options import callback_allowlist
 from .serialize import callback_payload, run_url
 
-log = logging.getLogger("sentri.notify")
+log = logging.getLogger(__name__)
 # For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
 CALLBACK_TIMEOUT_SECONDS = 10.0
 # Only the status is used: the rest of the answer is never read, however long it is.

@@ -33,7 +33,7 @@ from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..review import recording
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 LOST = "the worker running it stopped"
 STOPPED = "the server running it was stopped"

@@ -30,7 +30,7 @@ from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or
 from . import lifecycle
 from .options import RunOptions
 
-log = logging.getLogger("sentri.crawls")
+log = logging.getLogger(__name__)
 MAX_CLAIMS = 2  # a crawl lost with its worker is run again once, then failed
 PAGE_CHECK_PREFIX = "Page "
 
@@ -115,7 +115,9 @@ def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None =
         if crawl.run_id is not None:
             db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == "queued")
                                .values(status="running", started_at=now))
-        return CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+        taken = CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+    log.info("CRL-%s started on %s%s", taken.crawl_id, owner, f" for RUN-{taken.run_id}" if taken.run_id else "")
+    return taken
 
 
 def renew(owner: str, crawl_ids: list[int], lease_seconds: float) -> None:
@@ -177,6 +179,8 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
             _queue_page_checks(crawl.run_id, pages)
+        counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
+    log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
 
 
@@ -187,6 +191,8 @@ def fail(claim: CrawlClaim, error: str) -> None:
             status="failed", error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
         if failed and claim.run_id is not None:
             lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
+    if failed:
+        log.info("CRL-%s failed: %s", claim.crawl_id, error[:300])
 
 
 def stopped(claim: CrawlClaim) -> None:
@@ -197,6 +203,8 @@ def stopped(claim: CrawlClaim) -> None:
         if done and claim.run_id is not None:
             _no_longer_crawling(claim.run_id)
             lifecycle.end_if_done(claim.run_id)
+    if done:
+        log.info("CRL-%s aborted: stopped", claim.crawl_id)
 
 
 def release(claim: CrawlClaim) -> None:

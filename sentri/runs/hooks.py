@@ -31,7 +31,7 @@ from ..runtime import runtime
 from .callbacks import CallbackSender
 from .serialize import verdict
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 _ENDED = "sentri_ended_runs"
 # How long a pending end may wait for the process that ended the run before another process takes it.
 STALE_SECONDS = 10.0

@@ -11,7 +11,7 @@ from ..runtime import runtime
 from . import lifecycle
 from .options import RunOptions
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 
 def launch(project: Project, options: RunOptions, *, source: str, triggered_by: str,

@@ -40,7 +40,7 @@ from ..models import (
 from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
 from .options import RunOptions
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 RESTARTED = "The server restarted while the run was in progress."
 # What a stopped run's remaining tests are skipped as, by the run's stop_reason.

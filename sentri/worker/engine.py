@@ -38,7 +38,7 @@ from .jobs import JobBuilder
 from .probe import Prober
 from .remote import Endpoint, ServerPool
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # How often this process looks for work no wake() announced (another process queued it, a lease expired):
 # once per interval for the whole process, not per idle worker.

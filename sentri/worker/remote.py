@@ -46,7 +46,7 @@ from ..timestamps import isoformat, utcnow
 from . import slots
 from .browsers import chromium_args
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_MS = 10_000
 PLAYWRIGHT_VERSION = version("playwright")
 _MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
