@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import ratelimits
+from .notify import smtp as smtp_relay
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
 from .stores import parse_url as parse_artifact_url
 from .worker.remote import parse_servers
@@ -87,6 +88,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_METRICS": _bool,
     "SENTRI_METRICS_TOKEN": str,
     "SENTRI_PASSWORD_HASH": str,
+    "SENTRI_SMTP_URL": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -144,6 +146,9 @@ DEFAULTS: dict[str, object] = {
     # `Authorization: Bearer <token>` (routes/health.py).
     "SENTRI_METRICS": False,
     "SENTRI_METRICS_TOKEN": None,
+    # Where e-mail alerts go out: smtp://[user:password@]host[:port][?from=...] (STARTTLS when offered) or
+    # smtps://...; None: e-mail channels cannot be made (notify/smtp.py).
+    "SENTRI_SMTP_URL": None,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     # werkzeug's password hashing method; the default is werkzeug's own (scrypt). Tests use a cheap one.
     "SENTRI_PASSWORD_HASH": "scrypt",
@@ -238,6 +243,11 @@ def derive(config: dict, instance_path: str) -> None:
         config["ARTIFACT_BUCKET"] = parse_artifact_url(url) if url else None
     except ValueError as exc:  # the value is not repeated: it may hold credentials written into it
         raise ConfigError(f"SENTRI_ARTIFACT_URL is not valid: {exc}") from None
+    if config.get("SENTRI_SMTP_URL"):
+        try:
+            smtp_relay.parse(config["SENTRI_SMTP_URL"])
+        except ValueError as exc:  # the value is not repeated: it holds the relay's password
+            raise ConfigError(f"SENTRI_SMTP_URL {exc}") from None
     try:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:

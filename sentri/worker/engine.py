@@ -8,7 +8,7 @@ PostgreSQL database this way (SQLite: one process).
 The heartbeat, once a second: renews the leases of the rows this process's live workers hold, and
 cancels those whose run is stopping (an abort, in whatever process it was asked) or that are no longer
 theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
-runs with nothing left), fires ends nobody took, fires due schedules
+runs with nothing left), fires ends nobody took, sends the notifications that are due, fires due schedules
 (schedules/firing.py) and says this process is alive (the nodes table).
 """
 
@@ -251,6 +251,7 @@ class RunEngine:
                             self.wake()
                         hooks = self.app.extensions["sentri_hooks"]
                         hooks.take_stale()
+                        hooks.notifications.pump()
                         self._fire_schedules()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
