@@ -13,6 +13,7 @@ from . import (
     api_projects,
     api_review,
     api_runs,
+    api_schedules,
     api_settings,
     api_suites,
     api_tests,
@@ -41,6 +42,6 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(refuse_unstorable_characters)
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, api_users, api_crawls, api_review, api_openapi, pages_common, demo,
+        api_suites, api_environments, api_schedules, api_users, api_crawls, api_review, api_openapi, pages_common, demo,
     ):
         app.register_blueprint(module.bp)
