@@ -120,10 +120,6 @@ def update(schedule: Schedule, body: ScheduleChanges) -> Schedule:
     return schedule
 
 
-def pause(schedule: Schedule) -> Schedule:
-    return update(schedule, ScheduleChanges(enabled=False))
-
-
 def delete(schedule: Schedule, *, actor: User | None = None) -> None:
     """Delete a schedule (admins, or the CLI); its runs stay, named by its id."""
     require_admin(actor)
