@@ -1,16 +1,16 @@
 """Schedules (cron in a time zone, claimed by their next time) and notification channels with their
 delivery outbox (one row per run end and channel).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-10
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
