@@ -108,7 +108,9 @@ def send(relay: Relay, mail: EmailMessage, recipients: list[str], timeout: float
                 code, answer = client.rcpt(recipient)
                 if code not in (250, 251):
                     raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
-            code, answer = client.data(mail.as_bytes())
+            # CRLF line ends: smtplib fixes them in a str, not in bytes, and a relay reads a bare-LF message
+            # as one line too long.
+            code, answer = client.data(mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")))
             if code != 250:
                 raise smtplib.SMTPDataError(code, answer)
             return code, answer.decode(errors="replace")
