@@ -80,6 +80,8 @@ def enqueue(run_id: int) -> list[int]:
         if event is not None:
             rows.append(NotificationDelivery(run_id=run_id, channel_id=channel.id, event=event, state="pending",
                                              attempts=0, next_attempt_at=now, created_at=now))
+    if not rows:  # nobody is told: the run's integrations say nothing of notifications
+        return []
     db.session.add_all(rows)
     db.session.flush()
     names = {c.id: c for c in channels}
