@@ -57,7 +57,7 @@ def _webhook(kind: str, target: str, summary: dict) -> Outcome:
     except requests.RequestException as exc:
         return Outcome(False, error=f"the request to {host} failed ({type(exc).__name__})", retry=True)
     answer = response.content.decode("utf-8", errors="replace")[:ANSWER_SHOWN]
-    if response.ok:
+    if 200 <= response.status_code < 300:  # not response.ok: a 3xx is a redirect not followed, nothing received
         return Outcome(True, response.status_code, answer)
     retry = response.status_code >= 500 or response.status_code in (408, 429)
     return Outcome(False, response.status_code, answer,
