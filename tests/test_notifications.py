@@ -244,6 +244,31 @@ def test_a_failing_delivery_is_retried_with_back_off_a_bounded_number_of_times(a
         assert len(broken.received) == outbox.MAX_ATTEMPTS
 
 
+def test_a_receiver_can_neither_redirect_an_alert_nor_flood_the_sender(app, client, admin_headers, project):
+    """The answer is read up to a bound, then the connection is dropped; a redirect is an answer, not followed
+    (not to another allowed receiver, and not to a private address)."""
+    with Receiver("webhook") as elsewhere, Receiver("flood") as flood:
+        with Receiver("redirect", location=elsewhere.url) as moved, \
+                Receiver("redirect", location="http://10.1.2.3/hook") as private:
+            for name, receiver in (("flood", flood), ("moved", moved), ("private", private)):
+                _channel(client, admin_headers, project["id"], name=name, kind="webhook", target=receiver.url)
+            run_id = _run(app, project["id"], FAILED)
+            _settled(app, run_id)
+        assert elsewhere.received == [] and len(flood.received) == 1
+        assert flood.flooded < outbox_bound(), flood.flooded
+    told = {n["name"]: n for n in client.get(f"/api/v1/runs/RUN-{run_id}", headers=admin_headers)
+            .get_json()["integrations"]["notifications"]}
+    assert told["moved"]["state"] == told["private"]["state"] == "failed"  # a 3xx is not worth a retry
+    assert told["moved"]["lastError"] == "127.0.0.1 answered 307" and told["moved"]["status"] == 307
+    assert told["flood"]["state"] == "retrying" and told["flood"]["status"] == 500
+    assert len(told["flood"]["lastError"]) < 250 and told["flood"]["lastError"].startswith("127.0.0.1 answered 500: x")
+
+
+def outbox_bound() -> int:
+    """More than the sender reads (deliver.ANSWER_BYTES) plus what sockets buffer, far less than the flood."""
+    return 16 * 1024 * 1024
+
+
 def test_the_ssrf_rules_hold_at_send_time_too(app_factory, client, admin_headers, project):
     """A target allowed when it was set goes nowhere once SENTRI_CALLBACK_ALLOWLIST no longer allows it."""
     with Receiver("webhook") as receiver:

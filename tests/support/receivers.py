@@ -1,6 +1,6 @@
 """Alert receivers on loopback, answering as the services do: Slack's incoming webhook ("ok", 200), a Teams
-Workflows webhook (202), Discord's execute-webhook (204), a plain JSON webhook (200); or broken (500), or
-hanging until released. Every request is kept (path and decoded JSON) for the test to check."""
+Workflows webhook (202), Discord's execute-webhook (204), a plain JSON webhook (200); or broken (500),
+hanging until released, redirecting elsewhere (307 to `location`), or flooding (a 500 whose body never ends). Every request is kept (path and decoded JSON) for the test to check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWERS = {"slack": (200, b"ok"), "teams": (202, b""), "discord": (204, b""), "webhook": (200, b"{\"ok\": true}"),
-           "broken": (500, b"internal trouble"), "hang": (200, b"late")}
+           "broken": (500, b"internal trouble"), "hang": (200, b"late"), "redirect": (307, b""),
+           "flood": (500, b"")}
+FLOOD_CHUNK = b"x" * 65536
+FLOOD_MOST = 64 * 1024 * 1024  # the flood ends here even if nobody stops reading it
 
 
 class _Server(ThreadingHTTPServer):
@@ -30,6 +33,15 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = ANSWERS[receiver.behaviour]
         try:
             self.send_response(status)
+            if receiver.behaviour == "flood":
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for _ in range(FLOOD_MOST // len(FLOOD_CHUNK)):
+                    self.wfile.write(FLOOD_CHUNK)
+                    receiver.flooded += len(FLOOD_CHUNK)
+                return
+            if receiver.behaviour == "redirect":
+                self.send_header("Location", receiver.location)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
@@ -40,8 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
 class Receiver:
     """`with Receiver("slack") as r:` r.url, r.received (bodies), r.wait_for(n)."""
 
-    def __init__(self, behaviour: str) -> None:
+    def __init__(self, behaviour: str, location: str = "") -> None:
         self.behaviour = behaviour
+        self.location = location
+        self.flooded = 0  # bytes of the flood written before the sender hung up
         self.release = threading.Event()
         self._cond = threading.Condition()
         self._received: list[tuple[str, object]] = []
