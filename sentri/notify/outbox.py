@@ -25,13 +25,13 @@ from sqlalchemy import and_, or_, select, update
 
 from ..database import write
 from ..extensions import db
-from ..models import Run, isoformat, utcnow
+from ..models import Project, Run, isoformat, utcnow
 from ..runs.serialize import verdict
 from ..vault import SecretUnreadable
 from . import deliver
 from .channels import target_of
 from .models import NotificationChannel, NotificationDelivery
-from .summary import summarize
+from .summary import sample, summarize
 
 log = logging.getLogger("sentri.notify")
 MAX_ATTEMPTS = 5
@@ -172,6 +172,23 @@ def record(delivery_id: int, owner: str, outcome: deliver.Outcome, now: datetime
     level = logging.INFO if outcome.delivered else logging.WARNING
     log.log(level, "%s alert for %s to %s (%s): %s%s", delivery.event, run.public_id, channel.public_id, channel.kind,
             delivery.state, f" ({outcome.error})" if outcome.error else "")
+
+
+def send_sample(project: Project, channel: NotificationChannel, runs_url: str) -> deliver.Outcome:
+    """Send a made-up alert to the channel now (the API's test and the page's Test button), outside any
+    transaction, and say on the channel how it went."""
+    message = sample(project, channel.public_id, runs_url)
+    try:
+        target = target_of(channel)
+    except SecretUnreadable as exc:
+        outcome = deliver.Outcome(False, error=str(exc))
+    else:
+        db.session.commit()  # no transaction is held while the receiver takes its time
+        outcome = deliver.send(channel.kind, target, message)
+    with write():
+        channel = db.session.get(NotificationChannel, channel.id)
+        note(channel, utcnow(), "test", "delivered" if outcome.delivered else "failed", outcome, None)
+    return outcome
 
 
 def note(channel: NotificationChannel, now: datetime, event: str, state: str, outcome: deliver.Outcome,

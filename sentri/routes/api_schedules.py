@@ -6,15 +6,11 @@ from flask import Blueprint, jsonify
 
 from .. import projects
 from ..auth import user_required
-from ..database import write
 from ..errors import Forbidden
-from ..extensions import csrf, db
-from ..notify import channels, deliver, outbox, summary
-from ..notify.models import NotificationChannel
+from ..extensions import csrf
+from ..notify import channels, outbox
 from ..schedules import manage
-from ..timestamps import utcnow
 from ..validation import json_body, parse
-from ..vault import SecretUnreadable
 from .helpers import public_base
 
 bp = Blueprint("api_schedules", __name__, url_prefix="/api/v1/projects/<project_id>")
@@ -109,15 +105,5 @@ def test_channel(project_id, channel_id, user):
     channel = channels.get(project, channel_id)
     if not user.is_admin:
         raise Forbidden("This action needs the admin role.")
-    sample = summary.sample(project, channel.public_id, f"{public_base()}/projects/{project.public_id}/runs")
-    try:
-        target = channels.target_of(channel)
-    except SecretUnreadable as exc:
-        outcome = deliver.Outcome(False, error=str(exc))
-    else:
-        db.session.commit()  # no transaction is held while the receiver takes its time
-        outcome = deliver.send(channel.kind, target, sample)
-    with write():
-        channel = db.session.get(NotificationChannel, channel.id)
-        outbox.note(channel, utcnow(), "test", "delivered" if outcome.delivered else "failed", outcome, None)
+    outcome = outbox.send_sample(project, channel, f"{public_base()}/projects/{project.public_id}/runs")
     return jsonify(delivered=outcome.delivered, status=outcome.status, answer=outcome.answer, error=outcome.error)
