@@ -96,6 +96,8 @@ def test_last_runs_and_a_skip_are_shown(app, admin, shop):
     page = _page(admin, shop)
     assert f'href="/runs/RUN-{run_id}">RUN-{run_id}</a>' in page
     assert "(busy)" in page and XSS not in page and "&lt;script&gt;" in page
+    named = "&lt;script&gt;alert(1)&lt;/script&gt; (SCH-1)"  # a scheduled run is shown by its schedule's name
+    assert named in admin.html(f"/runs/RUN-{run_id}") and named in admin.html(f"/projects/{shop}/runs")
 
 
 def test_channels_are_added_tested_and_shown_masked(app, admin, member, shop):
