@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import logging
+import threading
 import time
 from datetime import timedelta
 from email import policy
@@ -14,7 +15,7 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from sentri.extensions import db
 from sentri.models import Project, Run, utcnow
@@ -24,6 +25,8 @@ from sentri.runs import RunOptions
 from tests.support.receivers import Receiver
 from tests.support.runs import recorded_run
 from tests.support.server import free_port
+
+from .conftest import both_databases
 
 FAILED = [{"status": "passed"}, {"status": "failed", "error": "The heading said Oops, not OK.", "failing_step": 2}]
 PASSED = [{"status": "passed"}, {"status": "passed"}]
@@ -62,6 +65,7 @@ def _settled(app, run_id: int, timeout: float = 30.0) -> list[NotificationDelive
         time.sleep(0.05)
 
 
+@both_databases
 def test_failed_failed_passed_alerts_twice_failed_then_recovered(app, client, admin_headers, project):
     with Receiver("webhook") as receiver:
         _channel(client, admin_headers, project["id"], kind="webhook", target=receiver.url)
@@ -226,6 +230,39 @@ def test_hanging_and_failing_receivers_delay_neither_the_run_nor_the_other_chann
         assert "secret-" not in caplog.text and receiver.url not in caplog.text
 
 
+@both_databases
+def test_processes_racing_for_a_due_delivery_send_it_once(app_factory, client, admin_headers, project):
+    """Four apps on one database (each its own connections, as processes are) attempt the same due delivery at
+    the same instant: one claims and sends it, the others find it taken."""
+    with Receiver("webhook") as receiver:
+        _channel(client, admin_headers, project["id"], kind="webhook", target=receiver.url)
+        apps = [app_factory(SENTRI_CALLBACK_ALLOWLIST="127.0.0.1") for _ in range(4)]
+        [row] = _settled(apps[0], _run(apps[0], project["id"], FAILED))
+        with apps[0].app_context():  # due again, as a retry would be
+            db.session.execute(update(NotificationDelivery).where(NotificationDelivery.id == row.id)
+                               .values(state="retrying", next_attempt_at=utcnow()))
+            db.session.commit()
+        barrier = threading.Barrier(len(apps))
+        outcomes: list = [None] * len(apps)
+
+        def race(index: int) -> None:
+            with apps[index].app_context():
+                barrier.wait()
+                outcomes[index] = outbox.attempt(apps[index], row.id, f"process-{index}")
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(len(apps))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert [o.delivered for o in outcomes if o is not None] == [True], outcomes
+        assert len(receiver.received) == 2  # the first delivery, and the one retry
+        with apps[0].app_context():
+            final = db.session.get(NotificationDelivery, row.id)
+            assert final.state == "delivered" and final.attempts == 2 and final.owner is None
+
+
+@both_databases
 def test_a_failing_delivery_is_retried_with_back_off_a_bounded_number_of_times(app, client, admin_headers, project):
     with Receiver("broken") as broken:
         _channel(client, admin_headers, project["id"], kind="slack", target=broken.url)
