@@ -33,7 +33,7 @@ log = logging.getLogger("sentri.github")
 
 class GitHubReporter:
     """Holds each run's GitHub token in memory and posts the run's statuses and comment on its own
-    threads, in order (pending first, then the final report); app.extensions['sentri_github']."""
+    threads, in order (pending first, then the final report); runtime(app).github."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app

@@ -15,6 +15,7 @@ from datetime import datetime
 from flask import Flask
 
 from ..models import utcnow
+from ..runtime import runtime
 from . import outbox
 
 log = logging.getLogger("sentri.notify")
@@ -23,7 +24,7 @@ MAX_IN_FLIGHT = 100
 
 
 class Notifier:
-    """app.extensions['sentri_hooks'].notifications."""
+    """runtime(app).hooks.notifications."""
 
     def __init__(self, app: Flask, *, threads: int = THREADS) -> None:
         self.app = app
@@ -35,7 +36,7 @@ class Notifier:
 
     @property
     def owner(self) -> str:
-        return self.app.extensions["sentri_engine"].node_id
+        return runtime(self.app).engine.node_id
 
     def enqueue(self, run_id: int) -> list[int]:
         """Queue the alerts about a run's end, in the caller's transaction (the one that takes the end)."""

@@ -61,7 +61,7 @@ MAX_PENDING = 200
 
 
 class CallbackSender:
-    """Send runs' callbacks on THREADS daemon threads; app.extensions['sentri_engine'].callbacks."""
+    """Send runs' callbacks on THREADS daemon threads; runtime(app).engine.callbacks."""
 
     def __init__(self, app: Flask, *, threads: int = THREADS, max_pending: int = MAX_PENDING) -> None:
         self.app = app

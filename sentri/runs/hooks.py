@@ -15,18 +15,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from ..artifacts import prune_in_background
+from ..artifacts import Pruner
 from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
 from ..notify.notifier import Notifier
+from ..runtime import runtime
 from .callbacks import CallbackSender
 from .serialize import verdict
 
@@ -41,18 +44,22 @@ def ended_in_transaction(run_id: int) -> None:
     db.session.info.setdefault(_ENDED, set()).add(run_id)
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     ended = session.info.pop(_ENDED, None)
     if ended and has_app_context():
-        hooks = current_app.extensions.get("sentri_hooks")
-        if hooks is not None:
-            hooks.ended(sorted(ended))
+        runtime().hooks.ended(sorted(ended))
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_ENDED, None)
+
+
+def listen() -> None:
+    """Fire hooks after the commit that ends a run, in every session of the app's database: registered
+    when a runtime is made (once per process), not at import."""
+    for name, listener in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)
 
 
 def _log_end(run_id: int) -> None:
@@ -71,6 +78,21 @@ class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: dict[int, set[threading.Event]] = {}
+        self._seated = 0
+
+    @contextmanager
+    def seat(self, limit: int) -> Iterator[bool]:
+        """A place among at most `limit` requests waiting at once: yields False when every place is taken
+        (each holds a server thread, so they are bounded)."""
+        with self._lock:
+            seated = self._seated < limit
+            self._seated += seated
+        try:
+            yield seated
+        finally:
+            if seated:
+                with self._lock:
+                    self._seated -= 1
 
     def wait(self, run_id: int, timeout: float, is_finished, poll: float = 0.5) -> bool:
         """Block until `is_finished()` (which reads the database, so an end in any process counts) or
@@ -107,11 +129,12 @@ class Waiters:
 
 
 class Hooks:
-    """app.extensions['sentri_hooks']: fires what follows each run's end, once, on its own thread."""
+    """runtime(app).hooks: fires what follows each run's end, once, on its own thread."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.waiters = Waiters()
+        self.pruner = Pruner()
         self.callbacks = CallbackSender(app)
         self.notifications = Notifier(app)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-hooks")
@@ -155,12 +178,11 @@ class Hooks:
             self.notifications.submit(alerts)
             self.waiters.wake(run_id)
             self.callbacks.submit(run_id)
-            reporter = self.app.extensions.get("sentri_github")
-            if reporter is not None:
-                reporter.run_finished(run_id)
-            engine = self.app.extensions.get("sentri_engine")
-            if engine is not None and not engine.stopping:  # a stopping engine's pool takes no more work
-                engine.housekeeping.submit(prune_in_background, self.app)
+            services = runtime(self.app)
+            services.github.run_finished(run_id)
+            engine = services.engine
+            if not engine.stopping:  # a stopping engine's pool takes no more work
+                engine.housekeeping.submit(self.pruner.maybe, self.app)
         except Exception:  # a hook must never take the hook thread down
             log.exception("what follows the end of RUN-%s failed", run_id)
 

@@ -32,6 +32,7 @@ from ..models import Node, utcnow
 from ..runs import claims, crawls
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from ..runtime import runtime
 from ..schedules import firing
 from . import slots
 from .browser_worker import BrowserWorker
@@ -57,7 +58,7 @@ def node_identity() -> str:
 
 
 class RunEngine:
-    """Browser workers and the heartbeat of this process; app.extensions['sentri_engine']."""
+    """Browser workers and the heartbeat of this process; runtime(app).engine."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -266,7 +267,7 @@ class RunEngine:
                         recovered = claims.recover() + crawls.recover()
                         if recovered:
                             self.wake()
-                        hooks = self.app.extensions["sentri_hooks"]
+                        hooks = runtime(self.app).hooks
                         hooks.take_stale()
                         hooks.notifications.pump()
                         self._fire_schedules()
@@ -300,9 +301,7 @@ class RunEngine:
         with write():
             db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
             db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
-        reporter = self.app.extensions.get("sentri_github")
-        if reporter is not None:
-            reporter.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
+        runtime(self.app).github.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
 
 
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
