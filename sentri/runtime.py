@@ -6,7 +6,7 @@ the server's signal handling and by the tests alike. Code reaches a service thro
 `.hooks`, `.github` or `.artifacts`, never by a string key of its own.
 
 - `engine`: the browser workers and the heartbeat (worker/engine.py); its callback sender too.
-- `hooks`: what follows each run's end, once (runs/hooks.py): callbacks, waiters of `wait: true`.
+- `hooks`: what follows each run's end, once (runs/hooks.py): callbacks, alerts (notify/), waiters of `wait: true`.
 - `github`: commit statuses and PR comments, in order, on threads of their own (github/reporter.py).
 - `artifacts`: where screenshots, traces and pictures are kept (stores/): a folder or a bucket.
 """

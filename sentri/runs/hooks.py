@@ -1,10 +1,11 @@
 """What follows a run's end, exactly once per run and outside every lock: the callback, the GitHub
-report, waking `wait: true` requests.
+report, the notification channels' alerts, waking `wait: true` requests.
 
 `lifecycle.end()` sets the run's `notify_state` to 'pending' in the transaction that ends it and notes
 the run on the session. When that transaction commits, the process that ended it wakes its own waiting
 requests at once and hands the run to its hook thread, which *takes* the pending state (a conditional
-UPDATE to 'sent': one process wins) and fires the callback and the GitHub report. If that process dies
+UPDATE to 'sent': one process wins) and fires the callback and the GitHub report; the same transaction
+queues the alerts in the outbox (notify/outbox.py), which any process then sends. If that process dies
 in between, another process's recovery takes the run later (`take_stale`). Requests waiting in other
 processes see the end by polling the run.
 """
@@ -27,6 +28,7 @@ from ..artifacts import Pruner
 from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
+from ..notify.notifier import Notifier
 from ..runtime import runtime
 from .callbacks import CallbackSender
 from .serialize import verdict
@@ -134,6 +136,7 @@ class Hooks:
         self.waiters = Waiters()
         self.pruner = Pruner()
         self.callbacks = CallbackSender(app)
+        self.notifications = Notifier(app)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-hooks")
         self._closed = False
 
@@ -168,9 +171,11 @@ class Hooks:
                         update(Run).where(Run.id == run_id, Run.notify_state == "pending")
                         .values(notify_state="sent")
                     ).rowcount
+                    alerts = self._queue_alerts(run_id) if taken else []
                 if not taken:
                     return  # another process took it
                 _log_end(run_id)
+            self.notifications.submit(alerts)
             self.waiters.wake(run_id)
             self.callbacks.submit(run_id)
             services = runtime(self.app)
@@ -181,9 +186,20 @@ class Hooks:
         except Exception:  # a hook must never take the hook thread down
             log.exception("what follows the end of RUN-%s failed", run_id)
 
+    def _queue_alerts(self, run_id: int) -> list[int]:
+        """The outbox rows of this end, in the transaction that takes it; a bug there costs the alerts (logged),
+        never the callback and the report (a savepoint keeps the take)."""
+        try:
+            with db.session.begin_nested():
+                return self.notifications.enqueue(run_id)
+        except Exception:
+            log.exception("the alerts about the end of RUN-%s could not be queued", run_id)
+            return []
+
     def shutdown(self, grace_seconds: float) -> int:
         """Stop taking ends, let queued ones go out, wait for callbacks at most the grace; return how
-        many callbacks were given up on."""
+        many callbacks were given up on. Alerts not yet sent stay due in the outbox."""
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=False)
+        self.notifications.shutdown()
         return self.callbacks.shutdown(grace_seconds)

@@ -16,6 +16,7 @@ No function here holds a lock across anything: they are short transactions, and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -83,7 +84,7 @@ def active_run(project_id: int, browser: str | None = None, device: str | None =
 # -- starting ------------------------------------------------------------------------------------------
 
 
-def _approved_tests(project: Project) -> list[TestCase]:
+def approved_tests(project: Project) -> list[TestCase]:
     return list(
         db.session.scalars(
             select(TestCase)
@@ -130,13 +131,15 @@ def check_base_url(project: Project, base_url: str) -> None:
 
 
 def start(project: Project, options: RunOptions, *, source: str, triggered_by: str,
-          token: TriggerToken | None = None) -> Run:
+          token: TriggerToken | None = None, in_transaction: Callable[[Run], None] | None = None) -> Run:
     """Create the run and a row per approved test in one transaction: the selected ones in risk order
     (queued, or skipped as over_budget), then the deselected ones (skipped). 400 without approved
     tests, 409 when the project has an active run. The trigger token's last use is recorded in the same
-    transaction, so nothing can fail between the run existing and its rows being there to execute."""
+    transaction, so nothing can fail between the run existing and its rows being there to execute.
+    `in_transaction(run)` runs in that transaction once the run has its id (a schedule claims its
+    occurrence there); whatever it raises rolls the run back."""
     has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
-    approved = _approved_tests(project)
+    approved = approved_tests(project)
     if options.crawl is None:  # a crawling run's checks may be its pages alone
         if has_tests is None:
             raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
@@ -171,6 +174,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         with write():
             db.session.add(run)
             db.session.flush()
+            if in_transaction is not None:
+                in_transaction(run)
             skipped = 0
             for entry in plan:
                 reason = {"over_budget": "over_budget", "deselected": "deselected"}.get(entry["plan"])
