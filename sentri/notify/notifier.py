@@ -18,7 +18,7 @@ from ..models import utcnow
 from ..runtime import runtime
 from . import outbox
 
-log = logging.getLogger("sentri.notify")
+log = logging.getLogger(__name__)
 THREADS = 8
 MAX_IN_FLIGHT = 100
 

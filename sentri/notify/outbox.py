@@ -33,7 +33,7 @@ from .channels import target_of
 from .models import NotificationChannel, NotificationDelivery
 from .summary import sample, summarize
 
-log = logging.getLogger("sentri.notify")
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (30, 120, 600, 1800)  # after the 1st, 2nd, 3rd and 4th failed attempt
 LEASE_SECONDS = 60.0  # well past an attempt's deadline: a lease that runs out means its sender is gone

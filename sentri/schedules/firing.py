@@ -32,7 +32,7 @@ from ..runs.options import parse_options
 from . import cron
 from .models import Schedule
 
-log = logging.getLogger("sentri.schedules")
+log = logging.getLogger(__name__)
 BATCH = 20  # due schedules fired per look; more wait for the next look, seconds later
 
 
