@@ -178,7 +178,7 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
-            _queue_page_checks(crawl.run_id, pages)
+            _queue_page_checks(crawl.run_id, pages, crawl.base_url)
         counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
     log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
@@ -245,7 +245,7 @@ def _no_longer_crawling(run_id: int) -> None:
     db.session.execute(update(Run).where(Run.id == run_id).values(phase=None))
 
 
-def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
+def _queue_page_checks(run_id: int, pages: list[dict[str, Any]], site_url: str) -> None:
     """One page check per visited page, after the run's tests; a stopping run gets none."""
     run = db.session.get(Run, run_id, populate_existing=True)
     _no_longer_crawling(run_id)
@@ -256,7 +256,7 @@ def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
     for offset, page in enumerate(pages, start=1):
         db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
                               test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
-                              status="queued", attempts=[], base_url=run.options.get("baseUrl")))
+                              status="queued", attempts=[], base_url=site_url))
     db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
     db.session.flush()
     lifecycle.end_if_done(run_id)  # a site with no page left and no test ends here

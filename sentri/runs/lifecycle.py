@@ -112,7 +112,7 @@ def site_url(project: Project, options: RunOptions) -> str:
     """Where the run's tests go: its baseUrl, else its environment's base URL, else the project's (as a worker
     resolves it, jobs.py); the URL a crawl starts from."""
     environment = environments.get_environment(project, options.environment_id) if options.environment_id else None
-    return options.base_url or (environment.base_url if environment else None) or project.base_url
+    return environments.site_url(project, environment, options.base_url)
 
 
 def check_base_url(project: Project, base_url: str) -> None:
@@ -158,7 +158,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
          "testName": by_id[entry["testId"]].name}
         for position, entry in enumerate(order + deselected, start=1)
     ]
-    base_url = options.base_url or project.base_url
+    base_url = site_url(project, options)  # every result of the run, skipped ones too, shows where it ran
     budget = options.budget_minutes
     options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
     run = Run(
@@ -189,7 +189,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
                 db.session.add(Crawl(project_id=project.id, run_id=run.id, status="queued", triggered_by=triggered_by,
-                                     base_url=site_url(project, options), options=options.crawl.as_json(),
+                                     base_url=base_url, options=options.crawl.as_json(),
                                      progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
