@@ -51,9 +51,12 @@ def send_callback(app: Flask, run_id: int) -> bool:
         log.warning("callback for RUN-%s to %s failed: %s", run_id, host, type(exc).__name__)
         metrics.count_callback("failed")
         return False
+    # Only a 2xx is a delivery: a redirect is never followed (the next hop is unchecked), so its target
+    # never received the run.
+    delivered = 200 <= response.status_code < 300
     log.info("callback for RUN-%s to %s answered %s", run_id, host, response.status_code)
-    metrics.count_callback("delivered" if response.ok else "rejected")
-    return response.ok
+    metrics.count_callback("delivered" if delivered else "rejected")
+    return delivered
 
 
 THREADS = 4
