@@ -137,3 +137,11 @@ def test_importing_sentri_starts_no_thread():
                           env={**os.environ, "SENTRI_INSTANCE_PATH": tempfile.mkdtemp()})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1", done.stdout
+
+
+def test_the_readme_is_a_front_page():
+    """What it is, the two commands, a CI step and where the docs are: the rest lives in docs/."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, len(lines)
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", "\n".join(lines)))
+    assert linked == {path.name for path in ROOT.joinpath("docs").glob("*.md")}, "every page of docs/ is linked"

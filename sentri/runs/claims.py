@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -98,17 +99,19 @@ def _next_run(now) -> int | None:
     return db.session.scalar(_CLAIMABLE_LOCKED if locked else _CLAIMABLE, {"now": now})
 
 
-def claim(owner: str, lease_seconds: float) -> Claim | None:
+def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None = None) -> Claim | None:
     """Take the next queued test of any active run for `owner`, or return None when there is none.
-    A test deleted since its run was planned is recorded as skipped (deleted) on the way."""
+    A test deleted since its run was planned is recorded as skipped (deleted) on the way. `slot` is called
+    in the same transaction before the test is taken: when it says False (no browser server slot is free),
+    nothing is taken."""
     started = time.perf_counter()
     try:
-        return _claim(owner, lease_seconds)
+        return _claim(owner, lease_seconds, slot)
     finally:
         metrics.observe_claim(time.perf_counter() - started)
 
 
-def _claim(owner: str, lease_seconds: float) -> Claim | None:
+def _claim(owner: str, lease_seconds: float, slot: Callable[[], bool] | None) -> Claim | None:
     while True:
         with write():
             now = utcnow()
@@ -122,6 +125,8 @@ def _claim(owner: str, lease_seconds: float) -> Claim | None:
                 _set_outcome(row.id, run_id, {"status": "skipped", "skip_reason": "deleted"}, expect="queued")
                 end_if_done(run_id)
                 continue
+            if slot is not None and not slot():
+                return None
             db.session.execute(_TAKE, {"result_id": row.id, "new_owner": owner, "now": now,
                                        "new_lease": now + timedelta(seconds=lease_seconds)})
             db.session.execute(_START_RUN, {"run_id": run_id, "now": now})

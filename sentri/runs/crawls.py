@@ -8,6 +8,7 @@ Nothing here holds a lock across anything but its own short transaction."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -99,12 +100,12 @@ def has_work() -> bool:
     return found is not None
 
 
-def claim(owner: str, lease_seconds: float) -> CrawlClaim | None:
-    """Take the oldest queued crawl for `owner`; a run's crawl starts its run."""
+def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None = None) -> CrawlClaim | None:
+    """Take the oldest queued crawl for `owner`; a run's crawl starts its run. `slot`: as claims.claim()'s."""
     with write():
         locked = db.session.get_bind().dialect.name == "postgresql"
         crawl_id = db.session.scalar(_CLAIMABLE_LOCKED if locked else _CLAIMABLE)
-        if crawl_id is None:
+        if crawl_id is None or (slot is not None and not slot()):
             return None
         now = utcnow()
         db.session.execute(update(Crawl).where(Crawl.id == crawl_id, Crawl.status == "queued").values(
