@@ -90,6 +90,7 @@ def test_an_aborted_run_says_how_many_tests_ran_and_that_gates_and_budgets_were_
     assert "the others did not: 6 left when the run was aborted" in page
     assert page.count("Not evaluated: the run was aborted before all its tests ran.") == 2
     assert ">Passed<" not in page and "tests done" not in page
-    assert '<strong class="verdict verdict-aborted" data-verdict="failed">aborted</strong>' in page
+    assert '<span class="verdict-word" data-verdict="failed">Aborted</span>' in page
+    assert "Aborted before all its tests ran (2 of 8 ran): gates and budgets were not evaluated." in page
     assert '<span class="verdict verdict-aborted">aborted</span>' in member.html(f"/projects/{shop}/runs")
     assert f'class="verdict verdict-aborted">{aborted} · aborted</a>' in member.html("/projects")

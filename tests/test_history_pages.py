@@ -107,7 +107,8 @@ def test_the_run_page_shows_samples_spread_regressions_and_quarantined_results(a
         held = run([500, 505], quarantined=True)
     html = admin.html(f"/runs/{slow}")
     assert "LCP_REGRESSION on Test 1" in html and "median 800 vs baseline 500, limit 600" in html
-    assert "790 ms–810 ms, median of 5 samples" in html
+    assert "LCP slower than the baseline on " in html and "800 ms against 500 ms" in html
+    assert "vital-regressed" in html and "790 ms–810 ms, median of 5 samples" in html
     assert "branch <code>main</code>" in html
     html = admin.html(f"/runs/{held}")
     assert "badge-quarantined" in html and '<span data-field="quarantined">1</span> quarantined' in html

@@ -202,16 +202,19 @@ def test_run_page_shows_failures_steps_screenshot_vitals_and_gates(app, admin, s
         {"test_name": "Later", "status": "skipped", "skip_reason": "over_budget"},
     ])
     html = admin.html(f"/runs/{run_id}")
-    assert 'class="failing-step" aria-current="step"' in html and "Step 2: locator #buy not found" in html
+    assert 'class="failing-step" aria-current="step"' in html
+    assert '<strong>Step 2</strong> <code>click css &#34;#buy&#34;</code>: locator #buy not found' in html
     failing = re.search(r'<li class="failing-step".*?</li>', html, re.S).group(0)
     assert "#buy" in failing
-    assert f'href="/api/v1/runs/{run_id}/results/1/screenshot.png"' in html and "<img" in html
+    assert f'href="/api/v1/runs/{run_id}/results/1/screenshot.png" data-zoom' in html and "<img" in html
     assert admin.get(f"/api/v1/runs/{run_id}/results/1/screenshot.png").status_code == 200
-    assert "rating-needs-improvement over-budget" in html and "over budget (2000)" in html
-    assert "rating-poor" in html  # CLS 0.3
-    assert "(reason: over_budget)" in html
-    assert "minPassRate: actual 0 vs threshold 90" in html
-    assert "LCP on Home" in html and 'data-verdict="failed"' in html
+    vitals = html[html.index('id="vitals"'):]
+    assert "vital-over" in vitals and "over the 2,000 ms budget" in vitals and "good, budget" not in vitals
+    assert "vital-poor" in vitals  # CLS 0.3, no budget: Google's rating
+    assert "over the run&#39;s time budget (budgetMinutes)" in html
+    assert "minPassRate: actual 0 vs threshold 90" in html and "Pass rate 0% is under the quality gate" in html
+    assert "LCP over its 2,000 ms budget on 1 page" in html and "LCP on Home" in html
+    assert 'data-verdict="failed"' in html and f'href="/api/v1/runs/{run_id}/junit.xml"' in html
     assert "Abort run" not in html and "run-live.js" not in html
     assert "edited after this run" not in html
 
@@ -239,7 +242,9 @@ def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     assert re.search(r"<td>1</td>\s*<td><a [^>]*>Home</a></td>\s*<td><span class=\"status status-queued\">waiting", html)
     report = admin.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and report.headers["Cache-Control"] == "no-store"
-    assert "<html" not in report.get_data(as_text=True) and 'class="run-report"' in report.get_data(as_text=True)
+    part = report.get_data(as_text=True)
+    assert "<html" not in part and all(f'id="{name}" data-live-part' in part
+                                       for name in ("run-headline", "run-crawl-part", "run-results"))
     assert admin.client.post(f"/runs/{run_id}/abort").status_code == 400  # no CSRF token
     response = admin.post(f"/runs/{run_id}/abort")
     assert response.status_code == 302

@@ -27,13 +27,15 @@ from . import (
     pages_common,
     pages_crawls,
     pages_project,
+    pages_runs,
     pages_tests,
     pages_users,
 )
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_tests, pages_users)
+_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_tests,
+               pages_users)
 
 
 def register_blueprints(app: Flask) -> None:

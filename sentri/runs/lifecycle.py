@@ -276,7 +276,7 @@ def end(run_id: int) -> bool:
         run.vitals_result = web_vitals_result(run, project)
     db.session.flush()
     history.update_flaky_scores(run_id)
-    quarantine.after_run(project, run_id)
+    quarantine.after_run(project, run_id, run.finished_at)
     hooks.ended_in_transaction(run_id)
     return True
 

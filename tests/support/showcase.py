@@ -20,6 +20,7 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import TestCase, utcnow
 from sentri.review import recording
+from sentri.review.models import Baseline
 from sentri.runs import RunOptions
 from sentri.stores import artifact_store
 from sentri.visual import store
@@ -35,8 +36,10 @@ PLAYWRIGHT_ERROR = ("step 3 (expect_text): Locator expected to contain text 'Tha
 STEPS = [{"action": "goto", "url": "/"}, {"action": "click", "target": {"role": "button", "name": "Buy"}},
          {"action": "expect_text", "target": {"css": "h1"}, "text": "Thanks"}]
 SEARCH = [{"action": "goto", "url": "/"}, {"action": "fill", "target": {"label": "Search"}, "value": "{{TERM}}"},
-          {"action": "click", "target": {"role": "link", "name": "{{TERM}}"}},
-          {"action": "expect_screenshot", "name": "results"}]
+          {"action": "click", "target": {"role": "link", "name": "{{TERM}}"}}]
+PRODUCT = [{"action": "goto", "url": "/products/1"}, {"action": "expect_screenshot", "name": "product"}]
+RETRIED = [{"status": "failed", "failingStep": 2, "error": "step 2 (click): Locator.click: Timeout 3000ms exceeded."},
+           {"status": "passed"}]
 
 
 def _png(width: int, height: int, colour: str, mark: str | None = None) -> bytes:
@@ -66,11 +69,11 @@ def seed(app) -> dict[str, str]:
             project.vitals_budgets = {"lcp": 2500, "cls": 0.1}
             project.vitals_regression = {"lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100}, "minBaselineRuns": 3,
                                          "vitalsSamples": 5}
-            project.quarantine_policy = {"autoFlakyScore": 0.3}
             project.variables = {"TERM": "teapot"}
         made = {}
         for name, steps, tags in (("Home loads", STEPS[:1], ["smoke"]), ("Checkout", STEPS, ["smoke", "cart"]),
-                                  ("Search", SEARCH, []), ("Wishlist", STEPS, []), ("Account menu", STEPS, [])):
+                                  ("Search", SEARCH, []), ("Wishlist", STEPS, []), ("Account menu", STEPS, []),
+                                  ("Product page", PRODUCT, ["visual"])):
             made[name] = testcases.create(project, {"name": name, "tags": tags, "steps": steps})
             testcases.review(made[name], "approve")
         draft = testcases.create(project, {"name": "Newsletter sign-up", "steps": STEPS})
@@ -91,7 +94,7 @@ def seed(app) -> dict[str, str]:
                  "attempts": [{}], "vitals": [_vitals("/cart", 1900 + 10 * number, spread=20)]},
                 {"test_id": ids["Wishlist"], "test_name": "Wishlist", "status": "passed" if number % 2 else "failed",
                  "error": None if number % 2 else "step 2 (click): Locator.click: Timeout 3000ms exceeded.",
-                 "failing_step": None if number % 2 else 2, "attempts": [{}, {}], "flaky": bool(number % 2)},
+                 "failing_step": None if number % 2 else 2, "attempts": RETRIED, "flaky": bool(number % 2)},
             ], options=RunOptions(branch=branch, commit_sha=f"{number + 1:x}" * 40))
             with write():
                 run.triggered_by = token.public_id if number % 2 == 0 else "USR-1"
@@ -113,38 +116,42 @@ def _last_run(app, project, ids: dict[str, int], environment: str) -> str:
     diff = _png(1280, 720, "#ff0000", "changed")
     sha = {name: store.put(artifacts, data) for name, data in (("expected", expected), ("actual", actual),
                                                                   ("diff", diff))}
+    approved = Baseline(project_id=project.id, test_id=ids["Product page"], name="product", browser="chromium",
+                        device="desktop", viewport="1280x720", step=2, status="approved", sha256=sha["expected"])
+    with write():
+        db.session.add(approved)
+    snapshot = {"step": 2, "name": "product", "viewport": "1280x720", "status": "changed", "ratio": 0.031,
+                "sha256": sha["actual"], "expectedSha256": sha["expected"], "diffSha256": sha["diff"],
+                "baselineId": approved.id}
     with write():
         menu = db.session.get(TestCase, ids["Account menu"])
         menu.quarantined_at, menu.quarantined_by = utcnow(), "USR-1"
         menu.quarantine_reason = "times out on CI since the font change"
+        project.quarantine_policy = {"autoFlakyScore": 0.3}  # Wishlist's flakiness reaches it at this run's end
     run = recorded_run(project, [
         {"test_id": ids["Checkout"], "test_name": "Checkout", "status": "failed", "failing_step": 3,
          "error": PLAYWRIGHT_ERROR, "screenshot": "showcase/failure.png", "trace": "showcase/trace.zip",
          "duration_ms": 4100, "attempts": [{}, {}], "vitals": [_vitals("/cart", 3100, spread=40)]},
-        {"test_id": ids["Search"], "test_name": "Search", "status": "failed", "failing_step": 4,
-         "error": "step 4 (expect_screenshot): the screenshot \"results\" differs from its baseline (3.10% of pixels)",
-         "duration_ms": 2900, "attempts": [{}],
-         "snapshots": [{"step": 4, "name": "results", "viewport": "1280x720", "status": "changed", "ratio": 0.031,
-                        "sha256": sha["actual"], "expectedSha256": sha["expected"], "diffSha256": sha["diff"]}]},
+        {"test_id": ids["Product page"], "test_name": "Product page", "status": "failed", "failing_step": 2,
+         "error": "step 2 (expect_screenshot): the screenshot \"product\" differs from its baseline (3.10% of pixels)",
+         "duration_ms": 2900, "attempts": [{}], "snapshots": [snapshot]},
         {"test_id": ids["Wishlist"], "test_name": "Wishlist", "status": "passed", "flaky": True, "duration_ms": 3300,
-         "attempts": [{}, {}], "vitals": [_vitals("/wishlist?utm_source=newsletter&utm_medium=email&"
-                                                  "utm_campaign=spring-sale-2026", 2100, cls=0.14)]},
+         "attempts": RETRIED, "vitals": [_vitals("/wishlist?utm_source=newsletter&utm_medium=email&"
+                                                 "utm_campaign=spring-sale-2026", 2100, cls=0.14)]},
         {"test_id": ids["Account menu"], "test_name": "Account menu", "status": "failed", "quarantined": True,
          "failing_step": 2, "error": "step 2 (click): Locator.click: Timeout 3000ms exceeded.\nCall log:\n"
                                      "  - waiting for get_by_role(\"button\", name=\"Buy\")",
          "duration_ms": 3000, "attempts": [{}]},
+        {"test_id": ids["Search"], "test_name": "Search", "status": "passed", "duration_ms": 1900, "attempts": [{}],
+         "healed": [{"step": 3, "from": SEARCH[2]["target"], "to": {"role": "link", "name": "Teapot, 1 litre"}}]},
         {"test_id": ids["Home loads"], "test_name": "Home loads", "status": "passed", "duration_ms": 1100,
          "attempts": [{}], "vitals": [_vitals("/", 1520, spread=30)]},
     ], options=RunOptions(branch="main", commit_sha="9f2c4e1" + "0" * 33, environment_id=environment))
     with write():
         run.triggered_by, run.trigger_source = "USR-1", "user"
-        test = db.session.get(TestCase, ids["Search"])
-        recording.record(run.id, test.id, "passed", None,
+        recording.record(run.id, ids["Search"], "passed", None,
                          [{"step": 3, "to": {"role": "link", "name": "Teapot, 1 litre"}}], None)
-        recording.record(run.id, test.id, "failed", [{"step": 4, "name": "results", "viewport": "1280x720",
-                                                      "status": "changed", "ratio": 0.031, "sha256": sha["actual"],
-                                                      "expectedSha256": sha["expected"], "diffSha256": sha["diff"]}],
-                         None, None)
+        recording.record(run.id, ids["Product page"], "failed", [dict(snapshot)], None, None)
     return run.public_id
 
 

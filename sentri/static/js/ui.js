@@ -1,4 +1,4 @@
-// Small progressive enhancements: <dialog> openers, dialogs shown on load, copy buttons.
+// Small progressive enhancements: <dialog> openers, dialogs shown on load, copy buttons, sliders, zoom.
 (function () {
   "use strict";
 
@@ -54,12 +54,32 @@
       });
     });
     // [data-visual-slider]: the actual picture over the expected one, cut where the range input says.
-    document.querySelectorAll("[data-visual-slider]").forEach(function (slider) {
+    // Delegated, so parts the live run page swaps in later work too.
+    function cut(slider) {
       var range = slider.querySelector('input[type="range"]');
       var top = slider.querySelector(".visual-slider-top");
-      function cut() { top.style.clipPath = "inset(0 0 0 " + range.value + "%)"; }
-      range.addEventListener("input", cut);
-      cut();
+      var handle = slider.querySelector(".visual-slider-handle");
+      if (range && top) { top.style.clipPath = "inset(0 0 0 " + range.value + "%)"; }
+      if (range && handle) { handle.style.left = range.value + "%"; }
+    }
+    document.querySelectorAll("[data-visual-slider]").forEach(cut);
+    document.addEventListener("input", function (event) {
+      var slider = event.target.closest && event.target.closest("[data-visual-slider]");
+      if (slider) { cut(slider); }
+    });
+    // <a data-zoom href="picture"> opens the picture large in <dialog id="zoom">; without script the
+    // link opens it in a new tab.
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("a[data-zoom]");
+      var dialog = document.getElementById("zoom");
+      if (!link || !dialog || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+      event.preventDefault();
+      var image = document.getElementById("zoom-image");
+      var inner = link.querySelector("img");
+      image.src = link.href;
+      image.alt = inner ? inner.alt : "";
+      document.getElementById("zoom-open").href = link.href;
+      if (!dialog.open) { dialog.showModal(); }
     });
   });
 
