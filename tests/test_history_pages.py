@@ -73,7 +73,8 @@ def test_the_regression_form_saves_rules_and_refuses_by_field(app, admin, member
     assert 'value="trunk"' in html and 'name="lcp.minIncreaseMs"' in html
 
     bad = admin.post(url, {**form, "vitalsSamples": "12"})
-    assert bad.status_code == 400 and "vitalsSamples: must be a whole number from 1 to 9" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and ('id="regression-vitalsSamples-error">must be a whole number from 1 to 9'
+                                       in bad.get_data(as_text=True))
     bad = admin.post(url, {**form, "cls.minIncrease": "3"})
     assert bad.status_code == 400 and "cls.minIncrease" in bad.get_data(as_text=True)
 

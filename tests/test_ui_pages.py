@@ -397,7 +397,7 @@ def test_token_plaintext_is_shown_once(app, admin, shop):
     assert plaintext[:13] in again and "github" in again  # the listing keeps only the prefix
     assert "sentri_" not in response.headers.get("Set-Cookie", "")
     bad = admin.post(f"/projects/{shop}/tokens", {"label": "x", "expiresInDays": "0"})
-    assert bad.status_code == 400 and 'id="token-days-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="token-expiresInDays-error"' in bad.get_data(as_text=True)
     with app.app_context():
         token_id = tokens.list_for(projects.get(shop))[0].public_id
     assert admin.post(f"/projects/{shop}/tokens/{token_id}/revoke").status_code == 302
@@ -436,7 +436,7 @@ def test_gates_and_budgets_forms(app, admin, shop):
 
 def test_settings_rename_and_delete_with_typed_name(app, admin, shop):
     bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "nope"})
-    assert bad.status_code == 400 and 'id="settings-url-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="settings-baseUrl-error"' in bad.get_data(as_text=True)
     assert admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "https://shop.example"}).status_code == 302
     wrong = admin.post(f"/projects/{shop}/delete", {"confirm": "Shop"})
     assert wrong.status_code == 400 and "Type the project" in wrong.get_data(as_text=True)
@@ -449,7 +449,7 @@ def test_settings_edit_allowed_origins_for_admins_only(app, admin, member, shop)
     assert 'name="allowedOrigins"' in form and "readonly" not in form.split('name="allowedOrigins"')[1][:200]
     bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
                                                     "allowedOrigins": "https://ok.example.com\nftp://nope"})
-    assert bad.status_code == 400 and 'id="settings-origins-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="settings-allowedOrigins-error"' in bad.get_data(as_text=True)
     good = admin.post(f"/projects/{shop}/settings", {
         "name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
         "allowedOrigins": "https://staging.example.com\r\n\r\nhttps://pr-*.preview.example.com\r\n"})

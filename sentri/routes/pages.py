@@ -16,7 +16,7 @@ from ..errors import SentriError
 from ..extensions import csrf, limiter
 from ..runs import stats
 from ..validation import parse
-from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
+from .pages_common import LogoutForm, bp, field_errors, get_goes_back, login_required, page_of
 
 
 class LoginForm(FlaskForm):
@@ -125,3 +125,7 @@ def project_create(user):
         return _project_list(field_errors(exc), values, exc.status)
     flash(f"Project {project.public_id} created.", "success")
     return redirect(url_for("pages.project_tests", project_id=project.public_id))
+
+
+# Logging out takes a POST (with its CSRF token); a GET of its address goes home, still logged in.
+get_goes_back("/logout", "pages.index", keep=())

@@ -15,7 +15,7 @@ from ..review import views
 from ..runs import crawls
 from ..ui import people, triage, verdict, vitals_table
 from ..ui.failures import explain
-from .pages_common import bp, login_required
+from .pages_common import bp, get_goes_back, login_required
 
 RESULTS_PER_PAGE = 100
 
@@ -97,3 +97,6 @@ def run_abort(run_id, user):
     db.session.commit()
     flash(f"Run {run.public_id} aborted: its running tests stop within seconds.", "success")
     return redirect(url_for("pages.run_page", run_id=run.public_id))
+
+
+get_goes_back("/runs/<run_id>/abort", "pages.run_page", keep=("run_id",))

@@ -14,7 +14,7 @@ from ..models import REVIEW_STATUSES, Result, Run, TestCase
 from ..review import queue
 from ..runs import quarantine
 from . import api_review
-from .pages_common import bp, login_required, page_of
+from .pages_common import bp, get_goes_back, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 EXECUTED = ("passed", "failed")  # a skipped result (deselected, over budget, aborted) says nothing of its test
@@ -32,6 +32,8 @@ def _last_results(test_ids: list[int]) -> dict[int, Result]:
 
 
 def _tests_tab(project, *, import_errors=None, status=200):
+    """The tab; after a refused import, its problems and the form as it was sent (a file input cannot be
+    filled again: its name is said)."""
     review = request.args.get("status") or None
     if review not in (None, *REVIEW_STATUSES):
         review = None
@@ -43,6 +45,8 @@ def _tests_tab(project, *, import_errors=None, status=200):
             "pages/project_tests.html", project=project, tests=items, tab="tests",
             page=ui.Page(number, ui.PER_PAGE, total), last=_last_results([t.id for t in items]),
             status_filter=review, tag_filter=tag, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+            import_name=getattr(request.files.get("file"), "filename", None) if import_errors else None,
+            skip_unsupported=bool(request.form.get("skipUnsupported")),
         ),
         status,
     )
@@ -218,3 +222,9 @@ def test_delete(project_id, test_id, user):
     testcases.delete_test(test, actor=user)
     flash(f"{test_id} deleted.", "success")
     return redirect(url_for("pages.project_tests", project_id=project.public_id))
+
+
+get_goes_back("/projects/<project_id>/tests/import", "pages.project_tests", "import")
+get_goes_back("/projects/<project_id>/tests/<test_id>/quarantine", "pages.test_page", "quarantine",
+              keep=("project_id", "test_id"))
+get_goes_back("/projects/<project_id>/tests/<test_id>/delete", "pages.test_page", keep=("project_id", "test_id"))
