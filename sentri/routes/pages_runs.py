@@ -13,14 +13,14 @@ from ..extensions import db
 from ..models import Result, TestCase
 from ..review import views
 from ..runs import crawls
-from ..ui import people, triage, verdict, vitals_table
+from ..ui import people, templates_used, triage, verdict, vitals_table
 from ..ui.failures import explain
 from .pages_common import bp, get_goes_back, login_required
 
 RESULTS_PER_PAGE = 100
 
 
-def _row(run, result: Result, test: TestCase | None) -> dict:
+def _row(run, result: Result, test: TestCase | None, used: tuple[dict, set]) -> dict:
     def artifact(endpoint: str, present: str | None) -> str | None:
         return url_for(endpoint, run_id=run.public_id, position=result.position) if present else None
 
@@ -38,7 +38,8 @@ def _row(run, result: Result, test: TestCase | None) -> dict:
         # Screenshot steps worth a look (not those that matched), and healed targets.
         "visual": [s for s in views.snapshots(result.snapshots, lambda sha: url_for(
             "api_review.run_image", run_id=run.public_id, sha=sha)) if s["status"] != "matched"],
-        "healed": views.healed(result.healed),
+        "healed": [{**heal, "fromUsed": templates_used.filled(heal["from"], *used)}
+                   for heal in views.healed(result.healed)],
     }
 
 
@@ -54,12 +55,13 @@ def _run_context(run) -> dict:
     tests = {t.id: t for t in db.session.scalars(select(TestCase).where(TestCase.id.in_(ids)))} if ids else {}
     failed = list(db.session.scalars(select(Result.test_name).where(Result.run_id == run.id, triage.KINDS["failed"])
                                      .order_by(Result.position)))
+    used = templates_used.run_values(run.project, run) if any(r.healed for r in shown) else ({}, set())
     skipped = dict(db.session.execute(select(Result.skip_reason, func.count(Result.id))
                                       .where(Result.run_id == run.id, Result.status == "skipped")
                                       .group_by(Result.skip_reason)).all())
     return {
         "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
-        "rows": [_row(run, result, tests.get(result.test_id)) for result in shown],
+        "rows": [_row(run, result, tests.get(result.test_id), used) for result in shown],
         "headline": verdict.headline(run, kinds, failed), "verdict": runs.verdict(run),
         "done": run.total - kinds["waiting"], "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined",
                                                                           "passed")),

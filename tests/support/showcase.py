@@ -143,14 +143,14 @@ def _last_run(app, project, ids: dict[str, int], environment: str) -> str:
                                      "  - waiting for get_by_role(\"button\", name=\"Buy\")",
          "duration_ms": 3000, "attempts": [{}]},
         {"test_id": ids["Search"], "test_name": "Search", "status": "passed", "duration_ms": 1900, "attempts": [{}],
-         "healed": [{"step": 3, "from": SEARCH[2]["target"], "to": {"role": "link", "name": "Teapot, 1 litre"}}]},
+         "healed": [{"step": 3, "from": SEARCH[2]["target"], "to": {"role": "link", "name": "Porcelain teapot"}}]},
         {"test_id": ids["Home loads"], "test_name": "Home loads", "status": "passed", "duration_ms": 1100,
          "attempts": [{}], "vitals": [_vitals("/", 1520, spread=30)]},
     ], options=RunOptions(branch="main", commit_sha="9f2c4e1" + "0" * 33, environment_id=environment))
     with write():
         run.triggered_by, run.trigger_source = "USR-1", "user"
         recording.record(run.id, ids["Search"], "passed", None,
-                         [{"step": 3, "to": {"role": "link", "name": "Teapot, 1 litre"}}], None)
+                         [{"step": 3, "to": {"role": "link", "name": "Porcelain teapot"}}], None)
         recording.record(run.id, ids["Product page"], "failed", [dict(snapshot)], None, None)
     return run.public_id
 

@@ -67,6 +67,25 @@
       var slider = event.target.closest && event.target.closest("[data-visual-slider]");
       if (slider) { cut(slider); }
     });
+    // [data-compare]: one view at a time (side by side, slider, toggle), chosen by its mode buttons.
+    document.querySelectorAll("[data-compare]").forEach(function (figure) {
+      figure.dataset.mode = "side";
+      var modes = figure.querySelector(".compare-modes");
+      if (modes) { modes.hidden = false; }
+    });
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest(".compare-modes [data-mode]");
+      if (button) {
+        var figure = button.closest("[data-compare]");
+        figure.dataset.mode = button.dataset.mode;
+        figure.querySelectorAll(".compare-modes [data-mode]").forEach(function (b) {
+          b.setAttribute("aria-pressed", String(b === button));
+        });
+        return;
+      }
+      var frame = event.target.closest && event.target.closest("[data-toggle]");
+      if (frame) { toggle(frame); }
+    });
     // <a data-zoom href="picture"> opens the picture large in <dialog id="zoom">; without script the
     // link opens it in a new tab.
     document.addEventListener("click", function (event) {
@@ -82,6 +101,14 @@
       if (!dialog.open) { dialog.showModal(); }
     });
   });
+
+  // Show the other picture of a toggle view (expected <-> actual); review.js calls it for the t key.
+  function toggle(frame) {
+    var expected = frame.classList.toggle("show-expected");
+    var said = frame.parentNode.querySelector("[data-showing]");
+    if (said) { said.textContent = expected ? "expected" : "actual"; }
+  }
+  window.sentriToggle = toggle;
 
   function fallback(source, done) {
     if (source.select) { source.select(); } else {
