@@ -275,7 +275,7 @@ def test_run_now_refusals_and_history(app, admin, shop):
     assert conflict.status_code == 409 and "already has an active run" in html
     assert f'href="/runs/{active}"' in html and f"Open the active run {active}" in html
     history = admin.html(f"/projects/{shop}/runs")
-    assert active in history and "pending" in history and "(user)" in history
+    assert active in history and "pending" in history and "<td>admin@example.com</td>" in history
 
 
 def test_runs_tab_charts_pass_rate_and_vitals_with_budget_lines(app, admin, shop):

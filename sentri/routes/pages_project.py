@@ -10,6 +10,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
 from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
+from ..runs.lifecycle import SHOWN_VERDICTS
+from ..ui import people
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
@@ -57,12 +59,15 @@ def _runs_tab(project, *, error: str | None = None, active_run: str | None = Non
     known = stats.branches(project.id)
     branch = request.args.get("branch") or None
     branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
-    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch)
+    shown = request.args.get("verdict") or None
+    shown = shown if shown in SHOWN_VERDICTS else None
+    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown)
     return (
         render_template(
             "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),
             charts=_charts(project, branch), branches=known, branch=branch, chart_runs=CHART_RUNS, error=error,
-            active_run=active_run, tab="runs",
+            active_run=active_run, tab="runs", verdicts=SHOWN_VERDICTS, verdict_filter=shown,
+            started_by=people.trigger_names(items),
         ),
         status,
     )

@@ -39,13 +39,14 @@ def _tests_tab(project, *, import_errors=None, status=200):
     if review not in (None, *REVIEW_STATUSES):
         review = None
     tag = (request.args.get("tag") or "").strip() or None
+    name = (request.args.get("q") or "").strip()[:200] or None
     number, offset = page_of()
-    items, total = testcases.list_for(project, status=review, tag=tag, offset=offset, limit=ui.PER_PAGE)
+    items, total = testcases.list_for(project, status=review, tag=tag, name=name, offset=offset, limit=ui.PER_PAGE)
     return (
         render_template(
             "pages/project_tests.html", project=project, tests=items, tab="tests",
             page=ui.Page(number, ui.PER_PAGE, total), last=_last_results([t.id for t in items]),
-            status_filter=review, tag_filter=tag, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+            status_filter=review, tag_filter=tag, name_filter=name, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
             import_name=getattr(request.files.get("file"), "filename", None) if import_errors else None,
             skip_unsupported=bool(request.form.get("skipUnsupported")),
         ),
