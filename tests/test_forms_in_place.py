@@ -32,7 +32,7 @@ def _section(html: str, section_id: str) -> str:
 
 
 def test_every_gate_problem_is_listed_in_a_banner_and_beside_its_field_with_the_typed_values(admin, shop):
-    html = admin.html(f"/projects/{shop}/automation")
+    html = admin.html(f"/projects/{shop}/gates")
     assert f'action="/projects/{shop}/quality-gates#quality-gates"' in html
     bad = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "abc", "maxFlakyPct": "120",
                                                         "maxFailures": "-2"})
@@ -52,8 +52,8 @@ def test_every_gate_problem_is_listed_in_a_banner_and_beside_its_field_with_the_
 
 def test_a_saved_form_says_so_beside_its_section(admin, shop):
     saved = admin.post(f"/projects/{shop}/web-vitals-budgets", {"lcp": "2500"})
-    assert saved.status_code == 302 and saved.headers["Location"].endswith("/automation#web-vitals-budgets")
-    html = admin.html(f"/projects/{shop}/automation")
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/gates#web-vitals-budgets")
+    html = admin.html(f"/projects/{shop}/gates")
     assert "Web Vitals budgets saved." in _section(html, "web-vitals-budgets")
     assert 'class="flashes"' not in html  # not at the top of the page, out of sight
 
@@ -138,7 +138,7 @@ def test_no_form_address_answers_a_get_with_405(app, admin, shop):
         checked += 1
     assert checked >= 15
     gates = admin.get(f"/projects/{shop}/quality-gates")
-    assert gates.status_code == 302 and gates.headers["Location"].endswith(f"/projects/{shop}/automation#quality-gates")
+    assert gates.status_code == 302 and gates.headers["Location"].endswith(f"/projects/{shop}/gates#quality-gates")
     assert admin.get("/logout").status_code == 302 and admin.get("/account").status_code == 200  # still logged in
 
 
@@ -158,7 +158,7 @@ def test_after_a_refused_save_the_banner_is_in_view(live_server, admin, shop, wi
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url("**/projects")
-            page.goto(f"/projects/{shop}/automation")
+            page.goto(f"/projects/{shop}/gates")
             page.locator("#policy-suggestReleaseAfter").fill("-2")  # the last section of a long page
             page.get_by_role("button", name="Save quarantine policy").click()
             page.wait_for_load_state()
@@ -169,7 +169,7 @@ def test_after_a_refused_save_the_banner_is_in_view(live_server, admin, shop, wi
             assert page.locator("#policy-suggestReleaseAfter-error").is_visible()
             assert page.url.endswith("/quarantine-policy#quarantine-policy")
             page.goto(page.url.split("#")[0])  # the address it landed on, opened again: the page, not a 405
-            assert page.url.endswith("/automation#quarantine-policy")  # the redirect keeps the section
+            assert page.url.endswith("/gates#quarantine-policy")  # the redirect keeps the section
             assert page.locator("#quarantine-policy").is_visible()
         finally:
             browser.close()

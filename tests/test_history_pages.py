@@ -69,7 +69,7 @@ def test_the_regression_form_saves_rules_and_refuses_by_field(app, admin, member
         stored = projects.get(shop).vitals_regression
     assert stored["lcp"] == {"maxIncreasePct": 10, "minIncreaseMs": 100} and "ttfb" not in stored
     assert (stored["mode"], stored["vitalsSamples"], stored["baselineBranch"]) == ("advisory", 5, "trunk")
-    html = admin.html(f"/projects/{shop}/automation")
+    html = admin.html(f"/projects/{shop}/gates")
     assert 'value="trunk"' in html and 'name="lcp.minIncreaseMs"' in html
 
     bad = admin.post(url, {**form, "vitalsSamples": "12"})

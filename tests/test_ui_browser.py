@@ -91,7 +91,7 @@ def test_create_import_approve_and_a_token_seen_once(admin):
     page.get_by_role("link", name="Tests", exact=True).click()
     expect(page.locator("td .review")).to_have_text("approved")
 
-    page.get_by_role("link", name="Automation ⚡").click()
+    page.get_by_role("link", name="CI", exact=True).click()
     page.get_by_label("Label").fill("github")
     page.get_by_role("button", name="New token").click()
     dialog = page.get_by_role("dialog", name="Your new trigger token")
@@ -231,7 +231,8 @@ def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
     found = {}
     for path in ("/login", "/projects", f"/projects/{project_id}/tests", f"/projects/{project_id}/review",
                  f"/projects/{project_id}/tests/{test_id}", f"/projects/{project_id}/runs", f"/runs/{run_id}",
-                 f"/projects/{project_id}/automation", f"/projects/{project_id}/settings", "/users"):
+                 f"/projects/{project_id}/automation", f"/projects/{project_id}/gates", f"/projects/{project_id}/settings",
+                 "/users"):
         page.goto(path)
         page.evaluate(source)
         violations = page.evaluate(

@@ -99,7 +99,7 @@ def test_navigation_shows_users_only_to_admins(admin, member, shop):
     assert 'href="/users"' in admin_html and "Log out" in admin_html
     assert 'href="/users"' not in member.html("/projects")
     tabs = admin.html(f"/projects/{shop}/tests")
-    for label in ("Tests", "Review queue", "Runs", "Automation ⚡", "Settings"):
+    for label in ("Tests", "Review queue", "Runs", "CI", "Gates", "Settings"):
         assert f">{label}</a>" in tabs
     assert admin.get(f"/projects/{shop}").headers["Location"].endswith(f"/projects/{shop}/tests")
 
@@ -114,6 +114,10 @@ def test_every_admin_page_and_action_refuses_a_member_with_403(member, shop):
     # Members still see the tabs, without the admin controls.
     automation = member.html(f"/projects/{shop}/automation")
     assert "New token" not in automation and "Only admins create and revoke tokens." in automation
+    gates = member.html(f"/projects/{shop}/gates")  # read only, and says so
+    assert "<strong>Read only.</strong>" in gates and 'name="minPassRate"' in gates
+    assert "Save gates" not in gates and all(
+        " disabled" in tag for tag in re.findall(r'<input (?![^>]*type="hidden")[^>]*>', gates))
     assert "Delete this project" not in member.html(f"/projects/{shop}/settings")
 
 
@@ -415,6 +419,26 @@ def test_ci_snippets_use_the_public_url_and_a_jq_check_that_fails_on_false(app, 
     assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(f"/projects/{shop}/automation")
 
 
+def test_ci_snippets_send_the_branch_keep_the_junit_file_and_fold_per_ci_system(admin, shop):
+    import html as html_module
+
+    import yaml
+
+    page = admin.html(f"/projects/{shop}/automation")
+    assert '<details class="snippet" id="snippet-github-box">' in page and 'id="snippet-gitlab-box"' in page
+    github = yaml.safe_load(html_module.unescape(
+        re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    steps = github["jobs"]["sentri"]["steps"]
+    assert steps[0]["env"]["BRANCH"] == "${{ github.head_ref || github.ref_name }}" and "branch: $branch" in steps[0]["run"]
+    assert '"$status_url/junit.xml" -o sentri-junit.xml' in steps[1]["run"]
+    assert steps[-1]["uses"].startswith("actions/upload-artifact@") and steps[-1]["if"] == "always()"
+    gitlab = yaml.safe_load(html_module.unescape(
+        re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    assert gitlab["sentri"]["artifacts"] == {"when": "always", "reports": {"junit": "sentri-junit.xml"}}
+    script = gitlab["sentri"]["script"][0]
+    assert '--arg branch "$CI_COMMIT_REF_NAME"' in script and '-d "$BODY"' in script
+
+
 def test_gates_and_budgets_forms(app, admin, shop):
     bad = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "120", "maxFlakyPct": "", "maxFailures": "2"})
     html = bad.get_data(as_text=True)
@@ -428,7 +452,7 @@ def test_gates_and_budgets_forms(app, admin, shop):
         project = projects.get(shop)
         assert project.quality_gates == {"minPassRate": 95.5, "maxFailures": 0}
         assert project.vitals_budgets == {"lcp": 2500, "cls": 0.1}
-    assert 'value="95.5"' in admin.html(f"/projects/{shop}/automation")
+    assert 'value="95.5"' in admin.html(f"/projects/{shop}/gates")
 
 
 # -- settings and users --------------------------------------------------------------------------------
@@ -501,7 +525,7 @@ def test_the_gitlab_snippet_fails_the_job_on_a_failed_gate_or_budget(admin, shop
 
     page = admin.html(f"/projects/{shop}/automation")
     snippet = html_module.unescape(re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1))
-    checks = snippet.split('[ "$STATUS" = "completed" ] || exit 1', 1)[1]
+    checks = snippet.split('[ "$STATUS" = "completed" ] || exit 1', 1)[1].split("\n  artifacts:", 1)[0]
     script = "\n".join(line.removeprefix("      ") for line in checks.splitlines())
 
     def job(payload: dict) -> int:

@@ -10,11 +10,11 @@ from ..errors import SentriError
 from ..runs import vitals_baseline
 from ..users import require_admin
 from .pages_common import bp, get_goes_back, login_required, tell
-from .pages_project import automation_tab
+from .pages_project import gates_tab
 
 
 def _back(project):
-    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#vitals-baseline")
+    return redirect(url_for("pages.project_gates", project_id=project.public_id) + "#vitals-baseline")
 
 
 @bp.post("/projects/<project_id>/vitals-regression/baseline")
@@ -26,7 +26,7 @@ def baseline_pin(project_id, user):
     try:
         shown = vitals_baseline.pin(project, {"runId": run_id}, user)
     except SentriError as exc:  # shown beside the field, with what was typed
-        return automation_tab(project, user, failed="vitals-baseline", errors={"runId": exc.message},
+        return gates_tab(project, user, failed="vitals-baseline", errors={"runId": exc.message},
                               values={"runId": request.form.get("runId", "")}, status=exc.status)
     tell("vitals-baseline", f"{run_id} pinned as the Web Vitals baseline on {shown['browser']} ({shown['device']}).")
     return _back(project)
@@ -47,6 +47,5 @@ def baseline_unpin(project_id, user):
     return _back(project)
 
 
-get_goes_back("/projects/<project_id>/vitals-regression/baseline", "pages.project_automation", "vitals-baseline")
-get_goes_back("/projects/<project_id>/vitals-regression/baseline/unpin", "pages.project_automation",
-              "vitals-baseline")
+get_goes_back("/projects/<project_id>/vitals-regression/baseline", "pages.project_gates", "vitals-baseline")
+get_goes_back("/projects/<project_id>/vitals-regression/baseline/unpin", "pages.project_gates", "vitals-baseline")

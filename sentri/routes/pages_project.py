@@ -1,5 +1,6 @@
-"""Project tabs: Runs (history, charts, run now), Automation (tokens, CI snippets, gates, budgets)
-and Settings (name, base URL, delete). Views on the `pages` blueprint."""
+"""Project tabs: Runs (history, charts, run now), CI (trigger tokens, CI snippets), Gates (quality gates,
+Web Vitals budgets and regression gate, quarantine policy) and Settings (name, base URL, delete). Views
+on the `pages` blueprint."""
 
 from __future__ import annotations
 
@@ -117,13 +118,22 @@ def _ci_snippets(project) -> dict[str, str]:
     }
 
 
-def automation_tab(project, user, *, failed: str | None = None, errors: dict | None = None,
-                    values: dict | None = None, plaintext: str | None = None, status: int = 200):
-    """The tab; after a refused save, `failed` names the section whose form it was: its banner lists
+def ci_tab(project, user, *, errors: dict | None = None, values: dict | None = None,
+           plaintext: str | None = None, status: int = 200):
+    """The CI tab: trigger tokens (after a refused one, its `errors` and `values`) and the CI snippets."""
+    response = render_template(
+        "pages/ci.html", project=project, tokens=tokens.list_for(project), tab="automation",
+        snippets=_ci_snippets(project), failed="tokens" if errors else None, errors=errors or {},
+        values=values or {}, plaintext=plaintext)
+    return response, status, {"Cache-Control": "no-store"}
+
+
+def gates_tab(project, user, *, failed: str | None = None, errors: dict | None = None,
+              values: dict | None = None, status: int = 200):
+    """The Gates tab; after a refused save, `failed` names the section whose form it was: its banner lists
     `errors`, its fields show `values` as typed (the other sections show what is saved)."""
     response = render_template(
-        "pages/automation.html", project=project, tokens=tokens.list_for(project), tab="automation",
-        snippets=_ci_snippets(project), failed=failed, errors=errors or {}, values=values or {}, plaintext=plaintext,
+        "pages/gates.html", project=project, tab="gates", failed=failed, errors=errors or {}, values=values or {},
         gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
         gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
         policy=project.quarantine_policy or {}, regression=_flat(regression.public(project.vitals_regression) or {}),
@@ -138,7 +148,13 @@ def project_automation(project_id, user):
     project = projects.get(project_id)
     # Keyed to this user and project: another project's page never shows it (and burns it).
     plaintext = ui.take_secret(f"{user.public_id}:{project.public_id}", session.pop("reveal_token", None))
-    return automation_tab(project, user, plaintext=plaintext)
+    return ci_tab(project, user, plaintext=plaintext)
+
+
+@bp.get("/projects/<project_id>/gates")
+@login_required
+def project_gates(project_id, user):
+    return gates_tab(projects.get(project_id), user)
 
 
 @bp.post("/projects/<project_id>/tokens")
@@ -152,7 +168,7 @@ def token_create(project_id, user):
         token, plaintext = tokens.create(project, label=body.label, expires_in_days=body.expires_in_days, actor=user)
     except ValidationFailed as exc:
         values = {"label": label, "expiresInDays": request.form.get("expiresInDays", "")}
-        return automation_tab(project, user, failed="tokens", errors=field_errors(exc), values=values, status=400)
+        return ci_tab(project, user, errors=field_errors(exc), values=values, status=400)
     # Shown once, on the page the redirect lands on; a reload finds nothing left to show.
     session["reveal_token"] = ui.stash_secret(f"{user.public_id}:{project.public_id}", plaintext)
     tell("tokens", f"Token {token.public_id} created. Copy it now: it is not shown again.")
@@ -180,9 +196,9 @@ def project_limits(project_id, kind, user):
         patch = _numbers({name: (values[name], name in spec.whole_numbers) for name in spec.fields}, spec.clean)
         limits.change(project, kind, patch, actor=user)
     except ValidationFailed as exc:
-        return automation_tab(project, user, failed=kind, errors=field_errors(exc), values=values, status=400)
+        return gates_tab(project, user, failed=kind, errors=field_errors(exc), values=values, status=400)
     tell(kind, spec.saved)
-    return redirect(url_for("pages.project_automation", project_id=project.public_id) + f"#{kind}")
+    return redirect(url_for("pages.project_gates", project_id=project.public_id) + f"#{kind}")
 
 
 def _numbers(raw: dict[str, tuple[str, bool]], clean) -> dict:
@@ -247,10 +263,10 @@ def project_regression(project_id, user):
     try:
         limits.change(project, "vitals-regression", _regression_patch(values), actor=user)
     except ValidationFailed as exc:
-        return automation_tab(project, user, failed="vitals-regression", errors=field_errors(exc), values=values,
-                               status=400)
+        return gates_tab(project, user, failed="vitals-regression", errors=field_errors(exc), values=values,
+                         status=400)
     tell("vitals-regression", limits.KINDS["vitals-regression"].saved)
-    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#vitals-regression")
+    return redirect(url_for("pages.project_gates", project_id=project.public_id) + "#vitals-regression")
 
 
 # -- settings tab -----------------------------------------------------------------------------------
@@ -314,6 +330,6 @@ def start_run(project, user):
 get_goes_back("/projects/<project_id>/tokens", "pages.project_automation", "tokens")
 get_goes_back("/projects/<project_id>/tokens/<token_id>/revoke", "pages.project_automation", "tokens")
 get_goes_back("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>",
-              "pages.project_automation", "{kind}")
-get_goes_back("/projects/<project_id>/vitals-regression", "pages.project_automation", "vitals-regression")
+              "pages.project_gates", "{kind}")
+get_goes_back("/projects/<project_id>/vitals-regression", "pages.project_gates", "vitals-regression")
 get_goes_back("/projects/<project_id>/delete", "pages.project_settings", "delete")

@@ -183,6 +183,6 @@ def pages(ids: dict[str, str]) -> dict[str, str]:
         "login": "/login", "projects": "/projects", "tests": f"{project}/tests", "review": f"{project}/review",
         "test": f"{project}/tests/{ids['test']}", "runs": f"{project}/runs", "run": f"/runs/{ids['run']}",
         "crawls": f"{project}/crawls", "crawl": f"{project}/crawls/{ids['crawl']}",
-        "automation": f"{project}/automation", "settings": f"{project}/settings", "users": "/users",
+        "ci": f"{project}/automation", "gates": f"{project}/gates", "settings": f"{project}/settings", "users": "/users",
         "account": "/account", "not-found": "/runs/RUN-999",
     }
