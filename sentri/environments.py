@@ -19,7 +19,7 @@ from .models import Environment, Project, TestDataSet, User, get_or_404, isoform
 from .users import require_admin
 from .validation import Body, Name, VariableChanges, Variables, WebUrl
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class UndefinedVariable(Exception):
@@ -211,7 +211,7 @@ def substitute(steps: list[dict], values: dict[str, str]) -> list[dict]:
                     raise UndefinedVariable(index, name)
                 return values[name]
 
-            return _PLACEHOLDER.sub(one, value)
+            return PLACEHOLDER.sub(one, value)
         if isinstance(value, dict):
             return {k: fill(v, index) for k, v in value.items()}
         return value

@@ -523,6 +523,7 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
         "${{ secrets.GITHUB_TOKEN }}": GOOD,
         "${{ github.event.pull_request.number }}": str(PR) if event == "pull_request" else "",
         "${{ github.event.pull_request.head.sha || github.sha }}": SHA,
+        "${{ github.head_ref || github.ref_name }}": "feature/cart" if event == "pull_request" else "main",
     }
     env = {name: expressions[value] for name, value in step["env"].items()}
     output = tmp_path / "github_output"
@@ -539,3 +540,5 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
     assert status["integrations"]["github"]["state"] == "posted", status["integrations"]
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
     assert len(_sentri_comments(fake, project_id)) == (1 if event == "pull_request" else 0)
+    # The snippet sends the branch and commit: the regression gate compares runs of one branch.
+    assert (status["branch"], status["commitSha"]) == ("feature/cart" if event == "pull_request" else "main", SHA)

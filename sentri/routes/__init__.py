@@ -28,6 +28,7 @@ from . import (
     pages_common,
     pages_crawls,
     pages_project,
+    pages_runs,
     pages_schedules,
     pages_tests,
     pages_users,
@@ -35,7 +36,8 @@ from . import (
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_schedules, pages_tests,
+_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
+               pages_tests,
                pages_users)
 
 

@@ -40,6 +40,7 @@ from ..models import (
 )
 from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
 from .options import RunOptions
+from .serialize import verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,29 @@ def get_in_project(project: Project, public_id: str) -> Run:
     return run
 
 
-def list_for(project: Project, *, offset: int = 0, limit: int = 50,
-             branch: str | None = None) -> tuple[list[Run], int]:
-    """Return a page of the project's runs (on `branch`, when given), newest first, and the total."""
+SHOWN_VERDICTS = ("passed", "failed", "aborted", "pending")
+
+
+def list_for(project: Project, *, offset: int = 0, limit: int = 50, branch: str | None = None,
+             shown_verdict: str | None = None) -> tuple[list[Run], int]:
+    """Return a page of the project's runs (on `branch`, with this verdict as the pages show it, when
+    given), newest first, and the total."""
     where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
+    if shown_verdict in ("passed", "failed"):
+        # The verdict reads two JSON results: judged here on four columns, not in SQL per dialect.
+        where.append(Run.status == "completed" if shown_verdict == "passed" else Run.status.in_(("completed",
+                                                                                                 "failed")))
+        rows = db.session.execute(select(Run.id, Run.status, Run.failed, Run.gate_result, Run.vitals_result)
+                                  .where(*where).order_by(Run.id.desc())).all()
+        ids = [row.id for row in rows if verdict_of(row.status, row.failed, row.gate_result,
+                                                     row.vitals_result) == shown_verdict]
+        shown = ids[offset:offset + limit]
+        found = {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(shown)))} if shown else {}
+        return [found[i] for i in shown], len(ids)
+    if shown_verdict == "aborted":
+        where.append(Run.status == "aborted")
+    elif shown_verdict == "pending":
+        where.append(Run.status.in_(ACTIVE_RUN_STATUSES))
     total = db.session.scalar(select(func.count(Run.id)).where(*where)) or 0
     page = db.session.scalars(select(Run).where(*where).order_by(Run.id.desc()).offset(offset).limit(limit))
     return list(page), total
@@ -281,7 +301,7 @@ def end(run_id: int) -> bool:
         run.vitals_result = web_vitals_result(run, project)
     db.session.flush()
     history.update_flaky_scores(run_id)
-    quarantine.after_run(project, run_id)
+    quarantine.after_run(project, run_id, run.finished_at)
     hooks.ended_in_transaction(run_id)
     return True
 
