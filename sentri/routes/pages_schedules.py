@@ -19,7 +19,7 @@ from ..schedules import cron, manage
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
-from .pages_common import bp, field_errors, login_required
+from .pages_common import bp, field_errors, get_goes_back, login_required
 
 NEW = "new"  # the value of a form's `form` field when it creates
 
@@ -159,3 +159,12 @@ def channel_delete(project_id, channel_id, user):
     channels.delete(channel, actor=user)
     flash(f"Channel {public_id} deleted.", "success")
     return _back(project, "#alerts")
+
+
+for _rule, _section in (("/projects/<project_id>/schedules/<schedule_id>/<any('pause', 'resume'):action>", "schedules"),
+                        ("/projects/<project_id>/schedules/<schedule_id>/delete", "schedules"),
+                        ("/projects/<project_id>/notifications", "alerts"),
+                        ("/projects/<project_id>/notifications/<channel_id>/test", "alerts"),
+                        ("/projects/<project_id>/notifications/<channel_id>/<any('pause', 'resume'):action>", "alerts"),
+                        ("/projects/<project_id>/notifications/<channel_id>/delete", "alerts")):
+    get_goes_back(_rule, "pages.project_schedules", _section)
