@@ -27,6 +27,7 @@ from . import (
     pages_baseline,
     pages_common,
     pages_crawls,
+    pages_new_test,
     pages_project,
     pages_runs,
     pages_schedules,
@@ -38,6 +39,7 @@ from .input_guard import refuse_unstorable_characters
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
 _PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
                pages_tests,
+               pages_new_test,
                pages_users)
 
 

@@ -65,5 +65,7 @@ def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
 
 @bp.context_processor
 def _inject_user():
-    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.shown_verdict,
+    # formdata=None: the token alone, never the request's form (a body over MAX_CONTENT_LENGTH would raise
+    # its 413 again while its own error page renders, and end as a 500).
+    return {"user": current_user(), "logout_form": LogoutForm(formdata=None), "ui": ui, "verdict_of": runs.shown_verdict,
             "review_counts_of": queue.counts}

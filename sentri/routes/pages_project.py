@@ -12,6 +12,7 @@ from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
 from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
 from ..runs.lifecycle import SHOWN_VERDICTS
+from ..runs.selection import Selection
 from ..ui import people
 from ..users import require_admin
 from ..validation import parse
@@ -319,9 +320,10 @@ def project_delete(project_id, user):
     return redirect(url_for("pages.project_list"))
 
 
-def start_run(project, user):
-    """Start a run of the project as this user (the one-active-run rule applies); return it."""
-    options = runs.RunOptions()
+def start_run(project, user, *, case_ids: list[int] | None = None):
+    """Start a run of the project as this user (the one-active-run rule applies); return it. `case_ids`
+    runs those tests alone, as a trigger's caseIds does (each must be approved)."""
+    options = runs.RunOptions(selection=Selection(case_ids=case_ids))
     options.extra["publicUrl"] = public_base()
     return runs.launch(project, options, source="user", triggered_by=user.public_id)
 
