@@ -32,6 +32,7 @@ from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..review import recording
 from .lifecycle import STOP_SKIP_REASON, end_if_done
+from .outcome import Attempt, Outcome, attempt
 
 log = logging.getLogger("sentri.runs")
 
@@ -211,7 +212,7 @@ def _set_outcome(result_id: int, run_id: int, values: dict[str, Any], *, expect:
     return True
 
 
-def record(claim: Claim, outcome: dict[str, Any]) -> bool:
+def record(claim: Claim, outcome: Outcome) -> bool:
     """Store a finished test's outcome while the row is still the worker's and the run still active, and
     end the run when it was the last; a late result is dropped (and logged), never counted."""
     fields = {k: v for k, v in outcome.items() if k not in ("test_id", "test_name", "position", "hints")}
@@ -254,7 +255,7 @@ def record_stopped(claim: Claim) -> bool:
     return written
 
 
-def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: list[dict] | None = None,
+def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: list[Attempt] | None = None,
             where: str | None = None) -> None:
     """Give a running row back: its process stops (handed back, re-queued however often that happens), or
     with `lost` its browser was lost under it (re-queued once, then failed). `attempts`: what it did before
@@ -266,13 +267,14 @@ def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: l
             end_if_done(claim.run_id)
 
 
-def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: list[dict] | None = None,
+def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: list[Attempt] | None = None,
                      where: str | None = None) -> None:
     """A row whose worker gave it back or is gone: re-queued, its last attempt recorded as handed back or
     lost; a second loss fails it."""
     status = "lost" if counts else HANDED_BACK
-    last = {"status": status, "error": f"{'Lost' if counts else 'Handed back'}: {why}.", "failingStep": None,
-            "durationMs": None, **({"browserServer": where} if where else {})}
+    last = attempt(status, f"{'Lost' if counts else 'Handed back'}: {why}.")
+    if where:
+        last["browserServer"] = where
     earlier = row.attempts or []
     attempts = [*earlier, *(attempts or []), last]
     stop_reason = db.session.scalar(select(Run.stop_reason).where(Run.id == row.run_id))
