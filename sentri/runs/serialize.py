@@ -11,6 +11,7 @@ from flask import Flask
 from ..config import public_url
 from ..models import Project, Result, Run, TestCase, isoformat
 from ..review import views
+from ..states import RunStatus
 
 
 def run_url(app: Flask, run: Run) -> str:
@@ -23,7 +24,7 @@ def verdict(run: Run) -> str:
     """Return pending / passed / failed as the spec defines the verdict."""
     if run.is_active:
         return "pending"
-    if run.status != "completed":
+    if run.status != RunStatus.COMPLETED:
         return "failed"
     if run.gate_result is None and run.vitals_result is None:
         return "passed" if run.failed == 0 else "failed"
@@ -35,7 +36,7 @@ def verdict(run: Run) -> str:
 def shown_verdict(run: Run) -> str:
     """The verdict as the pages show and colour it: an aborted run is `aborted` (its tests did not all run,
     so it says nothing of them), else `verdict` (the API's stays failed, as the spec has it)."""
-    return "aborted" if run.status == "aborted" else verdict(run)
+    return "aborted" if run.status == RunStatus.ABORTED else verdict(run)
 
 
 def status_payload(run: Run, run_url: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from ..runs.outcome import Outcome, attempt
+from ..states import ResultStatus
 from . import crawling, vitals_probe
 from .browser_set import WorkerBrowsers
 from .executor import SLACK_SECONDS, BrowserLost, TestJob, context_options, execute, hard_deadline
@@ -179,7 +180,7 @@ class BrowserWorker(threading.Thread):
                 claims.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
+                claims.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
         lost, self.lost = self.lost, None
@@ -350,7 +351,7 @@ class BrowserWorker(threading.Thread):
 
     def _internal_error(self, job: TestJob, exc: Exception) -> Outcome:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
-        return {"status": "failed", "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
+        return {"status": ResultStatus.FAILED, "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
                 "base_url": job.base_url}
 
     def _shown(self, text: str) -> str:
@@ -362,5 +363,5 @@ def given_up(job: TestJob) -> Outcome:
     """The result of a job the engine gave up past its hard deadline."""
     message = (f"step {job.current_step}: the test outlived every deadline of its own ({hard_deadline(job):g} s in "
                "all, for its timeout, retries and what follows them); Sentri gave it up and relaunched the browser")
-    return {"status": "failed", "error": message, "failing_step": job.current_step or None,
-            "attempts": [attempt("failed", message, job.current_step or None)], "base_url": job.base_url}
+    return {"status": ResultStatus.FAILED, "error": message, "failing_step": job.current_step or None,
+            "attempts": [attempt(ResultStatus.FAILED, message, job.current_step or None)], "base_url": job.base_url}

@@ -16,6 +16,7 @@ from playwright.async_api import Error as PlaywrightError
 from .. import origins, vault
 from ..models import utcnow
 from ..runs.outcome import Attempt, Outcome, attempt
+from ..states import ResultStatus
 from . import sampling, vitals_probe
 from .guard import HostCache, carries_secret, guard_context, guarded_context
 from .healer import StepHealer
@@ -50,7 +51,7 @@ _CLOSED = re.compile(r"has been closed|[Cc]onnection closed|[Bb]rowser closed|di
 class AttemptOutcome:
     """What one attempt found: its Attempt (as_attempt()), and what the test's result takes from the last one."""
 
-    status: str = "passed"
+    status: str = ResultStatus.PASSED
     error: str | None = None
     failing_step: int | None = None
     duration_ms: int = 0
@@ -189,9 +190,9 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
                 if watch.problems():
                     raise StepFailed(1, "goto", "; ".join(watch.problems()))
     except StepFailed as exc:
-        outcome = AttemptOutcome("failed", str(exc), exc.index, refused=exc.refused)
+        outcome = AttemptOutcome(ResultStatus.FAILED, str(exc), exc.index, refused=exc.refused)
     except TimeoutError:
-        outcome = AttemptOutcome("failed", f"step {job.current_step}: the test did not finish within its "
+        outcome = AttemptOutcome(ResultStatus.FAILED, f"step {job.current_step}: the test did not finish within its "
                                            f"{job.timeout_s:g} s timeout", job.current_step)
     except asyncio.CancelledError:
         # Aborted: answer at once. Closing a context right after a cancelled call was seen to take
@@ -222,16 +223,17 @@ async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: At
     outcome.snapshots = snapshots.entries
     outcome.healed = healer.healed if healer else []
     # Descriptions are remembered from a passing attempt only: a failing page may be the wrong one.
-    passed = healer is not None and healer.seen and outcome.status == "passed"
+    passed = healer is not None and healer.seen and outcome.status == ResultStatus.PASSED
     outcome.hints = {"steps": job.steps_hash, "hints": healer.seen} if passed else None
-    if job.vitals_samples > 1 and outcome.status == "passed" and not for_trace:
+    if job.vitals_samples > 1 and outcome.status == ResultStatus.PASSED and not for_trace:
         # The next samples load each page with the cookies and storage the test ended with (a page behind
         # a login stays behind it); held in memory only.
         outcome.storage = await _storage(context)
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
-    keep = job.artifacts_dir is not None and not outcome.refused and (outcome.status == "failed" or for_trace)
-    if keep and not for_trace and outcome.status == "failed":
+    failed = outcome.status == ResultStatus.FAILED
+    keep = job.artifacts_dir is not None and not outcome.refused and (failed or for_trace)
+    if keep and not for_trace and failed:
         outcome.screenshot = await _screenshot(page, job, number)
     if tracing:
         path = job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip" if keep else None
@@ -279,8 +281,9 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     if job.setup_error is not None:
         step, message = job.setup_error
         return _masked(job, {
-            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
-            "error": message, "failing_step": step, "duration_ms": 0, "attempts": [attempt("failed", message, step, 0)],
+            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": ResultStatus.FAILED,
+            "error": message, "failing_step": step, "duration_ms": 0,
+            "attempts": [attempt(ResultStatus.FAILED, message, step, 0)],
             "flaky": False, "base_url": job.base_url, "vitals": [], "screenshot": None,
             "started_at": started_at, "finished_at": utcnow(),
         })
@@ -294,20 +297,20 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
             if await _lost(browser, str(exc)):
                 raise BrowserLost(_first_line(exc), attempts) from exc
             raise
-        if outcome.status == "failed" and await _lost(browser, outcome.error or ""):
+        if outcome.status == ResultStatus.FAILED and await _lost(browser, outcome.error or ""):
             raise BrowserLost(outcome.error or "the browser disconnected", attempts)
         vitals = outcome.vitals or []
         attempts.append(outcome.as_attempt())
         if outcome.screenshot or outcome.trace:
             _delete(screenshot, trace)  # an earlier attempt's: only the last failure is kept
             screenshot, trace = outcome.screenshot, outcome.trace
-        if outcome.status == "passed":
+        if outcome.status == ResultStatus.PASSED:
             break
     last = attempts[-1]
-    if last["status"] == "passed" and job.vitals_samples > 1 and vitals:
+    if last["status"] == ResultStatus.PASSED and job.vitals_samples > 1 and vitals:
         vitals = await sampling.sample(partial(_new_context, browser, job, hosts, outcome.storage),
                                        vitals, job.vitals_samples - 1, job.step_timeout_ms, job.timeout_s)
-    if last["status"] == "passed":
+    if last["status"] == ResultStatus.PASSED:
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None
     elif trace is None and not outcome.refused and not job.uses_secrets and job.artifacts_dir is not None:
@@ -324,11 +327,11 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         "duration_ms": sum(a["durationMs"] or 0 for a in attempts),  # every attempt here was timed
         "attempts": attempts,
         # Failed, then passed on a retry: passed, and counted as flaky.
-        "flaky": last["status"] == "passed" and len(attempts) > 1,
+        "flaky": last["status"] == ResultStatus.PASSED and len(attempts) > 1,
         "base_url": job.base_url,
         "vitals": vitals,  # of the last attempt: the one whose outcome counts
-        "screenshot": screenshot if last["status"] == "failed" else None,
-        "trace": trace if last["status"] == "failed" else None,
+        "screenshot": screenshot if last["status"] == ResultStatus.FAILED else None,
+        "trace": trace if last["status"] == ResultStatus.FAILED else None,
         "snapshots": outcome.snapshots or None,  # of the last attempt, like vitals
         "healed": outcome.healed or None,
         "hints": outcome.hints,
@@ -345,7 +348,7 @@ async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostC
         outcome = await _attempt(browser, job, number, hosts, spare, for_trace=True)
     except Exception:  # PlaywrightError and the like: the failure stands without a trace
         return None, True
-    return outcome.trace, outcome.status == "failed"
+    return outcome.trace, outcome.status == ResultStatus.FAILED
 
 
 async def _lost(browser: Browser, error: str) -> bool:
