@@ -153,7 +153,7 @@ def test_the_readme_is_a_front_page():
 TYPED_CORE = ["sentri/runs/planner.py", "sentri/runs/gates.py", "sentri/runs/vitals.py", "sentri/runs/regression.py",
               "sentri/runs/selection.py", "sentri/runs/outcome.py", "sentri/states.py", "sentri/testformat.py",
               "sentri/ssrf.py", "sentri/origins.py", "sentri/validation.py"]
-UNTYPED_AT_FIRST = 64  # modules setup.cfg let off when mypy first ran on the package
+MOST_UNTYPED = 63  # modules setup.cfg lets off: 64 when mypy first ran on the package, fewer as they get typed
 
 
 def _mypy(*args: str) -> subprocess.CompletedProcess[str]:
@@ -179,4 +179,4 @@ def test_the_modules_mypy_lets_off_only_get_fewer():
     untyped = set().union(*(modules for name, modules in sections.items() if config.getboolean(name, "ignore_errors",
                                                                                                  fallback=False)))
     assert not untyped & core
-    assert len(untyped) <= UNTYPED_AT_FIRST, f"a module was added to the not yet typed ones: {sorted(untyped)}"
+    assert len(untyped) <= MOST_UNTYPED, f"a module was added to the not yet typed ones: {sorted(untyped)}"

@@ -232,11 +232,11 @@ async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: At
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
     failed = outcome.status == ResultStatus.FAILED
-    keep = job.artifacts_dir is not None and not outcome.refused and (failed or for_trace)
-    if keep and not for_trace and failed:
-        outcome.screenshot = await _screenshot(page, job, number)
+    kept_in = job.artifacts_dir if not outcome.refused and (failed or for_trace) else None  # None: nothing kept
+    if kept_in is not None and not for_trace and failed:
+        outcome.screenshot = await _screenshot(page, job, kept_in, number)
     if tracing:
-        path = job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip" if keep else None
+        path = kept_in / f"{job.position:04d}-attempt{number}.zip" if kept_in is not None else None
         outcome.trace = await _stop_tracing(context, path)
 
 
@@ -244,9 +244,9 @@ async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: At
 _FORM_FIELDS = "input:not([type=hidden]), textarea, select, [contenteditable]:not([contenteditable=false])"
 
 
-async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
-    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
-    path = job.artifacts_dir / f"{job.position:04d}-attempt{attempt}.png"
+async def _screenshot(page, job: TestJob, folder: Path, attempt: int) -> str | None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job.position:04d}-attempt{attempt}.png"
     mask = [page.locator(_FORM_FIELDS)] if job.uses_secrets else []
     try:
         await page.screenshot(path=str(path), timeout=5_000, mask=mask)
