@@ -88,6 +88,7 @@ def main() -> int:
     from waitress.server import create_server
 
     from sentri import create_app
+    from sentri.runtime import runtime
     from sentri.worker.browsers import find_chromium, launch_options
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots").resolve()
@@ -131,7 +132,7 @@ def main() -> int:
                 browser.close()
         finally:
             server.close()
-            app.extensions["sentri_engine"].shutdown(0)
+            runtime(app).engine.shutdown(0)
     return 0
 
 

@@ -189,6 +189,12 @@ def for_options(project: Project, options: dict) -> tuple[Environment | None, di
     return environment, values, secret_values
 
 
+def site_url(project: Project, environment: Environment | None, base_url: str | None) -> str:
+    """The one rule for where a run's (or a crawl's) pages are: the trigger's baseUrl, else its environment's
+    base URL, else the project's."""
+    return base_url or (environment.base_url if environment else None) or project.base_url
+
+
 def _by_key(model, public_id: str | None):
     key = model.key_of(public_id)
     return db.session.get(model, key) if key else None

@@ -127,7 +127,7 @@ def finished_run(app_factory):
 
 def test_send_callback_gives_up_on_a_trickling_receiver_and_says_so(finished_run, monkeypatch, caplog):
     monkeypatch.setattr(notify, "CALLBACK_TIMEOUT_SECONDS", DEADLINE)
-    caplog.set_level(logging.INFO, logger="sentri.notify")
+    caplog.set_level(logging.INFO, logger="sentri.runs.callbacks")
     with TricklingReceiver("head") as receiver:
         app, run_id = finished_run(receiver.hook_url())
         call = Outcome(lambda: notify.send_callback(app, run_id))

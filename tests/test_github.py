@@ -20,6 +20,7 @@ from sentri.github import report as github_report
 from sentri.github import reporter as gh_reporter
 from sentri.github import state as gh_state
 from sentri.models import Run
+from sentri.runtime import runtime
 from tests.conftest import DATABASES, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.test_ui_pages import PASSWORD, Browser
@@ -307,7 +308,7 @@ def test_the_token_is_never_stored_nor_logged(gh_app, site, fake, caplog):
     assert any(p.name.startswith("sentri.db") for p in files)
     for path in files:
         assert GOOD.encode() not in path.read_bytes(), path
-    assert gh_reporter.GitHubReporter.__repr__(gh_app.extensions["sentri_github"]).count("ghp_") == 0
+    assert gh_reporter.GitHubReporter.__repr__(runtime(gh_app).github).count("ghp_") == 0
 
 
 # -- validation and the parts that need no browser -----------------------------------------------------

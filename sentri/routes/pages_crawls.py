@@ -4,7 +4,7 @@ previous crawl and the drafts it made. Views on the `pages` blueprint."""
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from .. import projects
 from ..crawl.report import serialize, site_map
@@ -13,6 +13,7 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import TestCase
 from ..runs import crawls
+from ..runtime import runtime
 from ..validation import parse
 from .pages_common import bp, field_errors, login_required
 
@@ -56,7 +57,7 @@ def project_crawl_now(project_id, user):
         return _tab(project, errors={"": exc.message}, status=409)
     except ValidationFailed as exc:
         return _tab(project, errors=field_errors(exc), status=400)
-    current_app.extensions["sentri_engine"].wake()
+    runtime().engine.wake()
     return redirect(url_for("pages.crawl_page", project_id=project.public_id, crawl_id=crawl.public_id))
 
 

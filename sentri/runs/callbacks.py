@@ -22,7 +22,7 @@ from ..models import Run
 from .options import callback_allowlist
 from .serialize import callback_payload, run_url
 
-log = logging.getLogger("sentri.notify")
+log = logging.getLogger(__name__)
 # For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
 CALLBACK_TIMEOUT_SECONDS = 10.0
 # Only the status is used: the rest of the answer is never read, however long it is.
@@ -61,7 +61,7 @@ MAX_PENDING = 200
 
 
 class CallbackSender:
-    """Send runs' callbacks on THREADS daemon threads; app.extensions['sentri_engine'].callbacks."""
+    """Send runs' callbacks on THREADS daemon threads; runtime(app).engine.callbacks."""
 
     def __init__(self, app: Flask, *, threads: int = THREADS, max_pending: int = MAX_PENDING) -> None:
         self.app = app

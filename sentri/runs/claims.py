@@ -35,7 +35,7 @@ from ..states import ResultStatus, RunStatus
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 from .outcome import Attempt, Outcome, attempt
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 LOST = "the worker running it stopped"
 STOPPED = "the server running it was stopped"

@@ -31,7 +31,7 @@ from ..states import CrawlStatus, ResultStatus, RunStatus
 from . import lifecycle
 from .options import RunOptions
 
-log = logging.getLogger("sentri.crawls")
+log = logging.getLogger(__name__)
 MAX_CLAIMS = 2  # a crawl lost with its worker is run again once, then failed
 PAGE_CHECK_PREFIX = "Page "
 
@@ -116,7 +116,9 @@ def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None =
         if crawl.run_id is not None:
             db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == RunStatus.QUEUED)
                                .values(status=RunStatus.RUNNING, started_at=now))
-        return CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+        taken = CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+    log.info("CRL-%s started on %s%s", taken.crawl_id, owner, f" for RUN-{taken.run_id}" if taken.run_id else "")
+    return taken
 
 
 def renew(owner: str, crawl_ids: list[int], lease_seconds: float) -> None:
@@ -178,7 +180,9 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
-            _queue_page_checks(crawl.run_id, pages)
+            _queue_page_checks(crawl.run_id, pages, crawl.base_url)
+        counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
+    log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
 
 
@@ -189,6 +193,8 @@ def fail(claim: CrawlClaim, error: str) -> None:
             status=CrawlStatus.FAILED, error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
         if failed and claim.run_id is not None:
             lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
+    if failed:
+        log.info("CRL-%s failed: %s", claim.crawl_id, error[:300])
 
 
 def stopped(claim: CrawlClaim) -> None:
@@ -199,6 +205,8 @@ def stopped(claim: CrawlClaim) -> None:
         if done and claim.run_id is not None:
             _no_longer_crawling(claim.run_id)
             lifecycle.end_if_done(claim.run_id)
+    if done:
+        log.info("CRL-%s aborted: stopped", claim.crawl_id)
 
 
 def release(claim: CrawlClaim) -> None:
@@ -240,7 +248,7 @@ def _no_longer_crawling(run_id: int) -> None:
     db.session.execute(update(Run).where(Run.id == run_id).values(phase=None))
 
 
-def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
+def _queue_page_checks(run_id: int, pages: list[dict[str, Any]], site_url: str) -> None:
     """One page check per visited page, after the run's tests; a stopping run gets none."""
     run = db.session.get(Run, run_id, populate_existing=True)
     _no_longer_crawling(run_id)
@@ -251,7 +259,7 @@ def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
     for offset, page in enumerate(pages, start=1):
         db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
                               test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
-                              status=ResultStatus.QUEUED, attempts=[], base_url=run.options.get("baseUrl")))
+                              status=ResultStatus.QUEUED, attempts=[], base_url=site_url))
     db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
     db.session.flush()
     lifecycle.end_if_done(run_id)  # a site with no page left and no test ends here

@@ -16,6 +16,7 @@ No function here holds a lock across anything: they are short transactions, and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ from ..states import CrawlStatus, ResultStatus, RunStatus
 from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
 from .options import RunOptions
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 RESTARTED = "The server restarted while the run was in progress."
 # What a stopped run's remaining tests are skipped as, by the run's stop_reason.
@@ -85,7 +86,7 @@ def active_run(project_id: int, browser: str | None = None, device: str | None =
 # -- starting ------------------------------------------------------------------------------------------
 
 
-def _approved_tests(project: Project) -> list[TestCase]:
+def approved_tests(project: Project) -> list[TestCase]:
     return list(
         db.session.scalars(
             select(TestCase)
@@ -113,7 +114,7 @@ def site_url(project: Project, options: RunOptions) -> str:
     """Where the run's tests go: its baseUrl, else its environment's base URL, else the project's (as a worker
     resolves it, jobs.py); the URL a crawl starts from."""
     environment = environments.get_environment(project, options.environment_id) if options.environment_id else None
-    return options.base_url or (environment.base_url if environment else None) or project.base_url
+    return environments.site_url(project, environment, options.base_url)
 
 
 def check_base_url(project: Project, base_url: str) -> None:
@@ -132,13 +133,15 @@ def check_base_url(project: Project, base_url: str) -> None:
 
 
 def start(project: Project, options: RunOptions, *, source: str, triggered_by: str,
-          token: TriggerToken | None = None) -> Run:
+          token: TriggerToken | None = None, in_transaction: Callable[[Run], None] | None = None) -> Run:
     """Create the run and a row per approved test in one transaction: the selected ones in risk order
     (queued, or skipped as over_budget), then the deselected ones (skipped). 400 without approved
     tests, 409 when the project has an active run. The trigger token's last use is recorded in the same
-    transaction, so nothing can fail between the run existing and its rows being there to execute."""
+    transaction, so nothing can fail between the run existing and its rows being there to execute.
+    `in_transaction(run)` runs in that transaction once the run has its id (a schedule claims its
+    occurrence there); whatever it raises rolls the run back."""
     has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
-    approved = _approved_tests(project)
+    approved = approved_tests(project)
     if options.crawl is None:  # a crawling run's checks may be its pages alone
         if has_tests is None:
             raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
@@ -157,7 +160,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
          "testName": by_id[entry["testId"]].name}
         for position, entry in enumerate(order + deselected, start=1)
     ]
-    base_url = options.base_url or project.base_url
+    base_url = site_url(project, options)  # every result of the run, skipped ones too, shows where it ran
     budget = options.budget_minutes
     options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
     run = Run(
@@ -173,6 +176,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         with write():
             db.session.add(run)
             db.session.flush()
+            if in_transaction is not None:
+                in_transaction(run)
             skipped = 0
             for entry in plan:
                 reason = {"over_budget": "over_budget", "deselected": "deselected"}.get(entry["plan"])
@@ -186,8 +191,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
                 db.session.add(Crawl(project_id=project.id, run_id=run.id, status=CrawlStatus.QUEUED,
-                                     triggered_by=triggered_by, base_url=site_url(project, options),
-                                     options=options.crawl.as_json(),
+                                     triggered_by=triggered_by, base_url=base_url, options=options.crawl.as_json(),
                                      progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))

@@ -7,8 +7,9 @@ PostgreSQL database this way (SQLite: one process).
 
 The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
 live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
-or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
-runs with nothing left), fires ends nobody took, and says this process is alive (the nodes table).
+or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs
+past their budget, runs with nothing left), fires ends nobody took, sends the notifications that are due,
+fires due schedules (schedules/firing.py) and says this process is alive (the nodes table).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import secrets
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import Flask
@@ -31,13 +32,15 @@ from ..models import Node, utcnow
 from ..runs import claims, crawls
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from ..runtime import runtime
+from ..schedules import firing
 from . import slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
 from .probe import Prober
 from .remote import Endpoint, ServerPool
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # How often this process looks for work no wake() announced (another process queued it, a lease expired):
 # once per interval for the whole process, not per idle worker.
@@ -55,7 +58,7 @@ def node_identity() -> str:
 
 
 class RunEngine:
-    """Browser workers and the heartbeat of this process; app.extensions['sentri_engine']."""
+    """Browser workers and the heartbeat of this process; runtime(app).engine."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -69,6 +72,10 @@ class RunEngine:
         self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
         self.jobs = JobBuilder(app)
         self.housekeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-housekeeping")
+        # Due schedules start their runs here, off the heartbeat (planning a run may take a while) and apart
+        # from housekeeping (a long prune must not make a schedule late).
+        self.scheduling = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-schedules")
+        self._firing: Future | None = None
         self._cond = threading.Condition()
         self._signal = 0  # bumped by wake(): idle workers look for work again at once
         self._looked_at = float("-inf")  # when a look of this process last found nothing more to claim
@@ -127,6 +134,7 @@ class RunEngine:
         if self.prober is not None:
             self.prober.join(timeout=10)
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
+        self.scheduling.shutdown(wait=True, cancel_futures=True)  # a firing is one short transaction
         if self._started:
             try:
                 with self.app.app_context(), write():
@@ -259,12 +267,33 @@ class RunEngine:
                         recovered = claims.recover() + crawls.recover()
                         if recovered:
                             self.wake()
-                        self.app.extensions["sentri_hooks"].take_stale()
+                        hooks = runtime(self.app).hooks
+                        hooks.take_stale()
+                        hooks.notifications.pump()
+                        self._fire_schedules()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
                         self._seen()
             except Exception:  # a database hiccup must not stop the heartbeat
                 log.exception("heartbeat failed")
+
+    def _fire_schedules(self) -> None:
+        """Start the runs of due schedules on the scheduling thread, unless the last look is still at it."""
+        if self.stopping or (self._firing is not None and not self._firing.done()):
+            return
+        try:
+            self._firing = self.scheduling.submit(self._fire_due)
+        except RuntimeError:  # shut down: the process is stopping
+            pass
+
+    def _fire_due(self) -> None:
+        try:
+            with self.app.app_context():
+                started = firing.fire_due(utcnow())
+            if started:
+                self.wake()
+        except Exception:  # the database may be away: the next look tries again
+            log.exception("firing due schedules failed")
 
     def _seen(self) -> None:
         """Keep this process's node fresh, forget long-gone ones, and let GitHub reporting catch up."""
@@ -272,9 +301,7 @@ class RunEngine:
         with write():
             db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
             db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
-        reporter = self.app.extensions.get("sentri_github")
-        if reporter is not None:
-            reporter.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
+        runtime(self.app).github.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
 
 
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
