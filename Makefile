@@ -64,9 +64,11 @@ chromium: install
 	    echo "sentri: runs need a Chromium: run as root to let make install Debian's, or see the message above."; \
 	  fi; }
 
+# ruff on every file; mypy on the package, each module as strictly as setup.cfg's [mypy] sections say.
 lint: install-test
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # A PNG of every page (1280x800, demo data) in screenshots/, for reviewing the UI without running it.
 screenshots: install-test chromium
@@ -76,4 +78,4 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .errors import NotFound
 from .extensions import db
+from .states import ResultStatus, RunStatus
 from .timestamps import UTCDateTime, utcnow
 from .timestamps import isoformat as isoformat  # re-exported: the API formats its times with it
 
@@ -82,10 +83,10 @@ _AUTOINCREMENT = {"sqlite_autoincrement": True}
 ROLES = ("admin", "member")
 REVIEW_STATUSES = ("draft", "approved", "rejected")
 # A run is queued until a worker claims its first test, then running; both hold the project's lock.
-ACTIVE_RUN_STATUSES = ("queued", "running")
-TERMINAL_RUN_STATUSES = ("completed", "failed", "aborted")
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+TERMINAL_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ABORTED)
 # A result row is queued, then running (claimed), then one of the outcomes.
-PENDING_RESULT_STATUSES = ("queued", "running")
+PENDING_RESULT_STATUSES = (ResultStatus.QUEUED, ResultStatus.RUNNING)
 _ACTIVE_PREDICATE = "status IN ('queued', 'running')"
 
 
@@ -288,7 +289,7 @@ class Run(PublicIdMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     trigger_source: Mapped[str] = mapped_column(String(16))  # token | user | cli
     # What the run's tests run in (browserProfile, device): one active run per project, browser and device.
     browser: Mapped[str] = mapped_column(String(16), default="chromium", server_default="chromium")

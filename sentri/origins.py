@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import urlsplit
@@ -203,7 +204,8 @@ def parse_networks(text: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
-def blocked_network(address: str | IPv4Address | IPv6Address, networks) -> IPv4Network | IPv6Network | None:
+def blocked_network(address: str | IPv4Address | IPv6Address,
+                    networks: Iterable[IPv4Network | IPv6Network]) -> IPv4Network | IPv6Network | None:
     """Return the blocked network an address falls in (IPv4-mapped and NAT64 forms unwrapped), or None."""
     try:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address

@@ -10,10 +10,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import idna
 
@@ -21,7 +22,9 @@ __all__ = ["Allowlist", "CheckedTarget", "UnsafeURLError", "check_url", "is_publ
 
 MAX_URL_LENGTH = 2048
 ALLOWLIST_ENV = "SENTRI_CALLBACK_ALLOWLIST"
-Resolver = Callable[..., list]
+# socket.getaddrinfo's answer: (family, type, proto, canonname, sockaddr), the sockaddr starting with the address.
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+Resolver = Callable[..., Sequence[AddrInfo]]
 
 _CGNAT = IPv4Network("100.64.0.0/10")
 _NAT64 = IPv6Network("64:ff9b::/96")
@@ -51,7 +54,7 @@ def _normalize_host(host: str) -> str:
     return name
 
 
-def _default_port(parts) -> int:
+def _default_port(parts: SplitResult) -> int:
     """Return the URL's explicit port or the scheme's default."""
     port = parts.port  # raises ValueError when not a number in 0..65535
     return port if port is not None else (443 if parts.scheme.lower() == "https" else 80)
@@ -151,7 +154,8 @@ def check_url(url: str, allowlist: Allowlist | None = None, *, field: str = "cal
     return _check(url, allowlist, field, resolver, trusted=False)
 
 
-def _check(url, allowlist, field, resolver, *, trusted: bool) -> CheckedTarget:
+def _check(url: str, allowlist: Allowlist | None, field: str, resolver: Resolver | None, *,
+           trusted: bool) -> CheckedTarget:
     """Do check_url's work; `trusted` skips only the private-address rule."""
     if not isinstance(url, str) or not url:
         raise UnsafeURLError(f"{field} must be a URL")
@@ -179,7 +183,7 @@ def _check(url, allowlist, field, resolver, *, trusted: bool) -> CheckedTarget:
         raise UnsafeURLError(f"{field} has an invalid port")
 
     # Looked up at call time so that tests can monkeypatch socket.getaddrinfo.
-    resolve = resolver or socket.getaddrinfo
+    resolve: Resolver = resolver or socket.getaddrinfo
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Sequence
 from functools import reduce
 from typing import Annotated, Any, Literal
 
@@ -134,7 +135,7 @@ class _Step(_Strict):
 
 _TARGET = (Target, ...)
 # The action table of test-format.md: action -> its own fields as (type, default; ... = required).
-_ACTION_FIELDS: dict[str, dict[str, tuple]] = {
+_ACTION_FIELDS: dict[str, dict[str, tuple[Any, Any]]] = {
     "goto": {"url": (WebUrl, ...)},
     "click": {"target": _TARGET, "button": (Literal["left", "right", "middle"] | None, None)},
     "dblclick": {"target": _TARGET},
@@ -168,11 +169,15 @@ ACTIONS: tuple[str, ...] = tuple(_ACTION_FIELDS)
 _FIELDS = {action: (*fields, *_Step.model_fields) for action, fields in _ACTION_FIELDS.items()}
 _STEP_FIELDS = {f for fields in _FIELDS.values() for f in fields}
 _STEP_MODELS = [
-    create_model(action.title().replace("_", "") + "Step", __base__=_Step,
+    # Models made at import time: mypy can read neither a Literal of a variable nor a **dict of fields (it
+    # matches the dict against every keyword create_model takes, __config__ and __module__ too).
+    create_model(action.title().replace("_", "") + "Step", __base__=_Step,  # type: ignore[call-overload]
                  action=(Literal[action], ...), **fields)
     for action, fields in _ACTION_FIELDS.items()
 ]
-_STEP = TypeAdapter(Annotated[reduce(operator.or_, _STEP_MODELS), Field(discriminator="action")])
+# The union of those models: no static type can name it, hence Any.
+_STEP_TYPE: Any = Annotated[reduce(operator.or_, _STEP_MODELS), Field(discriminator="action")]
+_STEP: TypeAdapter[BaseModel] = TypeAdapter(_STEP_TYPE)
 
 
 class Viewport(_Strict):
@@ -194,7 +199,7 @@ class TestDocument(_Strict):
 
 # -- steps ----------------------------------------------------------------------------------------
 
-def _unshorten(step: Any) -> tuple[dict | None, str | None, list[str]]:
+def _unshorten(step: Any) -> tuple[dict[str, Any] | None, str | None, list[str]]:
     """Bring a step to the canonical form; return (step, action, problems)."""
     if not isinstance(step, dict):
         return None, None, [f"must be a mapping (got {show(step)})"]
@@ -230,17 +235,17 @@ def _unshorten(step: Any) -> tuple[dict | None, str | None, list[str]]:
     return {"action": action, field: value, **rest}, action, []
 
 
-def _canonical_step(model: BaseModel) -> dict:
+def _canonical_step(model: BaseModel) -> dict[str, Any]:
     """Dump a step as action, target, its own fields, then timeout and description."""
     data = model.model_dump(exclude_none=True)
-    return {k: data[k] for k in ("action", *_FIELDS[model.action]) if k in data}
+    return {k: data[k] for k in ("action", *_FIELDS[data["action"]]) if k in data}
 
 
-def _check_step(step: Any, where: str) -> tuple[dict | None, list[str]]:
+def _check_step(step: Any, where: str) -> tuple[dict[str, Any] | None, list[str]]:
     """Validate one step; `where` is its prefix like 'test "X": step 3'."""
     canonical, action, problems = _unshorten(step)
     label = f"{where} ({action})" if action else where
-    if problems:
+    if problems or canonical is None or action is None:  # no problem: _unshorten found the step and its action
         return None, [f"{label}: {p}" for p in problems]
     try:
         model = _STEP.validate_python(canonical)
@@ -250,9 +255,11 @@ def _check_step(step: Any, where: str) -> tuple[dict | None, list[str]]:
     return _canonical_step(model), []
 
 
-def _check_steps(steps: list, prefix: str, numbers: list[int] | None) -> tuple[list[dict], list[str]]:
+def _check_steps(steps: Sequence[Any], prefix: str,
+                 numbers: Sequence[int] | None) -> tuple[list[dict[str, Any]], list[str]]:
     """Validate every step of a list, numbering them from 1 (or by `numbers`)."""
-    out, problems = [], []
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
     for i, step in enumerate(steps):
         number = numbers[i] if numbers else i + 1
         canonical, found = _check_step(step, f"{prefix}: step {number}")
@@ -262,7 +269,7 @@ def _check_steps(steps: list, prefix: str, numbers: list[int] | None) -> tuple[l
     return out, problems
 
 
-def validate_steps(steps: Any, label: str = "test") -> list[dict]:
+def validate_steps(steps: Any, label: str = "test") -> list[dict[str, Any]]:
     """Validate a list of steps alone (a PATCH of steps) and return them in canonical form."""
     if not isinstance(steps, list):
         raise TestFormatError([f'{label}: "steps" must be a list (got {show(steps)})'])
@@ -274,7 +281,7 @@ def validate_steps(steps: Any, label: str = "test") -> list[dict]:
     return out
 
 
-def _screenshot_names(steps: list[dict]) -> list[str]:
+def _screenshot_names(steps: Sequence[dict[str, Any]]) -> list[str]:
     """A screenshot's name keys its baseline within the test: two steps may not share one."""
     seen: dict[str, int] = {}
     problems = []
@@ -299,7 +306,7 @@ def test_prefix(doc: Any, position: str | None, fallback: str) -> str:
     return f"test {position}" if position else fallback
 
 
-def check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple[dict | None, list[str]]:
+def check_test(doc: Any, prefix: str, numbers: Sequence[int] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
     """Validate one native test document; return (canonical, problems)."""
     if not isinstance(doc, dict):
         return None, [f"{prefix}: must be a mapping with name and steps (got {show(doc)})"]
@@ -313,14 +320,14 @@ def check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple
         top = None
         allowed = {(): tuple(TestDocument.model_fields), ("viewport",): ("width", "height")}
         problems += [f"{prefix}: {p}" for p in sentences(exc, 0, allowed)]
-    steps = []
+    steps: list[dict[str, Any]] = []
     if isinstance(doc.get("steps"), list):
         steps, found = _check_steps(doc["steps"], prefix, numbers)
         problems += found
     problems += [f"{prefix}: {p}" for p in _screenshot_names(steps)]
     if problems or top is None:
         return None, problems
-    canonical = {"name": top.name, "tags": list(top.tags), "steps": steps}
+    canonical: dict[str, Any] = {"name": top.name, "tags": list(top.tags), "steps": steps}
     if top.viewport is not None:
         canonical["viewport"] = top.viewport.model_dump()
     if top.covers is not None:
@@ -328,12 +335,12 @@ def check_test(doc: Any, prefix: str, numbers: list[int] | None = None) -> tuple
     return canonical, []
 
 
-def validate_test(doc: dict, label: str = "test") -> dict:
+def validate_test(doc: dict[str, Any], label: str = "test") -> dict[str, Any]:
     """Validate one native test document and return its canonical dict.
 
     Problems name the test by its name; `label` names it when it has none.
     """
     canonical, problems = check_test(doc, test_prefix(doc, None, label))
-    if problems:
+    if problems or canonical is None:  # no problem: check_test returned the canonical test
         raise TestFormatError(problems)
     return canonical

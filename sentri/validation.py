@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context, request
@@ -33,6 +33,7 @@ def nesting_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -117,7 +118,7 @@ def accepted_fields(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def json_object() -> dict:
+def json_object() -> dict[str, Any]:
     """Return the request's JSON body, which must be an object (400 otherwise)."""
     data = json_body()
     if not isinstance(data, dict):
@@ -147,11 +148,15 @@ def rule(check: Callable[[Any], Any]) -> BeforeValidator:
     return BeforeValidator(lambda value: value if value is None else check(value))
 
 
-def text(limit: int, *, required: bool = True) -> Any:
-    """A string field, stripped, of 1 (0 unless `required`) to `limit` characters."""
+# Each field type comes two ways: text(...) is the type itself, for a class body; text_rule(...) is its check,
+# for `Annotated[str, text_rule(...)]`, the spelling a type checker reads (it cannot read a call as a type).
+
+
+def text_rule(limit: int, *, required: bool = True) -> BeforeValidator:
+    """The check of text(limit): stripped, 1 (0 unless `required`) to `limit` characters."""
     requirement = f"must be 1 to {limit} characters" if required else f"must be at most {limit} characters"
 
-    def check(value: Any) -> str:
+    def check(value: object) -> str:
         if not isinstance(value, str):
             raise problem(f"must be a string ({requirement[8:]})")
         value = value.strip()
@@ -159,38 +164,53 @@ def text(limit: int, *, required: bool = True) -> Any:
             raise problem(requirement)
         return value
 
-    return Annotated[str, rule(check)]
+    return rule(check)
+
+
+def text(limit: int, *, required: bool = True) -> Any:
+    """A string field, stripped, of 1 (0 unless `required`) to `limit` characters."""
+    return Annotated[str, text_rule(limit, required=required)]
+
+
+def one_of_rule(choices: tuple[str, ...]) -> BeforeValidator:
+    """The check of one_of(choices)."""
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise problem(f"must be one of {', '.join(choices)}")
+        return value
+
+    return BeforeValidator(check)
 
 
 def one_of(choices: tuple[str, ...]) -> Any:
     """A string field whose value is one of `choices`."""
-
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise problem(f"must be one of {', '.join(choices)}")
-        return value
-
-    return Annotated[str, BeforeValidator(check)]
+    return Annotated[str, one_of_rule(choices)]
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """Tell whether a value is a finite JSON number (bools are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return isinstance(value, int) or math.isfinite(value)
 
 
-def number(low: float, high: float | None, message: str, *, whole: bool = False) -> Any:
-    """A finite number (an int when `whole`) in [low, high] (no upper bound when high is None), or null;
-    kept as given (100 stays 100, not 100.0)."""
+def number_rule(low: float, high: float | None, message: str, *, whole: bool = False) -> BeforeValidator:
+    """The check of number(low, high, message, whole=whole), for `Annotated[int | float | None, number_rule(...)]`."""
 
-    def check(value: Any) -> int | float:
+    def check(value: object) -> int | float:
         if not is_number(value) or (whole and not isinstance(value, int)) or value < low or (
                 high is not None and value > high):
             raise problem(message)
         return value
 
-    return Annotated[int | float | None, rule(check)]
+    return rule(check)
+
+
+def number(low: float, high: float | None, message: str, *, whole: bool = False) -> Any:
+    """A finite number (an int when `whole`) in [low, high] (no upper bound when high is None), or null;
+    kept as given (100 stays 100, not 100.0)."""
+    return Annotated[int | float | None, number_rule(low, high, message, whole=whole)]
 
 
 def given(body: BaseModel) -> dict[str, Any]:
@@ -230,13 +250,13 @@ def _variable_value(value: Any) -> str:
     return value
 
 
-def _variables(value: Any) -> dict:
+def _variables(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise problem("must be an object of NAME: value")
     return value
 
 
-Name = text(200)
+Name = Annotated[str, text_rule(200)]
 WebUrl = Annotated[str, rule(_web_url)]  # an http(s) URL a browser may open, no trailing /
 Flag = Annotated[bool, BeforeValidator(_flag)]
 VariableName = Annotated[str, BeforeValidator(_variable_name)]

@@ -146,6 +146,9 @@ def app_factory(request, tmp_path, database, sqlite_template):
             instance.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(sqlite_template, instance / "sentri.db")
         app = create_app(config)
+        # A run's end prunes artifacts in the background at most hourly: tests that prune call prune() when they
+        # mean to, and no test's folders change under it because another run of its own ended.
+        runtime(app).hooks.pruner.last = time.monotonic()
         if browser:
             _start_on_wake(runtime(app).engine)
         made.append(app)

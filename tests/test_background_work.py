@@ -55,3 +55,17 @@ def _race() -> None:
         thread.join(timeout=120)
     assert not errors, errors
     assert all(mine == [TASKS] * ROUNDS for mine in results)  # settle() waited for every task of its loop
+
+
+def test_a_runs_end_prunes_at_most_once_an_hour(monkeypatch):
+    from sentri import artifacts
+
+    pruned = []
+    monkeypatch.setattr(artifacts, "prune", lambda app: pruned.append(app) or 0)
+    pruner = artifacts.Pruner()
+    for _ in range(3):
+        pruner.maybe("app")
+    assert pruned == ["app"]
+    pruner.last -= artifacts.PRUNE_EVERY_SECONDS  # an hour later
+    pruner.maybe("app")
+    assert pruned == ["app", "app"]

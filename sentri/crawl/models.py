@@ -11,10 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..models import PublicIdMixin
+from ..states import CrawlStatus
 from ..timestamps import UTCDateTime, utcnow
 
-ACTIVE_CRAWL_STATUSES = ("queued", "running")
-TERMINAL_CRAWL_STATUSES = ("completed", "failed", "aborted")
+ACTIVE_CRAWL_STATUSES = (CrawlStatus.QUEUED, CrawlStatus.RUNNING)
+TERMINAL_CRAWL_STATUSES = (CrawlStatus.COMPLETED, CrawlStatus.FAILED, CrawlStatus.ABORTED)
 _STANDALONE_ACTIVE = "status IN ('queued', 'running') AND run_id IS NULL"
 
 
@@ -35,7 +36,7 @@ class Crawl(PublicIdMixin, db.Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     # The run that crawls first (crawl: true), or None for a crawl asked for on its own.
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=CrawlStatus.QUEUED)
     triggered_by: Mapped[str] = mapped_column(String(64), default="")
     base_url: Mapped[str] = mapped_column(String(2048))
     # maxPages, maxDepth, crawlPages, respectRobots, fillForms, generateTests, testCount, perspectives,

@@ -40,7 +40,7 @@ RANGES = {"maxPages": (1, MAX_PAGES), "maxDepth": (0, MAX_DEPTH), "testCount": (
 def _form_body() -> dict:
     """The Crawl form's fields as the API's body (checkboxes absent = false)."""
     body: dict = {"respectRobots": "respectRobots" in request.form, "fillForms": "fillForms" in request.form}
-    problems = []
+    problems: list[tuple[str | None, str]] = []
     for name, (low, high) in RANGES.items():
         raw = (request.form.get(name) or "").strip()
         if not raw:

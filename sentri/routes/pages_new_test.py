@@ -72,7 +72,7 @@ def group_problems(problems: list[str], prefix: str, lines: list[int]) -> list[S
         group = groups.setdefault(number, StepProblems(number))
         if match:
             group.action = group.action or match.group(2)
-            group.line = lines[number - 1] if 0 < number <= len(lines) else None
+            group.line = lines[number - 1] if number is not None and 0 < number <= len(lines) else None
         group.problems.append(match.group(3) if match else rest)
     return sorted(groups.values(), key=lambda g: -1 if g.number is None else g.number)
 

@@ -61,7 +61,7 @@ def _run_context(run) -> dict:
                                       .group_by(Result.skip_reason)).all())
     return {
         "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
-        "rows": [_row(run, result, tests.get(result.test_id), used) for result in shown],
+        "rows": [_row(run, result, tests.get(result.test_id) if result.test_id is not None else None, used) for result in shown],
         "headline": verdict.headline(run, kinds, failed), "verdict": runs.verdict(run),
         "done": run.total - kinds["waiting"], "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined",
                                                                           "passed")),

@@ -29,9 +29,11 @@ from .. import metrics
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..database import write
 from ..extensions import db
-from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
+from ..models import ACTIVE_RUN_STATUSES, PENDING_RESULT_STATUSES, Result, Run, utcnow
 from ..review import recording
+from ..states import ResultStatus, RunStatus
 from .lifecycle import STOP_SKIP_REASON, end_if_done
+from .outcome import Attempt, Outcome, attempt
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,9 @@ class Claim:
 
 def _claimable():
     """The active runs with a queued test and room under their parallelWorkers, oldest first (bind `now`)."""
-    running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == "running")
+    running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == ResultStatus.RUNNING)
                .correlate(Run).scalar_subquery())
-    queued = exists().where(Result.run_id == Run.id, Result.status == "queued")
+    queued = exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED)
     crawling = exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES))
     return (select(Run.id)
             .where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
@@ -76,13 +78,13 @@ def _claimable():
 _CLAIMABLE = _claimable()
 _CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(of=Run, skip_locked=True)  # PostgreSQL: skip rows others hold
 _FIRST_QUEUED = (select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)
-                 .where(Result.run_id == bindparam("run_id"), Result.status == "queued")
+                 .where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED)
                  .order_by(Result.position).limit(1))
-_TAKE = (update(Result).where(Result.id == bindparam("result_id"), Result.status == "queued")
-         .values(status="running", owner=bindparam("new_owner"), lease_until=bindparam("new_lease"),
+_TAKE = (update(Result).where(Result.id == bindparam("result_id"), Result.status == ResultStatus.QUEUED)
+         .values(status=ResultStatus.RUNNING, owner=bindparam("new_owner"), lease_until=bindparam("new_lease"),
                  claims=Result.claims + 1, started_at=bindparam("now")))
-_START_RUN = (update(Run).where(Run.id == bindparam("run_id"), Run.status == "queued")
-              .values(status="running", started_at=bindparam("now")))
+_START_RUN = (update(Run).where(Run.id == bindparam("run_id"), Run.status == RunStatus.QUEUED)
+              .values(status=RunStatus.RUNNING, started_at=bindparam("now")))
 
 
 def has_work() -> bool:
@@ -122,7 +124,8 @@ def _claim(owner: str, lease_seconds: float, slot: Callable[[], bool] | None) ->
             if row is None:
                 continue
             if row.test_id is None and row.page_url is None:  # deleted since planning (ON DELETE SET NULL)
-                _set_outcome(row.id, run_id, {"status": "skipped", "skip_reason": "deleted"}, expect="queued")
+                _set_outcome(row.id, run_id, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted"},
+                             expect=ResultStatus.QUEUED)
                 end_if_done(run_id)
                 continue
             if slot is not None and not slot():
@@ -144,7 +147,8 @@ def renew(owner: str, result_ids: list[int], lease_seconds: float) -> None:
         return
     with write():
         db.session.execute(
-            update(Result).where(Result.id.in_(result_ids), Result.owner == owner, Result.status == "running")
+            update(Result)
+            .where(Result.id.in_(result_ids), Result.owner == owner, Result.status == ResultStatus.RUNNING)
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
         )
 
@@ -161,7 +165,7 @@ def to_stop(owner: str, result_ids: list[int]) -> dict[int, str]:
     db.session.commit()
     verdicts = {}
     for result_id, row_owner, status, run_status, stop_reason in rows:
-        if row_owner != owner or status != "running" or run_status not in ACTIVE_RUN_STATUSES:
+        if row_owner != owner or status != ResultStatus.RUNNING or run_status not in ACTIVE_RUN_STATUSES:
             verdicts[result_id] = "lost"
         elif stop_reason is not None:
             verdicts[result_id] = "stop"
@@ -175,7 +179,7 @@ def to_stop(owner: str, result_ids: list[int]) -> dict[int, str]:
 
 def _owned_and_active(claim: Claim):
     return and_(
-        Result.id == claim.result_id, Result.owner == claim.owner, Result.status == "running",
+        Result.id == claim.result_id, Result.owner == claim.owner, Result.status == ResultStatus.RUNNING,
         Result.run_id.in_(select(Run.id).where(Run.id == claim.run_id, Run.status.in_(ACTIVE_RUN_STATUSES))),
     )
 
@@ -200,7 +204,7 @@ def _set_outcome(result_id: int, run_id: int, values: dict[str, Any], *, expect:
     if len(written) != 1:
         return False
     status = values["status"]
-    if written[0].quarantined and status != "skipped":
+    if written[0].quarantined and status != ResultStatus.SKIPPED:
         # Run and reported, never counted toward passed / failed / flaky, the gates or the verdict.
         counters = {"quarantined": Run.quarantined + 1}
     else:
@@ -211,7 +215,7 @@ def _set_outcome(result_id: int, run_id: int, values: dict[str, Any], *, expect:
     return True
 
 
-def record(claim: Claim, outcome: dict[str, Any]) -> bool:
+def record(claim: Claim, outcome: Outcome) -> bool:
     """Store a finished test's outcome while the row is still the worker's and the run still active, and
     end the run when it was the last; a late result is dropped (and logged), never counted."""
     fields = {k: v for k, v in outcome.items() if k not in ("test_id", "test_name", "position", "hints")}
@@ -221,7 +225,8 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
             fields["attempts"] = [*lost, *(fields.get("attempts") or [])]
         written = _set_outcome(claim.result_id, claim.run_id, fields, where=_owned_and_active(claim))
         # A failure counts too: it withdraws the test's heal proposals (review/recording.py).
-        review = fields.get("snapshots") or fields.get("healed") or outcome.get("hints") or fields["status"] == "failed"
+        review = (fields.get("snapshots") or fields.get("healed") or outcome.get("hints")
+                  or fields["status"] == ResultStatus.FAILED)
         if written and claim.test_id and review:
             _for_review(claim, fields, outcome.get("hints"))
         if written:
@@ -247,14 +252,15 @@ def record_stopped(claim: Claim) -> bool:
     with write():
         reason = db.session.scalar(select(Run.stop_reason).where(Run.id == claim.run_id))
         written = _set_outcome(claim.result_id, claim.run_id,
-                               {"status": "skipped", "skip_reason": STOP_SKIP_REASON.get(reason or "", "aborted")},
+                               {"status": ResultStatus.SKIPPED,
+                                "skip_reason": STOP_SKIP_REASON.get(reason or "", "aborted")},
                                where=_owned_and_active(claim))
         if written:
             end_if_done(claim.run_id)
     return written
 
 
-def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: list[dict] | None = None,
+def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: list[Attempt] | None = None,
             where: str | None = None) -> None:
     """Give a running row back: its process stops (handed back, re-queued however often that happens), or
     with `lost` its browser was lost under it (re-queued once, then failed). `attempts`: what it did before
@@ -266,26 +272,28 @@ def release(claim: Claim, why: str = STOPPED, *, lost: bool = False, attempts: l
             end_if_done(claim.run_id)
 
 
-def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: list[dict] | None = None,
+def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: list[Attempt] | None = None,
                      where: str | None = None) -> None:
     """A row whose worker gave it back or is gone: re-queued, its last attempt recorded as handed back or
     lost; a second loss fails it."""
     status = "lost" if counts else HANDED_BACK
-    last = {"status": status, "error": f"{'Lost' if counts else 'Handed back'}: {why}.", "failingStep": None,
-            "durationMs": None, **({"browserServer": where} if where else {})}
+    last = attempt(status, f"{'Lost' if counts else 'Handed back'}: {why}.")
+    if where:
+        last["browserServer"] = where
     earlier = row.attempts or []
     attempts = [*earlier, *(attempts or []), last]
     stop_reason = db.session.scalar(select(Run.stop_reason).where(Run.id == row.run_id))
     if stop_reason is not None:
-        _set_outcome(row.id, row.run_id, {"status": "skipped", "skip_reason": STOP_SKIP_REASON.get(stop_reason),
-                                          "attempts": attempts}, expect="running")
+        _set_outcome(row.id, row.run_id, {"status": ResultStatus.SKIPPED,
+                                          "skip_reason": STOP_SKIP_REASON.get(stop_reason), "attempts": attempts},
+                     expect=ResultStatus.RUNNING)
     elif not counts or not any(attempt.get("status") == "lost" for attempt in earlier):
-        db.session.execute(update(Result).where(Result.id == row.id, Result.status == "running")
-                           .values(status="queued", owner=None, lease_until=None, attempts=attempts))
+        db.session.execute(update(Result).where(Result.id == row.id, Result.status == ResultStatus.RUNNING)
+                           .values(status=ResultStatus.QUEUED, owner=None, lease_until=None, attempts=attempts))
     else:
         error = f"The test could not finish: {why} (twice)."
-        _set_outcome(row.id, row.run_id, {"status": "failed", "error": error, "attempts": attempts},
-                     expect="running")
+        _set_outcome(row.id, row.run_id, {"status": ResultStatus.FAILED, "error": error, "attempts": attempts},
+                     expect=ResultStatus.RUNNING)
 
 
 # -- recovery ----------------------------------------------------------------------------------------------
@@ -297,9 +305,9 @@ def recover() -> list[int]:
     Return the ids of the runs it touched."""
     now = utcnow()
     touched: set[int] = set()
-    expired_query = (select(Result).where(Result.status == "running", Result.lease_until < now)
-                     .order_by(Result.id).limit(100))
-    if db.session.scalar(select(Result.id).where(Result.status == "running", Result.lease_until < now).limit(1)):
+    expired = (Result.status == ResultStatus.RUNNING, Result.lease_until < now)
+    expired_query = select(Result).where(*expired).order_by(Result.id).limit(100)
+    if db.session.scalar(select(Result.id).where(*expired).limit(1)):
         with write():
             if db.session.get_bind().dialect.name == "postgresql":
                 expired_query = expired_query.with_for_update(skip_locked=True)
@@ -312,19 +320,19 @@ def recover() -> list[int]:
                 end_if_done(run_id)
     over_budget = list(db.session.scalars(
         select(Run.id).where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.deadline <= now,
-                             exists().where(Result.run_id == Run.id, Result.status == "queued"))
+                             exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED))
     ))
     stranded = list(db.session.scalars(
         select(Run.id).where(Run.status.in_(ACTIVE_RUN_STATUSES),
-                             ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+                             ~exists().where(Result.run_id == Run.id, Result.status.in_(PENDING_RESULT_STATUSES)),
                              ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
     ))
     db.session.commit()
     for run_id in over_budget:
         with write():
             skipped = db.session.execute(
-                update(Result).where(Result.run_id == run_id, Result.status == "queued")
-                .values(status="skipped", skip_reason="over_budget", finished_at=utcnow())
+                update(Result).where(Result.run_id == run_id, Result.status == ResultStatus.QUEUED)
+                .values(status=ResultStatus.SKIPPED, skip_reason="over_budget", finished_at=utcnow())
             ).rowcount
             db.session.execute(update(Run).where(Run.id == run_id).values(skipped=Run.skipped + skipped))
             end_if_done(run_id)

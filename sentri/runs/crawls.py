@@ -27,6 +27,7 @@ from ..database import write
 from ..errors import Conflict
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or_404, utcnow
+from ..states import CrawlStatus, ResultStatus, RunStatus
 from . import lifecycle
 from .options import RunOptions
 
@@ -59,7 +60,7 @@ def last_settings(project: Project) -> dict[str, Any] | None:
 def start(project: Project, settings: CrawlSettings, *, base_url: str, triggered_by: str,
           extra: dict[str, Any] | None = None) -> Crawl:
     """Queue a crawl of its own (drafts for the review queue); 409 while the project has one queued or running."""
-    crawl = Crawl(project_id=project.id, status="queued", triggered_by=triggered_by, base_url=base_url,
+    crawl = Crawl(project_id=project.id, status=CrawlStatus.QUEUED, triggered_by=triggered_by, base_url=base_url,
                   options={**settings.as_json(), **(extra or {})}, progress={})
     try:
         with write():
@@ -75,9 +76,9 @@ def start(project: Project, settings: CrawlSettings, *, base_url: str, triggered
 def stop(crawl: Crawl) -> None:
     """Stop a crawl: a queued one at once, a running one by its worker within seconds."""
     with write():
-        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == "queued")
-                           .values(status="aborted", finished_at=utcnow()))
-        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == "running")
+        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == CrawlStatus.QUEUED)
+                           .values(status=CrawlStatus.ABORTED, finished_at=utcnow()))
+        db.session.execute(update(Crawl).where(Crawl.id == crawl.id, Crawl.status == CrawlStatus.RUNNING)
                            .values(stop_requested=True))
 
 
@@ -87,7 +88,7 @@ def stop(crawl: Crawl) -> None:
 def _claimable():
     run_ok = or_(Crawl.run_id.is_(None),
                  exists().where(Run.id == Crawl.run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None)))
-    return select(Crawl.id).where(Crawl.status == "queued", run_ok).order_by(Crawl.id).limit(1)
+    return select(Crawl.id).where(Crawl.status == CrawlStatus.QUEUED, run_ok).order_by(Crawl.id).limit(1)
 
 
 _CLAIMABLE = _claimable()  # built once: every claim of a test asks first (worker/engine.py)
@@ -108,13 +109,13 @@ def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None =
         if crawl_id is None or (slot is not None and not slot()):
             return None
         now = utcnow()
-        db.session.execute(update(Crawl).where(Crawl.id == crawl_id, Crawl.status == "queued").values(
-            status="running", owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
+        db.session.execute(update(Crawl).where(Crawl.id == crawl_id, Crawl.status == CrawlStatus.QUEUED).values(
+            status=CrawlStatus.RUNNING, owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
             claims=Crawl.claims + 1, started_at=func.coalesce(Crawl.started_at, now)))
         crawl = db.session.get(Crawl, crawl_id)
         if crawl.run_id is not None:
-            db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == "queued")
-                               .values(status="running", started_at=now))
+            db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == RunStatus.QUEUED)
+                               .values(status=RunStatus.RUNNING, started_at=now))
         taken = CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
     log.info("CRL-%s started on %s%s", taken.crawl_id, owner, f" for RUN-{taken.run_id}" if taken.run_id else "")
     return taken
@@ -124,7 +125,7 @@ def renew(owner: str, crawl_ids: list[int], lease_seconds: float) -> None:
     if crawl_ids:
         with write():
             db.session.execute(update(Crawl).where(Crawl.id.in_(crawl_ids), Crawl.owner == owner,
-                                                   Crawl.status == "running")
+                                                   Crawl.status == CrawlStatus.RUNNING)
                                .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
 
 
@@ -138,7 +139,8 @@ def to_stop(owner: str, crawl_ids: list[int]) -> dict[int, str]:
     db.session.commit()
     verdicts = {crawl_id: "lost" for crawl_id in set(crawl_ids) - {row[0] for row in rows}}
     for crawl_id, row_owner, status, asked, run_stop, run_status in rows:
-        if row_owner != owner or status != "running" or (run_status and run_status not in ACTIVE_RUN_STATUSES):
+        if (row_owner != owner or status != CrawlStatus.RUNNING
+                or (run_status and run_status not in ACTIVE_RUN_STATUSES)):
             verdicts[crawl_id] = "lost"
         elif asked or run_stop is not None:
             verdicts[crawl_id] = "stop"
@@ -148,14 +150,14 @@ def to_stop(owner: str, crawl_ids: list[int]) -> dict[int, str]:
 def progress(claim: CrawlClaim, counts: dict[str, int]) -> None:
     with write():
         db.session.execute(update(Crawl).where(Crawl.id == claim.crawl_id, Crawl.owner == claim.owner,
-                                               Crawl.status == "running").values(progress=counts))
+                                               Crawl.status == CrawlStatus.RUNNING).values(progress=counts))
 
 
 # -- finishing -------------------------------------------------------------------------------------------
 
 
 def _mine(claim: CrawlClaim):
-    return (Crawl.id == claim.crawl_id) & (Crawl.owner == claim.owner) & (Crawl.status == "running")
+    return (Crawl.id == claim.crawl_id) & (Crawl.owner == claim.owner) & (Crawl.status == CrawlStatus.RUNNING)
 
 
 def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
@@ -170,7 +172,7 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
             return False
         pages = outcome.get("pages") or []
         settings = CrawlSettings.from_json(crawl.options)
-        crawl.status, crawl.finished_at, crawl.lease_until = "completed", utcnow(), None
+        crawl.status, crawl.finished_at, crawl.lease_until = CrawlStatus.COMPLETED, utcnow(), None
         crawl.pages, crawl.skipped, crawl.notes = pages, outcome.get("skipped") or [], outcome.get("notes") or []
         crawl.progress = {"found": len(pages) + len(crawl.skipped), "visited": len(pages), "queued": 0}
         crawl.page_count, crawl.broken_count = len(pages), sum(page_verdict(page) == "broken" for page in pages)
@@ -188,7 +190,7 @@ def fail(claim: CrawlClaim, error: str) -> None:
     """The crawl could not run (no browser, an unreadable secret): it fails, and so does its run."""
     with write():
         failed = db.session.execute(update(Crawl).where(_mine(claim)).values(
-            status="failed", error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
+            status=CrawlStatus.FAILED, error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
         if failed and claim.run_id is not None:
             lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
     if failed:
@@ -199,7 +201,7 @@ def stopped(claim: CrawlClaim) -> None:
     """The worker stopped the crawl (asked, or its run stops): aborted; the run ends when nothing is left."""
     with write():
         done = db.session.execute(update(Crawl).where(_mine(claim)).values(
-            status="aborted", finished_at=utcnow(), lease_until=None)).rowcount
+            status=CrawlStatus.ABORTED, finished_at=utcnow(), lease_until=None)).rowcount
         if done and claim.run_id is not None:
             _no_longer_crawling(claim.run_id)
             lifecycle.end_if_done(claim.run_id)
@@ -210,29 +212,30 @@ def stopped(claim: CrawlClaim) -> None:
 def release(claim: CrawlClaim) -> None:
     """Hand a crawl back (this process stops): queued again for another process or the next start."""
     with write():
-        db.session.execute(update(Crawl).where(_mine(claim)).values(status="queued", owner=None, lease_until=None))
+        db.session.execute(update(Crawl).where(_mine(claim))
+                           .values(status=CrawlStatus.QUEUED, owner=None, lease_until=None))
 
 
 def recover() -> list[int]:
     """Crawls whose lease ran out (their process died) run again once, then fail. Return the runs touched."""
     now = utcnow()
     orphaned = exists().where(Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES))
-    if db.session.scalar(select(Crawl.id).where(Crawl.status == "queued", orphaned).limit(1)):
+    if db.session.scalar(select(Crawl.id).where(Crawl.status == CrawlStatus.QUEUED, orphaned).limit(1)):
         with write():  # queued for a run that ended meanwhile (its crawl was lost with the run's end)
-            db.session.execute(update(Crawl).where(Crawl.status == "queued", orphaned)
-                               .values(status="aborted", finished_at=now))
-    if not db.session.scalar(select(Crawl.id).where(Crawl.status == "running", Crawl.lease_until < now).limit(1)):
+            db.session.execute(update(Crawl).where(Crawl.status == CrawlStatus.QUEUED, orphaned)
+                               .values(status=CrawlStatus.ABORTED, finished_at=now))
+    expired = (Crawl.status == CrawlStatus.RUNNING, Crawl.lease_until < now)
+    if not db.session.scalar(select(Crawl.id).where(*expired).limit(1)):
         db.session.commit()
         return []
     touched = []
     with write():
-        for crawl in db.session.scalars(select(Crawl).where(Crawl.status == "running", Crawl.lease_until < now)
-                                        .limit(20)).all():
+        for crawl in db.session.scalars(select(Crawl).where(*expired).limit(20)).all():
             log.warning("CRL-%s: the lease of %s ran out; recovering the crawl", crawl.id, crawl.owner)
             if crawl.claims < MAX_CLAIMS and not crawl.stop_requested:
-                crawl.status, crawl.owner, crawl.lease_until = "queued", None, None
+                crawl.status, crawl.owner, crawl.lease_until = CrawlStatus.QUEUED, None, None
             else:
-                crawl.status, crawl.finished_at, crawl.lease_until = "failed", now, None
+                crawl.status, crawl.finished_at, crawl.lease_until = CrawlStatus.FAILED, now, None
                 crawl.error = "The crawl could not finish: the worker running it stopped (twice)."
                 if crawl.run_id is not None:
                     lifecycle.stop_in_transaction(crawl.run_id, "failed", crawl.error)
@@ -256,7 +259,7 @@ def _queue_page_checks(run_id: int, pages: list[dict[str, Any]], site_url: str) 
     for offset, page in enumerate(pages, start=1):
         db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
                               test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
-                              status="queued", attempts=[], base_url=site_url))
+                              status=ResultStatus.QUEUED, attempts=[], base_url=site_url))
     db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
     db.session.flush()
     lifecycle.end_if_done(run_id)  # a site with no page left and no test ends here
@@ -279,7 +282,8 @@ def _add_drafts(crawl: Crawl, settings: CrawlSettings, pages: list[dict[str, Any
 def previous_pages(crawl: Crawl) -> list[dict[str, Any]] | None:
     """The pages of the project's last completed crawl before this one (None: this is the first)."""
     return db.session.scalar(select(Crawl.pages).where(Crawl.project_id == crawl.project_id, Crawl.id < crawl.id,
-                                                       Crawl.status == "completed").order_by(Crawl.id.desc()).limit(1))
+                                                       Crawl.status == CrawlStatus.COMPLETED)
+                             .order_by(Crawl.id.desc()).limit(1))
 
 
 def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:

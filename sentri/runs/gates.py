@@ -14,18 +14,29 @@ The patch cleaning, merging and rounding helpers are shared with ``sentri.vitals
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from fractions import Fraction
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from pydantic import Field
 
-from ..validation import Body, given, number, parse
+from ..validation import Body, given, number_rule, parse
 
 GATE_FIELDS = ("minPassRate", "maxFlakyPct", "maxFailures")
 
 NO_TESTS_EXECUTED = "No test was executed (every test was skipped), so there is no pass rate."
 
-Percent = number(0, 100, "must be a number from 0 to 100")
-Count = number(0, None, "must be a whole number, 0 or more", whole=True)
+Percent = Annotated[int | float | None, number_rule(0, 100, "must be a number from 0 to 100")]
+Count = Annotated[int | float | None, number_rule(0, None, "must be a whole number, 0 or more", whole=True)]
+
+
+class Violation(TypedDict):
+    """A gate the run did not meet, as gateResult.violations lists it."""
+
+    rule: str
+    threshold: int | float
+    actual: int | float | None  # None: there is no such value (no test executed, so no pass rate)
+    message: NotRequired[str]
 
 
 class GatesPatch(Body):
@@ -36,12 +47,12 @@ class GatesPatch(Body):
     max_failures: Count = Field(None, alias="maxFailures")
 
 
-def clean_gates_patch(body: object) -> dict:
+def clean_gates_patch(body: object) -> dict[str, Any]:
     """Validate a quality-gates PATCH body and return the patch to merge."""
     return given(parse(GatesPatch, body))
 
 
-def merge(current: dict | None, patch: dict) -> dict | None:
+def merge(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> dict[str, Any] | None:
     """Apply a cleaned patch to a stored configuration; return None when nothing is left."""
     # Always a new dict: the ORM only notices a JSON column change when the object is replaced.
     merged = dict(current or {})
@@ -65,22 +76,24 @@ def reported(value: int | float | Fraction) -> int | float:
     return hundredths // 100 if hundredths % 100 == 0 else hundredths / 100
 
 
-def configured(settings: dict | None, fields: tuple[str, ...]) -> dict:
+def configured(settings: Mapping[str, Any] | None, fields: tuple[str, ...]) -> dict[str, Any]:
     """Return the fields of a stored configuration that hold a value."""
     return {name: settings[name] for name in fields if settings and settings.get(name) is not None}
 
 
-def _violation(rule: str, threshold: int | float, actual: Fraction | None) -> dict:
+def _violation(rule: str, threshold: int | float, actual: Fraction | None) -> Violation:
     return {"rule": rule, "threshold": threshold, "actual": None if actual is None else reported(actual)}
 
 
-def evaluate_gates(gates: dict | None, *, passed: int, failed: int, flaky: int) -> dict | None:
-    """Evaluate the configured gates on a run's counts; None when no gate is configured."""
+def evaluate_gates(gates: Mapping[str, Any] | None, *, passed: int, failed: int,
+                   flaky: int) -> dict[str, Any] | None:
+    """Evaluate the configured gates on a run's counts ({"passed", "violations"}, stored as the run's
+    gateResult JSON); None when no gate is configured."""
     rules = configured(gates, GATE_FIELDS)
     if not rules:
         return None
     executed = passed + failed  # skipped tests were not executed: they count for neither side
-    violations = []
+    violations: list[Violation] = []
     if "minPassRate" in rules:
         threshold = rules["minPassRate"]
         if executed == 0:

@@ -8,13 +8,14 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
+from ..states import ResultStatus
 from . import planner
 
 WINDOW = 20  # finished runs a test's flaky score and risk look back over
 
 
 def _outcome(result: Result) -> str | None:
-    if result.status == "skipped":
+    if result.status == ResultStatus.SKIPPED:
         return None
     if result.flaky:
         return "flaky"
@@ -26,7 +27,7 @@ def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[
     rows = db.session.scalars(
         select(Result)
         .join(Run, Run.id == Result.run_id)
-        .where(Result.test_id.in_(test_ids), Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != "skipped")
+        .where(Result.test_id.in_(test_ids), Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != ResultStatus.SKIPPED)
         .order_by(Result.run_id.desc())
     )
     by_test: dict[int, list[Result]] = defaultdict(list)
@@ -72,7 +73,7 @@ def update_flaky_scores(run_id: int) -> None:
     then always sees the scores it produced."""
     test_ids = [  # the tests this run executed: a skipped (deselected, over-budget) one's score is unchanged
         t for t in db.session.scalars(
-            select(Result.test_id).where(Result.run_id == run_id, Result.status.in_(("passed", "failed"))))
+            select(Result.test_id).where(Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))))
         if t is not None
     ]
     if not test_ids:

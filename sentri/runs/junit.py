@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from ..models import Project, Result, Run
 from ..review import views
+from ..states import ResultStatus, RunStatus
 from ..ui import describe_target
 
 SKIP_REASONS = {
@@ -82,15 +83,15 @@ def _testcase(parent: ET.Element, project: Project, result: Result, image_url) -
     case = ET.SubElement(parent, "testcase", name=result.test_name, classname=classname,
                          time=_seconds(result.duration_ms))
     attempts = result.attempts or []
-    if result.quarantined and result.status == "failed":
+    if result.quarantined and result.status == ResultStatus.FAILED:
         last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
         held = ET.SubElement(case, "skipped", type="quarantined",
                              message=f"Quarantined, not counted: failed: {_message(last)}"[:500])
         held.text = _failure_text(last)
-    elif result.status == "skipped":
+    elif result.status == ResultStatus.SKIPPED:
         reason = SKIP_REASONS.get(result.skip_reason or "", f"Skipped: {result.skip_reason}")
         ET.SubElement(case, "skipped", message=reason)
-    elif result.status == "failed":
+    elif result.status == ResultStatus.FAILED:
         last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
         failure = ET.SubElement(case, "failure", message=_message(last),
                                 type="PageCheck" if result.page_url else "StepFailed")
@@ -107,7 +108,7 @@ def _testcase(parent: ET.Element, project: Project, result: Result, image_url) -
         lines.append(f"Page: {result.page_url}")
     if len(attempts) > 1:
         lines.append(f"Attempts: {len(attempts)}")
-    if result.quarantined and result.status != "skipped":
+    if result.quarantined and result.status != ResultStatus.SKIPPED:
         lines.append(f"Quarantined: {result.status}, not counted toward failures, gates or the verdict")
     lines += _visual_lines(result, image_url)
     if lines:
@@ -119,9 +120,9 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
     duration = 0.0
     if run.started_at and run.finished_at:
         duration = (run.finished_at - run.started_at).total_seconds()
-    counts = {"tests": str(run.total), "failures": str(run.failed), "errors": "1" if run.status == "failed" else "0"}
+    counts = {"tests": str(run.total), "failures": str(run.failed), "errors": "1" if run.status == RunStatus.FAILED else "0"}
     root = ET.Element("testsuites", name=f"Sentri {run.public_id}", time=f"{duration:.3f}", **counts)
-    held = sum(1 for result in run.results if result.quarantined and result.status == "failed")
+    held = sum(1 for result in run.results if result.quarantined and result.status == ResultStatus.FAILED)
     suite = ET.SubElement(root, "testsuite", name=project.name, skipped=str(run.skipped + held),
                           time=f"{duration:.3f}", id=run.public_id, url=run_url, **counts)
     if run.started_at:
@@ -133,7 +134,7 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
     api = run_url.rsplit("/runs/", 1)[0] + f"/api/v1/runs/{run.public_id}/visual"
     for result in run.results:
         _testcase(suite, project, result, lambda sha: f"{api}/{sha}.png")
-    if run.status == "failed" and run.error:
+    if run.status == RunStatus.FAILED and run.error:
         err = ET.SubElement(suite, "system-err")
         err.text = run.error
     _strip_illegal(root)

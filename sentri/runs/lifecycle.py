@@ -30,6 +30,7 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import (
     ACTIVE_RUN_STATUSES,
+    PENDING_RESULT_STATUSES,
     Project,
     Result,
     Run,
@@ -38,6 +39,7 @@ from ..models import (
     get_or_404,
     utcnow,
 )
+from ..states import CrawlStatus, ResultStatus, RunStatus
 from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
 from .options import RunOptions
 from .serialize import verdict_of
@@ -182,7 +184,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     budget = options.budget_minutes
     options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
     run = Run(
-        project_id=project.id, status="queued", trigger_source=source, triggered_by=triggered_by,
+        project_id=project.id, status=RunStatus.QUEUED, trigger_source=source, triggered_by=triggered_by,
         options={**options.as_json(), "selection": options.selection.describe(chosen)},
         callback_url=options.callback_url, total=len(plan), plan=plan, parallel=options.parallel_workers,
         deadline=now + timedelta(minutes=budget) if budget else None,
@@ -202,14 +204,14 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
                 skipped += reason is not None
                 db.session.add(Result(
                     run_id=run.id, test_id=TestCase.key_of(entry["testId"]), test_name=entry["testName"],
-                    position=entry["position"], status="skipped" if reason else "queued", skip_reason=reason,
-                    attempts=[], base_url=base_url,
+                    position=entry["position"], status=ResultStatus.SKIPPED if reason else ResultStatus.QUEUED,
+                    skip_reason=reason, attempts=[], base_url=base_url,
                     quarantined=quarantine.is_quarantined(by_id.get(TestCase.key_of(entry["testId"]))),
                 ))
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
-                db.session.add(Crawl(project_id=project.id, run_id=run.id, status="queued", triggered_by=triggered_by,
-                                     base_url=base_url, options=options.crawl.as_json(),
+                db.session.add(Crawl(project_id=project.id, run_id=run.id, status=CrawlStatus.QUEUED,
+                                     triggered_by=triggered_by, base_url=base_url, options=options.crawl.as_json(),
                                      progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
@@ -243,14 +245,14 @@ def stop_in_transaction(run_id: int, reason: str, error: str | None = None) -> b
     if not flagged:
         return False
     skipped = db.session.execute(
-        update(Result).where(Result.run_id == run_id, Result.status == "queued")
-        .values(status="skipped", skip_reason=STOP_SKIP_REASON[reason], finished_at=utcnow())
+        update(Result).where(Result.run_id == run_id, Result.status == ResultStatus.QUEUED)
+        .values(status=ResultStatus.SKIPPED, skip_reason=STOP_SKIP_REASON[reason], finished_at=utcnow())
     ).rowcount
     if skipped:
         db.session.execute(update(Run).where(Run.id == run_id).values(skipped=Run.skipped + skipped))
     # A crawl not yet claimed never starts; a running one is stopped by its worker (crawls.to_stop).
-    db.session.execute(update(Crawl).where(Crawl.run_id == run_id, Crawl.status == "queued")
-                       .values(status="aborted", finished_at=utcnow()))
+    db.session.execute(update(Crawl).where(Crawl.run_id == run_id, Crawl.status == CrawlStatus.QUEUED)
+                       .values(status=CrawlStatus.ABORTED, finished_at=utcnow()))
     end_if_done(run_id)
     return True
 
@@ -276,7 +278,7 @@ def end_if_done(run_id: int) -> bool:
     """End the run when none of its rows is queued or running and its crawl, if any, is over (in the
     caller's transaction)."""
     pending = db.session.scalar(
-        select(func.count(Result.id)).where(Result.run_id == run_id, Result.status.in_(("queued", "running")))
+        select(func.count(Result.id)).where(Result.run_id == run_id, Result.status.in_(PENDING_RESULT_STATUSES))
     ) or db.session.scalar(select(Crawl.id).where(Crawl.run_id == run_id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
     return not pending and end(run_id)
 
@@ -286,7 +288,7 @@ def end(run_id: int) -> bool:
     budgets and refresh its tests' flaky scores, in the caller's transaction; what follows an end fires
     after the commit (hooks.py). Return False when the run had already ended."""
     stop_reason = db.session.scalar(select(Run.stop_reason).where(Run.id == run_id))
-    status = {"aborted": "aborted", "failed": "failed"}.get(stop_reason or "", "completed")
+    status = {"aborted": RunStatus.ABORTED, "failed": RunStatus.FAILED}.get(stop_reason or "", RunStatus.COMPLETED)
     changed = db.session.execute(
         update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES))
         .values(status=status, finished_at=utcnow(), notify_state="pending")
@@ -295,7 +297,7 @@ def end(run_id: int) -> bool:
         return False
     run = db.session.get(Run, run_id, populate_existing=True)
     project = db.session.get(Project, run.project_id)
-    if status == "completed":  # an aborted or failed run's tests did not all run: its gates say nothing
+    if status == RunStatus.COMPLETED:  # an aborted or failed run's tests did not all run: its gates say nothing
         run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
                                                flaky=run.flaky)
         run.vitals_result = web_vitals_result(run, project)

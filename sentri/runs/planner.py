@@ -27,8 +27,10 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NotRequired, TypedDict
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_ESTIMATE_MS = 30_000
@@ -58,12 +60,22 @@ class TestHistory:
     heal_rate: float = 0.0  # 0..1: share of recent executed results in which a target healed
 
 
-def is_smoke(name: str, tags: list[str] | None) -> bool:
+class PlanRow(TypedDict):
+    """One test of a run's plan, as the run stores it (camelCase: the API shows it)."""
+
+    testId: int
+    score: float
+    smoke: bool
+    estimateMs: int
+    plan: NotRequired[str]  # "run" or "over_budget", set once the budget has been walked
+
+
+def is_smoke(name: str, tags: Sequence[str] | None) -> bool:
     """Tell whether a test is an always-run smoke test ("smoke" tag or "smoke" in its name)."""
     return "smoke" in (name or "").lower() or any(str(tag).strip().lower() == "smoke" for tag in tags or [])
 
 
-def flaky_score(outcomes: list[str], window: int = 20) -> float:
+def flaky_score(outcomes: Sequence[str], window: int = 20) -> float:
     """Return the share of unstable runs among the newest `window` outcomes, from 0 to 1.
 
     Each run is "passed" (first attempt), "failed" or "flaky" (failed, then passed on a retry).
@@ -109,13 +121,13 @@ def _matches(changed: str, path: str) -> bool:
     return bool(regex.fullmatch(path) or regex.fullmatch(path.rstrip("/") + "/"))
 
 
-def touches(history: TestHistory, changed_pages: list[str]) -> bool:
+def touches(history: TestHistory, changed_pages: Sequence[str]) -> bool:
     """Tell whether any page the test visits is among the changed pages (matched by URL path)."""
     paths = {_path(page) for page in history.pages if page}
     return any(_matches(changed, path) for changed in changed_pages if changed for path in paths)
 
 
-def _recent_failures(outcomes: list[str]) -> float:
+def _recent_failures(outcomes: Sequence[str]) -> float:
     return (1 - FAILURE_DECAY) * sum(
         FAILURE_DECAY**age for age, outcome in enumerate(outcomes) if outcome == "failed"
     )
@@ -134,7 +146,7 @@ def _recently_edited(updated_at: datetime | None, now: datetime) -> float:
     return max(0.0, 1 - age_days / RECENT_EDIT_DAYS)
 
 
-def risk_score(history: TestHistory, *, now: datetime, changed_pages: list[str]) -> float:
+def risk_score(history: TestHistory, *, now: datetime, changed_pages: Sequence[str]) -> float:
     """Score how likely a test is to find a regression in this run, from 0 to 1 (module docstring)."""
     flaky = history.flaky_score if history.flaky_score and math.isfinite(history.flaky_score) else 0.0
     inputs = {
@@ -148,13 +160,13 @@ def risk_score(history: TestHistory, *, now: datetime, changed_pages: list[str])
 
 
 def plan(
-    histories: list[TestHistory],
+    histories: Sequence[TestHistory],
     *,
     budget_minutes: float | None,
-    changed_pages: list[str],
+    changed_pages: Sequence[str],
     now: datetime,
     parallel: int = 1,
-) -> list[dict]:
+) -> list[PlanRow]:
     """Order tests (smoke first, then by risk) and mark those that do not fit the budget "over_budget".
 
     With `parallel` workers the wall clock is roughly the sum of the estimates divided by the number
@@ -163,7 +175,7 @@ def plan(
     "over_budget"; smoke tests always "run" and still count toward the cumulative.
     """
     workers = max(int(parallel or 1), 1)
-    rows = [
+    rows: list[PlanRow] = [
         {
             "testId": h.test_id,
             # Rank by the score as shown, so the listed order never contradicts the listed scores.

@@ -21,6 +21,7 @@ from ..database import write
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Project, Result, Run, TestCase, User, isoformat, utcnow
+from ..states import ResultStatus
 from ..validation import Body, given, number, parse, text
 from . import gates, history
 
@@ -80,7 +81,7 @@ def after_run(project: Project, run_id: int, at: datetime) -> list[int]:
     threshold = (project.quarantine_policy or {}).get("autoFlakyScore")
     if threshold is None:
         return []
-    executed = select(Result.test_id).where(Result.run_id == run_id, Result.status.in_(("passed", "failed")))
+    executed = select(Result.test_id).where(Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED)))
     tests = list(db.session.scalars(select(TestCase).where(
         TestCase.id.in_(executed), TestCase.quarantined_at.is_(None), TestCase.flaky_score >= threshold)))
     for test in tests:
@@ -109,7 +110,7 @@ def release_suggested(project: Project, tests: list[TestCase]) -> set[int]:
     suggested = set()
     for test in held:
         since = [r for r in recent.get(test.id, []) if r.started_at and r.started_at >= test.quarantined_at]
-        if len(since) >= needed and all(r.status == "passed" and not r.flaky for r in since):
+        if len(since) >= needed and all(r.status == ResultStatus.PASSED and not r.flaky for r in since):
             suggested.add(test.id)
     return suggested
 

@@ -25,16 +25,18 @@ import math
 import re
 import statistics
 from collections import defaultdict
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field
 
 from ..errors import ValidationFailed
-from ..validation import Body, Flag, given, number, one_of, parse, problem, rule
+from ..validation import Body, Flag, given, number_rule, one_of_rule, parse, problem, rule
 from . import gates
 
-METRICS = ("lcp", "cls", "ttfb")  # page-load metrics; INP stays per interaction and is not sampled
+Metric = Literal["lcp", "cls", "ttfb"]
+METRICS: tuple[Metric, ...] = ("lcp", "cls", "ttfb")  # page-load metrics; INP stays per interaction, not sampled
 MODES = ("enforce", "advisory")
 DEFAULT_PCT = 10
 DEFAULT_MIN = {"lcp": 100, "ttfb": 100, "cls": 0.05}
@@ -47,9 +49,16 @@ PINS = "pins"  # the key of the stored settings that holds the pinned baselines 
 # A git branch name as CI systems pass it (GITHUB_REF_NAME, CI_COMMIT_REF_NAME): printable, no spaces.
 BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
 
-Pct = number(0, 1000, "must be a number of percent from 0 to 1000")
-Ms = number(0, 60000, "must be a number of milliseconds from 0 to 60000")
-Shift = number(0, 1, "must be a number from 0 to 1")
+Pct = Annotated[int | float | None, number_rule(0, 1000, "must be a number of percent from 0 to 1000")]
+Ms = Annotated[int | float | None, number_rule(0, 60000, "must be a number of milliseconds from 0 to 60000")]
+Shift = Annotated[int | float | None, number_rule(0, 1, "must be a number from 0 to 1")]
+Alpha = Annotated[int | float | None, number_rule(0.0001, 0.5, "must be a number from 0.0001 to 0.5")]
+RunCount = Annotated[int | float | None, number_rule(
+    1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}", whole=True)]
+SampleCount = Annotated[int | float | None, number_rule(
+    1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}", whole=True)]
+Mode = Annotated[str, one_of_rule(MODES)]
+PageKey = tuple[str | None, str]  # a page across runs: its test's public id and its path (page_key)
 
 
 def _object(value: Any) -> Any:
@@ -82,36 +91,74 @@ class RegressionPatch(Body):
     lcp: Annotated[TimingRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
     cls: Annotated[ShiftRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
     ttfb: Annotated[TimingRule | None, BeforeValidator(lambda v: v if v is None else _object(v))] = None
-    alpha: number(0.0001, 0.5, "must be a number from 0.0001 to 0.5") = None
-    baseline_runs: number(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}",
-                          whole=True) = Field(None, alias="baselineRuns")
-    min_baseline_runs: number(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}",
-                              whole=True) = Field(None, alias="minBaselineRuns")
+    alpha: Alpha = None
+    baseline_runs: RunCount = Field(None, alias="baselineRuns")
+    min_baseline_runs: RunCount = Field(None, alias="minBaselineRuns")
     exclude_regressed_runs: Flag | None = Field(None, alias="excludeRegressedRuns")
-    mode: one_of(MODES) | None = None  # type: ignore[valid-type]
+    mode: Mode | None = None
     baseline_branch: Annotated[str | None, rule(branch_name)] = Field(None, alias="baselineBranch")
-    vitals_samples: number(1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}",
-                           whole=True) = Field(None, alias="vitalsSamples")
+    vitals_samples: SampleCount = Field(None, alias="vitalsSamples")
 
 
 FIELDS = ("lcp", "cls", "ttfb", "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "mode",
           "baselineBranch", "vitalsSamples")
 
 
-def clean_patch(body: object) -> dict:
+class Settings(TypedDict):
+    """The stored configuration with every default filled in (settings())."""
+
+    lcp: dict[str, Any] | None  # a metric's rule: maxIncreasePct and minIncreaseMs (minIncrease for cls)
+    cls: dict[str, Any] | None
+    ttfb: dict[str, Any] | None
+    alpha: float
+    baselineRuns: int
+    minBaselineRuns: int
+    excludeRegressedRuns: bool
+    mode: str
+    baselineBranch: str
+    vitalsSamples: int
+
+
+class NotEvaluated(TypedDict):
+    """A page and metric evaluate() could not judge (no baseline sample of it yet)."""
+
+    testId: str | None
+    url: str | None
+    metric: Metric
+    reason: str
+
+
+class Summary(TypedDict):
+    """What evaluate() found: webVitalsResult.regression."""
+
+    mode: str
+    baselineBranch: str
+    baselineRuns: int
+    baselineRunIds: list[str]
+    pinnedRunId: str | None
+    minBaselineRuns: int
+    alpha: float
+    status: str  # "evaluated" or "not evaluated" (then `reason` says why)
+    findings: list[dict[str, Any]]  # compare()'s outcome of each regression, with the page's test and URL
+    compared: int
+    notEvaluated: list[NotEvaluated]
+    reason: NotRequired[str]
+
+
+def clean_patch(body: object) -> dict[str, Any]:
     """Validate a vitalsRegression PATCH body; a metric's rule is stored whole, its defaults filled in."""
     patch = given(parse(RegressionPatch, body))
     return {name: value.model_dump(by_alias=True) if isinstance(value, Body) else value
             for name, value in patch.items()}
 
 
-def public(config: dict | None) -> dict | None:
+def public(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The stored settings as the project's API shows them: the pins have their own endpoint."""
     shown = {name: value for name, value in (config or {}).items() if name != PINS}
     return shown or None
 
 
-def merge(current: dict | None, patch: dict) -> dict | None:
+def merge(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> dict[str, Any] | None:
     """Apply a cleaned patch; a minBaselineRuns above baselineRuns would never let the gate judge: a 400."""
     merged = gates.merge(current, patch)
     minimum, conf = (merged or {}).get("minBaselineRuns"), settings(merged)
@@ -121,7 +168,7 @@ def merge(current: dict | None, patch: dict) -> dict | None:
     return merged
 
 
-def settings(config: dict | None) -> dict:
+def settings(config: Mapping[str, Any] | None) -> Settings:
     """The full configuration with defaults, for reading: None metrics are not checked. minBaselineRuns
     defaults to 3, or to baselineRuns when that is set lower."""
     config = config or {}
@@ -134,14 +181,14 @@ def settings(config: dict | None) -> dict:
             "vitalsSamples": config.get("vitalsSamples") or 1}
 
 
-def page_key(test_id: str | None, url: str | None) -> tuple[str | None, str]:
+def page_key(test_id: str | None, url: str | None) -> PageKey:
     """A page across runs: its test and its path (with query). The origin is left out, so a preview
     deploy's run compares with the baseline branch's runs on another host."""
     parts = urlsplit(url or "")
     return test_id, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def samples_of(page: dict, metric: str) -> list[float]:
+def samples_of(page: Mapping[str, Any], metric: str) -> list[float]:
     """Every measured sample of one metric on one page row (one when the page was measured once)."""
     values = (page.get("samples") or {}).get(metric)
     if values is None:
@@ -149,9 +196,9 @@ def samples_of(page: dict, metric: str) -> list[float]:
     return [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
 
 
-def pool(pages: list[dict]) -> dict[tuple, dict[str, list[float]]]:
+def pool(pages: Sequence[Mapping[str, Any]]) -> dict[PageKey, dict[str, list[float]]]:
     """Pool the samples of page rows (of several runs) by page."""
-    pooled: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    pooled: dict[PageKey, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for page in pages:
         key = page_key(page.get("testId"), page.get("url"))
         for metric in METRICS:
@@ -164,7 +211,7 @@ def smallest_p(n: int, m: int) -> float:
     return 1 / math.comb(n + m, n)
 
 
-def p_value(actual: list[float], baseline: list[float]) -> float:
+def p_value(actual: Sequence[float], baseline: Sequence[float]) -> float:
     """One-sided Mann-Whitney U: how likely samples at least this much greater are if nothing changed."""
     if not actual or not baseline:
         return 1.0
@@ -176,8 +223,8 @@ def p_value(actual: list[float], baseline: list[float]) -> float:
     return value if math.isfinite(value) else 1.0  # every value tied: no evidence of a change
 
 
-def compare(metric: str, rule: dict, actual: list[float], baseline: list[float], alpha: float, *,
-            always_test: bool = False) -> dict:
+def compare(metric: str, rule: Mapping[str, Any], actual: Sequence[float], baseline: Sequence[float], alpha: float,
+            *, always_test: bool = False) -> dict[str, Any]:
     """Compare one page's samples of one metric with its baseline; `regressed` says the verdict. The test
     (about a millisecond) runs only when the median passed both thresholds, unless `always_test`."""
     base, now = statistics.median(baseline), statistics.median(actual)
@@ -187,7 +234,7 @@ def compare(metric: str, rule: dict, actual: list[float], baseline: list[float],
     increase = now - base
     over = increase > minimum and (base <= 0 or increase * 100 / base > pct)
     p = p_value(actual, baseline) if over or always_test else None
-    regressed = over and p < alpha
+    regressed = over and p is not None and p < alpha  # p is None only when not `over`
     return {
         "rule": f"{metric}_regression", "metric": metric, "baseline": gates.reported(base),
         "actual": gates.reported(now), "threshold": gates.reported(threshold),
@@ -197,19 +244,20 @@ def compare(metric: str, rule: dict, actual: list[float], baseline: list[float],
     }
 
 
-def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: list[str], *,
-             pinned: str | None = None) -> dict | None:
+def evaluate(config: Mapping[str, Any] | None, pages: Sequence[Mapping[str, Any]],
+             baseline_pages: Sequence[Mapping[str, Any]], baseline_runs: Sequence[str], *,
+             pinned: str | None = None) -> Summary | None:
     """Judge a run's pages against the pooled pages of its baseline runs (public ids, newest first);
     None when no metric is configured."""
     conf = settings(config)
-    rules = {metric: conf[metric] for metric in METRICS if conf[metric]}
+    rules = {metric: limits for metric in METRICS if (limits := conf[metric])}
     if not rules:
         return None
     branch, minimum = conf["baselineBranch"], conf["minBaselineRuns"]
-    summary: dict[str, Any] = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": len(baseline_runs),
-                               "baselineRunIds": list(baseline_runs), "pinnedRunId": pinned,
-                               "minBaselineRuns": minimum, "alpha": conf["alpha"], "status": "evaluated",
-                               "findings": [], "compared": 0, "notEvaluated": []}
+    summary: Summary = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": len(baseline_runs),
+                        "baselineRunIds": list(baseline_runs), "pinnedRunId": pinned,
+                        "minBaselineRuns": minimum, "alpha": conf["alpha"], "status": "evaluated",
+                        "findings": [], "compared": 0, "notEvaluated": []}
     if not baseline_runs:
         summary |= {"status": "not evaluated",
                     "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline."}
@@ -220,7 +268,7 @@ def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict],
                               f"{minimum} (minBaselineRuns)."}
         return summary
     baseline = pool(baseline_pages)
-    first_row: dict[tuple, dict] = {}
+    first_row: dict[PageKey, Mapping[str, Any]] = {}
     for page in pages:
         first_row.setdefault(page_key(page.get("testId"), page.get("url")), page)
     for (test_id, path), measured in pool(pages).items():
@@ -243,12 +291,12 @@ def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict],
     return summary
 
 
-def combine(budgets: dict | None, regression: dict | None) -> dict | None:
+def combine(budgets: dict[str, Any] | None, regression: Summary | None) -> dict[str, Any] | None:
     """The run's webVitalsResult: the budgets' result with the regression summary beside it; in enforce
     mode each regression is also a violation, so the seed's `webVitalsResult.passed` check fails on it."""
     if regression is None:
         return budgets
-    result = dict(budgets or {"passed": True, "violations": []})
+    result: dict[str, Any] = dict(budgets or {"passed": True, "violations": []})
     result["regression"] = regression
     if regression["mode"] == "enforce" and regression["findings"]:
         result["violations"] = [*result["violations"], *regression["findings"]]

@@ -8,13 +8,16 @@ selectionStrategy. The selection actually used is stored on the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import Any
 
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Project, Suite, TestCase, utcnow
+from ..models import Project, Suite, TestCase
+from ..timestamps import utcnow
 from . import planner
 from .history import goto_pages
 
@@ -33,7 +36,7 @@ class Selection:
     changed_pages: list[str] = field(default_factory=list)
     recent_days: int = DEFAULT_RECENT_DAYS
 
-    def describe(self, chosen: list[TestCase]) -> dict:
+    def describe(self, chosen: Sequence[TestCase]) -> dict[str, Any]:
         return {
             "caseIds": [TestCase.format_id(i) for i in self.case_ids] if self.case_ids is not None else None,
             "suiteIds": self.suite_ids,
@@ -51,7 +54,7 @@ def _repo_path(path: str) -> str:
     return path
 
 
-def covers_changed(test: TestCase, changed_files: list[str]) -> bool:
+def covers_changed(test: TestCase, changed_files: Sequence[str]) -> bool:
     """Tell whether any of the test's `covers` globs matches a changed repository path."""
     return any(fnmatchcase(_repo_path(path), _repo_path(glob)) for glob in test.covers or [] for path in changed_files)
 
@@ -84,7 +87,8 @@ def choose(project: Project, approved: list[TestCase], selection: Selection) -> 
     if selection.case_ids is not None:
         found = {t.id: t for t in db.session.query(TestCase).filter(
             TestCase.project_id == project.id, TestCase.id.in_(selection.case_ids))}
-        unknown = [TestCase.format_id(i) for i in selection.case_ids if i not in found]
+        # str(): format_id is str | None for any key, and these keys are never None.
+        unknown = [str(TestCase.format_id(i)) for i in selection.case_ids if i not in found]
         if unknown:
             raise ValidationFailed.on("caseIds", f"not tests of {project.public_id}: {', '.join(unknown)}")
         unapproved = [f"{TestCase.format_id(i)} ({found[i].review_status})" for i in selection.case_ids

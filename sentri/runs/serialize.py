@@ -11,6 +11,7 @@ from flask import Flask
 from ..config import public_url
 from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, isoformat
 from ..review import views
+from ..states import RunStatus
 
 
 def run_url(app: Flask, run: Run) -> str:
@@ -28,7 +29,7 @@ def verdict_of(status: str, failed: int, gate_result: dict | None, vitals_result
     """The verdict from the four columns it depends on (a list filters by it without loading whole runs)."""
     if status in ACTIVE_RUN_STATUSES:
         return "pending"
-    if status != "completed":
+    if status != RunStatus.COMPLETED:
         return "failed"
     if gate_result is None and vitals_result is None:
         return "passed" if failed == 0 else "failed"
@@ -40,7 +41,7 @@ def verdict_of(status: str, failed: int, gate_result: dict | None, vitals_result
 def shown_verdict(run: Run) -> str:
     """The verdict as the pages show and colour it: an aborted run is `aborted` (its tests did not all run,
     so it says nothing of them), else `verdict` (the API's stays failed, as the spec has it)."""
-    return "aborted" if run.status == "aborted" else verdict(run)
+    return "aborted" if run.status == RunStatus.ABORTED else verdict(run)
 
 
 def status_payload(run: Run, run_url: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Result, Run
+from ..states import RunStatus
 from .vitals import METRICS, p75
 
 
@@ -20,7 +21,7 @@ def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, lis
         return by_project
     ranked = (
         select(Run.id, func.row_number().over(partition_by=Run.project_id, order_by=Run.id.desc()).label("rank"))
-        .where(Run.project_id.in_(project_ids), Run.status == "completed")
+        .where(Run.project_id.in_(project_ids), Run.status == RunStatus.COMPLETED)
         .subquery()
     )
     rows = db.session.scalars(
@@ -41,7 +42,7 @@ def last_runs(project_ids: list[int]) -> dict[int, Run]:
 
 def completed_runs(project_id: int, window: int, branch: str | None = None) -> list[Run]:
     """Return the project's last `window` completed runs (on `branch`, when given), oldest first."""
-    query = select(Run).where(Run.project_id == project_id, Run.status == "completed")
+    query = select(Run).where(Run.project_id == project_id, Run.status == RunStatus.COMPLETED)
     if branch is not None:
         query = query.where(Run.branch == branch)
     return list(reversed(db.session.scalars(query.order_by(Run.id.desc()).limit(window)).all()))

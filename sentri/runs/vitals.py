@@ -15,8 +15,10 @@ violation reported as ``actual: 0.1``, and 0.1234 is reported as 0.12.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypedDict
 
-from ..validation import Body, given, is_number, number, parse
+from ..validation import Body, given, is_number, number_rule, parse
 from . import gates
 
 BUDGET_FIELDS = ("lcp", "cls", "inp", "ttfb")
@@ -26,8 +28,19 @@ METRICS = BUDGET_FIELDS  # what is measured on every page, in the order reports 
 GOOD = {"lcp": 2500, "cls": 0.1, "inp": 200, "ttfb": 800}
 POOR = {"lcp": 4000, "cls": 0.25, "inp": 500, "ttfb": 1800}
 
-Milliseconds = number(0, None, "must be a number of milliseconds, 0 or more")
-Ratio = number(0, 1, "must be a number from 0 to 1")
+Milliseconds = Annotated[int | float | None, number_rule(0, None, "must be a number of milliseconds, 0 or more")]
+Ratio = Annotated[int | float | None, number_rule(0, 1, "must be a number from 0 to 1")]
+
+
+class BudgetViolation(TypedDict):
+    """A page's metric over its budget, as webVitalsResult.violations lists it."""
+
+    rule: str
+    threshold: int | float
+    actual: int | float
+    testId: str | None
+    testName: str | None
+    url: str | None
 
 
 class BudgetsPatch(Body):
@@ -39,12 +52,12 @@ class BudgetsPatch(Body):
     ttfb: Milliseconds = None
 
 
-def clean_budgets_patch(body: object) -> dict:
+def clean_budgets_patch(body: object) -> dict[str, Any]:
     """Validate a Web Vitals budgets PATCH body and return the patch to merge."""
     return given(parse(BudgetsPatch, body))
 
 
-def merge(current: dict | None, patch: dict) -> dict | None:
+def merge(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> dict[str, Any] | None:
     """Apply a cleaned patch to stored budgets; return None when nothing is left."""
     return gates.merge(current, patch)
 
@@ -62,12 +75,14 @@ def rating(metric: str, value: float | None) -> str | None:
     return "poor"
 
 
-def evaluate_budgets(budgets: dict | None, pages: list[dict]) -> dict | None:
-    """Evaluate the configured budgets on every measured page; None when no budget is configured."""
+def evaluate_budgets(budgets: Mapping[str, Any] | None,
+                     pages: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Evaluate the configured budgets on every measured page (a page row: testId, testName, url and each
+    metric); {"passed", "violations"}, or None when no budget is configured."""
     limits = gates.configured(budgets, BUDGET_FIELDS)
     if not limits:
         return None
-    violations = []
+    violations: list[BudgetViolation] = []
     for page in pages:
         for metric, threshold in limits.items():  # BUDGET_FIELDS order: lcp, cls, inp, ttfb
             value = page.get(metric)
@@ -87,7 +102,7 @@ def evaluate_budgets(budgets: dict | None, pages: list[dict]) -> dict | None:
     return {"passed": not violations, "violations": violations}
 
 
-def p75(values: list[float | None]) -> float | None:
+def p75(values: Sequence[float | None]) -> float | None:
     """Return the nearest-rank 75th percentile, ignoring unmeasured (None) values."""
     measured = sorted(v for v in values if v is not None)
     if not measured:

@@ -25,6 +25,7 @@ from ..database import write
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import Project, Run, User, get_or_404, utcnow
+from ..states import RunStatus
 from ..timestamps import isoformat
 from ..users import require_admin
 from ..validation import Body, one_of, parse, text
@@ -68,7 +69,7 @@ def runs_for(project: Project, browser: str, device: str, before: int | None = N
     pin = pin_of(project, browser, device)
     pinned = _pinned_run(project, pin, browser, device, before)
     query = (select(Run.id, Run.vitals_result)
-             .where(Run.project_id == project.id, Run.status == "completed", Run.browser == browser,
+             .where(Run.project_id == project.id, Run.status == RunStatus.COMPLETED, Run.browser == browser,
                     Run.device == device,
                     or_(Run.branch == conf["baselineBranch"], Run.branch.is_(None))))
     if before is not None:
@@ -90,7 +91,7 @@ def _pinned_run(project: Project, pin: dict | None, browser: str, device: str, b
     if key is None or (before is not None and key >= before):
         return None  # a run older than the pinned one is not judged against it or the runs after it
     run = db.session.get(Run, key)
-    ok = run is not None and run.project_id == project.id and run.status == "completed"
+    ok = run is not None and run.project_id == project.id and run.status == RunStatus.COMPLETED
     return key if ok and (run.browser, run.device) == (browser, device) else None
 
 
@@ -112,7 +113,7 @@ def _eligible(query, *, newest_first: bool, exclude: bool) -> Iterator[int]:
 def combos(project: Project) -> list[tuple[str, str]]:
     """The browsers and devices the project has completed runs on or a pin for (Chromium desktop at least)."""
     ran = db.session.execute(select(Run.browser, Run.device).where(Run.project_id == project.id,
-                                                                     Run.status == "completed").distinct()).all()
+                                                                     Run.status == RunStatus.COMPLETED).distinct()).all()
     pinned = [tuple(key.split("/", 1)) for key in ((project.vitals_regression or {}).get(regression.PINS) or {})]
     return sorted({("chromium", "desktop"), *((b, d) for b, d in ran), *pinned})
 
@@ -135,7 +136,7 @@ def pin(project: Project, body: object, actor: User | None) -> dict[str, Any]:
     if Run.key_of(run_id) is None:
         raise ValidationFailed.on("runId", "must be a run id such as RUN-12")
     run = get_or_404(Run, run_id, project=project)
-    if run.status != "completed":
+    if run.status != RunStatus.COMPLETED:
         raise Conflict(f"Run {run.public_id} is {run.status}: only a completed run can be the baseline.")
     entry = {"runId": run.public_id, "pinnedBy": actor.public_id if actor else None, "pinnedAt": isoformat(utcnow())}
     _store(project, f"{run.browser}/{run.device}", entry)

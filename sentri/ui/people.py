@@ -22,11 +22,12 @@ def trigger_names(runs: list[Run]) -> dict[int, str]:
     names = {}
     for run in runs:
         who = run.triggered_by or ""
-        if who.startswith("TOK-") and TriggerToken.key_of(who) in labels:
-            label = labels[TriggerToken.key_of(who)]
+        token_key, user_key = TriggerToken.key_of(who), User.key_of(who)
+        if who.startswith("TOK-") and token_key is not None and token_key in labels:
+            label = labels[token_key]
             names[run.id] = f"{label} (CI token {who})" if label else f"CI token {who}"
-        elif who.startswith("USR-") and User.key_of(who) in emails:
-            names[run.id] = emails[User.key_of(who)]
+        elif who.startswith("USR-") and user_key is not None and user_key in emails:
+            names[run.id] = emails[user_key]
         elif run.trigger_source == "schedule":
             names[run.id] = triggered_by(run)  # "Nightly smoke (SCH-1)"
         else:

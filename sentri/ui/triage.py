@@ -78,4 +78,4 @@ def changes(run: Run) -> dict[str, list]:
     baselines = db.session.execute(select(Baseline, TestCase.name).join(TestCase, TestCase.id == Baseline.test_id)
                                    .where(Baseline.run_id == run.id, not_(Baseline.status == "superseded"))
                                    .order_by(Baseline.id)).all()
-    return {"quarantined": quarantine.made_by_run(run), "heals": heals, "baselines": baselines}
+    return {"quarantined": quarantine.made_by_run(run), "heals": list(heals), "baselines": list(baselines)}

@@ -28,7 +28,7 @@ def _gate(violation: dict) -> str:
     if rule == "maxFlakyPct":
         return f"{actual}% of the tests were flaky, over the quality gate's {threshold}%"
     if rule == "maxFailures":
-        return f"{_plural(int(actual), 'failure')}, over the quality gate's maximum of {threshold}"
+        return f"{_plural(int(actual or 0), 'failure')}, over the quality gate's maximum of {threshold}"
     return f"Quality gate {rule}: {actual} against {threshold}"
 
 

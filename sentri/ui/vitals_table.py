@@ -31,8 +31,9 @@ def cell(metric: str, found: list[dict], budget: float | None, finding: dict | N
     elif finding is not None:
         state, note = "regressed", f"slower than the baseline's {format_metric(metric, finding.get('baseline'))}"
     else:
-        state = vitals.rating(metric, value)
-        note = (state or "").replace("-", " ") + (f", budget {format_metric(metric, budget)}" if budget else "")
+        rated = vitals.rating(metric, value)
+        state = rated or ""
+        note = state.replace("-", " ") + (f", budget {format_metric(metric, budget)}" if budget else "")
     return {"text": format_metric(metric, value), "state": state, "note": note,
             "measurements": [{"test": m["test"], "text": format_metric(metric, m["value"]),
                               "samples": len(m["samples"]), "spread": _spread(metric, m["samples"])}

@@ -23,6 +23,8 @@ from ..crawl.visit import page_seconds
 from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from ..runs.outcome import Outcome, attempt
+from ..states import ResultStatus
 from . import crawling, vitals_probe
 from .browser_set import WorkerBrowsers
 from .executor import SLACK_SECONDS, BrowserLost, TestJob, context_options, execute, hard_deadline
@@ -178,7 +180,7 @@ class BrowserWorker(threading.Thread):
                 claims.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                claims.record(claim, {"status": "skipped", "skip_reason": "deleted", "attempts": []})
+                claims.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
         lost, self.lost = self.lost, None
@@ -273,7 +275,7 @@ class BrowserWorker(threading.Thread):
         else:  # stopped, or lost: a crawl still ours whose run ended is closed as aborted, else left alone
             self._write(crawls.stopped, claim)
 
-    def _execute(self, job: TestJob) -> dict | None:
+    def _execute(self, job: TestJob) -> Outcome | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
         job.loop = self.loop
         self.browsers.used_endpoint = None
@@ -347,9 +349,9 @@ class BrowserWorker(threading.Thread):
             claims.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
                            lost=True, attempts=lost.attempts, where=where)
 
-    def _internal_error(self, job: TestJob, exc: Exception) -> dict:
+    def _internal_error(self, job: TestJob, exc: Exception) -> Outcome:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
-        return {"status": "failed", "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
+        return {"status": ResultStatus.FAILED, "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
                 "base_url": job.base_url}
 
     def _shown(self, text: str) -> str:
@@ -357,10 +359,9 @@ class BrowserWorker(threading.Thread):
         return self.engine.pool.scrub(text) if self.engine.pool is not None else text
 
 
-def given_up(job: TestJob) -> dict:
+def given_up(job: TestJob) -> Outcome:
     """The result of a job the engine gave up past its hard deadline."""
     message = (f"step {job.current_step}: the test outlived every deadline of its own ({hard_deadline(job):g} s in "
                "all, for its timeout, retries and what follows them); Sentri gave it up and relaunched the browser")
-    attempt = {"status": "failed", "error": message, "failingStep": job.current_step or None, "durationMs": None}
-    return {"status": "failed", "error": message, "failing_step": job.current_step or None, "attempts": [attempt],
-            "base_url": job.base_url}
+    return {"status": ResultStatus.FAILED, "error": message, "failing_step": job.current_step or None,
+            "attempts": [attempt(ResultStatus.FAILED, message, job.current_step or None)], "base_url": job.base_url}

@@ -15,6 +15,8 @@ from playwright.async_api import Error as PlaywrightError
 
 from .. import origins, vault
 from ..models import utcnow
+from ..runs.outcome import Attempt, Outcome, attempt
+from ..states import ResultStatus
 from . import sampling, vitals_probe
 from .guard import HostCache, carries_secret, guard_context, guarded_context
 from .healer import StepHealer
@@ -34,7 +36,7 @@ class BrowserLost(Exception):
     """The browser (or its server, or Playwright's driver) went away under an attempt: not the test's doing.
     `attempts` are the ones finished before it; str() says what was seen."""
 
-    def __init__(self, reason: str, attempts: list[dict]) -> None:
+    def __init__(self, reason: str, attempts: list[Attempt]) -> None:
         super().__init__(reason)
         self.attempts = attempts
 
@@ -43,6 +45,27 @@ class BrowserLost(Exception):
 # test's: Playwright reports a call's "closed" error and the browser's disconnection separately.
 LOST_SETTLE_SECONDS = 1.0
 _CLOSED = re.compile(r"has been closed|[Cc]onnection closed|[Bb]rowser closed|disconnected|Target closed")
+
+
+@dataclass
+class AttemptOutcome:
+    """What one attempt found: its Attempt (as_attempt()), and what the test's result takes from the last one."""
+
+    status: str = ResultStatus.PASSED
+    error: str | None = None
+    failing_step: int | None = None
+    duration_ms: int = 0
+    refused: bool = False  # the guard refused a request: no screenshot or trace is kept
+    vitals: list[dict] | None = None
+    snapshots: list[dict] | None = None
+    healed: list[dict] = field(default_factory=list)
+    hints: dict | None = None
+    storage: dict | None = None  # cookies and storage the passing test ended with, for the vitals samples
+    screenshot: str | None = None
+    trace: str | None = None
+
+    def as_attempt(self) -> Attempt:
+        return attempt(self.status, self.error, self.failing_step, self.duration_ms)
 
 
 @dataclass
@@ -130,7 +153,7 @@ async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage
 
 
 async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, spare: Spare | None = None, *,
-                   for_trace: bool = False) -> dict[str, Any]:
+                   for_trace: bool = False) -> AttemptOutcome:
     """One attempt in a fresh context: the page an idle worker opened ahead when it matches (worker/spare.py),
     else its own.
     `for_trace`: a re-run made for its trace, kept whatever its outcome (and no screenshot: the failure's
@@ -153,8 +176,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     snapshots.watch(page)  # before the first navigation: a screenshot waits for data still on its way
     healer = StepHealer(job) if job.heal else None
     started = time.monotonic()
-    outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}
-    refused = False
+    outcome = AttemptOutcome()
 
     async def at_step(index: int, step: dict) -> None:
         job.current_step = index
@@ -168,71 +190,63 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
                 if watch.problems():
                     raise StepFailed(1, "goto", "; ".join(watch.problems()))
     except StepFailed as exc:
-        outcome = {"status": "failed", "error": str(exc), "failingStep": exc.index}
-        refused = exc.refused
+        outcome = AttemptOutcome(ResultStatus.FAILED, str(exc), exc.index, refused=exc.refused)
     except TimeoutError:
-        outcome = {
-            "status": "failed",
-            "error": f"step {job.current_step}: the test did not finish within its {job.timeout_s:g} s timeout",
-            "failingStep": job.current_step,
-        }
+        outcome = AttemptOutcome(ResultStatus.FAILED, f"step {job.current_step}: the test did not finish within its "
+                                           f"{job.timeout_s:g} s timeout", job.current_step)
     except asyncio.CancelledError:
         # Aborted: answer at once. Closing a context right after a cancelled call was seen to take
         # 10 s or more (an e2e run, with tracing on), so the close finishes on the loop later.
         background(close_quietly(context))
         raise
-    outcome["durationMs"] = int((time.monotonic() - started) * 1000)
+    outcome.duration_ms = int((time.monotonic() - started) * 1000)
     try:
         async with asyncio.timeout(WRAP_UP_SECONDS):
-            await _wrap_up(page, context, job, number, vitals, outcome, snapshots, healer, refused, tracing,
-                           for_trace)
+            await _wrap_up(page, context, job, number, vitals, outcome, snapshots, healer, tracing, for_trace)
     except TimeoutError:  # a page (or browser) that stops answering: what was gathered so far stands
-        outcome.setdefault("vitals", vitals.rows())
-        outcome.setdefault("snapshots", snapshots.entries)
-        outcome.setdefault("healed", [])
-        outcome.setdefault("hints", None)
-        outcome.setdefault("refused", refused)
+        outcome.vitals = vitals.rows() if outcome.vitals is None else outcome.vitals
+        outcome.snapshots = snapshots.entries if outcome.snapshots is None else outcome.snapshots
     # Not awaited: the close goes out with the next test's first calls (overlapping its new context), or
     # when the worker goes idle (settle()); bounded like every close.
     background(close_quietly(context))
     return outcome
 
 
-async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: dict, snapshots, healer,
-                   refused: bool, tracing: bool, for_trace: bool) -> None:
+async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: AttemptOutcome, snapshots,
+                   healer, tracing: bool, for_trace: bool) -> None:
     """What an attempt gathers after its steps (vitals, hints, storage for samples, the failure's screenshot
     and trace) into `outcome`; bounded as a whole by WRAP_UP_SECONDS in _attempt."""
     # Vitals of every page visited, a failed test's included (up to its failure): the pages left pushed
     # theirs (vitals_probe.arm); the one the test ends on is read now. Not timed.
     await vitals.snapshot(page)
-    outcome["vitals"] = vitals.rows()
-    outcome["refused"] = refused
-    outcome["snapshots"] = snapshots.entries
-    outcome["healed"] = healer.healed if healer else []
+    outcome.vitals = vitals.rows()
+    outcome.snapshots = snapshots.entries
+    outcome.healed = healer.healed if healer else []
     # Descriptions are remembered from a passing attempt only: a failing page may be the wrong one.
-    passed = healer is not None and healer.seen and outcome["status"] == "passed"
-    outcome["hints"] = {"steps": job.steps_hash, "hints": healer.seen} if passed else None
-    if job.vitals_samples > 1 and outcome["status"] == "passed" and not for_trace:
+    passed = healer is not None and healer.seen and outcome.status == ResultStatus.PASSED
+    outcome.hints = {"steps": job.steps_hash, "hints": healer.seen} if passed else None
+    if job.vitals_samples > 1 and outcome.status == ResultStatus.PASSED and not for_trace:
         # The next samples load each page with the cookies and storage the test ended with (a page behind
         # a login stays behind it); held in memory only.
-        outcome["storage"] = await _storage(context)
+        outcome.storage = await _storage(context)
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
-    keep = job.artifacts_dir is not None and not refused and (outcome["status"] == "failed" or for_trace)
-    if keep and not for_trace and outcome["status"] == "failed":
-        outcome["screenshot"] = await _screenshot(page, job, number)
+    failed = outcome.status == ResultStatus.FAILED
+    kept_in = job.artifacts_dir if not outcome.refused and (failed or for_trace) else None  # None: nothing kept
+    if kept_in is not None and not for_trace and failed:
+        outcome.screenshot = await _screenshot(page, job, kept_in, number)
     if tracing:
-        path = job.artifacts_dir / f"{job.position:04d}-attempt{number}.zip" if keep else None
-        outcome["trace"] = await _stop_tracing(context, path)
+        path = kept_in / f"{job.position:04d}-attempt{number}.zip" if kept_in is not None else None
+        outcome.trace = await _stop_tracing(context, path)
 
 
 # Painted over in the failure screenshot of a test that types secrets: what was typed stays unseen.
 _FORM_FIELDS = "input:not([type=hidden]), textarea, select, [contenteditable]:not([contenteditable=false])"
 
 
-async def _screenshot(page, job: TestJob, attempt: int) -> str | None:
-    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
-    path = job.artifacts_dir / f"{job.position:04d}-attempt{attempt}.png"
+async def _screenshot(page, job: TestJob, folder: Path, attempt: int) -> str | None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job.position:04d}-attempt{attempt}.png"
     mask = [page.locator(_FORM_FIELDS)] if job.uses_secrets else []
     try:
         await page.screenshot(path=str(path), timeout=5_000, mask=mask)
@@ -257,7 +271,7 @@ async def _storage(context) -> dict | None:
 
 
 async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None,
-                  spare: Spare | None = None) -> dict[str, Any]:
+                  spare: Spare | None = None) -> Outcome:
     """Run the job with its retries and return the fields of its Result row, secrets masked.
     Only the final attempt's screenshot and trace are kept; earlier attempts' files are deleted.
     `spare`: the page the worker opened ahead while it was idle, taken by the first attempt it fits."""
@@ -267,13 +281,13 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     if job.setup_error is not None:
         step, message = job.setup_error
         return _masked(job, {
-            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": "failed",
+            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": ResultStatus.FAILED,
             "error": message, "failing_step": step, "duration_ms": 0,
-            "attempts": [{"status": "failed", "error": message, "failingStep": step, "durationMs": 0}],
+            "attempts": [attempt(ResultStatus.FAILED, message, step, 0)],
             "flaky": False, "base_url": job.base_url, "vitals": [], "screenshot": None,
             "started_at": started_at, "finished_at": utcnow(),
         })
-    attempts: list[dict[str, Any]] = []
+    attempts: list[Attempt] = []
     screenshot = trace = None
     vitals: list[dict] = []
     for number in range(1, job.retries + 2):
@@ -283,23 +297,23 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
             if await _lost(browser, str(exc)):
                 raise BrowserLost(_first_line(exc), attempts) from exc
             raise
-        if outcome["status"] == "failed" and await _lost(browser, outcome["error"] or ""):
-            raise BrowserLost(outcome["error"] or "the browser disconnected", attempts)
-        vitals = outcome["vitals"]
-        attempts.append({k: outcome.get(k) for k in ("status", "error", "failingStep", "durationMs")})
-        if outcome.get("screenshot") or outcome.get("trace"):
+        if outcome.status == ResultStatus.FAILED and await _lost(browser, outcome.error or ""):
+            raise BrowserLost(outcome.error or "the browser disconnected", attempts)
+        vitals = outcome.vitals or []
+        attempts.append(outcome.as_attempt())
+        if outcome.screenshot or outcome.trace:
             _delete(screenshot, trace)  # an earlier attempt's: only the last failure is kept
-            screenshot, trace = outcome.get("screenshot"), outcome.get("trace")
-        if outcome["status"] == "passed":
+            screenshot, trace = outcome.screenshot, outcome.trace
+        if outcome.status == ResultStatus.PASSED:
             break
     last = attempts[-1]
-    if last["status"] == "passed" and job.vitals_samples > 1 and vitals:
-        vitals = await sampling.sample(partial(_new_context, browser, job, hosts, outcome.get("storage")),
+    if last["status"] == ResultStatus.PASSED and job.vitals_samples > 1 and vitals:
+        vitals = await sampling.sample(partial(_new_context, browser, job, hosts, outcome.storage),
                                        vitals, job.vitals_samples - 1, job.step_timeout_ms, job.timeout_s)
-    if last["status"] == "passed":
+    if last["status"] == ResultStatus.PASSED:
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None
-    elif trace is None and not outcome["refused"] and not job.uses_secrets and job.artifacts_dir is not None:
+    elif trace is None and not outcome.refused and not job.uses_secrets and job.artifacts_dir is not None:
         trace, repeated = await _trace_rerun(browser, job, len(attempts) + 1, hosts, spare)
         if trace is not None and not repeated:
             last = {**last, "error": f"{last['error']} (The trace is of a run made to record it, which passed.)"}
@@ -310,17 +324,17 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
         "status": last["status"],
         "error": last["error"],
         "failing_step": last["failingStep"],
-        "duration_ms": sum(a["durationMs"] for a in attempts),
+        "duration_ms": sum(a["durationMs"] or 0 for a in attempts),  # every attempt here was timed
         "attempts": attempts,
         # Failed, then passed on a retry: passed, and counted as flaky.
-        "flaky": last["status"] == "passed" and len(attempts) > 1,
+        "flaky": last["status"] == ResultStatus.PASSED and len(attempts) > 1,
         "base_url": job.base_url,
         "vitals": vitals,  # of the last attempt: the one whose outcome counts
-        "screenshot": screenshot if last["status"] == "failed" else None,
-        "trace": trace if last["status"] == "failed" else None,
-        "snapshots": outcome["snapshots"] or None,  # of the last attempt, like vitals
-        "healed": outcome["healed"] or None,
-        "hints": outcome["hints"],
+        "screenshot": screenshot if last["status"] == ResultStatus.FAILED else None,
+        "trace": trace if last["status"] == ResultStatus.FAILED else None,
+        "snapshots": outcome.snapshots or None,  # of the last attempt, like vitals
+        "healed": outcome.healed or None,
+        "hints": outcome.hints,
         "started_at": started_at,
         "finished_at": utcnow(),
     })
@@ -334,7 +348,7 @@ async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostC
         outcome = await _attempt(browser, job, number, hosts, spare, for_trace=True)
     except Exception:  # PlaywrightError and the like: the failure stands without a trace
         return None, True
-    return outcome.get("trace"), outcome["status"] == "failed"
+    return outcome.trace, outcome.status == ResultStatus.FAILED
 
 
 async def _lost(browser: Browser, error: str) -> bool:
@@ -362,7 +376,7 @@ def _delete(*paths: str | None) -> None:
             Path(path).unlink(missing_ok=True)
 
 
-def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:
+def _masked(job: TestJob, result: Outcome) -> Outcome:
     """Replace the run's secret values in every text the result carries with ••••."""
     if not job.secret_values:
         return result
@@ -370,7 +384,7 @@ def _masked(job: TestJob, result: dict[str, Any]) -> dict[str, Any]:
     result["error"] = hide(result.get("error"))
     result["attempts"] = [{**a, "error": hide(a.get("error"))} for a in result.get("attempts") or []]
     result["vitals"] = [{**row, "url": hide(row.get("url"))} for row in result.get("vitals") or []]
-    if result.get("healed"):  # a target may name a {{NAME}} value
+    if healed := result.get("healed"):  # a target may name a {{NAME}} value
         masked = lambda target: {k: hide(v) if isinstance(v, str) else v for k, v in target.items()}  # noqa: E731
-        result["healed"] = [{**h, "from": masked(h["from"]), "to": masked(h["to"])} for h in result["healed"]]
+        result["healed"] = [{**h, "from": masked(h["from"]), "to": masked(h["to"])} for h in healed]
     return result
