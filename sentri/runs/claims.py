@@ -30,6 +30,7 @@ from ..database import write
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..review import recording
+from . import notices
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 
 log = logging.getLogger("sentri.runs")
@@ -217,8 +218,8 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
         written = _set_outcome(claim.result_id, claim.run_id, fields, where=_owned_and_active(claim))
         if written and claim.test_id and (fields.get("snapshots") or fields.get("healed") or outcome.get("hints")):
             _for_review(claim, fields, outcome.get("hints"))
-        if written:
-            end_if_done(claim.run_id)
+        if written and not end_if_done(claim.run_id):
+            notices.work_ready(claim.run_id)  # its place in the run is free: an idle process may take the next
     if not written:
         log.warning("RUN-%s test %s: its result came after the row was taken back or the run ended; dropped",
                     claim.run_id, claim.position)
@@ -275,6 +276,7 @@ def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: li
     elif not counts or not any(attempt.get("status") == "lost" for attempt in earlier):
         db.session.execute(update(Result).where(Result.id == row.id, Result.status == "running")
                            .values(status="queued", owner=None, lease_until=None, attempts=attempts))
+        notices.work_ready()
     else:
         error = f"The test could not finish: {why} (twice)."
         _set_outcome(row.id, row.run_id, {"status": "failed", "error": error, "attempts": attempts},

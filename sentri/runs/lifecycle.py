@@ -37,7 +37,7 @@ from ..models import (
     get_or_404,
     utcnow,
 )
-from . import gates, history, hooks, planner, quarantine, regression, selection, vitals
+from . import gates, history, hooks, notices, planner, quarantine, regression, selection, vitals
 from .options import RunOptions
 
 log = logging.getLogger("sentri.runs")
@@ -191,6 +191,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             db.session.flush()
             if skipped == len(plan) and options.crawl is None:
                 end(run.id)  # nothing to execute: the run ends as it starts
+            else:
+                notices.work_ready()  # every process's idle workers look once this commits
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
         active = active_run(project.id, options.browser, options.device)

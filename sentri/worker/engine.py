@@ -5,6 +5,11 @@ The database holds every run; this process holds only what cannot live there: th
 warm browsers and the handles to cancel a running test. Any number of processes may serve one
 PostgreSQL database this way (SQLite: one process).
 
+Idle workers sleep until there may be work: a run started here wakes them (wake()); on PostgreSQL so
+does work any process makes claimable, by a NOTIFY this process LISTENs for (listener.py), and they look
+on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On SQLite (one process), or
+while the listener is not connected, the process looks every IDLE_POLL_SECONDS.
+
 The heartbeat, once a second: renews the leases of the rows this process's live workers hold, and
 cancels those whose run is stopping (an abort, in whatever process it was asked) or that are no longer
 theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
@@ -24,6 +29,7 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import make_url
 
 from ..database import write
 from ..extensions import db
@@ -33,13 +39,16 @@ from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
+from .listener import WorkListener
 from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
 HEARTBEAT_SECONDS = 1.0
 # How often this process looks for work no wake() announced (another process queued it, a lease expired):
-# once per interval for the whole process, not per idle worker.
+# once per interval for the whole process, not per idle worker. IDLE_POLL_SECONDS without notices (SQLite, or
+# the listener reconnecting); LISTENING_POLL_SECONDS while notices come (a safety net for a missed one).
 IDLE_POLL_SECONDS = 0.5
+LISTENING_POLL_SECONDS = 10.0
 RECOVER_EVERY_SECONDS = 2.0
 NODE_EVERY_SECONDS = 2.0
 # A node not seen for this long (or twice its lease, if longer) is gone.
@@ -74,6 +83,9 @@ class RunEngine:
         self._started = False
         self.stopping = False
         self._beat_stop = threading.Event()
+        url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
+                                     self.wake) if url.get_backend_name() == "postgresql" else None
 
     # -- life cycle ----------------------------------------------------------------------------------
 
@@ -89,6 +101,8 @@ class RunEngine:
             host, pid = self.node_id.split(":")[0], os.getpid()
             with write():
                 db.session.add(Node(id=self.node_id, host=host, pid=pid, started_at=now, seen_at=now))
+        if self.listener is not None:
+            self.listener.start()
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
         self._heartbeat.start()
         for index in range(self.size):
@@ -114,6 +128,8 @@ class RunEngine:
         self._beat_stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=10)
+        if self.listener is not None:
+            self.listener.stop()
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
         if self._started:
             try:
@@ -139,9 +155,9 @@ class RunEngine:
     # -- work signals --------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """There may be work (a run was started here, or a worker just claimed): idle workers look now. Only a
-        signal: a process whose engine was never start()ed (a CLI command) leaves the work to the processes
-        that serve, which find it within IDLE_POLL_SECONDS."""
+        """There may be work (a run was started here, a worker just claimed, a notice came): idle workers look
+        now. Only a signal: a process whose engine was never start()ed (a CLI command) leaves the work to the
+        processes that serve, which are notified (PostgreSQL) or find it within IDLE_POLL_SECONDS."""
         with self._cond:
             self._signal += 1
             self._cond.notify_all()
@@ -155,14 +171,19 @@ class RunEngine:
         with self._cond:
             self._cond.wait_for(lambda: self._signal != seen or self.stopping, timeout=timeout)
 
+    def poll_seconds(self) -> float:
+        """How often this process looks for work no wake() announced: rarely while notices come."""
+        listening = self.listener is not None and self.listener.listening.is_set()
+        return LISTENING_POLL_SECONDS if listening else IDLE_POLL_SECONDS
+
     def next_look_in(self) -> float:
         """Seconds until this process should look for work no wake() announced (0: now)."""
-        return max(0.0, self._looked_at + IDLE_POLL_SECONDS - time.monotonic())
+        return max(0.0, self._looked_at + self.poll_seconds() - time.monotonic())
 
     def wait_idle(self, seen: int) -> None:
         """An idle worker's wait: until wake() after `seen`, the engine stops, or the process's next look is
         due. A look by any worker of this process (a busy one's claim included) puts the next one off, so idle
-        workers do not each poll the database: the process looks once per IDLE_POLL_SECONDS."""
+        workers do not each poll the database: the process looks once per poll_seconds()."""
         with self._cond:
             while self._signal == seen and not self.stopping:
                 due = self.next_look_in()
