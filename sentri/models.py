@@ -395,3 +395,4 @@ class Node(db.Model):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    slots: Mapped[int | None] = mapped_column(Integer)  # its browser slots: others see whether it has room (spread.py)

@@ -1,22 +1,29 @@
-"""Idle processes on PostgreSQL sleep until a NOTIFY says there may be work (issue 32).
+"""Idle processes on PostgreSQL sleep until a NOTIFY says there may be work (issue 32), and a worker that
+finishes a test leaves the run's next one to another process with room (issue 33, finding 6).
 
 In-process, without browsers: an engine whose workers are not started, its listener started by hand, and a
-second app on the same database standing for another process."""
+second app on the same database standing for another process. The end-to-end side (two real servers
+sharing a run) is in test_multiprocess.py."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from sentri import projects, testcases
-from sentri.runs import lifecycle
+from sentri.database import write
+from sentri.extensions import db
+from sentri.models import Node, Result, utcnow
+from sentri.runs import lifecycle, spread
 from sentri.runs.options import RunOptions
 from sentri.worker import engine as engine_module
 from sentri.worker.listener import APPLICATION_NAME
-from tests.conftest import PG_URL, _pg_admin_connect
+from tests.conftest import PG_URL, _pg_admin_connect, both_databases
 
 on_postgresql = [pytest.mark.skipif(not PG_URL, reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL)"),
                  pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
@@ -100,3 +107,40 @@ def test_a_listener_whose_connection_died_listens_again(app_factory, site, hour_
     _start_run(other, project_id)
     waiter.join(timeout=10)
     assert not waiter.is_alive()
+
+
+@both_databases
+def test_a_finishing_worker_leaves_the_next_test_only_past_its_share_and_to_a_live_process_with_room(app, site):
+    """parallelWorkers 4 over two live processes: a share of 2 each."""
+    project_id = _project(app, site, tests=8)
+    run_id = _start_run(app, project_id, parallel=4)
+    with app.app_context():
+        now = utcnow()
+        with write():
+            db.session.add_all([Node(id="me", host="h", pid=1, seen_at=now, slots=4),
+                                Node(id="other", host="h", pid=2, seen_at=now, slots=2)])
+        rows = list(db.session.scalars(select(Result.id).where(Result.run_id == run_id).order_by(Result.position)))
+
+        def rows_are(ids, **values):
+            with write():
+                db.session.execute(update(Result).where(Result.id.in_(ids)).values(**values))
+
+        def leaves() -> bool:
+            return spread.leave_next("me", run_id, 10)
+
+        rows_are(rows[:3], status="running", owner="me")
+        assert leaves()  # three of the run's four places here, and the other process has two free slots
+        rows_are(rows[3:5], status="running", owner="other")
+        assert not leaves()  # its slots are full
+        rows_are(rows[4:5], status="queued", owner=None)
+        assert leaves()
+        with write():
+            db.session.execute(update(Node).where(Node.id == "other").values(seen_at=now - timedelta(minutes=1)))
+        assert not leaves()  # gone (or stuck): nobody is there to take it
+        with write():
+            db.session.execute(update(Node).where(Node.id == "other").values(seen_at=utcnow()))
+        rows_are(rows[1:3], status="passed")
+        assert not leaves()  # one place here, less than its share: it keeps the run's next test
+        rows_are(rows[1:3], status="running", owner="me")
+        rows_are(rows[4:], status="skipped")
+        assert not leaves()  # nothing queued to leave

@@ -8,7 +8,8 @@ PostgreSQL database this way (SQLite: one process).
 Idle workers sleep until there may be work: a run started here wakes them (wake()); on PostgreSQL so
 does work any process makes claimable, by a NOTIFY this process LISTENs for (listener.py), and they look
 on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On SQLite (one process), or
-while the listener is not connected, the process looks every IDLE_POLL_SECONDS.
+while the listener is not connected, the process looks every IDLE_POLL_SECONDS. A worker that finishes a
+test may leave the run's next one to another process with a free slot (runs/spread.py).
 
 The heartbeat, once a second: renews the leases of the rows this process's live workers hold, and
 cancels those whose run is stopping (an abort, in whatever process it was asked) or that are no longer
@@ -34,7 +35,7 @@ from sqlalchemy.engine import make_url
 from ..database import write
 from ..extensions import db
 from ..models import Node, utcnow
-from ..runs import claims, crawls
+from ..runs import claims, crawls, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from .browser_worker import BrowserWorker
@@ -49,6 +50,9 @@ HEARTBEAT_SECONDS = 1.0
 # the listener reconnecting); LISTENING_POLL_SECONDS while notices come (a safety net for a missed one).
 IDLE_POLL_SECONDS = 0.5
 LISTENING_POLL_SECONDS = 10.0
+# How long a worker that left its run's next test to another process waits before looking again itself: the
+# other one, notified, has claimed by then (a claim is a few milliseconds of database work).
+LEAVE_SECONDS = 0.1
 RECOVER_EVERY_SECONDS = 2.0
 NODE_EVERY_SECONDS = 2.0
 # A node not seen for this long (or twice its lease, if longer) is gone.
@@ -83,6 +87,7 @@ class RunEngine:
         self._started = False
         self.stopping = False
         self._beat_stop = threading.Event()
+        self._peers = 0  # other live processes at the last heartbeat: none, and nobody is left any test
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
         self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
                                      self.wake) if url.get_backend_name() == "postgresql" else None
@@ -100,7 +105,8 @@ class RunEngine:
             now = utcnow()
             host, pid = self.node_id.split(":")[0], os.getpid()
             with write():
-                db.session.add(Node(id=self.node_id, host=host, pid=pid, started_at=now, seen_at=now))
+                db.session.add(Node(id=self.node_id, host=host, pid=pid, started_at=now, seen_at=now,
+                                    slots=self.size))
         if self.listener is not None:
             self.listener.start()
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
@@ -117,6 +123,8 @@ class RunEngine:
         with self._cond:
             self.stopping = True
             self._cond.notify_all()
+        if self._started:
+            self._no_room()
         deadline = time.monotonic() + grace_seconds
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -137,6 +145,14 @@ class RunEngine:
                     db.session.execute(delete(Node).where(Node.id == self.node_id))
             except Exception:  # the database may be the reason we stop
                 log.exception("could not remove this process from the nodes table")
+
+    def _no_room(self) -> None:
+        """Say this stopping process has no free slot: nobody leaves it a test it would not claim."""
+        try:
+            with self.app.app_context(), write():
+                db.session.execute(update(Node).where(Node.id == self.node_id).values(slots=0))
+        except Exception:  # the database may be the reason we stop
+            log.exception("could not say that this process is stopping")
 
     def begin_stop(self) -> None:
         """Say this process is stopping, from a signal handler: claim nothing more, and let workers tell errors
@@ -217,6 +233,17 @@ class RunEngine:
         with self._cond:
             self._looked_at = max(self._looked_at, at)
 
+    def leave_next(self, run_id: int) -> bool:
+        """After a worker finished a test of `run_id`: when another process should take the run's next test
+        (runs/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
+        if self.listener is None or not self._peers:  # nobody else is notified, or nobody else is there
+            return False
+        with self.app.app_context():
+            if not spread.leave_next(self.node_id, run_id, NODE_TIMEOUT_SECONDS):
+                return False
+        self.stopping_within(LEAVE_SECONDS)
+        return True
+
     # -- the heartbeat -------------------------------------------------------------------------------
 
     def _held(self) -> tuple[dict[int, BrowserWorker], dict[int, BrowserWorker]]:
@@ -276,9 +303,11 @@ class RunEngine:
         with write():
             db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
             db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
+        alive = alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now)
+        self._peers = len(alive - {self.node_id})
         reporter = self.app.extensions.get("sentri_github")
         if reporter is not None:
-            reporter.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
+            reporter.catch_up(alive)
 
 
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
