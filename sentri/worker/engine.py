@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from ..database import write
 from ..extensions import db
 from ..models import Node, utcnow
-from ..runs import claims, crawls, spread
+from ..runs import claims, crawls, recovery, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from .browser_worker import BrowserWorker
@@ -287,10 +287,8 @@ class RunEngine:
                             crawling[crawl_id].cancel(why, crawl_id=crawl_id)
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
-                        recovered = claims.recover() + crawls.recover()
-                        if recovered:
+                        if recovery.recover(self.app.extensions["sentri_hooks"]):
                             self.wake()
-                        self.app.extensions["sentri_hooks"].take_stale()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
                         self._seen()
