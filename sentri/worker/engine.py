@@ -20,27 +20,22 @@ runs with nothing left), fires ends nobody took, and says this process is alive 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 
-from ..database import write
-from ..extensions import db
-from ..models import Node, utcnow
+from ..models import utcnow
 from ..runs import claims, crawls, recovery, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from . import nodes
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
 from .listener import WorkListener
+from .nodes import NODE_TIMEOUT_SECONDS, alive_nodes, node_identity
 from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
@@ -55,14 +50,6 @@ LISTENING_POLL_SECONDS = 10.0
 LEAVE_SECONDS = 0.1
 RECOVER_EVERY_SECONDS = 2.0
 NODE_EVERY_SECONDS = 2.0
-# A node not seen for this long (or twice its lease, if longer) is gone.
-NODE_TIMEOUT_SECONDS = 10.0
-FORGET_NODES_AFTER = timedelta(days=1)
-
-
-def node_identity() -> str:
-    """A process identity that no restart reuses: host, pid and a random suffix."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class RunEngine:
@@ -102,11 +89,7 @@ class RunEngine:
                 return
             self._started = True
         with self.app.app_context():
-            now = utcnow()
-            host, pid = self.node_id.split(":")[0], os.getpid()
-            with write():
-                db.session.add(Node(id=self.node_id, host=host, pid=pid, started_at=now, seen_at=now,
-                                    slots=self.size))
+            nodes.register(self.node_id, self.size)
         if self.listener is not None:
             self.listener.start()
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
@@ -124,7 +107,7 @@ class RunEngine:
             self.stopping = True
             self._cond.notify_all()
         if self._started:
-            self._no_room()
+            self._tell_nodes(nodes.no_room, "could not say that this process is stopping")
         deadline = time.monotonic() + grace_seconds
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -140,19 +123,14 @@ class RunEngine:
             self.listener.stop()
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
         if self._started:
-            try:
-                with self.app.app_context(), write():
-                    db.session.execute(delete(Node).where(Node.id == self.node_id))
-            except Exception:  # the database may be the reason we stop
-                log.exception("could not remove this process from the nodes table")
+            self._tell_nodes(nodes.forget, "could not remove this process from the nodes table")
 
-    def _no_room(self) -> None:
-        """Say this stopping process has no free slot: nobody leaves it a test it would not claim."""
+    def _tell_nodes(self, what, failure: str) -> None:
         try:
-            with self.app.app_context(), write():
-                db.session.execute(update(Node).where(Node.id == self.node_id).values(slots=0))
+            with self.app.app_context():
+                what(self.node_id)
         except Exception:  # the database may be the reason we stop
-            log.exception("could not say that this process is stopping")
+            log.exception(failure)
 
     def begin_stop(self) -> None:
         """Say this process is stopping, from a signal handler: claim nothing more, and let workers tell errors
@@ -298,19 +276,10 @@ class RunEngine:
     def _seen(self) -> None:
         """Keep this process's node fresh, forget long-gone ones, and let GitHub reporting catch up."""
         now = utcnow()
-        with write():
-            db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
-            db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
+        nodes.seen(self.node_id, now)
         alive = alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now)
         self._peers = len(alive - {self.node_id})
         reporter = self.app.extensions.get("sentri_github")
         if reporter is not None:
             reporter.catch_up(alive)
 
-
-def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
-    """The ids of the processes that said they were alive within `timeout_seconds`."""
-    now = now or utcnow()
-    alive = set(db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=timeout_seconds))))
-    db.session.commit()
-    return alive
