@@ -25,8 +25,8 @@ from sentri.worker import engine as engine_module
 from sentri.worker.listener import APPLICATION_NAME
 from tests.conftest import PG_URL, _pg_admin_connect, both_databases
 
-on_postgresql = [pytest.mark.skipif(not PG_URL, reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL)"),
-                 pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
+needs_postgresql = pytest.mark.skipif(not PG_URL, reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL)")
+on_postgresql = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 OK = [{"goto": "/ok"}]
 
 
@@ -76,8 +76,8 @@ def hour_long_polls(monkeypatch):
     monkeypatch.setattr(engine_module, "LISTENING_POLL_SECONDS", 3600.0)
 
 
-@on_postgresql[0]
-@on_postgresql[1]
+@needs_postgresql
+@on_postgresql
 def test_an_idle_process_wakes_for_another_processs_new_run_by_its_notice(app_factory, site, hour_long_polls):
     idle, other = app_factory(), app_factory()
     engine = _listening(idle)
@@ -90,8 +90,8 @@ def test_an_idle_process_wakes_for_another_processs_new_run_by_its_notice(app_fa
     assert claim is not None and claim.owner == engine.node_id  # the look finds the run
 
 
-@on_postgresql[0]
-@on_postgresql[1]
+@needs_postgresql
+@on_postgresql
 def test_a_listener_whose_connection_died_listens_again(app_factory, site, hour_long_polls):
     idle, other = app_factory(), app_factory()
     engine = _listening(idle)
