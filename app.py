@@ -17,4 +17,7 @@ except ConfigError as exc:
 if __name__ == "__main__":
     from sentri.server import serve
 
-    serve(app)
+    try:
+        serve(app)
+    except ConfigError as exc:  # found at start (an artifact bucket that does not answer): one line too
+        raise SystemExit(f"sentri: {exc}") from None

@@ -6,13 +6,16 @@ Serves a 1280x720 page (text, coloured boxes, no images) on 127.0.0.1, launches 
 the page, then, --repeat times, interleaved:
 
 * baseline: `await page.screenshot()`, plain Playwright;
-* step:     sentri.visual.shot.stable_screenshot(page) (fonts wait, stabilising style, Playwright's
-            stable options) + sentri.visual.compare.compare against the first baseline shot.
+* step:     the worker's expect_screenshot step (sentri.worker.snapshots.Snapshots) against an approved
+            baseline of the page: fonts wait, stabilising style, Playwright's stable options, then
+            screenshots compared as they come until one matches (the first, on a page that is still);
+* new:      sentri.visual.shot.stable_screenshot(page), what a step with no baseline yet keeps: screenshots
+            until two in a row are identical (at least two, 100 ms apart, as toHaveScreenshot takes them).
 
-Prints the median of each and the ratio step/baseline (1.0: the visual check costs nothing beyond the
-screenshot), and how many stable shots came out byte-identical to the baseline (compare then skips
-decoding). Then, on its own, the median of compare() on two 1280x720 PNGs, one with a changed region:
-both decoded, the distance measured, the diff PNG written.
+Prints the median of each and the ratios step/baseline and new/baseline (1.0: the visual check costs
+nothing beyond the screenshot), and how many steps matched byte for byte (compare then skips decoding).
+Then, on its own, the median of compare() on two 1280x720 PNGs, one with a changed region: both decoded,
+the distance measured, the diff PNG written.
 """
 
 from __future__ import annotations
@@ -22,19 +25,24 @@ import asyncio
 import io
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image, ImageDraw  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
+from sentri.stores import FolderStore  # noqa: E402
+from sentri.visual import store  # noqa: E402
 from sentri.visual.compare import compare  # noqa: E402
 from sentri.visual.shot import stable_screenshot  # noqa: E402
 from sentri.worker import browsers  # noqa: E402
+from sentri.worker.snapshots import Snapshots  # noqa: E402
 
 BOXES = "".join(f'<div class="box" style="background:{colour}">{colour}</div>'
                 for colour in ("#e63946", "#f1c453", "#2a9d8f", "#264653", "#8d99ae", "#6a4c93"))
@@ -68,31 +76,34 @@ async def timed(action) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
-async def measure(url: str, repeat: int) -> tuple[list[float], list[float], bytes, int]:
-    plain, step, same_bytes = [], [], 0
+async def measure(url: str, repeat: int, root: Path) -> tuple[list[float], list[float], list[float], bytes, int]:
+    plain, step, new, same_bytes = [], [], [], 0
     async with async_playwright() as pw:
         browser = await browsers.launch_chromium(pw.chromium, browsers.find_chromium())
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 720})
             await page.goto(url, wait_until="load")
-            baseline = await page.screenshot()  # warm-up, and the image every step compares against
-            await stable_screenshot(page)
+            await page.screenshot()  # warm-up
+            baseline = await stable_screenshot(page)  # the approved baseline every step compares against
+            artifacts = FolderStore(root)
+            job = SimpleNamespace(uses_secrets=False, step_timeout_ms=15_000, rejected_shots={}, artifacts=artifacts,
+                                  baselines={"bench@1280x720": {"id": 1, "sha256": store.put(artifacts, baseline)}})
+            snapshots = Snapshots(job)
+            step_of = {"action": "expect_screenshot", "name": "bench"}
             for _ in range(repeat):
                 ms, _shot = await timed(page.screenshot)
                 plain.append(ms)
-                ms, (result, shot) = await timed(lambda: check(page, baseline))
+                ms, _ = await timed(lambda: snapshots(page, 1, step_of))
                 step.append(ms)
-                same_bytes += shot == baseline
-                if not result.passed:
-                    raise SystemExit(f"the stable shot differs from the plain one: {result.diff_pixels} pixels")
+                entry = snapshots.entries[-1]
+                if entry["status"] != "matched":
+                    raise SystemExit(f"the step did not match its baseline: {entry}")
+                same_bytes += entry["sha256"] == entry["expectedSha256"]
+                ms, _ = await timed(lambda: stable_screenshot(page))
+                new.append(ms)
         finally:
             await browser.close()
-    return plain, step, baseline, same_bytes
-
-
-async def check(page, baseline: bytes):
-    shot = await stable_screenshot(page)
-    return compare(baseline, shot), shot
+    return plain, step, new, baseline, same_bytes
 
 
 def compare_alone(baseline: bytes, repeat: int) -> list[float]:
@@ -120,15 +131,17 @@ def main() -> int:
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         print(f"visual: 1280x720 page, median of {args.repeat}, interleaved after a warm-up")
-        plain, step, baseline, same_bytes = asyncio.run(measure(url, args.repeat))
+        with tempfile.TemporaryDirectory() as root:
+            plain, step, new, baseline, same_bytes = asyncio.run(measure(url, args.repeat, Path(root)))
     finally:
         server.shutdown()
-    base, product = statistics.median(plain), statistics.median(step)
+    base, product, still = statistics.median(plain), statistics.median(step), statistics.median(new)
     print(f"screenshot (plain Playwright): {base:.1f} ms")
-    print(f"expect_screenshot step (shot + compare): {product:.1f} ms")
+    print(f"expect_screenshot step against its baseline: {product:.1f} ms")
     print(f"ratio: {product / base:.2f}")
-    print(f"  ({same_bytes} of {args.repeat} stable shots were byte-identical to the baseline, so compare "
-          "took its no-decode path)")
+    print(f"  ({same_bytes} of {args.repeat} steps matched byte for byte, so compare took its no-decode path)")
+    print(f"a still picture for a new baseline (two identical screenshots): {still:.1f} ms")
+    print(f"ratio: {still / base:.2f}")
     print(f"compare alone: {statistics.median(compare_alone(baseline, args.repeat)):.1f} ms")
     return 0
 

@@ -1,18 +1,25 @@
-"""How often does the Web Vitals regression gate cry wolf, and does it catch a real slowdown?
+"""How often does the Web Vitals regression gate cry wolf, and how often does it miss a real slowdown?
 
-    python bench/vitals_regression.py [--quiet-runs 20] [--samples 5] [--jitter 50] [--slowdown 300]
+    python bench/vitals_regression.py [--quiet-runs 20] [--slow-runs 5] [--pushes 3] [--samples 5]
+                                      [--slowdown 300] [--scenarios server,client]
 
-Starts a real Sentri process and a fixture site whose /paced page answers after 200 ms ± `--jitter` ms
-(uniform, per request): its TTFB and LCP carry that delay. A project with one test (goto /paced) and the
-regression gate on LCP and TTFB (10 % and 100 ms, alpha 0.05, 5 baseline runs, `--samples` samples per page)
-runs 5 times on `main` (the baseline), then `--quiet-runs` times on a feature branch with nothing changed
-(each one judged against the same 5 baseline runs), then once with the page `--slowdown` ms slower.
+Starts a real Sentri process and a fixture site, then for each scenario a project with one test and the
+regression gate on LCP and TTFB (+10 % and +100 ms, alpha 0.05, baselineRuns 5, minBaselineRuns 3,
+`--samples` samples per page). Every delay is spread normally (gaussian jitter):
 
-Prints, per run, the medians and the one-sided Mann-Whitney p-values (recomputed here from the samples the
-API returns, with the product's own `regression.compare`, and checked against the run's verdict), then
-the false-positive rate of the quiet runs and whether the slow run was flagged. Also printed: what a
-single-sample gate (the plain "compare with last time" a user might script) flags on the same runs.
-Exits 1 when a run failed or the product's verdict and the recomputation disagree.
+- server: /paced answers after 200 ms (sd 30); the slowdown makes the server `--slowdown` ms slower.
+- client: /hero answers after 50 ms (sd 10) and paints its hero 800 ms (sd 50) after the load event, as a
+  JS timer would; the slowdown paints it `--slowdown` ms later. The test waits for the hero; the extra
+  samples must wait for it too.
+
+Each scenario: 5 runs on main (the baseline), `--quiet-runs` runs on a feature branch with nothing changed
+(false positives), `--slow-runs` with the page slowed (misses), then `--pushes` slowed runs pushed to main
+(a regression merged) and `--slow-runs` slowed feature runs again: the product leaves the flagged pushes
+out of the baseline; the old rule (every completed main run counts) is recomputed from the same samples.
+
+Every verdict is recomputed here from the samples the API returns, with the product's own
+`regression.compare` over the runs the product names as the baseline; exits 1 when a run failed or the
+product and the recomputation disagree.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,84 +37,158 @@ from sentri.runs import regression  # noqa: E402
 from tests.support import FixtureSite, SentriProcess, write_tests  # noqa: E402
 
 RULE = {"maxIncreasePct": 10, "minIncreaseMs": 100}
+METRICS = ("lcp", "ttfb")
 BASELINE_RUNS = 5
+ALPHA = 0.05
 
 
-def run_once(sentri: SentriProcess, project_id: str, token: str, branch: str) -> tuple[dict, dict]:
-    status = sentri.run_to_end(project_id, token, {"branch": branch}, poll=0.2)
-    if status["status"] != "completed":
-        raise RuntimeError(f"run {status['runId']} ended {status['status']}: {status['error']}")
-    detail = sentri.http.get(f"{sentri.url}/api/v1/runs/{status['runId']}", headers=sentri.user_headers(), timeout=30)
-    page = detail.json()["results"][0]["vitals"][0]
-    return status, page
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    steps_check: dict
+    pace: tuple[float, float]  # server delay, sd
+    paint: tuple[float, float]  # hero paint after load, sd
+    slow_attribute: str  # what --slowdown adds to
+    describe: str
+
+
+SCENARIOS = {
+    "server": Scenario("server", "/paced", {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"},
+                       (200.0, 30.0), (0.0, 0.0), "pace_ms", "the server answers after 200 ms (sd 30)"),
+    "client": Scenario("client", "/hero", {"action": "expect_visible", "target": {"css": "#hero"}},
+                       (50.0, 10.0), (800.0, 50.0), "paint_ms",
+                       "the server answers after 50 ms (sd 10); the hero paints 800 ms (sd 50) after load"),
+}
+
+
+@dataclass
+class Record:
+    run_id: str
+    branch: str
+    samples: dict[str, list[float]]
+    regression: dict
+    flagged: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flagged = bool(self.regression.get("findings"))
+
+
+class Bench:
+    def __init__(self, sentri: SentriProcess, site: FixtureSite, scenario: Scenario, samples: int, tmp: Path):
+        self.sentri, self.site, self.scenario = sentri, site, scenario
+        self.records: list[Record] = []
+        steps = [{"action": "goto", "url": f"{site.url}{scenario.path}"}, scenario.steps_check]
+        self.project_id = sentri.cli("projects", "create", f"Bench {scenario.name}", "--base-url", site.url)
+        tests = write_tests(tmp / f"{scenario.name}.yaml", [{"name": f"{scenario.name} page", "tags": [], "steps": steps}])
+        sentri.cli("tests", "import", "--project", self.project_id, str(tests), "--approve")
+        self.token = sentri.cli("tokens", "create", "--project", self.project_id, "--name", "bench")
+        settings = {"lcp": RULE, "ttfb": RULE, "vitalsSamples": samples, "baselineRuns": BASELINE_RUNS}
+        sentri.http.patch(f"{sentri.url}/api/v1/projects/{self.project_id}/vitals-regression", json=settings,
+                          headers=sentri.user_headers(), timeout=30).raise_for_status()
+
+    def run(self, branch: str) -> Record:
+        status = self.sentri.run_to_end(self.project_id, self.token, {"branch": branch}, poll=0.2)
+        if status["status"] != "completed":
+            raise RuntimeError(f"run {status['runId']} ended {status['status']}: {status.get('error')}")
+        detail = self.sentri.http.get(f"{self.sentri.url}/api/v1/runs/{status['runId']}",
+                                      headers=self.sentri.user_headers(), timeout=30).json()
+        result = detail["results"][0]
+        if result["status"] != "passed":
+            raise RuntimeError(f"run {status['runId']}: the test {result['status']}: {result.get('error')}")
+        page = result["vitals"][0]
+        record = Record(status["runId"], branch, {m: page["samples"][m] for m in METRICS},
+                        status["webVitalsResult"]["regression"])
+        self._check(record)
+        self.records.append(record)
+        return record
+
+    def _check(self, record: Record) -> None:
+        """The product's verdict must be what compare() says over the runs it names as the baseline."""
+        if record.regression["status"] != "evaluated":
+            if record.flagged:
+                raise RuntimeError(f"{record.run_id}: flagged while not evaluated")
+            return
+        named = [r for r in self.records if r.run_id in record.regression["baselineRunIds"]]
+        mine = self.judge(record, named)
+        if mine != record.flagged:
+            raise RuntimeError(f"{record.run_id}: the product says {record.flagged}, the recomputation {mine}")
+
+    @staticmethod
+    def judge(record: Record, baseline: list[Record]) -> bool:
+        return any(regression.compare(m, RULE, record.samples[m], [v for b in baseline for v in b.samples[m]],
+                                      ALPHA)["regressed"] for m in METRICS)
+
+    def old_rule(self, record: Record) -> bool:
+        """The verdict before issue 28: every completed main run counts, from the first one on."""
+        before = [r for r in self.records if r.branch == "main" and r is not record
+                  and self.records.index(r) < self.records.index(record)][-BASELINE_RUNS:]
+        return bool(before) and self.judge(record, before)
+
+    def line(self, label: str, record: Record) -> str:
+        cells = []
+        for metric in METRICS:
+            cells.append(f"{metric.upper()} {statistics.median(record.samples[metric]):6.0f} "
+                         f"[{min(record.samples[metric]):.0f}-{max(record.samples[metric]):.0f}]")
+        verdict = "FLAGGED" if record.flagged else ("ok" if record.regression["status"] == "evaluated" else "not evaluated")
+        return f"    {label:<10} {record.run_id:<8} {'  '.join(cells)}  -> {verdict}"
+
+
+def scenario_report(bench: Bench, args) -> dict[str, str]:
+    s, site = bench.scenario, bench.site
+    site.pace_ms, site.pace_jitter_ms = s.pace
+    site.paint_ms, site.paint_jitter_ms = s.paint
+    print(f"\n== {s.name}-side slowdown: {s.describe}; {args.samples} samples per page")
+    for i in range(BASELINE_RUNS):
+        print(bench.line(f"main {i + 1}", bench.run("main")))
+    quiet = [bench.run("feature/quiet") for _ in range(args.quiet_runs)]
+    for i, record in enumerate(quiet):
+        print(bench.line(f"quiet {i + 1}", record))
+    setattr(site, s.slow_attribute, getattr(site, s.slow_attribute) + args.slowdown)
+    slow = [bench.run("feature/slow") for _ in range(args.slow_runs)]
+    for i, record in enumerate(slow):
+        print(bench.line(f"slow {i + 1}", record))
+    pushes = [bench.run("main") for _ in range(args.pushes)]
+    for i, record in enumerate(pushes):
+        print(bench.line(f"push {i + 1}", record))
+    after = [bench.run("feature/slow") for _ in range(args.slow_runs)]
+    for i, record in enumerate(after):
+        print(bench.line(f"after {i + 1}", record))
+    missed = lambda runs: sum(not r.flagged for r in runs)  # noqa: E731
+    old_missed = sum(not bench.old_rule(r) for r in after)
+    return {
+        "false positives (quiet runs)": f"{sum(r.flagged for r in quiet)}/{len(quiet)}",
+        f"misses, +{args.slowdown:g} ms, clean main": f"{missed(slow)}/{len(slow)}",
+        "slow pushes to main flagged": f"{sum(r.flagged for r in pushes)}/{len(pushes)}",
+        f"misses, +{args.slowdown:g} ms, after {len(pushes)} slow pushes": f"{missed(after)}/{len(after)}",
+        "  the same, old rule (flagged runs in the baseline)": f"{old_missed}/{len(after)}",
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quiet-runs", type=int, default=20)
+    parser.add_argument("--slow-runs", type=int, default=5)
+    parser.add_argument("--pushes", type=int, default=3)
     parser.add_argument("--samples", type=int, default=5)
-    parser.add_argument("--jitter", type=float, default=50.0)
     parser.add_argument("--slowdown", type=float, default=300.0)
+    parser.add_argument("--scenarios", default="server,client")
     args = parser.parse_args()
+    chosen = [SCENARIOS[name] for name in args.scenarios.split(",")]
 
+    summary: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp, FixtureSite() as site, \
             SentriProcess(Path(tmp) / "instance", max_browsers=1) as sentri:
-        site.pace_ms, site.pace_jitter_ms = 200.0, args.jitter
-        project_id = sentri.cli("projects", "create", "Paced", "--base-url", site.url)
-        tests = write_tests(Path(tmp) / "paced.yaml", [{"name": "paced page", "tags": [], "steps": [
-            {"action": "goto", "url": f"{site.url}/paced"},
-            {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"}]}])
-        sentri.cli("tests", "import", "--project", project_id, str(tests), "--approve")
-        token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
-        settings = {"lcp": RULE, "ttfb": RULE, "vitalsSamples": args.samples, "baselineRuns": BASELINE_RUNS}
-        sentri.http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json=settings,
-                          headers=sentri.user_headers(), timeout=30).raise_for_status()
-
-        print(f"/paced answers after 200 ms ± {args.jitter:g} ms; {args.samples} samples per page; "
-              f"baseline: {BASELINE_RUNS} runs on main; rules: +10 % and +100 ms, alpha 0.05")
-        baseline: dict[str, list[float]] = {"lcp": [], "ttfb": []}
-        first_samples: dict[str, list[float]] = {"lcp": [], "ttfb": []}
-        for _ in range(BASELINE_RUNS):
-            _status, page = run_once(sentri, project_id, token, "main")
-            for metric in baseline:
-                baseline[metric] += page["samples"][metric]
-                first_samples[metric].append(page["samples"][metric][0])
-        print(f"baseline medians: LCP {statistics.median(baseline['lcp']):.0f} ms, "
-              f"TTFB {statistics.median(baseline['ttfb']):.0f} ms ({len(baseline['lcp'])} samples each)")
-
-        def judged(label: str, branch: str) -> tuple[bool, bool]:
-            status, page = run_once(sentri, project_id, token, branch)
-            flagged_here, naive = False, False
-            cells = []
-            for metric in ("lcp", "ttfb"):
-                outcome = regression.compare(metric, RULE, page["samples"][metric], baseline[metric], 0.05,
-                                             always_test=True)
-                flagged_here |= outcome["regressed"]
-                # A single-sample gate: this run's first reading against the last baseline run's first reading.
-                last = first_samples[metric][-1]
-                naive |= page["samples"][metric][0] - last > max(100, last * 0.10)
-                cells.append(f"{metric.upper()} {outcome['actual']:>6} vs {outcome['baseline']:>6} p={outcome['pValue']:.4f}")
-            product = bool(status["webVitalsResult"]["regression"]["findings"])
-            if product != flagged_here:
-                raise RuntimeError(f"{status['runId']}: the product says {product}, the recomputation {flagged_here}")
-            print(f"  {label:<10} {status['runId']:<8} {'  '.join(cells)}  -> {'FLAGGED' if product else 'ok'}"
-                  f"{'  (single-sample gate: flagged)' if naive else ''}")
-            return product, naive
-
-        print(f"{args.quiet_runs} runs with nothing changed (branch feature/quiet):")
-        quiet = [judged(f"quiet {i + 1}", "feature/quiet") for i in range(args.quiet_runs)]
-        site.pace_ms += args.slowdown
-        print(f"the page made {args.slowdown:g} ms slower (branch feature/slow):")
-        slow, slow_naive = judged("slow", "feature/slow")
-
-        false_positives = sum(flag for flag, _ in quiet)
-        naive_false = sum(naive for _, naive in quiet)
-        print()
-        print(f"false positives, regression gate:    {false_positives}/{len(quiet)} "
-              f"({100 * false_positives / len(quiet):.0f} %)")
-        print(f"false positives, single-sample gate: {naive_false}/{len(quiet)} ({100 * naive_false / len(quiet):.0f} %)")
-        print(f"+{args.slowdown:g} ms slowdown flagged: regression gate {'yes' if slow else 'NO'}, "
-              f"single-sample gate {'yes' if slow_naive else 'no'}")
+        site.gaussian = True
+        print(f"rules: +10 % and +100 ms on LCP and TTFB, alpha {ALPHA}, baselineRuns {BASELINE_RUNS}, "
+              f"minBaselineRuns 3, runs the gate flagged left out of later baselines")
+        for scenario in chosen:
+            summary[scenario.name] = scenario_report(Bench(sentri, site, scenario, args.samples, Path(tmp)), args)
+    print()
+    width = max(len(key) for rows in summary.values() for key in rows)
+    print(f"{'':<{width}}  " + "  ".join(f"{name + '-side':>12}" for name in summary))
+    for key in next(iter(summary.values())):
+        print(f"{key:<{width}}  " + "  ".join(f"{rows[key]:>12}" for rows in summary.values()))
     return 0
 
 

@@ -16,6 +16,7 @@ from .extensions import csrf, db, limiter, migrate
 from .github.reporter import GitHubReporter
 from .routes import register_blueprints
 from .runs.hooks import Hooks
+from .stores import open_store
 from .validation import JSONProvider
 from .worker.engine import RunEngine
 
@@ -59,6 +60,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
 
+    try:
+        app.extensions["sentri_artifacts"] = open_store(app.config, app.instance_path)
+    except OSError as exc:  # a bucket whose AWS_* settings boto3 cannot use
+        raise config_module.ConfigError(f"SENTRI_ARTIFACT_URL={app.config['SENTRI_ARTIFACT_URL']}: {exc}") from None
     # Created with the app, started by server.prepare (or the first run): no threads at import.
     app.extensions["sentri_engine"] = RunEngine(app)
     app.extensions["sentri_hooks"] = Hooks(app)

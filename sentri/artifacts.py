@@ -1,14 +1,13 @@
-"""Failure artifacts (screenshots, traces) in the instance folder, one folder per run
-(artifacts/RUN-n), pruned after SENTRI_ARTIFACT_RETENTION_DAYS (default 30) so the folder does not
-grow without bound. Pruning walks the folders, not only the rows: a run that no longer exists (its
-project was deleted) loses its folder, and files no result points at (a crash between writing a file
-and storing its row) are removed once their run has ended."""
+"""Failure artifacts (screenshots, traces) in the artifact store (stores/: the instance folder, or a bucket),
+under one key prefix per run (artifacts/RUN-n/), pruned after SENTRI_ARTIFACT_RETENTION_DAYS (default 30) so
+the store does not grow without bound. Pruning walks what the store holds, not only the rows: a run that no
+longer exists (its project was deleted) loses its files, and files no result points at (a crash between
+writing a file and storing its row) are removed once their run has ended."""
 
 from __future__ import annotations
 
 import logging
 import re
-import shutil
 import threading
 import time
 from datetime import timedelta
@@ -20,6 +19,7 @@ from sqlalchemy import or_, select, update
 from .database import write
 from .extensions import db
 from .models import Result, Run, utcnow
+from .stores import artifact_store
 from .visual.prune import prune_pictures
 
 log = logging.getLogger("sentri.artifacts")
@@ -28,24 +28,57 @@ _lock = threading.Lock()
 PRUNE_EVERY_SECONDS = 3600
 # A file of an ended run that no result points at is left this long before it counts as orphaned.
 ORPHAN_GRACE_SECONDS = 600
-_RUN_FOLDER = re.compile(r"^RUN-([1-9][0-9]*)$")
+_RUN_KEY = re.compile(r"^artifacts/RUN-([1-9][0-9]*)/")
+_KINDS = ("screenshot", "trace")
 
 
-def run_folder(instance_path: str, run_public_id: str) -> Path:
-    """Return the folder a run's artifacts are written to."""
-    return Path(instance_path) / "artifacts" / run_public_id
+def run_folder(staging: str | Path, run_public_id: str) -> Path:
+    """Return the folder a run's artifacts are written to by a worker (the store's staging folder)."""
+    return Path(staging) / "artifacts" / run_public_id
 
 
-def remove_run_folders(instance_path: str, run_public_ids: list[str]) -> None:
-    """Delete the artifact folders of these runs (e.g. of a deleted project)."""
-    for public_id in run_public_ids:
-        shutil.rmtree(run_folder(instance_path, public_id), ignore_errors=True)
+def keep_files(app: Flask, result: dict) -> None:
+    """Turn a result's screenshot and trace files (written in the store's staging folder) into store keys, and
+    put them in the store. A file the store refuses is dropped and logged: the result is recorded without it."""
+    store = artifact_store(app)
+    for kind in _KINDS:
+        path = result.get(kind)
+        if not path:
+            continue
+        key = Path(path).relative_to(store.staging).as_posix()
+        try:
+            store.put_file(key, Path(path))
+        except OSError as exc:
+            log.warning("the %s of test %s could not be stored in %s: %s", kind, result.get("position"),
+                        store.describe(), exc)
+            key = None
+        result[kind] = key
+
+
+def project_keys(project_id: int) -> list[str]:
+    """The keys the results of a project's runs point at: read them before the rows are deleted."""
+    rows = db.session.execute(select(Result.screenshot, Result.trace).join(Run, Run.id == Result.run_id).where(
+        Run.project_id == project_id, or_(Result.screenshot.is_not(None), Result.trace.is_not(None))))
+    return [key for row in rows for key in row if key]
+
+
+def remove_run_files(app: Flask, keys: list[str], run_public_ids: list[str]) -> None:
+    """Delete these runs' artifacts (of a deleted project), by their keys: one request per thousand in a bucket.
+    What a store cannot delete now, or no row pointed at, goes with the next prune (its run is gone)."""
+    store = artifact_store(app)
+    try:
+        store.delete(keys)
+        for part in store.parts():
+            for public_id in run_public_ids:
+                part.remove_folder(f"artifacts/{public_id}/")
+    except OSError as exc:
+        log.warning("the artifacts of %d deleted run(s) are left to the next prune: %s", len(run_public_ids), exc)
 
 
 def prune(app: Flask) -> int:
     """Delete the artifacts of runs that finished more than the retention ago; return how many files."""
     cutoff = utcnow() - timedelta(days=app.config["SENTRI_ARTIFACT_RETENTION_DAYS"])
-    root = Path(app.instance_path).resolve()
+    store = artifact_store(app)
     removed = 0
     with app.app_context():
         rows = db.session.execute(
@@ -53,54 +86,49 @@ def prune(app: Flask) -> int:
             .join(Run, Run.id == Result.run_id)
             .where(Run.finished_at < cutoff, or_(Result.screenshot.is_not(None), Result.trace.is_not(None)))
         ).all()
-        for _id, *paths in rows:
-            for relative in filter(None, paths):
-                path = (root / relative).resolve()
-                if path.is_relative_to(root) and path.exists():
-                    path.unlink()
-                    removed += 1
         if rows:
             with write():
                 db.session.execute(
                     update(Result).where(Result.id.in_([r[0] for r in rows])).values(screenshot=None, trace=None)
                 )
-        removed += _prune_folders(root, cutoff)
-        removed += prune_pictures(root, cutoff, ORPHAN_GRACE_SECONDS)
+        # A key outside a run's folder is found by its row only (the walk below sees run folders).
+        strays = [key for _id, *keys in rows for key in keys if key and not _RUN_KEY.match(key)]
+        removed += store.delete(strays)
+        for part in store.parts():
+            removed += _prune_runs(part, cutoff)
+        removed += prune_pictures(store, cutoff, ORPHAN_GRACE_SECONDS)
     if removed:
         log.info("pruned %d artifact file(s) older than %s or left without a run", removed, cutoff.date())
     return removed
 
 
-def _prune_folders(root: Path, cutoff) -> int:
-    """Walk artifacts/RUN-n folders: remove those of missing or expired runs, and orphaned files."""
-    base = root / "artifacts"
-    if not base.is_dir():
-        return 0
-    folders = {int(m.group(1)): path for path in base.iterdir() if path.is_dir() and (m := _RUN_FOLDER.match(path.name))}
-    if not folders:
+def _prune_runs(part, cutoff) -> int:
+    """Walk artifacts/RUN-n/: remove the files of missing or expired runs, and orphaned files of ended ones."""
+    by_run: dict[int, list] = {}
+    for entry in part.listing("artifacts/"):
+        if match := _RUN_KEY.match(entry.key):
+            by_run.setdefault(int(match.group(1)), []).append(entry)
+    if not by_run:
         return 0
     runs = {row.id: row for row in db.session.execute(
-        select(Run.id, Run.status, Run.finished_at).where(Run.id.in_(list(folders)))
+        select(Run.id, Run.status, Run.finished_at).where(Run.id.in_(list(by_run)))
     )}
-    kept = set()
-    for relative in db.session.scalars(
-        select(Result.screenshot).where(Result.run_id.in_(list(folders)), Result.screenshot.is_not(None))
-        .union_all(select(Result.trace).where(Result.run_id.in_(list(folders)), Result.trace.is_not(None)))
-    ):
-        kept.add((root / relative).resolve())
-    removed = 0
-    for run_id, folder in folders.items():
+    kept = set(db.session.scalars(
+        select(Result.screenshot).where(Result.run_id.in_(list(by_run)), Result.screenshot.is_not(None))
+        .union_all(select(Result.trace).where(Result.run_id.in_(list(by_run)), Result.trace.is_not(None)))
+    ))
+    doomed, emptied = [], []
+    now = time.time()
+    for run_id, entries in by_run.items():
         run = runs.get(run_id)
         if run is None or (run.finished_at is not None and run.finished_at < cutoff):
-            removed += sum(1 for p in folder.rglob("*") if p.is_file())
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
-        if run.finished_at is None:
-            continue  # still running: its files are being written
-        for path in folder.iterdir():
-            if path.is_file() and path.resolve() not in kept and time.time() - path.stat().st_mtime > ORPHAN_GRACE_SECONDS:
-                path.unlink(missing_ok=True)
-                removed += 1
+            doomed += [entry.key for entry in entries]
+            emptied.append(f"artifacts/{Run.format_id(run_id)}/")
+        elif run.finished_at is not None:  # still running: its files are being written
+            doomed += [e.key for e in entries if e.key not in kept and now - e.modified > ORPHAN_GRACE_SECONDS]
+    removed = part.delete(doomed)
+    for prefix in emptied:
+        part.remove_folder(prefix)
     return removed
 
 

@@ -34,7 +34,9 @@ def list_queue(project_id) -> None:
         click.echo(f"{row['id']}\t{row['change']} screenshot\t{row['testId']} \"{row['name']}\" "
                    f"({row['browser']}, {row['device']}, {row['viewport']}{ratio})")
     for row in listing["heals"]:
-        click.echo(f"{row['id']}\theal\t{row['testId']} step {row['step']}: {describe_target(row['from'])} -> "
+        numbers = row["steps"] or [row["step"]]
+        where = f"step{'s' if len(numbers) > 1 else ''} {','.join(map(str, numbers))}"
+        click.echo(f"{row['id']}\theal\t{row['testId']} {where}: {describe_target(row['from'])} -> "
                    f"{describe_target(row['to'])} (seen {row['seen']}x)")
     counts = listing["counts"]
     click.echo(f"{counts['total']} waiting: {counts['tests']} draft tests, {counts['baselines']} screenshots, "

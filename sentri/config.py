@@ -9,8 +9,12 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from limits import parse_many
+
 from . import ratelimits
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
+from .ssrf import Allowlist
+from .stores import parse_url as parse_artifact_url
 from .worker.remote import parse_servers
 
 # The key signs sessions and API tokens and derives the key that encrypts environment secrets: a short
@@ -74,6 +78,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_MAX_WAITERS": _int,
     "SENTRI_API_RATE_LIMIT": str,
     "SENTRI_ARTIFACT_RETENTION_DAYS": _int,
+    "SENTRI_ARTIFACT_URL": str,
     "SENTRI_DEMO": _bool,
     "SENTRI_GITHUB_API_URL": str,
     "SENTRI_GITHUB_STATUS_CONTEXT": str,
@@ -82,6 +87,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_LEASE_SECONDS": _int,
     "SENTRI_BROWSER_SERVERS": str,
     "SENTRI_BROWSER_SERVER_CHROMIUM": str,
+    "SENTRI_BROWSER_PROBE_SECONDS": _int,
     "SENTRI_METRICS": _bool,
     "SENTRI_METRICS_TOKEN": str,
     "SENTRI_PASSWORD_HASH": str,
@@ -115,6 +121,9 @@ DEFAULTS: dict[str, object] = {
     "SENTRI_MAX_WAITERS": 8,
     "SENTRI_API_RATE_LIMIT": "100 per minute",
     "SENTRI_ARTIFACT_RETENTION_DAYS": 30,
+    # Where screenshots, traces and visual pictures are kept (stores/): None, the instance folder; or
+    # s3://bucket/prefix, an S3-compatible bucket (endpoint and credentials: the standard AWS_* variables).
+    "SENTRI_ARTIFACT_URL": None,
     "SENTRI_DEMO": True,  # first start creates the demo project next to the admin account
     # GitHub Enterprise Server: https://<host>/api/v3. Requests under it skip the private-address rule.
     "SENTRI_GITHUB_API_URL": "https://api.github.com",
@@ -132,6 +141,8 @@ DEFAULTS: dict[str, object] = {
     # The Chromium a browser server started with --unsafe should launch (a path on that server's machine);
     # None: the server's own browser (the official Playwright image has it).
     "SENTRI_BROWSER_SERVER_CHROMIUM": None,
+    # How often every process checks every browser server, whether it has tests for it or not (worker/probe.py).
+    "SENTRI_BROWSER_PROBE_SECONDS": 5,
     # When a Playwright trace is recorded (executor.py): "rerun" = a failed test is run once more with
     # tracing on, so passing tests pay nothing for it; "always" = every attempt is traced.
     "SENTRI_TRACES": "rerun",
@@ -228,7 +239,30 @@ def derive(config: dict, instance_path: str) -> None:
         # only /metrics.
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
                           "(empty) before Sentri starts, or unset it.")
+    if int(config["SENTRI_BROWSER_PROBE_SECONDS"]) < 1:
+        raise ConfigError("SENTRI_BROWSER_PROBE_SECONDS must be a whole number of seconds, 1 or more.")
+    try:
+        url = config.get("SENTRI_ARTIFACT_URL")
+        config["ARTIFACT_BUCKET"] = parse_artifact_url(url) if url else None
+    except ValueError as exc:  # the value is not repeated: it may hold credentials written into it
+        raise ConfigError(f"SENTRI_ARTIFACT_URL is not valid: {exc}") from None
     try:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:
         raise ConfigError(f"SENTRI_BROWSER_SERVERS: {exc}") from None
+    check_when_used(config)
+
+
+def check_when_used(config: Mapping[str, object]) -> None:
+    """Parse now what is otherwise read only when used (a rate limit at the first request it limits, the
+    allowlist at the first callback): a bad value stops the start with one line, not a request later."""
+    for name in ("SENTRI_TRIGGER_RATE_LIMIT", "SENTRI_LOGIN_RATE_LIMIT", "SENTRI_API_RATE_LIMIT"):
+        try:
+            parse_many(str(config[name]))
+        except ValueError:
+            raise ConfigError(f"{name}={config[name]!r} is not a rate limit: write it like '20 per hour' or "
+                              "'100/minute' (several with ';')") from None
+    try:
+        Allowlist.parse(str(config.get("SENTRI_CALLBACK_ALLOWLIST") or ""))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -61,6 +61,12 @@ class Conflict(SentriError):
     status = 409
 
 
+class Unavailable(SentriError):
+    """A 503: something Sentri depends on (the artifact store) did not answer; trying again may work."""
+
+    status = 503
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 

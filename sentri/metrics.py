@@ -45,6 +45,18 @@ GITHUB_POSTS = Counter(
     "sentri_github_posts", "Posts to GitHub by kind (comment, status) and outcome (posted, failed).",
     ["kind", "outcome"],
 )
+# The label values each instrument is known to take. A child exists (and is exposed) only once .labels() made
+# it: made here, each is a 0 from the first scrape, so an alert on a rate of failures sees 0, not "no data".
+CALLBACK_OUTCOMES = ("delivered", "rejected", "failed", "refused", "dropped")
+GITHUB_KINDS, GITHUB_OUTCOMES = ("comment", "status"), ("posted", "failed")
+TEST_STATUSES = ("passed", "failed")
+for _outcome in CALLBACK_OUTCOMES:
+    CALLBACKS.labels(outcome=_outcome)
+for _kind in GITHUB_KINDS:
+    for _outcome in GITHUB_OUTCOMES:
+        GITHUB_POSTS.labels(kind=_kind, outcome=_outcome)
+for _status in TEST_STATUSES:
+    TEST_DURATION.labels(status=_status)
 
 
 def _never_raises(record: Callable[P, None]) -> Callable[P, None]:

@@ -144,7 +144,7 @@ class Project(PublicIdMixin, db.Model):
 
 
 class TestCase(PublicIdMixin, db.Model):
-    """A test: an ordered list of steps (see shared/spec/test-format.md), reviewed before it runs."""
+    """A test: an ordered list of steps (docs/test-format.md), reviewed before it runs."""
 
     __tablename__ = "tests"
     __table_args__ = (Index("ix_tests_project_status", "project_id", "review_status"), _AUTOINCREMENT)

@@ -107,9 +107,12 @@ def health() -> tuple[dict[str, Any], int]:
     return body, 200
 
 
-def _slots(row: dict[str, Any]) -> tuple[int, int]:
-    """(busy, free) of one browser server; a server that is not up has no free slot."""
-    busy = int(row.get("busy") or 0)
+def _slots(row: dict[str, Any]) -> tuple[int, int] | None:
+    """(busy, free) of one browser server, None when its busy slots are not known; a server that is not up
+    has no free slot."""
+    if row.get("busy") is None:
+        return None
+    busy = int(row["busy"])
     free = max(int(row.get("capacity") or 0) - busy, 0) if row.get("state") == "up" else 0
     return busy, free
 
@@ -149,15 +152,17 @@ class ScrapeCollector:
         servers = browser_servers()
         if servers is None:
             return
-        slots = GaugeMetricFamily("sentri_browser_slots", "Browser slots per endpoint, busy or free, as this "
-                                  "process sees them (\"local\": its own browsers).", labels=["endpoint", "state"])
+        slots = GaugeMetricFamily("sentri_browser_slots", "Browser slots per endpoint, busy or free, counted in "
+                                  "the database over every process (\"local\": this process's own browsers).",
+                                  labels=["endpoint", "state"])
         up = GaugeMetricFamily("sentri_browser_server_up", "1 when the browser endpoint answers, else 0.",
                                labels=["endpoint"])
         for row in servers:
             endpoint = str(row.get("endpoint"))
-            busy, free = _slots(row)
-            slots.add_metric([endpoint, "busy"], busy)
-            slots.add_metric([endpoint, "free"], free)
+            counted = _slots(row)
+            if counted is not None:
+                slots.add_metric([endpoint, "busy"], counted[0])
+                slots.add_metric([endpoint, "free"], counted[1])
             up.add_metric([endpoint], 1 if row.get("state") == "up" else 0)
         yield slots
         yield up

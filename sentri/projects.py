@@ -9,10 +9,11 @@ from pydantic import BeforeValidator, Field
 from sqlalchemy import delete, func, select
 
 from . import origins
-from .artifacts import remove_run_folders
+from .artifacts import project_keys, remove_run_files
 from .database import write
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
+from .runs import regression
 from .users import require_admin
 from .validation import Body, Flag, Name, Variables, WebUrl, problem
 
@@ -37,7 +38,7 @@ class ProjectChanges(Body):
     variables: Variables | None = None
     allowed_origins: Annotated[list[str] | None, BeforeValidator(_allowed_origins)] = Field(
         default=None, alias="allowedOrigins")
-    # Healing locators (issue 15): false is strict, a target that matches nothing fails the test.
+    # Healing locators: false is strict, a target that matches nothing fails the test.
     heal_locators: Flag | None = Field(default=None, alias="healLocators")
 
 
@@ -87,12 +88,13 @@ def delete_project(project: Project, *, actor: User | None = None) -> None:
     """Delete a project with its tests and runs (and their artifact folders), and hard-delete its
     trigger tokens at once."""
     require_admin(actor)
-    run_ids = [Run.format_id(n) for n in db.session.scalars(select(Run.id).where(Run.project_id == project.id))]
+    run_ids = list(db.session.scalars(select(Run.id).where(Run.project_id == project.id)))
+    keys = project_keys(project.id)
     with write():
         # Tokens first and explicitly: they must be gone even where ON DELETE CASCADE is not enforced.
         db.session.execute(delete(TriggerToken).where(TriggerToken.project_id == project.id))
         db.session.delete(project)
-    remove_run_folders(current_app.instance_path, run_ids)
+    remove_run_files(current_app, keys, [Run.format_id(n) for n in run_ids])
 
 
 def serialize(project: Project) -> dict:
@@ -117,7 +119,7 @@ def serialize(project: Project) -> dict:
         "tests": {status: counts.get(status, 0) for status in ("draft", "approved", "rejected")},
         "variables": project.variables or {},
         "allowedOrigins": project.allowed_origins or [],
-        "vitalsRegression": project.vitals_regression,
+        "vitalsRegression": regression.public(project.vitals_regression),
         "quarantinePolicy": project.quarantine_policy,
         "healLocators": project.heal_locators,
         "lastRunId": last_run.public_id if last_run else None,

@@ -19,7 +19,8 @@ from waitress.server import create_server
 
 from .artifacts import prune
 from .bootstrap import first_run, refresh_demo_url
-from .config import public_url
+from .config import ConfigError, public_url
+from .stores import artifact_store
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -43,7 +44,12 @@ def limit_malloc_arenas(count: int = 2) -> bool:
 
 
 def prepare(app: Flask) -> None:
-    """Apply migrations, run first-start set-up (printing the login the one time it happens), recover."""
+    """Check the artifact store, apply migrations, run first-start set-up (printing the login the one time it
+    happens), prune artifacts."""
+    try:
+        artifact_store(app).check()  # a bucket that is missing or refused stops the start, not a failure later
+    except OSError as exc:
+        raise ConfigError(f"SENTRI_ARTIFACT_URL={app.config['SENTRI_ARTIFACT_URL']}: {exc}") from None
     with app.app_context():
         upgrade()
         created = first_run(app)

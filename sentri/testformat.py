@@ -155,6 +155,8 @@ _ACTION_FIELDS: dict[str, dict[str, tuple]] = {
         "name": (Annotated[str, StringConstraints(max_length=100), AfterValidator(_not_blank),
                            AfterValidator(_storable)], ...),
         "target": (Target | None, None),
+        # Pixels past `threshold` that may differ: none unless one of these loosens it (both: the smaller).
+        "maxDiffPixels": (Annotated[int, Field(ge=0)] | None, None),
         "maxDiffPixelRatio": (Annotated[float, Field(ge=0, le=1)] | None, None),
         "threshold": (Annotated[float, Field(ge=0, le=1)] | None, None),
         "mask": (Annotated[list[Target], Field(max_length=MAX_MASKS)] | None, None),

@@ -1,4 +1,4 @@
-"""A browser server's URL may carry credentials (`ws://user:password@host/path?token=...`, issue 27 #6):
+"""A browser server's URL may carry credentials (`ws://user:password@host/path?token=...`):
 Sentri connects with all of it and shows `host:port` only, on /health, in /metrics labels, in run and test
 errors, the JUnit report, the PR comment and the server's log. First the display form and the scrubbing of
 Playwright's errors (no browser), then a real Sentri process with real browser servers: one up, one

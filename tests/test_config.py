@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
 from sentri import create_app
+from sentri.config import ConfigError
 
 
 def test_layers_apply_in_order(tmp_path, monkeypatch):
@@ -50,6 +53,13 @@ def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeyp
 def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTRI_PORT", "eighty")
     with pytest.raises(RuntimeError, match="SENTRI_PORT='eighty'"):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_the_browser_servers_are_checked_every_5_s_unless_set_to_at_least_1(tmp_path, monkeypatch):
+    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SENTRI_BROWSER_PROBE_SECONDS"] == 5
+    monkeypatch.setenv("SENTRI_BROWSER_PROBE_SECONDS", "0")
+    with pytest.raises(RuntimeError, match="SENTRI_BROWSER_PROBE_SECONDS must be .* 1 or more"):
         create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
 
 
@@ -115,3 +125,24 @@ def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypa
     assert limit_malloc_arenas() is False
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_every_setting_is_documented_and_the_page_is_up_to_date():
+    from sentri import config_docs
+
+    missing = [name for name in config_docs.documented() if not config_docs.DOCS.get(name)]
+    assert not missing, f"settings without a sentence in sentri/config_docs.py: {missing}"
+    assert set(config_docs.DOCS) == set(config_docs.documented()), "sentences for settings Sentri does not read"
+    page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert page.read_text() == config_docs.markdown(), "run: python -m sentri.config_docs > docs/configuration.md"
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("SENTRI_TRIGGER_RATE_LIMIT", "lots", "SENTRI_TRIGGER_RATE_LIMIT='lots' is not a rate limit"),
+    ("SENTRI_API_RATE_LIMIT", "100 per fortnight", "SENTRI_API_RATE_LIMIT='100 per fortnight' is not a rate limit"),
+    ("SENTRI_CALLBACK_ALLOWLIST", "ci.internal,1.2.3", "SENTRI_CALLBACK_ALLOWLIST has invalid entries: 1.2.3"),
+])
+def test_a_setting_read_only_when_used_is_checked_at_start(tmp_path, name, value, says):
+    """A bad rate limit or allowlist once started fine and failed the first request it limited."""
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_SECRET_KEY": "k" * 40, name: value})

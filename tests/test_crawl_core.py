@@ -11,10 +11,11 @@ import pytest
 from sentri import origins
 from sentri.crawl import forms, structure
 from sentri.crawl.crawler import CrawlOptions, crawl
+from sentri.crawl.diff import diff
 from sentri.crawl.urls import Frontier, normalize, pattern
 from sentri.worker.guard import Guard, HostCache, gated_context
 from tests.support.async_browser import chromium_on_own_loop
-from tests.support.crawl_site import ITEMS, CrawlSite
+from tests.support.crawl_site import ITEMS, CrawlSite, FlatSite
 
 B = "http://127.0.0.1:8000/"
 
@@ -112,16 +113,33 @@ def test_a_calendar_linking_to_the_next_month_forever_stops(chain):
     assert frontier.skipped == [{"url": normalize(chain(5), B), "reason": "trap"}]
 
 
-def test_faceted_search_is_capped_per_parameter_and_per_prefix():
+def test_faceted_search_is_capped_per_parameter():
     frontier = Frontier(B, max_pages=500, per_pattern=1000)
     for n in range(30):
         frontier.offer(f"/search?color=c{n}", 1)
     assert frontier.queued == 10
     frontier.offer("/search?color=c3", 1)  # a known value is no new facet (and the URL a duplicate)
-    for n in range(80):
-        frontier.offer(f"/blog/post-{chr(97 + n % 26)}{n}", 1)
-    assert frontier.queued == 60
-    assert _reasons(frontier) == {"trap": 50}
+    assert _reasons(frontier) == {"facet": 20}
+
+
+def test_a_crowded_section_waits_for_the_rest_of_the_site_and_never_cuts_below_max_pages():
+    """Issue 28: 70 sibling apps under /examples/ and maxPages 80 stopped at 51 pages, 20 real ones called a trap."""
+    frontier = Frontier(B, max_pages=80)
+    for n in range(70):
+        frontier.offer(f"/examples/app-{chr(97 + n % 26)}{chr(97 + n // 26)}/", 1)
+    frontier.offer("/about", 1)
+    visited = _drain(frontier, signature=None)
+    assert len(visited) == 71 and frontier.skipped == []
+    # With too small a budget, the section's first 50 and the rest of the site go first; what the budget
+    # leaves is said by name.
+    frontier = Frontier(B, max_pages=60)
+    for n in range(70):
+        frontier.offer(f"/examples/app-{chr(97 + n % 26)}{chr(97 + n // 26)}/", 1)
+    frontier.offer("/about", 1)
+    visited = _drain(frontier, signature=None)
+    assert len(visited) == 60 and visited[50] == "/about" and visited[51].startswith("/examples/")
+    frontier.drain("max_pages")
+    assert _reasons(frontier) == {"section_cap": 11}
 
 
 def test_the_frontier_records_every_refusal_with_its_reason():
@@ -341,6 +359,31 @@ def test_max_pages_and_max_depth_are_kept(browser, limits, expected):
         assert _paths(outcome) == expected
         reasons = set(_skipped(outcome, site).values())
         assert ("max_pages" in reasons) == ("max_pages" in limits)
+
+
+@pytest.mark.browser
+def test_a_shallower_crawl_calls_nothing_removed_and_a_page_taken_off_the_site_is(browser, default_crawl):
+    """Issue 28: a depth-0 crawl listed every page it did not visit as removed."""
+    _, before, _ = default_crawl
+    with CrawlSite() as site:
+        shallow = _crawl(browser, CrawlOptions(site.url, max_depth=0))
+    change = diff(before.pages, shallow.pages, shallow.skipped, all_listed=shallow.all_listed)
+    assert (change["removed"], change["added"]) == ([], [])
+    assert change["notReached"] == sorted(set(EXPECTED) - {"/"})
+    with CrawlSite(gone=("/contact",)) as site:
+        after = _crawl(browser, CrawlOptions(site.url))
+    change = diff(before.pages, after.pages, after.skipped, all_listed=after.all_listed)
+    assert (change["removed"], change["notReached"], change["added"]) == (["/contact"], [], [])
+
+
+@pytest.mark.browser
+def test_a_flat_site_of_more_siblings_than_a_section_holds_is_crawled_up_to_max_pages(browser):
+    """Issue 28: maxPages 80 on 70 sibling apps stopped at 51 pages and called 20 of them (one broken) a trap."""
+    with FlatSite(55, broken=53) as site:
+        outcome = _crawl(browser, CrawlOptions(site.url, max_pages=80, concurrency=4))
+    paths = _paths(outcome)
+    assert len(paths) == 56 and len(set(paths)) == 56 and outcome.skipped == []
+    assert next(page["status"] for page in outcome.pages if page["path"] == f"/examples/{site.broken}/") == 500
 
 
 @pytest.mark.browser

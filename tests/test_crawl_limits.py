@@ -1,4 +1,4 @@
-"""What a crawl keeps is bounded however hostile the site (issue 27: one page once made a 266 MB crawl
+"""What a crawl keeps is bounded however hostile the site (one page once made a 266 MB crawl
 record): every string a page controls within its cap, every list within its count, each page record, the
 skip list and a crawl's pages within their bytes (sentri/crawl/limits.py); and a list of crawls reads no
 page record at all."""

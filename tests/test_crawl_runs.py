@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sentri import projects, testcases, tokens, users
 from sentri.crawl.models import Crawl
 from sentri.crawl.report import site_map
+from sentri.crawl.settings import CrawlSettings
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, TestCase, utcnow
@@ -309,6 +310,7 @@ def test_a_crawl_past_its_time_limit_keeps_what_it_had_and_its_run_still_ends(ap
     crawl_id = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]["id"]
     detail = client.get(f"/api/v1/projects/{project_id}/crawls/{crawl_id}", headers=headers).get_json()
     assert detail["status"] == "completed" and any("time limit" in note for note in detail["notes"])
+    assert "time_limit" in {entry["reason"] for entry in detail["skipped"]}  # not "stopped": nobody asked
 
 
 def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
@@ -320,17 +322,67 @@ def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
     assert "could not write a crawl's progress" in caplog.text
 
 
-def test_the_diff_names_pages_added_removed_and_changed_by_path():
-    before = [{"url": "https://a.example/", "path": "/", "status": 200, "title": "Home", "signature": "s1"},
-              {"url": "https://a.example/old", "path": "/old", "status": 200, "title": "Old", "signature": "s2"},
-              {"url": "https://a.example/cart", "path": "/cart", "status": 200, "title": "Cart", "signature": "s3"}]
-    # A preview deploy of the same site: compared by path, not URL.
-    after = [{**before[0], "url": "https://pr-7.a.example/"},
-             {"url": "https://pr-7.a.example/cart", "path": "/cart", "status": 500, "title": "Cart", "signature": "s4"},
-             {"url": "https://pr-7.a.example/new", "path": "/new", "status": 200, "title": "New", "signature": "s5"}]
-    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": []}
-    assert crawls.diff(before, after) == {"first": False, "added": ["/new"], "removed": ["/old"],
-                                          "changed": [{"path": "/cart", "what": ["status", "structure"]}]}
+def test_the_diff_names_pages_added_changed_and_removed_only_on_evidence_by_path():
+    def page(origin, path, status=200, parent=None, links=(), requested=None, signature=None):
+        return {"url": origin + path, "requestedUrl": origin + (requested or path), "path": path, "status": status,
+                "title": path, "signature": signature or f"s{path}", "parent": origin + parent if parent else None,
+                "links": [origin + link for link in links], "error": None}
+
+    production, preview = "https://a.example", "https://pr-7.a.example"
+    before = [page(production, "/", links=["/old", "/cart", "/moved"]), page(production, "/old", parent="/"),
+              page(production, "/cart", parent="/", links=["/faq"]), page(production, "/moved", parent="/"),
+              page(production, "/faq", parent="/cart")]
+    # A preview deploy of the same site: compared by path, not URL. The home page no longer links /old;
+    # /moved redirects; /cart answers 500, so whether it still links /faq is not known.
+    after = [page(preview, "/", links=["/cart", "/moved", "/new"]),
+             page(preview, "/cart", status=500, signature="s4", parent="/"), page(preview, "/new", parent="/"),
+             page(preview, "/moved-to", parent="/", requested="/moved")]
+    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": [], "notReached": []}
+    assert crawls.diff(before, after) == {
+        "first": False, "added": ["/moved-to", "/new"], "removed": ["/moved", "/old"],
+        "changed": [{"path": "/cart", "what": ["status", "structure"]}], "notReached": ["/faq"]}
+    # Skipped, a page is still linked: not reached. And without a whole skip list only a redirect is evidence.
+    assert crawls.diff(before, after, [{"url": preview + "/old", "reason": "max_pages"}])["removed"] == ["/moved"]
+    assert crawls.diff(before, after, all_listed=False)["notReached"] == ["/faq", "/old"]
+
+
+def _page(path, parent=None, links=(), source="link"):
+    """A page record as the crawler stores it, on http://127.0.0.1:9."""
+    home = "http://127.0.0.1:9"
+    return {"url": home + path, "requestedUrl": home + path, "path": path, "status": 200, "title": path,
+            "heading": path, "signature": f"sig {path}", "links": [home + link for link in links],
+            "parent": home + parent if parent else None, "source": source, "depth": 0, "error": None}
+
+
+def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_was_not_visited(app):
+    """Issue 28: a depth-0 crawl listed every page it did not visit as removed, and skipped URLs showed codes."""
+    project_id, _token = _project(app, "http://127.0.0.1:9")
+    deep = [_page("/", links=["/about", "/items"], source="start"), _page("/about", "/"),
+            _page("/items", "/", links=["/items/1"]), _page("/items/1", "/items")]
+    shallow = {"pages": [_page("/", links=["/about", "/items", "/private"], source="start")],
+               "skipped": [{"url": "http://127.0.0.1:9/private", "reason": "robots"},
+                           {"url": "http://127.0.0.1:9/about", "reason": "depth"},
+                           {"url": "http://127.0.0.1:9/items", "reason": "depth"},
+                           {"url": "https://elsewhere.example/", "reason": "offsite"}], "notes": []}
+    with app.app_context():
+        project = projects.get(project_id)
+        crawls.start(project, CrawlSettings(), base_url="http://127.0.0.1:9", triggered_by="USR-1")
+        assert crawls.finish(crawls.claim("node", lease_seconds=30), {"pages": deep, "skipped": [], "notes": []})
+        run = lifecycle.start(project, parse_options({"crawl": True, "maxDepth": 0}), source="user",
+                              triggered_by="USR-1")
+        assert crawls.finish(crawls.claim("node", lease_seconds=30), shallow)
+        crawl = db.session.query(Crawl).filter_by(run_id=run.id).one()
+        crawl_id, run_id = crawl.public_id, run.public_id
+        assert crawl.diff["removed"] == []
+        assert crawl.diff["notReached"] == ["/about", "/items", "/items/1"]
+    browser = _browser(app)
+    page = browser.html(f"/projects/{project_id}/crawls/{crawl_id}")
+    assert "0 added, 0 removed, 0 changed, 3 not reached." in page
+    depth = "— not visited: the crawl visits its start pages only (maxDepth 0), and this is a page they link to."
+    robots = "— not visited: the site&#39;s robots.txt asks crawlers not to visit it"
+    for shown in (page, browser.html(f"/runs/{run_id}")):
+        assert shown.count(depth) == 2 and robots in shown and "it is on another site" in shown
+        assert "(depth)" not in shown and "(robots)" not in shown
 
 
 def test_the_site_map_nests_pages_by_path_with_their_verdict_and_vitals_colour():

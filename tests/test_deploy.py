@@ -258,6 +258,23 @@ def test_secrets_come_from_the_environment_and_the_example_holds_only_placeholde
         assert "deploy/.env" in (ROOT / ignore).read_text().splitlines(), ignore
 
 
+def test_an_artifact_bucket_is_one_optional_file_away_and_the_example_is_what_sentri_accepts(compose):
+    # Both replicas read deploy/artifacts.env when it exists; without it the shared volume keeps the artifacts.
+    for name, service in _sentri_services(compose).items():
+        assert service["env_file"] == [{"path": "artifacts.env", "required": False}], name
+    lines = (DEPLOY / "artifacts.env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    assert {var for var in example if not var.startswith("AWS_")} == {"SENTRI_ARTIFACT_URL"}
+    settings = config.from_environment(example)
+    derived = {**config.DEFAULTS, **settings, "SECRET_KEY": "x" * 40}
+    config.derive(derived, str(ROOT / "instance"))  # raises ConfigError on a URL Sentri refuses
+    assert derived["ARTIFACT_BUCKET"].bucket == "sentri-artifacts"
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert example[var] == "CHANGE-ME", var
+    for ignore in (".gitignore", ".dockerignore"):
+        assert "deploy/artifacts.env" in (ROOT / ignore).read_text().splitlines(), ignore
+
+
 def test_data_lives_in_named_volumes_and_the_replicas_share_the_instance_folder(compose, dockerfile):
     instance = dockerfile["env"]["SENTRI_INSTANCE_PATH"]
     assert instance in dockerfile["volumes"]

@@ -10,8 +10,9 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import expect
 
+from sentri.review.heal_rules import Rules, rules_for
 from sentri.review.hints import MAX_HINT_CHARS
-from sentri.worker.healing import candidates, describe, heal, heal_allowed, is_locator_failure
+from sentri.worker.healing import HealRefused, candidates, describe, heal, heal_allowed, is_locator_failure
 from sentri.worker.steps import locate
 from tests.support.async_browser import chromium_on_own_loop
 
@@ -171,6 +172,99 @@ def test_no_matching_candidate_or_no_hints_heal_nothing(on_page):
         return await heal(page, HINTS, OLD), await heal(page, None, OLD), await heal(page, {}, OLD)
 
     assert on_page(V4, replay) == (None, None, None)
+
+
+# -- what a heal may become (review/heal_rules.py) -------------------------------------------------------
+
+FIRST_LABEL = {"css": "#todo-list li label", "nth": 0}
+FIRST_IS_MILK = [{"action": "goto", "url": "/"}, {"action": "expect_text", "target": FIRST_LABEL, "text": "buy milk"}]
+
+
+def todo_list(*texts, list_id="todo-list"):
+    items = "".join(f'<li><input type="checkbox"><label>{text}</label></li>' for text in texts)
+    return f'<ul id="{list_id}">{items}</ul>'
+
+
+def test_an_asserted_first_item_heals_by_its_position_never_by_the_asserted_text(on_page):
+    """The text and the CSS path find the same label; before, the text won: {text: "buy milk"} asserts
+    that "buy milk" shows wherever it is, and the ordering the step guards could break unseen."""
+    async def record(page):
+        return await describe(locate(page, FIRST_LABEL))
+
+    hints = on_page(todo_list("buy milk", "walk the dog"), record)
+    assert hints["text"] == "buy milk" and hints["css"] == "li:nth-of-type(1) > label"
+
+    async def replay(page):
+        return await heal(page, hints, FIRST_LABEL, rules_for(FIRST_IS_MILK, FIRST_LABEL))
+
+    assert on_page(todo_list("buy milk", "walk the dog", list_id="todos"), replay) == {"css": hints["css"]}
+    # Reordered as well: the first label is another element than the one that says "buy milk": no heal.
+    assert on_page(todo_list("walk the dog", "buy milk", list_id="todos"), replay) is None
+
+
+def test_a_heal_only_the_asserted_text_could_make_is_refused_with_its_reason(on_page):
+    old = {"css": "p.greeting"}
+    steps = [{"action": "expect_text", "target": old, "text": "Hello Ann"}]
+
+    async def replay(page):
+        return await heal(page, {"role": "paragraph", "text": "Hello Ann", "css": "p.greeting"}, old,
+                          rules_for(steps, old))
+
+    with pytest.raises(HealRefused) as refused:
+        on_page('<div class="hello">Hello Ann</div>', replay)
+    assert str(refused.value) == ('A heal was refused: only text "Hello Ann" still finds the element, and it is '
+                                  'made of the asserted text "Hello Ann", so the assertion could never fail.')
+
+
+def test_a_count_read_from_the_page_never_becomes_a_target(on_page):
+    hints = {"role": "button", "name": "Clear completed (1)", "text": "Clear completed (1)", "css": "button.clear"}
+
+    async def replay(page):
+        return await heal(page, hints, {"css": "#clear"})
+
+    assert on_page('<div><button class="clear">Clear completed (1)</button></div>', replay) == {"css": "button.clear"}
+    with pytest.raises(HealRefused, match=r'page text with a number in it \("Clear completed \(1\)"\)'):
+        on_page("<div><button>Clear completed (1)</button></div>", replay)
+
+
+def test_a_positional_assertion_heals_only_to_a_css_path(on_page):
+    old = {"css": "ul li", "nth": 0}
+    rules = rules_for([{"action": "expect_visible", "target": old}], old)
+    hints = {"testid": "milk", "css": "li.item:nth-of-type(1)"}
+
+    async def replay(page):
+        return await heal(page, hints, old, rules)
+
+    both = '<ol><li class="item" data-testid="milk">a</li><li class="item">b</li></ol>'
+    assert on_page(both, replay) == {"css": "li.item:nth-of-type(1)"}  # before: the test id, ranked first
+    with pytest.raises(HealRefused, match="picks its element by position, which only a CSS path keeps"):
+        on_page('<ol><li data-testid="milk">a</li><li>b</li></ol>', replay)
+
+
+@pytest.mark.parametrize("steps, target, refused", [
+    # An action's target: anything but a count.
+    ([{"action": "click", "target": {"css": "#a"}}], {"text": "Save", "exact": True}, None),
+    ([{"action": "click", "target": {"css": "#a"}}], {"role": "link", "name": "Page 2"}, "number"),
+    # A target shared with an assertion takes the assertion's rules, both ways round the text.
+    ([{"action": "click", "target": {"css": "#a"}}, {"action": "expect_text", "target": {"css": "#a"},
+                                                      "text": "Buy  MILK"}], {"text": "buy milk now"}, "asserted"),
+    ([{"action": "expect_text", "target": {"css": "#a"}, "text": "buy milk"}], {"label": "milk"}, "asserted"),
+    ([{"action": "expect_text", "target": {"css": "#a"}, "text": "milk"}], {"testid": "milk-row"}, None),
+    ([{"action": "expect_text", "target": {"css": "#a"}, "text": "1"}], {"css": "li:nth-of-type(1)"}, None),
+    ([{"action": "expect_hidden", "target": {"xpath": "//li[2]"}}], {"testid": "x"}, "position"),
+    ([{"action": "expect_screenshot", "name": "n", "target": {"css": "li:first-child"}}], {"css": "li.a"}, None),
+    ([{"action": "click", "target": {"css": "li", "nth": 1}}], {"testid": "x"}, None),  # not an assertion
+])
+def test_the_rules_come_from_every_step_sharing_the_broken_target(steps, target, refused):
+    reason = rules_for(steps, steps[0]["target"]).refusal(target)
+    assert (reason is None) if refused is None else (refused in reason), reason
+
+
+def test_an_assertion_ranks_structural_descriptions_first():
+    found = [{"role": "button", "name": "Go", "exact": True}, {"text": "Go", "exact": True}, {"css": "b"},
+             {"testid": "go"}]
+    assert Rules(assertion=True).ranked(found) == [{"css": "b"}, {"testid": "go"}, found[0], found[1]]
+    assert Rules().ranked(found) == found
 
 
 # -- which steps may heal ------------------------------------------------------------------------------

@@ -5,7 +5,11 @@ deferred), no module past 400 lines."""
 from __future__ import annotations
 
 import ast
+import os
+import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sentri"
@@ -97,3 +101,47 @@ def test_the_walk_sees_a_cycle_when_there_is_one(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
     graph = _imports(_modules())
     assert graph["sentri.a"] == {"sentri.b"} and graph["sentri.b"] == {"sentri.a"}
+
+
+ROOT = PACKAGE.parent
+# What a clone holds: code, tests, docs, benchmarks and deployment; nothing may point outside it.
+OWN_FILES = [*PACKAGE.rglob("*.py"), *ROOT.joinpath("tests").rglob("*.py"), *ROOT.joinpath("bench").rglob("*.py"),
+             *ROOT.joinpath("docs").rglob("*.md"), ROOT / "README.md", ROOT / "Makefile", ROOT / "app.py",
+             PACKAGE / "openapi.yaml", *ROOT.joinpath("migrations").rglob("*.py")]
+
+
+def test_no_file_points_outside_the_repository():
+    """A clone on anyone's machine runs: no absolute machine path, no sibling folder. Other projects' inputs
+    are read through SENTRI_SHARED_DIR only (tests/support/shared.py)."""
+    outside = re.compile(r"/work/|\.\./shared|parents\[2\] / \"shared\"|/root/|/home/\w+/")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in OWN_FILES if path != Path(__file__)
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if outside.search(line) and ".ci/run" not in line]  # CI's own layout, which .ci/run names
+    assert not found, found
+
+
+def test_code_and_readme_cite_no_document_the_repository_lacks():
+    """Issue trackers and planning documents are not in a clone: their numbers mean nothing to a reader."""
+    cited = re.compile(r"\bAUTO-\d|\b[Ii]ssue #?\d+|shared/(spec|notes|real-world)")
+    files = [*PACKAGE.rglob("*.py"), PACKAGE / "openapi.yaml", ROOT / "README.md", *ROOT.joinpath("docs").rglob("*.md"),
+             *ROOT.joinpath("migrations").rglob("*.py")]
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()[:80]}" for path in files
+             for n, line in enumerate(path.read_text().splitlines(), 1) if cited.search(line)]
+    assert not found, found
+
+
+def test_importing_sentri_starts_no_thread():
+    """Threads are started by the runtime (serve, a command that runs work), never by an import."""
+    code = "import threading, sentri, app; print(threading.active_count())"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SENTRI_INSTANCE_PATH": tempfile.mkdtemp()})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1", done.stdout
+
+
+def test_the_readme_is_a_front_page():
+    """What it is, the two commands, a CI step and where the docs are: the rest lives in docs/."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, len(lines)
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", "\n".join(lines)))
+    assert linked == {path.name for path in ROOT.joinpath("docs").glob("*.md")}, "every page of docs/ is linked"

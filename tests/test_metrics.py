@@ -202,6 +202,33 @@ def test_callbacks_are_counted_by_outcome(app_factory, sink, site):
         assert delta == 1, outcome
 
 
+FRESH = """
+import sys
+from sentri import metrics
+sys.stdout.write(metrics.exposition(None)[0].decode())
+"""
+
+
+@pytest.mark.parametrize("multiprocess", [False, True])
+def test_labelled_counters_are_zero_before_anything_is_counted(tmp_path, multiprocess):
+    """An alert on a rate of failed callbacks sees 0, not "no data", in a process that has sent none yet."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop(metrics.MULTIPROC_ENV, None)
+    if multiprocess:
+        env[metrics.MULTIPROC_ENV] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", FRESH], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(done.stdout) for s in family.samples}
+    for outcome in ("delivered", "rejected", "failed", "refused", "dropped"):
+        assert samples[("sentri_callbacks_total", (("outcome", outcome),))] == 0, outcome
+    for kind in ("comment", "status"):
+        for outcome in ("posted", "failed"):
+            assert samples[("sentri_github_posts_total", (("kind", kind), ("outcome", outcome)))] == 0
+    for status in ("passed", "failed"):
+        assert samples[("sentri_test_duration_seconds_count", (("status", status),))] == 0
+
 @pytest.fixture
 def fake_github():
     with FakeGitHub() as server:
@@ -267,7 +294,7 @@ def test_health_shows_the_database_and_the_queue(app, client):
                                    "queue": {"queuedTests": 2, "runningTests": 1, "activeRuns": 1},
                                    # Local browsers: one row for this process's (SENTRI_MAX_BROWSERS is 1 here).
                                    "browserServers": [{"endpoint": "local", "state": "up", "capacity": 1,
-                                                       "busy": 0, "error": None}]}
+                                                       "busy": 0, "error": None, "checkedAt": None}]}
     assert client.get("/healthz").get_json() == {"status": "ok"}  # the liveness probe is unchanged
 
 

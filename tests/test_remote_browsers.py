@@ -4,6 +4,8 @@ of another Playwright version, and the browser guard still holding on Sentri's s
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import time
 import zipfile
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from sentri import projects, testcases, tokens
 from sentri.config import ConfigError
-from sentri.worker import remote
+from sentri.worker import probe, remote
 from sentri.worker.browsers import find_chromium
 from tests.conftest import _make_user
 from tests.support import HoldSite, StaticSite
@@ -41,24 +43,22 @@ def test_a_bad_setting_stops_the_server_at_start_with_what_is_wrong(app_factory,
     assert "SENTRI_BROWSER_SERVERS" in str(refused.value) and says in str(refused.value)
 
 
-def test_the_pool_spreads_by_free_slots_and_skips_a_down_endpoint_until_its_retry():
-    pool = remote.ServerPool(remote.parse_servers("ws://a:1#2,ws://b:1#3"))
-    taken = [pool.acquire() for _ in range(5)]
-    assert sorted(e.url for e in taken) == ["ws://a:1"] * 2 + ["ws://b:1"] * 3
-    assert pool.acquire() is None and not pool.has_room()
-    for endpoint in taken:
-        pool.release(endpoint)
+def test_the_pool_offers_answering_endpoints_first_and_a_down_one_once_a_check_finds_it_up():
+    pool = remote.ServerPool(remote.parse_servers("ws://a:1#2,ws://b:1#3"), secret="s")
+    a, b = (e.key for e in pool.endpoints)
+    assert pool.candidates() == [(a, 2, 1), (b, 3, 1)]  # neither checked yet
+    pool.answered(pool.endpoints[0])
     why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
     assert why == "b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
-    assert {pool.acquire().url for _ in range(2)} == {"ws://a:1"}
-    assert pool.acquire() is None and not pool.all_down(set())  # a's slots will free up: wait for them
-    assert pool.all_down({"ws://a:1"})
-    pool.refused(pool.endpoints[0], "gone too")
-    for _ in range(2):
-        pool.release(pool.endpoints[0])
-    # Every endpoint down: tried again at once rather than failing a run during the retry wait.
-    assert pool.has_room() and pool.acquire().url == "ws://b:1"
-    assert pool.status()[1] == {"endpoint": "b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
+    assert pool.candidates() == [(a, 2, 0)]
+    assert pool.candidates({"ws://a:1"}) == [(b, 3, 2)]  # every endpoint left is down: tried all the same
+    assert not pool.all_down(set()) and pool.all_down({"ws://a:1"})
+    row = pool.status({b: 1})[1]
+    assert row.pop("checkedAt").endswith("Z")
+    assert row == {"endpoint": "b:1", "state": "down", "capacity": 3, "busy": 1, "error": why}
+    assert pool.status(None)[0]["busy"] is None  # the database did not say
+    pool.answered(pool.endpoints[1])  # the next check finds it answering
+    assert pool.candidates() == [(a, 2, 0), (b, 3, 0)]
 
 
 def test_a_version_mismatch_is_said_with_both_versions():
@@ -66,6 +66,16 @@ def test_a_version_mismatch_is_said_with_both_versions():
             "║   - server version: v1.64  ║\n║   - client version: v1.65 ║")
     said = remote.refusal(remote.Endpoint("ws://x/", 1), text)
     assert "x:80 runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
+
+
+def test_a_check_opens_the_websocket_as_playwrights_client_does():
+    request = probe._request("wss://us%40er:pa55@gw.example:8443/pw?token=t0ken").decode()
+    lines = request.split("\r\n")
+    assert lines[0] == "GET /pw?token=t0ken HTTP/1.1" and "Host: gw.example:8443" in lines
+    assert f"User-Agent: Playwright/{remote.PLAYWRIGHT_VERSION} (Sentri health check)" in lines
+    assert f"Authorization: Basic {base64.b64encode(b'us@er:pa55').decode()}" in lines
+    assert request.endswith("\r\n\r\n") and "Upgrade: websocket" in lines
+    assert probe._request("ws://b:3000").startswith(b"GET / HTTP/1.1\r\nHost: b:3000\r\n")
 
 
 # -- real servers ------------------------------------------------------------------------------------
@@ -230,6 +240,45 @@ def test_a_server_of_another_playwright_version_is_refused_with_both_versions(ap
         run = _wait(app, project_id, token)
     assert run["status"] == "failed"
     assert f"runs Playwright 1.64, this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in run["error"], run["error"]
+
+
+@pytest.mark.browser
+def test_a_check_tells_a_server_that_takes_the_connection_from_one_that_refuses_it():
+    with BrowserServer() as server, BrowserServer(previous=True) as old:
+        assert asyncio.run(probe.handshake(server.url)) is None
+        endpoint = remote.Endpoint(old.url, 1)
+        said = remote.refusal(endpoint, asyncio.run(probe.handshake(old.url)))
+        assert said.startswith(f"{_name(old)} runs Playwright 1.64, this Sentri Playwright"), said
+        secret = f"ws://user:s3cret@127.0.0.1:{server.port}/p4th?token=t0ken"  # a path this server refuses
+        said = remote.refusal(remote.Endpoint(secret, 1), asyncio.run(probe.handshake(secret)))
+        assert said == f"{_name(server)}: WebSocket error: {_name(server)} 400 Bad Request", said
+    gone = BrowserServer()  # never started: its port refuses
+    assert asyncio.run(probe.handshake(gone.url)) == f"WebSocket error: connect ECONNREFUSED {_name(gone)}"
+
+
+@pytest.mark.browser
+def test_an_idle_process_sees_a_server_go_down_and_come_back(app_factory, site):
+    """Once its run is over no test needs the server: the checks alone tell, on their own clock."""
+    server = BrowserServer().start()
+    try:
+        app = _app(app_factory, (server, 1), SENTRI_BROWSER_PROBE_SECONDS=1)
+        project_id, token = _project(app, site, [OK])
+        assert _wait(app, project_id, token)["status"] == "completed"
+
+        def state_becomes(expected: str) -> None:
+            deadline = time.monotonic() + 30
+            while (row := _status(app)[0])["state"] != expected:
+                assert time.monotonic() < deadline, row
+                time.sleep(0.1)
+
+        state_becomes("up")
+        server.stop(kill=True)  # what the finding saw: an idle process said "up" for a dead server
+        state_becomes("down")
+        assert "ECONNREFUSED" in _status(app)[0]["error"] and _status(app)[0]["checkedAt"]
+        server.start()
+        state_becomes("up")
+    finally:
+        server.stop()
 
 
 @pytest.mark.browser

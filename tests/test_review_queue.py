@@ -7,6 +7,7 @@ import io
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,6 +20,7 @@ from sentri.models import TestCase, utcnow
 from sentri.review import recording
 from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import Baseline, HealProposal
+from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
 from tests.support.runs import recorded_run
@@ -135,6 +137,48 @@ def test_heals_become_one_proposal_per_step_and_accepting_changes_the_step(app, 
     assert stale.exit_code != 0 and "no longer applies" in stale.output
 
 
+ENTRY = {"css": "#new-todo"}
+SHARED = [{"goto": "/"}, {"fill": ENTRY, "value": "milk"}, {"press": ENTRY, "key": "Enter"},
+          {"expect_visible": ENTRY}, {"click": {"css": "#clear"}}, {"expect_text": {"css": "#count"}, "text": "left"}]
+
+
+@both_databases
+def test_a_broken_target_is_one_proposal_for_its_steps_withdrawn_when_the_test_then_fails(app, member_headers):
+    """Before, each healed step was a proposal of its own (three here), one of a failed run stayed pending,
+    and a worker's count or asserted text was stored as it came."""
+    with app.app_context():
+        project = projects.create("Todos", "http://127.0.0.1:9")
+        test = testcases.create(project, {"name": "add", "steps": SHARED})
+        testcases.review(test, "approve")
+        run = recorded_run(project, [{"status": "passed", "test_id": test.id}])
+        test_id, project_id, new = test.id, project.public_id, {"css": "input.new-todo"}
+        record(run.id, test.id, healed=[{"step": step, "to": new} for step in (2, 3, 4)] + [
+            {"step": 5, "to": {"role": "button", "name": "Clear completed (1)"}},  # a count: not stored
+            {"step": 6, "to": {"text": "3 items left"}}])  # a count and the asserted text: not stored
+        (proposal,) = db.session.query(HealProposal).all()
+        assert (proposal.step, proposal.old_target, proposal.seen) == (2, ENTRY, 1)
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["heal_pending"] == {2: new, 3: new, 4: new}  # tried first by the next run's three steps
+
+        record(run.id, test_id, status="failed", healed=[{"step": 2, "to": new}])  # a later run fails
+        assert db.session.get(HealProposal, proposal.id).status == "withdrawn"
+        assert db.session.get(HealProposal, proposal.id).reviewed_by == f"RUN-{run.id}"
+        assert db.session.query(HealProposal).count() == 1  # and makes none of its own
+        job = recording.for_job(db.session.get(TestCase, test_id), "chromium", "desktop", True)
+        assert job["heal_pending"] == {}
+
+        record(run.id, test_id, healed=[{"step": 2, "to": new}, {"step": 4, "to": new, "reused": True}])
+        again = db.session.query(HealProposal).filter_by(status="pending").one()
+    client = app.test_client()
+    listed = client.get(f"/api/v1/projects/{project_id}/review", headers=member_headers).get_json()["heals"]
+    assert [(h["id"], h["step"], h["steps"]) for h in listed] == [(f"HEA-{again.id}", 2, [2, 3, 4])]
+    accepted = client.post(f"/api/v1/projects/{project_id}/review/HEA-{again.id}/accept", headers=member_headers)
+    assert accepted.status_code == 200, accepted.get_json()
+    with app.app_context():
+        steps = db.session.get(TestCase, test_id).steps
+    assert [step.get("target") for step in steps[1:4]] == [new] * 3
+
+
 def test_stored_hints_and_heals_hold_no_page_text_over_the_limit_whatever_a_worker_sends(app, seeded):
     _, test_id, run_id = seeded
     over = "t" * (MAX_HINT_CHARS + 1)
@@ -205,7 +249,8 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
                                                                                                 monkeypatch):
     project_id, test_id, _ = seeded
     monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
-    root = store.root(app.instance_path)
+    root = app.instance_path
+    pictures_store = artifact_store(app)
     names = ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")
     pngs = {name: _png(Image.new("L", (1, height))) for height, name in enumerate(names, start=1)}  # all apart
     pictures = {name: store.digest(png) for name, png in pngs.items()}
@@ -225,15 +270,15 @@ def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_p
     # The pictures are written after the runs ended (whose end may prune in the background).
     old = time.time() - 2 * ORPHAN_GRACE_SECONDS
     for name in pictures:
-        path = store.path_of(root, store.put(root, pngs[name]))
+        path = os.path.join(root, store.key_of(store.put(pictures_store, pngs[name])))
         if name != "fresh":  # a picture a worker just wrote, its result not stored yet
             os.utime(path, (old, old))
-    partial = root / "ab" / "left-by-a-crash.part"
+    partial = Path(root) / "visual" / "ab" / "left-by-a-crash.part"
     partial.parent.mkdir(parents=True, exist_ok=True)
     partial.write_bytes(b"half a png")
     os.utime(partial, (old, old))
     assert prune(app) == 3  # the expired run's picture, the orphan and the partial write
-    left = {name for name, sha in pictures.items() if store.path_of(root, sha).exists()}
+    left = {name for name, sha in pictures.items() if pictures_store.exists(store.key_of(sha))}
     assert left == {"approved", "rejected", "superseded", "shown", "fresh"} and not partial.exists()
 
 

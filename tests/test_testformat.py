@@ -206,6 +206,11 @@ def test_expect_screenshot_bounds_its_fields_and_names():
                     "threshold": 0.3, "fullPage": False}
     assert one_problem({"expect_screenshot": "x", "maxDiffPixelRatio": 1.5}).endswith(
         '"maxDiffPixelRatio" must be at most 1.0 (got 1.5)')
+    loosened = validate_steps([{"expect_screenshot": "x", "maxDiffPixelRatio": 0.01, "maxDiffPixels": 50}])[0]
+    assert list(loosened) == ["action", "name", "maxDiffPixels", "maxDiffPixelRatio"]  # canonical order
+    assert one_problem({"expect_screenshot": "x", "maxDiffPixels": -1}).endswith('"maxDiffPixels" must be at least 0 (got -1)')
+    assert one_problem({"expect_screenshot": "x", "maxDiffPixels": 0.5}).endswith(
+        '"maxDiffPixels" must be a whole number (got 0.5)')
     assert one_problem({"expect_screenshot": "x", "mask": [T] * 21}).endswith('"mask" holds at most 20 targets (got 21)')
     assert one_problem({"expect_screenshot": "x", "mask": [{"css": ""}]}).endswith('"mask.css" item 1 must not be empty')
     assert one_problem({"expect_screenshot": "x" * 101}).startswith('test "T": step 1 (expect_screenshot): "name" is too long')

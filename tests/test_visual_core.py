@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from sentri.review import views
+from sentri.stores import FolderStore
 from sentri.visual import limits, store
 from sentri.visual.compare import compare
 from sentri.visual.shot import stable_screenshot
@@ -70,6 +72,17 @@ def test_a_red_square_is_counted_boxed_and_painted_red_in_the_diff():
 def test_a_change_under_the_allowed_ratio_passes_but_still_shows_its_diff():
     result = compare(_png(_white()), _with_square((0, 0, 10, 10)), max_diff_pixel_ratio=0.01)
     assert result.passed and result.diff_pixels == 100 and result.diff_png is not None
+
+
+def test_no_pixel_may_differ_unless_max_diff_pixels_or_ratio_allows_it_and_both_allow_the_smaller():
+    """Playwright's rule: no tolerance by default; with both allowances set, the stricter one counts."""
+    expected, hundred = _png(_white()), _with_square((0, 0, 10, 10))  # 100 of 20,000 pixels: 0.5%
+    assert not compare(expected, hundred).passed
+    assert compare(expected, hundred, max_diff_pixels=100).passed
+    assert not compare(expected, hundred, max_diff_pixels=99).passed
+    assert compare(expected, hundred, max_diff_pixel_ratio=0.005).passed
+    assert not compare(expected, hundred, max_diff_pixels=1_000, max_diff_pixel_ratio=0.004).passed
+    assert not compare(expected, hundred, max_diff_pixels=99, max_diff_pixel_ratio=0.5).passed
 
 
 def test_the_threshold_forgives_a_slight_shade_and_zero_forgives_nothing():
@@ -153,15 +166,18 @@ def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alon
 
 
 def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
+    artifacts = FolderStore(tmp_path)
     with pytest.raises(ValueError, match="stored image is refused: 2000x100000 pixels"):
-        store.put(tmp_path, _claiming(2_000, 100_000))
+        store.put(artifacts, _claiming(2_000, 100_000))
     assert not any(tmp_path.iterdir())
-    assert store.read(tmp_path, store.put(tmp_path, _png(_white()))) == _png(_white())
+    assert store.read(artifacts, store.put(artifacts, _png(_white()))) == _png(_white())
 
 
-@pytest.mark.parametrize("options", [{"threshold": 1.5}, {"max_diff_pixel_ratio": -0.1}])
-def test_options_out_of_range_are_refused(options):
-    with pytest.raises(ValueError, match="must be between 0 and 1"):
+@pytest.mark.parametrize("options, why", [({"threshold": 1.5}, "must be between 0 and 1"),
+                                          ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
+                                          ({"max_diff_pixels": -1}, "must not be negative")])
+def test_options_out_of_range_are_refused(options, why):
+    with pytest.raises(ValueError, match=why):
         compare(_png(_white()), _png(_white()), **options)
 
 
@@ -248,33 +264,31 @@ def test_a_locator_screenshot_is_the_size_of_its_element(browser):
         assert image.size == (300, 120)
 
 
-def _job(visual_root, **fields):
-    """What Snapshots reads of a TestJob."""
+def _job(folder, **fields):
+    """What Snapshots reads of a TestJob: its pictures go to the artifact store of this folder."""
     return SimpleNamespace(**{"uses_secrets": False, "step_timeout_ms": 5000, "baselines": {},
-                              "rejected_shots": {}, "visual_root": visual_root, **fields})
+                              "rejected_shots": {}, "artifacts": FolderStore(folder), **fields})
 
 
 def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, tmp_path):
     blocked = tmp_path / "visual"
     blocked.write_text("a file where the store's folder should be")  # every write under it fails, even as root
-    snapshots = Snapshots(_job(blocked))
+    snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
         with pytest.raises(AssertionError, match="the screenshot could not be stored"):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
-    assert snapshots.entries[0]["status"] == "new"
+    assert snapshots.entries == []  # an entry would name a picture that is not there
 
 
 def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_path):
     """A baseline stored before the limits existed: put() would refuse it now, so it is written directly."""
-    root = tmp_path / "visual"
     old = _claiming(8_000, 720)
     sha = store.digest(old)
-    store.path_of(root, sha).parent.mkdir(parents=True)
-    store.path_of(root, sha).write_bytes(old)
-    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+    FolderStore(tmp_path).put_bytes(store.key_of(sha), old, "image/png")
+    snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
         with pytest.raises(AssertionError, match='screenshot "home" could not be compared: The expected image '
@@ -289,7 +303,7 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
     The height limit is lowered so that a 2000-pixel page is over it: Chromium need not draw 33,000 pixels."""
     monkeypatch.setattr(limits, "MAX_HEIGHT", 1_000)
     root = tmp_path / "visual"
-    snapshots = Snapshots(_job(root))
+    snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
         await page.evaluate("document.body.style.height = '2000px'")
@@ -302,9 +316,9 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
 
 
 def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff(browser, tmp_path):
-    root = tmp_path / "visual"
-    sha = store.put(root, _png(_white()))
-    snapshots = Snapshots(_job(root, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
+    artifacts = FolderStore(tmp_path)
+    sha = store.put(artifacts, _png(_white()))
+    snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
         with pytest.raises(AssertionError, match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
@@ -314,4 +328,32 @@ def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff
     _on_page(browser, take)
     (entry,) = snapshots.entries
     assert entry["status"] == "changed" and entry["box"] == [0, 0, 1280, 720]
-    assert _pixels(store.read(root, entry["diffSha256"])).shape == (720, 1280, 3)
+    assert _pixels(store.read(artifacts, entry["diffSha256"])).shape == (720, 1280, 3)
+
+
+def test_a_match_within_the_allowance_names_only_pictures_that_were_stored(browser, tmp_path, monkeypatch):
+    """Finding 6: the actual picture of a match within the allowance was never stored, yet linked."""
+    artifacts = FolderStore(tmp_path)
+    snapshots = Snapshots(_job(tmp_path))
+
+    async def take(page):
+        baseline = {"id": 1, "sha256": store.put(artifacts, await stable_screenshot(page))}
+        snapshots.job.baselines = {"home@1280x720": baseline, "again@1280x720": baseline}
+        await page.locator("#card").evaluate("card => card.textContent = 'A card, reworded'")
+        step = {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.05}
+        await snapshots(page, 2, step)
+        monkeypatch.setattr(store, "put", _full_disk)
+        await snapshots(page, 3, {**step, "name": "again"})
+
+    _on_page(browser, take)
+    stored, unstored = snapshots.entries
+    assert stored["status"] == "matched" and 0 < stored["ratio"] <= 0.05
+    for sha in (stored["sha256"], stored["expectedSha256"], stored["diffSha256"]):
+        assert store.read(artifacts, sha) is not None
+    assert unstored["status"] == "matched" and {"sha256", "diffSha256"}.isdisjoint(unstored)
+    (shown,) = views.snapshots([unstored], lambda sha: f"/visual/{sha}.png")
+    assert shown["actualUrl"] is None and shown["diffUrl"] is None and shown["expectedUrl"] is not None
+
+
+def _full_disk(_store, _data):
+    raise OSError(28, "No space left on device")

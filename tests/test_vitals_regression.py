@@ -29,8 +29,12 @@ def _baseline(runs=5, around=500, jitter=50, seed=1):
     return [_page([around + rng.uniform(-jitter, jitter) for _ in range(5)]) for _ in range(runs)]
 
 
+def _runs(count):
+    return [f"RUN-{n}" for n in range(count, 0, -1)]
+
+
 def _judge(config, current, baseline=None, runs=5):
-    return regression.evaluate(config, [current], _baseline() if baseline is None else baseline, runs)
+    return regression.evaluate(config, [current], _baseline() if baseline is None else baseline, _runs(runs))
 
 
 def test_a_page_300_ms_slower_over_5_samples_is_flagged_with_its_evidence():
@@ -55,11 +59,22 @@ def test_each_threshold_and_alpha_alone_can_clear_a_real_slowdown():
     assert not _judge({**LCP, "alpha": p / 2}, two)["findings"]
 
 
-def test_one_sample_can_never_be_significant_which_is_why_samples_exist():
+def test_one_sample_proves_little_against_five_but_passes_alpha_against_25():
     one = {"testId": "TST-1", "testName": "paced", "url": URL, "lcp": 5000}
-    baseline = [{"testId": "TST-1", "url": URL, "lcp": 500 + i} for i in range(5)]
-    found = regression.evaluate(LCP, [one], baseline, 5)
+    five = [{"testId": "TST-1", "url": URL, "lcp": 500 + i} for i in range(5)]
+    found = regression.evaluate(LCP, [one], five, _runs(5))
     assert found["compared"] == 1 and found["findings"] == []  # p = 1/6 > 0.05
+    # 25 distinct baseline samples (5 runs of 5): one reading above them all has p = 1/26 = 0.038 < 0.05.
+    twenty_five = [_page([500 + 5 * run + i for i in range(5)]) for run in range(5)]
+    (finding,) = regression.evaluate(LCP, [one], twenty_five, _runs(5))["findings"]
+    assert finding["pValue"] == pytest.approx(1 / 26, rel=1e-3) == pytest.approx(regression.smallest_p(1, 25))
+
+
+@pytest.mark.parametrize("n, m", [(1, 5), (1, 20), (1, 25), (2, 10), (5, 15), (5, 25), (8, 45)])
+def test_the_smallest_p_is_one_over_n_plus_m_choose_n_without_ties(n, m):
+    """What the README and the settings card state: every sample above every baseline sample, no ties."""
+    p = regression.p_value([1000.0 + i for i in range(n)], [float(i) for i in range(m)])
+    assert p == pytest.approx(regression.smallest_p(n, m))
 
 
 def test_no_baseline_is_not_evaluated_and_never_fails():
@@ -86,9 +101,9 @@ def test_cls_uses_its_own_unitless_minimum_and_ties_are_no_evidence():
     config = {"cls": {"maxIncreasePct": 10, "minIncrease": 0.05}}
     zeros = [{"testId": "TST-1", "url": URL, "cls": 0, "samples": {"cls": [0, 0, 0]}} for _ in range(5)]
     assert regression.evaluate(config, [{"testId": "TST-1", "url": URL, "cls": 0, "samples": {"cls": [0] * 5}}],
-                               zeros, 5)["findings"] == []
+                               zeros, _runs(5))["findings"] == []
     shifted = {"testId": "TST-1", "url": URL, "cls": 0.2, "samples": {"cls": [0.2, 0.21, 0.19, 0.2, 0.2]}}
-    (finding,) = regression.evaluate(config, [shifted], zeros, 5)["findings"]
+    (finding,) = regression.evaluate(config, [shifted], zeros, _runs(5))["findings"]
     assert finding["rule"] == "cls_regression" and finding["increasePct"] is None  # from a zero baseline
 
 

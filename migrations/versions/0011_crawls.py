@@ -1,4 +1,4 @@
-"""Crawls (issue 13): a crawl's pages, skips, diff and drafts; runs that crawl first (phase), page checks
+"""Crawls: a crawl's pages, skips, diff and drafts; runs that crawl first (phase), page checks
 (results with the page they load) and drafts that remember their source page.
 
 Revision ID: 0011

@@ -1,4 +1,4 @@
-"""Visual snapshots and healing locators (issue 15): screenshot baselines and heal proposals waiting for a
+"""Visual snapshots and healing locators: screenshot baselines and heal proposals waiting for a
 person, each result's snapshots and healed steps, each test's locator hints and heal count, and the
 project's strict switch.
 

@@ -1,4 +1,4 @@
-"""A crawl's page and broken-page counts in columns of their own (issue 27): a list of crawls shows them
+"""A crawl's page and broken-page counts in columns of their own: a list of crawls shows them
 without reading any crawl's pages. Crawls already stored are counted once here, one at a time.
 
 Revision ID: 0013

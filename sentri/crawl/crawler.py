@@ -8,7 +8,9 @@ signature, that pattern's other URLs are skipped as `duplicate_structure`).
 
 What it keeps is bounded (limits.py): each page record as it comes back, and the pages together: once the
 next page would take them past `max_bytes` (limits.MAX_CRAWL_BYTES), the crawl stops, that page and every
-URL still queued are skipped as `crawl_size`, and a note says so.
+URL still queued are skipped as `crawl_size`, and a note says so. At the crawl's time limit the pages being
+visited and every URL still queued are skipped as `time_limit`; on a stop asked for, the queued ones as
+`stopped`.
 
 Not done: routes a single-page app reaches only by script (pushState on a click of an element without an
 href) are not followed; the crawler clicks nothing but harmless forms' submit buttons (fill_forms).
@@ -69,10 +71,11 @@ class CrawlOutcome:
     notes: list[str] = field(default_factory=list)
     robots: bool = False  # a robots.txt was found and read
     sitemap_urls: int = 0
+    all_listed: bool = True  # every URL refused is in `skipped` (the diff judges "removed" only then)
 
     def as_json(self) -> dict:
         return {"pages": self.pages, "skipped": self.skipped, "notes": self.notes, "robots": self.robots,
-                "sitemapUrls": self.sitemap_urls}
+                "sitemapUrls": self.sitemap_urls, "allListed": self.all_listed}
 
 
 NewContext = Callable[..., Awaitable]
@@ -113,11 +116,13 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
         frontier.offer(url, 1, "sitemap")
 
     running: dict[asyncio.Task, QueuedURL] = {}
-    stopped = full = False
+    stopped = full = timed_out = False
     stored = 2  # bytes of the pages as stored: "[]", then each page (limits.entry_size)
     try:
         while True:
-            if not stopped and should_stop is not None and should_stop():
+            if not stopped and time.monotonic() >= options.deadline:
+                stopped = timed_out = True
+            elif not stopped and should_stop is not None and should_stop():
                 stopped = True
                 outcome.notes.append(f"stopped early on request after {frontier.visited} page(s)")
             while not stopped and len(running) < max(1, min(options.concurrency, MAX_CONCURRENCY)):
@@ -133,8 +138,10 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED,
                                          timeout=max(0.0, left) if math.isfinite(left) else None)
             if not done:  # the wall clock ran out while pages were being visited: they are given up
-                stopped = True
+                stopped = timed_out = True
                 outcome.notes.append(f"{len(running)} page(s) being visited at the crawl's time limit were given up")
+                for item in sorted(running.values(), key=frontier_order):
+                    frontier.skip(item.url, "time_limit")
                 break
             for task in sorted(done, key=lambda t: frontier_order(running[t])):
                 item = running.pop(task)
@@ -161,8 +168,8 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     if frontier.queued:
-        frontier.drain("crawl_size" if full else "stopped" if stopped else "max_pages")
-    outcome.skipped = frontier.skipped
+        frontier.drain("crawl_size" if full else "time_limit" if timed_out else "stopped" if stopped else "max_pages")
+    outcome.skipped, outcome.all_listed = frontier.skipped, not frontier.unlisted
     if frontier.unlisted:
         outcome.notes.append(f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
                              "refusal(s) not listed")

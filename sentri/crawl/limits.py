@@ -2,7 +2,7 @@
 each page record, the skip list and the crawl's pages as a whole have a size in bytes they never pass.
 
 A site is free to be hostile: one page of 105 KB gzip, built out by its own script, once made a 266 MB
-crawl record (issue 27). So the bounds apply three times: in the page, where FACTS_SCRIPT (structure.py)
+crawl record. So the bounds apply three times: in the page, where FACTS_SCRIPT (structure.py)
 cuts what it reads before it crosses into Python; as Python receives anything (the page listener, the
 frontier); and authoritatively here, on the page records and the outcome just before they are stored
 (after secrets are masked, which may lengthen a text).
@@ -249,7 +249,8 @@ def notes(values: Any) -> list[str]:
 
 
 def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
-    """Return a crawl's outcome as it is stored: its pages, skips and notes bounded, and a note of what was left out."""
+    """Return a crawl's outcome as it is stored: its pages, skips and notes bounded, a note of what was left
+    out, and `allListed`: nothing was."""
     pages, total = [], 2
     records = _dicts(raw.get("pages"), MAX_PAGES)
     for record in records:
@@ -265,7 +266,9 @@ def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
     if unlisted:
         extra.append(f"{unlisted} more skipped URL(s) not listed: the list takes at most {megabytes(MAX_SKIPPED_BYTES)}")
     given = raw.get("notes") if isinstance(raw.get("notes"), list) else []
-    return {**raw, "pages": pages, "skipped": kept, "notes": notes([*given, *extra])}
+    # Whether every page visited and every URL refused is still listed: what the diff may call removed.
+    listed = raw.get("allListed", True) is True and not unlisted and len(pages) == len(records)
+    return {**raw, "pages": pages, "skipped": kept, "notes": notes([*given, *extra]), "allListed": listed}
 
 
 def megabytes(count: int) -> str:

@@ -8,9 +8,11 @@ template's many instances; each refused URL is kept with its reason:
   ``max_pages``;
 * ``per_pattern`` (5): URLs queued per `pattern()` — ``/items/1`` … ``/items/200`` cost at most 5, and a
   calendar's ``?month=`` chain or ``/calendar/2026/12`` chain stops after 5 — ``trap``;
-* ``per_prefix`` (50): URLs queued per first path segment (``/blog/...``), for slugs that share no
-  pattern — ``trap``;
-* ``per_param_values`` (10): distinct values per query parameter per path (``/search?color=``) — ``trap``;
+* ``per_param_values`` (10): distinct values per query parameter per path (``/search?color=``) — ``facet``;
+* ``per_prefix`` (50): URLs queued per first path segment (a *section*: ``/blog/...``), for slugs that share no
+  pattern. Past it a section's URLs are not refused but deferred: they wait until every other URL found has
+  been visited, then take what ``max_pages`` leaves (a flat site of 70 apps under ``/examples/`` and a
+  ``max_pages`` of 80 visits them all). Those the budget never reaches are skipped as ``section_cap``;
 * another origin or scheme — ``offsite``; robots.txt — ``robots``; longer than limits.MAX_URL (a cut URL
   would be another page) — ``too_long``;
 * a spelling of a URL already seen (a fragment, a tracking parameter, another query order) — ``duplicate``.
@@ -23,7 +25,8 @@ limits.MAX_URL; the refusals past that are counted (``unlisted``).
 
 Levels are strict: a URL of depth d+1 is handed out only when every page of depth d is done, and a URL
 whose pattern has pages in flight waits while the structure rule may still decide it — so with any
-concurrency the same pages are visited (the order within a level may differ).
+concurrency the same pages are visited (the order within a level may differ). Deferred URLs join the levels
+only when every level is empty and no page is in flight, so they too are the same at any concurrency.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _NUMBER = re.compile(r"^\d+(?:[-_.]\d+)*$")  # 17, 2026-11, 1.5
 _ID = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[a-f]*\d)[0-9a-f]{12,})$", re.I)
 # Pages of one pattern visited with one signature before the pattern's other URLs are skipped.
 SAME_STRUCTURE_VISITS = 2
+PER_PATTERN, PER_PREFIX, PER_PARAM_VALUES = 5, 50, 10  # the Frontier's caps (see above)
 
 
 def _tracking(key: str) -> bool:
@@ -99,7 +103,8 @@ def pattern(url: str) -> str:
     return "/".join(segments) + ("?" + "&".join(keys) if keys else "")
 
 
-def _prefix(url: str) -> str:
+def section_of(url: str) -> str:
+    """Return the URL's first path segment (its section: /blog for /blog/2026/hello)."""
     return "/" + urlsplit(url).path.lstrip("/").split("/", 1)[0]
 
 
@@ -110,13 +115,14 @@ class QueuedURL:
     source: str  # "start" | "crawlPages" | "sitemap" | "link"
     parent: str | None
     pattern: str
+    deferred: bool = False  # past its section's cap (per_prefix): visited after the rest of the site
 
 
 class Frontier:
     """Breadth-first queue of same-origin URLs, with caps against traps; no I/O."""
 
-    def __init__(self, base: str, *, max_pages: int = 30, max_depth: int = 3, per_pattern: int = 5,
-                 per_prefix: int = 50, per_param_values: int = 10,
+    def __init__(self, base: str, *, max_pages: int = 30, max_depth: int = 3, per_pattern: int = PER_PATTERN,
+                 per_prefix: int = PER_PREFIX, per_param_values: int = PER_PARAM_VALUES,
                  allowed: Callable[[str], bool] | None = None, max_skipped: int = limits.MAX_SKIPPED) -> None:
         self.base = base
         self.max_pages = max_pages
@@ -133,6 +139,7 @@ class Frontier:
         self._refused = 0  # skipped URLs never accepted
         self._seen: set[str] = set()  # accepted URLs, queued or handed out
         self._levels: dict[int, deque[QueuedURL]] = defaultdict(deque)
+        self._deferred: deque[QueuedURL] = deque()  # past per_prefix: visited once everything else is
         self._patterns: Counter[str] = Counter()
         self._prefixes: Counter[str] = Counter()
         self._values: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -169,23 +176,24 @@ class Frontier:
             return self._skip(normal, reason)
         self._seen.add(normal)
         self._patterns[shape] += 1
-        self._prefixes[_prefix(normal)] += 1
+        prefix = section_of(normal)
+        crowded = self._prefixes[prefix] >= self.per_prefix
+        self._prefixes[prefix] += 1
         path = urlsplit(normal).path
         for key, value in parse_qsl(urlsplit(normal).query, keep_blank_values=True):
             self._values[(path, key)].add(value)
-        self._levels[depth].append(QueuedURL(normal, depth, source, parent, shape))
+        item = QueuedURL(normal, depth, source, parent, shape, deferred=crowded)
+        (self._deferred if crowded else self._levels[depth]).append(item)
         return None
 
     def _trap(self, url: str, shape: str) -> str | None:
         if self._patterns[shape] >= self.per_pattern:
             return "trap"
-        if self._prefixes[_prefix(url)] >= self.per_prefix:
-            return "trap"
         parts = urlsplit(url)
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             values = self._values[(parts.path, key)]
             if value not in values and len(values) >= self.per_param_values:
-                return "trap"
+                return "facet"
         return None
 
     def skip(self, url: str, reason: str) -> None:
@@ -213,6 +221,9 @@ class Frontier:
         """Hand out the next URL to visit, or None when nothing may start now (see `pending`)."""
         while self.handed_out < self.max_pages:
             level = min((d for d, queue in self._levels.items() if queue), default=None)
+            if level is None and self._deferred and not any(self._in_flight.values()):
+                self._release_deferred()
+                continue
             if level is None or any(self._in_flight[d] for d in range(level)):
                 return None
             queue = self._levels[level]
@@ -231,6 +242,12 @@ class Frontier:
             else:
                 return None
         return None
+
+    def _release_deferred(self) -> None:
+        """Queue the deferred URLs at their depths: the rest of the site is done and the budget has room."""
+        while self._deferred:
+            item = self._deferred.popleft()
+            self._levels[item.depth].append(item)
 
     def _structure_verdict(self, shape: str) -> str:
         seen = self._signatures[shape]
@@ -253,7 +270,7 @@ class Frontier:
 
     @property
     def queued(self) -> int:
-        return sum(len(queue) for queue in self._levels.values())
+        return sum(len(queue) for queue in self._levels.values()) + len(self._deferred)
 
     @property
     def found(self) -> int:
@@ -261,10 +278,13 @@ class Frontier:
         return len(self._seen) + self._refused
 
     def drain(self, reason: str) -> None:
-        """Record every URL still queued as skipped for `reason` (the crawl ended)."""
-        for depth in sorted(self._levels):
-            while self._levels[depth]:
-                self._skip(self._levels[depth].popleft().url, reason)
+        """Record every URL still queued as skipped for `reason` (the crawl ended); a deferred one that the
+        page budget never reached as ``section_cap``."""
+        left = [item for depth in sorted(self._levels) for item in self._levels[depth]] + list(self._deferred)
+        self._levels.clear()
+        self._deferred.clear()
+        for item in left:
+            self._skip(item.url, "section_cap" if item.deferred and reason == "max_pages" else reason)
 
 
 def _repeated(signatures: list[str]) -> bool:

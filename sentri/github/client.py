@@ -1,6 +1,6 @@
 """A few calls to GitHub's REST API with one token: the sticky comment and commit statuses.
 
-GitHub's answers are handled as GitHub documents them (shared/real-world/github/FACTS.md):
+GitHub's answers are handled as GitHub documents them (docs/github.md):
 401/403/404 become a readable sentence, secondary rate limits (403/429 with `retry-after` or
 `x-ratelimit-reset`) are waited out with exponential backoff within a retry budget, and 502/503/504
 and lost connections are retried twice (never a comment POST that may have gone through). Every

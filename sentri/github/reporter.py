@@ -4,7 +4,7 @@ The caller's `githubToken` is request-scoped: the reporter holds it in memory fo
 drops it when the run's final report is posted. It is never written to the database, a log or an
 error message; a run whose server restarted before it ended cannot post, and says so.
 
-GitHub's answers are handled as GitHub documents them (shared/real-world/github/FACTS.md):
+GitHub's answers are handled as GitHub documents them (docs/github.md):
 401/403/404 become a readable message on the run (`integrations.github`), never a failed run;
 secondary rate limits (403/429 with `retry-after` or `x-ratelimit-reset`) are waited out with
 exponential backoff within SENTRI_GITHUB_RETRY_SECONDS. Every request goes through the SSRF guard,

@@ -4,8 +4,10 @@ A baseline belongs to one screenshot of one test, keyed by (test, name, browser,
 image lives in the visual store (visual.py), named by its SHA-256, so the same picture is one file. At most
 one approved and one pending row per key are kept current: a new picture replaces the pending one.
 
-A heal proposal names a step whose target matched nothing (or too much) and the target that found the
-same element; accepting it changes the test's step, rejecting it stops that heal from happening again."""
+A heal proposal names a target that matched nothing (or too much), the first step using it, and the target
+that found the same element; accepting it changes every step of the test using the old target, rejecting it
+stops that heal from happening again. It is withdrawn when a later run of the test fails, and stale when the
+test no longer uses the old target (or another proposal for it was accepted)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ..models import PublicIdMixin
 from ..timestamps import UTCDateTime, utcnow
 
 BASELINE_STATUSES = ("pending", "approved", "rejected", "superseded")
-HEAL_STATUSES = ("pending", "accepted", "rejected", "stale")
+HEAL_STATUSES = ("pending", "accepted", "rejected", "stale", "withdrawn")
 
 
 class Baseline(PublicIdMixin, db.Model):
@@ -66,12 +68,12 @@ class HealProposal(PublicIdMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     test_id: Mapped[int] = mapped_column(ForeignKey("tests.id", ondelete="CASCADE"))
-    step: Mapped[int] = mapped_column(Integer)  # numbered from 1
+    step: Mapped[int] = mapped_column(Integer)  # the first step using old_target that healed, numbered from 1
     old_target: Mapped[dict[str, Any]] = mapped_column(JSON)
     new_target: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    seen: Mapped[int] = mapped_column(Integer, default=1)  # runs that healed the step this way
+    seen: Mapped[int] = mapped_column(Integer, default=1)  # passing runs that healed the target this way
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))  # USR-n, "cli", or the RUN-n that withdrew it

@@ -3,8 +3,9 @@ pending heal proposals), and the decisions on them, one at a time or in bulk.
 
 - Approving a baseline makes it the key's baseline (the one before is superseded); rejecting keeps the
   old one, and the same picture fails as rejected from then on.
-- Accepting a heal proposal changes the test's step to the new target (the test stays approved);
-  rejecting it stops that heal, so the test fails as it would without healing.
+- Accepting a heal proposal changes every step of the test that uses its broken target to the new one
+  (the test stays approved), unless heal_rules.py refuses the new target for those steps now; rejecting it
+  stops that heal, so the test fails as it would without healing.
 - A bulk decision checks every id first: one unknown id changes nothing."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..extensions import db
 from ..models import Project, Run, TestCase, User, get_or_404, parse_public_id, utcnow
 from ..testformat import TestFormatError, validate_steps
 from ..timestamps import isoformat
+from .heal_rules import rules_for, steps_using
 from .models import Baseline, HealProposal
 
 KINDS = {"TST": TestCase, "BSL": Baseline, "HEA": HealProposal}
@@ -53,18 +55,25 @@ def accept_heal(row: HealProposal, user: User | None) -> None:
         raise Conflict(f"{row.public_id} is {row.status}, not waiting for review.")
     test = db.session.get(TestCase, row.test_id)
     steps = [dict(step) for step in test.steps]
-    if row.step > len(steps) or steps[row.step - 1].get("target") != row.old_target:
+    using = steps_using(steps, row.old_target)
+    if not using:
         row.status = "stale"
-        raise Conflict(f"{row.public_id} no longer applies: step {row.step} of {test.public_id} changed since.")
-    steps[row.step - 1]["target"] = row.new_target
+        raise Conflict(f"{row.public_id} no longer applies: no step of {test.public_id} has its old target since "
+                       "the test changed.")
+    refusal = rules_for(steps, row.old_target).refusal(row.new_target)
+    if refusal:  # stored before these rules, or a step using the target was added since
+        raise Conflict(f"{row.public_id} cannot be applied: {refusal}.")
+    for index in using:
+        steps[index - 1]["target"] = row.new_target
     try:  # the new target came from a web page: it must be a target the test format accepts
         steps = validate_steps(steps, f"test {test.public_id}")
     except TestFormatError as exc:
         raise Conflict(f"{row.public_id} cannot be applied: {exc}") from None
     test.steps, test.updated_at = steps, utcnow()  # still approved: a person just chose this target
-    db.session.execute(update(HealProposal).where(
-        HealProposal.test_id == row.test_id, HealProposal.step == row.step, HealProposal.status == "pending",
-        HealProposal.id != row.id).values(status="stale"))
+    for other in db.session.scalars(select(HealProposal).where(
+            HealProposal.test_id == row.test_id, HealProposal.status == "pending", HealProposal.id != row.id)):
+        if other.old_target == row.old_target:  # made for the same broken target: it no longer applies
+            other.status = "stale"
     row.status, row.reviewed_at, row.reviewed_by = "accepted", utcnow(), _actor(user)
 
 
@@ -182,9 +191,12 @@ def serialize_baseline(row: Baseline, image_url) -> dict[str, Any]:
 
 
 def serialize_heal(row: HealProposal) -> dict[str, Any]:
+    """The API form of a heal proposal; `steps` are the ones accepting it would change now."""
+    test = db.session.get(TestCase, row.test_id)
     return {
         "id": row.public_id, "kind": "heal", "status": row.status, "testId": TestCase.format_id(row.test_id),
-        "step": row.step, "from": row.old_target, "to": row.new_target, "seen": row.seen,
+        "step": row.step, "steps": steps_using(test.steps, row.old_target) if test else [],
+        "from": row.old_target, "to": row.new_target, "seen": row.seen,
         "runId": Run.format_id(row.run_id), "createdAt": isoformat(row.created_at),
         "reviewedAt": isoformat(row.reviewed_at), "reviewedBy": row.reviewed_by,
     }

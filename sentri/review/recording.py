@@ -2,7 +2,11 @@
 
 - A screenshot with no approved baseline, or one that changed, becomes the key's *pending* baseline (one
   per key: a newer picture replaces it; the same picture again changes nothing).
-- A healed step becomes (or counts again on) the step's pending heal proposal; the test's heal count grows.
+- The healed steps of a passing test become (or count again on) one pending heal proposal per broken
+  target: the steps sharing a target heal the same way, and accepting the proposal changes them all. A
+  target heal_rules.py refuses is not stored, whatever the worker sent. A failing test makes none and
+  withdraws the ones waiting: its run is no evidence that they find the right element. A result that healed
+  grows the test's heal count either way.
 - A passing test's element descriptions become its locator hints, for the next run to heal from.
   Page text in both is kept within hints.MAX_HINT_CHARS (a longer value is left out, a longer heal dropped).
 
@@ -15,11 +19,12 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Run, TestCase, utcnow
 from ..timestamps import isoformat
+from .heal_rules import key, rules_for, steps_using
 from .hints import clean, within_limit
 from .models import Baseline, HealProposal
 
@@ -51,9 +56,11 @@ def record(run_id: int, test_id: int, status: str, snapshots: list[dict] | None,
         project_id, browser, device = _project_and_run(run_id)
         for entry in snapshots:
             changed |= _baseline(entry, test, run_id, project_id, browser, device)
+    if status == "failed" and test.heal_count:
+        _withdraw(test, run_id)
+    elif healed and status == "passed":
+        changed |= _proposals(healed, test, run_id)
     if healed:
-        for entry in healed:
-            changed |= _proposal(entry, test, run_id)
         test.heal_count = (test.heal_count or 0) + 1
     if hints and status == "passed":
         _hints(test, hints)
@@ -86,25 +93,48 @@ def _baseline(entry: dict, test: TestCase, run_id: int, project_id: int, browser
     return True
 
 
-def _proposal(entry: dict, test: TestCase, run_id: int) -> bool:
-    index = entry.get("step")
-    if not isinstance(index, int) or not 1 <= index <= len(test.steps) or "target" not in test.steps[index - 1]:
-        return False
-    if not isinstance(entry.get("to"), dict) or not within_limit(entry["to"]):
+def _proposals(entries: list[dict], test: TestCase, run_id: int) -> bool:
+    """One proposal per broken target, for all the healed steps that share it."""
+    groups: dict[str, list[dict]] = {}
+    for entry in entries:
+        index = entry.get("step")
+        if isinstance(index, int) and 1 <= index <= len(test.steps) and "target" in test.steps[index - 1]:
+            groups.setdefault(key(test.steps[index - 1]["target"]), []).append(entry)
+    waiting = list(db.session.scalars(select(HealProposal).where(
+        HealProposal.test_id == test.id, HealProposal.status == "pending").order_by(HealProposal.id)))
+    changed = False
+    for group in groups.values():
+        changed |= _proposal(group, test, run_id, waiting)
+    return changed
+
+
+def _proposal(group: list[dict], test: TestCase, run_id: int, waiting: list[HealProposal]) -> bool:
+    old = test.steps[group[0]["step"] - 1]["target"]  # as written, {{NAME}} and all: never a substituted secret
+    new = group[-1].get("to")  # the newest way to find the element wins
+    if not isinstance(new, dict) or not within_limit(new):
         return False  # page text too long to be an exact locator: not a heal a person should accept
-    old = test.steps[index - 1]["target"]  # as written, {{NAME}} and all: never a substituted secret
-    row = db.session.scalar(select(HealProposal).where(
-        HealProposal.test_id == test.id, HealProposal.step == index, HealProposal.status == "pending").limit(1))
+    if rules_for(test.steps, old).refusal(new):
+        return False  # a count, an assertion's own text, a lost position: not a heal to offer
+    first = min(entry["step"] for entry in group)
+    row = next((row for row in waiting if row.old_target == old), None)
     if row is None:
-        row = HealProposal(project_id=test.project_id, test_id=test.id, step=index, old_target=old,
-                           new_target=entry["to"], status="pending", seen=0)
+        row = HealProposal(project_id=test.project_id, test_id=test.id, step=first, old_target=old,
+                           new_target=new, status="pending", seen=0)
         db.session.add(row)
-    elif row.new_target != entry["to"]:  # the newest way to find the element wins
-        row.new_target, row.seen = entry["to"], 0
-    row.old_target, row.run_id, row.seen = old, run_id, row.seen + 1
+        waiting.append(row)
+    elif row.new_target != new:
+        row.new_target, row.seen = new, 0
+    row.step, row.run_id, row.seen = first, run_id, row.seen + 1
     db.session.flush()
-    entry["from"], entry["proposalId"] = old, row.id
+    for entry in group:
+        entry["from"], entry["proposalId"] = old, row.id
     return True
+
+
+def _withdraw(test: TestCase, run_id: int) -> None:
+    db.session.execute(update(HealProposal).where(
+        HealProposal.test_id == test.id, HealProposal.status == "pending",
+    ).values(status="withdrawn", reviewed_at=utcnow(), reviewed_by=Run.format_id(run_id)))
 
 
 def _hints(test: TestCase, hints: dict) -> None:
@@ -151,9 +181,17 @@ def for_job(test: TestCase, browser: str, device: str, heal: bool) -> dict[str, 
         if hints.get("steps") == fields["steps_hash"]:
             fields["hints"] = {int(k): v for k, v in (hints.get("hints") or {}).items()}
         if test.heal_count:
+            # By the target each proposal heals, in the steps that use it now: one proposal serves them all.
             refused: dict[int, list[dict]] = {}
-            for step, target in db.session.execute(select(HealProposal.step, HealProposal.new_target).where(
-                    HealProposal.test_id == test.id, HealProposal.status == "rejected")):
-                refused.setdefault(step, []).append(target)
-            fields["heal_refused"] = refused
+            pending: dict[int, dict] = {}
+            for status, old, new in db.session.execute(
+                    select(HealProposal.status, HealProposal.old_target, HealProposal.new_target)
+                    .where(HealProposal.test_id == test.id, HealProposal.status.in_(("pending", "rejected")))
+                    .order_by(HealProposal.id)):
+                for index in steps_using(test.steps, old):
+                    if status == "rejected":
+                        refused.setdefault(index, []).append(new)
+                    else:
+                        pending[index] = new
+            fields["heal_refused"], fields["heal_pending"] = refused, pending
     return fields

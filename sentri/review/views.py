@@ -36,9 +36,10 @@ def snapshots(entries: list[dict] | None, image_url: Callable[[str], str] | None
 
 
 def healed(entries: list[dict] | None) -> list[dict[str, Any]]:
-    """The API form of a result's healed steps."""
+    """The API form of a result's healed steps; `reused`: the step went straight to a heal already made."""
     return [{"step": entry.get("step"), "from": entry.get("from"), "to": entry.get("to"),
-             "proposalId": HealProposal.format_id(entry.get("proposalId"))} for entry in entries or []]
+             "proposalId": HealProposal.format_id(entry.get("proposalId")), "reused": bool(entry.get("reused"))}
+            for entry in entries or []]
 
 
 def visual_diffs(entries: list[dict] | None) -> list[dict]:

@@ -23,6 +23,7 @@ from . import (
     health,
     pages,
     pages_account,
+    pages_baseline,
     pages_common,
     pages_crawls,
     pages_project,
@@ -32,7 +33,7 @@ from . import (
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_crawls, pages_project, pages_tests, pages_users)
+_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_tests, pages_users)
 
 
 def register_blueprints(app: Flask) -> None:

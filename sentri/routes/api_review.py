@@ -3,7 +3,7 @@ by one or in bulk, and the pictures (baselines, a run's screenshots and diffs) b
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, send_file, url_for
+from flask import Blueprint, jsonify, url_for
 from sqlalchemy import or_, select
 
 from .. import projects
@@ -15,7 +15,7 @@ from ..review import queue
 from ..review.models import Baseline
 from ..validation import json_object
 from ..visual import store
-from .api_runs import readable_run
+from .api_runs import readable_run, serve_artifact
 
 bp = Blueprint("api_review", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -58,12 +58,10 @@ def baseline(project_id, baseline_id, user):
 
 def _send(sha: str):
     try:
-        path = store.path_of(store.root(current_app.instance_path), sha)
+        key = store.key_of(sha)
     except ValueError:
-        path = None
-    if path is None or not path.exists():
-        raise NotFound(f"No picture {sha}.")
-    return send_file(path, mimetype="image/png", max_age=86400)  # named by its content: never changes
+        key = None
+    return serve_artifact(key, "image/png", f"No picture {sha}.", max_age=86400)  # named by its content: never changes
 
 
 @bp.get("/projects/<project_id>/visual/<sha>.png")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from .. import bearer, projects, runs, tokens
 from ..auth import authenticate_request, user_required
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..extensions import csrf, db
 from ..models import MAX_KEY, Result
 from ..runs import junit
+from ..stores import StoreError, artifact_store
 from .helpers import page_args, paginated
 
 bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
@@ -84,17 +83,24 @@ def junit_report(run_id):
                     headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
 
 
-def _artifact(run_id: str, position: int, kind: str):
+def serve_artifact(key: str | None, mimetype: str, missing: str, **options) -> Response:
+    """Answer with an artifact from the store (streamed from a bucket); 404 saying `missing` when it is gone."""
+    try:
+        response = artifact_store().response(key, mimetype, **options) if key else None
+    except StoreError as exc:
+        current_app.logger.warning("the artifact store did not answer: %s", exc)
+        raise Unavailable("The artifact store did not answer; try again shortly.") from None
+    if response is None:
+        raise NotFound(missing)
+    return response
+
+
+def _artifact(run_id: str, position: int, kind: str, mimetype: str, **options) -> Response:
     run = readable_run(run_id)
     result = db.session.query(Result).filter_by(run_id=run.id, position=position).one_or_none()
-    relative = getattr(result, kind) if result is not None else None
-    if not relative:
-        raise NotFound(f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).")
-    root = Path(current_app.instance_path).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or not path.exists():
-        raise NotFound(f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).")
-    return path
+    key = getattr(result, kind) if result is not None else None
+    return serve_artifact(key, mimetype, f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).",
+                          **options)
 
 
 # A position is a 32-bit column: a larger one would be a database error on PostgreSQL, not a miss.
@@ -103,12 +109,10 @@ POSITION = f"<int(max={MAX_KEY}):position>"
 
 @bp.get(f"/runs/<run_id>/results/{POSITION}/screenshot.png")
 def screenshot(run_id, position):
-    return send_file(_artifact(run_id, position, "screenshot"), mimetype="image/png")
+    return _artifact(run_id, position, "screenshot", "image/png")
 
 
 @bp.get(f"/runs/<run_id>/results/{POSITION}/trace.zip")
 def trace(run_id, position):
     """The failure's Playwright trace: open it with `playwright show-trace trace.zip`."""
-    path = _artifact(run_id, position, "trace")
-    return send_file(path, mimetype="application/zip", as_attachment=True,
-                     download_name=f"{run_id}-test{position}-trace.zip")
+    return _artifact(run_id, position, "trace", "application/zip", download_name=f"{run_id}-test{position}-trace.zip")

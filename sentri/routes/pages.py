@@ -18,7 +18,7 @@ from ..errors import Conflict, SentriError
 from ..extensions import csrf, db, limiter
 from ..models import Result, TestCase
 from ..review import views
-from ..runs import stats
+from ..runs import crawls, stats
 from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
 
@@ -94,7 +94,7 @@ def _project_list(errors: dict | None = None, values: dict | None = None, status
     sparks = {}
     for project in items:
         history = recent.get(project.id, [])
-        rates = [ui.pass_rate(r.passed, r.failed) if not r.is_active else None for r in history]
+        rates = [ui.pass_rate(r.passed, r.failed) for r in history]
         sparks[project.id] = ui.line_chart(
             rates, [r.public_id for r in history], width=120, height=28, y_max=100, label="pass rate"
         )
@@ -103,7 +103,7 @@ def _project_list(errors: dict | None = None, values: dict | None = None, status
             "pages/projects.html",
             projects=items,
             page=ui.Page(number, ui.PER_PAGE, total),
-            recent=recent,
+            last_runs=stats.last_runs([p.id for p in items]),
             sparks=sparks,
             errors=errors or {},
             values=values or {},
@@ -147,9 +147,12 @@ def _run_context(run) -> dict:
     project = run.project
     number = ui.page_number(request.args.get("page"))
     # Only the shown page becomes ORM objects: a run of 500 tests would otherwise load every result.
-    counts = dict(db.session.execute(
-        select(Result.status, func.count(Result.id)).where(Result.run_id == run.id).group_by(Result.status)).all())
+    tally = db.session.execute(select(Result.status, Result.skip_reason, func.count(Result.id))
+                               .where(Result.run_id == run.id).group_by(Result.status, Result.skip_reason)).all()
+    counts = {status: sum(n for s, _, n in tally if s == status) for status, _, _ in tally}
     done = sum(n for status, n in counts.items() if status not in ("queued", "running"))
+    ran = counts.get("passed", 0) + counts.get("failed", 0)  # quarantined ones too: they ran
+    skipped = {reason: n for status, reason, n in tally if status == "skipped"}
     page = ui.Page(number, RESULTS_PER_PAGE, sum(counts.values()))
     shown = list(db.session.scalars(
         select(Result).where(Result.run_id == run.id).order_by(Result.position)
@@ -176,7 +179,8 @@ def _run_context(run) -> dict:
                      # Screenshot steps worth a look (not those that matched), and healed targets.
                      "visual": [s for s in views.snapshots(result.snapshots, image) if s["status"] != "matched"],
                      "healed": views.healed(result.healed)})
-    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run), "done": done,
+    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run),
+            "shown_verdict": runs.shown_verdict(run), "done": done, "ran": ran, "not_run": ui.not_run(skipped),
             "budgets": budgets, "page": page}
 
 
@@ -184,7 +188,7 @@ def _run_context(run) -> dict:
 @login_required
 def run_page(run_id, user):
     run = runs.get(run_id)
-    return render_template("pages/run.html", **_run_context(run))
+    return render_template("pages/run.html", crawl=crawls.for_run(run), **_run_context(run))
 
 
 @bp.get("/runs/<run_id>/report")

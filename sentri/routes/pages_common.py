@@ -47,5 +47,5 @@ def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
 
 @bp.context_processor
 def _inject_user():
-    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.verdict,
+    return {"user": current_user(), "logout_form": LogoutForm(), "ui": ui, "verdict_of": runs.shown_verdict,
             "review_counts_of": queue.counts}

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
-from ..runs import gates, limits, stats, vitals
+from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
@@ -27,16 +27,17 @@ def project_home(project_id, user):
 # -- runs tab ---------------------------------------------------------------------------------------
 
 
-def _charts(project) -> dict:
-    history, _total = runs.list_for(project, limit=CHART_RUNS)
-    history = [r for r in reversed(history) if not r.is_active]
+def _charts(project, branch: str | None) -> dict:
+    """The trend charts over the last CHART_RUNS completed runs (on `branch`): an aborted or failed run's
+    numbers say how far it got, not how the site does, and would crowd the completed ones out."""
+    history = stats.completed_runs(project.id, CHART_RUNS, branch)
     labels = [r.public_id for r in history]
     gates_config = project.quality_gates or {}
     budgets = project.vitals_budgets or {}
     charts = {
         "pass": ui.line_chart(
             [ui.pass_rate(r.passed, r.failed) for r in history], labels, y_max=100,
-            budget=gates_config.get("minPassRate"), label="Pass rate (%)",
+            budget=gates_config.get("minPassRate"), label="Pass rate (%)", axes=True,
         )
     }
     p75 = stats.run_vitals_p75([r.id for r in history])
@@ -45,7 +46,7 @@ def _charts(project) -> dict:
         if any(v is not None for v in values) or budgets.get(metric) is not None:
             unit = ui.METRIC_UNITS[metric]
             charts[metric] = ui.line_chart(
-                values, labels, budget=budgets.get(metric),
+                values, labels, budget=budgets.get(metric), axes=True, decimals=3 if metric == "cls" else 0,
                 label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
             )
     return charts
@@ -53,11 +54,14 @@ def _charts(project) -> dict:
 
 def _runs_tab(project, *, error: str | None = None, active_run: str | None = None, status: int = 200):
     number, offset = page_of()
-    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE)
+    known = stats.branches(project.id)
+    branch = request.args.get("branch") or None
+    branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
+    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch)
     return (
         render_template(
-            "pages/project_runs.html", project=project, runs=items, verdict=runs.verdict,
-            page=ui.Page(number, ui.PER_PAGE, total), charts=_charts(project), error=error,
+            "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),
+            charts=_charts(project, branch), branches=known, branch=branch, chart_runs=CHART_RUNS, error=error,
             active_run=active_run, tab="runs",
         ),
         status,
@@ -115,7 +119,8 @@ def _automation_tab(project, user, *, errors: dict | None = None, values: dict |
         snippets=_ci_snippets(project), errors=errors or {}, values=values or {}, plaintext=plaintext,
         gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
         gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
-        policy=project.quarantine_policy or {}, regression=_flat(project.vitals_regression or {}),
+        policy=project.quarantine_policy or {}, regression=_flat(regression.public(project.vitals_regression) or {}),
+        vitals_baselines=[vitals_baseline.describe(project, *combo) for combo in vitals_baseline.combos(project)],
     )
     return response, status, {"Cache-Control": "no-store"}
 
@@ -177,7 +182,8 @@ def project_limits(project_id, kind, user):
 _RULE_MINIMUM = {"lcp": "minIncreaseMs", "ttfb": "minIncreaseMs", "cls": "minIncrease"}
 _REGRESSION_INPUTS = (*(f"{metric}.{part}" for metric, minimum in _RULE_MINIMUM.items()
                         for part in ("maxIncreasePct", minimum)),
-                      "alpha", "baselineRuns", "vitalsSamples", "mode", "baselineBranch")
+                      "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "vitalsSamples", "mode",
+                      "baselineBranch")
 
 
 def _flat(config: dict) -> dict:
@@ -196,6 +202,8 @@ def _regression_patch(values: dict) -> dict:
         patch[metric] = given or None
     patch["alpha"] = _number(values["alpha"], "alpha")
     patch["baselineRuns"] = _number(values["baselineRuns"], "baselineRuns", whole=True)
+    patch["minBaselineRuns"] = _number(values["minBaselineRuns"], "minBaselineRuns", whole=True)
+    patch["excludeRegressedRuns"] = {"true": True, "false": False}.get(values["excludeRegressedRuns"].strip())
     patch["vitalsSamples"] = _number(values["vitalsSamples"], "vitalsSamples", whole=True)
     patch["mode"] = values["mode"].strip() or None
     patch["baselineBranch"] = values["baselineBranch"].strip() or None

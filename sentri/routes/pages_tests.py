@@ -17,14 +17,16 @@ from . import api_review
 from .pages_common import bp, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+EXECUTED = ("passed", "failed")  # a skipped result (deselected, over budget, aborted) says nothing of its test
 
 
 def _last_results(test_ids: list[int]) -> dict[int, Result]:
-    """Return each test's most recent result (one query)."""
+    """Return each test's most recent executed result (one query)."""
     if not test_ids:
         return {}
     latest = (
-        select(func.max(Result.id).label("id")).where(Result.test_id.in_(test_ids)).group_by(Result.test_id).subquery()
+        select(func.max(Result.id).label("id")).where(Result.test_id.in_(test_ids), Result.status.in_(EXECUTED))
+        .group_by(Result.test_id).subquery()
     )
     return {r.test_id: r for r in db.session.scalars(select(Result).join(latest, latest.c.id == Result.id))}
 
@@ -138,13 +140,17 @@ def _as_yaml(test) -> str:
 
 def _test_page(project, test, *, source=None, errors=None, status=200, quarantine_error=None):
     number, offset = page_of()
-    query = select(Result, Run).join(Run, Run.id == Result.run_id).where(Result.test_id == test.id)
+    # The runs that ran it (or are about to): one that left it out says nothing of it, and is counted apart.
+    query = (select(Result, Run).join(Run, Run.id == Result.run_id)
+             .where(Result.test_id == test.id, Result.status != "skipped"))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    left_out = db.session.scalar(select(func.count(Result.id)).where(Result.test_id == test.id,
+                                                                     Result.status == "skipped")) or 0
     history = db.session.execute(query.order_by(Result.id.desc()).offset(offset).limit(ui.PER_PAGE)).all()
     return (
         render_template(
             "pages/test.html", project=project, test=test, tab="tests", source=source or _as_yaml(test),
-            errors=errors or [], history=history, page=ui.Page(number, ui.PER_PAGE, total),
+            errors=errors or [], history=history, left_out=left_out, page=ui.Page(number, ui.PER_PAGE, total),
             quarantine=quarantine.describe(test, testcases.quarantined_and_suggested(test)),
             quarantine_error=quarantine_error,
         ),

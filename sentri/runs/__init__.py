@@ -15,9 +15,9 @@ junit.py       the JUnit XML report; stats.py the statistics the pages chart
 from .launch import launch
 from .lifecycle import RESTARTED, abort, active_run, get, get_in_project, list_for, start
 from .options import RunOptions
-from .serialize import callback_payload, run_url, serialize_result, status_payload, verdict
+from .serialize import callback_payload, run_url, serialize_result, shown_verdict, status_payload, verdict
 
 __all__ = [
     "RESTARTED", "RunOptions", "abort", "active_run", "callback_payload", "get", "get_in_project", "launch",
-    "list_for", "run_url", "serialize_result", "start", "status_payload", "verdict",
+    "list_for", "run_url", "serialize_result", "shown_verdict", "start", "status_payload", "verdict",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -72,7 +73,7 @@ def _claimable():
 
 
 # The claim path's statements, built once: a worker runs them for every test, and building them (operators,
-# coercions, cache keys) was a third of the claim's CPU in a profile of a served run (issue 16).
+# coercions, cache keys) was a third of the claim's CPU in a profile of a served run (bench/run_overhead.py).
 _CLAIMABLE = _claimable()
 _CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(of=Run, skip_locked=True)  # PostgreSQL: skip rows others hold
 _FIRST_QUEUED = (select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)
@@ -99,17 +100,19 @@ def _next_run(now) -> int | None:
     return db.session.scalar(_CLAIMABLE_LOCKED if locked else _CLAIMABLE, {"now": now})
 
 
-def claim(owner: str, lease_seconds: float) -> Claim | None:
+def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None = None) -> Claim | None:
     """Take the next queued test of any active run for `owner`, or return None when there is none.
-    A test deleted since its run was planned is recorded as skipped (deleted) on the way."""
+    A test deleted since its run was planned is recorded as skipped (deleted) on the way. `slot` is called
+    in the same transaction before the test is taken: when it says False (no browser server slot is free),
+    nothing is taken."""
     started = time.perf_counter()
     try:
-        return _claim(owner, lease_seconds)
+        return _claim(owner, lease_seconds, slot)
     finally:
         metrics.observe_claim(time.perf_counter() - started)
 
 
-def _claim(owner: str, lease_seconds: float) -> Claim | None:
+def _claim(owner: str, lease_seconds: float, slot: Callable[[], bool] | None) -> Claim | None:
     while True:
         with write():
             now = utcnow()
@@ -123,6 +126,8 @@ def _claim(owner: str, lease_seconds: float) -> Claim | None:
                 _set_outcome(row.id, run_id, {"status": "skipped", "skip_reason": "deleted"}, expect="queued")
                 end_if_done(run_id)
                 continue
+            if slot is not None and not slot():
+                return None
             db.session.execute(_TAKE, {"result_id": row.id, "new_owner": owner, "now": now,
                                        "new_lease": now + timedelta(seconds=lease_seconds)})
             db.session.execute(_START_RUN, {"run_id": run_id, "now": now})
@@ -216,7 +221,9 @@ def record(claim: Claim, outcome: dict[str, Any]) -> bool:
         if lost:  # attempts lost with an earlier worker come first
             fields["attempts"] = [*lost, *(fields.get("attempts") or [])]
         written = _set_outcome(claim.result_id, claim.run_id, fields, where=_owned_and_active(claim))
-        if written and claim.test_id and (fields.get("snapshots") or fields.get("healed") or outcome.get("hints")):
+        # A failure counts too: it withdraws the test's heal proposals (review/recording.py).
+        review = fields.get("snapshots") or fields.get("healed") or outcome.get("hints") or fields["status"] == "failed"
+        if written and claim.test_id and review:
             _for_review(claim, fields, outcome.get("hints"))
         if written and not end_if_done(claim.run_id):
             notices.work_ready(claim.run_id)  # its place in the run is free: an idle process may take the next

@@ -7,8 +7,8 @@ Nothing here holds a lock across anything but its own short transaction."""
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import load_only
 
 from ..crawl import drafts as drafting
 from ..crawl import limits
+from ..crawl.diff import diff
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..crawl.report import page_verdict
 from ..crawl.settings import CrawlRequest, CrawlSettings, settings_from
@@ -100,12 +101,12 @@ def has_work() -> bool:
     return found is not None
 
 
-def claim(owner: str, lease_seconds: float) -> CrawlClaim | None:
-    """Take the oldest queued crawl for `owner`; a run's crawl starts its run."""
+def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None = None) -> CrawlClaim | None:
+    """Take the oldest queued crawl for `owner`; a run's crawl starts its run. `slot`: as claims.claim()'s."""
     with write():
         locked = db.session.get_bind().dialect.name == "postgresql"
         crawl_id = db.session.scalar(_CLAIMABLE_LOCKED if locked else _CLAIMABLE)
-        if crawl_id is None:
+        if crawl_id is None or (slot is not None and not slot()):
             return None
         now = utcnow()
         db.session.execute(update(Crawl).where(Crawl.id == crawl_id, Crawl.status == "queued").values(
@@ -172,7 +173,7 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
         crawl.pages, crawl.skipped, crawl.notes = pages, outcome.get("skipped") or [], outcome.get("notes") or []
         crawl.progress = {"found": len(pages) + len(crawl.skipped), "visited": len(pages), "queued": 0}
         crawl.page_count, crawl.broken_count = len(pages), sum(page_verdict(page) == "broken" for page in pages)
-        crawl.diff = diff(previous_pages(crawl), pages)
+        crawl.diff = diff(previous_pages(crawl), pages, crawl.skipped, all_listed=outcome["allListed"])
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
@@ -279,26 +280,6 @@ def previous_pages(crawl: Crawl) -> list[dict[str, Any]] | None:
                                                        Crawl.status == "completed").order_by(Crawl.id.desc()).limit(1))
 
 
-def _fingerprint(page: dict[str, Any]) -> str:
-    return json.dumps([page.get("status"), page.get("title"), page.get("heading"), page.get("signature")])
-
-
-def diff(before: list[dict[str, Any]] | None, after: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pages added, removed and changed (status, title, heading or structure) since the previous crawl, by
-    path, so that a preview deploy's crawl compares with production's."""
-    if before is None:
-        return {"first": True, "added": [], "removed": [], "changed": []}
-    old = {page.get("path") or page["url"]: page for page in before}
-    new = {page.get("path") or page["url"]: page for page in after}
-    changed = []
-    for path in sorted(old.keys() & new.keys()):
-        if _fingerprint(old[path]) != _fingerprint(new[path]):
-            what = [key for key in ("status", "title", "heading", "signature") if old[path].get(key) != new[path].get(key)]
-            changed.append({"path": path, "what": ["structure" if key == "signature" else key for key in what]})
-    return {"first": False, "added": sorted(new.keys() - old.keys()), "removed": sorted(old.keys() - new.keys()),
-            "changed": changed}
-
-
 def request(project: Project, body: CrawlRequest, triggered_by: str) -> Crawl:
     """A crawl of its own from a validated request: its baseUrl must be one of the project's origins, its
     environment the project's (400 naming the field)."""
@@ -316,6 +297,13 @@ def list_for(project: Project, limit: int = 50) -> list[Crawl]:
     listed = load_only(*(getattr(Crawl, name) for name in Crawl.LISTED), raiseload=True)
     return list(db.session.scalars(select(Crawl).options(listed).where(Crawl.project_id == project.id)
                                    .order_by(Crawl.id.desc()).limit(limit)))
+
+
+def for_run(run: Run) -> Crawl | None:
+    """The crawl of a crawl: true run with what it skipped, but no page record (a run's page reads it)."""
+    shown = load_only(*(getattr(Crawl, name) for name in (*Crawl.LISTED, "skipped")), raiseload=True)
+    return db.session.scalar(select(Crawl).options(shown).where(Crawl.run_id == run.id)
+                             .order_by(Crawl.id.desc()).limit(1))
 
 
 def get(project: Project, public_id: str) -> Crawl:

@@ -1,4 +1,4 @@
-"""Validate, store and evaluate a project's quality gates (AUTO-012).
+"""Validate, store and evaluate a project's quality gates.
 
 A gate configuration is a dict holding any subset of ``GATE_FIELDS``; ``None`` (never ``{}``) means
 "nothing configured", which evaluates to a ``gateResult`` of ``None`` (no enforcement).

@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import environments, origins
@@ -37,7 +37,18 @@ from ..models import (
     get_or_404,
     utcnow,
 )
-from . import gates, history, hooks, notices, planner, quarantine, regression, selection, vitals
+from . import (
+    gates,
+    history,
+    hooks,
+    notices,
+    planner,
+    quarantine,
+    regression,
+    selection,
+    vitals,
+    vitals_baseline,
+)
 from .options import RunOptions
 
 log = logging.getLogger("sentri.runs")
@@ -63,12 +74,12 @@ def get_in_project(project: Project, public_id: str) -> Run:
     return run
 
 
-def list_for(project: Project, *, offset: int = 0, limit: int = 50) -> tuple[list[Run], int]:
-    """Return a page of the project's runs, newest first, and the total."""
-    total = db.session.scalar(select(func.count(Run.id)).where(Run.project_id == project.id)) or 0
-    page = db.session.scalars(
-        select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).offset(offset).limit(limit)
-    )
+def list_for(project: Project, *, offset: int = 0, limit: int = 50,
+             branch: str | None = None) -> tuple[list[Run], int]:
+    """Return a page of the project's runs (on `branch`, when given), newest first, and the total."""
+    where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
+    total = db.session.scalar(select(func.count(Run.id)).where(*where)) or 0
+    page = db.session.scalars(select(Run).where(*where).order_by(Run.id.desc()).offset(offset).limit(limit))
     return list(page), total
 
 
@@ -272,9 +283,10 @@ def end(run_id: int) -> bool:
         return False
     run = db.session.get(Run, run_id, populate_existing=True)
     project = db.session.get(Project, run.project_id)
-    run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
-                                           flaky=run.flaky)
-    run.vitals_result = web_vitals_result(run, project)
+    if status == "completed":  # an aborted or failed run's tests did not all run: its gates say nothing
+        run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
+                                               flaky=run.flaky)
+        run.vitals_result = web_vitals_result(run, project)
     db.session.flush()
     history.update_flaky_scores(run_id)
     quarantine.after_run(project, run_id)
@@ -296,25 +308,15 @@ def vitals_pages(*run_ids: int) -> list[dict[str, Any]]:
             for test_id, name, pages in results for page in (pages or [])]
 
 
-def baseline_runs(project: Project, run: Run, count: int) -> list[int]:
-    """The project's last `count` completed runs before this one on its baseline branch (a run that named
-    no branch counts as on it)."""
-    on_branch = or_(Run.branch == regression.settings(project.vitals_regression)["baselineBranch"],
-                    Run.branch.is_(None))
-    return list(db.session.scalars(
-        select(Run.id).where(Run.project_id == project.id, Run.status == "completed", Run.id < run.id, on_branch)
-        .order_by(Run.id.desc()).limit(count)
-    ))
-
-
 def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
-    """The run's webVitalsResult: its budgets, and its regressions against the baseline branch."""
+    """The run's webVitalsResult: its budgets, and its regressions against its baseline (vitals_baseline.py)."""
     pages = vitals_pages(run.id)
     budgets = vitals.evaluate_budgets(project.vitals_budgets, pages)
     if not project.vitals_regression:
         return budgets
-    baseline = baseline_runs(project, run, regression.settings(project.vitals_regression)["baselineRuns"])
-    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*baseline), len(baseline))
+    keys, pinned = vitals_baseline.runs_for(project, run.browser, run.device, before=run.id)
+    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*keys),
+                                [Run.format_id(key) for key in keys], pinned=Run.format_id(pinned))
     return regression.combine(budgets, found)
 
 

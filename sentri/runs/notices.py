@@ -1,5 +1,5 @@
 """Telling every process that serves the database that work may be claimable, so that idle ones need not
-poll for it (issue 32).
+poll for it.
 
 On PostgreSQL, a NOTIFY on one channel sent in the transaction that makes the work claimable: PostgreSQL
 delivers it to every listening session when that transaction commits, after the rows are visible, and

@@ -1,4 +1,4 @@
-"""Order a run's tests by risk and plan which fit a time budget (AUTO-001).
+"""Order a run's tests by risk and plan which fit a time budget.
 
 Risk score, in [0, 1], a weighted sum of five inputs that are each in [0, 1]:
 

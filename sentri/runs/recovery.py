@@ -3,7 +3,7 @@ the tests and crawls whose lease ran out, skip the tests of runs past their budg
 nothing to do (claims.recover, crawls.recover), and fire the ends nobody took (hooks.take_stale).
 
 Almost always there is nothing to do, and asking each part separately was six reads (and their commits) every
-two seconds, the most of what an idle process spent once it stopped polling (bench/idle_cpu.py, issue 32). So
+two seconds, the most of what an idle process spent once it stopped polling (bench/idle_cpu.py). So
 one read asks first whether any of it is due, with the same conditions the parts look for; only what is due
 runs.
 """

@@ -1,13 +1,18 @@
 """Web Vitals regressions against a baseline: is this run's page slower than the same page was on the
 baseline branch, by more than the project allows, and is that more than noise?
 
-The baseline of a page is every sample of it (same test, same path) in the project's last `baselineRuns`
-completed runs on its baseline branch. A run whose trigger named no branch counts as on the baseline
-branch: the seed's workflow (on: push to main, no body) is such a run. A page regresses on a metric when
-its median is above the baseline median by more than `minIncreaseMs` (`minIncrease` for CLS) *and* by
-more than `maxIncreasePct`, *and* a one-sided Mann-Whitney U test (scipy) finds its samples greater at
-`alpha`. One sample against five can never reach p < 0.05 (the smallest p is 1/6): that is why
-`vitalsSamples` exists. A page without a baseline yet is "not evaluated", never a failure.
+The baseline of a page is every sample of it (same test, same path) in the baseline runs (vitals_baseline.py
+says which: the last `baselineRuns` completed runs on the baseline branch, same browser and device, runs
+the gate found a regression in left out, or a pinned set). Fewer than `minBaselineRuns` of them (default
+3) and the run is "not evaluated": a one- or two-run baseline holds one machine's mood, not the page's.
+A page regresses on a metric when its median is above the baseline median by more than `minIncreaseMs`
+(`minIncrease` for CLS) *and* by more than `maxIncreasePct`, *and* a one-sided Mann-Whitney U test
+(scipy) finds its samples greater at `alpha`. With n samples against m baseline samples and no tied
+values, scipy's test is exact when n or m is at most 8, and its smallest p (every sample above every
+baseline sample) is 1/C(n+m, n) (smallest_p): 1/6 for one sample against five, but 1/21 = 0.048 against
+20 and 1/26 = 0.038 against 25, so one sample can be "significant". With tied values (or both sides above
+8) scipy uses the normal approximation, whose p differs: one sample above five equal values gets 0.037.
+A page without a baseline sample yet is "not evaluated", never a failure.
 
 In `enforce` mode a regression is a `webVitalsResult` violation (`rule: "lcp_regression"`, with
 `baseline`, `actual`, `threshold` and `pValue`), so the seed's CI script fails on it unchanged; in
@@ -25,7 +30,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field
 
-from ..validation import Body, given, number, one_of, parse, problem, rule
+from ..errors import ValidationFailed
+from ..validation import Body, Flag, given, number, one_of, parse, problem, rule
 from . import gates
 
 METRICS = ("lcp", "cls", "ttfb")  # page-load metrics; INP stays per interaction and is not sampled
@@ -34,8 +40,10 @@ DEFAULT_PCT = 10
 DEFAULT_MIN = {"lcp": 100, "ttfb": 100, "cls": 0.05}
 DEFAULT_ALPHA = 0.05
 DEFAULT_BASELINE_RUNS = 5
+DEFAULT_MIN_BASELINE_RUNS = 3
 MAX_BASELINE_RUNS = 50
 MAX_SAMPLES = 9
+PINS = "pins"  # the key of the stored settings that holds the pinned baselines (vitals_baseline.py)
 # A git branch name as CI systems pass it (GITHUB_REF_NAME, CI_COMMIT_REF_NAME): printable, no spaces.
 BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
 
@@ -77,13 +85,17 @@ class RegressionPatch(Body):
     alpha: number(0.0001, 0.5, "must be a number from 0.0001 to 0.5") = None
     baseline_runs: number(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}",
                           whole=True) = Field(None, alias="baselineRuns")
+    min_baseline_runs: number(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}",
+                              whole=True) = Field(None, alias="minBaselineRuns")
+    exclude_regressed_runs: Flag | None = Field(None, alias="excludeRegressedRuns")
     mode: one_of(MODES) | None = None  # type: ignore[valid-type]
     baseline_branch: Annotated[str | None, rule(branch_name)] = Field(None, alias="baselineBranch")
     vitals_samples: number(1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}",
                            whole=True) = Field(None, alias="vitalsSamples")
 
 
-FIELDS = ("lcp", "cls", "ttfb", "alpha", "baselineRuns", "mode", "baselineBranch", "vitalsSamples")
+FIELDS = ("lcp", "cls", "ttfb", "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "mode",
+          "baselineBranch", "vitalsSamples")
 
 
 def clean_patch(body: object) -> dict:
@@ -93,16 +105,31 @@ def clean_patch(body: object) -> dict:
             for name, value in patch.items()}
 
 
+def public(config: dict | None) -> dict | None:
+    """The stored settings as the project's API shows them: the pins have their own endpoint."""
+    shown = {name: value for name, value in (config or {}).items() if name != PINS}
+    return shown or None
+
+
 def merge(current: dict | None, patch: dict) -> dict | None:
-    return gates.merge(current, patch)
+    """Apply a cleaned patch; a minBaselineRuns above baselineRuns would never let the gate judge: a 400."""
+    merged = gates.merge(current, patch)
+    minimum, conf = (merged or {}).get("minBaselineRuns"), settings(merged)
+    if minimum is not None and minimum > conf["baselineRuns"]:
+        raise ValidationFailed.on("minBaselineRuns", f"must not be more than baselineRuns ({conf['baselineRuns']}): "
+                                                     "the baseline never holds more runs than that")
+    return merged
 
 
 def settings(config: dict | None) -> dict:
-    """The full configuration with defaults, for reading: None metrics are not checked."""
+    """The full configuration with defaults, for reading: None metrics are not checked. minBaselineRuns
+    defaults to 3, or to baselineRuns when that is set lower."""
     config = config or {}
+    runs = config.get("baselineRuns") or DEFAULT_BASELINE_RUNS
     return {"lcp": config.get("lcp"), "cls": config.get("cls"), "ttfb": config.get("ttfb"),
-            "alpha": config.get("alpha") or DEFAULT_ALPHA,
-            "baselineRuns": config.get("baselineRuns") or DEFAULT_BASELINE_RUNS,
+            "alpha": config.get("alpha") or DEFAULT_ALPHA, "baselineRuns": runs,
+            "minBaselineRuns": config.get("minBaselineRuns") or min(DEFAULT_MIN_BASELINE_RUNS, runs),
+            "excludeRegressedRuns": config.get("excludeRegressedRuns") is not False,
             "mode": config.get("mode") or "enforce", "baselineBranch": config.get("baselineBranch") or "main",
             "vitalsSamples": config.get("vitalsSamples") or 1}
 
@@ -130,6 +157,11 @@ def pool(pages: list[dict]) -> dict[tuple, dict[str, list[float]]]:
         for metric in METRICS:
             pooled[key][metric].extend(samples_of(page, metric))
     return pooled
+
+
+def smallest_p(n: int, m: int) -> float:
+    """The smallest p the exact one-sided Mann-Whitney U test gives n samples against m: 1/C(n+m, n)."""
+    return 1 / math.comb(n + m, n)
 
 
 def p_value(actual: list[float], baseline: list[float]) -> float:
@@ -165,19 +197,27 @@ def compare(metric: str, rule: dict, actual: list[float], baseline: list[float],
     }
 
 
-def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: int) -> dict | None:
-    """Judge a run's pages against the pooled baseline; None when no metric is configured."""
+def evaluate(config: dict | None, pages: list[dict], baseline_pages: list[dict], baseline_runs: list[str], *,
+             pinned: str | None = None) -> dict | None:
+    """Judge a run's pages against the pooled pages of its baseline runs (public ids, newest first);
+    None when no metric is configured."""
     conf = settings(config)
     rules = {metric: conf[metric] for metric in METRICS if conf[metric]}
     if not rules:
         return None
-    branch = conf["baselineBranch"]
-    summary: dict[str, Any] = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": baseline_runs,
-                               "alpha": conf["alpha"], "status": "evaluated", "findings": [], "compared": 0,
-                               "notEvaluated": []}
+    branch, minimum = conf["baselineBranch"], conf["minBaselineRuns"]
+    summary: dict[str, Any] = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": len(baseline_runs),
+                               "baselineRunIds": list(baseline_runs), "pinnedRunId": pinned,
+                               "minBaselineRuns": minimum, "alpha": conf["alpha"], "status": "evaluated",
+                               "findings": [], "compared": 0, "notEvaluated": []}
     if not baseline_runs:
         summary |= {"status": "not evaluated",
                     "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline."}
+        return summary
+    if len(baseline_runs) < minimum:
+        summary |= {"status": "not evaluated",
+                    "reason": f"The baseline holds {len(baseline_runs)} run(s) on {branch}; the gate judges from "
+                              f"{minimum} (minBaselineRuns)."}
         return summary
     baseline = pool(baseline_pages)
     first_row: dict[tuple, dict] = {}

@@ -32,6 +32,12 @@ def verdict(run: Run) -> str:
     return "passed" if gates_ok and vitals_ok else "failed"
 
 
+def shown_verdict(run: Run) -> str:
+    """The verdict as the pages show and colour it: an aborted run is `aborted` (its tests did not all run,
+    so it says nothing of them), else `verdict` (the API's stays failed, as the spec has it)."""
+    return "aborted" if run.status == "aborted" else verdict(run)
+
+
 def status_payload(run: Run, run_url: str) -> dict[str, Any]:
     """Return the status body of the spec (the seed's poll loops read it)."""
     duration = None

@@ -1,4 +1,4 @@
-"""Spreading a run over the processes that have room (issue 33, finding 6).
+"""Spreading a run over the processes that have room.
 
 A worker that finishes a test records it and would claim the run's next test at once, long before any other
 process could: a run whose parallelWorkers fit in the slots of the process that started it stayed there,

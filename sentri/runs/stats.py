@@ -1,4 +1,5 @@
-"""Run statistics the pages chart: recent pass rates per project, and Web Vitals p75 per run."""
+"""Run statistics the pages chart: completed runs (per project, per branch), the newest run of each project,
+and Web Vitals p75 per run."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from .vitals import METRICS, p75
 
 
 def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, list[Run]]:
-    """Return each project's last `window` finished runs, oldest first."""
+    """Return each project's last `window` completed runs, oldest first (an aborted or failed run's counts
+    say how far it got, not how the tests fare)."""
     by_project: dict[int, list[Run]] = defaultdict(list)
     if not project_ids:
         return by_project
     ranked = (
         select(Run.id, func.row_number().over(partition_by=Run.project_id, order_by=Run.id.desc()).label("rank"))
-        .where(Run.project_id.in_(project_ids))
+        .where(Run.project_id.in_(project_ids), Run.status == "completed")
         .subquery()
     )
     rows = db.session.scalars(
@@ -27,6 +29,30 @@ def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, lis
     for run in rows:
         by_project[run.project_id].append(run)
     return by_project
+
+
+def last_runs(project_ids: list[int]) -> dict[int, Run]:
+    """Return each project's newest run, whatever its status."""
+    if not project_ids:
+        return {}
+    newest = select(func.max(Run.id)).where(Run.project_id.in_(project_ids)).group_by(Run.project_id)
+    return {run.project_id: run for run in db.session.scalars(select(Run).where(Run.id.in_(newest)))}
+
+
+def completed_runs(project_id: int, window: int, branch: str | None = None) -> list[Run]:
+    """Return the project's last `window` completed runs (on `branch`, when given), oldest first."""
+    query = select(Run).where(Run.project_id == project_id, Run.status == "completed")
+    if branch is not None:
+        query = query.where(Run.branch == branch)
+    return list(reversed(db.session.scalars(query.order_by(Run.id.desc()).limit(window)).all()))
+
+
+def branches(project_id: int, limit: int = 100) -> list[str]:
+    """Return the branches the project's runs named, most recently run first."""
+    rows = db.session.execute(select(Run.branch, func.max(Run.id).label("last")).where(
+        Run.project_id == project_id, Run.branch.is_not(None)).group_by(Run.branch).order_by(
+        func.max(Run.id).desc()).limit(limit))
+    return [branch for branch, _ in rows]
 
 
 def run_vitals_p75(run_ids: list[int]) -> dict[int, dict[str, float | None]]:

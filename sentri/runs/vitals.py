@@ -1,4 +1,4 @@
-"""Validate, store and evaluate a project's Web Vitals budgets (AUTO-017), and rate measurements.
+"""Validate, store and evaluate a project's Web Vitals budgets, and rate measurements.
 
 A budget configuration is a dict holding any subset of ``BUDGET_FIELDS``: LCP, INP and TTFB in
 milliseconds, CLS unitless (0-1). ``None`` means "nothing configured" and evaluates to a

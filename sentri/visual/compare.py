@@ -1,7 +1,8 @@
 """Compare two screenshots the way pixelmatch does, so a baseline check means what Playwright users expect.
 
 A pixel differs when the perceptual (YIQ) distance between its two colours passes `threshold`; the check
-passes when the share of differing pixels is at most `max_diff_pixel_ratio`. Everything is done on whole
+passes when no pixel differs, as in Playwright, unless `max_diff_pixels` or `max_diff_pixel_ratio` (of all
+pixels) allows some; with both, the smaller allowance counts (Playwright's rule too). Everything is done on whole
 numpy arrays: a 1280x720 pair costs milliseconds, not the seconds a per-pixel Python loop would.
 
 Unlike pixelmatch, anti-aliased pixels are not detected and forgiven: screenshots here come from
@@ -49,13 +50,15 @@ class Comparison:
     actual_size: tuple[int, int] = (0, 0)
 
 
-def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
-            max_diff_pixel_ratio: float = 0.01) -> Comparison:
+def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2, max_diff_pixels: int | None = None,
+            max_diff_pixel_ratio: float | None = None) -> Comparison:
     """Compare two PNG screenshots; raise ValueError for a bad option or an image that is refused."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}.")
-    if not 0.0 <= max_diff_pixel_ratio <= 1.0:
+    if max_diff_pixel_ratio is not None and not 0.0 <= max_diff_pixel_ratio <= 1.0:
         raise ValueError(f"max_diff_pixel_ratio must be between 0 and 1, not {max_diff_pixel_ratio}.")
+    if max_diff_pixels is not None and max_diff_pixels < 0:
+        raise ValueError(f"max_diff_pixels must not be negative, not {max_diff_pixels}.")
     sizes = {"expected_size": checked_size(expected_png, "expected"),  # both before either is decoded
              "actual_size": checked_size(actual_png, "actual")}
     width, height = sizes["expected_size"]
@@ -72,10 +75,19 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2,
     total = width * height
     ratio = diff_pixels / total if total else 0.0
     return Comparison(
-        passed=ratio <= max_diff_pixel_ratio, diff_pixels=diff_pixels, total_pixels=total, ratio=ratio,
+        passed=diff_pixels <= allowed_pixels(total, max_diff_pixels, max_diff_pixel_ratio),
+        diff_pixels=diff_pixels, total_pixels=total, ratio=ratio,
         size_mismatch=False, diff_png=diff_image(expected, changed) if diff_pixels else None,
         box=bounding_box(changed), **sizes,
     )
+
+
+def allowed_pixels(total: int, max_diff_pixels: int | None, max_diff_pixel_ratio: float | None) -> float:
+    """How many differing pixels still pass: none unless loosened, the smaller allowance when both are set."""
+    allowances = [limit for limit in (max_diff_pixels,
+                                      None if max_diff_pixel_ratio is None else total * max_diff_pixel_ratio)
+                  if limit is not None]
+    return min(allowances, default=0)
 
 
 def decode(data: bytes, name: str) -> np.ndarray:

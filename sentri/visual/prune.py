@@ -1,20 +1,18 @@
 """Pruning the visual store: a picture is kept while a baseline waits, is approved or was rejected (the
 worker must still recognise it), or a result of a run within the artifact retention shows it. Anything else,
 once older than the grace a worker needs between writing a picture and storing its result, is removed;
-so are pictures a crash left half-written."""
+so are pictures a crash left half-written (in the instance folder: a bucket has no half-written objects)."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models import Result, Run
 from ..review.models import Baseline
-from . import store
 
 _SNAPSHOT_KEYS = ("sha256", "expectedSha256", "diffSha256")
 
@@ -32,18 +30,18 @@ def _kept(cutoff: datetime) -> set[str]:
     return kept
 
 
-def prune_pictures(instance_path: str | Path, cutoff: datetime, grace_seconds: float) -> int:
-    """Remove the store's unreferenced pictures (and stale partial writes); return how many files."""
-    folder = store.root(instance_path)
-    if not folder.is_dir():
+def prune_pictures(artifacts, cutoff: datetime, grace_seconds: float) -> int:
+    """Remove the store's unreferenced pictures (and stale partial writes); return how many."""
+    listed = list(artifacts.listing("visual/"))
+    if not listed:
         return 0
     kept = _kept(cutoff)
-    removed = 0
     now = time.time()
-    for path in folder.glob("*/*"):
-        if not path.is_file() or (path.suffix == ".png" and path.stem in kept):
+    doomed = []
+    for entry in listed:
+        name = entry.key.rsplit("/", 1)[-1]
+        if name.endswith(".png") and name.removesuffix(".png") in kept:
             continue
-        if now - path.stat().st_mtime > grace_seconds:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+        if now - entry.modified > grace_seconds:
+            doomed.append(entry.key)
+    return artifacts.delete(doomed)

@@ -1,17 +1,22 @@
 """The browsers of one worker: a warm local Chromium (Firefox and WebKit when a run asks for them), or a browser
-on a browser server, holding one of its slots for the test; and where the gates of their contexts listen.
+on a browser server, holding one of its slots (a lease in the database, worker/slots.py) for the test; and
+where the gates of their contexts listen.
 
 Playwright objects belong to the worker's event loop: a WorkerBrowsers is only ever used from its thread."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from playwright.async_api import async_playwright
 
-from . import egress
+from ..database import write
+from . import egress, slots
 from .browsers import find_chromium, launch_chromium
 from .remote import Endpoint, ServerPool
+
+log = logging.getLogger("sentri.worker")
 
 # Playwright's device descriptors used for `device: mobile`, per engine.
 MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}
@@ -22,15 +27,18 @@ CLOSE_SECONDS = 10
 class WorkerBrowsers:
     """One worker's browsers and its browser server slot."""
 
-    def __init__(self, app, pool: ServerPool | None, stopping=lambda: False) -> None:
+    def __init__(self, app, pool: ServerPool | None, stopping=lambda: False, owner: str = "", index: int = 0) -> None:
         self.app = app
         self.pool = pool
         self.stopping = stopping  # a connection refused while this process stops says nothing of the server
+        self.owner, self.index = owner, index  # whose slot leases these are: the process's node, the worker
+        self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
         self.playwright = None
         self.local = None  # the Chromium every worker keeps warm
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
         self.remote: dict[tuple[str, str], object] = {}  # (endpoint, engine) -> browser on a browser server
-        self.slot: Endpoint | None = None  # the browser server slot the current test holds
+        self.slot: Endpoint | None = None  # the browser server the current test holds a slot of
+        self.held: slots.Held | None = None  # ... and which slot, in the database
         self.used_endpoint: str | None = None  # the browser server the last test ran on, as it is shown
         self.reaches: dict[str | None, tuple[str, tuple[str, ...]]] = {}  # browser server -> its gates' address
 
@@ -62,22 +70,46 @@ class WorkerBrowsers:
             self.others[engine] = browser
         return browser
 
+    def take_slot(self, skip: set[str] | frozenset = frozenset()) -> bool:
+        """In the caller's transaction (the claim's, so that no test is claimed without a slot to run it): lease
+        a slot of the endpoint the pool prefers; False when the endpoints worth trying have none free."""
+        held = slots.take(self.pool.candidates(skip), self.owner, self.index, self.lease_seconds)
+        if held is None:
+            return False
+        self.held, self.slot = held, self.pool.endpoint(held.server)
+        return True
+
+    def room(self) -> bool:
+        """Whether a slot is free now where take_slot() would look: when none is, a claim would only lock a
+        run's row (making another process's claim skip it) to take nothing."""
+        try:
+            with self.app.app_context():
+                return slots.any_free(self.pool.candidates())
+        except Exception:  # the claim that follows says what is wrong with the database
+            return True
+
+    def _take_another(self, skip: set[str]) -> bool:
+        """Lease a slot in a transaction of its own (the one taken with the claim was given back)."""
+        with self.app.app_context(), write():
+            return self.take_slot(skip)
+
     async def _remote(self, engine: str):
-        """A browser on the browser server with the most free slots, holding one of its slots until the test
-        ends (connected once per endpoint and engine, reconnected when it dropped)."""
+        """A browser on the browser server whose slot this worker holds (taken with its claim), or, when that
+        one refuses, on another with a free slot; connected once per endpoint and engine, reconnected when it
+        dropped. The slot is held until the test ends."""
         pool = self.pool
         if self.playwright is None:
             self.playwright = await async_playwright().start()
         tried: set[str] = set()
         waited = 0.0
         while True:
-            endpoint = pool.acquire(tried)
-            if endpoint is None:
+            if self.slot is None and not self._take_another(tried):
                 if pool.all_down(tried) or waited >= SLOT_WAIT_SECONDS:
                     raise pool.unavailable()
                 await asyncio.sleep(0.2)  # every answering server is busy: wait for a slot
                 waited += 0.2
                 continue
+            endpoint = self.slot
             browser = self.remote.get((endpoint.url, engine))
             if browser is None or not browser.is_connected():
                 if browser is not None:
@@ -86,15 +118,14 @@ class WorkerBrowsers:
                     browser = await getattr(self.playwright, engine).connect(endpoint.url, **pool.connect_options())
                 except Exception as exc:
                     if self.stopping():  # Playwright's driver is going with this process: the server is fine
-                        pool.release(endpoint)
+                        self.give_back()
                         raise
                     pool.refused(endpoint, exc)
-                    pool.release(endpoint)
+                    self.give_back()
                     tried.add(endpoint.url)
                     continue
                 self.remote[(endpoint.url, engine)] = browser
             pool.answered(endpoint)
-            self.slot = endpoint
             return browser
 
     def reach(self) -> tuple[str, tuple[str, ...]]:
@@ -109,8 +140,18 @@ class WorkerBrowsers:
         """Give the browser server slot back (the test ended), remembering which server it was."""
         if self.slot is not None:
             self.used_endpoint = self.slot.name
-            self.pool.release(self.slot)
-            self.slot = None
+            self.give_back()
+
+    def give_back(self) -> None:
+        """Give the slot held (if any) back to the database."""
+        held, self.held, self.slot = self.held, None, None
+        if held is None:
+            return
+        try:
+            with self.app.app_context():
+                slots.release(held, self.owner, self.index)
+        except Exception:  # the database is away for a moment: the lease runs out instead, freeing the slot
+            log.exception("a browser server slot could not be given back; its lease will run out")
 
     def device(self, job) -> dict | None:
         """Playwright's descriptor of the job's device, or None for a desktop."""
@@ -135,9 +176,9 @@ class WorkerBrowsers:
         """Drop a browser that failed or was given up on: the next test launches (or connects) another."""
         if self.slot is not None:  # the browser server dropped it: reconnect (or go elsewhere) next time
             browser = self.remote.pop((self.slot.url, engine), None)
-            self.release_slot()
-            if browser is not None:
+            if browser is not None:  # closed first: its contexts count against the slot until then
                 await _quietly(browser.close())
+            self.release_slot()
             return
         browser = self.local if engine == "chromium" else self.others.pop(engine, None)
         if browser is not None:

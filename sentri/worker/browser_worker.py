@@ -15,10 +15,10 @@ import math
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
 
+from ..artifacts import keep_files
 from ..crawl.visit import page_seconds
 from ..runs import claims, crawls, lifecycle
 from ..runs.claims import Claim
@@ -34,7 +34,6 @@ log = logging.getLogger("sentri.worker")
 # A stop signal to the whole process group reaches Playwright's driver and this process together: a browser
 # lost this long before the engine says it is stopping was lost to the stop.
 STOP_SIGNAL_SECONDS = 2.0
-IDLE_POLL_SECONDS = 0.5  # how often a worker waiting for a browser server's free slot looks again
 
 
 class BrowserWorker(threading.Thread):
@@ -45,8 +44,9 @@ class BrowserWorker(threading.Thread):
         super().__init__(name=f"sentri-browser-{index}", daemon=True)
         self.engine = engine
         self.app = engine.app
+        self.index = index  # which of its process's workers: the slot leases it holds say so
         self.loop = asyncio.new_event_loop()
-        self.browsers = WorkerBrowsers(engine.app, engine.pool, lambda: engine.stopping)
+        self.browsers = WorkerBrowsers(engine.app, engine.pool, lambda: engine.stopping, engine.node_id, index)
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self.spare = Spare()  # a page opened while idle, for the next test (local browsers only)
         self.spare_like: tuple | None = None  # (browser, context options) of the last test run here
@@ -97,18 +97,22 @@ class BrowserWorker(threading.Thread):
         except Exception as exc:  # reported per run when a test needs the browser
             log.warning("browser worker %s could not launch Chromium at start: %s", self.name, exc)
         busy = False
+        # On browser servers a test is claimed only with a slot to run it, in the claim's transaction.
+        take_slot = self.browsers.take_slot if self.engine.pool is not None else None
         while not self.engine.stopping:
             seen = self.engine.work_signal()
-            if self.engine.pool is not None and not self.engine.pool.has_room():
-                self.engine.wait_for_work(seen, IDLE_POLL_SECONDS)  # no free slot: claim nothing yet
+            if take_slot is not None and not self.browsers.room():
+                busy = False
+                self.engine.wait_idle(seen)  # every slot is held: look again on this process's next turn
                 continue
             try:
-                claim = self.engine.claim(look_first=not busy)
+                claim = self.engine.claim(look_first=not busy, slot=take_slot)
             except Exception:  # the database is busy or gone for a moment: try again shortly
                 log.exception("worker %s could not claim a test", self.name)
                 claim = None
             busy = claim is not None
             if claim is None:
+                self.browsers.give_back()  # a slot taken by a claim that did not commit is not this worker's
                 self._prepare_spare()
                 self.loop.run_until_complete(settle())  # the last test's context is closed (and a spare opened)
                 self.engine.wait_idle(seen)
@@ -127,6 +131,7 @@ class BrowserWorker(threading.Thread):
                 else:
                     self._write(partial(claims.release, lost=True), claim, "an internal error stopped its worker")
             finally:
+                self._return_slot()  # still held when the test never ran (its run unusable, its test deleted)
                 with self._lock:
                     self.current, self._task, self._cancel_reason = None, None, None
             if isinstance(claim, Claim) and self._leave_next(claim):
@@ -147,7 +152,7 @@ class BrowserWorker(threading.Thread):
 
     def _prepare_spare(self) -> None:
         """Going idle: open the next test's page now, like the last test's (a desktop Chromium page at
-        first), so that a run's first step does not wait for it (issue 16: < 0.3 s from the 202). Only
+        first), so that a run's first step does not wait for it (< 0.3 s from the 202, bench/run_overhead.py). Only
         while idle: opened during a run, beside a test, the spare was measured to cost more CPU than it
         saved on a 2-core machine."""
         if self.engine.pool is not None:
@@ -159,6 +164,13 @@ class BrowserWorker(threading.Thread):
     def _write(self, function, *args) -> None:
         with self.app.app_context():
             function(*args)
+
+    def _return_slot(self) -> None:
+        """Give the browser server slot back once this worker's contexts there are closed: a slot stands for
+        what the server runs, and a test's context is closed in the background (executor.py)."""
+        if self.browsers.slot is not None:
+            self.loop.run_until_complete(settle())
+        self.browsers.release_slot()
 
     def _tick(self) -> None:
         self.alive_at = time.monotonic()
@@ -193,9 +205,7 @@ class BrowserWorker(threading.Thread):
             reason = self._cancel_reason
         with self.app.app_context():
             if result is not None:
-                for artifact in ("screenshot", "trace"):
-                    if result.get(artifact):
-                        result[artifact] = str(Path(result[artifact]).relative_to(self.app.instance_path))
+                keep_files(self.app, result)  # into the artifact store (a bucket: uploaded), by key
                 claims.record(claim, result)
             elif reason == "shutdown":
                 claims.release(claim)  # handed back: another process (or the next start) runs it
@@ -255,7 +265,7 @@ class BrowserWorker(threading.Thread):
                 return
         finally:
             self.due = math.inf
-            self.browsers.release_slot()
+            self._return_slot()
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None
@@ -327,7 +337,7 @@ class BrowserWorker(threading.Thread):
             return None
         finally:
             self.due = math.inf
-            self.browsers.release_slot()
+            self._return_slot()
             if self._ticker is not None:
                 self._ticker.cancel()
                 self._ticker = None

@@ -126,10 +126,8 @@ async def execute_crawl(browser: Browser, plan: CrawlPlan, hosts: HostCache,
                            fill_forms=settings.fill_forms, concurrency=settings.concurrency,
                            timeout_ms=plan.timeout_ms, deadline=plan.deadline, blocked_networks=plan.blocked_networks)
 
-    def stop() -> bool:
-        return should_stop() or time.monotonic() >= plan.deadline
-
-    outcome = (await crawl(new_context, options, progress=progress, should_stop=stop)).as_json()
+    # The crawler keeps options.deadline itself: what it skips then is time_limit, not a stop asked for.
+    outcome = (await crawl(new_context, options, progress=progress, should_stop=should_stop)).as_json()
     notes = [setup_note] if setup_note else []
     if time.monotonic() >= plan.deadline and not should_stop():
         notes.append("the crawl reached its time limit (SENTRI_CRAWL_MAX_SECONDS, or the run's budgetMinutes) and "

@@ -11,9 +11,9 @@ on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On 
 while the listener is not connected, the process looks every IDLE_POLL_SECONDS. A worker that finishes a
 test may leave the run's next one to another process with a free slot (runs/spread.py).
 
-The heartbeat, once a second: renews the leases of the rows this process's live workers hold, and
-cancels those whose run is stopping (an abort, in whatever process it was asked) or that are no longer
-theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
+The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
+live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
+or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
 runs with nothing left), fires ends nobody took, and says this process is alive (the nodes table).
 """
 
@@ -31,11 +31,12 @@ from ..models import utcnow
 from ..runs import claims, crawls, recovery, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
-from . import nodes
+from . import nodes, slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
 from .listener import WorkListener
 from .nodes import NODE_TIMEOUT_SECONDS, alive_nodes, node_identity
+from .probe import Prober
 from .remote import Endpoint, ServerPool
 
 log = logging.getLogger("sentri.worker")
@@ -60,7 +61,8 @@ class RunEngine:
         servers = app.config.get("BROWSER_SERVERS") or []
         # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
         self.pool = ServerPool([Endpoint(url, capacity) for url, capacity in servers],
-                               app.config.get("SENTRI_BROWSER_SERVER_CHROMIUM")) if servers else None
+                               app.config.get("SENTRI_BROWSER_SERVER_CHROMIUM"),
+                               secret=app.config["SECRET_KEY"]) if servers else None
         self.size = self.pool.capacity if self.pool else max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
         self.node_id = node_identity()
         self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
@@ -78,6 +80,9 @@ class RunEngine:
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
         self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
                                      self.wake) if url.get_backend_name() == "postgresql" else None
+        # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
+        self.prober = (Prober(self.pool, float(app.config["SENTRI_BROWSER_PROBE_SECONDS"]), self._beat_stop)
+                       if self.pool is not None else None)
 
     # -- life cycle ----------------------------------------------------------------------------------
 
@@ -90,10 +95,14 @@ class RunEngine:
             self._started = True
         with self.app.app_context():
             nodes.register(self.node_id, self.size)
+            if self.pool is not None:
+                slots.ensure(self.pool.slot_rows())
         if self.listener is not None:
             self.listener.start()
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
         self._heartbeat.start()
+        if self.prober is not None:
+            self.prober.start()
         for index in range(self.size):
             worker = BrowserWorker(self, index)
             self._workers.append(worker)
@@ -119,6 +128,8 @@ class RunEngine:
         self._beat_stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=10)
+        if self.prober is not None:
+            self.prober.join(timeout=10)
         if self.listener is not None:
             self.listener.stop()
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
@@ -186,23 +197,24 @@ class RunEngine:
                     return
                 self._cond.wait(due)
 
-    def claim(self, *, look_first: bool = True) -> Claim | CrawlClaim | None:
+    def claim(self, *, look_first: bool = True, slot=None) -> Claim | CrawlClaim | None:
         """Claim the next queued test of any run for this process, or None. An idle worker looks with a
         cheap read first; one that just finished a test goes straight for the write (its run likely has more).
         A look that leaves nothing claimable behind it (none found, or a claim that says no more) is when
-        the process looked last (wait_idle)."""
+        the process looked last (wait_idle). `slot`: called in the claim's transaction, False when no
+        browser server slot is free (nothing is claimed then)."""
         if self.stopping:
             return None
         started = time.monotonic()
         with self.app.app_context():
             if crawls.has_work():  # a crawl first: a crawling run's tests wait for it
-                crawl = crawls.claim(self.node_id, self.lease_seconds)
+                crawl = crawls.claim(self.node_id, self.lease_seconds, slot=slot)
                 if crawl is not None:
                     return crawl
             if look_first and not claims.has_work():
                 self._looked(started)
                 return None
-            claim = claims.claim(self.node_id, self.lease_seconds)
+            claim = claims.claim(self.node_id, self.lease_seconds, slot=slot)
         if claim is None or not claim.more:
             self._looked(started)
         return claim
@@ -256,6 +268,9 @@ class RunEngine:
                     if renewing:
                         last_renew = now
                         claims.renew(self.node_id, list(held), self.lease_seconds)
+                        if self.pool is not None:
+                            workers = [worker.index for worker in (*held.values(), *crawling.values())]
+                            slots.renew(self.node_id, workers, self.lease_seconds)
                     for result_id, why in claims.to_stop(self.node_id, list(held)).items():
                         held[result_id].cancel(why, result_id)
                     if crawling:

@@ -76,17 +76,20 @@ class TestJob:
     trace_mode: str = "rerun"  # SENTRI_TRACES: "rerun" (a failure is run again, traced) or "always"
     page_check: bool = False  # a crawl's page: it also fails on HTTP >= 400, exceptions, failed requests
     # expect_screenshot: the approved baselines {name@WxH: {"id", "sha256"}} for the run's browser and device,
-    # the pictures a person rejected {name@WxH: [sha256]}, and the visual store (visual/store.py).
+    # the pictures a person rejected {name@WxH: [sha256]}, and the artifact store the pictures go to
+    # (visual/store.py, stores/).
     baselines: dict[str, dict] = field(default_factory=dict)
     rejected_shots: dict[str, list[str]] = field(default_factory=dict)
-    visual_root: Path | None = None
-    # Healing locators: on unless the project is strict; the last passing run's descriptions per step and
-    # the targets a person rejected per step (worker/healer.py).
+    artifacts: Any = None  # where pictures are kept (sentri/stores): the instance folder or a bucket
+    # Healing locators: on unless the project is strict; the last passing run's descriptions per step, the
+    # targets a person rejected per step, and the target of a proposal waiting for review per step, tried
+    # before the step's own (worker/healer.py).
     heal: bool = False
     remember: bool = False  # describe each target's element in this run (when the hints are missing or old)
     steps_hash: str = ""  # the version of the test's steps the hints belong to (review/recording.py)
     hints: dict[int, dict] = field(default_factory=dict)
     heal_refused: dict[int, list[dict]] = field(default_factory=dict)
+    heal_pending: dict[int, dict] = field(default_factory=dict)
     # Set by the worker while the job runs, so that another thread can cancel it.
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     task: asyncio.Task | None = field(default=None, repr=False)
@@ -147,6 +150,7 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
         page = await context.new_page()
     watch = PageWatch(page, job.steps[0]["url"]) if job.page_check else None
     snapshots = Snapshots(job, keep=not for_trace)
+    snapshots.watch(page)  # before the first navigation: a screenshot waits for data still on its way
     healer = StepHealer(job) if job.heal else None
     started = time.monotonic()
     outcome: dict[str, Any] = {"status": "passed", "error": None, "failingStep": None}

@@ -4,8 +4,12 @@ During a passing run the runner records, right before each step acts, other desc
 element the step's target matched (its role and name, label, test id, text, a CSS path). When the
 target later matches nothing — or more elements than it may — those descriptions are tried as
 targets. Only when every one that matches exactly one element points to the same element does the
-step go on with the new target; a person then reviews the proposal. Healing changes a target,
+step go on with a new target; a person then reviews the proposal. Healing changes a target,
 never what a step expects (text, value, url, title): a changed expectation is a regression.
+Every description that matches takes part in that agreement, but only one review/heal_rules.py allows
+becomes the new target: never a count read from the page, never an assertion's own text, only a CSS
+path for an assertion that picks its element by position. When the descriptions agree and none is
+allowed, the heal is refused with a sentence saying why (HealRefused).
 
 Nothing here waits: describing is one `evaluate_all` round trip, and healing only counts matches,
 so a page that is still loading is never mistaken for a changed one by a slow retry loop here.
@@ -20,6 +24,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from ..aria_roles import ROLES
+from ..review.heal_rules import Rules
 from ..review.hints import MAX_HINT_CHARS, clean
 from .steps import locate
 
@@ -132,6 +137,8 @@ DESCRIBE_SCRIPT = """(elements, maxChars) => {
 
 # Actions whose target must match an element for the step to succeed. expect_hidden is not here: a
 # target that matches nothing is its success, so a "healed" target could only turn a pass into a fail.
+# Nor is expect_screenshot: its target fails as a screenshot does, not as a locator (a heal of a target it
+# shares with these steps still follows its rules: review/heal_rules.py).
 HEALABLE_ACTIONS = frozenset({
     "click", "dblclick", "hover", "fill", "select", "check", "uncheck", "press", "expect_visible", "expect_text",
 })
@@ -178,8 +185,13 @@ async def _unique_matches(page: Page, targets: list[dict]) -> list[tuple[dict, L
     return matches
 
 
-async def heal(page: Page, hints: dict | None, old: dict) -> dict | None:
-    """Return a target for the element the hints describe when the candidates agree on one element, else None."""
+class HealRefused(Exception):
+    """The descriptions agree on one element, but none may become the target; str() is the sentence why."""
+
+
+async def heal(page: Page, hints: dict | None, old: dict, rules: Rules | None = None) -> dict | None:
+    """Return a target for the element the hints describe when the candidates agree on one element and
+    `rules` allow one of them, else None; raise HealRefused when they agree and the rules allow none."""
     if not hints:
         return None
     try:
@@ -191,7 +203,7 @@ async def heal(page: Page, hints: dict | None, old: dict) -> dict | None:
     matches = await _unique_matches(page, candidates(hints, old))
     if not matches:
         return None
-    (best, first), others = matches[0], matches[1:]
+    (_, first), others = matches[0], matches[1:]
     try:
         # `and_` matches what both match: a count of 1 means the same element, without handles or waiting.
         for _, locator in others:
@@ -199,7 +211,11 @@ async def heal(page: Page, hints: dict | None, old: dict) -> dict | None:
                 return None
     except PlaywrightError:
         return None
-    return best
+    found, rules = [target for target, _ in matches], rules or Rules()
+    for target in rules.ranked(found):
+        if rules.refusal(target) is None:
+            return target
+    raise HealRefused(rules.refusal_sentence(found[0]))
 
 
 def heal_allowed(step: dict) -> bool:

@@ -20,8 +20,8 @@ from ..extensions import db
 from ..models import Project, Run, TestCase
 from ..review import recording
 from ..runs.claims import Claim
+from ..stores import artifact_store
 from ..vault import SecretUnreadable
-from ..visual import store
 from .executor import TestJob
 
 CACHED_RUNS = 32
@@ -43,8 +43,8 @@ class RunContext:
     device: str
     retries: int
     vitals_samples: int
-    artifacts_dir: Path
-    visual_root: Path
+    artifacts_dir: Path  # where its screenshots and traces are written first (the store's staging folder)
+    artifacts: object  # the artifact store (stores/): the visual store's pictures go there
     heal: bool  # the project heals locators (not strict)
 
 
@@ -85,8 +85,8 @@ class JobBuilder:
             trusted=origins.TrustedOrigins([base_url], project.allowed_origins),
             browser=options.get("browserProfile") or "chromium", device=options.get("device") or "desktop",
             retries=dials.get("retries", 0), vitals_samples=dials.get("vitalsSamples") or 1,
-            artifacts_dir=run_folder(self.app.instance_path, run.public_id),
-            visual_root=store.root(self.app.instance_path), heal=project.heal_locators,
+            artifacts_dir=run_folder(artifact_store(self.app).staging, run.public_id),
+            artifacts=artifact_store(self.app), heal=project.heal_locators,
         )
 
     def build(self, claim: Claim) -> TestJob | None:
@@ -114,6 +114,6 @@ class JobBuilder:
             step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,
             blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,
-            trace_mode=config["SENTRI_TRACES"], visual_root=context.visual_root, **review,
+            trace_mode=config["SENTRI_TRACES"], artifacts=context.artifacts, **review,
         )
 

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from ..database import write
 from ..extensions import db
 from ..models import Node, utcnow
+from . import slots
 
 # A node not seen for this long (or twice its lease, if longer) is gone.
 NODE_TIMEOUT_SECONDS = 10.0
@@ -47,9 +48,10 @@ def no_room(node_id: str) -> None:
 
 
 def forget(node_id: str) -> None:
-    """Remove this stopped process from the table."""
+    """Remove this stopped process from the table, and give back the browser server slots it held."""
     with write():
         db.session.execute(delete(Node).where(Node.id == node_id))
+        slots.release_all(node_id)
 
 
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:

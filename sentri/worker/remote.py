@@ -2,14 +2,17 @@
 
 `SENTRI_BROWSER_SERVERS=ws://browsers-1:3000#4,ws://browsers-2:3000#4`: each endpoint runs `playwright
 run-server` (of the same Playwright version as Sentri) and takes up to its capacity (after `#`, default 1)
-of this process's tests at once. The engine then has as many workers as the capacities add up to; before
-each test a worker takes a slot on the endpoint with the most free slots (ServerPool), connects there if
-it has no connection yet, and gives the slot back after the test.
+of tests at once, counted over every Sentri process serving the database: its slots are rows there,
+leased like tests (worker/slots.py). The engine has as many workers as the capacities add up to; a worker
+takes a slot with the test it claims, on the endpoint this pool prefers (up before unknown, then the most
+free slots), connects there if it has no connection yet, and gives the slot back once the test's
+contexts are closed.
 
-An endpoint that refuses or cannot be reached is marked down (logged once, shown by status() on /health
-and /metrics) and skipped; it is tried again after RETRY_SECONDS, or at once when every endpoint is
-down, so a restarted server is used again without a restart here. When no endpoint answers, the run
-fails at once with a sentence naming them all.
+Every process checks every endpoint each SENTRI_BROWSER_PROBE_SECONDS, busy or idle (worker/probe.py), and a
+test's connect is a check too: an endpoint that refuses or cannot be reached is marked down (logged once,
+shown by status() on /health and /metrics, with when it was last checked) and skipped until a check finds
+it answering again, so a restarted server is used again without a restart here. When every endpoint is
+down they are tried all the same, and when none answers the run fails at once with a sentence naming them.
 A server of another Playwright version refuses the connection (HTTP 428): said with both versions.
 
 Everything the browser guard enforces (schemes, blocked networks, where secrets may be typed) is enforced
@@ -28,24 +31,28 @@ import json
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..extensions import db
+from ..timestamps import isoformat, utcnow
+from . import slots
 from .browsers import chromium_args
 
 log = logging.getLogger("sentri.worker")
-RETRY_SECONDS = 5.0  # a down endpoint is tried again after this long
 CONNECT_TIMEOUT_MS = 10_000
 PLAYWRIGHT_VERSION = version("playwright")
 _MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
 _URL = re.compile(r"\b(?:wss?|https?)://[^\s'\"<>]+", re.I)  # a URL as Playwright quotes it in an error
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 MASK = "***"
+RANK = {"up": 0, "unknown": 1, "down": 2}  # which endpoints a slot is taken on first
 
 
 def shown(url: str) -> str:
@@ -77,11 +84,11 @@ class NoBrowserServer(RuntimeError):
 class Endpoint:
     url: str  # as configured, credentials included: for connect() only, never shown
     capacity: int
-    busy: int = 0
     state: str = "unknown"  # unknown (not tried yet) | up | down
     error: str | None = None  # why it is down, scrubbed
-    retry_at: float = 0.0
+    checked_at: datetime | None = None  # when a check (or a test's connect) last said which
     name: str = ""  # how it is shown: shown(url), numbered by ServerPool when two share a host:port
+    key: str = ""  # slots.key(): what its slots are stored under, set by ServerPool
 
     def __post_init__(self) -> None:
         self.name = self.name or shown(self.url)
@@ -95,9 +102,9 @@ class Endpoint:
                 text = text.replace(secret, MASK)
         return text
 
-    def row(self) -> dict[str, Any]:
-        return {"endpoint": self.name, "state": self.state, "capacity": self.capacity, "busy": self.busy,
-                "error": self.error}
+    def row(self, busy: int | None) -> dict[str, Any]:
+        return {"endpoint": self.name, "state": self.state, "capacity": self.capacity, "busy": busy,
+                "error": self.error, "checkedAt": isoformat(self.checked_at)}
 
 
 def parse_servers(value: str | None) -> list[Endpoint]:
@@ -143,10 +150,15 @@ def refusal(endpoint: Endpoint, error: Exception | str) -> str:
 
 
 class ServerPool:
-    """The configured endpoints and their free slots, shared by this process's workers (thread-safe)."""
+    """The configured endpoints and how they answer, shared by this process's workers (thread-safe); their
+    slots are in the database (worker/slots.py), shared with every other process."""
 
-    def __init__(self, endpoints: list[Endpoint], chromium_path: str | None = None) -> None:
+    def __init__(self, endpoints: list[Endpoint], chromium_path: str | None = None,
+                 secret: str | bytes = "") -> None:
         self.endpoints = _named(endpoints)
+        for endpoint in self.endpoints:
+            endpoint.key = slots.key(secret, endpoint.url)
+        self._by_key = {endpoint.key: endpoint for endpoint in self.endpoints}
         self.chromium_path = chromium_path
         self._lock = threading.Lock()
 
@@ -154,55 +166,41 @@ class ServerPool:
     def capacity(self) -> int:
         return sum(endpoint.capacity for endpoint in self.endpoints)
 
-    def acquire(self, skip: set[str] | frozenset = frozenset()) -> Endpoint | None:
-        """Take a slot on the endpoint with the most free ones. A down one is tried again once its retry is
-        due, or at once when every endpoint is down (a restarted server is better than a failed run)."""
-        now = time.monotonic()
-        with self._lock:
-            usable = [e for e in self.endpoints if e.url not in skip and e.busy < e.capacity]
-            ready = [e for e in usable if e.state != "down" or now >= e.retry_at]
-            if not ready:
-                answering = any(e.state != "down" and e.url not in skip for e in self.endpoints)
-                if answering or not usable:
-                    return None  # wait for a slot of an answering server, or none is left to try
-                ready = usable
-            chosen = max(ready, key=lambda e: (e.state == "up", e.capacity - e.busy))
-            chosen.busy += 1
-            return chosen
+    def slot_rows(self) -> list[tuple[str, int, str]]:
+        """(key, capacity, name) of each endpoint, for slots.ensure()."""
+        return [(e.key, e.capacity, e.name) for e in self.endpoints]
 
-    def has_room(self) -> bool:
-        """Whether a test claimed now could get a slot: a free one on an answering endpoint, or any free
-        one when every endpoint is down (its run then fails at once, or finds a restarted server)."""
-        now = time.monotonic()
+    def endpoint(self, key: str) -> Endpoint:
+        return self._by_key[key]
+
+    def candidates(self, skip: set[str] | frozenset = frozenset()) -> list[tuple[str, int, int]]:
+        """(key, capacity, rank) of the endpoints a test may take a slot on (slots.take()): those not in `skip`
+        that answer or are not known yet. When every endpoint left is down, all of them: a restarted server is
+        better than a failed run, and a run whose servers are all gone fails at once, naming them."""
         with self._lock:
-            free = [e for e in self.endpoints if e.busy < e.capacity]
-            if all(e.state == "down" for e in self.endpoints):
-                return bool(free)
-            return any(e.state != "down" or now >= e.retry_at for e in free)
+            left = [e for e in self.endpoints if e.url not in skip]
+            ready = [e for e in left if e.state != "down"] or left
+            return [(e.key, e.capacity, RANK[e.state]) for e in ready]
 
     def all_down(self, tried: set[str]) -> bool:
         """Whether no endpoint is left to wait for: each was just tried or is down."""
         with self._lock:
             return all(e.url in tried or e.state == "down" for e in self.endpoints)
 
-    def release(self, endpoint: Endpoint) -> None:
-        with self._lock:
-            endpoint.busy = max(0, endpoint.busy - 1)
-
     def answered(self, endpoint: Endpoint) -> None:
+        """Mark an endpoint up: a check or a test's connect was taken."""
         with self._lock:
             was = endpoint.state
-            endpoint.state, endpoint.error = "up", None
+            endpoint.state, endpoint.error, endpoint.checked_at = "up", None, utcnow()
         if was == "down":
             log.warning("browser server %s answers again", endpoint.name)
 
     def refused(self, endpoint: Endpoint, error: Exception | str) -> str:
-        """Mark an endpoint down for RETRY_SECONDS; return (and log, once per outage) why."""
+        """Mark an endpoint down until a check finds it answering; return (and log, once per outage) why."""
         why = refusal(endpoint, error)
         with self._lock:
             was = endpoint.state
-            endpoint.state, endpoint.error = "down", why
-            endpoint.retry_at = time.monotonic() + RETRY_SECONDS
+            endpoint.state, endpoint.error, endpoint.checked_at = "down", why, utcnow()
         if was != "down":
             log.warning("browser server skipped: %s", why)
         return why
@@ -225,17 +223,27 @@ class ServerPool:
             launch["executablePath"] = self.chromium_path
         return {"timeout": CONNECT_TIMEOUT_MS, "headers": {"x-playwright-launch-options": json.dumps(launch)}}
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self, busy: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """One row per endpoint, with `busy` slots (None: not known) as slots.busy() counted them."""
         with self._lock:
-            return [endpoint.row() for endpoint in self.endpoints]
+            return [endpoint.row(None if busy is None else busy.get(endpoint.key, 0)) for endpoint in self.endpoints]
 
 
 def status() -> list[dict[str, Any]]:
-    """One row per browser endpoint of this process: {"endpoint", "state", "capacity", "busy", "error"}. With
-    local browsers, one row "local" (capacity SENTRI_MAX_BROWSERS, busy = workers running a test)."""
+    """One row per browser endpoint: {"endpoint", "state", "capacity", "busy", "error", "checkedAt"}, `busy`
+    counted over every process (None when the database did not answer), the rest as this process's checks
+    found it. With local browsers, one row "local" (capacity
+    SENTRI_MAX_BROWSERS, busy = this process's workers running a test)."""
     engine = current_app.extensions.get("sentri_engine") if has_app_context() else None
     if engine is None:
         return []
     if engine.pool is not None:
-        return engine.pool.status()
-    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None}]
+        try:
+            busy = slots.busy([endpoint.key for endpoint in engine.pool.endpoints])
+        except SQLAlchemyError:  # the servers' state is still worth showing
+            db.session.rollback()
+            log.exception("the browser servers' busy slots could not be read")
+            busy = None
+        return engine.pool.status(busy)
+    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None,
+             "checkedAt": None}]

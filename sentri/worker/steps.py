@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -20,12 +21,22 @@ from .guard import Guard, Refused
 DEFAULT_STEP_TIMEOUT_MS = 15_000
 
 
+StepRun = Callable[[dict], Awaitable[None]]
+
+
 class Healer(Protocol):
     """What run_steps asks of a healer (worker/healer.py)."""
 
     async def remember(self, page: Page, index: int, step: dict) -> None: ...
-    async def alternative(self, page: Page, index: int, step: dict, error: BaseException) -> dict | None: ...
-    def healed_step(self, index: int, step: dict, healed: dict) -> None: ...
+    async def run(self, page: Page, index: int, step: dict, run: StepRun, may_heal: Callable[[], bool]) -> None: ...
+
+
+class HealRemark(Exception):
+    """A step failed, and its healing adds a sentence to why (a heal refused, a waiting heal that failed)."""
+
+    def __init__(self, error: BaseException, sentence: str) -> None:
+        super().__init__(sentence)
+        self.error = error
 
 
 class StepFailed(Exception):
@@ -159,31 +170,30 @@ async def run_steps(
     healer: Healer | None = None,
 ) -> None:
     """Run steps in order; raise StepFailed naming the first failing step (or the first the guard refused).
-    With a `healer`, a step whose target matched nothing (or too much) may go on with another description
-    of the same element (worker/healer.py)."""
+    With a `healer`, a step may run on a heal already found for its target, and one whose target matched
+    nothing (or too much) may go on with another description of the same element (worker/healer.py)."""
+    def may_heal() -> bool:  # not once the guard refused a request: the step failed for that
+        return not (guard is not None and guard.refusals)
+
     for index, step in enumerate(steps, start=1):
         if before_step is not None:
             await before_step(index, step)
+        run = partial(run_step, page, base_url=base_url, timeout_ms=timeout_ms, guard=guard, snapshot=snapshot,
+                      index=index)
         try:
             if healer is not None:
                 await healer.remember(page, index, step)
-            try:
-                await run_step(page, step, base_url, timeout_ms, guard, snapshot, index)
-            except (PlaywrightError, AssertionError) as exc:
-                healed = None
-                if healer is not None and not (guard is not None and guard.refusals):
-                    healed = await healer.alternative(page, index, step, exc)
-                if healed is None:
-                    raise
-                try:
-                    await run_step(page, healed, base_url, timeout_ms, guard, snapshot, index)
-                except (PlaywrightError, AssertionError):
-                    raise exc from None  # the healed target did not help: the original failure stands
-                healer.healed_step(index, step, healed)
+                await healer.run(page, index, step, run, may_heal)
+            else:
+                await run(step)
             if guard is not None:
                 guard.check_page(page)
         except Refused as exc:
             raise StepFailed(index, step["action"], str(exc), refused=True) from None
+        except HealRemark as remark:
+            if guard is not None and guard.refusals:
+                raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None
+            raise StepFailed(index, step["action"], f"{_first_line(remark.error)}\n{remark}") from remark.error
         except (PlaywrightError, AssertionError) as exc:
             if guard is not None and guard.refusals:  # the step failed because the guard aborted its request
                 raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None

@@ -1,6 +1,6 @@
 """Measure LCP, CLS, INP and TTFB in tested pages with Google's web-vitals library.
 
-Facts this relies on (measured on headless Chromium, see shared/notes/web-vitals-in-a-lab-browser.md):
+Facts this relies on (measured on headless Chromium; docs/vitals.md says how):
 - the library's final reports (on page hide) never come in a headless page, so every callback is
   registered with reportAllChanges and the latest value is read from the page;
 - an init script runs in its own scope and several run in an undefined order, so the library and the
@@ -88,6 +88,35 @@ async () => {
 """
 
 
+# Wait until the page is still: no new LCP candidate for `quiet` ms after the later of the load event, the
+# last candidate and `floor` (when the test's own visit saw its LCP), at most `most` ms. A page that breaks
+# timers or observers is bounded by settle()'s own timeout instead.
+STILL_SCRIPT = """
+async ([quiet, floor, most]) => {
+  const begun = performance.now();
+  let last = 0;
+  const note = (entries) => { for (const e of entries) last = Math.max(last, e.startTime); };
+  let paints = null;
+  try {
+    paints = new PerformanceObserver((list) => note(list.getEntries()));
+    paints.observe({type: "largest-contentful-paint", buffered: true});
+  } catch (e) { return null; }
+  const loaded = () => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    return nav && nav.loadEventEnd > 0 ? nav.loadEventEnd : performance.now();
+  };
+  while (performance.now() - begun < most) {
+    note(paints.takeRecords());
+    const left = Math.max(loaded(), last, floor) + quiet - performance.now();
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 50)));
+  }
+  paints.disconnect();
+  return last;
+}
+"""
+
+
 class VitalsUnavailable(RuntimeError):
     """The web-vitals library is not installed (run `npm ci`)."""
 
@@ -153,6 +182,13 @@ async def read(page: Page):
     """Run READ_SCRIPT in the page, bounded by READ_SECONDS (TimeoutError past it)."""
     async with asyncio.timeout(READ_SECONDS):
         return await page.evaluate(READ_SCRIPT)
+
+
+async def settle(page: Page, *, quiet_ms: float, floor_ms: float, most_ms: float) -> None:
+    """Wait in the page until no new LCP candidate has come for `quiet_ms` after load, after the last
+    candidate and after `floor_ms`; at most `most_ms` (TimeoutError when the page holds the wait up)."""
+    async with asyncio.timeout(most_ms / 1000 + READ_SECONDS):
+        await page.evaluate(STILL_SCRIPT, [quiet_ms, floor_ms, most_ms])
 
 
 async def arm(context: BrowserContext) -> VitalsRecorder:

@@ -19,6 +19,7 @@
 `CrawlSite(garbage=True)` answers /robots.txt with an HTML page and /sitemap.xml with broken XML.
 ``/slow`` (linked from nowhere) answers after 1.5 s. ``/login`` signs in with the password PASSWORD (a session
 cookie); ``/account`` (linked from nowhere) sends a visitor without it to /login. `CrawlSite(healthy=True)` is the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages.
+`CrawlSite(gone=("/contact",))` took pages off the site: the home page no longer links them, they answer 404.
 
 The crawl of CrawlSite with the default CrawlOptions (max_pages 30, max_depth 3) visits exactly these 13
 pages: ``/`` (start, depth 0); /about and /orphan (sitemap, depth 1 — /about is named there before the home
@@ -31,6 +32,9 @@ failed request, 500) and /items (links, depth 1); /calendar?month=2026-12, /item
 
 `LargeSite(n)`: ``/`` links to /s1/ … /s<n-1>/ and each /s<k>/ to the next 5 pages; every page has its
 own first path segment, so none share a URL pattern and all n are visited (the benchmark's site).
+
+`FlatSite(n, broken=k)`: ``/`` links to n sibling apps under one section, ``/examples/app-a/`` …, the k-th
+answering 500: more siblings than the crawl's 50 per section.
 
 Every request's method and path is recorded (`requests`, `paths`), and every POST's form body (`posts`).
 """
@@ -93,10 +97,11 @@ def _next_month(month: str) -> str:
 class CrawlSite(_BaseThreadServer):
     """The crawler's fixture website; see the module docstring for its pages and the expected crawl."""
 
-    def __init__(self, garbage: bool = False, healthy: bool = False) -> None:
+    def __init__(self, garbage: bool = False, healthy: bool = False, gone: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.garbage = garbage
         self.healthy = healthy  # the fixed deploy: /missing, /broken-js and /broken-image are ordinary pages
+        self.gone = gone  # pages taken off the site: the home page no longer links them, and they answer 404
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
         self.posts: list[tuple[str, dict]] = []  # (path, form fields)
         self._lock = threading.Lock()
@@ -114,8 +119,11 @@ class CrawlSite(_BaseThreadServer):
 
     def answer(self, path: str, query: dict) -> tuple[int, str, str, dict]:
         """Return (status, content type, body, extra headers) for a GET."""
+        if path in self.gone:
+            return 404, "text/html", _chrome("Not found", ""), {}
         if path == "/":
-            links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>' for href in HOME_LINKS)
+            links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>' for href in HOME_LINKS
+                            if href not in self.gone)
             return 200, "text/html", _chrome("Crawl home", f"<ul>{links}</ul>"), {}
         if path in ("/about", "/orphan", "/private", "/thanks") or (
                 self.healthy and path in ("/missing", "/broken-js", "/broken-image")):
@@ -239,3 +247,50 @@ class LargeSite(_BaseThreadServer):
                 self.wfile.write(data)
 
         return Handler
+
+
+class FlatSite(_BaseThreadServer):
+    """A flat site: / links to n sibling apps /examples/app-<letters>/ (slugs that share no URL pattern);
+    the `broken`-th answers 500."""
+
+    def __init__(self, n: int = 60, broken: int | None = None) -> None:
+        super().__init__()
+        self.slugs = [f"app-{_word(k)}" for k in range(1, n + 1)]
+        self.broken = self.slugs[broken - 1] if broken else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                found = re.fullmatch(r"/examples/([a-z-]+)/", self.path)
+                status = 200
+                if self.path == "/":
+                    links = "".join(f'<li><a href="/examples/{slug}/">{slug}</a></li>' for slug in site.slugs)
+                    body = _page("Examples", f"<main><h1>Examples</h1><ul>{links}</ul></main>")
+                elif found and found.group(1) in site.slugs:
+                    slug = found.group(1)
+                    status = 500 if slug == site.broken else 200
+                    body = _page(slug, f'<main><h1>{slug}</h1><a href="/">All examples</a></main>')
+                else:
+                    status, body = 404, _page("Not found", "")
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _word(k: int) -> str:
+    """k in letters (1 → a, 27 → aa): slugs without digits, so that no two share a URL pattern."""
+    letters = ""
+    while k:
+        k, rest = divmod(k - 1, 26)
+        letters = chr(97 + rest) + letters
+    return letters

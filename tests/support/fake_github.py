@@ -2,7 +2,7 @@
 
 It emulates api.github.com (``prefix=""``) or GitHub Enterprise Server (``prefix="/api/v3"``) for the
 operations Sentri calls, from GitHub's OpenAPI description (npm @octokit/openapi@23.0.2, excerpt in
-shared/real-world/github/ops.json, MIT) and the live-API facts in shared/real-world/github/FACTS.md:
+$SENTRI_SHARED_DIR/real-world/github/ops.json, MIT) and the live-API facts docs/github.md sums up:
 
 * ``GET   /repos/{o}/{r}/issues/{n}/comments``   issues/list-comments (ascending id, since, paging)
 * ``POST  /repos/{o}/{r}/issues/{n}/comments``   issues/create-comment (201 + Location)

@@ -2,7 +2,7 @@
 
 Every string it controls is `size` characters long (100 KB by default) and every list is longer than the
 crawler keeps; the pages are built by a script in the browser, so a few kilobytes on the wire become
-hundreds of megabytes in the page (as one 105 KB gzip page did in the security review, issue 27). The
+hundreds of megabytes in the page (as one 105 KB gzip page did in a security review). The
 floods sit in hidden elements: the crawler reads them all the same, and the browser need not lay out
 hundreds of megabytes of text (which alone takes minutes):
 

@@ -20,7 +20,7 @@ def recorded_run(project: Project, results: list[dict], *, status: str = "comple
                   options={**options.as_json(), "selection": options.selection.describe([])}, plan=[],
                   total=len(results), parallel=1, created_at=now, started_at=now,
                   stop_reason=status if status in ("aborted", "failed") else None,
-                  branch=options.branch, commit_sha=options.commit_sha)
+                  branch=options.branch, commit_sha=options.commit_sha, browser=options.browser, device=options.device)
         db.session.add(run)
         db.session.flush()
         for position, fields in enumerate(results, start=1):

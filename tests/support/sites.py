@@ -6,8 +6,11 @@
 * ``/done/<name>``: a page that says "Done <name>" (for link-based tests).
 * ``/slow?ms=N``: sleeps N ms (at most 30 s) before answering.
 * ``/fail``: a page with a button "Go fail" whose click writes "Nope": the expected text never shows.
-* ``/paced``: answers after ``pace_ms`` ± up to ``pace_jitter_ms`` (uniform), both settable while the site
-  runs: its TTFB and LCP move with them (the regression gate's fixture).
+* ``/paced``: answers after ``pace_ms`` ± up to ``pace_jitter_ms`` (uniform; a normal spread with that
+  standard deviation when ``gaussian``), all settable while the site runs: its TTFB and LCP move with them
+  (the regression gate's fixture).
+* ``/hero``: answers like ``/paced``, then paints its hero (a large block, the page's LCP element)
+  ``paint_ms`` ± ``paint_jitter_ms`` after the load event, as a JS timer or a late fetch would.
 
 Every request is logged with its arrival time on both clocks (``time.monotonic()`` and ``time.time()``),
 taken before anything else is done, so a benchmark can see when the first request of a run arrived.
@@ -58,6 +61,16 @@ FAIL = """<!doctype html>
 PACED = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Paced</title></head>
 <body><h1>Paced</h1><p id="out">A page whose answer takes as long as the site is told.</p></body></html>
+"""
+
+HERO = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hero</title></head>
+<body><h1>Hero</h1>
+<div id="hero" hidden style="width:700px;height:500px;background:#36c;color:#fff">The hero, painted {paint} ms
+after the load event.</div>
+<script>addEventListener("load", () => setTimeout(() => {{
+  document.getElementById("hero").hidden = false; }}, {paint}));</script>
+</body></html>
 """
 
 SLOW = """<!doctype html>
@@ -134,6 +147,13 @@ class FixtureSite(_BaseThreadServer):
         self._cond = threading.Condition()
         self.pace_ms = 100.0
         self.pace_jitter_ms = 0.0
+        self.paint_ms = 800.0
+        self.paint_jitter_ms = 0.0
+        self.gaussian = False
+
+    def spread(self, ms: float, jitter: float) -> float:
+        """`ms` give or take `jitter` (uniform, or the standard deviation of a normal spread), never below 0."""
+        return max(0.0, random.gauss(ms, jitter) if self.gaussian else ms + random.uniform(-jitter, jitter))
 
     # -- the request log -------------------------------------------------------------------------
 
@@ -212,10 +232,10 @@ class FixtureSite(_BaseThreadServer):
                     ms = max(0, min(ms, MAX_SLOW_MS))
                     time.sleep(ms / 1000)
                     self._send(200, SLOW.format(ms=ms))
-                elif path == "/paced":
-                    ms = max(0.0, site.pace_ms + random.uniform(-site.pace_jitter_ms, site.pace_jitter_ms))
-                    time.sleep(ms / 1000)
-                    self._send(200, PACED)
+                elif path in ("/paced", "/hero"):
+                    time.sleep(site.spread(site.pace_ms, site.pace_jitter_ms) / 1000)
+                    paint = round(site.spread(site.paint_ms, site.paint_jitter_ms))
+                    self._send(200, PACED if path == "/paced" else HERO.format(paint=paint))
                 elif path == "/fail":
                     self._send(200, FAIL)
                 elif path == "/":
@@ -327,10 +347,12 @@ class StaticSite(_BaseThreadServer):
     arrive here)."""
 
     def __init__(self, pages: dict[str, str], host: str = "127.0.0.1",
-                 redirects: dict[str, tuple[int, str]] | None = None) -> None:
+                 redirects: dict[str, tuple[int, str]] | None = None,
+                 delays: dict[str, float] | None = None) -> None:
         super().__init__()
         self.pages = pages
         self.redirects = redirects or {}  # {path: (status, Location)}
+        self.delays = delays or {}  # {path: seconds before it answers}: data that arrives late
         self.host = host
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -361,6 +383,7 @@ class StaticSite(_BaseThreadServer):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                time.sleep(site.delays.get(urlsplit(self.path).path, 0))
                 page = site.pages.get(urlsplit(self.path).path)
                 data = (page if page is not None else "<!doctype html><title>Not found</title>").encode()
                 self.send_response(200 if page is not None else 404)

@@ -40,14 +40,17 @@
         failures = 0;
         var done = run.passed + run.failed + run.skipped + (run.quarantined || 0);
         var terminal = run.status !== "running";
+        // Once it ended, say how many tests ran: an aborted run is "done" with tests that never ran.
+        var count = terminal ? run.passed + run.failed + (run.quarantined || 0) : done;
         setField("status", run.status);
         setField("phase", run.phase || "done");
-        setField("done", done);
+        setField("done", count);
+        setField("done-verb", terminal ? "ran" : "done");
         setField("total", run.total);
         ["passed", "failed", "skipped", "flaky", "quarantined"].forEach(function (k) { setField(k, run[k]); });
         progress.max = Math.max(run.total, 1);
-        progress.value = done;
-        progress.textContent = done + " of " + run.total;
+        progress.value = count;
+        progress.textContent = count + " of " + run.total;
         var next = terminal ? null : setTimeout(poll, 1500);
         if (done !== shownDone || terminal) {
           shownDone = done;

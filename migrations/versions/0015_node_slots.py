@@ -1,16 +1,16 @@
 """Each process says how many browser slots it has: a process finishing a test can then tell that another
-one has room, and leave the run's next test to it (issue 33: a run spreads over the processes).
+one has room, and leave the run's next test to it: a run spreads over the processes.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-09
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
