@@ -14,8 +14,9 @@ this process and without a browser:
 - run end: the run's rows recorded as passed, then the transaction that ends it (lifecycle.end: gates,
   budgets, the regression gate, flaky scores, quarantine), committed.
 
-Prints the median of each for the short and the long history and long / short: flat is close to 1.00.
-The short history is the baseline, measured in the same run; nothing is asserted.
+The two histories take turns, so that both see the same machine. Prints the median of each for the short
+and the long history and long / short: flat is close to 1.00. The short history is the baseline, measured
+in the same run; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sqlalchemy import insert, select, update  # noqa: E402
 from sentri import create_app, projects, testcases  # noqa: E402
 from sentri.database import write  # noqa: E402
 from sentri.extensions import db  # noqa: E402
-from sentri.models import Result, Run, utcnow  # noqa: E402
+from sentri.models import Project, Result, Run, utcnow  # noqa: E402
 from sentri.runs import RunOptions, lifecycle  # noqa: E402
 from tests.conftest import TEST_CONFIG  # noqa: E402
 
@@ -106,11 +107,19 @@ def _project(tests: int):
     return project, ids
 
 
-def _one_run(project) -> tuple[float, float]:
-    """Trigger a run and end it; return (trigger, end) in seconds."""
-    started = time.perf_counter()
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.thread_time()
+
+
+def _since(started: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - started[0], time.thread_time() - started[1]
+
+
+def _one_run(project) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Trigger a run and end it; return the (wall, CPU) seconds of each."""
+    started = _clocks()
     run = lifecycle.start(project, RunOptions(), source="token", triggered_by="TOK-1")
-    triggered = time.perf_counter() - started
+    triggered = _since(started)
     run_id, now = run.id, utcnow()
     rng = random.Random(run_id)
     with write():
@@ -122,10 +131,10 @@ def _one_run(project) -> tuple[float, float]:
         db.session.execute(update(Run).where(Run.id == run_id).values(status="running", started_at=now,
                                                                      passed=len(queued)))
     db.session.expire_all()
-    started = time.perf_counter()
+    started = _clocks()
     with write():
         lifecycle.end(run_id)
-    return triggered, time.perf_counter() - started
+    return triggered, _since(started)
 
 
 def _postgresql_database() -> tuple[str, callable]:
@@ -144,31 +153,41 @@ def _postgresql_database() -> tuple[str, callable]:
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
-def measure(history: int, args) -> tuple[float, float]:
-    """Median (trigger, end) in seconds after `history` earlier runs."""
-    from flask_migrate import upgrade
+class History:
+    """A fresh database with a project and `runs` earlier runs of its tests, in an app of its own."""
 
-    drop = None
-    config = {**TEST_CONFIG, "SENTRI_INSTANCE_PATH": tempfile.mkdtemp(prefix="sentri-history-")}
-    if args.postgresql:
-        config["SENTRI_DATABASE_URL"], drop = _postgresql_database()
-    app = create_app(config)
-    try:
-        with app.app_context():
+    def __init__(self, runs: int, args) -> None:
+        from flask_migrate import upgrade
+
+        self.drop = None
+        config = {**TEST_CONFIG, "SENTRI_INSTANCE_PATH": tempfile.mkdtemp(prefix="sentri-history-")}
+        if args.postgresql:
+            config["SENTRI_DATABASE_URL"], self.drop = _postgresql_database()
+        self.app = create_app(config)
+        with self.app.app_context():
             upgrade()
             project, test_ids = _project(args.tests)
-            _history(project.id, test_ids, history, random.Random(history))
-            for _ in range(2):  # warm-up: statement caches, the planner's imports
+            self.project_id = project.id
+            _history(project.id, test_ids, runs, random.Random(runs))
+            for _ in range(2):  # warm-up: statement caches, the regression gate's first import of scipy
                 _one_run(project)
-            timings = [_one_run(project) for _ in range(args.repeats)]
+        self.timings: list[tuple[tuple[float, float], tuple[float, float]]] = []
+
+    def run(self) -> None:
+        with self.app.app_context():
+            self.timings.append(_one_run(db.session.get(Project, self.project_id)))
             db.session.remove()
+
+    def median(self, step: int, clock: int) -> float:
+        return statistics.median(timing[step][clock] for timing in self.timings)
+
+    def close(self) -> None:
+        with self.app.app_context():
             db.engine.dispose()
-    finally:
-        app.extensions["sentri_hooks"].shutdown(0)
-        app.extensions["sentri_github"].shutdown()
-        if drop is not None:
-            drop()
-    return statistics.median(t for t, _ in timings), statistics.median(e for _, e in timings)
+        self.app.extensions["sentri_hooks"].shutdown(0)
+        self.app.extensions["sentri_github"].shutdown()
+        if self.drop is not None:
+            self.drop()
 
 
 def main() -> None:
@@ -180,14 +199,22 @@ def main() -> None:
     parser.add_argument("--postgresql", action="store_true", help="a throwaway database on SENTRI_TEST_DATABASE_URL")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the migrations' INFO lines, the hooks' shutdown warning
-    short = measure(args.short, args)
-    long = measure(args.long, args)
+    histories = [History(args.short, args), History(args.long, args)]
+    try:
+        for _ in range(args.repeats):  # one after the other, so that both see the same machine
+            for history in histories:
+                history.run()
+    finally:
+        for history in histories:
+            history.close()
     database = "PostgreSQL" if args.postgresql else "SQLite"
-    print(f"{args.tests} tests, {database}, median of {args.repeats}")
-    print(f"{'':10} {f'{args.short} runs':>12} {f'{args.long} runs':>12} {'ratio':>7}")
-    for name, index in (("trigger", 0), ("run end", 1)):
-        print(f"{name:10} {short[index] * 1000:>9.1f} ms {long[index] * 1000:>9.1f} ms "
-              f"{long[index] / short[index]:>7.2f}")
+    short, long = histories
+    print(f"{args.tests} tests, {database}, median of {args.repeats}; CPU: this process's (SQLite's work included)")
+    print(f"{'':16} {f'{args.short} runs':>12} {f'{args.long} runs':>12} {'ratio':>7}")
+    for step, name in enumerate(("trigger", "run end")):
+        for clock, kind in enumerate(("wall", "CPU")):
+            before, after = short.median(step, clock), long.median(step, clock)
+            print(f"{name + ' ' + kind:16} {before * 1000:>9.1f} ms {after * 1000:>9.1f} ms {after / before:>7.2f}")
 
 
 if __name__ == "__main__":
