@@ -1,6 +1,7 @@
 """What every process does every few seconds for the processes that died or stalled (the heartbeat): recover
 the tests and crawls whose lease ran out, skip the tests of runs past their budget, end runs left with
-nothing to do (claims.recover, crawls.recover), and fire the ends nobody took (hooks.take_stale).
+nothing to do (claims.recover, crawls.recover), finish the runs whose end a dead process took
+(lifecycle.finish_stale), and fire the ends nobody took (hooks.take_stale).
 
 Almost always there is nothing to do, and asking each part separately was six reads (and their commits) every
 two seconds, the most of what an idle process spent once it stopped polling (bench/idle_cpu.py). So
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, exists, or_, select
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
-from . import claims, crawls
+from . import claims, crawls, lifecycle
 from .hooks import STALE_SECONDS, Hooks
 
 
@@ -28,13 +29,14 @@ def _due_query():
     expired = exists().where(Result.status == "running", Result.lease_until < now)
     over_budget = exists().where(active, Run.deadline <= now,
                                  exists().where(Result.run_id == Run.id, Result.status == "queued"))
-    stranded = exists().where(active, ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
                               ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
     orphaned_crawl = exists().where(Crawl.status == "queued", exists().where(
         Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)))
     expired_crawl = exists().where(Crawl.status == "running", Crawl.lease_until < now)
+    unfinished = exists().where(Run.notify_state == "ending", Run.finished_at < bindparam("cutoff"))
     stale_end = exists().where(Run.notify_state == "pending", Run.finished_at < bindparam("cutoff"))
-    return select(or_(expired, over_budget, stranded, orphaned_crawl, expired_crawl), stale_end)
+    return select(or_(expired, over_budget, stranded, orphaned_crawl, expired_crawl, unfinished), stale_end)
 
 
 _DUE = _due_query()  # built once: every process asks it every RECOVER_EVERY_SECONDS
@@ -43,10 +45,10 @@ _DUE = _due_query()  # built once: every process asks it every RECOVER_EVERY_SEC
 def recover(hooks: Hooks) -> list[int]:
     """Recover what is due, and fire the ends nobody took; return the ids of the runs recovery touched."""
     now = utcnow()
-    recovering, stale = db.session.execute(_DUE, {"now": now,
-                                                  "cutoff": now - timedelta(seconds=STALE_SECONDS)}).one()
+    cutoff = now - timedelta(seconds=STALE_SECONDS)
+    recovering, stale = db.session.execute(_DUE, {"now": now, "cutoff": cutoff}).one()
     db.session.commit()  # end the read snapshot at once
-    touched = claims.recover() + crawls.recover() if recovering else []
+    touched = claims.recover() + crawls.recover() + lifecycle.finish_stale(cutoff) if recovering else []
     if stale:
         hooks.take_stale()
     return touched
