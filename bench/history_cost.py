@@ -43,6 +43,7 @@ from sentri.database import write  # noqa: E402
 from sentri.extensions import db  # noqa: E402
 from sentri.models import Project, Result, Run, utcnow  # noqa: E402
 from sentri.runs import RunOptions, lifecycle  # noqa: E402
+from sentri.runtime import runtime  # noqa: E402
 from tests.conftest import TEST_CONFIG  # noqa: E402
 
 BASE = "https://shop.example.com"
@@ -184,8 +185,7 @@ class History:
     def close(self) -> None:
         with self.app.app_context():
             db.engine.dispose()
-        self.app.extensions["sentri_hooks"].shutdown(0)
-        self.app.extensions["sentri_github"].shutdown()
+        runtime(self.app).stop(0)
         if self.drop is not None:
             self.drop()
 

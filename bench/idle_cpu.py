@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sentri import create_app  # noqa: E402
 from sentri.database import write  # noqa: E402
 from sentri.runs import notices  # noqa: E402
+from sentri.runtime import runtime  # noqa: E402
 from tests.support import SentriProcess  # noqa: E402
 from tests.support.processes import cpu_seconds  # noqa: E402
 
@@ -52,7 +53,7 @@ def wake_seconds(database_url: str, instance: Path, trials: int) -> list[float]:
     """From the start of another connection's commit that makes work claimable to the end of an idle wait."""
     app = create_app({"SENTRI_INSTANCE_PATH": str(instance), "SENTRI_DATABASE_URL": database_url,
                       "SENTRI_SECRET_KEY": "bench-secret-key-" + "x" * 40, "SENTRI_DEMO": False})
-    engine = app.extensions["sentri_engine"]
+    engine = runtime(app).engine
     engine.listener.start()
     try:
         if not engine.listener.listening.wait(10):

@@ -29,6 +29,7 @@ from sentri.models import utcnow
 from sentri.runs import claims
 from sentri.runs.launch import launch
 from sentri.runs.options import parse_options
+from sentri.runtime import runtime
 from sentri.worker import browsers, vitals_probe
 from sentri.worker.guard import Guard, HostCache
 from sentri.worker.jobs import JobBuilder
@@ -134,7 +135,7 @@ def database_ms_per_test(n_tests: int = 100, database_url: str | None = None) ->
         app = create_app({"TESTING": True, "SENTRI_INSTANCE_PATH": tmp, "SENTRI_SECRET_KEY": "b" * 40,
                           "SENTRI_DEMO": False, "RATELIMIT_ENABLED": False, "SENTRI_MAX_BROWSERS": 1,
                           **({"SENTRI_DATABASE_URL": database_url} if database_url else {})})
-        engine = app.extensions["sentri_engine"]
+        engine = runtime(app).engine
         engine.stopping = True  # its workers never start: this loop claims the rows itself
         with app.app_context():
             upgrade()
@@ -159,6 +160,6 @@ def database_ms_per_test(n_tests: int = 100, database_url: str | None = None) ->
             with app.app_context():
                 claims.record(claim, {**outcome, "started_at": utcnow(), "finished_at": utcnow()})
             times.append(time.perf_counter() - started)
-        app.extensions["sentri_hooks"].shutdown(5)
+        runtime(app).hooks.shutdown(5)
         engine.shutdown(0)
         return statistics.median(times) * 1000

@@ -112,6 +112,7 @@ def main() -> int:
     from flask_migrate import upgrade
 
     from sentri import create_app
+    from sentri.runtime import runtime
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({
@@ -135,7 +136,7 @@ def main() -> int:
             ("run page, 500 results", measure(client, "/runs/RUN-1000", args.requests)),
             ("tests tab", measure(client, "/projects/PRJ-1/tests", args.requests)),
         ]
-        app.extensions["sentri_engine"].shutdown(0)
+        runtime(app).engine.shutdown(0)
     baseline = percentile(rows[0][1][0], 95)
     print(f"{'page':<24}{'p50 ms':>10}{'p95 ms':>10}{'p95 / status API':>18}{'full GCs':>10}")
     for name, (timings, collections) in rows:

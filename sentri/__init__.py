@@ -13,12 +13,10 @@ from .cli import register_cli
 from .database import configure_engine
 from .errors import register_error_handlers
 from .extensions import csrf, db, limiter, migrate
-from .github.reporter import GitHubReporter
 from .routes import register_blueprints
-from .runs.hooks import Hooks
+from .runtime import install as install_runtime
 from .stores import open_store
 from .validation import JSONProvider
-from .worker.engine import RunEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTENT_SECURITY_POLICY = (
@@ -61,13 +59,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
 
     try:
-        app.extensions["sentri_artifacts"] = open_store(app.config, app.instance_path)
+        artifacts = open_store(app.config, app.instance_path)
     except OSError as exc:  # a bucket whose AWS_* settings boto3 cannot use
         raise config_module.ConfigError(f"SENTRI_ARTIFACT_URL={app.config['SENTRI_ARTIFACT_URL']}: {exc}") from None
-    # Created with the app, started by server.prepare (or the first run): no threads at import.
-    app.extensions["sentri_engine"] = RunEngine(app)
-    app.extensions["sentri_hooks"] = Hooks(app)
-    app.extensions["sentri_github"] = GitHubReporter(app)
+    # Made with the app and started by `serve` (runtime.start): no thread runs until then.
+    install_runtime(app, artifacts)
 
     register_error_handlers(app)
     register_blueprints(app)

@@ -22,9 +22,7 @@ from .models import Result, Run, utcnow
 from .stores import artifact_store
 from .visual.prune import prune_pictures
 
-log = logging.getLogger("sentri.artifacts")
-_last_prune = 0.0
-_lock = threading.Lock()
+log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600
 # A file of an ended run that no result points at is left this long before it counts as orphaned.
 ORPHAN_GRACE_SECONDS = 600
@@ -132,14 +130,20 @@ def _prune_runs(part, cutoff) -> int:
     return removed
 
 
-def prune_in_background(app: Flask) -> None:
-    """Prune at most once an hour (runs end often; the retention is in days)."""
-    global _last_prune
-    with _lock:
-        if time.monotonic() - _last_prune < PRUNE_EVERY_SECONDS and _last_prune:
-            return
-        _last_prune = time.monotonic()
-    try:
-        prune(app)
-    except Exception:  # never let housekeeping disturb a run
-        log.exception("pruning artifacts failed")
+class Pruner:
+    """Prunes at most once an hour (runs end often; the retention is in days): one per process (its
+    runtime's hooks), called on a housekeeping thread at a run's end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.last: float | None = None  # monotonic time of the last prune this process started
+
+    def maybe(self, app: Flask) -> None:
+        with self._lock:
+            if self.last is not None and time.monotonic() - self.last < PRUNE_EVERY_SECONDS:
+                return
+            self.last = time.monotonic()
+        try:
+            prune(app)
+        except Exception:  # never let housekeeping disturb a run
+            log.exception("pruning artifacts failed")

@@ -1,4 +1,4 @@
-"""Flask CLI groups: users, projects, tests, tokens. The value a script needs is alone on the last line."""
+"""Flask CLI groups: users, projects, tests, tokens, suites, schedules. The value a script needs is alone on the last line."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from . import tokens as tokens_domain
 from . import users as users_domain
 from .cli_crawl import crawl_command
 from .cli_review import review
+from .cli_schedules import schedules as schedules_group
 from .errors import SentriError
 from .models import Project
 from .runs import quarantine
@@ -306,6 +307,6 @@ def suites_remove(project_id: str, suite_id: str, test_ids: tuple[str, ...]) -> 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to the app's CLI."""
-    for group in (users, projects, tests, tokens, suites, review):
+    for group in (users, projects, tests, tokens, suites, review, schedules_group):
         app.cli.add_command(group)
     app.cli.add_command(crawl_command)

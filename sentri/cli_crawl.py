@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from . import projects
@@ -18,6 +17,7 @@ from .crawl.settings import CrawlRequest
 from .errors import SentriError
 from .extensions import db
 from .runs import crawls
+from .runtime import runtime
 from .validation import parse
 
 POLL_SECONDS = 0.5
@@ -51,7 +51,7 @@ def crawl_command(project_id, base_url, max_pages, max_depth, pages, fill_forms,
         crawl = crawls.request(project, parse(CrawlRequest, body), triggered_by="cli")
     except SentriError as exc:
         raise click.ClickException(exc.message) from None
-    engine = current_app.extensions["sentri_engine"]
+    engine = runtime().engine
     engine.start()  # this command runs the crawl itself (unless a serving process takes it first)
     crawl_id = crawl.id
     try:

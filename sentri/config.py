@@ -12,6 +12,7 @@ from pathlib import Path
 from limits import parse_many
 
 from . import ratelimits
+from .notify import smtp as smtp_relay
 from .origins import DEFAULT_BLOCKED_NETWORKS, parse_networks
 from .ssrf import Allowlist
 from .stores import parse_url as parse_artifact_url
@@ -91,6 +92,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "SENTRI_METRICS": _bool,
     "SENTRI_METRICS_TOKEN": str,
     "SENTRI_PASSWORD_HASH": str,
+    "SENTRI_SMTP_URL": str,
 }
 
 DEFAULTS: dict[str, object] = {
@@ -150,6 +152,9 @@ DEFAULTS: dict[str, object] = {
     # `Authorization: Bearer <token>` (routes/health.py).
     "SENTRI_METRICS": False,
     "SENTRI_METRICS_TOKEN": None,
+    # Where e-mail alerts go out: smtp://[user:password@]host[:port][?from=...] (STARTTLS when offered) or
+    # smtps://...; None: e-mail channels cannot be made (notify/smtp.py).
+    "SENTRI_SMTP_URL": None,
     "SENTRI_SQLITE_BUSY_TIMEOUT_MS": 15000,
     # werkzeug's password hashing method; the default is werkzeug's own (scrypt). Tests use a cheap one.
     "SENTRI_PASSWORD_HASH": "scrypt",
@@ -246,6 +251,11 @@ def derive(config: dict, instance_path: str) -> None:
         config["ARTIFACT_BUCKET"] = parse_artifact_url(url) if url else None
     except ValueError as exc:  # the value is not repeated: it may hold credentials written into it
         raise ConfigError(f"SENTRI_ARTIFACT_URL is not valid: {exc}") from None
+    if config.get("SENTRI_SMTP_URL"):
+        try:
+            smtp_relay.parse(config["SENTRI_SMTP_URL"])
+        except ValueError as exc:  # the value is not repeated: it holds the relay's password
+            raise ConfigError(f"SENTRI_SMTP_URL {exc}") from None
     try:
         config["BROWSER_SERVERS"] = [(e.url, e.capacity) for e in parse_servers(config.get("SENTRI_BROWSER_SERVERS"))]
     except ValueError as exc:

@@ -62,6 +62,9 @@ DOCS: dict[str, str] = {
     "SENTRI_METRICS": "Serve Prometheus metrics at `/metrics`.",
     "SENTRI_METRICS_TOKEN": "When set, `/metrics` needs `Authorization: Bearer <token>`.",
     "SENTRI_PASSWORD_HASH": "werkzeug's password hashing method: `scrypt`, or `pbkdf2[:sha256[:iterations]]`.",
+    "SENTRI_SMTP_URL": "Where e-mail alerts go out: `smtp://user:password@host:587?from=sentri%40example.com` "
+                       "(STARTTLS when offered, `&starttls=require` to insist; a password only over TLS or to a "
+                       "loopback relay) or `smtps://...`. Unset: e-mail channels cannot be made.",
     "PROMETHEUS_MULTIPROC_DIR": "With several processes on one machine, an empty writable folder where "
                                 "prometheus_client sums their counters.",
     "MALLOC_ARENA_MAX": "glibc's malloc arenas; `python app.py` sets 2 unless this says otherwise (flat memory).",

@@ -19,7 +19,7 @@ from .models import Environment, Project, TestDataSet, User, get_or_404, isoform
 from .users import require_admin
 from .validation import Body, Name, VariableChanges, Variables, WebUrl
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class UndefinedVariable(Exception):
@@ -189,6 +189,12 @@ def for_options(project: Project, options: dict) -> tuple[Environment | None, di
     return environment, values, secret_values
 
 
+def site_url(project: Project, environment: Environment | None, base_url: str | None) -> str:
+    """The one rule for where a run's (or a crawl's) pages are: the trigger's baseUrl, else its environment's
+    base URL, else the project's."""
+    return base_url or (environment.base_url if environment else None) or project.base_url
+
+
 def _by_key(model, public_id: str | None):
     key = model.key_of(public_id)
     return db.session.get(model, key) if key else None
@@ -205,7 +211,7 @@ def substitute(steps: list[dict], values: dict[str, str]) -> list[dict]:
                     raise UndefinedVariable(index, name)
                 return values[name]
 
-            return _PLACEHOLDER.sub(one, value)
+            return PLACEHOLDER.sub(one, value)
         if isinstance(value, dict):
             return {k: fill(v, index) for k, v in value.items()}
         return value

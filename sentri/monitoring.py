@@ -22,7 +22,7 @@ from .extensions import db
 from .models import ACTIVE_RUN_STATUSES, PENDING_RESULT_STATUSES, TERMINAL_RUN_STATUSES, Result, Run
 from .worker import remote
 
-log = logging.getLogger("sentri.monitoring")
+log = logging.getLogger(__name__)
 
 # Every (status, verdict) pair a run can be in: all are exposed, zeros included, so graphs have no gaps.
 RUN_SERIES = (("queued", "pending"), ("running", "pending"), ("completed", "passed"), ("completed", "failed"),

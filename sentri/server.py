@@ -20,6 +20,7 @@ from waitress.server import create_server
 from .artifacts import prune
 from .bootstrap import first_run, refresh_demo_url
 from .config import ConfigError, public_url
+from .runtime import runtime
 from .stores import artifact_store
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,10 @@ def prepare(app: Flask) -> None:
 def stop_engine(app: Flask) -> None:
     """Let this process's running tests finish for SENTRI_SHUTDOWN_GRACE_SECONDS, hand the rest back
     (re-queued: another process, or this one's next start, runs them), and send what is due."""
-    grace = app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"]
-    app.extensions["sentri_engine"].shutdown(grace)
-    # A receiver may take its whole deadline to answer: wait for callbacks at most the grace.
-    abandoned = app.extensions["sentri_hooks"].shutdown(grace)
+    # A receiver may take its whole deadline to answer: callbacks too get at most the grace.
+    abandoned = runtime(app).stop(app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
     if abandoned:
         click.echo(f"Sentri gave up on {abandoned} callback(s) still being sent after the grace.")
-    app.extensions["sentri_github"].shutdown()
 
 
 def warn_if_sqlite_is_shared(app: Flask):
@@ -111,8 +109,9 @@ def serve(app: Flask) -> None:
     prepare(app)
     configure_logging()
     sqlite_lock = warn_if_sqlite_is_shared(app)  # noqa: F841 - held open while serving
-    engine = app.extensions["sentri_engine"]
-    engine.start()
+    services = runtime(app)
+    engine = services.engine
+    services.start()
     host, port = app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]
     server = create_server(app, host=host, port=port, ident="sentri", threads=app.config["SENTRI_HTTP_THREADS"])
     stops: list[str] = []
@@ -126,7 +125,7 @@ def serve(app: Flask) -> None:
             log.info("%s: already stopping", name)
             return
         stops.append(name)
-        engine.begin_stop()
+        services.begin_stop()
         raise KeyboardInterrupt(name)
 
     signal.signal(signal.SIGTERM, _stop)

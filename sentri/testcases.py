@@ -81,15 +81,19 @@ def list_for(
     *,
     status: str | None = None,
     tag: str | None = None,
+    name: str | None = None,
     offset: int = 0,
     limit: int | None = None,
 ) -> tuple[list[TestCase], int]:
-    """Return a page of the project's tests, filtered by review status and tag, and the total."""
+    """Return a page of the project's tests, filtered by review status, tag and a part of the name (any
+    case), and the total."""
     if status is not None and status not in REVIEW_STATUSES:
         raise ValidationFailed.on("status", f"must be one of {', '.join(REVIEW_STATUSES)}")
     query = select(TestCase).where(TestCase.project_id == project.id)
     if status:
         query = query.where(TestCase.review_status == status)
+    if name:
+        query = query.where(func.lower(TestCase.name).contains(name.lower(), autoescape=True))  # % and _ literal
     # The review queue groups a crawl's drafts by the page they came from (others first, by id).
     query = query.order_by(TestCase.source_page.is_not(None), TestCase.source_page, TestCase.id) \
         if status == "draft" else query.order_by(TestCase.id)

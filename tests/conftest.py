@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from sentri import create_app
+from sentri.runtime import runtime
 
 PG_URL = os.environ.get("SENTRI_TEST_DATABASE_URL")
 # Tests that must hold on both databases take `database` through this mark.
@@ -146,7 +147,7 @@ def app_factory(request, tmp_path, database, sqlite_template):
             shutil.copyfile(sqlite_template, instance / "sentri.db")
         app = create_app(config)
         if browser:
-            _start_on_wake(app.extensions["sentri_engine"])
+            _start_on_wake(runtime(app).engine)
         made.append(app)
         return app
 
@@ -154,9 +155,7 @@ def app_factory(request, tmp_path, database, sqlite_template):
     from sentri.extensions import db
 
     for app in made:
-        app.extensions["sentri_engine"].shutdown(0)
-        app.extensions["sentri_hooks"].shutdown(0)  # its callback threads end instead of idling on
-        app.extensions["sentri_github"].shutdown()
+        runtime(app).stop(0)  # as the server stops: callback threads end too instead of idling on
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

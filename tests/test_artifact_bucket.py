@@ -22,6 +22,7 @@ from sentri.config import ConfigError
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Run, utcnow
+from sentri.runtime import runtime
 from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.conftest import _make_user
@@ -107,8 +108,8 @@ def _project(app, base_url: str, steps: list[dict], name: str):
 @pytest.mark.browser
 def test_a_failure_goes_to_the_bucket_is_served_from_it_and_pruned_from_it(app_factory, bucket, s3, site,
                                                                           monkeypatch):
-    monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
     app = app_factory(SENTRI_ARTIFACT_URL=f"s3://{bucket}/{PREFIX}/")
+    runtime(app).hooks.pruner.last = time.monotonic()  # no prune in the background meanwhile
     name = f"checkout with {SECRET}"
     steps = [{"goto": f"/fail?token={SECRET}"}, {"expect_screenshot": "home"},
              {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 300}]

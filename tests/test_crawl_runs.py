@@ -25,6 +25,7 @@ from sentri.extensions import db
 from sentri.models import Result, Run, TestCase, utcnow
 from sentri.runs import crawls, lifecycle
 from sentri.runs.options import parse_options
+from sentri.runtime import runtime
 from sentri.worker.crawling import Throttled
 from tests.conftest import _make_user, both_databases
 from tests.support import SentriProcess
@@ -185,7 +186,7 @@ def test_crawls_of_their_own_are_checked_scoped_one_at_a_time_and_answer_as_desc
                             **p).get_json()["error"]
     api("POST", url, 400, headers=headers, json_body={"surprise": 1}, **p)
     api("POST", url, 400, headers=headers, json_body={"perspectives": ["magic"]}, **p)
-    app.extensions["sentri_engine"].stopping = True  # no worker takes it: it stays queued
+    runtime(app).engine.stopping = True  # no worker takes it: it stays queued
     api("POST", url, 400, headers=headers, json_body={"dialsConfig": {"perspectives": ["magic"]}}, **p)
     first = api("POST", url, 202, headers=headers, json_body={
         "maxPages": 5, "crawlPages": ["/pricing"], "dialsConfig": {"testCount": 3, "parallelWorkers": 2}}, **p)

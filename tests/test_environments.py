@@ -126,3 +126,21 @@ def test_deleting_environments_data_sets_and_secrets_takes_an_admin(client, proj
     for path in ("environments/ENV-1", "test-data-sets/DAT-1"):
         assert client.delete(f"{base}/{path}", headers=admin_headers).get_json() == {"ok": True}
         assert client.get(f"{base}/{path}", headers=admin_headers).status_code == 404
+
+
+def test_every_result_of_an_environment_run_names_the_environments_site_skipped_ones_too(app, client, site,
+                                                                                           admin_headers):
+    """One rule for a run's site (trigger baseUrl, else environment, else project): skipped rows said the
+    project's URL in an environment run, while the tests ran against the environment's."""
+    project_id, token = _approved(app, site, {"picked": [{"goto": "/ok"}], "left out": [{"goto": "/ok"}]})
+    staging = "https://staging.example.com"
+    created = client.post(f"/api/v1/projects/{project_id}/environments", headers=admin_headers,
+                          json={"name": "staging", "baseUrl": staging})
+    assert created.status_code == 201, created.get_json()
+    started = client.post(f"/api/v1/projects/{project_id}/trigger", headers={"Authorization": f"Bearer {token}"},
+                          json={"environmentId": created.get_json()["id"], "caseIds": ["TST-1"]})
+    assert started.status_code == 202, started.get_json()
+    run = client.get(f"/api/v1/runs/{started.get_json()['runId']}", headers=admin_headers).get_json()
+    statuses = {result["testName"]: result["status"] for result in run["results"]}
+    assert statuses == {"picked": "queued", "left out": "skipped"}
+    assert {result["baseUrl"] for result in run["results"]} == {staging}

@@ -71,7 +71,8 @@ def test_the_runs_charts_cover_the_last_completed_runs_with_values_on_their_axes
     pass_chart = re.search(r'<figure class="chart">.*?</figure>', html, re.S).group(0)
     ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', pass_chart)
     assert ticks == ["0", "50", "100", on_main[0], on_feature[-1]]  # the value axis, then the first and last run
-    assert re.findall(r'<option value="([^"]*)"', html) == ["", "main", "feature"]
+    branches = html[html.index('id="filter-branch"'):html.index("</select>", html.index('id="filter-branch"'))]
+    assert re.findall(r'<option value="([^"]*)"', branches) == ["", "main", "feature"]
     filtered = member.html(f"/projects/{shop}/runs?branch=feature")
     assert "2 completed run(s) on branch feature, 2 measured" in filtered
     assert re.findall(r'<td><a href="/runs/(RUN-\d+)">', filtered) == on_feature[::-1]
@@ -90,6 +91,7 @@ def test_an_aborted_run_says_how_many_tests_ran_and_that_gates_and_budgets_were_
     assert "the others did not: 6 left when the run was aborted" in page
     assert page.count("Not evaluated: the run was aborted before all its tests ran.") == 2
     assert ">Passed<" not in page and "tests done" not in page
-    assert '<strong class="verdict verdict-aborted" data-verdict="failed">aborted</strong>' in page
+    assert '<span class="verdict-word" data-verdict="failed">Aborted</span>' in page
+    assert "Aborted before all its tests ran (2 of 8 ran): gates and budgets were not evaluated." in page
     assert '<span class="verdict verdict-aborted">aborted</span>' in member.html(f"/projects/{shop}/runs")
     assert f'class="verdict verdict-aborted">{aborted} · aborted</a>' in member.html("/projects")

@@ -20,6 +20,7 @@ from sentri.github import report as github_report
 from sentri.github import reporter as gh_reporter
 from sentri.github import state as gh_state
 from sentri.models import Run
+from sentri.runtime import runtime
 from tests.conftest import DATABASES, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.test_ui_pages import PASSWORD, Browser
@@ -307,7 +308,7 @@ def test_the_token_is_never_stored_nor_logged(gh_app, site, fake, caplog):
     assert any(p.name.startswith("sentri.db") for p in files)
     for path in files:
         assert GOOD.encode() not in path.read_bytes(), path
-    assert gh_reporter.GitHubReporter.__repr__(gh_app.extensions["sentri_github"]).count("ghp_") == 0
+    assert gh_reporter.GitHubReporter.__repr__(runtime(gh_app).github).count("ghp_") == 0
 
 
 # -- validation and the parts that need no browser -----------------------------------------------------
@@ -522,6 +523,7 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
         "${{ secrets.GITHUB_TOKEN }}": GOOD,
         "${{ github.event.pull_request.number }}": str(PR) if event == "pull_request" else "",
         "${{ github.event.pull_request.head.sha || github.sha }}": SHA,
+        "${{ github.head_ref || github.ref_name }}": "feature/cart" if event == "pull_request" else "main",
     }
     env = {name: expressions[value] for name, value in step["env"].items()}
     output = tmp_path / "github_output"
@@ -538,3 +540,5 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
     assert status["integrations"]["github"]["state"] == "posted", status["integrations"]
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
     assert len(_sentri_comments(fake, project_id)) == (1 if event == "pull_request" else 0)
+    # The snippet sends the branch and commit: the regression gate compares runs of one branch.
+    assert (status["branch"], status["commitSha"]) == ("feature/cart" if event == "pull_request" else "main", SHA)

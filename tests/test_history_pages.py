@@ -69,11 +69,12 @@ def test_the_regression_form_saves_rules_and_refuses_by_field(app, admin, member
         stored = projects.get(shop).vitals_regression
     assert stored["lcp"] == {"maxIncreasePct": 10, "minIncreaseMs": 100} and "ttfb" not in stored
     assert (stored["mode"], stored["vitalsSamples"], stored["baselineBranch"]) == ("advisory", 5, "trunk")
-    html = admin.html(f"/projects/{shop}/automation")
+    html = admin.html(f"/projects/{shop}/gates")
     assert 'value="trunk"' in html and 'name="lcp.minIncreaseMs"' in html
 
     bad = admin.post(url, {**form, "vitalsSamples": "12"})
-    assert bad.status_code == 400 and "vitalsSamples: must be a whole number from 1 to 9" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and ('id="regression-vitalsSamples-error">must be a whole number from 1 to 9'
+                                       in bad.get_data(as_text=True))
     bad = admin.post(url, {**form, "cls.minIncrease": "3"})
     assert bad.status_code == 400 and "cls.minIncrease" in bad.get_data(as_text=True)
 
@@ -107,7 +108,8 @@ def test_the_run_page_shows_samples_spread_regressions_and_quarantined_results(a
         held = run([500, 505], quarantined=True)
     html = admin.html(f"/runs/{slow}")
     assert "LCP_REGRESSION on Test 1" in html and "median 800 vs baseline 500, limit 600" in html
-    assert "790 ms–810 ms, median of 5 samples" in html
+    assert "LCP slower than the baseline on " in html and "800 ms against 500 ms" in html
+    assert "vital-regressed" in html and "790 ms–810 ms, median of 5 samples" in html
     assert "branch <code>main</code>" in html
     html = admin.html(f"/runs/{held}")
     assert "badge-quarantined" in html and '<span data-field="quarantined">1</span> quarantined' in html

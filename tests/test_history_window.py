@@ -101,7 +101,7 @@ def _decisions(project: Project, made: list[TestCase]) -> dict:
         savepoint = db.session.begin_nested()
         try:
             history.update_flaky_scores(run_id)
-            entered = quarantine.after_run(project, run_id)
+            entered = quarantine.after_run(project, run_id, NOW)
             scores = db.session.execute(select(TestCase.id, TestCase.flaky_score).where(TestCase.id.in_(ids)))
             seen[run_id] = (dict(scores.all()), sorted(entered))
         finally:

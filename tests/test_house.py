@@ -130,6 +130,15 @@ def test_code_and_readme_cite_no_document_the_repository_lacks():
     assert not found, found
 
 
+def test_services_are_reached_through_the_runtime_not_by_a_string_key():
+    """One typed way to the engine, hooks, GitHub reporter and artifact store: `runtime(app)`."""
+    keyed = re.compile(r"extensions(\[|\.get\()['\"]sentri")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in OWN_FILES if path.suffix == ".py"
+             and path not in (PACKAGE / "runtime.py", Path(__file__))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if keyed.search(line)]
+    assert not found, found
+
+
 def test_importing_sentri_starts_no_thread():
     """Threads are started by the runtime (serve, a command that runs work), never by an import."""
     code = "import threading, sentri, app; print(threading.active_count())"

@@ -25,6 +25,7 @@ from sentri.extensions import db
 from sentri.github import state as gh_state
 from sentri.models import Run
 from sentri.runs import RunOptions, callbacks, claims, lifecycle, verdict
+from sentri.runtime import runtime
 from sentri.worker import remote
 from tests.conftest import both_databases
 from tests.support.fake_github import FakeGitHub
@@ -179,7 +180,7 @@ def test_a_database_that_does_not_answer_is_a_zero_not_a_failed_scrape(tmp_path)
 
 def test_callbacks_are_counted_by_outcome(app_factory, sink, site):
     app = app_factory(SENTRI_METRICS=True, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
-    app.extensions["sentri_hooks"].shutdown(0)  # the test sends each callback itself, once
+    runtime(app).hooks.shutdown(0)  # the test sends each callback itself, once
     client = app.test_client()
     before = _scrape(client)
     targets = {"delivered": sink.url, "rejected": f"{site}/hook",  # the fixture site answers a POST 501
@@ -244,7 +245,7 @@ def _report(app, project_id: str, token: str) -> dict:
         run = recorded_run(projects.get(project_id), [{"status": "failed", "error": "Expected OK"}])
         with write():
             db.session.get(Run, run.id).integrations = {"github": gh_state.initial_state(REPO, PR, SHA, token)}
-        reporter = app.extensions["sentri_github"]
+        reporter = runtime(app).github
         reporter.run_started(run.id, token)
         reporter.run_finished(run.id)
         deadline = time.monotonic() + 30
@@ -260,7 +261,7 @@ def _report(app, project_id: str, token: str) -> dict:
 
 def test_github_posts_are_counted_by_kind_and_outcome(app_factory, fake_github):
     app = app_factory(SENTRI_METRICS=True, SENTRI_GITHUB_API_URL=fake_github.url, SENTRI_GITHUB_RETRY_SECONDS=5)
-    app.extensions["sentri_hooks"].shutdown(0)
+    runtime(app).hooks.shutdown(0)
     client = app.test_client()
     with app.app_context():
         project = projects.create("Shop", "http://127.0.0.1:9").public_id
@@ -402,7 +403,7 @@ def test_a_metric_that_cannot_be_written_never_stops_what_it_counts(app, monkeyp
     def full_disk(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(metrics.CLAIM_DURATION, "observe", full_disk)
+    monkeypatch.setattr(metrics.instruments().claim_duration, "observe", full_disk)
     with app.app_context():
         lifecycle.start(_approved_project("Full", 1), RunOptions(), source="cli", triggered_by="test")
         assert claims.claim("host:1:test", 30) is not None  # the claim went through all the same

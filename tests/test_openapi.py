@@ -158,7 +158,7 @@ def test_every_api_route_is_described_and_every_described_operation_is_routed(ap
 UNKNOWN = {"projectId": "PRJ-999999", "testId": "TST-999999", "suiteId": "SUI-999999", "runId": "RUN-999999",
            "crawlId": "CRL-999999", "itemId": "BSL-999999", "baselineId": "BSL-999999", "sha": "0" * 64,
            "environmentId": "ENV-999999", "dataSetId": "DAT-999999", "tokenId": "TOK-999999",
-           "userId": "USR-999999", "position": 999999}
+           "userId": "USR-999999", "position": 999999, "scheduleId": "SCH-999999", "channelId": "NTF-999999"}
 
 
 def test_every_operation_refuses_as_described(app_factory):

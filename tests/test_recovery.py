@@ -15,6 +15,7 @@ from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
 from sentri.runs import claims, crawls, lifecycle, recovery
 from sentri.runs.options import RunOptions, parse_options
+from sentri.runtime import runtime
 from tests.conftest import both_databases
 
 OK = [{"goto": "/ok"}]
@@ -46,7 +47,7 @@ def test_an_idle_processs_recovery_is_one_read(app):
         _run(app, "Quiet")  # a queued run is no work for recovery
         event.listen(db.engine, "before_cursor_execute", seen)
         try:
-            assert recovery.recover(app.extensions["sentri_hooks"]) == []
+            assert recovery.recover(runtime(app).hooks) == []
         finally:
             event.remove(db.engine, "before_cursor_execute", seen)
     assert len(statements) == 1, statements
@@ -54,7 +55,7 @@ def test_an_idle_processs_recovery_is_one_read(app):
 
 @both_databases
 def test_the_one_read_sees_every_kind_of_recovery(app, monkeypatch):
-    hooks = app.extensions["sentri_hooks"]
+    hooks = runtime(app).hooks
     taken = []
     monkeypatch.setattr(hooks, "take_stale", lambda: taken.append(1))
     past = utcnow() - timedelta(minutes=1)

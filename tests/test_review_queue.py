@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sentri import artifacts, projects, testcases, users
+from sentri import projects, testcases, users
 from sentri.artifacts import ORPHAN_GRACE_SECONDS, prune
 from sentri.database import write
 from sentri.extensions import db
@@ -20,6 +20,7 @@ from sentri.models import TestCase, utcnow
 from sentri.review import recording
 from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import Baseline, HealProposal
+from sentri.runtime import runtime
 from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
@@ -248,7 +249,7 @@ def test_the_review_page_shows_pictures_and_steps_and_decides_ticked_items_in_bu
 def test_the_visual_store_keeps_what_a_baseline_or_a_retained_result_shows_and_prunes_the_rest(app, seeded,
                                                                                                 monkeypatch):
     project_id, test_id, _ = seeded
-    monkeypatch.setattr(artifacts, "_last_prune", time.monotonic())  # no prune in the background meanwhile
+    runtime(app).hooks.pruner.last = time.monotonic()  # no prune in the background meanwhile
     root = app.instance_path
     pictures_store = artifact_store(app)
     names = ("approved", "rejected", "superseded", "shown", "expired", "orphan", "fresh")

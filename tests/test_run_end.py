@@ -18,6 +18,7 @@ from sentri.extensions import db
 from sentri.models import Run
 from sentri.runs import RunOptions, claims, history, lifecycle, quarantine, recovery
 from sentri.runs.serialize import verdict
+from sentri.runtime import runtime
 from tests.conftest import both_databases
 
 
@@ -115,7 +116,7 @@ def test_an_end_taken_by_a_process_that_died_is_finished_by_recovery(app, monkey
         with pytest.raises(Conflict):  # an abort now is too late: the run has ended
             lifecycle.abort(run)
         monkeypatch.setattr(recovery, "STALE_SECONDS", -1.0)  # the end is stale at once
-        assert run_id in recovery.recover(app.extensions["sentri_hooks"])
+        assert run_id in recovery.recover(runtime(app).hooks)
         db.session.expire_all()
         run = db.session.get(Run, run_id)
         assert (run.status, verdict(run)) == ("completed", "failed")

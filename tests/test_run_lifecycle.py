@@ -20,6 +20,7 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
 from sentri.runs import claims, lifecycle
+from sentri.runtime import runtime
 from tests.conftest import both_databases
 
 pytestmark = pytest.mark.browser
@@ -94,7 +95,7 @@ def test_a_run_with_every_test_over_budget_completes_at_once_and_never_blocks(ap
     assert other.status_code == 200
     callbacks = [json.loads(c["body"]) for c in sink.wait(1)]
     assert [c["runId"] for c in callbacks] == [body["runId"]]  # once
-    assert app.extensions["sentri_hooks"].waiters.__len__() == 0  # no waiter left behind
+    assert runtime(app).hooks.waiters.__len__() == 0  # no waiter left behind
 
 
 def test_a_run_whose_tests_are_all_deselected_completes_with_them_skipped(app, client, site):
@@ -202,7 +203,7 @@ def test_a_failure_inside_the_start_leaves_no_run_and_after_it_the_run_stands(ap
     monkeypatch.undo()
     with app.app_context():
         assert db.session.scalar(select(func.count(Run.id))) == 0  # rolled back: the project is not locked
-    reporter = app.extensions["sentri_github"]
+    reporter = runtime(app).github
 
     def broken_hand_over(*_args, **_kwargs):
         raise RuntimeError("the GitHub reporter's pool is gone")
@@ -233,7 +234,7 @@ def test_rows_whose_lease_ran_out_are_recovered_once_then_failed(app_factory, si
                     lease_until=utcnow() - timedelta(seconds=1)))
                 db.session.execute(update(Run).where(Run.id == run.id).values(status="running"))
     assert client.post(f"/api/v1/projects/{first_id}/trigger", headers=_h(first_token)).status_code == 409
-    app.extensions["sentri_engine"].wake()  # this process starts: its heartbeat recovers what the dead one left
+    runtime(app).engine.wake()  # this process starts: its heartbeat recovers what the dead one left
     first = _wait(client, f"/api/v1/projects/{first_id}/trigger/runs/RUN-1", first_token, timeout=30)
     second = _wait(client, f"/api/v1/projects/{second_id}/trigger/runs/RUN-2", second_token, timeout=30)
     assert (first["status"], first["passed"]) == ("completed", 1)
@@ -300,7 +301,7 @@ def test_a_stop_meant_for_a_finished_test_never_hits_the_next_one(app):
 
     from sentri.worker.browser_worker import BrowserWorker
 
-    worker = BrowserWorker(app.extensions["sentri_engine"], 0)
+    worker = BrowserWorker(runtime(app).engine, 0)
     try:
         next_test = worker.loop.create_future()
         with worker._lock:
@@ -324,7 +325,7 @@ def test_idle_workers_of_a_process_take_turns_looking_for_unannounced_work(app, 
     from sentri.worker import engine as engine_module
 
     monkeypatch.setattr(engine_module, "IDLE_POLL_SECONDS", 3600.0)  # no turn comes by the clock here
-    engine = app.extensions["sentri_engine"]
+    engine = runtime(app).engine
     engine._started = True  # as if started, without workers: this test claims by hand (wake() starts none)
     looks = []
     has_work = claims.has_work

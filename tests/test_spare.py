@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sentri import origins, projects, testcases, tokens
+from sentri.runtime import runtime
 from sentri.worker import vitals_probe
 from sentri.worker.spare import Spare, settle
 from tests.support import StaticSite
@@ -77,7 +78,7 @@ document.cookie = "visited=1"; localStorage.setItem("visited", "1");</script>"""
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
         client = app.test_client()
-        engine = app.extensions["sentri_engine"]
+        engine = runtime(app).engine
         with app.app_context():
             project = projects.create("Spare", site.url)
             _, token = tokens.create(project)

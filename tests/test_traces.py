@@ -13,6 +13,7 @@ import pytest
 
 from sentri import runs
 from sentri.config import ConfigError, from_environment
+from sentri.runtime import runtime
 
 from .test_trigger import _project, _trigger, _wait
 
@@ -88,7 +89,7 @@ def test_an_idle_worker_has_closed_its_last_tests_context(app, client, site):
     project_id, token = _project(app, site, [OK, BROKEN])
     final, _, _ = _results(app, client, project_id, token)
     assert final["status"] == "completed"
-    workers = app.extensions["sentri_engine"]._workers
+    workers = runtime(app).engine._workers
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         left = [c for w in workers if w.browsers.local is not None for c in w.browsers.local.contexts

@@ -91,7 +91,7 @@ def test_create_import_approve_and_a_token_seen_once(admin):
     page.get_by_role("link", name="Tests", exact=True).click()
     expect(page.locator("td .review")).to_have_text("approved")
 
-    page.get_by_role("link", name="Automation ⚡").click()
+    page.get_by_role("link", name="CI", exact=True).click()
     page.get_by_label("Label").fill("github")
     page.get_by_role("button", name="New token").click()
     dialog = page.get_by_role("dialog", name="Your new trigger token")
@@ -143,18 +143,21 @@ def test_run_now_shows_live_progress_results_and_the_failure_screenshot(app, adm
     expect(progress).to_have_attribute("value", "4")
     expect(page.locator('[data-field="done"]')).to_have_text("4")
     expect(page.get_by_role("button", name="Abort run")).to_be_hidden()
-    expect(page.locator("[data-verdict]")).to_have_text("failed")
+    expect(page.locator("[data-verdict]")).to_have_text("Failed")  # the headline was swapped in when it ended
     assert page.evaluate("window.__sameDocument") is True
     assert page.evaluate("window.__updates") >= 2  # the poll updated the bar while the run went on
-    expect(page.locator(".status-passed")).to_have_count(3)
-    failing = page.locator("tbody.result-failed")
+    expect(page.locator("#run-results .status-passed")).to_have_count(3)
+    failing = page.locator("article.result-failed")
     expect(failing.locator(".failing-step")).to_contain_text('expect_title title contains "OK"')
-    expect(failing.locator("p.error")).to_contain_text("Step 2:")
+    expect(failing.locator("p.failure-sentence")).to_contain_text("Step 2")
+    expect(failing.locator(".expectation")).to_contain_text("Something else")
     thumbnail = failing.get_by_role("img", name=re.compile("Screenshot of Wrong title"))
     expect(thumbnail).to_be_visible()
     assert page.evaluate("img => img.complete && img.naturalWidth > 0", thumbnail.element_handle())
+    failing.locator("a.shot").click()  # enlarges in place; "Open in a new tab" opens the picture alone
+    expect(page.locator("dialog#zoom")).to_be_visible()
     with admin.context.expect_page() as opened:
-        failing.locator("a.shot").click()
+        page.locator("#zoom-open").click()
     full = opened.value
     full.wait_for_load_state()
     assert re.search(r"/api/v1/runs/RUN-\d+/results/\d+/screenshot\.png$", full.url)
@@ -228,7 +231,8 @@ def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
     found = {}
     for path in ("/login", "/projects", f"/projects/{project_id}/tests", f"/projects/{project_id}/review",
                  f"/projects/{project_id}/tests/{test_id}", f"/projects/{project_id}/runs", f"/runs/{run_id}",
-                 f"/projects/{project_id}/automation", f"/projects/{project_id}/settings", "/users"):
+                 f"/projects/{project_id}/automation", f"/projects/{project_id}/gates", f"/projects/{project_id}/settings",
+                 "/users"):
         page.goto(path)
         page.evaluate(source)
         violations = page.evaluate(

@@ -1,4 +1,4 @@
-"""Pure helpers of the UI: chart geometry, pagination, step descriptions, vitals cells, one-time secrets."""
+"""Pure helpers of the UI: chart geometry, pagination, step descriptions, one-time secrets."""
 
 from __future__ import annotations
 
@@ -36,16 +36,6 @@ def test_steps_read_like_sentences():
         'click role button "Go" (#1)')
     assert ui.describe_step({"action": "press", "key": "Enter"}) == "press key Enter"
     assert ui.describe_step({"action": "wait", "ms": 500}) == "wait 500 ms"
-
-
-def test_vital_cells_use_google_ratings_and_the_budget():
-    assert ui.vital_cell("lcp", 2600.0, {"lcp": 2500}) == {
-        "text": "2,600 ms", "rating": "needs-improvement", "over": True, "budget": 2500, "spread": None}
-    assert ui.vital_cell("cls", 0.05, None)["rating"] == "good"
-    assert ui.vital_cell("inp", None, {"inp": 100}) == {"text": "–", "rating": None, "over": False, "budget": 100,
-                                                        "spread": None}
-    assert ui.vital_cell("lcp", 510.0, None, [490.0, 510.0, 530.0])["spread"] == "490 ms–530 ms, median of 3 samples"
-    assert ui.vital_cell("lcp", 2500.0, {"lcp": 2500})["over"] is False  # equal to the budget passes
 
 
 def test_a_stashed_secret_is_sealed_for_its_owner_and_a_few_minutes(app):

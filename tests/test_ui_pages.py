@@ -99,7 +99,7 @@ def test_navigation_shows_users_only_to_admins(admin, member, shop):
     assert 'href="/users"' in admin_html and "Log out" in admin_html
     assert 'href="/users"' not in member.html("/projects")
     tabs = admin.html(f"/projects/{shop}/tests")
-    for label in ("Tests", "Review queue", "Runs", "Automation ⚡", "Settings"):
+    for label in ("Tests", "Review queue", "Runs", "CI", "Gates", "Settings"):
         assert f">{label}</a>" in tabs
     assert admin.get(f"/projects/{shop}").headers["Location"].endswith(f"/projects/{shop}/tests")
 
@@ -114,6 +114,10 @@ def test_every_admin_page_and_action_refuses_a_member_with_403(member, shop):
     # Members still see the tabs, without the admin controls.
     automation = member.html(f"/projects/{shop}/automation")
     assert "New token" not in automation and "Only admins create and revoke tokens." in automation
+    gates = member.html(f"/projects/{shop}/gates")  # read only, and says so
+    assert "<strong>Read only.</strong>" in gates and 'name="minPassRate"' in gates
+    assert "Save gates" not in gates and all(
+        " disabled" in tag for tag in re.findall(r'<input (?![^>]*type="hidden")[^>]*>', gates))
     assert "Delete this project" not in member.html(f"/projects/{shop}/settings")
 
 
@@ -202,16 +206,19 @@ def test_run_page_shows_failures_steps_screenshot_vitals_and_gates(app, admin, s
         {"test_name": "Later", "status": "skipped", "skip_reason": "over_budget"},
     ])
     html = admin.html(f"/runs/{run_id}")
-    assert 'class="failing-step" aria-current="step"' in html and "Step 2: locator #buy not found" in html
+    assert 'class="failing-step" aria-current="step"' in html
+    assert '<strong>Step 2</strong> <code>click css &#34;#buy&#34;</code>: locator #buy not found' in html
     failing = re.search(r'<li class="failing-step".*?</li>', html, re.S).group(0)
     assert "#buy" in failing
-    assert f'href="/api/v1/runs/{run_id}/results/1/screenshot.png"' in html and "<img" in html
+    assert f'href="/api/v1/runs/{run_id}/results/1/screenshot.png" data-zoom' in html and "<img" in html
     assert admin.get(f"/api/v1/runs/{run_id}/results/1/screenshot.png").status_code == 200
-    assert "rating-needs-improvement over-budget" in html and "over budget (2000)" in html
-    assert "rating-poor" in html  # CLS 0.3
-    assert "(reason: over_budget)" in html
-    assert "minPassRate: actual 0 vs threshold 90" in html
-    assert "LCP on Home" in html and 'data-verdict="failed"' in html
+    vitals = html[html.index('id="vitals"'):]
+    assert "vital-over" in vitals and "over the 2,000 ms budget" in vitals and "good, budget" not in vitals
+    assert "vital-poor" in vitals  # CLS 0.3, no budget: Google's rating
+    assert "over the run&#39;s time budget (budgetMinutes)" in html
+    assert "minPassRate: actual 0 vs threshold 90" in html and "Pass rate 0% is under the quality gate" in html
+    assert "LCP over its 2,000 ms budget on 1 page" in html and "LCP on Home" in html
+    assert 'data-verdict="failed"' in html and f'href="/api/v1/runs/{run_id}/junit.xml"' in html
     assert "Abort run" not in html and "run-live.js" not in html
     assert "edited after this run" not in html
 
@@ -239,7 +246,9 @@ def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     assert re.search(r"<td>1</td>\s*<td><a [^>]*>Home</a></td>\s*<td><span class=\"status status-queued\">waiting", html)
     report = admin.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and report.headers["Cache-Control"] == "no-store"
-    assert "<html" not in report.get_data(as_text=True) and 'class="run-report"' in report.get_data(as_text=True)
+    part = report.get_data(as_text=True)
+    assert "<html" not in part and all(f'id="{name}" data-live-part' in part
+                                       for name in ("run-headline", "run-crawl-part", "run-results"))
     assert admin.client.post(f"/runs/{run_id}/abort").status_code == 400  # no CSRF token
     response = admin.post(f"/runs/{run_id}/abort")
     assert response.status_code == 302
@@ -270,7 +279,7 @@ def test_run_now_refusals_and_history(app, admin, shop):
     assert conflict.status_code == 409 and "already has an active run" in html
     assert f'href="/runs/{active}"' in html and f"Open the active run {active}" in html
     history = admin.html(f"/projects/{shop}/runs")
-    assert active in history and "pending" in history and "(user)" in history
+    assert active in history and "pending" in history and "<td>admin@example.com</td>" in history
 
 
 def test_runs_tab_charts_pass_rate_and_vitals_with_budget_lines(app, admin, shop):
@@ -392,7 +401,7 @@ def test_token_plaintext_is_shown_once(app, admin, shop):
     assert plaintext[:13] in again and "github" in again  # the listing keeps only the prefix
     assert "sentri_" not in response.headers.get("Set-Cookie", "")
     bad = admin.post(f"/projects/{shop}/tokens", {"label": "x", "expiresInDays": "0"})
-    assert bad.status_code == 400 and 'id="token-days-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="token-expiresInDays-error"' in bad.get_data(as_text=True)
     with app.app_context():
         token_id = tokens.list_for(projects.get(shop))[0].public_id
     assert admin.post(f"/projects/{shop}/tokens/{token_id}/revoke").status_code == 302
@@ -410,6 +419,26 @@ def test_ci_snippets_use_the_public_url_and_a_jq_check_that_fails_on_false(app, 
     assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(f"/projects/{shop}/automation")
 
 
+def test_ci_snippets_send_the_branch_keep_the_junit_file_and_fold_per_ci_system(admin, shop):
+    import html as html_module
+
+    import yaml
+
+    page = admin.html(f"/projects/{shop}/automation")
+    assert '<details class="snippet" id="snippet-github-box">' in page and 'id="snippet-gitlab-box"' in page
+    github = yaml.safe_load(html_module.unescape(
+        re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    steps = github["jobs"]["sentri"]["steps"]
+    assert steps[0]["env"]["BRANCH"] == "${{ github.head_ref || github.ref_name }}" and "branch: $branch" in steps[0]["run"]
+    assert '"$status_url/junit.xml" -o sentri-junit.xml' in steps[1]["run"]
+    assert steps[-1]["uses"].startswith("actions/upload-artifact@") and steps[-1]["if"] == "always()"
+    gitlab = yaml.safe_load(html_module.unescape(
+        re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    assert gitlab["sentri"]["artifacts"] == {"when": "always", "reports": {"junit": "sentri-junit.xml"}}
+    script = gitlab["sentri"]["script"][0]
+    assert '--arg branch "$CI_COMMIT_REF_NAME"' in script and '-d "$BODY"' in script
+
+
 def test_gates_and_budgets_forms(app, admin, shop):
     bad = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "120", "maxFlakyPct": "", "maxFailures": "2"})
     html = bad.get_data(as_text=True)
@@ -423,7 +452,7 @@ def test_gates_and_budgets_forms(app, admin, shop):
         project = projects.get(shop)
         assert project.quality_gates == {"minPassRate": 95.5, "maxFailures": 0}
         assert project.vitals_budgets == {"lcp": 2500, "cls": 0.1}
-    assert 'value="95.5"' in admin.html(f"/projects/{shop}/automation")
+    assert 'value="95.5"' in admin.html(f"/projects/{shop}/gates")
 
 
 # -- settings and users --------------------------------------------------------------------------------
@@ -431,7 +460,7 @@ def test_gates_and_budgets_forms(app, admin, shop):
 
 def test_settings_rename_and_delete_with_typed_name(app, admin, shop):
     bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "nope"})
-    assert bad.status_code == 400 and 'id="settings-url-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="settings-baseUrl-error"' in bad.get_data(as_text=True)
     assert admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "https://shop.example"}).status_code == 302
     wrong = admin.post(f"/projects/{shop}/delete", {"confirm": "Shop"})
     assert wrong.status_code == 400 and "Type the project" in wrong.get_data(as_text=True)
@@ -444,7 +473,7 @@ def test_settings_edit_allowed_origins_for_admins_only(app, admin, member, shop)
     assert 'name="allowedOrigins"' in form and "readonly" not in form.split('name="allowedOrigins"')[1][:200]
     bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
                                                     "allowedOrigins": "https://ok.example.com\nftp://nope"})
-    assert bad.status_code == 400 and 'id="settings-origins-error"' in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'id="settings-allowedOrigins-error"' in bad.get_data(as_text=True)
     good = admin.post(f"/projects/{shop}/settings", {
         "name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
         "allowedOrigins": "https://staging.example.com\r\n\r\nhttps://pr-*.preview.example.com\r\n"})
@@ -496,7 +525,7 @@ def test_the_gitlab_snippet_fails_the_job_on_a_failed_gate_or_budget(admin, shop
 
     page = admin.html(f"/projects/{shop}/automation")
     snippet = html_module.unescape(re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1))
-    checks = snippet.split('[ "$STATUS" = "completed" ] || exit 1', 1)[1]
+    checks = snippet.split('[ "$STATUS" = "completed" ] || exit 1', 1)[1].split("\n  artifacts:", 1)[0]
     script = "\n".join(line.removeprefix("      ") for line in checks.splitlines())
 
     def job(payload: dict) -> int:

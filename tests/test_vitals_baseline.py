@@ -192,10 +192,10 @@ def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(app, c
     assert (mobile["device"], mobile["runs"], mobile["enough"]) == ("mobile", [], False)
 
 
-def test_the_automation_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, member, paced):  # noqa: F811
+def test_the_gates_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, member, paced):  # noqa: F811
     runs = [paced.run(500, branch="main") for _ in range(2)]
     project_id = paced.project_id
-    page = f"/projects/{project_id}/automation"
+    page = f"/projects/{project_id}/gates"
     html = admin.html(page)
     assert runs[1].public_id in html and "not judged until 3 run(s)" in html and "no: rolling" in html
     assert member.post(f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}).status_code == 403
@@ -217,4 +217,5 @@ def test_the_automation_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin
         stored = projects.get(project_id).vitals_regression
     assert (stored["minBaselineRuns"], stored["excludeRegressedRuns"]) == (4, False)
     bad = admin.post(f"/projects/{project_id}/vitals-regression", {**form, "minBaselineRuns": "9"})
-    assert bad.status_code == 400 and "minBaselineRuns: must not be more than baselineRuns" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and ('id="regression-minBaselineRuns-error">must not be more than baselineRuns'
+                                       in bad.get_data(as_text=True))

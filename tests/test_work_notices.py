@@ -21,6 +21,7 @@ from sentri.extensions import db
 from sentri.models import Node, Result, utcnow
 from sentri.runs import lifecycle, spread
 from sentri.runs.options import RunOptions
+from sentri.runtime import runtime
 from sentri.worker import engine as engine_module
 from sentri.worker.listener import APPLICATION_NAME
 from tests.conftest import PG_URL, _pg_admin_connect, both_databases
@@ -46,7 +47,7 @@ def _start_run(app, project_id: str, parallel: int = 1) -> int:
 
 def _listening(app):
     """The engine of `app` listening (its workers not started), the hour-long polls of the test in force."""
-    engine = app.extensions["sentri_engine"]
+    engine = runtime(app).engine
     engine.listener.start()
     assert engine.listener.listening.wait(10)
     return engine

@@ -115,6 +115,7 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
         return limits.page(record), hrefs
     listener = PageListener(page, origin)
     budget = page_seconds(timeout_ms)
+    step = {"at": "loaded and read", "within": budget}  # what a TimeoutError interrupted, for its message
     try:
         async with asyncio.timeout(budget):
             response = await page.goto(item.url, wait_until="load", timeout=timeout_ms)
@@ -130,14 +131,14 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
                 final = None
             else:
                 record["url"], record["path"] = final, path_of(final)
-                hrefs = await _read(page, record, final)
+                hrefs = await _read(page, record, final, step)
         if final is not None and fill_forms and record["forms"]:
             async with asyncio.timeout(budget):
                 record["formSubmissions"] = await form_filler.submit_forms(context, final, record["forms"],
                                                                           timeout_ms)
     except TimeoutError:
-        record["error"] = (f"the page was not loaded and read within {budget:g} s (its load timeout, settling "
-                           "and reading it): a page busy in a script of its own is given up on")
+        record["error"] = (f"the page was not {step['at']} within {step['within']:g} s: a page busy in a script of "
+                           "its own is given up on")
         record["status"] = record["status"] or listener.status
     except Exception as exc:  # the page's failure, never the crawl's
         record["error"] = _first_line(exc)
@@ -160,7 +161,8 @@ def _first_line(exc: BaseException) -> str:
     return first_line(exc, limits.MAX_MESSAGE)
 
 
-async def _read(page, record: dict, final: str) -> list[str]:
+async def _read(page, record: dict, final: str, step: dict) -> list[str]:
+    step.update(at="read (its links, headings and forms)", within=READ_SECONDS)
     facts = await read_facts(page)  # bounded: limits.facts
     names: dict[str, str] = {}  # the accessible name of the first link to each URL (journey drafts click it)
     links: list[str] = []
@@ -176,6 +178,7 @@ async def _read(page, record: dict, final: str) -> list[str]:
     record.update(title=facts["title"] or "", heading=facts["heading"] or None, landmarks=facts["landmarks"],
                   forms=facts["forms"], links=stored, linkTexts={url: names[url] for url in stored if url in names},
                   signature=signature(facts))
+    step.update(at="read (its Web Vitals)", within=VITALS_SECONDS)
     recorder = VitalsRecorder()
     await recorder.snapshot(page)
     rows = recorder.rows()

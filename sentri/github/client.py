@@ -26,7 +26,7 @@ import requests
 from .. import outbound, ssrf
 from .report import clip
 
-log = logging.getLogger("sentri.github")
+log = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum page size for issue comments

@@ -28,12 +28,12 @@ from . import report
 from .client import Client, GitHubError
 from .state import LOST_TOKEN, record
 
-log = logging.getLogger("sentri.github")
+log = logging.getLogger(__name__)
 
 
 class GitHubReporter:
     """Holds each run's GitHub token in memory and posts the run's statuses and comment on its own
-    threads, in order (pending first, then the final report); app.extensions['sentri_github']."""
+    threads, in order (pending first, then the final report); runtime(app).github."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app

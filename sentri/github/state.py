@@ -31,7 +31,8 @@ def initial_state(repo: str | None, pr: int | None, sha: str | None, token: str 
 def record(run_id: int, **changes: Any) -> None:
     """Merge `changes` into the run's GitHub record."""
     with write():
-        run = db.session.get(Run, run_id, populate_existing=True)
+        # Locked: notification deliveries write the same column from other threads and processes.
+        run = db.session.get(Run, run_id, populate_existing=True, with_for_update=True)
         if run is None:
             return
         integrations = dict(run.integrations or {})

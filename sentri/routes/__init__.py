@@ -13,6 +13,7 @@ from . import (
     api_projects,
     api_review,
     api_runs,
+    api_schedules,
     api_settings,
     api_suites,
     api_tests,
@@ -27,13 +28,17 @@ from . import (
     pages_common,
     pages_crawls,
     pages_project,
+    pages_runs,
+    pages_schedules,
     pages_tests,
     pages_users,
 )
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_tests, pages_users)
+_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
+               pages_tests,
+               pages_users)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -41,6 +46,6 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(refuse_unstorable_characters)
     for module in (
         health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, api_users, api_crawls, api_review, api_openapi, pages_common, demo,
+        api_suites, api_environments, api_schedules, api_users, api_crawls, api_review, api_openapi, pages_common, demo,
     ):
         app.register_blueprint(module.bp)

@@ -3,7 +3,7 @@ follow its progress, read its pages, site map and diff, stop it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, url_for
+from flask import Blueprint, jsonify, url_for
 
 from .. import projects
 from ..auth import user_required
@@ -11,6 +11,7 @@ from ..crawl.report import serialize
 from ..crawl.settings import CrawlRequest
 from ..extensions import csrf
 from ..runs import crawls
+from ..runtime import runtime
 from ..validation import json_body, parse
 
 bp = Blueprint("api_crawls", __name__, url_prefix="/api/v1/projects/<project_id>/crawls")
@@ -23,7 +24,7 @@ def create(project_id, user):
     project = projects.get(project_id)
     body = parse(CrawlRequest, json_body(), empty_ok=True)
     crawl = crawls.request(project, body, triggered_by=user.public_id)
-    current_app.extensions["sentri_engine"].wake()
+    runtime().engine.wake()
     status_url = url_for("api_crawls.read", project_id=project.public_id, crawl_id=crawl.public_id)
     return jsonify({**serialize(crawl), "statusUrl": status_url}), 202
 

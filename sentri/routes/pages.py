@@ -1,26 +1,22 @@
-"""HTML pages: log in / log out, the project list and a run's page (the `pages` blueprint is in
-pages_common.py; the project tabs, the users page and the account page add their views there too)."""
+"""HTML pages: log in / log out and the project list (the `pages` blueprint is in pages_common.py; a run's
+page, the project tabs, the users page and the account page add their views there too)."""
 
 from __future__ import annotations
 
-from functools import partial
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import origins, projects, runs, ui, users
+from .. import origins, projects, ui, users
 from ..auth import current_user, log_in, log_out
-from ..errors import Conflict, SentriError
-from ..extensions import csrf, db, limiter
-from ..models import Result, TestCase
-from ..review import views
-from ..runs import crawls, stats
+from ..errors import SentriError
+from ..extensions import csrf, limiter
+from ..runs import stats
 from ..validation import parse
-from .pages_common import LogoutForm, bp, field_errors, login_required, page_of
+from .pages_common import LogoutForm, bp, field_errors, get_goes_back, login_required, page_of
 
 
 class LoginForm(FlaskForm):
@@ -131,85 +127,5 @@ def project_create(user):
     return redirect(url_for("pages.project_tests", project_id=project.public_id))
 
 
-# -- runs -------------------------------------------------------------------------------------------
-
-
-RESULTS_PER_PAGE = 100
-
-
-def _run_image(run_public_id: str, sha: str) -> str:
-    return url_for("api_review.run_image", run_id=run_public_id, sha=sha)
-
-
-def _run_context(run) -> dict:
-    """Everything a page of the run report needs: every planned test (queued and running ones too), with
-    its test's steps, vitals cells and screenshot."""
-    project = run.project
-    number = ui.page_number(request.args.get("page"))
-    # Only the shown page becomes ORM objects: a run of 500 tests would otherwise load every result.
-    tally = db.session.execute(select(Result.status, Result.skip_reason, func.count(Result.id))
-                               .where(Result.run_id == run.id).group_by(Result.status, Result.skip_reason)).all()
-    counts = {status: sum(n for s, _, n in tally if s == status) for status, _, _ in tally}
-    done = sum(n for status, n in counts.items() if status not in ("queued", "running"))
-    ran = counts.get("passed", 0) + counts.get("failed", 0)  # quarantined ones too: they ran
-    skipped = {reason: n for status, reason, n in tally if status == "skipped"}
-    page = ui.Page(number, RESULTS_PER_PAGE, sum(counts.values()))
-    shown = list(db.session.scalars(
-        select(Result).where(Result.run_id == run.id).order_by(Result.position)
-        .offset(page.offset).limit(RESULTS_PER_PAGE)
-    ))
-    ids = [r.test_id for r in shown if r.test_id]
-    tests = {t.id: t for t in db.session.query(TestCase).filter(TestCase.id.in_(ids))} if ids else {}
-    budgets = project.vitals_budgets or {}
-    rows = []
-    for result in shown:
-        pages = [
-            {"url": page_row.get("url"), "cells": {
-                m: ui.vital_cell(m, page_row.get(m), budgets, (page_row.get("samples") or {}).get(m))
-                for m in ui.METRICS}}
-            for page_row in (result.vitals or [])
-        ]
-        screenshot = (
-            url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
-            if result.screenshot
-            else None
-        )
-        image = partial(_run_image, run.public_id)
-        rows.append({"result": result, "test": tests.get(result.test_id), "pages": pages, "screenshot": screenshot,
-                     # Screenshot steps worth a look (not those that matched), and healed targets.
-                     "visual": [s for s in views.snapshots(result.snapshots, image) if s["status"] != "matched"],
-                     "healed": views.healed(result.healed)})
-    return {"run": run, "project": project, "rows": rows, "verdict": runs.verdict(run),
-            "shown_verdict": runs.shown_verdict(run), "done": done, "ran": ran, "not_run": ui.not_run(skipped),
-            "budgets": budgets, "page": page}
-
-
-@bp.get("/runs/<run_id>")
-@login_required
-def run_page(run_id, user):
-    run = runs.get(run_id)
-    return render_template("pages/run.html", crawl=crawls.for_run(run), **_run_context(run))
-
-
-@bp.get("/runs/<run_id>/report")
-@login_required
-def run_report(run_id, user):
-    """The results part of the run page alone: the live page swaps it in as tests finish."""
-    run = runs.get(run_id)
-    response = current_app.make_response(render_template("partials/run_report.html", **_run_context(run)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.post("/runs/<run_id>/abort")
-@login_required
-def run_abort(run_id, user):
-    run = runs.get(run_id)
-    try:
-        runs.abort(run)
-    except Conflict as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("pages.run_page", run_id=run.public_id))
-    db.session.commit()
-    flash(f"Run {run.public_id} aborted: its running tests stop within seconds.", "success")
-    return redirect(url_for("pages.run_page", run_id=run.public_id))
+# Logging out takes a POST (with its CSRF token); a GET of its address goes home, still logged in.
+get_goes_back("/logout", "pages.index", keep=())

@@ -30,17 +30,27 @@ class PasswordForm(FlaskForm):
 @login_required
 def account(user):
     form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            body = parse(users.PasswordChange, {"currentPassword": form.current_password.data,
-                                                "newPassword": form.new_password.data})
-            users.change_password(user, body.current_password, body.new_password)
-        except ValidationFailed as exc:
-            fields = {"currentPassword": form.current_password, "newPassword": form.new_password}
+    valid = form.validate_on_submit()
+    if form.is_submitted() and not form.csrf_token.errors:
+        fields = {"currentPassword": form.current_password, "newPassword": form.new_password}
+
+        def refuse(exc: ValidationFailed) -> None:
             for name, message in field_errors(exc).items():
-                fields.get(name, form.current_password).errors.append(message[:1].upper() + message[1:])
-        else:
-            keep_session(user)
-            flash("Password changed. Your other sessions and API tokens are logged out.", "success")
-            return redirect(url_for("pages.account"))
+                field = fields.get(name, form.current_password)
+                if not field.errors:  # one sentence per field: "This field is required." says enough
+                    field.errors = [*field.errors, message[:1].upper() + message[1:]]
+
+        try:  # the new password's own rules, even when another field is wrong: every problem at once
+            parse(users.PasswordReset, {"newPassword": form.new_password.data or ""})
+        except ValidationFailed as exc:
+            refuse(exc)
+        if valid and not form.errors:
+            try:
+                users.change_password(user, form.current_password.data, form.new_password.data)
+            except ValidationFailed as exc:
+                refuse(exc)
+            else:
+                keep_session(user)
+                flash("Password changed. Your other sessions and API tokens are logged out.", "success")
+                return redirect(url_for("pages.account"))
     return render_template("pages/account.html", form=form), 400 if form.errors else 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_wtf import FlaskForm
 
 from .. import runs, ui
@@ -37,6 +37,24 @@ def login_required(view):
 def field_errors(exc: SentriError) -> dict[str, str]:
     """What a domain error says about each field, to show beside it ('' = about the form as a whole)."""
     return dict(getattr(exc, "fields", None) or {"": exc.message})
+
+
+def tell(section: str, message: str, category: str = "success") -> None:
+    """Flash a message shown beside the page's section `section` (partials/forms.html), where the
+    redirect's #anchor puts the reader, instead of at the top of a long page."""
+    flash(message, f"{category}:{section}")
+
+
+def get_goes_back(rule: str, endpoint: str, anchor: str = "", *, keep: tuple[str, ...] = ("project_id",)) -> None:
+    """Answer a GET of a form's POST-only address (a reload, a shared link, the address bar after a
+    refused save) by sending the browser to the page that holds the form, at its section. `anchor` may
+    name the rule's values ("{kind}"); `keep` are the values the page's own address takes."""
+    def back(user, **values):
+        target = url_for(endpoint, **{name: values[name] for name in keep if name in values})
+        return redirect(target + (f"#{anchor.format(**values)}" if anchor else ""))
+
+    name = "back:" + rule
+    bp.add_url_rule(rule, endpoint=name, view_func=login_required(back), methods=["GET"])
 
 
 def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:

@@ -1,5 +1,6 @@
-"""Project tabs: Runs (history, charts, run now), Automation (tokens, CI snippets, gates, budgets)
-and Settings (name, base URL, delete). Views on the `pages` blueprint."""
+"""Project tabs: Runs (history, charts, run now), CI (trigger tokens, CI snippets), Gates (quality gates,
+Web Vitals budgets and regression gate, quarantine policy) and Settings (name, base URL, delete). Views
+on the `pages` blueprint."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from flask import flash, redirect, render_template, request, session, url_for
 from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
 from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
+from ..runs.lifecycle import SHOWN_VERDICTS
+from ..ui import people
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
-from .pages_common import bp, field_errors, login_required, page_of
+from .pages_common import bp, field_errors, get_goes_back, login_required, page_of, tell
 
 CHART_RUNS = 30
 
@@ -57,12 +60,15 @@ def _runs_tab(project, *, error: str | None = None, active_run: str | None = Non
     known = stats.branches(project.id)
     branch = request.args.get("branch") or None
     branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
-    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch)
+    shown = request.args.get("verdict") or None
+    shown = shown if shown in SHOWN_VERDICTS else None
+    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown)
     return (
         render_template(
             "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),
             charts=_charts(project, branch), branches=known, branch=branch, chart_runs=CHART_RUNS, error=error,
-            active_run=active_run, tab="runs",
+            active_run=active_run, tab="runs", verdicts=SHOWN_VERDICTS, verdict_filter=shown,
+            started_by=people.trigger_names(items),
         ),
         status,
     )
@@ -112,11 +118,22 @@ def _ci_snippets(project) -> dict[str, str]:
     }
 
 
-def _automation_tab(project, user, *, errors: dict | None = None, values: dict | None = None,
-                    plaintext: str | None = None, status: int = 200):
+def ci_tab(project, user, *, errors: dict | None = None, values: dict | None = None,
+           plaintext: str | None = None, status: int = 200):
+    """The CI tab: trigger tokens (after a refused one, its `errors` and `values`) and the CI snippets."""
     response = render_template(
-        "pages/automation.html", project=project, tokens=tokens.list_for(project), tab="automation",
-        snippets=_ci_snippets(project), errors=errors or {}, values=values or {}, plaintext=plaintext,
+        "pages/ci.html", project=project, tokens=tokens.list_for(project), tab="automation",
+        snippets=_ci_snippets(project), failed="tokens" if errors else None, errors=errors or {},
+        values=values or {}, plaintext=plaintext)
+    return response, status, {"Cache-Control": "no-store"}
+
+
+def gates_tab(project, user, *, failed: str | None = None, errors: dict | None = None,
+              values: dict | None = None, status: int = 200):
+    """The Gates tab; after a refused save, `failed` names the section whose form it was: its banner lists
+    `errors`, its fields show `values` as typed (the other sections show what is saved)."""
+    response = render_template(
+        "pages/gates.html", project=project, tab="gates", failed=failed, errors=errors or {}, values=values or {},
         gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
         gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
         policy=project.quarantine_policy or {}, regression=_flat(regression.public(project.vitals_regression) or {}),
@@ -131,7 +148,13 @@ def project_automation(project_id, user):
     project = projects.get(project_id)
     # Keyed to this user and project: another project's page never shows it (and burns it).
     plaintext = ui.take_secret(f"{user.public_id}:{project.public_id}", session.pop("reveal_token", None))
-    return _automation_tab(project, user, plaintext=plaintext)
+    return ci_tab(project, user, plaintext=plaintext)
+
+
+@bp.get("/projects/<project_id>/gates")
+@login_required
+def project_gates(project_id, user):
+    return gates_tab(projects.get(project_id), user)
 
 
 @bp.post("/projects/<project_id>/tokens")
@@ -145,11 +168,11 @@ def token_create(project_id, user):
         token, plaintext = tokens.create(project, label=body.label, expires_in_days=body.expires_in_days, actor=user)
     except ValidationFailed as exc:
         values = {"label": label, "expiresInDays": request.form.get("expiresInDays", "")}
-        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
+        return ci_tab(project, user, errors=field_errors(exc), values=values, status=400)
     # Shown once, on the page the redirect lands on; a reload finds nothing left to show.
     session["reveal_token"] = ui.stash_secret(f"{user.public_id}:{project.public_id}", plaintext)
-    flash(f"Token {token.public_id} created. Copy it now: it is not shown again.", "success")
-    return redirect(url_for("pages.project_automation", project_id=project.public_id))
+    tell("tokens", f"Token {token.public_id} created. Copy it now: it is not shown again.")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#tokens")
 
 
 @bp.post("/projects/<project_id>/tokens/<token_id>/revoke")
@@ -158,8 +181,8 @@ def token_revoke(project_id, token_id, user):
     project = projects.get(project_id)
     token = tokens.get_in_project(project, token_id)
     tokens.revoke(token, actor=user)
-    flash(f"Token {token_id} revoked.", "success")
-    return redirect(url_for("pages.project_automation", project_id=project.public_id))
+    tell("tokens", f"Token {token_id} revoked.")
+    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#tokens")
 
 
 @bp.post("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>")
@@ -170,12 +193,30 @@ def project_limits(project_id, kind, user):
     spec = limits.KINDS[kind]
     values = {name: request.form.get(name, "") for name in spec.fields}
     try:
-        patch = {name: _number(values[name], name, name in spec.whole_numbers) for name in spec.fields}
+        patch = _numbers({name: (values[name], name in spec.whole_numbers) for name in spec.fields}, spec.clean)
         limits.change(project, kind, patch, actor=user)
     except ValidationFailed as exc:
-        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
-    flash(spec.saved, "success")
-    return redirect(url_for("pages.project_automation", project_id=project.public_id) + f"#{kind}")
+        return gates_tab(project, user, failed=kind, errors=field_errors(exc), values=values, status=400)
+    tell(kind, spec.saved)
+    return redirect(url_for("pages.project_gates", project_id=project.public_id) + f"#{kind}")
+
+
+def _numbers(raw: dict[str, tuple[str, bool]], clean) -> dict:
+    """Read a form's number fields (name -> (text, whole)); refuse with every field's problem at once:
+    those that are not numbers, and what the domain's `clean` says of the others."""
+    patch, problems = {}, {}
+    for name, (text, whole) in raw.items():
+        try:
+            patch[name] = _number(text, name, whole)
+        except ValidationFailed as exc:
+            problems.update(exc.fields)
+    if problems:
+        try:
+            clean(patch)
+        except ValidationFailed as exc:
+            problems = {**exc.fields, **problems}
+        raise ValidationFailed.on_each([(name, problem) for name, problem in problems.items()])
+    return patch
 
 
 # The regression gate's form: a rule per metric as two inputs ("lcp.maxIncreasePct"), off when both are empty.
@@ -195,16 +236,19 @@ def _flat(config: dict) -> dict:
 
 
 def _regression_patch(values: dict) -> dict:
+    numbers = {f"{metric}.{part}": (values[f"{metric}.{part}"], False)
+               for metric, minimum in _RULE_MINIMUM.items() for part in ("maxIncreasePct", minimum)}
+    numbers.update({"alpha": (values["alpha"], False), "baselineRuns": (values["baselineRuns"], True),
+                    "minBaselineRuns": (values["minBaselineRuns"], True),
+                    "vitalsSamples": (values["vitalsSamples"], True)})
+    flat = _numbers(numbers, lambda _patch: None)
     patch: dict = {}
     for metric, minimum in _RULE_MINIMUM.items():
-        parts = {part: values[f"{metric}.{part}"] for part in ("maxIncreasePct", minimum)}
-        given = {part: _number(raw, f"{metric}.{part}") for part, raw in parts.items() if raw.strip()}
+        given = {part: flat[f"{metric}.{part}"] for part in ("maxIncreasePct", minimum)
+                 if flat[f"{metric}.{part}"] is not None}
         patch[metric] = given or None
-    patch["alpha"] = _number(values["alpha"], "alpha")
-    patch["baselineRuns"] = _number(values["baselineRuns"], "baselineRuns", whole=True)
-    patch["minBaselineRuns"] = _number(values["minBaselineRuns"], "minBaselineRuns", whole=True)
+    patch.update({name: flat[name] for name in ("alpha", "baselineRuns", "minBaselineRuns", "vitalsSamples")})
     patch["excludeRegressedRuns"] = {"true": True, "false": False}.get(values["excludeRegressedRuns"].strip())
-    patch["vitalsSamples"] = _number(values["vitalsSamples"], "vitalsSamples", whole=True)
     patch["mode"] = values["mode"].strip() or None
     patch["baselineBranch"] = values["baselineBranch"].strip() or None
     return patch
@@ -219,9 +263,10 @@ def project_regression(project_id, user):
     try:
         limits.change(project, "vitals-regression", _regression_patch(values), actor=user)
     except ValidationFailed as exc:
-        return _automation_tab(project, user, errors=field_errors(exc), values=values, status=400)
-    flash(limits.KINDS["vitals-regression"].saved, "success")
-    return redirect(url_for("pages.project_automation", project_id=project.public_id) + "#vitals-regression")
+        return gates_tab(project, user, failed="vitals-regression", errors=field_errors(exc), values=values,
+                         status=400)
+    tell("vitals-regression", limits.KINDS["vitals-regression"].saved)
+    return redirect(url_for("pages.project_gates", project_id=project.public_id) + "#vitals-regression")
 
 
 # -- settings tab -----------------------------------------------------------------------------------
@@ -256,8 +301,8 @@ def project_settings_save(project_id, user):
         projects.update(project, parse(projects.ProjectChanges, changes), actor=user)
     except SentriError as exc:
         return _settings_tab(project, errors=field_errors(exc), values=values, status=exc.status)
-    flash("Project saved.", "success")
-    return redirect(url_for("pages.project_settings", project_id=project.public_id))
+    tell("project", "Project saved.")
+    return redirect(url_for("pages.project_settings", project_id=project.public_id) + "#project")
 
 
 @bp.post("/projects/<project_id>/delete")
@@ -279,3 +324,12 @@ def start_run(project, user):
     options = runs.RunOptions()
     options.extra["publicUrl"] = public_base()
     return runs.launch(project, options, source="user", triggered_by=user.public_id)
+
+
+# The forms' own addresses answer a GET with their page, at their section (never a 405).
+get_goes_back("/projects/<project_id>/tokens", "pages.project_automation", "tokens")
+get_goes_back("/projects/<project_id>/tokens/<token_id>/revoke", "pages.project_automation", "tokens")
+get_goes_back("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>",
+              "pages.project_gates", "{kind}")
+get_goes_back("/projects/<project_id>/vitals-regression", "pages.project_gates", "vitals-regression")
+get_goes_back("/projects/<project_id>/delete", "pages.project_settings", "delete")

@@ -13,8 +13,9 @@ from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run, TestCase
 from ..review import queue
 from ..runs import quarantine
+from ..ui import templates_used
 from . import api_review
-from .pages_common import bp, login_required, page_of
+from .pages_common import bp, get_goes_back, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 EXECUTED = ("passed", "failed")  # a skipped result (deselected, over budget, aborted) says nothing of its test
@@ -32,17 +33,22 @@ def _last_results(test_ids: list[int]) -> dict[int, Result]:
 
 
 def _tests_tab(project, *, import_errors=None, status=200):
+    """The tab; after a refused import, its problems and the form as it was sent (a file input cannot be
+    filled again: its name is said)."""
     review = request.args.get("status") or None
     if review not in (None, *REVIEW_STATUSES):
         review = None
     tag = (request.args.get("tag") or "").strip() or None
+    name = (request.args.get("q") or "").strip()[:200] or None
     number, offset = page_of()
-    items, total = testcases.list_for(project, status=review, tag=tag, offset=offset, limit=ui.PER_PAGE)
+    items, total = testcases.list_for(project, status=review, tag=tag, name=name, offset=offset, limit=ui.PER_PAGE)
     return (
         render_template(
             "pages/project_tests.html", project=project, tests=items, tab="tests",
             page=ui.Page(number, ui.PER_PAGE, total), last=_last_results([t.id for t in items]),
-            status_filter=review, tag_filter=tag, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+            status_filter=review, tag_filter=tag, name_filter=name, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+            import_name=getattr(request.files.get("file"), "filename", None) if import_errors else None,
+            skip_unsupported=bool(request.form.get("skipUnsupported")),
         ),
         status,
     )
@@ -83,19 +89,37 @@ def tests_import(project_id, user):
 # -- review queue -----------------------------------------------------------------------------------
 
 
+def _queue_page(project, offset: int):
+    """One page of the queue as it is shown: pending screenshots, heals, then a page of draft tests."""
+    items, total = testcases.list_for(project, status="draft", offset=offset, limit=ui.PER_PAGE)
+    baselines, heals = queue.pending(project)
+    return baselines, heals, items, total
+
+
+def _order(baselines, heals, items) -> list[str]:
+    return [row.public_id for row in (*baselines, *heals, *items)]
+
+
+def _heal_row(project, row) -> dict:
+    """A heal as the queue shows it: the target it replaced as it ran (templates filled) and as written."""
+    shown = queue.serialize_heal(row)
+    values, secrets = templates_used.run_values(project, db.session.get(Run, row.run_id) if row.run_id else None)
+    shown["fromUsed"] = templates_used.filled(row.old_target, values, secrets)
+    return shown
+
+
 @bp.get("/projects/<project_id>/review")
 @login_required
 def project_review(project_id, user):
     """One queue: draft tests (paged), pending screenshot baselines and heal proposals."""
     project = projects.get(project_id)
     number, offset = page_of()
-    items, total = testcases.list_for(project, status="draft", offset=offset, limit=ui.PER_PAGE)
-    baselines, heals = queue.pending(project)
+    baselines, heals, items, total = _queue_page(project, offset)
     image = api_review.baseline_image_url(project.public_id)
     return render_template(
         "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total),
         baselines=[queue.serialize_baseline(row, image) for row in baselines],
-        heals=[queue.serialize_heal(row) for row in heals],
+        heals=[_heal_row(project, row) for row in heals],
         queue_tests={t.public_id: t for t in db.session.scalars(select(TestCase).where(
             TestCase.id.in_({row.test_id for row in heals} | {row.test_id for row in baselines})))},
     )
@@ -110,6 +134,8 @@ def review_submit(project_id, user):
     if decision not in ("approve", "reject"):
         raise ValidationFailed.on("decision", "must be approve or reject")
     ids = [one] if one else request.form.getlist("items") + request.form.getlist("tests")
+    number, offset = page_of()
+    before = _order(*_queue_page(project, offset)[:3])
     if not ids:
         flash("Tick at least one item.", "error")
     else:
@@ -123,7 +149,21 @@ def review_submit(project_id, user):
     target = request.form.get("next")
     if target == "test" and one:
         return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=one))
-    return redirect(url_for("pages.project_review", project_id=project.public_id))
+    return redirect(_next_item(project, number, before, ids))
+
+
+def _next_item(project, number: int, before: list[str], decided: list[str]) -> str:
+    """Where a reviewer goes on after a decision: the item that followed the first one decided, on the
+    same page of the queue (the one that took its place when nothing followed), else the queue's top."""
+    baselines, heals, items, total = _queue_page(project, (number - 1) * ui.PER_PAGE)
+    if not items and number > 1 and total:  # the last page emptied: its previous one
+        number -= 1
+        baselines, heals, items, total = _queue_page(project, (number - 1) * ui.PER_PAGE)
+    left = _order(baselines, heals, items)
+    position = min((before.index(i) for i in decided if i in before), default=0)
+    following = [i for i in before[position:] if i in left] or [i for i in reversed(before[:position]) if i in left]
+    address = url_for("pages.project_review", project_id=project.public_id, page=number if number > 1 else None)
+    return address + (f"#{following[0]}" if following else "")
 
 
 # -- one test ---------------------------------------------------------------------------------------
@@ -218,3 +258,9 @@ def test_delete(project_id, test_id, user):
     testcases.delete_test(test, actor=user)
     flash(f"{test_id} deleted.", "success")
     return redirect(url_for("pages.project_tests", project_id=project.public_id))
+
+
+get_goes_back("/projects/<project_id>/tests/import", "pages.project_tests", "import")
+get_goes_back("/projects/<project_id>/tests/<test_id>/quarantine", "pages.test_page", "quarantine",
+              keep=("project_id", "test_id"))
+get_goes_back("/projects/<project_id>/tests/<test_id>/delete", "pages.test_page", keep=("project_id", "test_id"))

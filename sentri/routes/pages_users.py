@@ -10,7 +10,7 @@ from ..auth import keep_session
 from ..errors import SentriError
 from ..models import ROLES
 from ..validation import parse
-from .pages_common import bp, field_errors, login_required, page_of
+from .pages_common import bp, field_errors, get_goes_back, login_required, page_of
 
 
 def _users_page(user, *, errors=None, values=None, status=200):
@@ -70,3 +70,6 @@ def user_change(user_id, user):
     except SentriError as exc:
         flash(exc.message, "error")
     return redirect(url_for("pages.user_list", page=request.args.get("page", 1)))
+
+
+get_goes_back("/users/<user_id>", "pages.user_list", keep=())

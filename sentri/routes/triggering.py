@@ -3,8 +3,6 @@ final status when the caller asked to wait)."""
 
 from __future__ import annotations
 
-import threading
-
 from flask import current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 
@@ -15,6 +13,7 @@ from ..models import Project, Run, TriggerToken
 from ..runs import crawls
 from ..runs.launch import launch
 from ..runs.options import parse_options
+from ..runtime import runtime
 from ..validation import json_body
 from .helpers import public_base
 
@@ -23,10 +22,6 @@ WAIT_PASSED = 200  # the run ended with verdict passed
 WAIT_FAILED = 422  # the run ended and its verdict is failed (curl -f exits non-zero)
 WAIT_TIMEOUT = 504  # still running after SENTRI_WAIT_MAX_SECONDS (curl -f exits non-zero)
 WAITERS_FULL = 503
-
-_waiters_lock = threading.Lock()
-_waiters = 0
-
 
 def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:
     """Validate the body, start the run under the project's lock, and hand it to the engine."""
@@ -38,16 +33,14 @@ def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, run
 
 def wait_and_answer(run: Run, status_url: str, body_for):
     """Hold the request until the run ends (bounded), then answer with its final status body."""
-    global _waiters
     limit = current_app.config["SENTRI_MAX_WAITERS"]
-    with _waiters_lock:
-        if _waiters >= limit:
+    waiters = runtime().hooks.waiters
+    with waiters.seat(limit) as seated:
+        if not seated:
             return error_response(
                 f"Too many requests are already waiting for runs ({limit}); the run {run.public_id} was "
                 "started: poll statusUrl instead.", WAITERS_FULL, runId=run.public_id, statusUrl=status_url,
             )
-        _waiters += 1
-    try:
         run_id = run.id
         db.session.commit()  # hold no transaction (nor pooled connection state) while waiting
 
@@ -55,7 +48,6 @@ def wait_and_answer(run: Run, status_url: str, body_for):
             db.session.commit()  # a fresh snapshot each time
             return not db.session.get(Run, run_id).is_active
 
-        waiters = current_app.extensions["sentri_hooks"].waiters
         seconds = current_app.config["SENTRI_WAIT_MAX_SECONDS"]
         if not waiters.wait(run_id, seconds, finished):
             return error_response(
@@ -70,9 +62,6 @@ def wait_and_answer(run: Run, status_url: str, body_for):
         if not body.get("error"):
             body["error"] = f"The run finished with status {final.status} and verdict failed."
         return jsonify(body), WAIT_FAILED
-    finally:
-        with _waiters_lock:
-            _waiters -= 1
 
 
 def status_body(run: Run) -> dict:

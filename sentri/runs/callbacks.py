@@ -22,7 +22,7 @@ from ..models import Run
 from .options import callback_allowlist
 from .serialize import callback_payload, run_url
 
-log = logging.getLogger("sentri.notify")
+log = logging.getLogger(__name__)
 # For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
 CALLBACK_TIMEOUT_SECONDS = 10.0
 # Only the status is used: the rest of the answer is never read, however long it is.
@@ -51,9 +51,12 @@ def send_callback(app: Flask, run_id: int) -> bool:
         log.warning("callback for RUN-%s to %s failed: %s", run_id, host, type(exc).__name__)
         metrics.count_callback("failed")
         return False
+    # Only a 2xx is a delivery: a redirect is never followed (the next hop is unchecked), so its target
+    # never received the run.
+    delivered = 200 <= response.status_code < 300
     log.info("callback for RUN-%s to %s answered %s", run_id, host, response.status_code)
-    metrics.count_callback("delivered" if response.ok else "rejected")
-    return response.ok
+    metrics.count_callback("delivered" if delivered else "rejected")
+    return delivered
 
 
 THREADS = 4
@@ -61,7 +64,7 @@ MAX_PENDING = 200
 
 
 class CallbackSender:
-    """Send runs' callbacks on THREADS daemon threads; app.extensions['sentri_engine'].callbacks."""
+    """Send runs' callbacks on THREADS daemon threads; runtime(app).engine.callbacks."""
 
     def __init__(self, app: Flask, *, threads: int = THREADS, max_pending: int = MAX_PENDING) -> None:
         self.app = app

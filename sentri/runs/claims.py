@@ -34,7 +34,7 @@ from ..review import recording
 from . import notices
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 LOST = "the worker running it stopped"
 STOPPED = "the server running it was stopped"

@@ -30,7 +30,7 @@ from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or
 from . import lifecycle, notices
 from .options import RunOptions
 
-log = logging.getLogger("sentri.crawls")
+log = logging.getLogger(__name__)
 MAX_CLAIMS = 2  # a crawl lost with its worker is run again once, then failed
 PAGE_CHECK_PREFIX = "Page "
 
@@ -116,7 +116,9 @@ def claim(owner: str, lease_seconds: float, *, slot: Callable[[], bool] | None =
         if crawl.run_id is not None:
             db.session.execute(update(Run).where(Run.id == crawl.run_id, Run.status == "queued")
                                .values(status="running", started_at=now))
-        return CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+        taken = CrawlClaim(crawl.id, crawl.run_id, crawl.project_id, owner)
+    log.info("CRL-%s started on %s%s", taken.crawl_id, owner, f" for RUN-{taken.run_id}" if taken.run_id else "")
+    return taken
 
 
 def renew(owner: str, crawl_ids: list[int], lease_seconds: float) -> None:
@@ -177,8 +179,10 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
-            _queue_page_checks(crawl.run_id, pages)
+            _queue_page_checks(crawl.run_id, pages, crawl.base_url)
             notices.work_ready(crawl.run_id)  # its run's tests waited for the crawl
+        counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
+    log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
 
 
@@ -189,6 +193,8 @@ def fail(claim: CrawlClaim, error: str) -> None:
             status="failed", error=error[:2000], finished_at=utcnow(), lease_until=None)).rowcount
         if failed and claim.run_id is not None:
             lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
+    if failed:
+        log.info("CRL-%s failed: %s", claim.crawl_id, error[:300])
 
 
 def stopped(claim: CrawlClaim) -> None:
@@ -200,6 +206,8 @@ def stopped(claim: CrawlClaim) -> None:
             _no_longer_crawling(claim.run_id)
             if not lifecycle.end_if_done(claim.run_id):
                 notices.work_ready(claim.run_id)
+    if done:
+        log.info("CRL-%s aborted: stopped", claim.crawl_id)
 
 
 def release(claim: CrawlClaim) -> None:
@@ -243,7 +251,7 @@ def _no_longer_crawling(run_id: int) -> None:
     db.session.execute(update(Run).where(Run.id == run_id).values(phase=None))
 
 
-def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
+def _queue_page_checks(run_id: int, pages: list[dict[str, Any]], site_url: str) -> None:
     """One page check per visited page, after the run's tests; a stopping run gets none."""
     run = db.session.get(Run, run_id, populate_existing=True)
     _no_longer_crawling(run_id)
@@ -254,7 +262,7 @@ def _queue_page_checks(run_id: int, pages: list[dict[str, Any]]) -> None:
     for offset, page in enumerate(pages, start=1):
         db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
                               test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
-                              status="queued", attempts=[], base_url=run.options.get("baseUrl")))
+                              status="queued", attempts=[], base_url=site_url))
     db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
     db.session.flush()
     lifecycle.end_if_done(run_id)  # a site with no page left and no test ends here

@@ -19,6 +19,7 @@ No function here holds a lock across anything: they are short transactions, and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -53,8 +54,9 @@ from . import (
     vitals_baseline,
 )
 from .options import RunOptions
+from .serialize import verdict_of
 
-log = logging.getLogger("sentri.runs")
+log = logging.getLogger(__name__)
 
 RESTARTED = "The server restarted while the run was in progress."
 # What a stopped run's remaining tests are skipped as, by the run's stop_reason.
@@ -77,10 +79,29 @@ def get_in_project(project: Project, public_id: str) -> Run:
     return run
 
 
-def list_for(project: Project, *, offset: int = 0, limit: int = 50,
-             branch: str | None = None) -> tuple[list[Run], int]:
-    """Return a page of the project's runs (on `branch`, when given), newest first, and the total."""
+SHOWN_VERDICTS = ("passed", "failed", "aborted", "pending")
+
+
+def list_for(project: Project, *, offset: int = 0, limit: int = 50, branch: str | None = None,
+             shown_verdict: str | None = None) -> tuple[list[Run], int]:
+    """Return a page of the project's runs (on `branch`, with this verdict as the pages show it, when
+    given), newest first, and the total."""
     where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
+    if shown_verdict in ("passed", "failed"):
+        # The verdict reads two JSON results: judged here on four columns, not in SQL per dialect.
+        where.append(Run.status == "completed" if shown_verdict == "passed" else Run.status.in_(("completed",
+                                                                                                 "failed")))
+        rows = db.session.execute(select(Run.id, Run.status, Run.failed, Run.gate_result, Run.vitals_result)
+                                  .where(*where).order_by(Run.id.desc())).all()
+        ids = [row.id for row in rows if verdict_of(row.status, row.failed, row.gate_result,
+                                                     row.vitals_result) == shown_verdict]
+        shown = ids[offset:offset + limit]
+        found = {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(shown)))} if shown else {}
+        return [found[i] for i in shown], len(ids)
+    if shown_verdict == "aborted":
+        where.append(Run.status == "aborted")
+    elif shown_verdict == "pending":
+        where.append(Run.status.in_(ACTIVE_RUN_STATUSES))
     total = db.session.scalar(select(func.count(Run.id)).where(*where)) or 0
     page = db.session.scalars(select(Run).where(*where).order_by(Run.id.desc()).offset(offset).limit(limit))
     return list(page), total
@@ -97,7 +118,7 @@ def active_run(project_id: int, browser: str | None = None, device: str | None =
 # -- starting ------------------------------------------------------------------------------------------
 
 
-def _approved_tests(project: Project) -> list[TestCase]:
+def approved_tests(project: Project) -> list[TestCase]:
     return list(
         db.session.scalars(
             select(TestCase)
@@ -125,7 +146,7 @@ def site_url(project: Project, options: RunOptions) -> str:
     """Where the run's tests go: its baseUrl, else its environment's base URL, else the project's (as a worker
     resolves it, jobs.py); the URL a crawl starts from."""
     environment = environments.get_environment(project, options.environment_id) if options.environment_id else None
-    return options.base_url or (environment.base_url if environment else None) or project.base_url
+    return environments.site_url(project, environment, options.base_url)
 
 
 def check_base_url(project: Project, base_url: str) -> None:
@@ -144,13 +165,15 @@ def check_base_url(project: Project, base_url: str) -> None:
 
 
 def start(project: Project, options: RunOptions, *, source: str, triggered_by: str,
-          token: TriggerToken | None = None) -> Run:
+          token: TriggerToken | None = None, in_transaction: Callable[[Run], None] | None = None) -> Run:
     """Create the run and a row per approved test in one transaction: the selected ones in risk order
     (queued, or skipped as over_budget), then the deselected ones (skipped). 400 without approved
     tests, 409 when the project has an active run. The trigger token's last use is recorded in the same
-    transaction, so nothing can fail between the run existing and its rows being there to execute."""
+    transaction, so nothing can fail between the run existing and its rows being there to execute.
+    `in_transaction(run)` runs in that transaction once the run has its id (a schedule claims its
+    occurrence there); whatever it raises rolls the run back."""
     has_tests = db.session.scalar(select(TestCase.id).where(TestCase.project_id == project.id).limit(1))
-    approved = _approved_tests(project)
+    approved = approved_tests(project)
     if options.crawl is None:  # a crawling run's checks may be its pages alone
         if has_tests is None:
             raise ValidationFailed(f"Project {project.public_id} has no tests: crawl / add tests first.")
@@ -169,7 +192,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
          "testName": by_id[entry["testId"]].name}
         for position, entry in enumerate(order + deselected, start=1)
     ]
-    base_url = options.base_url or project.base_url
+    base_url = site_url(project, options)  # every result of the run, skipped ones too, shows where it ran
     budget = options.budget_minutes
     options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
     run = Run(
@@ -185,6 +208,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
         with write():
             db.session.add(run)
             db.session.flush()
+            if in_transaction is not None:
+                in_transaction(run)
             skipped = 0
             for entry in plan:
                 reason = {"over_budget": "over_budget", "deselected": "deselected"}.get(entry["plan"])
@@ -198,7 +223,7 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
                 db.session.add(Crawl(project_id=project.id, run_id=run.id, status="queued", triggered_by=triggered_by,
-                                     base_url=site_url(project, options), options=options.crawl.as_json(),
+                                     base_url=base_url, options=options.crawl.as_json(),
                                      progress={}, created_at=now))
             if token is not None:
                 db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
@@ -310,6 +335,7 @@ def finish(run_id: int) -> bool:
         gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
                                            flaky=run.flaky)
         vitals_result = web_vitals_result(run, project)
+    finished_at = run.finished_at  # when the end was taken: auto-quarantine is dated by it (made_by_run)
     with write():
         changed = db.session.execute(
             update(Run).where(Run.id == run_id, Run.notify_state == "ending")
@@ -318,7 +344,7 @@ def finish(run_id: int) -> bool:
         if not changed:
             return False
         history.update_flaky_scores(run_id)
-        quarantine.after_run(project, run_id)
+        quarantine.after_run(project, run_id, finished_at)
         hooks.ended_in_transaction(run_id)
     return True
 

@@ -12,13 +12,15 @@ once the test has passed `suggestReleaseAfter` runs in a row (first attempt, no 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 from sqlalchemy import select, update
 
 from ..database import write
 from ..errors import Conflict
 from ..extensions import db
-from ..models import Project, Result, TestCase, User, isoformat, utcnow
+from ..models import Project, Result, Run, TestCase, User, isoformat, utcnow
 from ..validation import Body, given, number, parse, text
 from . import gates, history
 
@@ -71,9 +73,10 @@ def leave(test: TestCase, *, actor: User | None = None) -> TestCase:
     return test
 
 
-def after_run(project: Project, run_id: int) -> list[int]:
+def after_run(project: Project, run_id: int, at: datetime) -> list[int]:
     """Quarantine the tests this run executed whose flaky score reached the policy's threshold (in the
-    transaction that ends the run, after the scores were refreshed); return their ids."""
+    transaction that ends the run, after the scores were refreshed), as of `at`, the run's end: the run's
+    page finds them by it (made_by_run); return their ids."""
     threshold = (project.quarantine_policy or {}).get("autoFlakyScore")
     if threshold is None:
         return []
@@ -82,10 +85,19 @@ def after_run(project: Project, run_id: int) -> list[int]:
         TestCase.id.in_(executed), TestCase.quarantined_at.is_(None), TestCase.flaky_score >= threshold)))
     for test in tests:
         db.session.execute(update(TestCase).where(TestCase.id == test.id).values(
-            quarantined_at=utcnow(), quarantined_by=AUTO,
+            quarantined_at=at, quarantined_by=AUTO,
             quarantine_reason=f"flaky score {test.flaky_score:.0%} reached the project's autoFlakyScore "
                               f"{threshold:.0%}"))
     return [test.id for test in tests]
+
+
+def made_by_run(run: Run) -> list[TestCase]:
+    """The tests the end of this run put in quarantine, and still there."""
+    if run.finished_at is None:
+        return []
+    return list(db.session.scalars(select(TestCase).where(
+        TestCase.project_id == run.project_id, TestCase.quarantined_by == AUTO,
+        TestCase.quarantined_at == run.finished_at).order_by(TestCase.id)))
 
 
 def release_suggested(project: Project, tests: list[TestCase]) -> set[int]:

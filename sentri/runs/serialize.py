@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from ..config import public_url
-from ..models import Project, Result, Run, TestCase, isoformat
+from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, isoformat
 from ..review import views
 
 
@@ -21,14 +21,19 @@ def run_url(app: Flask, run: Run) -> str:
 
 def verdict(run: Run) -> str:
     """Return pending / passed / failed as the spec defines the verdict."""
-    if run.is_active:
+    return verdict_of(run.status, run.failed, run.gate_result, run.vitals_result)
+
+
+def verdict_of(status: str, failed: int, gate_result: dict | None, vitals_result: dict | None) -> str:
+    """The verdict from the four columns it depends on (a list filters by it without loading whole runs)."""
+    if status in ACTIVE_RUN_STATUSES:
         return "pending"
-    if run.status != "completed":
+    if status != "completed":
         return "failed"
-    if run.gate_result is None and run.vitals_result is None:
-        return "passed" if run.failed == 0 else "failed"
-    gates_ok = run.gate_result is None or run.gate_result.get("passed", False)
-    vitals_ok = run.vitals_result is None or run.vitals_result.get("passed", False)
+    if gate_result is None and vitals_result is None:
+        return "passed" if failed == 0 else "failed"
+    gates_ok = gate_result is None or gate_result.get("passed", False)
+    vitals_ok = vitals_result is None or vitals_result.get("passed", False)
     return "passed" if gates_ok and vitals_ok else "failed"
 
 

@@ -13,8 +13,9 @@ import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
+from flask import Flask
 
+from ..runtime import runtime
 from .folder import FolderStore, StoreError, valid_key
 
 __all__ = ["FolderStore", "StoreError", "artifact_store", "open_store", "parse_url", "valid_key"]
@@ -68,4 +69,4 @@ def open_store(config, instance_path: str):
 
 def artifact_store(app: Flask | None = None):
     """The app's artifact store (made once by create_app)."""
-    return (app or current_app).extensions["sentri_artifacts"]
+    return runtime(app).artifacts

@@ -33,23 +33,12 @@ def format_metric(metric: str, value: float | None) -> str:
     return f"{round(value):,} ms"
 
 
-def vital_cell(metric: str, value: float | None, budgets: dict | None, samples: list[float] | None = None) -> dict:
-    """Return how to show one measured vital: text, Google's rating, whether it is over budget, and with
-    several samples (vitalsSamples) their spread: the value shown is their median."""
-    budget = (budgets or {}).get(metric)
-    over = value is not None and budget is not None and value > budget
-    spread = None
-    if samples and len(samples) > 1:
-        spread = (f"{format_metric(metric, min(samples))}–{format_metric(metric, max(samples))}, "
-                  f"median of {len(samples)} samples")
-    return {"text": format_metric(metric, value), "rating": vitals.rating(metric, value), "over": over,
-            "budget": budget, "spread": spread}
+def skip_words(reason: str | None) -> str:
+    """Why one test did not run, in words: "over the run's time budget (budgetMinutes)"."""
+    return SKIP_WORDS.get(reason or "", f"skipped ({reason or 'no reason given'})")
 
 
 def not_run(reasons: dict[str | None, int]) -> str:
     """Say how many tests were skipped for which reason: "6 left when the run was aborted, 1 not selected"."""
-    def words(reason: str | None) -> str:
-        return SKIP_WORDS.get(reason or "", f"skipped ({reason or 'no reason given'})")
-
-    return ", ".join(f"{count} {words(reason)}"
+    return ", ".join(f"{count} {skip_words(reason)}"
                      for reason, count in sorted(reasons.items(), key=lambda item: -item[1]) if count)

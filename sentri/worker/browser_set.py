@@ -16,7 +16,7 @@ from . import egress, slots
 from .browsers import find_chromium, launch_chromium
 from .remote import Endpoint, ServerPool
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 
 # Playwright's device descriptors used for `device: mobile`, per engine.
 MOBILE_DEVICES = {"chromium": "Pixel 7", "webkit": "iPhone 13", "firefox": "Pixel 7"}

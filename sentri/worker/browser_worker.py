@@ -30,7 +30,7 @@ from .guard import HostCache
 from .jobs import RunUnusable
 from .spare import Spare, settle
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 # A stop signal to the whole process group reaches Playwright's driver and this process together: a browser
 # lost this long before the engine says it is stopping was lost to the stop.
 STOP_SIGNAL_SECONDS = 2.0

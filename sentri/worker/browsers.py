@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 
 # Without the networking flags a system Chromium keeps calling home, and where the network is closed
 # those calls fail many at a time. The sandbox is not in here: Sandbox below decides it.

@@ -25,7 +25,7 @@ from ..vault import SecretUnreadable
 from .guard import HostCache, guarded_context
 from .steps import StepFailed, run_steps
 
-log = logging.getLogger("sentri.crawls")
+log = logging.getLogger(__name__)
 SETUP_TAG = "setup"
 PROGRESS_EVERY_SECONDS = 1.0
 

@@ -13,8 +13,9 @@ test may leave the run's next one to another process with a free slot (runs/spre
 
 The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
 live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
-or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs past their budget,
-runs with nothing left), fires ends nobody took, and says this process is alive (the nodes table).
+or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs
+past their budget, runs with nothing left), fires ends nobody took, sends the notifications that are due,
+fires due schedules (schedules/firing.py) and says this process is alive (the nodes table).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import Flask
 from sqlalchemy.engine import make_url
@@ -31,6 +32,8 @@ from ..models import utcnow
 from ..runs import claims, crawls, recovery, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
+from ..runtime import runtime
+from ..schedules import firing
 from . import nodes, slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
@@ -39,7 +42,7 @@ from .nodes import NODE_TIMEOUT_SECONDS, alive_nodes, node_identity
 from .probe import Prober
 from .remote import Endpoint, ServerPool
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # How often this process looks for work no wake() announced (another process queued it, a lease expired):
 # once per interval for the whole process, not per idle worker. IDLE_POLL_SECONDS without notices (SQLite, or
@@ -54,7 +57,7 @@ NODE_EVERY_SECONDS = 2.0
 
 
 class RunEngine:
-    """Browser workers and the heartbeat of this process; app.extensions['sentri_engine']."""
+    """Browser workers and the heartbeat of this process; runtime(app).engine."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -68,6 +71,10 @@ class RunEngine:
         self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
         self.jobs = JobBuilder(app)
         self.housekeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-housekeeping")
+        # Due schedules start their runs here, off the heartbeat (planning a run may take a while) and apart
+        # from housekeeping (a long prune must not make a schedule late).
+        self.scheduling = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-schedules")
+        self._firing: Future | None = None
         self._cond = threading.Condition()
         self._signal = 0  # bumped by wake(): idle workers look for work again at once
         self._looked_at = float("-inf")  # when a look of this process last found nothing more to claim
@@ -133,6 +140,7 @@ class RunEngine:
         if self.listener is not None:
             self.listener.stop()
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
+        self.scheduling.shutdown(wait=True, cancel_futures=True)  # a firing is one short transaction
         if self._started:
             self._tell_nodes(nodes.forget, "could not remove this process from the nodes table")
 
@@ -280,13 +288,34 @@ class RunEngine:
                             crawling[crawl_id].cancel(why, crawl_id=crawl_id)
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
-                        if recovery.recover(self.app.extensions["sentri_hooks"]):
+                        hooks = runtime(self.app).hooks
+                        if recovery.recover(hooks):  # fires the ends nobody took, too
                             self.wake()
+                        hooks.notifications.pump()
+                        self._fire_schedules()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
                         self._seen()
             except Exception:  # a database hiccup must not stop the heartbeat
                 log.exception("heartbeat failed")
+
+    def _fire_schedules(self) -> None:
+        """Start the runs of due schedules on the scheduling thread, unless the last look is still at it."""
+        if self.stopping or (self._firing is not None and not self._firing.done()):
+            return
+        try:
+            self._firing = self.scheduling.submit(self._fire_due)
+        except RuntimeError:  # shut down: the process is stopping
+            pass
+
+    def _fire_due(self) -> None:
+        try:
+            with self.app.app_context():
+                started = firing.fire_due(utcnow())
+            if started:
+                self.wake()
+        except Exception:  # the database may be away: the next look tries again
+            log.exception("firing due schedules failed")
 
     def _seen(self) -> None:
         """Keep this process's node fresh, forget long-gone ones, and let GitHub reporting catch up."""
@@ -294,7 +323,5 @@ class RunEngine:
         nodes.seen(self.node_id, now)
         alive = alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now)
         self._peers = len(alive - {self.node_id})
-        reporter = self.app.extensions.get("sentri_github")
-        if reporter is not None:
-            reporter.catch_up(alive)
+        runtime(self.app).github.catch_up(alive)
 

@@ -77,7 +77,7 @@ class JobBuilder:
             environment, values, secret_values = environments.for_options(project, options)
         except SecretUnreadable as exc:
             raise RunUnusable(str(exc)) from None
-        base_url = options.get("baseUrl") or (environment.base_url if environment else None) or project.base_url
+        base_url = environments.site_url(project, environment, options.get("baseUrl"))
         dials = options.get("dialsConfig") or {}
         return RunContext(
             base_url=base_url, values=values, secret_values=secret_values,

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from .remote import PLAYWRIGHT_VERSION, ServerPool
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 5.0  # a handshake takes milliseconds; a server busy with browsers gets some slack
 _PORTS = {"ws": 80, "wss": 443}
 _MAX_ANSWER = 4096  # a refusal's body (run-server's version box is ~1 KiB)

@@ -37,15 +37,16 @@ from importlib.metadata import version
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..runtime import runtime
 from ..timestamps import isoformat, utcnow
 from . import slots
 from .browsers import chromium_args
 
-log = logging.getLogger("sentri.worker")
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_MS = 10_000
 PLAYWRIGHT_VERSION = version("playwright")
 _MISMATCH = re.compile(r"server version: v?([0-9][0-9.]*).*?client version: v?([0-9][0-9.]*)", re.S)
@@ -234,9 +235,9 @@ def status() -> list[dict[str, Any]]:
     counted over every process (None when the database did not answer), the rest as this process's checks
     found it. With local browsers, one row "local" (capacity
     SENTRI_MAX_BROWSERS, busy = this process's workers running a test)."""
-    engine = current_app.extensions.get("sentri_engine") if has_app_context() else None
-    if engine is None:
+    if not has_app_context():
         return []
+    engine = runtime().engine
     if engine.pool is not None:
         try:
             busy = slots.busy([endpoint.key for endpoint in engine.pool.endpoints])

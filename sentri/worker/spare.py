@@ -15,26 +15,37 @@ Also here: the loop's background work (contexts being closed, spares being opene
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from .guard import gated_context
 
 CLOSE_SECONDS = 10  # a browser that stopped answering must not hold the worker (and its run) forever
 
-_pending: set[asyncio.Task] = set()
+# Each worker thread runs its own event loop: its background tasks are its own, in a set no other thread
+# sees (one set for every thread was iterated by one while another's done-callbacks changed it).
+_thread = threading.local()
+
+
+def _pending() -> set[asyncio.Task]:
+    tasks = getattr(_thread, "pending", None)
+    if tasks is None:
+        tasks = _thread.pending = set()
+    return tasks
 
 
 def background(coroutine) -> asyncio.Task:
     """Run a coroutine on the current loop without awaiting it (kept referenced until done)."""
     task = asyncio.ensure_future(coroutine)
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    tasks = _pending()
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)  # called on this loop, so in this thread
     return task
 
 
 async def settle() -> None:
     """Wait for this loop's background work: a worker calls it before idling."""
     loop = asyncio.get_running_loop()
-    mine = [task for task in _pending if task.get_loop() is loop]
+    mine = [task for task in _pending() if task.get_loop() is loop]
     if mine:
         await asyncio.gather(*mine, return_exceptions=True)
 

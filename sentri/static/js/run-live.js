@@ -1,12 +1,12 @@
 // Live progress of an active run: poll the run's JSON every 1.5 s, update the counters and the
-// progress bar, swap in the server-rendered results when more tests are done, stop when it ends.
+// progress bar, swap in the server-rendered parts ([data-live-part], each by its id: the headline, the
+// crawl, the results) when more tests are done, stop when it ends.
 (function () {
   "use strict";
   var live = document.getElementById("run-live");
   if (!live || live.dataset.active !== "true") { return; }
   var statusUrl = live.dataset.statusUrl;
   var reportUrl = live.dataset.reportUrl;
-  var report = document.getElementById("run-report");
   var progress = document.getElementById("run-progress");
   var shownDone = -1;
   var failures = 0;
@@ -22,8 +22,10 @@
       .then(function (html) {
         // Server-rendered and escaped by Jinja: the same markup a page load would show.
         var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.querySelector(".run-report");
-        if (fresh) { report.replaceChildren(document.importNode(fresh, true)); }
+        doc.querySelectorAll("[data-live-part]").forEach(function (fresh) {
+          var shown = document.getElementById(fresh.id);
+          if (shown) { shown.replaceWith(document.importNode(fresh, true)); }
+        });
       });
   }
 

@@ -1,4 +1,4 @@
-// Small progressive enhancements: <dialog> openers, dialogs shown on load, copy buttons.
+// Small progressive enhancements: <dialog> openers, dialogs shown on load, copy buttons, sliders, zoom.
 (function () {
   "use strict";
 
@@ -54,14 +54,61 @@
       });
     });
     // [data-visual-slider]: the actual picture over the expected one, cut where the range input says.
-    document.querySelectorAll("[data-visual-slider]").forEach(function (slider) {
+    // Delegated, so parts the live run page swaps in later work too.
+    function cut(slider) {
       var range = slider.querySelector('input[type="range"]');
       var top = slider.querySelector(".visual-slider-top");
-      function cut() { top.style.clipPath = "inset(0 0 0 " + range.value + "%)"; }
-      range.addEventListener("input", cut);
-      cut();
+      var handle = slider.querySelector(".visual-slider-handle");
+      if (range && top) { top.style.clipPath = "inset(0 0 0 " + range.value + "%)"; }
+      if (range && handle) { handle.style.left = range.value + "%"; }
+    }
+    document.querySelectorAll("[data-visual-slider]").forEach(cut);
+    document.addEventListener("input", function (event) {
+      var slider = event.target.closest && event.target.closest("[data-visual-slider]");
+      if (slider) { cut(slider); }
+    });
+    // [data-compare]: one view at a time (side by side, slider, toggle), chosen by its mode buttons.
+    document.querySelectorAll("[data-compare]").forEach(function (figure) {
+      figure.dataset.mode = "side";
+      var modes = figure.querySelector(".compare-modes");
+      if (modes) { modes.hidden = false; }
+    });
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest(".compare-modes [data-mode]");
+      if (button) {
+        var figure = button.closest("[data-compare]");
+        figure.dataset.mode = button.dataset.mode;
+        figure.querySelectorAll(".compare-modes [data-mode]").forEach(function (b) {
+          b.setAttribute("aria-pressed", String(b === button));
+        });
+        return;
+      }
+      var frame = event.target.closest && event.target.closest("[data-toggle]");
+      if (frame) { toggle(frame); }
+    });
+    // <a data-zoom href="picture"> opens the picture large in <dialog id="zoom">; without script the
+    // link opens it in a new tab.
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("a[data-zoom]");
+      var dialog = document.getElementById("zoom");
+      if (!link || !dialog || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+      event.preventDefault();
+      var image = document.getElementById("zoom-image");
+      var inner = link.querySelector("img");
+      image.src = link.href;
+      image.alt = inner ? inner.alt : "";
+      document.getElementById("zoom-open").href = link.href;
+      if (!dialog.open) { dialog.showModal(); }
     });
   });
+
+  // Show the other picture of a toggle view (expected <-> actual); review.js calls it for the t key.
+  function toggle(frame) {
+    var expected = frame.classList.toggle("show-expected");
+    var said = frame.parentNode.querySelector("[data-showing]");
+    if (said) { said.textContent = expected ? "expected" : "actual"; }
+  }
+  window.sentriToggle = toggle;
 
   function fallback(source, done) {
     if (source.select) { source.select(); } else {

@@ -1,16 +1,16 @@
 """Each process says how many browser slots it has: a process finishing a test can then tell that another
 one has room, and leave the run's next test to it: a run spreads over the processes.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-09
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
