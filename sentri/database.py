@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -18,6 +18,7 @@ from .extensions import db
 # on the busy timeout). Everything else begins DEFERRED: in WAL mode readers never block anyone, and
 # a request that only reads (a status poll) never holds the write lock.
 _begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sentri_begin_mode", default="DEFERRED")
+_AFTER_WRITE = "sentri_after_write"
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
@@ -43,7 +44,8 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
 @contextmanager
 def write() -> Iterator[None]:
-    """Run a block in a fresh IMMEDIATE transaction: end the current one, commit on success."""
+    """Run a block in a fresh IMMEDIATE transaction: end the current one, commit on success; then run what
+    the block left for after its commit (after_write), in this thread, outside the transaction."""
     session = db.session
     session.commit()  # end any read snapshot first: a deferred reader must never upgrade to a writer
     token = _begin_mode.set("IMMEDIATE")
@@ -51,7 +53,16 @@ def write() -> Iterator[None]:
         yield
         session.commit()
     except BaseException:
+        session.info.pop(_AFTER_WRITE, None)
         session.rollback()
         raise
     finally:
         _begin_mode.reset(token)
+    for then in session.info.pop(_AFTER_WRITE, ()):
+        then()
+
+
+def after_write(then: Callable[[], None]) -> None:
+    """Run `then` once the current write() block has committed, after it has let go of the write lock (a
+    rolled back block drops it)."""
+    db.session.info.setdefault(_AFTER_WRITE, []).append(then)

@@ -349,13 +349,14 @@ class Result(db.Model):
         UniqueConstraint("run_id", "position"),
         Index("ix_results_run_status", "run_id", "status"),
         Index("ix_results_status_lease", "status", "lease_until"),
+        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (runs/history.py)
         _AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     # The test may be deleted later; its results stay with the name it had.
-    test_id: Mapped[int | None] = mapped_column(ForeignKey("tests.id", ondelete="SET NULL"), index=True)
+    test_id: Mapped[int | None] = mapped_column(ForeignKey("tests.id", ondelete="SET NULL"))
     test_name: Mapped[str] = mapped_column(String(200))
     # A page check (crawl: true): the page it loads; test_id is then None.
     page_url: Mapped[str | None] = mapped_column(String(2048))
@@ -396,3 +397,4 @@ class Node(db.Model):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    slots: Mapped[int | None] = mapped_column(Integer)  # its browser slots: others see whether it has room (spread.py)

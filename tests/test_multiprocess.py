@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -141,6 +142,20 @@ def test_a_run_is_executed_by_both_processes(pair, site):
     assert (final["status"], final["passed"], final["total"]) == ("completed", 40, 40), final
     executed_by = {r["executedBy"] for r in _results(http, b, run_id)}
     assert len(executed_by) == 2, executed_by  # both processes recorded some of its results
+
+
+def test_a_run_that_fits_in_the_process_that_started_it_spreads_to_the_idle_one(pair, site):
+    """parallelWorkers 2, two slots in each process: A, which starts the run, could run all of it, and did
+    (its worker finishing a test claimed the next one long before B looked). A now leaves B its share: B,
+    notified when A records a test, takes the next one (issue 33, finding 6)."""
+    a, b = pair
+    http = http_session()
+    project_id, token = _project(a, site, "spread", [wait_test(f"s{n}", site.url, 1_000) for n in range(10)])
+    run_id = _trigger(http, a, project_id, token, {"dialsConfig": {"parallelWorkers": 2}}).json()["runId"]
+    final = _final(http, a, project_id, token, run_id)
+    assert (final["status"], final["passed"]) == ("completed", 10), final
+    ran = Counter(r["executedBy"].split(":")[1] for r in _results(http, a, run_id))
+    assert ran[str(b.proc.pid)] >= 3, ran  # its share would be about half
 
 
 def test_a_trigger_race_over_both_processes_starts_one_run(pair, site):

@@ -32,6 +32,7 @@ from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, PENDING_RESULT_STATUSES, Result, Run, utcnow
 from ..review import recording
 from ..states import ResultStatus, RunStatus
+from . import notices
 from .lifecycle import STOP_SKIP_REASON, end_if_done
 from .outcome import Attempt, Outcome, attempt
 
@@ -229,8 +230,8 @@ def record(claim: Claim, outcome: Outcome) -> bool:
                   or fields["status"] == ResultStatus.FAILED)
         if written and claim.test_id and review:
             _for_review(claim, fields, outcome.get("hints"))
-        if written:
-            end_if_done(claim.run_id)
+        if written and not end_if_done(claim.run_id):
+            notices.work_ready(claim.run_id)  # its place in the run is free: an idle process may take the next
     if not written:
         log.warning("RUN-%s test %s: its result came after the row was taken back or the run ended; dropped",
                     claim.run_id, claim.position)
@@ -290,6 +291,7 @@ def _requeue_or_fail(row: Result, why: str, *, counts: bool = True, attempts: li
     elif not counts or not any(attempt.get("status") == "lost" for attempt in earlier):
         db.session.execute(update(Result).where(Result.id == row.id, Result.status == ResultStatus.RUNNING)
                            .values(status=ResultStatus.QUEUED, owner=None, lease_until=None, attempts=attempts))
+        notices.work_ready()
     else:
         error = f"The test could not finish: {why} (twice)."
         _set_outcome(row.id, row.run_id, {"status": ResultStatus.FAILED, "error": error, "attempts": attempts},

@@ -28,7 +28,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or_404, utcnow
 from ..states import CrawlStatus, ResultStatus, RunStatus
-from . import lifecycle
+from . import lifecycle, notices
 from .options import RunOptions
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def start(project: Project, settings: CrawlSettings, *, base_url: str, triggered
     try:
         with write():
             db.session.add(crawl)
+            notices.work_ready()
     except IntegrityError:
         active = db.session.scalar(select(Crawl).where(Crawl.project_id == project.id, Crawl.run_id.is_(None),
                                                        Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
@@ -181,6 +182,7 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
             _queue_page_checks(crawl.run_id, pages, crawl.base_url)
+            notices.work_ready(crawl.run_id)  # its run's tests waited for the crawl
         counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
     log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
@@ -204,7 +206,8 @@ def stopped(claim: CrawlClaim) -> None:
             status=CrawlStatus.ABORTED, finished_at=utcnow(), lease_until=None)).rowcount
         if done and claim.run_id is not None:
             _no_longer_crawling(claim.run_id)
-            lifecycle.end_if_done(claim.run_id)
+            if not lifecycle.end_if_done(claim.run_id):
+                notices.work_ready(claim.run_id)
     if done:
         log.info("CRL-%s aborted: stopped", claim.crawl_id)
 
@@ -212,8 +215,9 @@ def stopped(claim: CrawlClaim) -> None:
 def release(claim: CrawlClaim) -> None:
     """Hand a crawl back (this process stops): queued again for another process or the next start."""
     with write():
-        db.session.execute(update(Crawl).where(_mine(claim))
-                           .values(status=CrawlStatus.QUEUED, owner=None, lease_until=None))
+        if db.session.execute(update(Crawl).where(_mine(claim)).values(status=CrawlStatus.QUEUED, owner=None,
+                                                                       lease_until=None)).rowcount:
+            notices.work_ready()
 
 
 def recover() -> list[int]:
@@ -234,6 +238,7 @@ def recover() -> list[int]:
             log.warning("CRL-%s: the lease of %s ran out; recovering the crawl", crawl.id, crawl.owner)
             if crawl.claims < MAX_CLAIMS and not crawl.stop_requested:
                 crawl.status, crawl.owner, crawl.lease_until = CrawlStatus.QUEUED, None, None
+                notices.work_ready()
             else:
                 crawl.status, crawl.finished_at, crawl.lease_until = CrawlStatus.FAILED, now, None
                 crawl.error = "The crawl could not finish: the worker running it stopped (twice)."

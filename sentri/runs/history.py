@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, union_all, update
 
 from ..extensions import db
 from ..models import TERMINAL_RUN_STATUSES, Result, Run, TestCase
@@ -12,9 +12,14 @@ from ..states import ResultStatus
 from . import planner
 
 WINDOW = 20  # finished runs a test's flaky score and risk look back over
+# What a past result is to its test's history: never the JSON records (attempts, vitals, snapshots), only the
+# small `healed` list, whose presence counts toward the heal rate.
+PAST_COLUMNS = (Result.test_id, Result.status, Result.flaky, Result.duration_ms, Result.healed, Result.started_at)
+Past = Row  # a row of PAST_COLUMNS, by name: test_id, status, flaky, duration_ms, healed, started_at
+CHUNK = 200  # tests per statement: SQLite allows 500 selects in one UNION ALL
 
 
-def _outcome(result: Result) -> str | None:
+def _outcome(result: Past) -> str | None:
     if result.status == ResultStatus.SKIPPED:
         return None
     if result.flaky:
@@ -22,17 +27,23 @@ def _outcome(result: Result) -> str | None:
     return result.status
 
 
-def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[Result]]:
-    """Return each test's executed results in finished runs, newest first, at most `window` each."""
-    rows = db.session.scalars(
-        select(Result)
-        .join(Run, Run.id == Result.run_id)
-        .where(Result.test_id.in_(test_ids), Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != ResultStatus.SKIPPED)
-        .order_by(Result.run_id.desc())
-    )
-    by_test: dict[int, list[Result]] = defaultdict(list)
-    for row in rows:
-        if len(by_test[row.test_id]) < window:
+def _newest(test_id: int, window: int):
+    """One test's newest `window` executed results in finished runs: the database walks the test's results
+    backwards along ix_results_test_run and stops there, however long the history."""
+    return (select(*PAST_COLUMNS, Result.run_id, Result.id)
+            .join(Run, Run.id == Result.run_id)
+            .where(Result.test_id == test_id, Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != ResultStatus.SKIPPED)
+            .order_by(Result.run_id.desc(), Result.id.desc()).limit(window).subquery())
+
+
+def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[Past]]:
+    """Return each test's executed results in finished runs, newest first, at most `window` each: only the
+    columns read here and by quarantine.py, and never more than `window` rows a test read (one LIMIT each)."""
+    by_test: dict[int, list[Past]] = defaultdict(list)
+    ids = sorted(set(test_ids))
+    for first in range(0, len(ids), CHUNK):
+        rows = db.session.execute(union_all(*(select(_newest(test_id, window)) for test_id in ids[first:first + CHUNK])))
+        for row in sorted(rows, key=lambda row: (-row.run_id, -row.id)):
             by_test[row.test_id].append(row)
     return by_test
 
@@ -61,7 +72,7 @@ def histories(tests: list[TestCase]) -> list[planner.TestHistory]:
     ]
 
 
-def _heal_rate(results: list[Result]) -> float:
+def _heal_rate(results: list[Past]) -> float:
     """The share of a test's recent executed results in which a target healed."""
     return sum(1 for r in results if r.healed) / len(results) if results else 0.0
 

@@ -6,8 +6,11 @@ start()     one transaction: the run and one row per planned test, `queued` with
             execute ends in that same transaction.
 abort()     queued rows become skipped and the run is flagged; the workers running its tests see the
 fail()      flag within seconds and stop them. fail() is the same for a run that cannot go on.
-end()       the one way a run ends: status, gates, budgets, flaky scores, and `notify_state` pending, in
-            the caller's transaction; after the commit hooks.py fires what follows, once per run.
+end()       the one way a run ends: it takes the end in the caller's transaction (`notify_state` ending:
+            still active to readers), so that the last test's write holds no lock for what follows.
+finish()    after that commit, in the same thread: gates, budgets and the regression gate are read, then
+            one short write commits the status with them (the verdict), flaky scores, quarantine and
+            `notify_state` pending; after that commit hooks.py fires what follows, once per run.
 
 No function here holds a lock across anything: they are short transactions, and what follows an end
 (network calls) runs on other threads after the commit.
@@ -25,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import environments, origins
 from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
-from ..database import write
+from ..database import after_write, write
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import (
@@ -40,7 +43,18 @@ from ..models import (
     utcnow,
 )
 from ..states import CrawlStatus, ResultStatus, RunStatus
-from . import gates, history, hooks, planner, quarantine, regression, selection, vitals, vitals_baseline
+from . import (
+    gates,
+    history,
+    hooks,
+    notices,
+    planner,
+    quarantine,
+    regression,
+    selection,
+    vitals,
+    vitals_baseline,
+)
 from .options import RunOptions
 from .serialize import verdict_of
 
@@ -218,6 +232,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             db.session.flush()
             if skipped == len(plan) and options.crawl is None:
                 end(run.id)  # nothing to execute: the run ends as it starts
+            else:
+                notices.work_ready()  # every process's idle workers look once this commits
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
         active = active_run(project.id, options.browser, options.device)
@@ -239,7 +255,8 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
 def stop_in_transaction(run_id: int, reason: str, error: str | None = None) -> bool:
     """Flag an active run as stopping and skip its queued rows; end it when nothing is running."""
     flagged = db.session.execute(
-        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None))
+        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
+                          Run.notify_state.is_(None))  # an ending run has ended: too late to stop it
         .values(stop_reason=reason, error=error)
     ).rowcount
     if not flagged:
@@ -284,28 +301,62 @@ def end_if_done(run_id: int) -> bool:
 
 
 def end(run_id: int) -> bool:
-    """Put an active run in its terminal state (releasing the project's lock), evaluate its gates and
-    budgets and refresh its tests' flaky scores, in the caller's transaction; what follows an end fires
-    after the commit (hooks.py). Return False when the run had already ended."""
-    stop_reason = db.session.scalar(select(Run.stop_reason).where(Run.id == run_id))
-    status = {"aborted": RunStatus.ABORTED, "failed": RunStatus.FAILED}.get(stop_reason or "", RunStatus.COMPLETED)
-    changed = db.session.execute(
-        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES))
-        .values(status=status, finished_at=utcnow(), notify_state="pending")
+    """Take an active run's end, in the caller's transaction (the one that records its last test, or stops
+    it): the run is `ending`, still active to readers, and nobody else takes it. Once that transaction
+    commits, finish() does the rest in the same thread (or recovery, when this process dies first). Return
+    False when the run's end was already taken."""
+    taken = db.session.execute(
+        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.notify_state.is_(None))
+        .values(finished_at=utcnow(), notify_state="ending")
     ).rowcount
-    if not changed:
-        return False
+    if taken:
+        after_write(lambda: _finish_logged(run_id))
+    return bool(taken)
+
+
+def _finish_logged(run_id: int) -> None:
+    try:
+        finish(run_id)
+    except Exception:  # the last test is recorded whatever happens here; recovery finishes the run
+        log.exception("could not finish run %s; recovery will", Run.format_id(run_id))
+
+
+def finish(run_id: int) -> bool:
+    """Finish a run whose end was taken: its gates, budgets and regression gate are read first, holding no
+    write lock; then one short write commits its terminal status with them (the verdict), its tests' flaky
+    scores and quarantine, and `notify_state` pending, after which hooks.py fires what follows. Return False
+    when the run was not ending (another process finished it)."""
     run = db.session.get(Run, run_id, populate_existing=True)
+    if run is None or run.notify_state != "ending":
+        db.session.commit()
+        return False
     project = db.session.get(Project, run.project_id)
+    status = {"aborted": RunStatus.ABORTED, "failed": RunStatus.FAILED}.get(run.stop_reason or "", RunStatus.COMPLETED)
+    gate_result = vitals_result = None
     if status == RunStatus.COMPLETED:  # an aborted or failed run's tests did not all run: its gates say nothing
-        run.gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
-                                               flaky=run.flaky)
-        run.vitals_result = web_vitals_result(run, project)
-    db.session.flush()
-    history.update_flaky_scores(run_id)
-    quarantine.after_run(project, run_id, run.finished_at)
-    hooks.ended_in_transaction(run_id)
+        gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
+                                           flaky=run.flaky)
+        vitals_result = web_vitals_result(run, project)
+    finished_at = run.finished_at  # when the end was taken: auto-quarantine is dated by it (made_by_run)
+    with write():
+        changed = db.session.execute(
+            update(Run).where(Run.id == run_id, Run.notify_state == "ending")
+            .values(status=status, gate_result=gate_result, vitals_result=vitals_result, notify_state="pending")
+        ).rowcount
+        if not changed:
+            return False
+        history.update_flaky_scores(run_id)
+        quarantine.after_run(project, run_id, finished_at)
+        hooks.ended_in_transaction(run_id)
     return True
+
+
+def finish_stale(cutoff) -> list[int]:
+    """Finish the runs whose end was taken before `cutoff` by a process that never finished them."""
+    stale = list(db.session.scalars(select(Run.id).where(Run.notify_state == "ending", Run.finished_at < cutoff)
+                                    .order_by(Run.id).limit(100)))
+    db.session.commit()
+    return [run_id for run_id in stale if finish(run_id)]
 
 
 def vitals_pages(*run_ids: int) -> list[dict[str, Any]]:

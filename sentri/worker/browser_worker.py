@@ -136,12 +136,21 @@ class BrowserWorker(threading.Thread):
                 self._return_slot()  # still held when the test never ran (its run unusable, its test deleted)
                 with self._lock:
                     self.current, self._task, self._cancel_reason = None, None, None
+            if isinstance(claim, Claim) and self._leave_next(claim):
+                busy = False  # it stepped aside: it looks (a read) before it claims, as an idle worker does
         self.loop.run_until_complete(self._close())
         left = asyncio.all_tasks(self.loop)  # background closes a dead driver never answered
         for task in left:
             task.cancel()
         self.loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         self.loop.close()
+
+    def _leave_next(self, claim: Claim) -> bool:
+        try:
+            return self.engine.leave_next(claim.run_id)
+        except Exception:  # only a courtesy to other processes: the worker goes on claiming
+            log.exception("worker %s could not tell whether to leave the next test to another process", self.name)
+            return False
 
     def _prepare_spare(self) -> None:
         """Going idle: open the next test's page now, like the last test's (a desktop Chromium page at

@@ -5,6 +5,12 @@ The database holds every run; this process holds only what cannot live there: th
 warm browsers and the handles to cancel a running test. Any number of processes may serve one
 PostgreSQL database this way (SQLite: one process).
 
+Idle workers sleep until there may be work: a run started here wakes them (wake()); on PostgreSQL so
+does work any process makes claimable, by a NOTIFY this process LISTENs for (listener.py), and they look
+on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On SQLite (one process), or
+while the listener is not connected, the process looks every IDLE_POLL_SECONDS. A worker that finishes a
+test may leave the run's next one to another process with a free slot (runs/spread.py).
+
 The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
 live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
 or that are no longer theirs. Every few seconds it recovers what dead processes left (expired leases, runs
@@ -15,46 +21,39 @@ fires due schedules (schedules/firing.py) and says this process is alive (the no
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import delete, select, update
+from sqlalchemy.engine import make_url
 
-from ..database import write
-from ..extensions import db
-from ..models import Node, utcnow
-from ..runs import claims, crawls
+from ..models import utcnow
+from ..runs import claims, crawls, recovery, spread
 from ..runs.claims import Claim
 from ..runs.crawls import CrawlClaim
 from ..runtime import runtime
 from ..schedules import firing
-from . import slots
+from . import nodes, slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
+from .listener import WorkListener
+from .nodes import NODE_TIMEOUT_SECONDS, alive_nodes, node_identity
 from .probe import Prober
 from .remote import Endpoint, ServerPool
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # How often this process looks for work no wake() announced (another process queued it, a lease expired):
-# once per interval for the whole process, not per idle worker.
+# once per interval for the whole process, not per idle worker. IDLE_POLL_SECONDS without notices (SQLite, or
+# the listener reconnecting); LISTENING_POLL_SECONDS while notices come (a safety net for a missed one).
 IDLE_POLL_SECONDS = 0.5
+LISTENING_POLL_SECONDS = 10.0
+# How long a worker that left its run's next test to another process waits before looking again itself: the
+# other one, notified, has claimed by then (a claim is a few milliseconds of database work).
+LEAVE_SECONDS = 0.1
 RECOVER_EVERY_SECONDS = 2.0
 NODE_EVERY_SECONDS = 2.0
-# A node not seen for this long (or twice its lease, if longer) is gone.
-NODE_TIMEOUT_SECONDS = 10.0
-FORGET_NODES_AFTER = timedelta(days=1)
-
-
-def node_identity() -> str:
-    """A process identity that no restart reuses: host, pid and a random suffix."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class RunEngine:
@@ -84,6 +83,10 @@ class RunEngine:
         self._started = False
         self.stopping = False
         self._beat_stop = threading.Event()
+        self._peers = 0  # other live processes at the last heartbeat: none, and nobody is left any test
+        url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
+                                     self.wake) if url.get_backend_name() == "postgresql" else None
         # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
         self.prober = (Prober(self.pool, float(app.config["SENTRI_BROWSER_PROBE_SECONDS"]), self._beat_stop)
                        if self.pool is not None else None)
@@ -98,12 +101,11 @@ class RunEngine:
                 return
             self._started = True
         with self.app.app_context():
-            now = utcnow()
-            host, pid = self.node_id.split(":")[0], os.getpid()
-            with write():
-                db.session.add(Node(id=self.node_id, host=host, pid=pid, started_at=now, seen_at=now))
+            nodes.register(self.node_id, self.size)
             if self.pool is not None:
                 slots.ensure(self.pool.slot_rows())
+        if self.listener is not None:
+            self.listener.start()
         self._heartbeat = threading.Thread(target=self._beat, name="sentri-heartbeat", daemon=True)
         self._heartbeat.start()
         if self.prober is not None:
@@ -120,6 +122,8 @@ class RunEngine:
         with self._cond:
             self.stopping = True
             self._cond.notify_all()
+        if self._started:
+            self._tell_nodes(nodes.no_room, "could not say that this process is stopping")
         deadline = time.monotonic() + grace_seconds
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -133,15 +137,19 @@ class RunEngine:
             self._heartbeat.join(timeout=10)
         if self.prober is not None:
             self.prober.join(timeout=10)
+        if self.listener is not None:
+            self.listener.stop()
         self.housekeeping.shutdown(wait=False, cancel_futures=True)
         self.scheduling.shutdown(wait=True, cancel_futures=True)  # a firing is one short transaction
         if self._started:
-            try:
-                with self.app.app_context(), write():
-                    db.session.execute(delete(Node).where(Node.id == self.node_id))
-                    slots.release_all(self.node_id)
-            except Exception:  # the database may be the reason we stop
-                log.exception("could not remove this process from the nodes table")
+            self._tell_nodes(nodes.forget, "could not remove this process from the nodes table")
+
+    def _tell_nodes(self, what, failure: str) -> None:
+        try:
+            with self.app.app_context():
+                what(self.node_id)
+        except Exception:  # the database may be the reason we stop
+            log.exception(failure)
 
     def begin_stop(self) -> None:
         """Say this process is stopping, from a signal handler: claim nothing more, and let workers tell errors
@@ -160,9 +168,9 @@ class RunEngine:
     # -- work signals --------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """There may be work (a run was started here, or a worker just claimed): idle workers look now. Only a
-        signal: a process whose engine was never start()ed (a CLI command) leaves the work to the processes
-        that serve, which find it within IDLE_POLL_SECONDS."""
+        """There may be work (a run was started here, a worker just claimed, a notice came): idle workers look
+        now. Only a signal: a process whose engine was never start()ed (a CLI command) leaves the work to the
+        processes that serve, which are notified (PostgreSQL) or find it within IDLE_POLL_SECONDS."""
         with self._cond:
             self._signal += 1
             self._cond.notify_all()
@@ -176,14 +184,19 @@ class RunEngine:
         with self._cond:
             self._cond.wait_for(lambda: self._signal != seen or self.stopping, timeout=timeout)
 
+    def poll_seconds(self) -> float:
+        """How often this process looks for work no wake() announced: rarely while notices come."""
+        listening = self.listener is not None and self.listener.listening.is_set()
+        return LISTENING_POLL_SECONDS if listening else IDLE_POLL_SECONDS
+
     def next_look_in(self) -> float:
         """Seconds until this process should look for work no wake() announced (0: now)."""
-        return max(0.0, self._looked_at + IDLE_POLL_SECONDS - time.monotonic())
+        return max(0.0, self._looked_at + self.poll_seconds() - time.monotonic())
 
     def wait_idle(self, seen: int) -> None:
         """An idle worker's wait: until wake() after `seen`, the engine stops, or the process's next look is
         due. A look by any worker of this process (a busy one's claim included) puts the next one off, so idle
-        workers do not each poll the database: the process looks once per IDLE_POLL_SECONDS."""
+        workers do not each poll the database: the process looks once per poll_seconds()."""
         with self._cond:
             while self._signal == seen and not self.stopping:
                 due = self.next_look_in()
@@ -217,6 +230,17 @@ class RunEngine:
     def _looked(self, at: float) -> None:
         with self._cond:
             self._looked_at = max(self._looked_at, at)
+
+    def leave_next(self, run_id: int) -> bool:
+        """After a worker finished a test of `run_id`: when another process should take the run's next test
+        (runs/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
+        if self.listener is None or not self._peers:  # nobody else is notified, or nobody else is there
+            return False
+        with self.app.app_context():
+            if not spread.leave_next(self.node_id, run_id, NODE_TIMEOUT_SECONDS):
+                return False
+        self.stopping_within(LEAVE_SECONDS)
+        return True
 
     # -- the heartbeat -------------------------------------------------------------------------------
 
@@ -264,11 +288,9 @@ class RunEngine:
                             crawling[crawl_id].cancel(why, crawl_id=crawl_id)
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
-                        recovered = claims.recover() + crawls.recover()
-                        if recovered:
-                            self.wake()
                         hooks = runtime(self.app).hooks
-                        hooks.take_stale()
+                        if recovery.recover(hooks):  # fires the ends nobody took, too
+                            self.wake()
                         hooks.notifications.pump()
                         self._fire_schedules()
                     if now - last_node >= NODE_EVERY_SECONDS:
@@ -298,15 +320,8 @@ class RunEngine:
     def _seen(self) -> None:
         """Keep this process's node fresh, forget long-gone ones, and let GitHub reporting catch up."""
         now = utcnow()
-        with write():
-            db.session.execute(update(Node).where(Node.id == self.node_id).values(seen_at=now))
-            db.session.execute(delete(Node).where(Node.seen_at < now - FORGET_NODES_AFTER))
-        runtime(self.app).github.catch_up(alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now))
+        nodes.seen(self.node_id, now)
+        alive = alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now)
+        self._peers = len(alive - {self.node_id})
+        runtime(self.app).github.catch_up(alive)
 
-
-def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
-    """The ids of the processes that said they were alive within `timeout_seconds`."""
-    now = now or utcnow()
-    alive = set(db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=timeout_seconds))))
-    db.session.commit()
-    return alive

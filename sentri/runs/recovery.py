@@ -1,0 +1,54 @@
+"""What every process does every few seconds for the processes that died or stalled (the heartbeat): recover
+the tests and crawls whose lease ran out, skip the tests of runs past their budget, end runs left with
+nothing to do (claims.recover, crawls.recover), finish the runs whose end a dead process took
+(lifecycle.finish_stale), and fire the ends nobody took (hooks.take_stale).
+
+Almost always there is nothing to do, and asking each part separately was six reads (and their commits) every
+two seconds, the most of what an idle process spent once it stopped polling (bench/idle_cpu.py). So
+one read asks first whether any of it is due, with the same conditions the parts look for; only what is due
+runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import bindparam, exists, or_, select
+
+from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
+from ..extensions import db
+from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
+from . import claims, crawls, lifecycle
+from .hooks import STALE_SECONDS, Hooks
+
+
+def _due_query():
+    """Whether any recovery is due, and whether any run's end waits for someone to fire it (bind `now`, `cutoff`)."""
+    now = bindparam("now")
+    active = Run.status.in_(ACTIVE_RUN_STATUSES)
+    expired = exists().where(Result.status == "running", Result.lease_until < now)
+    over_budget = exists().where(active, Run.deadline <= now,
+                                 exists().where(Result.run_id == Run.id, Result.status == "queued"))
+    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+                              ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
+    orphaned_crawl = exists().where(Crawl.status == "queued", exists().where(
+        Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)))
+    expired_crawl = exists().where(Crawl.status == "running", Crawl.lease_until < now)
+    unfinished = exists().where(Run.notify_state == "ending", Run.finished_at < bindparam("cutoff"))
+    stale_end = exists().where(Run.notify_state == "pending", Run.finished_at < bindparam("cutoff"))
+    return select(or_(expired, over_budget, stranded, orphaned_crawl, expired_crawl, unfinished), stale_end)
+
+
+_DUE = _due_query()  # built once: every process asks it every RECOVER_EVERY_SECONDS
+
+
+def recover(hooks: Hooks) -> list[int]:
+    """Recover what is due, and fire the ends nobody took; return the ids of the runs recovery touched."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=STALE_SECONDS)
+    recovering, stale = db.session.execute(_DUE, {"now": now, "cutoff": cutoff}).one()
+    db.session.commit()  # end the read snapshot at once
+    touched = claims.recover() + crawls.recover() + lifecycle.finish_stale(cutoff) if recovering else []
+    if stale:
+        hooks.take_stale()
+    return touched
