@@ -17,6 +17,7 @@ from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
 from .pages_common import bp, field_errors, get_goes_back, login_required, page_of, tell
+from .pages_settings import settings_page
 
 CHART_RUNS = 30
 
@@ -273,13 +274,7 @@ def project_regression(project_id, user):
 
 
 def _settings_tab(project, *, errors=None, values=None, status=200):
-    current = {"name": project.name, "baseUrl": project.base_url,
-               "allowedOrigins": "\n".join(project.allowed_origins or [])}
-    return (
-        render_template("pages/settings.html", project=project, tab="settings", errors=errors or {},
-                        values=values or current),
-        status,
-    )
+    return settings_page(project, errors=errors, values=values, status=status)
 
 
 @bp.get("/projects/<project_id>/settings")
