@@ -91,8 +91,8 @@ def test_a_refused_environment_shows_each_problem_beside_its_field_and_keeps_all
     section = _section(html, "environments")
     banner = section[section.index('class="error-banner"'):]
     assert "3 fields need a change" in banner
-    for field in ("baseUrl", "variables", "secrets"):
-        assert f'href="#environment-{field}"' in banner
+    links = [banner.index(f'href="#environment-{field}"') for field in ("baseUrl", "variables", "secrets")]
+    assert links == sorted(links)  # in the order of the form's fields
     assert 'id="environment-baseUrl-error">must be an absolute http:// or https:// URL' in section
     assert "line 2 is not NAME=value" in section and "secret 2 has a value but no name" in section
     assert "LONELY: type its value" in section

@@ -77,7 +77,9 @@ def _checked(model, body: dict, problems: dict[str, str]):
                 field, problem = head, f"{name}: {problem}"
             problems.setdefault(field, problem)
     if problems:
-        raise ValidationFailed.on_each([(field or None, problem) for field, problem in problems.items()])
+        order = ["", *body, "secrets", "testIds"]  # the banner lists them as the form shows its fields
+        ranked = sorted(problems.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+        raise ValidationFailed.on_each([(field or None, problem) for field, problem in ranked])
     return parsed
 
 
