@@ -206,3 +206,18 @@ def test_every_settings_form_address_answers_a_get_with_its_section(admin, shop)
         answer = admin.get(f"/projects/{shop}/{path}")
         assert answer.status_code == 302, path
         assert answer.headers["Location"].endswith(f"/projects/{shop}/settings#{section}"), path
+
+
+def test_the_project_form_edits_the_default_variables(app, admin, shop):
+    form = {"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop"}
+    refused = admin.post(f"/projects/{shop}/settings", {**form, "name": "", "variables": "LANG=en\noops"})
+    section = _section(refused.get_data(as_text=True), "project")
+    assert refused.status_code == 400 and "2 fields need a change" in section
+    assert 'id="settings-variables-error">line 2 is not NAME=value' in section and "LANG=en\noops" in section
+    assert admin.post(f"/projects/{shop}/settings", {**form, "variables": "LANG=en\nCURRENCY=EUR"}).status_code == 302
+    with app.app_context():
+        assert projects.get(shop).variables == {"LANG": "en", "CURRENCY": "EUR"}
+    assert "LANG=en\nCURRENCY=EUR</textarea>" in admin.html(f"/projects/{shop}/settings")
+    assert admin.post(f"/projects/{shop}/settings", {**form, "variables": ""}).status_code == 302
+    with app.app_context():
+        assert projects.get(shop).variables is None

@@ -24,7 +24,7 @@ def settings_page(project, *, errors: dict | None = None, values: dict | None = 
     """The Settings tab. `errors`/`values` are the project form's (pages_project.py); after a refused save of
     one of this module's forms, `failed` names it (a section's create form, or an item's public id) and
     `section_errors`/`section_values` are its problems and what was typed (never a secret value)."""
-    current = {"name": project.name, "baseUrl": project.base_url,
+    current = {"name": project.name, "baseUrl": project.base_url, "variables": as_lines(project.variables or {}),
                "allowedOrigins": "\n".join(project.allowed_origins or [])}
     tests, _total = testcases.list_for(project)
     response = render_template(
@@ -45,7 +45,7 @@ def as_lines(variables: dict[str, str]) -> str:
     return "\n".join(f"{name}={value}" for name, value in variables.items())
 
 
-def _read_lines(text: str) -> tuple[dict[str, str], list[str]]:
+def read_lines(text: str) -> tuple[dict[str, str], list[str]]:
     """NAME=value lines (blank ones skipped, spaces around the name dropped) and the problems of those that
     are not; a problem names the line, never its value."""
     found: dict[str, str] = {}
@@ -64,7 +64,7 @@ def _read_lines(text: str) -> tuple[dict[str, str], list[str]]:
     return found, problems
 
 
-def _checked(model, body: dict, problems: dict[str, str]):
+def checked(model, body: dict, problems: dict[str, str]):
     """Parse `body` as `model`, refusing with the form's own `problems` and the model's, every field at once.
     A problem of one variable ("variables.API_KEY") is shown beside the whole list."""
     parsed = None
@@ -92,7 +92,7 @@ def _environment_form(editing: bool) -> tuple[dict, dict, dict[str, str]]:
               "variables": request.form.get("variables", ""),
               "secretName": request.form.getlist("secretName"), "removeSecret": request.form.getlist("removeSecret")}
     problems: dict[str, str] = {}
-    variables, bad = _read_lines(values["variables"])
+    variables, bad = read_lines(values["variables"])
     if bad:
         problems["variables"] = "; ".join(bad)
     secrets: dict[str, str | None] = {}
@@ -122,7 +122,7 @@ def environment_create(project_id, user):
     project = projects.get(project_id)
     body, values, problems = _environment_form(editing=False)
     try:
-        environment = environments.create_environment(project, _checked(environments.NewEnvironment, body, problems))
+        environment = environments.create_environment(project, checked(environments.NewEnvironment, body, problems))
     except ValidationFailed as exc:
         return settings_page(project, failed="environments", section_errors=field_errors(exc),
                              section_values=values, status=400)
@@ -139,7 +139,7 @@ def environment_edit(project_id, environment_id, user):
     if body.get("secrets") and None in body["secrets"].values():
         require_admin(user)  # before anything is checked: removing a secret is a deletion
     try:
-        changes = _checked(environments.EnvironmentChanges, body, problems)
+        changes = checked(environments.EnvironmentChanges, body, problems)
         environments.update_environment(environment, changes, actor=user)
     except ValidationFailed as exc:
         return settings_page(project, failed=environment.public_id, section_errors=field_errors(exc),
@@ -164,7 +164,7 @@ def environment_delete(project_id, environment_id, user):
 
 def _data_set_form() -> tuple[dict, dict, dict[str, str]]:
     values = {"name": request.form.get("name", ""), "variables": request.form.get("variables", "")}
-    variables, bad = _read_lines(values["variables"])
+    variables, bad = read_lines(values["variables"])
     return {"name": values["name"], "variables": variables}, values, ({"variables": "; ".join(bad)} if bad else {})
 
 
@@ -174,7 +174,7 @@ def data_set_create(project_id, user):
     project = projects.get(project_id)
     body, values, problems = _data_set_form()
     try:
-        data_set = environments.create_data_set(project, _checked(environments.NewDataSet, body, problems))
+        data_set = environments.create_data_set(project, checked(environments.NewDataSet, body, problems))
     except ValidationFailed as exc:
         return settings_page(project, failed="test-data-sets", section_errors=field_errors(exc),
                              section_values=values, status=400)
@@ -189,7 +189,7 @@ def data_set_edit(project_id, data_set_id, user):
     data_set = environments.get_data_set(project, data_set_id)
     body, values, problems = _data_set_form()
     try:
-        environments.update_data_set(data_set, _checked(environments.DataSetChanges, body, problems), actor=user)
+        environments.update_data_set(data_set, checked(environments.DataSetChanges, body, problems), actor=user)
     except ValidationFailed as exc:
         return settings_page(project, failed=data_set.public_id, section_errors=field_errors(exc),
                              section_values=values, status=400)
@@ -223,7 +223,7 @@ def _suite_form(project) -> tuple[str, list]:
         tests = suites.tests_of(project, values["testIds"])
     except ValidationFailed as exc:
         tests, problems = [], dict(exc.fields)
-    return _checked(suites.SuiteName, {"name": values["name"]}, problems).name, tests
+    return checked(suites.SuiteName, {"name": values["name"]}, problems).name, tests
 
 
 @bp.post("/projects/<project_id>/suites")
