@@ -31,6 +31,7 @@ from . import (
     pages_project,
     pages_runs,
     pages_schedules,
+    pages_settings,
     pages_tests,
     pages_users,
 )
@@ -38,8 +39,7 @@ from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
 _PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
-               pages_tests,
-               pages_new_test,
+               pages_new_test, pages_settings, pages_tests,
                pages_users)
 
 

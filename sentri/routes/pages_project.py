@@ -18,6 +18,7 @@ from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
 from .pages_common import bp, field_errors, get_goes_back, login_required, page_of, tell
+from .pages_settings import checked, read_lines, settings_page
 
 CHART_RUNS = 30
 
@@ -274,13 +275,7 @@ def project_regression(project_id, user):
 
 
 def _settings_tab(project, *, errors=None, values=None, status=200):
-    current = {"name": project.name, "baseUrl": project.base_url,
-               "allowedOrigins": "\n".join(project.allowed_origins or [])}
-    return (
-        render_template("pages/settings.html", project=project, tab="settings", errors=errors or {},
-                        values=values or current),
-        status,
-    )
+    return settings_page(project, errors=errors, values=values, status=status)
 
 
 @bp.get("/projects/<project_id>/settings")
@@ -294,12 +289,16 @@ def project_settings(project_id, user):
 def project_settings_save(project_id, user):
     project = projects.get(project_id)
     values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", ""),
-              "allowedOrigins": request.form.get("allowedOrigins", "")}
+              "variables": request.form.get("variables", ""), "allowedOrigins": request.form.get("allowedOrigins", "")}
     changes = {"name": values["name"], "baseUrl": values["baseUrl"]}
+    problems: dict[str, str] = {}
+    if "variables" in request.form:  # NAME=value lines; none left clears them
+        changes["variables"], bad = read_lines(values["variables"])
+        problems.update({"variables": "; ".join(bad)} if bad else {})
     if user.is_admin and "allowedOrigins" in request.form:  # one origin per line
         changes["allowedOrigins"] = [line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()]
     try:
-        projects.update(project, parse(projects.ProjectChanges, changes), actor=user)
+        projects.update(project, checked(projects.ProjectChanges, changes, problems), actor=user)
     except SentriError as exc:
         return _settings_tab(project, errors=field_errors(exc), values=values, status=exc.status)
     tell("project", "Project saved.")
