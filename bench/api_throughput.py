@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import FixtureSite, SentriProcess, http_session, make_tests  # noqa: E402
-from tests.support.processes import cpu_seconds  # noqa: E402
+from tests.support import FixtureSite, SentriProcess, http_session, make_tests
+from tests.support.processes import cpu_seconds
 
 RUN_TIMEOUT = 120.0
 TARGET_RATIO = 0.70

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import async_playwright
 
-from sentri import origins  # noqa: E402
-from sentri.crawl.crawler import CrawlOptions, crawl  # noqa: E402
-from sentri.worker import browsers  # noqa: E402
-from sentri.worker.guard import Guard, HostCache  # noqa: E402
-from tests.support.crawl_site import LargeSite  # noqa: E402
+from sentri import origins
+from sentri.crawl.crawler import CrawlOptions, crawl
+from sentri.worker import browsers
+from sentri.worker.guard import Guard, HostCache
+from tests.support.crawl_site import LargeSite
 
 
 async def crawl_once(browser, base_url: str, pages: int, concurrency: int) -> tuple[float, list[str]]:

@@ -27,9 +27,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentri.github import client as github  # noqa: E402
-from sentri.github import report as github_report  # noqa: E402
-from tests.support.fake_github import FakeGitHub  # noqa: E402
+from sentri.github import client as github
+from sentri.github import report as github_report
+from tests.support.fake_github import FakeGitHub
 
 REPO, PR, SHA, TOKEN = "octo/bench", 1, "f" * 40, "ghp_bench_token_not_real_000000000000"
 MARK = github_report.marker("PRJ-1")
@@ -84,7 +84,7 @@ def main() -> int:
             timed(lambda body: plain_report(session, fake.url, body), 2)
             ours = timed(lambda body: sentri_report(client, body), args.reports)
             base = timed(lambda body: plain_report(session, fake.url, body), args.reports)
-        except Exception as exc:  # noqa: BLE001 - a benchmark reports any failure and exits 1
+        except Exception as exc:
             print(f"a report failed: {exc}")
             return 1
         finally:

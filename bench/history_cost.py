@@ -36,15 +36,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import insert, select, update
 
-from sentri import create_app, projects, testcases  # noqa: E402
-from sentri.database import write  # noqa: E402
-from sentri.extensions import db  # noqa: E402
-from sentri.models import Project, Result, Run, utcnow  # noqa: E402
-from sentri.runs import RunOptions, lifecycle  # noqa: E402
-from sentri.runtime import runtime  # noqa: E402
-from tests.conftest import TEST_CONFIG  # noqa: E402
+from sentri import create_app, projects, testcases
+from sentri.database import write
+from sentri.extensions import db
+from sentri.models import Project, Result, Run, utcnow
+from sentri.runs import RunOptions, lifecycle
+from sentri.runtime import runtime
+from tests.conftest import TEST_CONFIG
 
 BASE = "https://shop.example.com"
 

@@ -34,12 +34,12 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentri import create_app  # noqa: E402
-from sentri.database import write  # noqa: E402
-from sentri.runs import notices  # noqa: E402
-from sentri.runtime import runtime  # noqa: E402
-from tests.support import SentriProcess  # noqa: E402
-from tests.support.processes import cpu_seconds  # noqa: E402
+from sentri import create_app
+from sentri.database import write
+from sentri.runs import notices
+from sentri.runtime import runtime
+from tests.support import SentriProcess
+from tests.support.processes import cpu_seconds
 
 SETTLE_SECONDS = 10.0  # start-up work (migrations, browser launches, the first recovery) is over by then
 
@@ -65,10 +65,9 @@ def wake_seconds(database_url: str, instance: Path, trials: int) -> list[float]:
             waiter = threading.Thread(target=_wait, args=(engine, seen, woke))
             waiter.start()
             time.sleep(0.05)  # the wait has begun
-            with app.app_context():
-                with write():
-                    notices.work_ready()
-                    committing = time.perf_counter()
+            with app.app_context(), write():
+                notices.work_ready()
+                committing = time.perf_counter()
             waiter.join()
             figures.append(woke[0] - committing)
         return figures

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
-from tests.support.processes import descendants  # noqa: E402
+from tests.support import FixtureSite, SentriProcess, make_tests
+from tests.support.processes import descendants
 
 RUN_TIMEOUT = 300.0
 TARGET_RATIO = 1.10
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--early", type=int, default=5)
     args = parser.parse_args(argv)
     runs, n_tests, early = max(2, args.runs), max(1, args.tests), max(1, min(args.early, args.runs - 1))
-    with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:
+    with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:  # noqa: SIM117 - one with is a line too long
         with SentriProcess(Path(tmp) / "instance", max_browsers=2) as sentri:
             project_id = sentri.cli("projects", "create", "Memory", "--base-url", site.url)
             sentri.cli("tests", "import", "--project", project_id,

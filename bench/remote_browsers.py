@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import overhead_breakdown  # noqa: E402
-from sentri.worker.browsers import find_chromium  # noqa: E402
-from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
-from tests.support.browser_servers import BrowserServer  # noqa: E402
+from bench import overhead_breakdown
+from sentri.worker.browsers import find_chromium
+from tests.support import FixtureSite, SentriProcess, make_tests
+from tests.support.browser_servers import BrowserServer
 
 
 def timed_run(sentri: SentriProcess, project_id: str, token: str, parallel: int, n_tests: int) -> float:

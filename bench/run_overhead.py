@@ -44,12 +44,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright
 
-from bench import overhead_breakdown  # noqa: E402
-from sentri.worker import browsers, vitals_probe  # noqa: E402
-from tests.support import FixtureSite, SentriProcess, make_tests  # noqa: E402
-from tests.support.processes import cpu_seconds, descendants  # noqa: E402
+from bench import overhead_breakdown
+from sentri.worker import browsers, vitals_probe
+from tests.support import FixtureSite, SentriProcess, make_tests
+from tests.support.processes import cpu_seconds, descendants
 
 SETTINGS = (1, 2)
 POLL_INTERVAL = 1.0  # --poll

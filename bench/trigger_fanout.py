@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import FixtureSite, SentriProcess, http_session, page_test, write_tests  # noqa: E402
+from tests.support import FixtureSite, SentriProcess, http_session, page_test, write_tests
 
 RUN_TIMEOUT = 180.0
 

@@ -34,15 +34,15 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image, ImageDraw  # noqa: E402
-from playwright.async_api import async_playwright  # noqa: E402
+from PIL import Image, ImageDraw
+from playwright.async_api import async_playwright
 
-from sentri.stores import FolderStore  # noqa: E402
-from sentri.visual import store  # noqa: E402
-from sentri.visual.compare import compare  # noqa: E402
-from sentri.visual.shot import stable_screenshot  # noqa: E402
-from sentri.worker import browsers  # noqa: E402
-from sentri.worker.snapshots import Snapshots  # noqa: E402
+from sentri.stores import FolderStore
+from sentri.visual import store
+from sentri.visual.compare import compare
+from sentri.visual.shot import stable_screenshot
+from sentri.worker import browsers
+from sentri.worker.snapshots import Snapshots
 
 BOXES = "".join(f'<div class="box" style="background:{colour}">{colour}</div>'
                 for colour in ("#e63946", "#f1c453", "#2a9d8f", "#264653", "#8d99ae", "#6a4c93"))
@@ -59,7 +59,7 @@ PAGE = f"""<!doctype html><html><head><title>Visual bench</title><style>
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(PAGE)))

@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentri.runs import regression  # noqa: E402
-from tests.support import FixtureSite, SentriProcess, write_tests  # noqa: E402
+from sentri.runs import regression
+from tests.support import FixtureSite, SentriProcess, write_tests
 
 RULE = {"maxIncreasePct": 10, "minIncreaseMs": 100}
 METRICS = ("lcp", "ttfb")

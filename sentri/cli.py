@@ -106,7 +106,7 @@ def projects_list() -> None:
 def _change_origins(project_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
     try:
         project = projects_domain.get(project_id)
-        wanted = [o for o in project.allowed_origins or []]
+        wanted = list(project.allowed_origins or [])
         removing = set(parse(projects_domain.ProjectChanges, {"allowedOrigins": list(remove)}).allowed_origins or [])
         wanted = [o for o in wanted + list(add) if o not in removing]
         projects_domain.update(project, parse(projects_domain.ProjectChanges, {"allowedOrigins": wanted}))

@@ -167,7 +167,7 @@ class TrustedOrigins:
     """The origins a run trusts: exact ones (base URLs) and the project's allowedOrigins patterns."""
 
     def __init__(self, exact: list[str | None], patterns: list[str] | None) -> None:
-        self.exact = {origin for origin in map(lambda u: origin_of(u) if u else None, exact) if origin}
+        self.exact = {origin for origin in (origin_of(u) if u else None for u in exact) if origin}
         self.patterns = [parse_pattern(p) for p in patterns or []]
 
     def allows(self, url_or_origin: str | Origin | None) -> bool:

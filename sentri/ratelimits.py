@@ -30,7 +30,7 @@ class SweptMemoryStorage(MemoryStorage):
 
     # The base class calls its private __schedule_expiry() from incr, decr and acquire_entry; its sweep is
     # __expire_events(). Both names are mangled, so this is where the override has to go.
-    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (the mangled name of the base's method)
+    def _MemoryStorage__schedule_expiry(self) -> None:
         now = time.monotonic()
         if now < self.next_sweep:
             return

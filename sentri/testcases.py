@@ -120,7 +120,7 @@ def update(test: TestCase, changes: dict, *, actor: User | None = None) -> TestC
         **({"viewport": test.viewport} if test.viewport else {}),
         **({"covers": test.covers} if test.covers else {}),
     }
-    merged = {**current, **{k: v for k, v in changes.items()}}
+    merged = {**current, **dict(changes.items())}
     merged = {k: v for k, v in merged.items() if v is not None or k in ("name", "steps")}
     try:
         canonical = testformat.validate_test(merged, label="test")

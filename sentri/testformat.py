@@ -250,7 +250,7 @@ def _check_step(step: Any, where: str) -> tuple[dict[str, Any] | None, list[str]
     try:
         model = _STEP.validate_python(canonical)
     except ValidationError as exc:
-        allowed = {(): _FIELDS[action], ("target",): LOCATOR_KEYS + ("name", "exact", "nth")}
+        allowed = {(): _FIELDS[action], ("target",): (*LOCATOR_KEYS, "name", "exact", "nth")}
         return None, [f"{label}: {p}" for p in sentences(exc, 1, allowed)]
     return _canonical_step(model), []
 

@@ -253,7 +253,7 @@ class _SitePages(BaseHTTPRequestHandler):
     def log_message(self, *_args):
         pass
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         path = self.path.split("?")[0]
         if path.startswith("/flaky/"):
             seen = self.server.visits.setdefault(path, 0)
@@ -301,7 +301,7 @@ class _Sink(BaseHTTPRequestHandler):
     def log_message(self, *_args):
         pass
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
         self.send_response(204)

@@ -24,7 +24,7 @@ def test_create_list_read_edit_a_project(client, admin_headers, member_headers):
 
 
 @pytest.mark.parametrize(
-    "body,field",
+    ("body", "field"),
     [
         ({"baseUrl": "https://x.example"}, "name"),
         ({"name": "x"}, "baseUrl"),

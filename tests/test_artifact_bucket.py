@@ -57,7 +57,7 @@ def _h(token: str) -> dict:
 # -- the setting ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, says", [
+@pytest.mark.parametrize(("value", "says"), [
     ("http://artifacts/sentri", "use s3://bucket or s3://bucket/prefix"),
     ("s3://Not_A_Bucket/x", "'Not_A_Bucket' is not an S3 bucket name"),
     ("s3://AKIAEXAMPLE:wJalrXUtnFEMI@artifacts/x", "credentials do not belong in the URL"),

@@ -25,7 +25,7 @@ def test_login_returns_a_jwt_that_opens_user_endpoints(client, app):
 
 
 @pytest.mark.parametrize(
-    "email,password", [("ada@example.com", "wrong password"), ("nobody@example.com", "correct horse battery")]
+    ("email", "password"), [("ada@example.com", "wrong password"), ("nobody@example.com", "correct horse battery")]
 )
 def test_wrong_credentials_get_401_without_saying_which_part_was_wrong(client, app, email, password):
     with app.app_context():
@@ -113,7 +113,7 @@ def _user_endpoints(app, token_readable=False):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.rule in ("/api/v1/auth/login", "/api/v1/openapi.json"):
             continue
-        if "/trigger" in rule.rule and "trigger-tokens" not in rule.rule or rule.rule.startswith("/api/v1/ci/"):
+        if ("/trigger" in rule.rule and "trigger-tokens" not in rule.rule) or rule.rule.startswith("/api/v1/ci/"):
             continue
         if rule.rule.endswith(TOKEN_READABLE) and not token_readable:
             continue

@@ -80,7 +80,7 @@ def test_json_nested_too_deeply_is_a_400_on_every_endpoint(app, client, world, a
                     assert "nested too deeply" in response.get_json()["error"], (method, url)
                     answered_400.add((method, rule.rule))
     assert checked >= 20
-    assert BODY_ENDPOINTS <= answered_400, BODY_ENDPOINTS - answered_400
+    assert answered_400 >= BODY_ENDPOINTS, BODY_ENDPOINTS - answered_400
 
 
 def test_the_depth_limit_is_exact(client, admin_headers):

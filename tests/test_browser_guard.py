@@ -136,7 +136,7 @@ def test_a_page_cannot_reach_a_blocked_network_on_its_own(app_factory):
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
         client = app.test_client()
-        project_id, key, token = _project(app, site.url)
+        project_id, _key, token = _project(app, site.url)
         with app.app_context():
             admin = _admin(app)
             for name, steps in (
@@ -233,7 +233,7 @@ def test_no_redirect_walks_the_browser_into_a_blocked_network(app_factory):
                   "/chain2": (302, f"{hop.url}/onward")}).start()
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
-        project_id, key, token = _project(app, site.url)
+        project_id, _key, token = _project(app, site.url)
         tests = {
             "302": [{"goto": "/r302"}, {"expect_title": METADATA_BODY}],
             "307": [{"goto": "/r307"}, {"expect_title": METADATA_BODY}],

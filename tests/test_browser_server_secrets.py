@@ -43,7 +43,7 @@ def test_an_endpoint_is_shown_as_host_and_port_only():
         "ws://a:s3cret@gw:443/chromium?token=t0ken#2,ws://gw:443/firefox?token=t0ken,ws://b:3000"))
     # One gateway told apart by path: numbered, never the path.
     assert [row["endpoint"] for row in pool.status()] == ["gw:443", "gw:443 (2)", "b:3000"]
-    assert [e.url for e in pool.endpoints][0] == "ws://a:s3cret@gw:443/chromium?token=t0ken"  # what connect() gets
+    assert next(e.url for e in pool.endpoints) == "ws://a:s3cret@gw:443/chromium?token=t0ken"  # what connect() gets
 
 
 def test_playwrights_errors_quoting_the_url_are_scrubbed():

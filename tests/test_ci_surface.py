@@ -120,7 +120,7 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
 
 
 @pytest.mark.parametrize(
-    "body,needle",
+    ("body", "needle"),
     [
         ({"crawl": "true"}, "crawl"),
         ({"maxPages": 5, "fillForms": True}, "maxPages, fillForms: only applies with"),
@@ -147,7 +147,7 @@ def test_bad_ci_options_are_400_naming_the_field_and_leave_no_run(app, client, s
 
 
 def test_case_ids_restrict_the_run_and_drafts_are_refused(app, client, site, admin_headers):
-    project_id, token, ids = _project(app, site, {"a": OK, "b": OK, "draft c": OK})
+    _project_id, token, ids = _project(app, site, {"a": OK, "b": OK, "draft c": OK})
     draft = client.post("/api/v1/ci/trigger", json={"caseIds": [ids[2]]}, headers=_h(token))
     assert draft.status_code == 400 and f"{ids[2]} (draft)" in draft.get_json()["error"]
     run = client.post("/api/v1/ci/trigger", json={"caseIds": [ids[1]]}, headers=_h(token)).get_json()
@@ -244,7 +244,7 @@ def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcom
     from lxml import etree
 
     flaky = [{"goto": "/flaky/j"}, {"expect_title": "Flaky OK", "timeout": 500}]
-    project_id, token, ids = _project(app, site, {"ok": OK, "broken": BROKEN, "flaky": flaky})
+    project_id, token, _ids = _project(app, site, {"ok": OK, "broken": BROKEN, "flaky": flaky})
     run = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True, "dialsConfig": {"retries": 1}},
                       headers=_h(token)).get_json()
     response = client.get(f"/api/v1/runs/{run['runId']}/junit.xml", headers=_h(token))
@@ -292,9 +292,8 @@ def test_a_failure_keeps_a_playwright_trace_and_old_artifacts_are_pruned(app, cl
     assert len(files) == 2
 
     assert prune(app) == 0  # within the retention: kept
-    with app.app_context():
-        with write():
-            db.session.get(Run, int(run["runId"][4:])).finished_at = utcnow() - timedelta(days=31)
+    with app.app_context(), write():
+        db.session.get(Run, int(run["runId"][4:])).finished_at = utcnow() - timedelta(days=31)
     assert prune(app) == 2
     assert not any(path.exists() for path in files)
     gone = client.get(results["broken"]["screenshotUrl"], headers=admin_headers)

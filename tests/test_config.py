@@ -68,7 +68,7 @@ def test_postgresql_urls_use_psycopg(tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
 
 
-@pytest.mark.parametrize("public_url, hsts", [("https://sentri.example.com", True),
+@pytest.mark.parametrize(("public_url", "hsts"), [("https://sentri.example.com", True),
                                               ("http://sentri.example.com", False), (None, False)])
 def test_hsts_is_sent_on_every_response_only_when_the_public_url_is_https(app_factory, public_url, hsts):
     client = app_factory(SENTRI_PUBLIC_URL=public_url).test_client()
@@ -137,7 +137,7 @@ def test_every_setting_is_documented_and_the_page_is_up_to_date():
     assert page.read_text() == config_docs.markdown(), "run: python -m sentri.config_docs > docs/configuration.md"
 
 
-@pytest.mark.parametrize("name, value, says", [
+@pytest.mark.parametrize(("name", "value", "says"), [
     ("SENTRI_TRIGGER_RATE_LIMIT", "lots", "SENTRI_TRIGGER_RATE_LIMIT='lots' is not a rate limit"),
     ("SENTRI_API_RATE_LIMIT", "100 per fortnight", "SENTRI_API_RATE_LIMIT='100 per fortnight' is not a rate limit"),
     ("SENTRI_CALLBACK_ALLOWLIST", "ci.internal,1.2.3", "SENTRI_CALLBACK_ALLOWLIST has invalid entries: 1.2.3"),

@@ -22,7 +22,7 @@ B = "http://127.0.0.1:8000/"
 # -- URLs ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url, expected", [
+@pytest.mark.parametrize(("url", "expected"), [
     ("/about", "http://127.0.0.1:8000/about"),
     ("about#team", "http://127.0.0.1:8000/about"),
     ("HTTP://127.0.0.1:8000", "http://127.0.0.1:8000/"),
@@ -45,7 +45,7 @@ def test_normalize_drops_default_ports_and_lowercases_the_host():
     assert normalize("https://example.com:443/", "https://example.com") == "https://example.com/"
 
 
-@pytest.mark.parametrize("url, expected", [
+@pytest.mark.parametrize(("url", "expected"), [
     ("http://h/items/17", "/items/{n}"),
     ("http://h/calendar/2026/11", "/calendar/{n}/{n}"),
     ("http://h/day/2026-11-05", "/day/{n}"),
@@ -192,7 +192,7 @@ CONTACT = {"name": "Contact us", "action": "http://h/contact", "method": "post",
            "fields": [{"label": "Name", "type": "text", "name": "n", "required": True}]}
 
 
-@pytest.mark.parametrize("change, refused", [
+@pytest.mark.parametrize(("change", "refused"), [
     ({}, None),
     ({"name": "DELETE account"}, "its name sounds destructive"),
     ({"submit": "Log out"}, "its submit sounds destructive"),
@@ -347,7 +347,7 @@ def test_fill_forms_sends_the_contact_form_and_never_the_delete_one(browser):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("limits, expected", [
+@pytest.mark.parametrize(("limits", "expected"), [
     ({"max_pages": 4}, ["/", "/about", "/orphan", "/contact"]),
     ({"max_depth": 0}, ["/"]),
     ({"max_depth": 1}, ["/", "/about", "/orphan", "/contact", "/calendar", "/missing", "/broken-js",

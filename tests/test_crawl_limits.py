@@ -92,14 +92,14 @@ def test_a_page_record_is_bounded_whatever_the_page_made_of_it():
 
 def test_a_page_over_its_bytes_keeps_the_most_links_that_fit_with_their_texts():
     links = [f"{B}{n}" for n in range(300)]
-    page = limits.page({"url": B, "links": links, "linkTexts": {url: ASTRAL * 1_000 for url in links}})
+    page = limits.page({"url": B, "links": links, "linkTexts": dict.fromkeys(links, ASTRAL * 1000)})
     assert 0 < len(page["links"]) < limits.MAX_STORED_LINKS and page["cut"] == ["links"]
     assert page["links"] == links[:len(page["links"])] and set(page["linkTexts"]) == set(page["links"])
     assert limits.size(page) <= limits.MAX_PAGE_BYTES
     one_more = limits.page({"url": B, "links": links[:len(page["links"]) + 1],
-                            "linkTexts": {url: ASTRAL * 1_000 for url in links}})
+                            "linkTexts": dict.fromkeys(links, ASTRAL * 1000)})
     assert limits.size({**one_more, "links": links[:len(page["links"]) + 1], "cut": ["links"],
-                        "linkTexts": {url: ASTRAL * MAX_TEXT for url in links[:len(page["links"]) + 1]}}
+                        "linkTexts": dict.fromkeys(links[:len(page["links"]) + 1], ASTRAL * MAX_TEXT)}
                        ) > limits.MAX_PAGE_BYTES  # not one link fewer than would fit
     small = limits.page({"url": B, "links": links[:10]})
     assert small["links"] == links[:10] and "cut" not in small

@@ -155,7 +155,7 @@ def test_drafts_from_a_crawl_pass_once_approved_and_a_second_crawl_drafts_nothin
     assert "Site map" in page and "/broken-js" in page and "0 added, 0 removed, 0 changed" in page
 
 
-@pytest.mark.parametrize("body, named", [
+@pytest.mark.parametrize(("body", "named"), [
     ({"maxPages": 5}, "maxPages"),
     ({"crawl": "yes"}, "crawl"),
     ({"crawl": True, "crawlPages": "/about"}, "crawlPages"),

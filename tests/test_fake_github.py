@@ -124,7 +124,7 @@ def test_default_page_size_is_30_and_per_page_is_clamped(gh, http):
 
 
 def test_since_filters_on_updated_at(gh, http):
-    old, new = gh.seed_comments(REPO, 7, ["old", "new"])
+    _old, new = gh.seed_comments(REPO, 7, ["old", "new"])
     cut = gh.comments(REPO, 7)[1]["updated_at"]
     r = http.get(f"{gh.url}/repos/{REPO}/issues/7/comments", params={"since": cut})
     assert [c["id"] for c in r.json()] == [new]

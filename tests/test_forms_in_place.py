@@ -143,7 +143,7 @@ def test_no_form_address_answers_a_get_with_405(app, admin, shop):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
 def test_after_a_refused_save_the_banner_is_in_view(live_server, admin, shop, width, height):
     from playwright.sync_api import sync_playwright
 
@@ -164,7 +164,7 @@ def test_after_a_refused_save_the_banner_is_in_view(live_server, admin, shop, wi
             page.wait_for_load_state()
             banner = page.locator("#policy-errors")
             box = banner.bounding_box()
-            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height, box
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, box
             assert page.locator("#policy-suggestReleaseAfter").input_value() == "-2"
             assert page.locator("#policy-suggestReleaseAfter-error").is_visible()
             assert page.url.endswith("/quarantine-policy#quarantine-policy")

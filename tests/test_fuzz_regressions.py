@@ -105,7 +105,7 @@ NUL_BODIES = [
 
 
 @both_databases
-@pytest.mark.parametrize("method, path, body", NUL_BODIES, ids=[f"{m} {p}" for m, p, _ in NUL_BODIES])
+@pytest.mark.parametrize(("method", "path", "body"), NUL_BODIES, ids=[f"{m} {p}" for m, p, _ in NUL_BODIES])
 def test_a_nul_character_in_a_json_body_is_a_400(client, admin_headers, project, method, path, body):
     url = path.format(pid=project["id"])
     assert "NUL" in _error(client.open(url, method=method, json=body, headers=admin_headers), 400)
@@ -144,7 +144,7 @@ SURROGATE_BODIES = [
 
 
 @both_databases
-@pytest.mark.parametrize("path, body", SURROGATE_BODIES)
+@pytest.mark.parametrize(("path", "body"), SURROGATE_BODIES)
 def test_an_unpaired_surrogate_in_a_json_body_is_a_400(client, admin_headers, project, path, body):
     # Neither database can store one (no UTF-8 for it): these names and secrets answered 500 on both.
     response = client.post(path.format(pid=project["id"]), data=body, content_type="application/json",

@@ -440,7 +440,7 @@ def _assert_token_nowhere(sentri, database: str | None = None) -> None:
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
             assert "runs" in tables
             for table in tables:
-                rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()  # noqa: S608 - our own names
+                rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
                 assert not any(GOOD in row[0] for row in rows), table
 
 

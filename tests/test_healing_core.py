@@ -31,7 +31,7 @@ def browser():
     yield from chromium_on_own_loop()
 
 
-@pytest.fixture()
+@pytest.fixture
 def on_page(browser):
     """Run `work(page)` on a fresh page holding `html`; return what it returns."""
     loop, chromium = browser
@@ -241,7 +241,7 @@ def test_a_positional_assertion_heals_only_to_a_css_path(on_page):
         on_page('<ol><li data-testid="milk">a</li><li>b</li></ol>', replay)
 
 
-@pytest.mark.parametrize("steps, target, refused", [
+@pytest.mark.parametrize(('steps', 'target', 'refused'), [
     # An action's target: anything but a count.
     ([{"action": "click", "target": {"css": "#a"}}], {"text": "Save", "exact": True}, None),
     ([{"action": "click", "target": {"css": "#a"}}], {"role": "link", "name": "Page 2"}, "number"),
@@ -270,7 +270,7 @@ def test_an_assertion_ranks_structural_descriptions_first():
 # -- which steps may heal ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step, allowed", [
+@pytest.mark.parametrize(('step', 'allowed'), [
     ({"action": "expect_hidden", "target": {"css": "#x"}}, False),
     ({"action": "expect_text", "target": {"css": "#x"}, "text": "hi"}, True),
     ({"action": "click", "target": {"text": "Go"}}, True),

@@ -44,7 +44,7 @@ def test_a_heal_of_an_asserted_first_item_keeps_its_position_so_a_reordered_list
         client = app.test_client()
         first = {"css": "#todo-list li label", "nth": 0}
         steps = [{"goto": "/"}, {"expect_text": first, "text": "buy milk", "timeout": TIMEOUT}]
-        project_id, token, ids = _project(app, site.url, {"order": steps})
+        project_id, token, _ids = _project(app, site.url, {"order": steps})
         _, headers = _make_user(app, "member@example.com", "member")
         assert _run(app, project_id, token, {})["passed"] == 1  # describes the first label
 

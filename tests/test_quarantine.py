@@ -146,7 +146,7 @@ def test_the_policy_quarantines_a_test_whose_flaky_score_reaches_it(app):
         recorded_run(project, [{"test_id": test.id, "status": "passed", "flaky": True}])
         db.session.refresh(test)
         assert test.flaky_score == 0.5 and test.quarantined_by == "auto"
-        assert "flaky score 50% reached the project's autoFlakyScore 30%" == test.quarantine_reason
+        assert test.quarantine_reason == "flaky score 50% reached the project's autoFlakyScore 30%"
         # From the next run on, its failure counts nowhere.
         run = lifecycle_run_with_quarantined_failure(project, test)
         assert (run.failed, run.quarantined, verdict(run)) == (0, 1, "passed")

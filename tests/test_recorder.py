@@ -357,7 +357,7 @@ def test_malformed_recorded_steps_are_reported_not_crashed_on():
     junk = flow({"type": ["x"]}, {"type": "click", "selectors": "#a"}, {"type": "click", "button": ["x"]},
                 {"type": "keyUp", "key": ["k"]}, {"type": "navigate", "url": 5, "assertedEvents": 3},
                 {"type": "waitForElement", "selectors": [["#a"]], "attributes": "x"})
-    doc, unsupported = recorder.convert(junk)
+    _doc, unsupported = recorder.convert(junk)
     assert [(n, kind) for n, kind, _ in unsupported] == [
         (1, "['x']"), (2, "click"), (3, "click"), (6, "waitForElement")]
     with pytest.raises(TestFormatError) as info:

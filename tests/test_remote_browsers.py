@@ -33,7 +33,7 @@ def test_the_setting_lists_endpoints_with_capacities():
     assert remote.parse_servers("") == [] and remote.parse_servers(None) == []
 
 
-@pytest.mark.parametrize("value, says", [
+@pytest.mark.parametrize(("value", "says"), [
     ("http://a:3000", "not a ws:// or wss:// URL"), ("ws://a:3000#0", "capacity"), ("ws://a:3000#x", "capacity"),
     ("ws://a:1,ws://a:1", "listed twice"), ("ws://:3000", "not a ws://"),
 ])

@@ -168,7 +168,7 @@ def test_abort_skips_queued_tests_at_once_and_the_workers_stop_theirs(app_factor
 def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
     """An aborted run whose hung test's worker stopped renewing its lease ends without it; when that
     worker comes back with a result, the result must not land in the ended run."""
-    project_id, token, _ = _project(app, site, [OK, OK])
+    project_id, _token, _ = _project(app, site, [OK, OK])
     with app.app_context():
         project = projects.get(project_id)
         run = runs.start(project, runs.RunOptions(), source="cli", triggered_by="test")

@@ -183,7 +183,7 @@ def test_web_vitals_are_one_table_of_pages(admin, shown):
     html = admin.html(f"/runs/{shown['run']}")
     assert html.count('class="vitals-table"') == 1
     table = html[html.index('class="vitals-table"'):html.index("</table>", html.index('class="vitals-table"'))]
-    assert [p for p in re.findall(r'<th scope="row" class="url">([^<]+)</th>', table)] == [
+    assert list(re.findall(r'<th scope="row" class="url">([^<]+)</th>', table)) == [
         "/cart", "/wishlist?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=spring-sale-2026", "/"]
     # The cart's LCP is over its budget: marked over, never also called good.
     cart = table[table.index(">/cart<"):table.index(">/wishlist")]

@@ -264,7 +264,7 @@ def test_allowlist_parse():
 
 
 def test_allowlist_parse_names_bad_entries():
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(ValueError, match="http://x/") as exc:
         Allowlist.parse("ok.host, http://x/, 10.0.0.0/33, 999.1.1.1")
     message = str(exc.value)
     assert "http://x/" in message and "10.0.0.0/33" in message and "999.1.1.1" in message

@@ -86,11 +86,10 @@ def test_selection_strategies_and_suites_choose_the_tests(app, client, site, adm
         "smoke home": {},
         "old": {},
     })
-    with app.app_context():
-        with write():
-            old = db.session.get(TestCase, int(ids["old"][4:]))
-            old.created_at = old.updated_at = utcnow() - timedelta(days=30)
-            db.session.get(TestCase, int(ids["login"][4:])).flaky_score = 0.2
+    with app.app_context(), write():
+        old = db.session.get(TestCase, int(ids["old"][4:]))
+        old.created_at = old.updated_at = utcnow() - timedelta(days=30)
+        db.session.get(TestCase, int(ids["login"][4:])).flaky_score = 0.2
 
     names, selection = _selected(client, project_id, token,
                                  {"selectionStrategy": "changed", "changedFiles": ["src/cart/view.js"]}, admin_headers)

@@ -74,7 +74,7 @@ def test_only_admins_mint_and_revoke(client, project, admin_headers, member_head
 
 
 @pytest.mark.parametrize(
-    "body,field",
+    ("body", "field"),
     [({"label": 5}, "label"), ({"expiresInDays": 0}, "expiresInDays"), ({"expiresInDays": "7"}, "expiresInDays"),
      ({"colour": "red"}, "colour"), ({"label": "x" * 101}, "label")],
 )

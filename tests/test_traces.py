@@ -59,7 +59,7 @@ def test_a_failure_is_run_again_for_its_trace_and_a_pass_records_nothing(app, cl
 
 def test_a_retry_is_traced_itself_and_needs_no_extra_run(app, client, site):
     project_id, token = _project(app, site, [BROKEN, _flaky("retried")])
-    final, results, _ = _results(app, client, project_id, token, {"dialsConfig": {"retries": 1}})
+    _final, results, _ = _results(app, client, project_id, token, {"dialsConfig": {"retries": 1}})
     broken, flaky = results["test 1"], results["test 2"]
     assert [a["status"] for a in broken.attempts] == ["failed", "failed"]
     assert broken.trace.endswith("attempt2.zip") and _is_trace(app, broken.trace)

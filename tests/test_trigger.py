@@ -78,7 +78,7 @@ def test_a_trigger_runs_the_approved_tests_and_the_status_follows(app, client, s
     assert final["finishedAt"] and final["duration"] >= 0
     with app.app_context():
         run = runs.get("RUN-1")
-        failed = [r for r in run.results if r.status == "failed"][0]
+        failed = next(r for r in run.results if r.status == "failed")
         assert failed.failing_step == 2 and "step 2 (expect_text)" in failed.error
         assert failed.screenshot and (app.instance_path + "/" + failed.screenshot).endswith(".png")
         assert db.session.get(TriggerToken, 1).last_used_at is not None
@@ -98,7 +98,7 @@ def test_statusurl_uses_the_public_url_or_trusted_forwarded_headers(app_factory,
 
 
 @pytest.mark.parametrize(
-    "body,needle",
+    ("body", "needle"),
     [
         ([1, 2], "JSON object"),
         ("text", "JSON object"),

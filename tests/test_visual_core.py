@@ -156,7 +156,7 @@ def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
             compare(bomb, actual)
 
 
-@pytest.mark.parametrize("width, height", [(20_000, 720), (1_000, 40_000)])
+@pytest.mark.parametrize(("width", "height"), [(20_000, 720), (1_000, 40_000)])
 def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alone(width, height):
     """Both are within 40 megapixels: only the width or the height limit refuses them. The file holds one
     pixel, so a decode would fail as truncated; a sentence naming the claimed size comes from the header."""
@@ -173,7 +173,7 @@ def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
     assert store.read(artifacts, store.put(artifacts, _png(_white()))) == _png(_white())
 
 
-@pytest.mark.parametrize("options, why", [({"threshold": 1.5}, "must be between 0 and 1"),
+@pytest.mark.parametrize(("options", "why"), [({"threshold": 1.5}, "must be between 0 and 1"),
                                           ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
                                           ({"max_diff_pixels": -1}, "must not be negative")])
 def test_options_out_of_range_are_refused(options, why):

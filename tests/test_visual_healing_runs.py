@@ -155,7 +155,7 @@ def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_ne
             "heading": [{"goto": "/"}, {"expect_text": {"role": "heading"}, "text": "Welcome", "timeout": timeout}],
         })
         _, headers = _make_user(gh_app, "member@example.com", "member")
-        admin_id, admin = _make_user(gh_app, "admin@example.com", "admin")
+        _admin_id, admin = _make_user(gh_app, "admin@example.com", "admin")
         first = _run(gh_app, project_id, token, two)
         assert (first["passed"], first["failed"]) == (4, 0)
 

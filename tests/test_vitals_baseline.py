@@ -86,7 +86,7 @@ def test_keeping_regressed_runs_is_a_choice_and_then_they_become_the_baseline(pa
 
 def test_a_pinned_baseline_stops_moving_so_creep_below_the_limits_is_caught(paced):
     paced.configure(baselineRuns=3)
-    c1, c2, c3, c4 = (paced.run(500, branch="main") for _ in range(4))
+    _c1, c2, c3, c4 = (paced.run(500, branch="main") for _ in range(4))
     shown = paced.pin(c2.public_id)
     assert shown["runs"] == [c4.public_id, c3.public_id, c2.public_id] and shown["pinned"]["runId"] == c2.public_id
     for _ in range(3):  # +60 ms each: under the 100 ms limit, never flagged

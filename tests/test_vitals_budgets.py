@@ -246,7 +246,7 @@ def test_rating_thresholds_are_googles():
 
 
 def test_rating_of_an_unknown_metric_is_a_programming_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown Web Vitals metric 'fid'"):
         rating("fid", 10)
 
 

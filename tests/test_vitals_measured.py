@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args):
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         parts = urlsplit(self.path)
         if parts.path == "/report":
             self.server.reports.append(parse_qs(parts.query))

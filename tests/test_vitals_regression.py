@@ -70,7 +70,7 @@ def test_one_sample_proves_little_against_five_but_passes_alpha_against_25():
     assert finding["pValue"] == pytest.approx(1 / 26, rel=1e-3) == pytest.approx(regression.smallest_p(1, 25))
 
 
-@pytest.mark.parametrize("n, m", [(1, 5), (1, 20), (1, 25), (2, 10), (5, 15), (5, 25), (8, 45)])
+@pytest.mark.parametrize(("n", "m"), [(1, 5), (1, 20), (1, 25), (2, 10), (5, 15), (5, 25), (8, 45)])
 def test_the_smallest_p_is_one_over_n_plus_m_choose_n_without_ties(n, m):
     """What the README and the settings card state: every sample above every baseline sample, no ties."""
     p = regression.p_value([1000.0 + i for i in range(n)], [float(i) for i in range(m)])
@@ -143,7 +143,7 @@ def test_a_recorded_run_is_judged_against_the_baseline_branch_only(app):
         assert result["violations"][0]["baseline"] == 500 and verdict(slow) == "failed"
 
 
-@pytest.mark.parametrize("body, field", [
+@pytest.mark.parametrize(("body", "field"), [
     ({"lcp": 10}, "lcp"), ({"lcp": {"maxIncreasePct": -1}}, "lcp.maxIncreasePct"),
     ({"lcp": {"minIncrease": 1}}, "lcp"), ({"cls": {"minIncrease": 2}}, "cls.minIncrease"),
     ({"alpha": 0}, "alpha"), ({"alpha": True}, "alpha"), ({"baselineRuns": 2.5}, "baselineRuns"),
@@ -168,7 +168,7 @@ def test_settings_fill_a_rules_defaults_and_only_admins_change_them(client, proj
     assert client.get(url, headers=member_headers).get_json() == cleared
 
 
-@pytest.mark.parametrize("body, field", [
+@pytest.mark.parametrize(("body", "field"), [
     ({"branch": "has space"}, "branch"), ({"branch": 3}, "branch"), ({"commitSha": "xyz"}, "commitSha"),
     ({"commitSha": "abc"}, "commitSha"), ({"dialsConfig": {"vitalsSamples": "five"}}, "vitalsSamples"),
 ])

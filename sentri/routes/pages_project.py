@@ -217,7 +217,7 @@ def _numbers(raw: dict[str, tuple[str, bool]], clean) -> dict:
             clean(patch)
         except ValidationFailed as exc:
             problems = {**exc.fields, **problems}
-        raise ValidationFailed.on_each([(name, problem) for name, problem in problems.items()])
+        raise ValidationFailed.on_each(list(problems.items()))
     return patch
 
 

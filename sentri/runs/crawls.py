@@ -138,7 +138,7 @@ def to_stop(owner: str, crawl_ids: list[int]) -> dict[int, str]:
         select(Crawl.id, Crawl.owner, Crawl.status, Crawl.stop_requested, Run.stop_reason, Run.status)
         .outerjoin(Run, Run.id == Crawl.run_id).where(Crawl.id.in_(crawl_ids))).all()
     db.session.commit()
-    verdicts = {crawl_id: "lost" for crawl_id in set(crawl_ids) - {row[0] for row in rows}}
+    verdicts = dict.fromkeys(set(crawl_ids) - {row[0] for row in rows}, "lost")
     for crawl_id, row_owner, status, asked, run_stop, run_status in rows:
         if (row_owner != owner or status != CrawlStatus.RUNNING
                 or (run_status and run_status not in ACTIVE_RUN_STATUSES)):

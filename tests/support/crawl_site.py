@@ -187,7 +187,7 @@ class CrawlSite(_BaseThreadServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 site._record("GET", self.path)
                 parts = urlsplit(self.path)
                 if parts.path == "/account" and f"session={SESSION}" not in (self.headers.get("Cookie") or ""):
@@ -195,7 +195,7 @@ class CrawlSite(_BaseThreadServer):
                     return
                 self._send(*site.answer(parts.path, parse_qs(parts.query)))
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 site._record("POST", self.path, form)
@@ -225,7 +225,7 @@ class LargeSite(_BaseThreadServer):
             def log_message(self, *_args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 found = re.fullmatch(r"/s(\d+)/", self.path)
                 if self.path == "/":
                     links = "".join(f'<a href="/s{k}/">Page {k}</a> ' for k in range(1, n))
@@ -265,7 +265,7 @@ class FlatSite(_BaseThreadServer):
             def log_message(self, *_args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 found = re.fullmatch(r"/examples/([a-z-]+)/", self.path)
                 status = 200
                 if self.path == "/":

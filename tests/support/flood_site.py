@@ -120,7 +120,7 @@ class FloodSite(_BaseThreadServer):
             def log_message(self, *_args):
                 pass
 
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 status, kind, body = site.answer(self.path.split("?", 1)[0])
                 data = body.encode()
                 self.send_response(status)

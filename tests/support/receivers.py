@@ -24,7 +24,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args):
         pass
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         receiver: Receiver = self.server.receiver
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         receiver.arrived(self.path, json.loads(body or b"null"))
