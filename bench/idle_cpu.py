@@ -8,12 +8,12 @@ starts a real Sentri process on it with --slots browser slots (SENTRI_MAX_BROWSE
 browsers are launched and it has settled, then reads the server process's CPU time (user + system, all its
 threads, from /proc; not its browsers') over --seconds, --rounds times. Prints the milliseconds of CPU per
 second of each round and their median. Nothing runs meanwhile: what is left is the heartbeat and whatever
-the idle workers do to find work (issue 32's target: half of 12 ms/s or less).
+the idle workers do to find work (the target: half of 12 ms/s or less).
 
 Then, on the same database, the wake: an engine in this process (its listener only, no workers), an idle
 wait of its, and --wakes transactions from another connection that each make work claimable
 (notices.work_ready) and commit. Prints the median and the largest time from the start of that commit to
-the end of the wait (issue 32 and 33's target: within 100 ms). The wait is one only a wake() ends (or 10 s):
+the end of the wait (the target: within 100 ms). The wait is one only a wake() ends (or 10 s):
 no poll of the engine's is involved.
 """
 

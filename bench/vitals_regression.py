@@ -120,7 +120,7 @@ class Bench:
                                       ALPHA)["regressed"] for m in METRICS)
 
     def old_rule(self, record: Record) -> bool:
-        """The verdict before issue 28: every completed main run counts, from the first one on."""
+        """The verdict before the baseline rules: every completed main run counts, from the first one on."""
         before = [r for r in self.records if r.branch == "main" and r is not record
                   and self.records.index(r) < self.records.index(record)][-BASELINE_RUNS:]
         return bool(before) and self.judge(record, before)
