@@ -13,9 +13,11 @@ from sentri.crawl.models import Crawl
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
+from sentri.notify.models import NotificationChannel, NotificationDelivery
 from sentri.runs import claims, crawls, lifecycle, recovery
 from sentri.runs.options import RunOptions, parse_options
 from sentri.runtime import runtime
+from sentri.schedules.models import Schedule
 from tests.conftest import both_databases
 
 OK = [{"goto": "/ok"}]
@@ -88,3 +90,35 @@ def test_the_one_read_sees_every_kind_of_recovery(app, monkeypatch):
         _set(Run, Run.id == stranded, notify_state="pending", finished_at=past)  # its process died before firing
         recovery.recover(hooks)
         assert taken
+
+
+@both_databases
+def test_the_one_read_also_says_when_an_alert_or_a_schedule_is_due(app, monkeypatch):
+    """The heartbeat sends due alerts and starts due schedules only when that read says so: an idle process
+    does not ask the outbox and the schedules on their own every two seconds."""
+    hooks = runtime(app).hooks
+    pumped, fired = [], []
+    monkeypatch.setattr(hooks.notifications, "pump", lambda now=None: pumped.append(now))
+    with app.app_context():
+        run_id = _run(app, "Alerting")
+        project_id = db.session.get(Run, run_id).project_id
+        later = utcnow() + timedelta(hours=1)
+        with write():
+            channel = NotificationChannel(project_id=project_id, name="hook", kind="webhook", target="sealed",
+                                          target_hint="https://hooks.example/…", events=["failed"])
+            schedule = Schedule(project_id=project_id, name="nightly", cron="0 2 * * *", next_run_at=later)
+            db.session.add_all([channel, schedule])
+            db.session.flush()
+            db.session.add(NotificationDelivery(run_id=run_id, channel_id=channel.id, event="failed",
+                                                state="retrying", next_attempt_at=later))
+        recovery.recover(hooks, schedules_due=lambda: fired.append(1))
+        assert (pumped, fired) == ([], [])  # both wait an hour
+
+        past = utcnow() - timedelta(seconds=1)
+        _set(NotificationDelivery, NotificationDelivery.run_id == run_id, next_attempt_at=past)
+        recovery.recover(hooks, schedules_due=lambda: fired.append(1))
+        assert (len(pumped), fired) == (1, [])
+
+        _set(Schedule, Schedule.project_id == project_id, next_run_at=past)
+        recovery.recover(hooks, schedules_due=lambda: fired.append(1))
+        assert (len(pumped), fired) == (2, [1])

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from ..database import write
 from ..extensions import db
@@ -109,9 +109,15 @@ def _mirror(run: Run, entries: list[dict[str, Any]]) -> None:
 # -- sending -------------------------------------------------------------------------------------------
 
 
-def _due(now: datetime):
+def _due(now):
+    """Which deliveries may be attempted at `now` (a datetime, or a bound parameter)."""
     return or_(and_(NotificationDelivery.state.in_(("pending", "retrying")), NotificationDelivery.next_attempt_at <= now),
                and_(NotificationDelivery.state == "sending", NotificationDelivery.lease_until < now))
+
+
+def anything_due(now):
+    """An EXISTS that says whether any delivery may be attempted at `now` (recovery asks it with its own)."""
+    return exists().where(_due(now))
 
 
 def due(now: datetime, limit: int = DUE_BATCH) -> list[int]:

@@ -289,10 +289,9 @@ class RunEngine:
                     if now - last_recover >= RECOVER_EVERY_SECONDS:
                         last_recover = now
                         hooks = runtime(self.app).hooks
-                        if recovery.recover(hooks):  # fires the ends nobody took, too
+                        # Fires the ends nobody took, sends the alerts due and starts the due schedules, too.
+                        if recovery.recover(hooks, schedules_due=self._fire_schedules):
                             self.wake()
-                        hooks.notifications.pump()
-                        self._fire_schedules()
                     if now - last_node >= NODE_EVERY_SECONDS:
                         last_node = now
                         self._seen()
