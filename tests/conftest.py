@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from sentri import create_app
 from sentri.runtime import runtime
+from tests.support.pages import admin, member, shop  # noqa: F401 - page clients every module may use
 
 PG_URL = os.environ.get("SENTRI_TEST_DATABASE_URL")
 # Tests that must hold on both databases take `database` through this mark.

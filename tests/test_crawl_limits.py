@@ -28,8 +28,8 @@ from tests.conftest import _make_user, both_databases
 from tests.support.async_browser import chromium_on_own_loop
 from tests.support.crawl_site import CrawlSite
 from tests.support.flood_site import FloodSite
+from tests.support.pages import PASSWORD, Browser
 from tests.test_crawl_core import _crawl, _paths, _skipped
-from tests.test_ui_pages import PASSWORD, Browser
 
 B = "http://127.0.0.1:8000/"
 ASTRAL = "\U0001f600"  # one character, twelve bytes once escaped in stored JSON

@@ -32,9 +32,9 @@ from tests.support import SentriProcess
 from tests.support.crawl_site import PASSWORD as PASSWORD_SECRET
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
+from tests.support.pages import PASSWORD, Browser
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
 from tests.test_openapi import Described
-from tests.test_ui_pages import PASSWORD, Browser
 
 BROKEN = {"/missing": "HTTP 404", "/broken-js": "uncaught exception",
           "/broken-image": "same-origin request failed: /img/broken.png (500)"}

@@ -12,8 +12,8 @@ from sentri import projects, testcases, users
 from sentri.database import write
 from sentri.models import TestCase
 from sentri.runs.options import parse_options
+from tests.support.pages import PASSWORD, Browser
 from tests.support.runs import recorded_run
-from tests.test_ui_pages import PASSWORD, Browser
 
 
 @pytest.fixture

@@ -9,21 +9,7 @@ import re
 
 import pytest
 
-from sentri import projects, users
-from tests.test_ui_pages import PASSWORD, Browser
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        users.create_user("admin@example.com", PASSWORD, role="admin")
-    return Browser(app.test_client(), "admin@example.com")
-
-
-@pytest.fixture
-def shop(app):
-    with app.app_context():
-        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
+from tests.support.pages import PASSWORD
 
 
 def _section(html: str, section_id: str) -> str:

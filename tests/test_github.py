@@ -23,7 +23,7 @@ from sentri.models import Run
 from sentri.runtime import runtime
 from tests.conftest import DATABASES, both_databases
 from tests.support.fake_github import FakeGitHub
-from tests.test_ui_pages import PASSWORD, Browser
+from tests.support.pages import PASSWORD, Browser
 
 REPO, PR, SHA = "octo/shop", 42, "0123456789abcdef0123456789abcdef01234567"
 GOOD, WEAK = "ghp_good" + "G" * 32, "ghs_weak" + "W" * 32

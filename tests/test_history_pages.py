@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
-from sentri import projects, testcases, users
+from sentri import projects, testcases
 from sentri.extensions import db
 from sentri.models import TestCase
 from sentri.runs.options import parse_options
 from tests.support.runs import recorded_run
-from tests.test_ui_pages import PASSWORD, Browser
 
 URL = "http://127.0.0.1:9/paced"
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        users.create_user("admin@example.com", PASSWORD, role="admin")
-    return Browser(app.test_client(), "admin@example.com")
-
-
-@pytest.fixture
-def member(app):
-    with app.app_context():
-        users.create_user("member@example.com", PASSWORD, role="member")
-    return Browser(app.test_client(), "member@example.com")
-
-
-@pytest.fixture
-def shop(app):
-    with app.app_context():
-        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
 
 
 def _test(app, project_id):

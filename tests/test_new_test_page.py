@@ -7,33 +7,11 @@ from __future__ import annotations
 import html as htmllib
 import json
 
-import pytest
-
-from sentri import projects, testcases, users
+from sentri import projects, testcases
 from sentri.extensions import db
 from sentri.models import Run
 from sentri.routes.pages_new_test import MAX_SOURCE_CHARS
-from tests.test_ui_pages import PASSWORD, Browser, add_test
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        users.create_user("admin@example.com", PASSWORD, role="admin")
-    return Browser(app.test_client(), "admin@example.com")
-
-
-@pytest.fixture
-def member(app):
-    with app.app_context():
-        users.create_user("member@example.com", PASSWORD, role="member")
-    return Browser(app.test_client(), "member@example.com")
-
-
-@pytest.fixture
-def shop(app):
-    with app.app_context():
-        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
+from tests.test_ui_pages import add_test
 
 
 def _tests_of(app, shop):

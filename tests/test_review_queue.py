@@ -23,8 +23,8 @@ from sentri.review.models import Baseline, HealProposal
 from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.conftest import _make_user, both_databases
+from tests.support.pages import Browser
 from tests.support.runs import recorded_run
-from tests.test_ui_pages import Browser
 
 STEPS = [{"goto": "/"}, {"click": {"role": "button", "name": "Go"}}, {"expect_screenshot": "home"}]
 SHA = {name: name * 64 for name in "abcdef"}

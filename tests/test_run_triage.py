@@ -12,7 +12,7 @@ import pytest
 from sentri.ui import vitals_table
 from sentri.ui.failures import explain
 from tests.support import showcase
-from tests.test_ui_pages import csrf_of
+from tests.support.pages import csrf_of
 
 
 @pytest.fixture

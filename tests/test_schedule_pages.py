@@ -8,37 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sentri import projects, users
 from sentri.extensions import db
 from sentri.schedules import firing
 from sentri.schedules.models import Schedule
 from tests.support.receivers import Receiver
-from tests.test_ui_pages import PASSWORD, XSS, Browser, add_test
+from tests.test_ui_pages import XSS, add_test
 
 
 @pytest.fixture
 def app(app_factory):
     return app_factory(SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        users.create_user("admin@example.com", PASSWORD, role="admin")
-    return Browser(app.test_client(), "admin@example.com")
-
-
-@pytest.fixture
-def member(app):
-    with app.app_context():
-        users.create_user("member@example.com", PASSWORD, role="member")
-    return Browser(app.test_client(), "member@example.com")
-
-
-@pytest.fixture
-def shop(app):
-    with app.app_context():
-        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
 
 
 def _page(browser, shop_id: str) -> str:

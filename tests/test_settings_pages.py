@@ -6,33 +6,11 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
-from sentri import environments, projects, suites, users, vault
-from tests.test_ui_pages import PASSWORD, Browser, add_test
+from sentri import environments, projects, suites, vault
+from tests.test_ui_pages import add_test
 
 SECRET = "s3cr3t-Value-9f2"
 OTHER_SECRET = "tok-Value-77aa"
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        users.create_user("admin@example.com", PASSWORD, role="admin")
-    return Browser(app.test_client(), "admin@example.com")
-
-
-@pytest.fixture
-def member(app):
-    with app.app_context():
-        users.create_user("member@example.com", PASSWORD, role="member")
-    return Browser(app.test_client(), "member@example.com")
-
-
-@pytest.fixture
-def shop(app):
-    with app.app_context():
-        return projects.create("Shop", "http://127.0.0.1:9/shop").public_id
 
 
 def _section(html: str, section_id: str) -> str:

@@ -13,37 +13,11 @@ from sentri import projects, runs, testcases, tokens, users
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run
+from tests.support.pages import PASSWORD, Browser
 from tests.support.runs import recorded_run
 from tests.support.shared import recorder_export
 
-PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
-
-
-class Browser:
-    """A logged-in Flask client that sends the CSRF token of the last page it read."""
-
-    def __init__(self, client, email):
-        self.client = client
-        self.token = csrf_of(client.get("/login").get_data(as_text=True))
-        response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": self.token})
-        assert response.status_code == 302, response.get_data(as_text=True)
-        self.token = csrf_of(client.get("/projects").get_data(as_text=True))
-
-    def get(self, url, **kwargs):
-        return self.client.get(url, **kwargs)
-
-    def html(self, url, status=200):
-        response = self.client.get(url)
-        assert response.status_code == status, (url, response.status_code)
-        return response.get_data(as_text=True)
-
-    def post(self, url, data=None, **kwargs):
-        return self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from sentri.review.hints import MAX_HINT_CHARS
 from sentri.review.models import HealProposal
 from tests import test_github
 from tests.conftest import _make_user
+from tests.support.pages import Browser
 from tests.support.sites import StaticSite
 from tests.test_github import _github_body, _run, _sentri_comments
-from tests.test_ui_pages import Browser
 
 BOX = ("<!doctype html><html><head><title>Shop</title><style>body{{margin:0;font:16px sans-serif}}"
        "#box{{position:absolute;left:{x}px;top:40px;width:120px;height:80px;background:{colour}}}"

@@ -17,7 +17,6 @@ from sentri.runs.options import parse_options
 from sentri.runs.serialize import verdict
 from tests.conftest import both_databases
 from tests.support.runs import recorded_run
-from tests.test_history_pages import admin, member  # noqa: F401 - fixtures
 from tests.test_openapi import Described
 
 URL = "http://127.0.0.1:9/paced"
@@ -192,7 +191,7 @@ def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(app, c
     assert (mobile["device"], mobile["runs"], mobile["enough"]) == ("mobile", [], False)
 
 
-def test_the_gates_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, member, paced):  # noqa: F811
+def test_the_gates_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, member, paced):
     runs = [paced.run(500, branch="main") for _ in range(2)]
     project_id = paced.project_id
     page = f"/projects/{project_id}/gates"
