@@ -314,6 +314,47 @@ def test_the_token_is_never_stored_nor_logged(gh_app, site, fake, caplog):
 # -- validation and the parts that need no browser -----------------------------------------------------
 
 
+def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_report(gh_app, site, fake):
+    """The heartbeat's catch_up may look while a run's end is taken (finished_at written) but its verdict is
+    not: it must neither post early nor drop the token, so the end's own hook posts the final report."""
+    from sqlalchemy import update
+
+    from sentri.extensions import db
+    from sentri.runs import lifecycle
+    from sentri.timestamps import utcnow
+
+    project_id, token = _project(gh_app, site, {"home": OK})
+    started = gh_app.test_client().post(f"/api/v1/projects/{project_id}/trigger", json=_github_body(),
+                                        headers={"Authorization": f"Bearer {token}"}).get_json()
+    reporter = runtime(gh_app).github
+    run_id = Run.key_of(started["runId"])
+    _until(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"])
+    with gh_app.app_context():
+        with write():  # what lifecycle.end writes: the end is taken, the run still reads as active
+            db.session.execute(update(Run).where(Run.id == run_id).values(finished_at=utcnow(), notify_state="ending"))
+        reporter.catch_up({runtime(gh_app).engine.node_id})
+        _until(lambda: run_id not in reporter._finishing)
+        assert lifecycle.finish(run_id)
+    _until(lambda: _github_state(gh_app, run_id) != "pending")
+    assert _github_state(gh_app, run_id) == "posted"
+    assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
+
+
+def _until(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _github_state(app, run_id: int) -> str:
+    with app.app_context():
+        from sentri.extensions import db
+
+        return db.session.get(Run, run_id).integrations["github"]["state"]
+
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"githubToken": GOOD, "githubPrNumber": 1}, "githubRepo: required"),
     ({"githubRepo": "octo/..", "githubToken": GOOD, "githubPrNumber": 1}, "githubRepo"),

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from .. import metrics
 from ..extensions import db
-from ..models import Run, TestCase
+from ..models import ACTIVE_RUN_STATUSES, Run, TestCase
 from ..runs.serialize import run_url
 from . import report
 from .client import Client, GitHubError
@@ -75,7 +75,9 @@ class GitHubReporter:
         with self._lock:
             held = list(self._tokens)
         if held:
-            for run_id in db.session.scalars(select(Run.id).where(Run.id.in_(held), Run.finished_at.is_not(None))):
+            # Ended for good, not merely `finished_at` set: that is taken before the verdict is written.
+            for run_id in db.session.scalars(select(Run.id).where(Run.id.in_(held),
+                                                                  Run.status.not_in(ACTIVE_RUN_STATUSES))):
                 self.run_finished(run_id)
         waiting = db.session.execute(
             select(Run.id, Run.integrations).where(Run.notify_state == "sent", Run.integrations.is_not(None))
@@ -137,13 +139,14 @@ class GitHubReporter:
         record(run_id, commitStatus=status)
 
     def _post_final(self, run_id: int) -> None:
-
-        with self._lock:
-            token = self._tokens.pop(run_id, None)
-            self._finishing.discard(run_id)
         run = db.session.get(Run, run_id)
+        with self._lock:
+            self._finishing.discard(run_id)
+            if run is not None and run.is_active:
+                return  # asked too early: the token stays for the end's own hook (or the next catch_up)
+            token = self._tokens.pop(run_id, None)
         info = (run.integrations or {}).get("github") if run else None
-        if not info or info.get("state") != "pending" or run.is_active or token is None:
+        if not info or info.get("state") != "pending" or token is None:
             return
         with self._client(token) as client:
             comment, status = self._final_report(client, run, info)
