@@ -12,7 +12,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import Result, TestCase
 from ..review import views
-from ..runs import crawls
+from ..runs import crawls, vitals_baseline
 from ..ui import people, templates_used, triage, verdict, vitals_table
 from ..ui.failures import explain
 from .pages_common import bp, get_goes_back, login_required
@@ -68,6 +68,7 @@ def _run_context(run) -> dict:
         "not_run": ui.not_run(skipped), "vitals": vitals_table.table(run, run.project.vitals_budgets),
         "changes": triage.changes(run), "crawl": crawls.for_run(run),
         "started_by": people.trigger_names([run])[run.id], "kind_words": triage.KIND_WORDS,
+        "baseline": vitals_baseline.of_run(run),
     }
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from ..database import write
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..models import Project, Run, User, get_or_404, utcnow
+from ..models import Project, Result, Run, User, get_or_404, utcnow
 from ..states import RunStatus
 from ..timestamps import isoformat
 from ..users import require_admin
@@ -136,11 +136,33 @@ def pin(project: Project, body: object, actor: User | None) -> dict[str, Any]:
     if Run.key_of(run_id) is None:
         raise ValidationFailed.on("runId", "must be a run id such as RUN-12")
     run = get_or_404(Run, run_id, project=project)
-    if run.status != RunStatus.COMPLETED:
-        raise Conflict(f"Run {run.public_id} is {run.status}: only a completed run can be the baseline.")
+    why_not = refusal(run)
+    if why_not:
+        raise Conflict(why_not)
     entry = {"runId": run.public_id, "pinnedBy": actor.public_id if actor else None, "pinnedAt": isoformat(utcnow())}
     _store(project, f"{run.browser}/{run.device}", entry)
     return describe(project, run.browser, run.device)
+
+
+def refusal(run: Run) -> str | None:
+    """Why this run cannot be pinned as the baseline (pin refuses it so: the API, the Gates tab and the
+    run's page), or None: only a completed run that measured Web Vitals on a counted test can be."""
+    if run.status != RunStatus.COMPLETED:
+        return f"Run {run.public_id} is {run.status}: only a completed run can be the baseline."
+    measured = db.session.scalar(select(Result.id).where(Result.run_id == run.id, Result.vitals.is_not(None),
+                                                         Result.quarantined.is_(False)).limit(1))
+    if measured is None:
+        return f"Run {run.public_id} measured no Web Vitals: a baseline is the pages' measurements."
+    return None
+
+
+def of_run(run: Run) -> dict[str, Any]:
+    """What the run's page says about pinning it: its browser and device, the pin of them (`pin`) and
+    whether that is this run (`pinned`), or why it cannot be pinned (`refusal`, None when it can)."""
+    pin = pin_of(run.project, run.browser, run.device)
+    return {"browser": run.browser, "device": run.device, "pin": pin,
+            "pinned": bool(pin) and pin.get("runId") == run.public_id,
+            "refusal": None if run.is_active else refusal(run)}
 
 
 def unpin(project: Project, browser: str, device: str, actor: User | None) -> dict[str, Any]:
