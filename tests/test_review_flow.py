@@ -1,5 +1,6 @@
 """The review queue built for flow: a decision leaves the reviewer at the next item, the bulk bar stays in
-reach, the keyboard decides, pictures compare side by side, by slider or toggled, and a heal shows the
+reach, the keyboard decides, pictures compare side by side, by slider, toggled or cut to the changed area,
+and a heal shows the
 value its run used beside the template the test keeps. The pages show the showcase project."""
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ import re
 import pytest
 
 from sentri import projects, testcases
+from sentri.extensions import db
+from sentri.review.models import Baseline
+from sentri.stores import artifact_store
+from sentri.visual import crop, store
+from sentri.visual.limits import png_size
 from tests.support import showcase
 from tests.test_run_triage import Admin
 
@@ -70,9 +76,9 @@ def test_the_review_page_offers_compare_modes_and_keys(admin, shown):
     html = admin.html(f"/projects/{shown['project']}/review")
     assert "js/review.js" in html and 'class="review-keys"' not in html.replace("muted small review-keys", "")
     figure = html[html.index("data-compare"):html.index("</figure>", html.index("data-compare"))]
-    for mode in ("side", "slider", "toggle"):
+    for mode in ("side", "slider", "toggle", "crop"):
         assert f'data-mode="{mode}"' in figure and f'data-view="{mode}"' in figure
-    assert figure.count("data-zoom") == 3 and 'id="zoom"' in html
+    assert figure.count("data-zoom") == 5 and 'id="zoom"' in html  # three pictures, and two cut to the change
 
 
 # -- in a real browser -------------------------------------------------------------------------------------
@@ -162,3 +168,27 @@ def test_the_pictures_compare_by_slider_both_ways_toggle_and_zoom(chromium, live
     figure.get_by_alt_text(re.compile("^Difference")).click()
     assert page.locator("dialog#zoom").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1440])
+def test_the_changed_area_view_shows_both_pictures_cut_to_the_change(app, chromium, live_server, shown, width):
+    with app.app_context():
+        row = db.session.query(Baseline).filter(Baseline.status == "pending", Baseline.diff_box.is_not(None)).one()
+        expected = store.read(artifact_store(app), db.session.get(Baseline, row.compared_with_id).sha256)
+        left, top, right, bottom = crop.area(row.diff_box, png_size(expected, "expected"))
+    page = _log_in(chromium, live_server, width, 900)
+    page.goto(f"/projects/{shown['project']}/review")
+    figure = page.locator("[data-compare]").first
+    view = figure.locator('[data-view="crop"]')
+    assert view.is_hidden()
+    figure.get_by_role("button", name="Changed area").click()
+    assert view.is_visible() and figure.locator('[data-view="side"]').is_hidden()
+    assert figure.get_by_role("button", name="Changed area").get_attribute("aria-pressed") == "true"
+    for name in ("Expected (baseline) product, the changed area", "Actual product, the changed area"):
+        picture = view.get_by_alt_text(name)
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=picture.element_handle())
+        assert picture.evaluate("e => [e.naturalWidth, e.naturalHeight]") == [right - left, bottom - top]
+        assert 0 < picture.bounding_box()["width"] <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

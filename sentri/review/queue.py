@@ -172,8 +172,9 @@ def pending(project: Project, limit: int = 100) -> tuple[list[Baseline], list[He
     return list(baselines), list(heals)
 
 
-def serialize_baseline(row: Baseline, image_url) -> dict[str, Any]:
-    """The API form of a baseline; `image_url(sha)` names a picture's address."""
+def serialize_baseline(row: Baseline, image_url, crop_url=None) -> dict[str, Any]:
+    """The API form of a baseline; `image_url(sha)` names a picture's address, `crop_url(row, which)` that of
+    the expected or actual picture cut to the changed area."""
     expected = db.session.get(Baseline, row.compared_with_id) if row.compared_with_id else None
     return {
         "id": row.public_id, "kind": "baseline", "status": row.status,
@@ -185,6 +186,11 @@ def serialize_baseline(row: Baseline, image_url) -> dict[str, Any]:
         "expectedUrl": image_url(expected.sha256) if expected else None,
         "diffUrl": image_url(row.diff_sha256) if row.diff_sha256 else None,
         "diffRatio": row.diff_ratio,
+        # Where the changed pixels are ([left, top, right, bottom], right and bottom exclusive), and the two
+        # pictures cut to that area and a margin; None for a new picture, or one recorded before boxes were.
+        "diffBox": row.diff_box if expected is not None else None,
+        "crop": ({"expectedUrl": crop_url(row, "expected"), "actualUrl": crop_url(row, "actual")}
+                 if expected is not None and row.diff_box and crop_url else None),
         "runId": Run.format_id(row.run_id), "createdAt": isoformat(row.created_at),
         "reviewedAt": isoformat(row.reviewed_at), "reviewedBy": row.reviewed_by,
     }
@@ -202,13 +208,13 @@ def serialize_heal(row: HealProposal) -> dict[str, Any]:
     }
 
 
-def listing(project: Project, image_url) -> dict[str, Any]:
+def listing(project: Project, image_url, crop_url=None) -> dict[str, Any]:
     """The whole queue in its API form."""
     drafts, _ = testcases.list_for(project, status="draft", limit=100)
     baselines, heals = pending(project)
     return {
         "counts": counts(project),
         "tests": [testcases.serialize(test) for test in drafts],
-        "baselines": [serialize_baseline(row, image_url) for row in baselines],
+        "baselines": [serialize_baseline(row, image_url, crop_url) for row in baselines],
         "heals": [serialize_heal(row) for row in heals],
     }

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import Run, TestCase, utcnow
 from ..timestamps import isoformat
+from ..visual import crop
 from .heal_rules import key, rules_for, steps_using
 from .hints import clean, within_limit
 from .models import Baseline, HealProposal
@@ -86,6 +87,7 @@ def _baseline(entry: dict, test: TestCase, run_id: int, project_id: int, browser
             row.compared_with_id = entry.get("baselineId") if entry["status"] == "changed" else None
             row.diff_sha256 = entry.get("diffSha256")
             row.diff_ratio = entry.get("ratio") if entry["status"] == "changed" else None
+            row.diff_box = crop.sound_box(entry.get("box")) if entry["status"] == "changed" else None
         db.session.flush()
     if row is None:
         return False

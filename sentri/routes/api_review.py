@@ -3,18 +3,19 @@ by one or in bulk, and the pictures (baselines, a run's screenshots and diffs) b
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, Response, jsonify, url_for
 from sqlalchemy import or_, select
 
 from .. import projects
 from ..auth import user_required
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..extensions import csrf, db
 from ..models import Result, get_or_404
 from ..review import queue
 from ..review.models import Baseline
+from ..stores import artifact_store
 from ..validation import json_object
-from ..visual import store
+from ..visual import crop, store
 from .api_runs import readable_run, serve_artifact
 
 bp = Blueprint("api_review", __name__, url_prefix="/api/v1")
@@ -25,11 +26,17 @@ def baseline_image_url(project_public_id: str):
     return lambda sha: url_for("api_review.baseline_image", project_id=project_public_id, sha=sha)
 
 
+def crop_image_url(project_public_id: str):
+    # The picture's hash in the address: a row given a new picture gets a new address, never a stale crop.
+    return lambda row, which: url_for("api_review.crop_image", project_id=project_public_id,
+                                      baseline_id=row.public_id, which=which, v=row.sha256[:16])
+
+
 @bp.get("/projects/<project_id>/review")
 @user_required
 def listing(project_id, user):
     project = projects.get(project_id)
-    return jsonify(queue.listing(project, baseline_image_url(project.public_id)))
+    return jsonify(queue.listing(project, baseline_image_url(project.public_id), crop_image_url(project.public_id)))
 
 
 @bp.post("/projects/<project_id>/review")
@@ -53,7 +60,8 @@ def decide(project_id, item_id, decision, user):
 def baseline(project_id, baseline_id, user):
     project = projects.get(project_id)
     row = get_or_404(Baseline, baseline_id, project=project)
-    return jsonify(queue.serialize_baseline(row, baseline_image_url(project.public_id)))
+    return jsonify(queue.serialize_baseline(row, baseline_image_url(project.public_id),
+                                            crop_image_url(project.public_id)))
 
 
 def _send(sha: str):
@@ -74,6 +82,32 @@ def baseline_image(project_id, sha, user):
     if known is None:
         raise NotFound(f"No picture {sha} in project {project.public_id}.")
     return _send(sha)
+
+
+@bp.get("/projects/<project_id>/baselines/<baseline_id>/changed-area/<any(expected, actual):which>.png")
+@user_required
+def crop_image(project_id, baseline_id, which, user):
+    """A changed screenshot's approved baseline (`expected`) or new picture (`actual`) cut to where its
+    pixels changed, and a margin (visual/crop.py); 404 for a picture with no changed area recorded."""
+    project = projects.get(project_id)
+    row = get_or_404(Baseline, baseline_id, project=project)
+    expected = db.session.get(Baseline, row.compared_with_id) if row.compared_with_id else None
+    if not row.diff_box or expected is None:
+        raise NotFound(f"{row.public_id} has no changed area recorded.")
+    sha = expected.sha256 if which == "expected" else row.sha256
+    try:
+        png = store.read(artifact_store(), sha)
+    except OSError:
+        raise Unavailable("The artifact store did not answer; try again shortly.") from None
+    if png is None:
+        raise NotFound(f"No picture {sha}.")
+    try:
+        part = crop.cropped(png, row.diff_box)
+    except ValueError as exc:
+        raise NotFound(f"The picture {sha} cannot be cut: {exc}") from None
+    response = Response(part, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400"  # its address names the picture
+    return response
 
 
 @bp.get("/runs/<run_id>/visual/<sha>.png")

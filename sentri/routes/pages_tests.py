@@ -118,7 +118,8 @@ def project_review(project_id, user):
     image = api_review.baseline_image_url(project.public_id)
     return render_template(
         "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total),
-        baselines=[queue.serialize_baseline(row, image) for row in baselines],
+        baselines=[queue.serialize_baseline(row, image, api_review.crop_image_url(project.public_id))
+                   for row in baselines],
         heals=[_heal_row(project, row) for row in heals],
         queue_tests={t.public_id: t for t in db.session.scalars(select(TestCase).where(
             TestCase.id.in_({row.test_id for row in heals} | {row.test_id for row in baselines})))},

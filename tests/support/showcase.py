@@ -24,6 +24,7 @@ from sentri.review.models import Baseline
 from sentri.runs import RunOptions
 from sentri.stores import artifact_store
 from sentri.visual import store
+from sentri.visual.compare import compare
 from tests.support.runs import recorded_run
 
 PASSWORD = "correct horse battery"
@@ -122,7 +123,7 @@ def _last_run(app, project, ids: dict[str, int], environment: str) -> str:
         db.session.add(approved)
     snapshot = {"step": 2, "name": "product", "viewport": "1280x720", "status": "changed", "ratio": 0.031,
                 "sha256": sha["actual"], "expectedSha256": sha["expected"], "diffSha256": sha["diff"],
-                "baselineId": approved.id}
+                "baselineId": approved.id, "box": list(compare(expected, actual).box)}
     with write():
         menu = db.session.get(TestCase, ids["Account menu"])
         menu.quarantined_at, menu.quarantined_by = utcnow(), "USR-1"
