@@ -64,13 +64,16 @@ def test_the_runs_charts_cover_the_last_completed_runs_with_values_on_their_axes
     on_main = _runs(app, shop, *[(_passed(), "completed", "main")] * 3)
     on_feature = _runs(app, shop, (_passed(), "completed", "feature"),
                        ([{"status": "passed"}, {"status": "failed"}], "completed", "feature"))
-    # Newest of all, more aborted runs than the charts' window: they ran nothing and must not fill it.
-    _runs(app, shop, *[([{"status": "skipped", "skip_reason": "aborted"}], "aborted", "main")] * 31)
+    # Newest of all, more aborted runs than the charts' window: they ran nothing and must not push the
+    # completed runs out; the newest 30 of them are marked apart.
+    aborted = _runs(app, shop, *[([{"status": "skipped", "skip_reason": "aborted"}], "aborted", "main")] * 31)
     html = member.html(f"/projects/{shop}/runs")
     assert "5 completed run(s), 5 measured" in html
     pass_chart = re.search(r'<figure class="chart">.*?</figure>', html, re.S).group(0)
     ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', pass_chart)
-    assert ticks == ["0", "50", "100", on_main[0], on_feature[-1]]  # the value axis, then the first and last run
+    assert ticks == ["0", "50", "100", on_main[0], aborted[-1]]  # the value axis, then the first and last run
+    assert pass_chart.count('class="aborted-rule"') == 30 + 1  # one each, and the legend's
+    assert "aborted run: 30, 0 measured, not counted" in pass_chart
     branches = html[html.index('id="filter-branch"'):html.index("</select>", html.index('id="filter-branch"'))]
     assert re.findall(r'<option value="([^"]*)"', branches) == ["", "main", "feature"]
     filtered = member.html(f"/projects/{shop}/runs?branch=feature")
@@ -95,3 +98,26 @@ def test_an_aborted_run_says_how_many_tests_ran_and_that_gates_and_budgets_were_
     assert "Aborted before all its tests ran (2 of 8 ran): gates and budgets were not evaluated." in page
     assert '<span class="verdict verdict-aborted">aborted</span>' in member.html(f"/projects/{shop}/runs")
     assert f'class="verdict verdict-aborted">{aborted} · aborted</a>' in member.html("/projects")
+
+
+def test_aborted_runs_are_marked_apart_in_their_own_colour_and_counted_in_no_figure(app, member, shop):
+    passed, failed = {"status": "passed"}, {"status": "failed"}
+    ids = _runs(app, shop, ([passed, passed], "completed", "main"), ([passed, failed, failed], "aborted", "main"),
+                ([passed, failed], "completed", "main"), ([{"status": "skipped", "skip_reason": "aborted"}],
+                                                          "aborted", "feature"), ([passed], "failed", "main"))
+    html = member.html(f"/projects/{shop}/runs")
+    pass_chart = re.search(r'<figure class="chart">.*?</figure>', html, re.S).group(0)
+    # The line joins the two completed runs (100 % and 50 %) alone; the aborted run that ran tests is a
+    # diamond at its own 33 %, the one that ran nothing a rule only, the failed run nowhere.
+    line = re.search(r'<polyline points="([^"]+)"', pass_chart).group(1).split()
+    assert len(line) == 2 and re.findall(r"<circle [^>]*><title>(RUN-\d+)</title>", pass_chart) == [ids[0], ids[2]]
+    assert re.findall(r'<rect class="aborted"[^>]*><title>([^<]+)</title>', pass_chart) == [
+        f"{ids[1]}: aborted, not counted"]
+    assert pass_chart.count('<line class="aborted-rule"') == 2 and ids[4] not in pass_chart
+    assert "2 completed run(s), 2 measured" in pass_chart  # the figures count completed runs only
+    assert "aborted run: 2, 1 measured, not counted" in pass_chart and "completed run (the line)" in pass_chart
+    assert "and 2 aborted run(s) marked apart, not counted" in pass_chart  # said to a screen reader too
+    feature = member.html(f"/projects/{shop}/runs?branch=feature")
+    assert "aborted run: 1, 0 measured, not counted" in feature and "No measurements in the last 0" in feature
+    css = app.test_client().get("/static/sentri.css").get_data(as_text=True)
+    assert re.search(r"\.chart \.aborted, [^{]*\{[^}]*stroke: var\(--warn\)", css)  # brown: not red, not green

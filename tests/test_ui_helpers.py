@@ -18,6 +18,14 @@ def test_line_chart_places_values_bottom_up_and_skips_gaps():
     assert ui.line_chart([0, 0], ["a", "b"]).y_max == 1  # never a division by zero
 
 
+def test_line_chart_keeps_runs_apart_off_the_line_and_out_of_its_count():
+    chart = ui.line_chart([100, 20, None, 50], ["RUN-1", "RUN-2", "RUN-3", "RUN-4"], width=100, height=58,
+                          y_max=100, apart=[False, True, True, False])
+    assert chart.dots == [(4, 4, "RUN-1"), (96, 29, "RUN-4")] and chart.points == "4.0,4.0 96.0,29.0"
+    assert chart.apart_x == [34.7, 65.3] and chart.apart_dots == [(34.7, 44, "RUN-2")]
+    assert chart.runs == 2  # the line's runs
+
+
 def test_pass_rate_ignores_skipped_and_is_none_without_executed_tests():
     assert ui.pass_rate(3, 1) == 75 and ui.pass_rate(0, 0) is None
 

@@ -13,6 +13,7 @@ from ..errors import Conflict, SentriError, ValidationFailed
 from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
 from ..runs.lifecycle import SHOWN_VERDICTS
 from ..runs.selection import Selection
+from ..states import RunStatus
 from ..ui import people
 from ..users import require_admin
 from ..validation import parse
@@ -33,16 +34,18 @@ def project_home(project_id, user):
 
 
 def _charts(project, branch: str | None) -> dict:
-    """The trend charts over the last CHART_RUNS completed runs (on `branch`): an aborted or failed run's
-    numbers say how far it got, not how the site does, and would crowd the completed ones out."""
-    history = stats.completed_runs(project.id, CHART_RUNS, branch)
+    """The trend charts over the last CHART_RUNS completed runs (on `branch`), their lines joining those
+    alone: an aborted run's numbers say how far it got, not how the site does. Aborted runs among and after
+    them are marked apart, in their own colour and shape, and counted in no figure; failed runs are left out."""
+    history = stats.chart_runs(project.id, CHART_RUNS, branch)
     labels = [r.public_id for r in history]
+    apart = [r.status == RunStatus.ABORTED for r in history]
     gates_config = project.quality_gates or {}
     budgets = project.vitals_budgets or {}
     charts = {
         "pass": ui.line_chart(
             [ui.pass_rate(r.passed, r.failed) for r in history], labels, y_max=100,
-            budget=gates_config.get("minPassRate"), label="Pass rate (%)", axes=True,
+            budget=gates_config.get("minPassRate"), label="Pass rate (%)", axes=True, apart=apart,
         )
     }
     p75 = stats.run_vitals_p75([r.id for r in history])
@@ -52,7 +55,7 @@ def _charts(project, branch: str | None) -> dict:
             unit = ui.METRIC_UNITS[metric]
             charts[metric] = ui.line_chart(
                 values, labels, budget=budgets.get(metric), axes=True, decimals=3 if metric == "cls" else 0,
-                label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
+                label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""), apart=apart,
             )
     return charts
 

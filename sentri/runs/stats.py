@@ -48,6 +48,20 @@ def completed_runs(project_id: int, window: int, branch: str | None = None) -> l
     return list(reversed(db.session.scalars(query.order_by(Run.id.desc()).limit(window)).all()))
 
 
+def chart_runs(project_id: int, window: int, branch: str | None = None) -> list[Run]:
+    """Return what the trend charts show, oldest first: the last `window` completed runs (on `branch`) and
+    the aborted runs among and after them, at most `window` of those too, so that aborted runs, however many,
+    never push a completed one out."""
+    completed = completed_runs(project_id, window, branch)
+    query = select(Run).where(Run.project_id == project_id, Run.status == RunStatus.ABORTED)
+    if branch is not None:
+        query = query.where(Run.branch == branch)
+    if len(completed) == window:  # older aborted runs are older than anything charted
+        query = query.where(Run.id > completed[0].id)
+    aborted = db.session.scalars(query.order_by(Run.id.desc()).limit(window)).all()
+    return sorted([*completed, *aborted], key=lambda run: run.id)
+
+
 def branches(project_id: int, limit: int = 100) -> list[str]:
     """Return the branches the project's runs named, most recently run first."""
     rows = db.session.execute(select(Run.branch, func.max(Run.id).label("last")).where(
