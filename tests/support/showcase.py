@@ -3,7 +3,7 @@ page-by-page browser tests look at the same one.
 
 Two users; a project with gates, budgets, a regression gate and an auto-quarantine policy; approved, draft
 and quarantined tests (one with a {{NAME}} target); an environment with a secret, a test-data set and a
-suite; runs on two branches by a token and a user; a last run with a Playwright failure, its screenshot and
+suite; runs on two branches by a token and a user, one of them aborted; a last run with a Playwright failure, its screenshot and
 trace, a changed screenshot, a flaky and a quarantined test and Web Vitals samples; a screenshot and a heal
 waiting for review; a finished crawl with its run."""
 
@@ -100,6 +100,16 @@ def seed(app) -> dict[str, str]:
             with write():
                 run.triggered_by = token.public_id if number % 2 == 0 else "USR-1"
                 run.trigger_source = "token" if number % 2 == 0 else "user"
+        # Stopped half-way: the trend charts mark it apart, counted in no figure.
+        stopped = recorded_run(project, [
+            {"test_id": ids["Home loads"], "test_name": "Home loads", "status": "passed", "duration_ms": 1300,
+             "attempts": [{}], "vitals": [_vitals("/", 1700, spread=30)]},
+            {"test_id": ids["Checkout"], "test_name": "Checkout", "status": "failed", "duration_ms": 2400,
+             "error": "step 2 (click): Locator.click: Timeout 3000ms exceeded.", "failing_step": 2, "attempts": [{}]},
+            {"test_id": ids["Wishlist"], "test_name": "Wishlist", "status": "skipped", "skip_reason": "aborted"},
+        ], status="aborted", options=RunOptions(branch="main", commit_sha="a" * 40))
+        with write():
+            stopped.triggered_by, stopped.trigger_source = "USR-1", "user"
         last = _last_run(app, project, ids, environment.public_id)
         crawl = _crawl(project, draft.id)
         return {"project": project.public_id, "run": last, "test": made["Checkout"].public_id,
