@@ -1,7 +1,9 @@
 """Every page of the UI, in real Chromium, at a phone's width (390 px) and a desktop's (1440 px): nothing
 scrolls sideways (a wide table scrolls inside its own box) and axe-core finds no serious or critical
 violation. The pages show the showcase project (tests/support/showcase.py), which has something in
-every part of every page."""
+every part of every page: Settings (environments, data sets, suites, healing, default variables), New
+test, Schedules & alerts, CI, Gates, the run page with its baseline pin, and the review queue, checked
+again with its pictures cut to the changed area."""
 
 from __future__ import annotations
 
@@ -51,10 +53,16 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(chromium, live_
     page = context.new_page()
     source = AXE.read_text(encoding="utf-8")
     wide, violations = {}, {}
-    for name, path in showcase_pages.items():
+    # The same page in another state, after a click: (name, page, button).
+    states = [("review, changed area", "review", "Changed area")]
+    checks = [(name, path, None) for name, path in showcase_pages.items()]
+    checks += [(name, showcase_pages[page_name], button) for name, page_name, button in states]
+    for name, path, button in checks:
         if name == "projects":
             _log_in(page)
         page.goto(path)
+        if button:
+            page.get_by_role("button", name=button).first.click()
         scroll = page.evaluate("document.documentElement.scrollWidth")
         if scroll > w:
             wide[name] = scroll
@@ -63,6 +71,7 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(chromium, live_
         if found:
             violations[name] = found
     context.close()
-    assert len(showcase_pages) >= 14  # the check covers the whole UI, not a page or two
+    assert len(showcase_pages) >= 17  # the check covers the whole UI, not a page or two
+    assert {"settings", "new-test", "schedules", "ci", "gates", "run", "review"} <= set(showcase_pages)
     assert wide == {}, f"pages wider than {w} px"
     assert violations == {}

@@ -3,7 +3,7 @@ page-by-page browser tests look at the same one.
 
 Two users; a project with gates, budgets, a regression gate and an auto-quarantine policy; approved, draft
 and quarantined tests (one with a {{NAME}} target); an environment with a secret, a test-data set and a
-suite; runs on two branches by a token and a user, one of them aborted; a last run with a Playwright failure, its screenshot and
+suite; two schedules and two alert channels; runs on two branches by a token and a user, one of them aborted; a last run with a Playwright failure, its screenshot and
 trace, a changed screenshot, a flaky and a quarantined test and Web Vitals samples; a screenshot and a heal
 waiting for review; a finished crawl with its run."""
 
@@ -13,15 +13,18 @@ import io
 
 from PIL import Image, ImageDraw
 
-from sentri import environments, projects, suites, testcases, tokens, users
+from sentri import environments, projects, suites, testcases, tokens, users, vault
 from sentri.crawl.models import Crawl
 from sentri.crawl.settings import CrawlSettings
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import TestCase, utcnow
+from sentri.notify import channels
+from sentri.notify.models import NotificationChannel
 from sentri.review import recording
 from sentri.review.models import Baseline
 from sentri.runs import RunOptions
+from sentri.schedules import manage
 from sentri.stores import artifact_store
 from sentri.visual import store
 from sentri.visual.compare import compare
@@ -83,7 +86,7 @@ def seed(app) -> dict[str, str]:
              "secrets": {"PASSWORD": "hunter2"}}))
         environments.create_data_set(project, environments.NewDataSet.model_validate(
             {"name": "Teapots", "variables": {"TERM": "teapot"}}))
-        suites.create(project, "Smoke", [made["Home loads"].public_id, made["Checkout"].public_id])
+        smoke = suites.create(project, "Smoke", [made["Home loads"].public_id, made["Checkout"].public_id])
         token, _ = tokens.create(project, label="github-actions")
         ids = {name: test.id for name, test in made.items()}
         for number in range(5):  # the history: main and a feature branch, by the token and by a person
@@ -112,6 +115,7 @@ def seed(app) -> dict[str, str]:
             stopped.triggered_by, stopped.trigger_source = "USR-1", "user"
         last = _last_run(app, project, ids, environment.public_id)
         crawl = _crawl(project, draft.id)
+        _schedules(project, smoke.public_id, environment.public_id)  # after the runs: no alert goes out
         return {"project": project.public_id, "run": last, "test": made["Checkout"].public_id,
                 "search": made["Search"].public_id, "draft": draft.public_id, "crawl": crawl,
                 "environment": environment.public_id}
@@ -166,6 +170,23 @@ def _last_run(app, project, ids: dict[str, int], environment: str) -> str:
     return run.public_id
 
 
+def _schedules(project, suite: str, environment: str) -> None:
+    """Two schedules (one paused) and two channels (a webhook, and one whose last delivery failed)."""
+    for body in ({"name": "Nightly smoke", "cron": "0 2 * * *", "timezone": "Europe/Berlin",
+                  "options": {"suiteIds": [suite], "environmentId": environment}},
+                 {"name": "Phones, weekdays", "cron": "30 7 * * 1-5", "enabled": False, "options": {"device": "mobile"}}):
+        manage.create(project, manage.NewSchedule.model_validate(body), created_by="USR-1")
+    for name, target, error in (("Team channel", "https://hooks.slack.com/services/T0/B0/showcase", None),
+                                ("Release webhook", "https://ci.shop.example.com/hooks/sentri",
+                                 "HTTP 502 from ci.shop.example.com")):
+        with write():
+            db.session.add(NotificationChannel(
+                project_id=project.id, name=name, kind="slack" if "slack" in target else "webhook",
+                target=vault.encrypt(target), target_hint=channels.mask("webhook", target),
+                events=["failed", "recovered"], enabled=True, last_error=error,
+                last_error_at=utcnow() if error else None))
+
+
 def _crawl(project, draft_id: int) -> str:
     """A finished crawl of the shop: a site map with a broken page, a diff and one draft."""
     def page(path, status=200, title=None, lcp=1200.0, **extra):
@@ -194,6 +215,7 @@ def pages(ids: dict[str, str]) -> dict[str, str]:
         "login": "/login", "projects": "/projects", "tests": f"{project}/tests", "review": f"{project}/review",
         "test": f"{project}/tests/{ids['test']}", "runs": f"{project}/runs", "run": f"/runs/{ids['run']}",
         "crawls": f"{project}/crawls", "crawl": f"{project}/crawls/{ids['crawl']}",
-        "ci": f"{project}/automation", "gates": f"{project}/gates", "settings": f"{project}/settings", "users": "/users",
+        "ci": f"{project}/automation", "gates": f"{project}/gates", "settings": f"{project}/settings",
+        "new-test": f"{project}/tests/new", "schedules": f"{project}/schedules", "users": "/users",
         "account": "/account", "not-found": "/runs/RUN-999",
     }
