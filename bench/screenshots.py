@@ -3,8 +3,8 @@
 
     python bench/screenshots.py [OUT_DIR]      # default: ./screenshots
 
-Saves <page>-1440.png and <page>-390.png (full page) of each page, logged in as the admin, and prints
-any page that scrolls sideways.
+Saves <page>-1440.png and <page>-390.png (full page) of each page, and of the states showcase.STATES names
+(the review queue's Changed area view), logged in as the admin, and prints any page that scrolls sideways.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def main() -> int:
                 browser = pw.chromium.launch(**launch_options(find_chromium()))
                 for width, height in WIDTHS.items():
                     page = browser.new_page(base_url=base, viewport={"width": width, "height": height})
-                    for name, path in showcase.pages(ids).items():
+                    paths = showcase.pages(ids)
+                    shots = [(name, path, None) for name, path in paths.items()]
+                    shots += [(name, paths[shown], button) for name, (shown, button) in showcase.STATES.items()]
+                    for name, path, button in shots:
                         if name == "projects":  # every page after the login page is seen logged in
                             page.goto("/login")
                             page.get_by_label("Email").fill("admin@example.com")
@@ -55,6 +58,8 @@ def main() -> int:
                             page.get_by_role("button", name="Log in").click()
                             page.wait_for_url("**/projects")
                         page.goto(path)
+                        if button:  # the same page in another state (showcase.STATES)
+                            page.get_by_role("button", name=button).first.click()
                         wide = page.evaluate("document.documentElement.scrollWidth")
                         target = out / f"{name}-{width}.png"
                         page.screenshot(path=str(target), full_page=True)

@@ -27,7 +27,7 @@ def test_a_run_is_pinned_and_unpinned_from_its_page_and_lands_back_at_the_sectio
     page = f"/runs/{first}"
     section = _section(admin.html(page))
     assert PIN in section and f'action="/runs/{first}/vitals-baseline#vitals-baseline"' in section
-    assert "chromium (desktop)" in section and "today the baseline rolls" in section
+    assert "chromium (desktop)" in section and "Today it rolls." in section
     assert PIN not in _section(member.html(page)) and "Only an admin pins the baseline." in member.html(page)
     assert member.post(f"{page}/vitals-baseline").status_code == 403
 
@@ -40,7 +40,7 @@ def test_a_run_is_pinned_and_unpinned_from_its_page_and_lands_back_at_the_sectio
         assert vitals_baseline.describe(projects.get(paced.project_id), "chromium", "desktop")["pinned"]["runId"] == first
     # Another run of the same browser and device says it would replace that pin.
     other = _section(admin.html(f"/runs/{runs[1].public_id}"))
-    assert PIN in other and f"it replaces the pin at <a href=\"/runs/{first}\">{first}</a>" in other
+    assert PIN in other and f"Pinning replaces the pin at <a href=\"/runs/{first}\">{first}</a>." in other
     # Unpinning from a run that is not (or no longer) the pinned one leaves the pin alone.
     refused = admin.post(f"/runs/{runs[1].public_id}/vitals-baseline/unpin", follow_redirects=True)
     assert "is not the pinned baseline (any more): nothing was unpinned." in refused.get_data(as_text=True)

@@ -36,7 +36,7 @@ def test_a_schedule_is_created_paused_and_resumed_from_the_page(app, admin, memb
     assert created.status_code == 302
     page = _page(admin, shop)
     assert "Schedule SCH-1 (nightly) created: At 02:00." in page
-    assert "<code>0 2 * * *</code> Europe/Berlin" in page and page.count(" 02:00 CE") == 3  # the next three
+    assert '<code class="nowrap">0 2 * * *</code> Europe/Berlin' in page and page.count(" 02:00 CE") == 3  # the next three
 
     assert member.post(f"/projects/{shop}/schedules/SCH-1/pause").status_code == 302  # any user pauses
     page = _page(member, shop)

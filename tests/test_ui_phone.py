@@ -53,10 +53,8 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(chromium, live_
     page = context.new_page()
     source = AXE.read_text(encoding="utf-8")
     wide, violations = {}, {}
-    # The same page in another state, after a click: (name, page, button).
-    states = [("review, changed area", "review", "Changed area")]
     checks = [(name, path, None) for name, path in showcase_pages.items()]
-    checks += [(name, showcase_pages[page_name], button) for name, page_name, button in states]
+    checks += [(name, showcase_pages[page_name], button) for name, (page_name, button) in showcase.STATES.items()]
     for name, path, button in checks:
         if name == "projects":
             _log_in(page)

@@ -208,6 +208,10 @@ def _crawl(project, draft_id: int) -> str:
     return crawl.public_id
 
 
+# Pages seen again in another state, after a click: name -> (the page's name in pages(), the button).
+STATES = {"review-changed-area": ("review", "Changed area")}
+
+
 def pages(ids: dict[str, str]) -> dict[str, str]:
     """Every page of the UI, by a short name, with the showcase's ids (login first: it is seen logged out)."""
     project = f"/projects/{ids['project']}"
