@@ -58,8 +58,11 @@ def test_a_run_that_cannot_be_the_baseline_says_why_and_the_api_refuses_it_the_s
     with app.app_context():
         project = projects.get(paced.project_id)
         unmeasured = recorded_run(project, [{"status": "passed"}]).public_id
+        # A test that loaded no page, and one whose page measured nothing, measured no Web Vitals either.
+        empty = recorded_run(project, [{"status": "passed", "vitals": []}, {"status": "passed", "vitals": [
+            {"url": "/", "lcp": None, "cls": None, "inp": None, "ttfb": None}]}]).public_id
     for run_id, why in ((stopped, "is aborted: only a completed run can be the baseline."),
-                        (unmeasured, "measured no Web Vitals")):
+                        (unmeasured, "measured no Web Vitals"), (empty, "measured no Web Vitals")):
         section = _section(admin.html(f"/runs/{run_id}"))
         assert "This run cannot be the baseline." in section and why in section and PIN not in section
         refused = admin.post(f"/runs/{run_id}/vitals-baseline", follow_redirects=True).get_data(as_text=True)

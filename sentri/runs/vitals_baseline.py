@@ -32,6 +32,7 @@ from ..validation import Body, one_of, parse, text
 from ..worker.browsers import ENGINES
 from . import regression
 from .options import DEVICES
+from .vitals import METRICS
 
 BATCH = 100
 MAX_SCANNED = 1_000
@@ -149,11 +150,21 @@ def refusal(run: Run) -> str | None:
     run's page), or None: only a completed run that measured Web Vitals on a counted test can be."""
     if run.status != RunStatus.COMPLETED:
         return f"Run {run.public_id} is {run.status}: only a completed run can be the baseline."
-    measured = db.session.scalar(select(Result.id).where(Result.run_id == run.id, Result.vitals.is_not(None),
-                                                         Result.quarantined.is_(False)).limit(1))
-    if measured is None:
+    if not _measured(run.id):
         return f"Run {run.public_id} measured no Web Vitals: a baseline is the pages' measurements."
     return None
+
+
+def _measured(run_id: int) -> bool:
+    """Did a counted test of the run measure a Web Vital? (A test that loaded no page records an empty
+    list, and a page may have measured nothing.) Reads until the first one that did."""
+    pages = db.session.scalars(select(Result.vitals).where(Result.run_id == run_id, Result.vitals.is_not(None),
+                                                           Result.quarantined.is_(False))
+                               .execution_options(yield_per=BATCH))
+    try:
+        return any(page.get(metric) is not None for found in pages for page in found or [] for metric in METRICS)
+    finally:
+        pages.close()
 
 
 def of_run(run: Run) -> dict[str, Any]:
