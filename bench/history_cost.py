@@ -42,7 +42,8 @@ from sentri import create_app, projects, testcases
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Result, Run, utcnow
-from sentri.runs import RunOptions, lifecycle
+from sentri.queue import lifecycle
+from sentri.runs.options import RunOptions
 from sentri.runtime import runtime
 from tests.conftest import TEST_CONFIG
 

@@ -26,7 +26,7 @@ from playwright.async_api import async_playwright, expect
 
 from sentri import create_app, origins, projects, testcases
 from sentri.models import utcnow
-from sentri.runs import claims
+from sentri.queue import claims
 from sentri.runs.launch import launch
 from sentri.runs.options import parse_options
 from sentri.runtime import runtime

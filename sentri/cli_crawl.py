@@ -16,7 +16,7 @@ from .crawl.report import serialize
 from .crawl.settings import CrawlRequest
 from .errors import SentriError
 from .extensions import db
-from .runs import crawls
+from .queue import crawls
 from .runtime import runtime
 from .validation import parse
 

@@ -128,7 +128,7 @@ class Project(PublicIdMixin, db.Model):
     # Origins beyond the base URLs that a trigger's baseUrl may name and secrets may be typed into:
     # exact ("https://staging.example.com") or host globs ("https://pr-*.preview.example.com").
     allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
-    # Web Vitals over history (runs/regression.py): samples per page load, the baseline branch and the
+    # Web Vitals over history (policies/regression.py): samples per page load, the baseline branch and the
     # regression gate ({metric: {maxIncreasePct, minIncreaseMs}, alpha, baselineRuns, mode, ...}).
     vitals_regression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When tests enter quarantine on their own and when leaving it is suggested (quarantine.py).
@@ -349,7 +349,7 @@ class Result(db.Model):
         UniqueConstraint("run_id", "position"),
         Index("ix_results_run_status", "run_id", "status"),
         Index("ix_results_status_lease", "status", "lease_until"),
-        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (runs/history.py)
+        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (policies/history.py)
         _AUTOINCREMENT,
     )
 

@@ -13,7 +13,7 @@ from .artifacts import project_keys, remove_run_files
 from .database import write
 from .extensions import db
 from .models import Project, Run, TestCase, TriggerToken, User, get_or_404, isoformat, utcnow
-from .runs import regression
+from .policies import regression
 from .users import require_admin
 from .validation import Body, Flag, Name, Variables, WebUrl, problem
 

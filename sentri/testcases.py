@@ -9,7 +9,7 @@ from .database import write
 from .errors import ValidationFailed
 from .extensions import db
 from .models import REVIEW_STATUSES, Project, TestCase, User, get_or_404, isoformat, utcnow
-from .runs import quarantine
+from .policies import quarantine
 from .users import require_admin
 
 EDITABLE_FIELDS = ("name", "tags", "steps", "viewport", "covers")

@@ -22,7 +22,7 @@ from sentri.crawl.models import Crawl
 from sentri.crawl.settings import CrawlSettings
 from sentri.crawl.urls import Frontier
 from sentri.extensions import db
-from sentri.runs import crawls
+from sentri.queue import crawls
 from sentri.timestamps import utcnow
 from tests.conftest import _make_user, both_databases
 from tests.support.async_browser import chromium_on_own_loop

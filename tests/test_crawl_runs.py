@@ -23,7 +23,7 @@ from sentri.crawl.settings import CrawlSettings
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, TestCase, utcnow
-from sentri.runs import crawls, lifecycle
+from sentri.queue import crawls, lifecycle
 from sentri.runs.options import parse_options
 from sentri.runtime import runtime
 from sentri.worker.crawling import Throttled

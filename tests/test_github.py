@@ -320,7 +320,7 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     from sqlalchemy import update
 
     from sentri.extensions import db
-    from sentri.runs import lifecycle
+    from sentri.queue import lifecycle
     from sentri.timestamps import utcnow
 
     project_id, token = _project(gh_app, site, {"home": OK})

@@ -24,8 +24,10 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.github import state as gh_state
 from sentri.models import Run
-from sentri.runs import RunOptions, callbacks, claims, lifecycle, verdict
-from sentri.runtime import runtime
+from sentri.queue import claims, lifecycle
+from sentri.reports.serialize import verdict
+from sentri.runs.options import RunOptions
+from sentri.runtime import callbacks, runtime
 from sentri.worker import remote
 from tests.conftest import both_databases
 from tests.support.fake_github import FakeGitHub

@@ -16,8 +16,10 @@ from sentri.database import write
 from sentri.errors import Conflict
 from sentri.extensions import db
 from sentri.models import Run
-from sentri.runs import RunOptions, claims, history, lifecycle, quarantine, recovery
-from sentri.runs.serialize import verdict
+from sentri.policies import history, quarantine
+from sentri.queue import claims, lifecycle, recovery
+from sentri.reports.serialize import verdict
+from sentri.runs.options import RunOptions
 from sentri.runtime import runtime
 from tests.conftest import both_databases
 

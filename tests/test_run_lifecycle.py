@@ -19,7 +19,7 @@ from sentri import projects, runs, testcases, tokens
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
-from sentri.runs import claims, lifecycle
+from sentri.queue import claims, lifecycle
 from sentri.runtime import runtime
 from tests.conftest import both_databases
 
@@ -64,7 +64,7 @@ def _wait_for(predicate, timeout=30):
 
 def _rows(app, run_id: str) -> list[Result]:
     with app.app_context():
-        run = runs.get(run_id)
+        run = lifecycle.get(run_id)
         rows = list(db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position)))
         db.session.expunge_all()
         return rows
@@ -160,7 +160,7 @@ def test_abort_skips_queued_tests_at_once_and_the_workers_stop_theirs(app_factor
     assert (final["status"], final["skipped"], final["total"]) == ("aborted", 3, 3)
     rows = _rows(app, run["runId"])
     with app.app_context():
-        ended = runs.get(run["runId"]).finished_at
+        ended = lifecycle.get(run["runId"]).finished_at
     assert all(r.finished_at <= ended for r in rows)  # nothing was written after the end
     assert [json.loads(c["body"])["status"] for c in sink.wait(1)] == ["aborted"]
 
@@ -171,18 +171,18 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
     project_id, _token, _ = _project(app, site, [OK, OK])
     with app.app_context():
         project = projects.get(project_id)
-        run = runs.start(project, runs.RunOptions(), source="cli", triggered_by="test")
+        run = lifecycle.start(project, runs.RunOptions(), source="cli", triggered_by="test")
         hung = claims.claim("hung-host:1:beef", 0)  # a lease that has already run out
         assert hung.run_id == run.id
         lifecycle.abort(run)
-        assert runs.get(run.public_id).status == "running"  # its hung test still holds it
+        assert lifecycle.get(run.public_id).status == "running"  # its hung test still holds it
         assert claims.recover() == [run.id]
-        ended = runs.get(run.public_id)
+        ended = lifecycle.get(run.public_id)
         assert (ended.status, ended.skipped) == ("aborted", 2) and ended.notify_state in ("pending", "sent")
     caplog.set_level(logging.WARNING, logger="sentri.runs")
     with app.app_context():
         assert not claims.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
-        counted = runs.get(run.public_id)
+        counted = lifecycle.get(run.public_id)
         assert (counted.status, counted.passed, counted.skipped) == ("aborted", 0, 2)
     assert any("dropped" in record.getMessage() for record in caplog.records)
 

@@ -13,6 +13,7 @@ from sentri import projects, runs, testcases, tokens, users
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run
+from sentri.queue import lifecycle
 from tests.support.pages import PASSWORD, Browser
 from tests.support.runs import recorded_run
 from tests.support.shared import recorder_export
@@ -213,7 +214,7 @@ def test_run_page_says_when_the_steps_shown_were_edited_after_the_run(app, admin
 def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     add_test(app, shop)
     with app.app_context():
-        run_id = runs.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        run_id = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
     html = admin.html(f"/runs/{run_id}")
     assert "js/run-live.js" in html and f'data-status-url="/api/v1/runs/{run_id}"' in html
     assert "<progress" in html and "Abort run" in html
@@ -227,7 +228,7 @@ def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     response = admin.post(f"/runs/{run_id}/abort")
     assert response.status_code == 302
     with app.app_context():
-        assert runs.get(run_id).status == "aborted"
+        assert lifecycle.get(run_id).status == "aborted"
     assert "aborted" in admin.html(f"/runs/{run_id}")
     assert "already ended" in admin.post(f"/runs/{run_id}/abort", follow_redirects=True).get_data(as_text=True)
 
@@ -247,7 +248,7 @@ def test_run_now_refusals_and_history(app, admin, shop):
     assert "approve tests first" in admin.post(f"/projects/{shop}/runs").get_data(as_text=True)
     add_test(app, shop, name="Approved")
     with app.app_context():
-        active = runs.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        active = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
     conflict = admin.post(f"/projects/{shop}/runs")
     html = conflict.get_data(as_text=True)
     assert conflict.status_code == 409 and "already has an active run" in html

@@ -12,9 +12,9 @@ import pytest
 
 from sentri import projects, testcases
 from sentri.database import write
-from sentri.runs import vitals_baseline
+from sentri.policies import vitals_baseline
+from sentri.reports.serialize import verdict
 from sentri.runs.options import parse_options
-from sentri.runs.serialize import verdict
 from tests.conftest import both_databases
 from tests.support.runs import recorded_run
 from tests.test_openapi import Described
@@ -142,7 +142,7 @@ def test_min_baseline_runs_is_a_setting_that_never_exceeds_baseline_runs(client,
 
 
 def test_the_minimum_defaults_to_three_or_to_baseline_runs_when_lower():
-    from sentri.runs import regression
+    from sentri.policies import regression
 
     assert regression.settings(None)["minBaselineRuns"] == 3
     assert regression.settings({"baselineRuns": 2})["minBaselineRuns"] == 2

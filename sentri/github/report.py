@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from ..models import Run
+from ..reports.serialize import verdict as run_verdict
 from ..review import views
-from ..runs.serialize import verdict as run_verdict
 from ..ui import describe_step, describe_target
 
 DESCRIPTION_MAX = 140  # GitHub answers 422 "description is too long (maximum is 140 characters)"

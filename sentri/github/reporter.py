@@ -23,7 +23,7 @@ from sqlalchemy import select
 from .. import metrics
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Run, TestCase
-from ..runs.serialize import run_url
+from ..reports.serialize import run_url
 from . import report
 from .client import Client, GitHubError
 from .state import LOST_TOKEN, record

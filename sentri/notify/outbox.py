@@ -26,7 +26,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from ..database import write
 from ..extensions import db
 from ..models import Project, Run, isoformat, utcnow
-from ..runs.serialize import verdict
+from ..reports.serialize import verdict
 from ..vault import SecretUnreadable
 from . import deliver
 from .channels import target_of

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..github.report import clip
 from ..models import Project, Result, Run, TestCase, isoformat, utcnow
-from ..runs.serialize import run_url, shown_verdict
+from ..reports.serialize import run_url, shown_verdict
 from ..ui import describe_step
 
 TOP_FAILURES = 5

@@ -14,7 +14,7 @@ from .. import origins, projects, ui, users
 from ..auth import current_user, log_in, log_out
 from ..errors import SentriError
 from ..extensions import csrf, limiter
-from ..runs import stats
+from ..reports import stats
 from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, get_goes_back, login_required, page_of
 

@@ -7,7 +7,7 @@ from flask import redirect, request, url_for
 
 from .. import projects
 from ..errors import SentriError
-from ..runs import vitals_baseline
+from ..policies import vitals_baseline
 from ..users import require_admin
 from .pages_common import bp, get_goes_back, login_required, tell
 from .pages_project import gates_tab

@@ -7,12 +7,13 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import runs, ui
+from .. import ui
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Result, TestCase
+from ..queue import crawls, lifecycle
+from ..reports import serialize
 from ..review import views
-from ..runs import crawls
 from ..ui import people, templates_used, triage, verdict, vitals_table
 from ..ui.failures import explain
 from .pages_common import bp, get_goes_back, login_required
@@ -62,7 +63,7 @@ def _run_context(run) -> dict:
     return {
         "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
         "rows": [_row(run, result, tests.get(result.test_id) if result.test_id is not None else None, used) for result in shown],
-        "headline": verdict.headline(run, kinds, failed), "verdict": runs.verdict(run),
+        "headline": verdict.headline(run, kinds, failed), "verdict": serialize.verdict(run),
         "done": run.total - kinds["waiting"], "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined",
                                                                           "passed")),
         "not_run": ui.not_run(skipped), "vitals": vitals_table.table(run, run.project.vitals_budgets),
@@ -74,7 +75,7 @@ def _run_context(run) -> dict:
 @bp.get("/runs/<run_id>")
 @login_required
 def run_page(run_id, user):
-    return render_template("pages/run.html", **_run_context(runs.get(run_id)))
+    return render_template("pages/run.html", **_run_context(lifecycle.get(run_id)))
 
 
 @bp.get("/runs/<run_id>/report")
@@ -82,7 +83,7 @@ def run_page(run_id, user):
 def run_report(run_id, user):
     """The parts of the run's page that change while it runs, alone: the live page swaps them in."""
     response = current_app.make_response(render_template("partials/run_live.html",
-                                                         **_run_context(runs.get(run_id))))
+                                                         **_run_context(lifecycle.get(run_id))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -90,9 +91,9 @@ def run_report(run_id, user):
 @bp.post("/runs/<run_id>/abort")
 @login_required
 def run_abort(run_id, user):
-    run = runs.get(run_id)
+    run = lifecycle.get(run_id)
     try:
-        runs.abort(run)
+        lifecycle.abort(run)
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for("pages.run_page", run_id=run.public_id))

@@ -11,8 +11,8 @@ from .. import projects, testcases, testfiles, ui
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run, TestCase
+from ..policies import quarantine
 from ..review import queue
-from ..runs import quarantine
 from ..ui import templates_used
 from . import api_review
 from .pages_common import bp, get_goes_back, login_required, page_of

@@ -10,7 +10,8 @@ from .. import runs, tokens
 from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
-from ..runs import crawls
+from ..queue import crawls
+from ..reports import serialize
 from ..runs.launch import launch
 from ..runs.options import parse_options
 from ..runtime import runtime
@@ -57,7 +58,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
             )
         final = db.session.get(Run, run_id)
         body = body_for(final)
-        if runs.verdict(final) == "passed":
+        if serialize.verdict(final) == "passed":
             return jsonify(body), WAIT_PASSED
         if not body.get("error"):
             body["error"] = f"The run finished with status {final.status} and verdict failed."
@@ -66,7 +67,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
 
 def status_body(run: Run) -> dict:
     """Return the Sentri status body of a run."""
-    return runs.status_payload(run, runs.run_url(current_app, run))
+    return serialize.status_payload(run, serialize.run_url(current_app, run))
 
 
 def _poll() -> tuple[tokens.PolledToken, tokens.PolledRun | None]:

@@ -17,10 +17,10 @@ from .. import ssrf
 from ..crawl.settings import CrawlFields, CrawlSettings, GenerationDials, clamped, settings_from
 from ..github.state import initial_state
 from ..models import TestCase
+from ..policies import regression
+from ..policies.selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 from ..validation import Flag, Variables, WebUrl, one_of, parse, problem, rule
 from ..worker.browsers import ENGINES, engine_unavailable
-from . import regression
-from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 
 MAX_PARALLEL_WORKERS = 10
 MAX_RETRIES = 3

@@ -2,7 +2,7 @@
 
 Every few seconds each process's heartbeat calls fire_due(now): a plain read finds the enabled schedules
 whose next time has come, and each is fired by a claim on its row, the discipline test rows follow
-(runs/claims.py): a conditional UPDATE on the next time that was read (`next_run_at = :seen`) moves it to
+(queue/claims.py): a conditional UPDATE on the next time that was read (`next_run_at = :seen`) moves it to
 the first time after `now`. Only one transaction can make that change; the others find it made and do
 nothing. The claim is made inside the transaction that creates the run (lifecycle.start's
 `in_transaction`), so the run exists exactly when the occurrence is claimed: a process dying in between

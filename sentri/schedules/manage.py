@@ -15,7 +15,8 @@ from ..database import write
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..models import Project, Run, User, get_or_404, isoformat, utcnow
-from ..runs import lifecycle, selection
+from ..policies import selection
+from ..queue import lifecycle
 from ..runs.options import parse_options
 from ..users import require_admin
 from ..validation import Body, Flag, Name, problem

@@ -8,8 +8,8 @@ from sqlalchemy import and_, case, false, func, not_, select, true
 
 from ..extensions import db
 from ..models import Result, Run, TestCase
+from ..policies import quarantine
 from ..review.models import Baseline, HealProposal
-from ..runs import quarantine
 from .failures import explain
 
 # What the filter offers, in the order a person triages: each kind of result and the rows it is.

@@ -4,8 +4,8 @@ gate or budget said no, which page got slower; or why it passed."""
 from __future__ import annotations
 
 from ..models import Run
-from ..runs import shown_verdict, verdict
-from .metrics import METRIC_LABELS, format_metric
+from ..reports.serialize import shown_verdict, verdict
+from .figures import METRIC_LABELS, format_metric
 
 TITLES = {"passed": "Passed", "failed": "Failed", "pending": "Running", "aborted": "Aborted"}
 

@@ -20,10 +20,10 @@ from playwright.async_api import Error as PlaywrightError
 
 from ..artifacts import keep_files
 from ..crawl.visit import page_seconds
-from ..runs import claims, crawls, lifecycle
-from ..runs.claims import Claim
-from ..runs.crawls import CrawlClaim
-from ..runs.outcome import Outcome, attempt
+from ..queue import claims, crawls, lifecycle
+from ..queue.claims import Claim
+from ..queue.crawls import CrawlClaim
+from ..queue.outcome import Outcome, attempt
 from ..states import ResultStatus
 from . import crawling, vitals_probe
 from .browser_set import WorkerBrowsers

@@ -1,5 +1,5 @@
 """The run engine of one Sentri process: SENTRI_MAX_BROWSERS browser worker threads that claim tests from
-the database (runs/lifecycle.py), and a heartbeat thread that keeps their claims alive and everyone honest.
+the database (queue/lifecycle.py), and a heartbeat thread that keeps their claims alive and everyone honest.
 
 The database holds every run; this process holds only what cannot live there: threads, event loops,
 warm browsers and the handles to cancel a running test. Any number of processes may serve one
@@ -9,7 +9,7 @@ Idle workers sleep until there may be work: a run started here wakes them (wake(
 does work any process makes claimable, by a NOTIFY this process LISTENs for (listener.py), and they look
 on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On SQLite (one process), or
 while the listener is not connected, the process looks every IDLE_POLL_SECONDS. A worker that finishes a
-test may leave the run's next one to another process with a free slot (runs/spread.py).
+test may leave the run's next one to another process with a free slot (queue/spread.py).
 
 The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
 live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
@@ -29,9 +29,9 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from ..models import utcnow
-from ..runs import claims, crawls, recovery, spread
-from ..runs.claims import Claim
-from ..runs.crawls import CrawlClaim
+from ..queue import claims, crawls, recovery, spread
+from ..queue.claims import Claim
+from ..queue.crawls import CrawlClaim
 from ..runtime import runtime
 from ..schedules import firing
 from . import nodes, slots
@@ -233,7 +233,7 @@ class RunEngine:
 
     def leave_next(self, run_id: int) -> bool:
         """After a worker finished a test of `run_id`: when another process should take the run's next test
-        (runs/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
+        (queue/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
         if self.listener is None or not self._peers:  # nobody else is notified, or nobody else is there
             return False
         with self.app.app_context():

@@ -15,7 +15,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from .. import origins, vault
 from ..models import utcnow
-from ..runs.outcome import Attempt, Outcome, attempt
+from ..queue.outcome import Attempt, Outcome, attempt
 from ..states import ResultStatus
 from . import sampling, vitals_probe
 from .guard import HostCache, carries_secret, guard_context, guarded_context

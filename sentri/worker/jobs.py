@@ -18,8 +18,8 @@ from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
 from ..models import Project, Run, TestCase
+from ..queue.claims import Claim
 from ..review import recording
-from ..runs.claims import Claim
 from ..stores import artifact_store
 from ..vault import SecretUnreadable
 from .executor import TestJob

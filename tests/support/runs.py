@@ -5,7 +5,8 @@ from __future__ import annotations
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Result, Run, utcnow
-from sentri.runs import RunOptions, lifecycle
+from sentri.queue import lifecycle
+from sentri.runs.options import RunOptions
 
 
 def recorded_run(project: Project, results: list[dict], *, status: str = "completed",

@@ -21,7 +21,7 @@ from sentri.extensions import db
 from sentri.models import TestCase, utcnow
 from sentri.review import recording
 from sentri.review.models import Baseline
-from sentri.runs import RunOptions
+from sentri.runs.options import RunOptions
 from sentri.stores import artifact_store
 from sentri.visual import store
 from tests.support.runs import recorded_run

@@ -25,13 +25,13 @@ from ..database import write
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import Project, Run, User, get_or_404, utcnow
+from ..runs.options import DEVICES
 from ..states import RunStatus
 from ..timestamps import isoformat
 from ..users import require_admin
 from ..validation import Body, one_of, parse, text
 from ..worker.browsers import ENGINES
 from . import regression
-from .options import DEVICES
 
 BATCH = 100
 MAX_SCANNED = 1_000

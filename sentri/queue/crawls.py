@@ -27,9 +27,9 @@ from ..database import write
 from ..errors import Conflict
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, get_or_404, utcnow
+from ..runs.options import RunOptions
 from ..states import CrawlStatus, ResultStatus, RunStatus
 from . import lifecycle, notices
-from .options import RunOptions
 
 log = logging.getLogger(__name__)
 MAX_CLAIMS = 2  # a crawl lost with its worker is run again once, then failed

@@ -42,21 +42,12 @@ from ..models import (
     get_or_404,
     utcnow,
 )
+from ..policies import gates, history, planner, quarantine, regression, selection, vitals, vitals_baseline
+from ..reports.serialize import verdict_of
+from ..runs.options import RunOptions
+from ..runtime import hooks
 from ..states import CrawlStatus, ResultStatus, RunStatus
-from . import (
-    gates,
-    history,
-    hooks,
-    notices,
-    planner,
-    quarantine,
-    regression,
-    selection,
-    vitals,
-    vitals_baseline,
-)
-from .options import RunOptions
-from .serialize import verdict_of
+from . import notices
 
 log = logging.getLogger(__name__)
 

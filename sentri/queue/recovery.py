@@ -21,9 +21,9 @@ from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..notify import outbox
+from ..runtime.hooks import STALE_SECONDS, Hooks
 from ..schedules.models import Schedule
 from . import claims, crawls, lifecycle
-from .hooks import STALE_SECONDS, Hooks
 
 
 def _due_query():

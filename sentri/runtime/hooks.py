@@ -29,9 +29,9 @@ from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
 from ..notify.notifier import Notifier
+from ..reports.serialize import verdict
 from ..runtime import runtime
 from .callbacks import CallbackSender
-from .serialize import verdict
 
 log = logging.getLogger(__name__)
 _ENDED = "sentri_ended_runs"
