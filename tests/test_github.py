@@ -24,6 +24,7 @@ from sentri.runtime import runtime
 from tests.conftest import DATABASES, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.support.pages import PASSWORD, Browser
+from tests.support.settings import override
 
 REPO, PR, SHA = "octo/shop", 42, "0123456789abcdef0123456789abcdef01234567"
 GOOD, WEAK = "ghp_good" + "G" * 32, "ghs_weak" + "W" * 32
@@ -546,7 +547,7 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
 
     import yaml
 
-    app.config["SENTRI_GITHUB_API_URL"] = fake.url
+    override(app, SENTRI_GITHUB_API_URL=fake.url)
     base = live_server
     project_id, token = _project(app, site, {"home": OK})
     with app.app_context():

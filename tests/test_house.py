@@ -141,6 +141,15 @@ def test_services_are_reached_through_the_runtime_not_by_a_string_key():
     assert not found, found
 
 
+def test_settings_are_read_through_the_typed_object():
+    """Parsed once at start (settings.py): no code reads a SENTRI_* key of app.config on its own."""
+    raw = re.compile(r"config(\[|\.get\()['\"](SENTRI_|BROWSER_SERVERS|BROWSER_BLOCKED|ARTIFACT_BUCKET)")
+    allowed = {PACKAGE / "config.py", PACKAGE / "settings.py", PACKAGE / "__init__.py"}
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in PACKAGE.rglob("*.py") if path not in allowed
+             for n, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line)]
+    assert not found, found
+
+
 def test_importing_sentri_starts_no_thread():
     """Threads are started by the runtime (serve, a command that runs work), never by an import."""
     code = "import threading, sentri, app; print(threading.active_count())"

@@ -22,6 +22,7 @@ from sentri.models import Result, Run, utcnow
 from sentri.queue import claims, lifecycle
 from sentri.runtime import runtime
 from tests.conftest import both_databases
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +80,7 @@ def _consistent(body: dict) -> None:
 @both_databases
 def test_a_run_with_every_test_over_budget_completes_at_once_and_never_blocks(app, client, site, sink):
     """`budgetMinutes: 0.01` on a project without a smoke test once deadlocked the whole engine."""
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token, _ = _project(app, site, [OK, OK, OK])
     other_id, other_token, _ = _project(app, site, [OK], name="Other")
     response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),

@@ -17,6 +17,7 @@ from sentri.queue import lifecycle
 from sentri.runs import options as run_options
 from tests.conftest import both_databases
 from tests.support.processes import command_line, descendants
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -251,7 +252,7 @@ def test_runs_beyond_capacity_wait_as_running_phase_queued(app_factory, site):
 
 
 def test_abort_stops_the_running_test_and_skips_the_queued_ones(app, client, site, admin_headers, sink):
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _project(app, site, [SLOW, OK, OK])
     run = _trigger(client, project_id, token, {"callbackUrl": sink.url}).get_json()
     deadline = time.monotonic() + 20
@@ -271,7 +272,7 @@ def test_abort_stops_the_running_test_and_skips_the_queued_ones(app, client, sit
 
 
 def test_the_callback_carries_the_seed_payload(app, client, site, sink):
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _project(app, site, [OK])
     run = _trigger(client, project_id, token, {"callbackUrl": sink.url}).get_json()
     _wait(client, run["statusUrl"], token)

@@ -16,6 +16,7 @@ from sentri.models import Project, Run
 from sentri.queue import lifecycle
 from tests.support.pages import PASSWORD, Browser
 from tests.support.runs import recorded_run
+from tests.support.settings import override
 from tests.support.shared import recorder_export
 
 XSS = "<script>alert(1)</script>"
@@ -390,7 +391,7 @@ def test_ci_snippets_use_the_public_url_and_a_jq_check_that_fails_on_false(app, 
     assert "${{ secrets.SENTRI_TOKEN }}" in html and "$SENTRI_TOKEN" in html
     assert "if . == null then &#34;null&#34; else tostring end" in html
     assert "// &#34;null&#34;" not in html
-    app.config["SENTRI_PUBLIC_URL"] = "https://sentri.example.com"
+    override(app, SENTRI_PUBLIC_URL="https://sentri.example.com")
     assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(f"/projects/{shop}/automation")
 
 
@@ -538,7 +539,7 @@ def test_a_big_run_shows_its_results_a_hundred_at_a_time(app, admin, shop):
 
 
 def test_the_token_cap_is_shown_above_the_form(app, admin, shop):
-    app.config["SENTRI_MAX_TOKENS_PER_PROJECT"] = 1
+    override(app, SENTRI_MAX_TOKENS_PER_PROJECT=1)
     assert admin.post(f"/projects/{shop}/tokens", {"label": "one"}).status_code == 302
     refused = admin.post(f"/projects/{shop}/tokens", {"label": "two"})
     html = refused.get_data(as_text=True)

@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from ..github.reporter import GitHubReporter
+    from ..settings import Settings
     from ..stores.bucket import BucketStore
     from ..stores.folder import FolderStore
     from ..worker.engine import RunEngine
@@ -32,7 +33,7 @@ EXTENSION = "sentri"  # its key in app.extensions, as a Flask extension register
 
 
 class Runtime:
-    def __init__(self, app: Flask, artifacts: ArtifactStore) -> None:
+    def __init__(self, app: Flask, settings: Settings, artifacts: ArtifactStore) -> None:
         # Imported here: the services reach each other through `runtime()`, so importing them above would
         # make this module part of an import cycle; here it stays a leaf that any of them can import.
         from ..github.reporter import GitHubReporter
@@ -41,7 +42,9 @@ class Runtime:
 
         listen()
 
+        self.settings = settings  # parsed once at start (settings.py); replaced whole, never changed
         self.artifacts = artifacts
+        app.extensions[EXTENSION] = self  # the services below read their settings through runtime(app)
         self.engine: RunEngine = RunEngine(app)
         self.hooks: Hooks = Hooks(app)
         self.github: GitHubReporter = GitHubReporter(app)
@@ -65,9 +68,8 @@ class Runtime:
         return abandoned
 
 
-def install(app: Flask, artifacts: ArtifactStore) -> Runtime:
-    made = app.extensions[EXTENSION] = Runtime(app, artifacts)
-    return made
+def install(app: Flask, settings: Settings, artifacts: ArtifactStore) -> Runtime:
+    return Runtime(app, settings, artifacts)
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..config import public_url
@@ -29,6 +28,7 @@ from ..extensions import db
 from ..models import Project, Run, isoformat
 from ..runs.launch import launch
 from ..runs.options import parse_options
+from ..settings import settings
 from . import cron
 from .models import Schedule
 
@@ -80,7 +80,7 @@ def fire(schedule_id: int, seen: datetime, now: datetime) -> int | None:
 
     try:
         options = parse_options(schedule.options or {})
-        options.extra["publicUrl"] = schedule.public_url or public_url(current_app.config)
+        options.extra["publicUrl"] = schedule.public_url or public_url(settings())
         options.extra["schedule"] = {"id": schedule.public_id, "name": schedule.name}
         run = launch(project, options, source="schedule", triggered_by=schedule.public_id, in_transaction=claim)
     except Superseded:

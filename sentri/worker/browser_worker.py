@@ -24,6 +24,7 @@ from ..queue import claims, crawls, lifecycle
 from ..queue.claims import Claim
 from ..queue.crawls import CrawlClaim
 from ..queue.outcome import Outcome, attempt
+from ..settings import settings
 from ..states import ResultStatus
 from . import crawling, vitals_probe
 from .browser_set import WorkerBrowsers
@@ -161,7 +162,7 @@ class BrowserWorker(threading.Thread):
             return
         browser, options = self.spare_like or (self.browsers.local, {})
         if browser is not None and browser.is_connected():
-            self.spare.prepare(browser, self.app.config["BROWSER_BLOCKED_NETWORKS"], options, vitals_probe.arm)
+            self.spare.prepare(browser, settings(self.app).blocked_networks, options, vitals_probe.arm)
 
     def _write(self, function, *args) -> None:
         with self.app.app_context():

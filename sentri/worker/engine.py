@@ -34,6 +34,7 @@ from ..queue.claims import Claim
 from ..queue.crawls import CrawlClaim
 from ..runtime import runtime
 from ..schedules import firing
+from ..settings import settings
 from . import nodes, slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
@@ -61,14 +62,14 @@ class RunEngine:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        servers = app.config.get("BROWSER_SERVERS") or []
+        servers = settings(app).browser_server_list or []
         # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
         self.pool = ServerPool([Endpoint(url, capacity) for url, capacity in servers],
-                               app.config.get("SENTRI_BROWSER_SERVER_CHROMIUM"),
+                               settings(app).browser_server_chromium,
                                secret=app.config["SECRET_KEY"]) if servers else None
-        self.size = self.pool.capacity if self.pool else max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
+        self.size = self.pool.capacity if self.pool else max(1, int(settings(app).max_browsers))
         self.node_id = node_identity()
-        self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
+        self.lease_seconds = float(settings(app).lease_seconds)
         self.jobs = JobBuilder(app)
         self.housekeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-housekeeping")
         # Due schedules start their runs here, off the heartbeat (planning a run may take a while) and apart
@@ -88,7 +89,7 @@ class RunEngine:
         self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
                                      self.wake) if url.get_backend_name() == "postgresql" else None
         # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
-        self.prober = (Prober(self.pool, float(app.config["SENTRI_BROWSER_PROBE_SECONDS"]), self._beat_stop)
+        self.prober = (Prober(self.pool, float(settings(app).browser_probe_seconds), self._beat_stop)
                        if self.pool is not None else None)
 
     # -- life cycle ----------------------------------------------------------------------------------
