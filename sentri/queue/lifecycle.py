@@ -82,8 +82,7 @@ def list_for(project: Project, *, offset: int = 0, limit: int = 50, branch: str 
     where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
     if shown_verdict in ("passed", "failed"):
         # The verdict reads two JSON results: judged here on four columns, not in SQL per dialect.
-        where.append(Run.status == "completed" if shown_verdict == "passed" else Run.status.in_(("completed",
-                                                                                                 "failed")))
+        where.append(Run.status == RunStatus.COMPLETED if shown_verdict == "passed" else Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED)))
         rows = db.session.execute(select(Run.id, Run.status, Run.failed, Run.gate_result, Run.vitals_result)
                                   .where(*where).order_by(Run.id.desc())).all()
         ids = [row.id for row in rows if verdict_of(row.status, row.failed, row.gate_result,
@@ -92,7 +91,7 @@ def list_for(project: Project, *, offset: int = 0, limit: int = 50, branch: str 
         found = {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(shown)))} if shown else {}
         return [found[i] for i in shown], len(ids)
     if shown_verdict == "aborted":
-        where.append(Run.status == "aborted")
+        where.append(Run.status == RunStatus.ABORTED)
     elif shown_verdict == "pending":
         where.append(Run.status.in_(ACTIVE_RUN_STATUSES))
     total = db.session.scalar(select(func.count(Run.id)).where(*where)) or 0

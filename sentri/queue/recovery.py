@@ -23,6 +23,7 @@ from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..notify import outbox
 from ..runtime.hooks import STALE_SECONDS, Hooks
 from ..schedules.models import Schedule
+from ..states import CrawlStatus, ResultStatus
 from . import claims, crawls, lifecycle
 
 
@@ -30,14 +31,14 @@ def _due_query():
     """Whether any recovery is due, and whether any run's end waits for someone to fire it (bind `now`, `cutoff`)."""
     now = bindparam("now")
     active = Run.status.in_(ACTIVE_RUN_STATUSES)
-    expired = exists().where(Result.status == "running", Result.lease_until < now)
+    expired = exists().where(Result.status == ResultStatus.RUNNING, Result.lease_until < now)
     over_budget = exists().where(active, Run.deadline <= now,
-                                 exists().where(Result.run_id == Run.id, Result.status == "queued"))
-    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+                                 exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED))
+    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING))),
                               ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
-    orphaned_crawl = exists().where(Crawl.status == "queued", exists().where(
+    orphaned_crawl = exists().where(Crawl.status == CrawlStatus.QUEUED, exists().where(
         Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)))
-    expired_crawl = exists().where(Crawl.status == "running", Crawl.lease_until < now)
+    expired_crawl = exists().where(Crawl.status == CrawlStatus.RUNNING, Crawl.lease_until < now)
     unfinished = exists().where(Run.notify_state == "ending", Run.finished_at < bindparam("cutoff"))
     stale_end = exists().where(Run.notify_state == "pending", Run.finished_at < bindparam("cutoff"))
     alerts = outbox.anything_due(now)

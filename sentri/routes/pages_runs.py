@@ -14,6 +14,7 @@ from ..models import Result, TestCase
 from ..queue import crawls, lifecycle
 from ..reports import serialize
 from ..review import views
+from ..states import ResultStatus
 from ..ui import people, templates_used, triage, verdict, vitals_table
 from ..ui.failures import explain
 from .pages_common import bp, get_goes_back, login_required
@@ -32,7 +33,7 @@ def _row(run, result: Result, test: TestCase | None, used: tuple[dict, set]) -> 
         retried = explain(first.get("error"), first.get("failingStep")) if first else None
     return {
         "result": result, "test": test, "kind": kind, "retried": retried,
-        "failure": triage.failure(result, test) if result.status == "failed" else None,
+        "failure": triage.failure(result, test) if result.status == ResultStatus.FAILED else None,
         "screenshot": artifact("api_runs.screenshot", result.screenshot),
         "trace": artifact("api_runs.trace", result.trace),
         "trace_name": f"{run.public_id}-test{result.position}-trace.zip",
@@ -58,7 +59,7 @@ def _run_context(run) -> dict:
                                      .order_by(Result.position)))
     used = templates_used.run_values(run.project, run) if any(r.healed for r in shown) else ({}, set())
     skipped = dict(db.session.execute(select(Result.skip_reason, func.count(Result.id))
-                                      .where(Result.run_id == run.id, Result.status == "skipped")
+                                      .where(Result.run_id == run.id, Result.status == ResultStatus.SKIPPED)
                                       .group_by(Result.skip_reason)).all())
     return {
         "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
