@@ -321,7 +321,7 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     from sqlalchemy import update
 
     from sentri.extensions import db
-    from sentri.queue import lifecycle
+    from sentri.queue import ending
     from sentri.timestamps import utcnow
 
     project_id, token = _project(gh_app, site, {"home": OK})
@@ -331,11 +331,11 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     run_id = Run.key_of(started["runId"])
     _until(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"])
     with gh_app.app_context():
-        with write():  # what lifecycle.end writes: the end is taken, the run still reads as active
+        with write():  # what ending.end writes: the end is taken, the run still reads as active
             db.session.execute(update(Run).where(Run.id == run_id).values(finished_at=utcnow(), notify_state="ending"))
         reporter.catch_up({runtime(gh_app).engine.node_id})
         _until(lambda: run_id not in reporter._finishing)
-        assert lifecycle.finish(run_id)
+        assert ending.finish(run_id)
     _until(lambda: _github_state(gh_app, run_id) != "pending")
     assert _github_state(gh_app, run_id) == "posted"
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]

@@ -19,7 +19,7 @@ from sentri import projects, runs, testcases, tokens
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
-from sentri.queue import claims, lifecycle
+from sentri.queue import claims, lifecycle, records
 from sentri.runtime import runtime
 from tests.conftest import both_databases
 from tests.support.settings import override
@@ -177,12 +177,12 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
         assert hung.run_id == run.id
         lifecycle.abort(run)
         assert lifecycle.get(run.public_id).status == "running"  # its hung test still holds it
-        assert claims.recover() == [run.id]
+        assert records.recover() == [run.id]
         ended = lifecycle.get(run.public_id)
         assert (ended.status, ended.skipped) == ("aborted", 2) and ended.notify_state in ("pending", "sent")
     caplog.set_level(logging.WARNING, logger="sentri.runs")
     with app.app_context():
-        assert not claims.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
+        assert not records.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
         counted = lifecycle.get(run.public_id)
         assert (counted.status, counted.passed, counted.skipped) == ("aborted", 0, 2)
     assert any("dropped" in record.getMessage() for record in caplog.records)

@@ -1,7 +1,7 @@
 """The regression gate's baseline is one a team controls (issue 28, findings 2 and 3): runs the gate found a
 regression in stay out of later baselines, a person pins and unpins it, no run is judged against fewer than
 minBaselineRuns runs, and only runs on the same browser and device count. Runs are written straight to the
-database (tests/support/runs.py) and judged the one way runs are (lifecycle.end)."""
+database (tests/support/runs.py) and judged the one way runs are (ending.end)."""
 
 from __future__ import annotations
 

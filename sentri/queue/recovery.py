@@ -1,7 +1,7 @@
 """What every process does every few seconds for the processes that died or stalled (the heartbeat): recover
 the tests and crawls whose lease ran out, skip the tests of runs past their budget, end runs left with
-nothing to do (claims.recover, crawls.recover), finish the runs whose end a dead process took
-(lifecycle.finish_stale), fire the ends nobody took (hooks.take_stale), send the alerts that are due
+nothing to do (records.recover, crawl_ends.recover), finish the runs whose end a dead process took
+(ending.finish_stale), fire the ends nobody took (hooks.take_stale), send the alerts that are due
 (notify/outbox.py) and start the schedules that are (schedules/firing.py).
 
 Almost always there is nothing to do, and asking each part separately was eight reads (and their commits) every
@@ -24,7 +24,7 @@ from ..notify import outbox
 from ..runtime.hooks import STALE_SECONDS, Hooks
 from ..schedules.models import Schedule
 from ..states import CrawlStatus, ResultStatus
-from . import claims, crawls, lifecycle
+from . import crawl_ends, ending, records
 
 
 def _due_query():
@@ -58,7 +58,7 @@ def recover(hooks: Hooks, *, schedules_due: Callable[[], None] | None = None) ->
     cutoff = now - timedelta(seconds=STALE_SECONDS)
     recovering, stale, alerts, schedules = db.session.execute(_DUE, {"now": now, "cutoff": cutoff}).one()
     db.session.commit()  # end the read snapshot at once
-    touched = claims.recover() + crawls.recover() + lifecycle.finish_stale(cutoff) if recovering else []
+    touched = records.recover() + crawl_ends.recover() + ending.finish_stale(cutoff) if recovering else []
     if stale:
         hooks.take_stale()
     if alerts:

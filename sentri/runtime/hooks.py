@@ -1,7 +1,7 @@
 """What follows a run's end, exactly once per run and outside every lock: the callback, the GitHub
 report, the notification channels' alerts, waking `wait: true` requests.
 
-`lifecycle.finish()` sets the run's `notify_state` to 'pending' in the transaction that commits its end
+`ending.finish()` sets the run's `notify_state` to 'pending' in the transaction that commits its end
 and notes the run on the session. When that transaction commits, the process that ended it wakes its own waiting
 requests at once and hands the run to its hook thread, which *takes* the pending state (a conditional
 UPDATE to 'sent': one process wins) and fires the callback and the GitHub report; the same transaction

@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..policies import vitals
-from ..queue.lifecycle import vitals_pages
+from ..queue.ending import vitals_pages
 from .figures import METRICS, format_metric
 
 

@@ -20,7 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from ..artifacts import keep_files
 from ..crawl.visit import page_seconds
-from ..queue import claims, crawls, lifecycle
+from ..queue import crawl_ends, crawls, lifecycle, records
 from ..queue.claims import Claim
 from ..queue.crawls import CrawlClaim
 from ..queue.outcome import Outcome, attempt
@@ -130,9 +130,9 @@ class BrowserWorker(threading.Thread):
             except Exception:  # a worker thread must outlive any one test: never strand a run
                 log.exception("worker %s failed around %s", self.name, claim)
                 if isinstance(claim, CrawlClaim):
-                    self._write(crawls.fail, claim, "an internal error stopped its worker")
+                    self._write(crawl_ends.fail, claim, "an internal error stopped its worker")
                 else:
-                    self._write(partial(claims.release, lost=True), claim, "an internal error stopped its worker")
+                    self._write(partial(records.release, lost=True), claim, "an internal error stopped its worker")
             finally:
                 self._return_slot()  # still held when the test never ran (its run unusable, its test deleted)
                 with self._lock:
@@ -187,10 +187,10 @@ class BrowserWorker(threading.Thread):
                 job = self.engine.jobs.build(claim)
             except RunUnusable as exc:
                 lifecycle.fail(claim.run_id, str(exc))
-                claims.record_stopped(claim)
+                records.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                claims.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
+                records.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
         lost, self.lost = self.lost, None
@@ -209,11 +209,11 @@ class BrowserWorker(threading.Thread):
         with self.app.app_context():
             if result is not None:
                 keep_files(self.app, result)  # into the artifact store (a bucket: uploaded), by key
-                claims.record(claim, result)
+                records.record(claim, result)
             elif reason == "shutdown":
-                claims.release(claim)  # handed back: another process (or the next start) runs it
+                records.release(claim)  # handed back: another process (or the next start) runs it
             elif reason == "stop" or reason is None:
-                claims.record_stopped(claim)
+                records.record_stopped(claim)
             # "lost": the row is no longer ours; whatever we had is dropped
 
     def _run_crawl(self, claim: CrawlClaim) -> None:
@@ -224,7 +224,7 @@ class BrowserWorker(threading.Thread):
             try:
                 plan = crawling.build_plan(self.app, claim.crawl_id)
             except crawling.CrawlUnusable as exc:
-                crawls.fail(claim, str(exc))
+                crawl_ends.fail(claim, str(exc))
                 return
         outcome = None
         self.alive_at = time.monotonic()
@@ -238,7 +238,7 @@ class BrowserWorker(threading.Thread):
             except Exception as exc:
                 message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
                 stopping = self.engine.stopping_within(STOP_SIGNAL_SECONDS)  # our stop took Playwright down
-                self._write(crawls.release if stopping else partial(crawls.fail, error=message), claim)
+                self._write(crawl_ends.release if stopping else partial(crawl_ends.fail, error=message), claim)
                 return
             progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
             task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
@@ -257,14 +257,14 @@ class BrowserWorker(threading.Thread):
                             self._cancel_reason = self._cancel_reason or "shutdown"
                     else:
                         self.loop.run_until_complete(self.browsers.forget(plan.browser))
-                        self._write(crawls.fail, claim, "the browser was lost during the crawl (it crashed, or its "
+                        self._write(crawl_ends.fail, claim, "the browser was lost during the crawl (it crashed, or its "
                                     "browser server went away); crawl again")
                         return
             except asyncio.CancelledError:
                 outcome = None
             except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
                 log.exception("CRL-%s crashed", claim.crawl_id)
-                self._write(crawls.fail, claim, self._shown(f"internal error: {exc}")[:1000])
+                self._write(crawl_ends.fail, claim, self._shown(f"internal error: {exc}")[:1000])
                 return
         finally:
             self.due = math.inf
@@ -276,14 +276,14 @@ class BrowserWorker(threading.Thread):
             reason = self._cancel_reason
         if reason == "overdue":
             self.loop.run_until_complete(self.browsers.forget(plan.browser))
-            self._write(crawls.fail, claim, "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
+            self._write(crawl_ends.fail, claim, "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
                         "budgetMinutes) and every page's own; Sentri gave it up")
         elif reason is None and outcome is not None:
-            self._write(crawls.finish, claim, outcome)
+            self._write(crawl_ends.finish, claim, outcome)
         elif reason == "shutdown":
-            self._write(crawls.release, claim)
+            self._write(crawl_ends.release, claim)
         else:  # stopped, or lost: a crawl still ours whose run ended is closed as aborted, else left alone
-            self._write(crawls.stopped, claim)
+            self._write(crawl_ends.stopped, claim)
 
     def _execute(self, job: TestJob) -> Outcome | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
@@ -351,12 +351,12 @@ class BrowserWorker(threading.Thread):
         where = self.browsers.used_endpoint
         with self.app.app_context():
             if self.engine.stopping_within(STOP_SIGNAL_SECONDS):
-                claims.release(claim, attempts=lost.attempts)
+                records.release(claim, attempts=lost.attempts)
                 return
             reason = self._shown(str(lost))
             log.warning("RUN-%s test %s: the browser was lost under it (%s: %s); it runs again", claim.run_id,
                         claim.position, where or "local", reason)
-            claims.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
+            records.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
                            lost=True, attempts=lost.attempts, where=where)
 
     def _internal_error(self, job: TestJob, exc: Exception) -> Outcome:
