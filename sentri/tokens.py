@@ -18,7 +18,8 @@ from . import bearer
 from .database import write
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
-from .models import ACTIVE_RUN_STATUSES, Project, Run, TriggerToken, User, get_or_404, isoformat, utcnow
+from .models import ACTIVE_RUN_STATUSES, Project, Run, TriggerToken, User, isoformat, utcnow
+from .public_ids import get_or_404
 from .settings import settings
 from .users import require_admin
 from .validation import Body, problem, rule, text

@@ -15,7 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import write
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .extensions import db
-from .models import ROLES, User, get_or_404, isoformat
+from .models import ROLES, User, isoformat
+from .public_ids import get_or_404
 from .settings import settings
 from .validation import Body, one_of, problem
 

@@ -19,7 +19,8 @@ from .. import ssrf, vault
 from ..database import write
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Project, User, get_or_404, isoformat, utcnow
+from ..models import Project, User, isoformat, utcnow
+from ..public_ids import get_or_404
 from ..runs.options import callback_allowlist
 from ..settings import settings
 from ..users import require_admin

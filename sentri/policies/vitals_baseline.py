@@ -24,7 +24,8 @@ from sqlalchemy import or_, select
 from ..database import write
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..models import Project, Run, User, get_or_404, utcnow
+from ..models import Project, Run, User, utcnow
+from ..public_ids import get_or_404
 from ..runs.options import DEVICES
 from ..states import RunStatus
 from ..timestamps import isoformat

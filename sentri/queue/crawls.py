@@ -21,7 +21,8 @@ from ..crawl.settings import CrawlRequest, CrawlSettings, settings_from
 from ..database import write
 from ..errors import Conflict
 from ..extensions import db
-from ..models import ACTIVE_RUN_STATUSES, Project, Run, get_or_404, utcnow
+from ..models import ACTIVE_RUN_STATUSES, Project, Run, utcnow
+from ..public_ids import get_or_404
 from ..runs.options import RunOptions
 from ..states import CrawlStatus, RunStatus
 from . import lifecycle, notices

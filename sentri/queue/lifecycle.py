@@ -29,17 +29,9 @@ from ..crawl.models import Crawl
 from ..database import write
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import (
-    ACTIVE_RUN_STATUSES,
-    Project,
-    Result,
-    Run,
-    TestCase,
-    TriggerToken,
-    get_or_404,
-    utcnow,
-)
+from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, TriggerToken, utcnow
 from ..policies import history, planner, quarantine, regression, selection
+from ..public_ids import get_or_404
 from ..reports.serialize import verdict_of
 from ..runs.options import RunOptions
 from ..states import CrawlStatus, ResultStatus, RunStatus

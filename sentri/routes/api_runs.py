@@ -8,7 +8,8 @@ from .. import bearer, projects, tokens
 from ..auth import authenticate_request, user_required
 from ..errors import NotFound, Unavailable
 from ..extensions import csrf, db
-from ..models import MAX_KEY, Result
+from ..models import Result
+from ..public_ids import MAX_KEY
 from ..queue import lifecycle
 from ..reports import junit, serialize
 from ..stores import StoreError, artifact_store

@@ -23,7 +23,7 @@ from ..review import recording
 from ..settings import settings
 from ..stores import artifact_store
 from ..vault import SecretUnreadable
-from .executor import TestJob
+from .job_spec import TestJob
 
 CACHED_RUNS = 32
 
