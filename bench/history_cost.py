@@ -11,7 +11,7 @@ this process and without a browser:
 
 - trigger: lifecycle.start, what POST /trigger does once the request is parsed (selection, the planner's
   history, the rows), committed;
-- run end: the run's rows recorded as passed, then the transaction that ends it (lifecycle.end: gates,
+- run end: the run's rows recorded as passed, then the transaction that ends it (ending.end: gates,
   budgets, the regression gate, flaky scores, quarantine), committed.
 
 The two histories take turns, so that both see the same machine. Prints the median of each for the short
@@ -42,7 +42,8 @@ from sentri import create_app, projects, testcases
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Result, Run, utcnow
-from sentri.runs import RunOptions, lifecycle
+from sentri.queue import ending, lifecycle
+from sentri.runs.options import RunOptions
 from sentri.runtime import runtime
 from tests.conftest import TEST_CONFIG
 
@@ -134,7 +135,7 @@ def _one_run(project) -> tuple[tuple[float, float], tuple[float, float]]:
     db.session.expire_all()
     started = _clocks()
     with write():
-        lifecycle.end(run_id)
+        ending.end(run_id)
     return triggered, _since(started)
 
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentri import create_app
 from sentri.database import write
-from sentri.runs import notices
+from sentri.queue import notices
 from sentri.runtime import runtime
 from tests.support import SentriProcess
 from tests.support.processes import cpu_seconds

@@ -26,7 +26,7 @@ from playwright.async_api import async_playwright, expect
 
 from sentri import create_app, origins, projects, testcases
 from sentri.models import utcnow
-from sentri.runs import claims
+from sentri.queue import claims, records
 from sentri.runs.launch import launch
 from sentri.runs.options import parse_options
 from sentri.runtime import runtime
@@ -158,7 +158,7 @@ def database_ms_per_test(n_tests: int = 100, database_url: str | None = None) ->
             with app.app_context():
                 builder.build(claim)
             with app.app_context():
-                claims.record(claim, {**outcome, "started_at": utcnow(), "finished_at": utcnow()})
+                records.record(claim, {**outcome, "started_at": utcnow(), "finished_at": utcnow()})
             times.append(time.perf_counter() - started)
         runtime(app).hooks.shutdown(5)
         engine.shutdown(0)

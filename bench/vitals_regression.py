@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentri.runs import regression
+from sentri.policies import regression
 from tests.support import FixtureSite, SentriProcess, write_tests
 
 RULE = {"maxIncreasePct": 10, "minIncreaseMs": 100}

@@ -44,9 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment(os.environ))
     if test_config:
         app.config.from_mapping(test_config)
-    config_module.derive(app.config, app.instance_path)
+    settings = config_module.derive(app.config, app.instance_path)
 
-    proxies = app.config["SENTRI_TRUSTED_PROXIES"]
+    proxies = settings.trusted_proxies
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
@@ -56,14 +56,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     csrf.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.config["SENTRI_SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, settings.sqlite_busy_timeout_ms)
 
     try:
-        artifacts = open_store(app.config, app.instance_path)
+        artifacts = open_store(settings, app.instance_path)
     except OSError as exc:  # a bucket whose AWS_* settings boto3 cannot use
-        raise config_module.ConfigError(f"SENTRI_ARTIFACT_URL={app.config['SENTRI_ARTIFACT_URL']}: {exc}") from None
+        raise config_module.ConfigError(f"SENTRI_ARTIFACT_URL={settings.artifact_url}: {exc}") from None
     # Made with the app and started by `serve` (runtime.start): no thread runs until then.
-    install_runtime(app, artifacts)
+    install_runtime(app, settings, artifacts)
 
     register_error_handlers(app)
     register_blueprints(app)
@@ -71,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_cli(app)
 
     # Only a server that says it is reached over https may tell browsers to insist on it.
-    hsts = (app.config.get("SENTRI_PUBLIC_URL") or "").lower().startswith("https://")
+    hsts = (settings.public_url or "").lower().startswith("https://")
 
     @app.after_request
     def _security_headers(response):

@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from .database import write
 from .extensions import db
 from .models import Result, Run, utcnow
+from .settings import settings
 from .stores import artifact_store
 from .visual.prune import prune_pictures
 
@@ -75,7 +76,7 @@ def remove_run_files(app: Flask, keys: list[str], run_public_ids: list[str]) -> 
 
 def prune(app: Flask) -> int:
     """Delete the artifacts of runs that finished more than the retention ago; return how many files."""
-    cutoff = utcnow() - timedelta(days=app.config["SENTRI_ARTIFACT_RETENTION_DAYS"])
+    cutoff = utcnow() - timedelta(days=settings(app).artifact_retention_days)
     store = artifact_store(app)
     removed = 0
     with app.app_context():

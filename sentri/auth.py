@@ -13,6 +13,7 @@ from . import bearer
 from .errors import Forbidden, Unauthorized
 from .extensions import csrf, db
 from .models import User, isoformat, utcnow
+from .settings import settings
 
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "sentri-api"
@@ -25,7 +26,7 @@ VERSION_CLAIM = "cv"
 def issue_jwt(user: User) -> tuple[str, str]:
     """Return a signed API token for the user and its expiry (ISO 8601)."""
     now = utcnow()
-    expires = now + timedelta(hours=current_app.config["SENTRI_JWT_TTL_HOURS"])
+    expires = now + timedelta(hours=settings().jwt_ttl_hours)
     claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires,
               VERSION_CLAIM: user.credentials_version}
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=JWT_ALGORITHM), isoformat(expires)

@@ -13,6 +13,7 @@ from . import projects, testcases, users
 from .database import write
 from .extensions import db
 from .models import Project
+from .settings import settings
 
 DEMO_ADMIN_EMAIL = "admin@sentri.internal"
 
@@ -58,12 +59,12 @@ class FirstRun:
 
 def demo_base_url(app: Flask) -> str:
     """Return where this server's demo site is reachable from its own browser workers."""
-    host = app.config["SENTRI_HOST"]
+    host = settings(app).host
     if host in ("", "0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{app.config['SENTRI_PORT']}/demo"
+    return f"http://{host}:{settings(app).port}/demo"
 
 
 def first_run(app: Flask) -> FirstRun | None:
@@ -73,7 +74,7 @@ def first_run(app: Flask) -> FirstRun | None:
     password = secrets.token_urlsafe(12)
     admin = users.create_user(DEMO_ADMIN_EMAIL, password, role="admin")
     demo_id = None
-    if app.config["SENTRI_DEMO"]:
+    if settings(app).demo:
         project = projects.create("Demo shop", demo_base_url(app), is_demo=True)
         testcases.import_file(project, DEMO_TESTS, "demo.yaml", approve=True, actor=admin)
         demo_id = project.public_id

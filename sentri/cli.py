@@ -18,7 +18,7 @@ from .cli_review import review
 from .cli_schedules import schedules as schedules_group
 from .errors import SentriError
 from .models import Project
-from .runs import quarantine
+from .policies import quarantine
 from .validation import parse
 
 users = AppGroup("users", help="Create and list user accounts, and set their passwords.")

@@ -16,8 +16,9 @@ from .crawl.report import serialize
 from .crawl.settings import CrawlRequest
 from .errors import SentriError
 from .extensions import db
-from .runs import crawls
+from .queue import crawls
 from .runtime import runtime
+from .states import CrawlStatus
 from .validation import parse
 
 POLL_SECONDS = 0.5
@@ -68,6 +69,6 @@ def crawl_command(project_id, base_url, max_pages, max_depth, pages, fill_forms,
                f"{len(body['drafts'])} draft(s) in the review queue")
     for page in crawl.pages or []:
         click.echo(f"  {page.get('status') or '---'} {page.get('path') or page.get('url')}")
-    if crawl.status != "completed":
+    if crawl.status != CrawlStatus.COMPLETED:
         raise click.ClickException(f"{crawl.public_id} {crawl.status}: {crawl.error or 'stopped'}\n{crawl.public_id}")
     click.echo(crawl.public_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Executable
 
 from .extensions import db
 
@@ -66,3 +68,9 @@ def after_write(then: Callable[[], None]) -> None:
     """Run `then` once the current write() block has committed, after it has let go of the write lock (a
     rolled back block drops it)."""
     db.session.info.setdefault(_AFTER_WRITE, []).append(then)
+
+
+def changed(statement: Executable) -> int:
+    """Execute an UPDATE or DELETE in the current session and return how many rows it changed."""
+    result = db.session.execute(statement)
+    return cast("CursorResult[Any]", result).rowcount

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from . import vault
 from .database import write
 from .extensions import db
-from .models import Environment, Project, TestDataSet, User, get_or_404, isoformat
+from .models import Environment, Project, TestDataSet, User, isoformat
+from .public_ids import get_or_404
 from .users import require_admin
 from .validation import Body, Name, VariableChanges, Variables, WebUrl
 

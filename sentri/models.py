@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -23,60 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .errors import NotFound
 from .extensions import db
+from .public_ids import PublicIdMixin
 from .states import ResultStatus, RunStatus
 from .timestamps import UTCDateTime, utcnow
 from .timestamps import isoformat as isoformat  # re-exported: the API formats its times with it
-
-# Public ids are "<PREFIX>-<n>" over integer primary keys; AUTOINCREMENT (SQLite) and sequences
-# (PostgreSQL) guarantee a deleted PRJ-3 leaves a gap instead of being reused.
-_ID = re.compile(r"([A-Z]{3})-([1-9][0-9]{0,9})")
-# Integer columns are 32-bit on PostgreSQL: a larger key in a query is an error there, not a miss.
-MAX_KEY = 2**31 - 1
-
-
-def parse_public_id(prefix: str, value: str | None) -> int | None:
-    """Return the integer key of a public id like 'PRJ-3', or None when it is not one of `prefix`."""
-    match = _ID.fullmatch(value or "")
-    if not match or match.group(1) != prefix:
-        return None
-    key = int(match.group(2))
-    return key if key <= MAX_KEY else None
-
-
-class PublicIdMixin:
-    """Give a model its public id form ("PRJ-3") from ID_PREFIX, and its name in messages from NOUN."""
-
-    ID_PREFIX = ""
-    NOUN = ""
-    id: Mapped[int]
-
-    @property
-    def public_id(self) -> str:
-        return f"{self.ID_PREFIX}-{self.id}"
-
-    @classmethod
-    def format_id(cls, key: int | None) -> str | None:
-        """The public id of a key of this model ("TST-7"), None for None (a deleted test's results)."""
-        return None if key is None else f"{cls.ID_PREFIX}-{key}"
-
-    @classmethod
-    def key_of(cls, public_id: object) -> int | None:
-        """The key a public id of this model names, or None when it is not one."""
-        return parse_public_id(cls.ID_PREFIX, public_id if isinstance(public_id, str) else None)
-
-
-def get_or_404(model, public_id: object, *, project: Project | None = None):
-    """Return the row a public id names, or raise a 404 naming it; with `project`, another project's row
-    is as unknown as a missing one."""
-    key = model.key_of(public_id)
-    item = db.session.get(model, key) if key else None
-    if item is None or (project is not None and item.project_id != project.id):
-        where = f" in project {project.public_id}" if project is not None else ""
-        raise NotFound(f"{model.NOUN} {public_id} not found{where}.")
-    return item
-
 
 _AUTOINCREMENT = {"sqlite_autoincrement": True}
 
@@ -128,7 +78,7 @@ class Project(PublicIdMixin, db.Model):
     # Origins beyond the base URLs that a trigger's baseUrl may name and secrets may be typed into:
     # exact ("https://staging.example.com") or host globs ("https://pr-*.preview.example.com").
     allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
-    # Web Vitals over history (runs/regression.py): samples per page load, the baseline branch and the
+    # Web Vitals over history (policies/regression.py): samples per page load, the baseline branch and the
     # regression gate ({metric: {maxIncreasePct, minIncreaseMs}, alpha, baselineRuns, mode, ...}).
     vitals_regression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When tests enter quarantine on their own and when leaving it is suggested (quarantine.py).
@@ -349,7 +299,7 @@ class Result(db.Model):
         UniqueConstraint("run_id", "position"),
         Index("ix_results_run_status", "run_id", "status"),
         Index("ix_results_status_lease", "status", "lease_until"),
-        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (runs/history.py)
+        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (policies/history.py)
         _AUTOINCREMENT,
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 from .models import ACTIVE_RUN_STATUSES, PENDING_RESULT_STATUSES, TERMINAL_RUN_STATUSES, Result, Run
+from .states import RunStatus
 from .worker import remote
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def run_counts() -> dict[tuple[str, str], int]:
     """Return how many runs are in each (status, verdict) of RUN_SERIES."""
     counts = dict.fromkeys(RUN_SERIES, 0)
     by_status = dict(db.session.execute(select(Run.status, func.count(Run.id)).group_by(Run.status)).all())
-    passed = db.session.scalar(select(func.count(Run.id)).where(Run.status == "completed", _PASSED)) or 0
+    passed = db.session.scalar(select(func.count(Run.id)).where(Run.status == RunStatus.COMPLETED, _PASSED)) or 0
     for status in ACTIVE_RUN_STATUSES:
         counts[(status, "pending")] = by_status.get(status, 0)
     counts[("completed", "passed")] = passed

@@ -21,6 +21,7 @@ from .artifacts import prune
 from .bootstrap import first_run, refresh_demo_url
 from .config import ConfigError, public_url
 from .runtime import runtime
+from .settings import settings
 from .stores import artifact_store
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def prepare(app: Flask) -> None:
     try:
         artifact_store(app).check()  # a bucket that is missing or refused stops the start, not a failure later
     except OSError as exc:
-        raise ConfigError(f"SENTRI_ARTIFACT_URL={app.config['SENTRI_ARTIFACT_URL']}: {exc}") from None
+        raise ConfigError(f"SENTRI_ARTIFACT_URL={settings(app).artifact_url}: {exc}") from None
     with app.app_context():
         upgrade()
         created = first_run(app)
@@ -58,7 +59,7 @@ def prepare(app: Flask) -> None:
     prune(app)
     if created is None:
         return
-    base = public_url(app.config)
+    base = public_url(settings(app))
     lines = [
         "",
         "Sentri is set up. This is shown once; the password is not stored in plaintext anywhere.",
@@ -77,7 +78,7 @@ def stop_engine(app: Flask) -> None:
     """Let this process's running tests finish for SENTRI_SHUTDOWN_GRACE_SECONDS, hand the rest back
     (re-queued: another process, or this one's next start, runs them), and send what is due."""
     # A receiver may take its whole deadline to answer: callbacks too get at most the grace.
-    abandoned = runtime(app).stop(app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
+    abandoned = runtime(app).stop(settings(app).shutdown_grace_seconds)
     if abandoned:
         click.echo(f"Sentri gave up on {abandoned} callback(s) still being sent after the grace.")
 
@@ -112,8 +113,8 @@ def serve(app: Flask) -> None:
     services = runtime(app)
     engine = services.engine
     services.start()
-    host, port = app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]
-    server = create_server(app, host=host, port=port, ident="sentri", threads=app.config["SENTRI_HTTP_THREADS"])
+    host, port = settings(app).host, settings(app).port
+    server = create_server(app, host=host, port=port, ident="sentri", threads=settings(app).http_threads)
     stops: list[str] = []
 
     def _stop(signum, _frame):
@@ -139,7 +140,7 @@ def serve(app: Flask) -> None:
     finally:
         click.echo("Sentri stopping: letting running tests finish...")
         log.info("stopping (%s): running tests have %ss to finish, the rest are handed back",
-                 stops[0] if stops else "exit", app.config["SENTRI_SHUTDOWN_GRACE_SECONDS"])
+                 stops[0] if stops else "exit", settings(app).shutdown_grace_seconds)
         stop_engine(app)
         log.info("stopped")
         click.echo("Sentri stopped.")

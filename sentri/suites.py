@@ -8,7 +8,8 @@ from sqlalchemy import select
 from .database import write
 from .errors import ValidationFailed
 from .extensions import db
-from .models import Project, Suite, TestCase, User, get_or_404, isoformat
+from .models import Project, Suite, TestCase, User, isoformat
+from .public_ids import get_or_404
 from .users import require_admin
 from .validation import Body, Name
 

@@ -8,8 +8,9 @@ from . import testfiles, testformat
 from .database import write
 from .errors import ValidationFailed
 from .extensions import db
-from .models import REVIEW_STATUSES, Project, TestCase, User, get_or_404, isoformat, utcnow
-from .runs import quarantine
+from .models import REVIEW_STATUSES, Project, TestCase, User, isoformat, utcnow
+from .policies import quarantine
+from .public_ids import get_or_404
 from .users import require_admin
 
 EDITABLE_FIELDS = ("name", "tags", "steps", "viewport", "covers")

@@ -11,7 +11,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from flask import current_app
 from pydantic import Field
 from sqlalchemy import and_, bindparam, func, select, update
 
@@ -19,7 +18,9 @@ from . import bearer
 from .database import write
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .extensions import db
-from .models import ACTIVE_RUN_STATUSES, Project, Run, TriggerToken, User, get_or_404, isoformat, utcnow
+from .models import ACTIVE_RUN_STATUSES, Project, Run, TriggerToken, User, isoformat, utcnow
+from .public_ids import get_or_404
+from .settings import settings
 from .users import require_admin
 from .validation import Body, problem, rule, text
 
@@ -88,7 +89,7 @@ def create(
     """Mint a token for the project (label and expiry a NewToken has checked) and return it with its
     plaintext, which is never seen again."""
     require_admin(actor)
-    cap = current_app.config["SENTRI_MAX_TOKENS_PER_PROJECT"]
+    cap = settings().max_tokens_per_project
     plaintext = generate()
     with write():
         count = db.session.scalar(

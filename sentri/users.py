@@ -8,7 +8,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from pydantic import BeforeValidator, Field
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,7 +15,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import write
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .extensions import db
-from .models import ROLES, User, get_or_404, isoformat
+from .models import ROLES, User, isoformat
+from .public_ids import get_or_404
+from .settings import settings
 from .validation import Body, one_of, problem
 
 MIN_PASSWORD_LENGTH = 8
@@ -25,7 +26,7 @@ MAX_PASSWORD_LENGTH = 1024
 
 def _hash(password: str) -> str:
     """Hash a password with SENTRI_PASSWORD_HASH (werkzeug's method string; scrypt unless tests say)."""
-    return generate_password_hash(password, method=current_app.config["SENTRI_PASSWORD_HASH"])
+    return generate_password_hash(password, method=settings().password_hash)
 
 
 @cache
@@ -102,7 +103,7 @@ def authenticate(email: str, password: str) -> User | None:
     """Return the active user with these credentials, or None without saying which part was wrong."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_dummy_hash(current_app.config["SENTRI_PASSWORD_HASH"]), password)
+        check_password_hash(_dummy_hash(settings().password_hash), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context, request
+from flask import has_app_context, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from . import origins
 from .errors import ValidationFailed
+from .settings import settings
 
 M = TypeVar("M", bound=BaseModel)
 # No request needs more; a body nested deeper is refused before any code walks it recursively.
@@ -285,7 +286,7 @@ def check_http_url(value: str, field: str = "baseUrl") -> str:
     if parts.username or parts.password:
         raise ValueError("must not contain a user name or password")
     literal = origins.ip_literal(parts.hostname)
-    networks = current_app.config.get("BROWSER_BLOCKED_NETWORKS", ()) if has_app_context() else ()
+    networks = settings().blocked_networks if has_app_context() else ()
     network = origins.blocked_network(literal, networks) if literal is not None else None
     if network is not None:
         raise ValueError(f"must not point at {literal}: the browser never goes to {network} "

@@ -14,8 +14,7 @@ from sentri.extensions import db
 from sentri.timestamps import utcnow
 from sentri.worker import remote, slots
 from sentri.worker.slots import BrowserSlot
-
-from .conftest import both_databases
+from tests.conftest import both_databases
 
 LEASE = 30.0
 

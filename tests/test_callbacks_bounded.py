@@ -22,8 +22,8 @@ from sentri import projects
 from sentri.extensions import db
 from sentri.models import Run
 from sentri.outbound import post_json
-from sentri.runs import callbacks as notify
-from sentri.runs.callbacks import CallbackSender
+from sentri.runtime import callbacks as notify
+from sentri.runtime.callbacks import CallbackSender
 from sentri.ssrf import Allowlist
 from tests.support import FixtureSite, SentriProcess, StaticSite, TricklingReceiver, http_session, page_test
 
@@ -127,7 +127,7 @@ def finished_run(app_factory):
 
 def test_send_callback_gives_up_on_a_trickling_receiver_and_says_so(finished_run, monkeypatch, caplog):
     monkeypatch.setattr(notify, "CALLBACK_TIMEOUT_SECONDS", DEADLINE)
-    caplog.set_level(logging.INFO, logger="sentri.runs.callbacks")
+    caplog.set_level(logging.INFO, logger="sentri.runtime.callbacks")
     with TricklingReceiver("head") as receiver:
         app, run_id = finished_run(receiver.hook_url())
         call = Outcome(lambda: notify.send_callback(app, run_id))
@@ -140,7 +140,7 @@ def test_send_callback_gives_up_on_a_trickling_receiver_and_says_so(finished_run
 def test_a_callback_answered_with_a_redirect_is_not_delivered(finished_run, caplog):
     """The redirect is not followed (its target is not checked against the SSRF rules), so nobody got the
     run: a 3xx counts as rejected, as any answer outside 2xx."""
-    caplog.set_level(logging.INFO, logger="sentri.runs.callbacks")
+    caplog.set_level(logging.INFO, logger="sentri.runtime.callbacks")
     with StaticSite({}, redirects={"/hook": (302, "http://127.0.0.1:9/elsewhere")}) as receiver:
         app, run_id = finished_run(f"{receiver.url}/hook")
         assert notify.send_callback(app, run_id) is False

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from sentri import projects, runs, testcases, tokens
+from sentri import projects, testcases, tokens
+from sentri.queue import lifecycle
 from sentri.worker import browsers
 
 pytestmark = pytest.mark.browser
@@ -114,7 +115,7 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
     assert full.status_code == 503 and "waiting" in full.get_json()["error"] and full.get_json()["runId"]
     assert client.get("/healthz").status_code == 200
     with app.app_context():
-        runs.abort(runs.get("RUN-1"))
+        lifecycle.abort(lifecycle.get("RUN-1"))
     waiter.join(timeout=30)
     assert held and held[0].status_code == 422
 

@@ -10,6 +10,7 @@ import pytest
 
 from sentri import create_app
 from sentri.config import ConfigError
+from sentri.settings import settings
 
 
 def test_layers_apply_in_order(tmp_path, monkeypatch):
@@ -21,9 +22,9 @@ def test_layers_apply_in_order(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTRI_PUBLIC_URL", "https://sentri.example.com")
     app = create_app({"SENTRI_PUBLIC_URL": "https://override.example.com"})
     assert app.instance_path == str(instance)
-    assert app.config["SENTRI_MAX_BROWSERS"] == 3  # instance file over defaults
-    assert app.config["SENTRI_PORT"] == 7002  # environment over instance file
-    assert app.config["SENTRI_PUBLIC_URL"] == "https://override.example.com"  # test config last
+    assert settings(app).max_browsers == 3  # instance file over defaults
+    assert settings(app).port == 7002  # environment over instance file
+    assert settings(app).public_url == "https://override.example.com"  # test config last
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'sentri.db'}"
 
@@ -32,9 +33,9 @@ def test_defaults(tmp_path, monkeypatch):
     for name in ("SENTRI_PORT", "SENTRI_HOST", "SENTRI_TRIGGER_RATE_LIMIT", "SENTRI_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
-    assert (app.config["SENTRI_HOST"], app.config["SENTRI_PORT"]) == ("127.0.0.1", 8000)
-    assert app.config["SENTRI_TRIGGER_RATE_LIMIT"] == "20 per hour"
-    assert app.config["SENTRI_MAX_TOKENS_PER_PROJECT"] == 10
+    assert (settings(app).host, settings(app).port) == ("127.0.0.1", 8000)
+    assert settings(app).trigger_rate_limit == "20 per hour"
+    assert settings(app).max_tokens_per_project == 10
     assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
@@ -57,7 +58,7 @@ def test_a_malformed_environment_value_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_the_browser_servers_are_checked_every_5_s_unless_set_to_at_least_1(tmp_path, monkeypatch):
-    assert create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)}).config["SENTRI_BROWSER_PROBE_SECONDS"] == 5
+    assert settings(create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})).browser_probe_seconds == 5
     monkeypatch.setenv("SENTRI_BROWSER_PROBE_SECONDS", "0")
     with pytest.raises(RuntimeError, match="SENTRI_BROWSER_PROBE_SECONDS must be .* 1 or more"):
         create_app({"SENTRI_INSTANCE_PATH": str(tmp_path)})
@@ -130,11 +131,39 @@ def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypa
 def test_every_setting_is_documented_and_the_page_is_up_to_date():
     from sentri import config_docs
 
-    missing = [name for name in config_docs.documented() if not config_docs.DOCS.get(name)]
-    assert not missing, f"settings without a sentence in sentri/config_docs.py: {missing}"
-    assert set(config_docs.DOCS) == set(config_docs.documented()), "sentences for settings Sentri does not read"
+    missing = [name for name in config_docs.documented() if not config_docs.DOCS.get(name, "").strip()]
+    assert not missing, f"settings without a sentence (sentri/settings.py): {missing}"
+    # Every variable the code reads on its own is on the page too (AWS_*: boto3's, documented by AWS).
+    root = Path(__file__).resolve().parents[1] / "sentri"
+    read = {name for path in root.rglob("*.py")
+            for name in re.findall(r'environ(?:\.get\(|\[)"([A-Z_]+)"', path.read_text())}
+    assert read - {"AWS_ENDPOINT_URL"} <= set(config_docs.DOCS), read - set(config_docs.DOCS)
     page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
     assert page.read_text() == config_docs.markdown(), "run: python -m sentri.config_docs > docs/configuration.md"
+
+
+def test_the_code_reads_settings_typed_and_parsed_once(tmp_path, monkeypatch):
+    """One typed object: text from the environment and the instance file arrives as the field's type."""
+    (tmp_path / "config.py").write_text('SENTRI_LEASE_SECONDS = "20"\n')
+    monkeypatch.setenv("SENTRI_METRICS", "yes")
+    monkeypatch.setenv("SENTRI_BROWSER_BLOCKED_NETWORKS", "127.0.0.2/32")
+    monkeypatch.setenv("SENTRI_CALLBACK_ALLOWLIST", "ci.internal")
+    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_SECRET_KEY": "k" * 40})
+    made = settings(app)
+    assert (made.lease_seconds, made.metrics, made.port) == (20, True, 8000)
+    assert [str(network) for network in made.blocked_networks] == ["127.0.0.2/32"]
+    assert made.allowlist.allows_host("ci.internal")
+    with pytest.raises(AttributeError):
+        made.port = 1  # type: ignore[misc]  # frozen: what start parsed is what every thread reads
+
+
+def test_the_settings_repr_shows_no_credential(tmp_path):
+    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_SECRET_KEY": "s3cret" * 8,
+                      "SENTRI_SMTP_URL": "smtp://u:pw-s3cret@127.0.0.1:2525", "SENTRI_METRICS_TOKEN": "t0ken-s3cret",
+                      "SENTRI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                      "SENTRI_BROWSER_SERVERS": "ws://u:s3cret@127.0.0.1:9#2"})
+    shown = repr(settings(app))
+    assert "s3cret" not in shown and "lease_seconds=15" in shown
 
 
 @pytest.mark.parametrize(("name", "value", "says"), [

@@ -22,7 +22,7 @@ from sentri.crawl.models import Crawl
 from sentri.crawl.settings import CrawlSettings
 from sentri.crawl.urls import Frontier
 from sentri.extensions import db
-from sentri.runs import crawls
+from sentri.queue import crawl_ends, crawls
 from sentri.timestamps import utcnow
 from tests.conftest import _make_user, both_databases
 from tests.support.async_browser import chromium_on_own_loop
@@ -250,7 +250,7 @@ def test_listing_crawls_reads_no_page_record(app):
         project_id = project.public_id
         for _ in range(3):
             crawls.start(project, CrawlSettings(), base_url=project.base_url, triggered_by="test")
-            crawls.finish(crawls.claim("lister", 60), {"pages": [_page(n, n % 4 == 0) for n in range(40)],
+            crawl_ends.finish(crawls.claim("lister", 60), {"pages": [_page(n, n % 4 == 0) for n in range(40)],
                                                        "skipped": [{"url": f"{B}x", "reason": "trap"}], "notes": ["n"]})
         users.create_user("reader@example.com", PASSWORD, role="member")
         engine = db.engine

@@ -17,13 +17,14 @@ from lxml import etree
 from sqlalchemy import update
 
 from sentri import projects, testcases, tokens, users
+from sentri.crawl.diff import diff
 from sentri.crawl.models import Crawl
 from sentri.crawl.report import site_map
 from sentri.crawl.settings import CrawlSettings
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, TestCase, utcnow
-from sentri.runs import crawls, lifecycle
+from sentri.queue import crawl_ends, crawls, lifecycle
 from sentri.runs.options import parse_options
 from sentri.runtime import runtime
 from sentri.worker.crawling import Throttled
@@ -338,13 +339,13 @@ def test_the_diff_names_pages_added_changed_and_removed_only_on_evidence_by_path
     after = [page(preview, "/", links=["/cart", "/moved", "/new"]),
              page(preview, "/cart", status=500, signature="s4", parent="/"), page(preview, "/new", parent="/"),
              page(preview, "/moved-to", parent="/", requested="/moved")]
-    assert crawls.diff(None, after) == {"first": True, "added": [], "removed": [], "changed": [], "notReached": []}
-    assert crawls.diff(before, after) == {
+    assert diff(None, after) == {"first": True, "added": [], "removed": [], "changed": [], "notReached": []}
+    assert diff(before, after) == {
         "first": False, "added": ["/moved-to", "/new"], "removed": ["/moved", "/old"],
         "changed": [{"path": "/cart", "what": ["status", "structure"]}], "notReached": ["/faq"]}
     # Skipped, a page is still linked: not reached. And without a whole skip list only a redirect is evidence.
-    assert crawls.diff(before, after, [{"url": preview + "/old", "reason": "max_pages"}])["removed"] == ["/moved"]
-    assert crawls.diff(before, after, all_listed=False)["notReached"] == ["/faq", "/old"]
+    assert diff(before, after, [{"url": preview + "/old", "reason": "max_pages"}])["removed"] == ["/moved"]
+    assert diff(before, after, all_listed=False)["notReached"] == ["/faq", "/old"]
 
 
 def _page(path, parent=None, links=(), source="link"):
@@ -368,10 +369,10 @@ def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_
     with app.app_context():
         project = projects.get(project_id)
         crawls.start(project, CrawlSettings(), base_url="http://127.0.0.1:9", triggered_by="USR-1")
-        assert crawls.finish(crawls.claim("node", lease_seconds=30), {"pages": deep, "skipped": [], "notes": []})
+        assert crawl_ends.finish(crawls.claim("node", lease_seconds=30), {"pages": deep, "skipped": [], "notes": []})
         run = lifecycle.start(project, parse_options({"crawl": True, "maxDepth": 0}), source="user",
                               triggered_by="USR-1")
-        assert crawls.finish(crawls.claim("node", lease_seconds=30), shallow)
+        assert crawl_ends.finish(crawls.claim("node", lease_seconds=30), shallow)
         crawl = db.session.query(Crawl).filter_by(run_id=run.id).one()
         crawl_id, run_id = crawl.public_id, run.public_id
         assert crawl.diff["removed"] == []
@@ -413,7 +414,7 @@ def test_a_crawl_lost_twice_fails_with_its_run_and_one_queued_for_an_ended_run_i
         for expected_claims in (1, 2):
             with write():  # the process holding it died: its lease ran out
                 db.session.execute(update(Crawl).values(lease_until=utcnow() - timedelta(seconds=1)))
-            assert crawls.recover() == [run.id]
+            assert crawl_ends.recover() == [run.id]
             if expected_claims == 1:
                 crawl = db.session.query(Crawl).one()
                 assert (crawl.status, crawl.owner) == ("queued", None)  # queued again, once
@@ -425,6 +426,6 @@ def test_a_crawl_lost_twice_fails_with_its_run_and_one_queued_for_an_ended_run_i
         second = lifecycle.start(project, parse_options({"crawl": True}), source="user", triggered_by="USR-1")
         with write():
             db.session.execute(update(Run).where(Run.id == second.id).values(status="failed"))
-        crawls.recover()
+        crawl_ends.recover()
         assert db.session.query(Crawl).filter_by(run_id=second.id).one().status == "aborted"
         assert crawls.claim("any-node", lease_seconds=30) is None

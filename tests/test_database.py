@@ -15,8 +15,7 @@ from sentri import projects
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run, TriggerToken
-
-from .conftest import both_databases
+from tests.conftest import both_databases
 
 
 @both_databases

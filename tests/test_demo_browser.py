@@ -13,6 +13,7 @@ from sentri import projects, testcases
 from sentri.bootstrap import first_run
 from sentri.worker import browsers
 from sentri.worker.steps import StepFailed, resolve_url, run_steps, url_pattern
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +43,7 @@ def test_the_demo_tests_pass_against_the_built_in_demo_site(app_factory):
 
     app = app_factory(SENTRI_DEMO=True)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    app.config["SENTRI_PORT"] = server.effective_port
+    override(app, SENTRI_PORT=server.effective_port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

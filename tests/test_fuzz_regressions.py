@@ -30,7 +30,8 @@ def test_a_page_far_past_the_end_is_a_400_not_a_database_overflow(client, admin_
 def _finished_run(project_id: str) -> str:
     """Store a completed run of the project (no browser needed) and return its id."""
     from sentri.extensions import db
-    from sentri.models import Run, parse_public_id
+    from sentri.models import Run
+    from sentri.public_ids import parse_public_id
 
     run = Run(project_id=parse_public_id("PRJ", project_id), status="completed", trigger_source="token")
     db.session.add(run)

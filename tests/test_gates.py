@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sentri.errors import ValidationFailed
-from sentri.runs.gates import GATE_FIELDS, clean_gates_patch, evaluate_gates, merge
+from sentri.policies.gates import GATE_FIELDS, clean_gates_patch, evaluate_gates, merge
 
 
 def violations(gates, **counts):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sentri import projects, testcases, tokens
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def _run(app, project_id, token, body=None):
 
 
 def test_gates_fail_while_vitals_pass(app, site, sink):
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _setup(
         app, site, {"home": OK, "broken": BROKEN, "home again": OK},
         gates={"minPassRate": 95, "maxFailures": 0}, budgets={"ttfb": 5000, "lcp": 10000},

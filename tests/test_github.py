@@ -24,6 +24,7 @@ from sentri.runtime import runtime
 from tests.conftest import DATABASES, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.support.pages import PASSWORD, Browser
+from tests.support.settings import override
 
 REPO, PR, SHA = "octo/shop", 42, "0123456789abcdef0123456789abcdef01234567"
 GOOD, WEAK = "ghp_good" + "G" * 32, "ghs_weak" + "W" * 32
@@ -320,7 +321,7 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     from sqlalchemy import update
 
     from sentri.extensions import db
-    from sentri.runs import lifecycle
+    from sentri.queue import ending
     from sentri.timestamps import utcnow
 
     project_id, token = _project(gh_app, site, {"home": OK})
@@ -330,11 +331,11 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     run_id = Run.key_of(started["runId"])
     _until(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"])
     with gh_app.app_context():
-        with write():  # what lifecycle.end writes: the end is taken, the run still reads as active
+        with write():  # what ending.end writes: the end is taken, the run still reads as active
             db.session.execute(update(Run).where(Run.id == run_id).values(finished_at=utcnow(), notify_state="ending"))
         reporter.catch_up({runtime(gh_app).engine.node_id})
         _until(lambda: run_id not in reporter._finishing)
-        assert lifecycle.finish(run_id)
+        assert ending.finish(run_id)
     _until(lambda: _github_state(gh_app, run_id) != "pending")
     assert _github_state(gh_app, run_id) == "posted"
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
@@ -546,7 +547,7 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
 
     import yaml
 
-    app.config["SENTRI_GITHUB_API_URL"] = fake.url
+    override(app, SENTRI_GITHUB_API_URL=fake.url)
     base = live_server
     project_id, token = _project(app, site, {"home": OK})
     with app.app_context():

@@ -12,7 +12,14 @@ from playwright.async_api import expect
 
 from sentri.review.heal_rules import Rules, rules_for
 from sentri.review.hints import MAX_HINT_CHARS
-from sentri.worker.healing import HealRefused, candidates, describe, heal, heal_allowed, is_locator_failure
+from sentri.worker.locator_healing import (
+    HealRefused,
+    candidates,
+    describe,
+    heal,
+    heal_allowed,
+    is_locator_failure,
+)
 from sentri.worker.steps import locate
 from tests.support.async_browser import chromium_on_own_loop
 

@@ -1,4 +1,4 @@
-"""A test's history is read with one LIMIT per test and only the columns it needs (runs/history.py): over
+"""A test's history is read with one LIMIT per test and only the columns it needs (policies/history.py): over
 random histories it gives the planner, the flaky scores and quarantine exactly what reading every result
 in full gave them."""
 
@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sentri import projects, testcases
 from sentri.extensions import db
 from sentri.models import TERMINAL_RUN_STATUSES, Project, Result, Run, TestCase
-from sentri.runs import history, planner, quarantine
+from sentri.policies import history, planner, quarantine
 from tests.conftest import both_databases
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

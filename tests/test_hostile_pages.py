@@ -150,7 +150,7 @@ def test_a_crawl_gives_up_a_page_busy_forever_and_ends(app_factory):
 
 @pytest.mark.browser
 def test_a_job_past_its_hard_deadline_is_given_up_failed_and_the_browser_relaunched(app_factory, monkeypatch):
-    """Whatever kept it (a browser call no bound covers): the engine cancels it past executor.hard_deadline,
+    """Whatever kept it (a browser call no bound covers): the engine cancels it past job_spec.hard_deadline,
     records the test as failed saying so, and the worker relaunches its browser for the next test."""
     monkeypatch.setattr(executor, "WRAP_UP_SECONDS", 0.5)
     monkeypatch.setattr(executor, "SLACK_SECONDS", 0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sentri import projects, testcases, tokens
-from sentri.runs import junit
+from sentri.reports import junit
 
 
 def test_xml_safe_drops_exactly_what_xml_1_0_cannot_hold():

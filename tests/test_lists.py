@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from sentri import projects, runs, testcases
+from sentri import projects, testcases
+from sentri.queue import lifecycle
+from sentri.reports import serialize
 from tests.support import showcase
 from tests.support.runs import recorded_run
 from tests.test_run_triage import Admin
@@ -68,8 +70,8 @@ def test_the_runs_list_filters_by_verdict(app, admin, shown, verdict):
     html = admin.html(f"/projects/{shown['project']}/runs?verdict={verdict}")
     listed = re.findall(r'<td><a href="/runs/(RUN-\d+)">', html)
     with app.app_context():
-        every, _ = runs.list_for(projects.get(shown["project"]), limit=100)
-        expected = [run.public_id for run in every if runs.shown_verdict(run) == verdict]
+        every, _ = lifecycle.list_for(projects.get(shown["project"]), limit=100)
+        expected = [run.public_id for run in every if serialize.shown_verdict(run) == verdict]
     assert listed == expected and (verdict == "pending" or listed)
     assert f'<option value="{verdict}" selected>' in html
     if verdict == "aborted":

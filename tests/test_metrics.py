@@ -24,8 +24,10 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.github import state as gh_state
 from sentri.models import Run
-from sentri.runs import RunOptions, callbacks, claims, lifecycle, verdict
-from sentri.runtime import runtime
+from sentri.queue import claims, lifecycle, records
+from sentri.reports.serialize import verdict
+from sentri.runs.options import RunOptions
+from sentri.runtime import callbacks, runtime
 from sentri.worker import remote
 from tests.conftest import both_databases
 from tests.support.fake_github import FakeGitHub
@@ -145,9 +147,9 @@ def test_claims_and_recorded_outcomes_move_the_queue_and_the_histograms(app_fact
     assert (_value(during, "sentri_tests_queued"), _value(during, "sentri_tests_running")) == (1, 1)
     assert _value(during, "sentri_runs", status="running", verdict="pending") == 1
     with app.app_context():
-        assert claims.record(first, {"status": "passed", "attempts": [], "duration_ms": 1500})
+        assert records.record(first, {"status": "passed", "attempts": [], "duration_ms": 1500})
         second = claims.claim("host:1:test", 30)
-        assert claims.record(second, {"status": "failed", "error": "no", "attempts": [], "duration_ms": 250})
+        assert records.record(second, {"status": "failed", "error": "no", "attempts": [], "duration_ms": 250})
         assert claims.claim("host:1:test", 30) is None
         assert lifecycle.get(run_id).status == "completed"
     after = _scrape(client)

@@ -10,8 +10,7 @@ from sqlalchemy import select, text
 from sentri.extensions import db
 from sentri.notify.models import NotificationChannel
 from tests.support.receivers import Receiver
-
-from .test_notifications import _channel
+from tests.test_notifications import _channel
 
 
 @pytest.fixture

@@ -21,12 +21,11 @@ from sentri.extensions import db
 from sentri.models import Project, Run, utcnow
 from sentri.notify import deliver, outbox
 from sentri.notify.models import NotificationDelivery
-from sentri.runs import RunOptions
+from sentri.runs.options import RunOptions
+from tests.conftest import both_databases
 from tests.support.receivers import Receiver
 from tests.support.runs import recorded_run
 from tests.support.server import free_port
-
-from .conftest import both_databases
 
 FAILED = [{"status": "passed"}, {"status": "failed", "error": "The heading said Oops, not OK.", "failing_step": 2}]
 PASSED = [{"status": "passed"}, {"status": "passed"}]

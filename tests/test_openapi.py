@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from sentri import openapi, projects, testcases, tokens, users
 from sentri.auth import issue_jwt
 from sentri.extensions import db
+from tests.support.settings import override
 
 DOCUMENT_URI = "urn:sentri:openapi"
 OK_STEPS = [{"action": "goto", "url": "/ok"}, {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"}]
@@ -380,7 +381,7 @@ def test_the_ci_surfaces_runs_and_artifacts_answer_as_described(app_factory, sit
     api("GET", status, 401, headers=admin, projectId=pid, runId=started["runId"])
 
     # wait: true answers with the final status: 422 for a failed verdict, 200 for a passed one.
-    app.config["SENTRI_WAIT_MAX_SECONDS"] = 60
+    override(app, SENTRI_WAIT_MAX_SECONDS=60)
     failed = api("POST", trigger, 422, headers=bearer, json_body={"wait": True}, projectId=pid).get_json()
     assert failed["verdict"] == "failed" and failed["error"]
     other = _bearer(other_token)
@@ -415,11 +416,11 @@ def test_the_ci_surfaces_runs_and_artifacts_answer_as_described(app_factory, sit
 
     # A run still going after SENTRI_WAIT_MAX_SECONDS is a 504; with no free waiter, a 503.
     slow_pid, slow_token = _project(app, site, SLOW_STEPS)
-    app.config["SENTRI_WAIT_MAX_SECONDS"] = 1
+    override(app, SENTRI_WAIT_MAX_SECONDS=1)
     timed_out = api("POST", "/api/v1/ci/trigger", 504, headers=_bearer(slow_token), json_body={"wait": True}).get_json()
     api("POST", "/api/v1/runs/{runId}/abort", 200, headers=member, runId=timed_out["runId"])
     _until_ended(api, timed_out["runId"], _bearer(slow_token))
-    app.config["SENTRI_MAX_WAITERS"] = 0
+    override(app, SENTRI_MAX_WAITERS=0)
     full = api("POST", trigger, 503, headers=_bearer(slow_token), json_body={"wait": True},
                projectId=slow_pid).get_json()
     api("POST", "/api/v1/runs/{runId}/abort", 200, headers=admin, runId=full["runId"])

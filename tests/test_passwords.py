@@ -11,8 +11,7 @@ import pytest
 
 from sentri import users
 from sentri.models import utcnow
-
-from .conftest import both_databases
+from tests.conftest import both_databases
 
 OLD = "correct horse battery"
 NEW = "a brand new passphrase"

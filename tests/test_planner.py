@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sentri.runs import planner
+from sentri.policies import planner
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=90)

@@ -10,8 +10,9 @@ from sentri import projects, testcases, tokens
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Run, TestCase
-from sentri.runs import junit, quarantine
-from sentri.runs.serialize import verdict
+from sentri.policies import quarantine
+from sentri.reports import junit
+from sentri.reports.serialize import verdict
 from tests.conftest import _make_user, both_databases
 from tests.support.fake_github import FakeGitHub
 from tests.support.runs import recorded_run

@@ -14,7 +14,7 @@ from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
 from sentri.notify.models import NotificationChannel, NotificationDelivery
-from sentri.runs import claims, crawls, lifecycle, recovery
+from sentri.queue import claims, crawls, lifecycle, recovery
 from sentri.runs.options import RunOptions, parse_options
 from sentri.runtime import runtime
 from sentri.schedules.models import Schedule

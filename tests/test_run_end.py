@@ -16,8 +16,10 @@ from sentri.database import write
 from sentri.errors import Conflict
 from sentri.extensions import db
 from sentri.models import Run
-from sentri.runs import RunOptions, claims, history, lifecycle, quarantine, recovery
-from sentri.runs.serialize import verdict
+from sentri.policies import history, quarantine
+from sentri.queue import claims, ending, lifecycle, records, recovery
+from sentri.reports.serialize import verdict
+from sentri.runs.options import RunOptions
 from sentri.runtime import runtime
 from tests.conftest import both_databases
 
@@ -65,7 +67,7 @@ class Onlooker:
 
 def _watch(monkeypatch, onlooker: Onlooker) -> None:
     """Look from the other connection as the gates are read and as the flaky scores are written."""
-    for module, name, when in ((lifecycle, "web_vitals_result", "gates"),
+    for module, name, when in ((ending, "web_vitals_result", "gates"),
                                (history, "update_flaky_scores", "flaky scores"),
                                (quarantine, "after_run", "quarantine")):
         real = getattr(module, name)
@@ -84,7 +86,7 @@ def test_the_last_tests_write_only_takes_the_end_and_the_verdict_commits_after_t
         onlooker = Onlooker(run_id)
         _watch(monkeypatch, onlooker)
         try:
-            assert claims.record(claim, {"status": "passed", "attempts": [{"attempt": 1, "status": "passed"}],
+            assert records.record(claim, {"status": "passed", "attempts": [{"attempt": 1, "status": "passed"}],
                                          "duration_ms": 12})
             onlooker.look("after")
         finally:
@@ -109,8 +111,8 @@ def test_the_last_tests_write_only_takes_the_end_and_the_verdict_commits_after_t
 def test_an_end_taken_by_a_process_that_died_is_finished_by_recovery(app, monkeypatch):
     with app.app_context():
         run_id, claim = _one_test_run(gates={"minPassRate": 100})
-        monkeypatch.setattr(lifecycle, "after_write", lambda then: None)  # the process dies after the commit
-        assert claims.record(claim, {"status": "failed", "attempts": [], "duration_ms": 5, "error": "boom"})
+        monkeypatch.setattr(ending, "after_write", lambda then: None)  # the process dies after the commit
+        assert records.record(claim, {"status": "failed", "attempts": [], "duration_ms": 5, "error": "boom"})
         run = db.session.get(Run, run_id)
         assert (run.status, run.notify_state, verdict(run)) == ("running", "ending", "pending")
         with pytest.raises(Conflict):  # an abort now is too late: the run has ended

@@ -19,9 +19,10 @@ from sentri import projects, runs, testcases, tokens
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Result, Run, utcnow
-from sentri.runs import claims, lifecycle
+from sentri.queue import claims, lifecycle, records
 from sentri.runtime import runtime
 from tests.conftest import both_databases
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +65,7 @@ def _wait_for(predicate, timeout=30):
 
 def _rows(app, run_id: str) -> list[Result]:
     with app.app_context():
-        run = runs.get(run_id)
+        run = lifecycle.get(run_id)
         rows = list(db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position)))
         db.session.expunge_all()
         return rows
@@ -79,7 +80,7 @@ def _consistent(body: dict) -> None:
 @both_databases
 def test_a_run_with_every_test_over_budget_completes_at_once_and_never_blocks(app, client, site, sink):
     """`budgetMinutes: 0.01` on a project without a smoke test once deadlocked the whole engine."""
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token, _ = _project(app, site, [OK, OK, OK])
     other_id, other_token, _ = _project(app, site, [OK], name="Other")
     response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
@@ -160,7 +161,7 @@ def test_abort_skips_queued_tests_at_once_and_the_workers_stop_theirs(app_factor
     assert (final["status"], final["skipped"], final["total"]) == ("aborted", 3, 3)
     rows = _rows(app, run["runId"])
     with app.app_context():
-        ended = runs.get(run["runId"]).finished_at
+        ended = lifecycle.get(run["runId"]).finished_at
     assert all(r.finished_at <= ended for r in rows)  # nothing was written after the end
     assert [json.loads(c["body"])["status"] for c in sink.wait(1)] == ["aborted"]
 
@@ -171,18 +172,18 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
     project_id, _token, _ = _project(app, site, [OK, OK])
     with app.app_context():
         project = projects.get(project_id)
-        run = runs.start(project, runs.RunOptions(), source="cli", triggered_by="test")
+        run = lifecycle.start(project, runs.RunOptions(), source="cli", triggered_by="test")
         hung = claims.claim("hung-host:1:beef", 0)  # a lease that has already run out
         assert hung.run_id == run.id
         lifecycle.abort(run)
-        assert runs.get(run.public_id).status == "running"  # its hung test still holds it
-        assert claims.recover() == [run.id]
-        ended = runs.get(run.public_id)
+        assert lifecycle.get(run.public_id).status == "running"  # its hung test still holds it
+        assert records.recover() == [run.id]
+        ended = lifecycle.get(run.public_id)
         assert (ended.status, ended.skipped) == ("aborted", 2) and ended.notify_state in ("pending", "sent")
     caplog.set_level(logging.WARNING, logger="sentri.runs")
     with app.app_context():
-        assert not claims.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
-        counted = runs.get(run.public_id)
+        assert not records.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
+        counted = lifecycle.get(run.public_id)
         assert (counted.status, counted.passed, counted.skipped) == ("aborted", 0, 2)
     assert any("dropped" in record.getMessage() for record in caplog.records)
 

@@ -10,7 +10,7 @@ import pytest
 
 from sentri import projects
 from sentri.errors import Conflict
-from sentri.runs import vitals_baseline
+from sentri.policies import vitals_baseline
 from tests.support.runs import recorded_run
 from tests.test_vitals_baseline import paced  # noqa: F401  (the fixture)
 

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from sentri.queue import lifecycle
 from sentri.ui import vitals_table
 from sentri.ui.failures import explain
 from tests.support import showcase
@@ -192,13 +193,12 @@ def test_web_vitals_are_one_table_of_pages(admin, shown):
 
 
 def test_a_run_that_ends_mid_crawl_links_its_crawl_and_counts(app, admin, shown):
-    from sentri import runs
     from sentri.crawl.models import Crawl
     from sentri.database import write
     from sentri.extensions import db
 
     with app.app_context():
-        run = runs.get(shown["run"])
+        run = lifecycle.get(shown["run"])
         crawl = db.session.scalars(db.select(Crawl)).first()
         with write():
             crawl.run_id, crawl.status = run.id, "running"

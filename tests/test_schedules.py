@@ -11,11 +11,10 @@ from sqlalchemy import select, update
 
 from sentri.extensions import db
 from sentri.models import ACTIVE_RUN_STATUSES, Project, Run
-from sentri.runs import lifecycle
+from sentri.queue import lifecycle
 from sentri.schedules import cron, firing
 from sentri.schedules.models import Schedule
-
-from .conftest import both_databases
+from tests.conftest import both_databases
 
 STEPS = [{"action": "goto", "url": "/ok"}]
 

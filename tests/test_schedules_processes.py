@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TEST_CONFIG
-from .test_schedules import _approved_test, _due_at, _end_active_runs, _row, _runs, _schedule, at
+from tests.conftest import TEST_CONFIG
+from tests.test_schedules import _approved_test, _due_at, _end_active_runs, _row, _runs, _schedule, at
 
 PG_URL = os.environ.get("SENTRI_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,14 +9,7 @@ import typing
 import pytest
 
 from sentri.testfiles import load_tests, parse_document
-from sentri.testformat import (
-    ACTIONS,
-    LOCATOR_KEYS,
-    ROLES,
-    TestFormatError,
-    validate_steps,
-    validate_test,
-)
+from sentri.testformat import ACTIONS, LOCATOR_KEYS, ROLES, TestFormatError, validate_steps, validate_test
 from tests.support.shared import shared_path
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sentri import runs
 from sentri.config import ConfigError, from_environment
+from sentri.queue import lifecycle
 from sentri.runtime import runtime
-
-from .test_trigger import _project, _trigger, _wait
+from tests.test_trigger import _project, _trigger, _wait
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +31,7 @@ def _flaky(key: str) -> list[dict]:
 def _results(app, client, project_id, token, body=None):
     final = _wait(client, _trigger(client, project_id, token, body).get_json()["statusUrl"], token)
     with app.app_context():
-        run = runs.get(final["runId"])
+        run = lifecycle.get(final["runId"])
         return final, {r.test_name: r for r in run.results}, Path(app.instance_path) / "artifacts" / run.public_id
 
 

@@ -10,13 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from sentri import projects, runs, testcases, tokens
+from sentri import projects, testcases, tokens
 from sentri.extensions import db
 from sentri.models import Run, TriggerToken
+from sentri.queue import lifecycle
 from sentri.runs import options as run_options
-
-from .conftest import both_databases
-from .support.processes import command_line, descendants
+from tests.conftest import both_databases
+from tests.support.processes import command_line, descendants
+from tests.support.settings import override
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +78,7 @@ def test_a_trigger_runs_the_approved_tests_and_the_status_follows(app, client, s
     assert final["url"] == "http://localhost/runs/RUN-1" and final["gateResult"] is None
     assert final["finishedAt"] and final["duration"] >= 0
     with app.app_context():
-        run = runs.get("RUN-1")
+        run = lifecycle.get("RUN-1")
         failed = next(r for r in run.results if r.status == "failed")
         assert failed.failing_step == 2 and "step 2 (expect_text)" in failed.error
         assert failed.screenshot and (app.instance_path + "/" + failed.screenshot).endswith(".png")
@@ -143,7 +144,7 @@ def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, sit
     response = _trigger(client, project_id, token, body)
     assert response.status_code == 202
     with app.app_context():
-        options = runs.get("RUN-1").options
+        options = lifecycle.get("RUN-1").options
     assert options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0, "vitalsSamples": 1} and options["budgetMinutes"] is None
     for budget, expected in ((5, 5.0), (1000, 240.0), (-1, None), (True, None), (float("nan"), None)):
         assert run_options._budget(budget) == expected
@@ -218,7 +219,7 @@ def test_retries_record_every_attempt_and_pass_after_retry_is_flaky(app, client,
     final = _wait(client, run["statusUrl"], token)
     assert (final["passed"], final["failed"], final["flaky"], final["verdict"]) == (2, 0, 1, "passed")
     with app.app_context():
-        result = runs.get(run["runId"]).results[0]
+        result = lifecycle.get(run["runId"]).results[0]
         assert result.flaky and [a["status"] for a in result.attempts] == ["failed", "passed"]
         assert result.attempts[0]["failingStep"] == 2
 
@@ -230,7 +231,7 @@ def test_a_test_over_its_timeout_fails_naming_the_step(app_factory, site):
     final = _wait(client, _trigger(client, project_id, token).get_json()["statusUrl"], token)
     assert final["failed"] == 1
     with app.app_context():
-        result = runs.get(final["runId"]).results[0]
+        result = lifecycle.get(final["runId"]).results[0]
     assert result.failing_step == 2 and "1 s timeout" in result.error
 
 
@@ -242,7 +243,7 @@ def test_runs_beyond_capacity_wait_as_running_phase_queued(app_factory, site):
     _trigger(client, busy, busy_token)
     deadline = time.monotonic() + 20
     with app.app_context():
-        while runs.get("RUN-1").status != "running" and time.monotonic() < deadline:
+        while lifecycle.get("RUN-1").status != "running" and time.monotonic() < deadline:
             db.session.rollback()  # a new read transaction sees the worker's commit
             time.sleep(0.05)
     second = _trigger(client, waiting, waiting_token).get_json()
@@ -251,7 +252,7 @@ def test_runs_beyond_capacity_wait_as_running_phase_queued(app_factory, site):
 
 
 def test_abort_stops_the_running_test_and_skips_the_queued_ones(app, client, site, admin_headers, sink):
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _project(app, site, [SLOW, OK, OK])
     run = _trigger(client, project_id, token, {"callbackUrl": sink.url}).get_json()
     deadline = time.monotonic() + 20
@@ -271,7 +272,7 @@ def test_abort_stops_the_running_test_and_skips_the_queued_ones(app, client, sit
 
 
 def test_the_callback_carries_the_seed_payload(app, client, site, sink):
-    app.config["SENTRI_CALLBACK_ALLOWLIST"] = "127.0.0.1"
+    override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _project(app, site, [OK])
     run = _trigger(client, project_id, token, {"callbackUrl": sink.url}).get_json()
     _wait(client, run["statusUrl"], token)

@@ -13,8 +13,10 @@ from sentri import projects, runs, testcases, tokens, users
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Run
+from sentri.queue import lifecycle
 from tests.support.pages import PASSWORD, Browser
 from tests.support.runs import recorded_run
+from tests.support.settings import override
 from tests.support.shared import recorder_export
 
 XSS = "<script>alert(1)</script>"
@@ -213,7 +215,7 @@ def test_run_page_says_when_the_steps_shown_were_edited_after_the_run(app, admin
 def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     add_test(app, shop)
     with app.app_context():
-        run_id = runs.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        run_id = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
     html = admin.html(f"/runs/{run_id}")
     assert "js/run-live.js" in html and f'data-status-url="/api/v1/runs/{run_id}"' in html
     assert "<progress" in html and "Abort run" in html
@@ -227,7 +229,7 @@ def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     response = admin.post(f"/runs/{run_id}/abort")
     assert response.status_code == 302
     with app.app_context():
-        assert runs.get(run_id).status == "aborted"
+        assert lifecycle.get(run_id).status == "aborted"
     assert "aborted" in admin.html(f"/runs/{run_id}")
     assert "already ended" in admin.post(f"/runs/{run_id}/abort", follow_redirects=True).get_data(as_text=True)
 
@@ -247,7 +249,7 @@ def test_run_now_refusals_and_history(app, admin, shop):
     assert "approve tests first" in admin.post(f"/projects/{shop}/runs").get_data(as_text=True)
     add_test(app, shop, name="Approved")
     with app.app_context():
-        active = runs.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        active = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
     conflict = admin.post(f"/projects/{shop}/runs")
     html = conflict.get_data(as_text=True)
     assert conflict.status_code == 409 and "already has an active run" in html
@@ -389,7 +391,7 @@ def test_ci_snippets_use_the_public_url_and_a_jq_check_that_fails_on_false(app, 
     assert "${{ secrets.SENTRI_TOKEN }}" in html and "$SENTRI_TOKEN" in html
     assert "if . == null then &#34;null&#34; else tostring end" in html
     assert "// &#34;null&#34;" not in html
-    app.config["SENTRI_PUBLIC_URL"] = "https://sentri.example.com"
+    override(app, SENTRI_PUBLIC_URL="https://sentri.example.com")
     assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(f"/projects/{shop}/automation")
 
 
@@ -537,7 +539,7 @@ def test_a_big_run_shows_its_results_a_hundred_at_a_time(app, admin, shop):
 
 
 def test_the_token_cap_is_shown_above_the_form(app, admin, shop):
-    app.config["SENTRI_MAX_TOKENS_PER_PROJECT"] = 1
+    override(app, SENTRI_MAX_TOKENS_PER_PROJECT=1)
     assert admin.post(f"/projects/{shop}/tokens", {"label": "one"}).status_code == 302
     refused = admin.post(f"/projects/{shop}/tokens", {"label": "two"})
     html = refused.get_data(as_text=True)

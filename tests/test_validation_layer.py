@@ -12,8 +12,7 @@ from sentri import environments, projects, users
 from sentri.errors import ValidationFailed
 from sentri.runs import options
 from sentri.validation import parse
-
-from .test_ui_pages import Browser
+from tests.test_ui_pages import Browser
 
 ROUTES = Path(__file__).resolve().parents[1] / "sentri" / "routes"
 LONG_NAME = "x" * 201

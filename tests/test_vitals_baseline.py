@@ -1,7 +1,7 @@
 """The regression gate's baseline is one a team controls (issue 28, findings 2 and 3): runs the gate found a
 regression in stay out of later baselines, a person pins and unpins it, no run is judged against fewer than
 minBaselineRuns runs, and only runs on the same browser and device count. Runs are written straight to the
-database (tests/support/runs.py) and judged the one way runs are (lifecycle.end)."""
+database (tests/support/runs.py) and judged the one way runs are (ending.end)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 from sentri import projects, testcases
 from sentri.database import write
-from sentri.runs import vitals_baseline
+from sentri.policies import vitals_baseline
+from sentri.reports.serialize import verdict
 from sentri.runs.options import parse_options
-from sentri.runs.serialize import verdict
 from tests.conftest import both_databases
 from tests.support.runs import recorded_run
 from tests.test_openapi import Described
@@ -142,7 +142,7 @@ def test_min_baseline_runs_is_a_setting_that_never_exceeds_baseline_runs(client,
 
 
 def test_the_minimum_defaults_to_three_or_to_baseline_runs_when_lower():
-    from sentri.runs import regression
+    from sentri.policies import regression
 
     assert regression.settings(None)["minBaselineRuns"] == 3
     assert regression.settings({"baselineRuns": 2})["minBaselineRuns"] == 2

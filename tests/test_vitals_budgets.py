@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sentri.errors import ValidationFailed
-from sentri.runs.vitals import (
+from sentri.policies.vitals import (
     BUDGET_FIELDS,
     GOOD,
     POOR,

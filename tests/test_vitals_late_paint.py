@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from sentri import projects, runs, testcases, tokens
+from sentri import projects, testcases, tokens
 from sentri.database import write
+from sentri.queue import lifecycle
 from tests.support import StaticSite
 
 pytestmark = pytest.mark.browser
@@ -41,7 +42,7 @@ def _samples_of_one_run(app, base_url: str, samples: int) -> dict:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     with app.app_context():
-        run = runs.get(status_url.rsplit("/", 1)[1])
+        run = lifecycle.get(status_url.rsplit("/", 1)[1])
         assert run.status == "completed", run.error
         (result,) = run.results
         assert result.status == "passed", result.error

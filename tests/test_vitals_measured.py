@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sentri import projects, runs, testcases, tokens
+from sentri import projects, testcases, tokens
+from sentri.queue import lifecycle
 from sentri.worker import vitals_probe
 
 pytestmark = pytest.mark.browser
@@ -103,7 +104,7 @@ def _run(app, base_url, tests):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     with app.app_context():
-        run = runs.get(status_url.rsplit("/", 1)[1])
+        run = lifecycle.get(status_url.rsplit("/", 1)[1])
         assert run.status == "completed", run.error
         return {r.test_name: r.vitals for r in run.results}, {r.test_name: r.status for r in run.results}
 

@@ -9,9 +9,9 @@ import pytest
 
 from sentri import projects, testcases
 from sentri.database import write
-from sentri.runs import regression
+from sentri.policies import regression
+from sentri.reports.serialize import verdict
 from sentri.runs.options import parse_options
-from sentri.runs.serialize import verdict
 from tests.conftest import both_databases
 from tests.support.runs import recorded_run
 

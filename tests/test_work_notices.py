@@ -19,7 +19,7 @@ from sentri import projects, testcases
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Node, Result, utcnow
-from sentri.runs import lifecycle, spread
+from sentri.queue import lifecycle, spread
 from sentri.runs.options import RunOptions
 from sentri.runtime import runtime
 from sentri.worker import engine as engine_module

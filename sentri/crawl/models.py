@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models import PublicIdMixin
+from ..public_ids import PublicIdMixin
 from ..states import CrawlStatus
 from ..timestamps import UTCDateTime, utcnow
 

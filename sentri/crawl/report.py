@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import TestCase, isoformat
 from ..origins import origin_of
-from ..runs import vitals as vitals_rules
+from ..policies import vitals as vitals_rules
 from .models import Crawl
 
 RANKS = ("good", "needs-improvement", "poor")

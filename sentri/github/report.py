@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 from ..models import Run
+from ..reports.serialize import verdict as run_verdict
 from ..review import views
-from ..runs.serialize import verdict as run_verdict
+from ..states import ResultStatus, RunStatus
 from ..ui import describe_step, describe_target
 
 DESCRIPTION_MAX = 140  # GitHub answers 422 "description is too long (maximum is 140 characters)"
@@ -44,7 +45,7 @@ def escape(text: str) -> str:
 
 def status_state(run: Run) -> str:
     """GitHub commit state for a finished run: the verdict decides, so gates and budgets block a merge."""
-    if run.status != "completed":
+    if run.status != RunStatus.COMPLETED:
         return "error"  # the run itself broke, was stopped or aborted: its tests did not all run
     return "success" if run_verdict(run) == "passed" else "failure"
 
@@ -62,9 +63,9 @@ def pending_description(run: Run) -> str:
 def final_description(run: Run) -> str:
     """One line within GitHub's 140 characters saying why the status is what it is."""
     executed = run.passed + run.failed
-    if run.status == "aborted":
+    if run.status == RunStatus.ABORTED:
         text = f"Aborted after {executed} of {run.total} tests"
-    elif run.status != "completed":
+    elif run.status != RunStatus.COMPLETED:
         text = f"Run failed: {run.error or run.status}"
     else:
         counts = (f"{run.passed} passed, {run.failed} failed" + (f", {run.skipped} skipped" if run.skipped else "")
@@ -179,7 +180,7 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
         + (f", {run.quarantined} quarantined" if run.quarantined else "") + f" of {run.total} tests{duration}."
         f" Run [{run.public_id}]({run_url})" + (f" on `{sha[:7]}`" if sha else "") + ".",
     ]
-    if run.status != "completed" and run.error:
+    if run.status != RunStatus.COMPLETED and run.error:
         lines += ["", f"**The run did not complete:** {escape(clip(run.error, 300))}"]
     gate_lines = _gate_lines(run)
     if gate_lines:
@@ -206,7 +207,7 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
         lines += ["", "Quarantined tests (run and reported, not counted toward the verdict):", "",
                   "| Quarantined test | Outcome | Reason |", "|---|---|---|"]
         for result in held[:TOP_FAILURES]:
-            reason = escape(clip(result.error or "", REASON_MAX)) if result.status == "failed" else ""
+            reason = escape(clip(result.error or "", REASON_MAX)) if result.status == ResultStatus.FAILED else ""
             lines.append(f"| {escape(result.test_name)} | {result.status} | {reason} |")
         if len(held) > TOP_FAILURES:
             lines.append(f"\n...and {len(held) - TOP_FAILURES} more on the [run page]({run_url}).")

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from .. import metrics
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Run, TestCase
-from ..runs.serialize import run_url
+from ..reports.serialize import run_url
+from ..settings import settings
 from . import report
 from .client import Client, GitHubError
 from .state import LOST_TOKEN, record
@@ -110,12 +111,12 @@ class GitHubReporter:
             log.exception("GitHub report for RUN-%s failed", run_id)
 
     def _client(self, token: str) -> Client:
-        config = self.app.config
-        return Client(config["SENTRI_GITHUB_API_URL"], token, retry_seconds=config["SENTRI_GITHUB_RETRY_SECONDS"],
+        config = settings(self.app)
+        return Client(config.github_api_url, token, retry_seconds=config.github_retry_seconds,
                       stopping=self._stopping)
 
     def _status(self, client: Client, run: Run, info: dict, state: str, description: str) -> dict:
-        context = self.app.config["SENTRI_GITHUB_STATUS_CONTEXT"]
+        context = settings(self.app).github_status_context
         if report.variant(run):
             context = f"{context} ({report.variant(run)})"
         try:

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from pydantic import BeforeValidator, Field
 from sqlalchemy import select
 
@@ -20,8 +19,10 @@ from .. import ssrf, vault
 from ..database import write
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Project, User, get_or_404, isoformat, utcnow
+from ..models import Project, User, isoformat, utcnow
+from ..public_ids import get_or_404
 from ..runs.options import callback_allowlist
+from ..settings import settings
 from ..users import require_admin
 from ..validation import Body, Flag, Name, one_of, problem
 from .models import DEFAULT_EVENTS, EVENTS, KINDS, NotificationChannel
@@ -79,7 +80,7 @@ def check_target(kind: str, target: str) -> str:
         except ssrf.UnsafeURLError as exc:
             raise ValidationFailed.on("target", str(exc).removeprefix("target ")) from None
         return target
-    if not current_app.config.get("SENTRI_SMTP_URL"):
+    if not settings().smtp_url:
         raise ValidationFailed.on("kind", "email needs the server's SENTRI_SMTP_URL (smtp:// or smtps://), "
                                           "which is not set")
     found = addresses(target)

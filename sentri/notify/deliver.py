@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from flask import current_app
 
 from .. import outbound, ssrf, vault
 from ..runs.options import callback_allowlist
+from ..settings import settings
 from . import formats, smtp
 from .channels import addresses
 
@@ -65,7 +65,7 @@ def _webhook(kind: str, target: str, summary: dict) -> Outcome:
 
 
 def _email(target: str, summary: dict) -> Outcome:
-    url = current_app.config.get("SENTRI_SMTP_URL")
+    url = settings().smtp_url
     if not url:
         return Outcome(False, error="SENTRI_SMTP_URL is not set on this server")
     relay = smtp.parse(url)

@@ -26,7 +26,8 @@ from sqlalchemy import and_, exists, or_, select, update
 from ..database import write
 from ..extensions import db
 from ..models import Project, Run, isoformat, utcnow
-from ..runs.serialize import verdict
+from ..reports.serialize import verdict
+from ..states import RunStatus
 from ..vault import SecretUnreadable
 from . import deliver
 from .channels import target_of
@@ -49,13 +50,13 @@ def _previous(run: Run) -> Run | None:
     return db.session.scalar(
         select(Run).where(Run.project_id == run.project_id, Run.id < run.id, Run.triggered_by == run.triggered_by,
                           Run.trigger_source == run.trigger_source, branch, Run.browser == run.browser,
-                          Run.device == run.device, Run.status.in_(("completed", "failed")))
+                          Run.device == run.device, Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED)))
         .order_by(Run.id.desc()).limit(1))
 
 
 def transition(run: Run) -> str | None:
     """`failed` (it fails, the one before did not), `recovered` (it passes, the one before failed) or None."""
-    if run.status == "aborted":
+    if run.status == RunStatus.ABORTED:
         return None
     before = _previous(run)
     failed_before = before is not None and verdict(before) == "failed"

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..github.report import clip
 from ..models import Project, Result, Run, TestCase, isoformat, utcnow
-from ..runs.serialize import run_url, shown_verdict
+from ..reports.serialize import run_url, shown_verdict
+from ..states import ResultStatus
 from ..ui import describe_step
 
 TOP_FAILURES = 5
@@ -35,7 +36,7 @@ def source_of(run: Run) -> dict[str, Any]:
 
 def _failures(run: Run) -> list[dict[str, Any]]:
     rows = list(db.session.scalars(
-        select(Result).where(Result.run_id == run.id, Result.status == "failed", Result.quarantined.is_(False))
+        select(Result).where(Result.run_id == run.id, Result.status == ResultStatus.FAILED, Result.quarantined.is_(False))
         .order_by(Result.position).limit(TOP_FAILURES)))
     steps = {t.id: t.steps for t in db.session.scalars(
         select(TestCase).where(TestCase.id.in_([r.test_id for r in rows if r.test_id])))}

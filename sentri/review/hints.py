@@ -1,6 +1,6 @@
 """How much page text a test's locator hints and heal proposals may hold.
 
-An element's description (worker/healing.py) is read from the page: its test id, accessible name, label,
+An element's description (worker/locator_healing.py) is read from the page: its test id, accessible name, label,
 text, placeholder, role attribute and a CSS path built from its classes. A page decides all of them, and
 the hints are stored on the test and loaded with every run of it, so each value is a string of at most
 MAX_HINT_CHARS characters, only the known fields are kept, and a value over the limit is left out.

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models import PublicIdMixin
+from ..public_ids import PublicIdMixin
 from ..timestamps import UTCDateTime, utcnow
 
 BASELINE_STATUSES = ("pending", "approved", "rejected", "superseded")

@@ -19,7 +19,8 @@ from .. import testcases
 from ..database import write
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Project, Run, TestCase, User, get_or_404, parse_public_id, utcnow
+from ..models import Project, Run, TestCase, User, utcnow
+from ..public_ids import get_or_404, parse_public_id
 from ..testformat import TestFormatError, validate_steps
 from ..timestamps import isoformat
 from .heal_rules import rules_for, steps_using

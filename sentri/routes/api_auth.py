@@ -3,12 +3,13 @@ one's own password (and get a fresh JWT: every older one stops working)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from .. import users
 from ..auth import issue_jwt, keep_session, user_required
 from ..errors import Unauthorized
 from ..extensions import csrf, limiter
+from ..settings import settings
 from ..validation import json_body, parse
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
@@ -17,7 +18,7 @@ csrf.exempt(bp)
 
 
 def login_limit() -> str:
-    return current_app.config["SENTRI_LOGIN_RATE_LIMIT"]
+    return settings().login_rate_limit
 
 
 @bp.post("/login")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from .. import runs, tokens
+from .. import tokens
 from ..extensions import csrf, limiter
 from ..models import Run
+from ..reports import serialize
 from . import triggering
 from .api_trigger import trigger_limit
 from .helpers import public_base
@@ -36,7 +37,7 @@ def trigger():
     if options.wait:
         return triggering.wait_and_answer(run, status_url, ci_status)
     return jsonify(runId=run.public_id, status=run.status, runType="ci",
-                   url=runs.run_url(current_app, run),
+                   url=serialize.run_url(current_app, run),
                    statusUrl=status_url), 202
 
 

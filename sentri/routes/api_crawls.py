@@ -10,7 +10,7 @@ from ..auth import user_required
 from ..crawl.report import serialize
 from ..crawl.settings import CrawlRequest
 from ..extensions import csrf
-from ..runs import crawls
+from ..queue import crawls
 from ..runtime import runtime
 from ..validation import json_body, parse
 

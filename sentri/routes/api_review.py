@@ -10,7 +10,8 @@ from .. import projects
 from ..auth import user_required
 from ..errors import NotFound, Unavailable
 from ..extensions import csrf, db
-from ..models import Result, get_or_404
+from ..models import Result
+from ..public_ids import get_or_404
 from ..review import queue
 from ..review.models import Baseline
 from ..stores import artifact_store

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from .. import bearer, projects, runs, tokens
+from .. import bearer, projects, tokens
 from ..auth import authenticate_request, user_required
 from ..errors import NotFound, Unavailable
 from ..extensions import csrf, db
-from ..models import MAX_KEY, Result
-from ..runs import junit
+from ..models import Result
+from ..public_ids import MAX_KEY
+from ..queue import lifecycle
+from ..reports import junit, serialize
 from ..stores import StoreError, artifact_store
 from .helpers import page_args, paginated
 
@@ -19,12 +21,12 @@ csrf.exempt(bp)
 
 def detail(run) -> dict:
     """Return a run's status fields, its options and every result."""
-    body = runs.status_payload(run, runs.run_url(current_app, run))
+    body = serialize.status_payload(run, serialize.run_url(current_app, run))
     body["triggeredBy"] = run.triggered_by
     body["options"] = {k: v for k, v in run.options.items() if k != "publicUrl"}
     body["plan"] = run.plan or []
     body["results"] = [
-        runs.serialize_result(
+        serialize.serialize_result(
             result,
             url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
             if result.screenshot
@@ -42,23 +44,23 @@ def detail(run) -> dict:
 def list_runs(project_id, user):
     project = projects.get(project_id)
     page, per_page, offset = page_args()
-    items, total = runs.list_for(project, offset=offset, limit=per_page)
-    return paginated([runs.status_payload(r, runs.run_url(current_app, r)) for r in items], total, page, per_page)
+    items, total = lifecycle.list_for(project, offset=offset, limit=per_page)
+    return paginated([serialize.status_payload(r, serialize.run_url(current_app, r)) for r in items], total, page, per_page)
 
 
 @bp.get("/runs/<run_id>")
 @user_required
 def read(run_id, user):
-    return jsonify(detail(runs.get(run_id)))
+    return jsonify(detail(lifecycle.get(run_id)))
 
 
 @bp.post("/runs/<run_id>/abort")
 @user_required
 def abort_run(run_id, user):
-    run = runs.get(run_id)
-    runs.abort(run)  # 409 when it has ended; its running tests stop within seconds, wherever they run
+    run = lifecycle.get(run_id)
+    lifecycle.abort(run)  # 409 when it has ended; its running tests stop within seconds, wherever they run
     db.session.commit()  # end the read snapshot taken before the abort, to show what it changed
-    return jsonify(detail(runs.get(run_id)))
+    return jsonify(detail(lifecycle.get(run_id)))
 
 
 def readable_run(run_id: str):
@@ -67,18 +69,18 @@ def readable_run(run_id: str):
     header = request.headers.get("Authorization")
     if bearer.holds_trigger_token(header):
         token = tokens.authenticate_token(header)
-        run = runs.get(run_id)
+        run = lifecycle.get(run_id)
         if token.project_id != run.project_id:
             raise NotFound(f"Run {run_id} not found.")
         return run
     authenticate_request()
-    return runs.get(run_id)
+    return lifecycle.get(run_id)
 
 
 @bp.get("/runs/<run_id>/junit.xml")
 def junit_report(run_id):
     run = readable_run(run_id)
-    xml = junit.render(run, run.project, runs.run_url(current_app, run))
+    xml = junit.render(run, run.project, serialize.run_url(current_app, run))
     return Response(xml, mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
 

@@ -9,7 +9,8 @@ from flask import Blueprint, jsonify, request
 from .. import projects
 from ..auth import user_required
 from ..extensions import csrf
-from ..runs import limits, vitals_baseline
+from ..policies import thresholds as limits
+from ..policies import vitals_baseline
 from ..users import require_admin
 from ..validation import json_body
 

@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from .. import projects, testcases
 from ..auth import user_required
 from ..extensions import csrf
-from ..runs import quarantine
+from ..policies import quarantine
 from ..validation import json_object
 from .helpers import page_args, paginated
 

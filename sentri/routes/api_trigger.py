@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 
 from .. import tokens
 from ..extensions import csrf, limiter
+from ..settings import settings
 from . import triggering
 from .helpers import public_base
 
@@ -15,7 +16,7 @@ csrf.exempt(bp)
 
 
 def trigger_limit() -> str:
-    return current_app.config["SENTRI_TRIGGER_RATE_LIMIT"]
+    return settings().trigger_rate_limit
 
 
 @bp.post("")

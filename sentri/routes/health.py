@@ -13,6 +13,7 @@ from .. import bearer, metrics, monitoring
 from ..auth import authenticate_request
 from ..errors import SentriError, Unauthorized, error_response
 from ..extensions import db
+from ..settings import settings
 
 bp = Blueprint("health", __name__)
 
@@ -43,7 +44,7 @@ def health():
 def _may_see_details() -> bool:
     """A signed-in user (session or JWT), or the holder of SENTRI_METRICS_TOKEN."""
     header = request.headers.get("Authorization")
-    expected = current_app.config.get("SENTRI_METRICS_TOKEN")
+    expected = settings().metrics_token
     if header and expected and hmac.compare_digest(header.encode(), f"Bearer {expected}".encode()):
         return True
     try:
@@ -56,9 +57,9 @@ def _may_see_details() -> bool:
 @bp.get("/metrics")
 def prometheus_metrics():
     # Not under /api/, so the app's error handler would answer a browser with a page: answer JSON here.
-    if not current_app.config["SENTRI_METRICS"]:
+    if not settings().metrics:
         return error_response("Metrics are off: set SENTRI_METRICS=true to serve them.", 404)
-    expected = current_app.config.get("SENTRI_METRICS_TOKEN")
+    expected = settings().metrics_token
     if expected:
         try:
             given = bearer.credential(request.headers.get("Authorization"), what="metrics token")

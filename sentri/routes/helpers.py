@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from ..errors import ValidationFailed
+from ..settings import settings
 
 MAX_PER_PAGE = 200
 # Far past any real list, and small enough that the row offset fits a database integer (a page of
@@ -35,4 +36,4 @@ def paginated(items: list, total: int, page: int, per_page: int):
 
 def public_base() -> str:
     """Return the server's public base URL: SENTRI_PUBLIC_URL, else this request's scheme and host."""
-    return (current_app.config.get("SENTRI_PUBLIC_URL") or request.host_url).rstrip("/")
+    return (settings().public_url or request.host_url).rstrip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -14,7 +14,8 @@ from .. import origins, projects, ui, users
 from ..auth import current_user, log_in, log_out
 from ..errors import SentriError
 from ..extensions import csrf, limiter
-from ..runs import stats
+from ..reports import stats
+from ..settings import settings
 from ..validation import parse
 from .pages_common import LogoutForm, bp, field_errors, get_goes_back, login_required, page_of
 
@@ -25,7 +26,7 @@ class LoginForm(FlaskForm):
 
 
 def _login_limit() -> str:
-    return current_app.config["SENTRI_LOGIN_RATE_LIMIT"]
+    return settings().login_rate_limit
 
 
 def safe_next(target: str | None) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from .. import projects, runs
+from .. import projects
 from ..errors import SentriError
-from ..runs import vitals_baseline
+from ..policies import vitals_baseline
+from ..queue import lifecycle
 from ..users import require_admin
 from .pages_common import bp, get_goes_back, login_required, tell
 from .pages_project import gates_tab
@@ -56,7 +57,7 @@ def _back_to_run(run):
 @login_required
 def run_baseline_pin(run_id, user):
     """Pin this run as the baseline of its browser and device, from its own page."""
-    run = runs.get(run_id)
+    run = lifecycle.get(run_id)
     require_admin(user)
     try:
         shown = vitals_baseline.pin(run.project, {"runId": run.public_id}, user)
@@ -72,7 +73,7 @@ def run_baseline_pin(run_id, user):
 @login_required
 def run_baseline_unpin(run_id, user):
     """Unpin this run, when it is still the pinned baseline (never another run pinned since)."""
-    run = runs.get(run_id)
+    run = lifecycle.get(run_id)
     require_admin(user)
     if not vitals_baseline.of_run(run)["pinned"]:
         tell("vitals-baseline", f"{run.public_id} is not the pinned baseline (any more): nothing was unpinned.", "error")

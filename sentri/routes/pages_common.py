@@ -9,9 +9,10 @@ import functools
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_wtf import FlaskForm
 
-from .. import runs, ui
+from .. import ui
 from ..auth import current_user
 from ..errors import SentriError
+from ..reports import serialize
 from ..review import queue
 
 bp = Blueprint("pages", __name__)
@@ -67,5 +68,5 @@ def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
 def _inject_user():
     # formdata=None: the token alone, never the request's form (a body over MAX_CONTENT_LENGTH would raise
     # its 413 again while its own error page renders, and end as a 500).
-    return {"user": current_user(), "logout_form": LogoutForm(formdata=None), "ui": ui, "verdict_of": runs.shown_verdict,
+    return {"user": current_user(), "logout_form": LogoutForm(formdata=None), "ui": ui, "verdict_of": serialize.shown_verdict,
             "review_counts_of": queue.counts}

@@ -14,7 +14,7 @@ from ..crawl.settings import MAX_DEPTH, MAX_PAGES, MAX_TEST_COUNT, CrawlRequest
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import TestCase
-from ..runs import crawls
+from ..queue import crawls
 from ..runtime import runtime
 from ..validation import parse
 from .pages_common import bp, field_errors, login_required

@@ -10,9 +10,12 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from .. import projects, runs, tokens, ui
 from ..errors import Conflict, SentriError, ValidationFailed
-from ..runs import gates, limits, regression, stats, vitals, vitals_baseline
-from ..runs.lifecycle import SHOWN_VERDICTS
-from ..runs.selection import Selection
+from ..policies import gates, regression, vitals, vitals_baseline
+from ..policies import thresholds as limits
+from ..policies.selection import Selection
+from ..queue import lifecycle
+from ..queue.lifecycle import SHOWN_VERDICTS
+from ..reports import stats
 from ..states import RunStatus
 from ..ui import people
 from ..users import require_admin
@@ -67,7 +70,7 @@ def _runs_tab(project, *, error: str | None = None, active_run: str | None = Non
     branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
     shown = request.args.get("verdict") or None
     shown = shown if shown in SHOWN_VERDICTS else None
-    items, total = runs.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown)
+    items, total = lifecycle.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown)
     return (
         render_template(
             "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),

@@ -7,12 +7,15 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import runs, ui
+from .. import ui
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Result, TestCase
+from ..policies import vitals_baseline
+from ..queue import crawls, lifecycle
+from ..reports import serialize
 from ..review import views
-from ..runs import crawls, vitals_baseline
+from ..states import ResultStatus
 from ..ui import people, templates_used, triage, verdict, vitals_table
 from ..ui.failures import explain
 from .pages_common import bp, get_goes_back, login_required
@@ -31,7 +34,7 @@ def _row(run, result: Result, test: TestCase | None, used: tuple[dict, set]) -> 
         retried = explain(first.get("error"), first.get("failingStep")) if first else None
     return {
         "result": result, "test": test, "kind": kind, "retried": retried,
-        "failure": triage.failure(result, test) if result.status == "failed" else None,
+        "failure": triage.failure(result, test) if result.status == ResultStatus.FAILED else None,
         "screenshot": artifact("api_runs.screenshot", result.screenshot),
         "trace": artifact("api_runs.trace", result.trace),
         "trace_name": f"{run.public_id}-test{result.position}-trace.zip",
@@ -57,12 +60,12 @@ def _run_context(run) -> dict:
                                      .order_by(Result.position)))
     used = templates_used.run_values(run.project, run) if any(r.healed for r in shown) else ({}, set())
     skipped = dict(db.session.execute(select(Result.skip_reason, func.count(Result.id))
-                                      .where(Result.run_id == run.id, Result.status == "skipped")
+                                      .where(Result.run_id == run.id, Result.status == ResultStatus.SKIPPED)
                                       .group_by(Result.skip_reason)).all())
     return {
         "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
         "rows": [_row(run, result, tests.get(result.test_id) if result.test_id is not None else None, used) for result in shown],
-        "headline": verdict.headline(run, kinds, failed), "verdict": runs.verdict(run),
+        "headline": verdict.headline(run, kinds, failed), "verdict": serialize.verdict(run),
         "done": run.total - kinds["waiting"], "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined",
                                                                           "passed")),
         "not_run": ui.not_run(skipped), "vitals": vitals_table.table(run, run.project.vitals_budgets),
@@ -75,7 +78,7 @@ def _run_context(run) -> dict:
 @bp.get("/runs/<run_id>")
 @login_required
 def run_page(run_id, user):
-    return render_template("pages/run.html", **_run_context(runs.get(run_id)))
+    return render_template("pages/run.html", **_run_context(lifecycle.get(run_id)))
 
 
 @bp.get("/runs/<run_id>/report")
@@ -83,7 +86,7 @@ def run_page(run_id, user):
 def run_report(run_id, user):
     """The parts of the run's page that change while it runs, alone: the live page swaps them in."""
     response = current_app.make_response(render_template("partials/run_live.html",
-                                                         **_run_context(runs.get(run_id))))
+                                                         **_run_context(lifecycle.get(run_id))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -91,9 +94,9 @@ def run_report(run_id, user):
 @bp.post("/runs/<run_id>/abort")
 @login_required
 def run_abort(run_id, user):
-    run = runs.get(run_id)
+    run = lifecycle.get(run_id)
     try:
-        runs.abort(run)
+        lifecycle.abort(run)
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for("pages.run_page", run_id=run.public_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import environments, projects, suites
 from ..errors import ValidationFailed
@@ -16,6 +16,7 @@ from ..notify import channels, outbox
 from ..notify.models import EVENTS, KINDS
 from ..runs.options import DEVICES
 from ..schedules import cron, manage
+from ..settings import settings
 from ..users import require_admin
 from ..validation import parse
 from .helpers import public_base
@@ -40,7 +41,7 @@ def _tab(project, *, schedule_errors: dict | None = None, channel_errors: dict |
         "pages/schedules.html", project=project, schedules=shown, tab="schedules",
         channels=[channels.serialize(c) for c in channels.list_for(project)],
         suites=suites.list_for(project), environments=environments.list_environments(project), devices=DEVICES,
-        kinds=KINDS, events=EVENTS, smtp=bool(current_app.config.get("SENTRI_SMTP_URL")),
+        kinds=KINDS, events=EVENTS, smtp=bool(settings().smtp_url),
         zones=("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"),
         schedule_errors=schedule_errors or {}, channel_errors=channel_errors or {}, values=values or {},
     ), status

@@ -11,8 +11,9 @@ from .. import projects, testcases, testfiles, ui
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import REVIEW_STATUSES, Result, Run, TestCase
+from ..policies import quarantine
 from ..review import queue
-from ..runs import quarantine
+from ..states import ResultStatus
 from ..ui import templates_used
 from . import api_review
 from .pages_common import bp, get_goes_back, login_required, page_of
@@ -183,10 +184,10 @@ def _test_page(project, test, *, source=None, errors=None, status=200, quarantin
     number, offset = page_of()
     # The runs that ran it (or are about to): one that left it out says nothing of it, and is counted apart.
     query = (select(Result, Run).join(Run, Run.id == Result.run_id)
-             .where(Result.test_id == test.id, Result.status != "skipped"))
+             .where(Result.test_id == test.id, Result.status != ResultStatus.SKIPPED))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     left_out = db.session.scalar(select(func.count(Result.id)).where(Result.test_id == test.id,
-                                                                     Result.status == "skipped")) or 0
+                                                                     Result.status == ResultStatus.SKIPPED)) or 0
     history = db.session.execute(query.order_by(Result.id.desc()).offset(offset).limit(ui.PER_PAGE)).all()
     return (
         render_template(

@@ -10,10 +10,12 @@ from .. import runs, tokens
 from ..errors import Unauthorized, error_response
 from ..extensions import db
 from ..models import Project, Run, TriggerToken
-from ..runs import crawls
+from ..queue import crawls
+from ..reports import serialize
 from ..runs.launch import launch
 from ..runs.options import parse_options
 from ..runtime import runtime
+from ..settings import settings
 from ..validation import json_body
 from .helpers import public_base
 
@@ -33,7 +35,7 @@ def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, run
 
 def wait_and_answer(run: Run, status_url: str, body_for):
     """Hold the request until the run ends (bounded), then answer with its final status body."""
-    limit = current_app.config["SENTRI_MAX_WAITERS"]
+    limit = settings().max_waiters
     waiters = runtime().hooks.waiters
     with waiters.seat(limit) as seated:
         if not seated:
@@ -48,7 +50,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
             db.session.commit()  # a fresh snapshot each time
             return not db.session.get(Run, run_id).is_active
 
-        seconds = current_app.config["SENTRI_WAIT_MAX_SECONDS"]
+        seconds = settings().wait_max_seconds
         if not waiters.wait(run_id, seconds, finished):
             return error_response(
                 f"The run {run.public_id} is still running after {seconds} s (SENTRI_WAIT_MAX_SECONDS); "
@@ -57,7 +59,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
             )
         final = db.session.get(Run, run_id)
         body = body_for(final)
-        if runs.verdict(final) == "passed":
+        if serialize.verdict(final) == "passed":
             return jsonify(body), WAIT_PASSED
         if not body.get("error"):
             body["error"] = f"The run finished with status {final.status} and verdict failed."
@@ -66,7 +68,7 @@ def wait_and_answer(run: Run, status_url: str, body_for):
 
 def status_body(run: Run) -> dict:
     """Return the Sentri status body of a run."""
-    return runs.status_payload(run, runs.run_url(current_app, run))
+    return serialize.status_payload(run, serialize.run_url(current_app, run))
 
 
 def _poll() -> tuple[tokens.PolledToken, tokens.PolledRun | None]:
@@ -100,4 +102,4 @@ def token_key() -> str:
 
 
 def api_limit() -> str:
-    return current_app.config["SENTRI_API_RATE_LIMIT"]
+    return settings().api_rate_limit

@@ -1,23 +1,18 @@
-"""Runs: everything about one execution of a project's approved tests.
+"""Starting runs: what a trigger may ask for, and the one way a trigger, the web UI, a schedule and the CLI
+start a run. What happens to a run after that lives by concept:
 
-lifecycle.py   start a run (every planned test a row), claim and record tests, end, abort, recover
-launch.py      start a run and hand it over (wake the workers, keep the GitHub token)
-options.py     what a trigger may ask for (RunOptions)
-selection.py   which tests a run executes (caseIds, suiteIds, selectionStrategy)
-planner.py     risk order and the budgetMinutes plan; history.py feeds it from past results
-gates.py       quality gates; vitals.py Web Vitals budgets
-serialize.py   verdict, status and callback bodies, a result's API form, the run page link
-callbacks.py   the callback POST and the pool that sends it
-hooks.py       what follows a run's end, exactly once: callback, GitHub report, waking waiters
-junit.py       the JUnit XML report; stats.py the statistics the pages chart
+sentri/queue/     the database as the queue: a run's life (lifecycle), its tests claimed, leased and recorded
+                  (claims), crawls, recovery of what dead processes held, notices to idle processes
+sentri/policies/  what decides: selection, the risk planner and its history, quality gates, Web Vitals budgets,
+                  the regression gate and its baseline, quarantine, and a project's thresholds as one setting
+sentri/reports/   how a run looks from outside: the status and callback bodies, JUnit, chart statistics
+sentri/runtime/   the threads a process owns: the engine's hooks after a run's end, callbacks, GitHub reports
+
+runs/options.py   what a trigger may ask for (RunOptions)
+runs/launch.py    start a run and hand it over (wake the workers, keep the GitHub token)
 """
 
 from .launch import launch
-from .lifecycle import RESTARTED, abort, active_run, get, get_in_project, list_for, start
 from .options import RunOptions
-from .serialize import callback_payload, run_url, serialize_result, shown_verdict, status_payload, verdict
 
-__all__ = [
-    "RESTARTED", "RunOptions", "abort", "active_run", "callback_payload", "get", "get_in_project", "launch",
-    "list_for", "run_url", "serialize_result", "shown_verdict", "start", "status_payload", "verdict",
-]
+__all__ = ["RunOptions", "launch"]

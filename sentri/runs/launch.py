@@ -8,8 +8,8 @@ from collections.abc import Callable
 from flask import current_app
 
 from ..models import Project, Run, TriggerToken
+from ..queue import lifecycle
 from ..runtime import runtime
-from . import lifecycle
 from .options import RunOptions
 
 log = logging.getLogger(__name__)

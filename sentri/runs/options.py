@@ -10,17 +10,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from flask import current_app
 from pydantic import BeforeValidator, Field, model_validator
 
 from .. import ssrf
 from ..crawl.settings import CrawlFields, CrawlSettings, GenerationDials, clamped, settings_from
 from ..github.state import initial_state
 from ..models import TestCase
+from ..policies import regression
+from ..policies.selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
+from ..settings import settings
 from ..validation import Flag, Variables, WebUrl, one_of, parse, problem, rule
 from ..worker.browsers import ENGINES, engine_unavailable
-from . import regression
-from .selection import DEFAULT_RECENT_DAYS, STRATEGIES, Selection
 
 MAX_PARALLEL_WORKERS = 10
 MAX_RETRIES = 3
@@ -85,8 +85,8 @@ def _budget(value: Any) -> float | None:
 
 
 def callback_allowlist() -> ssrf.Allowlist:
-    """Return the configured SENTRI_CALLBACK_ALLOWLIST."""
-    return ssrf.Allowlist.parse(current_app.config.get("SENTRI_CALLBACK_ALLOWLIST") or "")
+    """Return the configured SENTRI_CALLBACK_ALLOWLIST (parsed once, at start)."""
+    return settings().allowlist
 
 
 def _strings(limit: int) -> BeforeValidator:
@@ -126,7 +126,7 @@ def _browser(value: Any) -> str:
     # An engine the caller chose must exist here (400). The default Chromium missing is the server's
     # problem, not the request's: that run fails with "The browser could not start: ...". With browser
     # servers, the servers have what they have: a missing engine fails the run the same way.
-    remote = bool(current_app.config.get("BROWSER_SERVERS"))
+    remote = bool(settings().browser_server_list)
     missing = engine_unavailable(value) if value != "chromium" and not remote else None
     if missing:
         raise problem(f"{missing}")

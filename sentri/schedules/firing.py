@@ -2,7 +2,7 @@
 
 Every few seconds each process's heartbeat calls fire_due(now): a plain read finds the enabled schedules
 whose next time has come, and each is fired by a claim on its row, the discipline test rows follow
-(runs/claims.py): a conditional UPDATE on the next time that was read (`next_run_at = :seen`) moves it to
+(queue/claims.py): a conditional UPDATE on the next time that was read (`next_run_at = :seen`) moves it to
 the first time after `now`. Only one transaction can make that change; the others find it made and do
 nothing. The claim is made inside the transaction that creates the run (lifecycle.start's
 `in_transaction`), so the run exists exactly when the occurrence is claimed: a process dying in between
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..config import public_url
@@ -29,6 +28,7 @@ from ..extensions import db
 from ..models import Project, Run, isoformat
 from ..runs.launch import launch
 from ..runs.options import parse_options
+from ..settings import settings
 from . import cron
 from .models import Schedule
 
@@ -80,7 +80,7 @@ def fire(schedule_id: int, seen: datetime, now: datetime) -> int | None:
 
     try:
         options = parse_options(schedule.options or {})
-        options.extra["publicUrl"] = schedule.public_url or public_url(current_app.config)
+        options.extra["publicUrl"] = schedule.public_url or public_url(settings())
         options.extra["schedule"] = {"id": schedule.public_id, "name": schedule.name}
         run = launch(project, options, source="schedule", triggered_by=schedule.public_id, in_transaction=claim)
     except Superseded:

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from ..database import write
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Project, Run, User, get_or_404, isoformat, utcnow
-from ..runs import lifecycle, selection
+from ..models import Project, Run, User, isoformat, utcnow
+from ..policies import selection
+from ..public_ids import get_or_404
+from ..queue import lifecycle
 from ..runs.options import parse_options
 from ..users import require_admin
 from ..validation import Body, Flag, Name, problem

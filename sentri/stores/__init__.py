@@ -10,13 +10,16 @@ what any of them recorded. A key is `artifacts/RUN-<n>/<position>-attempt<n>.<pn
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from flask import Flask
 
 from ..runtime import runtime
 from .folder import FolderStore, StoreError, valid_key
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["FolderStore", "StoreError", "artifact_store", "open_store", "parse_url", "valid_key"]
 
@@ -56,15 +59,15 @@ def parse_url(value: str) -> BucketAddress:
     return BucketAddress(bucket, prefix)
 
 
-def open_store(config, instance_path: str):
-    """The store the configuration names: the instance folder, or the bucket of config["ARTIFACT_BUCKET"]."""
-    address = config.get("ARTIFACT_BUCKET")
+def open_store(made: Settings, instance_path: str):
+    """The store the settings name: the instance folder, or the bucket of SENTRI_ARTIFACT_URL."""
+    address = made.artifact_bucket
     if address is None:
         return FolderStore(instance_path)
     # lazy: boto3 and botocore take ~0.4 s to import and set up; an instance-folder server never needs them.
     from .bucket import BucketStore
 
-    return BucketStore(address.bucket, address.prefix, url=config["SENTRI_ARTIFACT_URL"])
+    return BucketStore(address.bucket, address.prefix, url=made.artifact_url or "")
 
 
 def artifact_store(app: Flask | None = None):

@@ -3,7 +3,7 @@ The templates reach all of it as `ui.<name>`."""
 
 from ..crawl.reasons import sentence as skip_reason
 from .charts import Chart, line_chart
-from .metrics import METRIC_LABELS, METRIC_UNITS, METRICS, format_metric, not_run, pass_rate, skip_words
+from .figures import METRIC_LABELS, METRIC_UNITS, METRICS, format_metric, not_run, pass_rate, skip_words
 from .pagination import PER_PAGE, Page, page_number, page_url
 from .stash import STASH_SECONDS, stash_secret, take_secret
 from .steps import describe_step, describe_target

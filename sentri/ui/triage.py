@@ -8,18 +8,19 @@ from sqlalchemy import and_, case, false, func, not_, select, true
 
 from ..extensions import db
 from ..models import Result, Run, TestCase
+from ..policies import quarantine
 from ..review.models import Baseline, HealProposal
-from ..runs import quarantine
+from ..states import ResultStatus
 from .failures import explain
 
 # What the filter offers, in the order a person triages: each kind of result and the rows it is.
 KINDS = {
-    "failed": and_(Result.status == "failed", Result.quarantined == false()),
-    "flaky": and_(Result.status == "passed", Result.flaky == true(), Result.quarantined == false()),
-    "quarantined": and_(Result.quarantined == true(), Result.status.in_(("passed", "failed"))),
-    "passed": and_(Result.status == "passed", Result.flaky == false(), Result.quarantined == false()),
-    "skipped": Result.status == "skipped",
-    "waiting": Result.status.in_(("queued", "running")),
+    "failed": and_(Result.status == ResultStatus.FAILED, Result.quarantined == false()),
+    "flaky": and_(Result.status == ResultStatus.PASSED, Result.flaky == true(), Result.quarantined == false()),
+    "quarantined": and_(Result.quarantined == true(), Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))),
+    "passed": and_(Result.status == ResultStatus.PASSED, Result.flaky == false(), Result.quarantined == false()),
+    "skipped": Result.status == ResultStatus.SKIPPED,
+    "waiting": Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING)),
 }
 KIND_WORDS = {"failed": "Failed", "flaky": "Flaky", "quarantined": "Quarantined", "passed": "Passed",
               "skipped": "Not run", "waiting": "Waiting"}
@@ -31,11 +32,11 @@ def kind_of(result: Result) -> str:
     """Which of KINDS a result is."""
     if result.status in ("queued", "running"):
         return "waiting"
-    if result.status == "skipped":
+    if result.status == ResultStatus.SKIPPED:
         return "skipped"
     if result.quarantined:
         return "quarantined"
-    if result.status == "failed":
+    if result.status == ResultStatus.FAILED:
         return "failed"
     return "flaky" if result.flaky else "passed"
 

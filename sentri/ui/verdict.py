@@ -4,8 +4,9 @@ gate or budget said no, which page got slower; or why it passed."""
 from __future__ import annotations
 
 from ..models import Run
-from ..runs import shown_verdict, verdict
-from .metrics import METRIC_LABELS, format_metric
+from ..reports.serialize import shown_verdict, verdict
+from ..states import RunStatus
+from .figures import METRIC_LABELS, format_metric
 
 TITLES = {"passed": "Passed", "failed": "Failed", "pending": "Running", "aborted": "Aborted"}
 
@@ -62,11 +63,11 @@ def headline(run: Run, kinds: dict[str, int], failed_names: list[str]) -> dict:
         if run.phase == "crawling":
             reasons.append("Crawling the site first: the tests wait for it.")
         reasons.append(f"{run.total - kinds.get('waiting', 0)} of {run.total} tests done so far.")
-    elif run.status == "aborted":
+    elif run.status == RunStatus.ABORTED:
         ran = run.passed + run.failed + run.quarantined
         reasons.append(f"Aborted before all its tests ran ({ran} of {run.total} ran): gates and budgets were "
                        "not evaluated.")
-    elif run.status == "failed":
+    elif run.status == RunStatus.FAILED:
         reasons.append(f"The run could not go on: {run.error or 'no reason recorded'}")
     else:
         if failed_names:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..runs import vitals
-from ..runs.lifecycle import vitals_pages
-from .metrics import METRICS, format_metric
+from ..policies import vitals
+from ..queue.ending import vitals_pages
+from .figures import METRICS, format_metric
 
 
 def _path(url: str | None) -> str:

@@ -12,6 +12,7 @@ import logging
 from playwright.async_api import async_playwright
 
 from ..database import write
+from ..settings import settings
 from . import egress, slots
 from .browsers import find_chromium, launch_chromium
 from .remote import Endpoint, ServerPool
@@ -32,7 +33,7 @@ class WorkerBrowsers:
         self.pool = pool
         self.stopping = stopping  # a connection refused while this process stops says nothing of the server
         self.owner, self.index = owner, index  # whose slot leases these are: the process's node, the worker
-        self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
+        self.lease_seconds = float(settings(app).lease_seconds)
         self.playwright = None
         self.local = None  # the Chromium every worker keeps warm
         self.others: dict[str, object] = {}  # firefox / webkit, launched when a run asks for them
@@ -51,7 +52,7 @@ class WorkerBrowsers:
             self.local = None
         if self.playwright is None:
             self.playwright = await async_playwright().start()
-        choice = find_chromium(self.app.config.get("SENTRI_CHROMIUM_PATH"))
+        choice = find_chromium(settings(self.app).chromium_path)
         self.local = await launch_chromium(self.playwright.chromium, choice)
         return self.local
 

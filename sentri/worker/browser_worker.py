@@ -19,26 +19,25 @@ from functools import partial
 from playwright.async_api import Error as PlaywrightError
 
 from ..artifacts import keep_files
-from ..crawl.visit import page_seconds
-from ..runs import claims, crawls, lifecycle
-from ..runs.claims import Claim
-from ..runs.crawls import CrawlClaim
-from ..runs.outcome import Outcome, attempt
+from ..queue import crawl_ends, lifecycle, records
+from ..queue.claims import Claim
+from ..queue.crawls import CrawlClaim
+from ..queue.outcome import Outcome, attempt
+from ..settings import settings
 from ..states import ResultStatus
-from . import crawling, vitals_probe
+from . import vitals_probe
 from .browser_set import WorkerBrowsers
-from .executor import SLACK_SECONDS, BrowserLost, TestJob, context_options, execute, hard_deadline
+from .crawl_duty import STOP_SIGNAL_SECONDS, CrawlDuty
+from .executor import execute
 from .guard import HostCache
+from .job_spec import BrowserLost, TestJob, context_options, hard_deadline
 from .jobs import RunUnusable
 from .spare import Spare, settle
 
 log = logging.getLogger(__name__)
-# A stop signal to the whole process group reaches Playwright's driver and this process together: a browser
-# lost this long before the engine says it is stopping was lost to the stop.
-STOP_SIGNAL_SECONDS = 2.0
 
 
-class BrowserWorker(threading.Thread):
+class BrowserWorker(CrawlDuty, threading.Thread):
     """Claim, execute, record; until the engine stops. Its current claim can be cancelled from other
     threads (`cancel`) and proves the worker alive (`alive_at`, ticked by its own loop)."""
 
@@ -57,7 +56,7 @@ class BrowserWorker(threading.Thread):
         self._task: asyncio.Task | None = None
         self._cancel_reason: str | None = None
         self.alive_at = time.monotonic()
-        # When the claim being run has outlived every bound of its own (executor.hard_deadline): the engine
+        # When the claim being run has outlived every bound of its own (job_spec.hard_deadline): the engine
         # then gives it up and stops renewing its lease.
         self.due = math.inf
         self.lost: BrowserLost | None = None  # the browser went away under the current test (_given_back)
@@ -129,9 +128,9 @@ class BrowserWorker(threading.Thread):
             except Exception:  # a worker thread must outlive any one test: never strand a run
                 log.exception("worker %s failed around %s", self.name, claim)
                 if isinstance(claim, CrawlClaim):
-                    self._write(crawls.fail, claim, "an internal error stopped its worker")
+                    self._write(crawl_ends.fail, claim, "an internal error stopped its worker")
                 else:
-                    self._write(partial(claims.release, lost=True), claim, "an internal error stopped its worker")
+                    self._write(partial(records.release, lost=True), claim, "an internal error stopped its worker")
             finally:
                 self._return_slot()  # still held when the test never ran (its run unusable, its test deleted)
                 with self._lock:
@@ -161,7 +160,7 @@ class BrowserWorker(threading.Thread):
             return
         browser, options = self.spare_like or (self.browsers.local, {})
         if browser is not None and browser.is_connected():
-            self.spare.prepare(browser, self.app.config["BROWSER_BLOCKED_NETWORKS"], options, vitals_probe.arm)
+            self.spare.prepare(browser, settings(self.app).blocked_networks, options, vitals_probe.arm)
 
     def _write(self, function, *args) -> None:
         with self.app.app_context():
@@ -186,10 +185,10 @@ class BrowserWorker(threading.Thread):
                 job = self.engine.jobs.build(claim)
             except RunUnusable as exc:
                 lifecycle.fail(claim.run_id, str(exc))
-                claims.record_stopped(claim)
+                records.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                claims.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
+                records.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
                 return
         result = self._execute(job)
         lost, self.lost = self.lost, None
@@ -208,81 +207,12 @@ class BrowserWorker(threading.Thread):
         with self.app.app_context():
             if result is not None:
                 keep_files(self.app, result)  # into the artifact store (a bucket: uploaded), by key
-                claims.record(claim, result)
+                records.record(claim, result)
             elif reason == "shutdown":
-                claims.release(claim)  # handed back: another process (or the next start) runs it
+                records.release(claim)  # handed back: another process (or the next start) runs it
             elif reason == "stop" or reason is None:
-                claims.record_stopped(claim)
+                records.record_stopped(claim)
             # "lost": the row is no longer ours; whatever we had is dropped
-
-    def _run_crawl(self, claim: CrawlClaim) -> None:
-        """Crawl on this worker's loop (its pages at once up to the crawl's concurrency); write the outcome."""
-        with self._lock:
-            self.current, self._cancel_reason = claim, None
-        with self.app.app_context():
-            try:
-                plan = crawling.build_plan(self.app, claim.crawl_id)
-            except crawling.CrawlUnusable as exc:
-                crawls.fail(claim, str(exc))
-                return
-        outcome = None
-        self.alive_at = time.monotonic()
-        self.due = plan.deadline + page_seconds(plan.timeout_ms) + SLACK_SECONDS
-        self._tick()
-        try:
-            try:
-                browser = self.loop.run_until_complete(self.browsers.get(plan.browser))
-                plan.device_descriptor = self.browsers.device(plan)
-                plan.reach = self.browsers.reach()
-            except Exception as exc:
-                message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
-                stopping = self.engine.stopping_within(STOP_SIGNAL_SECONDS)  # our stop took Playwright down
-                self._write(crawls.release if stopping else partial(crawls.fail, error=message), claim)
-                return
-            progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
-            task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
-                                                                lambda: self._cancel_reason is not None))
-            with self._lock:
-                self._task = task
-                cancelled = self._cancel_reason is not None
-            if cancelled:
-                task.cancel()
-            try:
-                outcome = self.loop.run_until_complete(task)
-                if not browser.is_connected():  # its pages' errors were the browser's going, not the site's
-                    outcome = None
-                    if self.engine.stopping_within(STOP_SIGNAL_SECONDS):
-                        with self._lock:
-                            self._cancel_reason = self._cancel_reason or "shutdown"
-                    else:
-                        self.loop.run_until_complete(self.browsers.forget(plan.browser))
-                        self._write(crawls.fail, claim, "the browser was lost during the crawl (it crashed, or its "
-                                    "browser server went away); crawl again")
-                        return
-            except asyncio.CancelledError:
-                outcome = None
-            except Exception as exc:  # a bug or a dead browser: the crawl fails, the worker goes on
-                log.exception("CRL-%s crashed", claim.crawl_id)
-                self._write(crawls.fail, claim, self._shown(f"internal error: {exc}")[:1000])
-                return
-        finally:
-            self.due = math.inf
-            self._return_slot()
-            if self._ticker is not None:
-                self._ticker.cancel()
-                self._ticker = None
-        with self._lock:
-            reason = self._cancel_reason
-        if reason == "overdue":
-            self.loop.run_until_complete(self.browsers.forget(plan.browser))
-            self._write(crawls.fail, claim, "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
-                        "budgetMinutes) and every page's own; Sentri gave it up")
-        elif reason is None and outcome is not None:
-            self._write(crawls.finish, claim, outcome)
-        elif reason == "shutdown":
-            self._write(crawls.release, claim)
-        else:  # stopped, or lost: a crawl still ours whose run ended is closed as aborted, else left alone
-            self._write(crawls.stopped, claim)
 
     def _execute(self, job: TestJob) -> Outcome | None:
         """Run the job on this worker's loop; None when it was cancelled or the run cannot go on."""
@@ -350,12 +280,12 @@ class BrowserWorker(threading.Thread):
         where = self.browsers.used_endpoint
         with self.app.app_context():
             if self.engine.stopping_within(STOP_SIGNAL_SECONDS):
-                claims.release(claim, attempts=lost.attempts)
+                records.release(claim, attempts=lost.attempts)
                 return
             reason = self._shown(str(lost))
             log.warning("RUN-%s test %s: the browser was lost under it (%s: %s); it runs again", claim.run_id,
                         claim.position, where or "local", reason)
-            claims.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
+            records.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
                            lost=True, attempts=lost.attempts, where=where)
 
     def _internal_error(self, job: TestJob, exc: Exception) -> Outcome:

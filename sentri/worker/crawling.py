@@ -21,6 +21,7 @@ from ..crawl.models import Crawl
 from ..crawl.settings import CrawlSettings
 from ..extensions import db
 from ..models import Project, Run, TestCase, utcnow
+from ..settings import settings
 from ..vault import SecretUnreadable
 from .guard import HostCache, guarded_context
 from .steps import StepFailed, run_steps
@@ -70,9 +71,9 @@ def build_plan(app: Flask, crawl_id: int) -> CrawlPlan:
         crawl_id=crawl_id, base_url=crawl_row.base_url, settings=CrawlSettings.from_json(crawl_row.options),
         browser=run.browser if run else "chromium", device=run.device if run else "desktop",
         secret_values=secret_values, trusted=origins.TrustedOrigins([crawl_row.base_url], project.allowed_origins),
-        blocked_networks=app.config["BROWSER_BLOCKED_NETWORKS"], timeout_ms=int(app.config["SENTRI_STEP_TIMEOUT_MS"]),
+        blocked_networks=settings(app).blocked_networks, timeout_ms=int(settings(app).step_timeout_ms),
     )
-    seconds = float(app.config["SENTRI_CRAWL_MAX_SECONDS"])
+    seconds = float(settings(app).crawl_max_seconds)
     if run is not None and run.deadline is not None:
         seconds = min(seconds, max(0.0, (run.deadline - utcnow()).total_seconds()))
     plan.deadline = time.monotonic() + seconds

@@ -1,5 +1,5 @@
 """The run engine of one Sentri process: SENTRI_MAX_BROWSERS browser worker threads that claim tests from
-the database (runs/lifecycle.py), and a heartbeat thread that keeps their claims alive and everyone honest.
+the database (queue/lifecycle.py), and a heartbeat thread that keeps their claims alive and everyone honest.
 
 The database holds every run; this process holds only what cannot live there: threads, event loops,
 warm browsers and the handles to cancel a running test. Any number of processes may serve one
@@ -9,7 +9,7 @@ Idle workers sleep until there may be work: a run started here wakes them (wake(
 does work any process makes claimable, by a NOTIFY this process LISTENs for (listener.py), and they look
 on their own only every LISTENING_POLL_SECONDS, in case a notice was missed. On SQLite (one process), or
 while the listener is not connected, the process looks every IDLE_POLL_SECONDS. A worker that finishes a
-test may leave the run's next one to another process with a free slot (runs/spread.py).
+test may leave the run's next one to another process with a free slot (queue/spread.py).
 
 The heartbeat, once a second: renews the leases of the rows (and browser server slots) this process's
 live workers hold, and cancels those whose run is stopping (an abort, in whatever process it was asked)
@@ -29,11 +29,12 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from ..models import utcnow
-from ..runs import claims, crawls, recovery, spread
-from ..runs.claims import Claim
-from ..runs.crawls import CrawlClaim
+from ..queue import claims, crawls, recovery, spread
+from ..queue.claims import Claim
+from ..queue.crawls import CrawlClaim
 from ..runtime import runtime
 from ..schedules import firing
+from ..settings import settings
 from . import nodes, slots
 from .browser_worker import BrowserWorker
 from .jobs import JobBuilder
@@ -61,14 +62,14 @@ class RunEngine:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        servers = app.config.get("BROWSER_SERVERS") or []
+        servers = settings(app).browser_server_list or []
         # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
         self.pool = ServerPool([Endpoint(url, capacity) for url, capacity in servers],
-                               app.config.get("SENTRI_BROWSER_SERVER_CHROMIUM"),
+                               settings(app).browser_server_chromium,
                                secret=app.config["SECRET_KEY"]) if servers else None
-        self.size = self.pool.capacity if self.pool else max(1, int(app.config["SENTRI_MAX_BROWSERS"]))
+        self.size = self.pool.capacity if self.pool else max(1, int(settings(app).max_browsers))
         self.node_id = node_identity()
-        self.lease_seconds = float(app.config["SENTRI_LEASE_SECONDS"])
+        self.lease_seconds = float(settings(app).lease_seconds)
         self.jobs = JobBuilder(app)
         self.housekeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentri-housekeeping")
         # Due schedules start their runs here, off the heartbeat (planning a run may take a while) and apart
@@ -88,7 +89,7 @@ class RunEngine:
         self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
                                      self.wake) if url.get_backend_name() == "postgresql" else None
         # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
-        self.prober = (Prober(self.pool, float(app.config["SENTRI_BROWSER_PROBE_SECONDS"]), self._beat_stop)
+        self.prober = (Prober(self.pool, float(settings(app).browser_probe_seconds), self._beat_stop)
                        if self.pool is not None else None)
 
     # -- life cycle ----------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ class RunEngine:
 
     def leave_next(self, run_id: int) -> bool:
         """After a worker finished a test of `run_id`: when another process should take the run's next test
-        (runs/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
+        (queue/spread.py), give it LEAVE_SECONDS to. Return whether this worker stepped aside."""
         if self.listener is None or not self._peers:  # nobody else is notified, or nobody else is there
             return False
         with self.app.app_context():

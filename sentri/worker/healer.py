@@ -27,7 +27,7 @@ from playwright.async_api import Page
 
 from ..review.heal_rules import key, rules_for
 from ..ui.steps import describe_target
-from . import healing
+from . import locator_healing as healing
 from .steps import HealRemark, StepRun, locate
 
 

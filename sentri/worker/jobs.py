@@ -18,11 +18,12 @@ from .. import environments, origins
 from ..artifacts import run_folder
 from ..extensions import db
 from ..models import Project, Run, TestCase
+from ..queue.claims import Claim
 from ..review import recording
-from ..runs.claims import Claim
+from ..settings import settings
 from ..stores import artifact_store
 from ..vault import SecretUnreadable
-from .executor import TestJob
+from .job_spec import TestJob
 
 CACHED_RUNS = 32
 
@@ -106,14 +107,14 @@ class JobBuilder:
                 steps = environments.substitute(test.steps, context.values)
             except environments.UndefinedVariable as exc:
                 setup_error = (exc.index, str(exc))
-        config = self.app.config
+        config = settings(self.app)
         return TestJob(
             run_id=claim.run_id, position=claim.position, test_id=test_id, name=name, steps=steps,
             viewport=viewport, base_url=context.base_url, page_check=claim.page_url is not None, browser=context.browser, device=context.device,
-            retries=context.retries, vitals_samples=context.vitals_samples, timeout_s=float(config["SENTRI_TEST_TIMEOUT_SECONDS"]),
-            step_timeout_ms=int(config["SENTRI_STEP_TIMEOUT_MS"]), artifacts_dir=context.artifacts_dir,
+            retries=context.retries, vitals_samples=context.vitals_samples, timeout_s=float(config.test_timeout_seconds),
+            step_timeout_ms=config.step_timeout_ms, artifacts_dir=context.artifacts_dir,
             secret_values=context.secret_values, trusted=context.trusted,
-            blocked_networks=config["BROWSER_BLOCKED_NETWORKS"], setup_error=setup_error,
-            trace_mode=config["SENTRI_TRACES"], artifacts=context.artifacts, **review,
+            blocked_networks=config.blocked_networks, setup_error=setup_error,
+            trace_mode=config.traces, artifacts=context.artifacts, **review,
         )
 

@@ -1,4 +1,4 @@
-"""The LISTEN side of runs/notices.py: a thread with a PostgreSQL connection of its own, waiting for the
+"""The LISTEN side of queue/notices.py: a thread with a PostgreSQL connection of its own, waiting for the
 notices other transactions send when work becomes claimable, and waking this process's idle workers.
 
 Why a connection of its own: a LISTEN belongs to a session, and a pooled connection goes back to the pool
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from ..runs.notices import CHANNEL
+from ..queue.notices import CHANNEL
 
 log = logging.getLogger("sentri.worker")
 WAIT_SECONDS = 1.0  # how long one wait for notices lasts: the thread sees a stop request this often

@@ -1,6 +1,6 @@
 """The nodes table: the Sentri processes serving this database, each saying it is alive every few seconds
 (the heartbeat), with its browser slots, so that the others can tell who is gone (GitHub reporting) and
-who has room (runs/spread.py). All in the caller's app context; each function is one short transaction."""
+who has room (queue/spread.py). All in the caller's app context; each function is one short transaction."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A browser server's capacity shared by every Sentri process on one database: its `#n` is n slot rows, each
 leased to one worker of one process while that worker runs a test (or a crawl) there.
 
-take()     in the transaction that claims the test (runs/claims.py, runs/crawls.py), or in one of its own when
+take()     in the transaction that claims the test (queue/claims.py, queue/crawls.py), or in one of its own when
            a worker moves to another server: the first free slot (no owner, or a lease that ran out) of the
            endpoint the pool prefers that has one. SQLite serialises takers with the claim's BEGIN IMMEDIATE;
            PostgreSQL locks the slot row FOR UPDATE SKIP LOCKED, so two processes never hold one slot and

@@ -2,9 +2,9 @@
 a fixture website and a callback sink (sites), a real Sentri server process (server), and
 test files in the test format (testfiles)."""
 
-from .server import CLIError, SentriProcess, free_port, http_session
-from .sites import CallbackSink, FixtureSite, HoldSite, StaticSite, TricklingReceiver
-from .testfiles import failing_test, make_tests, page_test, wait_test, write_tests
+from tests.support.server import CLIError, SentriProcess, free_port, http_session
+from tests.support.sites import CallbackSink, FixtureSite, HoldSite, StaticSite, TricklingReceiver
+from tests.support.testfiles import failing_test, make_tests, page_test, wait_test, write_tests
 
 __all__ = [
     "CLIError",

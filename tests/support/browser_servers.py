@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from .server import free_port
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS_CLI = ROOT / "node_modules" / "playwright-core-previous" / "cli.js"

@@ -48,7 +48,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from .sites import _BaseThreadServer
+from tests.support.sites import _BaseThreadServer
 
 ITEMS = 200
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")

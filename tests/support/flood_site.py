@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from http.server import BaseHTTPRequestHandler
 
-from .sites import _BaseThreadServer
+from tests.support.sites import _BaseThreadServer
 
 LINKS, NAMED, FORMS, FIELDS, FAILING, MESSAGES, SITEMAPS = 2_500, 300, 21, 51, 60, 30, 60
 

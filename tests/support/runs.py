@@ -5,13 +5,14 @@ from __future__ import annotations
 from sentri.database import write
 from sentri.extensions import db
 from sentri.models import Project, Result, Run, utcnow
-from sentri.runs import RunOptions, lifecycle
+from sentri.queue import ending
+from sentri.runs.options import RunOptions
 
 
 def recorded_run(project: Project, results: list[dict], *, status: str = "completed",
                  options: RunOptions | None = None) -> Run:
     """Create a run whose rows already hold these outcomes (Result fields; `status` required, `test_name`
-    defaulting to "Test n") and end it the one way runs end (lifecycle.end: gates, budgets, flaky scores).
+    defaulting to "Test n") and end it the one way runs end (ending.end: gates, budgets, flaky scores).
     `status` "aborted" or "failed" ends it as a stopped run would."""
     options = options or RunOptions()
     now = utcnow()
@@ -26,11 +27,11 @@ def recorded_run(project: Project, results: list[dict], *, status: str = "comple
         for position, fields in enumerate(results, start=1):
             row = {"test_name": f"Test {position}", "attempts": [], "started_at": now, "finished_at": now, **fields}
             db.session.add(Result(run_id=run.id, position=position, **row))
-            if row.get("quarantined") and row["status"] != "skipped":  # as claims._set_outcome counts
+            if row.get("quarantined") and row["status"] != "skipped":  # as records._set_outcome counts
                 run.quarantined += 1
                 continue
             setattr(run, row["status"], getattr(run, row["status"]) + 1)
             run.flaky += bool(row.get("flaky"))
         db.session.flush()
-        lifecycle.end(run.id)
+        ending.end(run.id)
     return run

@@ -21,7 +21,7 @@ import uuid
 import boto3
 import requests
 
-from .server import _PROXY_VARS, free_port
+from tests.support.server import _PROXY_VARS, free_port
 
 
 class S3Server:

@@ -23,7 +23,7 @@ from sentri.notify import channels
 from sentri.notify.models import NotificationChannel
 from sentri.review import recording
 from sentri.review.models import Baseline
-from sentri.runs import RunOptions
+from sentri.runs.options import RunOptions
 from sentri.schedules import manage
 from sentri.stores import artifact_store
 from sentri.visual import store

@@ -5,7 +5,7 @@ testsuite for the run, one testcase per test with classname = the project; a fai
 <failure> naming its step (earlier failed attempts as <rerunFailure>); a test that passed on a
 retry is passed with a <flakyFailure> per failed attempt; a skipped test has <skipped> with its reason.
 A crawl: true run's page checks are testcases of classname "<project>.pages", their page in system-out.
-A quarantined test (runs/quarantine.py) never fails the report: failed, it is <skipped type="quarantined">
+A quarantined test (policies/quarantine.py) never fails the report: failed, it is <skipped type="quarantined">
 with the failure in its text; passed, it passes; either way its system-out says it was quarantined.
 Characters XML 1.0 cannot hold (page text may carry any) are dropped from every text and attribute."""
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Result, Run
+from ..policies.vitals import METRICS, p75
 from ..states import RunStatus
-from .vitals import METRICS, p75
 
 
 def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, list[Run]]:

@@ -1,7 +1,7 @@
 """What every process does every few seconds for the processes that died or stalled (the heartbeat): recover
 the tests and crawls whose lease ran out, skip the tests of runs past their budget, end runs left with
-nothing to do (claims.recover, crawls.recover), finish the runs whose end a dead process took
-(lifecycle.finish_stale), fire the ends nobody took (hooks.take_stale), send the alerts that are due
+nothing to do (records.recover, crawl_ends.recover), finish the runs whose end a dead process took
+(ending.finish_stale), fire the ends nobody took (hooks.take_stale), send the alerts that are due
 (notify/outbox.py) and start the schedules that are (schedules/firing.py).
 
 Almost always there is nothing to do, and asking each part separately was eight reads (and their commits) every
@@ -21,23 +21,24 @@ from ..crawl.models import ACTIVE_CRAWL_STATUSES, Crawl
 from ..extensions import db
 from ..models import ACTIVE_RUN_STATUSES, Result, Run, utcnow
 from ..notify import outbox
+from ..runtime.hooks import STALE_SECONDS, Hooks
 from ..schedules.models import Schedule
-from . import claims, crawls, lifecycle
-from .hooks import STALE_SECONDS, Hooks
+from ..states import CrawlStatus, ResultStatus
+from . import crawl_ends, ending, records
 
 
 def _due_query():
     """Whether any recovery is due, and whether any run's end waits for someone to fire it (bind `now`, `cutoff`)."""
     now = bindparam("now")
     active = Run.status.in_(ACTIVE_RUN_STATUSES)
-    expired = exists().where(Result.status == "running", Result.lease_until < now)
+    expired = exists().where(Result.status == ResultStatus.RUNNING, Result.lease_until < now)
     over_budget = exists().where(active, Run.deadline <= now,
-                                 exists().where(Result.run_id == Run.id, Result.status == "queued"))
-    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_(("queued", "running"))),
+                                 exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED))
+    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING))),
                               ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
-    orphaned_crawl = exists().where(Crawl.status == "queued", exists().where(
+    orphaned_crawl = exists().where(Crawl.status == CrawlStatus.QUEUED, exists().where(
         Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)))
-    expired_crawl = exists().where(Crawl.status == "running", Crawl.lease_until < now)
+    expired_crawl = exists().where(Crawl.status == CrawlStatus.RUNNING, Crawl.lease_until < now)
     unfinished = exists().where(Run.notify_state == "ending", Run.finished_at < bindparam("cutoff"))
     stale_end = exists().where(Run.notify_state == "pending", Run.finished_at < bindparam("cutoff"))
     alerts = outbox.anything_due(now)
@@ -57,7 +58,7 @@ def recover(hooks: Hooks, *, schedules_due: Callable[[], None] | None = None) ->
     cutoff = now - timedelta(seconds=STALE_SECONDS)
     recovering, stale, alerts, schedules = db.session.execute(_DUE, {"now": now, "cutoff": cutoff}).one()
     db.session.commit()  # end the read snapshot at once
-    touched = claims.recover() + crawls.recover() + lifecycle.finish_stale(cutoff) if recovering else []
+    touched = records.recover() + crawl_ends.recover() + ending.finish_stale(cutoff) if recovering else []
     if stale:
         hooks.take_stale()
     if alerts:

@@ -6,7 +6,7 @@ the server's signal handling and by the tests alike. Code reaches a service thro
 `.hooks`, `.github` or `.artifacts`, never by a string key of its own.
 
 - `engine`: the browser workers and the heartbeat (worker/engine.py); its callback sender too.
-- `hooks`: what follows each run's end, once (runs/hooks.py): callbacks, alerts (notify/), waiters of `wait: true`.
+- `hooks`: what follows each run's end, once (runtime/hooks.py): callbacks, alerts (notify/), waiters of `wait: true`.
 - `github`: commit statuses and PR comments, in order, on threads of their own (github/reporter.py).
 - `artifacts`: where screenshots, traces and pictures are kept (stores/): a folder or a bucket.
 """
@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
-    from .github.reporter import GitHubReporter
-    from .runs.hooks import Hooks
-    from .stores.bucket import BucketStore
-    from .stores.folder import FolderStore
-    from .worker.engine import RunEngine
+    from ..github.reporter import GitHubReporter
+    from ..settings import Settings
+    from ..stores.bucket import BucketStore
+    from ..stores.folder import FolderStore
+    from ..worker.engine import RunEngine
+    from .hooks import Hooks
 
     ArtifactStore = FolderStore | BucketStore
 
@@ -32,16 +33,18 @@ EXTENSION = "sentri"  # its key in app.extensions, as a Flask extension register
 
 
 class Runtime:
-    def __init__(self, app: Flask, artifacts: ArtifactStore) -> None:
+    def __init__(self, app: Flask, settings: Settings, artifacts: ArtifactStore) -> None:
         # Imported here: the services reach each other through `runtime()`, so importing them above would
         # make this module part of an import cycle; here it stays a leaf that any of them can import.
-        from .github.reporter import GitHubReporter
-        from .runs.hooks import Hooks, listen  # (the same cycle)
-        from .worker.engine import RunEngine  # (the same cycle)
+        from ..github.reporter import GitHubReporter
+        from ..worker.engine import RunEngine  # (the same cycle)
+        from .hooks import Hooks, listen  # (the same cycle)
 
         listen()
 
+        self.settings = settings  # parsed once at start (settings.py); replaced whole, never changed
         self.artifacts = artifacts
+        app.extensions[EXTENSION] = self  # the services below read their settings through runtime(app)
         self.engine: RunEngine = RunEngine(app)
         self.hooks: Hooks = Hooks(app)
         self.github: GitHubReporter = GitHubReporter(app)
@@ -65,9 +68,8 @@ class Runtime:
         return abandoned
 
 
-def install(app: Flask, artifacts: ArtifactStore) -> Runtime:
-    made = app.extensions[EXTENSION] = Runtime(app, artifacts)
-    return made
+def install(app: Flask, settings: Settings, artifacts: ArtifactStore) -> Runtime:
+    return Runtime(app, settings, artifacts)
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -16,12 +16,13 @@ from sqlalchemy import bindparam, exists, func, select
 
 from ..extensions import db
 from ..models import Result
+from ..states import ResultStatus
 
 CHANNEL = "sentri_work"
 
 _ANY = select(func.pg_notify(CHANNEL, ""))
 # After a test ends its run has room for one more: worth a notice only while the run has queued tests.
-_IF_QUEUED = _ANY.where(exists().where(Result.run_id == bindparam("run_id"), Result.status == "queued"))
+_IF_QUEUED = _ANY.where(exists().where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED))
 
 
 def work_ready(run_id: int | None = None) -> None:

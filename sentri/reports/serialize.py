@@ -11,12 +11,13 @@ from flask import Flask
 from ..config import public_url
 from ..models import ACTIVE_RUN_STATUSES, Project, Result, Run, TestCase, isoformat
 from ..review import views
+from ..settings import settings
 from ..states import RunStatus
 
 
 def run_url(app: Flask, run: Run) -> str:
     """Return the link to a run's page, on the public URL the trigger was made through."""
-    base = run.options.get("publicUrl") or public_url(app.config)
+    base = run.options.get("publicUrl") or public_url(settings(app))
     return f"{base.rstrip('/')}/runs/{run.public_id}"
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, bindparam, exists, func, select
 from ..crawl.models import Crawl
 from ..extensions import db
 from ..models import Node, Result, Run, utcnow
+from ..states import CrawlStatus, ResultStatus
 
 _RUN: BindParameter[int] = bindparam("run_id")
 _ME: BindParameter[str] = bindparam("me")
@@ -31,13 +32,13 @@ def _leave_query():
     """One read: this process's running tests of the run, its parallelWorkers, the live processes with slots,
     whether it has a queued test, and whether another live process has a free slot."""
     mine = (select(func.count(Result.id))
-            .where(Result.run_id == _RUN, Result.status == "running", Result.owner == _ME).scalar_subquery())
+            .where(Result.run_id == _RUN, Result.status == ResultStatus.RUNNING, Result.owner == _ME).scalar_subquery())
     parallel = select(Run.parallel).where(Run.id == _RUN).scalar_subquery()
     processes = select(func.count(Node.id)).where(_ALIVE, Node.slots > 0).scalar_subquery()
-    queued = exists().where(Result.run_id == _RUN, Result.status == "queued")
-    held = (select(func.count(Result.id)).where(Result.status == "running", Result.owner == Node.id)
+    queued = exists().where(Result.run_id == _RUN, Result.status == ResultStatus.QUEUED)
+    held = (select(func.count(Result.id)).where(Result.status == ResultStatus.RUNNING, Result.owner == Node.id)
             .correlate(Node).scalar_subquery()
-            + select(func.count(Crawl.id)).where(Crawl.status == "running", Crawl.owner == Node.id)
+            + select(func.count(Crawl.id)).where(Crawl.status == CrawlStatus.RUNNING, Crawl.owner == Node.id)
             .correlate(Node).scalar_subquery())
     room_elsewhere = exists().where(Node.id != _ME, _ALIVE, Node.slots > held)
     return select(mine, parallel, processes, queued, room_elsewhere)

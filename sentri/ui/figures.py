@@ -3,7 +3,7 @@ a run's other tests did not run, in words."""
 
 from __future__ import annotations
 
-from ..runs import vitals
+from ..policies import vitals
 
 METRICS = vitals.METRICS
 METRIC_LABELS = {"lcp": "LCP", "cls": "CLS", "inp": "INP", "ttfb": "TTFB"}

@@ -1,7 +1,7 @@
 """What follows a run's end, exactly once per run and outside every lock: the callback, the GitHub
 report, the notification channels' alerts, waking `wait: true` requests.
 
-`lifecycle.finish()` sets the run's `notify_state` to 'pending' in the transaction that commits its end
+`ending.finish()` sets the run's `notify_state` to 'pending' in the transaction that commits its end
 and notes the run on the session. When that transaction commits, the process that ended it wakes its own waiting
 requests at once and hands the run to its hook thread, which *takes* the pending state (a conditional
 UPDATE to 'sent': one process wins) and fires the callback and the GitHub report; the same transaction
@@ -29,9 +29,9 @@ from ..database import write
 from ..extensions import db
 from ..models import Run, utcnow
 from ..notify.notifier import Notifier
+from ..reports.serialize import verdict
 from ..runtime import runtime
 from .callbacks import CallbackSender
-from .serialize import verdict
 
 log = logging.getLogger(__name__)
 _ENDED = "sentri_ended_runs"

@@ -2,7 +2,7 @@
 
 A run marks the rows of tests that were quarantined when it started; their outcomes count in the run's
 `quarantined`, never in passed / failed / flaky, the quality gates, the Web Vitals budgets, the regression
-baseline or the verdict (claims._set_outcome, lifecycle.vitals_pages). JUnit, the PR comment and the run
+baseline or the verdict (records._set_outcome, ending.vitals_pages). JUnit, the PR comment and the run
 page show them apart.
 
 A person puts a test in quarantine (web UI, API or CLI) with a reason, or the project's policy does it

@@ -24,14 +24,15 @@ from sqlalchemy import or_, select
 from ..database import write
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..models import Project, Result, Run, User, get_or_404, utcnow
+from ..models import Project, Result, Run, User, utcnow
+from ..public_ids import get_or_404
+from ..runs.options import DEVICES
 from ..states import RunStatus
 from ..timestamps import isoformat
 from ..users import require_admin
 from ..validation import Body, one_of, parse, text
 from ..worker.browsers import ENGINES
 from . import regression
-from .options import DEVICES
 from .vitals import METRICS
 
 BATCH = 100

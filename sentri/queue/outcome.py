@@ -22,7 +22,7 @@ class Attempt(TypedDict):
 
 
 class Outcome(TypedDict, total=False):
-    """A finished test's Result columns, as claims.record() writes them; only `status` is always there.
+    """A finished test's Result columns, as records.record() writes them; only `status` is always there.
 
     test_id, test_name and position name the row (they are not written) and hints go to review."""
 

@@ -19,8 +19,8 @@ from flask import Flask
 from .. import metrics, outbound, ssrf
 from ..extensions import db
 from ..models import Run
-from .options import callback_allowlist
-from .serialize import callback_payload, run_url
+from ..reports.serialize import callback_payload, run_url
+from ..runs.options import callback_allowlist
 
 log = logging.getLogger(__name__)
 # For the whole exchange (connect, send, the answer), not per read: a trickling receiver cannot hold more.
