@@ -17,7 +17,7 @@ from sentri import origins, projects, testcases, tokens, users
 from sentri.auth import issue_jwt
 from sentri.crawl.discovery import fetch_text
 from sentri.runtime import runtime
-from sentri.worker import executor
+from sentri.worker import executor, job_spec
 from tests.support import StaticSite, TricklingReceiver
 
 BLOCKED = "169.254.0.0/16,127.0.0.2/32"
@@ -153,7 +153,8 @@ def test_a_job_past_its_hard_deadline_is_given_up_failed_and_the_browser_relaunc
     """Whatever kept it (a browser call no bound covers): the engine cancels it past job_spec.hard_deadline,
     records the test as failed saying so, and the worker relaunches its browser for the next test."""
     monkeypatch.setattr(executor, "WRAP_UP_SECONDS", 0.5)
-    monkeypatch.setattr(executor, "SLACK_SECONDS", 0.5)
+    monkeypatch.setattr(job_spec, "WRAP_UP_SECONDS", 0.5)  # hard_deadline reads both from there
+    monkeypatch.setattr(job_spec, "SLACK_SECONDS", 0.5)
     calls = []
 
     async def held_once(*args, **kwargs):

@@ -180,7 +180,7 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
         assert records.recover() == [run.id]
         ended = lifecycle.get(run.public_id)
         assert (ended.status, ended.skipped) == ("aborted", 2) and ended.notify_state in ("pending", "sent")
-    caplog.set_level(logging.WARNING, logger="sentri.runs")
+    caplog.set_level(logging.WARNING, logger="sentri.queue")
     with app.app_context():
         assert not records.record(hung, {"status": "passed", "attempts": [], "duration_ms": 5})
         counted = lifecycle.get(run.public_id)

@@ -69,8 +69,8 @@ def test_stops_by_every_signal_path_hand_tests_back_and_never_fail_the_run(tmp_p
             assert not re.search(r"Traceback|RuntimeError|Task was destroyed", sentri.stderr_path.read_text())
             # The operator's log: a line for the run's start and one for its end, whichever process had each.
             logs = "".join(path.read_text() for path in sorted(sentri.log_dir.glob("server-*.stderr.log")))
-            assert re.search(r"INFO sentri\.runs\.lifecycle: RUN-1 started on PRJ-1 by TOK-1 \(token\): 6 test\(s\) planned", logs)
-            assert re.search(r"INFO sentri\.runs\.hooks: RUN-1 ended completed, verdict passed: 6 passed, 0 failed", logs)
+            assert re.search(r"INFO sentri\.queue\.lifecycle: RUN-1 started on PRJ-1 by TOK-1 \(token\): 6 test\(s\) planned", logs)
+            assert re.search(r"INFO sentri\.runtime\.hooks: RUN-1 ended completed, verdict passed: 6 passed, 0 failed", logs)
             assert logs.count("INFO sentri.server: stopping (") == len(STOPS)
         states = [s["state"] for s in github.statuses(REPO, SHA)]
         assert "error" not in states and "failure" not in states, states
