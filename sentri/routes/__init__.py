@@ -24,6 +24,7 @@ from . import (
     health,
     pages,
     pages_account,
+    pages_automation,
     pages_baseline,
     pages_common,
     pages_crawls,
@@ -38,7 +39,7 @@ from . import (
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
+_PAGE_VIEWS = (pages, pages_account, pages_automation, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
                pages_new_test, pages_settings, pages_tests,
                pages_users)
 

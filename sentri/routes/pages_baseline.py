@@ -11,8 +11,8 @@ from ..errors import SentriError
 from ..policies import vitals_baseline
 from ..queue import lifecycle
 from ..users import require_admin
+from .pages_automation import gates_tab
 from .pages_common import bp, get_goes_back, login_required, tell
-from .pages_project import gates_tab
 
 
 def _back(project):
