@@ -64,9 +64,10 @@ chromium: install
 	    echo "sentri: runs need a Chromium: run as root to let make install Debian's, or see the message above."; \
 	  fi; }
 
-# ruff on every file; mypy on the package, each module as strictly as setup.cfg's [mypy] sections say.
+# ruff (format and rules) on every file; mypy on the package, each module as strictly as setup.cfg's [mypy] sections say.
 lint: install-test
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

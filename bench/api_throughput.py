@@ -128,8 +128,9 @@ def hammer(name: str, url: str, headers: dict[str, str], seconds: float, threads
     return load
 
 
-def interleaved(sentri: SentriProcess, targets: list[tuple[str, str, dict]], seconds: float, slice_s: float,
-                threads: int) -> list[Load]:
+def interleaved(
+    sentri: SentriProcess, targets: list[tuple[str, str, dict]], seconds: float, slice_s: float, threads: int
+) -> list[Load]:
     """Hammer each (name, url, headers) for `seconds` in all, in turns of `slice_s`, rotating the order."""
     loads = [Load(name) for name, _, _ in targets]
     rounds = max(1, round(seconds / slice_s))
@@ -143,8 +144,9 @@ def interleaved(sentri: SentriProcess, targets: list[tuple[str, str, dict]], sec
     return loads
 
 
-def open_loop(targets: list[tuple[str, str, dict]], rate: float, seconds: float, *, in_flight: int = 64,
-              seed: int = 7) -> tuple[dict[str, Load], list[float]]:
+def open_loop(
+    targets: list[tuple[str, str, dict]], rate: float, seconds: float, *, in_flight: int = 64, seed: int = 7
+) -> tuple[dict[str, Load], list[float]]:
     """Send GETs at Poisson arrival times of `rate` per second for `seconds`, each to a target picked at random;
     return the loads by target name and each request's send lag (seconds past its scheduled time)."""
     rng = random.Random(seed)
@@ -171,10 +173,14 @@ def open_loop(targets: list[tuple[str, str, dict]], rate: float, seconds: float,
             began = time.perf_counter()
             try:
                 response = session.get(url, headers=headers, timeout=10)
-                failure = None if response.status_code == 200 else f"{response.status_code} {response.text[:300]}"
+                failure = (
+                    None if response.status_code == 200 else f"{response.status_code} {response.text[:300]}"
+                )
             except Exception as exc:
                 failure = repr(exc)
-            mine.append((name, None if failure else time.perf_counter() - began, failure or "", began - start - due))
+            mine.append(
+                (name, None if failure else time.perf_counter() - began, failure or "", began - start - due)
+            )
         session.close()
         with lock:
             for name, latency, failure, lag in mine:
@@ -192,26 +198,39 @@ def open_loop(targets: list[tuple[str, str, dict]], rate: float, seconds: float,
     return loads, lags
 
 
-def run_open_loop(sentri: SentriProcess, status_url: str, project_id: str, rates: list[float], seconds: float,
-                  tokens: int) -> int:
-    bearers = [sentri.api("POST", f"/projects/{project_id}/trigger-tokens", {"label": f"ci-{n}"}, expect=201)["token"]
-               for n in range(tokens)]
+def run_open_loop(
+    sentri: SentriProcess, status_url: str, project_id: str, rates: list[float], seconds: float, tokens: int
+) -> int:
+    bearers = [
+        sentri.api("POST", f"/projects/{project_id}/trigger-tokens", {"label": f"ci-{n}"}, expect=201)[
+            "token"
+        ]
+        for n in range(tokens)
+    ]
     polls = [("run status", status_url, {"Authorization": f"Bearer {bearer}"}) for bearer in bearers]
     health = [("GET /healthz", f"{sentri.url}/healthz", {})] * len(polls)  # half the arrivals
-    print(f"open loop: Poisson arrivals, half run status polls over {tokens} tokens, half /healthz; "
-          f"{seconds:.0f} s per rate")
-    print(f"{'polls/s':>8}  {'endpoint':<14}{'requests':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-          f"{'send lag p99 ms':>17}")
+    print(
+        f"open loop: Poisson arrivals, half run status polls over {tokens} tokens, half /healthz; "
+        f"{seconds:.0f} s per rate"
+    )
+    print(
+        f"{'polls/s':>8}  {'endpoint':<14}{'requests':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'send lag p99 ms':>17}"
+    )
     failed = 0
     for rate in rates:
         loads, lags = open_loop(polls + health, rate, seconds)
         lag = Load("lag", latencies=lags).percentile(99)
         for load in loads.values():
-            print(f"{rate:>8.0f}  {load.name:<14}{len(load.latencies):>10}{load.percentile(50):>10.2f}"
-                  f"{load.percentile(99):>10.2f}{len(load.errors):>8}{lag:>17.2f}")
+            print(
+                f"{rate:>8.0f}  {load.name:<14}{len(load.latencies):>10}{load.percentile(50):>10.2f}"
+                f"{load.percentile(99):>10.2f}{len(load.errors):>8}{lag:>17.2f}"
+            )
             if load.errors:
                 failed += 1
-                print(f"api_throughput: {len(load.errors)} failed request(s) to {load.name}; first: {load.errors[0]}")
+                print(
+                    f"api_throughput: {len(load.errors)} failed request(s) to {load.name}; first: {load.errors[0]}"
+                )
     print(f"(target: run status p99 < {TARGET_P99_MS:.0f} ms at 300 polls/s; printed, not asserted)")
     return 1 if failed else 0
 
@@ -219,12 +238,19 @@ def run_open_loop(sentri: SentriProcess, status_url: str, project_id: str, rates
 def finished_run(sentri: SentriProcess, site: FixtureSite, tmp: Path) -> tuple[str, str]:
     """Create a project with one test and a token, run it to the end; return (status URL, token)."""
     project_id = sentri.cli("projects", "create", "Throughput", "--base-url", site.url)
-    sentri.cli("tests", "import", "--project", project_id, str(make_tests(1, site.url, tmp / "tests.yaml")),
-               "--approve")
+    sentri.cli(
+        "tests",
+        "import",
+        "--project",
+        project_id,
+        str(make_tests(1, site.url, tmp / "tests.yaml")),
+        "--approve",
+    )
     token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
     headers = {"Authorization": f"Bearer {token}"}
-    response = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers, json={},
-                                timeout=30)
+    response = sentri.http.post(
+        f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers, json={}, timeout=30
+    )
     if response.status_code != 202:
         raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:500]}")
     status_url = response.json()["statusUrl"]
@@ -242,12 +268,22 @@ def finished_run(sentri: SentriProcess, site: FixtureSite, tmp: Path) -> tuple[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per endpoint (default 10)")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="seconds of load per endpoint (default 10)"
+    )
     parser.add_argument("--threads", type=int, default=8, help="concurrent client threads (default 8)")
-    parser.add_argument("--slice", type=float, default=1.0, help="seconds per turn of an endpoint (default 1)")
-    parser.add_argument("--open-loop", metavar="RATES", help="polls per second, comma-separated (e.g. 100,300): "
-                        "measure Poisson arrivals at each rate instead of the closed loop")
-    parser.add_argument("--tokens", type=int, default=50, help="trigger tokens the open loop polls with (default 50)")
+    parser.add_argument(
+        "--slice", type=float, default=1.0, help="seconds per turn of an endpoint (default 1)"
+    )
+    parser.add_argument(
+        "--open-loop",
+        metavar="RATES",
+        help="polls per second, comma-separated (e.g. 100,300): "
+        "measure Poisson arrivals at each rate instead of the closed loop",
+    )
+    parser.add_argument(
+        "--tokens", type=int, default=50, help="trigger tokens the open loop polls with (default 50)"
+    )
     args = parser.parse_args(argv)
     seconds, threads, slice_s = max(1.0, args.seconds), max(1, args.threads), max(0.2, args.slice)
 
@@ -263,25 +299,43 @@ def main(argv: list[str] | None = None) -> int:
                 rates = [float(rate) for rate in args.open_loop.split(",") if rate.strip()]
                 project_id = status_url.split("/projects/", 1)[1].split("/", 1)[0]
                 return run_open_loop(sentri, status_url, project_id, rates, seconds, max(1, args.tokens))
-            print(f"{threads} client threads, {seconds:.0f} s per endpoint in {slice_s:g} s turns, against {sentri.url}")
+            print(
+                f"{threads} client threads, {seconds:.0f} s per endpoint in {slice_s:g} s turns, against {sentri.url}"
+            )
             bearer = {"Authorization": f"Bearer {token}"}
             ci_url = f"{sentri.url}/api/v1/ci/runs/{status_url.rsplit('/', 1)[1]}"
-            status, ci, health = interleaved(sentri, [("run status", status_url, bearer), ("ci status", ci_url, bearer),
-                                                      ("GET /healthz", f"{sentri.url}/healthz", {})],
-                                             seconds, slice_s, threads)
+            status, ci, health = interleaved(
+                sentri,
+                [
+                    ("run status", status_url, bearer),
+                    ("ci status", ci_url, bearer),
+                    ("GET /healthz", f"{sentri.url}/healthz", {}),
+                ],
+                seconds,
+                slice_s,
+                threads,
+            )
 
     print()
-    print(f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'cpu ms/req':>12}{'errors':>8}")
+    print(
+        f"{'endpoint':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'cpu ms/req':>12}{'errors':>8}"
+    )
     for load in (status, ci, health):
-        print(f"{load.name:<14}{len(load.latencies):>10}{load.rps:>10.1f}{load.percentile(50):>10.2f}"
-              f"{load.percentile(99):>10.2f}{load.cpu_ms:>12.2f}{len(load.errors):>8}")
+        print(
+            f"{load.name:<14}{len(load.latencies):>10}{load.rps:>10.1f}{load.percentile(50):>10.2f}"
+            f"{load.percentile(99):>10.2f}{load.cpu_ms:>12.2f}{len(load.errors):>8}"
+        )
     for load in (status, ci):
         if health.rps and load.rps:
-            print(f"{load.name} / healthz: throughput {load.rps / health.rps:.2f}x, "
-                  f"p50 {load.percentile(50) / health.percentile(50):.2f}x, "
-                  f"p99 {load.percentile(99) / health.percentile(99):.2f}x, "
-                  f"server CPU per request {load.cpu_ms / health.cpu_ms:.2f}x")
-    print(f"(targets: throughput >= {TARGET_RATIO:.2f}x healthz, p99 < {TARGET_P99_MS:.0f} ms; printed, not asserted)")
+            print(
+                f"{load.name} / healthz: throughput {load.rps / health.rps:.2f}x, "
+                f"p50 {load.percentile(50) / health.percentile(50):.2f}x, "
+                f"p99 {load.percentile(99) / health.percentile(99):.2f}x, "
+                f"server CPU per request {load.cpu_ms / health.cpu_ms:.2f}x"
+            )
+    print(
+        f"(targets: throughput >= {TARGET_RATIO:.2f}x healthz, p99 < {TARGET_P99_MS:.0f} ms; printed, not asserted)"
+    )
     failed = [load for load in (status, ci, health) if load.errors]
     for load in failed:
         print(f"api_throughput: {len(load.errors)} failed request(s) to {load.name}; first: {load.errors[0]}")

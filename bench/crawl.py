@@ -38,19 +38,25 @@ from tests.support.crawl_site import LargeSite
 async def crawl_once(browser, base_url: str, pages: int, concurrency: int) -> tuple[float, list[str]]:
     async def new_context(**options):
         context = await browser.new_context(**options, service_workers="block")
-        guard = Guard(networks=origins.parse_networks(""), hosts=HostCache(),
-                      trusted=origins.TrustedOrigins([base_url], []))
+        guard = Guard(
+            networks=origins.parse_networks(""),
+            hosts=HostCache(),
+            trusted=origins.TrustedOrigins([base_url], []),
+        )
         await guard.install(context, base_url)
         return context
 
     started = time.perf_counter()
-    outcome = await crawl(new_context, CrawlOptions(base_url, max_pages=pages, max_depth=pages,
-                                                    concurrency=concurrency))
+    outcome = await crawl(
+        new_context, CrawlOptions(base_url, max_pages=pages, max_depth=pages, concurrency=concurrency)
+    )
     seconds = time.perf_counter() - started
     errors = [page for page in outcome.pages if page["error"]]
     if len(outcome.pages) < pages or errors:
-        raise SystemExit(f"crawl visited {len(outcome.pages)} of {pages} pages; errors: "
-                         f"{[(page['path'], page['error']) for page in errors][:3]}")
+        raise SystemExit(
+            f"crawl visited {len(outcome.pages)} of {pages} pages; errors: "
+            f"{[(page['path'], page['error']) for page in errors][:3]}"
+        )
     return seconds, [page["url"] for page in outcome.pages]
 
 
@@ -71,7 +77,9 @@ async def baseline_once(browser, urls: list[str], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-async def measure(base_url: str, pages: int, rounds: int, concurrency: int) -> tuple[list[float], list[float]]:
+async def measure(
+    base_url: str, pages: int, rounds: int, concurrency: int
+) -> tuple[list[float], list[float]]:
     crawled, plain = [], []
     async with async_playwright() as pw:
         browser = await browsers.launch_chromium(pw.chromium, browsers.find_chromium())
@@ -96,7 +104,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     with LargeSite(args.pages) as site:
-        print(f"crawl: {args.pages} pages, {args.rounds} round(s) after a warm-up, {args.concurrency} at once")
+        print(
+            f"crawl: {args.pages} pages, {args.rounds} round(s) after a warm-up, {args.concurrency} at once"
+        )
         crawled, plain = asyncio.run(measure(site.url + "/", args.pages, args.rounds, args.concurrency))
     product, base = statistics.median(crawled), statistics.median(plain)
     print(f"crawler:  {product:.1f} pages/s (median)")

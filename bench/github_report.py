@@ -37,8 +37,14 @@ MARK = github_report.marker("PRJ-1")
 
 def sentri_report(client: github.Client, body: str) -> None:
     client.upsert_comment(REPO, PR, MARK, body)
-    client.set_status(REPO, SHA, state="success", description="Passed", target_url="http://127.0.0.1/runs/RUN-1",
-                      context="sentri")
+    client.set_status(
+        REPO,
+        SHA,
+        state="success",
+        description="Passed",
+        target_url="http://127.0.0.1/runs/RUN-1",
+        context="sentri",
+    )
 
 
 def plain_report(session: requests.Session, base: str, body: str) -> None:
@@ -50,10 +56,19 @@ def plain_report(session: requests.Session, base: str, body: str) -> None:
         found = next((c for c in response.json() if MARK in c["body"]), None)
         url = response.links.get("next", {}).get("url")
     assert found is not None
-    session.patch(f"{base}/repos/{REPO}/issues/comments/{found['id']}", json={"body": body}, timeout=10).raise_for_status()
-    session.post(f"{base}/repos/{REPO}/statuses/{SHA}", timeout=10, json={
-        "state": "success", "description": "Passed", "target_url": "http://127.0.0.1/runs/RUN-1", "context": "sentri",
-    }).raise_for_status()
+    session.patch(
+        f"{base}/repos/{REPO}/issues/comments/{found['id']}", json={"body": body}, timeout=10
+    ).raise_for_status()
+    session.post(
+        f"{base}/repos/{REPO}/statuses/{SHA}",
+        timeout=10,
+        json={
+            "state": "success",
+            "description": "Passed",
+            "target_url": "http://127.0.0.1/runs/RUN-1",
+            "context": "sentri",
+        },
+    ).raise_for_status()
 
 
 def timed(report, n: int) -> list[float]:
@@ -77,8 +92,13 @@ def main() -> int:
         client = github.Client(fake.url, TOKEN, retry_seconds=0, stopping=threading.Event())  # closed below
         session = requests.Session()
         session.trust_env = False
-        session.headers.update({"Authorization": f"Bearer {TOKEN}", "Accept": "application/vnd.github+json",
-                                "X-GitHub-Api-Version": github.API_VERSION})
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {TOKEN}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": github.API_VERSION,
+            }
+        )
         try:
             timed(lambda body: sentri_report(client, body), 2)  # warm both paths up
             timed(lambda body: plain_report(session, fake.url, body), 2)
@@ -91,7 +111,9 @@ def main() -> int:
             client.close()
             session.close()
         requests_per_report = -(-args.comments // github.PER_PAGE) + 2  # the pages, PATCH, POST
-    print(f"{args.reports} reports, {args.comments} comments on the PR (~{requests_per_report} requests per report)")
+    print(
+        f"{args.reports} reports, {args.comments} comments on the PR (~{requests_per_report} requests per report)"
+    )
     print(f"{'':10} {'mean ms':>8} {'p50 ms':>8}")
     for name, times in (("sentri", ours), ("baseline", base)):
         print(f"{name:10} {statistics.mean(times) * 1000:8.1f} {statistics.median(times) * 1000:8.1f}")

@@ -51,13 +51,25 @@ BASE = "https://shop.example.com"
 
 
 def _vitals(rng: random.Random, test: int) -> list[dict]:
-    return [{"url": f"{BASE}/page/{test}", "lcp": rng.gauss(900, 80), "cls": 0.01, "ttfb": rng.gauss(120, 15),
-             "fcp": rng.gauss(700, 60), "inp": None}]
+    return [
+        {
+            "url": f"{BASE}/page/{test}",
+            "lcp": rng.gauss(900, 80),
+            "cls": 0.01,
+            "ttfb": rng.gauss(120, 15),
+            "fcp": rng.gauss(700, 60),
+            "inp": None,
+        }
+    ]
 
 
 def _attempts(rng: random.Random, status: str) -> list[dict]:
-    attempt = {"attempt": 1, "status": status, "durationMs": rng.randint(400, 1600),
-               "error": None if status == "passed" else "expect_text: 'OK' not found in h1 within 3000 ms"}
+    attempt = {
+        "attempt": 1,
+        "status": status,
+        "durationMs": rng.randint(400, 1600),
+        "error": None if status == "passed" else "expect_text: 'OK' not found in h1 within 3000 ms",
+    }
     return [attempt]
 
 
@@ -67,12 +79,25 @@ def _history(project_id: int, test_ids: list[int], runs: int, rng: random.Random
     for first in range(0, runs, 100):
         batch = range(first, min(runs, first + 100))
         with write():
-            rows = [{"project_id": project_id, "status": "completed", "trigger_source": "token", "triggered_by": "TOK-1",
-                     "options": {}, "plan": [], "total": len(test_ids), "passed": len(test_ids), "parallel": 2,
-                     "branch": "main", "created_at": start + timedelta(minutes=10 * n),
-                     "started_at": start + timedelta(minutes=10 * n),
-                     "finished_at": start + timedelta(minutes=10 * n + 2), "gate_result": {"passed": True}}
-                    for n in batch]
+            rows = [
+                {
+                    "project_id": project_id,
+                    "status": "completed",
+                    "trigger_source": "token",
+                    "triggered_by": "TOK-1",
+                    "options": {},
+                    "plan": [],
+                    "total": len(test_ids),
+                    "passed": len(test_ids),
+                    "parallel": 2,
+                    "branch": "main",
+                    "created_at": start + timedelta(minutes=10 * n),
+                    "started_at": start + timedelta(minutes=10 * n),
+                    "finished_at": start + timedelta(minutes=10 * n + 2),
+                    "gate_result": {"passed": True},
+                }
+                for n in batch
+            ]
             run_ids = db.session.scalars(insert(Run).returning(Run.id), rows).all()
             results = []
             for run_id, n in zip(run_ids, batch, strict=True):
@@ -81,14 +106,26 @@ def _history(project_id: int, test_ids: list[int], runs: int, rng: random.Random
                     flaky = position % 10 == 1 and rng.random() < 0.3
                     status = "failed" if failing else "passed"
                     when = start + timedelta(minutes=10 * n, seconds=position)
-                    results.append({
-                        "run_id": run_id, "test_id": test_id, "test_name": f"Test {position}", "position": position,
-                        "status": status, "duration_ms": rng.randint(400, 1600), "flaky": flaky and not failing,
-                        "attempts": _attempts(rng, status), "vitals": _vitals(rng, position), "base_url": BASE,
-                        "healed": [{"step": 2, "from": {"css": "#old"}, "to": {"role": "button"}}]
-                        if rng.random() < 0.02 else None,
-                        "error": None if status == "passed" else "expect_text failed", "started_at": when,
-                        "finished_at": when + timedelta(seconds=1)})
+                    results.append(
+                        {
+                            "run_id": run_id,
+                            "test_id": test_id,
+                            "test_name": f"Test {position}",
+                            "position": position,
+                            "status": status,
+                            "duration_ms": rng.randint(400, 1600),
+                            "flaky": flaky and not failing,
+                            "attempts": _attempts(rng, status),
+                            "vitals": _vitals(rng, position),
+                            "base_url": BASE,
+                            "healed": [{"step": 2, "from": {"css": "#old"}, "to": {"role": "button"}}]
+                            if rng.random() < 0.02
+                            else None,
+                            "error": None if status == "passed" else "expect_text failed",
+                            "started_at": when,
+                            "finished_at": when + timedelta(seconds=1),
+                        }
+                    )
             db.session.execute(insert(Result), results)
 
 
@@ -96,8 +133,11 @@ def _project(tests: int):
     project = projects.create("History", BASE)
     ids = []
     for n in range(1, tests + 1):
-        steps = [{"goto": f"/page/{n}"}, {"click": {"role": "button", "name": "Buy"}},
-                 {"expect_text": {"css": "h1"}, "text": "OK"}]
+        steps = [
+            {"goto": f"/page/{n}"},
+            {"click": {"role": "button", "name": "Buy"}},
+            {"expect_text": {"css": "h1"}, "text": "OK"},
+        ]
         test = testcases.create(project, {"name": f"Test {n}", "steps": steps, "tags": ["shop"]})
         testcases.review(test, "approve")
         ids.append(test.id)
@@ -127,11 +167,21 @@ def _one_run(project) -> tuple[tuple[float, float], tuple[float, float]]:
     with write():
         queued = db.session.execute(select(Result.id, Result.position).where(Result.run_id == run_id)).all()
         for result_id, position in queued:
-            db.session.execute(update(Result).where(Result.id == result_id).values(
-                status="passed", duration_ms=900, attempts=_attempts(rng, "passed"), vitals=_vitals(rng, position),
-                started_at=now, finished_at=now))
-        db.session.execute(update(Run).where(Run.id == run_id).values(status="running", started_at=now,
-                                                                     passed=len(queued)))
+            db.session.execute(
+                update(Result)
+                .where(Result.id == result_id)
+                .values(
+                    status="passed",
+                    duration_ms=900,
+                    attempts=_attempts(rng, "passed"),
+                    vitals=_vitals(rng, position),
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+        db.session.execute(
+            update(Run).where(Run.id == run_id).values(status="running", started_at=now, passed=len(queued))
+        )
     db.session.expire_all()
     started = _clocks()
     with write():
@@ -197,7 +247,9 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=1000)
     parser.add_argument("--tests", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--postgresql", action="store_true", help="a throwaway database on SENTRI_TEST_DATABASE_URL")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="a throwaway database on SENTRI_TEST_DATABASE_URL"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the migrations' INFO lines, the hooks' shutdown warning
     histories = [History(args.short, args), History(args.long, args)]
@@ -210,12 +262,16 @@ def main() -> None:
             history.close()
     database = "PostgreSQL" if args.postgresql else "SQLite"
     short, long = histories
-    print(f"{args.tests} tests, {database}, median of {args.repeats}; CPU: this process's (SQLite's work included)")
+    print(
+        f"{args.tests} tests, {database}, median of {args.repeats}; CPU: this process's (SQLite's work included)"
+    )
     print(f"{'':16} {f'{args.short} runs':>12} {f'{args.long} runs':>12} {'ratio':>7}")
     for step, name in enumerate(("trigger", "run end")):
         for clock, kind in enumerate(("wall", "CPU")):
             before, after = short.median(step, clock), long.median(step, clock)
-            print(f"{name + ' ' + kind:16} {before * 1000:>9.1f} ms {after * 1000:>9.1f} ms {after / before:>7.2f}")
+            print(
+                f"{name + ' ' + kind:16} {before * 1000:>9.1f} ms {after * 1000:>9.1f} ms {after / before:>7.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,14 @@ def _wait(engine, seen: int, woke: list[float]) -> None:
 
 def wake_seconds(database_url: str, instance: Path, trials: int) -> list[float]:
     """From the start of another connection's commit that makes work claimable to the end of an idle wait."""
-    app = create_app({"SENTRI_INSTANCE_PATH": str(instance), "SENTRI_DATABASE_URL": database_url,
-                      "SENTRI_SECRET_KEY": "bench-secret-key-" + "x" * 40, "SENTRI_DEMO": False})
+    app = create_app(
+        {
+            "SENTRI_INSTANCE_PATH": str(instance),
+            "SENTRI_DATABASE_URL": database_url,
+            "SENTRI_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+            "SENTRI_DEMO": False,
+        }
+    )
     engine = runtime(app).engine
     engine.listener.start()
     try:
@@ -101,16 +107,26 @@ def main() -> int:
                     time.sleep(args.seconds)
                     used, elapsed = cpu_seconds(sentri.proc.pid) - before, time.monotonic() - started
                     figures.append(used * 1000 / elapsed)
-                    print(f"round {round_number}: {figures[-1]:.1f} ms of CPU per second ({used:.2f} s in {elapsed:.0f} s)")
-            wakes = wake_seconds(env["SENTRI_DATABASE_URL"], Path(tmp) / "waker", args.wakes) if args.wakes else []
+                    print(
+                        f"round {round_number}: {figures[-1]:.1f} ms of CPU per second ({used:.2f} s in {elapsed:.0f} s)"
+                    )
+            wakes = (
+                wake_seconds(env["SENTRI_DATABASE_URL"], Path(tmp) / "waker", args.wakes)
+                if args.wakes
+                else []
+            )
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"idle CPU of a process with {args.slots} slots on PostgreSQL: median {statistics.median(figures):.1f} ms/s "
-          "(target: 6 ms/s or less)")
+    print(
+        f"idle CPU of a process with {args.slots} slots on PostgreSQL: median {statistics.median(figures):.1f} ms/s "
+        "(target: 6 ms/s or less)"
+    )
     if wakes:
-        print(f"an idle process woken by another's commit: median {statistics.median(wakes) * 1000:.1f} ms, "
-              f"largest {max(wakes) * 1000:.1f} ms of {len(wakes)} (target: within 100 ms)")
+        print(
+            f"an idle process woken by another's commit: median {statistics.median(wakes) * 1000:.1f} ms, "
+            f"largest {max(wakes) * 1000:.1f} ms of {len(wakes)} (target: within 100 ms)"
+        )
     return 0
 
 

@@ -48,8 +48,12 @@ def measure(pid: int) -> tuple[float, float]:
 
 def one_run(sentri: SentriProcess, project_id: str, token: str, n_tests: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    response = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers,
-                                json={"dialsConfig": {"parallelWorkers": 2}}, timeout=30)
+    response = sentri.http.post(
+        f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+        headers=headers,
+        json={"dialsConfig": {"parallelWorkers": 2}},
+        timeout=30,
+    )
     if response.status_code != 202:
         raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
     deadline = time.monotonic() + RUN_TIMEOUT
@@ -74,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:  # noqa: SIM117 - one with is a line too long
         with SentriProcess(Path(tmp) / "instance", max_browsers=2) as sentri:
             project_id = sentri.cli("projects", "create", "Memory", "--base-url", site.url)
-            sentri.cli("tests", "import", "--project", project_id,
-                       str(make_tests(n_tests, site.url, Path(tmp) / "tests.yaml")), "--approve")
+            sentri.cli(
+                "tests",
+                "import",
+                "--project",
+                project_id,
+                str(make_tests(n_tests, site.url, Path(tmp) / "tests.yaml")),
+                "--approve",
+            )
             token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
             pid = sentri.proc.pid
             try:
@@ -85,15 +95,19 @@ def main(argv: list[str] | None = None) -> int:
                     one_run(sentri, project_id, token, n_tests)
                     if number == early:
                         at_early = measure(pid)
-                        print(f"after {early} runs: server {at_early[0]:.1f} MiB, with browsers {at_early[1]:.1f} MiB")
+                        print(
+                            f"after {early} runs: server {at_early[0]:.1f} MiB, with browsers {at_early[1]:.1f} MiB"
+                        )
                 at_end = measure(pid)
             except RuntimeError as exc:
                 print(f"memory: FAILED: {exc} (server log: {sentri.stderr_path})")
                 return 1
     print(f"after {runs} runs: server {at_end[0]:.1f} MiB, with browsers {at_end[1]:.1f} MiB")
     ratio = at_end[0] / at_early[0]
-    print(f"server RSS after {runs} runs / after {early}: {ratio:.3f} (with browsers: {at_end[1] / at_early[1]:.3f}); "
-          f"target <= {TARGET_RATIO:.2f}: {'ok' if ratio <= TARGET_RATIO else 'MISSED'}")
+    print(
+        f"server RSS after {runs} runs / after {early}: {ratio:.3f} (with browsers: {at_end[1] / at_early[1]:.3f}); "
+        f"target <= {TARGET_RATIO:.2f}: {'ok' if ratio <= TARGET_RATIO else 'MISSED'}"
+    )
     print(f"({runs} runs of {n_tests} tests, parallelWorkers 2; a run ends before the next starts)")
     return 0
 

@@ -52,20 +52,26 @@ def run_rows(database: Path, run_public_id: str) -> RunRows:
         run_id = int(run_public_id.removeprefix("RUN-"))
         rows = connection.execute(
             "SELECT started_at, finished_at, duration_ms, owner FROM results WHERE run_id = ? ORDER BY started_at",
-            (run_id,)).fetchall()
+            (run_id,),
+        ).fetchall()
     parse = datetime.fromisoformat
     steps = [duration for _, _, duration, _ in rows]
-    around = [(parse(end) - parse(start)).total_seconds() * 1000 - duration for start, end, duration, _ in rows]
+    around = [
+        (parse(end) - parse(start)).total_seconds() * 1000 - duration for start, end, duration, _ in rows
+    ]
     # Consecutive tests: with parallelWorkers 1 one worker ran them all, one after the other.
     gaps = [(parse(rows[i + 1][0]) - parse(rows[i][1])).total_seconds() * 1000 for i in range(len(rows) - 1)]
-    return RunRows(statistics.median(steps), statistics.median(around), statistics.median(gaps) if gaps else None)
+    return RunRows(
+        statistics.median(steps), statistics.median(around), statistics.median(gaps) if gaps else None
+    )
 
 
 def run_finished_at(database: Path, run_public_id: str) -> float | None:
     """When the run ended, as time.time() would have said (its finished_at: stored in UTC, to the microsecond)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        row = connection.execute("SELECT finished_at FROM runs WHERE id = ?",
-                                 (int(run_public_id.removeprefix("RUN-")),)).fetchone()
+        row = connection.execute(
+            "SELECT finished_at FROM runs WHERE id = ?", (int(run_public_id.removeprefix("RUN-")),)
+        ).fetchone()
     if not row or not row[0]:
         return None
     return datetime.fromisoformat(row[0]).replace(tzinfo=UTC).timestamp()
@@ -132,23 +138,41 @@ def database_ms_per_test(n_tests: int = 100, database_url: str | None = None) ->
     """Median ms of look + claim + build + record per test on a scratch instance (no browser): its SQLite,
     or the (empty, scratch) database at `database_url`."""
     with tempfile.TemporaryDirectory(prefix="sentri-bench-db-") as tmp:
-        app = create_app({"TESTING": True, "SENTRI_INSTANCE_PATH": tmp, "SENTRI_SECRET_KEY": "b" * 40,
-                          "SENTRI_DEMO": False, "RATELIMIT_ENABLED": False, "SENTRI_MAX_BROWSERS": 1,
-                          **({"SENTRI_DATABASE_URL": database_url} if database_url else {})})
+        app = create_app(
+            {
+                "TESTING": True,
+                "SENTRI_INSTANCE_PATH": tmp,
+                "SENTRI_SECRET_KEY": "b" * 40,
+                "SENTRI_DEMO": False,
+                "RATELIMIT_ENABLED": False,
+                "SENTRI_MAX_BROWSERS": 1,
+                **({"SENTRI_DATABASE_URL": database_url} if database_url else {}),
+            }
+        )
         engine = runtime(app).engine
         engine.stopping = True  # its workers never start: this loop claims the rows itself
         with app.app_context():
             upgrade()
             project = projects.create("Bench", "http://127.0.0.1:9")
             for i in range(n_tests):
-                test = testcases.create(project, {"name": f"t{i}", "steps": [{"action": "goto", "url": f"/p/{i}"}]})
+                test = testcases.create(
+                    project, {"name": f"t{i}", "steps": [{"action": "goto", "url": f"/p/{i}"}]}
+                )
                 testcases.review(test, "approve")
             launch(project, parse_options({}), source="api", triggered_by="bench")
         builder = JobBuilder(app)
-        outcome = {"status": "passed", "error": None, "failing_step": None, "duration_ms": 100, "flaky": False,
-                   "attempts": [{"status": "passed", "error": None, "failingStep": None, "durationMs": 100}],
-                   "base_url": "http://127.0.0.1:9", "screenshot": None, "trace": None,
-                   "vitals": [{"url": "http://127.0.0.1:9/p", "lcp": 120.0, "cls": 0.0, "inp": 16.0, "ttfb": 3.0}]}
+        outcome = {
+            "status": "passed",
+            "error": None,
+            "failing_step": None,
+            "duration_ms": 100,
+            "flaky": False,
+            "attempts": [{"status": "passed", "error": None, "failingStep": None, "durationMs": 100}],
+            "base_url": "http://127.0.0.1:9",
+            "screenshot": None,
+            "trace": None,
+            "vitals": [{"url": "http://127.0.0.1:9/p", "lcp": 120.0, "cls": 0.0, "inp": 16.0, "ttfb": 3.0}],
+        }
         times = []
         for _ in range(n_tests):
             started = time.perf_counter()

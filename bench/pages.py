@@ -54,8 +54,13 @@ def seed(app) -> str:
         project = projects.create("Bench", "http://127.0.0.1:9")
         steps = [{"action": "goto", "url": "/"}, {"action": "expect_title", "title": "OK"}]
         db.session.add_all(
-            TestCase(project_id=project.id, name=f"Test {n}", tags=["smoke"] if n % 10 == 0 else [], steps=steps,
-                     review_status="approved")
+            TestCase(
+                project_id=project.id,
+                name=f"Test {n}",
+                tags=["smoke"] if n % 10 == 0 else [],
+                steps=steps,
+                review_status="approved",
+            )
             for n in range(TESTS)
         )
         db.session.commit()
@@ -64,20 +69,44 @@ def seed(app) -> str:
         for number in range(RUNS):
             began = start + timedelta(minutes=30 * number)
             last = number == RUNS - 1
-            chosen = test_ids if last else test_ids[(number * RESULTS_PER_RUN) % TESTS:][:RESULTS_PER_RUN]
+            chosen = test_ids if last else test_ids[(number * RESULTS_PER_RUN) % TESTS :][:RESULTS_PER_RUN]
             failed = sum(1 for i in range(len(chosen)) if (i + number) % 17 == 0)
-            run = Run(project_id=project.id, status="completed", trigger_source="token", triggered_by="TOK-1",
-                      options={}, total=len(chosen), passed=len(chosen) - failed, failed=failed,
-                      created_at=began, started_at=began, finished_at=began + timedelta(seconds=95))
+            run = Run(
+                project_id=project.id,
+                status="completed",
+                trigger_source="token",
+                triggered_by="TOK-1",
+                options={},
+                total=len(chosen),
+                passed=len(chosen) - failed,
+                failed=failed,
+                created_at=began,
+                started_at=began,
+                finished_at=began + timedelta(seconds=95),
+            )
             db.session.add(run)
             db.session.flush()
             db.session.add_all(
-                Result(run_id=run.id, test_id=test_id, test_name=f"Test {test_id}", position=i + 1,
-                       status="failed" if (i + number) % 17 == 0 else "passed",
-                       error="expected title OK" if (i + number) % 17 == 0 else None,
-                       failing_step=2 if (i + number) % 17 == 0 else None, duration_ms=900 + i, attempts=[],
-                       vitals=[{"url": "http://127.0.0.1:9/", "lcp": 1800.0 + i, "cls": 0.02, "inp": None,
-                                "ttfb": 120.0}])
+                Result(
+                    run_id=run.id,
+                    test_id=test_id,
+                    test_name=f"Test {test_id}",
+                    position=i + 1,
+                    status="failed" if (i + number) % 17 == 0 else "passed",
+                    error="expected title OK" if (i + number) % 17 == 0 else None,
+                    failing_step=2 if (i + number) % 17 == 0 else None,
+                    duration_ms=900 + i,
+                    attempts=[],
+                    vitals=[
+                        {
+                            "url": "http://127.0.0.1:9/",
+                            "lcp": 1800.0 + i,
+                            "cls": 0.02,
+                            "inp": None,
+                            "ttfb": 120.0,
+                        }
+                    ],
+                )
                 for i, test_id in enumerate(chosen)
             )
             if number % 100 == 99:
@@ -107,7 +136,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
-    gc.callbacks.append(lambda phase, info: phase == "start" and info["generation"] == 2 and FULL_COLLECTIONS.append(1))
+    gc.callbacks.append(
+        lambda phase, info: phase == "start" and info["generation"] == 2 and FULL_COLLECTIONS.append(1)
+    )
 
     from flask_migrate import upgrade
 
@@ -115,10 +146,15 @@ def main() -> int:
     from sentri.runtime import runtime
 
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({
-            "TESTING": True, "SENTRI_INSTANCE_PATH": str(Path(folder) / "instance"), "RATELIMIT_ENABLED": False,
-            "SENTRI_SECRET_KEY": "bench-secret-key-not-for-production", "SENTRI_DEMO": False,
-        })
+        app = create_app(
+            {
+                "TESTING": True,
+                "SENTRI_INSTANCE_PATH": str(Path(folder) / "instance"),
+                "RATELIMIT_ENABLED": False,
+                "SENTRI_SECRET_KEY": "bench-secret-key-not-for-production",
+                "SENTRI_DEMO": False,
+            }
+        )
         with app.app_context():
             upgrade()
         began = time.perf_counter()
@@ -130,8 +166,10 @@ def main() -> int:
         client.post("/login", data={"email": "admin@example.com", "password": PASSWORD, "csrf_token": csrf})
         bearer = {"Authorization": f"Bearer {token}"}
         rows = [
-            ("status API (baseline)", measure(client, "/api/v1/projects/PRJ-1/trigger/runs/RUN-1000", args.requests,
-                                              bearer)),
+            (
+                "status API (baseline)",
+                measure(client, "/api/v1/projects/PRJ-1/trigger/runs/RUN-1000", args.requests, bearer),
+            ),
             ("runs tab", measure(client, "/projects/PRJ-1/runs", args.requests)),
             ("run page, 500 results", measure(client, "/runs/RUN-1000", args.requests)),
             ("tests tab", measure(client, "/projects/PRJ-1/tests", args.requests)),
@@ -141,7 +179,9 @@ def main() -> int:
     print(f"{'page':<24}{'p50 ms':>10}{'p95 ms':>10}{'p95 / status API':>18}{'full GCs':>10}")
     for name, (timings, collections) in rows:
         p95 = percentile(timings, 95)
-        print(f"{name:<24}{percentile(timings, 50):>10.1f}{p95:>10.1f}{p95 / baseline:>17.1f}x{collections:>10}")
+        print(
+            f"{name:<24}{percentile(timings, 50):>10.1f}{p95:>10.1f}{p95 / baseline:>17.1f}x{collections:>10}"
+        )
     return 0
 
 

@@ -40,21 +40,33 @@ def timed_run(sentri: SentriProcess, project_id: str, token: str, parallel: int,
     body = sentri.run_to_end(project_id, token, {"dialsConfig": {"parallelWorkers": parallel}})
     elapsed = time.monotonic() - started
     if body["status"] != "completed" or body["passed"] != n_tests:
-        raise RuntimeError(f"{body['runId']} ended {body['status']} with {body['passed']}/{n_tests} passed: {body['error']}")
+        raise RuntimeError(
+            f"{body['runId']} ended {body['status']} with {body['passed']}/{n_tests} passed: {body['error']}"
+        )
     return elapsed
 
 
 def measure(label: str, env: dict[str, str], parallel: int, args, site: FixtureSite, tmp: Path) -> float:
     with SentriProcess(tmp / label / "instance", env=env) as sentri:
         project_id = sentri.cli("projects", "create", label, "--base-url", site.url)
-        sentri.cli("tests", "import", "--project", project_id,
-                   str(make_tests(args.tests, site.url, tmp / f"{label}.yaml")), "--approve")
+        sentri.cli(
+            "tests",
+            "import",
+            "--project",
+            project_id,
+            str(make_tests(args.tests, site.url, tmp / f"{label}.yaml")),
+            "--approve",
+        )
         token = sentri.cli("tokens", "create", "--project", project_id, "--name", "bench")
-        timed_run(sentri, project_id, token, parallel, args.tests)  # warm-up: browsers connected, caches filled
+        timed_run(
+            sentri, project_id, token, parallel, args.tests
+        )  # warm-up: browsers connected, caches filled
         times = [timed_run(sentri, project_id, token, parallel, args.tests) for _ in range(args.rounds)]
     median = statistics.median(times)
-    print(f"  {label:<6} parallelWorkers {parallel}: {median:6.2f} s per run "
-          f"({', '.join(f'{t:.2f}' for t in times)}), {args.tests / median:5.1f} tests/s")
+    print(
+        f"  {label:<6} parallelWorkers {parallel}: {median:6.2f} s per run "
+        f"({', '.join(f'{t:.2f}' for t in times)}), {args.tests / median:5.1f} tests/s"
+    )
     return median
 
 
@@ -73,17 +85,26 @@ def main() -> int:
         local = measure("local", {"SENTRI_MAX_BROWSERS": str(slots)}, slots, args, site, tmp_path)
         with BrowserServer() as first:
             remote_env = {"SENTRI_BROWSER_SERVER_CHROMIUM": chromium}
-            one = measure("one", {**remote_env, "SENTRI_BROWSER_SERVERS": f"{first.url}#{slots}"}, slots, args,
-                          site, tmp_path)
+            one = measure(
+                "one",
+                {**remote_env, "SENTRI_BROWSER_SERVERS": f"{first.url}#{slots}"},
+                slots,
+                args,
+                site,
+                tmp_path,
+            )
             with BrowserServer() as second:
                 servers = f"{first.url}#{slots},{second.url}#{slots}"
-                two = measure("two", {**remote_env, "SENTRI_BROWSER_SERVERS": servers}, 2 * slots, args, site,
-                              tmp_path)
+                two = measure(
+                    "two", {**remote_env, "SENTRI_BROWSER_SERVERS": servers}, 2 * slots, args, site, tmp_path
+                )
     print()
     print(f"overhead, one server / local browsers (same parallelism): {one / local:.2f}")
     print(f"throughput, two servers / one server:                   {one / two:.2f}")
-    print(f"one slot, local: {60 * args.tests / local / slots:.0f} tests per minute; "
-          f"on a server: {60 * args.tests / one / slots:.0f}")
+    print(
+        f"one slot, local: {60 * args.tests / local / slots:.0f} tests per minute; "
+        f"on a server: {60 * args.tests / one / slots:.0f}"
+    )
     sqlite_ms = overhead_breakdown.database_ms_per_test(100)
     print(f"database work per test (look, claim, build, record), SQLite: {sqlite_ms:.1f} ms")
     if args.database_url:

@@ -93,16 +93,27 @@ def baseline_cpu(sentri_pid: int) -> float:
 # -- Sentri ------------------------------------------------------------------------------------------
 
 
-def sentri_round(sentri: SentriProcess, site: FixtureSite, project_id: str, token: str, parallel: int,
-                 n_tests: int, poll: float = POLL_INTERVAL) -> tuple[float, float | None, str]:
+def sentri_round(
+    sentri: SentriProcess,
+    site: FixtureSite,
+    project_id: str,
+    token: str,
+    parallel: int,
+    n_tests: int,
+    poll: float = POLL_INTERVAL,
+) -> tuple[float, float | None, str]:
     """Trigger one run; return (seconds from trigger to the terminal poll, ms from 202 to the first page,
     the run's id)."""
     headers = {"Authorization": f"Bearer {token}"}
     http = sentri.http
     sent_clock = time.time()  # the server's finished_at is on this clock (one machine)
     sent = time.monotonic()
-    response = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=headers,
-                         json={"dialsConfig": {"parallelWorkers": parallel, "retries": 0}}, timeout=30)
+    response = http.post(
+        f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+        headers=headers,
+        json={"dialsConfig": {"parallelWorkers": parallel, "retries": 0}},
+        timeout=30,
+    )
     accepted = time.monotonic()
     if response.status_code != 202:
         raise BenchError(f"trigger answered {response.status_code}: {response.text[:500]}")
@@ -152,8 +163,9 @@ def run_test(browser, site_url: str, n: int, vitals: bool = False) -> None:
         context.close()
 
 
-def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = False, cpu=None,
-                   sentri_flags: bool = False) -> float:
+def baseline_round(
+    site_url: str, n_tests: int, parallel: int, vitals: bool = False, cpu=None, sentri_flags: bool = False
+) -> float:
     """`parallel` threads, each with its own Playwright and warm browser, share a queue of the tests.
     `cpu`: a (function, list): the list gets the CPU seconds the function counts from the start of the tests
     to their end, browsers still open (their launch and close not counted, as Sentri's are not).
@@ -226,7 +238,9 @@ def baseline_round(site_url: str, n_tests: int, parallel: int, vitals: bool = Fa
 # -- main ------------------------------------------------------------------------------------------------
 
 
-def breakdown_rows(sentri: SentriProcess, site: FixtureSite, tmp: Path, sizes: list[int], poll: float) -> list[tuple]:
+def breakdown_rows(
+    sentri: SentriProcess, site: FixtureSite, tmp: Path, sizes: list[int], poll: float
+) -> list[tuple]:
     """For each size: one Sentri run (parallelWorkers 1) and one baseline round; per-test figures and the
     run's row medians."""
     rows = []
@@ -249,17 +263,27 @@ def print_breakdown(rows: list[tuple], parts: overhead_breakdown.Components, dat
     print(f"{'tests':>6}{'Sentri':>9}{'baseline':>10}{'extra':>8}{'steps':>8}{'around steps':>14}{'gap':>7}")
     for n_tests, sentri_ms, base_ms, found in rows:
         gap = f"{found.gap:.1f}" if found.gap is not None else "n/a"
-        print(f"{n_tests:>6}{sentri_ms:>9.1f}{base_ms:>10.1f}{sentri_ms - base_ms:>8.1f}{found.steps:>8.0f}"
-              f"{found.around_steps:>14.0f}{gap:>7}")
+        print(
+            f"{n_tests:>6}{sentri_ms:>9.1f}{base_ms:>10.1f}{sentri_ms - base_ms:>8.1f}{found.steps:>8.0f}"
+            f"{found.around_steps:>14.0f}{gap:>7}"
+        )
     print("  (steps, around steps and gap are medians of the run's own rows: the executor's time around the")
-    print("   steps holds the context, guard, vitals and close; the gap, result recorded -> next test started)")
+    print(
+        "   steps holds the context, guard, vitals and close; the gap, result recorded -> next test started)"
+    )
     print(f"measured in this process over {parts.tests} tests, interleaved with the plain flow:")
-    print(f"  context set-up    {parts.sentri_setup:6.1f} ms  (plain: {parts.plain_setup:.1f} ms; Sentri adds "
-          f"{parts.sentri_setup - parts.plain_setup:+.1f}: blocked service workers, the guard's routes, vitals script)")
-    print(f"  vitals read       {parts.vitals:6.1f} ms  (at the end, for the page the test ends on: INP needs its "
-          "frame presented; pages left on the way hand theirs over)")
-    print(f"  trace start+stop  {parts.trace:6.1f} ms  (only traced attempts pay it: retries and the re-run of a "
-          "failure, SENTRI_TRACES=rerun)")
+    print(
+        f"  context set-up    {parts.sentri_setup:6.1f} ms  (plain: {parts.plain_setup:.1f} ms; Sentri adds "
+        f"{parts.sentri_setup - parts.plain_setup:+.1f}: blocked service workers, the guard's routes, vitals script)"
+    )
+    print(
+        f"  vitals read       {parts.vitals:6.1f} ms  (at the end, for the page the test ends on: INP needs its "
+        "frame presented; pages left on the way hand theirs over)"
+    )
+    print(
+        f"  trace start+stop  {parts.trace:6.1f} ms  (only traced attempts pay it: retries and the re-run of a "
+        "failure, SENTRI_TRACES=rerun)"
+    )
     print(f"  database          {database_ms:6.1f} ms  (look, claim, build the job, record: part of the gap)")
 
 
@@ -268,14 +292,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", type=int, default=20, help="tests per run (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="counted rounds per setting (default 3)")
     parser.add_argument("--sizes", default="20,100,400", help="run sizes for the breakdown ('' for none)")
-    parser.add_argument("--poll", type=float, default=POLL_INTERVAL,
-                        help="seconds between status polls (default 1; below 0.5 the time ends at the poll)")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=POLL_INTERVAL,
+        help="seconds between status polls (default 1; below 0.5 the time ends at the poll)",
+    )
     args = parser.parse_args(argv)
     poll = max(0.01, args.poll)
     n_tests, rounds = max(1, args.tests), max(1, args.rounds)
     sizes = [max(1, int(size)) for size in args.sizes.split(",") if size.strip()]
     choice = browsers.find_chromium()
-    print(f"run_overhead: {n_tests} tests, {rounds} round(s) per setting after a warm-up; {choice.describe()}")
+    print(
+        f"run_overhead: {n_tests} tests, {rounds} round(s) per setting after a warm-up; {choice.describe()}"
+    )
 
     rows, breakdown = [], []
     with tempfile.TemporaryDirectory(prefix="sentri-bench-") as tmp, FixtureSite() as site:
@@ -294,27 +324,51 @@ def main(argv: list[str] | None = None) -> int:
                     sentri_times, base_times, vitals_times, latencies, cpu = [], [], [], [], ([], [], [], [])
                     for r in range(rounds):
                         before = tree_cpu(sentri.proc.pid) + own_cpu()
-                        seconds, latency, _ = sentri_round(sentri, site, project_id, token, parallel, n_tests, poll)
+                        seconds, latency, _ = sentri_round(
+                            sentri, site, project_id, token, parallel, n_tests, poll
+                        )
                         cpu[0].append(tree_cpu(sentri.proc.pid) + own_cpu() - before)
-                        base = baseline_round(site.url, n_tests, parallel,
-                                              cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[1]))
-                        with_vitals = baseline_round(site.url, n_tests, parallel, vitals=True,
-                                                     cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[2]))
-                        same_flags.append(baseline_round(site.url, n_tests, parallel, sentri_flags=True,
-                                                         cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[3])))
+                        base = baseline_round(
+                            site.url, n_tests, parallel, cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[1])
+                        )
+                        with_vitals = baseline_round(
+                            site.url,
+                            n_tests,
+                            parallel,
+                            vitals=True,
+                            cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[2]),
+                        )
+                        same_flags.append(
+                            baseline_round(
+                                site.url,
+                                n_tests,
+                                parallel,
+                                sentri_flags=True,
+                                cpu=(lambda: baseline_cpu(sentri.proc.pid), cpu[3]),
+                            )
+                        )
                         sentri_times.append(seconds)
                         base_times.append(base)
                         vitals_times.append(with_vitals)
                         if latency is not None:
                             latencies.append(latency)
                         shown = f"{latency:.0f} ms" if latency is not None else "n/a"
-                        print(f"  parallelWorkers={parallel} round {r + 1}: Sentri {seconds:.3f} s, "
-                              f"baseline {base:.3f} s, baseline+vitals {with_vitals:.3f} s, baseline with Sentri's "
-                              f"flags {same_flags[-1]:.3f} s, first request {shown}")
-                    rows.append((parallel, statistics.median(sentri_times), statistics.median(base_times),
-                                 statistics.median(vitals_times), statistics.median(latencies) if latencies else None,
-                                 statistics.median(same_flags),
-                                 *(statistics.median(each) / n_tests * 1000 for each in cpu)))
+                        print(
+                            f"  parallelWorkers={parallel} round {r + 1}: Sentri {seconds:.3f} s, "
+                            f"baseline {base:.3f} s, baseline+vitals {with_vitals:.3f} s, baseline with Sentri's "
+                            f"flags {same_flags[-1]:.3f} s, first request {shown}"
+                        )
+                    rows.append(
+                        (
+                            parallel,
+                            statistics.median(sentri_times),
+                            statistics.median(base_times),
+                            statistics.median(vitals_times),
+                            statistics.median(latencies) if latencies else None,
+                            statistics.median(same_flags),
+                            *(statistics.median(each) / n_tests * 1000 for each in cpu),
+                        )
+                    )
                 if sizes:
                     print("breakdown runs:")
                     breakdown = breakdown_rows(sentri, site, Path(tmp), sizes, poll)
@@ -326,27 +380,39 @@ def main(argv: list[str] | None = None) -> int:
     database_ms = overhead_breakdown.database_ms_per_test() if sizes else None
 
     print()
-    print(f"{'setting':<20}{'Sentri s':>10}{'baseline s':>12}{'ratio':>8}{'+vitals s':>11}{'ratio':>8}"
-          f"{'first-step ms':>15}   targets (on the plain ratio)")
+    print(
+        f"{'setting':<20}{'Sentri s':>10}{'baseline s':>12}{'ratio':>8}{'+vitals s':>11}{'ratio':>8}"
+        f"{'first-step ms':>15}   targets (on the plain ratio)"
+    )
     for parallel, sentri_s, base_s, vitals_s, latency, *_ in rows:
         ratio = sentri_s / base_s
         latency_text = f"{latency:.0f}" if latency is not None else "n/a"
         ok_ratio = "ok" if ratio <= TARGET_RATIO else "MISSED"
         ok_latency = "ok" if latency is not None and latency < TARGET_LATENCY_MS else "MISSED"
-        print(f"{'parallelWorkers=' + str(parallel):<20}{sentri_s:>10.3f}{base_s:>12.3f}{ratio:>8.2f}"
-              f"{vitals_s:>11.3f}{sentri_s / vitals_s:>8.2f}{latency_text:>15}   ratio<={TARGET_RATIO:.2f} {ok_ratio}; latency<{TARGET_LATENCY_MS:.0f} ms "
-              f"{ok_latency}")
+        print(
+            f"{'parallelWorkers=' + str(parallel):<20}{sentri_s:>10.3f}{base_s:>12.3f}{ratio:>8.2f}"
+            f"{vitals_s:>11.3f}{sentri_s / vitals_s:>8.2f}{latency_text:>15}   ratio<={TARGET_RATIO:.2f} {ok_ratio}; latency<{TARGET_LATENCY_MS:.0f} ms "
+            f"{ok_latency}"
+        )
     ends = "the run's finished_at" if poll >= 0.5 else "the poll that saw the end"
-    print(f"(medians of {rounds} round(s); {n_tests} tests; Sentri polled every {poll * 1000:.0f} ms, "
-          f"timed to {ends};")
-    print(" '+vitals' is the baseline also collecting Web Vitals the way Sentri does, which every Sentri test does;")
-    print(" 'Sentri's flags' is the plain baseline with Chromium launched as Sentri launches it: what Sentri adds")
+    print(
+        f"(medians of {rounds} round(s); {n_tests} tests; Sentri polled every {poll * 1000:.0f} ms, "
+        f"timed to {ends};"
+    )
+    print(
+        " '+vitals' is the baseline also collecting Web Vitals the way Sentri does, which every Sentri test does;"
+    )
+    print(
+        " 'Sentri's flags' is the plain baseline with Chromium launched as Sentri launches it: what Sentri adds"
+    )
     print(" around the same browser)")
     for parallel, sentri_s, _, _, _, same_s, sentri_cpu, base_cpu, vitals_cpu, same_cpu in rows:
-        print(f"CPU per test, parallelWorkers={parallel}: Sentri {sentri_cpu:.0f} ms, baseline {base_cpu:.0f} ms, "
-              f"ratio {sentri_cpu / base_cpu:.2f}; baseline+vitals {vitals_cpu:.0f} ms ({vitals_cpu / base_cpu:.2f}x "
-              f"the baseline); with Sentri's flags {same_cpu:.0f} ms (Sentri {sentri_cpu / same_cpu:.2f}x it, wall "
-              f"{sentri_s / same_s:.2f}x) (every process of each side; medians)")
+        print(
+            f"CPU per test, parallelWorkers={parallel}: Sentri {sentri_cpu:.0f} ms, baseline {base_cpu:.0f} ms, "
+            f"ratio {sentri_cpu / base_cpu:.2f}; baseline+vitals {vitals_cpu:.0f} ms ({vitals_cpu / base_cpu:.2f}x "
+            f"the baseline); with Sentri's flags {same_cpu:.0f} ms (Sentri {sentri_cpu / same_cpu:.2f}x it, wall "
+            f"{sentri_s / same_s:.2f}x) (every process of each side; medians)"
+        )
     if sizes:
         print_breakdown(breakdown, parts, database_ms)
     return 0

@@ -32,9 +32,15 @@ def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"TESTING": True, "SENTRI_INSTANCE_PATH": str(Path(folder) / "instance"),
-                          "RATELIMIT_ENABLED": False, "SENTRI_DEMO": False,
-                          "SENTRI_SECRET_KEY": "screenshots-secret-key-not-for-production"})
+        app = create_app(
+            {
+                "TESTING": True,
+                "SENTRI_INSTANCE_PATH": str(Path(folder) / "instance"),
+                "RATELIMIT_ENABLED": False,
+                "SENTRI_DEMO": False,
+                "SENTRI_SECRET_KEY": "screenshots-secret-key-not-for-production",
+            }
+        )
         with app.app_context():
             upgrade()
         ids = showcase.seed(app)
@@ -49,7 +55,9 @@ def main() -> int:
                     page = browser.new_page(base_url=base, viewport={"width": width, "height": height})
                     paths = showcase.pages(ids)
                     shots = [(name, path, None) for name, path in paths.items()]
-                    shots += [(name, paths[shown], button) for name, (shown, button) in showcase.STATES.items()]
+                    shots += [
+                        (name, paths[shown], button) for name, (shown, button) in showcase.STATES.items()
+                    ]
                     for name, path, button in shots:
                         if name == "projects":  # every page after the login page is seen logged in
                             page.goto("/login")

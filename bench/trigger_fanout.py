@@ -58,8 +58,9 @@ def _claimed_at(database: str, run_ids: list[int]) -> dict[int, float]:
     import psycopg
 
     with psycopg.connect(urlunsplit(urlsplit(database)._replace(scheme="postgresql"))) as conn:
-        rows = conn.execute("SELECT run_id, min(started_at) FROM results WHERE run_id = ANY(%s) GROUP BY run_id",
-                            (run_ids,)).fetchall()
+        rows = conn.execute(
+            "SELECT run_id, min(started_at) FROM results WHERE run_id = ANY(%s) GROUP BY run_id", (run_ids,)
+        ).fetchall()
     return {run_id: started.replace(tzinfo=UTC).timestamp() for run_id, started in rows}
 
 
@@ -75,8 +76,12 @@ def fan_out(servers: list[SentriProcess], projects: list[tuple[str, str]], datab
         http = http_session()
         try:
             barrier.wait(timeout=60)
-            response = http.post(f"{server.url}/api/v1/projects/{project_id}/trigger",
-                                 headers={"Authorization": f"Bearer {token}"}, json={}, timeout=60)
+            response = http.post(
+                f"{server.url}/api/v1/projects/{project_id}/trigger",
+                headers={"Authorization": f"Bearer {token}"},
+                json={},
+                timeout=60,
+            )
             at = time.time()
             if response.status_code != 202:
                 errors.append(f"{project_id}: {response.status_code} {response.text[:200]}")
@@ -97,8 +102,11 @@ def fan_out(servers: list[SentriProcess], projects: list[tuple[str, str]], datab
     deadline = time.monotonic() + RUN_TIMEOUT
     for project_id, _token in projects:  # wait until every run ended, so the next round starts clean
         while True:
-            body = http.get(f"{servers[0].url}/api/v1/projects/{project_id}/runs", headers=servers[0].user_headers(),
-                            timeout=30).json()
+            body = http.get(
+                f"{servers[0].url}/api/v1/projects/{project_id}/runs",
+                headers=servers[0].user_headers(),
+                timeout=30,
+            ).json()
             if body and body[0]["status"] not in ("running", "queued"):
                 break
             if time.monotonic() > deadline:
@@ -121,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("SENTRI_BENCH_DATABASE_URL") or os.environ.get("SENTRI_TEST_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
-        print("bench/trigger_fanout.py needs SENTRI_BENCH_DATABASE_URL=postgresql://... (several processes share it)")
+        print(
+            "bench/trigger_fanout.py needs SENTRI_BENCH_DATABASE_URL=postgresql://... (several processes share it)"
+        )
         return 2
     database, drop = _database(url)
     env = {"SENTRI_DATABASE_URL": database, "SENTRI_TRIGGER_RATE_LIMIT": "100000 per hour"}
@@ -150,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             first.stop()
             second.stop()
             drop()
-    print(f"{args.projects} projects triggered at once, {args.rounds} rounds, SENTRI_MAX_BROWSERS={args.browsers} "
-          f"per process, {os.cpu_count()} CPUs")
+    print(
+        f"{args.projects} projects triggered at once, {args.rounds} rounds, SENTRI_MAX_BROWSERS={args.browsers} "
+        f"per process, {os.cpu_count()} CPUs"
+    )
     print(f"{'202 -> first claimed test':<30}{'p50 ms':>10}{'p99 ms':>10}")
     for count in (1, 2):
         label = "one process (baseline)" if count == 1 else "two processes"

@@ -44,10 +44,15 @@ from sentri.visual.shot import stable_screenshot
 from sentri.worker import browsers
 from sentri.worker.snapshots import Snapshots
 
-BOXES = "".join(f'<div class="box" style="background:{colour}">{colour}</div>'
-                for colour in ("#e63946", "#f1c453", "#2a9d8f", "#264653", "#8d99ae", "#6a4c93"))
-PARAGRAPHS = "".join(f"<p>Paragraph {n}: the quick brown fox jumps over the lazy dog, again and again, "
-                     "so that the line wraps and the text rasteriser has some work to do.</p>" for n in range(8))
+BOXES = "".join(
+    f'<div class="box" style="background:{colour}">{colour}</div>'
+    for colour in ("#e63946", "#f1c453", "#2a9d8f", "#264653", "#8d99ae", "#6a4c93")
+)
+PARAGRAPHS = "".join(
+    f"<p>Paragraph {n}: the quick brown fox jumps over the lazy dog, again and again, "
+    "so that the line wraps and the text rasteriser has some work to do.</p>"
+    for n in range(8)
+)
 PAGE = f"""<!doctype html><html><head><title>Visual bench</title><style>
   body {{ margin: 0; font: 16px/1.5 sans-serif; width: 1280px; height: 720px; overflow: hidden }}
   header {{ background: #1d3557; color: #fff; padding: 16px 32px; font-size: 24px }}
@@ -76,7 +81,9 @@ async def timed(action) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
-async def measure(url: str, repeat: int, root: Path) -> tuple[list[float], list[float], list[float], bytes, int]:
+async def measure(
+    url: str, repeat: int, root: Path
+) -> tuple[list[float], list[float], list[float], bytes, int]:
     plain, step, new, same_bytes = [], [], [], 0
     async with async_playwright() as pw:
         browser = await browsers.launch_chromium(pw.chromium, browsers.find_chromium())
@@ -86,8 +93,13 @@ async def measure(url: str, repeat: int, root: Path) -> tuple[list[float], list[
             await page.screenshot()  # warm-up
             baseline = await stable_screenshot(page)  # the approved baseline every step compares against
             artifacts = FolderStore(root)
-            job = SimpleNamespace(uses_secrets=False, step_timeout_ms=15_000, rejected_shots={}, artifacts=artifacts,
-                                  baselines={"bench@1280x720": {"id": 1, "sha256": store.put(artifacts, baseline)}})
+            job = SimpleNamespace(
+                uses_secrets=False,
+                step_timeout_ms=15_000,
+                rejected_shots={},
+                artifacts=artifacts,
+                baselines={"bench@1280x720": {"id": 1, "sha256": store.put(artifacts, baseline)}},
+            )
             snapshots = Snapshots(job)
             step_of = {"action": "expect_screenshot", "name": "bench"}
             for _ in range(repeat):
@@ -139,7 +151,9 @@ def main() -> int:
     print(f"screenshot (plain Playwright): {base:.1f} ms")
     print(f"expect_screenshot step against its baseline: {product:.1f} ms")
     print(f"ratio: {product / base:.2f}")
-    print(f"  ({same_bytes} of {args.repeat} steps matched byte for byte, so compare took its no-decode path)")
+    print(
+        f"  ({same_bytes} of {args.repeat} steps matched byte for byte, so compare took its no-decode path)"
+    )
     print(f"a still picture for a new baseline (two identical screenshots): {still:.1f} ms")
     print(f"ratio: {still / base:.2f}")
     print(f"compare alone: {statistics.median(compare_alone(baseline, args.repeat)):.1f} ms")

@@ -54,11 +54,24 @@ class Scenario:
 
 
 SCENARIOS = {
-    "server": Scenario("server", "/paced", {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"},
-                       (200.0, 30.0), (0.0, 0.0), "pace_ms", "the server answers after 200 ms (sd 30)"),
-    "client": Scenario("client", "/hero", {"action": "expect_visible", "target": {"css": "#hero"}},
-                       (50.0, 10.0), (800.0, 50.0), "paint_ms",
-                       "the server answers after 50 ms (sd 10); the hero paints 800 ms (sd 50) after load"),
+    "server": Scenario(
+        "server",
+        "/paced",
+        {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"},
+        (200.0, 30.0),
+        (0.0, 0.0),
+        "pace_ms",
+        "the server answers after 200 ms (sd 30)",
+    ),
+    "client": Scenario(
+        "client",
+        "/hero",
+        {"action": "expect_visible", "target": {"css": "#hero"}},
+        (50.0, 10.0),
+        (800.0, 50.0),
+        "paint_ms",
+        "the server answers after 50 ms (sd 10); the hero paints 800 ms (sd 50) after load",
+    ),
 }
 
 
@@ -80,25 +93,36 @@ class Bench:
         self.records: list[Record] = []
         steps = [{"action": "goto", "url": f"{site.url}{scenario.path}"}, scenario.steps_check]
         self.project_id = sentri.cli("projects", "create", f"Bench {scenario.name}", "--base-url", site.url)
-        tests = write_tests(tmp / f"{scenario.name}.yaml", [{"name": f"{scenario.name} page", "tags": [], "steps": steps}])
+        tests = write_tests(
+            tmp / f"{scenario.name}.yaml", [{"name": f"{scenario.name} page", "tags": [], "steps": steps}]
+        )
         sentri.cli("tests", "import", "--project", self.project_id, str(tests), "--approve")
         self.token = sentri.cli("tokens", "create", "--project", self.project_id, "--name", "bench")
         settings = {"lcp": RULE, "ttfb": RULE, "vitalsSamples": samples, "baselineRuns": BASELINE_RUNS}
-        sentri.http.patch(f"{sentri.url}/api/v1/projects/{self.project_id}/vitals-regression", json=settings,
-                          headers=sentri.user_headers(), timeout=30).raise_for_status()
+        sentri.http.patch(
+            f"{sentri.url}/api/v1/projects/{self.project_id}/vitals-regression",
+            json=settings,
+            headers=sentri.user_headers(),
+            timeout=30,
+        ).raise_for_status()
 
     def run(self, branch: str) -> Record:
         status = self.sentri.run_to_end(self.project_id, self.token, {"branch": branch}, poll=0.2)
         if status["status"] != "completed":
             raise RuntimeError(f"run {status['runId']} ended {status['status']}: {status.get('error')}")
-        detail = self.sentri.http.get(f"{self.sentri.url}/api/v1/runs/{status['runId']}",
-                                      headers=self.sentri.user_headers(), timeout=30).json()
+        detail = self.sentri.http.get(
+            f"{self.sentri.url}/api/v1/runs/{status['runId']}", headers=self.sentri.user_headers(), timeout=30
+        ).json()
         result = detail["results"][0]
         if result["status"] != "passed":
             raise RuntimeError(f"run {status['runId']}: the test {result['status']}: {result.get('error')}")
         page = result["vitals"][0]
-        record = Record(status["runId"], branch, {m: page["samples"][m] for m in METRICS},
-                        status["webVitalsResult"]["regression"])
+        record = Record(
+            status["runId"],
+            branch,
+            {m: page["samples"][m] for m in METRICS},
+            status["webVitalsResult"]["regression"],
+        )
         self._check(record)
         self.records.append(record)
         return record
@@ -112,25 +136,40 @@ class Bench:
         named = [r for r in self.records if r.run_id in record.regression["baselineRunIds"]]
         mine = self.judge(record, named)
         if mine != record.flagged:
-            raise RuntimeError(f"{record.run_id}: the product says {record.flagged}, the recomputation {mine}")
+            raise RuntimeError(
+                f"{record.run_id}: the product says {record.flagged}, the recomputation {mine}"
+            )
 
     @staticmethod
     def judge(record: Record, baseline: list[Record]) -> bool:
-        return any(regression.compare(m, RULE, record.samples[m], [v for b in baseline for v in b.samples[m]],
-                                      ALPHA)["regressed"] for m in METRICS)
+        return any(
+            regression.compare(
+                m, RULE, record.samples[m], [v for b in baseline for v in b.samples[m]], ALPHA
+            )["regressed"]
+            for m in METRICS
+        )
 
     def old_rule(self, record: Record) -> bool:
         """The verdict before the baseline rules: every completed main run counts, from the first one on."""
-        before = [r for r in self.records if r.branch == "main" and r is not record
-                  and self.records.index(r) < self.records.index(record)][-BASELINE_RUNS:]
+        before = [
+            r
+            for r in self.records
+            if r.branch == "main" and r is not record and self.records.index(r) < self.records.index(record)
+        ][-BASELINE_RUNS:]
         return bool(before) and self.judge(record, before)
 
     def line(self, label: str, record: Record) -> str:
         cells = []
         for metric in METRICS:
-            cells.append(f"{metric.upper()} {statistics.median(record.samples[metric]):6.0f} "
-                         f"[{min(record.samples[metric]):.0f}-{max(record.samples[metric]):.0f}]")
-        verdict = "FLAGGED" if record.flagged else ("ok" if record.regression["status"] == "evaluated" else "not evaluated")
+            cells.append(
+                f"{metric.upper()} {statistics.median(record.samples[metric]):6.0f} "
+                f"[{min(record.samples[metric]):.0f}-{max(record.samples[metric]):.0f}]"
+            )
+        verdict = (
+            "FLAGGED"
+            if record.flagged
+            else ("ok" if record.regression["status"] == "evaluated" else "not evaluated")
+        )
         return f"    {label:<10} {record.run_id:<8} {'  '.join(cells)}  -> {verdict}"
 
 
@@ -177,13 +216,20 @@ def main() -> int:
     chosen = [SCENARIOS[name] for name in args.scenarios.split(",")]
 
     summary: dict[str, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory() as tmp, FixtureSite() as site, \
-            SentriProcess(Path(tmp) / "instance", max_browsers=1) as sentri:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FixtureSite() as site,
+        SentriProcess(Path(tmp) / "instance", max_browsers=1) as sentri,
+    ):
         site.gaussian = True
-        print(f"rules: +10 % and +100 ms on LCP and TTFB, alpha {ALPHA}, baselineRuns {BASELINE_RUNS}, "
-              f"minBaselineRuns 3, runs the gate flagged left out of later baselines")
+        print(
+            f"rules: +10 % and +100 ms on LCP and TTFB, alpha {ALPHA}, baselineRuns {BASELINE_RUNS}, "
+            f"minBaselineRuns 3, runs the gate flagged left out of later baselines"
+        )
         for scenario in chosen:
-            summary[scenario.name] = scenario_report(Bench(sentri, site, scenario, args.samples, Path(tmp)), args)
+            summary[scenario.name] = scenario_report(
+                Bench(sentri, site, scenario, args.samples, Path(tmp)), args
+            )
     print()
     width = max(len(key) for rows in summary.values() for key in rows)
     print(f"{'':<{width}}  " + "  ".join(f"{name + '-side':>12}" for name in summary))

@@ -48,16 +48,24 @@ def keep_files(app: Flask, result: dict) -> None:
         try:
             store.put_file(key, Path(path))
         except OSError as exc:
-            log.warning("the %s of test %s could not be stored in %s: %s", kind, result.get("position"),
-                        store.describe(), exc)
+            log.warning(
+                "the %s of test %s could not be stored in %s: %s",
+                kind,
+                result.get("position"),
+                store.describe(),
+                exc,
+            )
             key = None
         result[kind] = key
 
 
 def project_keys(project_id: int) -> list[str]:
     """The keys the results of a project's runs point at: read them before the rows are deleted."""
-    rows = db.session.execute(select(Result.screenshot, Result.trace).join(Run, Run.id == Result.run_id).where(
-        Run.project_id == project_id, or_(Result.screenshot.is_not(None), Result.trace.is_not(None))))
+    rows = db.session.execute(
+        select(Result.screenshot, Result.trace)
+        .join(Run, Run.id == Result.run_id)
+        .where(Run.project_id == project_id, or_(Result.screenshot.is_not(None), Result.trace.is_not(None)))
+    )
     return [key for row in rows for key in row if key]
 
 
@@ -71,7 +79,9 @@ def remove_run_files(app: Flask, keys: list[str], run_public_ids: list[str]) -> 
             for public_id in run_public_ids:
                 part.remove_folder(f"artifacts/{public_id}/")
     except OSError as exc:
-        log.warning("the artifacts of %d deleted run(s) are left to the next prune: %s", len(run_public_ids), exc)
+        log.warning(
+            "the artifacts of %d deleted run(s) are left to the next prune: %s", len(run_public_ids), exc
+        )
 
 
 def prune(app: Flask) -> int:
@@ -88,7 +98,9 @@ def prune(app: Flask) -> int:
         if rows:
             with write():
                 db.session.execute(
-                    update(Result).where(Result.id.in_([r[0] for r in rows])).values(screenshot=None, trace=None)
+                    update(Result)
+                    .where(Result.id.in_([r[0] for r in rows]))
+                    .values(screenshot=None, trace=None)
                 )
         # A key outside a run's folder is found by its row only (the walk below sees run folders).
         strays = [key for _id, *keys in rows for key in keys if key and not _RUN_KEY.match(key)]
@@ -109,13 +121,19 @@ def _prune_runs(part, cutoff) -> int:
             by_run.setdefault(int(match.group(1)), []).append(entry)
     if not by_run:
         return 0
-    runs = {row.id: row for row in db.session.execute(
-        select(Run.id, Run.status, Run.finished_at).where(Run.id.in_(list(by_run)))
-    )}
-    kept = set(db.session.scalars(
-        select(Result.screenshot).where(Result.run_id.in_(list(by_run)), Result.screenshot.is_not(None))
-        .union_all(select(Result.trace).where(Result.run_id.in_(list(by_run)), Result.trace.is_not(None)))
-    ))
+    runs = {
+        row.id: row
+        for row in db.session.execute(
+            select(Run.id, Run.status, Run.finished_at).where(Run.id.in_(list(by_run)))
+        )
+    }
+    kept = set(
+        db.session.scalars(
+            select(Result.screenshot)
+            .where(Result.run_id.in_(list(by_run)), Result.screenshot.is_not(None))
+            .union_all(select(Result.trace).where(Result.run_id.in_(list(by_run)), Result.trace.is_not(None)))
+        )
+    )
     doomed, emptied = [], []
     now = time.time()
     for run_id, entries in by_run.items():
@@ -124,7 +142,9 @@ def _prune_runs(part, cutoff) -> int:
             doomed += [entry.key for entry in entries]
             emptied.append(f"artifacts/{Run.format_id(run_id)}/")
         elif run.finished_at is not None:  # still running: its files are being written
-            doomed += [e.key for e in entries if e.key not in kept and now - e.modified > ORPHAN_GRACE_SECONDS]
+            doomed += [
+                e.key for e in entries if e.key not in kept and now - e.modified > ORPHAN_GRACE_SECONDS
+            ]
     removed = part.delete(doomed)
     for prefix in emptied:
         part.remove_folder(prefix)

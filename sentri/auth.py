@@ -27,8 +27,13 @@ def issue_jwt(user: User) -> tuple[str, str]:
     """Return a signed API token for the user and its expiry (ISO 8601)."""
     now = utcnow()
     expires = now + timedelta(hours=settings().jwt_ttl_hours)
-    claims = {"sub": user.public_id, "aud": JWT_AUDIENCE, "iat": now, "exp": expires,
-              VERSION_CLAIM: user.credentials_version}
+    claims = {
+        "sub": user.public_id,
+        "aud": JWT_AUDIENCE,
+        "iat": now,
+        "exp": expires,
+        VERSION_CLAIM: user.credentials_version,
+    }
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=JWT_ALGORITHM), isoformat(expires)
 
 

@@ -25,7 +25,7 @@ def trigger_token(value: str) -> str | None:
     """Return the trigger token a credential holds (its alias prefix removed), or None when it holds none."""
     for alias in ("", *ALIAS_PREFIXES):
         if value.startswith(alias + TRIGGER_TOKEN_PREFIX):
-            return value[len(alias):]
+            return value[len(alias) :]
     return None
 
 

@@ -87,6 +87,10 @@ def refresh_demo_url(app: Flask) -> None:
     for project in db.session.scalars(select(Project).where(Project.is_demo.is_(True))):
         parts = urlsplit(project.base_url)
         # Only a base URL Sentri set itself (its own demo site on loopback) is rewritten.
-        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.path == "/demo" and project.base_url != wanted:
+        if (
+            parts.hostname in ("127.0.0.1", "localhost", "::1")
+            and parts.path == "/demo"
+            and project.base_url != wanted
+        ):
             with write():
                 project.base_url = wanted

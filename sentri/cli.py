@@ -41,8 +41,10 @@ def users_create(email: str, password: str | None, admin: bool) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        body = parse(users_domain.NewUser, {"email": email, "password": password,
-                                            "role": "admin" if admin else "member"})
+        body = parse(
+            users_domain.NewUser,
+            {"email": email, "password": password, "role": "admin" if admin else "member"},
+        )
         user = users_domain.create_user(body.email, body.password, role=body.role)
     except SentriError as exc:
         raise _fail(exc) from None
@@ -107,7 +109,9 @@ def _change_origins(project_id: str, add: tuple[str, ...], remove: tuple[str, ..
     try:
         project = projects_domain.get(project_id)
         wanted = list(project.allowed_origins or [])
-        removing = set(parse(projects_domain.ProjectChanges, {"allowedOrigins": list(remove)}).allowed_origins or [])
+        removing = set(
+            parse(projects_domain.ProjectChanges, {"allowedOrigins": list(remove)}).allowed_origins or []
+        )
         wanted = [o for o in wanted + list(add) if o not in removing]
         projects_domain.update(project, parse(projects_domain.ProjectChanges, {"allowedOrigins": wanted}))
     except SentriError as exc:
@@ -137,7 +141,9 @@ def projects_disallow_origin(project_id: str, origins: tuple[str, ...]) -> None:
 @click.option("--project", "project_id", required=True, help="PRJ-n")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--approve", is_flag=True, help="Store the tests as approved instead of draft.")
-@click.option("--skip-unsupported", is_flag=True, help="Drop Recorder steps Sentri cannot run instead of failing.")
+@click.option(
+    "--skip-unsupported", is_flag=True, help="Drop Recorder steps Sentri cannot run instead of failing."
+)
 def tests_import(project_id: str, file: Path, approve: bool, skip_unsupported: bool) -> None:
     """Import tests from a native JSON/YAML file or a Chrome DevTools Recorder export."""
     try:
@@ -209,7 +215,9 @@ def tokens_create(project_id: str, label: str, expires_in_days: int | None) -> N
     try:
         project = projects_domain.get(project_id)
         body = parse(tokens_domain.NewToken, {"label": label, "expiresInDays": expires_in_days})
-        token, plaintext = tokens_domain.create(project, label=body.label, expires_in_days=body.expires_in_days)
+        token, plaintext = tokens_domain.create(
+            project, label=body.label, expires_in_days=body.expires_in_days
+        )
     except SentriError as exc:
         raise _fail(exc) from None
     click.echo(f"Created {token.public_id} for {project.public_id}; store it now, it is not shown again:")

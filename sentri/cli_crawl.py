@@ -27,24 +27,45 @@ POLL_SECONDS = 0.5
 @click.command("crawl")
 @click.option("--project", "project_id", required=True, help="The project to crawl (PRJ-n).")
 @click.option("--base-url", help="Crawl this origin instead of the project's (one of its origins).")
-@click.option("--max-pages", type=int, help="Pages at most (default: the last crawl's, else 30; at most 500).")
+@click.option(
+    "--max-pages", type=int, help="Pages at most (default: the last crawl's, else 30; at most 500)."
+)
 @click.option("--max-depth", type=int, help="Link depth at most (default: the last crawl's, else 3).")
 @click.option("--page", "pages", multiple=True, help="Also start from this path (repeatable).")
 @click.option("--fill-forms", is_flag=True, help="Submit harmless forms with harmless data.")
 @click.option("--ignore-robots", is_flag=True, help="Visit pages robots.txt disallows.")
 @click.option("--no-drafts", is_flag=True, help="Crawl only; make no draft tests.")
 @click.option("--test-count", type=int, help="Drafts at most.")
-@click.option("--perspective", "perspectives", multiple=True, help="Draft generator (repeatable): page, "
-              "single_component, full_journey, form_journey.")
+@click.option(
+    "--perspective",
+    "perspectives",
+    multiple=True,
+    help="Draft generator (repeatable): page, single_component, full_journey, form_journey.",
+)
 @with_appcontext
-def crawl_command(project_id, base_url, max_pages, max_depth, pages, fill_forms, ignore_robots, no_drafts,
-                  test_count, perspectives) -> None:
+def crawl_command(
+    project_id,
+    base_url,
+    max_pages,
+    max_depth,
+    pages,
+    fill_forms,
+    ignore_robots,
+    no_drafts,
+    test_count,
+    perspectives,
+) -> None:
     """Crawl a project's site, print what it found and the drafts it made; the crawl's id is the last line.
     Exits non-zero when the crawl fails."""
     body = {"respectRobots": not ignore_robots, "fillForms": fill_forms, "generateTests": not no_drafts}
-    for key, value in (("baseUrl", base_url), ("maxPages", max_pages), ("maxDepth", max_depth),
-                       ("testCount", test_count), ("crawlPages", list(pages) or None),
-                       ("perspectives", list(perspectives) or None)):
+    for key, value in (
+        ("baseUrl", base_url),
+        ("maxPages", max_pages),
+        ("maxDepth", max_depth),
+        ("testCount", test_count),
+        ("crawlPages", list(pages) or None),
+        ("perspectives", list(perspectives) or None),
+    ):
         if value is not None:
             body[key] = value
     try:
@@ -65,10 +86,14 @@ def crawl_command(project_id, base_url, max_pages, max_depth, pages, fill_forms,
     finally:
         engine.shutdown(grace_seconds=5)
     body = serialize(crawl)
-    click.echo(f"{crawl.public_id} {crawl.status}: {body['pagesFound']} pages, {body['broken']} broken, "
-               f"{len(body['drafts'])} draft(s) in the review queue")
+    click.echo(
+        f"{crawl.public_id} {crawl.status}: {body['pagesFound']} pages, {body['broken']} broken, "
+        f"{len(body['drafts'])} draft(s) in the review queue"
+    )
     for page in crawl.pages or []:
         click.echo(f"  {page.get('status') or '---'} {page.get('path') or page.get('url')}")
     if crawl.status != CrawlStatus.COMPLETED:
-        raise click.ClickException(f"{crawl.public_id} {crawl.status}: {crawl.error or 'stopped'}\n{crawl.public_id}")
+        raise click.ClickException(
+            f"{crawl.public_id} {crawl.status}: {crawl.error or 'stopped'}\n{crawl.public_id}"
+        )
     click.echo(crawl.public_id)

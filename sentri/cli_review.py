@@ -31,23 +31,30 @@ def list_queue(project_id) -> None:
         click.echo(f"{test['id']}\tdraft test\t{test['name']}")
     for row in listing["baselines"]:
         ratio = f", {row['diffRatio']:.2%} of pixels differ" if row["diffRatio"] is not None else ""
-        click.echo(f"{row['id']}\t{row['change']} screenshot\t{row['testId']} \"{row['name']}\" "
-                   f"({row['browser']}, {row['device']}, {row['viewport']}{ratio})")
+        click.echo(
+            f'{row["id"]}\t{row["change"]} screenshot\t{row["testId"]} "{row["name"]}" '
+            f"({row['browser']}, {row['device']}, {row['viewport']}{ratio})"
+        )
     for row in listing["heals"]:
         numbers = row["steps"] or [row["step"]]
         where = f"step{'s' if len(numbers) > 1 else ''} {','.join(map(str, numbers))}"
-        click.echo(f"{row['id']}\theal\t{row['testId']} {where}: {describe_target(row['from'])} -> "
-                   f"{describe_target(row['to'])} (seen {row['seen']}x)")
+        click.echo(
+            f"{row['id']}\theal\t{row['testId']} {where}: {describe_target(row['from'])} -> "
+            f"{describe_target(row['to'])} (seen {row['seen']}x)"
+        )
     counts = listing["counts"]
-    click.echo(f"{counts['total']} waiting: {counts['tests']} draft tests, {counts['baselines']} screenshots, "
-               f"{counts['heals']} heals")
+    click.echo(
+        f"{counts['total']} waiting: {counts['tests']} draft tests, {counts['baselines']} screenshots, "
+        f"{counts['heals']} heals"
+    )
 
 
 def _decide(project_id: str, approve: tuple[str, ...], reject: tuple[str, ...]) -> None:
     try:
         project = projects.get(project_id)
-        decided = queue.decide_all(project, queue.parse_bulk({"approve": list(approve), "reject": list(reject)}),
-                                   None)
+        decided = queue.decide_all(
+            project, queue.parse_bulk({"approve": list(approve), "reject": list(reject)}), None
+        )
     except SentriError as exc:
         raise click.ClickException(exc.message) from None
     for public_id in decided["approved"]:

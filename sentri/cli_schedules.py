@@ -23,8 +23,10 @@ def _fail(exc: SentriError) -> click.ClickException:
 
 def _line(schedule) -> str:
     state = f"next {isoformat(schedule.next_run_at)}" if schedule.enabled else "paused"
-    return (f"{schedule.public_id}\t{schedule.name}\t{schedule.cron} ({schedule.timezone}: "
-            f"{cron.describe(schedule.cron)})\t{state}")
+    return (
+        f"{schedule.public_id}\t{schedule.name}\t{schedule.cron} ({schedule.timezone}: "
+        f"{cron.describe(schedule.cron)})\t{state}"
+    )
 
 
 @schedules.command("list")
@@ -36,7 +38,9 @@ def schedules_list(project_id: str) -> None:
     except SentriError as exc:
         raise _fail(exc) from None
     if not found:
-        click.echo(f"No schedules yet: flask schedules create --project {project_id} --name NAME --cron '0 2 * * *'")
+        click.echo(
+            f"No schedules yet: flask schedules create --project {project_id} --name NAME --cron '0 2 * * *'"
+        )
     for schedule in found:
         click.echo(_line(schedule))
 
@@ -44,12 +48,17 @@ def schedules_list(project_id: str) -> None:
 @schedules.command("create")
 @click.option("--project", "project_id", required=True, help="The project (PRJ-n).")
 @click.option("--name", required=True, help="What the schedule is called (runs show it).")
-@click.option("--cron", "expression", required=True, help="Five fields: minute hour day-of-month month day-of-week.")
+@click.option(
+    "--cron", "expression", required=True, help="Five fields: minute hour day-of-month month day-of-week."
+)
 @click.option("--timezone", default="UTC", show_default=True, help="The IANA time zone the cron is read in.")
-@click.option("--options", "options_json", help="The runs' trigger body, as JSON (suiteIds, environmentId, ...).")
+@click.option(
+    "--options", "options_json", help="The runs' trigger body, as JSON (suiteIds, environmentId, ...)."
+)
 @click.option("--paused", is_flag=True, help="Create it paused.")
-def schedules_create(project_id: str, name: str, expression: str, timezone: str, options_json: str | None,
-                     paused: bool) -> None:
+def schedules_create(
+    project_id: str, name: str, expression: str, timezone: str, options_json: str | None, paused: bool
+) -> None:
     """Create a schedule; its id is the last line."""
     try:
         options = json.loads(options_json) if options_json else {}
@@ -57,8 +66,16 @@ def schedules_create(project_id: str, name: str, expression: str, timezone: str,
         raise click.ClickException("--options must be a JSON object") from None
     try:
         project = projects.get(project_id)
-        body = parse(manage.NewSchedule, {"name": name, "cron": expression, "timezone": timezone,
-                                          "enabled": not paused, "options": options})
+        body = parse(
+            manage.NewSchedule,
+            {
+                "name": name,
+                "cron": expression,
+                "timezone": timezone,
+                "enabled": not paused,
+                "options": options,
+            },
+        )
         schedule = manage.create(project, body, created_by="cli")
     except SentriError as exc:
         raise _fail(exc) from None

@@ -94,8 +94,10 @@ def derive(config: dict, instance_path: str) -> Settings:
         config["SQLALCHEMY_DATABASE_URI"] = url
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = made.secret_key or instance_secret_key(instance_path)
-    check_secret_key(config["SECRET_KEY"], "SENTRI_SECRET_KEY" if made.secret_key
-                     else str(Path(instance_path) / "secret_key"))
+    check_secret_key(
+        config["SECRET_KEY"],
+        "SENTRI_SECRET_KEY" if made.secret_key else str(Path(instance_path) / "secret_key"),
+    )
     config.setdefault("RATELIMIT_STORAGE_URI", ratelimits.storage_uri(made.ratelimit_storage_uri))
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     if (made.public_url or "").lower().startswith("https://"):
@@ -108,6 +110,8 @@ def derive(config: dict, instance_path: str) -> Settings:
     if multiprocess and not (os.path.isdir(multiprocess) and os.access(multiprocess, os.W_OK)):
         # prometheus_client writes every counter there: a missing folder would break claiming tests, not
         # only /metrics.
-        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
-                          "(empty) before Sentri starts, or unset it.")
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR={multiprocess} is not a writable directory: create it "
+            "(empty) before Sentri starts, or unset it."
+        )
     return made

@@ -13,9 +13,9 @@ from .settings import env_name, fields
 # sentence there).
 ALSO_READ = {
     "SENTRI_INSTANCE_PATH": "The instance folder: the SQLite database, the secret key and the artifacts. Read "
-                            "before anything else, since `config.py` in it is the second layer of settings.",
+    "before anything else, since `config.py` in it is the second layer of settings.",
     "PROMETHEUS_MULTIPROC_DIR": "With several processes on one machine, an empty writable folder where "
-                                "prometheus_client sums their counters.",
+    "prometheus_client sums their counters.",
     "MALLOC_ARENA_MAX": "glibc's malloc arenas; `python app.py` sets 2 unless this says otherwise (flat memory).",
 }
 DOCS: dict[str, str] = {

@@ -60,6 +60,7 @@ class DataSetChanges(Body):
 
 # -- environments ----------------------------------------------------------------------------------
 
+
 def create_environment(project: Project, body: NewEnvironment) -> Environment:
     """Create an environment; its secrets are stored encrypted."""
     environment = Environment(
@@ -74,8 +75,9 @@ def create_environment(project: Project, body: NewEnvironment) -> Environment:
     return environment
 
 
-def update_environment(environment: Environment, body: EnvironmentChanges, *,
-                       actor: User | None = None) -> Environment:
+def update_environment(
+    environment: Environment, body: EnvironmentChanges, *, actor: User | None = None
+) -> Environment:
     """Edit an environment. Removing a secret is a deletion: only an admin (or the CLI, actor=None) may."""
     given = body.model_fields_set
     changes = body.secrets or {}
@@ -105,8 +107,11 @@ def get_environment(project: Project, public_id: Any) -> Environment:
 
 
 def list_environments(project: Project) -> list[Environment]:
-    return list(db.session.scalars(select(Environment).where(Environment.project_id == project.id)
-                                   .order_by(Environment.id)))
+    return list(
+        db.session.scalars(
+            select(Environment).where(Environment.project_id == project.id).order_by(Environment.id)
+        )
+    )
 
 
 def serialize_environment(environment: Environment) -> dict:
@@ -123,6 +128,7 @@ def serialize_environment(environment: Environment) -> dict:
 
 
 # -- test-data sets --------------------------------------------------------------------------------
+
 
 def create_data_set(project: Project, body: NewDataSet) -> TestDataSet:
     data_set = TestDataSet(project_id=project.id, name=body.name, variables=body.variables or {})
@@ -147,13 +153,21 @@ def get_data_set(project: Project, public_id: Any) -> TestDataSet:
 
 
 def list_data_sets(project: Project) -> list[TestDataSet]:
-    return list(db.session.scalars(select(TestDataSet).where(TestDataSet.project_id == project.id)
-                                   .order_by(TestDataSet.id)))
+    return list(
+        db.session.scalars(
+            select(TestDataSet).where(TestDataSet.project_id == project.id).order_by(TestDataSet.id)
+        )
+    )
 
 
 def serialize_data_set(data_set: TestDataSet) -> dict:
-    return {"id": data_set.public_id, "projectId": Project.format_id(data_set.project_id), "name": data_set.name,
-            "variables": data_set.variables or {}, "createdAt": isoformat(data_set.created_at)}
+    return {
+        "id": data_set.public_id,
+        "projectId": Project.format_id(data_set.project_id),
+        "name": data_set.name,
+        "variables": data_set.variables or {},
+        "createdAt": isoformat(data_set.created_at),
+    }
 
 
 def delete(item: Environment | TestDataSet, *, actor: User | None = None) -> None:
@@ -165,8 +179,13 @@ def delete(item: Environment | TestDataSet, *, actor: User | None = None) -> Non
 
 # -- resolution -------------------------------------------------------------------------------------
 
-def resolve(project: Project, environment: Environment | None, data_set: TestDataSet | None,
-            trigger_variables: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+
+def resolve(
+    project: Project,
+    environment: Environment | None,
+    data_set: TestDataSet | None,
+    trigger_variables: dict[str, str],
+) -> tuple[dict[str, str], list[str]]:
     """Return the run's {{NAME}} values in precedence order and the list of secret values to mask."""
     values: dict[str, str] = dict(project.variables or {})
     if data_set is not None:
@@ -184,8 +203,10 @@ def resolve(project: Project, environment: Environment | None, data_set: TestDat
 def for_options(project: Project, options: dict) -> tuple[Environment | None, dict[str, str], list[str]]:
     """What a run's (or a crawl's) stored options name: its environment (or None), and its {{NAME}} values and
     secret values, decrypted in memory (SecretUnreadable when a secret cannot be)."""
-    environment, data_set = (_by_key(model, options.get(field)) for model, field in
-                             ((Environment, "environmentId"), (TestDataSet, "testDataSetId")))
+    environment, data_set = (
+        _by_key(model, options.get(field))
+        for model, field in ((Environment, "environmentId"), (TestDataSet, "testDataSetId"))
+    )
     values, secret_values = resolve(project, environment, data_set, options.get("variables") or {})
     return environment, values, secret_values
 
@@ -206,6 +227,7 @@ def substitute(steps: list[dict], values: dict[str, str]) -> list[dict]:
 
     def fill(value: Any, index: int) -> Any:
         if isinstance(value, str):
+
             def one(match: re.Match) -> str:
                 name = match.group(1)
                 if name not in values:

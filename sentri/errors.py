@@ -94,7 +94,9 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         message = exc.description or exc.name
         if exc.code == 429:
-            message = f"Rate limit exceeded ({exc.description}). Retry after the time in the Retry-After header."
+            message = (
+                f"Rate limit exceeded ({exc.description}). Retry after the time in the Retry-After header."
+            )
         if _wants_json():
             response = error_response(message, exc.code or 500)
         else:

@@ -67,7 +67,8 @@ def _make() -> Instruments:
         test_duration=Histogram(
             "sentri_test_duration_seconds",
             "How long a test took, all its attempts together, when its outcome was recorded.",
-            ["status"], buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+            ["status"],
+            buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
         ),
         claim_duration=Histogram(
             "sentri_claim_duration_seconds",
@@ -75,12 +76,14 @@ def _make() -> Instruments:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
         ),
         callbacks=Counter(
-            "sentri_callbacks", "Run callbacks by outcome: delivered (2xx), rejected (another answer), failed "
+            "sentri_callbacks",
+            "Run callbacks by outcome: delivered (2xx), rejected (another answer), failed "
             "(no answer in time), refused (SSRF rules), dropped (too many pending, or the server stopping).",
             ["outcome"],
         ),
         github_posts=Counter(
-            "sentri_github_posts", "Posts to GitHub by kind (comment, status) and outcome (posted, failed).",
+            "sentri_github_posts",
+            "Posts to GitHub by kind (comment, status) and outcome (posted, failed).",
             ["kind", "outcome"],
         ),
     )

@@ -299,7 +299,9 @@ class Result(db.Model):
         UniqueConstraint("run_id", "position"),
         Index("ix_results_run_status", "run_id", "status"),
         Index("ix_results_status_lease", "status", "lease_until"),
-        Index("ix_results_test_run", "test_id", "run_id"),  # a test's history, newest first (policies/history.py)
+        Index(
+            "ix_results_test_run", "test_id", "run_id"
+        ),  # a test's history, newest first (policies/history.py)
         _AUTOINCREMENT,
     )
 
@@ -347,4 +349,6 @@ class Node(db.Model):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    slots: Mapped[int | None] = mapped_column(Integer)  # its browser slots: others see whether it has room (spread.py)
+    slots: Mapped[int | None] = mapped_column(
+        Integer
+    )  # its browser slots: others see whether it has room (spread.py)

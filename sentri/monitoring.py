@@ -26,8 +26,14 @@ from .worker import remote
 log = logging.getLogger(__name__)
 
 # Every (status, verdict) pair a run can be in: all are exposed, zeros included, so graphs have no gaps.
-RUN_SERIES = (("queued", "pending"), ("running", "pending"), ("completed", "passed"), ("completed", "failed"),
-              ("failed", "failed"), ("aborted", "failed"))
+RUN_SERIES = (
+    ("queued", "pending"),
+    ("running", "pending"),
+    ("completed", "passed"),
+    ("completed", "failed"),
+    ("failed", "failed"),
+    ("aborted", "failed"),
+)
 
 
 def _absent(column):
@@ -42,15 +48,20 @@ def _ok(column):
 
 # serialize.verdict() of a completed run: both results absent → no failed test; else each present one
 # passed (the failed count is then the gates' business, e.g. maxFailures).
-_PASSED = and_(_ok(Run.gate_result), _ok(Run.vitals_result),
-               or_(Run.failed == 0, ~_absent(Run.gate_result), ~_absent(Run.vitals_result)))
+_PASSED = and_(
+    _ok(Run.gate_result),
+    _ok(Run.vitals_result),
+    or_(Run.failed == 0, ~_absent(Run.gate_result), ~_absent(Run.vitals_result)),
+)
 
 
 def run_counts() -> dict[tuple[str, str], int]:
     """Return how many runs are in each (status, verdict) of RUN_SERIES."""
     counts = dict.fromkeys(RUN_SERIES, 0)
     by_status = dict(db.session.execute(select(Run.status, func.count(Run.id)).group_by(Run.status)).all())
-    passed = db.session.scalar(select(func.count(Run.id)).where(Run.status == RunStatus.COMPLETED, _PASSED)) or 0
+    passed = (
+        db.session.scalar(select(func.count(Run.id)).where(Run.status == RunStatus.COMPLETED, _PASSED)) or 0
+    )
     for status in ACTIVE_RUN_STATUSES:
         counts[(status, "pending")] = by_status.get(status, 0)
     counts[("completed", "passed")] = passed
@@ -63,13 +74,20 @@ def run_counts() -> dict[tuple[str, str], int]:
 
 def queue_depth() -> dict[str, int]:
     """Return the tests queued and running in active runs, and how many runs are active."""
-    rows = dict(db.session.execute(
-        select(Result.status, func.count(Result.id)).join(Run, Run.id == Result.run_id)
-        .where(Run.status.in_(ACTIVE_RUN_STATUSES), Result.status.in_(PENDING_RESULT_STATUSES))
-        .group_by(Result.status)
-    ).all())
+    rows = dict(
+        db.session.execute(
+            select(Result.status, func.count(Result.id))
+            .join(Run, Run.id == Result.run_id)
+            .where(Run.status.in_(ACTIVE_RUN_STATUSES), Result.status.in_(PENDING_RESULT_STATUSES))
+            .group_by(Result.status)
+        ).all()
+    )
     active = db.session.scalar(select(func.count(Run.id)).where(Run.status.in_(ACTIVE_RUN_STATUSES))) or 0
-    return {"queuedTests": rows.get("queued", 0), "runningTests": rows.get("running", 0), "activeRuns": active}
+    return {
+        "queuedTests": rows.get("queued", 0),
+        "runningTests": rows.get("running", 0),
+        "activeRuns": active,
+    }
 
 
 def browser_servers() -> list[dict[str, Any]] | None:
@@ -98,7 +116,9 @@ def health() -> tuple[dict[str, Any], int]:
     body["browserServers"] = servers or []
     if servers is None:
         body["status"] = "degraded"
-        body["browserServersError"] = "The browser servers' status could not be read; the server log says why."
+        body["browserServersError"] = (
+            "The browser servers' status could not be read; the server log says why."
+        )
     elif servers and not any(row.get("state") == "up" for row in servers):
         body["status"] = "degraded"
     if not body["database"]["ok"]:
@@ -126,7 +146,9 @@ class ScrapeCollector:
         yield from self._browsers()
 
     def _database(self) -> Iterator[GaugeMetricFamily]:
-        up = GaugeMetricFamily("sentri_database_up", "1 when the database answered this scrape's queries, else 0.")
+        up = GaugeMetricFamily(
+            "sentri_database_up", "1 when the database answered this scrape's queries, else 0."
+        )
         try:
             counts, depth = run_counts(), queue_depth()
             db.session.commit()
@@ -138,26 +160,35 @@ class ScrapeCollector:
             return
         up.add_metric([], 1)
         yield up
-        runs = GaugeMetricFamily("sentri_runs", "Runs in the database by status and verdict (pending while active).",
-                                 labels=["status", "verdict"])
+        runs = GaugeMetricFamily(
+            "sentri_runs",
+            "Runs in the database by status and verdict (pending while active).",
+            labels=["status", "verdict"],
+        )
         for (status, verdict), count in counts.items():
             runs.add_metric([status, verdict], count)
         yield runs
-        yield GaugeMetricFamily("sentri_tests_queued", "Tests of active runs waiting for a worker.",
-                                value=depth["queuedTests"])
-        yield GaugeMetricFamily("sentri_tests_running", "Tests of active runs a worker is running.",
-                                value=depth["runningTests"])
+        yield GaugeMetricFamily(
+            "sentri_tests_queued", "Tests of active runs waiting for a worker.", value=depth["queuedTests"]
+        )
+        yield GaugeMetricFamily(
+            "sentri_tests_running", "Tests of active runs a worker is running.", value=depth["runningTests"]
+        )
         yield GaugeMetricFamily("sentri_runs_active", "Runs queued or running.", value=depth["activeRuns"])
 
     def _browsers(self) -> Iterator[GaugeMetricFamily]:
         servers = browser_servers()
         if servers is None:
             return
-        slots = GaugeMetricFamily("sentri_browser_slots", "Browser slots per endpoint, busy or free, counted in "
-                                  "the database over every process (\"local\": this process's own browsers).",
-                                  labels=["endpoint", "state"])
-        up = GaugeMetricFamily("sentri_browser_server_up", "1 when the browser endpoint answers, else 0.",
-                               labels=["endpoint"])
+        slots = GaugeMetricFamily(
+            "sentri_browser_slots",
+            "Browser slots per endpoint, busy or free, counted in "
+            'the database over every process ("local": this process\'s own browsers).',
+            labels=["endpoint", "state"],
+        )
+        up = GaugeMetricFamily(
+            "sentri_browser_server_up", "1 when the browser endpoint answers, else 0.", labels=["endpoint"]
+        )
         for row in servers:
             endpoint = str(row.get("endpoint"))
             counted = _slots(row)

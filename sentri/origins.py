@@ -129,7 +129,9 @@ def parse_pattern(text: str) -> OriginPattern:
     raw = text.strip()
     match = re.fullmatch(r"(?i)(https?)://([^/?#@\s]+?)(?::(\d{1,5}))?/?", raw)
     if not match:
-        raise ValueError(f'"{raw}" is not an origin like https://staging.example.com (scheme and host, no path)')
+        raise ValueError(
+            f'"{raw}" is not an origin like https://staging.example.com (scheme and host, no path)'
+        )
     scheme, host, port_text = match.group(1).lower(), match.group(2).lower().rstrip("."), match.group(3)
     port = int(port_text) if port_text else DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
@@ -142,7 +144,9 @@ def parse_pattern(text: str) -> OriginPattern:
         if not all(_GLOB_LABEL.match(label) and _LABEL.match(label.replace("*", "a")) for label in labels):
             raise ValueError(f'"{raw}" does not have a valid host name')
         if "*" in ".".join(labels[-2:]):
-            raise ValueError(f'"{raw}": a * may only stand in a sub-domain label, as in https://pr-*.example.com')
+            raise ValueError(
+                f'"{raw}": a * may only stand in a sub-domain label, as in https://pr-*.example.com'
+            )
     return OriginPattern(scheme, host, port, str(Origin(scheme, host, port)))
 
 
@@ -200,12 +204,15 @@ def parse_networks(text: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
         except ValueError:
             bad.append(entry)
     if bad:
-        raise ValueError(f"SENTRI_BROWSER_BLOCKED_NETWORKS has entries that are not networks: {', '.join(bad)}")
+        raise ValueError(
+            f"SENTRI_BROWSER_BLOCKED_NETWORKS has entries that are not networks: {', '.join(bad)}"
+        )
     return tuple(networks)
 
 
-def blocked_network(address: str | IPv4Address | IPv6Address,
-                    networks: Iterable[IPv4Network | IPv6Network]) -> IPv4Network | IPv6Network | None:
+def blocked_network(
+    address: str | IPv4Address | IPv6Address, networks: Iterable[IPv4Network | IPv6Network]
+) -> IPv4Network | IPv6Network | None:
     """Return the blocked network an address falls in (IPv4-mapped and NAT64 forms unwrapped), or None."""
     try:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address

@@ -43,12 +43,16 @@ class _PinnedConnectionMixin:
         bound = deadlines.current()
         for address in self.pinned:
             if bound is not None and bound.passed:
-                error = ConnectTimeoutError(self, f"Connection to {self.host} ran out of its {bound.seconds:g} s deadline.")
+                error = ConnectTimeoutError(
+                    self, f"Connection to {self.host} ran out of its {bound.seconds:g} s deadline."
+                )
                 break
             try:
                 sock = connection.create_connection(
-                    (address, self.port), self.timeout if bound is None else bound.clamp(self.timeout),
-                    source_address=self.source_address, socket_options=self.socket_options,
+                    (address, self.port),
+                    self.timeout if bound is None else bound.clamp(self.timeout),
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
                 )
             except TimeoutError:
                 error = ConnectTimeoutError(self, f"Connection to {self.host} ({address}) timed out.")
@@ -71,10 +75,15 @@ class _PinnedConnectionMixin:
 
 def _pinned_pool_classes(addresses: tuple[str, ...]) -> dict[str, type]:
     """Build http/https pool classes whose connections dial only `addresses`."""
+
     def pool(pool_cls, conn_cls):
         conn = type(f"Pinned{conn_cls.__name__}", (_PinnedConnectionMixin, conn_cls), {"pinned": addresses})
         return type(f"Pinned{pool_cls.__name__}", (pool_cls,), {"ConnectionCls": conn})
-    return {"http": pool(HTTPConnectionPool, HTTPConnection), "https": pool(HTTPSConnectionPool, HTTPSConnection)}
+
+    return {
+        "http": pool(HTTPConnectionPool, HTTPConnection),
+        "https": pool(HTTPSConnectionPool, HTTPSConnection),
+    }
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -94,7 +103,10 @@ class PinnedAdapter(HTTPAdapter):
         parts = urlsplit(request.url)
         try:
             same = (parts.scheme.lower(), _normalize_host(parts.hostname or ""), _default_port(parts)) == (
-                self.target.scheme, self.target.host, self.target.port)
+                self.target.scheme,
+                self.target.host,
+                self.target.port,
+            )
         except ValueError:
             same = False
         if not same:  # e.g. `params` or a hook changed the URL after the check
@@ -108,7 +120,11 @@ def _under_base(url: str, base: str | None) -> bool:
         return False
     try:
         u, b = urlsplit(url), urlsplit(base)
-        same_origin = (u.scheme.lower(), u.hostname, _default_port(u)) == (b.scheme.lower(), b.hostname, _default_port(b))
+        same_origin = (u.scheme.lower(), u.hostname, _default_port(u)) == (
+            b.scheme.lower(),
+            b.hostname,
+            _default_port(b),
+        )
     except ValueError:
         return False
     prefix = b.path.rstrip("/")
@@ -134,10 +150,21 @@ class PinnedPool:
         self._adapters.clear()
 
 
-def request(method: str, url: str, *, allowlist: Allowlist | None = None, trusted_base: str | None = None,
-            resolver: Resolver | None = None, session: requests.Session | None = None, field: str = "url",
-            timeout: float | tuple[float, float] = 10.0, pool: PinnedPool | None = None,
-            deadline: float | None = None, max_body: int | None = None, **kwargs) -> requests.Response:
+def request(
+    method: str,
+    url: str,
+    *,
+    allowlist: Allowlist | None = None,
+    trusted_base: str | None = None,
+    resolver: Resolver | None = None,
+    session: requests.Session | None = None,
+    field: str = "url",
+    timeout: float | tuple[float, float] = 10.0,
+    pool: PinnedPool | None = None,
+    deadline: float | None = None,
+    max_body: int | None = None,
+    **kwargs,
+) -> requests.Response:
     """Check `url`, then send one request to the checked addresses: no redirects, no env proxies.
 
     URLs under `trusted_base` skip the private-address rule but are still pinned. `session` only
@@ -156,8 +183,17 @@ def request(method: str, url: str, *, allowlist: Allowlist | None = None, truste
     with deadlines.Deadline(deadline) if deadline is not None else contextlib.nullcontext() as bound:
         target = _check(url, allowlist, field, resolver, trusted=_under_base(url, trusted_base))
         try:
-            response = _exchange(target, method, url, session, bound.clamp(timeout) if bound else timeout, pool,
-                                 max_body, send_kwargs, kwargs)
+            response = _exchange(
+                target,
+                method,
+                url,
+                session,
+                bound.clamp(timeout) if bound else timeout,
+                pool,
+                max_body,
+                send_kwargs,
+                kwargs,
+            )
         except Exception as exc:
             if bound is not None and bound.passed:
                 raise DeadlineExceeded(f"{target.host} did not answer within {deadline:g} s") from exc
@@ -167,8 +203,17 @@ def request(method: str, url: str, *, allowlist: Allowlist | None = None, truste
     return response
 
 
-def _exchange(target: CheckedTarget, method: str, url: str, session: requests.Session | None, timeout,
-              pool: PinnedPool | None, max_body: int | None, send_kwargs: dict, kwargs: dict) -> requests.Response:
+def _exchange(
+    target: CheckedTarget,
+    method: str,
+    url: str,
+    session: requests.Session | None,
+    timeout,
+    pool: PinnedPool | None,
+    max_body: int | None,
+    send_kwargs: dict,
+    kwargs: dict,
+) -> requests.Response:
     """Send the request to the checked target and read its answer (all of it, or up to `max_body` bytes)."""
     stream = bool(send_kwargs.get("stream"))
     own_session = session is None
@@ -177,7 +222,9 @@ def _exchange(target: CheckedTarget, method: str, url: str, session: requests.Se
         session.trust_env = False  # no netrc credentials either
     prepared = session.prepare_request(requests.Request(method.upper(), url, **kwargs))
     if max_body is not None:
-        prepared.headers["Accept-Encoding"] = "identity"  # a bounded read of compressed bytes could not be decoded
+        prepared.headers["Accept-Encoding"] = (
+            "identity"  # a bounded read of compressed bytes could not be decoded
+        )
     adapter = pool.adapter(target) if pool is not None else PinnedAdapter(target)
     try:
         response = adapter.send(prepared, timeout=timeout, **send_kwargs)
@@ -208,13 +255,31 @@ def _read_bounded(response: requests.Response, limit: int) -> None:
     response._content_consumed = True
 
 
-def post_json(url: str, payload: dict, *, timeout: float = 10.0, allowlist: Allowlist | None = None,
-              headers: dict | None = None, resolver: Resolver | None = None,
-              session: requests.Session | None = None, max_body: int = 4096) -> requests.Response:
+def post_json(
+    url: str,
+    payload: dict,
+    *,
+    timeout: float = 10.0,
+    allowlist: Allowlist | None = None,
+    headers: dict | None = None,
+    resolver: Resolver | None = None,
+    session: requests.Session | None = None,
+    max_body: int = 4096,
+) -> requests.Response:
     """Re-check the URL, then POST `payload` as JSON to the checked address without following redirects.
 
     `timeout` bounds the whole exchange, not each read; at most `max_body` bytes of the answer are read.
     """
-    return request("POST", url, allowlist=allowlist, resolver=resolver, session=session,
-                   field="callbackUrl", timeout=timeout, deadline=timeout, max_body=max_body, headers=headers,
-                   json=payload)
+    return request(
+        "POST",
+        url,
+        allowlist=allowlist,
+        resolver=resolver,
+        session=session,
+        field="callbackUrl",
+        timeout=timeout,
+        deadline=timeout,
+        max_body=max_body,
+        headers=headers,
+        json=payload,
+    )

@@ -38,7 +38,8 @@ class ProjectChanges(Body):
     base_url: WebUrl | None = Field(default=None, alias="baseUrl")
     variables: Variables | None = None
     allowed_origins: Annotated[list[str] | None, BeforeValidator(_allowed_origins)] = Field(
-        default=None, alias="allowedOrigins")
+        default=None, alias="allowedOrigins"
+    )
     # Healing locators: false is strict, a target that matches nothing fails the test.
     heal_locators: Flag | None = Field(default=None, alias="healLocators")
 

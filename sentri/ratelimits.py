@@ -34,7 +34,9 @@ class SweptMemoryStorage(MemoryStorage):
         now = time.monotonic()
         if now < self.next_sweep:
             return
-        self.next_sweep = now + SWEEP_SECONDS  # two threads may both sweep: harmless, the sweep is locked per key
+        self.next_sweep = (
+            now + SWEEP_SECONDS
+        )  # two threads may both sweep: harmless, the sweep is locked per key
         self.sweeps += 1
         self._MemoryStorage__expire_events()
 

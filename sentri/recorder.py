@@ -60,8 +60,12 @@ _ATTRIBUTE = re.compile(r"[A-Za-z_][\w-]*")
 
 def is_recording(doc: Any) -> bool:
     """Tell whether a parsed document is one Recorder flow."""
-    return (isinstance(doc, dict) and "title" in doc and isinstance(doc.get("steps"), list)
-            and all(isinstance(step, dict) and "type" in step for step in doc["steps"]))
+    return (
+        isinstance(doc, dict)
+        and "title" in doc
+        and isinstance(doc.get("steps"), list)
+        and all(isinstance(step, dict) and "type" in step for step in doc["steps"])
+    )
 
 
 def is_recording_map(doc: Any) -> bool:
@@ -136,7 +140,7 @@ def _tail(selector: str, separators: str) -> str:
 def names_select(selector: str) -> bool:
     """Tell whether a selector's last compound is, or is named like, a <select> element."""
     if selector.startswith("xpath/"):
-        last = _tail(selector[len("xpath/"):], "/|")
+        last = _tail(selector[len("xpath/") :], "/|")
     elif selector.startswith(("aria/", "text/")):
         return False
     else:
@@ -185,11 +189,17 @@ class _Converter:
             if kind in _NEVER:
                 self.skip(number, kind, _NEVER[kind])
             elif step.get("target", "main") != "main":
-                self.skip(number, kind, f"acts on another page or frame ({step['target']}); "
-                                        "a Sentri test drives one page")
+                self.skip(
+                    number,
+                    kind,
+                    f"acts on another page or frame ({step['target']}); a Sentri test drives one page",
+                )
             elif step.get("frame"):
-                self.skip(number, kind, f"acts inside an iframe (frame {step['frame']}); "
-                                        "Sentri locators do not enter frames")
+                self.skip(
+                    number,
+                    kind,
+                    f"acts inside an iframe (frame {step['frame']}); Sentri locators do not enter frames",
+                )
             elif hasattr(self, f"on_{kind}"):
                 getattr(self, f"on_{kind}")(number, step)
             else:
@@ -216,8 +226,11 @@ class _Converter:
             emulation.append(f"deviceScaleFactor {step['deviceScaleFactor']}")
         if emulation:
             kept = f"{size['width']}x{size['height']}"
-            self.skip(number, "setViewport", f"device emulation ({', '.join(emulation)}) is not supported; "
-                                             f"only the {kept} size is kept")
+            self.skip(
+                number,
+                "setViewport",
+                f"device emulation ({', '.join(emulation)}) is not supported; only the {kept} size is kept",
+            )
 
     def on_navigate(self, number: int, step: dict) -> None:
         self.emit(number, {"action": "goto", "url": step.get("url")}, step)
@@ -278,16 +291,21 @@ class _Converter:
             action = "expect_hidden"  # no visible match: Playwright's to_be_hidden
         else:
             state = "visible" if visible else "hidden"
-            return self.skip(number, "waitForElement", f"waits for {operator} {count} {state} elements, "
-                                                       "which expect_visible/expect_hidden cannot express")
+            return self.skip(
+                number,
+                "waitForElement",
+                f"waits for {operator} {count} {state} elements, "
+                "which expect_visible/expect_hidden cannot express",
+            )
         attributes, properties = step.get("attributes") or {}, step.get("properties") or {}
         if not isinstance(attributes, dict) or not isinstance(properties, dict):
             return self.skip(number, "waitForElement", "its attributes/properties are not mappings")
         attributes = dict(attributes)
         for name, value in properties.items():
             if name != "id":  # the id property is the only one that always equals its attribute
-                return self.skip(number, "waitForElement",
-                                 f'checks the DOM property "{name}", which needs page code')
+                return self.skip(
+                    number, "waitForElement", f'checks the DOM property "{name}", which needs page code'
+                )
             attributes.setdefault("id", value)
         target = pick_target(step, css_only=bool(attributes))
         if target is not None and attributes:

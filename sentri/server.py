@@ -49,7 +49,9 @@ def prepare(app: Flask) -> None:
     """Check the artifact store, apply migrations, run first-start set-up (printing the login the one time it
     happens), prune artifacts."""
     try:
-        artifact_store(app).check()  # a bucket that is missing or refused stops the start, not a failure later
+        artifact_store(
+            app
+        ).check()  # a bucket that is missing or refused stops the start, not a failure later
     except OSError as exc:
         raise ConfigError(f"SENTRI_ARTIFACT_URL={settings(app).artifact_url}: {exc}") from None
     with app.app_context():
@@ -93,9 +95,11 @@ def warn_if_sqlite_is_shared(app: Flask):
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        log.warning("another Sentri process is serving this SQLite database; SQLite is meant for one process "
-                    "(both share its runs, but their writes queue behind each other): use PostgreSQL "
-                    "(SENTRI_DATABASE_URL) to run several processes")
+        log.warning(
+            "another Sentri process is serving this SQLite database; SQLite is meant for one process "
+            "(both share its runs, but their writes queue behind each other): use PostgreSQL "
+            "(SENTRI_DATABASE_URL) to run several processes"
+        )
     return lock
 
 
@@ -139,8 +143,11 @@ def serve(app: Flask) -> None:
         pass  # the signal handler's way out of waitress's loop
     finally:
         click.echo("Sentri stopping: letting running tests finish...")
-        log.info("stopping (%s): running tests have %ss to finish, the rest are handed back",
-                 stops[0] if stops else "exit", settings(app).shutdown_grace_seconds)
+        log.info(
+            "stopping (%s): running tests have %ss to finish, the rest are handed back",
+            stops[0] if stops else "exit",
+            settings(app).shutdown_grace_seconds,
+        )
         stop_engine(app)
         log.info("stopped")
         click.echo("Sentri stopped.")

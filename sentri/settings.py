@@ -48,7 +48,9 @@ def _trace_mode(value: str) -> str:
     return value
 
 
-def _setting(default: Any, doc: str, parse: Callable[[str], Any] | None = None, *, secret: bool = False) -> Any:
+def _setting(
+    default: Any, doc: str, parse: Callable[[str], Any] | None = None, *, secret: bool = False
+) -> Any:
     """A setting: its default, its sentence in docs/configuration.md, how its text is parsed when its type
     does not say, and whether it may hold a credential (then no repr of the settings shows it)."""
     return field(default=default, metadata={"doc": doc, "parse": parse}, repr=not secret)
@@ -114,7 +116,8 @@ class Settings:
     traces: str = _setting(
         "rerun",
         "`rerun`: a failed test is run once more to record its Playwright trace (passing tests pay nothing); "
-        "`always`: every attempt is traced.", parse=_trace_mode,
+        "`always`: every attempt is traced.",
+        parse=_trace_mode,
     )
     max_browsers: int = _setting(
         os.cpu_count() or 1,
@@ -248,7 +251,9 @@ class Settings:
     def load(cls, config: Mapping[str, Any]) -> Settings:
         """Parse and check every setting in `config` (app.config with its layers merged): the one place
         a bad value is found, named in one line."""
-        values = {spec.name: _coerce(spec, config.get(env_name(spec.name), spec.default)) for spec in fields()}
+        values = {
+            spec.name: _coerce(spec, config.get(env_name(spec.name), spec.default)) for spec in fields()
+        }
         made = cls(**values)
         return dataclasses.replace(made, **_derive(made))
 
@@ -304,8 +309,10 @@ def _coerce(spec: dataclasses.Field, value: Any) -> Any:
 def _derive(made: Settings) -> dict[str, Any]:
     """Check what needs more than a type, and parse what the code uses parsed."""
     if not PASSWORD_METHOD.fullmatch(made.password_hash):
-        raise ConfigError(f"SENTRI_PASSWORD_HASH={made.password_hash!r} is not valid: use werkzeug's "
-                          "'scrypt[:n:r:p]' or 'pbkdf2[:sha256[:iterations]]'")
+        raise ConfigError(
+            f"SENTRI_PASSWORD_HASH={made.password_hash!r} is not valid: use werkzeug's "
+            "'scrypt[:n:r:p]' or 'pbkdf2[:sha256[:iterations]]'"
+        )
     if made.browser_probe_seconds < 1:
         raise ConfigError("SENTRI_BROWSER_PROBE_SECONDS must be a whole number of seconds, 1 or more.")
     for name in ("trigger_rate_limit", "login_rate_limit", "api_rate_limit"):
@@ -313,8 +320,10 @@ def _derive(made: Settings) -> dict[str, Any]:
         try:
             parse_many(value)
         except ValueError:
-            raise ConfigError(f"{env_name(name)}={value!r} is not a rate limit: write it like '20 per hour' or "
-                              "'100/minute' (several with ';')") from None
+            raise ConfigError(
+                f"{env_name(name)}={value!r} is not a rate limit: write it like '20 per hour' or "
+                "'100/minute' (several with ';')"
+            ) from None
     try:
         networks = tuple(parse_networks(made.browser_blocked_networks))
         allowlist = Allowlist.parse(made.callback_allowlist or "")
@@ -333,12 +342,14 @@ def _derive(made: Settings) -> dict[str, Any]:
         servers = tuple((entry.url, entry.capacity) for entry in parse_servers(made.browser_servers))
     except ValueError as exc:
         raise ConfigError(f"SENTRI_BROWSER_SERVERS: {exc}") from None
-    return {"blocked_networks": networks, "allowlist": allowlist, "artifact_bucket": bucket,
-            "browser_server_list": servers}
+    return {
+        "blocked_networks": networks,
+        "allowlist": allowlist,
+        "artifact_bucket": bucket,
+        "browser_server_list": servers,
+    }
 
 
 def settings(app: Flask | None = None) -> Settings:
     """The app's settings (the current app's by default), parsed at start."""
     return runtime(app).settings
-
-

@@ -148,14 +148,20 @@ def is_public_address(ip: IPv4Address | IPv6Address) -> bool:
     return _non_public_kind(ip) is None
 
 
-def check_url(url: str, allowlist: Allowlist | None = None, *, field: str = "callbackUrl",
-              resolver: Resolver | None = None) -> CheckedTarget:
+def check_url(
+    url: str,
+    allowlist: Allowlist | None = None,
+    *,
+    field: str = "callbackUrl",
+    resolver: Resolver | None = None,
+) -> CheckedTarget:
     """Validate scheme/length/host, resolve, and refuse unless every address is public or allowlisted."""
     return _check(url, allowlist, field, resolver, trusted=False)
 
 
-def _check(url: str, allowlist: Allowlist | None, field: str, resolver: Resolver | None, *,
-           trusted: bool) -> CheckedTarget:
+def _check(
+    url: str, allowlist: Allowlist | None, field: str, resolver: Resolver | None, *, trusted: bool
+) -> CheckedTarget:
     """Do check_url's work; `trusted` skips only the private-address rule."""
     if not isinstance(url, str) or not url:
         raise UnsafeURLError(f"{field} must be a URL")
@@ -199,5 +205,7 @@ def _check(url: str, allowlist: Allowlist | None, field: str, resolver: Resolver
             kind = _non_public_kind(ip)
             if kind and not allowlist.allows_ip(ip):
                 article = "an" if kind[0] in "aeiou" else "a"
-                raise UnsafeURLError(f'{field} host "{host}" resolves to {article} {kind} address ({address})')
+                raise UnsafeURLError(
+                    f'{field} host "{host}" resolves to {article} {kind} address ({address})'
+                )
     return CheckedTarget(url=url, scheme=scheme, host=host, port=port, addresses=addresses)

@@ -32,4 +32,3 @@ class CrawlStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     ABORTED = "aborted"
-

@@ -33,7 +33,9 @@ def tests_of(project: Project, test_ids: list[str], field: str = "testIds") -> l
     found = {
         t.id: t
         for t in db.session.scalars(
-            select(TestCase).where(TestCase.project_id == project.id, TestCase.id.in_([k for k in keys.values() if k]))
+            select(TestCase).where(
+                TestCase.project_id == project.id, TestCase.id.in_([k for k in keys.values() if k])
+            )
         )
     }
     unknown = [t for t, key in keys.items() if key not in found]

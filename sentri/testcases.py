@@ -94,10 +94,15 @@ def list_for(
     if status:
         query = query.where(TestCase.review_status == status)
     if name:
-        query = query.where(func.lower(TestCase.name).contains(name.lower(), autoescape=True))  # % and _ literal
+        query = query.where(
+            func.lower(TestCase.name).contains(name.lower(), autoescape=True)
+        )  # % and _ literal
     # The review queue groups a crawl's drafts by the page they came from (others first, by id).
-    query = query.order_by(TestCase.source_page.is_not(None), TestCase.source_page, TestCase.id) \
-        if status == "draft" else query.order_by(TestCase.id)
+    query = (
+        query.order_by(TestCase.source_page.is_not(None), TestCase.source_page, TestCase.id)
+        if status == "draft"
+        else query.order_by(TestCase.id)
+    )
     if tag:
         # Tags live in a JSON list; filtering in Python keeps one query for SQLite and PostgreSQL.
         tests = [t for t in db.session.scalars(query) if tag in (t.tags or [])]
@@ -113,7 +118,9 @@ def update(test: TestCase, changes: dict, *, actor: User | None = None) -> TestC
     """Edit a test's fields; a change of its steps sends it back to review as a draft."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise ValidationFailed(f"{', '.join(unknown)}: unknown field (editable: {', '.join(EDITABLE_FIELDS)})")
+        raise ValidationFailed(
+            f"{', '.join(unknown)}: unknown field (editable: {', '.join(EDITABLE_FIELDS)})"
+        )
     current = {
         "name": test.name,
         "tags": test.tags,

@@ -40,14 +40,18 @@ class _TestLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not supported in test files; write the values out", mark)
+                None, None, "aliases (*name) are not supported in test files; write the values out", mark
+            )
         self._nodes += 1
         self._depth += 1
         try:
             if self._nodes > MAX_YAML_NODES or self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                what = f"more than {MAX_YAML_NODES} values" if self._nodes > MAX_YAML_NODES else (
-                    f"nesting deeper than {MAX_DEPTH} levels")
+                what = (
+                    f"more than {MAX_YAML_NODES} values"
+                    if self._nodes > MAX_YAML_NODES
+                    else (f"nesting deeper than {MAX_DEPTH} levels")
+                )
                 raise yaml.composer.ComposerError(None, None, f"the file has {what}", mark)
             return super().compose_node(parent, index)
         finally:
@@ -81,7 +85,9 @@ def parse_document(text: str, filename: str | None = None) -> list[dict]:
         except yaml.YAMLError as yaml_exc:
             raise testformat.TestFormatError([where + _syntax_error(text, json_exc, yaml_exc)]) from None
         except RecursionError:
-            raise testformat.TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"]) from None
+            raise testformat.TestFormatError(
+                [f"{where}the file nests deeper than {MAX_DEPTH} levels"]
+            ) from None
     if nesting_depth(data) > MAX_DEPTH:
         raise testformat.TestFormatError([f"{where}the file nests deeper than {MAX_DEPTH} levels"])
     if data is None:
@@ -94,11 +100,14 @@ def parse_document(text: str, filename: str | None = None) -> list[dict]:
         if not data:
             raise testformat.TestFormatError([f"{where}the file holds an empty list: no tests"])
         return data
-    raise testformat.TestFormatError([f"{where}expected a test (a mapping) or a list of tests, got {testformat.show(data)}"])
+    raise testformat.TestFormatError(
+        [f"{where}expected a test (a mapping) or a list of tests, got {testformat.show(data)}"]
+    )
 
 
-def load_tests(text: str, filename: str | None = None, *,
-               skip_unsupported: bool = False) -> tuple[list[dict], list[str]]:
+def load_tests(
+    text: str, filename: str | None = None, *, skip_unsupported: bool = False
+) -> tuple[list[dict], list[str]]:
     """Parse, convert Recorder flows and validate every test; return (tests, warnings).
 
     Raise TestFormatError listing all problems of all tests when any test is invalid, or when a
@@ -114,8 +123,7 @@ def load_tests(text: str, filename: str | None = None, *,
             native, unsupported, numbers = recorder.convert_numbered(doc)
             prefix = testformat.test_prefix(native, position, f"test #{i}")
             verdict = "skipped, not supported" if skip_unsupported else "not supported"
-            notes = [f"{where}{prefix}: step {n} ({kind}): {verdict} — {why}"
-                     for n, kind, why in unsupported]
+            notes = [f"{where}{prefix}: step {n} ({kind}): {verdict} — {why}" for n, kind, why in unsupported]
             (warnings if skip_unsupported else problems).extend(notes)
             doc = native
         prefix = testformat.test_prefix(doc, position, f"test #{i}")

@@ -41,11 +41,28 @@ from sentri.testformat_errors import MAX_MASKS, MAX_STEPS, sentences, show
 
 LOCATOR_KEYS: tuple[str, ...] = ("css", "text", "role", "label", "placeholder", "testid", "xpath")
 # Keys the server fills in; accepted and dropped so that an exported test can be re-imported.
-SERVER_KEYS = ("id", "projectId", "reviewStatus", "createdAt", "updatedAt", "reviewedAt", "flakyScore", "healCount", "lastResult",
-               "version", "quarantine")
+SERVER_KEYS = (
+    "id",
+    "projectId",
+    "reviewStatus",
+    "createdAt",
+    "updatedAt",
+    "reviewedAt",
+    "flakyScore",
+    "healCount",
+    "lastResult",
+    "version",
+    "quarantine",
+)
 
 # The short form's key value fills this field; actions not listed here take a target.
-_PRIMARY = {"goto": "url", "expect_url": "url", "wait": "ms", "expect_title": "title", "expect_screenshot": "name"}
+_PRIMARY = {
+    "goto": "url",
+    "expect_url": "url",
+    "wait": "ms",
+    "expect_title": "title",
+    "expect_screenshot": "name",
+}
 
 
 class TestFormatError(ValueError):
@@ -153,8 +170,12 @@ _ACTION_FIELDS: dict[str, dict[str, tuple[Any, Any]]] = {
     "expect_title": {"title": (Text, ...)},
     # A screenshot compared with the approved baseline of (test, name, browser, device, viewport).
     "expect_screenshot": {
-        "name": (Annotated[str, StringConstraints(max_length=100), AfterValidator(_not_blank),
-                           AfterValidator(_storable)], ...),
+        "name": (
+            Annotated[
+                str, StringConstraints(max_length=100), AfterValidator(_not_blank), AfterValidator(_storable)
+            ],
+            ...,
+        ),
         "target": (Target | None, None),
         # Pixels past `threshold` that may differ: none unless one of these loosens it (both: the smaller).
         "maxDiffPixels": (Annotated[int, Field(ge=0)] | None, None),
@@ -171,8 +192,12 @@ _STEP_FIELDS = {f for fields in _FIELDS.values() for f in fields}
 _STEP_MODELS = [
     # Models made at import time: mypy can read neither a Literal of a variable nor a **dict of fields (it
     # matches the dict against every keyword create_model takes, __config__ and __module__ too).
-    create_model(action.title().replace("_", "") + "Step", __base__=_Step,  # type: ignore[call-overload]
-                 action=(Literal[action], ...), **fields)
+    create_model(
+        action.title().replace("_", "") + "Step",
+        __base__=_Step,  # type: ignore[call-overload]
+        action=(Literal[action], ...),
+        **fields,
+    )
     for action, fields in _ACTION_FIELDS.items()
 ]
 # The union of those models: no static type can name it, hence Any.
@@ -190,7 +215,9 @@ class TestDocument(_Strict):
 
     __test__ = False
 
-    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_not_blank), AfterValidator(_storable)]
+    name: Annotated[
+        str, StringConstraints(max_length=200), AfterValidator(_not_blank), AfterValidator(_storable)
+    ]
     tags: list[Text] = []
     steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
     viewport: Viewport | None = None
@@ -198,6 +225,7 @@ class TestDocument(_Strict):
 
 
 # -- steps ----------------------------------------------------------------------------------------
+
 
 def _unshorten(step: Any) -> tuple[dict[str, Any] | None, str | None, list[str]]:
     """Bring a step to the canonical form; return (step, action, problems)."""
@@ -245,7 +273,9 @@ def _check_step(step: Any, where: str) -> tuple[dict[str, Any] | None, list[str]
     """Validate one step; `where` is its prefix like 'test "X": step 3'."""
     canonical, action, problems = _unshorten(step)
     label = f"{where} ({action})" if action else where
-    if problems or canonical is None or action is None:  # no problem: _unshorten found the step and its action
+    if (
+        problems or canonical is None or action is None
+    ):  # no problem: _unshorten found the step and its action
         return None, [f"{label}: {p}" for p in problems]
     try:
         model = _STEP.validate_python(canonical)
@@ -255,8 +285,9 @@ def _check_step(step: Any, where: str) -> tuple[dict[str, Any] | None, list[str]
     return _canonical_step(model), []
 
 
-def _check_steps(steps: Sequence[Any], prefix: str,
-                 numbers: Sequence[int] | None) -> tuple[list[dict[str, Any]], list[str]]:
+def _check_steps(
+    steps: Sequence[Any], prefix: str, numbers: Sequence[int] | None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Validate every step of a list, numbering them from 1 (or by `numbers`)."""
     out: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -289,13 +320,16 @@ def _screenshot_names(steps: Sequence[dict[str, Any]]) -> list[str]:
         if step["action"] != "expect_screenshot":
             continue
         if step["name"] in seen:
-            problems.append(f'step {number} (expect_screenshot): the name "{step["name"]}" is already used by '
-                            f"step {seen[step['name']]}; each screenshot of a test needs its own name")
+            problems.append(
+                f'step {number} (expect_screenshot): the name "{step["name"]}" is already used by '
+                f"step {seen[step['name']]}; each screenshot of a test needs its own name"
+            )
         seen.setdefault(step["name"], number)
     return problems
 
 
 # -- tests ----------------------------------------------------------------------------------------
+
 
 def test_prefix(doc: Any, position: str | None, fallback: str) -> str:
     """Name a test in messages: by its name when it has one, else by position."""
@@ -306,7 +340,9 @@ def test_prefix(doc: Any, position: str | None, fallback: str) -> str:
     return f"test {position}" if position else fallback
 
 
-def check_test(doc: Any, prefix: str, numbers: Sequence[int] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+def check_test(
+    doc: Any, prefix: str, numbers: Sequence[int] | None = None
+) -> tuple[dict[str, Any] | None, list[str]]:
     """Validate one native test document; return (canonical, problems)."""
     if not isinstance(doc, dict):
         return None, [f"{prefix}: must be a mapping with name and steps (got {show(doc)})"]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 MAX_STEPS = 500  # the test format's bound, named in its sentence
 MAX_MASKS = 20  # expect_screenshot's masks at most
 
+
 def show(value: Any) -> str:
     """Render an offending input briefly, JSON-style."""
     text = json.dumps(value, default=str, ensure_ascii=False)

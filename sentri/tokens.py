@@ -167,15 +167,41 @@ def authenticate_token(header: str | None) -> TriggerToken:
 # A poll is a Core query of table columns, not ORM objects: ORM compilation and loading were most of the
 # query's cost in a profile of the served status endpoint (bench/api_throughput.py). Built once.
 _POLL_TOKEN = ("id", "project_id", "token_hash", "expires_at", "last_used_at")
-_POLL_RUN = ("id", "project_id", "status", "phase", "passed", "failed", "skipped", "flaky", "quarantined", "total",
-             "created_at", "started_at", "finished_at", "error", "gate_result", "vitals_result", "integrations",
-             "branch", "commit_sha", "options")  # all runs.status_payload() and run_url() read; not the plan
+_POLL_RUN = (
+    "id",
+    "project_id",
+    "status",
+    "phase",
+    "passed",
+    "failed",
+    "skipped",
+    "flaky",
+    "quarantined",
+    "total",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "gate_result",
+    "vitals_result",
+    "integrations",
+    "branch",
+    "commit_sha",
+    "options",
+)  # all runs.status_payload() and run_url() read; not the plan
 _tokens, _runs = TriggerToken.__table__.c, Run.__table__.c
-_POLL = (select(*(_tokens[name].label(f"t_{name}") for name in _POLL_TOKEN),
-                *(_runs[name].label(f"r_{name}") for name in _POLL_RUN))
-         .select_from(TriggerToken.__table__.outerjoin(
-             Run.__table__, and_(_runs.id == bindparam("run_key"), _runs.project_id == _tokens.project_id)))
-         .where(_tokens.token_hash == bindparam("digest")))
+_POLL = (
+    select(
+        *(_tokens[name].label(f"t_{name}") for name in _POLL_TOKEN),
+        *(_runs[name].label(f"r_{name}") for name in _POLL_RUN),
+    )
+    .select_from(
+        TriggerToken.__table__.outerjoin(
+            Run.__table__, and_(_runs.id == bindparam("run_key"), _runs.project_id == _tokens.project_id)
+        )
+    )
+    .where(_tokens.token_hash == bindparam("digest"))
+)
 
 
 class PolledToken(SimpleNamespace):
@@ -203,7 +229,9 @@ def poll(header: str | None, run_id: str) -> tuple[PolledToken, PolledRun | None
         return _live(None, digest), None
     values = row._asdict()
     token = PolledToken(**{name: values[f"t_{name}"] for name in _POLL_TOKEN})
-    run = PolledRun(**{name: values[f"r_{name}"] for name in _POLL_RUN}) if values["r_id"] is not None else None
+    run = (
+        PolledRun(**{name: values[f"r_{name}"] for name in _POLL_RUN}) if values["r_id"] is not None else None
+    )
     return _live(token, digest), run
 
 

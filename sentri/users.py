@@ -171,7 +171,9 @@ def serialize(user: User) -> dict:
 # -- administration (admins only) ------------------------------------------------------------------
 
 
-def list_users(*, offset: int = 0, limit: int | None = 50, actor: User | None = None) -> tuple[list[User], int]:
+def list_users(
+    *, offset: int = 0, limit: int | None = 50, actor: User | None = None
+) -> tuple[list[User], int]:
     """Return a page of accounts (oldest first; every one with limit=None) and the total."""
     require_admin(actor)
     total = db.session.scalar(select(func.count(User.id))) or 0
@@ -180,9 +182,12 @@ def list_users(*, offset: int = 0, limit: int | None = 50, actor: User | None = 
 
 
 def _other_active_admins(user: User) -> int:
-    return db.session.scalar(
-        select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        )
+        or 0
+    )
 
 
 def set_role(user: User, role: str, *, actor: User | None = None) -> User:

@@ -200,8 +200,12 @@ def number_rule(low: float, high: float | None, message: str, *, whole: bool = F
     """The check of number(low, high, message, whole=whole), for `Annotated[int | float | None, number_rule(...)]`."""
 
     def check(value: object) -> int | float:
-        if not is_number(value) or (whole and not isinstance(value, int)) or value < low or (
-                high is not None and value > high):
+        if (
+            not is_number(value)
+            or (whole and not isinstance(value, int))
+            or value < low
+            or (high is not None and value > high)
+        ):
             raise problem(message)
         return value
 
@@ -216,8 +220,11 @@ def number(low: float, high: float | None, message: str, *, whole: bool = False)
 
 def given(body: BaseModel) -> dict[str, Any]:
     """The fields a body carried (null included), as the API spells them: a PATCH's changes."""
-    return {info.alias or name: getattr(body, name)
-            for name, info in type(body).model_fields.items() if name in body.model_fields_set}
+    return {
+        info.alias or name: getattr(body, name)
+        for name, info in type(body).model_fields.items()
+        if name in body.model_fields_set
+    }
 
 
 def _web_url(value: Any) -> str:
@@ -289,6 +296,8 @@ def check_http_url(value: str, field: str = "baseUrl") -> str:
     networks = settings().blocked_networks if has_app_context() else ()
     network = origins.blocked_network(literal, networks) if literal is not None else None
     if network is not None:
-        raise ValueError(f"must not point at {literal}: the browser never goes to {network} "
-                         "(link-local; SENTRI_BROWSER_BLOCKED_NETWORKS)")
+        raise ValueError(
+            f"must not point at {literal}: the browser never goes to {network} "
+            "(link-local; SENTRI_BROWSER_BLOCKED_NETWORKS)"
+        )
     return value

@@ -20,7 +20,9 @@ class SecretUnreadable(ValueError):
 
 
 def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"sentri-environment-secrets\0" + current_app.config["SECRET_KEY"].encode()).digest()
+    digest = hashlib.sha256(
+        b"sentri-environment-secrets\0" + current_app.config["SECRET_KEY"].encode()
+    ).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 

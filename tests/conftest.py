@@ -62,8 +62,13 @@ def _migrate(instance: Path, database_url: str | None = None) -> None:
 
     from sentri.extensions import db
 
-    app = create_app({**TEST_CONFIG, "SENTRI_INSTANCE_PATH": str(instance),
-                      **({"SENTRI_DATABASE_URL": database_url} if database_url else {})})
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "SENTRI_INSTANCE_PATH": str(instance),
+            **({"SENTRI_DATABASE_URL": database_url} if database_url else {}),
+        }
+    )
     with app.app_context():
         upgrade()
         if database_url is None:
@@ -167,7 +172,10 @@ def app_factory(request, tmp_path, database, sqlite_template):
 
 def _refuse(marker: str, what: str):
     def refuse(*_args, **_kwargs):
-        raise RuntimeError(f"this test {what}: mark it @pytest.mark.{marker} (make test-fast leaves such tests out)")
+        raise RuntimeError(
+            f"this test {what}: mark it @pytest.mark.{marker} (make test-fast leaves such tests out)"
+        )
+
     return refuse
 
 
@@ -180,7 +188,9 @@ def _pays_only_for_its_marks(request, monkeypatch):
         monkeypatch.setattr("sentri.worker.engine.RunEngine.start", refuse)
         monkeypatch.setattr("sentri.worker.browser_set.launch_chromium", refuse)
     if request.node.get_closest_marker("e2e") is None:
-        monkeypatch.setattr("tests.support.server.SentriProcess.start", _refuse("e2e", "starts a Sentri process"))
+        monkeypatch.setattr(
+            "tests.support.server.SentriProcess.start", _refuse("e2e", "starts a Sentri process")
+        )
 
 
 @pytest.fixture
@@ -304,7 +314,9 @@ class _Sink(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
+        self.server.received.append(
+            {"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)}
+        )
         self.send_response(204)
         self.end_headers()
         self.server.arrived.set()

@@ -49,7 +49,10 @@ SHARDS = 4
 SEED = int(os.environ.get("SENTRI_FUZZ_SEED", "20251130"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
-OK_STEPS = [{"action": "goto", "url": "/ok"}, {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"}]
+OK_STEPS = [
+    {"action": "goto", "url": "/ok"},
+    {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"},
+]
 FAIL_STEPS = [{"action": "goto", "url": "/fail"}, {"action": "expect_title", "title": "OK", "timeout": 500}]
 
 _real_getaddrinfo = socket.getaddrinfo
@@ -77,7 +80,9 @@ def loopback_only(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     # Chromium bypasses a proxy for loopback itself; everything else meets a closed port.
-    monkeypatch.setattr(browsers, "CHROMIUM_ARGS", (*browsers.CHROMIUM_ARGS, "--proxy-server=http://127.0.0.1:9"))
+    monkeypatch.setattr(
+        browsers, "CHROMIUM_ARGS", (*browsers.CHROMIUM_ARGS, "--proxy-server=http://127.0.0.1:9")
+    )
 
 
 @pytest.fixture
@@ -93,8 +98,10 @@ def fuzz_server(app_factory, site, loopback_only):
         admin = users.create_user("admin@example.com", "correct horse battery", role="admin")
         member = users.create_user("member@example.com", "correct horse battery", role="member")
         victim = users.create_user("victim@example.com", "correct horse battery", role="member")
-        jwts = {name: issue_jwt(user)[0] for name, user in (("admin", admin), ("member", member),
-                                                                ("victim", victim))}
+        jwts = {
+            name: issue_jwt(user)[0]
+            for name, user in (("admin", admin), ("member", member), ("victim", victim))
+        }
         project = projects.create("Shop", site)
         passing = testcases.create(project, {"name": "passes", "tags": ["smoke"], "steps": OK_STEPS})
         failing = testcases.create(project, {"name": "fails", "steps": FAIL_STEPS})
@@ -103,15 +110,25 @@ def fuzz_server(app_factory, site, loopback_only):
         _, token = tokens.create(project, label="fuzz")
         spare, _ = tokens.create(project, label="spare")
         suite = suites.create(project, "smoke", [passing.public_id])
-        environment = environments.create_environment(project, environments.NewEnvironment(
-            name="staging", base_url=site, variables={"A": "1"}, secrets={"S": "x"}))
-        data_set = environments.create_data_set(project, environments.NewDataSet(name="data", variables={"B": "2"}))
+        environment = environments.create_environment(
+            project,
+            environments.NewEnvironment(
+                name="staging", base_url=site, variables={"A": "1"}, secrets={"S": "x"}
+            ),
+        )
+        data_set = environments.create_data_set(
+            project, environments.NewDataSet(name="data", variables={"B": "2"})
+        )
         other = projects.create("Other", site)
         _, other_token = tokens.create(other)
         ids = {
-            "projectId": project.public_id, "testId": passing.public_id, "suiteId": suite.public_id,
-            "environmentId": environment.public_id, "dataSetId": data_set.public_id,
-            "tokenId": spare.public_id, "userId": victim.public_id,
+            "projectId": project.public_id,
+            "testId": passing.public_id,
+            "suiteId": suite.public_id,
+            "environmentId": environment.public_id,
+            "dataSetId": data_set.public_id,
+            "tokenId": spare.public_id,
+            "userId": victim.public_id,
         }
 
     server = create_server(app, host="127.0.0.1", port=0, threads=8)
@@ -121,22 +138,31 @@ def fuzz_server(app_factory, site, loopback_only):
     http = requests.Session()
     http.trust_env = False
     # One finished run with a failed result, so run ids, results, screenshots and traces are real.
-    started = http.post(f"{base}/api/v1/projects/{ids['projectId']}/trigger",
-                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    started = http.post(
+        f"{base}/api/v1/projects/{ids['projectId']}/trigger",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert started.status_code == 202, started.text
     run = _finished(http, base, started.json()["runId"], jwts["admin"])
     ids["runId"] = run["id"]
     ids["position"] = next(r["position"] for r in run["results"] if r["screenshotUrl"])
     # Every sender the fuzzing weighs in gets in where it should: a member reads, the token in its aegis_
     # spelling reads its run (a shard may hold too few operations for each to answer 2xx by chance).
-    for bearer, path in ((jwts["member"], f"/api/v1/runs/{run['id']}"),
-                         (f"aegis_{token}", started.json()["statusUrl"].removeprefix(base))):
+    for bearer, path in (
+        (jwts["member"], f"/api/v1/runs/{run['id']}"),
+        (f"aegis_{token}", started.json()["statusUrl"].removeprefix(base)),
+    ):
         answer = http.get(f"{base}{path}", headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
         assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
     yield {
-        "base": base, "app": app, "http": http, "ids": ids,
+        "base": base,
+        "app": app,
+        "http": http,
+        "ids": ids,
         "user": {"admin": jwts["admin"], "member": jwts["member"], "victim": jwts["victim"]},
-        "token": token, "other_token": other_token,
+        "token": token,
+        "other_token": other_token,
     }
     server.close()
     thread.join(timeout=5)
@@ -146,7 +172,9 @@ def fuzz_server(app_factory, site, loopback_only):
 def _finished(http, base, run_id, jwt, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = http.get(f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {jwt}"}, timeout=10).json()
+        body = http.get(
+            f"{base}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {jwt}"}, timeout=10
+        ).json()
         if body["status"] != "running":
             return body
         time.sleep(0.1)
@@ -185,21 +213,34 @@ def _identities(operation, server) -> list[tuple[str, dict]]:
     }
 
     def weighted(*weights: tuple[str, int]) -> list[tuple[str, dict]]:
-        return [(name, {"Authorization": f"Bearer {bearer[name]}"} if name in bearer else {})
-                for name, weight in weights for _ in range(weight)]
+        return [
+            (name, {"Authorization": f"Bearer {bearer[name]}"} if name in bearer else {})
+            for name, weight in weights
+            for _ in range(weight)
+        ]
 
-    schemes = {name for requirement in operation.definition.raw.get("security", [{"userAuth": []}])
-               for name in requirement}
+    schemes = {
+        name
+        for requirement in operation.definition.raw.get("security", [{"userAuth": []}])
+        for name in requirement
+    }
     if not schemes:
         return weighted(("anonymous", 1))
     if operation.path == "/api/v1/auth/password":
         # Changing one's own password ends that user's older tokens: only the victim's are at stake.
         return weighted(("victim", 3), ("anonymous", 1))
     if schemes == {"triggerToken"}:
-        return weighted(("trigger token", 6), ("aegis_ token", 1), ("other project's token", 1), ("admin", 1),
-                        ("garbage", 1))
+        return weighted(
+            ("trigger token", 6),
+            ("aegis_ token", 1),
+            ("other project's token", 1),
+            ("admin", 1),
+            ("garbage", 1),
+        )
     if "triggerToken" in schemes:  # JUnit and artifacts: the project's token or a user
-        return weighted(("trigger token", 2), ("aegis_ token", 1), ("admin", 2), ("member", 1), ("anonymous", 1))
+        return weighted(
+            ("trigger token", 2), ("aegis_ token", 1), ("admin", 2), ("member", 1), ("anonymous", 1)
+        )
     return weighted(("admin", 6), ("member", 2), ("trigger token", 1), ("anonymous", 1))
 
 
@@ -227,8 +268,11 @@ def test_fuzz_every_operation(fuzz_server, shard, capsys):
         label = f"{operation.method.upper()} {operation.path}"
         figures["operations"] += 1
         identities = _identities(operation, server)
-        fixed = {name: value for name, value in server["ids"].items()
-                 if name in {p.name for p in operation.path_parameters}}
+        fixed = {
+            name: value
+            for name, value in server["ids"].items()
+            if name in {p.name for p in operation.path_parameters}
+        }
         plans = [(GenerationMode.POSITIVE, fixed or None)]
         if any(True for _ in operation.iter_parameters()) or operation.body:
             plans.append((GenerationMode.NEGATIVE, None))  # else there is nothing to make invalid
@@ -244,14 +288,23 @@ def test_fuzz_every_operation(fuzz_server, shard, capsys):
             f"(seed {SEED}, {EXAMPLES} examples per operation and mode)"
         )
         print("statuses seen: " + ", ".join(f"{k}: {v}" for k, v in sorted(figures["statuses"].items())))
-        print("2xx answers by sender: " + ", ".join(f"{k}: {v}" for k, v in sorted(figures["answered"].items())))
+        print(
+            "2xx answers by sender: " + ", ".join(f"{k}: {v}" for k, v in sorted(figures["answered"].items()))
+        )
     assert figures["operations"] == len(operations)
     # Each scheme among this shard's operations really got in (the fixture checked the member and the
     # aegis_ spelling): the fuzzing was not all turned away at the door.
-    schemes = {name for operation in operations
-               for requirement in operation.definition.raw.get("security", [{"userAuth": []}]) for name in requirement}
-    expected = {sender for scheme, sender in (("userAuth", "admin"), ("triggerToken", "trigger token"))
-                if scheme in schemes}
+    schemes = {
+        name
+        for operation in operations
+        for requirement in operation.definition.raw.get("security", [{"userAuth": []}])
+        for name in requirement
+    }
+    expected = {
+        sender
+        for scheme, sender in (("userAuth", "admin"), ("triggerToken", "trigger token"))
+        if scheme in schemes
+    }
     assert expected <= set(figures["answered"]), (expected, figures["answered"])
     assert not failures, "\n\n".join(f"{key}\n{text}" for key, text in failures.items())
 
@@ -260,8 +313,14 @@ def _run(strategy, identities, server, label, figures, failures) -> None:
     session = server["http"]
 
     @hypothesis.seed(SEED)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), print_blob=False)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
     @given(case=strategy, who=st.sampled_from(identities))
     def fuzz(case, who):
         name, headers = who

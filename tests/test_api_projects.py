@@ -9,7 +9,9 @@ STEPS = [{"action": "goto", "url": "/"}, {"action": "expect_title", "title": "Sh
 
 def test_create_list_read_edit_a_project(client, admin_headers, member_headers):
     created = client.post(
-        "/api/v1/projects", json={"name": "Shop", "baseUrl": "https://shop.example.com/"}, headers=member_headers
+        "/api/v1/projects",
+        json={"name": "Shop", "baseUrl": "https://shop.example.com/"},
+        headers=member_headers,
     )
     assert created.status_code == 201
     project = created.get_json()
@@ -43,7 +45,9 @@ def test_bad_project_bodies_get_400_naming_the_field(client, admin_headers, body
 
 def test_non_object_bodies_get_400(client, admin_headers):
     for data in ("[1, 2]", "nonsense", ""):
-        response = client.post("/api/v1/projects", data=data, content_type="application/json", headers=admin_headers)
+        response = client.post(
+            "/api/v1/projects", data=data, content_type="application/json", headers=admin_headers
+        )
         assert response.status_code == 400
         assert response.get_json() == {"error": "The request body must be a JSON object."}
 
@@ -123,10 +127,20 @@ def test_a_test_is_only_reachable_through_its_own_project(client, project, membe
         "/api/v1/projects", json={"name": "Other", "baseUrl": "http://127.0.0.1:9"}, headers=admin_headers
     ).get_json()
     for method in ("GET", "PATCH", "DELETE"):
-        response = client.open(f"/api/v1/projects/{other['id']}/tests/TST-1", method=method, json={}, headers=member_headers)
+        response = client.open(
+            f"/api/v1/projects/{other['id']}/tests/TST-1", method=method, json={}, headers=member_headers
+        )
         assert response.status_code == 404
-    assert client.post(f"/api/v1/projects/{other['id']}/tests/TST-1/approve", headers=member_headers).status_code == 404
-    assert client.post("/api/v1/projects/PRJ-77/tests", json={"name": "x", "steps": STEPS}, headers=member_headers).status_code == 404
+    assert (
+        client.post(f"/api/v1/projects/{other['id']}/tests/TST-1/approve", headers=member_headers).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/api/v1/projects/PRJ-77/tests", json={"name": "x", "steps": STEPS}, headers=member_headers
+        ).status_code
+        == 404
+    )
 
 
 def test_delete_a_test_takes_an_admin(client, project, member_headers, admin_headers):

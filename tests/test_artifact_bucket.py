@@ -32,7 +32,9 @@ from tests.test_multiprocess import shared_database  # noqa: F401 - a fixture: a
 PNG = b"\x89PNG\r\n\x1a\n"
 PREFIX = "sentri/ci"
 # A key is a run id, a position and an attempt, or a picture's hash: nothing a test is called, visits or types.
-KEY = re.compile(r"^sentri/ci/(artifacts/RUN-[0-9]+/[0-9]{4}-attempt[0-9]+\.(png|zip)|visual/[0-9a-f]{2}/[0-9a-f]{64}\.png)$")
+KEY = re.compile(
+    r"^sentri/ci/(artifacts/RUN-[0-9]+/[0-9]{4}-attempt[0-9]+\.(png|zip)|visual/[0-9a-f]{2}/[0-9a-f]{64}\.png)$"
+)
 SECRET = "hunter2-in-the-url"
 
 
@@ -57,14 +59,20 @@ def _h(token: str) -> dict:
 # -- the setting ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "says"), [
-    ("http://artifacts/sentri", "use s3://bucket or s3://bucket/prefix"),
-    ("s3://Not_A_Bucket/x", "'Not_A_Bucket' is not an S3 bucket name"),
-    ("s3://AKIAEXAMPLE:wJalrXUtnFEMI@artifacts/x", "credentials do not belong in the URL"),
-    ("s3://AKIAEXAMPLE:wJalrXUtnFEMI/x", "names a bucket, not a server: set the endpoint in AWS_ENDPOINT_URL"),
-    ("s3://artifacts/../other", "no '.' or '..' part"),
-    ("s3://artifacts/x?region=eu-west-1", "no query or fragment"),
-])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("http://artifacts/sentri", "use s3://bucket or s3://bucket/prefix"),
+        ("s3://Not_A_Bucket/x", "'Not_A_Bucket' is not an S3 bucket name"),
+        ("s3://AKIAEXAMPLE:wJalrXUtnFEMI@artifacts/x", "credentials do not belong in the URL"),
+        (
+            "s3://AKIAEXAMPLE:wJalrXUtnFEMI/x",
+            "names a bucket, not a server: set the endpoint in AWS_ENDPOINT_URL",
+        ),
+        ("s3://artifacts/../other", "no '.' or '..' part"),
+        ("s3://artifacts/x?region=eu-west-1", "no query or fragment"),
+    ],
+)
 def test_a_bad_artifact_url_stops_the_app_with_one_line_naming_the_setting(app_factory, value, says):
     with pytest.raises(ConfigError) as refused:
         app_factory(SENTRI_ARTIFACT_URL=value)
@@ -75,18 +83,29 @@ def test_a_bad_artifact_url_stops_the_app_with_one_line_naming_the_setting(app_f
 
 def test_an_endpoint_boto3_cannot_use_stops_the_app_naming_the_setting(app_factory, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "minio:9000")  # no scheme
-    with pytest.raises(ConfigError, match=r"^SENTRI_ARTIFACT_URL=s3://artifacts/x: Invalid endpoint: minio:9000$"):
+    with pytest.raises(
+        ConfigError, match=r"^SENTRI_ARTIFACT_URL=s3://artifacts/x: Invalid endpoint: minio:9000$"
+    ):
         app_factory(SENTRI_ARTIFACT_URL="s3://artifacts/x")
 
 
 @pytest.mark.e2e
 def test_a_bad_or_missing_bucket_stops_the_real_server_at_start_with_one_line(tmp_path, s3):
     for name, value, line in [
-        ("bad", "ftp://artifacts", "sentri: SENTRI_ARTIFACT_URL is not valid: use s3://bucket or s3://bucket/prefix"),
-        ("missing", "s3://no-such-bucket/x", "sentri: SENTRI_ARTIFACT_URL=s3://no-such-bucket/x: the bucket does not exist"),
+        (
+            "bad",
+            "ftp://artifacts",
+            "sentri: SENTRI_ARTIFACT_URL is not valid: use s3://bucket or s3://bucket/prefix",
+        ),
+        (
+            "missing",
+            "s3://no-such-bucket/x",
+            "sentri: SENTRI_ARTIFACT_URL=s3://no-such-bucket/x: the bucket does not exist",
+        ),
     ]:
-        server = SentriProcess(tmp_path / name / "instance", env={**s3.env, "SENTRI_ARTIFACT_URL": value},
-                               startup_timeout=30)
+        server = SentriProcess(
+            tmp_path / name / "instance", env={**s3.env, "SENTRI_ARTIFACT_URL": value}, startup_timeout=30
+        )
         with pytest.raises(RuntimeError, match="exited with 1 before it was ready"):
             server.start()
         said = [text for text in server.stderr_path.read_text().splitlines() if text.strip()]
@@ -104,28 +123,38 @@ def _project(app, base_url: str, steps: list[dict], name: str):
 
 
 @pytest.mark.browser
-def test_a_failure_goes_to_the_bucket_is_served_from_it_and_pruned_from_it(app_factory, bucket, s3, site,
-                                                                          monkeypatch):
+def test_a_failure_goes_to_the_bucket_is_served_from_it_and_pruned_from_it(
+    app_factory, bucket, s3, site, monkeypatch
+):
     app = app_factory(SENTRI_ARTIFACT_URL=f"s3://{bucket}/{PREFIX}/")
     name = f"checkout with {SECRET}"
-    steps = [{"goto": f"/fail?token={SECRET}"}, {"expect_screenshot": "home"},
-             {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 300}]
+    steps = [
+        {"goto": f"/fail?token={SECRET}"},
+        {"expect_screenshot": "home"},
+        {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 300},
+    ]
     project_id, token = _project(app, site, steps, name)
     client = app.test_client()
-    run = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)).get_json()
+    run = client.post(
+        f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)
+    ).get_json()
     admin = _make_user(app, "admin@example.com", "admin")[1]
     (result,) = client.get(f"/api/v1/runs/{run['runId']}", headers=admin).get_json()["results"]
     assert result["status"] == "failed" and result["screenshotUrl"] and result["traceUrl"], result
 
     keys = s3.keys(bucket)
-    assert [k for k in keys if k.endswith(".png") and "/artifacts/" in k] and [k for k in keys if k.endswith(".zip")]
+    assert [k for k in keys if k.endswith(".png") and "/artifacts/" in k] and [
+        k for k in keys if k.endswith(".zip")
+    ]
     assert [k for k in keys if "/visual/" in k], keys  # the screenshot step's new picture
     assert all(KEY.match(k) for k in keys), keys
     for key in keys:
         head = s3.client().head_object(Bucket=bucket, Key=key)
         assert head["Metadata"] == {} and head["ContentType"] in ("image/png", "application/zip")
     instance = Path(app.instance_path)
-    assert not [p for folder in ("artifacts", "visual") for p in (instance / folder).rglob("*") if p.is_file()]
+    assert not [
+        p for folder in ("artifacts", "visual") for p in (instance / folder).rglob("*") if p.is_file()
+    ]
 
     shot = client.get(result["screenshotUrl"], headers=_h(token))
     assert shot.status_code == 200 and shot.mimetype == "image/png" and shot.data.startswith(PNG)
@@ -137,7 +166,9 @@ def test_a_failure_goes_to_the_bucket_is_served_from_it_and_pruned_from_it(app_f
     picture = step["actualUrl"].rsplit("/", 1)[1].removesuffix(".png")
     image = client.get(step["actualUrl"], headers=_h(token))
     assert image.status_code == 200 and image.data.startswith(PNG)
-    assert client.get(result["screenshotUrl"]).status_code == 401  # the bucket changes nothing of who may read
+    assert (
+        client.get(result["screenshotUrl"]).status_code == 401
+    )  # the bucket changes nothing of who may read
 
     # Objects no row keeps: a picture nothing shows and a folder of a run that is gone (the grace made nil).
     with app.app_context():
@@ -148,7 +179,11 @@ def test_a_failure_goes_to_the_bucket_is_served_from_it_and_pruned_from_it(app_f
     monkeypatch.setattr(artifacts, "ORPHAN_GRACE_SECONDS", -60)
     assert artifacts.prune(app) == 4  # the screenshot, the trace, RUN-999's file and the orphan picture
     assert s3.keys(bucket, f"{PREFIX}/artifacts/") == []
-    assert s3.keys(bucket, f"{PREFIX}/visual/") == [f"{PREFIX}/{store.key_of(picture)}"] != [store.key_of(orphan)]
+    assert (
+        s3.keys(bucket, f"{PREFIX}/visual/")
+        == [f"{PREFIX}/{store.key_of(picture)}"]
+        != [store.key_of(orphan)]
+    )
     gone = client.get(result["screenshotUrl"], headers=_h(token))
     assert gone.status_code == 404 and "pruned" in gone.get_json()["error"]
 
@@ -181,7 +216,10 @@ PG_URL = os.environ.get("SENTRI_TEST_DATABASE_URL")
 @pytest.mark.e2e
 @pytest.mark.skipif(not PG_URL, reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL)")
 def test_what_one_replica_recorded_the_other_serves_from_the_bucket_and_pruning_empties_it(
-        tmp_path, shared_database, s3):  # noqa: F811 - the fixture imported above
+    tmp_path,
+    shared_database,  # noqa: F811 - the fixture imported above
+    s3,
+):
     bucket = s3.new_bucket()
     env = {**s3.env, "SENTRI_DATABASE_URL": shared_database, "SENTRI_ARTIFACT_URL": f"s3://{bucket}/{PREFIX}"}
     http = http_session()
@@ -206,8 +244,10 @@ def test_what_one_replica_recorded_the_other_serves_from_the_bucket_and_pruning_
 
             # The run ends past the retention; B prunes at its next start.
             with psycopg.connect(shared_database) as conn:  # behind the servers' backs, as time passing would
-                conn.execute("UPDATE runs SET finished_at = finished_at - interval '31 days' WHERE id = %s",
-                             (int(final["runId"][4:]),))
+                conn.execute(
+                    "UPDATE runs SET finished_at = finished_at - interval '31 days' WHERE id = %s",
+                    (int(final["runId"][4:]),),
+                )
             b.restart()
             assert s3.keys(bucket, f"{PREFIX}/artifacts/") == []
             gone = http.get(f"{b.url}{result['screenshotUrl']}", headers=_h(token), timeout=15)

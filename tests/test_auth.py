@@ -16,7 +16,9 @@ from sentri.models import utcnow
 def test_login_returns_a_jwt_that_opens_user_endpoints(client, app):
     with app.app_context():
         users.create_user("ada@example.com", "correct horse battery")
-    response = client.post("/api/v1/auth/login", json={"email": "Ada@Example.com", "password": "correct horse battery"})
+    response = client.post(
+        "/api/v1/auth/login", json={"email": "Ada@Example.com", "password": "correct horse battery"}
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["expiresAt"].endswith("Z") and body["user"]["email"] == "ada@example.com"
@@ -25,7 +27,8 @@ def test_login_returns_a_jwt_that_opens_user_endpoints(client, app):
 
 
 @pytest.mark.parametrize(
-    ("email", "password"), [("ada@example.com", "wrong password"), ("nobody@example.com", "correct horse battery")]
+    ("email", "password"),
+    [("ada@example.com", "wrong password"), ("nobody@example.com", "correct horse battery")],
 )
 def test_wrong_credentials_get_401_without_saying_which_part_was_wrong(client, app, email, password):
     with app.app_context():
@@ -37,8 +40,10 @@ def test_wrong_credentials_get_401_without_saying_which_part_was_wrong(client, a
 
 @pytest.mark.parametrize("body", [None, [], {"email": "a@b.c"}, {"email": 1, "password": "x"}, {"e": "x"}])
 def test_malformed_login_bodies_get_400(client, body):
-    response = client.post("/api/v1/auth/login", json=body) if body is not None else client.post(
-        "/api/v1/auth/login", data="not json", content_type="application/json"
+    response = (
+        client.post("/api/v1/auth/login", json=body)
+        if body is not None
+        else client.post("/api/v1/auth/login", data="not json", content_type="application/json")
     )
     assert response.status_code == 400
     assert response.get_json()["error"]
@@ -57,7 +62,9 @@ def test_a_deactivated_user_is_refused(client, app):
         with write():
             db.session.merge(user).active = False
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    response = client.post("/api/v1/auth/login", json={"email": "ada@example.com", "password": "correct horse battery"})
+    response = client.post(
+        "/api/v1/auth/login", json={"email": "ada@example.com", "password": "correct horse battery"}
+    )
     assert response.status_code == 401
 
 
@@ -82,7 +89,9 @@ def test_expired_and_foreign_jwts_get_401(client, app):
         algorithm="HS256",
     )
     forged = jwt.encode(
-        {"sub": public_id, "aud": "sentri-api", "exp": utcnow() + timedelta(hours=1)}, "another-secret-key-of-a-decent-length!", algorithm="HS256"
+        {"sub": public_id, "aud": "sentri-api", "exp": utcnow() + timedelta(hours=1)},
+        "another-secret-key-of-a-decent-length!",
+        algorithm="HS256",
     )
     for token in (expired, forged):
         assert client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"}).status_code == 401
@@ -111,9 +120,14 @@ TOKEN_READABLE = ("junit.xml", "screenshot.png", "trace.zip", "/runs/<run_id>/vi
 def _user_endpoints(app, token_readable=False):
     """Every /api/v1 rule except the trigger-token surfaces, with each method it answers."""
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.rule in ("/api/v1/auth/login", "/api/v1/openapi.json"):
+        if not rule.rule.startswith("/api/v1/") or rule.rule in (
+            "/api/v1/auth/login",
+            "/api/v1/openapi.json",
+        ):
             continue
-        if ("/trigger" in rule.rule and "trigger-tokens" not in rule.rule) or rule.rule.startswith("/api/v1/ci/"):
+        if ("/trigger" in rule.rule and "trigger-tokens" not in rule.rule) or rule.rule.startswith(
+            "/api/v1/ci/"
+        ):
             continue
         if rule.rule.endswith(TOKEN_READABLE) and not token_readable:
             continue
@@ -132,7 +146,9 @@ def test_a_trigger_token_is_refused_on_every_user_endpoint(client, app, project,
     endpoints = list(_user_endpoints(app))
     assert len(endpoints) >= 14
     for method, path in endpoints:
-        response = client.open(path, method=method, json={}, headers={"Authorization": f"Bearer {trigger_token}"})
+        response = client.open(
+            path, method=method, json={}, headers={"Authorization": f"Bearer {trigger_token}"}
+        )
         assert response.status_code == 401, (method, path, response.get_json())
         assert "Trigger tokens" in response.get_json()["error"]
 

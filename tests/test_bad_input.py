@@ -26,8 +26,15 @@ def world(app, client, admin_headers):
         test = testcases.create(project, {"name": "t", "steps": [{"goto": "/"}]})
         suites.create(project, "s", [test.public_id])
         _, token = tokens.create(project)
-        ids = {"project_id": project.public_id, "test_id": test.public_id, "suite_id": "SUI-1",
-               "item_id": "ENV-1", "token_id": "TOK-1", "run_id": "RUN-1", "user_id": "USR-1"}
+        ids = {
+            "project_id": project.public_id,
+            "test_id": test.public_id,
+            "suite_id": "SUI-1",
+            "item_id": "ENV-1",
+            "token_id": "TOK-1",
+            "run_id": "RUN-1",
+            "user_id": "USR-1",
+        }
     base = f"/api/v1/projects/{ids['project_id']}"
     client.post(f"{base}/environments", json={"name": "e"}, headers=admin_headers)
     client.post(f"{base}/test-data-sets", json={"name": "d"}, headers=admin_headers)
@@ -36,10 +43,15 @@ def world(app, client, admin_headers):
 
 # These read a JSON body: a body nested too deeply is their 400.
 BODY_ENDPOINTS = {
-    ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/projects"), ("PATCH", "/api/v1/projects/<project_id>"),
-    ("POST", "/api/v1/projects/<project_id>/tests"), ("PATCH", "/api/v1/projects/<project_id>/tests/<test_id>"),
-    ("POST", "/api/v1/projects/<project_id>/trigger-tokens"), ("POST", "/api/v1/projects/<project_id>/trigger"),
-    ("POST", "/api/v1/ci/trigger"), ("POST", "/api/v1/projects/<project_id>/suites"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/projects"),
+    ("PATCH", "/api/v1/projects/<project_id>"),
+    ("POST", "/api/v1/projects/<project_id>/tests"),
+    ("PATCH", "/api/v1/projects/<project_id>/tests/<test_id>"),
+    ("POST", "/api/v1/projects/<project_id>/trigger-tokens"),
+    ("POST", "/api/v1/projects/<project_id>/trigger"),
+    ("POST", "/api/v1/ci/trigger"),
+    ("POST", "/api/v1/projects/<project_id>/suites"),
     ("PATCH", "/api/v1/projects/<project_id>/suites/<suite_id>"),
     ("POST", "/api/v1/projects/<project_id>/suites/<suite_id>/tests"),
 }
@@ -72,8 +84,9 @@ def test_json_nested_too_deeply_is_a_400_on_every_endpoint(app, client, world, a
             for url in _concrete(rule, ids):
                 trigger = "/trigger" in url and "trigger-tokens" not in url
                 headers = {"Authorization": f"Bearer {token}"} if trigger else admin_headers
-                response = client.open(url, method=method, data=DEEP, content_type="application/json",
-                                       headers=headers)
+                response = client.open(
+                    url, method=method, data=DEEP, content_type="application/json", headers=headers
+                )
                 checked += 1
                 assert response.status_code < 500, (method, url, response.get_data(as_text=True)[:300])
                 if response.status_code == 400:
@@ -84,12 +97,19 @@ def test_json_nested_too_deeply_is_a_400_on_every_endpoint(app, client, world, a
 
 
 def test_the_depth_limit_is_exact(client, admin_headers):
-    at_limit = client.post("/api/v1/projects", data='{"name": "x", "baseUrl": "http://a.example", "y": '
-                           + _nested(MAX_JSON_DEPTH - 1) + "}", content_type="application/json",
-                           headers=admin_headers)
+    at_limit = client.post(
+        "/api/v1/projects",
+        data='{"name": "x", "baseUrl": "http://a.example", "y": ' + _nested(MAX_JSON_DEPTH - 1) + "}",
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert at_limit.status_code == 400 and "unknown field" in at_limit.get_json()["error"]
-    over = client.post("/api/v1/projects", data='{"name": "x", "baseUrl": "http://a.example", "y": '
-                       + _nested(MAX_JSON_DEPTH) + "}", content_type="application/json", headers=admin_headers)
+    over = client.post(
+        "/api/v1/projects",
+        data='{"name": "x", "baseUrl": "http://a.example", "y": ' + _nested(MAX_JSON_DEPTH) + "}",
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert over.status_code == 400 and "nested too deeply" in over.get_json()["error"]
 
 
@@ -146,30 +166,58 @@ def test_next_after_login_is_only_a_path_on_this_site(app, next_value, landing):
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
-    response = client.post(f"/login?next={next_value}",
-                           data={"email": "next@example.com", "password": PASSWORD, "csrf_token": csrf})
+    response = client.post(
+        f"/login?next={next_value}",
+        data={"email": "next@example.com", "password": PASSWORD, "csrf_token": csrf},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == landing
 
 
 # -- pages and headers ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    "/runs/%00", "/runs/RUN-1%0d%0a", "/projects/PRJ-99999999999999999999999", "/projects?page=-1",
-    "/projects?page=abc", "/projects?page=99999999999999999999", "/api/v1/runs/RUN-0/junit.xml",
-    "/api/v1/runs/RUN-1/results/99999999999999999999/screenshot.png", "/api/v1/projects?perPage=1e9",
-    "/login?next=%ff%fe", "/demo/%c0%ae%c0%ae/", "/api/v1/projects/%ff/tests",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/%00",
+        "/runs/RUN-1%0d%0a",
+        "/projects/PRJ-99999999999999999999999",
+        "/projects?page=-1",
+        "/projects?page=abc",
+        "/projects?page=99999999999999999999",
+        "/api/v1/runs/RUN-0/junit.xml",
+        "/api/v1/runs/RUN-1/results/99999999999999999999/screenshot.png",
+        "/api/v1/projects?perPage=1e9",
+        "/login?next=%ff%fe",
+        "/demo/%c0%ae%c0%ae/",
+        "/api/v1/projects/%ff/tests",
+    ],
+)
 def test_odd_paths_and_query_strings_are_never_a_5xx(app, client, admin_headers, path):
     for headers in (admin_headers, {}):
         assert client.get(path, headers=headers).status_code < 500, path
 
 
-@pytest.mark.parametrize("authorization", [
-    "Bearer", "Bearer ", "Basic abc", "Bearer \x00", "Bearer sentri_" + "A" * 38, "Bearer aegis_sentri_x",
-    "Bearer " + "x" * 10000, "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJVU1ItMSJ9.", "bearer a.b.c",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic abc",
+        "Bearer \x00",
+        "Bearer sentri_" + "A" * 38,
+        "Bearer aegis_sentri_x",
+        "Bearer " + "x" * 10000,
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJVU1ItMSJ9.",
+        "bearer a.b.c",
+    ],
+)
 def test_odd_authorization_headers_are_a_401_never_a_5xx(client, project, authorization):
-    for url in ("/api/v1/projects", f"/api/v1/projects/{project['id']}/trigger/runs/RUN-1", "/api/v1/ci/runs/RUN-1"):
+    for url in (
+        "/api/v1/projects",
+        f"/api/v1/projects/{project['id']}/trigger/runs/RUN-1",
+        "/api/v1/ci/runs/RUN-1",
+    ):
         response = client.get(url, headers={"Authorization": authorization})
         assert response.status_code == 401, (url, authorization, response.get_data(as_text=True)[:200])

@@ -44,7 +44,9 @@ def _h(token):
 def _approved_raw(app, project_id: int, name: str, steps: list[dict]) -> None:
     """Store an approved test without validation: a row written before the URL rules existed."""
     with app.app_context(), write():
-        db.session.add(TestCase(project_id=project_id, name=name, tags=[], steps=steps, review_status="approved"))
+        db.session.add(
+            TestCase(project_id=project_id, name=name, tags=[], steps=steps, review_status="approved")
+        )
 
 
 def _project(app, base_url: str) -> tuple[str, int, str]:
@@ -62,6 +64,7 @@ def _run(client, project_id, token, admin_headers) -> dict:
 
 # -- when a test is saved ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_a_member_cannot_save_a_test_that_opens_a_non_web_url(client, project, member_headers, url):
     body = {"name": "Peek", "steps": [{"goto": url}, {"expect_text": {"css": "body"}, "text": "nothing"}]}
@@ -74,10 +77,16 @@ def test_a_member_cannot_save_a_test_that_opens_a_non_web_url(client, project, m
 
 
 def test_an_edit_and_an_import_refuse_them_too(client, project, member_headers, runner, tmp_path):
-    created = client.post(f"/api/v1/projects/{project['id']}/tests", headers=member_headers,
-                          json={"name": "Ok", "steps": [{"goto": "/ok"}]}).get_json()
-    edit = client.patch(f"/api/v1/projects/{project['id']}/tests/{created['id']}", headers=member_headers,
-                        json={"steps": [{"goto": "/ok"}, {"goto": "view-source:http://127.0.0.1/"}]})
+    created = client.post(
+        f"/api/v1/projects/{project['id']}/tests",
+        headers=member_headers,
+        json={"name": "Ok", "steps": [{"goto": "/ok"}]},
+    ).get_json()
+    edit = client.patch(
+        f"/api/v1/projects/{project['id']}/tests/{created['id']}",
+        headers=member_headers,
+        json={"steps": [{"goto": "/ok"}, {"goto": "view-source:http://127.0.0.1/"}]},
+    )
     assert edit.status_code == 400 and 'step 2 (goto): "url"' in edit.get_json()["error"]
     path = tmp_path / "peek.yaml"
     path.write_text("name: Peek\nsteps:\n  - goto: /ok\n  - goto: ' FILE:///etc/passwd'\n")
@@ -86,7 +95,9 @@ def test_an_edit_and_an_import_refuse_them_too(client, project, member_headers, 
     assert 'peek.yaml: test "Peek": step 2 (goto): "url" must be an http(s) URL' in result.output
 
 
-@pytest.mark.parametrize("base", ["file:///etc", " javascript:x", "http://169.254.169.254/latest", "http://[fe80::1]/"])
+@pytest.mark.parametrize(
+    "base", ["file:///etc", " javascript:x", "http://169.254.169.254/latest", "http://[fe80::1]/"]
+)
 def test_base_urls_are_web_urls_outside_blocked_networks(client, admin_headers, base):
     response = client.post("/api/v1/projects", json={"name": "X", "baseUrl": base}, headers=admin_headers)
     assert response.status_code == 400 and response.get_json()["error"].startswith("baseUrl: ")
@@ -105,16 +116,32 @@ def test_the_default_blocked_networks_are_link_local_and_cloud_metadata():
 
 # -- when a test runs ----------------------------------------------------------------------------------
 
+
 def test_rows_stored_before_the_rules_are_refused_when_they_run(app, client, site, admin_headers):
     project_id, key, token = _project(app, site)
-    key_value = "instance-key-that-signs-every-jwt-0123456789"  # what instance/secret_key holds without the env
+    key_value = (
+        "instance-key-that-signs-every-jwt-0123456789"  # what instance/secret_key holds without the env
+    )
     with open(f"{app.instance_path}/secret_key", "w") as handle:
         handle.write(key_value + "\n")
     secret_key_file = f"file://{app.instance_path}/secret_key"
-    for name, url in (("passwd", "file:///etc/passwd"), ("key", secret_key_file), ("chrome", "chrome://version"),
-                      ("source", f"view-source:{site}/ok"), ("data", "data:text/html,<h1>planted</h1>")):
-        _approved_raw(app, key, name, [{"action": "goto", "url": "/ok"}, {"action": "goto", "url": url},
-                                       {"action": "expect_text", "target": {"css": "body"}, "text": "zzz"}])
+    for name, url in (
+        ("passwd", "file:///etc/passwd"),
+        ("key", secret_key_file),
+        ("chrome", "chrome://version"),
+        ("source", f"view-source:{site}/ok"),
+        ("data", "data:text/html,<h1>planted</h1>"),
+    ):
+        _approved_raw(
+            app,
+            key,
+            name,
+            [
+                {"action": "goto", "url": "/ok"},
+                {"action": "goto", "url": url},
+                {"action": "expect_text", "target": {"css": "body"}, "text": "zzz"},
+            ],
+        )
     detail = _run(client, project_id, token, admin_headers)
     assert detail["status"] == "completed" and detail["failed"] == 5
     for result in detail["results"]:
@@ -123,7 +150,9 @@ def test_rows_stored_before_the_rules_are_refused_when_they_run(app, client, sit
         # Nothing of the refused page: no file text, no key, no screenshot, no trace.
         assert "root:" not in result["error"] and key_value not in result["error"]
         assert result["screenshotUrl"] is None and result["traceUrl"] is None
-    run_page = client.get(f"/api/v1/runs/{detail['id']}/junit.xml", headers=admin_headers).get_data(as_text=True)
+    run_page = client.get(f"/api/v1/runs/{detail['id']}/junit.xml", headers=admin_headers).get_data(
+        as_text=True
+    )
     assert "root:x:0:0" not in run_page and key_value not in run_page
 
 
@@ -161,16 +190,20 @@ def test_a_page_cannot_reach_a_blocked_network_on_its_own(app_factory):
 
 def test_web_sockets_to_a_blocked_network_are_refused(app_factory):
     metadata = StaticSite({}, host="127.0.0.2").start()
-    page = (f'<!doctype html><title>WS</title><h1 id="h">WS</h1><script>const ws = new WebSocket('
-            f'"ws://127.0.0.2:{metadata.port}/socket"); ws.onclose = () => document.getElementById("h")'
-            '.textContent = "closed";</script>')
+    page = (
+        f'<!doctype html><title>WS</title><h1 id="h">WS</h1><script>const ws = new WebSocket('
+        f'"ws://127.0.0.2:{metadata.port}/socket"); ws.onclose = () => document.getElementById("h")'
+        '.textContent = "closed";</script>'
+    )
     site = StaticSite({"/": page}).start()
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
         project_id, _key, token = _project(app, site.url)
         with app.app_context():
-            test = testcases.create(projects.get(project_id), {"name": "ws", "steps": [
-                {"goto": "/"}, {"expect_text": {"css": "#h"}, "text": "closed"}]})
+            test = testcases.create(
+                projects.get(project_id),
+                {"name": "ws", "steps": [{"goto": "/"}, {"expect_text": {"css": "#h"}, "text": "closed"}]},
+            )
             testcases.review(test, "approve")
         detail = _run(app.test_client(), project_id, token, _admin(app))
         result = detail["results"][0]
@@ -197,8 +230,15 @@ def test_a_host_name_is_judged_by_the_address_it_resolves_to(app_factory, monkey
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
         project_id, key, token = _project(app, site.url)
-        _approved_raw(app, key, "named", [{"action": "goto", "url": "/"},
-                                          {"action": "goto", "url": "http://metadata.internal.test/computeMetadata/"}])
+        _approved_raw(
+            app,
+            key,
+            "named",
+            [
+                {"action": "goto", "url": "/"},
+                {"action": "goto", "url": "http://metadata.internal.test/computeMetadata/"},
+            ],
+        )
         result = _run(app.test_client(), project_id, token, _admin(app))["results"][0]
         assert result["status"] == "failed" and result["failingStep"] == 2
         assert "metadata.internal.test (127.0.0.2) is in the blocked network 127.0.0.2/32" in result["error"]
@@ -220,17 +260,25 @@ def test_no_redirect_walks_the_browser_into_a_blocked_network(app_factory):
     page can send the browser on (302, 307, a chain through an allowed second site, meta refresh, a script,
     and a subresource's redirect) ends at the gate, before anything reaches the blocked stand-in; the step
     fails saying so, and nothing of the stand-in's answer is anywhere in the result."""
-    metadata = StaticSite({"/latest/meta-data/": f"<title>{METADATA_BODY}</title><h1>{METADATA_BODY}</h1>"},
-                          host="127.0.0.2").start()
+    metadata = StaticSite(
+        {"/latest/meta-data/": f"<title>{METADATA_BODY}</title><h1>{METADATA_BODY}</h1>"}, host="127.0.0.2"
+    ).start()
     secret = f"{metadata.url}/latest/meta-data/"
     hop = StaticSite({}, redirects={"/onward": (302, secret)}).start()
-    site = StaticSite({
-        "/meta": f'<!doctype html><title>Shop</title><meta http-equiv="refresh" content="0;url={secret}"><h1>Shop</h1>',
-        "/script": f"<!doctype html><title>Shop</title><h1>Shop</h1><script>location.href = {secret!r}</script>",
-        "/picture": '<!doctype html><title>Shop</title><h1>Shop</h1><img src="/r302">'
-                    '<script>fetch("/r307").then(r => r.text()).then(t => document.title = t)</script>',
-    }, redirects={"/r302": (302, secret), "/r307": (307, secret), "/chain": (301, "/chain2"),
-                  "/chain2": (302, f"{hop.url}/onward")}).start()
+    site = StaticSite(
+        {
+            "/meta": f'<!doctype html><title>Shop</title><meta http-equiv="refresh" content="0;url={secret}"><h1>Shop</h1>',
+            "/script": f"<!doctype html><title>Shop</title><h1>Shop</h1><script>location.href = {secret!r}</script>",
+            "/picture": '<!doctype html><title>Shop</title><h1>Shop</h1><img src="/r302">'
+            '<script>fetch("/r307").then(r => r.text()).then(t => document.title = t)</script>',
+        },
+        redirects={
+            "/r302": (302, secret),
+            "/r307": (307, secret),
+            "/chain": (301, "/chain2"),
+            "/chain2": (302, f"{hop.url}/onward"),
+        },
+    ).start()
     try:
         app = app_factory(SENTRI_BROWSER_BLOCKED_NETWORKS=BLOCKED)
         project_id, _key, token = _project(app, site.url)
@@ -247,7 +295,9 @@ def test_no_redirect_walks_the_browser_into_a_blocked_network(app_factory):
                 test = testcases.create(projects.get(project_id), {"name": name, "steps": steps})
                 testcases.review(test, "approve")
         detail = _run(app.test_client(), project_id, token, _admin(app))
-        junit = app.test_client().get(f"/api/v1/runs/{detail['id']}/junit.xml", headers=_h(token)).get_data(True)
+        junit = (
+            app.test_client().get(f"/api/v1/runs/{detail['id']}/junit.xml", headers=_h(token)).get_data(True)
+        )
         assert metadata.hits == []  # nothing, by any path, ever reached the blocked address
         assert {hit.path for hit in hop.hits} == {"/onward"}  # the allowed hop of the chain was followed
         by_name = {r["testName"]: r for r in detail["results"]}
@@ -258,7 +308,10 @@ def test_no_redirect_walks_the_browser_into_a_blocked_network(app_factory):
             # route first, which says "refused to load <URL>".
             assert "Sentri refused to " in result["error"], (name, result["error"])
             assert f"127.0.0.2:{metadata.port}" in result["error"], (name, result["error"])
-            assert "127.0.0.2 is in the blocked network 127.0.0.2/32" in result["error"], (name, result["error"])
+            assert "127.0.0.2 is in the blocked network 127.0.0.2/32" in result["error"], (
+                name,
+                result["error"],
+            )
             assert "SecretAccessKey" not in result["error"] and result["screenshotUrl"] is None, name
         assert "SecretAccessKey" not in junit and "Sentri refused to connect to 127.0.0.2" in junit
     finally:

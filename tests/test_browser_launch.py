@@ -17,8 +17,11 @@ pytestmark = pytest.mark.browser
 def _disabled() -> set[str]:
     """The features the one running browser (this process's) was told to disable: the value of its last
     --disable-features, read from /proc."""
-    [arguments] = [args for args in map(command_line, descendants(os.getpid()))
-                   if "--remote-debugging-pipe" in args and not any(a.startswith("--type=") for a in args)]
+    [arguments] = [
+        args
+        for args in map(command_line, descendants(os.getpid()))
+        if "--remote-debugging-pipe" in args and not any(a.startswith("--type=") for a in args)
+    ]
     values = [a.split("=", 1)[1] for a in arguments if a.startswith("--disable-features=")]
     return set(values[-1].split(",")) if values else set()
 
@@ -37,7 +40,9 @@ def _browser_ui(browser) -> list[str]:
 def test_chromium_keeps_playwrights_disabled_features_and_preloads_no_omnibox_popup():
     choice = browsers.find_chromium()
     with sync_playwright() as pw:
-        plain = pw.chromium.launch(**{**browsers.launch_options(choice), "args": list(browsers.CHROMIUM_ARGS)})
+        plain = pw.chromium.launch(
+            **{**browsers.launch_options(choice), "args": list(browsers.CHROMIUM_ARGS)}
+        )
         try:
             playwrights = _disabled()
         finally:
@@ -49,6 +54,8 @@ def test_chromium_keeps_playwrights_disabled_features_and_preloads_no_omnibox_po
         finally:
             sentri.close()
     assert playwrights, "Playwright passed no --disable-features: check PLAYWRIGHT_DISABLED_FEATURES"
-    assert not playwrights - disabled, f"Playwright now also disables {sorted(playwrights - disabled)}: add them"
+    assert not playwrights - disabled, (
+        f"Playwright now also disables {sorted(playwrights - disabled)}: add them"
+    )
     assert set(browsers.DISABLED_FEATURES) <= disabled
     assert not [url for url in ui if "omnibox" in url], ui

@@ -33,7 +33,10 @@ def _take(app, pool, owner: str, worker: int, lease: float = LEASE, skip=frozens
 
 def _busy(app, pool) -> dict[str, int]:
     with app.app_context():
-        return {pool.endpoint(server).name: count for server, count in slots.busy([e.key for e in pool.endpoints]).items()}
+        return {
+            pool.endpoint(server).name: count
+            for server, count in slots.busy([e.key for e in pool.endpoints]).items()
+        }
 
 
 @both_databases
@@ -72,7 +75,9 @@ def test_a_lease_that_ran_out_is_a_free_slot_and_renewal_keeps_one(app):
     dead = _take(app, pool, "dead-node", 0, lease=-1.0)  # its process died: the lease ran out
     assert _busy(app, pool) == {"a:1": 1}
     with app.app_context(), write():  # node-1's lease is due too, but its heartbeat renews it in time
-        db.session.execute(update(BrowserSlot).where(BrowserSlot.owner == "node-1").values(lease_until=utcnow()))
+        db.session.execute(
+            update(BrowserSlot).where(BrowserSlot.owner == "node-1").values(lease_until=utcnow())
+        )
     with app.app_context():
         slots.renew("node-1", [3], LEASE)
     assert _take(app, pool, "node-2", 0) == dead != live

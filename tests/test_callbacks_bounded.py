@@ -116,8 +116,13 @@ def finished_run(app_factory):
     def make(url: str) -> tuple:
         with app.app_context():
             project = projects.create("Shop", "http://127.0.0.1:9")
-            run = Run(project_id=project.id, status="completed", trigger_source="token", callback_url=url,
-                      options={})
+            run = Run(
+                project_id=project.id,
+                status="completed",
+                trigger_source="token",
+                callback_url=url,
+                options={},
+            )
             db.session.add(run)
             db.session.commit()
             return app, run.id
@@ -209,19 +214,26 @@ GRACE = 3
 @pytest.mark.e2e
 def test_sigterm_returns_within_the_grace_while_a_callback_trickles(tmp_path):
     env = {"SENTRI_SHUTDOWN_GRACE_SECONDS": str(GRACE)}
-    with FixtureSite() as site, TricklingReceiver("head") as receiver, \
-            SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
+    with (
+        FixtureSite() as site,
+        TricklingReceiver("head") as receiver,
+        SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri,
+    ):
         project_id, token = sentri.new_project("Trickle", site.url, [page_test("trickle", site.url)])
         http = http_session()
-        started = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger",
-                            headers={"Authorization": f"Bearer {token}"},
-                            json={"callbackUrl": receiver.hook_url()}, timeout=15)
+        started = http.post(
+            f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"callbackUrl": receiver.hook_url()},
+            timeout=15,
+        )
         assert started.status_code == 202, started.text
         run_id, status_url = started.json()["runId"], started.json()["statusUrl"]
 
         deadline = time.monotonic() + 60
-        while (status := http.get(status_url, headers={"Authorization": f"Bearer {token}"},
-                                  timeout=15).json())["status"] == "running":
+        while (
+            status := http.get(status_url, headers={"Authorization": f"Bearer {token}"}, timeout=15).json()
+        )["status"] == "running":
             assert time.monotonic() < deadline, f"run still running after 60 s: {status}"
             time.sleep(0.2)
         assert status["status"] == "completed" and status["verdict"] == "passed", status

@@ -51,11 +51,22 @@ def test_the_ci_surface_triggers_with_an_aegis_token_and_reports_status(app, cli
     response = client.post("/api/v1/ci/trigger", json={}, headers=_h(token, alias=True))
     assert response.status_code == 202
     body = response.get_json()
-    assert body["status"] == "queued" and body["runType"] == "ci" and body["url"].endswith(f"/runs/{body['runId']}")
+    assert (
+        body["status"] == "queued"
+        and body["runType"] == "ci"
+        and body["url"].endswith(f"/runs/{body['runId']}")
+    )
     final = _poll(client, body["statusUrl"], token)
-    assert (final["status"], final["passed"], final["failed"], final["verdict"]) == ("completed", 1, 0, "passed")
+    assert (final["status"], final["passed"], final["failed"], final["verdict"]) == (
+        "completed",
+        1,
+        0,
+        "passed",
+    )
     assert final["durationMs"] is not None and final["url"] == body["url"]
-    assert client.post("/api/v1/ci/trigger", headers={"Authorization": "Bearer aegis_nope"}).status_code == 401
+    assert (
+        client.post("/api/v1/ci/trigger", headers={"Authorization": "Bearer aegis_nope"}).status_code == 401
+    )
     assert client.get(f"/api/v1/ci/runs/{body['runId']}").status_code == 401
 
 
@@ -101,8 +112,13 @@ def test_waiters_beyond_the_cap_get_503_while_other_requests_are_answered(app_fa
     project_id, token, _ = _project(app, site, {"slow": SLOW})
     other_id, other_token, _ = _project(app, site, {"home": OK}, name="Other")
     held = []
-    waiter = threading.Thread(target=lambda: held.append(app.test_client().post(
-        f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token))))
+    waiter = threading.Thread(
+        target=lambda: held.append(
+            app.test_client().post(
+                f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)
+            )
+        )
+    )
     waiter.start()
     client = app.test_client()
     deadline = time.monotonic() + 10
@@ -153,10 +169,16 @@ def test_case_ids_restrict_the_run_and_drafts_are_refused(app, client, site, adm
     assert draft.status_code == 400 and f"{ids[2]} (draft)" in draft.get_json()["error"]
     run = client.post("/api/v1/ci/trigger", json={"caseIds": [ids[1]]}, headers=_h(token)).get_json()
     final = _poll(client, run["statusUrl"], token)
-    assert (final["total"], final["passed"], final["skipped"]) == (2, 1, 1)  # the other approved one: deselected
+    assert (final["total"], final["passed"], final["skipped"]) == (
+        2,
+        1,
+        1,
+    )  # the other approved one: deselected
     detail = client.get(f"/api/v1/runs/{run['runId']}", headers=admin_headers).get_json()
     assert [(r["testId"], r["status"], r["skipReason"]) for r in detail["results"]] == [
-        (ids[1], "passed", None), (ids[0], "skipped", "deselected")]
+        (ids[1], "passed", None),
+        (ids[0], "skipped", "deselected"),
+    ]
     assert detail["options"]["selection"]["caseIds"] == [ids[1]]
     assert detail["options"]["selection"]["testIds"] == [ids[1]]
 
@@ -168,10 +190,13 @@ def test_base_url_overrides_the_project_url_for_one_run_and_is_recorded(app, cli
     assert refused.status_code == 400
     assert "baseUrl" in refused.get_json()["error"] and "allowedOrigins" in refused.get_json()["error"]
     # ...until an admin allows it (a preview origin, say).
-    allowed = client.patch(f"/api/v1/projects/{project_id}", json={"allowedOrigins": [site]}, headers=admin_headers)
+    allowed = client.patch(
+        f"/api/v1/projects/{project_id}", json={"allowedOrigins": [site]}, headers=admin_headers
+    )
     assert allowed.status_code == 200 and allowed.get_json()["allowedOrigins"] == [site]
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", json={"baseUrl": site, "wait": True},
-                           headers=_h(token))
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger", json={"baseUrl": site, "wait": True}, headers=_h(token)
+    )
     assert response.status_code == 200, response.get_json()
     detail = client.get(f"/api/v1/runs/{response.get_json()['runId']}", headers=admin_headers).get_json()
     assert detail["results"][0]["baseUrl"] == site and detail["options"]["baseUrl"] == site
@@ -197,8 +222,9 @@ def test_device_mobile_runs_with_a_phone_viewport(app, client, site, admin_heade
     project_id, token, _ = _project(app, site, {"broken": BROKEN})
     sizes = {}
     for device in ("desktop", "mobile"):
-        response = client.post(f"/api/v1/projects/{project_id}/trigger", json={"device": device, "wait": True},
-                               headers=_h(token))
+        response = client.post(
+            f"/api/v1/projects/{project_id}/trigger", json={"device": device, "wait": True}, headers=_h(token)
+        )
         assert response.status_code == 422
         detail = client.get(f"/api/v1/runs/{response.get_json()['runId']}", headers=admin_headers).get_json()
         shot = client.get(detail["results"][0]["screenshotUrl"], headers=admin_headers)
@@ -214,8 +240,13 @@ def test_github_fields_are_validated_and_the_token_is_never_kept(app, client, si
 
     _, token, _ = _project(app, site, {"home": OK})
     secret = "ghp_" + "x" * 36
-    body = {"githubRepo": "octo/app", "githubPrNumber": 7, "githubCommitSha": "a" * 40, "githubToken": secret,
-            "wait": True}
+    body = {
+        "githubRepo": "octo/app",
+        "githubPrNumber": 7,
+        "githubCommitSha": "a" * 40,
+        "githubToken": secret,
+        "wait": True,
+    }
     response = client.post("/api/v1/ci/trigger", json=body, headers=_h(token))
     assert response.status_code == 200
     detail = client.get(f"/api/v1/runs/{response.get_json()['runId']}", headers=admin_headers).get_json()
@@ -239,15 +270,19 @@ def test_the_status_endpoints_are_rate_limited_per_token(app_factory, site):
     assert client.get("/api/v1/ci/runs/RUN-1", headers=_h(other_token)).status_code == 404
 
 
-def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcome(app, client, site, admin_headers,
-                                                                                  junit_xsd):
+def test_junit_xml_validates_against_the_jenkins_schema_and_reports_every_outcome(
+    app, client, site, admin_headers, junit_xsd
+):
 
     from lxml import etree
 
     flaky = [{"goto": "/flaky/j"}, {"expect_title": "Flaky OK", "timeout": 500}]
     project_id, token, _ids = _project(app, site, {"ok": OK, "broken": BROKEN, "flaky": flaky})
-    run = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True, "dialsConfig": {"retries": 1}},
-                      headers=_h(token)).get_json()
+    run = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        json={"wait": True, "dialsConfig": {"retries": 1}},
+        headers=_h(token),
+    ).get_json()
     response = client.get(f"/api/v1/runs/{run['runId']}/junit.xml", headers=_h(token))
     assert response.status_code == 200 and response.mimetype == "application/xml"
     schema = etree.XMLSchema(etree.parse(str(junit_xsd)))
@@ -281,7 +316,9 @@ def test_a_failure_keeps_a_playwright_trace_and_old_artifacts_are_pruned(app, cl
     from sentri.models import Run, utcnow
 
     project_id, token, _ = _project(app, site, {"ok": OK, "broken": BROKEN})
-    run = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)).get_json()
+    run = client.post(
+        f"/api/v1/projects/{project_id}/trigger", json={"wait": True}, headers=_h(token)
+    ).get_json()
     detail = client.get(f"/api/v1/runs/{run['runId']}", headers=admin_headers).get_json()
     results = {r["testName"]: r for r in detail["results"]}
     assert results["ok"]["traceUrl"] is None and results["ok"]["screenshotUrl"] is None

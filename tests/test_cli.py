@@ -25,15 +25,29 @@ def last_line(result) -> str:
 def test_flask_help_lists_the_groups(tmp_path):
     env = {**os.environ, "SENTRI_INSTANCE_PATH": str(tmp_path), "FLASK_APP": "app"}
     out = subprocess.run(
-        [sys.executable, "-m", "flask", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "flask", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for group in ("users", "projects", "tests", "tokens", "db"):
         assert f"  {group} " in out
 
 
 def test_users_create_with_and_without_password(runner):
-    assert last_line(runner.invoke(args=["users", "create", "ada@example.com", "--password", "long enough pw", "--admin"])) == "USR-1"
-    prompted = runner.invoke(args=["users", "create", "bob@example.com"], input="another password\nanother password\n")
+    assert (
+        last_line(
+            runner.invoke(
+                args=["users", "create", "ada@example.com", "--password", "long enough pw", "--admin"]
+            )
+        )
+        == "USR-1"
+    )
+    prompted = runner.invoke(
+        args=["users", "create", "bob@example.com"], input="another password\nanother password\n"
+    )
     assert last_line(prompted) == "USR-2"
     duplicate = runner.invoke(args=["users", "create", "ADA@example.com", "--password", "long enough pw"])
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
@@ -44,7 +58,10 @@ def test_users_create_with_and_without_password(runner):
 
 
 def test_projects_and_tokens_round_trip(runner, app):
-    assert last_line(runner.invoke(args=["projects", "create", "Shop", "--base-url", "http://127.0.0.1:9"])) == "PRJ-1"
+    assert (
+        last_line(runner.invoke(args=["projects", "create", "Shop", "--base-url", "http://127.0.0.1:9"]))
+        == "PRJ-1"
+    )
     assert "PRJ-1\tShop" in runner.invoke(args=["projects", "list"]).stdout
     bad = runner.invoke(args=["projects", "create", "Shop", "--base-url", "nope"])
     assert bad.exit_code != 0 and "baseUrl" in bad.output
@@ -66,7 +83,10 @@ def test_tests_import_native_yaml_and_list(runner, tmp_path):
         "- name: Home\n  tags: [smoke]\n  steps:\n    - goto: /\n    - expect_title: Shop\n"
         "- name: Cart\n  steps:\n    - goto: /cart\n"
     )
-    assert last_line(runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(file), "--approve"])) == "2"
+    assert (
+        last_line(runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(file), "--approve"]))
+        == "2"
+    )
     listing = runner.invoke(args=["tests", "list", "--project", "PRJ-1"]).stdout
     assert "TST-1\tapproved\tHome\tsmoke" in listing and "TST-2\tapproved\tCart" in listing
 
@@ -74,10 +94,14 @@ def test_tests_import_native_yaml_and_list(runner, tmp_path):
 def test_a_bad_file_exits_non_zero_naming_test_and_step_and_stores_nothing(runner, tmp_path):
     runner.invoke(args=["projects", "create", "Shop", "--base-url", "http://127.0.0.1:9"])
     file = tmp_path / "tests.json"
-    file.write_text(json.dumps([
-        {"name": "Good", "steps": [{"action": "goto", "url": "/"}]},
-        {"name": "Broken", "steps": [{"action": "goto", "url": "/"}, {"action": "click"}]},
-    ]))
+    file.write_text(
+        json.dumps(
+            [
+                {"name": "Good", "steps": [{"action": "goto", "url": "/"}]},
+                {"name": "Broken", "steps": [{"action": "goto", "url": "/"}, {"action": "click"}]},
+            ]
+        )
+    )
     result = runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(file)])
     assert result.exit_code != 0
     assert "Broken" in result.output and "step 2" in result.output
@@ -93,5 +117,7 @@ def test_tests_import_a_chrome_recorder_export(runner):
     benchmark = recorder_export("puppeteer-replay-benchmark.json")
     refused = runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(benchmark)])
     assert refused.exit_code != 0 and "waitForExpression" in refused.output
-    skipped = runner.invoke(args=["tests", "import", "--project", "PRJ-1", str(benchmark), "--skip-unsupported"])
+    skipped = runner.invoke(
+        args=["tests", "import", "--project", "PRJ-1", str(benchmark), "--skip-unsupported"]
+    )
     assert last_line(skipped) == "1" and "waitForExpression" in skipped.stderr

@@ -16,7 +16,9 @@ from sentri.settings import settings
 def test_layers_apply_in_order(tmp_path, monkeypatch):
     instance = tmp_path / "inst"
     instance.mkdir()
-    (instance / "config.py").write_text("SENTRI_PORT = 7001\nSENTRI_MAX_BROWSERS = 3\nSENTRI_PUBLIC_URL = 'http://a'\n")
+    (instance / "config.py").write_text(
+        "SENTRI_PORT = 7001\nSENTRI_MAX_BROWSERS = 3\nSENTRI_PUBLIC_URL = 'http://a'\n"
+    )
     monkeypatch.setenv("SENTRI_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("SENTRI_PORT", "7002")
     monkeypatch.setenv("SENTRI_PUBLIC_URL", "https://sentri.example.com")
@@ -65,16 +67,25 @@ def test_the_browser_servers_are_checked_every_5_s_unless_set_to_at_least_1(tmp_
 
 
 def test_postgresql_urls_use_psycopg(tmp_path):
-    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"})
+    app = create_app(
+        {"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DATABASE_URL": "postgresql://u:p@127.0.0.1/db"}
+    )
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
 
 
-@pytest.mark.parametrize(("public_url", "hsts"), [("https://sentri.example.com", True),
-                                              ("http://sentri.example.com", False), (None, False)])
+@pytest.mark.parametrize(
+    ("public_url", "hsts"),
+    [("https://sentri.example.com", True), ("http://sentri.example.com", False), (None, False)],
+)
 def test_hsts_is_sent_on_every_response_only_when_the_public_url_is_https(app_factory, public_url, hsts):
     client = app_factory(SENTRI_PUBLIC_URL=public_url).test_client()
-    responses = [client.get("/login"), client.get("/healthz"), client.get("/api/v1/auth/me"),
-                 client.get("/no-such-page"), client.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x"})]
+    responses = [
+        client.get("/login"),
+        client.get("/healthz"),
+        client.get("/api/v1/auth/me"),
+        client.get("/no-such-page"),
+        client.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x"}),
+    ]
     assert [r.status_code for r in responses] == [200, 200, 401, 404, 401]
     for response in responses:
         if hsts:
@@ -108,8 +119,9 @@ def test_starting_with_a_short_secret_key_is_one_line_and_a_non_zero_exit(tmp_pa
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "SENTRI_SECRET_KEY": "too-short", "SENTRI_INSTANCE_PATH": str(tmp_path)}
-    done = subprocess.run([sys.executable, *command], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, *command], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "sentri: SENTRI_SECRET_KEY is 9 bytes; it must be at least 32" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
@@ -135,11 +147,16 @@ def test_every_setting_is_documented_and_the_page_is_up_to_date():
     assert not missing, f"settings without a sentence (sentri/settings.py): {missing}"
     # Every variable the code reads on its own is on the page too (AWS_*: boto3's, documented by AWS).
     root = Path(__file__).resolve().parents[1] / "sentri"
-    read = {name for path in root.rglob("*.py")
-            for name in re.findall(r'environ(?:\.get\(|\[)"([A-Z_]+)"', path.read_text())}
+    read = {
+        name
+        for path in root.rglob("*.py")
+        for name in re.findall(r'environ(?:\.get\(|\[)"([A-Z_]+)"', path.read_text())
+    }
     assert read - {"AWS_ENDPOINT_URL"} <= set(config_docs.DOCS), read - set(config_docs.DOCS)
     page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
-    assert page.read_text() == config_docs.markdown(), "run: python -m sentri.config_docs > docs/configuration.md"
+    assert page.read_text() == config_docs.markdown(), (
+        "run: python -m sentri.config_docs > docs/configuration.md"
+    )
 
 
 def test_the_code_reads_settings_typed_and_parsed_once(tmp_path, monkeypatch):
@@ -158,19 +175,36 @@ def test_the_code_reads_settings_typed_and_parsed_once(tmp_path, monkeypatch):
 
 
 def test_the_settings_repr_shows_no_credential(tmp_path):
-    app = create_app({"SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_SECRET_KEY": "s3cret" * 8,
-                      "SENTRI_SMTP_URL": "smtp://u:pw-s3cret@127.0.0.1:2525", "SENTRI_METRICS_TOKEN": "t0ken-s3cret",
-                      "SENTRI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-                      "SENTRI_BROWSER_SERVERS": "ws://u:s3cret@127.0.0.1:9#2"})
+    app = create_app(
+        {
+            "SENTRI_INSTANCE_PATH": str(tmp_path),
+            "SENTRI_SECRET_KEY": "s3cret" * 8,
+            "SENTRI_SMTP_URL": "smtp://u:pw-s3cret@127.0.0.1:2525",
+            "SENTRI_METRICS_TOKEN": "t0ken-s3cret",
+            "SENTRI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "SENTRI_BROWSER_SERVERS": "ws://u:s3cret@127.0.0.1:9#2",
+        }
+    )
     shown = repr(settings(app))
     assert "s3cret" not in shown and "lease_seconds=15" in shown
 
 
-@pytest.mark.parametrize(("name", "value", "says"), [
-    ("SENTRI_TRIGGER_RATE_LIMIT", "lots", "SENTRI_TRIGGER_RATE_LIMIT='lots' is not a rate limit"),
-    ("SENTRI_API_RATE_LIMIT", "100 per fortnight", "SENTRI_API_RATE_LIMIT='100 per fortnight' is not a rate limit"),
-    ("SENTRI_CALLBACK_ALLOWLIST", "ci.internal,1.2.3", "SENTRI_CALLBACK_ALLOWLIST has invalid entries: 1.2.3"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("SENTRI_TRIGGER_RATE_LIMIT", "lots", "SENTRI_TRIGGER_RATE_LIMIT='lots' is not a rate limit"),
+        (
+            "SENTRI_API_RATE_LIMIT",
+            "100 per fortnight",
+            "SENTRI_API_RATE_LIMIT='100 per fortnight' is not a rate limit",
+        ),
+        (
+            "SENTRI_CALLBACK_ALLOWLIST",
+            "ci.internal,1.2.3",
+            "SENTRI_CALLBACK_ALLOWLIST has invalid entries: 1.2.3",
+        ),
+    ],
+)
 def test_a_setting_read_only_when_used_is_checked_at_start(tmp_path, name, value, says):
     """A bad rate limit or allowlist once started fine and failed the first request it limited."""
     with pytest.raises(ConfigError, match=re.escape(says)):

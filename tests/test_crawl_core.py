@@ -22,20 +22,23 @@ B = "http://127.0.0.1:8000/"
 # -- URLs ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("/about", "http://127.0.0.1:8000/about"),
-    ("about#team", "http://127.0.0.1:8000/about"),
-    ("HTTP://127.0.0.1:8000", "http://127.0.0.1:8000/"),
-    ("/a?utm_source=x&b=2&a=1&gclid=z&fbclid=1&UTM_medium=m&_ga=1", "http://127.0.0.1:8000/a?a=1&b=2"),
-    ("/a?b=2&a=1&b=1", "http://127.0.0.1:8000/a?a=1&b=2&b=1"),  # equal keys keep their order
-    ("/search?q=", "http://127.0.0.1:8000/search?q="),
-    ("https://127.0.0.1:8000/", None),  # another scheme is another origin
-    ("http://127.0.0.1:8001/", None),
-    ("https://elsewhere.example/", None),
-    ("mailto:a@example.com", None),
-    ("javascript:void(0)", None),
-    ("http://[::1", None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/about", "http://127.0.0.1:8000/about"),
+        ("about#team", "http://127.0.0.1:8000/about"),
+        ("HTTP://127.0.0.1:8000", "http://127.0.0.1:8000/"),
+        ("/a?utm_source=x&b=2&a=1&gclid=z&fbclid=1&UTM_medium=m&_ga=1", "http://127.0.0.1:8000/a?a=1&b=2"),
+        ("/a?b=2&a=1&b=1", "http://127.0.0.1:8000/a?a=1&b=2&b=1"),  # equal keys keep their order
+        ("/search?q=", "http://127.0.0.1:8000/search?q="),
+        ("https://127.0.0.1:8000/", None),  # another scheme is another origin
+        ("http://127.0.0.1:8001/", None),
+        ("https://elsewhere.example/", None),
+        ("mailto:a@example.com", None),
+        ("javascript:void(0)", None),
+        ("http://[::1", None),
+    ],
+)
 def test_normalize_keeps_one_spelling_per_same_origin_page(url, expected):
     assert normalize(url, B) == expected
 
@@ -45,17 +48,20 @@ def test_normalize_drops_default_ports_and_lowercases_the_host():
     assert normalize("https://example.com:443/", "https://example.com") == "https://example.com/"
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://h/items/17", "/items/{n}"),
-    ("http://h/calendar/2026/11", "/calendar/{n}/{n}"),
-    ("http://h/day/2026-11-05", "/day/{n}"),
-    ("http://h/search?q=shoes&page=2", "/search?page&q"),
-    ("http://h/search?q=", "/search?q"),
-    ("http://h/u/3f2b1c9e-2a4d-4c1b-9f00-1234567890ab/edit", "/u/{id}/edit"),
-    ("http://h/o/5f3a9c0b12ef", "/o/{id}"),
-    ("http://h/about", "/about"),
-    ("http://h/s17/", "/s17/"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/items/17", "/items/{n}"),
+        ("http://h/calendar/2026/11", "/calendar/{n}/{n}"),
+        ("http://h/day/2026-11-05", "/day/{n}"),
+        ("http://h/search?q=shoes&page=2", "/search?page&q"),
+        ("http://h/search?q=", "/search?q"),
+        ("http://h/u/3f2b1c9e-2a4d-4c1b-9f00-1234567890ab/edit", "/u/{id}/edit"),
+        ("http://h/o/5f3a9c0b12ef", "/o/{id}"),
+        ("http://h/about", "/about"),
+        ("http://h/s17/", "/s17/"),
+    ],
+)
 def test_pattern_names_the_template_of_a_url(url, expected):
     assert pattern(url) == expected
 
@@ -97,10 +103,13 @@ def test_the_frontier_keeps_visiting_a_pattern_whose_pages_differ():
     assert len(visited) == 4
 
 
-@pytest.mark.parametrize("chain", [
-    lambda k: f"/calendar?month={2026 + k // 12}-{k % 12 + 1:02d}",
-    lambda k: f"/calendar/{2026 + k // 12}/{k % 12 + 1}",
-])
+@pytest.mark.parametrize(
+    "chain",
+    [
+        lambda k: f"/calendar?month={2026 + k // 12}-{k % 12 + 1:02d}",
+        lambda k: f"/calendar/{2026 + k // 12}/{k % 12 + 1}",
+    ],
+)
 def test_a_calendar_linking_to_the_next_month_forever_stops(chain):
     frontier = Frontier(B, max_pages=500, max_depth=1000)
     depth = 0
@@ -156,8 +165,13 @@ def test_the_frontier_records_every_refusal_with_its_reason():
     frontier.drain("max_pages")
     assert frontier.offer("/c", 1) == "max_pages"
     assert [(e["url"].removeprefix(B[:-1]), e["reason"]) for e in frontier.skipped] == [
-        ("/#top", "duplicate"), ("/private", "robots"), ("https://elsewhere.example/", "offsite"),
-        ("/deep", "depth"), ("/b", "max_pages"), ("/c", "max_pages")]
+        ("/#top", "duplicate"),
+        ("/private", "robots"),
+        ("https://elsewhere.example/", "offsite"),
+        ("/deep", "depth"),
+        ("/b", "max_pages"),
+        ("/c", "max_pages"),
+    ]
 
 
 def test_a_level_starts_only_when_the_level_before_it_is_done():
@@ -188,35 +202,56 @@ def test_a_pattern_with_two_pages_in_flight_waits_for_their_structure():
 
 # -- forms and structure -------------------------------------------------------------------------------
 
-CONTACT = {"name": "Contact us", "action": "http://h/contact", "method": "post", "submit": "Send",
-           "fields": [{"label": "Name", "type": "text", "name": "n", "required": True}]}
+CONTACT = {
+    "name": "Contact us",
+    "action": "http://h/contact",
+    "method": "post",
+    "submit": "Send",
+    "fields": [{"label": "Name", "type": "text", "name": "n", "required": True}],
+}
 
 
-@pytest.mark.parametrize(("change", "refused"), [
-    ({}, None),
-    ({"name": "DELETE account"}, "its name sounds destructive"),
-    ({"submit": "Log out"}, "its submit sounds destructive"),
-    ({"submit": "Sign-Out"}, "its submit sounds destructive"),
-    ({"submit": "logout"}, "its submit sounds destructive"),
-    ({"action": "http://h/account/remove"}, "its action sounds destructive"),
-    ({"name": "Close account"}, "its name sounds destructive"),
-    ({"submit": "Unsubscribe"}, "its submit sounds destructive"),
-    ({"submit": "Reset password"}, "its submit sounds destructive"),
-    ({"name": "Cancel order"}, "its name sounds destructive"),
-    ({"submit": None}, "no submit button"),
-    ({"fields": []}, "no fields"),
-    ({"fields": [{"label": "P", "type": "password", "name": "p", "required": True}]}, "fields of type password"),
-    ({"fields": [{"label": "F", "type": "file", "name": "f", "required": False}]}, "fields of type file"),
-])
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({}, None),
+        ({"name": "DELETE account"}, "its name sounds destructive"),
+        ({"submit": "Log out"}, "its submit sounds destructive"),
+        ({"submit": "Sign-Out"}, "its submit sounds destructive"),
+        ({"submit": "logout"}, "its submit sounds destructive"),
+        ({"action": "http://h/account/remove"}, "its action sounds destructive"),
+        ({"name": "Close account"}, "its name sounds destructive"),
+        ({"submit": "Unsubscribe"}, "its submit sounds destructive"),
+        ({"submit": "Reset password"}, "its submit sounds destructive"),
+        ({"name": "Cancel order"}, "its name sounds destructive"),
+        ({"submit": None}, "no submit button"),
+        ({"fields": []}, "no fields"),
+        (
+            {"fields": [{"label": "P", "type": "password", "name": "p", "required": True}]},
+            "fields of type password",
+        ),
+        ({"fields": [{"label": "F", "type": "file", "name": "f", "required": False}]}, "fields of type file"),
+    ],
+)
 def test_only_harmless_forms_are_submitted(change, refused):
     assert forms.refusal(CONTACT | change) == refused
 
 
 def test_a_signature_leaves_texts_out():
-    facts = {"landmarks": ["main", "banner"], "outline": ["h1"], "forms": [CONTACT],
-             "interactive": {"buttons": 1, "inputs": 1, "links": 3}, "title": "Item 1", "heading": "Item 1"}
-    same = facts | {"title": "Item 2", "heading": "Item 2", "landmarks": ["banner", "main"],
-                    "forms": [CONTACT | {"name": "Other", "submit": "Go"}]}
+    facts = {
+        "landmarks": ["main", "banner"],
+        "outline": ["h1"],
+        "forms": [CONTACT],
+        "interactive": {"buttons": 1, "inputs": 1, "links": 3},
+        "title": "Item 1",
+        "heading": "Item 1",
+    }
+    same = facts | {
+        "title": "Item 2",
+        "heading": "Item 2",
+        "landmarks": ["banner", "main"],
+        "forms": [CONTACT | {"name": "Other", "submit": "Go"}],
+    }
     assert structure.signature(facts) == structure.signature(same)
     assert structure.signature(facts) != structure.signature(facts | {"outline": ["h1", "h2"]})
 
@@ -224,10 +259,19 @@ def test_a_signature_leaves_texts_out():
 # -- real crawls ---------------------------------------------------------------------------------------
 
 EXPECTED = {
-    "/": ("start", 0), "/about": ("sitemap", 1), "/orphan": ("sitemap", 1), "/contact": ("link", 1),
-    "/calendar": ("link", 1), "/missing": ("link", 1), "/broken-js": ("link", 1), "/broken-image": ("link", 1),
-    "/items": ("link", 1), "/calendar?month=2026-12": ("link", 2), "/items/1": ("link", 2),
-    "/items/2": ("link", 2), "/calendar?month=2027-01": ("link", 3),
+    "/": ("start", 0),
+    "/about": ("sitemap", 1),
+    "/orphan": ("sitemap", 1),
+    "/contact": ("link", 1),
+    "/calendar": ("link", 1),
+    "/missing": ("link", 1),
+    "/broken-js": ("link", 1),
+    "/broken-image": ("link", 1),
+    "/items": ("link", 1),
+    "/calendar?month=2026-12": ("link", 2),
+    "/items/1": ("link", 2),
+    "/items/2": ("link", 2),
+    "/calendar?month=2027-01": ("link", 3),
 }
 
 
@@ -246,8 +290,12 @@ def _crawl(browser, options: CrawlOptions, networks: str = "", **kwargs):
 
     async def new_context(**options_):
         context, gate = await gated_context(chromium, options.blocked_networks, options_)
-        guard = Guard(networks=options.blocked_networks, hosts=HostCache(), refusals=gate.refusals,
-                      trusted=origins.TrustedOrigins([options.base_url], []))
+        guard = Guard(
+            networks=options.blocked_networks,
+            hosts=HostCache(),
+            refusals=gate.refusals,
+            trusted=origins.TrustedOrigins([options.base_url], []),
+        )
         await guard.install(context, options.base_url)
         state = {"pages": 0, "open_at_close": None}
         context.on("page", lambda page: state.__setitem__("pages", state["pages"] + 1))
@@ -293,7 +341,11 @@ def test_the_fixture_site_crawls_to_exactly_the_expected_pages(default_crawl):
     assert {skipped[f"/items/{n}"] for n in range(6, ITEMS + 1)} == {"trap"}
     assert len(outcome.skipped) == 4 + 1 + 3 + (ITEMS - 5)
     assert outcome.robots is True and outcome.sitemap_urls == 3 and outcome.notes == []
-    assert progress[-1] == {"found": len(EXPECTED) + len(outcome.skipped), "visited": len(EXPECTED), "queued": 0}
+    assert progress[-1] == {
+        "found": len(EXPECTED) + len(outcome.skipped),
+        "visited": len(EXPECTED),
+        "queued": 0,
+    }
     assert [p["visited"] for p in progress] == list(range(1, len(EXPECTED) + 1))
 
 
@@ -303,10 +355,27 @@ def test_each_page_says_what_is_on_it_and_what_went_wrong(default_crawl):
     pages = {page["path"]: page for page in outcome.pages}
     home = pages["/"]
     assert home["url"] == home["requestedUrl"] == site.url + "/"
-    assert (home["status"], home["title"], home["heading"], home["error"]) == (200, "Crawl home", "Crawl home", None)
+    assert (home["status"], home["title"], home["heading"], home["error"]) == (
+        200,
+        "Crawl home",
+        "Crawl home",
+        None,
+    )
     assert home["landmarks"] == ["banner", "navigation", "main", "contentinfo"]
-    assert home["links"] == [site.url + path for path in ("/", "/about", "/contact", "/private", "/calendar",
-                                                          "/missing", "/broken-js", "/broken-image", "/items")]
+    assert home["links"] == [
+        site.url + path
+        for path in (
+            "/",
+            "/about",
+            "/contact",
+            "/private",
+            "/calendar",
+            "/missing",
+            "/broken-js",
+            "/broken-image",
+            "/items",
+        )
+    ]
     assert home["consoleErrors"] == home["exceptions"] == home["failedRequests"] == []
     assert home["vitals"].keys() == {"lcp", "cls", "ttfb", "fcp", "inp"}
     assert home["vitals"]["ttfb"] is not None and home["vitals"]["fcp"] is not None
@@ -318,12 +387,21 @@ def test_each_page_says_what_is_on_it_and_what_went_wrong(default_crawl):
     assert pages["/broken-js"]["exceptions"] == ["Error: crawl boom"]
     assert pages["/broken-image"]["failedRequests"] == [{"url": site.url + "/img/broken.png", "status": 500}]
     contact, delete = pages["/contact"]["forms"]
-    assert contact == {"name": "Contact us", "action": site.url + "/contact", "method": "post", "submit": "Send",
-                       "fields": [{"label": "Name", "placeholder": "", "type": "text", "name": "name", "required": True},
-                                  {"label": "Email", "placeholder": "", "type": "email", "name": "email",
-                                   "required": True}]}
+    assert contact == {
+        "name": "Contact us",
+        "action": site.url + "/contact",
+        "method": "post",
+        "submit": "Send",
+        "fields": [
+            {"label": "Name", "placeholder": "", "type": "text", "name": "name", "required": True},
+            {"label": "Email", "placeholder": "", "type": "email", "name": "email", "required": True},
+        ],
+    }
     assert (delete["name"], delete["submit"], delete["action"]) == (
-        "Delete account", "Delete account", site.url + "/account/delete")
+        "Delete account",
+        "Delete account",
+        site.url + "/account/delete",
+    )
     assert "formSubmissions" not in pages["/contact"] and site.posts == []
 
 
@@ -341,18 +419,34 @@ def test_fill_forms_sends_the_contact_form_and_never_the_delete_one(browser):
         outcome = _crawl(browser, CrawlOptions(site.url, fill_forms=True, max_depth=1))
         contact = next(page for page in outcome.pages if page["path"] == "/contact")
         assert contact["formSubmissions"] == [
-            {"form": "Contact us", "url": site.url + "/thanks", "status": 200, "error": None}]
+            {"form": "Contact us", "url": site.url + "/thanks", "status": 200, "error": None}
+        ]
         assert site.posts == [("/contact", {"name": "Sentri test", "email": "sentri@example.com"})]
         assert not any(path.startswith("/account") for path in site.paths)
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize(("limits", "expected"), [
-    ({"max_pages": 4}, ["/", "/about", "/orphan", "/contact"]),
-    ({"max_depth": 0}, ["/"]),
-    ({"max_depth": 1}, ["/", "/about", "/orphan", "/contact", "/calendar", "/missing", "/broken-js",
-                        "/broken-image", "/items"]),
-])
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({"max_pages": 4}, ["/", "/about", "/orphan", "/contact"]),
+        ({"max_depth": 0}, ["/"]),
+        (
+            {"max_depth": 1},
+            [
+                "/",
+                "/about",
+                "/orphan",
+                "/contact",
+                "/calendar",
+                "/missing",
+                "/broken-js",
+                "/broken-image",
+                "/items",
+            ],
+        ),
+    ],
+)
 def test_max_pages_and_max_depth_are_kept(browser, limits, expected):
     with CrawlSite() as site:
         outcome = _crawl(browser, CrawlOptions(site.url, **limits))
@@ -383,7 +477,9 @@ def test_a_flat_site_of_more_siblings_than_a_section_holds_is_crawled_up_to_max_
         outcome = _crawl(browser, CrawlOptions(site.url, max_pages=80, concurrency=4))
     paths = _paths(outcome)
     assert len(paths) == 56 and len(set(paths)) == 56 and outcome.skipped == []
-    assert next(page["status"] for page in outcome.pages if page["path"] == f"/examples/{site.broken}/") == 500
+    assert (
+        next(page["status"] for page in outcome.pages if page["path"] == f"/examples/{site.broken}/") == 500
+    )
 
 
 @pytest.mark.browser
@@ -398,8 +494,9 @@ def test_two_pages_at_once_visit_the_same_pages(browser):
 def test_should_stop_ends_the_crawl_early_with_what_was_found(browser):
     with CrawlSite() as site:
         seen = []
-        outcome = _crawl(browser, CrawlOptions(site.url), progress=seen.append,
-                         should_stop=lambda: len(seen) >= 3)
+        outcome = _crawl(
+            browser, CrawlOptions(site.url), progress=seen.append, should_stop=lambda: len(seen) >= 3
+        )
         assert _paths(outcome) == ["/", "/about", "/orphan"]
         assert outcome.notes == ["stopped early on request after 3 page(s)"]
         assert "stopped" in set(_skipped(outcome, site).values())
@@ -410,11 +507,22 @@ def test_garbage_robots_and_sitemap_are_ignored_with_a_note(browser):
     with CrawlSite(garbage=True) as site:
         outcome = _crawl(browser, CrawlOptions(site.url, max_depth=1))
         assert outcome.robots is False and outcome.sitemap_urls == 0
-        assert outcome.notes == ["robots.txt ignored: an HTML page",
-                                 f"sitemap {site.url}/sitemap.xml ignored: no pages in it (empty or broken)"]
+        assert outcome.notes == [
+            "robots.txt ignored: an HTML page",
+            f"sitemap {site.url}/sitemap.xml ignored: no pages in it (empty or broken)",
+        ]
         # No robots.txt rules: /private is crawled; no sitemap: /orphan is not.
-        assert set(_paths(outcome)) == {"/", "/contact", "/private", "/calendar", "/missing", "/broken-js",
-                                        "/broken-image", "/items", "/about"}
+        assert set(_paths(outcome)) == {
+            "/",
+            "/contact",
+            "/private",
+            "/calendar",
+            "/missing",
+            "/broken-js",
+            "/broken-image",
+            "/items",
+            "/about",
+        }
 
 
 @pytest.mark.browser
@@ -423,7 +531,11 @@ def test_a_guard_that_blocks_the_site_makes_page_errors_not_a_crash(browser):
         outcome = _crawl(browser, CrawlOptions(site.url), networks="127.0.0.0/8")
         assert site.paths == []
         [page] = outcome.pages
-        assert "ERR_BLOCKED_BY_CLIENT" in page["error"] and page["status"] is None and page["signature"] is None
+        assert (
+            "ERR_BLOCKED_BY_CLIENT" in page["error"] and page["status"] is None and page["signature"] is None
+        )
         assert outcome.robots is False
         assert [note.split(": ")[0] for note in outcome.notes] == [
-            "robots.txt ignored", f"sitemap {site.url}/sitemap.xml ignored"]
+            "robots.txt ignored",
+            f"sitemap {site.url}/sitemap.xml ignored",
+        ]

@@ -21,15 +21,38 @@ ALL = list(PERSPECTIVES)
 BASE = "http://127.0.0.1:8000"
 
 
-def page(path, *, pattern=None, parent=None, depth=None, heading=None, forms=(), links=(), link_texts=None,
-         status=200, error=None, title=None, landmarks=("banner", "navigation", "main", "contentinfo")):
+def page(
+    path,
+    *,
+    pattern=None,
+    parent=None,
+    depth=None,
+    heading=None,
+    forms=(),
+    links=(),
+    link_texts=None,
+    status=200,
+    error=None,
+    title=None,
+    landmarks=("banner", "navigation", "main", "contentinfo"),
+):
     """A page dict shaped like the crawler's."""
     made = {
-        "url": BASE + path, "path": path, "status": status, "title": title if title is not None else f"Shop {path}",
-        "heading": heading if heading is not None else f"Heading of {path}", "landmarks": list(landmarks),
-        "forms": list(forms), "links": [BASE + link for link in links], "depth": 0 if parent is None else 1,
-        "pattern": pattern or path, "signature": "sig", "parent": BASE + parent if parent else None,
-        "error": error, "exceptions": [], "failedRequests": [],
+        "url": BASE + path,
+        "path": path,
+        "status": status,
+        "title": title if title is not None else f"Shop {path}",
+        "heading": heading if heading is not None else f"Heading of {path}",
+        "landmarks": list(landmarks),
+        "forms": list(forms),
+        "links": [BASE + link for link in links],
+        "depth": 0 if parent is None else 1,
+        "pattern": pattern or path,
+        "signature": "sig",
+        "parent": BASE + parent if parent else None,
+        "error": error,
+        "exceptions": [],
+        "failedRequests": [],
     }
     if depth is not None:
         made["depth"] = depth
@@ -39,17 +62,33 @@ def page(path, *, pattern=None, parent=None, depth=None, heading=None, forms=(),
 
 
 def form(name="Contact", submit="Send", action="/thanks", fields=None):
-    return {"name": name, "action": BASE + action, "method": "post", "submit": submit, "fields": fields or [
-        {"label": "Your name", "type": "text", "name": "name", "required": True},
-        {"label": "Email", "type": "email", "name": "email", "required": True},
-        {"label": "Message", "type": "textarea", "name": "message", "required": False},
-    ]}
+    return {
+        "name": name,
+        "action": BASE + action,
+        "method": "post",
+        "submit": submit,
+        "fields": fields
+        or [
+            {"label": "Your name", "type": "text", "name": "name", "required": True},
+            {"label": "Email", "type": "email", "name": "email", "required": True},
+            {"label": "Message", "type": "textarea", "name": "message", "required": False},
+        ],
+    }
 
 
 def site():
     return [
-        page("/", heading="Welcome", links=["/about", "/contact", "/items/1", "/items/2"],
-             link_texts={"/about": "About us", "/contact": "Contact", "/items/1": "Item one", "/items/2": "Item two"}),
+        page(
+            "/",
+            heading="Welcome",
+            links=["/about", "/contact", "/items/1", "/items/2"],
+            link_texts={
+                "/about": "About us",
+                "/contact": "Contact",
+                "/items/1": "Item one",
+                "/items/2": "Item two",
+            },
+        ),
         page("/about", parent="/", links=["/team"], link_texts={"/team": "Our team"}),
         page("/team", parent="/about", depth=2),
         page("/contact", parent="/", forms=[form()]),
@@ -64,11 +103,16 @@ def test_the_same_pages_make_the_same_drafts_in_the_same_order_whatever_order_th
     assert first == again
     assert [(d["sourcePage"], d["perspective"]) for d in first] == [
         (BASE + "/", "page"),
-        (BASE + "/about", "page"), (BASE + "/about", "full_journey"),
-        (BASE + "/contact", "page"), (BASE + "/contact", "single_component"),
-        (BASE + "/contact", "full_journey"), (BASE + "/contact", "form_journey"),
-        (BASE + "/items/1", "page"), (BASE + "/items/1", "full_journey"),
-        (BASE + "/team", "page"), (BASE + "/team", "full_journey"),
+        (BASE + "/about", "page"),
+        (BASE + "/about", "full_journey"),
+        (BASE + "/contact", "page"),
+        (BASE + "/contact", "single_component"),
+        (BASE + "/contact", "full_journey"),
+        (BASE + "/contact", "form_journey"),
+        (BASE + "/items/1", "page"),
+        (BASE + "/items/1", "full_journey"),
+        (BASE + "/team", "page"),
+        (BASE + "/team", "full_journey"),
     ]
 
 
@@ -86,7 +130,10 @@ def test_the_page_draft_checks_title_heading_landmarks_and_form_fields():
     assert draft["steps"] == [
         {"action": "goto", "url": "/contact"},
         {"action": "expect_title", "title": "Shop /contact"},
-        {"action": "expect_visible", "target": {"role": "heading", "name": "Heading of /contact", "exact": True}},
+        {
+            "action": "expect_visible",
+            "target": {"role": "heading", "name": "Heading of /contact", "exact": True},
+        },
         {"action": "expect_visible", "target": {"role": "banner"}},
         {"action": "expect_visible", "target": {"role": "navigation", "nth": 0}},
         {"action": "expect_visible", "target": {"role": "main"}},
@@ -100,7 +147,9 @@ def test_the_page_draft_checks_title_heading_landmarks_and_form_fields():
 
 def test_texts_are_trimmed_collapsed_and_capped_so_they_stay_substrings_of_the_page():
     long = "Word " * 100
-    [draft] = make_drafts([page("/", title="  The\n\tshop  ", heading=long, landmarks=())], perspectives=["page"])
+    [draft] = make_drafts(
+        [page("/", title="  The\n\tshop  ", heading=long, landmarks=())], perspectives=["page"]
+    )
     title, heading = draft["steps"][1], draft["steps"][2]
     assert title == {"action": "expect_title", "title": "The shop"}
     name = heading["target"]["name"]
@@ -109,11 +158,15 @@ def test_texts_are_trimmed_collapsed_and_capped_so_they_stay_substrings_of_the_p
 
 
 def test_a_label_inside_another_is_matched_exactly():
-    fields = [{"label": "Name", "type": "text", "name": "a", "required": False},
-              {"label": "Last name", "type": "text", "name": "b", "required": False}]
+    fields = [
+        {"label": "Name", "type": "text", "name": "a", "required": False},
+        {"label": "Last name", "type": "text", "name": "b", "required": False},
+    ]
     [draft] = make_drafts([page("/f", forms=[form(fields=fields)])], perspectives=["single_component"])
-    assert draft["steps"][1:3] == [{"action": "expect_visible", "target": {"label": "Name", "exact": True}},
-                                   {"action": "expect_visible", "target": {"label": "Last name"}}]
+    assert draft["steps"][1:3] == [
+        {"action": "expect_visible", "target": {"label": "Name", "exact": True}},
+        {"action": "expect_visible", "target": {"label": "Last name"}},
+    ]
 
 
 def test_one_draft_per_page_pattern():
@@ -124,7 +177,11 @@ def test_one_draft_per_page_pattern():
 
 
 def test_broken_pages_make_no_draft():
-    pages = [page("/gone", status=404), page("/boom", status=500), page("/dead", status=None, error="net::ERR_FAILED")]
+    pages = [
+        page("/gone", status=404),
+        page("/boom", status=500),
+        page("/dead", status=None, error="net::ERR_FAILED"),
+    ]
     assert make_drafts(pages, perspectives=ALL, fill_forms=True) == []
 
 
@@ -138,12 +195,18 @@ def test_a_second_crawl_of_an_unchanged_site_makes_no_new_draft():
 
 
 def test_a_form_on_every_page_makes_one_form_draft():
-    search = form(name="Search", submit="Search", action="/search",
-                  fields=[{"label": "Search the shop", "type": "search", "name": "q", "required": False}])
+    search = form(
+        name="Search",
+        submit="Search",
+        action="/search",
+        fields=[{"label": "Search the shop", "type": "search", "name": "q", "required": False}],
+    )
     pages = [page("/a", forms=[search]), page("/b", forms=[search])]
     drafts = make_drafts(pages, perspectives=["single_component", "form_journey"], fill_forms=True)
-    assert [(d["sourcePage"], d["perspective"]) for d in drafts] == [(BASE + "/a", "single_component"),
-                                                                      (BASE + "/a", "form_journey")]
+    assert [(d["sourcePage"], d["perspective"]) for d in drafts] == [
+        (BASE + "/a", "single_component"),
+        (BASE + "/a", "form_journey"),
+    ]
 
 
 def test_limit_caps_the_drafts_returned():
@@ -157,19 +220,34 @@ def test_perspectives_default_to_page_and_an_unknown_one_is_named():
     assert parse_perspectives(["full_journey", "page"]) == ["full_journey", "page"]
     with pytest.raises(ValidationFailed) as caught:
         parse_perspectives(["page", "magic"])
-    assert caught.value.message == ('dialsConfig.perspectives: unknown perspective "magic" '
-                                    "(known: page, single_component, full_journey, form_journey)")
+    assert caught.value.message == (
+        'dialsConfig.perspectives: unknown perspective "magic" '
+        "(known: page, single_component, full_journey, form_journey)"
+    )
     assert "dialsConfig.perspectives" in caught.value.fields
     with pytest.raises(ValidationFailed):
         make_drafts(site(), perspectives=["magic"])
 
 
-@pytest.mark.parametrize("change", [
-    {"name": "Delete account"}, {"submit": "Remove item"}, {"action": "/account/destroy"},
-    {"submit": "Cancel order"}, {"name": "newsletter", "submit": "Unsubscribe"}, {"submit": "Log out"},
-    {"action": "/logout"}, {"submit": "Sign out"}, {"name": "Deactivate"}, {"submit": "Close account"},
-    {"action": "/cache/purge"}, {"name": "drop-table"}, {"submit": "Reset"}, {"action": "/erase"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Delete account"},
+        {"submit": "Remove item"},
+        {"action": "/account/destroy"},
+        {"submit": "Cancel order"},
+        {"name": "newsletter", "submit": "Unsubscribe"},
+        {"submit": "Log out"},
+        {"action": "/logout"},
+        {"submit": "Sign out"},
+        {"name": "Deactivate"},
+        {"submit": "Close account"},
+        {"action": "/cache/purge"},
+        {"name": "drop-table"},
+        {"submit": "Reset"},
+        {"action": "/erase"},
+    ],
+)
 def test_a_destructive_form_is_never_filled_and_sent(change):
     pages = [page("/f", forms=[{**form(), **change, "action": BASE + change.get("action", "/thanks")}])]
     drafts = make_drafts(pages, perspectives=ALL, fill_forms=True)
@@ -178,14 +256,27 @@ def test_a_destructive_form_is_never_filled_and_sent(change):
 
 
 def test_forms_are_filled_only_when_asked_and_only_with_harmless_fields():
-    password = form(name="Sign in", submit="Sign in", fields=[
-        {"label": "Email", "type": "email", "name": "e", "required": True},
-        {"label": "Password", "type": "password", "name": "p", "required": True}])
-    upload = form(name="Upload", submit="Upload", fields=[{"label": "File", "type": "file", "name": "f", "required": True}])
-    pick = form(name="Pick", submit="Go", fields=[{"label": "Size", "type": "select", "name": "s", "required": True}])
+    password = form(
+        name="Sign in",
+        submit="Sign in",
+        fields=[
+            {"label": "Email", "type": "email", "name": "e", "required": True},
+            {"label": "Password", "type": "password", "name": "p", "required": True},
+        ],
+    )
+    upload = form(
+        name="Upload",
+        submit="Upload",
+        fields=[{"label": "File", "type": "file", "name": "f", "required": True}],
+    )
+    pick = form(
+        name="Pick", submit="Go", fields=[{"label": "Size", "type": "select", "name": "s", "required": True}]
+    )
     pages = [page("/f", forms=[form(), password, upload, pick])]
     assert not [d for d in make_drafts(pages, perspectives=ALL) if d["perspective"] == "form_journey"]
-    [fill] = [d for d in make_drafts(pages, perspectives=ALL, fill_forms=True) if d["perspective"] == "form_journey"]
+    [fill] = [
+        d for d in make_drafts(pages, perspectives=ALL, fill_forms=True) if d["perspective"] == "form_journey"
+    ]
     assert fill["name"] == "Fill and send form Contact on /f"
     assert fill["steps"] == [
         {"action": "goto", "url": "/f"},
@@ -204,7 +295,9 @@ def test_a_form_sent_to_another_site_is_not_followed_there():
 
 
 def test_a_journey_clicks_each_hop_from_the_home_page():
-    [journey] = [d for d in make_drafts(site(), perspectives=["full_journey"]) if d["sourcePage"] == BASE + "/team"]
+    [journey] = [
+        d for d in make_drafts(site(), perspectives=["full_journey"]) if d["sourcePage"] == BASE + "/team"
+    ]
     assert journey["name"] == "Journey to /team from the home page"
     assert journey["steps"] == [
         {"action": "goto", "url": "/"},
@@ -212,7 +305,10 @@ def test_a_journey_clicks_each_hop_from_the_home_page():
         {"action": "expect_url", "url": "/about"},
         {"action": "click", "target": {"role": "link", "name": "Our team", "exact": True, "nth": 0}},
         {"action": "expect_url", "url": "/team"},
-        {"action": "expect_visible", "target": {"role": "heading", "name": "Heading of /team", "exact": True}},
+        {
+            "action": "expect_visible",
+            "target": {"role": "heading", "name": "Heading of /team", "exact": True},
+        },
     ]
 
 
@@ -277,8 +373,10 @@ class ShopSite:
 
             def do_GET(self):
                 pages = {"/": HOME.format(heading=outer.heading), "/about": ABOUT, "/contact": CONTACT}
-                self._send(pages.get(self.path.split("?")[0], "<h1>Not found</h1>"),
-                           200 if self.path.split("?")[0] in pages else 404)
+                self._send(
+                    pages.get(self.path.split("?")[0], "<h1>Not found</h1>"),
+                    200 if self.path.split("?")[0] in pages else 404,
+                )
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -289,7 +387,9 @@ class ShopSite:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()
@@ -303,26 +403,71 @@ class ShopSite:
 
 def crawled(url: str) -> list[dict]:
     """The pages the crawler reports for ShopSite, written by hand."""
-    contact = {"name": "Contact", "action": url + "/thanks", "method": "post", "submit": "Send", "fields": [
-        {"label": "Your name", "type": "text", "name": "name", "required": True},
-        {"label": "Email", "type": "email", "name": "email", "required": True},
-        {"label": "Message", "type": "textarea", "name": "message", "required": False}]}
-    delete = {"name": "", "action": url + "/account/delete", "method": "post", "submit": "Delete my account",
-              "fields": []}
+    contact = {
+        "name": "Contact",
+        "action": url + "/thanks",
+        "method": "post",
+        "submit": "Send",
+        "fields": [
+            {"label": "Your name", "type": "text", "name": "name", "required": True},
+            {"label": "Email", "type": "email", "name": "email", "required": True},
+            {"label": "Message", "type": "textarea", "name": "message", "required": False},
+        ],
+    }
+    delete = {
+        "name": "",
+        "action": url + "/account/delete",
+        "method": "post",
+        "submit": "Delete my account",
+        "fields": [],
+    }
 
     def shop_page(path, title, heading, landmarks, parent=None, forms=(), links=(), texts=None):
-        return {"url": url + path, "path": path, "status": 200, "title": title, "heading": heading,
-                "landmarks": landmarks, "forms": list(forms), "links": [url + p for p in links],
-                "linkTexts": {url + p: t for p, t in (texts or {}).items()}, "depth": 0 if parent is None else 1,
-                "pattern": path, "signature": path, "parent": url + parent if parent else None, "error": None,
-                "exceptions": [], "failedRequests": []}
+        return {
+            "url": url + path,
+            "path": path,
+            "status": 200,
+            "title": title,
+            "heading": heading,
+            "landmarks": landmarks,
+            "forms": list(forms),
+            "links": [url + p for p in links],
+            "linkTexts": {url + p: t for p, t in (texts or {}).items()},
+            "depth": 0 if parent is None else 1,
+            "pattern": path,
+            "signature": path,
+            "parent": url + parent if parent else None,
+            "error": None,
+            "exceptions": [],
+            "failedRequests": [],
+        }
 
     return [
-        shop_page("/", "Sentri Tea Shop", "Welcome to the tea shop", ["banner", "navigation", "main", "contentinfo"],
-                  links=["/", "/about", "/contact"], texts={"/": "Tea Shop", "/about": "About us", "/contact": "Contact"}),
-        shop_page("/about", "About the shop", "About us", ["banner", "main"], parent="/", links=["/"],
-                  texts={"/": "Tea Shop"}),
-        shop_page("/contact", "Contact the shop", "Write to us", ["main", "form"], parent="/", forms=[contact, delete]),
+        shop_page(
+            "/",
+            "Sentri Tea Shop",
+            "Welcome to the tea shop",
+            ["banner", "navigation", "main", "contentinfo"],
+            links=["/", "/about", "/contact"],
+            texts={"/": "Tea Shop", "/about": "About us", "/contact": "Contact"},
+        ),
+        shop_page(
+            "/about",
+            "About the shop",
+            "About us",
+            ["banner", "main"],
+            parent="/",
+            links=["/"],
+            texts={"/": "Tea Shop"},
+        ),
+        shop_page(
+            "/contact",
+            "Contact the shop",
+            "Write to us",
+            ["main", "form"],
+            parent="/",
+            forms=[contact, delete],
+        ),
     ]
 
 
@@ -343,7 +488,9 @@ async def _run_drafts_then_change_the_heading(shop: ShopSite, drafts: list[dict]
     async with async_playwright() as pw:
         browser = await browsers.launch_chromium(pw.chromium, browsers.find_chromium("/usr/bin/chromium"))
         try:
-            failures = {d["name"]: str(f) for d in drafts if (f := await _attempt(browser, d["steps"], shop.url))}
+            failures = {
+                d["name"]: str(f) for d in drafts if (f := await _attempt(browser, d["steps"], shop.url))
+            }
             shop.heading = "Welcome to the coffee shop"
             [home] = [d for d in drafts if d["sourcePage"] == shop.url + "/" and d["perspective"] == "page"]
             return failures, await _attempt(browser, home["steps"], shop.url)
@@ -364,13 +511,17 @@ def test_every_draft_passes_in_chromium_and_the_page_draft_fails_when_the_headin
 
 
 def test_a_page_drafts_cannot_express_is_left_out_rather_than_failing_the_whole_crawl():
-    drafts = make_drafts([page("//double"), page("/fine", landmarks=["banner", "not-a-role"])], perspectives=ALL)
+    drafts = make_drafts(
+        [page("//double"), page("/fine", landmarks=["banner", "not-a-role"])], perspectives=ALL
+    )
     assert [d["sourcePage"] for d in drafts] == [BASE + "/fine"]
     assert {"action": "expect_visible", "target": {"role": "banner"}} in drafts[0]["steps"]
     assert all(s.get("target", {}).get("role") != "not-a-role" for s in drafts[0]["steps"])
 
 
 def test_no_journey_when_an_earlier_link_has_the_same_name():
-    pages = [page("/", links=["/old-news", "/news"], link_texts={"/old-news": "News", "/news": "News"}),
-             page("/news", parent="/")]
+    pages = [
+        page("/", links=["/old-news", "/news"], link_texts={"/old-news": "News", "/news": "News"}),
+        page("/news", parent="/"),
+    ]
     assert make_drafts(pages, perspectives=["full_journey"]) == []

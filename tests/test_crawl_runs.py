@@ -37,8 +37,11 @@ from tests.support.pages import PASSWORD, Browser
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
 from tests.test_openapi import Described
 
-BROKEN = {"/missing": "HTTP 404", "/broken-js": "uncaught exception",
-          "/broken-image": "same-origin request failed: /img/broken.png (500)"}
+BROKEN = {
+    "/missing": "HTTP 404",
+    "/broken-js": "uncaught exception",
+    "/broken-image": "same-origin request failed: /img/broken.png (500)",
+}
 
 
 @pytest.fixture
@@ -79,7 +82,9 @@ def _wait_crawl(client, headers, url, timeout=120):
 
 
 @pytest.mark.browser
-def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_factory, crawl_site, fake, junit_xsd):
+def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(
+    app_factory, crawl_site, fake, junit_xsd
+):
     app = app_factory(SENTRI_GITHUB_API_URL=fake.url, SENTRI_GITHUB_RETRY_SECONDS=30)
     project_id, token = _project(app, crawl_site.url)  # no tests at all: its checks are the pages
     status = _run(app, project_id, token, {"crawl": True, "generateTests": True, **_github_body()})
@@ -102,7 +107,8 @@ def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_fac
     cases = document.find("testsuite").findall("testcase")
     assert {c.get("classname") for c in cases} == {"Crawled shop.pages"}
     assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == sorted(
-        f"Page {path}" for path in BROKEN)
+        f"Page {path}" for path in BROKEN
+    )
 
     (comment,) = _sentri_comments(fake, project_id)
     assert "Pages that broke" in comment["body"]
@@ -111,9 +117,16 @@ def test_a_crawl_run_checks_every_page_and_fails_exactly_the_broken_ones(app_fac
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "failure"]
 
     crawl = client.get(f"/api/v1/projects/{project_id}/crawls", headers=headers).get_json()[0]
-    assert (crawl["runId"], crawl["status"], crawl["pagesFound"], crawl["broken"]) == (status["runId"], "completed", 13, 3)
+    assert (crawl["runId"], crawl["status"], crawl["pagesFound"], crawl["broken"]) == (
+        status["runId"],
+        "completed",
+        13,
+        3,
+    )
     assert crawl["diff"]["first"] is True
-    assert crawl["drafts"]  # generateTests: drafted for the review queue, and not run (every result is a page)
+    assert crawl[
+        "drafts"
+    ]  # generateTests: drafted for the review queue, and not run (every result is a page)
     with app.app_context():
         assert {t.review_status for t in db.session.query(TestCase)} == {"draft"}
 
@@ -132,7 +145,9 @@ def test_drafts_from_a_crawl_pass_once_approved_and_a_second_crawl_drafts_nothin
     assert {t["id"] for t in drafts} == set(first["drafts"])
     assert all(t["reviewStatus"] == "draft" and t["sourcePage"].startswith(crawl_site.url) for t in drafts)
     # Nothing generated runs before a person approves it.
-    refused = client.post(f"/api/v1/projects/{project_id}/trigger", headers={"Authorization": f"Bearer {token}"})
+    refused = client.post(
+        f"/api/v1/projects/{project_id}/trigger", headers={"Authorization": f"Bearer {token}"}
+    )
     assert refused.status_code == 400 and "approve" in refused.get_json()["error"]
 
     browser = _browser(app)
@@ -140,13 +155,21 @@ def test_drafts_from_a_crawl_pass_once_approved_and_a_second_crawl_drafts_nothin
     assert "Drafts from the crawl of" in review and crawl_site.url + "/contact" in review
 
     for test_id in first["drafts"]:
-        assert client.post(f"/api/v1/projects/{project_id}/tests/{test_id}/approve", headers=headers).status_code == 200
+        assert (
+            client.post(f"/api/v1/projects/{project_id}/tests/{test_id}/approve", headers=headers).status_code
+            == 200
+        )
     status = _run(app, project_id, token, {})
-    assert (status["verdict"], status["passed"], status["total"]) == ("passed", len(first["drafts"]),
-                                                                      len(first["drafts"])), status
+    assert (status["verdict"], status["passed"], status["total"]) == (
+        "passed",
+        len(first["drafts"]),
+        len(first["drafts"]),
+    ), status
 
     # The second crawl from the UI's Crawl button: nothing new to draft, nothing changed on the site.
-    again = browser.post(f"/projects/{project_id}/crawls", data={"respectRobots": "on", "perspectives": "page"})
+    again = browser.post(
+        f"/projects/{project_id}/crawls", data={"respectRobots": "on", "perspectives": "page"}
+    )
     assert again.status_code == 302, again.get_data(as_text=True)
     second_id = again.headers["Location"].rsplit("/", 1)[1]
     second = _wait_crawl(client, headers, f"/api/v1/projects/{project_id}/crawls/{second_id}")
@@ -156,20 +179,24 @@ def test_drafts_from_a_crawl_pass_once_approved_and_a_second_crawl_drafts_nothin
     assert "Site map" in page and "/broken-js" in page and "0 added, 0 removed, 0 changed" in page
 
 
-@pytest.mark.parametrize(("body", "named"), [
-    ({"maxPages": 5}, "maxPages"),
-    ({"crawl": "yes"}, "crawl"),
-    ({"crawl": True, "crawlPages": "/about"}, "crawlPages"),
-    ({"crawl": True, "crawlPages": ["javascript:alert(1)"]}, "crawlPages"),
-    ({"crawl": True, "maxDepth": "deep"}, "maxDepth"),
-    ({"crawl": True, "dialsConfig": {"perspectives": ["magic"]}}, "magic"),
-    ({"crawl": True, "baseUrl": "http://elsewhere.example"}, "baseUrl"),
-])
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"maxPages": 5}, "maxPages"),
+        ({"crawl": "yes"}, "crawl"),
+        ({"crawl": True, "crawlPages": "/about"}, "crawlPages"),
+        ({"crawl": True, "crawlPages": ["javascript:alert(1)"]}, "crawlPages"),
+        ({"crawl": True, "maxDepth": "deep"}, "maxDepth"),
+        ({"crawl": True, "dialsConfig": {"perspectives": ["magic"]}}, "magic"),
+        ({"crawl": True, "baseUrl": "http://elsewhere.example"}, "baseUrl"),
+    ],
+)
 def test_bad_crawl_fields_are_refused_by_name_and_start_nothing(app, body, named):
     project_id, token = _project(app, "http://127.0.0.1:9")
     client = app.test_client()
-    answer = client.post(f"/api/v1/projects/{project_id}/trigger", json=body,
-                         headers={"Authorization": f"Bearer {token}"})
+    answer = client.post(
+        f"/api/v1/projects/{project_id}/trigger", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 400 and named in answer.get_json()["error"], answer.get_json()
     with app.app_context():
         assert db.session.query(Run).count() == 0 and db.session.query(Crawl).count() == 0
@@ -183,14 +210,28 @@ def test_crawls_of_their_own_are_checked_scoped_one_at_a_time_and_answer_as_desc
     p = {"projectId": project_id}
     api("POST", url, 401, json_body={}, **p)  # a stranger
     api("POST", url, 400, headers=headers, json_body={"maxPages": "many"}, **p)
-    assert "baseUrl" in api("POST", url, 400, headers=headers, json_body={"baseUrl": "http://10.0.0.1"},
-                            **p).get_json()["error"]
+    assert (
+        "baseUrl"
+        in api("POST", url, 400, headers=headers, json_body={"baseUrl": "http://10.0.0.1"}, **p).get_json()[
+            "error"
+        ]
+    )
     api("POST", url, 400, headers=headers, json_body={"surprise": 1}, **p)
     api("POST", url, 400, headers=headers, json_body={"perspectives": ["magic"]}, **p)
     runtime(app).engine.stopping = True  # no worker takes it: it stays queued
     api("POST", url, 400, headers=headers, json_body={"dialsConfig": {"perspectives": ["magic"]}}, **p)
-    first = api("POST", url, 202, headers=headers, json_body={
-        "maxPages": 5, "crawlPages": ["/pricing"], "dialsConfig": {"testCount": 3, "parallelWorkers": 2}}, **p)
+    first = api(
+        "POST",
+        url,
+        202,
+        headers=headers,
+        json_body={
+            "maxPages": 5,
+            "crawlPages": ["/pricing"],
+            "dialsConfig": {"testCount": 3, "parallelWorkers": 2},
+        },
+        **p,
+    )
     crawl_id = first.get_json()["id"]
     assert (first.get_json()["options"]["testCount"], first.get_json()["options"]["concurrency"]) == (3, 2)
     second = api("POST", url, 409, headers=headers, json_body={}, **p)
@@ -210,8 +251,11 @@ def test_aborting_a_crawling_run_stops_the_crawl_and_frees_the_project(app, craw
     client = app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
     _, headers = _make_user(app, "member@example.com", "member")
-    started = client.post(f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 500,
-                          "maxDepth": 10}, headers=bearer).get_json()
+    started = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        json={"crawl": True, "maxPages": 500, "maxDepth": 10},
+        headers=bearer,
+    ).get_json()
     assert client.get(started["statusUrl"], headers=bearer).get_json()["phase"] in ("queued", "crawling")
     assert client.post(f"/api/v1/runs/{started['runId']}/abort", headers=headers).status_code == 200
     deadline = time.monotonic() + 60
@@ -223,8 +267,9 @@ def test_aborting_a_crawling_run_stops_the_crawl_and_frees_the_project(app, craw
         crawl = db.session.query(Crawl).one()
         assert crawl.status == "aborted"
         assert db.session.query(Result).count() == 0  # no page check was queued for a stopped run
-    again = client.post(f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 2},
-                        headers=bearer)
+    again = client.post(
+        f"/api/v1/projects/{project_id}/trigger", json={"crawl": True, "maxPages": 2}, headers=bearer
+    )
     assert again.status_code == 202, again.get_json()
 
 
@@ -237,23 +282,32 @@ def test_a_crawl_cut_short_by_a_killed_process_is_crawled_again_after_restart(cr
         try:
             project_id, token = sentri.new_project("Crashy", crawl_site.url)
             bearer = {"Authorization": f"Bearer {token}"}
-            started = sentri.http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=bearer,
-                                       json={"crawl": True, "crawlPages": ["/slow"], "maxPages": 4}, timeout=30).json()
+            started = sentri.http.post(
+                f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+                headers=bearer,
+                json={"crawl": True, "crawlPages": ["/slow"], "maxPages": 4},
+                timeout=30,
+            ).json()
             deadline = time.monotonic() + 60
             while "/slow" not in crawl_site.paths:  # the crawl is inside its slow page
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            assert sentri.http.get(started["statusUrl"], headers=bearer, timeout=15).json()["phase"] == "crawling"
+            assert (
+                sentri.http.get(started["statusUrl"], headers=bearer, timeout=15).json()["phase"]
+                == "crawling"
+            )
             sentri.kill()
             sentri.start()
             deadline = time.monotonic() + 120
             while (status := sentri.http.get(started["statusUrl"], headers=bearer, timeout=15).json())[
-                    "status"] == "running":
+                "status"
+            ] == "running":
                 assert time.monotonic() < deadline, status
                 time.sleep(0.2)
             assert (status["status"], status["total"], status["failed"]) == ("completed", 4, 0), status
-            crawl = sentri.http.get(f"{sentri.url}/api/v1/projects/{project_id}/crawls",
-                                    headers=sentri.user_headers(), timeout=15).json()[0]
+            crawl = sentri.http.get(
+                f"{sentri.url}/api/v1/projects/{project_id}/crawls", headers=sentri.user_headers(), timeout=15
+            ).json()[0]
             assert (crawl["status"], crawl["pagesFound"]) == ("completed", 4)
             assert crawl_site.paths.count("/slow") >= 2  # crawled again, from the start
         finally:
@@ -267,18 +321,36 @@ def test_a_setup_test_logs_the_crawl_in_with_the_environments_secret_which_is_st
     _, headers = _make_user(app, "admin@example.com", "admin")
     url = f"/api/v1/projects/{project_id}/crawls"
     body = {"crawlPages": ["/account"], "maxPages": 3, "maxDepth": 0, "generateTests": False}
-    anonymous = _wait_crawl(client, headers, client.post(url, json=body, headers=headers).get_json()["statusUrl"])
-    assert "/account" not in {p["path"] for p in client.get(f"{url}/{anonymous['id']}", headers=headers).get_json()["pages"]}
+    anonymous = _wait_crawl(
+        client, headers, client.post(url, json=body, headers=headers).get_json()["statusUrl"]
+    )
+    assert "/account" not in {
+        p["path"] for p in client.get(f"{url}/{anonymous['id']}", headers=headers).get_json()["pages"]
+    }
 
-    environment = client.post(f"/api/v1/projects/{project_id}/environments", headers=headers, json={
-        "name": "staging", "secrets": {"PASSWORD": PASSWORD_SECRET}}).get_json()["id"]
-    login = [{"goto": "/login"}, {"fill": {"label": "Password"}, "value": "{{PASSWORD}}"},
-             {"click": {"role": "button", "name": "Sign in"}}, {"expect_url": "/account"}]
+    environment = client.post(
+        f"/api/v1/projects/{project_id}/environments",
+        headers=headers,
+        json={"name": "staging", "secrets": {"PASSWORD": PASSWORD_SECRET}},
+    ).get_json()["id"]
+    login = [
+        {"goto": "/login"},
+        {"fill": {"label": "Password"}, "value": "{{PASSWORD}}"},
+        {"click": {"role": "button", "name": "Sign in"}},
+        {"expect_url": "/account"},
+    ]
     with app.app_context():
-        test = testcases.create(projects.get(project_id), {"name": "log in", "tags": ["setup"], "steps": login})
+        test = testcases.create(
+            projects.get(project_id), {"name": "log in", "tags": ["setup"], "steps": login}
+        )
         testcases.review(test, "approve")
-    crawl = _wait_crawl(client, headers, client.post(url, json={**body, "environmentId": environment},
-                                                     headers=headers).get_json()["statusUrl"])
+    crawl = _wait_crawl(
+        client,
+        headers,
+        client.post(url, json={**body, "environmentId": environment}, headers=headers).get_json()[
+            "statusUrl"
+        ],
+    )
     detail = client.get(f"{url}/{crawl['id']}", headers=headers).get_json()
     account = next(p for p in detail["pages"] if p["path"] == "/account")
     assert (account["status"], account["heading"]) == (200, "Your account")  # behind the login, reached
@@ -326,23 +398,42 @@ def test_a_progress_write_that_fails_costs_an_update_never_the_crawl(caplog):
 
 def test_the_diff_names_pages_added_changed_and_removed_only_on_evidence_by_path():
     def page(origin, path, status=200, parent=None, links=(), requested=None, signature=None):
-        return {"url": origin + path, "requestedUrl": origin + (requested or path), "path": path, "status": status,
-                "title": path, "signature": signature or f"s{path}", "parent": origin + parent if parent else None,
-                "links": [origin + link for link in links], "error": None}
+        return {
+            "url": origin + path,
+            "requestedUrl": origin + (requested or path),
+            "path": path,
+            "status": status,
+            "title": path,
+            "signature": signature or f"s{path}",
+            "parent": origin + parent if parent else None,
+            "links": [origin + link for link in links],
+            "error": None,
+        }
 
     production, preview = "https://a.example", "https://pr-7.a.example"
-    before = [page(production, "/", links=["/old", "/cart", "/moved"]), page(production, "/old", parent="/"),
-              page(production, "/cart", parent="/", links=["/faq"]), page(production, "/moved", parent="/"),
-              page(production, "/faq", parent="/cart")]
+    before = [
+        page(production, "/", links=["/old", "/cart", "/moved"]),
+        page(production, "/old", parent="/"),
+        page(production, "/cart", parent="/", links=["/faq"]),
+        page(production, "/moved", parent="/"),
+        page(production, "/faq", parent="/cart"),
+    ]
     # A preview deploy of the same site: compared by path, not URL. The home page no longer links /old;
     # /moved redirects; /cart answers 500, so whether it still links /faq is not known.
-    after = [page(preview, "/", links=["/cart", "/moved", "/new"]),
-             page(preview, "/cart", status=500, signature="s4", parent="/"), page(preview, "/new", parent="/"),
-             page(preview, "/moved-to", parent="/", requested="/moved")]
+    after = [
+        page(preview, "/", links=["/cart", "/moved", "/new"]),
+        page(preview, "/cart", status=500, signature="s4", parent="/"),
+        page(preview, "/new", parent="/"),
+        page(preview, "/moved-to", parent="/", requested="/moved"),
+    ]
     assert diff(None, after) == {"first": True, "added": [], "removed": [], "changed": [], "notReached": []}
     assert diff(before, after) == {
-        "first": False, "added": ["/moved-to", "/new"], "removed": ["/moved", "/old"],
-        "changed": [{"path": "/cart", "what": ["status", "structure"]}], "notReached": ["/faq"]}
+        "first": False,
+        "added": ["/moved-to", "/new"],
+        "removed": ["/moved", "/old"],
+        "changed": [{"path": "/cart", "what": ["status", "structure"]}],
+        "notReached": ["/faq"],
+    }
     # Skipped, a page is still linked: not reached. And without a whole skip list only a redirect is evidence.
     assert diff(before, after, [{"url": preview + "/old", "reason": "max_pages"}])["removed"] == ["/moved"]
     assert diff(before, after, all_listed=False)["notReached"] == ["/faq", "/old"]
@@ -351,27 +442,50 @@ def test_the_diff_names_pages_added_changed_and_removed_only_on_evidence_by_path
 def _page(path, parent=None, links=(), source="link"):
     """A page record as the crawler stores it, on http://127.0.0.1:9."""
     home = "http://127.0.0.1:9"
-    return {"url": home + path, "requestedUrl": home + path, "path": path, "status": 200, "title": path,
-            "heading": path, "signature": f"sig {path}", "links": [home + link for link in links],
-            "parent": home + parent if parent else None, "source": source, "depth": 0, "error": None}
+    return {
+        "url": home + path,
+        "requestedUrl": home + path,
+        "path": path,
+        "status": 200,
+        "title": path,
+        "heading": path,
+        "signature": f"sig {path}",
+        "links": [home + link for link in links],
+        "parent": home + parent if parent else None,
+        "source": source,
+        "depth": 0,
+        "error": None,
+    }
 
 
 def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_was_not_visited(app):
     """Issue 28: a depth-0 crawl listed every page it did not visit as removed, and skipped URLs showed codes."""
     project_id, _token = _project(app, "http://127.0.0.1:9")
-    deep = [_page("/", links=["/about", "/items"], source="start"), _page("/about", "/"),
-            _page("/items", "/", links=["/items/1"]), _page("/items/1", "/items")]
-    shallow = {"pages": [_page("/", links=["/about", "/items", "/private"], source="start")],
-               "skipped": [{"url": "http://127.0.0.1:9/private", "reason": "robots"},
-                           {"url": "http://127.0.0.1:9/about", "reason": "depth"},
-                           {"url": "http://127.0.0.1:9/items", "reason": "depth"},
-                           {"url": "https://elsewhere.example/", "reason": "offsite"}], "notes": []}
+    deep = [
+        _page("/", links=["/about", "/items"], source="start"),
+        _page("/about", "/"),
+        _page("/items", "/", links=["/items/1"]),
+        _page("/items/1", "/items"),
+    ]
+    shallow = {
+        "pages": [_page("/", links=["/about", "/items", "/private"], source="start")],
+        "skipped": [
+            {"url": "http://127.0.0.1:9/private", "reason": "robots"},
+            {"url": "http://127.0.0.1:9/about", "reason": "depth"},
+            {"url": "http://127.0.0.1:9/items", "reason": "depth"},
+            {"url": "https://elsewhere.example/", "reason": "offsite"},
+        ],
+        "notes": [],
+    }
     with app.app_context():
         project = projects.get(project_id)
         crawls.start(project, CrawlSettings(), base_url="http://127.0.0.1:9", triggered_by="USR-1")
-        assert crawl_ends.finish(crawls.claim("node", lease_seconds=30), {"pages": deep, "skipped": [], "notes": []})
-        run = lifecycle.start(project, parse_options({"crawl": True, "maxDepth": 0}), source="user",
-                              triggered_by="USR-1")
+        assert crawl_ends.finish(
+            crawls.claim("node", lease_seconds=30), {"pages": deep, "skipped": [], "notes": []}
+        )
+        run = lifecycle.start(
+            project, parse_options({"crawl": True, "maxDepth": 0}), source="user", triggered_by="USR-1"
+        )
         assert crawl_ends.finish(crawls.claim("node", lease_seconds=30), shallow)
         crawl = db.session.query(Crawl).filter_by(run_id=run.id).one()
         crawl_id, run_id = crawl.public_id, run.public_id
@@ -380,7 +494,9 @@ def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_
     browser = _browser(app)
     page = browser.html(f"/projects/{project_id}/crawls/{crawl_id}")
     assert "0 added, 0 removed, 0 changed, 3 not reached." in page
-    depth = "— not visited: the crawl visits its start pages only (maxDepth 0), and this is a page they link to."
+    depth = (
+        "— not visited: the crawl visits its start pages only (maxDepth 0), and this is a page they link to."
+    )
     robots = "— not visited: the site&#39;s robots.txt asks crawlers not to visit it"
     for shown in (page, browser.html(f"/runs/{run_id}")):
         assert shown.count(depth) == 2 and robots in shown and "it is on another site" in shown
@@ -388,18 +504,30 @@ def test_a_shallower_crawl_calls_nothing_removed_and_its_pages_say_why_each_url_
 
 
 def test_the_site_map_nests_pages_by_path_with_their_verdict_and_vitals_colour():
-    pages = [{"url": "https://a.example/", "path": "/", "status": 200, "vitals": {"lcp": 1200, "cls": 0.3}},
-             {"url": "https://a.example/items/1", "path": "/items/1", "status": 200, "vitals": {"lcp": 3000}},
-             {"url": "https://a.example/items/2", "path": "/items/2", "status": 200, "vitals": {},
-              "failedRequests": [{"url": "https://cdn.example/x.js", "status": None}]},  # another site's: not ours
-             {"url": "https://a.example/gone", "path": "/gone", "status": 404, "vitals": None}]
+    pages = [
+        {"url": "https://a.example/", "path": "/", "status": 200, "vitals": {"lcp": 1200, "cls": 0.3}},
+        {"url": "https://a.example/items/1", "path": "/items/1", "status": 200, "vitals": {"lcp": 3000}},
+        {
+            "url": "https://a.example/items/2",
+            "path": "/items/2",
+            "status": 200,
+            "vitals": {},
+            "failedRequests": [{"url": "https://cdn.example/x.js", "status": None}],
+        },  # another site's: not ours
+        {"url": "https://a.example/gone", "path": "/gone", "status": 404, "vitals": None},
+    ]
     tree = site_map(pages)
     assert [node["name"] for node in tree] == ["/", "gone", "items"]
     root, gone, items = tree
-    assert (root["pages"][0]["verdict"], root["pages"][0]["vitals"]) == ("ok", "poor")  # the worst metric: CLS
+    assert (root["pages"][0]["verdict"], root["pages"][0]["vitals"]) == (
+        "ok",
+        "poor",
+    )  # the worst metric: CLS
     assert (gone["pages"][0]["verdict"], gone["pages"][0]["vitals"]) == ("broken", None)
     assert [(c["path"], c["pages"][0]["vitals"], c["pages"][0]["verdict"]) for c in items["children"]] == [
-        ("/items/1", "needs-improvement", "ok"), ("/items/2", None, "ok")]
+        ("/items/1", "needs-improvement", "ok"),
+        ("/items/2", None, "ok"),
+    ]
 
 
 @both_databases

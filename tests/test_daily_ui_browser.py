@@ -82,14 +82,20 @@ def test_the_aborted_run_is_apart_on_the_charts_with_a_legend(chromium, live_ser
     expect(chart.locator(".chart-legend")).to_contain_text("completed run (the line)")
     marker = chart.locator("svg[role=img] rect.aborted")
     expect(marker).to_have_count(1)
-    assert marker.bounding_box()["width"] > 0 and chart.locator("svg[role=img] line.aborted-rule").count() == 1
+    assert (
+        marker.bounding_box()["width"] > 0 and chart.locator("svg[role=img] line.aborted-rule").count() == 1
+    )
     colours = page.evaluate("""() => {
         const style = s => getComputedStyle(document.querySelector(s));
         return {line: style('figure.chart polyline').stroke, aborted: style('figure.chart rect.aborted').stroke,
                 fill: style('figure.chart rect.aborted').fill};
     }""")
-    assert colours["aborted"] != colours["line"] and colours["aborted"] == "rgb(138, 75, 0)"  # brown, 6.9:1 on white
+    assert (
+        colours["aborted"] != colours["line"] and colours["aborted"] == "rgb(138, 75, 0)"
+    )  # brown, 6.9:1 on white
     assert colours["fill"] == "rgb(255, 255, 255)"  # hollow: a shape unlike the line's dots, not colour alone
-    assert "6 completed run(s)" in chart.inner_text()  # five before it and the last: the aborted one not counted
+    assert (
+        "6 completed run(s)" in chart.inner_text()
+    )  # five before it and the last: the aborted one not counted
     page.context.close()
     assert problems == []

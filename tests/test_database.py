@@ -26,7 +26,15 @@ def test_migrated_schema_matches_the_models(app):
             diff = compare_metadata(context, db.metadata)
         assert diff == []
         tables = set(inspect(db.engine).get_table_names())
-        assert {"users", "projects", "tests", "trigger_tokens", "runs", "results", "alembic_version"} <= tables
+        assert {
+            "users",
+            "projects",
+            "tests",
+            "trigger_tokens",
+            "runs",
+            "results",
+            "alembic_version",
+        } <= tables
 
 
 @both_databases
@@ -43,10 +51,13 @@ def test_the_database_refuses_a_second_active_run_for_a_project(app):
         # Other projects, and finished runs of the same project, are not held by the lock.
         db.session.add(Run(project_id=other.id, status="queued", trigger_source="cli"))
         db.session.add_all(
-            Run(project_id=project.id, status=s, trigger_source="cli") for s in ("completed", "failed", "aborted")
+            Run(project_id=project.id, status=s, trigger_source="cli")
+            for s in ("completed", "failed", "aborted")
         )
         db.session.commit()
-        active = db.session.scalars(select(Run).where(Run.project_id == project.id, Run.status == "running")).one()
+        active = db.session.scalars(
+            select(Run).where(Run.project_id == project.id, Run.status == "running")
+        ).one()
         active.status = "completed"
         db.session.commit()
         db.session.add(Run(project_id=project.id, status="queued", trigger_source="cli"))
@@ -106,7 +117,9 @@ def test_concurrent_read_then_write_transactions_never_fail_with_database_is_loc
                 for _ in range(rounds):
                     db.session.get(Project, project_id)  # a read first: the case that used to fail
                     with write():
-                        row = db.session.get(Project, project_id, with_for_update=True, populate_existing=True)
+                        row = db.session.get(
+                            Project, project_id, with_for_update=True, populate_existing=True
+                        )
                         row.name = str(int(row.name) + 1) if row.name.isdigit() else "1"
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)

@@ -89,18 +89,23 @@ def _sentri_services(compose: dict) -> dict[str, dict]:
 
 
 def _browser_services(compose: dict) -> dict[str, dict]:
-    return {name: service for name, service in compose["services"].items()
-            if service.get("image", "").startswith(PLAYWRIGHT_IMAGE + ":")}
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("image", "").startswith(PLAYWRIGHT_IMAGE + ":")
+    }
 
 
 def _interpolate(value: str, env: dict[str, str]) -> str:
     """Substitute Compose's ${...} as `docker compose` would with this .env; a missing required one fails."""
+
     def one(match: re.Match) -> str:
         name, op, arg = match["name"], match["op"] or "", match["arg"]
         if env.get(name):
             return env[name]
         assert "?" not in op, f"${{{name}}} is required but deploy/.env.example does not set it"
         return arg if "-" in op else ""
+
     return INTERPOLATION.sub(one, value)
 
 
@@ -191,7 +196,8 @@ def test_both_replicas_share_one_configuration_that_sentri_accepts(compose):
 
 
 def test_the_one_published_port_is_the_proxy_and_it_targets_every_replica_on_the_dockerfiles_port(
-        compose, dockerfile, proxy_conf):
+    compose, dockerfile, proxy_conf
+):
     port = int(dockerfile["env"]["SENTRI_PORT"])
     assert dockerfile["expose"] == {port}
     services = compose["services"]
@@ -292,8 +298,10 @@ def test_data_lives_in_named_volumes_and_the_replicas_share_the_instance_folder(
 
 def test_sentri_outlasts_its_shutdown_grace_and_the_proxy_its_longest_request(compose, proxy_conf):
     for name, service in _sentri_services(compose).items():
-        grace = int(_environment(service).get("SENTRI_SHUTDOWN_GRACE_SECONDS")
-                    or config.DEFAULTS["SENTRI_SHUTDOWN_GRACE_SECONDS"])
+        grace = int(
+            _environment(service).get("SENTRI_SHUTDOWN_GRACE_SECONDS")
+            or config.DEFAULTS["SENTRI_SHUTDOWN_GRACE_SECONDS"]
+        )
         # Docker sends SIGKILL after stop_grace_period: running tests must have been handed back by then.
         assert _seconds(service["stop_grace_period"]) > grace, name
     wait = config.DEFAULTS["SENTRI_WAIT_MAX_SECONDS"]

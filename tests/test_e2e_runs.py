@@ -36,13 +36,38 @@ SEED = "002_10c1e8aa5d59c1a2.txt"  # the product document with the GitHub Action
 
 RUN_TIMEOUT = 60.0  # the longest any run here may take, in seconds
 STATUS_FIELDS = {
-    "id", "runId", "projectId", "status", "verdict", "passed", "failed", "skipped", "flaky", "total",
-    "startedAt", "finishedAt", "duration", "error", "gateResult", "webVitalsResult", "url",
+    "id",
+    "runId",
+    "projectId",
+    "status",
+    "verdict",
+    "passed",
+    "failed",
+    "skipped",
+    "flaky",
+    "total",
+    "startedAt",
+    "finishedAt",
+    "duration",
+    "error",
+    "gateResult",
+    "webVitalsResult",
+    "url",
 }
 # One callback path per test: run ids repeat across the servers these tests start.
 HOOK = {name: f"/hook/{name}" for name in ("passing", "failing", "restart", "abort")}
-CALLBACK_FIELDS = {"runId", "status", "passed", "failed", "total", "error", "gateResult", "webVitalsResult",
-                   "verdict", "url"}
+CALLBACK_FIELDS = {
+    "runId",
+    "status",
+    "passed",
+    "failed",
+    "total",
+    "error",
+    "gateResult",
+    "webVitalsResult",
+    "verdict",
+    "url",
+}
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -76,8 +101,9 @@ def http():
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def new_project(sentri: SentriProcess, site: FixtureSite, name: str, tests: list[dict], *,
-                cli: bool = False) -> tuple[str, str]:
+def new_project(
+    sentri: SentriProcess, site: FixtureSite, name: str, tests: list[dict], *, cli: bool = False
+) -> tuple[str, str]:
     """Create a project on the fixture site with approved `tests` and a trigger token: over the API, or with
     the CLI as an admin would (`flask projects create`, `tests import --approve`, `tokens create`)."""
     if not cli:
@@ -96,12 +122,18 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def trigger(http, sentri: SentriProcess, project_id: str, token: str, body: dict | None = None) -> dict:
-    response = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=bearer(token),
-                         json=body if body is not None else {}, timeout=15)
+    response = http.post(
+        f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+        headers=bearer(token),
+        json=body if body is not None else {},
+        timeout=15,
+    )
     assert response.status_code == 202, (response.status_code, response.text)
     started = response.json()
     assert re.fullmatch(r"RUN-\d+", started["runId"]), started
-    assert started["statusUrl"] == f"{sentri.url}/api/v1/projects/{project_id}/trigger/runs/{started['runId']}"
+    assert (
+        started["statusUrl"] == f"{sentri.url}/api/v1/projects/{project_id}/trigger/runs/{started['runId']}"
+    )
     return started
 
 
@@ -166,7 +198,13 @@ def test_a_passing_run_reports_counts_results_and_calls_back(sentri, site, sink,
     assert_status_shape(final, project_id, run_id)
     assert final["status"] == "completed", final
     assert final["verdict"] == "passed"
-    assert (final["passed"], final["failed"], final["skipped"], final["flaky"], final["total"]) == (3, 0, 0, 0, 3)
+    assert (final["passed"], final["failed"], final["skipped"], final["flaky"], final["total"]) == (
+        3,
+        0,
+        0,
+        0,
+        3,
+    )
     assert final["error"] is None and final["gateResult"] is None and final["webVitalsResult"] is None
     assert_terminal_times(final)
 
@@ -178,7 +216,9 @@ def test_a_passing_run_reports_counts_results_and_calls_back(sentri, site, sink,
     for result in results.values():
         assert re.fullmatch(r"TST-\d+", result["testId"]), result
         assert result["status"] == "passed", result
-        assert result["error"] is None and result["failingStep"] is None and result["skipReason"] is None, result
+        assert result["error"] is None and result["failingStep"] is None and result["skipReason"] is None, (
+            result
+        )
         assert isinstance(result["durationMs"], int) and result["durationMs"] >= 0, result
         assert [a["status"] for a in result["attempts"]] == ["passed"], result
         assert result["flaky"] is False
@@ -224,7 +264,9 @@ def test_a_failing_test_is_reported_with_its_step_error_and_screenshot(sentri, s
     assert failed["attempts"][0]["error"], failed
 
     assert failed.get("screenshotUrl"), f"no screenshot for the failed result: {failed}"
-    shot = http.get(urljoin(sentri.url + "/", failed["screenshotUrl"]), headers=sentri.user_headers(), timeout=15)
+    shot = http.get(
+        urljoin(sentri.url + "/", failed["screenshotUrl"]), headers=sentri.user_headers(), timeout=15
+    )
     assert shot.status_code == 200, (shot.status_code, shot.text[:300])
     assert shot.headers["Content-Type"].startswith("image/png"), shot.headers
     assert shot.content.startswith(b"\x89PNG\r\n\x1a\n")
@@ -273,8 +315,14 @@ def run_bash(script: str, workdir: Path, name: str, github_output: Path) -> subp
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], env=env,
-                          cwd=workdir, capture_output=True, text=True, timeout=150)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
 
 
 # The seed's gate and budget checks use jq's `//`, which treats `false` like `null`: as written they
@@ -282,39 +330,49 @@ def run_bash(script: str, workdir: Path, name: str, github_output: Path) -> subp
 # jq -r '.gateResult.passed // "null"' prints null). JQ_FIX is the smallest correction; the test
 # below shows both the seed's behaviour and the corrected script's.
 JQ_FIX = {
-    """jq -r '.gateResult.passed // "null"'""":
-        """jq -r '.gateResult.passed | if . == null then "null" else tostring end'""",
-    """jq -r '.webVitalsResult.passed // "null"'""":
-        """jq -r '.webVitalsResult.passed | if . == null then "null" else tostring end'""",
+    """jq -r '.gateResult.passed // "null"'""": """jq -r '.gateResult.passed | if . == null then "null" else tostring end'""",
+    """jq -r '.webVitalsResult.passed // "null"'""": """jq -r '.webVitalsResult.passed | if . == null then "null" else tostring end'""",
 }
 
 
-def run_seed_workflow(sentri: SentriProcess, project_id: str, token: str, workdir: Path, *, fix_jq: bool = False):
+def run_seed_workflow(
+    sentri: SentriProcess, project_id: str, token: str, workdir: Path, *, fix_jq: bool = False
+):
     """Run both `run:` blocks of the seed's workflow; return (block 1, block 2, outputs of block 1)."""
     trigger_block, wait_block = github_run_blocks(seed(SEED).read_text())
     github_output = workdir / "github_output"
     github_output.write_text("")
     first = run_bash(
-        substitute(trigger_block, {
-            "${{ secrets.SENTRI_TOKEN }}": token,
-            "https://your-sentri-instance.com": sentri.url,
-            # The seed's example project id, a placeholder like the instance URL.
-            "/projects/PRJ-1/": f"/projects/{project_id}/",
-        }),
-        workdir, "trigger", github_output,
+        substitute(
+            trigger_block,
+            {
+                "${{ secrets.SENTRI_TOKEN }}": token,
+                "https://your-sentri-instance.com": sentri.url,
+                # The seed's example project id, a placeholder like the instance URL.
+                "/projects/PRJ-1/": f"/projects/{project_id}/",
+            },
+        ),
+        workdir,
+        "trigger",
+        github_output,
     )
     outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines() if "=" in line)
     if first.returncode != 0:
         return first, None, outputs
     second = run_bash(
-        substitute(wait_block, {
-            "${{ steps.trigger.outputs.status_url }}": outputs.get("status_url", ""),
-            "${{ secrets.SENTRI_TOKEN }}": token,
-            # The only behavioural edit: poll every second instead of every ten, to keep the test short.
-            "sleep 10": "sleep 1",
-            **(JQ_FIX if fix_jq else {}),
-        }),
-        workdir, "wait", github_output,
+        substitute(
+            wait_block,
+            {
+                "${{ steps.trigger.outputs.status_url }}": outputs.get("status_url", ""),
+                "${{ secrets.SENTRI_TOKEN }}": token,
+                # The only behavioural edit: poll every second instead of every ten, to keep the test short.
+                "sleep 10": "sleep 1",
+                **(JQ_FIX if fix_jq else {}),
+            },
+        ),
+        workdir,
+        "wait",
+        github_output,
     )
     return first, second, outputs
 
@@ -325,7 +383,9 @@ def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp
     assert blocks[0].startswith("response=$(curl -sf -X POST") and blocks[1].startswith("status_url=")
 
     # A passing project: both steps exit 0.
-    project_id, token = new_project(sentri, site, "seed-pass", [page_test(f"seed{i}", site.url) for i in (1, 2)])
+    project_id, token = new_project(
+        sentri, site, "seed-pass", [page_test(f"seed{i}", site.url) for i in (1, 2)]
+    )
     (tmp_path / "pass").mkdir()
     first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "pass")
     assert first.returncode == 0, (first.stdout, first.stderr)
@@ -338,8 +398,12 @@ def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp
     # A failing project. A completed run with a failed test is still `completed` (seed semantics), so
     # the seed's script blocks the deploy through a quality gate, which is how the seed says to do it.
     project_id, token = new_project(sentri, site, "seed-fail", [failing_test(site.url)])
-    gates = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/quality-gates", json={"maxFailures": 0},
-                       headers=sentri.user_headers(), timeout=15)
+    gates = http.patch(
+        f"{sentri.url}/api/v1/projects/{project_id}/quality-gates",
+        json={"maxFailures": 0},
+        headers=sentri.user_headers(),
+        timeout=15,
+    )
     assert gates.status_code == 200, (gates.status_code, gates.text)
     (tmp_path / "fail-as-written").mkdir()
     first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "fail-as-written")
@@ -352,23 +416,33 @@ def test_the_seed_github_actions_workflow_runs_unchanged(sentri, site, http, tmp
     assert second is not None and second.returncode == 1, (second.stdout, second.stderr)
     assert "Run status: completed" in second.stdout
     assert "::error::Quality gate failed:" in second.stdout
-    assert re.search(r"^  - maxFailures: actual 1(\.0+)? vs threshold 0$", second.stdout, re.MULTILINE), second.stdout
+    assert re.search(r"^  - maxFailures: actual 1(\.0+)? vs threshold 0$", second.stdout, re.MULTILINE), (
+        second.stdout
+    )
     final = status_of(http, outputs["status_url"], token)
     assert final["verdict"] == "failed"
-    assert final["gateResult"] == {"passed": False,
-                                   "violations": [{"rule": "maxFailures", "threshold": 0, "actual": 1}]}
+    assert final["gateResult"] == {
+        "passed": False,
+        "violations": [{"rule": "maxFailures", "threshold": 0, "actual": 1}],
+    }
 
     # Every test passes and every gate holds, but a Web Vitals budget fails: the deploy is blocked too.
     project_id, token = new_project(sentri, site, "seed-vitals", [page_test("seedv", site.url)])
     for path, body in (("quality-gates", {"maxFailures": 0}), ("web-vitals-budgets", {"lcp": 1})):
-        response = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/{path}", json=body,
-                              headers=sentri.user_headers(), timeout=15)
+        response = http.patch(
+            f"{sentri.url}/api/v1/projects/{project_id}/{path}",
+            json=body,
+            headers=sentri.user_headers(),
+            timeout=15,
+        )
         assert response.status_code == 200, (response.status_code, response.text)
     (tmp_path / "vitals").mkdir()
     first, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "vitals", fix_jq=True)
     assert second is not None and second.returncode == 1, (second.stdout, second.stderr)
     assert "::error::Web Vitals budget failed:" in second.stdout
-    assert re.search(r"^  - LCP on .+: actual [0-9.]+ vs threshold 1$", second.stdout, re.MULTILINE), second.stdout
+    assert re.search(r"^  - LCP on .+: actual [0-9.]+ vs threshold 1$", second.stdout, re.MULTILINE), (
+        second.stdout
+    )
     final = status_of(http, outputs["status_url"], token)
     assert final["gateResult"]["passed"] is True and final["webVitalsResult"]["passed"] is False
 
@@ -387,7 +461,9 @@ def test_a_run_interrupted_by_a_crash_resumes_after_restart(site, sink, http, tm
         try:
             project_id, token = new_project(sentri, site, "restart", [wait_test("restart", site.url, 3_000)])
             since = time.monotonic()
-            hook = f"{HOOK['restart']}-{'postgresql' if database else 'sqlite'}"  # run ids repeat across servers
+            hook = (
+                f"{HOOK['restart']}-{'postgresql' if database else 'sqlite'}"  # run ids repeat across servers
+            )
             started = trigger(http, sentri, project_id, token, {"callbackUrl": sink.hook_url(hook)})
             site.wait_for_request("/page/restart", since=since, timeout=30)  # the browser is in the test
             running = status_of(http, started["statusUrl"], token)
@@ -396,8 +472,12 @@ def test_a_run_interrupted_by_a_crash_resumes_after_restart(site, sink, http, tm
             sentri.kill()  # SIGKILL: no chance to clean up
             sentri.start()  # same instance folder, same port
 
-            locked = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", headers=bearer(token),
-                               json={}, timeout=15)
+            locked = http.post(
+                f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+                headers=bearer(token),
+                json={},
+                timeout=15,
+            )
             assert locked.status_code == 409  # the run is still the project's active run...
             final = wait_terminal(http, started["statusUrl"], token)  # ...and it is finished, not failed
             assert (final["status"], final["verdict"], final["passed"]) == ("completed", "passed", 1), final
@@ -425,22 +505,31 @@ def test_abort_stops_the_running_test_and_skips_the_queued_ones(sentri, site, si
     ]
     project_id, token = new_project(sentri, site, "abort", tests)
     since = time.monotonic()
-    started = trigger(http, sentri, project_id, token, {
-        "dialsConfig": {"parallelWorkers": 1},
-        "callbackUrl": sink.hook_url(HOOK["abort"]),
-    })
+    started = trigger(
+        http,
+        sentri,
+        project_id,
+        token,
+        {
+            "dialsConfig": {"parallelWorkers": 1},
+            "callbackUrl": sink.hook_url(HOOK["abort"]),
+        },
+    )
     site.wait_for_request("/page/abort", since=since, timeout=30)
 
     aborted_at = time.monotonic()
-    response = http.post(f"{sentri.url}/api/v1/runs/{started['runId']}/abort", headers=sentri.user_headers(),
-                         timeout=15)
+    response = http.post(
+        f"{sentri.url}/api/v1/runs/{started['runId']}/abort", headers=sentri.user_headers(), timeout=15
+    )
     assert response.status_code == 200, (response.status_code, response.text)
 
     final = wait_terminal(http, started["statusUrl"], token, timeout=30)
     took = time.monotonic() - aborted_at
     assert final["status"] == "aborted", final
     assert final["verdict"] == "failed"
-    assert took < 10, f"the running test (a 20 s wait) should stop at once; the run ended {took:.1f}s after abort"
+    assert took < 10, (
+        f"the running test (a 20 s wait) should stop at once; the run ended {took:.1f}s after abort"
+    )
     # The queued two are skipped; what the interrupted one becomes (failed or skipped) the spec leaves open.
     assert final["total"] == 3 and final["passed"] == 0 and final["skipped"] >= 2, final
 
@@ -486,8 +575,9 @@ def _race(sentri, site, http):
         session = http_session()
         try:
             barrier.wait(timeout=30)
-            response = session.post(f"{sentri.url}/api/v1/projects/{pid}/trigger", headers=bearer(tok), json={},
-                                    timeout=30)
+            response = session.post(
+                f"{sentri.url}/api/v1/projects/{pid}/trigger", headers=bearer(tok), json={}, timeout=30
+            )
             try:
                 body = response.json()
             except ValueError:
@@ -521,7 +611,9 @@ def _race(sentri, site, http):
     for pid, tok, started in ((project_id, token, winner), (other_id, other_token, other[0][1])):
         final = wait_terminal(http, started["statusUrl"], tok)
         assert final["status"] == "completed" and final["verdict"] == "passed", final
-        history = http.get(f"{sentri.url}/api/v1/projects/{pid}/runs", headers=sentri.user_headers(), timeout=15)
+        history = http.get(
+            f"{sentri.url}/api/v1/projects/{pid}/runs", headers=sentri.user_headers(), timeout=15
+        )
         assert history.status_code == 200, (history.status_code, history.text)
         assert len(_runs_listed(history.json())) == 1, history.json()
 
@@ -536,7 +628,7 @@ def gitlab_script(text: str) -> str:
     first = next(i for i, line in enumerate(lines) if re.match(r"^\s*- \|\s*$", line))
     indent = len(lines[first]) - len(lines[first].lstrip())
     body = []
-    for line in lines[first + 1:]:
+    for line in lines[first + 1 :]:
         if line.strip() and len(line) - len(line.lstrip()) <= indent:
             break
         body.append(line)
@@ -547,33 +639,52 @@ def test_the_seed_gitlab_ci_job_runs_unchanged(sentri, site, tmp_path):
     script = gitlab_script(seed(SEED).read_text())
     assert script.startswith("response=$(curl -sf -X POST") and "$SENTRI_TOKEN" in script
     # A passing run exits 0; a run that does not complete (here: aborted by a user) exits 1.
-    for name, tests, expected in (("gitlab-pass", [page_test("gl1", site.url)], 0),
-                                  ("gitlab-aborted", [wait_test("gl2", site.url, 20_000)], 1)):
+    for name, tests, expected in (
+        ("gitlab-pass", [page_test("gl1", site.url)], 0),
+        ("gitlab-aborted", [wait_test("gl2", site.url, 20_000)], 1),
+    ):
         project_id, token = new_project(sentri, site, name, tests)
-        body = substitute(script, {
-            "https://your-sentri-instance.com": sentri.url,
-            "/projects/PRJ-1/": f"/projects/{project_id}/",
-            "sleep 10": "sleep 1",  # the only behavioural edit, to keep the test short
-        })
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "SENTRI_TOKEN": token,
-               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        body = substitute(
+            script,
+            {
+                "https://your-sentri-instance.com": sentri.url,
+                "/projects/PRJ-1/": f"/projects/{project_id}/",
+                "sleep 10": "sleep 1",  # the only behavioural edit, to keep the test short
+            },
+        )
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "SENTRI_TOKEN": token,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         path = tmp_path / f"{name}.sh"
         path.write_text(body)
         if not expected:
-            done = subprocess.run(["bash", "-eo", "pipefail", str(path)], env=env, capture_output=True, text=True,
-                                  timeout=150)
+            done = subprocess.run(
+                ["bash", "-eo", "pipefail", str(path)], env=env, capture_output=True, text=True, timeout=150
+            )
             assert done.returncode == 0, (done.stdout, done.stderr)
             assert "Run status: completed" in done.stdout
             continue
-        job = subprocess.Popen(["bash", "-eo", "pipefail", str(path)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+        job = subprocess.Popen(
+            ["bash", "-eo", "pipefail", str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         http = http_session()
         listing, deadline = [], time.monotonic() + 30
         while not listing and time.monotonic() < deadline:
             time.sleep(0.2)
-            listing = http.get(f"{sentri.url}/api/v1/projects/{project_id}/runs", headers=sentri.user_headers(),
-                               timeout=15).json()
-        http.post(f"{sentri.url}/api/v1/runs/{listing[0]['id']}/abort", headers=sentri.user_headers(), timeout=15)
+            listing = http.get(
+                f"{sentri.url}/api/v1/projects/{project_id}/runs", headers=sentri.user_headers(), timeout=15
+            ).json()
+        http.post(
+            f"{sentri.url}/api/v1/runs/{listing[0]['id']}/abort", headers=sentri.user_headers(), timeout=15
+        )
         out, err = job.communicate(timeout=150)
         assert job.returncode == 1, (out, err)
         assert "Run status: aborted" in out
@@ -582,7 +693,9 @@ def test_the_seed_gitlab_ci_job_runs_unchanged(sentri, site, tmp_path):
 # -- a graceful stop ---------------------------------------------------------------------------------------
 
 
-def test_sigterm_lets_running_tests_finish_within_the_grace_and_hands_the_rest_back(site, sink, http, tmp_path):
+def test_sigterm_lets_running_tests_finish_within_the_grace_and_hands_the_rest_back(
+    site, sink, http, tmp_path
+):
     """A rolling deploy: the stopping server lets its test run for the grace, then gives it back to the
     database; the run is not failed, and the next server (here, the same one restarted) finishes it."""
     env = {"SENTRI_SHUTDOWN_GRACE_SECONDS": "1"}
@@ -598,7 +711,9 @@ def test_sigterm_lets_running_tests_finish_within_the_grace_and_hands_the_rest_b
         sentri.start()
         final = wait_terminal(http, started["statusUrl"], token)
         assert (final["status"], final["passed"], final["total"]) == ("completed", 2, 2), final
-        attempts = by_name(full_run(http, sentri, started["runId"]))["Page sigterm after waiting 4000 ms"]["attempts"]
+        attempts = by_name(full_run(http, sentri, started["runId"]))["Page sigterm after waiting 4000 ms"][
+            "attempts"
+        ]
         assert [a["status"] for a in attempts] == ["handed back", "passed"], attempts  # a stop is not a loss
         assert "stopped" in attempts[0]["error"]
         callback = sink.wait_for_run(started["runId"], path="/sigterm", timeout=30)

@@ -83,7 +83,8 @@ def test_a_blocked_address_is_refused_and_said_why(gate):
         assert metadata.hits == []
     assert gate.refusals == [
         f"Sentri refused to connect to 127.0.0.2:{port}: 127.0.0.2 is in the blocked network 127.0.0.2/32 "
-        "(link-local and cloud metadata addresses are never loaded; SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)"]
+        "(link-local and cloud metadata addresses are never loaded; SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)"
+    ]
 
 
 def test_a_name_is_resolved_at_every_connection_so_a_changed_answer_is_caught(gate, monkeypatch):
@@ -112,7 +113,8 @@ def test_a_name_is_resolved_at_every_connection_so_a_changed_answer_is_caught(ga
     assert gate.refusals == [
         f"Sentri refused to connect to shop.rebind.test:{port}: shop.rebind.test (127.0.0.2) is in the blocked "
         "network 127.0.0.2/32 (link-local and cloud metadata addresses are never loaded; "
-        "SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)"]
+        "SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)"
+    ]
 
 
 def test_only_connect_is_spoken(gate):

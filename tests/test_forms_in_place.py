@@ -14,20 +14,26 @@ from tests.support.pages import PASSWORD
 
 def _section(html: str, section_id: str) -> str:
     start = html.index(f'id="{section_id}"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_every_gate_problem_is_listed_in_a_banner_and_beside_its_field_with_the_typed_values(admin, shop):
     html = admin.html(f"/projects/{shop}/gates")
     assert f'action="/projects/{shop}/quality-gates#quality-gates"' in html
-    bad = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "abc", "maxFlakyPct": "120",
-                                                        "maxFailures": "-2"})
+    bad = admin.post(
+        f"/projects/{shop}/quality-gates", {"minPassRate": "abc", "maxFlakyPct": "120", "maxFailures": "-2"}
+    )
     assert bad.status_code == 400
     gates = _section(bad.get_data(as_text=True), "quality-gates")
-    banner = gates[gates.index('class="error-banner"'):gates.index("</div>", gates.index('class="error-banner"'))]
+    banner = gates[
+        gates.index('class="error-banner"') : gates.index("</div>", gates.index('class="error-banner"'))
+    ]
     assert "3 fields need a change" in banner
-    for field, problem in (("minPassRate", "must be a number"), ("maxFlakyPct", "must be a number from 0 to 100"),
-                           ("maxFailures", "must be a whole number, 0 or more")):
+    for field, problem in (
+        ("minPassRate", "must be a number"),
+        ("maxFlakyPct", "must be a number from 0 to 100"),
+        ("maxFailures", "must be a whole number, 0 or more"),
+    ):
         assert f'href="#gates-{field}"' in banner and problem in banner
         assert f'<p class="field-error" id="gates-{field}-error">{problem}</p>' in gates
     assert 'value="abc"' in gates and 'value="120"' in gates and 'value="-2"' in gates
@@ -45,9 +51,16 @@ def test_a_saved_form_says_so_beside_its_section(admin, shop):
 
 
 def test_the_regression_form_names_every_bad_number(admin, shop):
-    bad = admin.post(f"/projects/{shop}/vitals-regression", {"lcp.maxIncreasePct": "ten", "alpha": "x",
-                                                            "baselineRuns": "2.5", "mode": "enforce",
-                                                            "excludeRegressedRuns": "true"})
+    bad = admin.post(
+        f"/projects/{shop}/vitals-regression",
+        {
+            "lcp.maxIncreasePct": "ten",
+            "alpha": "x",
+            "baselineRuns": "2.5",
+            "mode": "enforce",
+            "excludeRegressedRuns": "true",
+        },
+    )
     section = _section(bad.get_data(as_text=True), "vitals-regression")
     assert bad.status_code == 400 and "3 fields need a change" in section
     assert 'href="#regression-lcp.maxIncreasePct">LCP: more than (%)</a>' in section
@@ -61,9 +74,17 @@ def test_a_refused_baseline_pin_keeps_the_typed_run(admin, shop):
 
 
 def test_the_crawl_form_keeps_what_was_typed_and_says_the_range(admin, shop):
-    bad = admin.post(f"/projects/{shop}/crawls", {"maxPages": "-2", "maxDepth": "3", "testCount": "x",
-                                                 "crawlPages": "/pricing\n/about", "perspectives": "full_journey",
-                                                 "fillForms": "on"})
+    bad = admin.post(
+        f"/projects/{shop}/crawls",
+        {
+            "maxPages": "-2",
+            "maxDepth": "3",
+            "testCount": "x",
+            "crawlPages": "/pricing\n/about",
+            "perspectives": "full_journey",
+            "fillForms": "on",
+        },
+    )
     html = bad.get_data(as_text=True)
     form = _section(html, "crawl-form")
     assert bad.status_code == 400 and "2 fields need a change" in form
@@ -78,9 +99,15 @@ def test_the_crawl_form_keeps_what_was_typed_and_says_the_range(admin, shop):
 def test_the_import_form_errors_are_in_its_section_with_the_file_named(admin, shop):
     import io
 
-    bad = admin.client.post(f"/projects/{shop}/tests/import", data={
-        "csrf_token": admin.token, "skipUnsupported": "1", "file": (io.BytesIO(b"{not json"), "broken.json")},
-        content_type="multipart/form-data")
+    bad = admin.client.post(
+        f"/projects/{shop}/tests/import",
+        data={
+            "csrf_token": admin.token,
+            "skipUnsupported": "1",
+            "file": (io.BytesIO(b"{not json"), "broken.json"),
+        },
+        content_type="multipart/form-data",
+    )
     html = bad.get_data(as_text=True)
     section = _section(html, "import")
     assert bad.status_code == 400 and "Nothing was imported</strong> from broken.json" in section
@@ -109,8 +136,14 @@ def test_no_form_address_answers_a_get_with_405(app, admin, shop):
     from tests.test_ui_pages import add_test
 
     test_id = add_test(app, shop)
-    values = {"project_id": shop, "test_id": test_id, "run_id": "RUN-1", "token_id": "TOK-1", "user_id": "USR-1",
-              "kind": "quality-gates"}
+    values = {
+        "project_id": shop,
+        "test_id": test_id,
+        "run_id": "RUN-1",
+        "token_id": "TOK-1",
+        "user_id": "USR-1",
+        "kind": "quality-gates",
+    }
     checked = 0
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("pages.") or "POST" not in rule.methods:
@@ -124,8 +157,12 @@ def test_no_form_address_answers_a_get_with_405(app, admin, shop):
         checked += 1
     assert checked >= 15
     gates = admin.get(f"/projects/{shop}/quality-gates")
-    assert gates.status_code == 302 and gates.headers["Location"].endswith(f"/projects/{shop}/gates#quality-gates")
-    assert admin.get("/logout").status_code == 302 and admin.get("/account").status_code == 200  # still logged in
+    assert gates.status_code == 302 and gates.headers["Location"].endswith(
+        f"/projects/{shop}/gates#quality-gates"
+    )
+    assert (
+        admin.get("/logout").status_code == 302 and admin.get("/account").status_code == 200
+    )  # still logged in
 
 
 @pytest.mark.browser

@@ -19,7 +19,9 @@ def _error(response, status):
 
 
 @both_databases
-@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/projects/{id}/tests", "/api/v1/projects/{id}/runs"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/projects", "/api/v1/projects/{id}/tests", "/api/v1/projects/{id}/runs"]
+)
 def test_a_page_far_past_the_end_is_a_400_not_a_database_overflow(client, admin_headers, project, path):
     url = path.format(id=project["id"])
     assert "page" in _error(client.get(f"{url}?page=99999999999999999999", headers=admin_headers), 400)
@@ -87,10 +89,13 @@ def test_ids_past_a_32_bit_key_in_bodies_are_400s(app, client, admin_headers, pr
             assert "caseIds" in _error(client.post(surface, json={"caseIds": [case_id]}, headers=bearer), 400)
         for field in ("environmentId", "testDataSetId"):
             assert field in _error(client.post(surface, json={field: f"ENV-{BIG}"}, headers=bearer), 400)
-        assert "suiteIds" in _error(client.post(surface, json={"suiteIds": [f"SUI-{BIG}"]}, headers=bearer), 400)
+        assert "suiteIds" in _error(
+            client.post(surface, json={"suiteIds": [f"SUI-{BIG}"]}, headers=bearer), 400
+        )
     suites = f"/api/v1/projects/{project['id']}/suites"
-    assert "testIds" in _error(client.post(suites, json={"name": "s", "testIds": [f"TST-{BIG}"]},
-                                           headers=admin_headers), 400)
+    assert "testIds" in _error(
+        client.post(suites, json={"name": "s", "testIds": [f"TST-{BIG}"]}, headers=admin_headers), 400
+    )
 
 
 NUL_BODIES = [
@@ -114,7 +119,8 @@ def test_a_nul_character_in_a_json_body_is_a_400(client, admin_headers, project,
 
 @both_databases
 def test_nul_in_a_trigger_body_query_string_or_form_is_a_400_and_escaped_backslashes_are_not(
-        app, client, admin_headers, project):
+    app, client, admin_headers, project
+):
     from sentri import projects, tokens
 
     with app.app_context():
@@ -126,8 +132,12 @@ def test_nul_in_a_trigger_body_query_string_or_form_is_a_400_and_escaped_backsla
     assert "NUL" in _error(client.post(trigger, data=raw, content_type="text/plain", headers=bearer), 400)
     assert "NUL" in _error(client.get("/api/v1/projects?tag=%00", headers=admin_headers), 400)
     # An escaped backslash followed by "u0000" is text, not a NUL: stored as given.
-    named = client.post("/api/v1/projects", data='{"name": "C:\\\\u0000", "baseUrl": "http://a.example"}',
-                        content_type="application/json", headers=admin_headers)
+    named = client.post(
+        "/api/v1/projects",
+        data='{"name": "C:\\\\u0000", "baseUrl": "http://a.example"}',
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert named.status_code == 201 and named.get_json()["name"] == "C:\\u0000"
     # The login form looked the email up as given: PostgreSQL refused the NUL with a 500.
     login_page = client.get("/login").get_data(as_text=True)
@@ -148,8 +158,9 @@ SURROGATE_BODIES = [
 @pytest.mark.parametrize(("path", "body"), SURROGATE_BODIES)
 def test_an_unpaired_surrogate_in_a_json_body_is_a_400(client, admin_headers, project, path, body):
     # Neither database can store one (no UTF-8 for it): these names and secrets answered 500 on both.
-    response = client.post(path.format(pid=project["id"]), data=body, content_type="application/json",
-                           headers=admin_headers)
+    response = client.post(
+        path.format(pid=project["id"]), data=body, content_type="application/json", headers=admin_headers
+    )
     assert "surrogate" in _error(response, 400)
 
 
@@ -159,11 +170,13 @@ def test_paired_surrogates_and_escaped_backslashes_are_ordinary_text(client, adm
     body = '{"name": "smile \\ud83d\\ude00 \\\\ud800 C:\\\\\\\\u0000"}'
     response = client.post(url, data=body, content_type="application/json", headers=admin_headers)
     assert response.status_code == 201, response.get_json()
-    assert response.get_json()["name"] == "smile \U0001F600 \\ud800 C:\\\\u0000"
+    assert response.get_json()["name"] == "smile \U0001f600 \\ud800 C:\\\\u0000"
 
 
 @both_databases
-@pytest.mark.parametrize("text", ['{"name": "a\\u0000", "steps": [{"goto": "/"}]}', 'name: "a\\0"\nsteps: [goto: /]\n'])
+@pytest.mark.parametrize(
+    "text", ['{"name": "a\\u0000", "steps": [{"goto": "/"}]}', 'name: "a\\0"\nsteps: [goto: /]\n']
+)
 def test_an_imported_test_named_with_nul_is_refused_by_name(app, project, text):
     # The import page and `flask tests import` stored the name as given: a 500 on PostgreSQL.
     from sentri import projects, testcases

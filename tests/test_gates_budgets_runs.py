@@ -21,8 +21,11 @@ def _setup(app, base_url, tests, *, gates=None, budgets=None):
     with app.app_context():
         project = projects.create("Gated", base_url)
         for name, steps in tests.items():
-            body = {"name": name, "steps": steps[0], "tags": steps[1]} if isinstance(steps, tuple) else {
-                "name": name, "steps": steps}
+            body = (
+                {"name": name, "steps": steps[0], "tags": steps[1]}
+                if isinstance(steps, tuple)
+                else {"name": name, "steps": steps}
+            )
             testcases.review(testcases.create(project, body), "approve")
         from sentri.database import write
 
@@ -49,8 +52,11 @@ def _run(app, project_id, token, body=None):
 def test_gates_fail_while_vitals_pass(app, site, sink):
     override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token = _setup(
-        app, site, {"home": OK, "broken": BROKEN, "home again": OK},
-        gates={"minPassRate": 95, "maxFailures": 0}, budgets={"ttfb": 5000, "lcp": 10000},
+        app,
+        site,
+        {"home": OK, "broken": BROKEN, "home again": OK},
+        gates={"minPassRate": 95, "maxFailures": 0},
+        budgets={"ttfb": 5000, "lcp": 10000},
     )
     status = _run(app, project_id, token, {"callbackUrl": sink.url})
     assert (status["status"], status["verdict"]) == ("completed", "failed")
@@ -69,8 +75,11 @@ def test_gates_fail_while_vitals_pass(app, site, sink):
 
 def test_vitals_fail_while_gates_pass(app, site):
     project_id, token = _setup(
-        app, site, {"slow page": [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "OK"}], "home": OK},
-        gates={"minPassRate": 100}, budgets={"ttfb": 150},
+        app,
+        site,
+        {"slow page": [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "OK"}], "home": OK},
+        gates={"minPassRate": 100},
+        budgets={"ttfb": 150},
     )
     status = _run(app, project_id, token)
     assert status["gateResult"] == {"passed": True, "violations": []}
@@ -85,23 +94,43 @@ def test_vitals_fail_while_gates_pass(app, site):
 def test_no_gates_and_no_budgets_give_null_results(app, site):
     project_id, token = _setup(app, site, {"home": OK})
     status = _run(app, project_id, token)
-    assert status["gateResult"] is None and status["webVitalsResult"] is None and status["verdict"] == "passed"
+    assert (
+        status["gateResult"] is None and status["webVitalsResult"] is None and status["verdict"] == "passed"
+    )
 
 
 def test_settings_api(app, client, project, admin_headers, member_headers):
     base = f"/api/v1/projects/{project['id']}"
     assert client.get(f"{base}/quality-gates", headers=member_headers).get_json() == {
-        "minPassRate": None, "maxFlakyPct": None, "maxFailures": None}
-    assert client.patch(f"{base}/quality-gates", json={"minPassRate": 90}, headers=member_headers).status_code == 403
-    set_ = client.patch(f"{base}/quality-gates", json={"minPassRate": 90, "maxFailures": 2}, headers=admin_headers)
-    assert set_.status_code == 200 and set_.get_json() == {"minPassRate": 90, "maxFlakyPct": None, "maxFailures": 2}
+        "minPassRate": None,
+        "maxFlakyPct": None,
+        "maxFailures": None,
+    }
+    assert (
+        client.patch(f"{base}/quality-gates", json={"minPassRate": 90}, headers=member_headers).status_code
+        == 403
+    )
+    set_ = client.patch(
+        f"{base}/quality-gates", json={"minPassRate": 90, "maxFailures": 2}, headers=admin_headers
+    )
+    assert set_.status_code == 200 and set_.get_json() == {
+        "minPassRate": 90,
+        "maxFlakyPct": None,
+        "maxFailures": 2,
+    }
     cleared = client.patch(f"{base}/quality-gates", json={"minPassRate": None}, headers=admin_headers)
     assert cleared.get_json() == {"minPassRate": None, "maxFlakyPct": None, "maxFailures": 2}
-    for body, field in (({"minPassRate": 101}, "minPassRate"), ({"maxFailures": 1.5}, "maxFailures"),
-                        ({"maxFlakyPct": "5"}, "maxFlakyPct"), ({"nope": 1}, "nope")):
+    for body, field in (
+        ({"minPassRate": 101}, "minPassRate"),
+        ({"maxFailures": 1.5}, "maxFailures"),
+        ({"maxFlakyPct": "5"}, "maxFlakyPct"),
+        ({"nope": 1}, "nope"),
+    ):
         bad = client.patch(f"{base}/quality-gates", json=body, headers=admin_headers)
         assert bad.status_code == 400 and field in bad.get_json()["error"]
-    budgets = client.patch(f"{base}/web-vitals-budgets", json={"lcp": 2500, "cls": 0.1}, headers=admin_headers)
+    budgets = client.patch(
+        f"{base}/web-vitals-budgets", json={"lcp": 2500, "cls": 0.1}, headers=admin_headers
+    )
     assert budgets.get_json() == {"lcp": 2500, "cls": 0.1, "inp": None, "ttfb": None}
     bad = client.patch(f"{base}/web-vitals-budgets", json={"cls": 2}, headers=admin_headers)
     assert bad.status_code == 400 and "cls" in bad.get_json()["error"]

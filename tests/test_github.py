@@ -89,9 +89,13 @@ def _sentri_comments(fake, project_id):
 
 @pytest.mark.browser
 @both_databases
-def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending_to_success(gh_app, site, fake):
+def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending_to_success(
+    gh_app, site, fake
+):
     # A busy pull request: 120 comments from others (two pages of 100), one of them another project's.
-    fake.seed_comments(REPO, PR, [f"LGTM {n}" for n in range(119)] + [github_report.marker("PRJ-999") + "\nother"])
+    fake.seed_comments(
+        REPO, PR, [f"LGTM {n}" for n in range(119)] + [github_report.marker("PRJ-999") + "\nother"]
+    )
     project_id, token = _project(gh_app, site, {"home": OK, "again": OK})
 
     first = _run(gh_app, project_id, token, _github_body())
@@ -107,7 +111,11 @@ def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending
     report = second["integrations"]["github"]
     assert report["comment"] == {**report["comment"], "action": "updated", "id": created[0]["id"]}
     comments = _sentri_comments(fake, project_id)
-    assert len(comments) == 1 and second["runId"] in comments[0]["body"] and first["runId"] not in comments[0]["body"]
+    assert (
+        len(comments) == 1
+        and second["runId"] in comments[0]["body"]
+        and first["runId"] not in comments[0]["body"]
+    )
     assert len(fake.comments(REPO, PR)) == 121
     # The marker comment sits on page 2: Sentri followed GitHub's Link header to find it.
     pages = [r.query.get("page", "1") for r in fake.requests if r.method == "GET" and "/comments" in r.path]
@@ -125,19 +133,25 @@ def test_one_comment_is_created_then_updated_across_runs_and_statuses_go_pending
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize(("token", "login", "edit_others"), [
-    # A personal token without write access: editing their comment was a 403, and nothing was posted.
-    (GOOD, "sentri-bot", False),
-    # An App's token (GET /user is a 403, GraphQL says whose it is): editing theirs went through, under their name.
-    (APP, "sentri-app[bot]", True),
-], ids=["user-token", "app-token"])
+@pytest.mark.parametrize(
+    ("token", "login", "edit_others"),
+    [
+        # A personal token without write access: editing their comment was a 403, and nothing was posted.
+        (GOOD, "sentri-bot", False),
+        # An App's token (GET /user is a 403, GraphQL says whose it is): editing theirs went through, under their name.
+        (APP, "sentri-app[bot]", True),
+    ],
+    ids=["user-token", "app-token"],
+)
 def test_a_pasted_marker_never_captures_the_comment(gh_app, site, fake, token, login, edit_others):
     fake.add_token(token, login=login, can_edit_others=edit_others)
     project_id, trigger_token = _project(gh_app, site, {"home": OK})
     pasted = f"{github_report.marker(project_id)}\nLooks like Sentri's, written by someone else."
     # A person and another App paste the marker before Sentri ever comments.
-    theirs = [*fake.seed_comments(REPO, PR, [pasted], login="mallory"),
-              *fake.seed_comments(REPO, PR, [pasted], login="other-app[bot]")]
+    theirs = [
+        *fake.seed_comments(REPO, PR, [pasted], login="mallory"),
+        *fake.seed_comments(REPO, PR, [pasted], login="other-app[bot]"),
+    ]
     before = [c for c in fake.comments(REPO, PR) if c["id"] in theirs]
 
     first = _run(gh_app, project_id, trigger_token, _github_body(token))
@@ -150,11 +164,16 @@ def test_a_pasted_marker_never_captures_the_comment(gh_app, site, fake, token, l
     second = _run(gh_app, project_id, trigger_token, _github_body(token))
     report = second["integrations"]["github"]
     assert (report["state"], report["comment"]["action"], report["comment"]["id"]) == (
-        "posted", "updated", mine[0]["id"]), report
+        "posted",
+        "updated",
+        mine[0]["id"],
+    ), report
     comments = fake.comments(REPO, PR)
     assert len(comments) == 3 and second["runId"] in comments[-1]["body"]
     assert [c for c in comments if c["id"] in theirs] == before  # untouched, not even edited back
-    assert not [r for r in fake.requests if r.method == "PATCH" and r.path.rsplit("/", 1)[-1] in map(str, theirs)]
+    assert not [
+        r for r in fake.requests if r.method == "PATCH" and r.path.rsplit("/", 1)[-1] in map(str, theirs)
+    ]
 
 
 def _client(api_base: str, token: str) -> gh_client.Client:
@@ -167,7 +186,11 @@ def test_whose_the_token_is_from_rest_for_a_user_and_graphql_for_an_app(fake):
         assert client.whoami() == gh_client.Identity("sentri-bot", fake.user_id("sentri-bot"))
     with _client(fake.url, APP) as client:
         assert client.whoami() == gh_client.Identity("sentri-app[bot]", fake.user_id("sentri-app[bot]"))
-    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/user"), ("GET", "/user"), ("POST", "/graphql")]
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/user"),
+        ("GET", "/user"),
+        ("POST", "/graphql"),
+    ]
     with _client(fake.url, "ghp_revoked" + "R" * 29) as client, pytest.raises(gh_client.GitHubError) as bad:
         client.whoami()
     assert bad.value.status == 401 and "rejected the token" in str(bad.value)
@@ -203,10 +226,16 @@ def test_a_gate_violation_with_every_test_passing_sets_failure(app_factory, site
         assert (status["failed"], status["passed"], status["flaky"]) == (0, 2, 1)
         assert status["gateResult"]["passed"] is False and status["verdict"] == "failed"
         statuses = enterprise.statuses(REPO, SHA)
-        assert [(s["state"], s["context"]) for s in statuses] == [("pending", "qa/sentri"), ("failure", "qa/sentri")]
+        assert [(s["state"], s["context"]) for s in statuses] == [
+            ("pending", "qa/sentri"),
+            ("failure", "qa/sentri"),
+        ]
         assert "gates: maxFlakyPct" in statuses[-1]["description"]
         (comment,) = _sentri_comments(enterprise, project_id)
-        assert "Quality gates:** :x: failed" in comment["body"] and "`maxFlakyPct` threshold 0" in comment["body"]
+        assert (
+            "Quality gates:** :x: failed" in comment["body"]
+            and "`maxFlakyPct` threshold 0" in comment["body"]
+        )
         assert all(r.path.startswith("/api/v3/") for r in enterprise.requests)
 
 
@@ -243,13 +272,20 @@ def test_a_weak_token_leaves_a_readable_message_and_the_run_stands(gh_app, site,
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize(("case", "expected"), [
-    ("unknown token", "rejected the token (401"),
-    ("unknown repo", "404 Not Found"),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("unknown token", "rejected the token (401"),
+        ("unknown repo", "404 Not Found"),
+    ],
+)
 def test_other_refusals_say_what_went_wrong(gh_app, site, fake, case, expected):
     project_id, token = _project(gh_app, site, {"home": OK})
-    body = _github_body("ghp_revoked" + "R" * 29) if case == "unknown token" else _github_body(githubRepo="octo/gone")
+    body = (
+        _github_body("ghp_revoked" + "R" * 29)
+        if case == "unknown token"
+        else _github_body(githubRepo="octo/gone")
+    )
     status = _run(gh_app, project_id, token, body)
     assert status["verdict"] == "passed"
     assert status["integrations"]["github"]["state"] == "failed"
@@ -325,14 +361,23 @@ def test_a_catch_up_between_a_runs_end_and_its_verdict_still_posts_the_final_rep
     from sentri.timestamps import utcnow
 
     project_id, token = _project(gh_app, site, {"home": OK})
-    started = gh_app.test_client().post(f"/api/v1/projects/{project_id}/trigger", json=_github_body(),
-                                        headers={"Authorization": f"Bearer {token}"}).get_json()
+    started = (
+        gh_app.test_client()
+        .post(
+            f"/api/v1/projects/{project_id}/trigger",
+            json=_github_body(),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        .get_json()
+    )
     reporter = runtime(gh_app).github
     run_id = Run.key_of(started["runId"])
     _until(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"])
     with gh_app.app_context():
         with write():  # what ending.end writes: the end is taken, the run still reads as active
-            db.session.execute(update(Run).where(Run.id == run_id).values(finished_at=utcnow(), notify_state="ending"))
+            db.session.execute(
+                update(Run).where(Run.id == run_id).values(finished_at=utcnow(), notify_state="ending")
+            )
         reporter.catch_up({runtime(gh_app).engine.node_id})
         _until(lambda: run_id not in reporter._finishing)
         assert ending.finish(run_id)
@@ -355,19 +400,22 @@ def _github_state(app, run_id: int) -> str:
         return db.session.get(Run, run_id).integrations["github"]["state"]
 
 
-
-@pytest.mark.parametrize(("body", "field"), [
-    ({"githubToken": GOOD, "githubPrNumber": 1}, "githubRepo: required"),
-    ({"githubRepo": "octo/..", "githubToken": GOOD, "githubPrNumber": 1}, "githubRepo"),
-    ({"githubRepo": REPO, "githubToken": GOOD}, "githubPrNumber or githubCommitSha"),
-    ({"githubRepo": REPO, "githubPrNumber": "7", "githubToken": GOOD}, "githubPrNumber"),
-    ({"githubRepo": REPO, "githubCommitSha": "abc", "githubToken": GOOD}, "githubCommitSha"),
-    ({"githubRepo": REPO, "githubPrNumber": 1, "githubToken": 5}, "githubToken"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"githubToken": GOOD, "githubPrNumber": 1}, "githubRepo: required"),
+        ({"githubRepo": "octo/..", "githubToken": GOOD, "githubPrNumber": 1}, "githubRepo"),
+        ({"githubRepo": REPO, "githubToken": GOOD}, "githubPrNumber or githubCommitSha"),
+        ({"githubRepo": REPO, "githubPrNumber": "7", "githubToken": GOOD}, "githubPrNumber"),
+        ({"githubRepo": REPO, "githubCommitSha": "abc", "githubToken": GOOD}, "githubCommitSha"),
+        ({"githubRepo": REPO, "githubPrNumber": 1, "githubToken": 5}, "githubToken"),
+    ],
+)
 def test_github_fields_are_validated_and_a_refused_trigger_leaves_no_run(app, site, body, field):
     project_id, token = _project(app, site, {"home": OK})
-    response = app.test_client().post(f"/api/v1/projects/{project_id}/trigger", json=body,
-                                      headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post(
+        f"/api/v1/projects/{project_id}/trigger", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 400 and field in response.get_json()["error"]
     assert GOOD not in response.get_data(as_text=True)
     with app.app_context():
@@ -394,35 +442,63 @@ def test_rate_limit_waits_follow_githubs_documented_order():
     now = 1_000_000.0
     secondary = {"message": "You have exceeded a secondary rate limit"}
     assert gh_client.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 1, now) == 7
-    assert gh_client.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 3, now) == 28  # backs off
+    assert (
+        gh_client.rate_limit_wait(_response(403, {"retry-after": "7"}, secondary), 3, now) == 28
+    )  # backs off
     reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) + 30)}
-    assert gh_client.rate_limit_wait(_response(403, reset, {"message": "API rate limit exceeded"}), 1, now) == 31
+    assert (
+        gh_client.rate_limit_wait(_response(403, reset, {"message": "API rate limit exceeded"}), 1, now) == 31
+    )
     assert gh_client.rate_limit_wait(_response(429, {}, {}), 1, now) == 60  # no hint: at least a minute
     assert gh_client.rate_limit_wait(_response(403, {}, secondary), 2, now) == 120
     refused = {"message": "Resource not accessible by integration"}
-    assert gh_client.rate_limit_wait(_response(403, {"x-ratelimit-remaining": "4999"}, refused), 1, now) is None
+    assert (
+        gh_client.rate_limit_wait(_response(403, {"x-ratelimit-remaining": "4999"}, refused), 1, now) is None
+    )
     assert gh_client.rate_limit_wait(_response(404, {}, {"message": "Not Found"}), 1, now) is None
 
 
 def test_descriptions_fit_githubs_140_characters_and_follow_the_verdict():
     gates = {"passed": False, "violations": [{"rule": "minPassRate", "threshold": 95, "actual": 50.0}]}
     vitals = {"passed": False, "violations": [{"rule": "lcp", "threshold": 2500, "actual": 4000}]}
-    run = Run(status="completed", passed=12, failed=0, skipped=1, flaky=0, total=13, gate_result=gates,
-              vitals_result=vitals)
+    run = Run(
+        status="completed",
+        passed=12,
+        failed=0,
+        skipped=1,
+        flaky=0,
+        total=13,
+        gate_result=gates,
+        vitals_result=vitals,
+    )
     assert github_report.status_state(run) == "failure"
-    assert github_report.final_description(run) == "Failed: 12 passed, 0 failed, 1 skipped; gates: minPassRate; budgets: LCP"
-    broken = Run(status="failed", passed=0, failed=0, skipped=0, total=3, error="The browser could not start: " + "x" * 300)
+    assert (
+        github_report.final_description(run)
+        == "Failed: 12 passed, 0 failed, 1 skipped; gates: minPassRate; budgets: LCP"
+    )
+    broken = Run(
+        status="failed",
+        passed=0,
+        failed=0,
+        skipped=0,
+        total=3,
+        error="The browser could not start: " + "x" * 300,
+    )
     assert github_report.status_state(broken) == "error"
     description = github_report.final_description(broken)
     assert len(description) == 140 and description.endswith("...")
     fine = Run(status="completed", passed=3, failed=0, skipped=0, flaky=0, total=3)
     assert (github_report.status_state(fine), github_report.final_description(fine)) == (
-        "success", "Passed: 3 passed, 0 failed")
+        "success",
+        "Passed: 3 passed, 0 failed",
+    )
     assert github_report.status_state(Run(status="aborted", passed=1, failed=0, total=3)) == "error"
 
 
 def test_markdown_in_user_text_is_inert():
-    assert github_report.escape("a|b `c` <img src=x> [l](u)\nnext") == r"a\|b \`c\` \<img src=x\> \[l\](u) next"
+    assert (
+        github_report.escape("a|b `c` <img src=x> [l](u)\nnext") == r"a\|b \`c\` \<img src=x\> \[l\](u) next"
+    )
 
 
 def test_a_request_outside_the_trusted_api_base_obeys_the_ssrf_rules(fake):
@@ -448,8 +524,12 @@ def _e2e_start(sentri, fake, name: str):
     site = FixtureSite().start()
     project_id, token = _e2e_project(sentri, site.url, name)
     http = http_session()
-    started = http.post(f"{sentri.url}/api/v1/projects/{project_id}/trigger", json=_github_body(),
-                        headers={"Authorization": f"Bearer {token}"}, timeout=15).json()
+    started = http.post(
+        f"{sentri.url}/api/v1/projects/{project_id}/trigger",
+        json=_github_body(),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    ).json()
     fake.wait_for(lambda: [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending"], timeout=60)
     site.wait_for_request(f"/page/{name}", timeout=60)  # the browser is inside the 3 s test
     return site, http, started, token
@@ -478,8 +558,12 @@ def _assert_token_nowhere(sentri, database: str | None = None) -> None:
         import psycopg
 
         with psycopg.connect(database) as conn:
-            tables = [row[0] for row in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+            ]
             assert "runs" in tables
             for table in tables:
                 rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
@@ -496,8 +580,11 @@ def test_a_run_resumed_after_a_crash_cannot_post_and_says_so(tmp_path, fake, dat
     ever in the dead process's memory."""
     from tests.support import SentriProcess
 
-    env = {"SENTRI_GITHUB_API_URL": fake.url, "SENTRI_LEASE_SECONDS": "3",
-           **({"SENTRI_DATABASE_URL": database} if database else {})}
+    env = {
+        "SENTRI_GITHUB_API_URL": fake.url,
+        "SENTRI_LEASE_SECONDS": "3",
+        **({"SENTRI_DATABASE_URL": database} if database else {}),
+    }
     with SentriProcess(tmp_path / "instance", max_browsers=1, env=env) as sentri:
         site, http, started, token = _e2e_start(sentri, fake, "crash")
         try:
@@ -540,7 +627,9 @@ def test_a_run_handed_back_at_a_stop_finishes_later_and_says_it_could_not_post(t
 @pytest.mark.browser
 @pytest.mark.skipif(not __import__("shutil").which("jq"), reason="needs jq")
 @pytest.mark.parametrize("event", ["pull_request", "push"])
-def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live_server, site, fake, tmp_path, event):
+def test_the_automation_pages_github_actions_snippet_reports_to_github(
+    app, live_server, site, fake, tmp_path, event
+):
     import html as html_module
     import re
     import subprocess
@@ -555,7 +644,9 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
 
         users.create_user("admin@example.com", PASSWORD, role="admin")
     page = Browser(app.test_client(), "admin@example.com").html(f"/projects/{project_id}/automation")
-    text = html_module.unescape(re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1))
+    text = html_module.unescape(
+        re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1)
+    )
     workflow = yaml.safe_load(text.replace("http://localhost", base))
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
     step = workflow["jobs"]["sentri"]["steps"][0]
@@ -569,18 +660,28 @@ def test_the_automation_pages_github_actions_snippet_reports_to_github(app, live
     }
     env = {name: expressions[value] for name, value in step["env"].items()}
     output = tmp_path / "github_output"
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], capture_output=True, text=True,
-                          timeout=60, env={**env, "PATH": "/usr/bin:/bin", "GITHUB_REPOSITORY": REPO,
-                                           "GITHUB_OUTPUT": str(output)})
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "PATH": "/usr/bin:/bin", "GITHUB_REPOSITORY": REPO, "GITHUB_OUTPUT": str(output)},
+    )
     assert done.returncode == 0, done.stderr
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     deadline = time.monotonic() + 90
-    while (status := requests.get(outputs["status_url"], headers={"Authorization": f"Bearer {token}"},
-                                  timeout=10).json())["integrations"]["github"]["state"] == "pending":
+    while (
+        status := requests.get(
+            outputs["status_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
+    )["integrations"]["github"]["state"] == "pending":
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     assert status["integrations"]["github"]["state"] == "posted", status["integrations"]
     assert [s["state"] for s in fake.statuses(REPO, SHA)] == ["pending", "success"]
     assert len(_sentri_comments(fake, project_id)) == (1 if event == "pull_request" else 0)
     # The snippet sends the branch and commit: the regression gate compares runs of one branch.
-    assert (status["branch"], status["commitSha"]) == ("feature/cart" if event == "pull_request" else "main", SHA)
+    assert (status["branch"], status["commitSha"]) == (
+        "feature/cart" if event == "pull_request" else "main",
+        SHA,
+    )

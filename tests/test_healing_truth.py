@@ -23,8 +23,10 @@ TIMEOUT = 5_000
 
 TODOS = """<!doctype html><html><head><title>todos</title></head><body><section class="todoapp">
 <h1>todos</h1><ul {list_attr}>{items}</ul></section></body></html>"""
-TODO = ('<li><div class="view"><input class="toggle" type="checkbox"><label>{}</label>'
-        '<button class="destroy"></button></div></li>')
+TODO = (
+    '<li><div class="view"><input class="toggle" type="checkbox"><label>{}</label>'
+    '<button class="destroy"></button></div></li>'
+)
 
 
 def todos(*texts: str, list_attr: str = 'id="todo-list"') -> str:
@@ -55,7 +57,9 @@ def test_a_heal_of_an_asserted_first_item_keeps_its_position_so_a_reordered_list
         assert heal["to"] == {"css": "li:nth-of-type(1) > div.view > label"}, heal  # the README's example
         (proposal,) = _queue(client, headers, project_id)["heals"]
         assert proposal["to"] == heal["to"]
-        accepted = client.post(f"/api/v1/projects/{project_id}/review/{proposal['id']}/accept", headers=headers)
+        accepted = client.post(
+            f"/api/v1/projects/{project_id}/review/{proposal['id']}/accept", headers=headers
+        )
         assert accepted.status_code == 200, accepted.get_json()
 
         # The ordering regression the step guards: it fails, on the assertion, and nothing heals it.
@@ -74,7 +78,10 @@ def test_a_heal_only_the_asserted_text_could_make_is_refused_with_a_sentence_say
     site = StaticSite({"/": GREETING.format('<p class="greeting">Hello Ann</p>')})
     with site:
         client = app.test_client()
-        steps = [{"goto": "/"}, {"expect_text": {"css": "p.greeting"}, "text": "Hello Ann", "timeout": TIMEOUT}]
+        steps = [
+            {"goto": "/"},
+            {"expect_text": {"css": "p.greeting"}, "text": "Hello Ann", "timeout": TIMEOUT},
+        ]
         project_id, token, _ = _project(app, site.url, {"greeting": steps})
         _, headers = _make_user(app, "member@example.com", "member")
         assert _run(app, project_id, token, {})["passed"] == 1
@@ -90,8 +97,10 @@ def test_a_heal_only_the_asserted_text_could_make_is_refused_with_a_sentence_say
 
 COUNTS = """<!doctype html><html><head><title>todos</title></head><body>
 <footer id="footer">{}</footer></body></html>"""
-COUNT_PARTS = ('<span class="todo-count">3 items left</span>'
-               '<button class="clear-completed" onclick="this.textContent=\'Cleared\'">Clear completed (1)</button>')
+COUNT_PARTS = (
+    '<span class="todo-count">3 items left</span>'
+    '<button class="clear-completed" onclick="this.textContent=\'Cleared\'">Clear completed (1)</button>'
+)
 
 
 @pytest.mark.browser
@@ -101,8 +110,11 @@ def test_no_heal_proposal_holds_a_count_read_from_the_page(app):
     site = StaticSite({"/": COUNTS.format(COUNT_PARTS)})
     with site:
         client = app.test_client()
-        steps = [{"goto": "/"}, {"expect_visible": {"css": "#footer > span"}, "timeout": TIMEOUT},
-                 {"click": {"css": "#footer > button"}, "timeout": TIMEOUT}]
+        steps = [
+            {"goto": "/"},
+            {"expect_visible": {"css": "#footer > span"}, "timeout": TIMEOUT},
+            {"click": {"css": "#footer > button"}, "timeout": TIMEOUT},
+        ]
         project_id, token, _ = _project(app, site.url, {"footer": steps})
         _, headers = _make_user(app, "member@example.com", "member")
         assert _run(app, project_id, token, {})["passed"] == 1
@@ -113,8 +125,10 @@ def test_no_heal_proposal_holds_a_count_read_from_the_page(app):
         result = _results(client, headers, healed["runId"])["footer"]
         proposals = _queue(client, headers, project_id)["heals"]
     assert sorted(h["step"] for h in result["healed"]) == [2, 3] and len(proposals) == 2
-    assert {p["step"]: p["to"] for p in proposals} == {2: {"css": "span.todo-count"},
-                                                      3: {"css": "button.clear-completed"}}
+    assert {p["step"]: p["to"] for p in proposals} == {
+        2: {"css": "span.todo-count"},
+        3: {"css": "button.clear-completed"},
+    }
     texts = list(_strings([proposals, result["healed"]]))
     assert not any("items left" in text or "(1)" in text for text in texts)
 
@@ -140,8 +154,10 @@ def test_six_steps_sharing_one_broken_target_make_one_proposal_and_accepting_it_
         entry = {"css": "#new-todo"}
         steps = [{"goto": "/"}]
         for text in ("milk", "dog", "mum"):
-            steps += [{"fill": entry, "value": text, "timeout": TIMEOUT},
-                      {"press": entry, "key": "Enter", "timeout": TIMEOUT}]
+            steps += [
+                {"fill": entry, "value": text, "timeout": TIMEOUT},
+                {"press": entry, "key": "Enter", "timeout": TIMEOUT},
+            ]
         steps.append({"expect_text": {"css": ".todo-list"}, "text": "milkdogmum", "timeout": TIMEOUT})
         project_id, token, ids = _project(app, site.url, {"add three": steps})
         _, headers = _make_user(app, "member@example.com", "member")
@@ -156,9 +172,13 @@ def test_six_steps_sharing_one_broken_target_make_one_proposal_and_accepting_it_
         assert proposal["steps"] == [2, 3, 4, 5, 6, 7] and proposal["from"] == entry
         assert {h["proposalId"] for h in result["healed"]} == {proposal["id"]}
 
-        accepted = client.post(f"/api/v1/projects/{project_id}/review/{proposal['id']}/accept", headers=headers)
+        accepted = client.post(
+            f"/api/v1/projects/{project_id}/review/{proposal['id']}/accept", headers=headers
+        )
         assert accepted.status_code == 200, accepted.get_json()
-        test = client.get(f"/api/v1/projects/{project_id}/tests/{ids['add three']}", headers=headers).get_json()
+        test = client.get(
+            f"/api/v1/projects/{project_id}/tests/{ids['add three']}", headers=headers
+        ).get_json()
         assert [step["target"] for step in test["steps"][1:7]] == [proposal["to"]] * 6
         after = _run(app, project_id, token, {})
         assert (after["passed"], after["failed"]) == (1, 0)
@@ -171,8 +191,11 @@ BUTTON = """<!doctype html><html><head><title>Sign in</title></head><body>
 
 
 def _renamed_button_project(app, site):
-    steps = [{"goto": "/"}, {"click": {"role": "button", "name": "Sign in"}, "timeout": TIMEOUT},
-             {"expect_text": {"css": "#out"}, "text": "in", "timeout": TIMEOUT}]
+    steps = [
+        {"goto": "/"},
+        {"click": {"role": "button", "name": "Sign in"}, "timeout": TIMEOUT},
+        {"expect_text": {"css": "#out"}, "text": "in", "timeout": TIMEOUT},
+    ]
     project_id, token, _ = _project(app, site.url, {"sign in": steps})
     assert _run(app, project_id, token, {})["passed"] == 1
     site.pages["/"] = BUTTON.format(label="Log in", says="in")

@@ -32,14 +32,26 @@ def test_a_member_quarantines_and_releases_a_test_from_its_page(app, member, sho
     assert member.post(f"{page}/quarantine", {"action": "release"}).status_code == 302
     assert "Reason to quarantine" in member.html(page)
     assert member.post(f"{page}/quarantine", {"action": "release"}).status_code == 409
-    assert member.client.post(f"{page}/quarantine", data={"action": "release"}).status_code == 400  # no CSRF token
+    assert (
+        member.client.post(f"{page}/quarantine", data={"action": "release"}).status_code == 400
+    )  # no CSRF token
 
 
 def test_the_regression_form_saves_rules_and_refuses_by_field(app, admin, member, shop):
     url = f"/projects/{shop}/vitals-regression"
-    form = {"lcp.maxIncreasePct": "10", "lcp.minIncreaseMs": "", "ttfb.maxIncreasePct": "", "ttfb.minIncreaseMs": "",
-            "cls.maxIncreasePct": "", "cls.minIncrease": "", "alpha": "", "baselineRuns": "5",
-            "vitalsSamples": "5", "mode": "advisory", "baselineBranch": "trunk"}
+    form = {
+        "lcp.maxIncreasePct": "10",
+        "lcp.minIncreaseMs": "",
+        "ttfb.maxIncreasePct": "",
+        "ttfb.minIncreaseMs": "",
+        "cls.maxIncreasePct": "",
+        "cls.minIncrease": "",
+        "alpha": "",
+        "baselineRuns": "5",
+        "vitalsSamples": "5",
+        "mode": "advisory",
+        "baselineBranch": "trunk",
+    }
     assert member.post(url, form).status_code == 403
     assert admin.post(url, form).status_code == 302
     with app.app_context():
@@ -50,8 +62,9 @@ def test_the_regression_form_saves_rules_and_refuses_by_field(app, admin, member
     assert 'value="trunk"' in html and 'name="lcp.minIncreaseMs"' in html
 
     bad = admin.post(url, {**form, "vitalsSamples": "12"})
-    assert bad.status_code == 400 and ('id="regression-vitalsSamples-error">must be a whole number from 1 to 9'
-                                       in bad.get_data(as_text=True))
+    assert bad.status_code == 400 and (
+        'id="regression-vitalsSamples-error">must be a whole number from 1 to 9' in bad.get_data(as_text=True)
+    )
     bad = admin.post(url, {**form, "cls.minIncrease": "3"})
     assert bad.status_code == 400 and "cls.minIncrease" in bad.get_data(as_text=True)
 
@@ -74,10 +87,19 @@ def test_the_run_page_shows_samples_spread_regressions_and_quarantined_results(a
         key = TestCase.key_of(test_id)
 
         def run(samples, **fields):
-            page = {"url": URL, "lcp": sorted(samples)[len(samples) // 2], "cls": 0, "inp": None, "ttfb": 5,
-                    "samples": {"lcp": samples}}
-            return recorded_run(project, [{"test_id": key, "status": "passed", "vitals": [page], **fields}],
-                                options=parse_options({"branch": "main"})).public_id
+            page = {
+                "url": URL,
+                "lcp": sorted(samples)[len(samples) // 2],
+                "cls": 0,
+                "inp": None,
+                "ttfb": 5,
+                "samples": {"lcp": samples},
+            }
+            return recorded_run(
+                project,
+                [{"test_id": key, "status": "passed", "vitals": [page], **fields}],
+                options=parse_options({"branch": "main"}),
+            ).public_id
 
         for _ in range(3):
             run([500, 510, 490, 505, 495])

@@ -38,42 +38,57 @@ addEventListener("load", () => setTimeout(() => { for (;;) {} }, 100));
 
 # -- robots.txt and sitemaps, fetched by the server ---------------------------------------------------------
 
+
 def test_a_robots_txt_that_redirects_into_a_blocked_network_is_refused_at_that_hop():
-    with StaticSite({"/latest/meta-data/": "AccessKeyId SecretAccessKey"}, host="127.0.0.2") as metadata, \
-            StaticSite({}, redirects={"/robots.txt": (302, "/next"),
-                                      "/next": (307, f"{metadata.url}/latest/meta-data/")}) as site:
+    with (
+        StaticSite({"/latest/meta-data/": "AccessKeyId SecretAccessKey"}, host="127.0.0.2") as metadata,
+        StaticSite(
+            {}, redirects={"/robots.txt": (302, "/next"), "/next": (307, f"{metadata.url}/latest/meta-data/")}
+        ) as site,
+    ):
         text, why = fetch_text(f"{site.url}/robots.txt", networks=NETWORKS, user_agent="Sentri-test")
         assert text is None
-        assert why.startswith("refused: ") and "127.0.0.2 (127.0.0.2) is in the blocked network 127.0.0.2/32" in why
+        assert (
+            why.startswith("refused: ")
+            and "127.0.0.2 (127.0.0.2) is in the blocked network 127.0.0.2/32" in why
+        )
         assert [hit.path for hit in site.hits] == ["/robots.txt", "/next"]  # the allowed hop was followed
         assert metadata.hits == []
 
 
 def test_a_robots_txt_that_redirects_within_the_site_is_followed():
-    with StaticSite({"/robots.txt": "User-agent: *\nDisallow: /private\n"}, redirects={"/old": (301, "/robots.txt")}) \
-            as site:
+    with StaticSite(
+        {"/robots.txt": "User-agent: *\nDisallow: /private\n"}, redirects={"/old": (301, "/robots.txt")}
+    ) as site:
         # StaticSite answers text/html; a robots.txt answered as HTML is ignored, which proves it was reached.
-        assert fetch_text(f"{site.url}/old", networks=NETWORKS, user_agent="Sentri-test") == (None, "an HTML page")
+        assert fetch_text(f"{site.url}/old", networks=NETWORKS, user_agent="Sentri-test") == (
+            None,
+            "an HTML page",
+        )
         assert [hit.path for hit in site.hits] == ["/old", "/robots.txt"]
 
 
 @pytest.mark.parametrize("mode", ["head", "slow-body"])
 def test_a_robots_txt_that_never_finishes_ends_at_the_fetchs_deadline(mode):
     with TricklingReceiver(mode, interval=0.1) as never:
-        text, why = fetch_text(never.hook_url("robots.txt"), networks=NETWORKS, user_agent="Sentri-test", seconds=1.0)
+        text, why = fetch_text(
+            never.hook_url("robots.txt"), networks=NETWORKS, user_agent="Sentri-test", seconds=1.0
+        )
         assert (text, why) == (None, "no answer within 1 s")
         assert never.wait_for(requests=1)
 
 
 def test_a_robots_txt_that_never_stops_growing_is_cut_at_the_byte_cap_as_it_streams():
     with TricklingReceiver("endless-body", cap=256 * 1024 * 1024) as endless:
-        text, why = fetch_text(endless.hook_url("robots.txt"), networks=NETWORKS, user_agent="Sentri-test",
-                               limit=1024 * 1024)
+        text, why = fetch_text(
+            endless.hook_url("robots.txt"), networks=NETWORKS, user_agent="Sentri-test", limit=1024 * 1024
+        )
         assert (text, why) == (None, "larger than 1 MB")
         assert endless.wait_for(hangups=1)  # Sentri hung up: it did not read the other 255 MB
 
 
 # -- pages that fight the browser calls after the steps -------------------------------------------------------
+
 
 def _run_to_end(app, site_url: str, tests: dict[str, list[dict]], body: dict | None = None) -> dict:
     with app.test_request_context():
@@ -85,12 +100,17 @@ def _run_to_end(app, site_url: str, tests: dict[str, list[dict]], body: dict | N
         jwt = issue_jwt(admin)[0]
         project_id = project.public_id
     client = app.test_client()
-    started = client.post(f"/api/v1/projects/{project_id}/trigger", json=body or {},
-                          headers={"Authorization": f"Bearer {token}"})
+    started = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        json=body or {},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert started.status_code == 202, started.get_json()
     url = f"/api/v1/runs/{started.get_json()['runId']}"
     deadline = time.monotonic() + 240
-    while (detail := client.get(url, headers={"Authorization": f"Bearer {jwt}"}).get_json())["status"] == "running":
+    while (detail := client.get(url, headers={"Authorization": f"Bearer {jwt}"}).get_json())[
+        "status"
+    ] == "running":
         assert time.monotonic() < deadline, detail
         time.sleep(0.1)
     return detail
@@ -100,9 +120,18 @@ def _run_to_end(app, site_url: str, tests: dict[str, list[dict]], body: dict | N
 def test_a_page_that_disables_the_vitals_read_cannot_hold_the_test(app_factory):
     with StaticSite({"/": VITALS_TRAP}) as site:
         app = app_factory(SENTRI_TEST_TIMEOUT_SECONDS=20)
-        detail = _run_to_end(app, site.url, {"trap": [{"goto": "/"}, {"click": {"css": "h1"}},
-                                                      {"expect_text": {"css": "h1"}, "text": "Trap"}]},
-                             {"dialsConfig": {"vitalsSamples": 2}})
+        detail = _run_to_end(
+            app,
+            site.url,
+            {
+                "trap": [
+                    {"goto": "/"},
+                    {"click": {"css": "h1"}},
+                    {"expect_text": {"css": "h1"}, "text": "Trap"},
+                ]
+            },
+            {"dialsConfig": {"vitalsSamples": 2}},
+        )
         [result] = detail["results"]
         assert detail["status"] == "completed" and result["status"] == "passed", result
 
@@ -111,7 +140,9 @@ def test_a_page_that_disables_the_vitals_read_cannot_hold_the_test(app_factory):
 def test_a_page_busy_forever_fails_its_test_and_the_run_ends(app_factory):
     with StaticSite({"/": BUSY}) as site:
         app = app_factory(SENTRI_TEST_TIMEOUT_SECONDS=8)
-        detail = _run_to_end(app, site.url, {"busy": [{"goto": "/"}, {"expect_title": "Never", "timeout": 2000}]})
+        detail = _run_to_end(
+            app, site.url, {"busy": [{"goto": "/"}, {"expect_title": "Never", "timeout": 2000}]}
+        )
         [result] = detail["results"]
         assert detail["status"] == "completed" and result["status"] == "failed"
         assert result["failingStep"] == 2
@@ -119,7 +150,9 @@ def test_a_page_busy_forever_fails_its_test_and_the_run_ends(app_factory):
 
 @pytest.mark.browser
 def test_a_crawl_gives_up_a_page_busy_forever_and_ends(app_factory):
-    page_links = '<!doctype html><title>Home</title><h1>Home</h1><a href="/busy">busy</a><a href="/fine">fine</a>'
+    page_links = (
+        '<!doctype html><title>Home</title><h1>Home</h1><a href="/busy">busy</a><a href="/fine">fine</a>'
+    )
     fine = "<!doctype html><title>Fine</title><h1>Fine</h1>"
     with StaticSite({"/": page_links, "/busy": BUSY, "/fine": fine}) as site:
         app = app_factory(SENTRI_STEP_TIMEOUT_MS=2000)
@@ -129,12 +162,14 @@ def test_a_crawl_gives_up_a_page_busy_forever_and_ends(app_factory):
             headers = {"Authorization": f"Bearer {issue_jwt(admin)[0]}"}
             project_id = project.public_id
         client = app.test_client()
-        started = client.post(f"/api/v1/projects/{project_id}/crawls", json={"generateTests": False},
-                              headers=headers)
+        started = client.post(
+            f"/api/v1/projects/{project_id}/crawls", json={"generateTests": False}, headers=headers
+        )
         assert started.status_code == 202, started.get_json()
         deadline = time.monotonic() + 120
-        while (crawl := client.get(started.get_json()["statusUrl"], headers=headers).get_json())["status"] in (
-                "queued", "running"):
+        while (crawl := client.get(started.get_json()["statusUrl"], headers=headers).get_json())[
+            "status"
+        ] in ("queued", "running"):
             assert time.monotonic() < deadline, crawl
             time.sleep(0.2)
         assert crawl["status"] == "completed", crawl
@@ -147,6 +182,7 @@ def test_a_crawl_gives_up_a_page_busy_forever_and_ends(app_factory):
 
 
 # -- the backstop: a job that outlives every bound of its own -----------------------------------------------
+
 
 @pytest.mark.browser
 def test_a_job_past_its_hard_deadline_is_given_up_failed_and_the_browser_relaunched(app_factory, monkeypatch):
@@ -169,8 +205,12 @@ def test_a_job_past_its_hard_deadline_is_given_up_failed_and_the_browser_relaunc
     monkeypatch.setattr(browser_worker, "execute", held_once)
     with StaticSite({"/": "<!doctype html><title>Fine</title><h1>Fine</h1>"}) as site:
         app = app_factory(SENTRI_TEST_TIMEOUT_SECONDS=1)
-        detail = _run_to_end(app, site.url, {"one": [{"goto": "/"}], "two": [{"goto": "/"}]},
-                             {"dialsConfig": {"parallelWorkers": 1}})
+        detail = _run_to_end(
+            app,
+            site.url,
+            {"one": [{"goto": "/"}], "two": [{"goto": "/"}]},
+            {"dialsConfig": {"parallelWorkers": 1}},
+        )
         held, after = sorted(detail["results"], key=lambda r: r["startedAt"])
         assert detail["status"] == "completed" and len(calls) == 2
         assert held["status"] == "failed"

@@ -23,9 +23,16 @@ def test_page_text_with_control_characters_gives_junit_that_validates(app, clien
     with app.app_context():
         # A control character in the project's name reaches attributes (classname, testsuite name).
         project = projects.create("Shop\x02", site)
-        test = testcases.create(project, {"name": "heading", "steps": [
-            {"goto": "/control"}, {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 300},
-        ]})
+        test = testcases.create(
+            project,
+            {
+                "name": "heading",
+                "steps": [
+                    {"goto": "/control"},
+                    {"expect_text": {"css": "h1"}, "text": "OK", "timeout": 300},
+                ],
+            },
+        )
         testcases.review(test, "approve")
         _, token = tokens.create(project)
         project_id = project.public_id

@@ -21,8 +21,9 @@ def shown(app):
     ids = showcase.seed(app)
     with app.app_context():
         project = projects.get(ids["project"])
-        ids["aborted"] = recorded_run(project, [{"status": "passed"}, {"status": "skipped", "skip_reason": "aborted"}],
-                                      status="aborted").public_id
+        ids["aborted"] = recorded_run(
+            project, [{"status": "passed"}, {"status": "skipped", "skip_reason": "aborted"}], status="aborted"
+        ).public_id
         testcases.create(project, {"name": "100% off_sale banner", "steps": [{"action": "goto", "url": "/"}]})
     return ids
 
@@ -33,15 +34,20 @@ def admin(app, shown):
 
 
 def _names(html: str) -> list[str]:
-    table = html[html.index('<table class="list">'):html.index("</table>")]
+    table = html[html.index('<table class="list">') : html.index("</table>")]
     return re.findall(r'/tests/TST-\d+">([^<]+)</a>', table)
 
 
 def test_tests_are_found_by_a_part_of_their_name_in_any_case(admin, shown):
     tests = f"/projects/{shown['project']}/tests"
     assert _names(admin.html(f"{tests}?q=CHECK")) == ["Checkout"]
-    assert _names(admin.html(f"{tests}?q=o")) == ["Home loads", "Checkout", "Account menu", "Product page",
-                                                 "100% off_sale banner"]
+    assert _names(admin.html(f"{tests}?q=o")) == [
+        "Home loads",
+        "Checkout",
+        "Account menu",
+        "Product page",
+        "100% off_sale banner",
+    ]
     # % and _ are the name's own characters, not patterns.
     assert _names(admin.html(f"{tests}?q=100%25")) == ["100% off_sale banner"]
     assert _names(admin.html(f"{tests}?q=f_s")) == ["100% off_sale banner"]
@@ -51,7 +57,7 @@ def test_tests_are_found_by_a_part_of_their_name_in_any_case(admin, shown):
 
 
 def _rows(html: str) -> list[str]:
-    table = html[html.index('<table class="list">'):html.index("</table>")]
+    table = html[html.index('<table class="list">') : html.index("</table>")]
     return re.findall(r"<tr>.*?</tr>", table, re.S)[1:]
 
 

@@ -63,6 +63,7 @@ def _approved_project(name: str, count: int):
 
 # -- switched on, and guarded --------------------------------------------------------------------------------
 
+
 def test_metrics_are_a_json_404_unless_switched_on(client):
     response = client.get("/metrics")
     assert response.status_code == 404
@@ -78,8 +79,13 @@ def test_the_settings_are_read_from_the_environment_as_their_types():
 def test_a_configured_token_is_required_and_never_logged(app_factory, caplog):
     caplog.set_level(logging.DEBUG)
     client = app_factory(SENTRI_METRICS=True, SENTRI_METRICS_TOKEN=TOKEN).test_client()
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                    {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer é"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer é"},
+    ):
         response = client.get("/metrics", headers=headers)
         assert response.status_code == 401, headers
         assert set(response.get_json()) == {"error"}
@@ -94,6 +100,7 @@ def test_without_a_token_the_scrape_is_open(app_factory):
 
 
 # -- from the database ------------------------------------------------------------------------------------------
+
 
 @both_databases
 def test_runs_are_counted_by_status_and_by_the_verdict_the_api_gives(app_factory):
@@ -117,17 +124,30 @@ def test_runs_are_counted_by_status_and_by_the_verdict_the_api_gives(app_factory
             budgeted.vitals_budgets = {"lcp": 1000}
         page = {"url": "http://127.0.0.1:9/", "lcp": 400, "cls": 0, "inp": None, "ttfb": 5}
         recorded_run(budgeted, [{"status": "passed", "vitals": [page]}])  # passed
-        recorded_run(budgeted, [{"status": "passed", "vitals": [{**page, "lcp": 4000}]}])  # failed: the budget
+        recorded_run(
+            budgeted, [{"status": "passed", "vitals": [{**page, "lcp": 4000}]}]
+        )  # failed: the budget
         # Budgets configured and met: the spec's verdict does not look at the failed count then.
         recorded_run(budgeted, [{"status": "failed", "vitals": [page]}])
         queued = _approved_project("Queued", 3)
         lifecycle.start(queued, RunOptions(), source="cli", triggered_by="test")
         expected = Counter((run.status, verdict(run)) for run in db.session.scalars(select(Run)))
-    assert expected == {("completed", "passed"): 4, ("completed", "failed"): 3, ("aborted", "failed"): 1,
-                        ("failed", "failed"): 1, ("queued", "pending"): 1}
+    assert expected == {
+        ("completed", "passed"): 4,
+        ("completed", "failed"): 3,
+        ("aborted", "failed"): 1,
+        ("failed", "failed"): 1,
+        ("queued", "pending"): 1,
+    }
     samples = _scrape(app.test_client())
-    for status, verdict_ in [("queued", "pending"), ("running", "pending"), ("completed", "passed"),
-                             ("completed", "failed"), ("failed", "failed"), ("aborted", "failed")]:
+    for status, verdict_ in [
+        ("queued", "pending"),
+        ("running", "pending"),
+        ("completed", "passed"),
+        ("completed", "failed"),
+        ("failed", "failed"),
+        ("aborted", "failed"),
+    ]:
         assert _value(samples, "sentri_runs", status=status, verdict=verdict_) == expected[(status, verdict_)]
     assert _value(samples, "sentri_tests_queued") == 3
     assert _value(samples, "sentri_tests_running") == 0
@@ -140,8 +160,9 @@ def test_claims_and_recorded_outcomes_move_the_queue_and_the_histograms(app_fact
     client = app.test_client()
     before = _scrape(client)
     with app.app_context():
-        run_id = lifecycle.start(_approved_project("Shop", 2), RunOptions(), source="cli",
-                                 triggered_by="test").public_id
+        run_id = lifecycle.start(
+            _approved_project("Shop", 2), RunOptions(), source="cli", triggered_by="test"
+        ).public_id
         first = claims.claim("host:1:test", 30)
     during = _scrape(client)
     assert (_value(during, "sentri_tests_queued"), _value(during, "sentri_tests_running")) == (1, 1)
@@ -157,7 +178,9 @@ def test_claims_and_recorded_outcomes_move_the_queue_and_the_histograms(app_fact
         count = "sentri_test_duration_seconds_count"
         assert _value(after, count, status=status) - _value(before, count, status=status) == 1
         total = "sentri_test_duration_seconds_sum"
-        assert _value(after, total, status=status) - _value(before, total, status=status) == pytest.approx(seconds)
+        assert _value(after, total, status=status) - _value(before, total, status=status) == pytest.approx(
+            seconds
+        )
     claimed = "sentri_claim_duration_seconds_count"
     assert _value(after, claimed) - _value(before, claimed) == 3
     assert (_value(after, "sentri_tests_queued"), _value(after, "sentri_tests_running")) == (0, 0)
@@ -165,9 +188,16 @@ def test_claims_and_recorded_outcomes_move_the_queue_and_the_histograms(app_fact
 
 
 def test_a_database_that_does_not_answer_is_a_zero_not_a_failed_scrape(tmp_path):
-    app = create_app({"TESTING": True, "SENTRI_INSTANCE_PATH": str(tmp_path), "SENTRI_DEMO": False,
-                      "SENTRI_SECRET_KEY": "test-secret-key-not-for-production", "SENTRI_METRICS": True,
-                      "SENTRI_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'sentri.db'}"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SENTRI_INSTANCE_PATH": str(tmp_path),
+            "SENTRI_DEMO": False,
+            "SENTRI_SECRET_KEY": "test-secret-key-not-for-production",
+            "SENTRI_METRICS": True,
+            "SENTRI_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'sentri.db'}",
+        }
+    )
     client = app.test_client()
     samples = _scrape(client)
     assert _value(samples, "sentri_database_up") == 0
@@ -180,13 +210,18 @@ def test_a_database_that_does_not_answer_is_a_zero_not_a_failed_scrape(tmp_path)
 
 # -- process-local counters at their call sites ------------------------------------------------------------------
 
+
 def test_callbacks_are_counted_by_outcome(app_factory, sink, site):
     app = app_factory(SENTRI_METRICS=True, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     runtime(app).hooks.shutdown(0)  # the test sends each callback itself, once
     client = app.test_client()
     before = _scrape(client)
-    targets = {"delivered": sink.url, "rejected": f"{site}/hook",  # the fixture site answers a POST 501
-               "failed": "http://127.0.0.1:9/hook", "refused": "http://10.11.12.13/hook"}
+    targets = {
+        "delivered": sink.url,
+        "rejected": f"{site}/hook",  # the fixture site answers a POST 501
+        "failed": "http://127.0.0.1:9/hook",
+        "refused": "http://10.11.12.13/hook",
+    }
     with app.app_context():
         project = projects.create("Shop", "http://127.0.0.1:9")
         ids = {}
@@ -201,7 +236,8 @@ def test_callbacks_are_counted_by_outcome(app_factory, sink, site):
     after = _scrape(client)
     for outcome in ("delivered", "rejected", "failed", "refused", "dropped"):
         delta = _value(after, "sentri_callbacks_total", outcome=outcome) - _value(
-            before, "sentri_callbacks_total", outcome=outcome)
+            before, "sentri_callbacks_total", outcome=outcome
+        )
         assert delta == 1, outcome
 
 
@@ -219,11 +255,15 @@ def test_labelled_counters_are_zero_before_anything_is_counted(tmp_path, multipr
     env.pop(metrics.MULTIPROC_ENV, None)
     if multiprocess:
         env[metrics.MULTIPROC_ENV] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-c", FRESH], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(done.stdout) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(done.stdout)
+        for s in family.samples
+    }
     for outcome in ("delivered", "rejected", "failed", "refused", "dropped"):
         assert samples[("sentri_callbacks_total", (("outcome", outcome),))] == 0, outcome
     for kind in ("comment", "status"):
@@ -231,6 +271,7 @@ def test_labelled_counters_are_zero_before_anything_is_counted(tmp_path, multipr
             assert samples[("sentri_github_posts_total", (("kind", kind), ("outcome", outcome)))] == 0
     for status in ("passed", "failed"):
         assert samples[("sentri_test_duration_seconds_count", (("status", status),))] == 0
+
 
 @pytest.fixture
 def fake_github():
@@ -246,7 +287,9 @@ def _report(app, project_id: str, token: str) -> dict:
     with app.app_context():
         run = recorded_run(projects.get(project_id), [{"status": "failed", "error": "Expected OK"}])
         with write():
-            db.session.get(Run, run.id).integrations = {"github": gh_state.initial_state(REPO, PR, SHA, token)}
+            db.session.get(Run, run.id).integrations = {
+                "github": gh_state.initial_state(REPO, PR, SHA, token)
+            }
         reporter = runtime(app).github
         reporter.run_started(run.id, token)
         reporter.run_finished(run.id)
@@ -262,7 +305,9 @@ def _report(app, project_id: str, token: str) -> dict:
 
 
 def test_github_posts_are_counted_by_kind_and_outcome(app_factory, fake_github):
-    app = app_factory(SENTRI_METRICS=True, SENTRI_GITHUB_API_URL=fake_github.url, SENTRI_GITHUB_RETRY_SECONDS=5)
+    app = app_factory(
+        SENTRI_METRICS=True, SENTRI_GITHUB_API_URL=fake_github.url, SENTRI_GITHUB_RETRY_SECONDS=5
+    )
     runtime(app).hooks.shutdown(0)
     client = app.test_client()
     with app.app_context():
@@ -270,7 +315,9 @@ def test_github_posts_are_counted_by_kind_and_outcome(app_factory, fake_github):
 
     def delta(after, before, kind, outcome):
         name = "sentri_github_posts_total"
-        return _value(after, name, kind=kind, outcome=outcome) - _value(before, name, kind=kind, outcome=outcome)
+        return _value(after, name, kind=kind, outcome=outcome) - _value(
+            before, name, kind=kind, outcome=outcome
+        )
 
     before = _scrape(client)
     assert _report(app, project, GOOD)["state"] == "posted"
@@ -287,22 +334,29 @@ def test_github_posts_are_counted_by_kind_and_outcome(app_factory, fake_github):
 
 # -- /health and the browser servers ---------------------------------------------------------------------------
 
+
 def test_health_shows_the_database_and_the_queue(app, client):
     with app.app_context():
         lifecycle.start(_approved_project("Shop", 3), RunOptions(), source="cli", triggered_by="test")
         claims.claim("host:1:test", 30)
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": {"ok": True},
-                                   "queue": {"queuedTests": 2, "runningTests": 1, "activeRuns": 1},
-                                   # Local browsers: one row for this process's (SENTRI_MAX_BROWSERS is 1 here).
-                                   "browserServers": [{"endpoint": "local", "state": "up", "capacity": 1,
-                                                       "busy": 0, "error": None, "checkedAt": None}]}
+    assert response.get_json() == {
+        "status": "ok",
+        "database": {"ok": True},
+        "queue": {"queuedTests": 2, "runningTests": 1, "activeRuns": 1},
+        # Local browsers: one row for this process's (SENTRI_MAX_BROWSERS is 1 here).
+        "browserServers": [
+            {"endpoint": "local", "state": "up", "capacity": 1, "busy": 0, "error": None, "checkedAt": None}
+        ],
+    }
     assert client.get("/healthz").get_json() == {"status": "ok"}  # the liveness probe is unchanged
 
 
 def _servers(*rows):
-    return lambda: [dict(zip(("endpoint", "state", "capacity", "busy", "error"), row, strict=True)) for row in rows]
+    return lambda: [
+        dict(zip(("endpoint", "state", "capacity", "busy", "error"), row, strict=True)) for row in rows
+    ]
 
 
 def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch, admin_headers):
@@ -312,11 +366,17 @@ def test_health_is_degraded_when_no_browser_server_answers(client, monkeypatch, 
     assert body["status"] == "degraded" and body["database"] == {"ok": True}
     # A stranger sees the state, never the addresses or errors of servers that take anyone's commands.
     assert [(row["endpoint"], row["state"], row["error"]) for row in body["browserServers"]] == [
-        ("server 1", "down", None), ("server 2", "down", None)]
-    assert "b1:3000" not in client.get("/health", headers={"Authorization": "Bearer wrong"}).get_data(as_text=True)
+        ("server 1", "down", None),
+        ("server 2", "down", None),
+    ]
+    assert "b1:3000" not in client.get("/health", headers={"Authorization": "Bearer wrong"}).get_data(
+        as_text=True
+    )
     signed_in = client.get("/health", headers=admin_headers).get_json()
     assert [(row["endpoint"], row["error"]) for row in signed_in["browserServers"]] == [
-        ("b1:3000", "connection refused"), ("b2:3000", "timed out")]
+        ("b1:3000", "connection refused"),
+        ("b2:3000", "timed out"),
+    ]
     monkeypatch.setattr(remote, "status", _servers(down, ("b2:3000", "up", 2, 1, None)))
     assert client.get("/health").get_json()["status"] == "ok"  # one answers: runs can go on
 
@@ -336,13 +396,29 @@ def test_a_browser_status_that_fails_degrades_health_but_not_the_scrape(app_fact
 
 def test_browser_slots_are_read_from_the_browser_servers_at_scrape_time(app_factory, monkeypatch):
     client = app_factory(SENTRI_METRICS=True).test_client()
-    monkeypatch.setattr(remote, "status", _servers(("local", "up", 4, 1, None), ("b1:3000", "up", 3, 3, None),
-                                                   ("b2:3000", "down", 2, 0, "connection refused")))
+    monkeypatch.setattr(
+        remote,
+        "status",
+        _servers(
+            ("local", "up", 4, 1, None),
+            ("b1:3000", "up", 3, 3, None),
+            ("b2:3000", "down", 2, 0, "connection refused"),
+        ),
+    )
     samples = _scrape(client)
-    slots = {(labels[0][1], labels[1][1]): value for (name, labels), value in samples.items()
-             if name == "sentri_browser_slots"}
-    assert slots == {("local", "busy"): 1, ("local", "free"): 3, ("b1:3000", "busy"): 3,
-                     ("b1:3000", "free"): 0, ("b2:3000", "busy"): 0, ("b2:3000", "free"): 0}
+    slots = {
+        (labels[0][1], labels[1][1]): value
+        for (name, labels), value in samples.items()
+        if name == "sentri_browser_slots"
+    }
+    assert slots == {
+        ("local", "busy"): 1,
+        ("local", "free"): 3,
+        ("b1:3000", "busy"): 3,
+        ("b1:3000", "free"): 0,
+        ("b2:3000", "busy"): 0,
+        ("b2:3000", "free"): 0,
+    }
     assert _value(samples, "sentri_browser_server_up", endpoint="b2:3000") == 0
     assert _value(samples, "sentri_browser_server_up", endpoint="local") == 1
     monkeypatch.setattr(remote, "status", _servers())
@@ -381,16 +457,27 @@ def test_multiprocess_mode_sums_the_processes_and_reads_the_database_once(tmp_pa
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared), "PYTHONPATH": str(ROOT)}
     children = [subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT, env=env) for _ in range(2)]
     assert [child.wait(timeout=60) for child in children] == [0, 0]
-    done = subprocess.run([sys.executable, "-c", SCRAPER, str(tmp_path / "instance")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRAPER, str(tmp_path / "instance")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     families = list(text_string_to_metric_families(json.loads(done.stdout)))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
     assert _value(samples, "sentri_test_duration_seconds_count", status="passed") == 3
     assert _value(samples, "sentri_test_duration_seconds_sum", status="passed") == 5.0
     assert _value(samples, "sentri_callbacks_total", outcome="delivered") == 2
-    runs = [s for f in families if f.name == "sentri_runs" for s in f.samples
-            if s.labels == {"status": "completed", "verdict": "passed"}]
+    runs = [
+        s
+        for f in families
+        if f.name == "sentri_runs"
+        for s in f.samples
+        if s.labels == {"status": "completed", "verdict": "passed"}
+    ]
     assert [s.value for s in runs] == [1]  # once, from the process answering: never summed over processes
     assert not [f.name for f in families if f.name.startswith("process_")]  # per-process, not summable
 

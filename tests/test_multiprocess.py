@@ -30,8 +30,10 @@ REDIS_URL = os.environ.get("SENTRI_TEST_REDIS_URL")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
-    pytest.mark.skipif(not (PG_URL and REDIS_URL),
-                       reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL) and SENTRI_TEST_REDIS_URL"),
+    pytest.mark.skipif(
+        not (PG_URL and REDIS_URL),
+        reason="needs SENTRI_TEST_DATABASE_URL (PostgreSQL) and SENTRI_TEST_REDIS_URL",
+    ),
 ]
 LEASE = 3  # seconds: how long a killed process's tests wait before a live one recovers them
 
@@ -80,8 +82,12 @@ def sink():
 @pytest.fixture
 def pair(tmp_path, shared_database, redis_url):
     """Two servers, A then B (started one after the other: each migrates at start)."""
-    env = {"SENTRI_DATABASE_URL": shared_database, "SENTRI_RATELIMIT_STORAGE_URI": redis_url,
-           "SENTRI_LEASE_SECONDS": str(LEASE), "SENTRI_SHUTDOWN_GRACE_SECONDS": "1"}
+    env = {
+        "SENTRI_DATABASE_URL": shared_database,
+        "SENTRI_RATELIMIT_STORAGE_URI": redis_url,
+        "SENTRI_LEASE_SECONDS": str(LEASE),
+        "SENTRI_SHUTDOWN_GRACE_SECONDS": "1",
+    }
     a = SentriProcess(tmp_path / "a" / "instance", max_browsers=2, env=env).start()
     b = SentriProcess(tmp_path / "b" / "instance", max_browsers=2, env=env)
     b.admin_email, b.admin_password = a.admin_email, a.admin_password  # one database, one admin
@@ -97,14 +103,17 @@ def pair(tmp_path, shared_database, redis_url):
 def _project(server: SentriProcess, site: FixtureSite, name: str, tests: list[dict]) -> tuple[str, str]:
     """A project with approved tests and a trigger token, over the API (faster than a CLI process each)."""
     http, headers = server.http, server.user_headers()
-    project_id = http.post(f"{server.url}/api/v1/projects", json={"name": name, "baseUrl": site.url},
-                           headers=headers, timeout=15).json()["id"]
+    project_id = http.post(
+        f"{server.url}/api/v1/projects", json={"name": name, "baseUrl": site.url}, headers=headers, timeout=15
+    ).json()["id"]
     base = f"{server.url}/api/v1/projects/{project_id}"
     for test in tests:
         created = http.post(f"{base}/tests", json=test, headers=headers, timeout=15)
         assert created.status_code == 201, created.text
         assert http.post(f"{base}/tests/{created.json()['id']}/approve", headers=headers, timeout=15).ok
-    return project_id, http.post(f"{base}/trigger-tokens", json={}, headers=headers, timeout=15).json()["token"]
+    return project_id, http.post(f"{base}/trigger-tokens", json={}, headers=headers, timeout=15).json()[
+        "token"
+    ]
 
 
 def _h(token: str) -> dict:
@@ -112,15 +121,17 @@ def _h(token: str) -> dict:
 
 
 def _trigger(http, server, project_id, token, body=None):
-    return http.post(f"{server.url}/api/v1/projects/{project_id}/trigger", headers=_h(token), json=body or {},
-                     timeout=30)
+    return http.post(
+        f"{server.url}/api/v1/projects/{project_id}/trigger", headers=_h(token), json=body or {}, timeout=30
+    )
 
 
 def _final(http, server, project_id, token, run_id, timeout=120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        body = http.get(f"{server.url}/api/v1/projects/{project_id}/trigger/runs/{run_id}", headers=_h(token),
-                        timeout=15).json()
+        body = http.get(
+            f"{server.url}/api/v1/projects/{project_id}/trigger/runs/{run_id}", headers=_h(token), timeout=15
+        ).json()
         if body["status"] != "running":
             return body
         assert time.monotonic() < deadline, body
@@ -128,7 +139,9 @@ def _final(http, server, project_id, token, run_id, timeout=120) -> dict:
 
 
 def _results(http, server, run_id) -> list[dict]:
-    return http.get(f"{server.url}/api/v1/runs/{run_id}", headers=server.user_headers(), timeout=15).json()["results"]
+    return http.get(f"{server.url}/api/v1/runs/{run_id}", headers=server.user_headers(), timeout=15).json()[
+        "results"
+    ]
 
 
 def test_a_run_is_executed_by_both_processes(pair, site):
@@ -188,14 +201,20 @@ def test_a_trigger_race_over_both_processes_starts_one_run(pair, site):
 
 
 def test_trigger_rate_limits_are_shared_through_redis(tmp_path, shared_database, redis_url, site):
-    env = {"SENTRI_DATABASE_URL": shared_database, "SENTRI_RATELIMIT_STORAGE_URI": redis_url,
-           "SENTRI_TRIGGER_RATE_LIMIT": "3 per hour"}
+    env = {
+        "SENTRI_DATABASE_URL": shared_database,
+        "SENTRI_RATELIMIT_STORAGE_URI": redis_url,
+        "SENTRI_TRIGGER_RATE_LIMIT": "3 per hour",
+    }
     a = SentriProcess(tmp_path / "a" / "instance", max_browsers=1, env=env).start()
     b = SentriProcess(tmp_path / "b" / "instance", max_browsers=1, env=env).start()
     http = http_session()
     try:
         projects = [_project(a, site, f"limit{n}", [page_test(f"l{n}", site.url)]) for n in range(4)]
-        codes = [_trigger(http, server, pid, tok).status_code for server, (pid, tok) in zip((a, b, a, b), projects, strict=True)]
+        codes = [
+            _trigger(http, server, pid, tok).status_code
+            for server, (pid, tok) in zip((a, b, a, b), projects, strict=True)
+        ]
         assert codes == [202, 202, 202, 429], codes
     finally:
         a.kill()
@@ -207,13 +226,20 @@ def test_a_killed_process_leaves_its_tests_to_the_other(pair, site, sink):
     http = http_session()
     tests = [wait_test(f"k{n}", site.url, 2_000) for n in range(8)]
     project_id, token = _project(a, site, "killed", tests)
-    started = _trigger(http, a, project_id, token, {"dialsConfig": {"parallelWorkers": 4},
-                                                     "callbackUrl": sink.hook_url("killed")})
+    started = _trigger(
+        http,
+        a,
+        project_id,
+        token,
+        {"dialsConfig": {"parallelWorkers": 4}, "callbackUrl": sink.hook_url("killed")},
+    )
     run_id = started.json()["runId"]
     # Wait until A holds some of the run's tests, then crash it.
     deadline = time.monotonic() + 60
-    while not any(r["status"] == "running" and r["executedBy"] and r["executedBy"].split(":")[1] == str(a.proc.pid)
-                  for r in _results(http, b, run_id)):
+    while not any(
+        r["status"] == "running" and r["executedBy"] and r["executedBy"].split(":")[1] == str(a.proc.pid)
+        for r in _results(http, b, run_id)
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     a.kill()
@@ -231,10 +257,12 @@ def test_starting_and_stopping_one_process_leaves_the_others_runs_alone(tmp_path
     a, b = pair
     http = http_session()
     a.stop()  # only B is serving
-    project_id, token = _project(b, site, "untouched", [wait_test(f"u{n}", site.url, 1_500) for n in range(4)])
+    project_id, token = _project(
+        b, site, "untouched", [wait_test(f"u{n}", site.url, 1_500) for n in range(4)]
+    )
     run_id = _trigger(http, b, project_id, token).json()["runId"]
     a.start()  # a process starting mid-run (its start-up recovery) ...
-    a.stop()   # ... and stopping again (its shutdown) must not touch B's run
+    a.stop()  # ... and stopping again (its shutdown) must not touch B's run
     final = _final(http, b, project_id, token, run_id)
     # A may have run some of its tests meanwhile (the queue is shared), and handed back what it had
     # when it stopped: the run is still B's to finish, and it finishes whole.

@@ -49,10 +49,14 @@ def servers(tmp_path):
 @pytest.fixture
 def replicas(tmp_path, shared_database, servers):  # noqa: F811 (the fixture imported above)
     """Two replicas, A then B (each migrates at start), both with both servers at `#2`."""
-    env = {"SENTRI_DATABASE_URL": shared_database, "SENTRI_METRICS": "true",
-           "SENTRI_BROWSER_SERVERS": ",".join(f"{server.url.rstrip('/')}#2" for server in servers),
-           "SENTRI_BROWSER_PROBE_SECONDS": str(PROBE_SECONDS), "SENTRI_LEASE_SECONDS": "5",
-           "SENTRI_SHUTDOWN_GRACE_SECONDS": "1"}
+    env = {
+        "SENTRI_DATABASE_URL": shared_database,
+        "SENTRI_METRICS": "true",
+        "SENTRI_BROWSER_SERVERS": ",".join(f"{server.url.rstrip('/')}#2" for server in servers),
+        "SENTRI_BROWSER_PROBE_SECONDS": str(PROBE_SECONDS),
+        "SENTRI_LEASE_SECONDS": "5",
+        "SENTRI_SHUTDOWN_GRACE_SECONDS": "1",
+    }
     chromium = find_chromium().executable  # None: the servers launch Playwright's own
     if chromium:
         env["SENTRI_BROWSER_SERVER_CHROMIUM"] = chromium
@@ -87,8 +91,12 @@ def _states(replica: SentriProcess) -> dict[str, dict]:
 
 def _up_samples(replica: SentriProcess) -> dict[str, float]:
     text = replica.http.get(f"{replica.url}/metrics", timeout=10).text
-    return {sample.labels["endpoint"]: sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples if sample.name == "sentri_browser_server_up"}
+    return {
+        sample.labels["endpoint"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "sentri_browser_server_up"
+    }
 
 
 def _final(replica: SentriProcess, token: str, status_url: str) -> dict:
@@ -107,9 +115,12 @@ def test_two_replicas_never_put_more_tests_on_a_server_than_its_capacity(replica
     for replica, name in ((a, "first"), (b, "second")):
         tests = [wait_test(f"{name}{n}", site.url, 1_000) for n in range(8)]
         project_id, token = replica.new_project(name, site.url, tests)
-        started = replica.http.post(f"{replica.url}/api/v1/projects/{project_id}/trigger", json={
-            "dialsConfig": {"parallelWorkers": 8, "retries": 0}}, headers={"Authorization": f"Bearer {token}"},
-            timeout=30)
+        started = replica.http.post(
+            f"{replica.url}/api/v1/projects/{project_id}/trigger",
+            json={"dialsConfig": {"parallelWorkers": 8, "retries": 0}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
         assert started.status_code == 202, started.text
         runs.append((replica, token, started.json()["statusUrl"]))
     for replica, token, status_url in runs:  # both runs at once: 16 tests for the 4 slots of two servers
@@ -124,12 +135,16 @@ def test_an_idle_replica_sees_a_killed_server_down_and_a_restarted_one_up(replic
     one, two = servers
 
     def everywhere(expected: dict[str, str]) -> Callable[[], bool]:
-        return lambda: all({name: _states(replica)[name]["state"] for name in expected} == expected
-                           for replica in (a, b))
+        return lambda: all(
+            {name: _states(replica)[name]["state"] for name in expected} == expected for replica in (a, b)
+        )
 
     _until("both replicas see both servers up", everywhere({_name(one): "up", _name(two): "up"}))
     checked = _states(a)[_name(two)]["checkedAt"]
-    _until("a replica checks again without being asked to", lambda: _states(a)[_name(two)]["checkedAt"] != checked)
+    _until(
+        "a replica checks again without being asked to",
+        lambda: _states(a)[_name(two)]["checkedAt"] != checked,
+    )
     one.stop(kill=True)
     _until("both replicas see the killed server down", everywhere({_name(one): "down", _name(two): "up"}))
     assert "ECONNREFUSED" in _states(b)[_name(one)]["error"]
@@ -138,8 +153,12 @@ def test_an_idle_replica_sees_a_killed_server_down_and_a_restarted_one_up(replic
     one.stop(kill=True)
     two.stop(kill=True)
     # What the finding saw: summed over the replicas, the up gauge said 2 with both servers dead.
-    _until("no replica says a dead server is up", lambda: sum(
-        value for replica in (a, b) for value in _up_samples(replica).values()) == 0)
+    _until(
+        "no replica says a dead server is up",
+        lambda: sum(value for replica in (a, b) for value in _up_samples(replica).values()) == 0,
+    )
     two.start()
-    _until("each replica says the restarted server is up", lambda: [
-        _up_samples(replica) for replica in (a, b)] == [{_name(one): 0, _name(two): 1}] * 2)
+    _until(
+        "each replica says the restarted server is up",
+        lambda: [_up_samples(replica) for replica in (a, b)] == [{_name(one): 0, _name(two): 1}] * 2,
+    )

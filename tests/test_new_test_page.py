@@ -27,36 +27,59 @@ def test_a_yaml_test_is_saved_as_a_draft_like_the_api_does(app, admin, shop):
     source = "name: Checkout\ntags: [cart]\nsteps:\n  - goto: /cart\n  - click: {role: button, name: Pay}\n"
     saved = admin.post(f"/projects/{shop}/tests/new", {"source": source})
     assert saved.status_code == 302 and "/tests/TST-" in saved.headers["Location"]
-    assert _tests_of(app, shop) == [("Checkout", "draft", [
-        {"action": "goto", "url": "/cart"}, {"action": "click", "target": {"role": "button", "name": "Pay"}}])]
+    assert _tests_of(app, shop) == [
+        (
+            "Checkout",
+            "draft",
+            [
+                {"action": "goto", "url": "/cart"},
+                {"action": "click", "target": {"role": "button", "name": "Pay"}},
+            ],
+        )
+    ]
     test_page = admin.html(saved.headers["Location"])
     assert "saved as a draft" in test_page and "Only approved tests run" in test_page
     assert "Checkout" in admin.html(f"/projects/{shop}/review")
 
 
 def test_a_json_test_is_saved(app, admin, shop):
-    document = {"name": "Title", "steps": [{"action": "goto", "url": "https://example.com/"},
-                                          {"expect_title": "Example"}]}
+    document = {
+        "name": "Title",
+        "steps": [{"action": "goto", "url": "https://example.com/"}, {"expect_title": "Example"}],
+    }
     saved = admin.post(f"/projects/{shop}/tests/new", {"source": json.dumps(document, indent=2)})
     assert saved.status_code == 302
-    assert _tests_of(app, shop) == [("Title", "draft", [{"action": "goto", "url": "https://example.com/"},
-                                                       {"action": "expect_title", "title": "Example"}])]
+    assert _tests_of(app, shop) == [
+        (
+            "Title",
+            "draft",
+            [
+                {"action": "goto", "url": "https://example.com/"},
+                {"action": "expect_title", "title": "Example"},
+            ],
+        )
+    ]
 
 
 def test_a_bad_step_is_named_beside_the_editor_and_the_text_is_kept(app, admin, shop):
-    source = ("name: Broken\nsteps:\n  - goto: /\n  - click: {css: a, text: b}\n"
-              "  - fill: {label: Email}\n  - goto: javascript:alert(1)\n")
+    source = (
+        "name: Broken\nsteps:\n  - goto: /\n  - click: {css: a, text: b}\n"
+        "  - fill: {label: Email}\n  - goto: javascript:alert(1)\n"
+    )
     refused = admin.post(f"/projects/{shop}/tests/new", {"source": source})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400 and _tests_of(app, shop) == []
     assert 'class="error-banner" role="alert" id="new-test-errors"' in page
     assert "Not saved.</strong> 3 problems in 3 steps" in page
     assert f">{htmllib.escape(source, quote=False)}</textarea>" in page  # kept as typed
-    problems = page[page.index('id="step-problems"'):page.index("</ol>", page.index('id="step-problems"'))]
-    for number, action, line, words in ((2, "click", 4, "exactly one of"), (3, "fill", 5, "missing field"),
-                                        (4, "goto", 6, "http(s) URL")):
-        item = problems[problems.index(f'id="problem-step-{number}"'):]
-        item = item[:item.index("</li>\n")]
+    problems = page[page.index('id="step-problems"') : page.index("</ol>", page.index('id="step-problems"'))]
+    for number, action, line, words in (
+        (2, "click", 4, "exactly one of"),
+        (3, "fill", 5, "missing field"),
+        (4, "goto", 6, "http(s) URL"),
+    ):
+        item = problems[problems.index(f'id="problem-step-{number}"') :]
+        item = item[: item.index("</li>\n")]
         assert f"Step {number} ({action})" in item and f"line {line}" in item and words in item
     assert 'id="problem-step-1"' not in problems  # the good step is not listed
 
@@ -67,8 +90,10 @@ def test_problems_of_the_test_itself_and_of_syntax_are_listed_too(app, admin, sh
     assert "missing field &#34;name&#34;" in missing.get_data(as_text=True)
     broken = admin.post(f"/projects/{shop}/tests/new", {"source": '{"name": "x", "steps": ['})
     assert broken.status_code == 400 and "invalid JSON" in broken.get_data(as_text=True)
-    several = admin.post(f"/projects/{shop}/tests/new", {"source": "- name: a\n  steps: [{goto: /}]\n"
-                                                                    "- name: b\n  steps: [{goto: /}]\n"})
+    several = admin.post(
+        f"/projects/{shop}/tests/new",
+        {"source": "- name: a\n  steps: [{goto: /}]\n- name: b\n  steps: [{goto: /}]\n"},
+    )
     assert several.status_code == 400 and "holds one test" in several.get_data(as_text=True)
     assert admin.post(f"/projects/{shop}/tests/new", {"source": "  "}).status_code == 400
     assert _tests_of(app, shop) == []
@@ -118,15 +143,20 @@ def test_a_draft_cannot_be_run_alone(app, admin, shop):
 
 def test_an_empty_project_offers_three_starts_and_the_example_saves(app, admin, shop):
     page = admin.html(f"/projects/{shop}/tests")
-    start = page[page.index('id="start"'):page.index("</section>", page.index('id="start"'))]
+    start = page[page.index('id="start"') : page.index("</section>", page.index('id="start"'))]
     assert f'href="/projects/{shop}/crawls#crawl-form"' in start
     assert 'href="#import"' in start and 'id="import"' in page
     assert f'href="/projects/{shop}/tests/new?example=1"' in start
     assert f'href="/projects/{shop}/tests/new"' in page  # the New test button
     example = admin.html(f"/projects/{shop}/tests/new?example=1")
-    source = htmllib.unescape(example[example.index("<textarea"):example.index("</textarea>")].split(">", 1)[1])
+    source = htmllib.unescape(
+        example[example.index("<textarea") : example.index("</textarea>")].split(">", 1)[1]
+    )
     assert "goto: /" in source and "expect_title" in source and "http://127.0.0.1:9/shop" in source
     assert admin.post(f"/projects/{shop}/tests/new", {"source": source}).status_code == 302
-    assert _tests_of(app, shop)[0][2] == [{"action": "goto", "url": "/"}, {"action": "expect_title", "title": "Shop"}]
+    assert _tests_of(app, shop)[0][2] == [
+        {"action": "goto", "url": "/"},
+        {"action": "expect_title", "title": "Shop"},
+    ]
     listed = admin.html(f"/projects/{shop}/tests")
     assert 'id="start"' not in listed and "New test" in listed

@@ -20,7 +20,10 @@ from sentri.extensions import db
 from tests.support.settings import override
 
 DOCUMENT_URI = "urn:sentri:openapi"
-OK_STEPS = [{"action": "goto", "url": "/ok"}, {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"}]
+OK_STEPS = [
+    {"action": "goto", "url": "/ok"},
+    {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"},
+]
 FAIL_STEPS = [{"action": "goto", "url": "/fail"}, {"action": "expect_title", "title": "OK", "timeout": 500}]
 SLOW_STEPS = [{"action": "goto", "url": "/ok"}, {"action": "wait", "ms": 30000}]
 
@@ -35,10 +38,23 @@ class Described:
     def __init__(self, client):
         self.client = client
         self.document = openapi.description()
-        self.registry = Registry().with_resource(DOCUMENT_URI, Resource(self.document, specification=DRAFT202012))
+        self.registry = Registry().with_resource(
+            DOCUMENT_URI, Resource(self.document, specification=DRAFT202012)
+        )
 
-    def __call__(self, method: str, template: str, status: int, *, headers=None, json_body=None, data=None,
-                 content_type=None, query=None, **path):
+    def __call__(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        *,
+        headers=None,
+        json_body=None,
+        data=None,
+        content_type=None,
+        query=None,
+        **path,
+    ):
         url = template.format(**path) + (f"?{query}" if query else "")
         kwargs = {"headers": headers or {}}
         if json_body is not None:
@@ -47,7 +63,9 @@ class Described:
             kwargs["data"] = data
             kwargs["content_type"] = content_type or "application/json"
         response = self.client.open(url, method=method, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.get_data()[:300]!r}"
+        assert response.status_code == status, (
+            f"{method} {url}: {response.status_code} {response.get_data()[:300]!r}"
+        )
         self.check(method, template, response)
         return response
 
@@ -68,7 +86,9 @@ class Described:
     def check(self, method: str, template: str, response) -> None:
         spec, pointer = self.response_spec(method, template, response.status_code)
         content = spec.get("content", {})
-        assert response.mimetype in content, f"{method} {template}: {response.mimetype} not in {list(content)}"
+        assert response.mimetype in content, (
+            f"{method} {template}: {response.mimetype} not in {list(content)}"
+        )
         for name, header in spec.get("headers", {}).items():
             header = self.resolve(header)
             if name in response.headers and header["schema"].get("type") == "integer":
@@ -78,7 +98,8 @@ class Described:
             validator = Draft202012Validator(schema, registry=self.registry)
             errors = sorted(validator.iter_errors(response.get_json()), key=lambda e: list(e.path))
             assert not errors, f"{method} {template} {response.status_code}: " + "; ".join(
-                f"{list(e.path)}: {e.message[:200]}" for e in errors)
+                f"{list(e.path)}: {e.message[:200]}" for e in errors
+            )
 
 
 def _bearer(value: str) -> dict:
@@ -123,7 +144,8 @@ def test_the_description_is_served_without_login_and_is_openapi_3_1(app_factory)
     assert set(document["components"]["securitySchemes"]) == {"userAuth", "sessionCookie", "triggerToken"}
     behind_proxy = app_factory(SENTRI_PUBLIC_URL="https://sentri.example.com/")
     assert behind_proxy.test_client().get("/api/v1/openapi.json").get_json()["servers"] == [
-        {"url": "https://sentri.example.com"}]
+        {"url": "https://sentri.example.com"}
+    ]
 
 
 def test_every_operation_documents_its_errors_and_has_a_unique_id():
@@ -150,16 +172,33 @@ def test_every_operation_documents_its_errors_and_has_a_unique_id():
 
 def test_every_api_route_is_described_and_every_described_operation_is_routed(app):
     routed = _routes(app)
-    described = {(method.upper(), _normalised(path)) for path, item in openapi.description()["paths"].items()
-                 for method in item if method != "parameters"}
+    described = {
+        (method.upper(), _normalised(path))
+        for path, item in openapi.description()["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     assert routed - described == set(), "routes missing from sentri/openapi.yaml"
     assert described - routed == set(), "described operations the app does not route"
 
 
-UNKNOWN = {"projectId": "PRJ-999999", "testId": "TST-999999", "suiteId": "SUI-999999", "runId": "RUN-999999",
-           "crawlId": "CRL-999999", "itemId": "BSL-999999", "baselineId": "BSL-999999", "sha": "0" * 64,
-           "environmentId": "ENV-999999", "dataSetId": "DAT-999999", "tokenId": "TOK-999999",
-           "userId": "USR-999999", "position": 999999, "scheduleId": "SCH-999999", "channelId": "NTF-999999"}
+UNKNOWN = {
+    "projectId": "PRJ-999999",
+    "testId": "TST-999999",
+    "suiteId": "SUI-999999",
+    "runId": "RUN-999999",
+    "crawlId": "CRL-999999",
+    "itemId": "BSL-999999",
+    "baselineId": "BSL-999999",
+    "sha": "0" * 64,
+    "environmentId": "ENV-999999",
+    "dataSetId": "DAT-999999",
+    "tokenId": "TOK-999999",
+    "userId": "USR-999999",
+    "position": 999999,
+    "scheduleId": "SCH-999999",
+    "channelId": "NTF-999999",
+}
 
 
 def test_every_operation_refuses_as_described(app_factory):
@@ -197,8 +236,12 @@ def test_every_operation_refuses_as_described(app_factory):
 def test_accounts_and_projects_answer_as_described(app, client):
     api = Described(client)
     admin_id, admin, member = _people(app)
-    body = api("POST", "/api/v1/auth/login", 200, json_body={"email": "admin@example.com",
-                                                               "password": "correct horse battery"}).get_json()
+    body = api(
+        "POST",
+        "/api/v1/auth/login",
+        200,
+        json_body={"email": "admin@example.com", "password": "correct horse battery"},
+    ).get_json()
     assert body["user"]["id"] == admin_id
     api("POST", "/api/v1/auth/login", 401, json_body={"email": "admin@example.com", "password": "wrong"})
     api("POST", "/api/v1/auth/login", 400, json_body={"email": "admin@example.com"})
@@ -207,8 +250,13 @@ def test_accounts_and_projects_answer_as_described(app, client):
     api("GET", "/api/v1/auth/me", 401)
     api("GET", "/api/v1/auth/me", 401, headers=_bearer("sentri_" + "a" * 38))
 
-    created = api("POST", "/api/v1/projects", 201, headers=member,
-                  json_body={"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop"}).get_json()
+    created = api(
+        "POST",
+        "/api/v1/projects",
+        201,
+        headers=member,
+        json_body={"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop"},
+    ).get_json()
     pid = created["id"]
     api("POST", "/api/v1/projects", 400, headers=member, json_body={"name": "Shop", "baseUrl": "ftp://x"})
     api("POST", "/api/v1/projects", 401, json_body={"name": "Shop", "baseUrl": "http://127.0.0.1:9"})
@@ -219,17 +267,37 @@ def test_accounts_and_projects_answer_as_described(app, client):
     api("GET", "/api/v1/projects/{projectId}", 200, headers=member, projectId=pid)
     api("GET", "/api/v1/projects/{projectId}", 404, headers=member, projectId="PRJ-404")
     api("GET", "/api/v1/projects/{projectId}", 401, projectId=pid)
-    api("PATCH", "/api/v1/projects/{projectId}", 200, headers=member, projectId=pid,
-        json_body={"name": "Shop 2", "variables": {"USER": "ada"}})
+    api(
+        "PATCH",
+        "/api/v1/projects/{projectId}",
+        200,
+        headers=member,
+        projectId=pid,
+        json_body={"name": "Shop 2", "variables": {"USER": "ada"}},
+    )
     api("PATCH", "/api/v1/projects/{projectId}", 400, headers=member, projectId=pid, json_body={"name": 5})
     origins = {"allowedOrigins": ["https://staging.example.com", "https://pr-*.preview.example.com"]}
-    changed = api("PATCH", "/api/v1/projects/{projectId}", 200, headers=admin, projectId=pid, json_body=origins)
+    changed = api(
+        "PATCH", "/api/v1/projects/{projectId}", 200, headers=admin, projectId=pid, json_body=origins
+    )
     assert changed.get_json()["allowedOrigins"] == origins["allowedOrigins"]
     api("PATCH", "/api/v1/projects/{projectId}", 403, headers=member, projectId=pid, json_body=origins)
-    api("PATCH", "/api/v1/projects/{projectId}", 400, headers=admin, projectId=pid,
-        json_body={"allowedOrigins": ["ftp://files.example.com"]})
-    cleared = api("PATCH", "/api/v1/projects/{projectId}", 200, headers=admin, projectId=pid,
-                  json_body={"allowedOrigins": None})
+    api(
+        "PATCH",
+        "/api/v1/projects/{projectId}",
+        400,
+        headers=admin,
+        projectId=pid,
+        json_body={"allowedOrigins": ["ftp://files.example.com"]},
+    )
+    cleared = api(
+        "PATCH",
+        "/api/v1/projects/{projectId}",
+        200,
+        headers=admin,
+        projectId=pid,
+        json_body={"allowedOrigins": None},
+    )
     assert cleared.get_json()["allowedOrigins"] == []
     api("PATCH", "/api/v1/projects/{projectId}", 404, headers=member, projectId="PRJ-404", json_body={})
     api("PATCH", "/api/v1/projects/{projectId}", 401, projectId=pid, json_body={})
@@ -247,44 +315,103 @@ def test_accounts_and_projects_answer_as_described(app, client):
 def test_tests_suites_environments_settings_and_tokens_answer_as_described(app, client):
     api = Described(client)
     _, admin, member = _people(app)
-    pid = api("POST", "/api/v1/projects", 201, headers=admin,
-              json_body={"name": "Shop", "baseUrl": "http://127.0.0.1:9"}).get_json()["id"]
+    pid = api(
+        "POST",
+        "/api/v1/projects",
+        201,
+        headers=admin,
+        json_body={"name": "Shop", "baseUrl": "http://127.0.0.1:9"},
+    ).get_json()["id"]
     p = {"projectId": pid}
     tests = "/api/v1/projects/{projectId}/tests"
     one = tests + "/{testId}"
-    tid = api("POST", tests, 201, headers=member, json_body={
-        "name": "Home", "tags": ["smoke"], "steps": [{"goto": "/"}, {"expect_title": "Shop"}],
-        "viewport": {"width": 800, "height": 600}, "covers": ["src/home/*"]}, **p).get_json()["id"]
+    tid = api(
+        "POST",
+        tests,
+        201,
+        headers=member,
+        json_body={
+            "name": "Home",
+            "tags": ["smoke"],
+            "steps": [{"goto": "/"}, {"expect_title": "Shop"}],
+            "viewport": {"width": 800, "height": 600},
+            "covers": ["src/home/*"],
+        },
+        **p,
+    ).get_json()["id"]
     api("POST", tests, 400, headers=member, json_body={"name": "x", "steps": [{"action": "fly"}]}, **p)
-    api("POST", tests, 404, headers=member, json_body={"name": "x", "steps": [{"goto": "/"}]}, projectId="PRJ-404")
+    api(
+        "POST",
+        tests,
+        404,
+        headers=member,
+        json_body={"name": "x", "steps": [{"goto": "/"}]},
+        projectId="PRJ-404",
+    )
     api("GET", tests, 200, headers=member, query="status=draft&tag=smoke", **p)
     api("GET", tests, 400, headers=member, query="status=lost", **p)
     api("GET", one, 200, headers=member, testId=tid, **p)
     api("GET", one, 404, headers=member, testId="TST-404", **p)
-    api("PATCH", one, 200, headers=member, json_body={"tags": None, "steps": [{"goto": "/home"}]}, testId=tid, **p)
+    api(
+        "PATCH",
+        one,
+        200,
+        headers=member,
+        json_body={"tags": None, "steps": [{"goto": "/home"}]},
+        testId=tid,
+        **p,
+    )
     api("PATCH", one, 400, headers=member, json_body={"owner": "me"}, testId=tid, **p)
     for decision in ("reject", "approve"):
         api("POST", one + "/" + decision, 200, headers=member, testId=tid, **p)
         api("POST", one + "/" + decision, 404, headers=member, testId="TST-404", **p)
 
     suites = "/api/v1/projects/{projectId}/suites"
-    sid = api("POST", suites, 201, headers=member, json_body={"name": "smoke", "testIds": [tid]}, **p).get_json()["id"]
+    sid = api(
+        "POST", suites, 201, headers=member, json_body={"name": "smoke", "testIds": [tid]}, **p
+    ).get_json()["id"]
     api("POST", suites, 400, headers=member, json_body={"name": "x", "testIds": ["TST-404"]}, **p)
     api("GET", suites, 200, headers=member, **p)
     api("GET", suites + "/{suiteId}", 200, headers=member, suiteId=sid, **p)
     api("PATCH", suites + "/{suiteId}", 200, headers=member, json_body={"name": "quick"}, suiteId=sid, **p)
     api("PATCH", suites + "/{suiteId}", 400, headers=member, json_body={}, suiteId=sid, **p)
-    api("POST", suites + "/{suiteId}/tests", 200, headers=member, json_body={"testIds": [tid]}, suiteId=sid, **p)
+    api(
+        "POST",
+        suites + "/{suiteId}/tests",
+        200,
+        headers=member,
+        json_body={"testIds": [tid]},
+        suiteId=sid,
+        **p,
+    )
     api("POST", suites + "/{suiteId}/tests", 400, headers=member, json_body={"testIds": []}, suiteId=sid, **p)
     api("DELETE", suites + "/{suiteId}/tests/{testId}", 200, headers=member, suiteId=sid, testId=tid, **p)
-    api("DELETE", suites + "/{suiteId}/tests/{testId}", 400, headers=member, suiteId=sid, testId="TST-404", **p)
+    api(
+        "DELETE",
+        suites + "/{suiteId}/tests/{testId}",
+        400,
+        headers=member,
+        suiteId=sid,
+        testId="TST-404",
+        **p,
+    )
     api("DELETE", suites + "/{suiteId}", 403, headers=member, suiteId=sid, **p)
     api("DELETE", suites + "/{suiteId}", 200, headers=admin, suiteId=sid, **p)
     api("GET", suites + "/{suiteId}", 404, headers=member, suiteId=sid, **p)
 
-    for kind, key, body in (("environments", "environmentId", {"name": "staging", "baseUrl": "http://127.0.0.1:9",
-                                                               "variables": {"A": "1"}, "secrets": {"PW": "x"}}),
-                            ("test-data-sets", "dataSetId", {"name": "data", "variables": {"B": "2"}})):
+    for kind, key, body in (
+        (
+            "environments",
+            "environmentId",
+            {
+                "name": "staging",
+                "baseUrl": "http://127.0.0.1:9",
+                "variables": {"A": "1"},
+                "secrets": {"PW": "x"},
+            },
+        ),
+        ("test-data-sets", "dataSetId", {"name": "data", "variables": {"B": "2"}}),
+    ):
         many = "/api/v1/projects/{projectId}/" + kind
         single = many + "/{" + key + "}"
         item = api("POST", many, 201, headers=member, json_body=body, **p).get_json()
@@ -298,8 +425,10 @@ def test_tests_suites_environments_settings_and_tokens_answer_as_described(app, 
         api("DELETE", single, 200, headers=admin, **p, **{key: item["id"]})
         api("DELETE", single, 404, headers=admin, **p, **{key: item["id"]})
 
-    for kind, body in (("quality-gates", {"minPassRate": 90, "maxFailures": None}),
-                       ("web-vitals-budgets", {"lcp": 2500, "cls": 0.1})):
+    for kind, body in (
+        ("quality-gates", {"minPassRate": 90, "maxFailures": None}),
+        ("web-vitals-budgets", {"lcp": 2500, "cls": 0.1}),
+    ):
         path = "/api/v1/projects/{projectId}/" + kind
         api("GET", path, 200, headers=member, **p)
         api("PATCH", path, 200, headers=admin, json_body=body, **p)
@@ -331,7 +460,9 @@ def _project(app, base_url, *tests):
     with app.app_context():
         project = projects.create("Shop", base_url)
         for index, steps in enumerate(tests):
-            testcases.review(testcases.create(project, {"name": f"test {index + 1}", "steps": steps}), "approve")
+            testcases.review(
+                testcases.create(project, {"name": f"test {index + 1}", "steps": steps}), "approve"
+            )
         _, plaintext = tokens.create(project)
         return project.public_id, plaintext
 
@@ -385,9 +516,14 @@ def test_the_ci_surfaces_runs_and_artifacts_answer_as_described(app_factory, sit
     failed = api("POST", trigger, 422, headers=bearer, json_body={"wait": True}, projectId=pid).get_json()
     assert failed["verdict"] == "failed" and failed["error"]
     other = _bearer(other_token)
-    assert api("POST", "/api/v1/ci/trigger", 200, headers=other, json_body={"wait": True}).get_json()["runType"] == "ci"
+    assert (
+        api("POST", "/api/v1/ci/trigger", 200, headers=other, json_body={"wait": True}).get_json()["runType"]
+        == "ci"
+    )
     running = api("POST", "/api/v1/ci/trigger", 202, headers=other).get_json()
-    assert api("POST", trigger, 409, headers=other, projectId=other_pid).get_json()["runId"] == running["runId"]
+    assert (
+        api("POST", trigger, 409, headers=other, projectId=other_pid).get_json()["runId"] == running["runId"]
+    )
     _until_ended(api, running["runId"], other)
     api("POST", "/api/v1/ci/trigger", 400, headers=bearer, json_body={"maxPages": 5})
     api("POST", "/api/v1/ci/trigger", 401, headers=_bearer("sentri_nope"))
@@ -417,20 +553,27 @@ def test_the_ci_surfaces_runs_and_artifacts_answer_as_described(app_factory, sit
     # A run still going after SENTRI_WAIT_MAX_SECONDS is a 504; with no free waiter, a 503.
     slow_pid, slow_token = _project(app, site, SLOW_STEPS)
     override(app, SENTRI_WAIT_MAX_SECONDS=1)
-    timed_out = api("POST", "/api/v1/ci/trigger", 504, headers=_bearer(slow_token), json_body={"wait": True}).get_json()
+    timed_out = api(
+        "POST", "/api/v1/ci/trigger", 504, headers=_bearer(slow_token), json_body={"wait": True}
+    ).get_json()
     api("POST", "/api/v1/runs/{runId}/abort", 200, headers=member, runId=timed_out["runId"])
     _until_ended(api, timed_out["runId"], _bearer(slow_token))
     override(app, SENTRI_MAX_WAITERS=0)
-    full = api("POST", trigger, 503, headers=_bearer(slow_token), json_body={"wait": True},
-               projectId=slow_pid).get_json()
+    full = api(
+        "POST", trigger, 503, headers=_bearer(slow_token), json_body={"wait": True}, projectId=slow_pid
+    ).get_json()
     api("POST", "/api/v1/runs/{runId}/abort", 200, headers=admin, runId=full["runId"])
     api("POST", "/api/v1/runs/{runId}/abort", 404, headers=admin, runId="RUN-404")
 
 
 def test_limits_and_failures_answer_as_described(app_factory, monkeypatch):
-    app = app_factory(RATELIMIT_ENABLED=True, SENTRI_LOGIN_RATE_LIMIT="2 per minute",
-                      SENTRI_TRIGGER_RATE_LIMIT="1 per hour", SENTRI_API_RATE_LIMIT="1 per minute",
-                      MAX_CONTENT_LENGTH=4096)
+    app = app_factory(
+        RATELIMIT_ENABLED=True,
+        SENTRI_LOGIN_RATE_LIMIT="2 per minute",
+        SENTRI_TRIGGER_RATE_LIMIT="1 per hour",
+        SENTRI_API_RATE_LIMIT="1 per minute",
+        MAX_CONTENT_LENGTH=4096,
+    )
     api = Described(app.test_client())
     _, admin, _ = _people(app)
     pid, token = _project(app, "http://127.0.0.1:9")
@@ -444,13 +587,25 @@ def test_limits_and_failures_answer_as_described(app_factory, monkeypatch):
     api("POST", "/api/v1/ci/trigger", 400, headers=_bearer(token))
     api("POST", "/api/v1/ci/trigger", 429, headers=_bearer(token))
     api("GET", "/api/v1/ci/runs/{runId}", 404, headers=_bearer(token), runId="RUN-1")
-    api("GET", "/api/v1/projects/{projectId}/trigger/runs/{runId}", 429, headers=_bearer(token),
-        projectId=pid, runId="RUN-1")
+    api(
+        "GET",
+        "/api/v1/projects/{projectId}/trigger/runs/{runId}",
+        429,
+        headers=_bearer(token),
+        projectId=pid,
+        runId="RUN-1",
+    )
     api("GET", "/api/v1/ci/runs/{runId}", 429, headers=_bearer(token), runId="RUN-1")
     huge = {"name": "x" * 5000, "baseUrl": "http://127.0.0.1:9"}
     api("POST", "/api/v1/projects", 413, headers=admin, json_body=huge)
-    api("PATCH", "/api/v1/projects/{projectId}/quality-gates", 413, headers=admin, projectId=pid,
-        data=json.dumps({"minPassRate": 1, "pad": "x" * 5000}))
+    api(
+        "PATCH",
+        "/api/v1/projects/{projectId}/quality-gates",
+        413,
+        headers=admin,
+        projectId=pid,
+        data=json.dumps({"minPassRate": 1, "pad": "x" * 5000}),
+    )
     api("GET", "/api/v1/openapi.json", 200)
     api("GET", "/healthz", 200)
     api("GET", "/health", 200)
@@ -470,16 +625,44 @@ def test_password_changes_answer_as_described(app, client):
     admin_id, admin, member = _people(app)
     member_id = api("GET", "/api/v1/auth/me", 200, headers=member).get_json()["id"]
     own = "/api/v1/auth/password"
-    api("POST", own, 400, headers=member, json_body={"currentPassword": "wrong", "newPassword": "long enough pw"})
-    api("POST", own, 400, headers=member, json_body={"currentPassword": "correct horse battery", "newPassword": "x"})
-    api("POST", own, 401, json_body={"currentPassword": "correct horse battery", "newPassword": "long enough pw"})
-    changed = api("POST", own, 200, headers=member, json_body={"currentPassword": "correct horse battery",
-                                                               "newPassword": "long enough pw"}).get_json()
+    api(
+        "POST",
+        own,
+        400,
+        headers=member,
+        json_body={"currentPassword": "wrong", "newPassword": "long enough pw"},
+    )
+    api(
+        "POST",
+        own,
+        400,
+        headers=member,
+        json_body={"currentPassword": "correct horse battery", "newPassword": "x"},
+    )
+    api(
+        "POST",
+        own,
+        401,
+        json_body={"currentPassword": "correct horse battery", "newPassword": "long enough pw"},
+    )
+    changed = api(
+        "POST",
+        own,
+        200,
+        headers=member,
+        json_body={"currentPassword": "correct horse battery", "newPassword": "long enough pw"},
+    ).get_json()
     api("GET", "/api/v1/auth/me", 401, headers=member)  # older tokens stop working
     api("GET", "/api/v1/auth/me", 200, headers=_bearer(changed["token"]))
     reset = "/api/v1/users/{userId}/password"
-    api("POST", reset, 403, headers=_bearer(changed["token"]), json_body={"newPassword": "another one"},
-        userId=admin_id)
+    api(
+        "POST",
+        reset,
+        403,
+        headers=_bearer(changed["token"]),
+        json_body={"newPassword": "another one"},
+        userId=admin_id,
+    )
     api("POST", reset, 404, headers=admin, json_body={"newPassword": "another one"}, userId="USR-999999")
     api("POST", reset, 400, headers=admin, json_body={"newPassword": "x"}, userId=member_id)
     api("POST", reset, 200, headers=admin, json_body={"newPassword": "another one"}, userId=member_id)

@@ -22,7 +22,12 @@ def test_login_logout_with_csrf(app, client):
     assert client.get("/").headers["Location"].endswith("/login")
     page = client.get("/login")
     assert page.status_code == 200 and 'for="email"' in page.get_data(as_text=True)
-    assert client.post("/login", data={"email": "ada@example.com", "password": "correct horse battery"}).status_code == 400
+    assert (
+        client.post(
+            "/login", data={"email": "ada@example.com", "password": "correct horse battery"}
+        ).status_code
+        == 400
+    )
     wrong = _login(client, password="nope nope nope")
     assert wrong.status_code == 401 and "Wrong email or password." in wrong.get_data(as_text=True)
     ok = _login(client)
@@ -54,7 +59,8 @@ def test_next_parameter_is_same_site_only(app, client):
         users.create_user("ada@example.com", "correct horse battery")
     token = _csrf(client.get("/login").get_data(as_text=True))
     response = client.post(
-        "/login?next=//evil.example/x", data={"email": "ada@example.com", "password": "correct horse battery", "csrf_token": token}
+        "/login?next=//evil.example/x",
+        data={"email": "ada@example.com", "password": "correct horse battery", "csrf_token": token},
     )
     assert response.headers["Location"] == "/projects"
 

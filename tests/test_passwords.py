@@ -39,7 +39,10 @@ def _browser(app, email="ada@example.com", password=OLD):
     """A test client logged in through the login form."""
     client = app.test_client()
     token = _csrf(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"email": email, "password": password, "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/login", data={"email": email, "password": password, "csrf_token": token}).status_code
+        == 302
+    )
     return client
 
 
@@ -47,9 +50,13 @@ def _browser(app, email="ada@example.com", password=OLD):
 def test_a_user_changes_their_password_over_the_api_and_older_tokens_die(client, ada):
     old_token = _login(client).get_json()["token"]
     path = "/api/v1/auth/password"
-    wrong = client.post(path, json={"currentPassword": "not it at all", "newPassword": NEW}, headers=_bearer(old_token))
+    wrong = client.post(
+        path, json={"currentPassword": "not it at all", "newPassword": NEW}, headers=_bearer(old_token)
+    )
     assert wrong.status_code == 400 and wrong.get_json()["error"].startswith("currentPassword:")
-    short = client.post(path, json={"currentPassword": OLD, "newPassword": "short"}, headers=_bearer(old_token))
+    short = client.post(
+        path, json={"currentPassword": OLD, "newPassword": "short"}, headers=_bearer(old_token)
+    )
     assert short.status_code == 400 and short.get_json()["error"].startswith("newPassword:")
     missing = client.post(path, json={"newPassword": NEW}, headers=_bearer(old_token))
     assert missing.status_code == 400 and "currentPassword" in missing.get_json()["error"]
@@ -69,8 +76,11 @@ def test_a_user_changes_their_password_over_the_api_and_older_tokens_die(client,
 
 
 def test_a_token_issued_before_credential_versions_existed_dies_with_the_first_change(app, client, ada):
-    legacy = jwt.encode({"sub": ada, "aud": "sentri-api", "iat": utcnow(), "exp": utcnow() + timedelta(hours=1)},
-                        app.config["SECRET_KEY"], algorithm="HS256")
+    legacy = jwt.encode(
+        {"sub": ada, "aud": "sentri-api", "iat": utcnow(), "exp": utcnow() + timedelta(hours=1)},
+        app.config["SECRET_KEY"],
+        algorithm="HS256",
+    )
     assert client.get("/api/v1/auth/me", headers=_bearer(legacy)).status_code == 200
     with app.app_context():
         users.change_password(users.get_user(ada), OLD, NEW)
@@ -89,7 +99,9 @@ def test_the_account_page_changes_the_password_and_logs_out_other_sessions(app, 
     short = here.post("/account", data={**form, "new_password": "short", "confirm": "short"})
     assert short.status_code == 400 and "Must be at least 8 characters" in short.get_data(as_text=True)
     mismatch = here.post("/account", data={**form, "confirm": NEW + "!"})
-    assert mismatch.status_code == 400 and "Must be the same as the new password" in mismatch.get_data(as_text=True)
+    assert mismatch.status_code == 400 and "Must be the same as the new password" in mismatch.get_data(
+        as_text=True
+    )
     assert here.post("/account", data={**form, "csrf_token": "forged"}).status_code == 400
     assert elsewhere.get("/projects").status_code == 200  # nothing changed yet
 
@@ -108,10 +120,18 @@ def test_an_admin_resets_a_password_over_the_api(app, client, ada, admin_headers
     path = f"/api/v1/users/{ada}/password"
     refused = client.post(path, json={"newPassword": NEW}, headers=member_headers)
     assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
-    assert client.post("/api/v1/users/USR-999/password", json={"newPassword": NEW}, headers=member_headers
-                       ).status_code == 403  # a member cannot probe ids
-    assert client.post("/api/v1/users/USR-999/password", json={"newPassword": NEW}, headers=admin_headers
-                       ).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/users/USR-999/password", json={"newPassword": NEW}, headers=member_headers
+        ).status_code
+        == 403
+    )  # a member cannot probe ids
+    assert (
+        client.post(
+            "/api/v1/users/USR-999/password", json={"newPassword": NEW}, headers=admin_headers
+        ).status_code
+        == 404
+    )
     short = client.post(path, json={"newPassword": "short"}, headers=admin_headers)
     assert short.status_code == 400 and short.get_json()["error"].startswith("newPassword:")
     assert client.post(path, json={"password": NEW}, headers=admin_headers).status_code == 400
@@ -131,11 +151,19 @@ def test_an_admin_resets_a_password_on_the_users_page(app, ada):
     page = admin.get("/users").get_data(as_text=True)
     assert f'id="password-{ada}"' in page
     token = _csrf(page)
-    short = admin.post(f"/users/{ada}", data={"csrf_token": token, "action": "password", "newPassword": "short"})
-    assert short.status_code == 302 and "must be at least 8 characters" in admin.get("/users").get_data(as_text=True)
+    short = admin.post(
+        f"/users/{ada}", data={"csrf_token": token, "action": "password", "newPassword": "short"}
+    )
+    assert short.status_code == 302 and "must be at least 8 characters" in admin.get("/users").get_data(
+        as_text=True
+    )
     member_token = _csrf(member.get("/projects").get_data(as_text=True))
-    assert member.post(f"/users/{ada}", data={"csrf_token": member_token, "action": "password",
-                                              "newPassword": NEW}).status_code == 403
+    assert (
+        member.post(
+            f"/users/{ada}", data={"csrf_token": member_token, "action": "password", "newPassword": NEW}
+        ).status_code
+        == 403
+    )
     assert ada_browser.get("/projects").status_code == 200
 
     done = admin.post(f"/users/{ada}", data={"csrf_token": token, "action": "password", "newPassword": NEW})
@@ -154,7 +182,9 @@ def test_cli_sets_a_password_given_or_prompted(app, runner, ada):
     assert client.get("/api/v1/auth/me", headers=_bearer(old_token)).status_code == 401
     assert _login(client, password=NEW).status_code == 200
 
-    prompted = runner.invoke(args=["users", "set-password", "ada@example.com"], input="third passphrase\n" * 2)
+    prompted = runner.invoke(
+        args=["users", "set-password", "ada@example.com"], input="third passphrase\n" * 2
+    )
     assert prompted.exit_code == 0, prompted.output
     assert _login(client, password="third passphrase").status_code == 200
 
@@ -171,8 +201,14 @@ def test_password_changes_share_the_login_throttle(app_factory):
     with app.app_context():
         users.create_user("ada@example.com", OLD)
     token = _login(client).get_json()["token"]  # the first of three
-    guesses = [client.post("/api/v1/auth/password", json={"currentPassword": f"guess {n}", "newPassword": NEW},
-                           headers=_bearer(token)).status_code for n in range(3)]
+    guesses = [
+        client.post(
+            "/api/v1/auth/password",
+            json={"currentPassword": f"guess {n}", "newPassword": NEW},
+            headers=_bearer(token),
+        ).status_code
+        for n in range(3)
+    ]
     assert guesses == [400, 400, 429]
     # The account form is behind the same budget.
     browser = app.test_client()
@@ -180,8 +216,18 @@ def test_password_changes_share_the_login_throttle(app_factory):
         session.update({"uid": "USR-1", "cv": 0})
     page = browser.get("/account")
     assert page.status_code == 200
-    assert browser.post("/account", data={"csrf_token": _csrf(page.get_data(as_text=True)), "current_password": OLD,
-                                          "new_password": NEW, "confirm": NEW}).status_code == 429
+    assert (
+        browser.post(
+            "/account",
+            data={
+                "csrf_token": _csrf(page.get_data(as_text=True)),
+                "current_password": OLD,
+                "new_password": NEW,
+                "confirm": NEW,
+            },
+        ).status_code
+        == 429
+    )
 
 
 def test_passwords_are_hashed_with_scrypt_unless_the_setting_says_otherwise(app_factory):

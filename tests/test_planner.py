@@ -13,7 +13,15 @@ LONG_AGO = NOW - timedelta(days=90)
 
 
 def hist(
-    test_id=1, *, name=None, tags=(), updated_at=LONG_AGO, outcomes=(), durations=(), flaky=0.0, pages=(),
+    test_id=1,
+    *,
+    name=None,
+    tags=(),
+    updated_at=LONG_AGO,
+    outcomes=(),
+    durations=(),
+    flaky=0.0,
+    pages=(),
     heal_rate=0.0,
 ):
     return planner.TestHistory(
@@ -259,8 +267,13 @@ def test_plan_rows():
     )
     assert rows == [
         {"testId": 4, "score": 0.0, "smoke": True, "estimateMs": planner.DEFAULT_ESTIMATE_MS, "plan": "run"},
-        {"testId": 3, "score": round(planner.WEIGHTS["failures"] * 0.5, 3), "smoke": False, "estimateMs": 41_000,
-         "plan": "run"},
+        {
+            "testId": 3,
+            "score": round(planner.WEIGHTS["failures"] * 0.5, 3),
+            "smoke": False,
+            "estimateMs": 41_000,
+            "plan": "run",
+        },
     ]
 
 

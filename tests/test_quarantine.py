@@ -36,12 +36,15 @@ def gh_app(app_factory, fake):
 
 
 def _quarantine(client, headers, project_id, test_id, reason="flaky on CI since the font change"):
-    return client.post(f"/api/v1/projects/{project_id}/tests/{test_id}/quarantine", json={"reason": reason},
-                       headers=headers)
+    return client.post(
+        f"/api/v1/projects/{project_id}/tests/{test_id}/quarantine", json={"reason": reason}, headers=headers
+    )
 
 
 @pytest.mark.browser
-def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the_run(gh_app, site, fake, junit_xsd):
+def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the_run(
+    gh_app, site, fake, junit_xsd
+):
     client = gh_app.test_client()
     with gh_app.app_context():
         project = projects.create("Shop", site)
@@ -81,8 +84,9 @@ def test_a_quarantined_failing_test_runs_is_reported_apart_and_does_not_fail_the
 
 
 def test_quarantine_needs_a_reason_says_who_and_is_left_by_a_person(client, project, member_headers, app):
-    test = client.post(f"/api/v1/projects/{project['id']}/tests", json={"name": "t", "steps": OK},
-                       headers=member_headers).get_json()
+    test = client.post(
+        f"/api/v1/projects/{project['id']}/tests", json={"name": "t", "steps": OK}, headers=member_headers
+    ).get_json()
     url = f"/api/v1/projects/{project['id']}/tests/{test['id']}/quarantine"
     missing = client.post(url, json={}, headers=member_headers)
     assert missing.status_code == 400 and "reason" in missing.get_json()["error"]
@@ -93,12 +97,20 @@ def test_quarantine_needs_a_reason_says_who_and_is_left_by_a_person(client, proj
     held = client.post(url, json={"reason": "times out on Mondays"}, headers=member_headers)
     assert held.status_code == 200
     info = held.get_json()["quarantine"]
-    assert info["reason"] == "times out on Mondays" and info["by"].startswith("USR-") and info["releaseSuggested"] is False
+    assert (
+        info["reason"] == "times out on Mondays"
+        and info["by"].startswith("USR-")
+        and info["releaseSuggested"] is False
+    )
     again = client.post(url, json={"reason": "again"}, headers=member_headers)
     assert again.status_code == 409 and "already quarantined" in again.get_json()["error"]
 
-    assert client.get(f"/api/v1/projects/{project['id']}/tests/{test['id']}",
-                      headers=member_headers).get_json()["quarantine"]["reason"] == "times out on Mondays"
+    assert (
+        client.get(f"/api/v1/projects/{project['id']}/tests/{test['id']}", headers=member_headers).get_json()[
+            "quarantine"
+        ]["reason"]
+        == "times out on Mondays"
+    )
     left = client.delete(url, headers=member_headers)
     assert left.status_code == 200 and left.get_json()["quarantine"] is None
     assert client.delete(url, headers=member_headers).status_code == 409
@@ -106,10 +118,12 @@ def test_quarantine_needs_a_reason_says_who_and_is_left_by_a_person(client, proj
 
 
 def test_another_projects_test_cannot_be_quarantined_through_this_one(client, admin_headers, project):
-    other = client.post("/api/v1/projects", json={"name": "Other", "baseUrl": "http://127.0.0.1:9"},
-                        headers=admin_headers).get_json()
-    test = client.post(f"/api/v1/projects/{other['id']}/tests", json={"name": "t", "steps": OK},
-                       headers=admin_headers).get_json()
+    other = client.post(
+        "/api/v1/projects", json={"name": "Other", "baseUrl": "http://127.0.0.1:9"}, headers=admin_headers
+    ).get_json()
+    test = client.post(
+        f"/api/v1/projects/{other['id']}/tests", json={"name": "t", "steps": OK}, headers=admin_headers
+    ).get_json()
     response = _quarantine(client, admin_headers, project["id"], test["id"])
     assert response.status_code == 404
 
@@ -118,7 +132,9 @@ def test_the_cli_quarantines_and_releases(app, runner, project):
     with app.app_context():
         test = testcases.create(projects.get(project["id"]), {"name": "cli", "steps": OK})
         test_id = test.public_id
-    result = runner.invoke(args=["tests", "quarantine", "--project", project["id"], test_id, "--reason", "slow CI"])
+    result = runner.invoke(
+        args=["tests", "quarantine", "--project", project["id"], test_id, "--reason", "slow CI"]
+    )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(args=["tests", "list", "--project", project["id"]])
     assert "quarantined" in listed.output
@@ -154,7 +170,9 @@ def test_the_policy_quarantines_a_test_whose_flaky_score_reaches_it(app):
 
 
 def lifecycle_run_with_quarantined_failure(project, test) -> Run:
-    return recorded_run(project, [{"test_id": test.id, "status": "failed", "error": "boom", "quarantined": True}])
+    return recorded_run(
+        project, [{"test_id": test.id, "status": "failed", "error": "boom", "quarantined": True}]
+    )
 
 
 def test_without_a_policy_nothing_enters_quarantine_on_its_own(app):
@@ -193,7 +211,9 @@ def test_quarantined_pages_count_toward_no_budget_and_the_report_marks_them(app)
         with write():
             project.vitals_budgets = {"lcp": 1000}
         slow = [{"url": "http://127.0.0.1:9/ok", "lcp": 5000, "cls": 0, "inp": None, "ttfb": 10}]
-        run = recorded_run(project, [{"test_id": test.id, "status": "passed", "vitals": slow, "quarantined": True}])
+        run = recorded_run(
+            project, [{"test_id": test.id, "status": "passed", "vitals": slow, "quarantined": True}]
+        )
         assert run.vitals_result == {"passed": True, "violations": []}
         assert (run.passed, run.quarantined, verdict(run)) == (0, 1, "passed")
         xml = etree.fromstring(junit.render(run, project, "http://x/runs/1"))
@@ -201,9 +221,14 @@ def test_quarantined_pages_count_toward_no_budget_and_the_report_marks_them(app)
         assert xml.find("testsuite/testcase/skipped") is None
 
 
-def test_policy_settings_are_validated_and_only_admins_change_them(client, project, admin_headers, member_headers):
+def test_policy_settings_are_validated_and_only_admins_change_them(
+    client, project, admin_headers, member_headers
+):
     url = f"/api/v1/projects/{project['id']}/quarantine-policy"
-    assert client.get(url, headers=member_headers).get_json() == {"autoFlakyScore": None, "suggestReleaseAfter": None}
+    assert client.get(url, headers=member_headers).get_json() == {
+        "autoFlakyScore": None,
+        "suggestReleaseAfter": None,
+    }
     assert client.patch(url, json={"autoFlakyScore": 0.3}, headers=member_headers).status_code == 403
     bad = client.patch(url, json={"autoFlakyScore": 2, "suggestReleaseAfter": 0.5}, headers=admin_headers)
     assert bad.status_code == 400

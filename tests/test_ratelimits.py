@@ -65,9 +65,16 @@ def test_expired_entries_are_swept_inline_once_per_period(monkeypatch):
     for key in ("a", "b", "c"):
         assert limiter_.hit(one, key)
     assert sum(map(len, swept.events.values())) == 3 and swept.sweeps == 0
-    monkeypatch.setattr(limits.storage.memory.time, "time", lambda: time.time_ns() / 1e9 + 5)  # their window ended
+    monkeypatch.setattr(
+        limits.storage.memory.time, "time", lambda: time.time_ns() / 1e9 + 5
+    )  # their window ended
     clock["now"] += ratelimits.SWEEP_SECONDS
     assert limiter_.hit(one, "d")  # this hit sweeps: a's, b's and c's entries are gone, d's stays
     assert swept.sweeps == 1
-    assert {key.split("/")[1]: len(entries) for key, entries in swept.events.items()} == {"a": 0, "b": 0, "c": 0, "d": 1}
+    assert {key.split("/")[1]: len(entries) for key, entries in swept.events.items()} == {
+        "a": 0,
+        "b": 0,
+        "c": 0,
+        "d": 1,
+    }
     assert limiter_.hit(one, "e") and swept.sweeps == 1  # not again within the period

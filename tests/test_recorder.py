@@ -34,6 +34,7 @@ def click(*selectors, **extra) -> dict:
 
 # -- every real export -----------------------------------------------------------------------------
 
+
 def test_the_real_exports_are_there():
     folder = shared_path(*RECORDINGS)
     assert len(list(folder.glob("*.json"))) == 5, f"expected the five Recorder exports in {folder}"
@@ -96,19 +97,24 @@ def test_benchmark_import_fails_naming_the_step_unless_skipped():
         load_tests(text, "benchmark.json")
     assert info.value.problems == [
         'benchmark.json: test "benchmark": step 13 (waitForExpression): not supported — '
-        "Sentri never runs page code"]
+        "Sentri never runs page code"
+    ]
     tests, warnings = load_tests(text, "benchmark.json", skip_unsupported=True)
     assert len(tests) == 1 and len(tests[0]["steps"]) == 11
-    assert warnings == ['benchmark.json: test "benchmark": step 13 (waitForExpression): '
-                        "skipped, not supported — Sentri never runs page code"]
+    assert warnings == [
+        'benchmark.json: test "benchmark": step 13 (waitForExpression): '
+        "skipped, not supported — Sentri never runs page code"
+    ]
 
 
 def test_webpagetest_config():
     doc, unsupported = recorder.convert(json.loads(read("webpagetest-config-select-change.json")))
     assert unsupported == []
     assert doc["viewport"] == {"width": 1342, "height": 1336}
-    assert doc["steps"][1] == {"action": "click",
-                               "target": {"css": "#analytical-review > div:nth-child(3) > label"}}
+    assert doc["steps"][1] == {
+        "action": "click",
+        "target": {"css": "#analytical-review > div:nth-child(3) > label"},
+    }
     assert doc["steps"][3] == {"action": "fill", "target": {"css": "#url"}, "value": "https://timkadlec.com"}
     # Nothing in the export says #connection is a <select> (the click before the change is also
     # recorded for the #url text input), so this change stays a fill.
@@ -126,11 +132,15 @@ def test_timkadlec_default_title_and_asserted_navigations():
     assert test["viewport"] == {"width": 812, "height": 609}
     steps = test["steps"]
     assert steps[0] == {"action": "goto", "url": "https://timkadlec.com/"}  # same URL asserted: no expect
-    assert steps[1:3] == [{"action": "click", "target": {"css": "#nav > ul > li:nth-child(2) > a"}},
-                          {"action": "expect_url", "url": "https://timkadlec.com/me/"}]
+    assert steps[1:3] == [
+        {"action": "click", "target": {"css": "#nav > ul > li:nth-child(2) > a"}},
+        {"action": "expect_url", "url": "https://timkadlec.com/me/"},
+    ]
     # aria/…[role="img"] is usable as a role locator
-    assert steps[-2:] == [{"action": "click", "target": {"role": "img", "name": "Good to Go Book Cover"}},
-                          {"action": "expect_url", "url": "https://timkadlec.com/read/2019/good-to-go/"}]
+    assert steps[-2:] == [
+        {"action": "click", "target": {"role": "img", "name": "Good to Go Book Cover"}},
+        {"action": "expect_url", "url": "https://timkadlec.com/read/2019/good-to-go/"},
+    ]
     assert len(steps) == 11
 
 
@@ -153,23 +163,32 @@ def test_snapshot_yields_35_tests_named_by_their_keys(snapshot):
 
 def test_snapshot_pierce_selectors_become_css(snapshot):
     shadow, _ = snapshot[
-        "Recorder should create an aria selector even if the element is within a shadow root - 1"]
+        "Recorder should create an aria selector even if the element is within a shadow root - 1"
+    ]
     # the two-element chain ["#shadow-root > span", "#inner-span"] is skipped for pierce/#inner-span
     assert shadow["steps"][-1] == {"action": "click", "target": {"css": "#inner-span"}}
     inputs, _ = snapshot["Recorder should work with shadow inputs - 1"]
-    assert inputs["steps"][1:] == [{"action": "click", "target": {"css": "input"}},
-                                   {"action": "fill", "target": {"css": "input"}, "value": "works"}]
+    assert inputs["steps"][1:] == [
+        {"action": "click", "target": {"css": "input"}},
+        {"action": "fill", "target": {"css": "input"}, "value": "works"},
+    ]
     assert inputs["steps"][0]["url"] == (
-        "https://localhost:<test-port>/test/e2e/resources/recorder/shadow-input.html")
+        "https://localhost:<test-port>/test/e2e/resources/recorder/shadow-input.html"
+    )
 
 
 def test_snapshot_unsupported_steps_are_reported(snapshot):
-    reported = {name: [(n, kind) for n, kind, _ in unsupported] for name, (_, unsupported) in snapshot.items()
-                if unsupported}
+    reported = {
+        name: [(n, kind) for n, kind, _ in unsupported]
+        for name, (_, unsupported) in snapshot.items()
+        if unsupported
+    }
     assert reported == {
         "Recorder should capture non-primary clicks and double clicks - 1": [(5, "click"), (6, "click")],
-        "Recorder should also record network conditions - 1": [(1, "emulateNetworkConditions"),
-                                                               (5, "emulateNetworkConditions")],
+        "Recorder should also record network conditions - 1": [
+            (1, "emulateNetworkConditions"),
+            (5, "emulateNetworkConditions"),
+        ],
         "Recorder should record interactions with elements within iframes - 1": [(3, "click"), (4, "click")],
         "Recorder should record OOPIF interactions - 1": [(3, "click")],
         "Recorder should record interactions with popups - 1": [(4, "click")],
@@ -200,8 +219,11 @@ def test_snapshot_buttons_keys_selects_and_colours(snapshot):
     submit, _ = snapshot["Recorder should capture implicit form submissions - 1"]
     assert submit["steps"][-2:] == [
         {"action": "press", "key": "Enter"},
-        {"action": "expect_url",
-         "url": "https://localhost:<test-port>/test/e2e/resources/recorder/form.html?name=test"}]
+        {
+            "action": "expect_url",
+            "url": "https://localhost:<test-port>/test/e2e/resources/recorder/form.html?name=test",
+        },
+    ]
 
 
 def test_snapshot_import_fails_naming_index_and_type_unless_skipped():
@@ -209,39 +231,47 @@ def test_snapshot_import_fails_naming_index_and_type_unless_skipped():
         load_tests(read(SNAPSHOT), SNAPSHOT)
     problems = info.value.problems
     assert len(problems) == 9
-    assert (f'{SNAPSHOT}: test "Recorder should record interactions with popups - 1" (#26): step 4 (click): '
-            "not supported — acts on another page or frame") in problems[7]
+    assert (
+        f'{SNAPSHOT}: test "Recorder should record interactions with popups - 1" (#26): step 4 (click): '
+        "not supported — acts on another page or frame"
+    ) in problems[7]
     assert "(#12): step 1 (emulateNetworkConditions): not supported — network throttling" in problems[2]
     tests, warnings = load_tests(read(SNAPSHOT), SNAPSHOT, skip_unsupported=True)
     assert len(tests) == 35 and len(warnings) == 9
     assert all("skipped, not supported" in w for w in warnings)
     assert tests[25]["steps"] == [
         {"action": "goto", "url": "https://localhost:<test-port>/test/e2e/resources/recorder/recorder.html"},
-        {"action": "click", "target": {"css": "#popup"}}]
+        {"action": "click", "target": {"css": "#popup"}},
+    ]
 
 
 # -- the rules, one by one -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("selector", "target"), [
-    ('aria/Sign in[role="button"]', {"role": "button", "name": "Sign in"}),
-    ('aria/[role="main"]', {"role": "main"}),
-    ('aria/Name[role="NotARole"]', None),
-    ("aria/Name", {"text": "Name"}),
-    ("text/Total: $29.00", {"text": "Total: $29.00"}),
-    ('xpath///*[@id="button"]', {"xpath": '//*[@id="button"]'}),
-    ("pierce/#test", {"css": "#test"}),
-    ("#nav > ul > li:nth-child(2) > a", {"css": "#nav > ul > li:nth-child(2) > a"}),
-    ("div ::-p-text(Hi)", None),
-    ("host >>> button", None),
-])
+
+@pytest.mark.parametrize(
+    ("selector", "target"),
+    [
+        ('aria/Sign in[role="button"]', {"role": "button", "name": "Sign in"}),
+        ('aria/[role="main"]', {"role": "main"}),
+        ('aria/Name[role="NotARole"]', None),
+        ("aria/Name", {"text": "Name"}),
+        ("text/Total: $29.00", {"text": "Total: $29.00"}),
+        ('xpath///*[@id="button"]', {"xpath": '//*[@id="button"]'}),
+        ("pierce/#test", {"css": "#test"}),
+        ("#nav > ul > li:nth-child(2) > a", {"css": "#nav > ul > li:nth-child(2) > a"}),
+        ("div ::-p-text(Hi)", None),
+        ("host >>> button", None),
+    ],
+)
 def test_locator(selector, target):
     assert recorder.locator(selector) == target
 
 
 def test_selector_choice():
     # multi-element chains are skipped; role-less aria/ is a last resort; the flat form works
-    step = {"selectors": [["custom-input", "input"], ["aria/Go"], ["xpath//html/body/input"],
-                          ["pierce/input"]]}
+    step = {
+        "selectors": [["custom-input", "input"], ["aria/Go"], ["xpath//html/body/input"], ["pierce/input"]]
+    }
     assert recorder.pick_target(step) == {"xpath": "/html/body/input"}  # "xpath/" + "/html/…"
     assert recorder.pick_target({"selectors": [["aria/Go"], ["a", "b"]]}) == {"text": "Go"}
     assert recorder.pick_target({"selectors": ["#flat", "text/x"]}) == {"css": "#flat"}
@@ -249,22 +279,39 @@ def test_selector_choice():
     assert steps == [] and unsupported == [(1, "click", "no selector Sentri can use")]
 
 
-@pytest.mark.parametrize(("selector", "is_select"), [
-    ("select", True), ("form > select#country", True), ("select:nth-of-type(2)", True),
-    ("pierce/select", True), ("xpath//html/body/select", True), ("xpath///*[@id=\"select\"]", True),
-    ("#select", True), ("#country-select", True), (".form-select", True), ("#countrySelect", True),
-    ("[name='shipping_select']", True),
-    ("#selection", False), ("#select-all", False), ("select > option", False), ("#url", False),
-    ("input[type=text]", False), ("aria/Select", False), ("text/select", False),
-    ("[data-x='a select']", False),
-])
+@pytest.mark.parametrize(
+    ("selector", "is_select"),
+    [
+        ("select", True),
+        ("form > select#country", True),
+        ("select:nth-of-type(2)", True),
+        ("pierce/select", True),
+        ("xpath//html/body/select", True),
+        ('xpath///*[@id="select"]', True),
+        ("#select", True),
+        ("#country-select", True),
+        (".form-select", True),
+        ("#countrySelect", True),
+        ("[name='shipping_select']", True),
+        ("#selection", False),
+        ("#select-all", False),
+        ("select > option", False),
+        ("#url", False),
+        ("input[type=text]", False),
+        ("aria/Select", False),
+        ("text/select", False),
+        ("[data-x='a select']", False),
+    ],
+)
 def test_names_select(selector, is_select):
     assert recorder.names_select(selector) is is_select
 
 
 def test_change_becomes_select_from_an_earlier_click_on_the_same_element():
-    steps, _ = converted(click(["aria/Country"], ["select.country"]),
-                         {"type": "change", "value": "fr", "selectors": [["aria/Country"]]})
+    steps, _ = converted(
+        click(["aria/Country"], ["select.country"]),
+        {"type": "change", "value": "fr", "selectors": [["aria/Country"]]},
+    )
     assert steps[1] == {"action": "select", "target": {"text": "Country"}, "value": "fr"}
     steps, _ = converted(click(["#other"]), {"type": "change", "value": "fr", "selectors": [["#plain"]]})
     assert steps[1]["action"] == "fill"
@@ -272,13 +319,16 @@ def test_change_becomes_select_from_an_earlier_click_on_the_same_element():
 
 def test_buttons_and_targets():
     steps, unsupported = converted(
-        click(["#a"], button="auxiliary"), click(["#a"], button="back"),
+        click(["#a"], button="auxiliary"),
+        click(["#a"], button="back"),
         {"type": "doubleClick", "selectors": [["#a"]], "button": "secondary"},
         {"type": "hover", "selectors": [["#a"]], "target": "https://other.test/popup"},
         click(["#a"], frame=[]),  # an empty frame path is the main frame
     )
-    assert steps == [{"action": "click", "target": {"css": "#a"}, "button": "middle"},
-                     {"action": "click", "target": {"css": "#a"}}]
+    assert steps == [
+        {"action": "click", "target": {"css": "#a"}, "button": "middle"},
+        {"action": "click", "target": {"css": "#a"}},
+    ]
     assert [(n, kind) for n, kind, _ in unsupported] == [(2, "click"), (3, "doubleClick"), (4, "hover")]
 
 
@@ -287,21 +337,33 @@ def test_keys():
     up = {"type": "keyUp", "target": "main"}
     steps, unsupported = converted(
         {**up, "key": "a"},  # a lone keyUp makes nothing
-        {**down, "key": "Control"}, {**down, "key": "Shift"}, {**down, "key": "K"}, {**up, "key": "K"},
-        {**up, "key": "Shift"}, {**up, "key": "Control"},
-        {**down, "key": "Alt"}, {**up, "key": "Alt"},
+        {**down, "key": "Control"},
+        {**down, "key": "Shift"},
+        {**down, "key": "K"},
+        {**up, "key": "K"},
+        {**up, "key": "Shift"},
+        {**up, "key": "Control"},
+        {**down, "key": "Alt"},
+        {**up, "key": "Alt"},
         {**down, "key": "Meta"},  # never released
     )
     assert unsupported == []
-    assert steps == [{"action": "press", "key": "Control+Shift+K"}, {"action": "press", "key": "Alt"},
-                     {"action": "press", "key": "Meta"}]
+    assert steps == [
+        {"action": "press", "key": "Control+Shift+K"},
+        {"action": "press", "key": "Alt"},
+        {"action": "press", "key": "Meta"},
+    ]
 
 
 def test_wait_for_element_variants():
     base = {"type": "waitForElement", "selectors": [["aria/Done"], [".done, .ok"]]}
     steps, unsupported = converted(
-        base, {**base, "count": 0, "operator": "=="}, {**base, "count": 2}, {**base, "visible": False},
-        {**base, "properties": {"value": "x"}}, {**base, "attributes": {"data-state": 'say "hi"'}},
+        base,
+        {**base, "count": 0, "operator": "=="},
+        {**base, "count": 2},
+        {**base, "visible": False},
+        {**base, "properties": {"value": "x"}},
+        {**base, "attributes": {"data-state": 'say "hi"'}},
         {**base, "selectors": [["aria/Done"]], "attributes": {"x": "y"}},
     )
     assert steps == [
@@ -316,18 +378,31 @@ def test_wait_for_element_variants():
 def test_viewport_navigation_timeouts_and_unsupported_types():
     steps, unsupported = converted(
         {"type": "setViewport", "width": 390, "height": 844, "isMobile": True, "deviceScaleFactor": 3},
-        {"type": "navigate", "url": "https://e.test/old", "timeout": 7000,
-         "assertedEvents": [{"type": "navigation", "url": "https://e.test/new", "title": "New"}]},
+        {
+            "type": "navigate",
+            "url": "https://e.test/old",
+            "timeout": 7000,
+            "assertedEvents": [{"type": "navigation", "url": "https://e.test/new", "title": "New"}],
+        },
         {"type": "setViewport", "width": 800, "height": 600},
-        {"type": "scroll", "x": 0, "y": 100}, {"type": "customStep", "name": "x", "parameters": {}},
-        {"type": "close"}, {"type": "teleport"},
+        {"type": "scroll", "x": 0, "y": 100},
+        {"type": "customStep", "name": "x", "parameters": {}},
+        {"type": "close"},
+        {"type": "teleport"},
         timeout=3000,
     )
-    assert steps == [{"action": "goto", "url": "https://e.test/old", "timeout": 7000},
-                     {"action": "expect_url", "url": "https://e.test/new", "timeout": 3000}]
+    assert steps == [
+        {"action": "goto", "url": "https://e.test/old", "timeout": 7000},
+        {"action": "expect_url", "url": "https://e.test/new", "timeout": 3000},
+    ]
     assert [(n, kind) for n, kind, _ in unsupported] == [
-        (1, "setViewport"), (3, "setViewport"), (4, "scroll"), (5, "customStep"), (6, "close"),
-        (7, "teleport")]
+        (1, "setViewport"),
+        (3, "setViewport"),
+        (4, "scroll"),
+        (5, "customStep"),
+        (6, "close"),
+        (7, "teleport"),
+    ]
     assert "only the 390x844 size is kept" in unsupported[0][2]
     doc, _ = recorder.convert(flow({"type": "setViewport", "width": 390, "height": 844, "isMobile": True}))
     assert doc["viewport"] == {"width": 390, "height": 844}
@@ -344,22 +419,37 @@ def test_is_recording():
 
 
 def test_converted_steps_are_numbered_as_recorded_in_validation_problems():
-    text = json.dumps(flow({"type": "setViewport", "width": 50, "height": 700},
-                           {"type": "navigate", "url": "/"},
-                           {"type": "change", "selectors": [["#q"]], "value": "x", "timeout": 0}))
+    text = json.dumps(
+        flow(
+            {"type": "setViewport", "width": 50, "height": 700},
+            {"type": "navigate", "url": "/"},
+            {"type": "change", "selectors": [["#q"]], "value": "x", "timeout": 0},
+        )
+    )
     with pytest.raises(TestFormatError) as info:
         load_tests(text)
-    assert info.value.problems == ['test "F": "viewport.width" must be at least 100 (got 50)',
-                                   'test "F": step 3 (fill): "timeout" must be at least 1 (got 0)']
+    assert info.value.problems == [
+        'test "F": "viewport.width" must be at least 100 (got 50)',
+        'test "F": step 3 (fill): "timeout" must be at least 1 (got 0)',
+    ]
 
 
 def test_malformed_recorded_steps_are_reported_not_crashed_on():
-    junk = flow({"type": ["x"]}, {"type": "click", "selectors": "#a"}, {"type": "click", "button": ["x"]},
-                {"type": "keyUp", "key": ["k"]}, {"type": "navigate", "url": 5, "assertedEvents": 3},
-                {"type": "waitForElement", "selectors": [["#a"]], "attributes": "x"})
+    junk = flow(
+        {"type": ["x"]},
+        {"type": "click", "selectors": "#a"},
+        {"type": "click", "button": ["x"]},
+        {"type": "keyUp", "key": ["k"]},
+        {"type": "navigate", "url": 5, "assertedEvents": 3},
+        {"type": "waitForElement", "selectors": [["#a"]], "attributes": "x"},
+    )
     _doc, unsupported = recorder.convert(junk)
     assert [(n, kind) for n, kind, _ in unsupported] == [
-        (1, "['x']"), (2, "click"), (3, "click"), (6, "waitForElement")]
+        (1, "['x']"),
+        (2, "click"),
+        (3, "click"),
+        (6, "waitForElement"),
+    ]
     with pytest.raises(TestFormatError) as info:
         load_tests(json.dumps(junk), skip_unsupported=True)
     assert info.value.problems == ['test "F": step 5 (goto): "url" must be a string (got 5)']

@@ -87,7 +87,9 @@ def test_the_one_read_sees_every_kind_of_recovery(app, monkeypatch):
         assert db.session.query(Crawl).filter_by(run_id=crawling).one().status == "aborted"
 
         assert not taken
-        _set(Run, Run.id == stranded, notify_state="pending", finished_at=past)  # its process died before firing
+        _set(
+            Run, Run.id == stranded, notify_state="pending", finished_at=past
+        )  # its process died before firing
         recovery.recover(hooks)
         assert taken
 
@@ -104,13 +106,26 @@ def test_the_one_read_also_says_when_an_alert_or_a_schedule_is_due(app, monkeypa
         project_id = db.session.get(Run, run_id).project_id
         later = utcnow() + timedelta(hours=1)
         with write():
-            channel = NotificationChannel(project_id=project_id, name="hook", kind="webhook", target="sealed",
-                                          target_hint="https://hooks.example/…", events=["failed"])
+            channel = NotificationChannel(
+                project_id=project_id,
+                name="hook",
+                kind="webhook",
+                target="sealed",
+                target_hint="https://hooks.example/…",
+                events=["failed"],
+            )
             schedule = Schedule(project_id=project_id, name="nightly", cron="0 2 * * *", next_run_at=later)
             db.session.add_all([channel, schedule])
             db.session.flush()
-            db.session.add(NotificationDelivery(run_id=run_id, channel_id=channel.id, event="failed",
-                                                state="retrying", next_attempt_at=later))
+            db.session.add(
+                NotificationDelivery(
+                    run_id=run_id,
+                    channel_id=channel.id,
+                    event="failed",
+                    state="retrying",
+                    next_attempt_at=later,
+                )
+            )
         recovery.recover(hooks, schedules_due=lambda: fired.append(1))
         assert (pumped, fired) == ([], [])  # both wait an hour
 

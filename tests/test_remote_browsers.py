@@ -29,14 +29,24 @@ SLOW = [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "OK"}]
 
 def test_the_setting_lists_endpoints_with_capacities():
     parsed = remote.parse_servers(" ws://a:3000#4, wss://b.example:443/pw ,ws://c:1 ")
-    assert [(e.url, e.capacity) for e in parsed] == [("ws://a:3000", 4), ("wss://b.example:443/pw", 1), ("ws://c:1", 1)]
+    assert [(e.url, e.capacity) for e in parsed] == [
+        ("ws://a:3000", 4),
+        ("wss://b.example:443/pw", 1),
+        ("ws://c:1", 1),
+    ]
     assert remote.parse_servers("") == [] and remote.parse_servers(None) == []
 
 
-@pytest.mark.parametrize(("value", "says"), [
-    ("http://a:3000", "not a ws:// or wss:// URL"), ("ws://a:3000#0", "capacity"), ("ws://a:3000#x", "capacity"),
-    ("ws://a:1,ws://a:1", "listed twice"), ("ws://:3000", "not a ws://"),
-])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("http://a:3000", "not a ws:// or wss:// URL"),
+        ("ws://a:3000#0", "capacity"),
+        ("ws://a:3000#x", "capacity"),
+        ("ws://a:1,ws://a:1", "listed twice"),
+        ("ws://:3000", "not a ws://"),
+    ],
+)
 def test_a_bad_setting_stops_the_server_at_start_with_what_is_wrong(app_factory, value, says):
     with pytest.raises(ConfigError) as refused:
         app_factory(SENTRI_BROWSER_SERVERS=value)
@@ -48,7 +58,9 @@ def test_the_pool_offers_answering_endpoints_first_and_a_down_one_once_a_check_f
     a, b = (e.key for e in pool.endpoints)
     assert pool.candidates() == [(a, 2, 1), (b, 3, 1)]  # neither checked yet
     pool.answered(pool.endpoints[0])
-    why = pool.refused(pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1")
+    why = pool.refused(
+        pool.endpoints[1], "BrowserType.connect: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
+    )
     assert why == "b:1: WebSocket error: connect ECONNREFUSED 127.0.0.1:1"
     assert pool.candidates() == [(a, 2, 0)]
     assert pool.candidates({"ws://a:1"}) == [(b, 3, 2)]  # every endpoint left is down: tried all the same
@@ -62,10 +74,14 @@ def test_the_pool_offers_answering_endpoints_first_and_a_down_one_once_a_check_f
 
 
 def test_a_version_mismatch_is_said_with_both_versions():
-    text = ("BrowserType.connect: WebSocket error: ws://x/ 428 Precondition Required\n║ Playwright version mismatch: ║\n"
-            "║   - server version: v1.64  ║\n║   - client version: v1.65 ║")
+    text = (
+        "BrowserType.connect: WebSocket error: ws://x/ 428 Precondition Required\n║ Playwright version mismatch: ║\n"
+        "║   - server version: v1.64  ║\n║   - client version: v1.65 ║"
+    )
     said = remote.refusal(remote.Endpoint("ws://x/", 1), text)
-    assert "x:80 runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
+    assert (
+        "x:80 runs Playwright 1.64" in said and f"this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in said
+    )
 
 
 def test_a_check_opens_the_websocket_as_playwrights_client_does():
@@ -133,7 +149,9 @@ def test_a_run_is_spread_over_two_browser_servers(app_factory, site):
         assert (run["status"], run["passed"]) == ("completed", 8), run
         used = {attempt["browserServer"] for result in run["results"] for attempt in result["attempts"]}
         assert used == {_name(one), _name(two)}
-        assert all(result["vitals"] for result in run["results"])  # Web Vitals measured through the server too
+        assert all(
+            result["vitals"] for result in run["results"]
+        )  # Web Vitals measured through the server too
 
 
 @pytest.mark.browser
@@ -162,7 +180,9 @@ def test_a_server_killed_mid_run_leaves_its_tests_to_the_other_and_the_run_ends(
                 one.stop(kill=True)
                 killed.append(True)
 
-        run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 2}}, during=kill_one_once_running)
+        run = _wait(
+            app, project_id, token, {"dialsConfig": {"parallelWorkers": 2}}, during=kill_one_once_running
+        )
         assert killed and run["status"] == "completed" and run["passed"] + run["failed"] == 10, run
         # After the kill, the tests went to the server that still answers.
         last = run["results"][-1]["attempts"][-1]
@@ -185,8 +205,13 @@ def test_a_server_killed_under_a_test_is_a_lost_attempt_and_the_test_passes_on_t
                 one.stop(kill=True)  # both tests are on their servers, held: one of them is on this one
                 site.release()
 
-        run = _wait(app, project_id, token, {"dialsConfig": {"parallelWorkers": 2, "retries": 0}},
-                    during=kill_one_under_a_test)
+        run = _wait(
+            app,
+            project_id,
+            token,
+            {"dialsConfig": {"parallelWorkers": 2, "retries": 0}},
+            during=kill_one_under_a_test,
+        )
         assert site._released.is_set()
         assert (run["status"], run["verdict"], run["passed"]) == ("completed", "passed", 2), run
         lost = [r["attempts"] for r in run["results"] if r["attempts"][0]["status"] == "lost"]
@@ -239,7 +264,9 @@ def test_a_server_of_another_playwright_version_is_refused_with_both_versions(ap
         project_id, token = _project(app, site, [OK])
         run = _wait(app, project_id, token)
     assert run["status"] == "failed"
-    assert f"runs Playwright 1.64, this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in run["error"], run["error"]
+    assert f"runs Playwright 1.64, this Sentri Playwright {remote.PLAYWRIGHT_VERSION}" in run["error"], run[
+        "error"
+    ]
 
 
 @pytest.mark.browser
@@ -289,14 +316,23 @@ def test_the_browser_guard_holds_on_sentris_side_of_the_connection(app_factory):
     site = StaticSite({"/": page, "/plain": "<!doctype html><title>Plain</title><h1>Plain</h1>"}).start()
     try:
         with BrowserServer() as server:
-            app = _app(app_factory, (server, 1), SENTRI_BROWSER_BLOCKED_NETWORKS="169.254.0.0/16,127.0.0.2/32")
-            project_id, token = _project(app, site.url, [
-                [{"goto": "/"}, {"expect_visible": {"css": "h1"}}],
-                [{"goto": "/plain"}, {"goto": f"{metadata.url}/latest/meta-data/"}],
-            ])
+            app = _app(
+                app_factory, (server, 1), SENTRI_BROWSER_BLOCKED_NETWORKS="169.254.0.0/16,127.0.0.2/32"
+            )
+            project_id, token = _project(
+                app,
+                site.url,
+                [
+                    [{"goto": "/"}, {"expect_visible": {"css": "h1"}}],
+                    [{"goto": "/plain"}, {"goto": f"{metadata.url}/latest/meta-data/"}],
+                ],
+            )
             run = _wait(app, project_id, token)
         page_test, direct = run["results"]
-        assert page_test["status"] == "failed" and "Sentri refused to load http://127.0.0.2:" in page_test["error"]
+        assert (
+            page_test["status"] == "failed"
+            and "Sentri refused to load http://127.0.0.2:" in page_test["error"]
+        )
         assert direct["status"] == "failed" and "blocked network 127.0.0.2/32" in direct["error"]
         assert metadata.hits == []  # the remote browser never reached the blocked address
         assert page_test["attempts"][0]["browserServer"] == _name(server)

@@ -26,8 +26,9 @@ def shown(app):
     ids = showcase.seed(app)
     with app.app_context():
         project = projects.get(ids["project"])
-        ids["drafts"] = [testcases.create(project, {"name": f"Draft {n}", "steps": STEPS}).public_id
-                         for n in range(8)]
+        ids["drafts"] = [
+            testcases.create(project, {"name": f"Draft {n}", "steps": STEPS}).public_id for n in range(8)
+        ]
     return ids
 
 
@@ -42,14 +43,16 @@ def _order(html: str) -> list[str]:
 
 def test_a_heal_shows_the_value_its_run_used_and_the_template(admin, shown):
     html = admin.html(f"/projects/{shown['project']}/review")
-    heal = html[html.index("review-heal"):]
-    heal = heal[:heal.index("</article>")]
+    heal = html[html.index("review-heal") :]
+    heal = heal[: heal.index("</article>")]
     assert "<del><code>role link &#34;teapot&#34;</code></del>" in heal
     assert "as written: <code>role link &#34;{{TERM}}&#34;</code>" in heal
     assert "<ins><code>role link &#34;Porcelain teapot&#34;</code></ins>" in heal
     run = admin.html(f"/runs/{shown['run']}")
-    assert ("Step 3 healed: <code>role link &#34;teapot&#34;</code> → <code>role link &#34;Porcelain teapot&#34;"
-            "</code> <span class=\"muted\">(written <code>role link &#34;{{TERM}}&#34;</code>)</span>") in run
+    assert (
+        "Step 3 healed: <code>role link &#34;teapot&#34;</code> → <code>role link &#34;Porcelain teapot&#34;"
+        '</code> <span class="muted">(written <code>role link &#34;{{TERM}}&#34;</code>)</span>'
+    ) in run
 
 
 def test_a_decision_leads_to_the_next_item(app, admin, shown):
@@ -69,13 +72,15 @@ def test_a_decision_leads_to_the_next_item(app, admin, shown):
     assert answer.headers["Location"].endswith(f"#{order[7]}")
     answer = decide(f"approve:{order[-1]}")  # the last: back to the one before it
     assert answer.headers["Location"].endswith(f"#{order[-2]}")
-    assert _order(admin.html(page)) == [i for i in order if i not in (order[3], order[5], order[6], order[-1])]
+    assert _order(admin.html(page)) == [
+        i for i in order if i not in (order[3], order[5], order[6], order[-1])
+    ]
 
 
 def test_the_review_page_offers_compare_modes_and_keys(admin, shown):
     html = admin.html(f"/projects/{shown['project']}/review")
     assert "js/review.js" in html and 'class="review-keys"' not in html.replace("muted small review-keys", "")
-    figure = html[html.index("data-compare"):html.index("</figure>", html.index("data-compare"))]
+    figure = html[html.index("data-compare") : html.index("</figure>", html.index("data-compare"))]
     for mode in ("side", "slider", "toggle", "crop"):
         assert f'data-mode="{mode}"' in figure and f'data-view="{mode}"' in figure
     assert figure.count("data-zoom") == 5 and 'id="zoom"' in html  # three pictures, and two cut to the change
@@ -107,8 +112,11 @@ def _log_in(chromium, live_server, width, height):
 
 
 def _in_view(page, selector: str) -> bool:
-    return page.evaluate("""s => { const r = document.querySelector(s).getBoundingClientRect();
-                                   return r.top >= 0 && r.top < innerHeight; }""", selector)
+    return page.evaluate(
+        """s => { const r = document.querySelector(s).getBoundingClientRect();
+                                   return r.top >= 0 && r.top < innerHeight; }""",
+        selector,
+    )
 
 
 @pytest.mark.browser
@@ -172,9 +180,15 @@ def test_the_pictures_compare_by_slider_both_ways_toggle_and_zoom(chromium, live
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [390, 1440])
-def test_the_changed_area_view_shows_both_pictures_cut_to_the_change(app, chromium, live_server, shown, width):
+def test_the_changed_area_view_shows_both_pictures_cut_to_the_change(
+    app, chromium, live_server, shown, width
+):
     with app.app_context():
-        row = db.session.query(Baseline).filter(Baseline.status == "pending", Baseline.diff_box.is_not(None)).one()
+        row = (
+            db.session.query(Baseline)
+            .filter(Baseline.status == "pending", Baseline.diff_box.is_not(None))
+            .one()
+        )
         expected = store.read(artifact_store(app), db.session.get(Baseline, row.compared_with_id).sha256)
         left, top, right, bottom = crop.area(row.diff_box, png_size(expected, "expected"))
     page = _log_in(chromium, live_server, width, 900)

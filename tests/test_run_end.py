@@ -41,15 +41,21 @@ class Onlooker:
     def __init__(self, run_id: int) -> None:
         url = db.engine.url
         self.sqlite = url.get_backend_name() == "sqlite"
-        self.engine = create_engine(url, poolclass=NullPool,
-                                    connect_args={"timeout": 0, "isolation_level": None} if self.sqlite else {})
+        self.engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={"timeout": 0, "isolation_level": None} if self.sqlite else {},
+        )
         self.run_id, self.seen = run_id, []
 
     def look(self, when: str) -> None:
         with self.engine.connect() as conn:
-            run = conn.execute(text("SELECT status, notify_state, gate_result FROM runs WHERE id = :id"),
-                               {"id": self.run_id}).one()
-            result = conn.execute(text("SELECT status FROM results WHERE run_id = :id"), {"id": self.run_id}).scalar()
+            run = conn.execute(
+                text("SELECT status, notify_state, gate_result FROM runs WHERE id = :id"), {"id": self.run_id}
+            ).one()
+            result = conn.execute(
+                text("SELECT status FROM results WHERE run_id = :id"), {"id": self.run_id}
+            ).scalar()
             could_write = None
             if self.sqlite:  # SQLite has one write lock: is it free while the end work runs?
                 try:
@@ -67,9 +73,11 @@ class Onlooker:
 
 def _watch(monkeypatch, onlooker: Onlooker) -> None:
     """Look from the other connection as the gates are read and as the flaky scores are written."""
-    for module, name, when in ((ending, "web_vitals_result", "gates"),
-                               (history, "update_flaky_scores", "flaky scores"),
-                               (quarantine, "after_run", "quarantine")):
+    for module, name, when in (
+        (ending, "web_vitals_result", "gates"),
+        (history, "update_flaky_scores", "flaky scores"),
+        (quarantine, "after_run", "quarantine"),
+    ):
         real = getattr(module, name)
 
         def watched(*args, _real=real, _when=when):
@@ -86,13 +94,19 @@ def test_the_last_tests_write_only_takes_the_end_and_the_verdict_commits_after_t
         onlooker = Onlooker(run_id)
         _watch(monkeypatch, onlooker)
         try:
-            assert records.record(claim, {"status": "passed", "attempts": [{"attempt": 1, "status": "passed"}],
-                                         "duration_ms": 12})
+            assert records.record(
+                claim,
+                {"status": "passed", "attempts": [{"attempt": 1, "status": "passed"}], "duration_ms": 12},
+            )
             onlooker.look("after")
         finally:
             onlooker.close()
         run = db.session.get(Run, run_id)
-        assert (run.status, run.notify_state in ("pending", "sent"), verdict(run)) == ("completed", True, "passed")
+        assert (run.status, run.notify_state in ("pending", "sent"), verdict(run)) == (
+            "completed",
+            True,
+            "passed",
+        )
 
     by_when = {when: rest for when, *rest in onlooker.seen}
     sqlite = onlooker.sqlite or None  # None: PostgreSQL, whose writers do not queue on one lock

@@ -66,7 +66,9 @@ def _wait_for(predicate, timeout=30):
 def _rows(app, run_id: str) -> list[Result]:
     with app.app_context():
         run = lifecycle.get(run_id)
-        rows = list(db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position)))
+        rows = list(
+            db.session.scalars(select(Result).where(Result.run_id == run.id).order_by(Result.position))
+        )
         db.session.expunge_all()
         return rows
 
@@ -77,14 +79,18 @@ def _consistent(body: dict) -> None:
 
 # -- every planned test is a row; nothing-to-run runs end at once ------------------------------------------
 
+
 @both_databases
 def test_a_run_with_every_test_over_budget_completes_at_once_and_never_blocks(app, client, site, sink):
     """`budgetMinutes: 0.01` on a project without a smoke test once deadlocked the whole engine."""
     override(app, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     project_id, token, _ = _project(app, site, [OK, OK, OK])
     other_id, other_token, _ = _project(app, site, [OK], name="Other")
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
-                           json={"budgetMinutes": 0.01, "callbackUrl": sink.url, "wait": True})
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        headers=_h(token),
+        json={"budgetMinutes": 0.01, "callbackUrl": sink.url, "wait": True},
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert (body["status"], body["verdict"], body["skipped"], body["total"]) == ("completed", "passed", 3, 3)
@@ -101,20 +107,26 @@ def test_a_run_with_every_test_over_budget_completes_at_once_and_never_blocks(ap
 
 def test_a_run_whose_tests_are_all_deselected_completes_with_them_skipped(app, client, site):
     project_id, token, ids = _project(app, site, [OK, OK])
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
-                           json={"selectionStrategy": "flaky", "wait": True})
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        headers=_h(token),
+        json={"selectionStrategy": "flaky", "wait": True},
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert (body["status"], body["total"], body["skipped"], body["passed"]) == ("completed", 2, 2, 0)
     rows = _rows(app, body["runId"])
     assert [(r.status, r.skip_reason) for r in rows] == [("skipped", "deselected")] * 2
     # Selecting one of two: one row runs, the other is written skipped from the start.
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
-                           json={"caseIds": [ids[1]], "wait": True})
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger", headers=_h(token), json={"caseIds": [ids[1]], "wait": True}
+    )
     body = response.get_json()
     assert (body["passed"], body["skipped"], body["total"]) == (1, 1, 2)
     assert [(r.test_name, r.status, r.skip_reason) for r in _rows(app, body["runId"])] == [
-        ("test 2", "passed", None), ("test 1", "skipped", "deselected")]
+        ("test 2", "passed", None),
+        ("test 1", "skipped", "deselected"),
+    ]
 
 
 def test_every_planned_test_is_a_row_from_the_202_on(app_factory, site):
@@ -145,14 +157,18 @@ def test_a_test_deleted_between_planning_and_start_is_skipped_and_counted(app_fa
 
 # -- abort -------------------------------------------------------------------------------------------------
 
+
 def test_abort_skips_queued_tests_at_once_and_the_workers_stop_theirs(app_factory, site, sink):
     """Two workers busy (one of them on a test that would hang for 30 s), a third test queued behind
     them: the abort answers with the queued one skipped, the workers see it within seconds."""
     app = app_factory(SENTRI_MAX_BROWSERS=2, SENTRI_CALLBACK_ALLOWLIST="127.0.0.1")
     client = app.test_client()
     project_id, token, _ = _project(app, site, [SLOW, SLOW, OK])
-    run = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
-                      json={"dialsConfig": {"parallelWorkers": 2}, "callbackUrl": sink.url}).get_json()
+    run = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        headers=_h(token),
+        json={"dialsConfig": {"parallelWorkers": 2}, "callbackUrl": sink.url},
+    ).get_json()
     _wait_for(lambda: [r.status for r in _rows(app, run["runId"])] == ["running", "running", "queued"])
     aborted = client.post(f"/api/v1/runs/{run['runId']}/abort", headers=_admin(app)).get_json()
     assert aborted["status"] == "running"  # its two tests are still being stopped
@@ -190,6 +206,7 @@ def test_a_late_result_is_dropped_and_never_counted(app, client, site, caplog):
 
 # -- nothing stranded ----------------------------------------------------------------------------------------
 
+
 def test_a_failure_inside_the_start_leaves_no_run_and_after_it_the_run_stands(app, client, site, monkeypatch):
     project_id, token, _ = _project(app, site, [OK])
     real_add = db.session.add
@@ -210,8 +227,11 @@ def test_a_failure_inside_the_start_leaves_no_run_and_after_it_the_run_stands(ap
         raise RuntimeError("the GitHub reporter's pool is gone")
 
     monkeypatch.setattr(reporter, "run_started", broken_hand_over)
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token), json={
-        "githubRepo": "octo/shop", "githubCommitSha": "a" * 40, "githubToken": "ghs_x", "wait": True})
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        headers=_h(token),
+        json={"githubRepo": "octo/shop", "githubCommitSha": "a" * 40, "githubToken": "ghs_x", "wait": True},
+    )
     assert response.status_code == 200 and response.get_json()["passed"] == 1
 
 
@@ -223,16 +243,30 @@ def test_rows_whose_lease_ran_out_are_recovered_once_then_failed(app_factory, si
     first_id, first_token, _ = _project(app, site, [OK])
     second_id, second_token, _ = _project(app, site, [OK], name="Second")
     with app.app_context():
-        lost_once = [{"status": "lost", "error": "Lost: the worker running it stopped.", "failingStep": None,
-                      "durationMs": None}]
+        lost_once = [
+            {
+                "status": "lost",
+                "error": "Lost: the worker running it stopped.",
+                "failingStep": None,
+                "durationMs": None,
+            }
+        ]
         for project_id, claims, attempts in ((first_id, 1, []), (second_id, 2, lost_once)):
             options = runs.RunOptions()
             options.callback_url = sink.url
             run = lifecycle.start(projects.get(project_id), options, source="cli", triggered_by="test")
             with write():  # what a process that died mid-test leaves behind
-                db.session.execute(update(Result).where(Result.run_id == run.id).values(
-                    status="running", owner="dead-host:4242:cafe", claims=claims, attempts=attempts,
-                    lease_until=utcnow() - timedelta(seconds=1)))
+                db.session.execute(
+                    update(Result)
+                    .where(Result.run_id == run.id)
+                    .values(
+                        status="running",
+                        owner="dead-host:4242:cafe",
+                        claims=claims,
+                        attempts=attempts,
+                        lease_until=utcnow() - timedelta(seconds=1),
+                    )
+                )
                 db.session.execute(update(Run).where(Run.id == run.id).values(status="running"))
     assert client.post(f"/api/v1/projects/{first_id}/trigger", headers=_h(first_token)).status_code == 409
     runtime(app).engine.wake()  # this process starts: its heartbeat recovers what the dead one left
@@ -254,8 +288,11 @@ def test_parallel_workers_bound_a_run_however_many_workers_are_idle(app_factory,
     client = app.test_client()
     slow = [{"goto": "/ok"}, {"wait": 800}]
     project_id, token, _ = _project(app, site, [slow] * 5)
-    run = client.post(f"/api/v1/projects/{project_id}/trigger", headers=_h(token),
-                      json={"dialsConfig": {"parallelWorkers": 2}}).get_json()
+    run = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        headers=_h(token),
+        json={"dialsConfig": {"parallelWorkers": 2}},
+    ).get_json()
     most = 0
     stop = threading.Event()
 
@@ -351,8 +388,9 @@ def test_idle_workers_of_a_process_take_turns_looking_for_unannounced_work(app, 
     project_id, _, _ = _project(app, site, [OK, OK])
     engine._looked_at = float("-inf")  # as if nobody had looked yet
     with app.app_context():
-        lifecycle.start(projects.get(project_id), RunOptions(parallel_workers=1), source="cli",
-                        triggered_by="test")
+        lifecycle.start(
+            projects.get(project_id), RunOptions(parallel_workers=1), source="cli", triggered_by="test"
+        )
     claim = engine.claim(look_first=False)  # a busy worker takes the next test: the run has no room for more
     assert claim is not None and not claim.more
     assert engine.next_look_in() > 0  # ...which is a look: idle workers wait their turn

@@ -37,10 +37,13 @@ def test_a_run_is_pinned_and_unpinned_from_its_page_and_lands_back_at_the_sectio
     assert f"{first} is now the pinned Web Vitals baseline on chromium (desktop)" in section
     assert "This run is the pinned baseline" in section and "Unpin" in section and PIN not in section
     with app.app_context():
-        assert vitals_baseline.describe(projects.get(paced.project_id), "chromium", "desktop")["pinned"]["runId"] == first
+        assert (
+            vitals_baseline.describe(projects.get(paced.project_id), "chromium", "desktop")["pinned"]["runId"]
+            == first
+        )
     # Another run of the same browser and device says it would replace that pin.
     other = _section(admin.html(f"/runs/{runs[1].public_id}"))
-    assert PIN in other and f"Pinning replaces the pin at <a href=\"/runs/{first}\">{first}</a>." in other
+    assert PIN in other and f'Pinning replaces the pin at <a href="/runs/{first}">{first}</a>.' in other
     # Unpinning from a run that is not (or no longer) the pinned one leaves the pin alone.
     refused = admin.post(f"/runs/{runs[1].public_id}/vitals-baseline/unpin", follow_redirects=True)
     assert "is not the pinned baseline (any more): nothing was unpinned." in refused.get_data(as_text=True)
@@ -59,10 +62,21 @@ def test_a_run_that_cannot_be_the_baseline_says_why_and_the_api_refuses_it_the_s
         project = projects.get(paced.project_id)
         unmeasured = recorded_run(project, [{"status": "passed"}]).public_id
         # A test that loaded no page, and one whose page measured nothing, measured no Web Vitals either.
-        empty = recorded_run(project, [{"status": "passed", "vitals": []}, {"status": "passed", "vitals": [
-            {"url": "/", "lcp": None, "cls": None, "inp": None, "ttfb": None}]}]).public_id
-    for run_id, why in ((stopped, "is aborted: only a completed run can be the baseline."),
-                        (unmeasured, "measured no Web Vitals"), (empty, "measured no Web Vitals")):
+        empty = recorded_run(
+            project,
+            [
+                {"status": "passed", "vitals": []},
+                {
+                    "status": "passed",
+                    "vitals": [{"url": "/", "lcp": None, "cls": None, "inp": None, "ttfb": None}],
+                },
+            ],
+        ).public_id
+    for run_id, why in (
+        (stopped, "is aborted: only a completed run can be the baseline."),
+        (unmeasured, "measured no Web Vitals"),
+        (empty, "measured no Web Vitals"),
+    ):
         section = _section(admin.html(f"/runs/{run_id}"))
         assert "This run cannot be the baseline." in section and why in section and PIN not in section
         refused = admin.post(f"/runs/{run_id}/vitals-baseline", follow_redirects=True).get_data(as_text=True)

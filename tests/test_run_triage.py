@@ -27,8 +27,9 @@ class Admin:
     def __init__(self, client):
         self.client = client
         token = csrf_of(client.get("/login").get_data(as_text=True))
-        response = client.post("/login", data={"email": "admin@example.com", "password": showcase.PASSWORD,
-                                               "csrf_token": token})
+        response = client.post(
+            "/login", data={"email": "admin@example.com", "password": showcase.PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302
 
     def get(self, url):
@@ -57,7 +58,9 @@ def test_an_expect_text_failure_splits_into_sentence_expected_received_and_call_
 
 
 def test_the_step_said_twice_and_a_dangling_call_log_are_dropped():
-    told = explain("Step 3: step 3 (expect_text): Locator expected to have text 'OK'\nActual value: Nope\nCall log:")
+    told = explain(
+        "Step 3: step 3 (expect_text): Locator expected to have text 'OK'\nActual value: Nope\nCall log:"
+    )
     assert (told.step, told.action, told.sentence) == (3, "expect_text", "Locator expected to have text")
     assert (told.expected, told.received, told.log) == ("OK", "Nope", "")
 
@@ -68,7 +71,9 @@ def test_a_message_without_an_expectation_is_the_sentence():
     assert told.received is None
     assert explain(None).sentence == "failed, without a message"
     # A title the steps turned into a pattern reads as the test wrote it.
-    assert explain("step 1 (expect_title): Page title expected to be 're.compile('O\\\\.K')'").expected == "O.K"
+    assert (
+        explain("step 1 (expect_title): Page title expected to be 're.compile('O\\\\.K')'").expected == "O.K"
+    )
 
 
 async def _fail(steps, base_url):
@@ -93,12 +98,21 @@ async def _fail(steps, base_url):
 @pytest.mark.browser
 def test_what_playwright_really_says_is_told_in_parts(site):
     """The messages of the Playwright this project runs, not a copy of one: expect_text and expect_title."""
-    text = asyncio.run(_fail([{"action": "goto", "url": "/fail"},
-                              {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"}], site))
+    text = asyncio.run(
+        _fail(
+            [
+                {"action": "goto", "url": "/fail"},
+                {"action": "expect_text", "target": {"css": "h1"}, "text": "OK"},
+            ],
+            site,
+        )
+    )
     told = explain(text)
     assert (told.step, told.expected, told.received) == (2, "OK", "Something else"), text
     assert "Call log" not in told.sentence and "Actual value" not in told.sentence
-    text = asyncio.run(_fail([{"action": "goto", "url": "/fail"}, {"action": "expect_title", "title": "OK"}], site))
+    text = asyncio.run(
+        _fail([{"action": "goto", "url": "/fail"}, {"action": "expect_title", "title": "OK"}], site)
+    )
     told = explain(text)
     assert (told.step, told.received) == (2, "Something else"), text
     assert told.expected is not None and "OK" in told.expected
@@ -108,8 +122,10 @@ def test_what_playwright_really_says_is_told_in_parts(site):
 
 
 def test_a_vitals_cell_is_judged_by_the_budget_when_there_is_one():
-    found = [{"test": "A", "value": 2600.0, "samples": []}, {"test": "B", "value": 900.0, "samples": [880.0, 900.0,
-                                                                                                    950.0]}]
+    found = [
+        {"test": "A", "value": 2600.0, "samples": []},
+        {"test": "B", "value": 900.0, "samples": [880.0, 900.0, 950.0]},
+    ]
     over = vitals_table.cell("lcp", found, 2500, None)
     assert (over["state"], over["note"], over["text"]) == ("over", "over the 2,500 ms budget", "2,600 ms")
     # 2,600 ms is "needs improvement" by Google's rating; within a 3,000 ms budget it is not marked over.
@@ -130,14 +146,16 @@ def _cards(html: str) -> list[str]:
 
 def test_the_headline_says_the_verdict_and_why(admin, shown):
     html = admin.html(f"/runs/{shown['run']}")
-    head = html[html.index('id="run-headline"'):html.index('id="run-live"')]
+    head = html[html.index('id="run-headline"') : html.index('id="run-live"')]
     assert '<span class="verdict-word" data-verdict="failed">Failed</span>' in head
     assert "2 tests failed: Checkout, Product page" in head
     assert "Pass rate 60% is under the quality gate&#39;s minimum of 90%" in head
-    assert "LCP over its 2,500 ms budget on 1 page" in head and "1 test passed only on a retry (flaky)." in head
+    assert (
+        "LCP over its 2,500 ms budget on 1 page" in head and "1 test passed only on a retry (flaky)." in head
+    )
     assert f'href="/api/v1/runs/{shown["run"]}/junit.xml"' in head
     # The end of the run quarantined Wishlist (its flaky score reached the policy) and proposed a screenshot.
-    changes = head[head.index('id="run-changes"'):]
+    changes = head[head.index('id="run-changes"') :]
     assert re.search(r">Wishlist</a> was quarantined automatically: flaky score \d+% reached", changes)
     assert "A changed screenshot “product” of Product page" in changes and "waits for review" in changes
 
@@ -145,9 +163,13 @@ def test_the_headline_says_the_verdict_and_why(admin, shown):
 def test_failures_come_first_then_flaky_then_quarantined_then_the_rest(admin, shown):
     html = admin.html(f"/runs/{shown['run']}")
     assert _cards(html) == ["failed", "failed", "flaky", "quarantined"]
-    results = html[html.index('id="results"'):]
-    assert results.index(">Checkout</a>") < results.index(">Product page</a>") < results.index(">Wishlist</a>")
-    assert results.index(">Account menu</a>") < results.index('class="results"') < results.index('id="vitals"')
+    results = html[html.index('id="results"') :]
+    assert (
+        results.index(">Checkout</a>") < results.index(">Product page</a>") < results.index(">Wishlist</a>")
+    )
+    assert (
+        results.index(">Account menu</a>") < results.index('class="results"') < results.index('id="vitals"')
+    )
     for kind, count in (("failed", 2), ("flaky", 1), ("quarantined", 1), ("passed", 2)):
         assert f'show={kind}#results" class="filter-{kind}">{kind.title()} ({count})</a>' in html
 
@@ -158,14 +180,21 @@ def test_the_filter_shows_one_kind(admin, shown):
     assert 'class="filter-failed" aria-current="true"' in failed
     passed = admin.html(f"/runs/{shown['run']}?show=passed")
     assert _cards(passed) == [] and ">Home loads</a>" in passed and ">Checkout</a>" not in passed
-    assert _cards(admin.html(f"/runs/{shown['run']}?show=nonsense")) == ["failed", "failed", "flaky", "quarantined"]
+    assert _cards(admin.html(f"/runs/{shown['run']}?show=nonsense")) == [
+        "failed",
+        "failed",
+        "flaky",
+        "quarantined",
+    ]
 
 
 def test_a_failure_shows_expected_and_received_its_step_screenshot_and_trace(admin, shown):
     html = admin.html(f"/runs/{shown['run']}")
-    card = html[html.index('id="result-1"'):html.index('id="result-2"')]
-    assert ('<strong>Step 3</strong> <code>expect_text css &#34;h1&#34; contains &#34;Thanks&#34;</code>: '
-            "Locator expected to contain text</p>") in card
+    card = html[html.index('id="result-1"') : html.index('id="result-2"')]
+    assert (
+        "<strong>Step 3</strong> <code>expect_text css &#34;h1&#34; contains &#34;Thanks&#34;</code>: "
+        "Locator expected to contain text</p>"
+    ) in card
     assert "<dt>Expected</dt><dd><code>Thanks</code></dd>" in card
     assert "<dt>Received</dt><dd><code>Your cart</code></dd>" in card
     assert "step 3 (" not in card and "Call log:" not in card.split("<details")[0]
@@ -174,20 +203,28 @@ def test_a_failure_shows_expected_and_received_its_step_screenshot_and_trace(adm
     assert f'href="/api/v1/runs/{shown["run"]}/results/1/trace.zip" download="{trace}"' in card
     assert f"npx playwright show-trace {trace}" in card
     assert admin.get(f"/api/v1/runs/{shown['run']}/results/1/trace.zip").status_code == 200
-    visual = html[html.index('id="result-2"'):html.index('id="result-3"')]
+    visual = html[html.index('id="result-2"') : html.index('id="result-3"')]
     assert "data-visual-slider" in visual and "Diff</span>" in visual and "3.10% of pixels differ" in visual
-    flaky = html[html.index('id="result-3"'):html.index('id="result-4"')]
-    assert "Passed on a retry. The first attempt failed at step 2: Locator.click: Timeout 3000ms exceeded." in flaky
+    flaky = html[html.index('id="result-3"') : html.index('id="result-4"')]
+    assert (
+        "Passed on a retry. The first attempt failed at step 2: Locator.click: Timeout 3000ms exceeded."
+        in flaky
+    )
 
 
 def test_web_vitals_are_one_table_of_pages(admin, shown):
     html = admin.html(f"/runs/{shown['run']}")
     assert html.count('class="vitals-table"') == 1
-    table = html[html.index('class="vitals-table"'):html.index("</table>", html.index('class="vitals-table"'))]
+    table = html[
+        html.index('class="vitals-table"') : html.index("</table>", html.index('class="vitals-table"'))
+    ]
     assert list(re.findall(r'<th scope="row" class="url">([^<]+)</th>', table)) == [
-        "/cart", "/wishlist?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=spring-sale-2026", "/"]
+        "/cart",
+        "/wishlist?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=spring-sale-2026",
+        "/",
+    ]
     # The cart's LCP is over its budget: marked over, never also called good.
-    cart = table[table.index(">/cart<"):table.index(">/wishlist")]
+    cart = table[table.index(">/cart<") : table.index(">/wishlist")]
     assert "vital-over" in cart and "over the 2,500 ms budget" in cart
     assert not re.search(r'vital-over"><span class="vital-value">[^<]*</span> <small>good', cart)
 

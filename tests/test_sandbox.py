@@ -27,7 +27,11 @@ Chromium sandboxing failed!
 
 
 def _warnings(caplog):
-    return [r.getMessage() for r in caplog.records if r.name.startswith("sentri.worker") and r.levelno == logging.WARNING]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("sentri.worker") and r.levelno == logging.WARNING
+    ]
 
 
 def test_as_root_chromium_runs_without_its_sandbox_and_says_so_once(caplog):
@@ -59,28 +63,40 @@ def test_only_a_sandbox_failure_turns_the_sandbox_off_and_it_is_said_once(caplog
         assert sandbox.give_up(SANDBOX_FAILED) is True
         assert sandbox.give_up(SANDBOX_FAILED) is True  # a second worker failing the same way retries too
         for _ in range(3):
-            assert browsers.launch_options(browsers.ChromiumChoice(None, "playwright"), sandbox)[
-                "chromium_sandbox"] is False
+            assert (
+                browsers.launch_options(browsers.ChromiumChoice(None, "playwright"), sandbox)[
+                    "chromium_sandbox"
+                ]
+                is False
+            )
     [warning] = _warnings(caplog)
-    assert warning.startswith("Chromium's sandbox is off: a sandboxed launch failed ('Chromium sandboxing failed!')")
+    assert warning.startswith(
+        "Chromium's sandbox is off: a sandboxed launch failed ('Chromium sandboxing failed!')"
+    )
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(os.geteuid() != 0, reason="as non-root a sandboxed launch is expected to work")
-def test_a_sandboxed_launch_that_fails_falls_back_once_and_the_run_passes(app, client, site, caplog, monkeypatch):
+def test_a_sandboxed_launch_that_fails_falls_back_once_and_the_run_passes(
+    app, client, site, caplog, monkeypatch
+):
     # Chromium refuses a sandboxed start as root exactly as it does where no sandbox is usable: a
     # Sandbox that believes it is not root tries, fails for real, and must fall back.
     monkeypatch.setattr(browsers, "SANDBOX", browsers.Sandbox(euid=lambda: 10001))
     caplog.set_level(logging.INFO, logger="sentri.worker")
     with app.app_context():
         project = projects.create("Sandbox", site)
-        test = testcases.create(project, {"name": "ok", "steps": [
-            {"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]})
+        test = testcases.create(
+            project, {"name": "ok", "steps": [{"goto": "/ok"}, {"expect_text": {"css": "h1"}, "text": "OK"}]}
+        )
         testcases.review(test, "approve")
         _, token = tokens.create(project)
         project_id = project.public_id
-    response = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/v1/projects/{project_id}/trigger",
+        json={"wait": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200, response.get_json()
     warnings = [w for w in _warnings(caplog) if "sandbox" in w]
     assert len(warnings) == 1 and "a sandboxed launch failed" in warnings[0]
@@ -136,8 +152,11 @@ def test_a_non_root_launch_really_runs_chromium_sandboxed(tmp_path):
     home = Path(tempfile.mkdtemp(prefix="sentri-sandbox-"))
     try:
         (home / "probe.py").write_text(PROBE)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-               "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]]),
+        }
         for name in ("SENTRI_CHROMIUM_PATH", "PLAYWRIGHT_BROWSERS_PATH"):
             if os.environ.get(name):
                 env[name] = os.environ[name]

@@ -31,12 +31,16 @@ def test_the_tab_is_in_the_project_nav(admin, shop):
 
 def test_a_schedule_is_created_paused_and_resumed_from_the_page(app, admin, member, shop):
     add_test(app, shop)
-    created = admin.post(f"/projects/{shop}/schedules", data={"name": "nightly", "cron": "0 2 * * *",
-                                                              "timezone": "Europe/Berlin", "enabled": "on"})
+    created = admin.post(
+        f"/projects/{shop}/schedules",
+        data={"name": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Berlin", "enabled": "on"},
+    )
     assert created.status_code == 302
     page = _page(admin, shop)
     assert "Schedule SCH-1 (nightly) created: At 02:00." in page
-    assert '<code class="nowrap">0 2 * * *</code> Europe/Berlin' in page and page.count(" 02:00 CE") == 3  # the next three
+    assert (
+        '<code class="nowrap">0 2 * * *</code> Europe/Berlin' in page and page.count(" 02:00 CE") == 3
+    )  # the next three
 
     assert member.post(f"/projects/{shop}/schedules/SCH-1/pause").status_code == 302  # any user pauses
     page = _page(member, shop)
@@ -51,14 +55,20 @@ def test_a_schedule_is_created_paused_and_resumed_from_the_page(app, admin, memb
 
 def test_a_bad_schedule_is_shown_again_with_the_field_named(app, admin, shop):
     add_test(app, shop)
-    response = admin.post(f"/projects/{shop}/schedules", data={"name": "nightly", "cron": "61 * * * *",
-                                                               "timezone": "Mars/Olympus_Mons"})
+    response = admin.post(
+        f"/projects/{shop}/schedules",
+        data={"name": "nightly", "cron": "61 * * * *", "timezone": "Mars/Olympus_Mons"},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and 'id="schedule-cron-error">cron: ' in html
     assert 'value="61 * * * *"' in html and 'value="nightly"' in html
-    response = admin.post(f"/projects/{shop}/schedules", data={"name": "n", "cron": "0 2 * * *",
-                                                               "timezone": "Mars/Olympus_Mons"})
-    assert response.status_code == 400 and 'id="schedule-timezone-error">timezone: ' in response.get_data(as_text=True)
+    response = admin.post(
+        f"/projects/{shop}/schedules",
+        data={"name": "n", "cron": "0 2 * * *", "timezone": "Mars/Olympus_Mons"},
+    )
+    assert response.status_code == 400 and 'id="schedule-timezone-error">timezone: ' in response.get_data(
+        as_text=True
+    )
 
 
 def test_last_runs_and_a_skip_are_shown(app, admin, shop):
@@ -81,20 +91,29 @@ def test_last_runs_and_a_skip_are_shown(app, admin, shop):
 
 def test_channels_are_added_tested_and_shown_masked(app, admin, member, shop):
     with Receiver("slack") as slack:
-        added = admin.post(f"/projects/{shop}/notifications", data={"name": "qa", "kind": "slack",
-                                                                   "target": slack.url, "events": ["failed"]})
+        added = admin.post(
+            f"/projects/{shop}/notifications",
+            data={"name": "qa", "kind": "slack", "target": slack.url, "events": ["failed"]},
+        )
         assert added.status_code == 302 and added.location.endswith("#alerts")
         tested = admin.post(f"/projects/{shop}/notifications/NTF-1/test")
         assert tested.status_code == 302 and len(slack.received) == 1
         page = _page(admin, shop)
         assert "NTF-1 received the test message (answer 200)." in page and "delivered test" in page
         for html in (page, _page(member, shop)):
-            assert "secret-slack-path" not in html and f"http://127.0.0.1:{slack.url.split(':')[2].split('/')[0]}/••••" in html
+            assert (
+                "secret-slack-path" not in html
+                and f"http://127.0.0.1:{slack.url.split(':')[2].split('/')[0]}/••••" in html
+            )
         assert "Only admins add, test and delete channels." in _page(member, shop)
         for action in ("test", "pause", "delete"):
             assert member.post(f"/projects/{shop}/notifications/NTF-1/{action}").status_code == 403
-        assert member.post(f"/projects/{shop}/notifications", data={"name": "x", "kind": "slack",
-                                                                   "target": slack.url}).status_code == 403
+        assert (
+            member.post(
+                f"/projects/{shop}/notifications", data={"name": "x", "kind": "slack", "target": slack.url}
+            ).status_code
+            == 403
+        )
         assert len(slack.received) == 1
     assert admin.post(f"/projects/{shop}/notifications/NTF-1/pause").status_code == 302
     assert "slack, paused" in _page(admin, shop)
@@ -104,21 +123,39 @@ def test_channels_are_added_tested_and_shown_masked(app, admin, member, shop):
 
 def test_a_bad_channel_is_refused_naming_the_field_without_echoing_the_target(admin, shop):
     secret = "http://10.1.2.3/hooks/XyZsecretXyZ"
-    response = admin.post(f"/projects/{shop}/notifications", data={"name": "qa", "kind": "webhook", "target": secret,
-                                                                   "events": ["failed"]})
+    response = admin.post(
+        f"/projects/{shop}/notifications",
+        data={"name": "qa", "kind": "webhook", "target": secret, "events": ["failed"]},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and 'id="channel-target-error">target: ' in html
     assert "XyZsecretXyZ" not in html and 'value="qa"' in html
-    response = admin.post(f"/projects/{shop}/notifications", data={"name": "qa", "kind": "email",
-                                                                   "target": "ops@example.com", "events": ["failed"]})
+    response = admin.post(
+        f"/projects/{shop}/notifications",
+        data={"name": "qa", "kind": "email", "target": "ops@example.com", "events": ["failed"]},
+    )
     assert response.status_code == 400 and "SENTRI_SMTP_URL" in response.get_data(as_text=True)
 
 
 def test_every_form_needs_the_csrf_token(app, admin, shop):
     add_test(app, shop)
-    assert admin.post(f"/projects/{shop}/schedules", data={"name": "n", "cron": "0 2 * * *"}).status_code == 302
-    assert admin.post(f"/projects/{shop}/notifications", data={
-        "name": "qa", "kind": "webhook", "target": "http://127.0.0.1:9/hook", "events": ["failed"]}).status_code == 302
-    for path in ("schedules", "schedules/SCH-1/pause", "schedules/SCH-1/delete", "notifications",
-                 "notifications/NTF-1/test", "notifications/NTF-1/pause", "notifications/NTF-1/delete"):
+    assert (
+        admin.post(f"/projects/{shop}/schedules", data={"name": "n", "cron": "0 2 * * *"}).status_code == 302
+    )
+    assert (
+        admin.post(
+            f"/projects/{shop}/notifications",
+            data={"name": "qa", "kind": "webhook", "target": "http://127.0.0.1:9/hook", "events": ["failed"]},
+        ).status_code
+        == 302
+    )
+    for path in (
+        "schedules",
+        "schedules/SCH-1/pause",
+        "schedules/SCH-1/delete",
+        "notifications",
+        "notifications/NTF-1/test",
+        "notifications/NTF-1/pause",
+        "notifications/NTF-1/delete",
+    ):
         assert admin.client.post(f"/projects/{shop}/{path}", data={"name": "x"}).status_code == 400, path

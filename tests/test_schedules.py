@@ -20,23 +20,29 @@ STEPS = [{"action": "goto", "url": "/ok"}]
 
 
 def _approved_test(client, headers, project_id: str) -> str:
-    test = client.post(f"/api/v1/projects/{project_id}/tests", json={"name": "home", "steps": STEPS},
-                       headers=headers).get_json()
-    assert client.post(f"/api/v1/projects/{project_id}/tests/{test['id']}/approve", headers=headers).status_code == 200
+    test = client.post(
+        f"/api/v1/projects/{project_id}/tests", json={"name": "home", "steps": STEPS}, headers=headers
+    ).get_json()
+    assert (
+        client.post(f"/api/v1/projects/{project_id}/tests/{test['id']}/approve", headers=headers).status_code
+        == 200
+    )
     return test["id"]
 
 
 def _schedule(client, headers, project_id: str, **body) -> dict:
-    response = client.post(f"/api/v1/projects/{project_id}/schedules", json={"name": "nightly", **body},
-                           headers=headers)
+    response = client.post(
+        f"/api/v1/projects/{project_id}/schedules", json={"name": "nightly", **body}, headers=headers
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
 def _due_at(app, schedule_id: str, when: datetime) -> None:
     with app.app_context():
-        db.session.execute(update(Schedule).where(Schedule.id == Schedule.key_of(schedule_id))
-                           .values(next_run_at=when))
+        db.session.execute(
+            update(Schedule).where(Schedule.id == Schedule.key_of(schedule_id)).values(next_run_at=when)
+        )
         db.session.commit()
 
 
@@ -75,8 +81,14 @@ def at(text: str) -> datetime:
 
 def test_a_schedule_says_its_cron_in_words_and_when_it_fires(client, admin_headers, project):
     _approved_test(client, admin_headers, project["id"])
-    created = _schedule(client, admin_headers, project["id"], cron="0  2 * * 1-5", timezone="Europe/Berlin",
-                        options={"device": "mobile", "budgetMinutes": 30})
+    created = _schedule(
+        client,
+        admin_headers,
+        project["id"],
+        cron="0  2 * * 1-5",
+        timezone="Europe/Berlin",
+        options={"device": "mobile", "budgetMinutes": 30},
+    )
     assert created["id"] == "SCH-1" and created["cron"] == "0 2 * * 1-5"
     assert created["description"] == "At 02:00, Monday through Friday"
     assert created["enabled"] is True and created["lastRunAt"] is None and created["lastSkip"] is None
@@ -88,13 +100,18 @@ def test_a_schedule_says_its_cron_in_words_and_when_it_fires(client, admin_heade
     listed = client.get(f"/api/v1/projects/{project['id']}/schedules", headers=admin_headers).get_json()
     assert [s["id"] for s in listed] == ["SCH-1"]
 
-    paused = client.patch(f"/api/v1/projects/{project['id']}/schedules/SCH-1", json={"enabled": False},
-                          headers=admin_headers).get_json()
+    paused = client.patch(
+        f"/api/v1/projects/{project['id']}/schedules/SCH-1", json={"enabled": False}, headers=admin_headers
+    ).get_json()
     assert paused["enabled"] is False and paused["nextRunAt"] is None and paused["nextRuns"] == []
-    resumed = client.patch(f"/api/v1/projects/{project['id']}/schedules/SCH-1",
-                           json={"enabled": True, "cron": "*/15 * * * *"}, headers=admin_headers).get_json()
-    assert resumed["description"] == "Every 15 minutes" and resumed["nextRunAt"].endswith(("00:00Z", "15:00Z",
-                                                                                              "30:00Z", "45:00Z"))
+    resumed = client.patch(
+        f"/api/v1/projects/{project['id']}/schedules/SCH-1",
+        json={"enabled": True, "cron": "*/15 * * * *"},
+        headers=admin_headers,
+    ).get_json()
+    assert resumed["description"] == "Every 15 minutes" and resumed["nextRunAt"].endswith(
+        ("00:00Z", "15:00Z", "30:00Z", "45:00Z")
+    )
 
 
 def test_bad_schedules_get_a_400_naming_the_field(client, admin_headers, project):
@@ -142,8 +159,10 @@ def test_a_minutely_schedule_fires_once_per_minute(app, client, admin_headers, p
     assert len(_fire(app, at("2030-01-01T12:01:00.500000"))) == 1
     runs = _runs(app, schedule["id"])
     assert len(runs) == 2
-    assert all(r.trigger_source == "schedule" and r.options["schedule"] == {"id": "SCH-1", "name": "nightly"}
-               for r in runs)
+    assert all(
+        r.trigger_source == "schedule" and r.options["schedule"] == {"id": "SCH-1", "name": "nightly"}
+        for r in runs
+    )
     row = _row(app, schedule["id"])
     assert row.next_run_at == at("2030-01-01T12:02:00") and row.last_run_id == runs[-1].id
     assert row.last_run_at == at("2030-01-01T12:01:00.500000") and row.last_skip is None
@@ -162,8 +181,9 @@ def test_processes_racing_for_a_due_schedule_start_one_run(app_factory, client, 
         barrier = threading.Barrier(len(apps))
         started: list[list[int]] = [[] for _ in apps]
 
-        def race(index: int, now: datetime = now, barrier: threading.Barrier = barrier,
-                 started: list = started) -> None:
+        def race(
+            index: int, now: datetime = now, barrier: threading.Barrier = barrier, started: list = started
+        ) -> None:
             with apps[index].app_context():
                 barrier.wait()
                 started[index] = firing.fire_due(now)
@@ -192,29 +212,49 @@ def test_a_schedule_missed_while_down_fires_once_after_a_restart(app_factory, cl
     assert _row(restarted, schedule["id"]).next_run_at == at("2030-01-05T02:00:00")
 
 
-def test_a_berlin_schedule_fires_at_the_right_utc_time_on_both_sides_of_each_change(app, client, admin_headers,
-                                                                                    project):
+def test_a_berlin_schedule_fires_at_the_right_utc_time_on_both_sides_of_each_change(
+    app, client, admin_headers, project
+):
     """Clocks go forward on 2026-03-29 (02:00 CET -> 03:00 CEST) and back on 2026-10-25 (03:00 CEST -> 02:00
     CET). 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer; 02:30 does not exist on the first
     day (it fires at 03:00 CEST) and happens twice on the second (it fires once, the first time)."""
     _approved_test(client, admin_headers, project["id"])
     expected = {
-        "0 9 * * *": ["2026-03-28T08:00", "2026-03-29T07:00", "2026-03-30T07:00",
-                      "2026-10-24T07:00", "2026-10-25T08:00", "2026-10-26T08:00"],
-        "30 2 * * *": ["2026-03-28T01:30", "2026-03-29T01:00", "2026-03-30T00:30",
-                       "2026-10-24T00:30", "2026-10-25T00:30", "2026-10-26T01:30"],
+        "0 9 * * *": [
+            "2026-03-28T08:00",
+            "2026-03-29T07:00",
+            "2026-03-30T07:00",
+            "2026-10-24T07:00",
+            "2026-10-25T08:00",
+            "2026-10-26T08:00",
+        ],
+        "30 2 * * *": [
+            "2026-03-28T01:30",
+            "2026-03-29T01:00",
+            "2026-03-30T00:30",
+            "2026-10-24T00:30",
+            "2026-10-25T00:30",
+            "2026-10-26T01:30",
+        ],
     }
     for expression, instants in expected.items():
         schedule = _schedule(client, admin_headers, project["id"], cron=expression, timezone="Europe/Berlin")
         for start in (0, 3):  # the spring change, then the autumn one
-            _due_at(app, schedule["id"], cron.next_after(expression, "Europe/Berlin", at(instants[start]) - timedelta(hours=1)))
-            for instant in map(at, instants[start:start + 3]):
+            _due_at(
+                app,
+                schedule["id"],
+                cron.next_after(expression, "Europe/Berlin", at(instants[start]) - timedelta(hours=1)),
+            )
+            for instant in map(at, instants[start : start + 3]):
                 assert _fire(app, instant - timedelta(seconds=1)) == [], (expression, instant)
                 assert len(_fire(app, instant)) == 1, (expression, instant)
                 assert _row(app, schedule["id"]).last_run_at == instant
                 _end_active_runs(app)
-        client.patch(f"/api/v1/projects/{project['id']}/schedules/{schedule['id']}", json={"enabled": False},
-                     headers=admin_headers)
+        client.patch(
+            f"/api/v1/projects/{project['id']}/schedules/{schedule['id']}",
+            json={"enabled": False},
+            headers=admin_headers,
+        )
     # The second 02:30 of 2026-10-25 (01:30 UTC) is not an occurrence: the one after 00:30 UTC is the next day's.
     assert cron.next_after("30 2 * * *", "Europe/Berlin", at("2026-10-25T00:30")) == at("2026-10-26T01:30")
 
@@ -226,7 +266,9 @@ def test_a_busy_project_records_a_skip_instead_of_queueing_a_run(app, client, ad
     [first] = _fire(app, at("2030-01-01T12:00:00"))  # still queued: the project is busy from here on
     assert _fire(app, at("2030-01-01T12:05:00")) == []
     assert len(_runs(app, schedule["id"])) == 1
-    shown = client.get(f"/api/v1/projects/{project['id']}/schedules/{schedule['id']}", headers=admin_headers).get_json()
+    shown = client.get(
+        f"/api/v1/projects/{project['id']}/schedules/{schedule['id']}", headers=admin_headers
+    ).get_json()
     assert shown["lastRunId"] == f"RUN-{first}" and shown["nextRunAt"] == "2030-01-01T12:10:00Z"
     assert shown["lastSkip"]["reason"] == "busy" and shown["lastSkip"]["runId"] == f"RUN-{first}"
     assert shown["lastSkip"]["at"] == "2030-01-01T12:05:00Z" and "active run" in shown["lastSkip"]["message"]
@@ -244,8 +286,14 @@ def test_an_occurrence_whose_options_no_longer_hold_is_skipped_with_why(app, cli
 
 def test_a_scheduled_run_is_an_ordinary_run_named_by_its_schedule(app, client, admin_headers, project):
     _approved_test(client, admin_headers, project["id"])
-    schedule = _schedule(client, admin_headers, project["id"], name="Nightly smoke", cron="0 2 * * *",
-                         options={"device": "mobile", "dialsConfig": {"retries": 2}})
+    schedule = _schedule(
+        client,
+        admin_headers,
+        project["id"],
+        name="Nightly smoke",
+        cron="0 2 * * *",
+        options={"device": "mobile", "dialsConfig": {"retries": 2}},
+    )
     _due_at(app, schedule["id"], at("2030-01-01T02:00:00"))
     [run_id] = _fire(app, at("2030-01-01T02:00:00"))
     body = client.get(f"/api/v1/runs/RUN-{run_id}", headers=admin_headers).get_json()
@@ -261,9 +309,22 @@ def test_a_scheduled_run_is_an_ordinary_run_named_by_its_schedule(app, client, a
 
 
 def test_the_cli_lists_creates_and_pauses_schedules(app, runner, project):
-    created = runner.invoke(args=["schedules", "create", "--project", project["id"], "--name", "nightly",
-                                  "--cron", "0 2 * * 1-5", "--timezone", "Europe/Berlin",
-                                  "--options", '{"device": "mobile"}'])
+    created = runner.invoke(
+        args=[
+            "schedules",
+            "create",
+            "--project",
+            project["id"],
+            "--name",
+            "nightly",
+            "--cron",
+            "0 2 * * 1-5",
+            "--timezone",
+            "Europe/Berlin",
+            "--options",
+            '{"device": "mobile"}',
+        ]
+    )
     assert created.exit_code == 0, created.output
     assert created.output.splitlines()[-1] == "SCH-1" and "At 02:00, Monday through Friday" in created.output
     listed = runner.invoke(args=["schedules", "list", "--project", project["id"]])
@@ -272,5 +333,7 @@ def test_the_cli_lists_creates_and_pauses_schedules(app, runner, project):
     assert paused.exit_code == 0 and "paused" in paused.output
     assert "paused" in runner.invoke(args=["schedules", "list", "--project", project["id"]]).output
     assert "next 20" in runner.invoke(args=["schedules", "resume", "SCH-1"]).output
-    bad = runner.invoke(args=["schedules", "create", "--project", project["id"], "--name", "x", "--cron", "nope"])
+    bad = runner.invoke(
+        args=["schedules", "create", "--project", project["id"], "--name", "x", "--cron", "nope"]
+    )
     assert bad.exit_code != 0 and "cron:" in bad.output

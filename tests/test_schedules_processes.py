@@ -41,12 +41,24 @@ def _line(process: subprocess.Popen) -> str:
 
 @pytest.fixture
 def firers(tmp_path, database):
-    env = {**os.environ, "SENTRI_DATABASE_URL": database, "SENTRI_SECRET_KEY": TEST_CONFIG["SENTRI_SECRET_KEY"],
-           "PYTHONPATH": str(ROOT)}
-    processes = [subprocess.Popen([sys.executable, "-m", "tests.support.fire_at"], cwd=ROOT, text=True,
-                                  env={**env, "SENTRI_INSTANCE_PATH": str(tmp_path / f"p{n}")},
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for n in range(2)]
+    env = {
+        **os.environ,
+        "SENTRI_DATABASE_URL": database,
+        "SENTRI_SECRET_KEY": TEST_CONFIG["SENTRI_SECRET_KEY"],
+        "PYTHONPATH": str(ROOT),
+    }
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fire_at"],
+            cwd=ROOT,
+            text=True,
+            env={**env, "SENTRI_INSTANCE_PATH": str(tmp_path / f"p{n}")},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(2)
+    ]
     try:
         for process in processes:
             assert _line(process) == "ready"

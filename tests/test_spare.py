@@ -46,10 +46,14 @@ def test_a_spare_is_taken_only_by_the_same_browser_and_options(chromium):
         assert await spare.take(browser, {}) is None  # taken once
         await context.close()
 
-        spare.prepare(browser, NETWORKS, {}, vitals_probe.arm)  # what a worker does: the probe is set up while idle
+        spare.prepare(
+            browser, NETWORKS, {}, vitals_probe.arm
+        )  # what a worker does: the probe is set up while idle
         context, page, recorder, _gate = await spare.take(browser, {})
-        assert isinstance(recorder, vitals_probe.VitalsRecorder) and await page.evaluate(
-            f"typeof globalThis.{vitals_probe.BINDING}") == "function"
+        assert (
+            isinstance(recorder, vitals_probe.VitalsRecorder)
+            and await page.evaluate(f"typeof globalThis.{vitals_probe.BINDING}") == "function"
+        )
         await context.close()
 
         spare.prepare(browser, NETWORKS, {})
@@ -83,8 +87,13 @@ document.cookie = "visited=1"; localStorage.setItem("visited", "1");</script>"""
             project = projects.create("Spare", site.url)
             _, token = tokens.create(project)
             project_id = project.public_id
-            test = testcases.create(project, {"name": "fresh", "steps": [
-                {"goto": "/fresh"}, {"expect_text": {"css": "#c"}, "text": "fresh"}]})
+            test = testcases.create(
+                project,
+                {
+                    "name": "fresh",
+                    "steps": [{"goto": "/fresh"}, {"expect_text": {"css": "#c"}, "text": "fresh"}],
+                },
+            )
             testcases.review(test, "approve")
         engine.start()
         worker = engine._workers[0]
@@ -92,8 +101,11 @@ document.cookie = "visited=1"; localStorage.setItem("visited", "1");</script>"""
         def run() -> dict:
             _wait_for(lambda: worker.spare.ready, "the idle worker's spare")
             taken = worker.spare.taken
-            answer = client.post(f"/api/v1/projects/{project_id}/trigger", json={"wait": True},
-                                 headers={"Authorization": f"Bearer {token}"})
+            answer = client.post(
+                f"/api/v1/projects/{project_id}/trigger",
+                json={"wait": True},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert worker.spare.taken == taken + 1  # the run's first test started on the spare
             return answer.get_json()
 
@@ -103,8 +115,10 @@ document.cookie = "visited=1"; localStorage.setItem("visited", "1");</script>"""
             assert body["status"] == "completed" and body["passed"] == 1, body
         with app.app_context():
             testcases.review(test, "reject")
-            reach = testcases.create(projects.get(project_id), {"name": "reach", "steps": [
-                {"goto": "/reach"}, {"expect_visible": {"css": "h1"}}]})
+            reach = testcases.create(
+                projects.get(project_id),
+                {"name": "reach", "steps": [{"goto": "/reach"}, {"expect_visible": {"css": "h1"}}]},
+            )
             testcases.review(reach, "approve")
         body = run()
         assert body["failed"] == 1, body  # the spare's page carries the taking test's guard

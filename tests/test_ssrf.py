@@ -27,8 +27,16 @@ from sentri.outbound import DeadlineExceeded, PinnedAdapter, PinnedPool, _under_
 from sentri.ssrf import Allowlist, CheckedTarget, UnsafeURLError, check_url, is_public_address
 
 PUBLIC_V4 = "93.184.216.34"
-PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
-              "NO_PROXY", "no_proxy")
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 _real_getaddrinfo = socket.getaddrinfo
 _real_connect = socket.socket.connect
 
@@ -37,7 +45,8 @@ def _infos(ips, port):
     """Build getaddrinfo-style results for `ips`."""
     port = int(port or 0)
     return [
-        (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port, 0, 0)) if ":" in ip
+        (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port, 0, 0))
+        if ":" in ip
         else (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))
         for ip in ips
     ]
@@ -64,10 +73,16 @@ def _is_loopback(address):
 def net(monkeypatch):
     """Keep every test on loopback and record lookups and connection attempts."""
     state = SimpleNamespace(
-        dns={"localhost": ["127.0.0.1"], "example.com": [PUBLIC_V4], "private.test": ["10.1.2.3"],
-             "mixed.test": [PUBLIC_V4, "10.0.0.5"], "xn--bcher-kva.example": [PUBLIC_V4],
-             "sitelocal.test": ["2606:4700::1111", "fec0::5"]},
-        lookups=[], connects=[],
+        dns={
+            "localhost": ["127.0.0.1"],
+            "example.com": [PUBLIC_V4],
+            "private.test": ["10.1.2.3"],
+            "mixed.test": [PUBLIC_V4, "10.0.0.5"],
+            "xn--bcher-kva.example": [PUBLIC_V4],
+            "sitelocal.test": ["2606:4700::1111", "fec0::5"],
+        },
+        lookups=[],
+        connects=[],
     )
 
     def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
@@ -97,8 +112,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append({"method": self.command, "path": self.path,
-                                     "headers": dict(self.headers), "body": body})
+        self.server.received.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
         status, headers = self.server.reply
         self.send_response(status)
         for name, value in headers.items():
@@ -128,7 +144,9 @@ def serve():
     servers = []
 
     def start(status=200, headers=None, host="127.0.0.1", tls=None):
-        cls = _Server if ":" not in host else type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        cls = (
+            _Server if ":" not in host else type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        )
         server = cls((host, 0), _Recorder)
         if tls is not None:
             server.socket = tls.wrap_socket(server.socket, server_side=True)
@@ -220,17 +238,21 @@ def test_numeric_forms_parse_to_loopback_on_this_machine(form):
 
 def test_accepted_public_hostname(net):
     assert check_url("https://example.com/hook") == CheckedTarget(
-        url="https://example.com/hook", scheme="https", host="example.com", port=443, addresses=(PUBLIC_V4,))
+        url="https://example.com/hook", scheme="https", host="example.com", port=443, addresses=(PUBLIC_V4,)
+    )
     assert net.connects == []
 
 
-@pytest.mark.parametrize(("url", "host", "port", "addresses"), [
-    ("http://[2606:4700::1111]/", "2606:4700::1111", 80, ("2606:4700::1111",)),
-    ("HTTPS://Example.COM.:8443/x", "example.com", 8443, (PUBLIC_V4,)),
-    ("https://bücher.example/", "xn--bcher-kva.example", 443, (PUBLIC_V4,)),
-    ("http://[64:ff9b::808:808]/", "64:ff9b::808:808", 80, ("64:ff9b::808:808",)),
-    ("http://8.8.8.8:8080/", "8.8.8.8", 8080, ("8.8.8.8",)),
-])
+@pytest.mark.parametrize(
+    ("url", "host", "port", "addresses"),
+    [
+        ("http://[2606:4700::1111]/", "2606:4700::1111", 80, ("2606:4700::1111",)),
+        ("HTTPS://Example.COM.:8443/x", "example.com", 8443, (PUBLIC_V4,)),
+        ("https://bücher.example/", "xn--bcher-kva.example", 443, (PUBLIC_V4,)),
+        ("http://[64:ff9b::808:808]/", "64:ff9b::808:808", 80, ("64:ff9b::808:808",)),
+        ("http://8.8.8.8:8080/", "8.8.8.8", 8080, ("8.8.8.8",)),
+    ],
+)
 def test_accepted_urls(net, url, host, port, addresses):
     target = check_url(url)
     assert (target.host, target.port, target.addresses) == (host, port, addresses)
@@ -244,14 +266,34 @@ def test_injected_resolver_is_used_and_addresses_keep_order(net):
     assert resolve.calls == ["hooks.ci.test"] and net.lookups == []
 
 
-@pytest.mark.parametrize(("address", "public"), [
-    ("8.8.8.8", True), ("2606:4700::1111", True), ("64:ff9b::808:808", True), ("::ffff:8.8.8.8", True),
-    ("127.0.0.1", False), ("10.0.0.5", False), ("100.64.0.1", False), ("224.0.0.1", False),
-    ("255.255.255.255", False), ("192.0.2.1", False), ("::1", False), ("::", False), ("ff02::1", False),
-    ("::ffff:10.0.0.5", False), ("64:ff9b::a00:5", False), ("64:ff9b:1::808:808", False),
-    ("2002:808:808::1", False), ("2001::1", False), ("2001:db8::1", False), ("fd00::1", False),
-    ("fec0::1", False), ("feff::1", False), ("ff00::1", False),
-])
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700::1111", True),
+        ("64:ff9b::808:808", True),
+        ("::ffff:8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("10.0.0.5", False),
+        ("100.64.0.1", False),
+        ("224.0.0.1", False),
+        ("255.255.255.255", False),
+        ("192.0.2.1", False),
+        ("::1", False),
+        ("::", False),
+        ("ff02::1", False),
+        ("::ffff:10.0.0.5", False),
+        ("64:ff9b::a00:5", False),
+        ("64:ff9b:1::808:808", False),
+        ("2002:808:808::1", False),
+        ("2001::1", False),
+        ("2001:db8::1", False),
+        ("fd00::1", False),
+        ("fec0::1", False),
+        ("feff::1", False),
+        ("ff00::1", False),
+    ],
+)
 def test_is_public_address(address, public):
     assert is_public_address(ipaddress.ip_address(address)) is public
 
@@ -278,28 +320,34 @@ def test_allowlist_membership():
     assert not allow.allows_ip("10.0.0.1")
 
 
-@pytest.mark.parametrize(("allow", "url"), [
-    ("127.0.0.1", "http://127.0.0.1:8080/hook"),
-    ("127.0.0.0/8", "http://127.0.0.2/"),
-    ("127.0.0.0/8", "http://2130706433/"),
-    ("localhost", "http://localhost:5000/"),
-    ("::1", "http://[::1]/"),
-    ("127.0.0.1", "http://[::ffff:127.0.0.1]/"),
-    ("10.0.0.0/8", "http://mixed.test/"),
-    ("private.test", "http://private.test/"),
-    ("fec0::/10", "http://[fec0::1]/"),
-])
+@pytest.mark.parametrize(
+    ("allow", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8080/hook"),
+        ("127.0.0.0/8", "http://127.0.0.2/"),
+        ("127.0.0.0/8", "http://2130706433/"),
+        ("localhost", "http://localhost:5000/"),
+        ("::1", "http://[::1]/"),
+        ("127.0.0.1", "http://[::ffff:127.0.0.1]/"),
+        ("10.0.0.0/8", "http://mixed.test/"),
+        ("private.test", "http://private.test/"),
+        ("fec0::/10", "http://[fec0::1]/"),
+    ],
+)
 def test_allowlist_exempts(allow, url):
     assert check_url(url, Allowlist.parse(allow)).url == url
 
 
-@pytest.mark.parametrize(("allow", "url", "reason"), [
-    ("127.0.0.1", "http://10.0.0.5/", "private"),
-    ("localhost", "http://127.0.0.1/", "loopback"),
-    ("ci.internal", "http://private.test/", "private"),
-    ("127.0.0.1", "ftp://127.0.0.1/", "http or https"),
-    ("127.0.0.1", "http://u:p@127.0.0.1/", "username or password"),
-])
+@pytest.mark.parametrize(
+    ("allow", "url", "reason"),
+    [
+        ("127.0.0.1", "http://10.0.0.5/", "private"),
+        ("localhost", "http://127.0.0.1/", "loopback"),
+        ("ci.internal", "http://private.test/", "private"),
+        ("127.0.0.1", "ftp://127.0.0.1/", "http or https"),
+        ("127.0.0.1", "http://u:p@127.0.0.1/", "username or password"),
+    ],
+)
 def test_allowlist_exempts_nothing_else(allow, url, reason):
     with pytest.raises(UnsafeURLError, match=reason):
         check_url(url, Allowlist.parse(allow))
@@ -327,32 +375,48 @@ def test_post_json_refuses_loopback_without_allowlist(serve, net):
 
 def test_connection_is_pinned_while_host_keeps_the_name(serve):
     server = serve()
-    post_json(f"http://localhost:{server.port}/cb", {"a": 1}, allowlist=Allowlist.parse("localhost"),
-              resolver=resolver_for(["127.0.0.1"]))
+    post_json(
+        f"http://localhost:{server.port}/cb",
+        {"a": 1},
+        allowlist=Allowlist.parse("localhost"),
+        resolver=resolver_for(["127.0.0.1"]),
+    )
     assert server.received[0]["headers"]["Host"] == f"localhost:{server.port}"
 
 
 def test_transport_never_resolves_the_name_again(serve, net):
     # The guard resolver does not know this name: success proves urllib3 dialled the checked IP.
     server = serve()
-    post_json(f"http://hooks.ci.test:{server.port}/cb", {}, allowlist=Allowlist.parse("hooks.ci.test"),
-              resolver=resolver_for(["127.0.0.1"]))
+    post_json(
+        f"http://hooks.ci.test:{server.port}/cb",
+        {},
+        allowlist=Allowlist.parse("hooks.ci.test"),
+        resolver=resolver_for(["127.0.0.1"]),
+    )
     assert server.received[0]["headers"]["Host"] == f"hooks.ci.test:{server.port}"
     assert "hooks.ci.test" not in net.lookups and net.connects == ["127.0.0.1"]
 
 
 def test_checked_addresses_are_tried_in_order(serve, net):
     server = serve()  # listens on 127.0.0.1 only, so 127.0.0.2 refuses the connection
-    post_json(f"http://multi.test:{server.port}/", {}, allowlist=Allowlist.parse("127.0.0.0/8"),
-              resolver=resolver_for(["127.0.0.2", "127.0.0.1"]))
+    post_json(
+        f"http://multi.test:{server.port}/",
+        {},
+        allowlist=Allowlist.parse("127.0.0.0/8"),
+        resolver=resolver_for(["127.0.0.2", "127.0.0.1"]),
+    )
     assert net.connects == ["127.0.0.2", "127.0.0.1"] and len(server.received) == 1
 
 
 def test_all_checked_addresses_failing_is_a_connection_error(serve, net):
     server = serve()
     with pytest.raises(requests.ConnectionError):
-        post_json(f"http://multi.test:{server.port}/", {}, allowlist=Allowlist.parse("127.0.0.0/8"),
-                  resolver=resolver_for(["127.0.0.2", "127.0.0.3"]))
+        post_json(
+            f"http://multi.test:{server.port}/",
+            {},
+            allowlist=Allowlist.parse("127.0.0.0/8"),
+            resolver=resolver_for(["127.0.0.2", "127.0.0.3"]),
+        )
     assert net.connects == ["127.0.0.2", "127.0.0.3"] and server.received == []
 
 
@@ -406,18 +470,27 @@ def test_trusted_base_skips_only_the_private_rule(serve):
     response = request("GET", f"{base}/repos/x", trusted_base=base, params={"page": 2})
     assert response.status_code == 302 and second.received == []
     assert server.received[0]["path"] == "/api/v3/repos/x?page=2"
-    for outside in (f"http://127.0.0.1:{server.port}/api/v3evil", f"http://127.0.0.1:{second.port}/api/v3/x",
-                    f"https://127.0.0.1:{server.port}/api/v3/x"):
+    for outside in (
+        f"http://127.0.0.1:{server.port}/api/v3evil",
+        f"http://127.0.0.1:{second.port}/api/v3/x",
+        f"https://127.0.0.1:{server.port}/api/v3/x",
+    ):
         with pytest.raises(UnsafeURLError, match="loopback"):
             request("GET", outside, trusted_base=base)
     assert len(server.received) == 1
 
 
-@pytest.mark.parametrize(("url", "under"), [
-    ("https://ghe.test/api/v3", True), ("https://GHE.test:443/api/v3/repos", True),
-    ("https://ghe.test/api/v3evil", False), ("http://ghe.test/api/v3/x", False),
-    ("https://ghe.test:8443/api/v3/x", False), ("https://other.test/api/v3/x", False),
-])
+@pytest.mark.parametrize(
+    ("url", "under"),
+    [
+        ("https://ghe.test/api/v3", True),
+        ("https://GHE.test:443/api/v3/repos", True),
+        ("https://ghe.test/api/v3evil", False),
+        ("http://ghe.test/api/v3/x", False),
+        ("https://ghe.test:8443/api/v3/x", False),
+        ("https://other.test/api/v3/x", False),
+    ],
+)
 def test_under_base(url, under):
     assert _under_base(url, "https://ghe.test/api/v3/") is under
 
@@ -432,7 +505,8 @@ def test_adapter_refuses_a_request_for_another_target():
 def test_https_pool_keeps_the_name_for_sni_and_certificate():
     target = CheckedTarget("https://hooks.ci.test/x", "https", "hooks.ci.test", 443, ("127.0.0.1",))
     pool = PinnedAdapter(target).get_connection_with_tls_context(
-        requests.Request("POST", target.url).prepare(), verify=True)
+        requests.Request("POST", target.url).prepare(), verify=True
+    )
     assert isinstance(pool, HTTPSConnectionPool) and pool.host == "hooks.ci.test"
     conn = pool._new_conn()  # builds the connection object without connecting
     assert conn.host == "hooks.ci.test" and conn.pinned == ("127.0.0.1",)
@@ -446,9 +520,30 @@ def _tls_context(tmp_path) -> tuple[ssl.SSLContext, str]:
     if not shutil.which("openssl"):
         pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=hooks.ci.test",
-                    "-addext", "subjectAltName=DNS:hooks.ci.test"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.ci.test",
+            "-addext",
+            "subjectAltName=DNS:hooks.ci.test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context, str(cert)
@@ -467,8 +562,14 @@ def tls_server(serve, tmp_path):
 
 def test_tls_sni_and_certificate_use_the_name(tls_server, net):
     url = f"https://hooks.ci.test:{tls_server.port}/cb"
-    response = request("POST", url, allowlist=Allowlist.parse("hooks.ci.test"),
-                       resolver=resolver_for(["127.0.0.1"]), verify=tls_server.cafile, json={"a": 1})
+    response = request(
+        "POST",
+        url,
+        allowlist=Allowlist.parse("hooks.ci.test"),
+        resolver=resolver_for(["127.0.0.1"]),
+        verify=tls_server.cafile,
+        json={"a": 1},
+    )
     assert response.status_code == 200
     assert tls_server.sni == ["hooks.ci.test"]
     assert tls_server.received[0]["headers"]["Host"] == f"hooks.ci.test:{tls_server.port}"
@@ -478,8 +579,13 @@ def test_tls_sni_and_certificate_use_the_name(tls_server, net):
 @pytest.mark.parametrize("url", ["https://127.0.0.1:{port}/", "https://other.ci.test:{port}/"])
 def test_tls_certificate_is_checked_against_the_url_name(tls_server, url):
     with pytest.raises(requests.exceptions.SSLError):
-        request("GET", url.format(port=tls_server.port), allowlist=Allowlist.parse("127.0.0.1"),
-                resolver=resolver_for(["127.0.0.1"]), verify=tls_server.cafile)
+        request(
+            "GET",
+            url.format(port=tls_server.port),
+            allowlist=Allowlist.parse("127.0.0.1"),
+            resolver=resolver_for(["127.0.0.1"]),
+            verify=tls_server.cafile,
+        )
     assert tls_server.received == []
 
 
@@ -517,7 +623,9 @@ class _Trickles(_Recorder):
             return super()._handle()
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.received.append({"method": self.command, "path": self.path})
-        lines = itertools.chain([b"HTTP/1.1 200 OK\r\n"], (f"X-Wait-{n}: 1\r\n".encode() for n in itertools.count()))
+        lines = itertools.chain(
+            [b"HTTP/1.1 200 OK\r\n"], (f"X-Wait-{n}: 1\r\n".encode() for n in itertools.count())
+        )
         head = itertools.chain.from_iterable(lines)
         for byte in head:
             if self.server.stopping.wait(0.3):
@@ -539,7 +647,12 @@ def trickling():
         server = _Server(("127.0.0.1", 0), _Trickles)
         if tls is not None:
             server.socket = tls.wrap_socket(server.socket, server_side=True)
-        server.received, server.reply, server.answer, server.stopping = [], (200, {}), answer, threading.Event()
+        server.received, server.reply, server.answer, server.stopping = (
+            [],
+            (200, {}),
+            answer,
+            threading.Event(),
+        )
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return server
@@ -559,8 +672,15 @@ def test_the_deadline_bounds_a_trickling_answer_over_tls(trickling, tmp_path, ne
 
     def call():
         try:
-            request("POST", f"https://hooks.ci.test:{server.server_address[1]}/cb", json={"a": 1}, deadline=1.5,
-                    allowlist=Allowlist.parse("hooks.ci.test"), resolver=resolver_for(["127.0.0.1"]), verify=cafile)
+            request(
+                "POST",
+                f"https://hooks.ci.test:{server.server_address[1]}/cb",
+                json={"a": 1},
+                deadline=1.5,
+                allowlist=Allowlist.parse("hooks.ci.test"),
+                resolver=resolver_for(["127.0.0.1"]),
+                verify=cafile,
+            )
         except Exception as exc:
             outcome["error"] = exc
 

@@ -34,6 +34,7 @@ def spec_example(language: str) -> str:
 
 # -- the spec's examples ---------------------------------------------------------------------------
 
+
 def test_spec_yaml_and_json_examples_validate_to_the_same_canonical_form():
     from_yaml = load_tests(spec_example("yaml"), "example.yaml")[0]
     from_json = load_tests(spec_example("json"), "example.json")[0]
@@ -46,9 +47,14 @@ def test_spec_yaml_and_json_examples_validate_to_the_same_canonical_form():
 
 
 def test_canonical_form_is_a_fixed_point_and_orders_keys():
-    test = validate_test({"name": "K", "steps": [
-        {"description": "d", "timeout": 5, "value": "v", "fill": {"nth": 1, "css": "input"}},
-    ]})
+    test = validate_test(
+        {
+            "name": "K",
+            "steps": [
+                {"description": "d", "timeout": 5, "value": "v", "fill": {"nth": 1, "css": "input"}},
+            ],
+        }
+    )
     step = test["steps"][0]
     assert list(step) == ["action", "target", "value", "timeout", "description"]
     assert list(step["target"]) == ["css", "nth"]
@@ -57,13 +63,28 @@ def test_canonical_form_is_a_fixed_point_and_orders_keys():
 
 
 def test_server_populated_keys_are_ignored_so_exports_reimport():
-    exported = {"id": "t_1", "projectId": "p_1", "reviewStatus": "approved", "createdAt": "x",
-                "updatedAt": "y", "flakyScore": 0.5, "lastResult": None, "version": 3,
-                "name": "Home", "tags": ["a"], "steps": [{"action": "goto", "url": "/"}],
-                "viewport": {"width": 400, "height": 812}, "covers": ["src/**"]}
+    exported = {
+        "id": "t_1",
+        "projectId": "p_1",
+        "reviewStatus": "approved",
+        "createdAt": "x",
+        "updatedAt": "y",
+        "flakyScore": 0.5,
+        "lastResult": None,
+        "version": 3,
+        "name": "Home",
+        "tags": ["a"],
+        "steps": [{"action": "goto", "url": "/"}],
+        "viewport": {"width": 400, "height": 812},
+        "covers": ["src/**"],
+    }
     assert validate_test(exported) == {
-        "name": "Home", "tags": ["a"], "steps": [{"action": "goto", "url": "/"}],
-        "viewport": {"width": 400, "height": 812}, "covers": ["src/**"]}
+        "name": "Home",
+        "tags": ["a"],
+        "steps": [{"action": "goto", "url": "/"}],
+        "viewport": {"width": 400, "height": 812},
+        "covers": ["src/**"],
+    }
 
 
 # -- every action ----------------------------------------------------------------------------------
@@ -72,41 +93,71 @@ T = {"css": "#x"}
 # action -> (short form, canonical form)
 VALID = {
     "goto": ({"goto": "/login"}, {"action": "goto", "url": "/login"}),
-    "click": ({"click": {"role": "button", "name": "Go"}, "button": "right"},
-              {"action": "click", "target": {"role": "button", "name": "Go"}, "button": "right"}),
+    "click": (
+        {"click": {"role": "button", "name": "Go"}, "button": "right"},
+        {"action": "click", "target": {"role": "button", "name": "Go"}, "button": "right"},
+    ),
     "dblclick": ({"dblclick": T}, {"action": "dblclick", "target": T}),
-    "hover": ({"hover": {"text": "Menu", "exact": True}},
-              {"action": "hover", "target": {"text": "Menu", "exact": True}}),
-    "fill": ({"fill": {"label": "Email"}, "value": ""},
-             {"action": "fill", "target": {"label": "Email"}, "value": ""}),
+    "hover": (
+        {"hover": {"text": "Menu", "exact": True}},
+        {"action": "hover", "target": {"text": "Menu", "exact": True}},
+    ),
+    "fill": (
+        {"fill": {"label": "Email"}, "value": ""},
+        {"action": "fill", "target": {"label": "Email"}, "value": ""},
+    ),
     "press": ({"press": "Enter"}, {"action": "press", "key": "Enter"}),
-    "select": ({"select": {"testid": "c"}, "value": "fr"},
-               {"action": "select", "target": {"testid": "c"}, "value": "fr"}),
+    "select": (
+        {"select": {"testid": "c"}, "value": "fr"},
+        {"action": "select", "target": {"testid": "c"}, "value": "fr"},
+    ),
     "check": ({"check": {"placeholder": "p"}}, {"action": "check", "target": {"placeholder": "p"}}),
     "uncheck": ({"uncheck": {"xpath": "//i"}}, {"action": "uncheck", "target": {"xpath": "//i"}}),
     "wait": ({"wait": 500}, {"action": "wait", "ms": 500}),
-    "expect_visible": ({"expect_visible": T, "timeout": 9000},
-                       {"action": "expect_visible", "target": T, "timeout": 9000}),
-    "expect_hidden": ({"expect_hidden": {"css": ".spinner", "nth": -1}},
-                      {"action": "expect_hidden", "target": {"css": ".spinner", "nth": -1}}),
-    "expect_text": ({"expect_text": {"css": "h1"}, "text": "Welcome"},
-                    {"action": "expect_text", "target": {"css": "h1"}, "text": "Welcome"}),
+    "expect_visible": (
+        {"expect_visible": T, "timeout": 9000},
+        {"action": "expect_visible", "target": T, "timeout": 9000},
+    ),
+    "expect_hidden": (
+        {"expect_hidden": {"css": ".spinner", "nth": -1}},
+        {"action": "expect_hidden", "target": {"css": ".spinner", "nth": -1}},
+    ),
+    "expect_text": (
+        {"expect_text": {"css": "h1"}, "text": "Welcome"},
+        {"action": "expect_text", "target": {"css": "h1"}, "text": "Welcome"},
+    ),
     "expect_url": ({"expect_url": "/dash*"}, {"action": "expect_url", "url": "/dash*"}),
-    "expect_title": ({"expect_title": "Home", "description": "title"},
-                     {"action": "expect_title", "title": "Home", "description": "title"}),
-    "expect_screenshot": ({"expect_screenshot": "home", "mask": [{"css": ".clock"}], "maxDiffPixelRatio": 0},
-                          {"action": "expect_screenshot", "name": "home", "maxDiffPixelRatio": 0.0,
-                           "mask": [{"css": ".clock"}]}),
+    "expect_title": (
+        {"expect_title": "Home", "description": "title"},
+        {"action": "expect_title", "title": "Home", "description": "title"},
+    ),
+    "expect_screenshot": (
+        {"expect_screenshot": "home", "mask": [{"css": ".clock"}], "maxDiffPixelRatio": 0},
+        {
+            "action": "expect_screenshot",
+            "name": "home",
+            "maxDiffPixelRatio": 0.0,
+            "mask": [{"css": ".clock"}],
+        },
+    ),
 }
 # action -> (a step missing a required field, the field)
 MISSING = {
-    "goto": ({"action": "goto"}, "url"), "click": ({"action": "click"}, "target"),
-    "dblclick": ({"action": "dblclick"}, "target"), "hover": ({"action": "hover"}, "target"),
-    "fill": ({"fill": T}, "value"), "press": ({"press": T}, "key"), "select": ({"select": T}, "value"),
-    "check": ({"action": "check"}, "target"), "uncheck": ({"action": "uncheck"}, "target"),
-    "wait": ({"action": "wait"}, "ms"), "expect_visible": ({"action": "expect_visible"}, "target"),
-    "expect_hidden": ({"action": "expect_hidden"}, "target"), "expect_text": ({"expect_text": T}, "text"),
-    "expect_url": ({"action": "expect_url"}, "url"), "expect_title": ({"action": "expect_title"}, "title"),
+    "goto": ({"action": "goto"}, "url"),
+    "click": ({"action": "click"}, "target"),
+    "dblclick": ({"action": "dblclick"}, "target"),
+    "hover": ({"action": "hover"}, "target"),
+    "fill": ({"fill": T}, "value"),
+    "press": ({"press": T}, "key"),
+    "select": ({"select": T}, "value"),
+    "check": ({"action": "check"}, "target"),
+    "uncheck": ({"action": "uncheck"}, "target"),
+    "wait": ({"action": "wait"}, "ms"),
+    "expect_visible": ({"action": "expect_visible"}, "target"),
+    "expect_hidden": ({"action": "expect_hidden"}, "target"),
+    "expect_text": ({"expect_text": T}, "text"),
+    "expect_url": ({"action": "expect_url"}, "url"),
+    "expect_title": ({"action": "expect_title"}, "title"),
     "expect_screenshot": ({"action": "expect_screenshot", "fullPage": True}, "name"),
 }
 # action -> (a step with a wrongly typed field, what the message says)
@@ -126,7 +177,10 @@ WRONG_TYPE = {
     "expect_text": ({"expect_text": T, "text": 42}, '"text" must be a string (got 42)'),
     "expect_url": ({"expect_url": None}, '"url" must be a string (got null)'),
     "expect_title": ({"expect_title": True}, '"title" must be a string (got true)'),
-    "expect_screenshot": ({"expect_screenshot": "x", "threshold": "low"}, '"threshold" must be a number (got "low")'),
+    "expect_screenshot": (
+        {"expect_screenshot": "x", "threshold": "low"},
+        '"threshold" must be a number (got "low")',
+    ),
 }
 
 
@@ -164,7 +218,8 @@ def test_every_action_names_an_unknown_field(action):
 
 def test_press_takes_a_target_or_the_keyboard():
     assert validate_steps([{"press": {"css": "input"}, "key": "Control+A"}]) == [
-        {"action": "press", "target": {"css": "input"}, "key": "Control+A"}]
+        {"action": "press", "target": {"css": "input"}, "key": "Control+A"}
+    ]
     assert validate_steps([{"action": "press", "key": "Tab"}]) == [{"action": "press", "key": "Tab"}]
 
 
@@ -189,45 +244,86 @@ def test_timeout_and_button_are_checked():
     too_long = one_problem({"goto": "/", "timeout": 120001})
     assert too_long.endswith('"timeout" must be at most 120000 (got 120001)')
     assert one_problem({"click": T, "button": "primary"}).endswith(
-        '"button" must be one of left, right or middle (got "primary")')
+        '"button" must be one of left, right or middle (got "primary")'
+    )
 
 
 def test_expect_screenshot_bounds_its_fields_and_names():
-    step = validate_steps([{"action": "expect_screenshot", "name": "b", "target": {"role": "button", "name": "Go"},
-                            "threshold": 0.3, "fullPage": False}])[0]
-    assert step == {"action": "expect_screenshot", "name": "b", "target": {"role": "button", "name": "Go"},
-                    "threshold": 0.3, "fullPage": False}
+    step = validate_steps(
+        [
+            {
+                "action": "expect_screenshot",
+                "name": "b",
+                "target": {"role": "button", "name": "Go"},
+                "threshold": 0.3,
+                "fullPage": False,
+            }
+        ]
+    )[0]
+    assert step == {
+        "action": "expect_screenshot",
+        "name": "b",
+        "target": {"role": "button", "name": "Go"},
+        "threshold": 0.3,
+        "fullPage": False,
+    }
     assert one_problem({"expect_screenshot": "x", "maxDiffPixelRatio": 1.5}).endswith(
-        '"maxDiffPixelRatio" must be at most 1.0 (got 1.5)')
+        '"maxDiffPixelRatio" must be at most 1.0 (got 1.5)'
+    )
     loosened = validate_steps([{"expect_screenshot": "x", "maxDiffPixelRatio": 0.01, "maxDiffPixels": 50}])[0]
     assert list(loosened) == ["action", "name", "maxDiffPixels", "maxDiffPixelRatio"]  # canonical order
-    assert one_problem({"expect_screenshot": "x", "maxDiffPixels": -1}).endswith('"maxDiffPixels" must be at least 0 (got -1)')
+    assert one_problem({"expect_screenshot": "x", "maxDiffPixels": -1}).endswith(
+        '"maxDiffPixels" must be at least 0 (got -1)'
+    )
     assert one_problem({"expect_screenshot": "x", "maxDiffPixels": 0.5}).endswith(
-        '"maxDiffPixels" must be a whole number (got 0.5)')
-    assert one_problem({"expect_screenshot": "x", "mask": [T] * 21}).endswith('"mask" holds at most 20 targets (got 21)')
-    assert one_problem({"expect_screenshot": "x", "mask": [{"css": ""}]}).endswith('"mask.css" item 1 must not be empty')
-    assert one_problem({"expect_screenshot": "x" * 101}).startswith('test "T": step 1 (expect_screenshot): "name" is too long')
-    twice = problems_of(name="T", steps=[{"expect_screenshot": "a"}, {"goto": "/"}, {"expect_screenshot": "a"}])
-    assert twice == ['test "T": step 3 (expect_screenshot): the name "a" is already used by step 1; '
-                     "each screenshot of a test needs its own name"]
+        '"maxDiffPixels" must be a whole number (got 0.5)'
+    )
+    assert one_problem({"expect_screenshot": "x", "mask": [T] * 21}).endswith(
+        '"mask" holds at most 20 targets (got 21)'
+    )
+    assert one_problem({"expect_screenshot": "x", "mask": [{"css": ""}]}).endswith(
+        '"mask.css" item 1 must not be empty'
+    )
+    assert one_problem({"expect_screenshot": "x" * 101}).startswith(
+        'test "T": step 1 (expect_screenshot): "name" is too long'
+    )
+    twice = problems_of(
+        name="T", steps=[{"expect_screenshot": "a"}, {"goto": "/"}, {"expect_screenshot": "a"}]
+    )
+    assert twice == [
+        'test "T": step 3 (expect_screenshot): the name "a" is already used by step 1; '
+        "each screenshot of a test needs its own name"
+    ]
 
 
 # -- targets ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ({}, "target must have exactly one of css, text, role, label, placeholder, testid, xpath (got: none)"),
-    ({"css": "a", "text": "b"},
-     "target must have exactly one of css, text, role, label, placeholder, testid, xpath (got: css, text)"),
-    ({"css": "a", "frob": 1, "zap": 2}, 'unknown keys "frob", "zap" in "target" (allowed: css, text, role, '
-                                        "label, placeholder, testid, xpath, name, exact, nth)"),
-    ({"text": "Go", "name": "Go"}, 'target "name" only goes with "role"'),
-    ({"css": "a", "exact": True}, 'target "exact" only goes with role, text, label or placeholder'),
-    ({"css": ""}, '"target.css" must not be empty'),
-    ({"role": "button", "name": ""}, '"target.name" must not be empty'),
-    ({"role": "buton"}, 'target role "buton" is not an ARIA role Playwright knows'),
-    ({"css": "a", "nth": -2}, '"target.nth" must be at least -1 (got -2)'),
-    ({"label": 5}, '"target.label" must be a string (got 5)'),
-])
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            {},
+            "target must have exactly one of css, text, role, label, placeholder, testid, xpath (got: none)",
+        ),
+        (
+            {"css": "a", "text": "b"},
+            "target must have exactly one of css, text, role, label, placeholder, testid, xpath (got: css, text)",
+        ),
+        (
+            {"css": "a", "frob": 1, "zap": 2},
+            'unknown keys "frob", "zap" in "target" (allowed: css, text, role, '
+            "label, placeholder, testid, xpath, name, exact, nth)",
+        ),
+        ({"text": "Go", "name": "Go"}, 'target "name" only goes with "role"'),
+        ({"css": "a", "exact": True}, 'target "exact" only goes with role, text, label or placeholder'),
+        ({"css": ""}, '"target.css" must not be empty'),
+        ({"role": "button", "name": ""}, '"target.name" must not be empty'),
+        ({"role": "buton"}, 'target role "buton" is not an ARIA role Playwright knows'),
+        ({"css": "a", "nth": -2}, '"target.nth" must be at least -1 (got -2)'),
+        ({"label": 5}, '"target.label" must be a string (got 5)'),
+    ],
+)
 def test_bad_targets_are_named(target, expected):
     assert one_problem({"click": target}) == f'test "T": step 1 (click): {expected}'
 
@@ -246,19 +342,28 @@ def test_roles_match_what_playwright_accepts():
 
 # -- forms and actions -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("step", "expected"), [
-    ({"tap": T}, 'step 1: unknown action "tap" (valid: goto, click, dblclick, hover, fill, press, select, '
-                 "check, uncheck, wait, expect_visible, expect_hidden, expect_text, expect_url, "
-                 "expect_title, expect_screenshot)"),
-    ({"action": "tap", "target": T}, 'step 1: unknown action "tap" (valid: goto, click'),
-    ({"action": "click", "click": T},
-     'step 1: mixes the canonical form ("action") with the short form ("click")'),
-    ({"click": T, "hover": T}, "step 1: has several actions (click, hover); use one step per action"),
-    ({"value": "x"}, "step 1: has no action: expected one of goto, click"),
-    ({"foo": 1, "bar": 2}, "step 1: has no action: expected one of goto"),
-    ({"goto": "/a", "url": "/b"}, 'step 1 (goto): sets "url" twice'),
-    ("click #x", 'step 1: must be a mapping (got "click #x")'),
-])
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (
+            {"tap": T},
+            'step 1: unknown action "tap" (valid: goto, click, dblclick, hover, fill, press, select, '
+            "check, uncheck, wait, expect_visible, expect_hidden, expect_text, expect_url, "
+            "expect_title, expect_screenshot)",
+        ),
+        ({"action": "tap", "target": T}, 'step 1: unknown action "tap" (valid: goto, click'),
+        (
+            {"action": "click", "click": T},
+            'step 1: mixes the canonical form ("action") with the short form ("click")',
+        ),
+        ({"click": T, "hover": T}, "step 1: has several actions (click, hover); use one step per action"),
+        ({"value": "x"}, "step 1: has no action: expected one of goto, click"),
+        ({"foo": 1, "bar": 2}, "step 1: has no action: expected one of goto"),
+        ({"goto": "/a", "url": "/b"}, 'step 1 (goto): sets "url" twice'),
+        ("click #x", 'step 1: must be a mapping (got "click #x")'),
+    ],
+)
 def test_malformed_steps_are_named(step, expected):
     assert one_problem(step).startswith(f'test "T": {expected}')
 
@@ -269,22 +374,37 @@ def test_no_action_names_the_stray_keys():
 
 # -- documents -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("doc", "expected"), [
-    ({"steps": [{"goto": "/"}]}, 'test: missing field "name"'),
-    ({"name": "E", "steps": []}, 'test "E": "steps" must not be empty'),
-    ({"name": "E"}, 'test "E": missing field "steps"'),
-    ({"name": "E", "steps": {"goto": "/"}}, 'test "E": "steps" must be a list (got {"goto": "/"})'),
-    ({"name": "x" * 201, "steps": [{"goto": "/"}]}, '"name" is too long (201 characters, at most 200)'),
-    ({"name": "E", "steps": [{"goto": "/"}], "title": "t"},
-     'test "E": unknown field "title" (allowed: name, tags, steps, viewport, covers)'),
-    ({"name": "E", "steps": [{"goto": "/"}], "tags": ["a", ""]}, 'test "E": "tags" item 2 must not be empty'),
-    ({"name": "E", "steps": [{"goto": "/"}], "tags": "smoke"},
-     'test "E": "tags" must be a list (got "smoke")'),
-    ({"name": "E", "steps": [{"goto": "/"}], "viewport": {"width": 99, "height": 4321}},
-     'test "E": "viewport.width" must be at least 100 (got 99)'),
-    ({"name": "E", "steps": [{"goto": "/"}], "covers": [3]},
-     'test "E": "covers" item 1 must be a string (got 3)'),
-])
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"steps": [{"goto": "/"}]}, 'test: missing field "name"'),
+        ({"name": "E", "steps": []}, 'test "E": "steps" must not be empty'),
+        ({"name": "E"}, 'test "E": missing field "steps"'),
+        ({"name": "E", "steps": {"goto": "/"}}, 'test "E": "steps" must be a list (got {"goto": "/"})'),
+        ({"name": "x" * 201, "steps": [{"goto": "/"}]}, '"name" is too long (201 characters, at most 200)'),
+        (
+            {"name": "E", "steps": [{"goto": "/"}], "title": "t"},
+            'test "E": unknown field "title" (allowed: name, tags, steps, viewport, covers)',
+        ),
+        (
+            {"name": "E", "steps": [{"goto": "/"}], "tags": ["a", ""]},
+            'test "E": "tags" item 2 must not be empty',
+        ),
+        (
+            {"name": "E", "steps": [{"goto": "/"}], "tags": "smoke"},
+            'test "E": "tags" must be a list (got "smoke")',
+        ),
+        (
+            {"name": "E", "steps": [{"goto": "/"}], "viewport": {"width": 99, "height": 4321}},
+            'test "E": "viewport.width" must be at least 100 (got 99)',
+        ),
+        (
+            {"name": "E", "steps": [{"goto": "/"}], "covers": [3]},
+            'test "E": "covers" item 1 must be a string (got 3)',
+        ),
+    ],
+)
 def test_bad_documents_are_named(doc, expected):
     assert any(expected in p for p in problems_of(**doc)), problems_of(**doc)
 
@@ -296,10 +416,17 @@ def test_too_many_steps():
 
 
 def test_all_problems_of_a_test_are_collected():
-    found = problems_of(name="Many", steps=[{"goto": "/"}, {"fill": T}, {"tap": T}, {"wait": 40000}],
-                        viewport={"width": 10, "height": 500})
-    assert [p.split(": ")[1] for p in found] == ['"viewport.width" must be at least 100 (got 10)',
-                                                  "step 2 (fill)", "step 3", "step 4 (wait)"]
+    found = problems_of(
+        name="Many",
+        steps=[{"goto": "/"}, {"fill": T}, {"tap": T}, {"wait": 40000}],
+        viewport={"width": 10, "height": 500},
+    )
+    assert [p.split(": ")[1] for p in found] == [
+        '"viewport.width" must be at least 100 (got 10)',
+        "step 2 (fill)",
+        "step 3",
+        "step 4 (wait)",
+    ]
 
 
 def test_a_recording_is_not_a_native_test():
@@ -309,7 +436,9 @@ def test_a_recording_is_not_a_native_test():
 
 def test_validate_steps_alone():
     assert validate_steps([{"goto": "/"}, {"press": "Enter"}]) == [
-        {"action": "goto", "url": "/"}, {"action": "press", "key": "Enter"}]
+        {"action": "goto", "url": "/"},
+        {"action": "press", "key": "Enter"},
+    ]
     with pytest.raises(TestFormatError) as info:
         validate_steps([{"goto": "/"}, {"fill": T}], label='test "Login"')
     assert info.value.problems == ['test "Login": step 2 (fill): missing field "value"']
@@ -351,7 +480,7 @@ def test_a_file_with_several_tests_names_every_invalid_one():
         "press, select, check, uncheck, wait, expect_visible, expect_hidden, expect_text, expect_url, "
         "expect_title, expect_screenshot)",
     ]
-    assert str(info.value).startswith("4 problems:\n- suite.yaml: test \"Sign-in\" (#2): step 2 (fill)")
+    assert str(info.value).startswith('4 problems:\n- suite.yaml: test "Sign-in" (#2): step 2 (fill)')
 
 
 def test_a_list_of_tests_loads_every_test():
@@ -359,8 +488,11 @@ def test_a_list_of_tests_loads_every_test():
     tests, warnings = load_tests(valid)
     assert warnings == []
     assert [t["name"] for t in tests] == ["Fine", "Also fine"]
-    assert tests[1] == {"name": "Also fine", "tags": ["smoke"],
-                        "steps": [{"action": "expect_title", "title": "Home"}]}
+    assert tests[1] == {
+        "name": "Also fine",
+        "tags": ["smoke"],
+        "steps": [{"action": "expect_title", "title": "Home"}],
+    }
 
 
 def test_yaml_syntax_error_names_the_line():
@@ -383,12 +515,15 @@ def test_json_that_yaml_accepts_is_accepted():
     assert tests[0]["steps"] == [{"action": "goto", "url": "/"}]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", "the file is empty"),
-    ("# only a comment\n", "the file is empty"),
-    ("[]", "the file holds an empty list: no tests"),
-    ("42", "expected a test (a mapping) or a list of tests, got 42"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the file is empty"),
+        ("# only a comment\n", "the file is empty"),
+        ("[]", "the file holds an empty list: no tests"),
+        ("42", "expected a test (a mapping) or a list of tests, got 42"),
+    ],
+)
 def test_files_without_tests(text, expected):
     with pytest.raises(TestFormatError) as info:
         parse_document(text)

@@ -70,13 +70,21 @@ def test_only_admins_mint_and_revoke(client, project, admin_headers, member_head
     token_id = _mint(client, project, admin_headers).get_json()["id"]
     path = f"/api/v1/projects/{project['id']}/trigger-tokens/{token_id}"
     assert client.delete(path, headers=member_headers).status_code == 403
-    assert client.get(f"/api/v1/projects/{project['id']}/trigger-tokens", headers=member_headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/projects/{project['id']}/trigger-tokens", headers=member_headers).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"label": 5}, "label"), ({"expiresInDays": 0}, "expiresInDays"), ({"expiresInDays": "7"}, "expiresInDays"),
-     ({"colour": "red"}, "colour"), ({"label": "x" * 101}, "label")],
+    [
+        ({"label": 5}, "label"),
+        ({"expiresInDays": 0}, "expiresInDays"),
+        ({"expiresInDays": "7"}, "expiresInDays"),
+        ({"colour": "red"}, "colour"),
+        ({"label": "x" * 101}, "label"),
+    ],
 )
 def test_bad_token_bodies_get_400(client, project, admin_headers, body, field):
     response = _mint(client, project, admin_headers, **body)
@@ -88,12 +96,18 @@ def test_a_token_of_project_a_is_invisible_through_project_b(client, project, ad
         "/api/v1/projects", json={"name": "B", "baseUrl": "http://127.0.0.1:9"}, headers=admin_headers
     ).get_json()
     token_id = _mint(client, project, admin_headers).get_json()["id"]
-    assert client.get(f"/api/v1/projects/{other['id']}/trigger-tokens", headers=admin_headers).get_json() == []
+    assert (
+        client.get(f"/api/v1/projects/{other['id']}/trigger-tokens", headers=admin_headers).get_json() == []
+    )
     wrong = client.delete(f"/api/v1/projects/{other['id']}/trigger-tokens/{token_id}", headers=admin_headers)
     assert wrong.status_code == 404
-    right = client.delete(f"/api/v1/projects/{project['id']}/trigger-tokens/{token_id}", headers=admin_headers)
+    right = client.delete(
+        f"/api/v1/projects/{project['id']}/trigger-tokens/{token_id}", headers=admin_headers
+    )
     assert right.status_code == 200 and right.get_json() == {"ok": True}
-    again = client.delete(f"/api/v1/projects/{project['id']}/trigger-tokens/{token_id}", headers=admin_headers)
+    again = client.delete(
+        f"/api/v1/projects/{project['id']}/trigger-tokens/{token_id}", headers=admin_headers
+    )
     assert again.status_code == 404
 
 
@@ -125,7 +139,14 @@ def test_trigger_authentication_rules(app):
             tokens.authenticate(f"Bearer {plaintext}", b.public_id)
         with pytest.raises(NotFound):  # the token is checked first, so ids cannot be probed without one
             tokens.authenticate(f"Bearer {plaintext}", "PRJ-404")
-        for header in (None, "", "Bearer", f"Basic {plaintext}", f"Bearer {plaintext}x", f"Bearer {tokens.generate()}"):
+        for header in (
+            None,
+            "",
+            "Bearer",
+            f"Basic {plaintext}",
+            f"Bearer {plaintext}x",
+            f"Bearer {tokens.generate()}",
+        ):
             with pytest.raises(Unauthorized):
                 tokens.authenticate(header, "PRJ-404")
 
@@ -177,20 +198,28 @@ def test_status_polls_share_one_bucket_per_ip_for_junk_tokens_and_one_per_valid_
         _, second = tokens.create(project)
     # Every junk string is a new "token", yet they all come from this client's address: one bucket.
     junk = [{"Authorization": f"Bearer junk-{n}"} for n in range(4)]
-    codes = [client.get("/api/v1/ci/runs/RUN-1", headers=junk[0]).status_code,
-             client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=junk[1]).status_code,
-             client.get("/api/v1/ci/runs/RUN-1", headers=junk[2]).status_code,
-             client.get("/api/v1/ci/runs/RUN-1", headers=junk[3]).status_code]
+    codes = [
+        client.get("/api/v1/ci/runs/RUN-1", headers=junk[0]).status_code,
+        client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=junk[1]).status_code,
+        client.get("/api/v1/ci/runs/RUN-1", headers=junk[2]).status_code,
+        client.get("/api/v1/ci/runs/RUN-1", headers=junk[3]).status_code,
+    ]
     assert codes == [401, 401, 401, 429]
-    assert client.get("/api/v1/ci/runs/RUN-1", headers={"Authorization": f"Bearer {tokens.generate()}"}
-                      ).status_code == 429  # well-formed but unknown is junk too
+    assert (
+        client.get(
+            "/api/v1/ci/runs/RUN-1", headers={"Authorization": f"Bearer {tokens.generate()}"}
+        ).status_code
+        == 429
+    )  # well-formed but unknown is junk too
     # A valid token has its own budget, whatever the address has spent, and each token its own.
     for plaintext in (first, second):
         headers = {"Authorization": f"Bearer {plaintext}"}
-        codes = [client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
-                 client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=headers).status_code,
-                 client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
-                 client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code]
+        codes = [
+            client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
+            client.get("/api/v1/projects/PRJ-1/trigger/runs/RUN-1", headers=headers).status_code,
+            client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
+            client.get("/api/v1/ci/runs/RUN-1", headers=headers).status_code,
+        ]
         assert codes == [404, 404, 404, 429]
 
 
@@ -206,8 +235,16 @@ def _project_with_token(app_factory, *, with_run=False):
         token, plaintext = tokens.create(project)
         if with_run:
             with write():
-                db.session.add(Run(project_id=project.id, trigger_source="token", status="completed", total=1,
-                                   passed=1, plan=[{"position": 1, "testId": "TST-1"}] * 500))
+                db.session.add(
+                    Run(
+                        project_id=project.id,
+                        trigger_source="token",
+                        status="completed",
+                        total=1,
+                        passed=1,
+                        plan=[{"position": 1, "testId": "TST-1"}] * 500,
+                    )
+                )
         token_id = token.id
     return app, app.test_client(), {"Authorization": f"Bearer {plaintext}"}, token_id
 
@@ -248,15 +285,35 @@ def test_the_polled_columns_make_the_same_status_body_as_the_run_row(app_factory
     started = utcnow() - timedelta(minutes=3)
     with app.app_context():
         with write():
-            db.session.add(Run(project_id=1, trigger_source="token", status="completed", total=4, passed=2,
-                               failed=1, skipped=1, flaky=1, quarantined=1, error="gate failed", branch="main",
-                               commit_sha="a" * 40, started_at=started, finished_at=started + timedelta(seconds=90),
-                               gate_result={"passed": False, "rules": []}, vitals_result={"passed": True},
-                               integrations={"github": {"status": "posted"}}, phase=None,
-                               options={"publicUrl": "https://ci.example.test/sentri"}))
+            db.session.add(
+                Run(
+                    project_id=1,
+                    trigger_source="token",
+                    status="completed",
+                    total=4,
+                    passed=2,
+                    failed=1,
+                    skipped=1,
+                    flaky=1,
+                    quarantined=1,
+                    error="gate failed",
+                    branch="main",
+                    commit_sha="a" * 40,
+                    started_at=started,
+                    finished_at=started + timedelta(seconds=90),
+                    gate_result={"passed": False, "rules": []},
+                    vitals_result={"passed": True},
+                    integrations={"github": {"status": "posted"}},
+                    phase=None,
+                    options={"publicUrl": "https://ci.example.test/sentri"},
+                )
+            )
         run = db.session.get(Run, 1)
         expected = {"sentri": triggering.status_body(run), "ci": api_ci.ci_status(run)}
-    for surface, url in (("ci", "/api/v1/ci/runs/RUN-1"), ("sentri", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1")):
+    for surface, url in (
+        ("ci", "/api/v1/ci/runs/RUN-1"),
+        ("sentri", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1"),
+    ):
         answer = client.get(url, headers=headers)
         assert answer.status_code == 200
         assert answer.get_json() == expected[surface]
@@ -275,4 +332,6 @@ def test_a_token_revoked_by_another_process_is_refused_on_the_very_next_poll(app
         other.execute(text("DELETE FROM trigger_tokens WHERE id = :id"), {"id": token_id})
     for url in ("/api/v1/ci/runs/RUN-1", "/api/v1/projects/PRJ-1/trigger/runs/RUN-1"):
         answer = client.get(url, headers=headers)
-        assert answer.status_code == 401 and answer.get_json() == {"error": "Invalid or revoked trigger token."}
+        assert answer.status_code == 401 and answer.get_json() == {
+            "error": "Invalid or revoked trigger token."
+        }

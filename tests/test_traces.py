@@ -25,14 +25,21 @@ RERUN_PASSED = "(The trace is of a run made to record it, which passed.)"
 
 def _flaky(key: str) -> list[dict]:
     """Fails on the first visit of /flaky/<key>, passes on every later one."""
-    return [{"action": "goto", "url": f"/flaky/{key}"}, {"action": "expect_title", "title": "Flaky OK", "timeout": 500}]
+    return [
+        {"action": "goto", "url": f"/flaky/{key}"},
+        {"action": "expect_title", "title": "Flaky OK", "timeout": 500},
+    ]
 
 
 def _results(app, client, project_id, token, body=None):
     final = _wait(client, _trigger(client, project_id, token, body).get_json()["statusUrl"], token)
     with app.app_context():
         run = lifecycle.get(final["runId"])
-        return final, {r.test_name: r for r in run.results}, Path(app.instance_path) / "artifacts" / run.public_id
+        return (
+            final,
+            {r.test_name: r for r in run.results},
+            Path(app.instance_path) / "artifacts" / run.public_id,
+        )
 
 
 def _is_trace(app, relative: str) -> bool:
@@ -76,7 +83,9 @@ def test_always_traces_every_attempt_without_a_rerun(app_factory, site):
 
 
 def test_an_unknown_trace_mode_is_refused_at_start():
-    with pytest.raises(ConfigError, match="SENTRI_TRACES='sometimes' is not valid: must be one of rerun, always"):
+    with pytest.raises(
+        ConfigError, match="SENTRI_TRACES='sometimes' is not valid: must be one of rerun, always"
+    ):
         from_environment({"SENTRI_TRACES": "sometimes"})
     assert from_environment({"SENTRI_TRACES": " Always "}) == {"SENTRI_TRACES": "always"}
 
@@ -91,8 +100,13 @@ def test_an_idle_worker_has_closed_its_last_tests_context(app, client, site):
     workers = runtime(app).engine._workers
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        left = [c for w in workers if w.browsers.local is not None for c in w.browsers.local.contexts
-                if c is not w.spare.context]
+        left = [
+            c
+            for w in workers
+            if w.browsers.local is not None
+            for c in w.browsers.local.contexts
+            if c is not w.spare.context
+        ]
         open_contexts = len(left)
         if open_contexts == 0:
             break

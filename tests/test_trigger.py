@@ -41,8 +41,11 @@ def _auth(token):
 def _trigger(client, project_id, token, body=None, **kwargs):
     data = None if body is None else json.dumps(body)
     return client.post(
-        f"/api/v1/projects/{project_id}/trigger", data=data, content_type="application/json",
-        headers={**_auth(token), **kwargs.pop("headers", {})}, **kwargs,
+        f"/api/v1/projects/{project_id}/trigger",
+        data=data,
+        content_type="application/json",
+        headers={**_auth(token), **kwargs.pop("headers", {})},
+        **kwargs,
     )
 
 
@@ -145,7 +148,10 @@ def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, sit
     assert response.status_code == 202
     with app.app_context():
         options = lifecycle.get("RUN-1").options
-    assert options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0, "vitalsSamples": 1} and options["budgetMinutes"] is None
+    assert (
+        options["dialsConfig"] == {"parallelWorkers": 10, "retries": 0, "vitalsSamples": 1}
+        and options["budgetMinutes"] is None
+    )
     for budget, expected in ((5, 5.0), (1000, 240.0), (-1, None), (True, None), (float("nan"), None)):
         assert run_options._budget(budget) == expected
 
@@ -153,8 +159,12 @@ def test_malformed_budgets_mean_no_budget_and_dials_are_clamped(app, client, sit
 def test_auth_rules_401_before_404_then_403(app, client, site):
     project_id, token = _project(app, site, [OK])
     other_id, _ = _project(app, site, [OK], name="Other")
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {token}"},
-                    _auth(tokens.generate())):
+    for headers in (
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Basic {token}"},
+        _auth(tokens.generate()),
+    ):
         response = client.post("/api/v1/projects/PRJ-404/trigger", headers=headers)
         assert response.status_code == 401 and response.get_json()["error"]
     assert client.post("/api/v1/projects/PRJ-404/trigger", headers=_auth(token)).status_code == 404
@@ -173,9 +183,17 @@ def test_status_endpoint_auth_and_scoping(app, client, site):
     base = f"/api/v1/projects/{project_id}/trigger/runs/{run_id}"
     assert client.get(base).status_code == 401
     assert client.get(base, headers=_auth(other_token)).status_code == 403
-    assert client.get(f"/api/v1/projects/{project_id}/trigger/runs/RUN-999", headers=_auth(token)).status_code == 404
+    assert (
+        client.get(f"/api/v1/projects/{project_id}/trigger/runs/RUN-999", headers=_auth(token)).status_code
+        == 404
+    )
     other_run = _trigger(client, other_id, other_token).get_json()["runId"]
-    assert client.get(f"/api/v1/projects/{project_id}/trigger/runs/{other_run}", headers=_auth(token)).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/projects/{project_id}/trigger/runs/{other_run}", headers=_auth(token)
+        ).status_code
+        == 404
+    )
     assert client.get(base, headers=_auth(token)).status_code == 200
 
 
@@ -203,7 +221,9 @@ def test_the_trigger_rate_limit_is_per_client_ip_and_spares_status_polls(app_fac
 
 
 def test_behind_a_trusted_proxy_the_limit_follows_x_forwarded_for(app_factory, site):
-    app = app_factory(RATELIMIT_ENABLED=True, SENTRI_TRIGGER_RATE_LIMIT="1 per hour", SENTRI_TRUSTED_PROXIES=1)
+    app = app_factory(
+        RATELIMIT_ENABLED=True, SENTRI_TRIGGER_RATE_LIMIT="1 per hour", SENTRI_TRUSTED_PROXIES=1
+    )
     client = app.test_client()
     project_id, token = _project(app, site, [])
     first = {"X-Forwarded-For": "203.0.113.1"}
@@ -213,7 +233,10 @@ def test_behind_a_trusted_proxy_the_limit_follows_x_forwarded_for(app_factory, s
 
 
 def test_retries_record_every_attempt_and_pass_after_retry_is_flaky(app, client, site):
-    flaky = [{"action": "goto", "url": "/flaky/a"}, {"action": "expect_title", "title": "Flaky OK", "timeout": 500}]
+    flaky = [
+        {"action": "goto", "url": "/flaky/a"},
+        {"action": "expect_title", "title": "Flaky OK", "timeout": 500},
+    ]
     project_id, token = _project(app, site, [flaky, OK])
     run = _trigger(client, project_id, token, {"dialsConfig": {"retries": 2}}).get_json()
     final = _wait(client, run["statusUrl"], token)
@@ -280,8 +303,16 @@ def test_the_callback_carries_the_seed_payload(app, client, site, sink):
     assert received[0]["headers"]["Content-Type"] == "application/json"
     body = json.loads(received[0]["body"])
     assert body == {
-        "runId": run["runId"], "status": "completed", "passed": 1, "failed": 0, "total": 1, "error": None,
-        "gateResult": None, "webVitalsResult": None, "verdict": "passed", "url": "http://localhost/runs/RUN-1",
+        "runId": run["runId"],
+        "status": "completed",
+        "passed": 1,
+        "failed": 0,
+        "total": 1,
+        "error": None,
+        "gateResult": None,
+        "webVitalsResult": None,
+        "verdict": "passed",
+        "url": "http://localhost/runs/RUN-1",
     }
 
 
@@ -340,8 +371,9 @@ def _fire_together(url, token, bodies):
 
 
 @both_databases
-def test_parallel_browser_and_device_runs_each_get_a_run_and_a_repeated_pair_is_a_409(app, live_server, site,
-                                                                                     database):
+def test_parallel_browser_and_device_runs_each_get_a_run_and_a_repeated_pair_is_a_409(
+    app, live_server, site, database
+):
     project_id, token = _project(app, site, [SLOW])
     url = f"{live_server}/api/v1/projects/{project_id}/trigger"
     desktop, mobile = {"device": "desktop"}, {"browserProfile": "chromium", "device": "mobile"}

@@ -121,11 +121,17 @@ def test_run_now_shows_live_progress_results_and_the_failure_screenshot(app, adm
         project = projects.create("Fixture site", site)
         project_id = project.public_id
         documents = [
-            {"name": f"Slow page {n}", "steps": [{"action": "goto", "url": "/slow"},
-                                                  {"action": "expect_title", "title": "OK"}]}
+            {
+                "name": f"Slow page {n}",
+                "steps": [{"action": "goto", "url": "/slow"}, {"action": "expect_title", "title": "OK"}],
+            }
             for n in range(3)
-        ] + [{"name": "Wrong title", "steps": [{"action": "goto", "url": "/fail"},
-                                               {"action": "expect_title", "title": "OK"}]}]
+        ] + [
+            {
+                "name": "Wrong title",
+                "steps": [{"action": "goto", "url": "/fail"}, {"action": "expect_title", "title": "OK"}],
+            }
+        ]
         for document in documents:
             testcases.review(testcases.create(project, document), "approve")
     page = admin.page
@@ -197,10 +203,15 @@ def test_a_script_in_names_renders_as_text(app, admin):
     # admin.close() asserts that no alert() dialog ever opened.
 
 
-AXE = Path(os.environ.get("SENTRI_AXE_JS") or Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js")
+AXE = Path(
+    os.environ.get("SENTRI_AXE_JS")
+    or Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+)
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm package axe-core in package.json)")
+@pytest.mark.skipif(
+    not AXE.exists(), reason="axe-core is not installed (npm package axe-core in package.json)"
+)
 def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
     from sentri import tokens
     from tests.support.runs import recorded_run
@@ -212,10 +223,28 @@ def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
         test = testcases.create(project, {"name": "Home", "tags": ["smoke"], "steps": steps})
         testcases.create(project, {"name": "Draft", "steps": steps})
         testcases.review(test, "approve")
-        run = recorded_run(project, [{"test_id": test.id, "test_name": "Home", "status": "failed",
-                                      "failing_step": 2, "error": "title was Nope", "attempts": [{}],
-                                      "vitals": [{"url": "https://shop.example.com/", "lcp": 3000.0, "cls": 0.2,
-                                                  "inp": None, "ttfb": 100.0}]}])
+        run = recorded_run(
+            project,
+            [
+                {
+                    "test_id": test.id,
+                    "test_name": "Home",
+                    "status": "failed",
+                    "failing_step": 2,
+                    "error": "title was Nope",
+                    "attempts": [{}],
+                    "vitals": [
+                        {
+                            "url": "https://shop.example.com/",
+                            "lcp": 3000.0,
+                            "cls": 0.2,
+                            "inp": None,
+                            "ttfb": 100.0,
+                        }
+                    ],
+                }
+            ],
+        )
         tokens.create(project, label="ci")
         ids = (project.public_id, test.public_id, run.public_id)
     project_id, test_id, run_id = ids
@@ -229,10 +258,19 @@ def test_every_page_has_no_axe_violations(app, chromium, live_server, accounts):
     page.wait_for_url("**/projects")
     source = AXE.read_text(encoding="utf-8")
     found = {}
-    for path in ("/login", "/projects", f"/projects/{project_id}/tests", f"/projects/{project_id}/review",
-                 f"/projects/{project_id}/tests/{test_id}", f"/projects/{project_id}/runs", f"/runs/{run_id}",
-                 f"/projects/{project_id}/automation", f"/projects/{project_id}/gates", f"/projects/{project_id}/settings",
-                 "/users"):
+    for path in (
+        "/login",
+        "/projects",
+        f"/projects/{project_id}/tests",
+        f"/projects/{project_id}/review",
+        f"/projects/{project_id}/tests/{test_id}",
+        f"/projects/{project_id}/runs",
+        f"/runs/{run_id}",
+        f"/projects/{project_id}/automation",
+        f"/projects/{project_id}/gates",
+        f"/projects/{project_id}/settings",
+        "/users",
+    ):
         page.goto(path)
         page.evaluate(source)
         violations = page.evaluate(

@@ -8,7 +8,9 @@ from sentri.routes.pages import field_errors
 
 
 def test_line_chart_places_values_bottom_up_and_skips_gaps():
-    chart = ui.line_chart([0, None, 100], ["RUN-1", "RUN-2", "RUN-3"], width=104, height=58, y_max=100, budget=50)
+    chart = ui.line_chart(
+        [0, None, 100], ["RUN-1", "RUN-2", "RUN-3"], width=104, height=58, y_max=100, budget=50
+    )
     assert chart.dots == [(4, 54, "RUN-1"), (100, 4, "RUN-3")]
     assert chart.points == "4.0,54.0 100.0,4.0" and chart.budget_y == 29
     single = ui.line_chart([5.0], ["RUN-1"], width=100, height=20)
@@ -19,8 +21,14 @@ def test_line_chart_places_values_bottom_up_and_skips_gaps():
 
 
 def test_line_chart_keeps_runs_apart_off_the_line_and_out_of_its_count():
-    chart = ui.line_chart([100, 20, None, 50], ["RUN-1", "RUN-2", "RUN-3", "RUN-4"], width=100, height=58,
-                          y_max=100, apart=[False, True, True, False])
+    chart = ui.line_chart(
+        [100, 20, None, 50],
+        ["RUN-1", "RUN-2", "RUN-3", "RUN-4"],
+        width=100,
+        height=58,
+        y_max=100,
+        apart=[False, True, True, False],
+    )
     assert chart.dots == [(4, 4, "RUN-1"), (96, 29, "RUN-4")] and chart.points == "4.0,4.0 96.0,29.0"
     assert chart.apart_x == [34.7, 65.3] and chart.apart_dots == [(34.7, 44, "RUN-2")]
     assert chart.runs == 2  # the line's runs
@@ -39,9 +47,13 @@ def test_page_arithmetic_and_lenient_page_numbers():
 
 def test_steps_read_like_sentences():
     assert ui.describe_step({"action": "goto", "url": "/login"}) == "goto /login"
-    assert ui.describe_step({"action": "fill", "target": {"label": "Email"}, "value": "a@b"}) == 'fill label "Email" = "a@b"'
+    assert (
+        ui.describe_step({"action": "fill", "target": {"label": "Email"}, "value": "a@b"})
+        == 'fill label "Email" = "a@b"'
+    )
     assert ui.describe_step({"action": "click", "target": {"role": "button", "name": "Go", "nth": 1}}) == (
-        'click role button "Go" (#1)')
+        'click role button "Go" (#1)'
+    )
     assert ui.describe_step({"action": "press", "key": "Enter"}) == "press key Enter"
     assert ui.describe_step({"action": "wait", "ms": 500}) == "wait 500 ms"
 

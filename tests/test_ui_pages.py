@@ -48,8 +48,14 @@ def shop(app):
 def add_test(app, project_id, name="Home", approve=True, tags=None, steps=None):
     with app.app_context():
         project = projects.get(project_id)
-        test = testcases.create(project, {"name": name, "tags": tags or [], "steps": steps or [
-            {"action": "goto", "url": "/"}, {"action": "expect_title", "title": "OK"}]})
+        test = testcases.create(
+            project,
+            {
+                "name": name,
+                "tags": tags or [],
+                "steps": steps or [{"action": "goto", "url": "/"}, {"action": "expect_title", "title": "OK"}],
+            },
+        )
         if approve:
             testcases.review(test, "approve")
         return test.public_id
@@ -93,7 +99,8 @@ def test_every_admin_page_and_action_refuses_a_member_with_403(member, shop):
     gates = member.html(f"/projects/{shop}/gates")  # read only, and says so
     assert "<strong>Read only.</strong>" in gates and 'name="minPassRate"' in gates
     assert "Save gates" not in gates and all(
-        " disabled" in tag for tag in re.findall(r'<input (?![^>]*type="hidden")[^>]*>', gates))
+        " disabled" in tag for tag in re.findall(r'<input (?![^>]*type="hidden")[^>]*>', gates)
+    )
     assert "Delete this project" not in member.html(f"/projects/{shop}/settings")
 
 
@@ -109,10 +116,14 @@ def test_only_an_admin_sees_and_may_use_a_tests_delete_button(app, admin, member
 
 
 def test_forms_need_the_csrf_token(admin, shop):
-    assert admin.client.post("/projects", data={"name": "X", "baseUrl": "http://127.0.0.1:9"}).status_code == 400
+    assert (
+        admin.client.post("/projects", data={"name": "X", "baseUrl": "http://127.0.0.1:9"}).status_code == 400
+    )
     assert admin.client.post(f"/projects/{shop}/runs").status_code == 400
     assert admin.client.post(f"/projects/{shop}/tokens", data={"label": "ci"}).status_code == 400
-    assert admin.client.post("/users", data={"email": "a@example.com", "password": PASSWORD}).status_code == 400
+    assert (
+        admin.client.post("/users", data={"email": "a@example.com", "password": PASSWORD}).status_code == 400
+    )
 
 
 def test_user_strings_render_as_text_everywhere(app, admin):
@@ -122,8 +133,14 @@ def test_user_strings_render_as_text_everywhere(app, admin):
     add_test(app, project_id, name=XSS)
     run_id = finished_run(app, project_id, results=[{"test_name": XSS, "status": "failed", "error": XSS}])
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-    for url in ("/projects", f"/projects/{project_id}/tests", f"/projects/{project_id}/review",
-                f"/projects/{project_id}/tests/{test_id}", f"/projects/{project_id}/settings", f"/runs/{run_id}"):
+    for url in (
+        "/projects",
+        f"/projects/{project_id}/tests",
+        f"/projects/{project_id}/review",
+        f"/projects/{project_id}/tests/{test_id}",
+        f"/projects/{project_id}/settings",
+        f"/runs/{run_id}",
+    ):
         html = admin.html(url)
         assert XSS not in html and escaped in html, url
 
@@ -164,9 +181,15 @@ def test_project_list_has_last_verdict_sparkline_and_pages(app, admin, shop):
 
 
 def test_run_page_shows_failures_steps_screenshot_vitals_and_gates(app, admin, shop, tmp_path):
-    test_id = add_test(app, shop, steps=[
-        {"action": "goto", "url": "/"}, {"action": "click", "target": {"css": "#buy"}},
-        {"action": "expect_text", "target": {"css": "h1"}, "text": "Thanks"}])
+    test_id = add_test(
+        app,
+        shop,
+        steps=[
+            {"action": "goto", "url": "/"},
+            {"action": "click", "target": {"css": "#buy"}},
+            {"action": "expect_text", "target": {"css": "h1"}, "text": "Thanks"},
+        ],
+    )
     with app.app_context(), write():
         project = projects.get(shop)
         project.quality_gates = {"minPassRate": 90}
@@ -175,24 +198,38 @@ def test_run_page_shows_failures_steps_screenshot_vitals_and_gates(app, admin, s
     shot = Path(app.instance_path) / "artifacts" / "shot.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     shot.write_bytes(b"\x89PNG\r\n\x1a\n")
-    run_id = finished_run(app, shop, results=[
-        {"test_id": key, "test_name": "Home", "status": "failed", "failing_step": 2,
-         "error": "locator #buy not found", "screenshot": "artifacts/shot.png",
-         "vitals": [{"url": "http://127.0.0.1:9/shop/", "lcp": 3000.0, "cls": 0.3, "inp": None, "ttfb": 100.0}]},
-        {"test_name": "Later", "status": "skipped", "skip_reason": "over_budget"},
-    ])
+    run_id = finished_run(
+        app,
+        shop,
+        results=[
+            {
+                "test_id": key,
+                "test_name": "Home",
+                "status": "failed",
+                "failing_step": 2,
+                "error": "locator #buy not found",
+                "screenshot": "artifacts/shot.png",
+                "vitals": [
+                    {"url": "http://127.0.0.1:9/shop/", "lcp": 3000.0, "cls": 0.3, "inp": None, "ttfb": 100.0}
+                ],
+            },
+            {"test_name": "Later", "status": "skipped", "skip_reason": "over_budget"},
+        ],
+    )
     html = admin.html(f"/runs/{run_id}")
     assert 'class="failing-step" aria-current="step"' in html
-    assert '<strong>Step 2</strong> <code>click css &#34;#buy&#34;</code>: locator #buy not found' in html
+    assert "<strong>Step 2</strong> <code>click css &#34;#buy&#34;</code>: locator #buy not found" in html
     failing = re.search(r'<li class="failing-step".*?</li>', html, re.S).group(0)
     assert "#buy" in failing
     assert f'href="/api/v1/runs/{run_id}/results/1/screenshot.png" data-zoom' in html and "<img" in html
     assert admin.get(f"/api/v1/runs/{run_id}/results/1/screenshot.png").status_code == 200
-    vitals = html[html.index('id="vitals"'):]
+    vitals = html[html.index('id="vitals"') :]
     assert "vital-over" in vitals and "over the 2,000 ms budget" in vitals and "good, budget" not in vitals
     assert "vital-poor" in vitals  # CLS 0.3, no budget: Google's rating
     assert "over the run&#39;s time budget (budgetMinutes)" in html
-    assert "minPassRate: actual 0 vs threshold 90" in html and "Pass rate 0% is under the quality gate" in html
+    assert (
+        "minPassRate: actual 0 vs threshold 90" in html and "Pass rate 0% is under the quality gate" in html
+    )
     assert "LCP over its 2,000 ms budget on 1 page" in html and "LCP on Home" in html
     assert 'data-verdict="failed"' in html and f'href="/api/v1/runs/{run_id}/junit.xml"' in html
     assert "Abort run" not in html and "run-live.js" not in html
@@ -203,35 +240,55 @@ def test_run_page_says_when_the_steps_shown_were_edited_after_the_run(app, admin
     from sentri.models import utcnow
 
     test_id = add_test(app, shop)
-    run_id = finished_run(app, shop, results=[{"test_id": int(test_id[4:]), "test_name": "Home", "status": "failed",
-                                               "failing_step": 1, "error": "x",
-                                               "started_at": utcnow()}])
+    run_id = finished_run(
+        app,
+        shop,
+        results=[
+            {
+                "test_id": int(test_id[4:]),
+                "test_name": "Home",
+                "status": "failed",
+                "failing_step": 1,
+                "error": "x",
+                "started_at": utcnow(),
+            }
+        ],
+    )
     assert "edited after this run" not in admin.html(f"/runs/{run_id}")
     with app.app_context():
-        testcases.update(testcases.get(projects.get(shop), test_id), {"steps": [{"action": "goto", "url": "/new"}]})
+        testcases.update(
+            testcases.get(projects.get(shop), test_id), {"steps": [{"action": "goto", "url": "/new"}]}
+        )
     assert "edited after this run" in admin.html(f"/runs/{run_id}")
 
 
 def test_active_run_polls_and_can_be_aborted(app, admin, shop):
     add_test(app, shop)
     with app.app_context():
-        run_id = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        run_id = lifecycle.start(
+            projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1"
+        ).public_id
     html = admin.html(f"/runs/{run_id}")
     assert "js/run-live.js" in html and f'data-status-url="/api/v1/runs/{run_id}"' in html
     assert "<progress" in html and "Abort run" in html
-    assert re.search(r"<td>1</td>\s*<td><a [^>]*>Home</a></td>\s*<td><span class=\"status status-queued\">waiting", html)
+    assert re.search(
+        r"<td>1</td>\s*<td><a [^>]*>Home</a></td>\s*<td><span class=\"status status-queued\">waiting", html
+    )
     report = admin.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and report.headers["Cache-Control"] == "no-store"
     part = report.get_data(as_text=True)
-    assert "<html" not in part and all(f'id="{name}" data-live-part' in part
-                                       for name in ("run-headline", "run-crawl-part", "run-results"))
+    assert "<html" not in part and all(
+        f'id="{name}" data-live-part' in part for name in ("run-headline", "run-crawl-part", "run-results")
+    )
     assert admin.client.post(f"/runs/{run_id}/abort").status_code == 400  # no CSRF token
     response = admin.post(f"/runs/{run_id}/abort")
     assert response.status_code == 302
     with app.app_context():
         assert lifecycle.get(run_id).status == "aborted"
     assert "aborted" in admin.html(f"/runs/{run_id}")
-    assert "already ended" in admin.post(f"/runs/{run_id}/abort", follow_redirects=True).get_data(as_text=True)
+    assert "already ended" in admin.post(f"/runs/{run_id}/abort", follow_redirects=True).get_data(
+        as_text=True
+    )
 
 
 def test_unknown_run_is_a_404_page(admin):
@@ -249,7 +306,9 @@ def test_run_now_refusals_and_history(app, admin, shop):
     assert "approve tests first" in admin.post(f"/projects/{shop}/runs").get_data(as_text=True)
     add_test(app, shop, name="Approved")
     with app.app_context():
-        active = lifecycle.start(projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1").public_id
+        active = lifecycle.start(
+            projects.get(shop), runs.RunOptions(), source="user", triggered_by="USR-1"
+        ).public_id
     conflict = admin.post(f"/projects/{shop}/runs")
     html = conflict.get_data(as_text=True)
     assert conflict.status_code == 409 and "already has an active run" in html
@@ -265,8 +324,18 @@ def test_runs_tab_charts_pass_rate_and_vitals_with_budget_lines(app, admin, shop
         project.quality_gates = {"minPassRate": 80}
         project.vitals_budgets = {"lcp": 2500, "cls": 0.1}
     for lcp in (1000.0, 2000.0, 3000.0):
-        finished_run(app, shop, results=[{"test_name": "Home", "status": "passed", "duration_ms": 1200,
-                                          "vitals": [{"url": "/", "lcp": lcp, "cls": 0.01, "inp": None, "ttfb": 50.0}]}])
+        finished_run(
+            app,
+            shop,
+            results=[
+                {
+                    "test_name": "Home",
+                    "status": "passed",
+                    "duration_ms": 1200,
+                    "vitals": [{"url": "/", "lcp": lcp, "cls": 0.01, "inp": None, "ttfb": 50.0}],
+                }
+            ],
+        )
     html = admin.html(f"/projects/{shop}/runs")
     assert html.count('<figure class="chart">') == 4  # pass rate, LCP, CLS, TTFB (INP never measured)
     assert "Pass rate (%)" in html and "LCP p75 (ms)" in html and "INP p75" not in html
@@ -305,8 +374,15 @@ def test_import_recorder_export_and_unsupported_steps(admin, shop):
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/projects/{shop}/review")
     review = admin.html(f"/projects/{shop}/review")
     assert "order-coffees" in review and "[data-test=&#39;Espresso&#39;]" in review
-    flow = json.dumps({"title": "odd", "steps": [
-        {"type": "navigate", "url": "https://example.com"}, {"type": "customStep", "name": "x", "parameters": {}}]})
+    flow = json.dumps(
+        {
+            "title": "odd",
+            "steps": [
+                {"type": "navigate", "url": "https://example.com"},
+                {"type": "customStep", "name": "x", "parameters": {}},
+            ],
+        }
+    )
     refused = _upload(admin, shop, "odd.json", flow)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "Nothing was imported" in html
@@ -324,17 +400,21 @@ def test_a_test_that_opens_a_non_web_url_or_uses_aliases_is_refused_beside_the_f
     assert refused.status_code == 400
     assert "step 1 (goto): &#34;url&#34; must be an http(s) URL or a path on the base URL" in html
     test_id = add_test(app, shop)
-    edit = admin.post(f"/projects/{shop}/tests/{test_id}", {"source": "name: Home\nsteps:\n- goto: ' chrome://version'\n"})
+    edit = admin.post(
+        f"/projects/{shop}/tests/{test_id}", {"source": "name: Home\nsteps:\n- goto: ' chrome://version'\n"}
+    )
     assert edit.status_code == 400 and "(got a &#34;chrome:&#34; URL)" in edit.get_data(as_text=True)
     bomb = "name: Home\nsteps:\n- &a {goto: /}\n- *a\n"
     aliased = admin.post(f"/projects/{shop}/tests/{test_id}", {"source": bomb})
-    assert aliased.status_code == 400 and "aliases (*name) are not supported" in aliased.get_data(as_text=True)
+    assert aliased.status_code == 400 and "aliases (*name) are not supported" in aliased.get_data(
+        as_text=True
+    )
 
 
 def test_review_queue_approves_rejects_and_bulk_approves(app, admin, shop):
     ids = [add_test(app, shop, name=f"Draft {n}", approve=False) for n in range(3)]
     html = admin.html(f"/projects/{shop}/review")
-    assert all(i in html for i in ids) and "goto /" in html and 'title contains &#34;OK&#34;' in html
+    assert all(i in html for i in ids) and "goto /" in html and "title contains &#34;OK&#34;" in html
     admin.post(f"/projects/{shop}/review", {"decision": f"reject:{ids[0]}"})
     admin.post(f"/projects/{shop}/review", {"decision": "approve", "tests": [ids[1], ids[2]]})
     with app.app_context():
@@ -346,15 +426,33 @@ def test_review_queue_approves_rejects_and_bulk_approves(app, admin, shop):
 
 def test_test_page_edits_yaml_and_shows_history(app, admin, shop):
     test_id = add_test(app, shop)
-    finished_run(app, shop, results=[{"test_id": int(test_id[4:]), "test_name": "Home", "status": "failed",
-                                      "failing_step": 2, "error": "title was Nope"}])
+    finished_run(
+        app,
+        shop,
+        results=[
+            {
+                "test_id": int(test_id[4:]),
+                "test_name": "Home",
+                "status": "failed",
+                "failing_step": 2,
+                "error": "title was Nope",
+            }
+        ],
+    )
     html = admin.html(f"/projects/{shop}/tests/{test_id}")
     assert "title was Nope" in html and "- goto: /" not in html and "action: goto" in html
-    bad = admin.post(f"/projects/{shop}/tests/{test_id}", {"source": "name: Home\nsteps:\n- action: goto\n  url: /\n- action: click\n"})
+    bad = admin.post(
+        f"/projects/{shop}/tests/{test_id}",
+        {"source": "name: Home\nsteps:\n- action: goto\n  url: /\n- action: click\n"},
+    )
     assert bad.status_code == 400 and "step 2 (click): missing field" in bad.get_data(as_text=True)
-    assert "invalid YAML" in admin.post(f"/projects/{shop}/tests/{test_id}", {"source": "a: ["}).get_data(as_text=True)
-    good = admin.post(f"/projects/{shop}/tests/{test_id}",
-                      {"source": "name: Home page\ntags: [smoke]\nsteps:\n- goto: /home\n"})
+    assert "invalid YAML" in admin.post(f"/projects/{shop}/tests/{test_id}", {"source": "a: ["}).get_data(
+        as_text=True
+    )
+    good = admin.post(
+        f"/projects/{shop}/tests/{test_id}",
+        {"source": "name: Home page\ntags: [smoke]\nsteps:\n- goto: /home\n"},
+    )
     assert good.status_code == 302
     with app.app_context():
         test = testcases.get(projects.get(shop), test_id)
@@ -392,7 +490,9 @@ def test_ci_snippets_use_the_public_url_and_a_jq_check_that_fails_on_false(app, 
     assert "if . == null then &#34;null&#34; else tostring end" in html
     assert "// &#34;null&#34;" not in html
     override(app, SENTRI_PUBLIC_URL="https://sentri.example.com")
-    assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(f"/projects/{shop}/automation")
+    assert f"https://sentri.example.com/api/v1/projects/{shop}/trigger" in admin.html(
+        f"/projects/{shop}/automation"
+    )
 
 
 def test_ci_snippets_send_the_branch_keep_the_junit_file_and_fold_per_ci_system(admin, shop):
@@ -402,28 +502,47 @@ def test_ci_snippets_send_the_branch_keep_the_junit_file_and_fold_per_ci_system(
 
     page = admin.html(f"/projects/{shop}/automation")
     assert '<details class="snippet" id="snippet-github-box">' in page and 'id="snippet-gitlab-box"' in page
-    github = yaml.safe_load(html_module.unescape(
-        re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    github = yaml.safe_load(
+        html_module.unescape(
+            re.search(r'<pre id="snippet-github"[^>]*><code>(.*?)</code>', page, re.S).group(1)
+        )
+    )
     steps = github["jobs"]["sentri"]["steps"]
-    assert steps[0]["env"]["BRANCH"] == "${{ github.head_ref || github.ref_name }}" and "branch: $branch" in steps[0]["run"]
+    assert (
+        steps[0]["env"]["BRANCH"] == "${{ github.head_ref || github.ref_name }}"
+        and "branch: $branch" in steps[0]["run"]
+    )
     assert '"$status_url/junit.xml" -o sentri-junit.xml' in steps[1]["run"]
     assert steps[-1]["uses"].startswith("actions/upload-artifact@") and steps[-1]["if"] == "always()"
-    gitlab = yaml.safe_load(html_module.unescape(
-        re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1)))
+    gitlab = yaml.safe_load(
+        html_module.unescape(
+            re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1)
+        )
+    )
     assert gitlab["sentri"]["artifacts"] == {"when": "always", "reports": {"junit": "sentri-junit.xml"}}
     script = gitlab["sentri"]["script"][0]
     assert '--arg branch "$CI_COMMIT_REF_NAME"' in script and '-d "$BODY"' in script
 
 
 def test_gates_and_budgets_forms(app, admin, shop):
-    bad = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "120", "maxFlakyPct": "", "maxFailures": "2"})
+    bad = admin.post(
+        f"/projects/{shop}/quality-gates", {"minPassRate": "120", "maxFlakyPct": "", "maxFailures": "2"}
+    )
     html = bad.get_data(as_text=True)
-    assert bad.status_code == 400 and 'id="gates-minPassRate-error"' in html and "must be a number from 0 to 100" in html
+    assert (
+        bad.status_code == 400
+        and 'id="gates-minPassRate-error"' in html
+        and "must be a number from 0 to 100" in html
+    )
     assert admin.post(f"/projects/{shop}/quality-gates", {"maxFailures": "1.5"}).status_code == 400
-    ok = admin.post(f"/projects/{shop}/quality-gates", {"minPassRate": "95.5", "maxFlakyPct": "", "maxFailures": "0"})
+    ok = admin.post(
+        f"/projects/{shop}/quality-gates", {"minPassRate": "95.5", "maxFlakyPct": "", "maxFailures": "0"}
+    )
     assert ok.status_code == 302
     assert admin.post(f"/projects/{shop}/web-vitals-budgets", {"cls": "2"}).status_code == 400
-    assert admin.post(f"/projects/{shop}/web-vitals-budgets", {"lcp": "2500", "cls": "0.1"}).status_code == 302
+    assert (
+        admin.post(f"/projects/{shop}/web-vitals-budgets", {"lcp": "2500", "cls": "0.1"}).status_code == 302
+    )
     with app.app_context():
         project = projects.get(shop)
         assert project.quality_gates == {"minPassRate": 95.5, "maxFailures": 0}
@@ -437,7 +556,12 @@ def test_gates_and_budgets_forms(app, admin, shop):
 def test_settings_rename_and_delete_with_typed_name(app, admin, shop):
     bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "nope"})
     assert bad.status_code == 400 and 'id="settings-baseUrl-error"' in bad.get_data(as_text=True)
-    assert admin.post(f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "https://shop.example"}).status_code == 302
+    assert (
+        admin.post(
+            f"/projects/{shop}/settings", {"name": "Shop 2", "baseUrl": "https://shop.example"}
+        ).status_code
+        == 302
+    )
     wrong = admin.post(f"/projects/{shop}/delete", {"confirm": "Shop"})
     assert wrong.status_code == 400 and "Type the project" in wrong.get_data(as_text=True)
     assert admin.post(f"/projects/{shop}/delete", {"confirm": "Shop 2"}).status_code == 302
@@ -447,22 +571,45 @@ def test_settings_rename_and_delete_with_typed_name(app, admin, shop):
 def test_settings_edit_allowed_origins_for_admins_only(app, admin, member, shop):
     form = admin.html(f"/projects/{shop}/settings")
     assert 'name="allowedOrigins"' in form and "readonly" not in form.split('name="allowedOrigins"')[1][:200]
-    bad = admin.post(f"/projects/{shop}/settings", {"name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
-                                                    "allowedOrigins": "https://ok.example.com\nftp://nope"})
+    bad = admin.post(
+        f"/projects/{shop}/settings",
+        {
+            "name": "Shop",
+            "baseUrl": "http://127.0.0.1:9/shop",
+            "allowedOrigins": "https://ok.example.com\nftp://nope",
+        },
+    )
     assert bad.status_code == 400 and 'id="settings-allowedOrigins-error"' in bad.get_data(as_text=True)
-    good = admin.post(f"/projects/{shop}/settings", {
-        "name": "Shop", "baseUrl": "http://127.0.0.1:9/shop",
-        "allowedOrigins": "https://staging.example.com\r\n\r\nhttps://pr-*.preview.example.com\r\n"})
+    good = admin.post(
+        f"/projects/{shop}/settings",
+        {
+            "name": "Shop",
+            "baseUrl": "http://127.0.0.1:9/shop",
+            "allowedOrigins": "https://staging.example.com\r\n\r\nhttps://pr-*.preview.example.com\r\n",
+        },
+    )
     assert good.status_code == 302
     with app.app_context():
-        assert projects.get(shop).allowed_origins == ["https://staging.example.com", "https://pr-*.preview.example.com"]
+        assert projects.get(shop).allowed_origins == [
+            "https://staging.example.com",
+            "https://pr-*.preview.example.com",
+        ]
     assert "readonly" in member.html(f"/projects/{shop}/settings").split('name="allowedOrigins"')[1][:200]
     # A member's save keeps the name change and leaves the origins alone, whatever the form sends.
-    saved = member.post(f"/projects/{shop}/settings", {"name": "Shop 3", "baseUrl": "http://127.0.0.1:9/shop",
-                                                       "allowedOrigins": "https://evil.example.com"})
+    saved = member.post(
+        f"/projects/{shop}/settings",
+        {
+            "name": "Shop 3",
+            "baseUrl": "http://127.0.0.1:9/shop",
+            "allowedOrigins": "https://evil.example.com",
+        },
+    )
     assert saved.status_code == 302
     with app.app_context():
-        assert projects.get(shop).allowed_origins == ["https://staging.example.com", "https://pr-*.preview.example.com"]
+        assert projects.get(shop).allowed_origins == [
+            "https://staging.example.com",
+            "https://pr-*.preview.example.com",
+        ]
         assert projects.get(shop).name == "Shop 3"
 
 
@@ -473,7 +620,10 @@ def test_users_page_creates_changes_role_and_deactivates(app, admin, member):
     assert bad.status_code == 400 and 'id="new-password-error"' in bad.get_data(as_text=True)
     duplicate = admin.post("/users", {"email": "member@example.com", "password": PASSWORD, "role": "member"})
     assert duplicate.status_code == 409 and "already exists" in duplicate.get_data(as_text=True)
-    assert admin.post("/users", {"email": "new@example.com", "password": PASSWORD, "role": "admin"}).status_code == 302
+    assert (
+        admin.post("/users", {"email": "new@example.com", "password": PASSWORD, "role": "admin"}).status_code
+        == 302
+    )
     with app.app_context():
         target = users.authenticate("member@example.com", PASSWORD).public_id
     admin.post(f"/users/{target}", {"action": "role", "role": "admin"})
@@ -500,17 +650,27 @@ def test_the_gitlab_snippet_fails_the_job_on_a_failed_gate_or_budget(admin, shop
     import subprocess
 
     page = admin.html(f"/projects/{shop}/automation")
-    snippet = html_module.unescape(re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1))
+    snippet = html_module.unescape(
+        re.search(r'<pre id="snippet-gitlab"[^>]*><code>(.*?)</code>', page, re.S).group(1)
+    )
     checks = snippet.split('[ "$STATUS" = "completed" ] || exit 1', 1)[1].split("\n  artifacts:", 1)[0]
     script = "\n".join(line.removeprefix("      ") for line in checks.splitlines())
 
     def job(payload: dict) -> int:
-        return subprocess.run(["bash", "-c", script], env={"PAYLOAD": json.dumps(payload), "PATH": "/usr/bin:/bin"},
-                              capture_output=True, timeout=10).returncode
+        return subprocess.run(
+            ["bash", "-c", script],
+            env={"PAYLOAD": json.dumps(payload), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=10,
+        ).returncode
 
     failed_gate = {"passed": False, "violations": [{"rule": "minPassRate", "threshold": 95, "actual": 90}]}
-    failed_budget = {"passed": False, "violations": [{"rule": "lcp", "threshold": 2500, "actual": 3100,
-                                                      "testId": "TST-1", "testName": "Home"}]}
+    failed_budget = {
+        "passed": False,
+        "violations": [
+            {"rule": "lcp", "threshold": 2500, "actual": 3100, "testId": "TST-1", "testName": "Home"}
+        ],
+    }
     assert job({"gateResult": None, "webVitalsResult": None}) == 0
     assert job({"gateResult": {"passed": True, "violations": []}, "webVitalsResult": None}) == 0
     assert job({"gateResult": failed_gate, "webVitalsResult": None}) == 1
@@ -528,7 +688,9 @@ def test_a_new_token_is_never_shown_on_another_projects_page(app, admin, shop):
 
 def test_a_big_run_shows_its_results_a_hundred_at_a_time(app, admin, shop):
     add_test(app, shop)
-    run_id = finished_run(app, shop, results=[{"test_name": f"T{n}", "status": "passed"} for n in range(1, 151)])
+    run_id = finished_run(
+        app, shop, results=[{"test_name": f"T{n}", "status": "passed"} for n in range(1, 151)]
+    )
     first = admin.html(f"/runs/{run_id}")
     assert "<td>T100</td>" in first and "<td>T101</td>" not in first and "Page 1 of 2 (150 in all)" in first
     assert f'href="/runs/{run_id}?page=2"' in first

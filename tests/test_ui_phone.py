@@ -44,9 +44,13 @@ def _log_in(page, email="admin@example.com"):
     page.wait_for_url("**/projects")
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm package axe-core in package.json)")
+@pytest.mark.skipif(
+    not AXE.exists(), reason="axe-core is not installed (npm package axe-core in package.json)"
+)
 @pytest.mark.parametrize("width", WIDTHS)
-def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(chromium, live_server, showcase_pages, width):
+def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(
+    chromium, live_server, showcase_pages, width
+):
     w, h = WIDTHS[width]
     # axe is injected by the test, which the page's CSP (script-src 'self') would refuse.
     context = chromium.new_context(base_url=live_server, viewport={"width": w, "height": h}, bypass_csp=True)
@@ -54,7 +58,9 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(chromium, live_
     source = AXE.read_text(encoding="utf-8")
     wide, violations = {}, {}
     checks = [(name, path, None) for name, path in showcase_pages.items()]
-    checks += [(name, showcase_pages[page_name], button) for name, (page_name, button) in showcase.STATES.items()]
+    checks += [
+        (name, showcase_pages[page_name], button) for name, (page_name, button) in showcase.STATES.items()
+    ]
     for name, path, button in checks:
         if name == "projects":
             _log_in(page)

@@ -25,7 +25,9 @@ def _pictures() -> tuple[bytes, bytes]:
     """A 640x400 picture with detail everywhere (a gradient and stripes), and the same with one rectangle
     repainted."""
     y, x = np.mgrid[0:400, 0:640]
-    pixels = np.stack([(x * 255 // 639), (y * 255 // 399), ((x // 8 + y // 8) % 2) * 200], axis=-1).astype(np.uint8)
+    pixels = np.stack([(x * 255 // 639), (y * 255 // 399), ((x // 8 + y // 8) % 2) * 200], axis=-1).astype(
+        np.uint8
+    )
     changed = pixels.copy()
     left, top, right, bottom = CHANGED
     changed[top:bottom, left:right] = (250, 20, 140)
@@ -63,12 +65,24 @@ def test_the_review_queue_keeps_the_box_names_it_and_serves_both_pictures_cut_to
     with app.app_context():
         artifacts = artifact_store(app)
         sha = {"e": store.put(artifacts, expected), "a": store.put(artifacts, actual)}
-        approved = Baseline(project_id=1, test_id=test_id, name="home", browser="chromium", device="desktop",
-                            viewport="640x400", step=3, status="approved", sha256=sha["e"])
+        approved = Baseline(
+            project_id=1,
+            test_id=test_id,
+            name="home",
+            browser="chromium",
+            device="desktop",
+            viewport="640x400",
+            step=3,
+            status="approved",
+            sha256=sha["e"],
+        )
         db.session.add(approved)
         db.session.commit()
-        entry = {**shot("a", "changed", baselineId=approved.id, ratio=round(found.ratio, 6),
-                        box=list(found.box)), "sha256": sha["a"], "viewport": "640x400"}
+        entry = {
+            **shot("a", "changed", baselineId=approved.id, ratio=round(found.ratio, 6), box=list(found.box)),
+            "sha256": sha["a"],
+            "viewport": "640x400",
+        }
         record(run_id, test_id, status="failed", snapshots=[entry])
         row = db.session.query(Baseline).filter_by(status="pending").one()
         assert row.diff_box == list(CHANGED)
@@ -92,20 +106,41 @@ def test_the_review_queue_keeps_the_box_names_it_and_serves_both_pictures_cut_to
 def test_a_row_with_no_box_offers_no_changed_area(app, seeded, admin):  # noqa: F811
     project_id, test_id, run_id = seeded
     with app.app_context():
-        approved = Baseline(project_id=1, test_id=test_id, name="home", browser="chromium", device="desktop",
-                            viewport="1280x720", step=3, status="approved", sha256="b" * 64)
+        approved = Baseline(
+            project_id=1,
+            test_id=test_id,
+            name="home",
+            browser="chromium",
+            device="desktop",
+            viewport="1280x720",
+            step=3,
+            status="approved",
+            sha256="b" * 64,
+        )
         db.session.add(approved)
         db.session.commit()
         # As a run recorded it before the box was kept (and a worker's box that is not one).
-        record(run_id, test_id, status="failed", snapshots=[shot("c", "changed", baselineId=approved.id, ratio=0.1)])
-        record(run_id, test_id, status="failed",
-               snapshots=[shot("d", "changed", baselineId=approved.id, ratio=0.1, box=[9, 9, 3, 3])])
+        record(
+            run_id,
+            test_id,
+            status="failed",
+            snapshots=[shot("c", "changed", baselineId=approved.id, ratio=0.1)],
+        )
+        record(
+            run_id,
+            test_id,
+            status="failed",
+            snapshots=[shot("d", "changed", baselineId=approved.id, ratio=0.1, box=[9, 9, 3, 3])],
+        )
         row = db.session.query(Baseline).filter_by(status="pending").one()
         assert row.diff_box is None
         pending = row.public_id
     (item,) = admin.get(f"/api/v1/projects/{project_id}/review").get_json()["baselines"]
     assert (item["diffBox"], item["crop"]) == (None, None)
-    assert admin.get(f"/api/v1/projects/{project_id}/baselines/{pending}/changed-area/actual.png").status_code == 404
+    assert (
+        admin.get(f"/api/v1/projects/{project_id}/baselines/{pending}/changed-area/actual.png").status_code
+        == 404
+    )
     html = admin.html(f"/projects/{project_id}/review")
     assert 'data-mode="toggle"' in html and 'data-mode="crop"' not in html and "Changed area" not in html
 
@@ -113,6 +148,13 @@ def test_a_row_with_no_box_offers_no_changed_area(app, seeded, admin):  # noqa: 
 @pytest.mark.parametrize("which", ["expected", "actual"])
 def test_the_changed_area_is_the_projects_own(app, seeded, admin, which):  # noqa: F811
     project_id, _, _ = seeded
-    assert admin.get(f"/api/v1/projects/{project_id}/baselines/BSL-999/changed-area/{which}.png").status_code == 404
-    assert app.test_client().get(f"/api/v1/projects/{project_id}/baselines/BSL-1/changed-area/{which}.png"
-                                 ).status_code == 401
+    assert (
+        admin.get(f"/api/v1/projects/{project_id}/baselines/BSL-999/changed-area/{which}.png").status_code
+        == 404
+    )
+    assert (
+        app.test_client()
+        .get(f"/api/v1/projects/{project_id}/baselines/BSL-1/changed-area/{which}.png")
+        .status_code
+        == 401
+    )

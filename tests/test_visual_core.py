@@ -152,7 +152,9 @@ def _claiming(width: int, height: int) -> bytes:
 def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
     bomb = _claiming(10_000, 10_000)
     for actual in (_png(_white()), bomb):  # also when both are the same bytes
-        with pytest.raises(ValueError, match=r"expected image is refused: 10000x10000 pixels is over the limit"):
+        with pytest.raises(
+            ValueError, match=r"expected image is refused: 10000x10000 pixels is over the limit"
+        ):
             compare(bomb, actual)
 
 
@@ -160,8 +162,11 @@ def test_an_image_claiming_a_hundred_megapixels_is_refused_before_decoding():
 def test_a_header_over_the_width_or_height_limit_is_refused_from_its_header_alone(width, height):
     """Both are within 40 megapixels: only the width or the height limit refuses them. The file holds one
     pixel, so a decode would fail as truncated; a sentence naming the claimed size comes from the header."""
-    with pytest.raises(ValueError, match=rf"^The actual image is refused: {width}x{height} pixels is over "
-                                         r"the limit of 7680 pixels wide, 32768 tall and 40 megapixels\.$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^The actual image is refused: {width}x{height} pixels is over "
+        r"the limit of 7680 pixels wide, 32768 tall and 40 megapixels\.$",
+    ):
         compare(_png(_white()), _claiming(width, height))
 
 
@@ -173,9 +178,14 @@ def test_the_store_writes_nothing_over_the_size_limits(tmp_path):
     assert store.read(artifacts, store.put(artifacts, _png(_white()))) == _png(_white())
 
 
-@pytest.mark.parametrize(("options", "why"), [({"threshold": 1.5}, "must be between 0 and 1"),
-                                          ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
-                                          ({"max_diff_pixels": -1}, "must not be negative")])
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"threshold": 1.5}, "must be between 0 and 1"),
+        ({"max_diff_pixel_ratio": -0.1}, "must be between 0 and 1"),
+        ({"max_diff_pixels": -1}, "must not be negative"),
+    ],
+)
 def test_options_out_of_range_are_refused(options, why):
     with pytest.raises(ValueError, match=why):
         compare(_png(_white()), _png(_white()), **options)
@@ -224,6 +234,7 @@ def _on_page(browser, check):
 
 def test_the_page_does_move_when_nothing_stops_it(browser):
     """Without this, the test below could pass on a page that was still to begin with."""
+
     async def plain(page):
         return [await page.screenshot(scale="css") for _ in range(4)]
 
@@ -266,13 +277,23 @@ def test_a_locator_screenshot_is_the_size_of_its_element(browser):
 
 def _job(folder, **fields):
     """What Snapshots reads of a TestJob: its pictures go to the artifact store of this folder."""
-    return SimpleNamespace(**{"uses_secrets": False, "step_timeout_ms": 5000, "baselines": {},
-                              "rejected_shots": {}, "artifacts": FolderStore(folder), **fields})
+    return SimpleNamespace(
+        **{
+            "uses_secrets": False,
+            "step_timeout_ms": 5000,
+            "baselines": {},
+            "rejected_shots": {},
+            "artifacts": FolderStore(folder),
+            **fields,
+        }
+    )
 
 
 def test_a_full_disk_fails_the_step_with_a_sentence_and_not_the_worker(browser, tmp_path):
     blocked = tmp_path / "visual"
-    blocked.write_text("a file where the store's folder should be")  # every write under it fails, even as root
+    blocked.write_text(
+        "a file where the store's folder should be"
+    )  # every write under it fails, even as root
     snapshots = Snapshots(_job(tmp_path))
 
     async def take(page):
@@ -291,8 +312,11 @@ def test_a_baseline_over_the_limits_fails_the_step_with_a_sentence(browser, tmp_
     snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
-        with pytest.raises(AssertionError, match='screenshot "home" could not be compared: The expected image '
-                                                 "is refused: 8000x720 pixels is over the limit"):
+        with pytest.raises(
+            AssertionError,
+            match='screenshot "home" could not be compared: The expected image '
+            "is refused: 8000x720 pixels is over the limit",
+        ):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)
@@ -307,8 +331,11 @@ def test_a_screenshot_over_the_limits_fails_the_step_and_nothing_is_stored(brows
 
     async def take(page):
         await page.evaluate("document.body.style.height = '2000px'")
-        with pytest.raises(AssertionError, match=r'^screenshot "long" is refused: 1280x2000 pixels is over the '
-                                                 r"limit of 7680 pixels wide, 1000 tall and 40 megapixels; "):
+        with pytest.raises(
+            AssertionError,
+            match=r'^screenshot "long" is refused: 1280x2000 pixels is over the '
+            r"limit of 7680 pixels wide, 1000 tall and 40 megapixels; ",
+        ):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "long", "fullPage": True})
 
     _on_page(browser, take)
@@ -321,8 +348,11 @@ def test_a_screenshot_of_another_size_fails_naming_both_sizes_and_keeps_its_diff
     snapshots = Snapshots(_job(tmp_path, baselines={"home@1280x720": {"id": 1, "sha256": sha}}))
 
     async def take(page):
-        with pytest.raises(AssertionError, match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
-                                                 r"200x100 in the approved baseline; "):
+        with pytest.raises(
+            AssertionError,
+            match=r'^screenshot "home" changed: sizes differ: 1280x720 now, '
+            r"200x100 in the approved baseline; ",
+        ):
             await snapshots(page, 2, {"action": "expect_screenshot", "name": "home"})
 
     _on_page(browser, take)

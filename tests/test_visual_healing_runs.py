@@ -20,10 +20,12 @@ from tests.support.pages import Browser
 from tests.support.sites import StaticSite
 from tests.test_github import _github_body, _run, _sentri_comments
 
-BOX = ("<!doctype html><html><head><title>Shop</title><style>body{{margin:0;font:16px sans-serif}}"
-       "#box{{position:absolute;left:{x}px;top:40px;width:120px;height:80px;background:{colour}}}"
-       "#clock{{position:absolute;left:400px;top:40px;width:200px;height:30px}}</style></head>"
-       "<body><h1 style='margin:0;padding:8px'>Shop</h1><div id=box></div><div id=clock>{clock}</div></body></html>")
+BOX = (
+    "<!doctype html><html><head><title>Shop</title><style>body{{margin:0;font:16px sans-serif}}"
+    "#box{{position:absolute;left:{x}px;top:40px;width:120px;height:80px;background:{colour}}}"
+    "#clock{{position:absolute;left:400px;top:40px;width:200px;height:30px}}</style></head>"
+    "<body><h1 style='margin:0;padding:8px'>Shop</h1><div id=box></div><div id=clock>{clock}</div></body></html>"
+)
 
 
 def shop(colour="#1e6bd6", x=40, clock="10:00:00"):
@@ -58,7 +60,9 @@ def _project(app, base_url, tests: dict[str, list]) -> tuple[str, str, dict[str,
 
 
 def _results(client, headers, run_id):
-    return {r["testName"]: r for r in client.get(f"/api/v1/runs/{run_id}", headers=headers).get_json()["results"]}
+    return {
+        r["testName"]: r for r in client.get(f"/api/v1/runs/{run_id}", headers=headers).get_json()["results"]
+    }
 
 
 def _png(client, headers, url):
@@ -86,7 +90,9 @@ def test_a_screenshot_is_recorded_reviewed_compared_and_its_change_reported(gh_a
         (pending,) = queue["baselines"]
         assert (pending["change"], pending["id"]) == ("new", shot["candidateId"])
         assert _png(client, headers, pending["imageUrl"]).size == (1280, 720)
-        approved = client.post(f"/api/v1/projects/{project_id}/review/{pending['id']}/approve", headers=headers)
+        approved = client.post(
+            f"/api/v1/projects/{project_id}/review/{pending['id']}/approve", headers=headers
+        )
         assert approved.status_code == 200 and approved.get_json()["counts"]["total"] == 0
         again = client.post(f"/api/v1/projects/{project_id}/review/{pending['id']}/approve", headers=headers)
         assert again.status_code == 409 and "approved, not waiting" in again.get_json()["error"]
@@ -107,18 +113,30 @@ def test_a_screenshot_is_recorded_reviewed_compared_and_its_change_reported(gh_a
         shot = result["snapshots"][0]
         assert shot["status"] == "changed" and shot["box"] == [40, 40, 160, 120]
         diff = _png(client, headers, shot["diffUrl"])
-        red = [(x, y) for x in range(0, 1280, 4) for y in range(0, 720, 4) if diff.getpixel((x, y)) == (255, 0, 0)]
+        red = [
+            (x, y)
+            for x in range(0, 1280, 4)
+            for y in range(0, 720, 4)
+            if diff.getpixel((x, y)) == (255, 0, 0)
+        ]
         assert red and all(40 <= x < 160 and 40 <= y < 120 for x, y in red)
-        assert _png(client, headers, shot["expectedUrl"]).getpixel((100, 80)) == (0x1e, 0x6b, 0xd6)
-        assert _png(client, headers, shot["actualUrl"]).getpixel((100, 80)) == (0xd6, 0x1e, 0x1e)
+        assert _png(client, headers, shot["expectedUrl"]).getpixel((100, 80)) == (0x1E, 0x6B, 0xD6)
+        assert _png(client, headers, shot["actualUrl"]).getpixel((100, 80)) == (0xD6, 0x1E, 0x1E)
         html = Browser(gh_app.test_client(), "member@example.com").html(f"/runs/{changed['runId']}")
         assert "data-visual-slider" in html and shot["diffUrl"] in html and "step 2: changed" in html
         junit = client.get(f"/api/v1/runs/{changed['runId']}/junit.xml", headers=headers).data.decode()
-        assert 'Visual diff "home"' in junit and f"[[ATTACHMENT|http://localhost/api/v1/runs/{changed['runId']}/visual/" in junit
+        assert (
+            'Visual diff "home"' in junit
+            and f"[[ATTACHMENT|http://localhost/api/v1/runs/{changed['runId']}/visual/" in junit
+        )
 
         # Rejected: the old baseline stays, and the same red picture fails as rejected, listed on the PR.
-        assert client.post(f"/api/v1/projects/{project_id}/review/{shot['candidateId']}/reject",
-                           headers=headers).status_code == 200
+        assert (
+            client.post(
+                f"/api/v1/projects/{project_id}/review/{shot['candidateId']}/reject", headers=headers
+            ).status_code
+            == 200
+        )
         rejected = _run(gh_app, project_id, token, _github_body())
         assert (rejected["failed"], rejected["verdict"]) == (1, "failed")
         assert _results(client, headers, rejected["runId"])["home"]["snapshots"][0]["status"] == "rejected"
@@ -130,7 +148,9 @@ def test_a_screenshot_is_recorded_reviewed_compared_and_its_change_reported(gh_a
         site.pages["/"] = shop(x=200)
         moved = _run(gh_app, project_id, token, {})
         candidate = _results(client, headers, moved["runId"])["home"]["snapshots"][0]["candidateId"]
-        bulk = client.post(f"/api/v1/projects/{project_id}/review", json={"approve": [candidate]}, headers=headers)
+        bulk = client.post(
+            f"/api/v1/projects/{project_id}/review", json={"approve": [candidate]}, headers=headers
+        )
         assert bulk.get_json()["approved"] == [candidate]
         after = _run(gh_app, project_id, token, {})
         assert (after["passed"], after["failed"]) == (1, 0)
@@ -145,15 +165,27 @@ def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_ne
     timeout = 2_000
     with site:
         client = gh_app.test_client()
+
         def clicking(name, out):
-            return [{"goto": "/"}, {"click": {"role": "button", "name": name}, "timeout": timeout},
-                    {"expect_text": {"css": "#out"}, "text": out}]
-        project_id, token, ids = _project(gh_app, site.url, {
-            "rejected heal": clicking("Sign in", "in"),
-            "accepted heal": clicking("Subscribe", "sub"),
-            "strict": clicking("Help", "help"),
-            "heading": [{"goto": "/"}, {"expect_text": {"role": "heading"}, "text": "Welcome", "timeout": timeout}],
-        })
+            return [
+                {"goto": "/"},
+                {"click": {"role": "button", "name": name}, "timeout": timeout},
+                {"expect_text": {"css": "#out"}, "text": out},
+            ]
+
+        project_id, token, ids = _project(
+            gh_app,
+            site.url,
+            {
+                "rejected heal": clicking("Sign in", "in"),
+                "accepted heal": clicking("Subscribe", "sub"),
+                "strict": clicking("Help", "help"),
+                "heading": [
+                    {"goto": "/"},
+                    {"expect_text": {"role": "heading"}, "text": "Welcome", "timeout": timeout},
+                ],
+            },
+        )
         _, headers = _make_user(gh_app, "member@example.com", "member")
         _admin_id, admin = _make_user(gh_app, "admin@example.com", "admin")
         first = _run(gh_app, project_id, token, two)
@@ -168,10 +200,13 @@ def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_ne
             (heal,) = results[name]["healed"]
             assert heal["step"] == 2 and heal["to"] == {"testid": heal["to"]["testid"]} and heal["proposalId"]
         assert results["heading"]["status"] == "failed" and results["heading"]["healed"] == []
-        assert 'unexpected value "Hello"' in results["heading"]["error"] or "Hello" in results["heading"]["error"]
+        assert (
+            'unexpected value "Hello"' in results["heading"]["error"]
+            or "Hello" in results["heading"]["error"]
+        )
         (comment,) = _sentri_comments(fake, project_id)
         assert "Healed steps" in comment["body"]
-        assert "| rejected heal | 2 | `role button \"Sign in\"` | `testid \"sign-in\"` |" in comment["body"]
+        assert '| rejected heal | 2 | `role button "Sign in"` | `testid "sign-in"` |' in comment["body"]
         with gh_app.app_context():
             assert {t.name: t.heal_count for t in db.session.query(TestCase)}["strict"] == 1
 
@@ -179,21 +214,43 @@ def test_a_renamed_button_heals_through_review_and_strict_mode_and_assertions_ne
         proposals = {h["testId"]: h for h in queue["heals"]}
         assert proposals[ids["accepted heal"]]["from"] == {"role": "button", "name": "Subscribe"}
         assert proposals[ids["accepted heal"]]["to"] == {"testid": "subscribe"}
-        decided = client.post(f"/api/v1/projects/{project_id}/review", headers=headers, json={
-            "approve": [proposals[ids["accepted heal"]]["id"]], "reject": [proposals[ids["rejected heal"]]["id"]]})
+        decided = client.post(
+            f"/api/v1/projects/{project_id}/review",
+            headers=headers,
+            json={
+                "approve": [proposals[ids["accepted heal"]]["id"]],
+                "reject": [proposals[ids["rejected heal"]]["id"]],
+            },
+        )
         assert decided.status_code == 200, decided.get_json()
-        accepted = client.get(f"/api/v1/projects/{project_id}/tests/{ids['accepted heal']}", headers=headers).get_json()
-        assert accepted["reviewStatus"] == "approved" and accepted["steps"][1]["target"] == {"testid": "subscribe"}
+        accepted = client.get(
+            f"/api/v1/projects/{project_id}/tests/{ids['accepted heal']}", headers=headers
+        ).get_json()
+        assert accepted["reviewStatus"] == "approved" and accepted["steps"][1]["target"] == {
+            "testid": "subscribe"
+        }
 
         # Strict: a member may not switch it, an admin may; the third test fails instead of healing.
-        assert client.patch(f"/api/v1/projects/{project_id}", json={"healLocators": False},
-                            headers=headers).status_code == 403
-        assert client.patch(f"/api/v1/projects/{project_id}", json={"healLocators": False},
-                            headers=admin).get_json()["healLocators"] is False
+        assert (
+            client.patch(
+                f"/api/v1/projects/{project_id}", json={"healLocators": False}, headers=headers
+            ).status_code
+            == 403
+        )
+        assert (
+            client.patch(
+                f"/api/v1/projects/{project_id}", json={"healLocators": False}, headers=admin
+            ).get_json()["healLocators"]
+            is False
+        )
         strict = _run(gh_app, project_id, token, two)
         results = _results(client, headers, strict["runId"])
         assert {name: r["status"] for name, r in results.items()} == {
-            "rejected heal": "failed", "accepted heal": "passed", "strict": "failed", "heading": "failed"}
+            "rejected heal": "failed",
+            "accepted heal": "passed",
+            "strict": "failed",
+            "heading": "failed",
+        }
         assert all(not r["healed"] for r in results.values())
 
         # Healing on again: the rejected heal stays refused; the strict test heals again.
@@ -230,8 +287,11 @@ def test_a_megabyte_test_id_reaches_neither_the_stored_hints_nor_the_heal_propos
     site = StaticSite({"/": LONG_ID.format(testid=testid, sign="Sign in")})
     with site:
         client = gh_app.test_client()
-        steps = [{"goto": "/"}, {"click": {"role": "button", "name": "Sign in"}, "timeout": 2_000},
-                 {"expect_text": {"css": "#out"}, "text": "in"}]
+        steps = [
+            {"goto": "/"},
+            {"click": {"role": "button", "name": "Sign in"}, "timeout": 2_000},
+            {"expect_text": {"css": "#out"}, "text": "in"},
+        ]
         project_id, token, _ = _project(gh_app, site.url, {"sign in": steps})
         _, headers = _make_user(gh_app, "member@example.com", "member")
         assert _run(gh_app, project_id, token, {})["passed"] == 1  # describes the button
@@ -245,6 +305,8 @@ def test_a_megabyte_test_id_reaches_neither_the_stored_hints_nor_the_heal_propos
             hints = db.session.query(TestCase).one().locator_hints["hints"]
             (proposal,) = db.session.query(HealProposal).all()
             stored = [hints, proposal.new_target, proposal.old_target]
-    assert proposal.new_target == {"css": "button.primary"} and result["healed"][0]["to"] == {"css": "button.primary"}
+    assert proposal.new_target == {"css": "button.primary"} and result["healed"][0]["to"] == {
+        "css": "button.primary"
+    }
     assert hints["2"] == {"role": "button", "name": "Sign in", "text": "Sign in", "css": "button.primary"}
     assert max(map(len, _strings([stored, result["healed"], queue["heals"]]))) <= MAX_HINT_CHARS

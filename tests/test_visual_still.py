@@ -14,17 +14,21 @@ from tests.test_visual_healing_runs import _png, _project, _results
 BLUE, RED = (0x1E, 0x6B, 0xD6), (0xD6, 0x1E, 0x1E)
 SIDEBAR = (1100, 300)  # a pixel of the sidebar, which is grey until its data arrives, then blue
 # `script` paints the sidebar blue: at once, from data that arrives late, or on a timer.
-PAGE = ("<!doctype html><html><head><title>Home</title><style>body{{margin:0;font:16px sans-serif}}"
-        "#side{{position:absolute;left:960px;top:0;width:320px;height:720px;background:#eee}}"
-        "#badge{{position:absolute;left:40px;top:80px;width:64px;height:58px;background:{badge}}}</style></head>"
-        "<body><h1 style='margin:0;padding:8px'>Home</h1><div id=badge></div><aside id=side></aside>"
-        "<script>const paint = colour => document.getElementById('side').style.background = colour;"
-        "{script}</script></body></html>")
+PAGE = (
+    "<!doctype html><html><head><title>Home</title><style>body{{margin:0;font:16px sans-serif}}"
+    "#side{{position:absolute;left:960px;top:0;width:320px;height:720px;background:#eee}}"
+    "#badge{{position:absolute;left:40px;top:80px;width:64px;height:58px;background:{badge}}}</style></head>"
+    "<body><h1 style='margin:0;padding:8px'>Home</h1><div id=badge></div><aside id=side></aside>"
+    "<script>const paint = colour => document.getElementById('side').style.background = colour;"
+    "{script}</script></body></html>"
+)
 AT_ONCE = "paint('#1e6bd6')"
 FETCHED = "fetch('/api/side').then(r => r.text()).then(paint)"  # its answer comes 1.5 s late
 TIMER = "setTimeout(() => paint('#1e6bd6'), 1500)"  # no request says it is coming
 # Unmasked and changing every frame: two screenshots in a row are never the same.
-RESTLESS = ("let n = 0; setInterval(() => { n += 1; document.querySelector('h1').textContent = 'Frame ' + n }, 16)")
+RESTLESS = (
+    "let n = 0; setInterval(() => { n += 1; document.querySelector('h1').textContent = 'Frame ' + n }, 16)"
+)
 
 
 def page(script=AT_ONCE, badge="#1e6bd6"):
@@ -76,7 +80,12 @@ def test_a_page_drawn_late_by_a_timer_is_retaken_until_it_matches_its_baseline(a
         client = app.test_client()
         project_id, token, _ = _project(app, site.url, {"home": STEPS})
         _, headers = _make_user(app, "member@example.com", "member")
-        _approve(client, headers, project_id, _shot(client, headers, _run(app, project_id, token, {})["runId"])["candidateId"])
+        _approve(
+            client,
+            headers,
+            project_id,
+            _shot(client, headers, _run(app, project_id, token, {})["runId"])["candidateId"],
+        )
         site.pages["/"] = page(TIMER)
         late = _run(app, project_id, token, {})
         assert (late["passed"], late["failed"]) == (1, 0), _results(client, headers, late["runId"])
@@ -95,8 +104,10 @@ def test_a_page_that_never_keeps_still_fails_and_leaves_no_baseline(app):
         status = _run(app, project_id, token, {})
         result = _results(client, headers, status["runId"])["home"]
         assert (status["failed"], result["failingStep"]) == (1, 2)
-        assert result["error"].startswith('step 2 (expect_screenshot): screenshot "home" never kept still within '
-                                          "3000 ms: two screenshots in a row were never the same; no picture was kept")
+        assert result["error"].startswith(
+            'step 2 (expect_screenshot): screenshot "home" never kept still within '
+            "3000 ms: two screenshots in a row were never the same; no picture was kept"
+        )
         assert result["snapshots"] == []
         queue = client.get(f"/api/v1/projects/{project_id}/review", headers=headers).get_json()
         assert queue["counts"]["baselines"] == 0
@@ -109,7 +120,12 @@ def _recoloured(app, steps):
         client = app.test_client()
         project_id, token, _ = _project(app, site.url, {"home": steps})
         _, headers = _make_user(app, "member@example.com", "member")
-        _approve(client, headers, project_id, _shot(client, headers, _run(app, project_id, token, {})["runId"])["candidateId"])
+        _approve(
+            client,
+            headers,
+            project_id,
+            _shot(client, headers, _run(app, project_id, token, {})["runId"])["candidateId"],
+        )
         site.pages["/"] = page(badge="#d61e1e")
         status = _run(app, project_id, token, {})
         return client, headers, status, _results(client, headers, status["runId"])["home"]
@@ -123,9 +139,11 @@ def test_a_recolour_of_0_4_percent_fails_at_the_default_tolerance(app):
     steps = [{"goto": "/"}, {"expect_screenshot": "home", "timeout": 5_000}]
     client, headers, status, result = _recoloured(app, steps)
     assert status["failed"] == 1, result
-    assert result["error"].startswith('step 2 (expect_screenshot): screenshot "home" changed: 3712 of its pixels '
-                                      "(0.40%) differ from the approved baseline (none may differ; maxDiffPixels "
-                                      "or maxDiffPixelRatio allows some)")
+    assert result["error"].startswith(
+        'step 2 (expect_screenshot): screenshot "home" changed: 3712 of its pixels '
+        "(0.40%) differ from the approved baseline (none may differ; maxDiffPixels "
+        "or maxDiffPixelRatio allows some)"
+    )
     shot = result["snapshots"][0]
     assert shot["status"] == "changed" and shot["box"] == [40, 80, 104, 138]
     assert _png(client, headers, shot["actualUrl"]).getpixel((70, 100)) == RED

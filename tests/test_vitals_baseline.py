@@ -29,16 +29,31 @@ def paced(app):
     `level` ms (gaussian, sd 20) and returns its id, verdict and regression summary."""
     with app.app_context():
         project = projects.create("Paced", "http://127.0.0.1:9")
-        test = testcases.review(testcases.create(project, {"name": "paced", "steps": [{"goto": "/paced"}]}), "approve")
+        test = testcases.review(
+            testcases.create(project, {"name": "paced", "steps": [{"goto": "/paced"}]}), "approve"
+        )
         project_id, test_key = project.public_id, test.id
     rng = random.Random(28)
 
     def run(level, status="completed", **body):
         samples = [round(level + rng.gauss(0, 20), 1) for _ in range(5)]
-        vitals = [{"url": URL, "lcp": sorted(samples)[2], "cls": 0, "inp": None, "ttfb": 5, "samples": {"lcp": samples}}]
+        vitals = [
+            {
+                "url": URL,
+                "lcp": sorted(samples)[2],
+                "cls": 0,
+                "inp": None,
+                "ttfb": 5,
+                "samples": {"lcp": samples},
+            }
+        ]
         with app.app_context():
-            done = recorded_run(projects.get(project_id), [{"test_id": test_key, "status": "passed", "vitals": vitals}],
-                                status=status, options=parse_options(body))
+            done = recorded_run(
+                projects.get(project_id),
+                [{"test_id": test_key, "status": "passed", "vitals": vitals}],
+                status=status,
+                options=parse_options(body),
+            )
             regression = (done.vitals_result or {}).get("regression")
             return SimpleNamespace(public_id=done.public_id, verdict=verdict(done), regression=regression)
 
@@ -87,7 +102,10 @@ def test_a_pinned_baseline_stops_moving_so_creep_below_the_limits_is_caught(pace
     paced.configure(baselineRuns=3)
     _c1, c2, c3, c4 = (paced.run(500, branch="main") for _ in range(4))
     shown = paced.pin(c2.public_id)
-    assert shown["runs"] == [c4.public_id, c3.public_id, c2.public_id] and shown["pinned"]["runId"] == c2.public_id
+    assert (
+        shown["runs"] == [c4.public_id, c3.public_id, c2.public_id]
+        and shown["pinned"]["runId"] == c2.public_id
+    )
     for _ in range(3):  # +60 ms each: under the 100 ms limit, never flagged
         assert paced.run(560, branch="main").verdict == "passed"
     crept = paced.run(650, branch="main")  # +150 ms on the pinned runs; +90 ms on the last three
@@ -120,7 +138,10 @@ def test_no_run_is_judged_against_fewer_than_min_baseline_runs(paced):
     paced.run(500, branch="main")
     slow = paced.run(900, branch="feature/x")  # against 2 runs: p = 1/3003, but 2 runs are one afternoon
     assert slow.regression["status"] == "not evaluated" and slow.verdict == "passed"
-    assert slow.regression["reason"] == "The baseline holds 2 run(s) on main; the gate judges from 3 (minBaselineRuns)."
+    assert (
+        slow.regression["reason"]
+        == "The baseline holds 2 run(s) on main; the gate judges from 3 (minBaselineRuns)."
+    )
     paced.run(500, branch="main")
     slow = paced.run(900, branch="feature/x")
     assert slow.regression["minBaselineRuns"] == 3 and slow.verdict == "failed"
@@ -132,11 +153,16 @@ def test_no_run_is_judged_against_fewer_than_min_baseline_runs(paced):
 def test_min_baseline_runs_is_a_setting_that_never_exceeds_baseline_runs(client, project, admin_headers):
     url = f"/api/v1/projects/{project['id']}/vitals-regression"
     refused = client.patch(url, json={"minBaselineRuns": 6}, headers=admin_headers)
-    assert refused.status_code == 400 and refused.get_json()["error"].startswith("minBaselineRuns: must not be")
+    assert refused.status_code == 400 and refused.get_json()["error"].startswith(
+        "minBaselineRuns: must not be"
+    )
     assert client.patch(url, json={"minBaselineRuns": 0}, headers=admin_headers).status_code == 400
     assert client.patch(url, json={"excludeRegressedRuns": "no"}, headers=admin_headers).status_code == 400
-    saved = client.patch(url, json={"baselineRuns": 8, "minBaselineRuns": 6, "excludeRegressedRuns": False},
-                         headers=admin_headers).get_json()
+    saved = client.patch(
+        url,
+        json={"baselineRuns": 8, "minBaselineRuns": 6, "excludeRegressedRuns": False},
+        headers=admin_headers,
+    ).get_json()
     assert (saved["minBaselineRuns"], saved["excludeRegressedRuns"]) == (6, False)
     assert client.patch(url, json={"baselineRuns": 5}, headers=admin_headers).status_code == 400  # 6 > 5
 
@@ -160,8 +186,9 @@ def test_only_runs_on_the_same_browser_and_device_are_a_baseline(paced):
     assert back.regression["baselineRunIds"] == _ids(desktop)
 
 
-def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(app, client, paced, admin_headers,
-                                                                         member_headers):
+def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(
+    app, client, paced, admin_headers, member_headers
+):
     api = Described(client)
     runs = [paced.run(500, branch="main") for _ in range(3)]
     stopped = paced.run(500, status="aborted", branch="main")
@@ -171,23 +198,34 @@ def test_pinning_over_the_api_is_described_admin_only_and_refused_by_name(app, c
     base, project_id = "/api/v1/projects/{projectId}/vitals-regression/baseline", paced.project_id
     shown = api("GET", base, 200, headers=member_headers, projectId=project_id).get_json()
     assert shown["runs"] == _ids(runs) and shown["pinned"] is None and shown["enough"] is True
-    api("PUT", base, 403, headers=member_headers, json_body={"runId": runs[0].public_id}, projectId=project_id)
-    for body, status, words in (({}, 400, "runId"), ({"runId": "nope"}, 400, "runId"),
-                                ({"runId": "RUN-9999"}, 404, "RUN-9999"), ({"runId": foreign}, 404, foreign),
-                                ({"runId": stopped.public_id}, 409, "only a completed run")):
+    api(
+        "PUT", base, 403, headers=member_headers, json_body={"runId": runs[0].public_id}, projectId=project_id
+    )
+    for body, status, words in (
+        ({}, 400, "runId"),
+        ({"runId": "nope"}, 400, "runId"),
+        ({"runId": "RUN-9999"}, 404, "RUN-9999"),
+        ({"runId": foreign}, 404, foreign),
+        ({"runId": stopped.public_id}, 409, "only a completed run"),
+    ):
         refused = api("PUT", base, status, headers=admin_headers, json_body=body, projectId=project_id)
         assert words in refused.get_json()["error"], refused.get_json()
-    pinned = api("PUT", base, 200, headers=admin_headers, json_body={"runId": runs[0].public_id},
-                 projectId=project_id).get_json()
+    pinned = api(
+        "PUT", base, 200, headers=admin_headers, json_body={"runId": runs[0].public_id}, projectId=project_id
+    ).get_json()
     assert pinned["pinned"]["runId"] == runs[0].public_id and pinned["pinned"]["pinnedBy"].startswith("USR-")
     assert pinned["runs"] == _ids(runs)  # the pinned run and the first two after it
-    project = api("GET", "/api/v1/projects/{projectId}", 200, headers=member_headers, projectId=project_id).get_json()
+    project = api(
+        "GET", "/api/v1/projects/{projectId}", 200, headers=member_headers, projectId=project_id
+    ).get_json()
     assert "pins" not in project["vitalsRegression"]  # the settings stay the settings
     api("GET", base, 400, headers=member_headers, query="device=tablet", projectId=project_id)
     api("DELETE", base, 403, headers=member_headers, projectId=project_id)
     unpinned = api("DELETE", base, 200, headers=admin_headers, projectId=project_id).get_json()
     assert unpinned["pinned"] is None and unpinned["runs"] == _ids(runs)
-    mobile = api("GET", base, 200, headers=member_headers, query="device=mobile", projectId=project_id).get_json()
+    mobile = api(
+        "GET", base, 200, headers=member_headers, query="device=mobile", projectId=project_id
+    ).get_json()
     assert (mobile["device"], mobile["runs"], mobile["enough"]) == ("mobile", [], False)
 
 
@@ -197,24 +235,56 @@ def test_the_gates_tab_shows_the_baseline_and_pins_and_unpins_it(app, admin, mem
     page = f"/projects/{project_id}/gates"
     html = admin.html(page)
     assert runs[1].public_id in html and "not judged until 3 run(s)" in html and "no: rolling" in html
-    assert member.post(f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}).status_code == 403
-    refused = admin.client.post(f"/projects/{project_id}/vitals-regression/baseline",
-                                data={"runId": "RUN-9999", "csrf_token": admin.token}, follow_redirects=True)
+    assert (
+        member.post(
+            f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}
+        ).status_code
+        == 403
+    )
+    refused = admin.client.post(
+        f"/projects/{project_id}/vitals-regression/baseline",
+        data={"runId": "RUN-9999", "csrf_token": admin.token},
+        follow_redirects=True,
+    )
     assert "Run RUN-9999 not found" in refused.get_data(as_text=True)
-    assert admin.post(f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}).status_code == 302
+    assert (
+        admin.post(
+            f"/projects/{project_id}/vitals-regression/baseline", {"runId": runs[0].public_id}
+        ).status_code
+        == 302
+    )
     html = admin.html(page)
     assert f"{runs[0].public_id} by USR-" in html and "Unpin" in html
-    assert admin.post(f"/projects/{project_id}/vitals-regression/baseline/unpin",
-                      {"browser": "chromium", "device": "desktop"}).status_code == 302
+    assert (
+        admin.post(
+            f"/projects/{project_id}/vitals-regression/baseline/unpin",
+            {"browser": "chromium", "device": "desktop"},
+        ).status_code
+        == 302
+    )
     assert "no: rolling" in admin.html(page)
 
-    form = {"lcp.maxIncreasePct": "10", "lcp.minIncreaseMs": "", "ttfb.maxIncreasePct": "", "ttfb.minIncreaseMs": "",
-            "cls.maxIncreasePct": "", "cls.minIncrease": "", "alpha": "", "baselineRuns": "5", "minBaselineRuns": "4",
-            "excludeRegressedRuns": "false", "vitalsSamples": "5", "mode": "enforce", "baselineBranch": ""}
+    form = {
+        "lcp.maxIncreasePct": "10",
+        "lcp.minIncreaseMs": "",
+        "ttfb.maxIncreasePct": "",
+        "ttfb.minIncreaseMs": "",
+        "cls.maxIncreasePct": "",
+        "cls.minIncrease": "",
+        "alpha": "",
+        "baselineRuns": "5",
+        "minBaselineRuns": "4",
+        "excludeRegressedRuns": "false",
+        "vitalsSamples": "5",
+        "mode": "enforce",
+        "baselineBranch": "",
+    }
     assert admin.post(f"/projects/{project_id}/vitals-regression", form).status_code == 302
     with app.app_context():
         stored = projects.get(project_id).vitals_regression
     assert (stored["minBaselineRuns"], stored["excludeRegressedRuns"]) == (4, False)
     bad = admin.post(f"/projects/{project_id}/vitals-regression", {**form, "minBaselineRuns": "9"})
-    assert bad.status_code == 400 and ('id="regression-minBaselineRuns-error">must not be more than baselineRuns'
-                                       in bad.get_data(as_text=True))
+    assert bad.status_code == 400 and (
+        'id="regression-minBaselineRuns-error">must not be more than baselineRuns'
+        in bad.get_data(as_text=True)
+    )

@@ -36,7 +36,9 @@ def _samples_of_one_run(app, base_url: str, samples: int) -> dict:
         project_id = project.public_id
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    status_url = client.post(f"/api/v1/projects/{project_id}/trigger", headers=headers).get_json()["statusUrl"]
+    status_url = client.post(f"/api/v1/projects/{project_id}/trigger", headers=headers).get_json()[
+        "statusUrl"
+    ]
     deadline = time.monotonic() + 90
     while client.get(status_url, headers=headers).get_json()["status"] in ("queued", "running"):
         assert time.monotonic() < deadline

@@ -69,7 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path == "/slow":
                 time.sleep(0.3)
             html = PAGES.get(parts.path, PAGES["/plain"])
-            body, kind = f"<!doctype html><html><head><title>t</title></head><body>{html}</body></html>".encode(), "text/html"
+            body, kind = (
+                f"<!doctype html><html><head><title>t</title></head><body>{html}</body></html>".encode(),
+                "text/html",
+            )
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -98,7 +101,9 @@ def _run(app, base_url, tests):
         project_id = project.public_id
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    status_url = client.post(f"/api/v1/projects/{project_id}/trigger", headers=headers).get_json()["statusUrl"]
+    status_url = client.post(f"/api/v1/projects/{project_id}/trigger", headers=headers).get_json()[
+        "statusUrl"
+    ]
     deadline = time.monotonic() + 90
     while client.get(status_url, headers=headers).get_json()["status"] == "running":
         assert time.monotonic() < deadline
@@ -111,14 +116,26 @@ def _run(app, base_url, tests):
 
 def test_each_metric_matches_what_the_page_did(app, vitals_site):
     base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
-    vitals, statuses = _run(app, base, {
-        "slow server": [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "Plain"}],
-        "late block": [{"goto": "/late-block"}, {"expect_visible": {"css": "#big"}}, {"wait": 200}],
-        "shift": [{"goto": "/shift"}, {"expect_text": {"text": "Banner"}, "text": "Banner"}, {"wait": 700}],
-        "no shift": [{"goto": "/plain"}, {"wait": 300}],
-        "click": [{"goto": "/busy"}, {"click": {"css": "#go"}}, {"expect_text": {"css": "#out"}, "text": "done"}],
-        "no click": [{"goto": "/busy"}, {"expect_visible": {"css": "#go"}}],
-    })
+    vitals, statuses = _run(
+        app,
+        base,
+        {
+            "slow server": [{"goto": "/slow"}, {"expect_text": {"css": "h1"}, "text": "Plain"}],
+            "late block": [{"goto": "/late-block"}, {"expect_visible": {"css": "#big"}}, {"wait": 200}],
+            "shift": [
+                {"goto": "/shift"},
+                {"expect_text": {"text": "Banner"}, "text": "Banner"},
+                {"wait": 700},
+            ],
+            "no shift": [{"goto": "/plain"}, {"wait": 300}],
+            "click": [
+                {"goto": "/busy"},
+                {"click": {"css": "#go"}},
+                {"expect_text": {"css": "#out"}, "text": "done"},
+            ],
+            "no click": [{"goto": "/busy"}, {"expect_visible": {"css": "#go"}}],
+        },
+    )
     assert set(statuses.values()) == {"passed"}, statuses
     slow = vitals["slow server"][0]
     assert 300 <= slow["ttfb"] < 1000 and slow["url"].endswith("/slow")
@@ -133,12 +150,18 @@ def test_each_metric_matches_what_the_page_did(app, vitals_site):
 
 def test_every_page_of_a_test_is_recorded_including_a_failed_test(app, vitals_site):
     base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
-    vitals, statuses = _run(app, base, {
-        "two pages then fail": [
-            {"goto": "/slow"}, {"goto": "/busy"}, {"click": {"css": "#go"}},
-            {"expect_text": {"css": "h1"}, "text": "Never there", "timeout": 500},
-        ],
-    })
+    vitals, statuses = _run(
+        app,
+        base,
+        {
+            "two pages then fail": [
+                {"goto": "/slow"},
+                {"goto": "/busy"},
+                {"click": {"css": "#go"}},
+                {"expect_text": {"css": "h1"}, "text": "Never there", "timeout": 500},
+            ],
+        },
+    )
     assert statuses == {"two pages then fail": "failed"}
     rows = vitals["two pages then fail"]
     assert [r["url"].rsplit("/", 1)[1] for r in rows] == ["slow", "busy"]
@@ -149,9 +172,17 @@ def test_every_page_of_a_test_is_recorded_including_a_failed_test(app, vitals_si
 def test_a_page_left_by_a_click_is_recorded_as_it_was_when_left(app, vitals_site):
     """Pages hand their values over when they are left (no read before every step that may navigate)."""
     base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
-    vitals, statuses = _run(app, base, {
-        "link": [{"goto": "/link"}, {"click": {"css": "#next"}}, {"expect_text": {"css": "h1"}, "text": "Plain"}],
-    })
+    vitals, statuses = _run(
+        app,
+        base,
+        {
+            "link": [
+                {"goto": "/link"},
+                {"click": {"css": "#next"}},
+                {"expect_text": {"css": "h1"}, "text": "Plain"},
+            ],
+        },
+    )
     assert statuses == {"link": "passed"}
     rows = vitals["link"]
     assert [r["url"].rsplit("/", 1)[1] for r in rows] == ["link", "plain"]
@@ -162,9 +193,13 @@ def test_what_a_page_pushes_itself_is_bounded_and_only_for_its_own_origin(app, v
     """The binding is the page's to call: a frame in it, another address, junk and a flood are kept out
     (at most MAX_PAGES rows, same-origin pages only, numbers only)."""
     base = f"http://127.0.0.1:{vitals_site.server_address[1]}"
-    vitals, statuses = _run(app, base, {"forge": [{"goto": "/forge"}, {"expect_text": {"css": "h1"}, "text": "Forge"}]})
+    vitals, statuses = _run(
+        app, base, {"forge": [{"goto": "/forge"}, {"expect_text": {"css": "h1"}, "text": "Forge"}]}
+    )
     assert statuses == {"forge": "passed"}
     rows = vitals["forge"]
     assert len(rows) == vitals_probe.MAX_PAGES  # the flood, cut off
     assert all(r["url"].startswith(base + "/") for r in rows)  # nothing for elsewhere.example
-    assert all(r["lcp"] != 99999 and isinstance(r["lcp"], float) for r in rows)  # not the frame's, no Infinity
+    assert all(
+        r["lcp"] != 99999 and isinstance(r["lcp"], float) for r in rows
+    )  # not the frame's, no Infinity

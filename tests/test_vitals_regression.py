@@ -20,8 +20,13 @@ URL = "http://127.0.0.1:9/paced"
 
 
 def _page(lcp_samples, test_id="TST-1", url=URL):
-    return {"testId": test_id, "testName": "paced", "url": url, "lcp": sorted(lcp_samples)[len(lcp_samples) // 2],
-            "samples": {"lcp": list(lcp_samples)}}
+    return {
+        "testId": test_id,
+        "testName": "paced",
+        "url": url,
+        "lcp": sorted(lcp_samples)[len(lcp_samples) // 2],
+        "samples": {"lcp": list(lcp_samples)},
+    }
 
 
 def _baseline(runs=5, around=500, jitter=50, seed=1):
@@ -87,8 +92,10 @@ def test_no_baseline_is_not_evaluated_and_never_fails():
 
 def test_jitter_without_a_change_is_not_flagged():
     rng = random.Random(7)
-    flagged = sum(bool(_judge(LCP, _page([500 + rng.uniform(-50, 50) for _ in range(5)]))["findings"])
-                  for _ in range(200))
+    flagged = sum(
+        bool(_judge(LCP, _page([500 + rng.uniform(-50, 50) for _ in range(5)]))["findings"])
+        for _ in range(200)
+    )
     assert flagged == 0  # the medians of ±50 ms jitter never differ by the 100 ms minimum
 
 
@@ -100,8 +107,12 @@ def test_a_preview_deploy_compares_with_the_baseline_by_path():
 def test_cls_uses_its_own_unitless_minimum_and_ties_are_no_evidence():
     config = {"cls": {"maxIncreasePct": 10, "minIncrease": 0.05}}
     zeros = [{"testId": "TST-1", "url": URL, "cls": 0, "samples": {"cls": [0, 0, 0]}} for _ in range(5)]
-    assert regression.evaluate(config, [{"testId": "TST-1", "url": URL, "cls": 0, "samples": {"cls": [0] * 5}}],
-                               zeros, _runs(5))["findings"] == []
+    assert (
+        regression.evaluate(
+            config, [{"testId": "TST-1", "url": URL, "cls": 0, "samples": {"cls": [0] * 5}}], zeros, _runs(5)
+        )["findings"]
+        == []
+    )
     shifted = {"testId": "TST-1", "url": URL, "cls": 0.2, "samples": {"cls": [0.2, 0.21, 0.19, 0.2, 0.2]}}
     (finding,) = regression.evaluate(config, [shifted], zeros, _runs(5))["findings"]
     assert finding["rule"] == "cls_regression" and finding["increasePct"] is None  # from a zero baseline
@@ -121,15 +132,28 @@ def test_enforce_adds_violations_the_seed_script_reads_and_advisory_only_reports
 def test_a_recorded_run_is_judged_against_the_baseline_branch_only(app):
     with app.app_context():
         project = projects.create("Paced", "http://127.0.0.1:9")
-        test = testcases.review(testcases.create(project, {"name": "paced", "steps": [{"goto": "/paced"}]}), "approve")
+        test = testcases.review(
+            testcases.create(project, {"name": "paced", "steps": [{"goto": "/paced"}]}), "approve"
+        )
         with write():
             project.vitals_regression = {**LCP, "baselineRuns": 3}
 
         def run(samples, **body):
-            vitals = [{"url": URL, "lcp": sorted(samples)[2], "cls": 0, "inp": None, "ttfb": 5,
-                       "samples": {"lcp": samples}}]
-            return recorded_run(project, [{"test_id": test.id, "status": "passed", "vitals": vitals}],
-                                options=parse_options(body))
+            vitals = [
+                {
+                    "url": URL,
+                    "lcp": sorted(samples)[2],
+                    "cls": 0,
+                    "inp": None,
+                    "ttfb": 5,
+                    "samples": {"lcp": samples},
+                }
+            ]
+            return recorded_run(
+                project,
+                [{"test_id": test.id, "status": "passed", "vitals": vitals}],
+                options=parse_options(body),
+            )
 
         first = run([500, 510, 490, 505, 495])
         assert first.vitals_result["regression"]["status"] == "not evaluated" and verdict(first) == "passed"
@@ -143,24 +167,45 @@ def test_a_recorded_run_is_judged_against_the_baseline_branch_only(app):
         assert result["violations"][0]["baseline"] == 500 and verdict(slow) == "failed"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"lcp": 10}, "lcp"), ({"lcp": {"maxIncreasePct": -1}}, "lcp.maxIncreasePct"),
-    ({"lcp": {"minIncrease": 1}}, "lcp"), ({"cls": {"minIncrease": 2}}, "cls.minIncrease"),
-    ({"alpha": 0}, "alpha"), ({"alpha": True}, "alpha"), ({"baselineRuns": 2.5}, "baselineRuns"),
-    ({"mode": "strict"}, "mode"), ({"baselineBranch": "a b"}, "baselineBranch"), ({"vitalsSamples": 10}, "vitalsSamples"),
-    ({"inp": {}}, "inp"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lcp": 10}, "lcp"),
+        ({"lcp": {"maxIncreasePct": -1}}, "lcp.maxIncreasePct"),
+        ({"lcp": {"minIncrease": 1}}, "lcp"),
+        ({"cls": {"minIncrease": 2}}, "cls.minIncrease"),
+        ({"alpha": 0}, "alpha"),
+        ({"alpha": True}, "alpha"),
+        ({"baselineRuns": 2.5}, "baselineRuns"),
+        ({"mode": "strict"}, "mode"),
+        ({"baselineBranch": "a b"}, "baselineBranch"),
+        ({"vitalsSamples": 10}, "vitalsSamples"),
+        ({"inp": {}}, "inp"),
+    ],
+)
 def test_settings_refuse_bad_values_by_name(client, project, admin_headers, body, field):
-    response = client.patch(f"/api/v1/projects/{project['id']}/vitals-regression", json=body, headers=admin_headers)
+    response = client.patch(
+        f"/api/v1/projects/{project['id']}/vitals-regression", json=body, headers=admin_headers
+    )
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]
 
 
-def test_settings_fill_a_rules_defaults_and_only_admins_change_them(client, project, admin_headers, member_headers):
+def test_settings_fill_a_rules_defaults_and_only_admins_change_them(
+    client, project, admin_headers, member_headers
+):
     url = f"/api/v1/projects/{project['id']}/vitals-regression"
     assert client.patch(url, json={"lcp": {}}, headers=member_headers).status_code == 403
-    saved = client.patch(url, json={"lcp": {"maxIncreasePct": 20}, "mode": "advisory", "vitalsSamples": 5,
-                                    "baselineBranch": "refs/heads/trunk"}, headers=admin_headers).get_json()
+    saved = client.patch(
+        url,
+        json={
+            "lcp": {"maxIncreasePct": 20},
+            "mode": "advisory",
+            "vitalsSamples": 5,
+            "baselineBranch": "refs/heads/trunk",
+        },
+        headers=admin_headers,
+    ).get_json()
     assert saved["lcp"] == {"maxIncreasePct": 20, "minIncreaseMs": 100}
     assert (saved["mode"], saved["vitalsSamples"], saved["baselineBranch"]) == ("advisory", 5, "trunk")
     cleared = client.patch(url, json={"lcp": None, "mode": None}, headers=admin_headers).get_json()
@@ -168,10 +213,16 @@ def test_settings_fill_a_rules_defaults_and_only_admins_change_them(client, proj
     assert client.get(url, headers=member_headers).get_json() == cleared
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"branch": "has space"}, "branch"), ({"branch": 3}, "branch"), ({"commitSha": "xyz"}, "commitSha"),
-    ({"commitSha": "abc"}, "commitSha"), ({"dialsConfig": {"vitalsSamples": "five"}}, "vitalsSamples"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"branch": "has space"}, "branch"),
+        ({"branch": 3}, "branch"),
+        ({"commitSha": "xyz"}, "commitSha"),
+        ({"commitSha": "abc"}, "commitSha"),
+        ({"dialsConfig": {"vitalsSamples": "five"}}, "vitalsSamples"),
+    ],
+)
 def test_trigger_fields_for_history_are_validated(body, field):
     from sentri.errors import ValidationFailed
 
@@ -181,7 +232,16 @@ def test_trigger_fields_for_history_are_validated(body, field):
 
 
 def test_trigger_fields_for_history_are_normalised_and_samples_clamped():
-    options = parse_options({"branch": "refs/heads/main", "githubRepo": "o/r",
-                             "githubCommitSha": "A" * 40, "dialsConfig": {"vitalsSamples": 40}})
+    options = parse_options(
+        {
+            "branch": "refs/heads/main",
+            "githubRepo": "o/r",
+            "githubCommitSha": "A" * 40,
+            "dialsConfig": {"vitalsSamples": 40},
+        }
+    )
     assert (options.branch, options.commit_sha, options.vitals_samples) == ("main", "a" * 40, 9)
-    assert parse_options({"commitSha": "ABCDEF1", "githubRepo": "o/r", "githubCommitSha": "b" * 40}).commit_sha == "abcdef1"
+    assert (
+        parse_options({"commitSha": "ABCDEF1", "githubRepo": "o/r", "githubCommitSha": "b" * 40}).commit_sha
+        == "abcdef1"
+    )

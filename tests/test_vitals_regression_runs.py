@@ -28,13 +28,27 @@ def sentri(tmp_path_factory):
 
 
 def _paced_project(sentri, site, name, settings):
-    project_id, token = sentri.new_project(name, site.url, [{
-        "name": "paced page", "tags": [],
-        "steps": [{"action": "goto", "url": f"{site.url}/paced"},
-                  {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"}],
-    }], token_label=f"{name}-ci")
-    response = sentri.http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json=settings,
-                                 headers=sentri.user_headers(), timeout=15)
+    project_id, token = sentri.new_project(
+        name,
+        site.url,
+        [
+            {
+                "name": "paced page",
+                "tags": [],
+                "steps": [
+                    {"action": "goto", "url": f"{site.url}/paced"},
+                    {"action": "expect_text", "target": {"css": "h1"}, "text": "Paced"},
+                ],
+            }
+        ],
+        token_label=f"{name}-ci",
+    )
+    response = sentri.http.patch(
+        f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression",
+        json=settings,
+        headers=sentri.user_headers(),
+        timeout=15,
+    )
     assert response.status_code == 200, response.text
     return project_id, token
 
@@ -42,7 +56,9 @@ def _paced_project(sentri, site, name, settings):
 def _run(http, sentri, project_id, token, body=None):
     started = trigger(http, sentri, project_id, token, body)
     final = wait_terminal(http, started["statusUrl"], token, timeout=120)
-    detail = http.get(f"{sentri.url}/api/v1/runs/{final['runId']}", headers=sentri.user_headers(), timeout=15).json()
+    detail = http.get(
+        f"{sentri.url}/api/v1/runs/{final['runId']}", headers=sentri.user_headers(), timeout=15
+    ).json()
     return final, detail["results"][0]["vitals"][0]
 
 
@@ -69,8 +85,13 @@ def test_each_page_is_loaded_vitals_samples_times_and_its_median_reported(sentri
 def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentri, site, tmp_path):
     http = sentri.http
     site.pace_ms, site.pace_jitter_ms = 120, 20
-    rules = {"lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100}, "ttfb": {"maxIncreasePct": 10, "minIncreaseMs": 100}}
-    project_id, token = _paced_project(sentri, site, "regress", {**rules, "vitalsSamples": SAMPLES, "baselineRuns": 3})
+    rules = {
+        "lcp": {"maxIncreasePct": 10, "minIncreaseMs": 100},
+        "ttfb": {"maxIncreasePct": 10, "minIncreaseMs": 100},
+    }
+    project_id, token = _paced_project(
+        sentri, site, "regress", {**rules, "vitalsSamples": SAMPLES, "baselineRuns": 3}
+    )
 
     first, _ = _run(http, sentri, project_id, token)
     regression = first["webVitalsResult"]["regression"]
@@ -86,7 +107,9 @@ def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentr
     assert branch_run["verdict"] == "failed" and branch_run["branch"] == "feature/heavy-hero"
 
     (tmp_path / "enforce").mkdir()
-    first_step, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "enforce", fix_jq=True)
+    first_step, second, outputs = run_seed_workflow(
+        sentri, project_id, token, tmp_path / "enforce", fix_jq=True
+    )
     assert first_step.returncode == 0, first_step.stderr
     assert second.returncode == 1, (second.stdout, second.stderr)
     assert "::error::Web Vitals budget failed:" in second.stdout
@@ -94,16 +117,28 @@ def test_the_seed_script_fails_on_a_regression_and_passes_in_advisory_mode(sentr
     # shift in one of them (the CI run of stop 23 saw only TTFB's), so either one failing the gate is right.
     assert re.search(r"  - (LCP|TTFB)_REGRESSION on paced page: actual", second.stdout), second.stdout
     final = status_of(http, outputs["status_url"], token)
-    violation = next(v for v in final["webVitalsResult"]["violations"]
-                     if v["rule"] in ("lcp_regression", "ttfb_regression"))
+    violation = next(
+        v
+        for v in final["webVitalsResult"]["violations"]
+        if v["rule"] in ("lcp_regression", "ttfb_regression")
+    )
     assert violation["actual"] > violation["threshold"] > violation["baseline"] and violation["pValue"] < 0.05
 
-    response = http.patch(f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression", json={"mode": "advisory"},
-                          headers=sentri.user_headers(), timeout=15)
+    response = http.patch(
+        f"{sentri.url}/api/v1/projects/{project_id}/vitals-regression",
+        json={"mode": "advisory"},
+        headers=sentri.user_headers(),
+        timeout=15,
+    )
     assert response.status_code == 200
     (tmp_path / "advisory").mkdir()
-    first_step, second, outputs = run_seed_workflow(sentri, project_id, token, tmp_path / "advisory", fix_jq=True)
+    first_step, second, outputs = run_seed_workflow(
+        sentri, project_id, token, tmp_path / "advisory", fix_jq=True
+    )
     assert second.returncode == 0, (second.stdout, second.stderr)
     final = status_of(http, outputs["status_url"], token)
     assert final["verdict"] == "passed" and final["webVitalsResult"]["violations"] == []
-    assert final["webVitalsResult"]["regression"]["findings"][0]["rule"] in ("lcp_regression", "ttfb_regression")
+    assert final["webVitalsResult"]["regression"]["findings"][0]["rule"] in (
+        "lcp_regression",
+        "ttfb_regression",
+    )

@@ -41,8 +41,9 @@ def _project(app, base_url: str, tests: int = 2) -> str:
 
 def _start_run(app, project_id: str, parallel: int = 1) -> int:
     with app.app_context():
-        return lifecycle.start(projects.get(project_id), RunOptions(parallel_workers=parallel), source="cli",
-                               triggered_by="test").id
+        return lifecycle.start(
+            projects.get(project_id), RunOptions(parallel_workers=parallel), source="cli", triggered_by="test"
+        ).id
 
 
 def _listening(app):
@@ -66,8 +67,13 @@ def _idle_wait(engine) -> threading.Thread:
 def _listener_pids(app) -> set[int]:
     name = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
     with _pg_admin_connect() as conn:
-        return {row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
-                                               "application_name = %s", (name, APPLICATION_NAME))}
+        return {
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                (name, APPLICATION_NAME),
+            )
+        }
 
 
 @pytest.fixture
@@ -111,16 +117,24 @@ def test_a_listener_whose_connection_died_listens_again(app_factory, site, hour_
 
 
 @both_databases
-def test_a_finishing_worker_leaves_the_next_test_only_past_its_share_and_to_a_live_process_with_room(app, site):
+def test_a_finishing_worker_leaves_the_next_test_only_past_its_share_and_to_a_live_process_with_room(
+    app, site
+):
     """parallelWorkers 4 over two live processes: a share of 2 each."""
     project_id = _project(app, site, tests=8)
     run_id = _start_run(app, project_id, parallel=4)
     with app.app_context():
         now = utcnow()
         with write():
-            db.session.add_all([Node(id="me", host="h", pid=1, seen_at=now, slots=4),
-                                Node(id="other", host="h", pid=2, seen_at=now, slots=2)])
-        rows = list(db.session.scalars(select(Result.id).where(Result.run_id == run_id).order_by(Result.position)))
+            db.session.add_all(
+                [
+                    Node(id="me", host="h", pid=1, seen_at=now, slots=4),
+                    Node(id="other", host="h", pid=2, seen_at=now, slots=2),
+                ]
+            )
+        rows = list(
+            db.session.scalars(select(Result.id).where(Result.run_id == run_id).order_by(Result.position))
+        )
 
         def rows_are(ids, **values):
             with write():
@@ -136,7 +150,9 @@ def test_a_finishing_worker_leaves_the_next_test_only_past_its_share_and_to_a_li
         rows_are(rows[4:5], status="queued", owner=None)
         assert leaves()
         with write():
-            db.session.execute(update(Node).where(Node.id == "other").values(seen_at=now - timedelta(minutes=1)))
+            db.session.execute(
+                update(Node).where(Node.id == "other").values(seen_at=now - timedelta(minutes=1))
+            )
         assert not leaves()  # gone (or stuck): nobody is there to take it
         with write():
             db.session.execute(update(Node).where(Node.id == "other").values(seen_at=utcnow()))

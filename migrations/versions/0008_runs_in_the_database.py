@@ -43,8 +43,10 @@ def upgrade():
         sa.Column("seen_at", sa.DateTime(), nullable=False),
     )
     op.execute(
-        sa.text("UPDATE runs SET status = 'failed', error = :error, finished_at = CURRENT_TIMESTAMP "
-                "WHERE status IN ('queued', 'running')").bindparams(error=RESTARTED)
+        sa.text(
+            "UPDATE runs SET status = 'failed', error = :error, finished_at = CURRENT_TIMESTAMP "
+            "WHERE status IN ('queued', 'running')"
+        ).bindparams(error=RESTARTED)
     )
 
 

@@ -22,14 +22,26 @@ def upgrade():
         batch.add_column(sa.Column("browser", sa.String(16), nullable=False, server_default="chromium"))
         batch.add_column(sa.Column("device", sa.String(16), nullable=False, server_default="desktop"))
     op.drop_index("uq_runs_one_active_per_project", table_name="runs")
-    op.create_index("uq_runs_one_active_per_project_browser_device", "runs", ["project_id", "browser", "device"],
-                    unique=True, sqlite_where=ACTIVE, postgresql_where=ACTIVE)
+    op.create_index(
+        "uq_runs_one_active_per_project_browser_device",
+        "runs",
+        ["project_id", "browser", "device"],
+        unique=True,
+        sqlite_where=ACTIVE,
+        postgresql_where=ACTIVE,
+    )
 
 
 def downgrade():
     op.drop_index("uq_runs_one_active_per_project_browser_device", table_name="runs")
-    op.create_index("uq_runs_one_active_per_project", "runs", ["project_id"], unique=True,
-                    sqlite_where=ACTIVE, postgresql_where=ACTIVE)
+    op.create_index(
+        "uq_runs_one_active_per_project",
+        "runs",
+        ["project_id"],
+        unique=True,
+        sqlite_where=ACTIVE,
+        postgresql_where=ACTIVE,
+    )
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("device")
         batch.drop_column("browser")

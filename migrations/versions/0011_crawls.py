@@ -46,8 +46,14 @@ def upgrade():
     op.create_index("ix_crawls_run_id", "crawls", ["run_id"])
     op.create_index("ix_crawls_project_created", "crawls", ["project_id", "created_at"])
     op.create_index("ix_crawls_status", "crawls", ["status"])
-    op.create_index("uq_crawls_one_active_per_project", "crawls", ["project_id"], unique=True,
-                    sqlite_where=STANDALONE_ACTIVE, postgresql_where=STANDALONE_ACTIVE)
+    op.create_index(
+        "uq_crawls_one_active_per_project",
+        "crawls",
+        ["project_id"],
+        unique=True,
+        sqlite_where=STANDALONE_ACTIVE,
+        postgresql_where=STANDALONE_ACTIVE,
+    )
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("phase", sa.String(16)))
     with op.batch_alter_table("results") as batch:

@@ -38,7 +38,9 @@ def upgrade():
         sa.Column("reviewed_by", sa.String(64)),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_baselines_key", "baselines", ["test_id", "name", "browser", "device", "viewport", "status"])
+    op.create_index(
+        "ix_baselines_key", "baselines", ["test_id", "name", "browser", "device", "viewport", "status"]
+    )
     op.create_index("ix_baselines_project_status", "baselines", ["project_id", "status"])
     op.create_table(
         "heal_proposals",

@@ -16,8 +16,13 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-crawls = sa.table("crawls", sa.column("id", sa.Integer), sa.column("pages", sa.JSON),
-                  sa.column("page_count", sa.Integer), sa.column("broken_count", sa.Integer))
+crawls = sa.table(
+    "crawls",
+    sa.column("id", sa.Integer),
+    sa.column("pages", sa.JSON),
+    sa.column("page_count", sa.Integer),
+    sa.column("broken_count", sa.Integer),
+)
 
 
 def _origin(url):
@@ -28,9 +33,13 @@ def _origin(url):
 def _broken(page):
     # crawl.report.page_verdict as it was at this revision (a migration must not follow later changes).
     origin = _origin(page.get("url"))
-    failed = [r for r in page.get("failedRequests") or [] if r.get("status") or _origin(r.get("url")) == origin]
+    failed = [
+        r for r in page.get("failedRequests") or [] if r.get("status") or _origin(r.get("url")) == origin
+    ]
     status = page.get("status")
-    return bool(page.get("error") or (status is not None and status >= 400) or page.get("exceptions") or failed)
+    return bool(
+        page.get("error") or (status is not None and status >= 400) or page.get("exceptions") or failed
+    )
 
 
 def upgrade():
@@ -42,8 +51,11 @@ def upgrade():
         pages = connection.execute(sa.select(crawls.c.pages).where(crawls.c.id == crawl_id)).scalar()
         if pages is None:  # a JSON null: no pages stored
             continue
-        connection.execute(crawls.update().where(crawls.c.id == crawl_id).values(
-            page_count=len(pages), broken_count=sum(_broken(page) for page in pages)))
+        connection.execute(
+            crawls.update()
+            .where(crawls.c.id == crawl_id)
+            .values(page_count=len(pages), broken_count=sum(_broken(page) for page in pages))
+        )
 
 
 def downgrade():

@@ -74,16 +74,25 @@ class CrawlOutcome:
     all_listed: bool = True  # every URL refused is in `skipped` (the diff judges "removed" only then)
 
     def as_json(self) -> dict:
-        return {"pages": self.pages, "skipped": self.skipped, "notes": self.notes, "robots": self.robots,
-                "sitemapUrls": self.sitemap_urls, "allListed": self.all_listed}
+        return {
+            "pages": self.pages,
+            "skipped": self.skipped,
+            "notes": self.notes,
+            "robots": self.robots,
+            "sitemapUrls": self.sitemap_urls,
+            "allListed": self.all_listed,
+        }
 
 
 NewContext = Callable[..., Awaitable]
 
 
-async def crawl(new_context: NewContext, options: CrawlOptions,
-                progress: Callable[[dict], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> CrawlOutcome:
+async def crawl(
+    new_context: NewContext,
+    options: CrawlOptions,
+    progress: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> CrawlOutcome:
     """Crawl options.base_url in a context from `new_context(user_agent=...)` (guarded by the caller); the
     context is closed at the end, whatever happens."""
     context = await new_context(user_agent=options.user_agent)
@@ -100,11 +109,18 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
     except vitals_probe.VitalsUnavailable as exc:
         outcome.notes.append(f"no vitals measured: {exc}")
     origin = origin_of(resolve_url(options.base_url, "/"))
-    frontier = Frontier(options.base_url, max_pages=max(1, min(options.max_pages, MAX_PAGES)),
-                        max_depth=max(0, options.max_depth))
-    found = await discover(origin, with_robots=options.respect_robots, networks=options.blocked_networks,
-                           user_agent=options.user_agent)
-    outcome.notes.extend(note[:limits.MAX_MESSAGE] for note in found.notes)  # counted as it is stored
+    frontier = Frontier(
+        options.base_url,
+        max_pages=max(1, min(options.max_pages, MAX_PAGES)),
+        max_depth=max(0, options.max_depth),
+    )
+    found = await discover(
+        origin,
+        with_robots=options.respect_robots,
+        networks=options.blocked_networks,
+        user_agent=options.user_agent,
+    )
+    outcome.notes.extend(note[: limits.MAX_MESSAGE] for note in found.notes)  # counted as it is stored
     outcome.robots = found.found_robots
     outcome.sitemap_urls = len(found.sitemap_urls)
     if found.robots is not None:
@@ -129,17 +145,29 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
                 item = frontier.next()
                 if item is None:
                     break
-                task = asyncio.ensure_future(visit(context, item, origin=origin, timeout_ms=options.timeout_ms,
-                                                   fill_forms=options.fill_forms))
+                task = asyncio.ensure_future(
+                    visit(
+                        context,
+                        item,
+                        origin=origin,
+                        timeout_ms=options.timeout_ms,
+                        fill_forms=options.fill_forms,
+                    )
+                )
                 running[task] = item
             if not running:
                 break
             left = options.deadline - time.monotonic()
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED,
-                                         timeout=max(0.0, left) if math.isfinite(left) else None)
+            done, _ = await asyncio.wait(
+                running,
+                return_when=asyncio.FIRST_COMPLETED,
+                timeout=max(0.0, left) if math.isfinite(left) else None,
+            )
             if not done:  # the wall clock ran out while pages were being visited: they are given up
                 stopped = timed_out = True
-                outcome.notes.append(f"{len(running)} page(s) being visited at the crawl's time limit were given up")
+                outcome.notes.append(
+                    f"{len(running)} page(s) being visited at the crawl's time limit were given up"
+                )
                 for item in sorted(running.values(), key=frontier_order):
                     frontier.skip(item.url, "time_limit")
                 break
@@ -152,27 +180,35 @@ async def _crawl(context, options: CrawlOptions, progress, should_stop) -> Crawl
                     frontier.skip(item.url, "crawl_size")
                     if not full:
                         full = stopped = True
-                        outcome.notes.append(f"the crawl stopped after {len(outcome.pages)} page(s): its pages take at "
-                                             f"most {limits.megabytes(options.max_bytes)} (the rest are skipped as "
-                                             "crawl_size)")
+                        outcome.notes.append(
+                            f"the crawl stopped after {len(outcome.pages)} page(s): its pages take at "
+                            f"most {limits.megabytes(options.max_bytes)} (the rest are skipped as "
+                            "crawl_size)"
+                        )
                     continue
                 stored += size
                 outcome.pages.append(page)
                 for href in hrefs:
                     frontier.offer(href, item.depth + 1, "link", page["url"])
                 if progress is not None:
-                    progress({"found": frontier.found, "visited": frontier.visited, "queued": frontier.queued})
+                    progress(
+                        {"found": frontier.found, "visited": frontier.visited, "queued": frontier.queued}
+                    )
     finally:
         for task in running:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     if frontier.queued:
-        frontier.drain("crawl_size" if full else "time_limit" if timed_out else "stopped" if stopped else "max_pages")
+        frontier.drain(
+            "crawl_size" if full else "time_limit" if timed_out else "stopped" if stopped else "max_pages"
+        )
     outcome.skipped, outcome.all_listed = frontier.skipped, not frontier.unlisted
     if frontier.unlisted:
-        outcome.notes.append(f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
-                             "refusal(s) not listed")
+        outcome.notes.append(
+            f"the skip list is full ({len(frontier.skipped)} URLs): {frontier.unlisted} more "
+            "refusal(s) not listed"
+        )
     return outcome
 
 

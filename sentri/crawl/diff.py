@@ -34,12 +34,23 @@ def _key(page: dict[str, Any]) -> str:
 def _read_whole(page: dict[str, Any]) -> bool:
     """Whether a page's stored links are all the links it had (read without error, none cut)."""
     status = page.get("status")
-    return (not page.get("error") and page.get("signature") is not None and status is not None and status < 400
-            and len(page.get("links") or []) < limits.MAX_STORED_LINKS and "links" not in (page.get("cut") or []))
+    return (
+        not page.get("error")
+        and page.get("signature") is not None
+        and status is not None
+        and status < 400
+        and len(page.get("links") or []) < limits.MAX_STORED_LINKS
+        and "links" not in (page.get("cut") or [])
+    )
 
 
-def diff(before: list[dict[str, Any]] | None, after: list[dict[str, Any]], skipped: list[dict[str, Any]] = (),
-         *, all_listed: bool = True) -> dict[str, Any]:
+def diff(
+    before: list[dict[str, Any]] | None,
+    after: list[dict[str, Any]],
+    skipped: list[dict[str, Any]] = (),
+    *,
+    all_listed: bool = True,
+) -> dict[str, Any]:
     """Pages added, removed, changed and not reached since the previous crawl (`before`; None: the first),
     from this crawl's pages and the URLs it refused (`skipped`; `all_listed`: none left out of the list)."""
     if before is None:
@@ -49,20 +60,43 @@ def diff(before: list[dict[str, Any]] | None, after: list[dict[str, Any]], skipp
     changed = []
     for path in sorted(old.keys() & new.keys()):
         if _fingerprint(old[path]) != _fingerprint(new[path]):
-            what = [key for key in ("status", "title", "heading", "signature") if old[path].get(key) != new[path].get(key)]
-            changed.append({"path": path, "what": ["structure" if key == "signature" else key for key in what]})
-    redirected = {path_of(page["requestedUrl"]) for page in after
-                  if page.get("requestedUrl") and path_of(page["requestedUrl"]) != _key(page)}
+            what = [
+                key
+                for key in ("status", "title", "heading", "signature")
+                if old[path].get(key) != new[path].get(key)
+            ]
+            changed.append(
+                {"path": path, "what": ["structure" if key == "signature" else key for key in what]}
+            )
+    redirected = {
+        path_of(page["requestedUrl"])
+        for page in after
+        if page.get("requestedUrl") and path_of(page["requestedUrl"]) != _key(page)
+    }
     refused = {path_of(entry["url"]) for entry in skipped if entry.get("reason") != "offsite"}
-    linked = {path: {path_of(url) for url in page.get("links") or []} for path, page in new.items() if _read_whole(page)}
+    linked = {
+        path: {path_of(url) for url in page.get("links") or []}
+        for path, page in new.items()
+        if _read_whole(page)
+    }
     sitemap_read = any(page.get("source") == "sitemap" for page in after)
     removed, not_reached = [], []
     for path in sorted(old.keys() - new.keys()):
         page = old[path]
         parent = path_of(page["parent"]) if page.get("parent") else None
-        unlinked = (all_listed and path not in refused
-                    and ((parent in linked and path not in linked[parent])
-                         or (parent is None and page.get("source") == "sitemap" and sitemap_read)))
+        unlinked = (
+            all_listed
+            and path not in refused
+            and (
+                (parent in linked and path not in linked[parent])
+                or (parent is None and page.get("source") == "sitemap" and sitemap_read)
+            )
+        )
         (removed if path in redirected or unlinked else not_reached).append(path)
-    return {"first": False, "added": sorted(new.keys() - old.keys()), "removed": removed, "changed": changed,
-            "notReached": not_reached}
+    return {
+        "first": False,
+        "added": sorted(new.keys() - old.keys()),
+        "removed": removed,
+        "changed": changed,
+        "notReached": not_reached,
+    }

@@ -37,6 +37,7 @@ FETCH_SECONDS = 10.0  # one document, all its redirects included
 CLOSE_TIMEOUT_S = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
 
+
 @dataclass
 class Discovery:
     robots: Protego | None = None  # the rules to obey (None: none, or not asked to obey them)
@@ -48,8 +49,9 @@ class Discovery:
         return self.robots is None or self.robots.can_fetch(url, user_agent)
 
 
-def fetch_text(url: str, *, networks, user_agent: str, seconds: float = FETCH_SECONDS,
-               limit: int = MAX_SITEMAP_BYTES) -> tuple[str | None, str | None]:
+def fetch_text(
+    url: str, *, networks, user_agent: str, seconds: float = FETCH_SECONDS, limit: int = MAX_SITEMAP_BYTES
+) -> tuple[str | None, str | None]:
     """GET a URL from the server; return (text, None) for a 2xx answer that is not HTML, else (None, why)."""
     deadline = time.monotonic() + seconds
     for _hop in range(MAX_REDIRECTS + 1):
@@ -57,9 +59,17 @@ def fetch_text(url: str, *, networks, user_agent: str, seconds: float = FETCH_SE
         if left <= 0:
             return None, f"no answer within {seconds:g} s"
         try:
-            response = outbound.request("GET", url, trusted_base=url, resolver=partial(_outside, networks=networks),
-                                        field="the URL", timeout=left, deadline=left, max_body=limit + 1,
-                                        headers={"User-Agent": user_agent, "Accept": "text/plain, application/xml"})
+            response = outbound.request(
+                "GET",
+                url,
+                trusted_base=url,
+                resolver=partial(_outside, networks=networks),
+                field="the URL",
+                timeout=left,
+                deadline=left,
+                max_body=limit + 1,
+                headers={"User-Agent": user_agent, "Accept": "text/plain, application/xml"},
+            )
         except UnsafeURLError as exc:
             return None, f"refused: {exc}"[:300]
         except outbound.DeadlineExceeded:
@@ -86,8 +96,9 @@ def _outside(host: str, port: int, *, networks, **kwargs) -> list:
     for info in infos:
         network = blocked_network(info[4][0], networks)
         if network is not None:
-            raise UnsafeURLError(f"{host} ({info[4][0]}) is in the blocked network {network} "
-                                 "(SENTRI_BROWSER_BLOCKED_NETWORKS)")
+            raise UnsafeURLError(
+                f"{host} ({info[4][0]}) is in the blocked network {network} (SENTRI_BROWSER_BLOCKED_NETWORKS)"
+            )
     return infos
 
 

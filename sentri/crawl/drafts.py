@@ -33,14 +33,39 @@ MAX_TEXT = 200  # below limits.MAX_TEXT, so a text the crawl cut is never taken 
 # Roles a page has at most once (a page's own header, main and footer); others may repeat, so nth: 0.
 UNIQUE_LANDMARKS = {"banner", "main", "contentinfo"}
 # A form whose name, action, button or fields mention one of these is never filled in and sent.
-DESTRUCTIVE = ("delete", "remove", "destroy", "cancel", "unsubscribe", "logout", "log out", "sign out",
-               "signout", "deactivate", "close account", "purge", "drop", "reset", "erase")
+DESTRUCTIVE = (
+    "delete",
+    "remove",
+    "destroy",
+    "cancel",
+    "unsubscribe",
+    "logout",
+    "log out",
+    "sign out",
+    "signout",
+    "deactivate",
+    "close account",
+    "purge",
+    "drop",
+    "reset",
+    "erase",
+)
 UNSAFE_FIELDS = {"password", "file"}
 # Harmless data per field type; a type not here (select, radio, ...) is left alone.
 FILL_VALUES = {
-    "text": "Sentri test", "search": "Sentri test", "textarea": "Sentri test", "email": "sentri@example.com",
-    "number": "1", "range": "1", "tel": "1", "url": "https://example.com/", "date": "2024-01-01",
-    "time": "12:00", "datetime-local": "2024-01-01T12:00", "month": "2024-01", "week": "2024-W01",
+    "text": "Sentri test",
+    "search": "Sentri test",
+    "textarea": "Sentri test",
+    "email": "sentri@example.com",
+    "number": "1",
+    "range": "1",
+    "tel": "1",
+    "url": "https://example.com/",
+    "date": "2024-01-01",
+    "time": "12:00",
+    "datetime-local": "2024-01-01T12:00",
+    "month": "2024-01",
+    "week": "2024-W01",
 }
 NOT_SHOWN = {"hidden", "submit", "button", "reset", "image"}
 
@@ -51,14 +76,20 @@ def parse_perspectives(value) -> list[str]:
         return ["page"]
     field = "dialsConfig.perspectives"
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationFailed.on(field, f"must be a list of perspective names (known: {', '.join(PERSPECTIVES)})")
+        raise ValidationFailed.on(
+            field, f"must be a list of perspective names (known: {', '.join(PERSPECTIVES)})"
+        )
     for name in value:
         if name not in PERSPECTIVES:
-            raise ValidationFailed.on(field, f'unknown perspective "{name}" (known: {", ".join(PERSPECTIVES)})')
+            raise ValidationFailed.on(
+                field, f'unknown perspective "{name}" (known: {", ".join(PERSPECTIVES)})'
+            )
     return list(dict.fromkeys(value))
 
 
-def make_drafts(pages, *, perspectives, fill_forms=False, limit=None, existing=(), base_url=None) -> list[dict]:
+def make_drafts(
+    pages, *, perspectives, fill_forms=False, limit=None, existing=(), base_url=None
+) -> list[dict]:
     """Return the drafts the perspectives make from crawled pages, minus those already among `existing`.
 
     `existing` holds existing tests' step lists; a draft with the same steps is not made again, so a second
@@ -93,12 +124,20 @@ def make_drafts(pages, *, perspectives, fill_forms=False, limit=None, existing=(
             steps = _canonical(draft["steps"], strict=True)
             if steps is not None and _dump(steps) not in seen:
                 seen.add(_dump(steps))
-                drafts.append({"name": _cap(draft["name"]), "tags": ["generated", "crawl", name], "steps": steps,
-                               "sourcePage": page["url"], "perspective": name})
-    return drafts if limit is None else drafts[:max(limit, 0)]
+                drafts.append(
+                    {
+                        "name": _cap(draft["name"]),
+                        "tags": ["generated", "crawl", name],
+                        "steps": steps,
+                        "sourcePage": page["url"],
+                        "perspective": name,
+                    }
+                )
+    return drafts if limit is None else drafts[: max(limit, 0)]
 
 
 # -- the perspectives -------------------------------------------------------------------------------
+
 
 def _page_draft(page: dict, path: str) -> dict | None:
     """Open the page and check its title, main heading, landmarks and the fields of its forms."""
@@ -118,8 +157,10 @@ def _form_draft(page: dict, path: str, index: int) -> dict | None:
     checks = [_visible(t) for t in (*fields, submit) if t]
     if not checks:
         return None
-    return {"name": f"Form {_form_name(page, index)} on {_cap(path, 100)}",
-            "steps": [{"action": "goto", "url": path}, *checks]}
+    return {
+        "name": f"Form {_form_name(page, index)} on {_cap(path, 100)}",
+        "steps": [{"action": "goto", "url": path}, *checks],
+    }
 
 
 def _journey_draft(page: dict, by_url: dict[str, dict], base: _Base) -> dict | None:
@@ -150,9 +191,20 @@ def _fill_draft(page: dict, path: str, index: int, base: _Base) -> dict | None:
     """Fill a harmless form with test data, send it and check where it leads (when that is on the site)."""
     form = page["forms"][index]
     fields, (targets, submit) = form.get("fields") or [], _locators(page)[index]
-    words = " ".join([form.get("name") or "", form.get("action") or "", form.get("submit") or "",
-                      *(f"{f.get('label') or ''} {f.get('name') or ''}" for f in fields)])
-    if not submit or _destructive(words) or any(f.get("type") in UNSAFE_FIELDS for f in fields) or limits.form_cut(form):
+    words = " ".join(
+        [
+            form.get("name") or "",
+            form.get("action") or "",
+            form.get("submit") or "",
+            *(f"{f.get('label') or ''} {f.get('name') or ''}" for f in fields),
+        ]
+    )
+    if (
+        not submit
+        or _destructive(words)
+        or any(f.get("type") in UNSAFE_FIELDS for f in fields)
+        or limits.form_cut(form)
+    ):
         return None
     steps = [{"action": "goto", "url": path}]
     for field, target in zip(fields, targets, strict=True):
@@ -172,6 +224,7 @@ def _fill_draft(page: dict, path: str, index: int, base: _Base) -> dict | None:
 
 # -- pieces ------------------------------------------------------------------------------------------
 
+
 class _Base:
     """The crawl's base URL: page URLs become paths a run joins onto its own base URL."""
 
@@ -189,7 +242,7 @@ class _Base:
         if self.prefix:
             if path != self.prefix and not path.startswith(self.prefix + "/"):
                 return None
-            path = path[len(self.prefix):] or "/"
+            path = path[len(self.prefix) :] or "/"
         return path + (f"?{parts.query}" if parts.query else "")
 
 
@@ -213,7 +266,9 @@ def _locators(page: dict) -> list[tuple[list[dict | None], dict | None]]:
     A label inside another ("Name", "Last name") is matched exactly; a name used twice gets its `nth`."""
     labels, buttons = [], []
     for form in page.get("forms") or []:
-        labels.append([f.get("label") if f.get("type") not in NOT_SHOWN else "" for f in form.get("fields") or []])
+        labels.append(
+            [f.get("label") if f.get("type") not in NOT_SHOWN else "" for f in form.get("fields") or []]
+        )
         buttons.append(_clean(form.get("submit")))
     every_label = [_clean(label) for row in labels for label in row if _clean(label)]
     out, seen_labels, seen_buttons = [], [], []
@@ -223,7 +278,9 @@ def _locators(page: dict) -> list[tuple[list[dict | None], dict | None]]:
             target, label = None, _clean(raw)
             if label:
                 target = {"label": label}
-                if _whole(raw) and any(label.lower() in other.lower() and other != label for other in every_label):
+                if _whole(raw) and any(
+                    label.lower() in other.lower() and other != label for other in every_label
+                ):
                     target["exact"] = True
                 target = _nth(target, seen_labels.count(label), every_label.count(label))
                 seen_labels.append(label)
@@ -285,7 +342,7 @@ def _whole(text) -> bool:
 
 
 def _cap(text: str, cap: int = MAX_TEXT) -> str:
-    return text if len(text) <= cap else text[:cap - 3] + "..."
+    return text if len(text) <= cap else text[: cap - 3] + "..."
 
 
 def _canonical(steps, strict: bool = False) -> list | None:

@@ -76,10 +76,10 @@ async def _submit(context, url: str, index: int, expected: dict, timeout_ms: int
         async with page.expect_navigation(timeout=timeout_ms) as navigation:
             await element.locator(SUBMIT_SELECTOR).first.click(timeout=ACTION_TIMEOUT_MS)
         response = await navigation.value
-        outcome["url"] = page.url[:limits.MAX_URL]
+        outcome["url"] = page.url[: limits.MAX_URL]
         outcome["status"] = response.status if response else None
     except PlaywrightTimeout:
-        outcome["url"] = None if page.is_closed() else page.url[:limits.MAX_URL]
+        outcome["url"] = None if page.is_closed() else page.url[: limits.MAX_URL]
         outcome["error"] = "no page loaded after the submit"
     except Exception as exc:
         outcome["error"] = first_line(exc)
@@ -95,7 +95,8 @@ async def _fill(locator, field: dict) -> None:
             await locator.check(timeout=ACTION_TIMEOUT_MS)
     elif kind == "select":
         value = await locator.evaluate(
-            "s => (Array.from(s.options).find(o => o.value && !o.disabled) || s.options[0] || {}).value ?? null")
+            "s => (Array.from(s.options).find(o => o.value && !o.disabled) || s.options[0] || {}).value ?? null"
+        )
         if value is not None:
             await locator.select_option(value, timeout=ACTION_TIMEOUT_MS)
     else:

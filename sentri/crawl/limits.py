@@ -104,11 +104,17 @@ def entry_size(value: Any) -> int:
 
 
 def _strings(values: Any, limit: int, count: int) -> list[str]:
-    return [value[:limit] for value in (values if isinstance(values, list) else [])[:count] if isinstance(value, str)]
+    return [
+        value[:limit]
+        for value in (values if isinstance(values, list) else [])[:count]
+        if isinstance(value, str)
+    ]
 
 
 def _dicts(values: Any, count: int) -> list[dict]:
-    return [value for value in (values if isinstance(values, list) else [])[:count] if isinstance(value, dict)]
+    return [
+        value for value in (values if isinstance(values, list) else [])[:count] if isinstance(value, dict)
+    ]
 
 
 def _landmarks(values: Any) -> list[str]:
@@ -118,11 +124,23 @@ def _landmarks(values: Any) -> list[str]:
 
 def form(raw: dict) -> dict:
     """Return a form as read in the page (structure.FACTS_SCRIPT), bounded."""
-    fields = [{"label": text(f.get("label")), "placeholder": text(f.get("placeholder")),
-               "type": text(f.get("type"), MAX_WORD), "name": text(f.get("name")), "required": f.get("required") is True}
-              for f in _dicts(raw.get("fields"), MAX_FIELDS)]
-    return {"name": text(raw.get("name")), "action": text(raw.get("action"), MAX_URL),
-            "method": text(raw.get("method"), MAX_WORD), "fields": fields, "submit": cut(raw.get("submit"), MAX_TEXT)}
+    fields = [
+        {
+            "label": text(f.get("label")),
+            "placeholder": text(f.get("placeholder")),
+            "type": text(f.get("type"), MAX_WORD),
+            "name": text(f.get("name")),
+            "required": f.get("required") is True,
+        }
+        for f in _dicts(raw.get("fields"), MAX_FIELDS)
+    ]
+    return {
+        "name": text(raw.get("name")),
+        "action": text(raw.get("action"), MAX_URL),
+        "method": text(raw.get("method"), MAX_WORD),
+        "fields": fields,
+        "submit": cut(raw.get("submit"), MAX_TEXT),
+    }
 
 
 def form_cut(form: dict) -> str | None:
@@ -146,14 +164,18 @@ def facts(raw: Any) -> dict:
     raw = raw if isinstance(raw, dict) else {}
     interactive = raw.get("interactive") if isinstance(raw.get("interactive"), dict) else {}
     links = _strings(raw.get("links"), MAX_URL + 1, MAX_LINKS_READ)
-    names = [value[:MAX_TEXT] if isinstance(value, str) else "" for value in
-             (raw.get("linkNames") if isinstance(raw.get("linkNames"), list) else [])[:len(links)]]
+    names = [
+        value[:MAX_TEXT] if isinstance(value, str) else ""
+        for value in (raw.get("linkNames") if isinstance(raw.get("linkNames"), list) else [])[: len(links)]
+    ]
     return {
-        "title": cut(raw.get("title"), MAX_TITLE), "heading": cut(raw.get("heading"), MAX_TITLE),
+        "title": cut(raw.get("title"), MAX_TITLE),
+        "heading": cut(raw.get("heading"), MAX_TITLE),
         "landmarks": _landmarks(raw.get("landmarks")),
         "outline": _strings(raw.get("outline"), MAX_WORD, MAX_OUTLINE),
         "forms": [form(f) for f in _dicts(raw.get("forms"), MAX_FORMS)],
-        "links": links, "linkNames": names,
+        "links": links,
+        "linkNames": names,
         "interactive": {key: number(interactive.get(key)) or 0 for key in ("buttons", "inputs", "links")},
     }
 
@@ -166,8 +188,12 @@ def _failed(raw: dict) -> dict:
 
 
 def _submission(raw: dict) -> dict:
-    return {"form": cut(raw.get("form"), MAX_TEXT), "url": cut(raw.get("url"), MAX_URL),
-            "status": number(raw.get("status")), "error": cut(raw.get("error"), MAX_MESSAGE)}
+    return {
+        "form": cut(raw.get("form"), MAX_TEXT),
+        "url": cut(raw.get("url"), MAX_URL),
+        "status": number(raw.get("status")),
+        "error": cut(raw.get("error"), MAX_MESSAGE),
+    }
 
 
 def page(raw: dict) -> dict:
@@ -176,9 +202,12 @@ def page(raw: dict) -> dict:
     names = raw.get("linkTexts") if isinstance(raw.get("linkTexts"), dict) else {}
     vitals = raw.get("vitals") if isinstance(raw.get("vitals"), dict) else {}
     record = {
-        "url": text(raw.get("url"), MAX_URL), "requestedUrl": text(raw.get("requestedUrl"), MAX_URL),
-        "path": text(raw.get("path"), MAX_URL), "status": number(raw.get("status")),
-        "title": cut(raw.get("title"), MAX_TITLE), "heading": cut(raw.get("heading"), MAX_TITLE),
+        "url": text(raw.get("url"), MAX_URL),
+        "requestedUrl": text(raw.get("requestedUrl"), MAX_URL),
+        "path": text(raw.get("path"), MAX_URL),
+        "status": number(raw.get("status")),
+        "title": cut(raw.get("title"), MAX_TITLE),
+        "heading": cut(raw.get("heading"), MAX_TITLE),
         "landmarks": _landmarks(raw.get("landmarks")),
         "forms": [form(f) for f in _dicts(raw.get("forms"), MAX_FORMS)],
         "links": links,
@@ -187,9 +216,12 @@ def page(raw: dict) -> dict:
         "exceptions": _strings(raw.get("exceptions"), MAX_MESSAGE, MAX_MESSAGES),
         "failedRequests": [_failed(r) for r in _dicts(raw.get("failedRequests"), MAX_FAILED_REQUESTS)],
         "vitals": {name: number(vitals.get(name)) for name in VITALS},
-        "depth": number(raw.get("depth")) or 0, "pattern": text(raw.get("pattern"), MAX_URL),
-        "signature": cut(raw.get("signature"), 64), "source": text(raw.get("source"), MAX_WORD),
-        "error": cut(raw.get("error"), MAX_MESSAGE), "parent": cut(raw.get("parent"), MAX_URL),
+        "depth": number(raw.get("depth")) or 0,
+        "pattern": text(raw.get("pattern"), MAX_URL),
+        "signature": cut(raw.get("signature"), 64),
+        "source": text(raw.get("source"), MAX_WORD),
+        "error": cut(raw.get("error"), MAX_MESSAGE),
+        "parent": cut(raw.get("parent"), MAX_URL),
     }
     if "formSubmissions" in raw:
         record["formSubmissions"] = [_submission(s) for s in _dicts(raw["formSubmissions"], MAX_SUBMISSIONS)]
@@ -240,12 +272,19 @@ def skipped(entries: Any, budget: int = MAX_SKIPPED_BYTES) -> tuple[list[dict], 
 
 def notes(values: Any) -> list[str]:
     """Return at most MAX_NOTES notes: the first and the last ones (why the crawl stopped), and one between."""
-    values = [value[:MAX_MESSAGE] for value in (values if isinstance(values, list) else []) if isinstance(value, str)]
+    values = [
+        value[:MAX_MESSAGE]
+        for value in (values if isinstance(values, list) else [])
+        if isinstance(value, str)
+    ]
     if len(values) <= MAX_NOTES:
         return values
     head = MAX_NOTES - 1 - LAST_NOTES
-    return [*values[:head], f"{len(values) - head - LAST_NOTES} more notes not kept (at most {MAX_NOTES} are)",
-            *values[-LAST_NOTES:]]
+    return [
+        *values[:head],
+        f"{len(values) - head - LAST_NOTES} more notes not kept (at most {MAX_NOTES} are)",
+        *values[-LAST_NOTES:],
+    ]
 
 
 def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
@@ -262,9 +301,13 @@ def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
     kept, unlisted = skipped(raw.get("skipped"))
     extra = []
     if len(pages) < len(records):
-        extra.append(f"{len(records) - len(pages)} page(s) not kept: a crawl's pages take at most {megabytes(max_bytes)}")
+        extra.append(
+            f"{len(records) - len(pages)} page(s) not kept: a crawl's pages take at most {megabytes(max_bytes)}"
+        )
     if unlisted:
-        extra.append(f"{unlisted} more skipped URL(s) not listed: the list takes at most {megabytes(MAX_SKIPPED_BYTES)}")
+        extra.append(
+            f"{unlisted} more skipped URL(s) not listed: the list takes at most {megabytes(MAX_SKIPPED_BYTES)}"
+        )
     given = raw.get("notes") if isinstance(raw.get("notes"), list) else []
     # Whether every page visited and every URL refused is still listed: what the diff may call removed.
     listed = raw.get("allListed", True) is True and not unlisted and len(pages) == len(records)
@@ -273,4 +316,4 @@ def outcome(raw: dict, max_bytes: int = MAX_CRAWL_BYTES) -> dict:
 
 def megabytes(count: int) -> str:
     """Return a size in bytes as people say it: "24 MB", "64 KB"."""
-    return f"{count / 1024 ** 2:g} MB" if count >= 1024 ** 2 else f"{count / 1024:g} KB"
+    return f"{count / 1024**2:g} MB" if count >= 1024**2 else f"{count / 1024:g} KB"

@@ -23,8 +23,13 @@ class Crawl(PublicIdMixin, db.Model):
     __tablename__ = "crawls"
     __table_args__ = (
         # One crawl of its own (API, UI, CLI) at a time per project; a run's crawl is held by the run's lock.
-        Index("uq_crawls_one_active_per_project", "project_id", unique=True,
-              sqlite_where=text(_STANDALONE_ACTIVE), postgresql_where=text(_STANDALONE_ACTIVE)),
+        Index(
+            "uq_crawls_one_active_per_project",
+            "project_id",
+            unique=True,
+            sqlite_where=text(_STANDALONE_ACTIVE),
+            postgresql_where=text(_STANDALONE_ACTIVE),
+        ),
         Index("ix_crawls_project_created", "project_id", "created_at"),
         Index("ix_crawls_status", "status"),
         {"sqlite_autoincrement": True},
@@ -46,7 +51,9 @@ class Crawl(PublicIdMixin, db.Model):
     pages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     skipped: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     notes: Mapped[list[str] | None] = mapped_column(JSON)
-    diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # added / removed / changed since the last crawl
+    diff: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON
+    )  # added / removed / changed since the last crawl
     drafts: Mapped[list[int] | None] = mapped_column(JSON)  # the ids of the draft tests it made
     # Counted as it finishes, so that a list of crawls never reads their pages.
     page_count: Mapped[int | None] = mapped_column(Integer)
@@ -61,8 +68,24 @@ class Crawl(PublicIdMixin, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # What a list of crawls reads (runs.crawls.list_for): no pages, skips or notes.
-    LISTED = ("id", "project_id", "run_id", "status", "triggered_by", "base_url", "options", "progress", "diff",
-              "drafts", "error", "page_count", "broken_count", "created_at", "started_at", "finished_at")
+    LISTED = (
+        "id",
+        "project_id",
+        "run_id",
+        "status",
+        "triggered_by",
+        "base_url",
+        "options",
+        "progress",
+        "diff",
+        "drafts",
+        "error",
+        "page_count",
+        "broken_count",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
 
     @property
     def is_active(self) -> bool:

@@ -25,7 +25,11 @@ def page_verdict(page: dict[str, Any]) -> str:
     status = page.get("status")
     # Responses with a status are the site's own (visit.py); a request that failed counts when it was the site's.
     origin = origin_of(page.get("url") or "")
-    failed = [r for r in page.get("failedRequests") or [] if r.get("status") or origin_of(r.get("url") or "") == origin]
+    failed = [
+        r
+        for r in page.get("failedRequests") or []
+        if r.get("status") or origin_of(r.get("url") or "") == origin
+    ]
     broken = page.get("error") or (status is not None and status >= 400) or page.get("exceptions") or failed
     return "broken" if broken else "ok"
 
@@ -42,14 +46,27 @@ def site_map(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             node = node["children"].setdefault(segment, {"name": segment, "path": built, "children": {}})
         if node is root:
             node = root["children"].setdefault("", {"name": "/", "path": "/", "children": {}})
-        node.setdefault("pages", []).append({
-            "url": page.get("url"), "path": page.get("path"), "status": page.get("status"),
-            "title": page.get("title"), "verdict": page_verdict(page), "vitals": vitals_colour(page.get("vitals")),
-        })
+        node.setdefault("pages", []).append(
+            {
+                "url": page.get("url"),
+                "path": page.get("path"),
+                "status": page.get("status"),
+                "title": page.get("title"),
+                "verdict": page_verdict(page),
+                "vitals": vitals_colour(page.get("vitals")),
+            }
+        )
 
     def listed(node: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"name": child["name"], "path": child["path"], "pages": child.get("pages", []),
-                 "children": listed(child)} for _, child in sorted(node["children"].items())]
+        return [
+            {
+                "name": child["name"],
+                "path": child["path"],
+                "pages": child.get("pages", []),
+                "children": listed(child),
+            }
+            for _, child in sorted(node["children"].items())
+        ]
 
     return listed(root)
 
@@ -77,5 +94,7 @@ def serialize(crawl: Crawl, *, detail: bool = False) -> dict[str, Any]:
     }
     if detail:
         pages = crawl.pages or []
-        body.update(pages=pages, skipped=crawl.skipped or [], notes=crawl.notes or [], siteMap=site_map(pages))
+        body.update(
+            pages=pages, skipped=crawl.skipped or [], notes=crawl.notes or [], siteMap=site_map(pages)
+        )
     return body

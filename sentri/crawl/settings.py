@@ -34,10 +34,10 @@ def clamped(low: int, high: int) -> BeforeValidator:
 
 def _crawl_pages(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_CRAWL_PAGES:
-        raise problem(f"must be a list of at most {MAX_CRAWL_PAGES} paths (\"/pricing\") or URLs of the site")
+        raise problem(f'must be a list of at most {MAX_CRAWL_PAGES} paths ("/pricing") or URLs of the site')
     for item in value:
         if not isinstance(item, str) or not item.strip() or len(item) > 2048:
-            raise problem("must hold non-empty strings: paths (\"/pricing\") or URLs of the site")
+            raise problem('must hold non-empty strings: paths ("/pricing") or URLs of the site')
         if not (item.startswith("/") or item.lower().startswith(("http://", "https://"))):
             raise problem(f"{item[:80]!r} is neither a path starting with / nor an http(s) URL")
     return list(dict.fromkeys(value))
@@ -48,7 +48,7 @@ def _perspectives(value: Any) -> list[str]:
         raise problem(f"must be a non-empty list of perspectives (known: {', '.join(KNOWN_PERSPECTIVES)})")
     unknown = [v for v in value if v not in KNOWN_PERSPECTIVES]
     if unknown:
-        raise problem(f"unknown perspective \"{unknown[0][:60]}\" (known: {', '.join(KNOWN_PERSPECTIVES)})")
+        raise problem(f'unknown perspective "{unknown[0][:60]}" (known: {", ".join(KNOWN_PERSPECTIVES)})')
     return list(dict.fromkeys(value))
 
 
@@ -95,26 +95,43 @@ class CrawlSettings:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        return {"maxPages": data["max_pages"], "maxDepth": data["max_depth"], "crawlPages": data["crawl_pages"],
-                "respectRobots": data["respect_robots"], "fillForms": data["fill_forms"],
-                "generateTests": data["generate_tests"], "testCount": data["test_count"],
-                "perspectives": data["perspectives"], "concurrency": data["concurrency"]}
+        return {
+            "maxPages": data["max_pages"],
+            "maxDepth": data["max_depth"],
+            "crawlPages": data["crawl_pages"],
+            "respectRobots": data["respect_robots"],
+            "fillForms": data["fill_forms"],
+            "generateTests": data["generate_tests"],
+            "testCount": data["test_count"],
+            "perspectives": data["perspectives"],
+            "concurrency": data["concurrency"],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> CrawlSettings:
         data = data or {}
         defaults = cls()
         return cls(
-            max_pages=data.get("maxPages") or defaults.max_pages, max_depth=data.get("maxDepth", defaults.max_depth),
-            crawl_pages=list(data.get("crawlPages") or []), respect_robots=data.get("respectRobots", True),
-            fill_forms=bool(data.get("fillForms")), generate_tests=bool(data.get("generateTests")),
-            test_count=data.get("testCount"), perspectives=list(data.get("perspectives") or ["page"]),
+            max_pages=data.get("maxPages") or defaults.max_pages,
+            max_depth=data.get("maxDepth", defaults.max_depth),
+            crawl_pages=list(data.get("crawlPages") or []),
+            respect_robots=data.get("respectRobots", True),
+            fill_forms=bool(data.get("fillForms")),
+            generate_tests=bool(data.get("generateTests")),
+            test_count=data.get("testCount"),
+            perspectives=list(data.get("perspectives") or ["page"]),
             concurrency=data.get("concurrency") or 1,
         )
 
 
-def settings_from(fields: CrawlFields, dials: GenerationDials | None, *, previous: dict[str, Any] | None,
-                  concurrency: int, generate_default: bool = False) -> CrawlSettings:
+def settings_from(
+    fields: CrawlFields,
+    dials: GenerationDials | None,
+    *,
+    previous: dict[str, Any] | None,
+    concurrency: int,
+    generate_default: bool = False,
+) -> CrawlSettings:
     """Combine what was asked with the defaults: maxPages / maxDepth default to the project's last crawl's
     (the AegisRunner document: "Defaults to last scan's settings"), then 30 and 3."""
     previous = previous or {}
@@ -122,9 +139,15 @@ def settings_from(fields: CrawlFields, dials: GenerationDials | None, *, previou
     generate = fields.generate_tests or (generate_default and "generate_tests" not in fields.model_fields_set)
     return CrawlSettings(
         max_pages=fields.max_pages or previous.get("maxPages") or DEFAULT_MAX_PAGES,
-        max_depth=fields.max_depth if fields.max_depth is not None else previous.get("maxDepth", DEFAULT_MAX_DEPTH),
-        crawl_pages=fields.crawl_pages or [], respect_robots=fields.respect_robots, fill_forms=fields.fill_forms,
-        generate_tests=generate, test_count=dials.test_count, perspectives=dials.perspectives or ["page"],
+        max_depth=fields.max_depth
+        if fields.max_depth is not None
+        else previous.get("maxDepth", DEFAULT_MAX_DEPTH),
+        crawl_pages=fields.crawl_pages or [],
+        respect_robots=fields.respect_robots,
+        fill_forms=fields.fill_forms,
+        generate_tests=generate,
+        test_count=dials.test_count,
+        perspectives=dials.perspectives or ["page"],
         concurrency=concurrency,
     )
 
@@ -151,8 +174,10 @@ class CrawlRequest(CrawlFields, GenerationDials):
         """testCount and perspectives, from dialsConfig or the top level (the top level wins)."""
         dials = self.dials or CrawlDials()
         # Already validated: model_construct copies them without running the validators again.
-        return GenerationDials.model_construct(test_count=self.test_count or dials.test_count,
-                                               perspectives=self.perspectives or dials.perspectives)
+        return GenerationDials.model_construct(
+            test_count=self.test_count or dials.test_count,
+            perspectives=self.perspectives or dials.perspectives,
+        )
 
     def concurrency(self) -> int:
         given = "parallel_workers" in self.model_fields_set or self.dials is None

@@ -16,12 +16,21 @@ from . import limits
 
 # Submit-capable controls, in the order the browser picks the default one; shared with the form filler.
 SUBMIT_SELECTOR = "button[type=submit], button:not([type]), input[type=submit], input[type=image]"
-FIELD_SELECTOR = ("input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset])"
-                  ":not([type=image]), textarea, select")
+FIELD_SELECTOR = (
+    "input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset])"
+    ":not([type=image]), textarea, select"
+)
 # What the script is told (limits.py says why each).
-CAPS = {"url": limits.MAX_URL, "text": limits.MAX_TEXT, "title": limits.MAX_TITLE, "word": limits.MAX_WORD,
-        "links": limits.MAX_LINKS_READ, "forms": limits.MAX_FORMS, "fields": limits.MAX_FIELDS,
-        "outline": limits.MAX_OUTLINE}
+CAPS = {
+    "url": limits.MAX_URL,
+    "text": limits.MAX_TEXT,
+    "title": limits.MAX_TITLE,
+    "word": limits.MAX_WORD,
+    "links": limits.MAX_LINKS_READ,
+    "forms": limits.MAX_FORMS,
+    "fields": limits.MAX_FIELDS,
+    "outline": limits.MAX_OUTLINE,
+}
 READ_SECONDS = 5.0  # one evaluate over the DOM; a page that keeps its main thread busy is given up on
 
 FACTS_SCRIPT = """
@@ -131,8 +140,14 @@ def signature(facts: dict) -> str:
     shape = {
         "landmarks": sorted(set(facts.get("landmarks") or [])),
         "outline": facts.get("outline") or [],
-        "forms": [{"method": form.get("method"), "fields": [field.get("type") for field in form.get("fields", [])],
-                   "submit": form.get("submit") is not None} for form in facts.get("forms") or []],
+        "forms": [
+            {
+                "method": form.get("method"),
+                "fields": [field.get("type") for field in form.get("fields", [])],
+                "submit": form.get("submit") is not None,
+            }
+            for form in facts.get("forms") or []
+        ],
         "interactive": facts.get("interactive") or {},
     }
     canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))

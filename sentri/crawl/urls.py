@@ -39,11 +39,14 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from . import limits
 
-TRACKING_PARAMS = frozenset({"gclid", "fbclid", "msclkid", "dclid", "mc_cid", "mc_eid", "_ga", "yclid", "igshid",
-                             "ref_src"})
+TRACKING_PARAMS = frozenset(
+    {"gclid", "fbclid", "msclkid", "dclid", "mc_cid", "mc_eid", "_ga", "yclid", "igshid", "ref_src"}
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NUMBER = re.compile(r"^\d+(?:[-_.]\d+)*$")  # 17, 2026-11, 1.5
-_ID = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[a-f]*\d)[0-9a-f]{12,})$", re.I)
+_ID = re.compile(
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[a-f]*\d)[0-9a-f]{12,})$", re.I
+)
 # Pages of one pattern visited with one signature before the pattern's other URLs are skipped.
 SAME_STRUCTURE_VISITS = 2
 PER_PATTERN, PER_PREFIX, PER_PARAM_VALUES = 5, 50, 10  # the Frontier's caps (see above)
@@ -121,9 +124,18 @@ class QueuedURL:
 class Frontier:
     """Breadth-first queue of same-origin URLs, with caps against traps; no I/O."""
 
-    def __init__(self, base: str, *, max_pages: int = 30, max_depth: int = 3, per_pattern: int = PER_PATTERN,
-                 per_prefix: int = PER_PREFIX, per_param_values: int = PER_PARAM_VALUES,
-                 allowed: Callable[[str], bool] | None = None, max_skipped: int = limits.MAX_SKIPPED) -> None:
+    def __init__(
+        self,
+        base: str,
+        *,
+        max_pages: int = 30,
+        max_depth: int = 3,
+        per_pattern: int = PER_PATTERN,
+        per_prefix: int = PER_PREFIX,
+        per_param_values: int = PER_PARAM_VALUES,
+        allowed: Callable[[str], bool] | None = None,
+        max_skipped: int = limits.MAX_SKIPPED,
+    ) -> None:
         self.base = base
         self.max_pages = max_pages
         self.max_depth = max_depth
@@ -133,7 +145,9 @@ class Frontier:
         self.allowed = allowed  # robots.txt's say, set once it is read
         self.max_skipped = max_skipped
         self.skipped: list[dict] = []
-        self.unlisted = 0  # refusals past max_skipped entries or limits.MAX_SKIPPED_BYTES: counted, not listed
+        self.unlisted = (
+            0  # refusals past max_skipped entries or limits.MAX_SKIPPED_BYTES: counted, not listed
+        )
         self._skipped_bytes = 2
         self._skipped_urls: set[str] = set()
         self._refused = 0  # skipped URLs never accepted
@@ -201,7 +215,7 @@ class Frontier:
         self._skip(url, reason)
 
     def _skip(self, url: str, reason: str) -> str:
-        url = url[:limits.MAX_URL]
+        url = url[: limits.MAX_URL]
         if url in self._skipped_urls:
             return reason
         entry = {"url": url, "reason": reason}

@@ -30,10 +30,25 @@ FCP_SCRIPT = """() => {
 def blank(item: QueuedURL) -> dict:
     """The page dict of a URL before (or without) its visit."""
     return {
-        "url": item.url, "requestedUrl": item.url, "path": path_of(item.url), "status": None, "title": None,
-        "heading": None, "landmarks": [], "forms": [], "links": [], "consoleErrors": [], "exceptions": [],
-        "failedRequests": [], "vitals": dict.fromkeys(VITALS), "depth": item.depth, "pattern": item.pattern,
-        "signature": None, "source": item.source, "error": None, "parent": item.parent,
+        "url": item.url,
+        "requestedUrl": item.url,
+        "path": path_of(item.url),
+        "status": None,
+        "title": None,
+        "heading": None,
+        "landmarks": [],
+        "forms": [],
+        "links": [],
+        "consoleErrors": [],
+        "exceptions": [],
+        "failedRequests": [],
+        "vitals": dict.fromkeys(VITALS),
+        "depth": item.depth,
+        "pattern": item.pattern,
+        "signature": None,
+        "source": item.source,
+        "error": None,
+        "parent": item.parent,
     }
 
 
@@ -58,12 +73,12 @@ class PageListener:
 
     def _console(self, message) -> None:
         if message.type == "error" and len(self.console) < limits.MAX_MESSAGES:
-            self.console.append(message.text[:limits.MAX_MESSAGE])
+            self.console.append(message.text[: limits.MAX_MESSAGE])
 
     def _exception(self, error) -> None:
         if len(self.exceptions) < limits.MAX_MESSAGES:
-            text = f"{error.name[:limits.MAX_WORD]}: {error.message}" if error.name else error.message
-            self.exceptions.append(text[:limits.MAX_MESSAGE])
+            text = f"{error.name[: limits.MAX_WORD]}: {error.message}" if error.name else error.message
+            self.exceptions.append(text[: limits.MAX_MESSAGE])
 
     def _request(self, _request) -> None:
         self.in_flight += 1
@@ -82,15 +97,23 @@ class PageListener:
     def _request_failed(self, request) -> None:
         self._finished(request)
         if not self._main(request) and len(self.failed) < limits.MAX_FAILED_REQUESTS:
-            self.failed.append({"url": request.url[:limits.MAX_URL], "status": None,
-                                "failure": limits.cut(request.failure, limits.MAX_MESSAGE)})
+            self.failed.append(
+                {
+                    "url": request.url[: limits.MAX_URL],
+                    "status": None,
+                    "failure": limits.cut(request.failure, limits.MAX_MESSAGE),
+                }
+            )
 
     def _response(self, response) -> None:
         if self._main(response.request):
             self.status = response.status  # kept for a goto that fails on it (an empty 404 body)
-        elif (response.status >= 400 and origin_of(response.url) == self.origin
-                and len(self.failed) < limits.MAX_FAILED_REQUESTS):
-            self.failed.append({"url": response.url[:limits.MAX_URL], "status": response.status})
+        elif (
+            response.status >= 400
+            and origin_of(response.url) == self.origin
+            and len(self.failed) < limits.MAX_FAILED_REQUESTS
+        ):
+            self.failed.append({"url": response.url[: limits.MAX_URL], "status": response.status})
 
     async def quiet(self) -> None:
         """Wait until no request has been in flight for QUIET_MS, at most SETTLE_MS."""
@@ -101,8 +124,9 @@ class PageListener:
             await asyncio.sleep(0.02)
 
 
-async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
-                fill_forms: bool = False) -> tuple[dict, list[str]]:
+async def visit(
+    context, item: QueuedURL, *, origin: str, timeout_ms: int, fill_forms: bool = False
+) -> tuple[dict, list[str]]:
     """Visit one URL in a new page of the context; return its page dict (bounded) and every href it links
     to (as written, cut one past limits.MAX_URL: the frontier records what it refuses). The page is always
     closed."""
@@ -123,22 +147,27 @@ async def visit(context, item: QueuedURL, *, origin: str, timeout_ms: int,
             await listener.quiet()
             final = normalize(page.url, item.url)
             if final is None:
-                record["url"] = page.url[:limits.MAX_URL]
+                record["url"] = page.url[: limits.MAX_URL]
                 record["error"] = f"the page went to another site: {page.url[:300]}"
             elif len(final) > limits.MAX_URL:  # kept as the URL asked for: a cut URL would be another page
-                record["error"] = (f"the page went to a URL of {len(final)} characters (at most {limits.MAX_URL} are "
-                                   f"kept): {final[:200]}")
+                record["error"] = (
+                    f"the page went to a URL of {len(final)} characters (at most {limits.MAX_URL} are "
+                    f"kept): {final[:200]}"
+                )
                 final = None
             else:
                 record["url"], record["path"] = final, path_of(final)
                 hrefs = await _read(page, record, final, step)
         if final is not None and fill_forms and record["forms"]:
             async with asyncio.timeout(budget):
-                record["formSubmissions"] = await form_filler.submit_forms(context, final, record["forms"],
-                                                                          timeout_ms)
+                record["formSubmissions"] = await form_filler.submit_forms(
+                    context, final, record["forms"], timeout_ms
+                )
     except TimeoutError:
-        record["error"] = (f"the page was not {step['at']} within {step['within']:g} s: a page busy in a script of "
-                           "its own is given up on")
+        record["error"] = (
+            f"the page was not {step['at']} within {step['within']:g} s: a page busy in a script of "
+            "its own is given up on"
+        )
         record["status"] = record["status"] or listener.status
     except Exception as exc:  # the page's failure, never the crawl's
         record["error"] = _first_line(exc)
@@ -174,10 +203,16 @@ async def _read(page, record: dict, final: str, step: dict) -> list[str]:
             names[url] = name
         links.append(url)
     # What is stored stays bounded however big the page: 500 pages of a mega-menu must not fill the disk.
-    stored = list(dict.fromkeys(links))[:limits.MAX_STORED_LINKS]
-    record.update(title=facts["title"] or "", heading=facts["heading"] or None, landmarks=facts["landmarks"],
-                  forms=facts["forms"], links=stored, linkTexts={url: names[url] for url in stored if url in names},
-                  signature=signature(facts))
+    stored = list(dict.fromkeys(links))[: limits.MAX_STORED_LINKS]
+    record.update(
+        title=facts["title"] or "",
+        heading=facts["heading"] or None,
+        landmarks=facts["landmarks"],
+        forms=facts["forms"],
+        links=stored,
+        linkTexts={url: names[url] for url in stored if url in names},
+        signature=signature(facts),
+    )
     step.update(at="read (its Web Vitals)", within=VITALS_SECONDS)
     recorder = VitalsRecorder()
     await recorder.snapshot(page)

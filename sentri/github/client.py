@@ -86,7 +86,9 @@ def _github_message(response: requests.Response) -> str:
     if not isinstance(data, dict):
         return ""
     message = str(data.get("message") or "")
-    details = [str(e.get("message") or e.get("code")) for e in data.get("errors") or [] if isinstance(e, dict)]
+    details = [
+        str(e.get("message") or e.get("code")) for e in data.get("errors") or [] if isinstance(e, dict)
+    ]
     return clip("; ".join([message, *details]) if details else message, 300)
 
 
@@ -100,8 +102,12 @@ def rate_limit_wait(response: requests.Response, hits: int, now: float) -> float
     retry_after = (headers.get("retry-after") or "").strip()
     remaining = (headers.get("x-ratelimit-remaining") or "").strip()
     reset = (headers.get("x-ratelimit-reset") or "").strip()
-    limited = response.status_code == 429 or retry_after or remaining == "0" or (
-        "rate limit" in _github_message(response).lower())
+    limited = (
+        response.status_code == 429
+        or retry_after
+        or remaining == "0"
+        or ("rate limit" in _github_message(response).lower())
+    )
     if not limited:
         return None
     if retry_after.isdigit():
@@ -140,13 +146,23 @@ class Client:
         if self.waited + seconds > self.retry_seconds:
             raise GitHubError(
                 f"{why}: GitHub asked to wait {seconds:.0f} s, more than is left of the "
-                f"{self.retry_seconds:.0f} s retry budget (SENTRI_GITHUB_RETRY_SECONDS); gave up.", 429)
+                f"{self.retry_seconds:.0f} s retry budget (SENTRI_GITHUB_RETRY_SECONDS); gave up.",
+                429,
+            )
         self.waited += seconds
         if self._stopping.wait(seconds):
             raise GitHubError(f"{why}: the server is stopping; gave up waiting to retry.")
 
-    def call(self, method: str, url: str, what: str, *, kind: str = "comment", json: Any = None,
-             trusted: str | None = None) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        kind: str = "comment",
+        json: Any = None,
+        trusted: str | None = None,
+    ) -> requests.Response:
         """Send one request (retrying rate limits and server errors within the budget) and return a
         2xx answer, or raise GitHubError with a sentence saying what went wrong and what to do.
         `trusted` is a URL outside the API base that is as trusted (GraphQL on Enterprise Server)."""
@@ -161,8 +177,16 @@ class Client:
         rate_hits = server_errors = 0
         while True:
             try:
-                response = outbound.request(method, url, trusted_base=trusted or self.api_base, field="GitHub API URL",
-                                        timeout=(5.0, 20.0), headers=headers, json=json, pool=self._pool)
+                response = outbound.request(
+                    method,
+                    url,
+                    trusted_base=trusted or self.api_base,
+                    field="GitHub API URL",
+                    timeout=(5.0, 20.0),
+                    headers=headers,
+                    json=json,
+                    pool=self._pool,
+                )
             except ssrf.UnsafeURLError as exc:
                 raise GitHubError(f"Could not {what}: {exc}") from None
             except requests.ConnectionError as exc:
@@ -170,10 +194,13 @@ class Client:
                     server_errors += 1
                     self._sleep(float(server_errors), f"Could not {what}")
                     continue
-                raise GitHubError(f"Could not {what}: GitHub at {self.api_base} did not answer "
-                                  f"({type(exc).__name__}).") from None
+                raise GitHubError(
+                    f"Could not {what}: GitHub at {self.api_base} did not answer ({type(exc).__name__})."
+                ) from None
             except requests.RequestException as exc:
-                raise GitHubError(f"Could not {what}: {type(exc).__name__} talking to {self.api_base}.") from None
+                raise GitHubError(
+                    f"Could not {what}: {type(exc).__name__} talking to {self.api_base}."
+                ) from None
             status = response.status_code
             if status < 400:
                 return response
@@ -185,7 +212,7 @@ class Client:
                 continue
             if status in (502, 503, 504) and server_errors < MAX_SERVER_ERROR_RETRIES:
                 server_errors += 1
-                self._sleep(2.0 ** server_errors, f"Could not {what} (GitHub answered {status})")
+                self._sleep(2.0**server_errors, f"Could not {what} (GitHub answered {status})")
                 continue
             raise GitHubError(self._explain(response, what, kind), status)
 
@@ -197,8 +224,10 @@ class Client:
         if status == 403:
             return f"Could not {what}: GitHub refused ({said}); the token needs {_PERMISSIONS[kind]}."
         if status == 404:
-            return (f"Could not {what}: GitHub answered {said}; the repository or pull request does not exist "
-                    f"or the token cannot see it (a private repository needs {_PERMISSIONS[kind]}).")
+            return (
+                f"Could not {what}: GitHub answered {said}; the repository or pull request does not exist "
+                f"or the token cannot see it (a private repository needs {_PERMISSIONS[kind]})."
+            )
         if rate_limit_wait(response, 1, time.time()) is not None:
             return f"Could not {what}: GitHub's rate limit ({said}) was still in force after {MAX_RATE_LIMIT_RETRIES} retries."
         return f"Could not {what}: GitHub answered {said}."
@@ -207,7 +236,9 @@ class Client:
     def whoami(self) -> Identity | None:
         """Return the account the token acts as; None when GitHub does not say (GitHubError for a bad token)."""
         try:
-            response = self.call("GET", f"{self.api_base}/user", "find out whose the token is", kind="identity")
+            response = self.call(
+                "GET", f"{self.api_base}/user", "find out whose the token is", kind="identity"
+            )
         except GitHubError as exc:
             if exc.status != 403:
                 raise
@@ -222,8 +253,14 @@ class Client:
         """Return the bot an installation token acts as, from GraphQL's viewer (databaseId is its REST id)."""
         url = graphql_url(self.api_base)
         try:
-            answer = self.call("POST", url, "find out whose the token is", kind="identity",
-                               json={"query": VIEWER_QUERY}, trusted=url).json()
+            answer = self.call(
+                "POST",
+                url,
+                "find out whose the token is",
+                kind="identity",
+                json={"query": VIEWER_QUERY},
+                trusted=url,
+            ).json()
         except (GitHubError, ValueError) as exc:
             log.warning("GitHub's GraphQL viewer did not say whose the token is: %s", exc)
             return None
@@ -246,9 +283,12 @@ class Client:
                 if not asked:  # asked once, and only when a marked comment is there to tell apart
                     me, asked = self.whoami(), True
                     if me is None:
-                        log.warning("GitHub did not say whose the token is: a new comment is posted on %s#%s "
-                                    "rather than one with the marker edited, which may be someone else's",
-                                    repo, number)
+                        log.warning(
+                            "GitHub did not say whose the token is: a new comment is posted on %s#%s "
+                            "rather than one with the marker edited, which may be someone else's",
+                            repo,
+                            number,
+                        )
                         return None
                 if me is not None and me.wrote(comment):  # theirs is left alone, whoever they are
                     return comment
@@ -259,20 +299,29 @@ class Client:
         """Update Sentri's own comment for this project on the pull request, or create it."""
         existing = self.find_comment(repo, number, mark)
         if existing is not None and existing.get("id") is not None:
-            response = self.call("PATCH", f"{self.api_base}/repos/{repo}/issues/comments/{int(existing['id'])}",
-                                 f"update the comment on {repo}#{number}", json={"body": body})
+            response = self.call(
+                "PATCH",
+                f"{self.api_base}/repos/{repo}/issues/comments/{int(existing['id'])}",
+                f"update the comment on {repo}#{number}",
+                json={"body": body},
+            )
             return "updated", response.json()
-        response = self.call("POST", f"{self.api_base}/repos/{repo}/issues/{number}/comments",
-                             f"comment on {repo}#{number}", json={"body": body})
+        response = self.call(
+            "POST",
+            f"{self.api_base}/repos/{repo}/issues/{number}/comments",
+            f"comment on {repo}#{number}",
+            json={"body": body},
+        )
         return "created", response.json()
 
-    def set_status(self, repo: str, sha: str, *, state: str, description: str, target_url: str,
-                   context: str) -> dict:
+    def set_status(
+        self, repo: str, sha: str, *, state: str, description: str, target_url: str, context: str
+    ) -> dict:
         response = self.call(
-            "POST", f"{self.api_base}/repos/{repo}/statuses/{sha}", f"set the commit status on {sha[:7]}",
+            "POST",
+            f"{self.api_base}/repos/{repo}/statuses/{sha}",
+            f"set the commit status on {sha[:7]}",
             kind="status",
             json={"state": state, "description": description, "target_url": target_url, "context": context},
         )
         return response.json()
-
-

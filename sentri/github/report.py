@@ -68,8 +68,11 @@ def final_description(run: Run) -> str:
     elif run.status != RunStatus.COMPLETED:
         text = f"Run failed: {run.error or run.status}"
     else:
-        counts = (f"{run.passed} passed, {run.failed} failed" + (f", {run.skipped} skipped" if run.skipped else "")
-                  + (f", {run.quarantined} quarantined" if run.quarantined else ""))
+        counts = (
+            f"{run.passed} passed, {run.failed} failed"
+            + (f", {run.skipped} skipped" if run.skipped else "")
+            + (f", {run.quarantined} quarantined" if run.quarantined else "")
+        )
         reasons = []
         if gates := _violated_rules(run.gate_result):
             reasons.append("gates: " + ", ".join(gates))
@@ -104,11 +107,15 @@ def _gate_lines(run: Run) -> list[str]:
             lines.append("**Web Vitals budgets:** :x: failed: " + "; ".join(shown) + more)
         regression = budgets.get("regression")
         if regression and regression.get("status") != "evaluated":
-            lines.append(f"**Web Vitals regressions:** not evaluated: {escape(regression.get('reason') or '')}")
+            lines.append(
+                f"**Web Vitals regressions:** not evaluated: {escape(regression.get('reason') or '')}"
+            )
         elif regression and regression.get("mode") == "advisory" and regression.get("findings"):
             found = regression["findings"]
-            lines.append("**Web Vitals regressions (advisory, not failing):** "
-                         + "; ".join(_vital_text(v) for v in found[:TOP_FAILURES]))
+            lines.append(
+                "**Web Vitals regressions (advisory, not failing):** "
+                + "; ".join(_vital_text(v) for v in found[:TOP_FAILURES])
+            )
     return lines
 
 
@@ -118,8 +125,10 @@ def _vital_text(violation: dict) -> str:
     unit = _VITAL_UNITS.get(rule.removesuffix("_regression"), "")
     where = f"on {escape(violation.get('url') or '?')} ({escape(violation.get('testName') or '?')})"
     if rule.endswith("_regression"):
-        return (f"`{rule.upper()}` median {violation['actual']}{unit} vs baseline {violation['baseline']}{unit} "
-                f"(p = {violation['pValue']}) {where}")
+        return (
+            f"`{rule.upper()}` median {violation['actual']}{unit} vs baseline {violation['baseline']}{unit} "
+            f"(p = {violation['pValue']}) {where}"
+        )
     return f"`{rule.upper()}` {violation['actual']}{unit} over {violation['threshold']}{unit} {where}"
 
 
@@ -142,8 +151,10 @@ def _visual_lines(run: Run, run_url: str) -> list[str]:
     for result, entry in diffs[:TOP_FAILURES]:
         ratio = f"{entry['ratio']:.2%}" if entry.get("ratio") is not None else "size changed"
         review = "rejected" if entry["status"] == "rejected" else "waiting for review"
-        lines.append(f"| {escape(result.test_name)} | {escape(clip(entry['name'], 80))} "
-                     f"({entry.get('viewport', '')}) | {ratio} | {review} |")
+        lines.append(
+            f"| {escape(result.test_name)} | {escape(clip(entry['name'], 80))} "
+            f"({entry.get('viewport', '')}) | {ratio} | {review} |"
+        )
     if len(diffs) > TOP_FAILURES:
         lines.append(f"\n...and {len(diffs) - TOP_FAILURES} more on the [run page]({run_url}).")
     return lines
@@ -154,8 +165,13 @@ def _healed_lines(run: Run) -> list[str]:
     heals = [(r, h) for r in run.results for h in views.healed(r.healed)]
     if not heals:
         return []
-    lines = ["", "Healed steps (passed with another locator; proposed in the review queue):", "",
-             "| Test | Step | Was | Now |", "|---|---|---|---|"]
+    lines = [
+        "",
+        "Healed steps (passed with another locator; proposed in the review queue):",
+        "",
+        "| Test | Step | Was | Now |",
+        "|---|---|---|---|",
+    ]
     for result, heal in heals[:TOP_FAILURES]:
         was, now = (escape(clip(describe_target(heal[k]), 80)).replace("`", "'") for k in ("from", "to"))
         lines.append(f"| {escape(result.test_name)} | {heal['step']} | `{was}` | `{now}` |")
@@ -174,10 +190,13 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
         duration = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
     lines = [
         marker(project.public_id, run),
-        f"### {icon} Sentri: {escape(project.name)}" + (f" ({variant(run)})" if variant(run) else "") + f" {headline}",
+        f"### {icon} Sentri: {escape(project.name)}"
+        + (f" ({variant(run)})" if variant(run) else "")
+        + f" {headline}",
         "",
         f"**{run.passed} passed**, **{run.failed} failed**, {run.skipped} skipped, {run.flaky} flaky"
-        + (f", {run.quarantined} quarantined" if run.quarantined else "") + f" of {run.total} tests{duration}."
+        + (f", {run.quarantined} quarantined" if run.quarantined else "")
+        + f" of {run.total} tests{duration}."
         f" Run [{run.public_id}]({run_url})" + (f" on `{sha[:7]}`" if sha else "") + ".",
     ]
     if run.status != RunStatus.COMPLETED and run.error:
@@ -204,16 +223,25 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
     lines += _visual_lines(run, run_url) + _healed_lines(run)
     held = [r for r in run.results if r.quarantined and r.status in ("passed", "failed")]
     if held:
-        lines += ["", "Quarantined tests (run and reported, not counted toward the verdict):", "",
-                  "| Quarantined test | Outcome | Reason |", "|---|---|---|"]
+        lines += [
+            "",
+            "Quarantined tests (run and reported, not counted toward the verdict):",
+            "",
+            "| Quarantined test | Outcome | Reason |",
+            "|---|---|---|",
+        ]
         for result in held[:TOP_FAILURES]:
-            reason = escape(clip(result.error or "", REASON_MAX)) if result.status == ResultStatus.FAILED else ""
+            reason = (
+                escape(clip(result.error or "", REASON_MAX)) if result.status == ResultStatus.FAILED else ""
+            )
             lines.append(f"| {escape(result.test_name)} | {result.status} | {reason} |")
         if len(held) > TOP_FAILURES:
             lines.append(f"\n...and {len(held) - TOP_FAILURES} more on the [run page]({run_url}).")
-    lines += ["", f"<sub>Sentri updates this comment on every run of {project.public_id} for this pull request.</sub>"]
+    lines += [
+        "",
+        f"<sub>Sentri updates this comment on every run of {project.public_id} for this pull request.</sub>",
+    ]
     body = "\n".join(lines)
     if len(body) > COMMENT_MAX:  # only with pathological names; keep the marker and the link
         body = body[: COMMENT_MAX - 200] + f"\n\n...cut short; see the [run page]({run_url})."
     return body
-

@@ -77,12 +77,15 @@ class GitHubReporter:
             held = list(self._tokens)
         if held:
             # Ended for good, not merely `finished_at` set: that is taken before the verdict is written.
-            for run_id in db.session.scalars(select(Run.id).where(Run.id.in_(held),
-                                                                  Run.status.not_in(ACTIVE_RUN_STATUSES))):
+            for run_id in db.session.scalars(
+                select(Run.id).where(Run.id.in_(held), Run.status.not_in(ACTIVE_RUN_STATUSES))
+            ):
                 self.run_finished(run_id)
         waiting = db.session.execute(
-            select(Run.id, Run.integrations).where(Run.notify_state == "sent", Run.integrations.is_not(None))
-            .order_by(Run.id.desc()).limit(200)
+            select(Run.id, Run.integrations)
+            .where(Run.notify_state == "sent", Run.integrations.is_not(None))
+            .order_by(Run.id.desc())
+            .limit(200)
         ).all()
         db.session.commit()
         for run_id, integrations in waiting:
@@ -112,16 +115,23 @@ class GitHubReporter:
 
     def _client(self, token: str) -> Client:
         config = settings(self.app)
-        return Client(config.github_api_url, token, retry_seconds=config.github_retry_seconds,
-                      stopping=self._stopping)
+        return Client(
+            config.github_api_url, token, retry_seconds=config.github_retry_seconds, stopping=self._stopping
+        )
 
     def _status(self, client: Client, run: Run, info: dict, state: str, description: str) -> dict:
         context = settings(self.app).github_status_context
         if report.variant(run):
             context = f"{context} ({report.variant(run)})"
         try:
-            client.set_status(info["repo"], info["commitSha"], state=state, description=description,
-                              target_url=run_url(self.app, run), context=context)
+            client.set_status(
+                info["repo"],
+                info["commitSha"],
+                state=state,
+                description=description,
+                target_url=run_url(self.app, run),
+                context=context,
+            )
         except GitHubError as exc:
             metrics.count_github("failed", kind="status")
             return {"context": context, "state": state, "error": str(exc), "httpStatus": exc.status}
@@ -152,8 +162,13 @@ class GitHubReporter:
         with self._client(token) as client:
             comment, status = self._final_report(client, run, info)
         errors = [part["error"] for part in (comment, status) if part and part.get("error")]
-        record(run_id, state="failed" if errors else "posted", comment=comment, commitStatus=status,
-               message=_summary(info, comment, status))
+        record(
+            run_id,
+            state="failed" if errors else "posted",
+            comment=comment,
+            commitStatus=status,
+            message=_summary(info, comment, status),
+        )
         log.info("GitHub report for RUN-%s: %s", run_id, "failed" if errors else "posted")
 
     def _final_report(self, client: Client, run: Run, info: dict) -> tuple[dict | None, dict | None]:
@@ -161,11 +176,14 @@ class GitHubReporter:
         comment = status = None
         if info.get("prNumber"):
             failed_ids = [r.test_id for r in run.results if r.status == "failed" and r.test_id]
-            steps = {t.id: t.steps for t in db.session.scalars(select(TestCase).where(TestCase.id.in_(failed_ids)))}
+            steps = {
+                t.id: t.steps for t in db.session.scalars(select(TestCase).where(TestCase.id.in_(failed_ids)))
+            }
             body = report.comment_body(run, run_url(self.app, run), steps)
             try:
-                action, data = client.upsert_comment(info["repo"], info["prNumber"],
-                                                     report.marker(run.project.public_id, run), body)
+                action, data = client.upsert_comment(
+                    info["repo"], info["prNumber"], report.marker(run.project.public_id, run), body
+                )
                 comment = {"action": action, "id": data.get("id"), "url": data.get("html_url")}
                 metrics.count_github("posted", kind="comment")
             except GitHubError as exc:
@@ -176,8 +194,9 @@ class GitHubReporter:
             if prior.get("httpStatus") in (401, 403, 404):
                 status = prior  # the pending status was refused for good: do not ask again
             else:
-                status = self._status(client, run, info, report.status_state(run),
-                                      report.final_description(run))
+                status = self._status(
+                    client, run, info, report.status_state(run), report.final_description(run)
+                )
         return comment, status
 
 
@@ -193,5 +212,7 @@ def _summary(info: dict, comment: dict | None, status: dict | None) -> str:
         if status.get("error"):
             parts.append(status["error"])
         else:
-            parts.append(f"Commit status '{status['context']}' set to {status['state']} on {info['commitSha'][:7]}.")
+            parts.append(
+                f"Commit status '{status['context']}' set to {status['state']} on {info['commitSha'][:7]}."
+            )
     return " ".join(parts)

@@ -22,7 +22,9 @@ def initial_state(repo: str | None, pr: int | None, sha: str | None, token: str 
     if token:
         return state | {"state": "pending", "message": "Sentri posts to GitHub when the run ends."}
     if token == "":
-        why = "githubToken was empty (pull requests from forks get no secrets), so nothing is posted to GitHub."
+        why = (
+            "githubToken was empty (pull requests from forks get no secrets), so nothing is posted to GitHub."
+        )
     else:
         why = "No githubToken was given, so nothing is posted to GitHub."
     return state | {"state": "skipped", "message": why}

@@ -81,8 +81,9 @@ def check_target(kind: str, target: str) -> str:
             raise ValidationFailed.on("target", str(exc).removeprefix("target ")) from None
         return target
     if not settings().smtp_url:
-        raise ValidationFailed.on("kind", "email needs the server's SENTRI_SMTP_URL (smtp:// or smtps://), "
-                                          "which is not set")
+        raise ValidationFailed.on(
+            "kind", "email needs the server's SENTRI_SMTP_URL (smtp:// or smtps://), which is not set"
+        )
     found = addresses(target)
     if not 1 <= len(found) <= MAX_ADDRESSES:
         raise ValidationFailed.on("target", f"must be 1 to {MAX_ADDRESSES} e-mail addresses, comma-separated")
@@ -107,15 +108,25 @@ def create(project: Project, body: NewChannel, *, actor: User | None = None) -> 
     require_admin(actor)
     target = check_target(body.kind, body.target)
     now = utcnow()
-    channel = NotificationChannel(project_id=project.id, name=body.name, kind=body.kind, target=vault.encrypt(target),
-                                  target_hint=mask(body.kind, target), events=body.events, enabled=body.enabled,
-                                  created_at=now, updated_at=now)
+    channel = NotificationChannel(
+        project_id=project.id,
+        name=body.name,
+        kind=body.kind,
+        target=vault.encrypt(target),
+        target_hint=mask(body.kind, target),
+        events=body.events,
+        enabled=body.enabled,
+        created_at=now,
+        updated_at=now,
+    )
     with write():
         db.session.add(channel)
     return channel
 
 
-def update(channel: NotificationChannel, body: ChannelChanges, *, actor: User | None = None) -> NotificationChannel:
+def update(
+    channel: NotificationChannel, body: ChannelChanges, *, actor: User | None = None
+) -> NotificationChannel:
     require_admin(actor)
     given = body.model_fields_set
     target = check_target(channel.kind, body.target) if "target" in given else None
@@ -145,8 +156,13 @@ def get(project: Project, public_id: Any) -> NotificationChannel:
 
 
 def list_for(project: Project) -> list[NotificationChannel]:
-    return list(db.session.scalars(select(NotificationChannel).where(NotificationChannel.project_id == project.id)
-                                   .order_by(NotificationChannel.id)))
+    return list(
+        db.session.scalars(
+            select(NotificationChannel)
+            .where(NotificationChannel.project_id == project.id)
+            .order_by(NotificationChannel.id)
+        )
+    )
 
 
 def serialize(channel: NotificationChannel) -> dict:

@@ -37,17 +37,30 @@ def send(kind: str, target: str, summary: dict) -> Outcome:
     """Send the alert; return what came of it, with the target masked out of every word."""
     outcome = _email(target, summary) if kind == "email" else _webhook(kind, target, summary)
     secrets = [target] + [p for p in (urlsplit(target).path, urlsplit(target).query) if len(p) > 8]
-    return Outcome(outcome.delivered, outcome.status, vault.mask(outcome.answer, secrets) or "",
-                   vault.mask(outcome.error, secrets), outcome.retry)
+    return Outcome(
+        outcome.delivered,
+        outcome.status,
+        vault.mask(outcome.answer, secrets) or "",
+        vault.mask(outcome.error, secrets),
+        outcome.retry,
+    )
 
 
 def _webhook(kind: str, target: str, summary: dict) -> Outcome:
     host = urlsplit(target).hostname
     timeout = DELIVERY_TIMEOUT_SECONDS
     try:
-        response = outbound.request("POST", target, allowlist=callback_allowlist(), field="target", timeout=timeout,
-                                    deadline=timeout, max_body=ANSWER_BYTES, json=formats.PAYLOADS[kind](summary),
-                                    headers={"User-Agent": "Sentri"})
+        response = outbound.request(
+            "POST",
+            target,
+            allowlist=callback_allowlist(),
+            field="target",
+            timeout=timeout,
+            deadline=timeout,
+            max_body=ANSWER_BYTES,
+            json=formats.PAYLOADS[kind](summary),
+            headers={"User-Agent": "Sentri"},
+        )
     except ssrf.UnsafeURLError as exc:  # the rules may have changed since the channel was made: not retried
         return Outcome(False, error=f"refused by the SSRF rules: {exc}")
     except outbound.DeadlineExceeded:
@@ -57,11 +70,18 @@ def _webhook(kind: str, target: str, summary: dict) -> Outcome:
     except requests.RequestException as exc:
         return Outcome(False, error=f"the request to {host} failed ({type(exc).__name__})", retry=True)
     answer = response.content.decode("utf-8", errors="replace")[:ANSWER_SHOWN]
-    if 200 <= response.status_code < 300:  # not response.ok: a 3xx is a redirect not followed, nothing received
+    if (
+        200 <= response.status_code < 300
+    ):  # not response.ok: a 3xx is a redirect not followed, nothing received
         return Outcome(True, response.status_code, answer)
     retry = response.status_code >= 500 or response.status_code in (408, 429)
-    return Outcome(False, response.status_code, answer,
-                   f"{host} answered {response.status_code}" + (f": {answer[:200]}" if answer.strip() else ""), retry)
+    return Outcome(
+        False,
+        response.status_code,
+        answer,
+        f"{host} answered {response.status_code}" + (f": {answer[:200]}" if answer.strip() else ""),
+        retry,
+    )
 
 
 def _email(target: str, summary: dict) -> Outcome:
@@ -72,8 +92,12 @@ def _email(target: str, summary: dict) -> Outcome:
     recipients = addresses(target)
     subject, text, markup = formats.email(summary)
     try:
-        code, answer = smtp.send(relay, smtp.message(relay, recipients, subject, text, markup), recipients,
-                                 DELIVERY_TIMEOUT_SECONDS)
+        code, answer = smtp.send(
+            relay,
+            smtp.message(relay, recipients, subject, text, markup),
+            recipients,
+            DELIVERY_TIMEOUT_SECONDS,
+        )
     except smtplib.SMTPRecipientsRefused as exc:
         code, answer = next(iter(exc.recipients.values()), (None, b""))
         return _refused(relay, code, answer)
@@ -82,11 +106,18 @@ def _email(target: str, summary: dict) -> Outcome:
     except smtplib.SMTPException as exc:
         return Outcome(False, error=f"the SMTP relay {relay.host}: {exc}", retry=True)
     except OSError as exc:
-        return Outcome(False, error=f"could not reach the SMTP relay {relay.host} ({type(exc).__name__})", retry=True)
+        return Outcome(
+            False, error=f"could not reach the SMTP relay {relay.host} ({type(exc).__name__})", retry=True
+        )
     return Outcome(True, code, answer[:ANSWER_SHOWN])
 
 
 def _refused(relay: smtp.Relay, code: int | None, answer: bytes | str) -> Outcome:
     text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
-    return Outcome(False, code, text[:ANSWER_SHOWN], f"the SMTP relay {relay.host} answered {code}: {text[:200]}",
-                   retry=code is not None and 400 <= code < 500)
+    return Outcome(
+        False,
+        code,
+        text[:ANSWER_SHOWN],
+        f"the SMTP relay {relay.host} answered {code}: {text[:200]}",
+        retry=code is not None and 400 <= code < 500,
+    )

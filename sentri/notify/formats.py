@@ -53,12 +53,21 @@ def slack(summary: dict) -> dict[str, Any]:
     run = summary["run"]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(headline, 150), "emoji": True}},
-        {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": clip(f"*Project*\n{_slack_escape(summary['project']['name'])}", 2000)},
-            {"type": "mrkdwn", "text": clip(f"*Source*\n{_slack_escape(summary['source']['text'])}", 2000)},
-            {"type": "mrkdwn", "text": f"*Verdict*\n{summary['verdict']}"},
-            {"type": "mrkdwn", "text": f"*Tests*\n{counts(summary)}"},
-        ]},
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": clip(f"*Project*\n{_slack_escape(summary['project']['name'])}", 2000),
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": clip(f"*Source*\n{_slack_escape(summary['source']['text'])}", 2000),
+                },
+                {"type": "mrkdwn", "text": f"*Verdict*\n{summary['verdict']}"},
+                {"type": "mrkdwn", "text": f"*Tests*\n{counts(summary)}"},
+            ],
+        },
     ]
     if run.get("error"):
         blocks.append(_slack_section("Run error", [run["error"]]))
@@ -66,9 +75,19 @@ def slack(summary: dict) -> dict[str, Any]:
         blocks.append(_slack_section("Failing tests", failure_lines(summary)))
     if summary["violations"]:
         blocks.append(_slack_section("Violations", summary["violations"]))
-    blocks.append({"type": "actions", "elements": [
-        {"type": "button", "text": {"type": "plain_text", "text": clip(f"Open {run['id']}", 75)},
-         "url": run["url"], "action_id": "open_run"}]})
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": clip(f"Open {run['id']}", 75)},
+                    "url": run["url"],
+                    "action_id": "open_run",
+                }
+            ],
+        }
+    )
     return {"text": clip(headline, 3000), "blocks": blocks}
 
 
@@ -80,41 +99,83 @@ def _slack_section(title: str, lines: list[str]) -> dict[str, Any]:
 def teams(summary: dict) -> dict[str, Any]:
     run = summary["run"]
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": f"{_icon(summary)} {summary['headline']}", "weight": "Bolder", "size": "Medium",
-         "wrap": True, "color": {"passed": "Good", "failed": "Attention"}.get(summary["verdict"], "Default")},
-        {"type": "FactSet", "facts": [
-            {"title": "Project", "value": summary["project"]["name"]},
-            {"title": "Source", "value": summary["source"]["text"]},
-            {"title": "Verdict", "value": summary["verdict"]},
-            {"title": "Tests", "value": counts(summary)},
-        ]},
+        {
+            "type": "TextBlock",
+            "text": f"{_icon(summary)} {summary['headline']}",
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "color": {"passed": "Good", "failed": "Attention"}.get(summary["verdict"], "Default"),
+        },
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": "Project", "value": summary["project"]["name"]},
+                {"title": "Source", "value": summary["source"]["text"]},
+                {"title": "Verdict", "value": summary["verdict"]},
+                {"title": "Tests", "value": counts(summary)},
+            ],
+        },
     ]
-    for title, lines in (("Run error", [run["error"]] if run.get("error") else []),
-                         ("Failing tests", failure_lines(summary)), ("Violations", summary["violations"])):
+    for title, lines in (
+        ("Run error", [run["error"]] if run.get("error") else []),
+        ("Failing tests", failure_lines(summary)),
+        ("Violations", summary["violations"]),
+    ):
         if lines:
-            body.append({"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True, "spacing": "Medium"})
-            body.append({"type": "TextBlock", "text": "\n".join(f"- {clip(line, 500)}" for line in lines),
-                         "wrap": True})
-    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-            "version": "1.4", "body": body,
-            "actions": [{"type": "Action.OpenUrl", "title": f"Open {run['id']}", "url": run["url"]}]}
-    return {"type": "message", "attachments": [
-        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+            body.append(
+                {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True, "spacing": "Medium"}
+            )
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": "\n".join(f"- {clip(line, 500)}" for line in lines),
+                    "wrap": True,
+                }
+            )
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "actions": [{"type": "Action.OpenUrl", "title": f"Open {run['id']}", "url": run["url"]}],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
 
 
 def discord(summary: dict) -> dict[str, Any]:
     run = summary["run"]
-    fields = [{"name": "Project", "value": clip(summary["project"]["name"], 1024), "inline": True},
-              {"name": "Verdict", "value": summary["verdict"], "inline": True},
-              {"name": "Tests", "value": clip(counts(summary), 1024), "inline": False}]
-    for title, lines in (("Run error", [run["error"]] if run.get("error") else []),
-                         ("Failing tests", failure_lines(summary)), ("Violations", summary["violations"])):
+    fields = [
+        {"name": "Project", "value": clip(summary["project"]["name"], 1024), "inline": True},
+        {"name": "Verdict", "value": summary["verdict"], "inline": True},
+        {"name": "Tests", "value": clip(counts(summary), 1024), "inline": False},
+    ]
+    for title, lines in (
+        ("Run error", [run["error"]] if run.get("error") else []),
+        ("Failing tests", failure_lines(summary)),
+        ("Violations", summary["violations"]),
+    ):
         if lines:
-            fields.append({"name": title, "value": clip("\n".join(f"• {clip(line, 300)}" for line in lines), 1024),
-                           "inline": False})
-    embed = {"title": clip(f"{_icon(summary)} {summary['headline']}", 256), "url": run["url"],
-             "description": clip(summary["source"]["text"], 1000), "color": COLORS.get(summary["verdict"], 0x6E7781),
-             "fields": fields[:25], "footer": {"text": f"Sentri · {run['id']}"}}
+            fields.append(
+                {
+                    "name": title,
+                    "value": clip("\n".join(f"• {clip(line, 300)}" for line in lines), 1024),
+                    "inline": False,
+                }
+            )
+    embed = {
+        "title": clip(f"{_icon(summary)} {summary['headline']}", 256),
+        "url": run["url"],
+        "description": clip(summary["source"]["text"], 1000),
+        "color": COLORS.get(summary["verdict"], 0x6E7781),
+        "fields": fields[:25],
+        "footer": {"text": f"Sentri · {run['id']}"},
+    }
     if run.get("finishedAt"):
         embed["timestamp"] = run["finishedAt"]
     return {"username": "Sentri", "allowed_mentions": {"parse": []}, "embeds": [embed]}
@@ -128,10 +189,17 @@ def email(summary: dict) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of the alert."""
     run = summary["run"]
     subject = clip(f"[Sentri] {_icon(summary)} {summary['headline']}", 200)
-    sections = [("Run error", [run["error"]] if run.get("error") else []),
-                ("Failing tests", failure_lines(summary)), ("Violations", summary["violations"])]
-    facts = [("Project", summary["project"]["name"]), ("Source", summary["source"]["text"]),
-             ("Verdict", summary["verdict"]), ("Tests", counts(summary))]
+    sections = [
+        ("Run error", [run["error"]] if run.get("error") else []),
+        ("Failing tests", failure_lines(summary)),
+        ("Violations", summary["violations"]),
+    ]
+    facts = [
+        ("Project", summary["project"]["name"]),
+        ("Source", summary["source"]["text"]),
+        ("Verdict", summary["verdict"]),
+        ("Tests", counts(summary)),
+    ]
     text = [summary["headline"], ""] + [f"{name}: {value}" for name, value in facts]
     for title, lines in sections:
         if lines:
@@ -139,12 +207,12 @@ def email(summary: dict) -> tuple[str, str, str]:
     text += ["", f"Run page: {run['url']}", ""]
     e = html.escape
     markup = [f"<h2>{e(summary['headline'])}</h2>", "<table>"]
-    markup += [f"<tr><th align=\"left\">{e(name)}</th><td>{e(str(value))}</td></tr>" for name, value in facts]
+    markup += [f'<tr><th align="left">{e(name)}</th><td>{e(str(value))}</td></tr>' for name, value in facts]
     markup.append("</table>")
     for title, lines in sections:
         if lines:
             markup += [f"<h3>{e(title)}</h3>", "<ul>"] + [f"<li>{e(line)}</li>" for line in lines] + ["</ul>"]
-    markup.append(f"<p><a href=\"{e(run['url'])}\">Open {e(run['id'])}</a></p>")
+    markup.append(f'<p><a href="{e(run["url"])}">Open {e(run["id"])}</a></p>')
     return subject, "\n".join(text), "\n".join(markup)
 
 

@@ -48,10 +48,20 @@ def _previous(run: Run) -> Run | None:
     """The last run before this one from the same source (that says something of its tests)."""
     branch = Run.branch.is_(None) if run.branch is None else Run.branch == run.branch
     return db.session.scalar(
-        select(Run).where(Run.project_id == run.project_id, Run.id < run.id, Run.triggered_by == run.triggered_by,
-                          Run.trigger_source == run.trigger_source, branch, Run.browser == run.browser,
-                          Run.device == run.device, Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED)))
-        .order_by(Run.id.desc()).limit(1))
+        select(Run)
+        .where(
+            Run.project_id == run.project_id,
+            Run.id < run.id,
+            Run.triggered_by == run.triggered_by,
+            Run.trigger_source == run.trigger_source,
+            branch,
+            Run.browser == run.browser,
+            Run.device == run.device,
+            Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED)),
+        )
+        .order_by(Run.id.desc())
+        .limit(1)
+    )
 
 
 def transition(run: Run) -> str | None:
@@ -68,19 +78,44 @@ def transition(run: Run) -> str | None:
 def enqueue(run_id: int) -> list[int]:
     """Queue the messages about this run's end, in the caller's transaction; return their ids."""
     run = db.session.get(Run, run_id)
-    channels = list(db.session.scalars(select(NotificationChannel).where(
-        NotificationChannel.project_id == run.project_id, NotificationChannel.enabled.is_(True))
-        .order_by(NotificationChannel.id))) if run is not None else []
+    channels = (
+        list(
+            db.session.scalars(
+                select(NotificationChannel)
+                .where(
+                    NotificationChannel.project_id == run.project_id, NotificationChannel.enabled.is_(True)
+                )
+                .order_by(NotificationChannel.id)
+            )
+        )
+        if run is not None
+        else []
+    )
     if not channels:
         return []
     change = transition(run)
     now = utcnow()
     rows = []
     for channel in channels:
-        event = change if change in (channel.events or []) else "every" if "every" in (channel.events or []) else None
+        event = (
+            change
+            if change in (channel.events or [])
+            else "every"
+            if "every" in (channel.events or [])
+            else None
+        )
         if event is not None:
-            rows.append(NotificationDelivery(run_id=run_id, channel_id=channel.id, event=event, state="pending",
-                                             attempts=0, next_attempt_at=now, created_at=now))
+            rows.append(
+                NotificationDelivery(
+                    run_id=run_id,
+                    channel_id=channel.id,
+                    event=event,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
     if not rows:  # nobody is told: the run's integrations say nothing of notifications
         return []
     db.session.add_all(rows)
@@ -91,10 +126,18 @@ def enqueue(run_id: int) -> list[int]:
 
 
 def _entry(row: NotificationDelivery, channel: NotificationChannel) -> dict[str, Any]:
-    return {"channelId": channel.public_id, "name": channel.name, "kind": channel.kind, "event": row.event,
-            "state": row.state, "attempts": row.attempts, "status": row.last_status, "lastError": row.last_error,
-            "nextAttemptAt": isoformat(row.next_attempt_at) if row.state in ("pending", "retrying") else None,
-            "deliveredAt": isoformat(row.delivered_at)}
+    return {
+        "channelId": channel.public_id,
+        "name": channel.name,
+        "kind": channel.kind,
+        "event": row.event,
+        "state": row.state,
+        "attempts": row.attempts,
+        "status": row.last_status,
+        "lastError": row.last_error,
+        "nextAttemptAt": isoformat(row.next_attempt_at) if row.state in ("pending", "retrying") else None,
+        "deliveredAt": isoformat(row.delivered_at),
+    }
 
 
 def _mirror(run: Run, entries: list[dict[str, Any]]) -> None:
@@ -112,8 +155,13 @@ def _mirror(run: Run, entries: list[dict[str, Any]]) -> None:
 
 def _due(now):
     """Which deliveries may be attempted at `now` (a datetime, or a bound parameter)."""
-    return or_(and_(NotificationDelivery.state.in_(("pending", "retrying")), NotificationDelivery.next_attempt_at <= now),
-               and_(NotificationDelivery.state == "sending", NotificationDelivery.lease_until < now))
+    return or_(
+        and_(
+            NotificationDelivery.state.in_(("pending", "retrying")),
+            NotificationDelivery.next_attempt_at <= now,
+        ),
+        and_(NotificationDelivery.state == "sending", NotificationDelivery.lease_until < now),
+    )
 
 
 def anything_due(now):
@@ -123,8 +171,11 @@ def anything_due(now):
 
 def due(now: datetime, limit: int = DUE_BATCH) -> list[int]:
     """The deliveries any process may attempt at `now` (a plain read)."""
-    found = list(db.session.scalars(select(NotificationDelivery.id).where(_due(now))
-                                    .order_by(NotificationDelivery.id).limit(limit)))
+    found = list(
+        db.session.scalars(
+            select(NotificationDelivery.id).where(_due(now)).order_by(NotificationDelivery.id).limit(limit)
+        )
+    )
     db.session.commit()
     return found
 
@@ -135,9 +186,15 @@ def attempt(app: Flask, delivery_id: int, owner: str, now: datetime | None = Non
     now = now or utcnow()
     with write():
         won = db.session.execute(
-            update(NotificationDelivery).where(NotificationDelivery.id == delivery_id, _due(now))
-            .values(state="sending", owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS),
-                    attempts=NotificationDelivery.attempts + 1)).rowcount
+            update(NotificationDelivery)
+            .where(NotificationDelivery.id == delivery_id, _due(now))
+            .values(
+                state="sending",
+                owner=owner,
+                lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                attempts=NotificationDelivery.attempts + 1,
+            )
+        ).rowcount
     if not won:
         return None
     delivery = db.session.get(NotificationDelivery, delivery_id)
@@ -158,9 +215,15 @@ def record(delivery_id: int, owner: str, outcome: deliver.Outcome, now: datetime
     """Store an attempt's outcome on the delivery, its channel and its run (only while the row is still this
     owner's: a sender whose lease ran out and was replaced records nothing)."""
     with write():
-        delivery = db.session.scalar(select(NotificationDelivery).where(
-            NotificationDelivery.id == delivery_id, NotificationDelivery.owner == owner,
-            NotificationDelivery.state == "sending").with_for_update())
+        delivery = db.session.scalar(
+            select(NotificationDelivery)
+            .where(
+                NotificationDelivery.id == delivery_id,
+                NotificationDelivery.owner == owner,
+                NotificationDelivery.state == "sending",
+            )
+            .with_for_update()
+        )
         if delivery is None:
             return
         if outcome.delivered:
@@ -177,8 +240,16 @@ def record(delivery_id: int, owner: str, outcome: deliver.Outcome, now: datetime
         note(channel, now, delivery.event, delivery.state, outcome, run.public_id)
         _mirror(run, [_entry(delivery, channel)])
     level = logging.INFO if outcome.delivered else logging.WARNING
-    log.log(level, "%s alert for %s to %s (%s): %s%s", delivery.event, run.public_id, channel.public_id, channel.kind,
-            delivery.state, f" ({outcome.error})" if outcome.error else "")
+    log.log(
+        level,
+        "%s alert for %s to %s (%s): %s%s",
+        delivery.event,
+        run.public_id,
+        channel.public_id,
+        channel.kind,
+        delivery.state,
+        f" ({outcome.error})" if outcome.error else "",
+    )
 
 
 def send_sample(project: Project, channel: NotificationChannel, runs_url: str) -> deliver.Outcome:
@@ -198,10 +269,21 @@ def send_sample(project: Project, channel: NotificationChannel, runs_url: str) -
     return outcome
 
 
-def note(channel: NotificationChannel, now: datetime, event: str, state: str, outcome: deliver.Outcome,
-         run_id: str | None) -> None:
+def note(
+    channel: NotificationChannel,
+    now: datetime,
+    event: str,
+    state: str,
+    outcome: deliver.Outcome,
+    run_id: str | None,
+) -> None:
     """Say on the channel how its newest attempt went (the caller's transaction)."""
-    channel.last_delivery = {"at": isoformat(now), "runId": run_id, "event": event, "state": state,
-                             "status": outcome.status}
+    channel.last_delivery = {
+        "at": isoformat(now),
+        "runId": run_id,
+        "event": event,
+        "state": state,
+        "status": outcome.status,
+    }
     if outcome.error:
         channel.last_error, channel.last_error_at = outcome.error, now

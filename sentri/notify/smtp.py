@@ -54,8 +54,15 @@ def parse(url: str) -> Relay:
         raise ValueError("starttls must be auto or require")
     username = unquote(parts.username) if parts.username else None
     sender = query.get("from") or (username if username and "@" in username else f"sentri@{socket.getfqdn()}")
-    return Relay(parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme], sender, username,
-                 unquote(parts.password) if parts.password else None, starttls)
+    return Relay(
+        parts.scheme,
+        parts.hostname,
+        port or DEFAULT_PORTS[parts.scheme],
+        sender,
+        username,
+        unquote(parts.password) if parts.password else None,
+        starttls,
+    )
 
 
 def message(relay: Relay, recipients: list[str], subject: str, text: str, markup: str) -> EmailMessage:
@@ -84,8 +91,9 @@ def send(relay: Relay, mail: EmailMessage, recipients: list[str], timeout: float
     context = ssl.create_default_context()
     with deadlines.Deadline(timeout) as bound:
         if relay.scheme == "smtps":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(relay.host, relay.port, timeout=bound.clamp(timeout),
-                                                    context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                relay.host, relay.port, timeout=bound.clamp(timeout), context=context
+            )
         else:
             client = smtplib.SMTP(relay.host, relay.port, timeout=bound.clamp(timeout))
         try:
@@ -93,13 +101,17 @@ def send(relay: Relay, mail: EmailMessage, recipients: list[str], timeout: float
             client.ehlo()
             tls = relay.scheme == "smtps"
             if not tls and (client.has_extn("starttls") or relay.starttls == "require"):
-                client.starttls(context=context)  # raises SMTPNotSupportedError when it is required and missing
+                client.starttls(
+                    context=context
+                )  # raises SMTPNotSupportedError when it is required and missing
                 bound.watch(client.sock)
                 client.ehlo()
                 tls = True
             if relay.username:
                 if not tls and not _loopback(relay.host):
-                    raise smtplib.SMTPException("the relay offers no STARTTLS: the password is not sent in clear")
+                    raise smtplib.SMTPException(
+                        "the relay offers no STARTTLS: the password is not sent in clear"
+                    )
                 client.login(relay.username, relay.password or "")
             code, answer = client.mail(relay.sender)
             if code != 250:

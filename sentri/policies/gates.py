@@ -85,8 +85,9 @@ def _violation(rule: str, threshold: int | float, actual: Fraction | None) -> Vi
     return {"rule": rule, "threshold": threshold, "actual": None if actual is None else reported(actual)}
 
 
-def evaluate_gates(gates: Mapping[str, Any] | None, *, passed: int, failed: int,
-                   flaky: int) -> dict[str, Any] | None:
+def evaluate_gates(
+    gates: Mapping[str, Any] | None, *, passed: int, failed: int, flaky: int
+) -> dict[str, Any] | None:
     """Evaluate the configured gates on a run's counts ({"passed", "violations"}, stored as the run's
     gateResult JSON); None when no gate is configured."""
     rules = configured(gates, GATE_FIELDS)

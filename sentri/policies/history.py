@@ -14,7 +14,14 @@ from . import planner
 WINDOW = 20  # finished runs a test's flaky score and risk look back over
 # What a past result is to its test's history: never the JSON records (attempts, vitals, snapshots), only the
 # small `healed` list, whose presence counts toward the heal rate.
-PAST_COLUMNS = (Result.test_id, Result.status, Result.flaky, Result.duration_ms, Result.healed, Result.started_at)
+PAST_COLUMNS = (
+    Result.test_id,
+    Result.status,
+    Result.flaky,
+    Result.duration_ms,
+    Result.healed,
+    Result.started_at,
+)
 Past = Row  # a row of PAST_COLUMNS, by name: test_id, status, flaky, duration_ms, healed, started_at
 CHUNK = 200  # tests per statement: SQLite allows 500 selects in one UNION ALL
 
@@ -30,10 +37,18 @@ def _outcome(result: Past) -> str | None:
 def _newest(test_id: int, window: int):
     """One test's newest `window` executed results in finished runs: the database walks the test's results
     backwards along ix_results_test_run and stops there, however long the history."""
-    return (select(*PAST_COLUMNS, Result.run_id, Result.id)
-            .join(Run, Run.id == Result.run_id)
-            .where(Result.test_id == test_id, Run.status.in_(TERMINAL_RUN_STATUSES), Result.status != ResultStatus.SKIPPED)
-            .order_by(Result.run_id.desc(), Result.id.desc()).limit(window).subquery())
+    return (
+        select(*PAST_COLUMNS, Result.run_id, Result.id)
+        .join(Run, Run.id == Result.run_id)
+        .where(
+            Result.test_id == test_id,
+            Run.status.in_(TERMINAL_RUN_STATUSES),
+            Result.status != ResultStatus.SKIPPED,
+        )
+        .order_by(Result.run_id.desc(), Result.id.desc())
+        .limit(window)
+        .subquery()
+    )
 
 
 def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[Past]]:
@@ -42,7 +57,9 @@ def recent_results(test_ids: list[int], window: int = WINDOW) -> dict[int, list[
     by_test: dict[int, list[Past]] = defaultdict(list)
     ids = sorted(set(test_ids))
     for first in range(0, len(ids), CHUNK):
-        rows = db.session.execute(union_all(*(select(_newest(test_id, window)) for test_id in ids[first:first + CHUNK])))
+        rows = db.session.execute(
+            union_all(*(select(_newest(test_id, window)) for test_id in ids[first : first + CHUNK]))
+        )
         for row in sorted(rows, key=lambda row: (-row.run_id, -row.id)):
             by_test[row.test_id].append(row)
     return by_test
@@ -83,8 +100,12 @@ def update_flaky_scores(run_id: int) -> None:
     Call it inside the write transaction that ends the run: a client that sees the run finished
     then always sees the scores it produced."""
     test_ids = [  # the tests this run executed: a skipped (deselected, over-budget) one's score is unchanged
-        t for t in db.session.scalars(
-            select(Result.test_id).where(Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))))
+        t
+        for t in db.session.scalars(
+            select(Result.test_id).where(
+                Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))
+            )
+        )
         if t is not None
     ]
     if not test_ids:

@@ -36,10 +36,12 @@ class QuarantineRequest(Body):
 class PolicyPatch(Body):
     """A quarantine-policy PATCH: any subset; null clears one (autoFlakyScore off, suggestReleaseAfter 5)."""
 
-    auto_flaky_score: number(0.01, 1, "must be a flaky score from 0.01 to 1 (a share of unstable runs), "
-                             "or null for never") = Field(None, alias="autoFlakyScore")
-    suggest_release_after: number(1, history.WINDOW, f"must be a whole number of runs from 1 to {history.WINDOW}",
-                                  whole=True) = Field(None, alias="suggestReleaseAfter")
+    auto_flaky_score: number(
+        0.01, 1, "must be a flaky score from 0.01 to 1 (a share of unstable runs), or null for never"
+    ) = Field(None, alias="autoFlakyScore")
+    suggest_release_after: number(
+        1, history.WINDOW, f"must be a whole number of runs from 1 to {history.WINDOW}", whole=True
+    ) = Field(None, alias="suggestReleaseAfter")
 
 
 POLICY_FIELDS = ("autoFlakyScore", "suggestReleaseAfter")
@@ -81,14 +83,29 @@ def after_run(project: Project, run_id: int, at: datetime) -> list[int]:
     threshold = (project.quarantine_policy or {}).get("autoFlakyScore")
     if threshold is None:
         return []
-    executed = select(Result.test_id).where(Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED)))
-    tests = list(db.session.scalars(select(TestCase).where(
-        TestCase.id.in_(executed), TestCase.quarantined_at.is_(None), TestCase.flaky_score >= threshold)))
+    executed = select(Result.test_id).where(
+        Result.run_id == run_id, Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))
+    )
+    tests = list(
+        db.session.scalars(
+            select(TestCase).where(
+                TestCase.id.in_(executed),
+                TestCase.quarantined_at.is_(None),
+                TestCase.flaky_score >= threshold,
+            )
+        )
+    )
     for test in tests:
-        db.session.execute(update(TestCase).where(TestCase.id == test.id).values(
-            quarantined_at=at, quarantined_by=AUTO,
-            quarantine_reason=f"flaky score {test.flaky_score:.0%} reached the project's autoFlakyScore "
-                              f"{threshold:.0%}"))
+        db.session.execute(
+            update(TestCase)
+            .where(TestCase.id == test.id)
+            .values(
+                quarantined_at=at,
+                quarantined_by=AUTO,
+                quarantine_reason=f"flaky score {test.flaky_score:.0%} reached the project's autoFlakyScore "
+                f"{threshold:.0%}",
+            )
+        )
     return [test.id for test in tests]
 
 
@@ -96,9 +113,17 @@ def made_by_run(run: Run) -> list[TestCase]:
     """The tests the end of this run put in quarantine, and still there."""
     if run.finished_at is None:
         return []
-    return list(db.session.scalars(select(TestCase).where(
-        TestCase.project_id == run.project_id, TestCase.quarantined_by == AUTO,
-        TestCase.quarantined_at == run.finished_at).order_by(TestCase.id)))
+    return list(
+        db.session.scalars(
+            select(TestCase)
+            .where(
+                TestCase.project_id == run.project_id,
+                TestCase.quarantined_by == AUTO,
+                TestCase.quarantined_at == run.finished_at,
+            )
+            .order_by(TestCase.id)
+        )
+    )
 
 
 def release_suggested(project: Project, tests: list[TestCase]) -> set[int]:
@@ -119,8 +144,12 @@ def describe(test: TestCase, suggested: bool) -> dict | None:
     """A test's quarantine in the API's form, None when it is not quarantined."""
     if not is_quarantined(test):
         return None
-    return {"reason": test.quarantine_reason, "by": test.quarantined_by, "at": isoformat(test.quarantined_at),
-            "releaseSuggested": suggested}
+    return {
+        "reason": test.quarantine_reason,
+        "by": test.quarantined_by,
+        "at": isoformat(test.quarantined_at),
+        "releaseSuggested": suggested,
+    }
 
 
 def merge_policy(current: dict | None, patch: dict) -> dict | None:

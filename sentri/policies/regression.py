@@ -36,7 +36,11 @@ from ..validation import Body, Flag, given, number_rule, one_of_rule, parse, pro
 from . import gates
 
 Metric = Literal["lcp", "cls", "ttfb"]
-METRICS: tuple[Metric, ...] = ("lcp", "cls", "ttfb")  # page-load metrics; INP stays per interaction, not sampled
+METRICS: tuple[Metric, ...] = (
+    "lcp",
+    "cls",
+    "ttfb",
+)  # page-load metrics; INP stays per interaction, not sampled
 MODES = ("enforce", "advisory")
 DEFAULT_PCT = 10
 DEFAULT_MIN = {"lcp": 100, "ttfb": 100, "cls": 0.05}
@@ -53,24 +57,30 @@ Pct = Annotated[int | float | None, number_rule(0, 1000, "must be a number of pe
 Ms = Annotated[int | float | None, number_rule(0, 60000, "must be a number of milliseconds from 0 to 60000")]
 Shift = Annotated[int | float | None, number_rule(0, 1, "must be a number from 0 to 1")]
 Alpha = Annotated[int | float | None, number_rule(0.0001, 0.5, "must be a number from 0.0001 to 0.5")]
-RunCount = Annotated[int | float | None, number_rule(
-    1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}", whole=True)]
-SampleCount = Annotated[int | float | None, number_rule(
-    1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}", whole=True)]
+RunCount = Annotated[
+    int | float | None,
+    number_rule(1, MAX_BASELINE_RUNS, f"must be a whole number from 1 to {MAX_BASELINE_RUNS}", whole=True),
+]
+SampleCount = Annotated[
+    int | float | None,
+    number_rule(1, MAX_SAMPLES, f"must be a whole number from 1 to {MAX_SAMPLES}", whole=True),
+]
 Mode = Annotated[str, one_of_rule(MODES)]
 PageKey = tuple[str | None, str]  # a page across runs: its test's public id and its path (page_key)
 
 
 def _object(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise problem("must be an object such as {\"maxIncreasePct\": 10, \"minIncreaseMs\": 100}, or null")
+        raise problem('must be an object such as {"maxIncreasePct": 10, "minIncreaseMs": 100}, or null')
     return value
 
 
 def branch_name(value: Any) -> str:
     """A branch name field's check (refs/heads/ is dropped)."""
     if not isinstance(value, str) or not BRANCH.match(value.removeprefix("refs/heads/")):
-        raise problem("must be a branch name such as main (1 to 255 characters, no spaces or control characters)")
+        raise problem(
+            "must be a branch name such as main (1 to 255 characters, no spaces or control characters)"
+        )
     return value.removeprefix("refs/heads/")
 
 
@@ -100,8 +110,18 @@ class RegressionPatch(Body):
     vitals_samples: SampleCount = Field(None, alias="vitalsSamples")
 
 
-FIELDS = ("lcp", "cls", "ttfb", "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "mode",
-          "baselineBranch", "vitalsSamples")
+FIELDS = (
+    "lcp",
+    "cls",
+    "ttfb",
+    "alpha",
+    "baselineRuns",
+    "minBaselineRuns",
+    "excludeRegressedRuns",
+    "mode",
+    "baselineBranch",
+    "vitalsSamples",
+)
 
 
 class Settings(TypedDict):
@@ -148,8 +168,10 @@ class Summary(TypedDict):
 def clean_patch(body: object) -> dict[str, Any]:
     """Validate a vitalsRegression PATCH body; a metric's rule is stored whole, its defaults filled in."""
     patch = given(parse(RegressionPatch, body))
-    return {name: value.model_dump(by_alias=True) if isinstance(value, Body) else value
-            for name, value in patch.items()}
+    return {
+        name: value.model_dump(by_alias=True) if isinstance(value, Body) else value
+        for name, value in patch.items()
+    }
 
 
 def public(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -163,8 +185,11 @@ def merge(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> dict[s
     merged = gates.merge(current, patch)
     minimum, conf = (merged or {}).get("minBaselineRuns"), settings(merged)
     if minimum is not None and minimum > conf["baselineRuns"]:
-        raise ValidationFailed.on("minBaselineRuns", f"must not be more than baselineRuns ({conf['baselineRuns']}): "
-                                                     "the baseline never holds more runs than that")
+        raise ValidationFailed.on(
+            "minBaselineRuns",
+            f"must not be more than baselineRuns ({conf['baselineRuns']}): "
+            "the baseline never holds more runs than that",
+        )
     return merged
 
 
@@ -173,12 +198,18 @@ def settings(config: Mapping[str, Any] | None) -> Settings:
     defaults to 3, or to baselineRuns when that is set lower."""
     config = config or {}
     runs = config.get("baselineRuns") or DEFAULT_BASELINE_RUNS
-    return {"lcp": config.get("lcp"), "cls": config.get("cls"), "ttfb": config.get("ttfb"),
-            "alpha": config.get("alpha") or DEFAULT_ALPHA, "baselineRuns": runs,
-            "minBaselineRuns": config.get("minBaselineRuns") or min(DEFAULT_MIN_BASELINE_RUNS, runs),
-            "excludeRegressedRuns": config.get("excludeRegressedRuns") is not False,
-            "mode": config.get("mode") or "enforce", "baselineBranch": config.get("baselineBranch") or "main",
-            "vitalsSamples": config.get("vitalsSamples") or 1}
+    return {
+        "lcp": config.get("lcp"),
+        "cls": config.get("cls"),
+        "ttfb": config.get("ttfb"),
+        "alpha": config.get("alpha") or DEFAULT_ALPHA,
+        "baselineRuns": runs,
+        "minBaselineRuns": config.get("minBaselineRuns") or min(DEFAULT_MIN_BASELINE_RUNS, runs),
+        "excludeRegressedRuns": config.get("excludeRegressedRuns") is not False,
+        "mode": config.get("mode") or "enforce",
+        "baselineBranch": config.get("baselineBranch") or "main",
+        "vitalsSamples": config.get("vitalsSamples") or 1,
+    }
 
 
 def page_key(test_id: str | None, url: str | None) -> PageKey:
@@ -223,8 +254,15 @@ def p_value(actual: Sequence[float], baseline: Sequence[float]) -> float:
     return value if math.isfinite(value) else 1.0  # every value tied: no evidence of a change
 
 
-def compare(metric: str, rule: Mapping[str, Any], actual: Sequence[float], baseline: Sequence[float], alpha: float,
-            *, always_test: bool = False) -> dict[str, Any]:
+def compare(
+    metric: str,
+    rule: Mapping[str, Any],
+    actual: Sequence[float],
+    baseline: Sequence[float],
+    alpha: float,
+    *,
+    always_test: bool = False,
+) -> dict[str, Any]:
     """Compare one page's samples of one metric with its baseline; `regressed` says the verdict. The test
     (about a millisecond) runs only when the median passed both thresholds, unless `always_test`."""
     base, now = statistics.median(baseline), statistics.median(actual)
@@ -236,17 +274,28 @@ def compare(metric: str, rule: Mapping[str, Any], actual: Sequence[float], basel
     p = p_value(actual, baseline) if over or always_test else None
     regressed = over and p is not None and p < alpha  # p is None only when not `over`
     return {
-        "rule": f"{metric}_regression", "metric": metric, "baseline": gates.reported(base),
-        "actual": gates.reported(now), "threshold": gates.reported(threshold),
+        "rule": f"{metric}_regression",
+        "metric": metric,
+        "baseline": gates.reported(base),
+        "actual": gates.reported(now),
+        "threshold": gates.reported(threshold),
         "increasePct": None if base <= 0 else gates.reported(increase * 100 / base),
-        "pValue": None if p is None else float(f"{p:.4g}"), "alpha": alpha, "samples": len(actual), "baselineSamples": len(baseline),
+        "pValue": None if p is None else float(f"{p:.4g}"),
+        "alpha": alpha,
+        "samples": len(actual),
+        "baselineSamples": len(baseline),
         "regressed": regressed,
     }
 
 
-def evaluate(config: Mapping[str, Any] | None, pages: Sequence[Mapping[str, Any]],
-             baseline_pages: Sequence[Mapping[str, Any]], baseline_runs: Sequence[str], *,
-             pinned: str | None = None) -> Summary | None:
+def evaluate(
+    config: Mapping[str, Any] | None,
+    pages: Sequence[Mapping[str, Any]],
+    baseline_pages: Sequence[Mapping[str, Any]],
+    baseline_runs: Sequence[str],
+    *,
+    pinned: str | None = None,
+) -> Summary | None:
     """Judge a run's pages against the pooled pages of its baseline runs (public ids, newest first);
     None when no metric is configured."""
     conf = settings(config)
@@ -254,18 +303,31 @@ def evaluate(config: Mapping[str, Any] | None, pages: Sequence[Mapping[str, Any]
     if not rules:
         return None
     branch, minimum = conf["baselineBranch"], conf["minBaselineRuns"]
-    summary: Summary = {"mode": conf["mode"], "baselineBranch": branch, "baselineRuns": len(baseline_runs),
-                        "baselineRunIds": list(baseline_runs), "pinnedRunId": pinned,
-                        "minBaselineRuns": minimum, "alpha": conf["alpha"], "status": "evaluated",
-                        "findings": [], "compared": 0, "notEvaluated": []}
+    summary: Summary = {
+        "mode": conf["mode"],
+        "baselineBranch": branch,
+        "baselineRuns": len(baseline_runs),
+        "baselineRunIds": list(baseline_runs),
+        "pinnedRunId": pinned,
+        "minBaselineRuns": minimum,
+        "alpha": conf["alpha"],
+        "status": "evaluated",
+        "findings": [],
+        "compared": 0,
+        "notEvaluated": [],
+    }
     if not baseline_runs:
-        summary |= {"status": "not evaluated",
-                    "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline."}
+        summary |= {
+            "status": "not evaluated",
+            "reason": f"No completed run on {branch} yet to compare with: the first ones are the baseline.",
+        }
         return summary
     if len(baseline_runs) < minimum:
-        summary |= {"status": "not evaluated",
-                    "reason": f"The baseline holds {len(baseline_runs)} run(s) on {branch}; the gate judges from "
-                              f"{minimum} (minBaselineRuns)."}
+        summary |= {
+            "status": "not evaluated",
+            "reason": f"The baseline holds {len(baseline_runs)} run(s) on {branch}; the gate judges from "
+            f"{minimum} (minBaselineRuns).",
+        }
         return summary
     baseline = pool(baseline_pages)
     first_row: dict[PageKey, Mapping[str, Any]] = {}
@@ -278,16 +340,26 @@ def evaluate(config: Mapping[str, Any] | None, pages: Sequence[Mapping[str, Any]
             if not actual:
                 continue
             if not before:
-                summary["notEvaluated"].append({"testId": test_id, "url": row.get("url"), "metric": metric,
-                                                "reason": "no baseline sample of this page yet"})
+                summary["notEvaluated"].append(
+                    {
+                        "testId": test_id,
+                        "url": row.get("url"),
+                        "metric": metric,
+                        "reason": "no baseline sample of this page yet",
+                    }
+                )
                 continue
             summary["compared"] += 1
             outcome = compare(metric, limits, actual, before, conf["alpha"])
             if outcome.pop("regressed"):
                 summary["findings"].append(
-                    {**outcome, "testId": test_id, "testName": row.get("testName"), "url": row.get("url")})
+                    {**outcome, "testId": test_id, "testName": row.get("testName"), "url": row.get("url")}
+                )
     if not summary["compared"]:
-        summary |= {"status": "not evaluated", "reason": "None of this run's pages has a baseline sample yet."}
+        summary |= {
+            "status": "not evaluated",
+            "reason": "None of this run's pages has a baseline sample yet.",
+        }
     return summary
 
 

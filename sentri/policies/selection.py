@@ -56,13 +56,18 @@ def _repo_path(path: str) -> str:
 
 def covers_changed(test: TestCase, changed_files: Sequence[str]) -> bool:
     """Tell whether any of the test's `covers` globs matches a changed repository path."""
-    return any(fnmatchcase(_repo_path(path), _repo_path(glob)) for glob in test.covers or [] for path in changed_files)
+    return any(
+        fnmatchcase(_repo_path(path), _repo_path(glob))
+        for glob in test.covers or []
+        for path in changed_files
+    )
 
 
 def _by_strategy(tests: list[TestCase], selection: Selection) -> list[TestCase]:
     if selection.strategy == "changed":
         return [
-            t for t in tests
+            t
+            for t in tests
             if planner.is_smoke(t.name, t.tags or [])
             or covers_changed(t, selection.changed_files)
             or planner.touches(_history_stub(t), selection.changed_pages)
@@ -76,8 +81,16 @@ def _by_strategy(tests: list[TestCase], selection: Selection) -> list[TestCase]:
 
 
 def _history_stub(test: TestCase) -> planner.TestHistory:
-    return planner.TestHistory(test_id=test.id, name=test.name, tags=test.tags or [], updated_at=test.updated_at,
-                               outcomes=[], durations_ms=[], flaky_score=0.0, pages=goto_pages(test.steps))
+    return planner.TestHistory(
+        test_id=test.id,
+        name=test.name,
+        tags=test.tags or [],
+        updated_at=test.updated_at,
+        outcomes=[],
+        durations_ms=[],
+        flaky_score=0.0,
+        pages=goto_pages(test.steps),
+    )
 
 
 def choose(project: Project, approved: list[TestCase], selection: Selection) -> list[TestCase]:
@@ -85,21 +98,34 @@ def choose(project: Project, approved: list[TestCase], selection: Selection) -> 
     and a run with nothing to execute completes at once); a 400 for ids that are not the project's."""
     tests = approved
     if selection.case_ids is not None:
-        found = {t.id: t for t in db.session.query(TestCase).filter(
-            TestCase.project_id == project.id, TestCase.id.in_(selection.case_ids))}
+        found = {
+            t.id: t
+            for t in db.session.query(TestCase).filter(
+                TestCase.project_id == project.id, TestCase.id.in_(selection.case_ids)
+            )
+        }
         # str(): format_id is str | None for any key, and these keys are never None.
         unknown = [str(TestCase.format_id(i)) for i in selection.case_ids if i not in found]
         if unknown:
             raise ValidationFailed.on("caseIds", f"not tests of {project.public_id}: {', '.join(unknown)}")
-        unapproved = [f"{TestCase.format_id(i)} ({found[i].review_status})" for i in selection.case_ids
-                      if found[i].review_status != "approved"]
+        unapproved = [
+            f"{TestCase.format_id(i)} ({found[i].review_status})"
+            for i in selection.case_ids
+            if found[i].review_status != "approved"
+        ]
         if unapproved:
-            raise ValidationFailed.on("caseIds", f"only approved tests run; not approved: {', '.join(unapproved)}")
+            raise ValidationFailed.on(
+                "caseIds", f"only approved tests run; not approved: {', '.join(unapproved)}"
+            )
         tests = [t for t in tests if t.id in set(selection.case_ids)]
     if selection.suite_ids is not None:
         keys = {s: Suite.key_of(s) for s in selection.suite_ids}
-        suites = {s.id: s for s in db.session.query(Suite).filter(
-            Suite.project_id == project.id, Suite.id.in_([k for k in keys.values() if k]))}
+        suites = {
+            s.id: s
+            for s in db.session.query(Suite).filter(
+                Suite.project_id == project.id, Suite.id.in_([k for k in keys.values() if k])
+            )
+        }
         unknown = [s for s, key in keys.items() if key not in suites]
         if unknown:
             raise ValidationFailed.on("suiteIds", f"not suites of {project.public_id}: {', '.join(unknown)}")

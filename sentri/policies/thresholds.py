@@ -24,14 +24,38 @@ class Kind:
 
 
 KINDS = {
-    "quality-gates": Kind("quality_gates", gates.GATE_FIELDS, gates.clean_gates_patch, gates.merge, ("maxFailures",),
-                          "Quality gates saved."),
-    "web-vitals-budgets": Kind("vitals_budgets", vitals.BUDGET_FIELDS, vitals.clean_budgets_patch, vitals.merge, (),
-                               "Web Vitals budgets saved."),
-    "vitals-regression": Kind("vitals_regression", regression.FIELDS, regression.clean_patch, regression.merge,
-                              ("baselineRuns", "vitalsSamples"), "Web Vitals regression gate saved."),
-    "quarantine-policy": Kind("quarantine_policy", quarantine.POLICY_FIELDS, quarantine.clean_policy_patch,
-                              quarantine.merge_policy, ("suggestReleaseAfter",), "Quarantine policy saved."),
+    "quality-gates": Kind(
+        "quality_gates",
+        gates.GATE_FIELDS,
+        gates.clean_gates_patch,
+        gates.merge,
+        ("maxFailures",),
+        "Quality gates saved.",
+    ),
+    "web-vitals-budgets": Kind(
+        "vitals_budgets",
+        vitals.BUDGET_FIELDS,
+        vitals.clean_budgets_patch,
+        vitals.merge,
+        (),
+        "Web Vitals budgets saved.",
+    ),
+    "vitals-regression": Kind(
+        "vitals_regression",
+        regression.FIELDS,
+        regression.clean_patch,
+        regression.merge,
+        ("baselineRuns", "vitalsSamples"),
+        "Web Vitals regression gate saved.",
+    ),
+    "quarantine-policy": Kind(
+        "quarantine_policy",
+        quarantine.POLICY_FIELDS,
+        quarantine.clean_policy_patch,
+        quarantine.merge_policy,
+        ("suggestReleaseAfter",),
+        "Quarantine policy saved.",
+    ),
 }
 
 

@@ -28,7 +28,9 @@ METRICS = BUDGET_FIELDS  # what is measured on every page, in the order reports 
 GOOD = {"lcp": 2500, "cls": 0.1, "inp": 200, "ttfb": 800}
 POOR = {"lcp": 4000, "cls": 0.25, "inp": 500, "ttfb": 1800}
 
-Milliseconds = Annotated[int | float | None, number_rule(0, None, "must be a number of milliseconds, 0 or more")]
+Milliseconds = Annotated[
+    int | float | None, number_rule(0, None, "must be a number of milliseconds, 0 or more")
+]
 Ratio = Annotated[int | float | None, number_rule(0, 1, "must be a number from 0 to 1")]
 
 
@@ -75,8 +77,9 @@ def rating(metric: str, value: float | None) -> str | None:
     return "poor"
 
 
-def evaluate_budgets(budgets: Mapping[str, Any] | None,
-                     pages: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def evaluate_budgets(
+    budgets: Mapping[str, Any] | None, pages: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
     """Evaluate the configured budgets on every measured page (a page row: testId, testName, url and each
     metric); {"passed", "violations"}, or None when no budget is configured."""
     limits = gates.configured(budgets, BUDGET_FIELDS)

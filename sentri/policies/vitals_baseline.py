@@ -64,16 +64,21 @@ def pin_of(project: Project, browser: str, device: str) -> dict | None:
     return ((project.vitals_regression or {}).get(regression.PINS) or {}).get(f"{browser}/{device}")
 
 
-def runs_for(project: Project, browser: str, device: str, before: int | None = None) -> tuple[list[int], int | None]:
+def runs_for(
+    project: Project, browser: str, device: str, before: int | None = None
+) -> tuple[list[int], int | None]:
     """The keys of the baseline runs of a run on this browser and device (started after every run below
     `before`, or now), newest first, and the pinned run's key when a pin chose them."""
     conf = regression.settings(project.vitals_regression)
     pin = pin_of(project, browser, device)
     pinned = _pinned_run(project, pin, browser, device, before)
-    query = (select(Run.id, Run.vitals_result)
-             .where(Run.project_id == project.id, Run.status == RunStatus.COMPLETED, Run.browser == browser,
-                    Run.device == device,
-                    or_(Run.branch == conf["baselineBranch"], Run.branch.is_(None))))
+    query = select(Run.id, Run.vitals_result).where(
+        Run.project_id == project.id,
+        Run.status == RunStatus.COMPLETED,
+        Run.browser == browser,
+        Run.device == device,
+        or_(Run.branch == conf["baselineBranch"], Run.branch.is_(None)),
+    )
     if before is not None:
         query = query.where(Run.id < before)
     wanted = conf["baselineRuns"]
@@ -88,7 +93,9 @@ def runs_for(project: Project, browser: str, device: str, before: int | None = N
     return sorted(chosen, reverse=True), pinned
 
 
-def _pinned_run(project: Project, pin: dict | None, browser: str, device: str, before: int | None) -> int | None:
+def _pinned_run(
+    project: Project, pin: dict | None, browser: str, device: str, before: int | None
+) -> int | None:
     key = Run.key_of((pin or {}).get("runId"))
     if key is None or (before is not None and key >= before):
         return None  # a run older than the pinned one is not judged against it or the runs after it
@@ -114,9 +121,14 @@ def _eligible(query, *, newest_first: bool, exclude: bool) -> Iterator[int]:
 
 def combos(project: Project) -> list[tuple[str, str]]:
     """The browsers and devices the project has completed runs on or a pin for (Chromium desktop at least)."""
-    ran = db.session.execute(select(Run.browser, Run.device).where(Run.project_id == project.id,
-                                                                     Run.status == RunStatus.COMPLETED).distinct()).all()
-    pinned = [tuple(key.split("/", 1)) for key in ((project.vitals_regression or {}).get(regression.PINS) or {})]
+    ran = db.session.execute(
+        select(Run.browser, Run.device)
+        .where(Run.project_id == project.id, Run.status == RunStatus.COMPLETED)
+        .distinct()
+    ).all()
+    pinned = [
+        tuple(key.split("/", 1)) for key in ((project.vitals_regression or {}).get(regression.PINS) or {})
+    ]
     return sorted({("chromium", "desktop"), *((b, d) for b, d in ran), *pinned})
 
 
@@ -125,10 +137,15 @@ def describe(project: Project, browser: str, device: str) -> dict[str, Any]:
     conf = regression.settings(project.vitals_regression)
     keys, pinned = runs_for(project, browser, device)
     pin = pin_of(project, browser, device)
-    return {"browser": browser, "device": device, "baselineBranch": conf["baselineBranch"],
-            "runs": [Run.format_id(key) for key in keys], "minBaselineRuns": conf["minBaselineRuns"],
-            "enough": len(keys) >= conf["minBaselineRuns"],
-            "pinned": pin if pin is not None and pinned is not None else None}
+    return {
+        "browser": browser,
+        "device": device,
+        "baselineBranch": conf["baselineBranch"],
+        "runs": [Run.format_id(key) for key in keys],
+        "minBaselineRuns": conf["minBaselineRuns"],
+        "enough": len(keys) >= conf["minBaselineRuns"],
+        "pinned": pin if pin is not None and pinned is not None else None,
+    }
 
 
 def pin(project: Project, body: object, actor: User | None) -> dict[str, Any]:
@@ -141,7 +158,11 @@ def pin(project: Project, body: object, actor: User | None) -> dict[str, Any]:
     why_not = refusal(run)
     if why_not:
         raise Conflict(why_not)
-    entry = {"runId": run.public_id, "pinnedBy": actor.public_id if actor else None, "pinnedAt": isoformat(utcnow())}
+    entry = {
+        "runId": run.public_id,
+        "pinnedBy": actor.public_id if actor else None,
+        "pinnedAt": isoformat(utcnow()),
+    }
     _store(project, f"{run.browser}/{run.device}", entry)
     return describe(project, run.browser, run.device)
 
@@ -159,11 +180,15 @@ def refusal(run: Run) -> str | None:
 def _measured(run_id: int) -> bool:
     """Did a counted test of the run measure a Web Vital? (A test that loaded no page records an empty
     list, and a page may have measured nothing.) Reads until the first one that did."""
-    pages = db.session.scalars(select(Result.vitals).where(Result.run_id == run_id, Result.vitals.is_not(None),
-                                                           Result.quarantined.is_(False))
-                               .execution_options(yield_per=BATCH))
+    pages = db.session.scalars(
+        select(Result.vitals)
+        .where(Result.run_id == run_id, Result.vitals.is_not(None), Result.quarantined.is_(False))
+        .execution_options(yield_per=BATCH)
+    )
     try:
-        return any(page.get(metric) is not None for found in pages for page in found or [] for metric in METRICS)
+        return any(
+            page.get(metric) is not None for found in pages for page in found or [] for metric in METRICS
+        )
     finally:
         pages.close()
 
@@ -172,9 +197,13 @@ def of_run(run: Run) -> dict[str, Any]:
     """What the run's page says about pinning it: its browser and device, the pin of them (`pin`) and
     whether that is this run (`pinned`), or why it cannot be pinned (`refusal`, None when it can)."""
     pin = pin_of(run.project, run.browser, run.device)
-    return {"browser": run.browser, "device": run.device, "pin": pin,
-            "pinned": bool(pin) and pin.get("runId") == run.public_id,
-            "refusal": None if run.is_active else refusal(run)}
+    return {
+        "browser": run.browser,
+        "device": run.device,
+        "pin": pin,
+        "pinned": bool(pin) and pin.get("runId") == run.public_id,
+        "refusal": None if run.is_active else refusal(run),
+    }
 
 
 def unpin(project: Project, browser: str, device: str, actor: User | None) -> dict[str, Any]:

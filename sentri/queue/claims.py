@@ -30,7 +30,6 @@ from .records import _set_outcome
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Claim:
     """A row a worker took: what it needs to run the test and to write its outcome back."""
@@ -51,29 +50,55 @@ class Claim:
 
 def _claimable():
     """The active runs with a queued test and room under their parallelWorkers, oldest first (bind `now`)."""
-    running = (select(func.count(Result.id)).where(Result.run_id == Run.id, Result.status == ResultStatus.RUNNING)
-               .correlate(Run).scalar_subquery())
+    running = (
+        select(func.count(Result.id))
+        .where(Result.run_id == Run.id, Result.status == ResultStatus.RUNNING)
+        .correlate(Run)
+        .scalar_subquery()
+    )
     queued = exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED)
     crawling = exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES))
-    return (select(Run.id)
-            .where(Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
-                   or_(Run.deadline.is_(None), Run.deadline > bindparam("now")), queued, ~crawling,
-                   running < Run.parallel)
-            .order_by(Run.id).limit(1))
+    return (
+        select(Run.id)
+        .where(
+            Run.status.in_(ACTIVE_RUN_STATUSES),
+            Run.stop_reason.is_(None),
+            or_(Run.deadline.is_(None), Run.deadline > bindparam("now")),
+            queued,
+            ~crawling,
+            running < Run.parallel,
+        )
+        .order_by(Run.id)
+        .limit(1)
+    )
 
 
 # The claim path's statements, built once: a worker runs them for every test, and building them (operators,
 # coercions, cache keys) was a third of the claim's CPU in a profile of a served run (bench/run_overhead.py).
 _CLAIMABLE = _claimable()
 _CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(of=Run, skip_locked=True)  # PostgreSQL: skip rows others hold
-_FIRST_QUEUED = (select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)
-                 .where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED)
-                 .order_by(Result.position).limit(1))
-_TAKE = (update(Result).where(Result.id == bindparam("result_id"), Result.status == ResultStatus.QUEUED)
-         .values(status=ResultStatus.RUNNING, owner=bindparam("new_owner"), lease_until=bindparam("new_lease"),
-                 claims=Result.claims + 1, started_at=bindparam("now")))
-_START_RUN = (update(Run).where(Run.id == bindparam("run_id"), Run.status == RunStatus.QUEUED)
-              .values(status=RunStatus.RUNNING, started_at=bindparam("now")))
+_FIRST_QUEUED = (
+    select(Result.id, Result.test_id, Result.test_name, Result.position, Result.claims, Result.page_url)
+    .where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED)
+    .order_by(Result.position)
+    .limit(1)
+)
+_TAKE = (
+    update(Result)
+    .where(Result.id == bindparam("result_id"), Result.status == ResultStatus.QUEUED)
+    .values(
+        status=ResultStatus.RUNNING,
+        owner=bindparam("new_owner"),
+        lease_until=bindparam("new_lease"),
+        claims=Result.claims + 1,
+        started_at=bindparam("now"),
+    )
+)
+_START_RUN = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"), Run.status == RunStatus.QUEUED)
+    .values(status=RunStatus.RUNNING, started_at=bindparam("now"))
+)
 
 
 def has_work() -> bool:
@@ -113,18 +138,38 @@ def _claim(owner: str, lease_seconds: float, slot: Callable[[], bool] | None) ->
             if row is None:
                 continue
             if row.test_id is None and row.page_url is None:  # deleted since planning (ON DELETE SET NULL)
-                _set_outcome(row.id, run_id, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted"},
-                             expect=ResultStatus.QUEUED)
+                _set_outcome(
+                    row.id,
+                    run_id,
+                    {"status": ResultStatus.SKIPPED, "skip_reason": "deleted"},
+                    expect=ResultStatus.QUEUED,
+                )
                 end_if_done(run_id)
                 continue
             if slot is not None and not slot():
                 return None
-            db.session.execute(_TAKE, {"result_id": row.id, "new_owner": owner, "now": now,
-                                       "new_lease": now + timedelta(seconds=lease_seconds)})
+            db.session.execute(
+                _TAKE,
+                {
+                    "result_id": row.id,
+                    "new_owner": owner,
+                    "now": now,
+                    "new_lease": now + timedelta(seconds=lease_seconds),
+                },
+            )
             db.session.execute(_START_RUN, {"run_id": run_id, "now": now})
             more = db.session.scalar(_CLAIMABLE, {"now": now}) is not None  # worth waking another worker for
-            return Claim(row.id, run_id, row.position, row.test_id, row.test_name, owner, row.claims + 1, more,
-                         row.page_url)
+            return Claim(
+                row.id,
+                run_id,
+                row.position,
+                row.test_id,
+                row.test_name,
+                owner,
+                row.claims + 1,
+                more,
+                row.page_url,
+            )
 
 
 # -- while running ---------------------------------------------------------------------------------------
@@ -149,7 +194,8 @@ def to_stop(owner: str, result_ids: list[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(
         select(Result.id, Result.owner, Result.status, Run.status, Run.stop_reason)
-        .join(Run, Run.id == Result.run_id).where(Result.id.in_(result_ids))
+        .join(Run, Run.id == Result.run_id)
+        .where(Result.id.in_(result_ids))
     ).all()
     db.session.commit()
     verdicts = {}
@@ -167,5 +213,3 @@ def to_stop(owner: str, result_ids: list[int]) -> dict[int, str]:
 
 
 # -- recovery ----------------------------------------------------------------------------------------------
-
-

@@ -43,21 +43,34 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
     with write():
         crawl = db.session.scalar(select(Crawl).where(_mine(claim)).with_for_update())
         if crawl is None:
-            log.warning("CRL-%s: its outcome came after the crawl was taken back or stopped; dropped", claim.crawl_id)
+            log.warning(
+                "CRL-%s: its outcome came after the crawl was taken back or stopped; dropped", claim.crawl_id
+            )
             return False
         pages = outcome.get("pages") or []
         settings = CrawlSettings.from_json(crawl.options)
         crawl.status, crawl.finished_at, crawl.lease_until = CrawlStatus.COMPLETED, utcnow(), None
-        crawl.pages, crawl.skipped, crawl.notes = pages, outcome.get("skipped") or [], outcome.get("notes") or []
+        crawl.pages, crawl.skipped, crawl.notes = (
+            pages,
+            outcome.get("skipped") or [],
+            outcome.get("notes") or [],
+        )
         crawl.progress = {"found": len(pages) + len(crawl.skipped), "visited": len(pages), "queued": 0}
-        crawl.page_count, crawl.broken_count = len(pages), sum(page_verdict(page) == "broken" for page in pages)
+        crawl.page_count, crawl.broken_count = (
+            len(pages),
+            sum(page_verdict(page) == "broken" for page in pages),
+        )
         crawl.diff = diff(previous_pages(crawl), pages, crawl.skipped, all_listed=outcome["allListed"])
         if settings.generate_tests:
             crawl.drafts = _add_drafts(crawl, settings, pages)
         if crawl.run_id is not None:
             _queue_page_checks(crawl.run_id, pages, crawl.base_url)
             notices.work_ready(crawl.run_id)  # its run's tests waited for the crawl
-        counts = (crawl.page_count, crawl.broken_count, len(crawl.drafts or []) if settings.generate_tests else 0)
+        counts = (
+            crawl.page_count,
+            crawl.broken_count,
+            len(crawl.drafts or []) if settings.generate_tests else 0,
+        )
     log.info("CRL-%s completed: %d page(s), %d broken, %d draft(s)", claim.crawl_id, *counts)
     return True
 
@@ -65,8 +78,11 @@ def finish(claim: CrawlClaim, outcome: dict[str, Any]) -> bool:
 def fail(claim: CrawlClaim, error: str) -> None:
     """The crawl could not run (no browser, an unreadable secret): it fails, and so does its run."""
     with write():
-        failed = changed(update(Crawl).where(_mine(claim)).values(
-            status=CrawlStatus.FAILED, error=error[:2000], finished_at=utcnow(), lease_until=None))
+        failed = changed(
+            update(Crawl)
+            .where(_mine(claim))
+            .values(status=CrawlStatus.FAILED, error=error[:2000], finished_at=utcnow(), lease_until=None)
+        )
         if failed and claim.run_id is not None:
             lifecycle.stop_in_transaction(claim.run_id, "failed", f"The crawl failed: {error}"[:2000])
     if failed:
@@ -76,8 +92,11 @@ def fail(claim: CrawlClaim, error: str) -> None:
 def stopped(claim: CrawlClaim) -> None:
     """The worker stopped the crawl (asked, or its run stops): aborted; the run ends when nothing is left."""
     with write():
-        done = changed(update(Crawl).where(_mine(claim)).values(
-            status=CrawlStatus.ABORTED, finished_at=utcnow(), lease_until=None))
+        done = changed(
+            update(Crawl)
+            .where(_mine(claim))
+            .values(status=CrawlStatus.ABORTED, finished_at=utcnow(), lease_until=None)
+        )
         if done and claim.run_id is not None:
             _no_longer_crawling(claim.run_id)
             if not ending.end_if_done(claim.run_id):
@@ -89,7 +108,9 @@ def stopped(claim: CrawlClaim) -> None:
 def release(claim: CrawlClaim) -> None:
     """Hand a crawl back (this process stops): queued again for another process or the next start."""
     with write():
-        if changed(update(Crawl).where(_mine(claim)).values(status=CrawlStatus.QUEUED, owner=None, lease_until=None)):
+        if changed(
+            update(Crawl).where(_mine(claim)).values(status=CrawlStatus.QUEUED, owner=None, lease_until=None)
+        ):
             notices.work_ready()
 
 
@@ -99,8 +120,11 @@ def recover() -> list[int]:
     orphaned = exists().where(Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES))
     if db.session.scalar(select(Crawl.id).where(Crawl.status == CrawlStatus.QUEUED, orphaned).limit(1)):
         with write():  # queued for a run that ended meanwhile (its crawl was lost with the run's end)
-            db.session.execute(update(Crawl).where(Crawl.status == CrawlStatus.QUEUED, orphaned)
-                               .values(status=CrawlStatus.ABORTED, finished_at=now))
+            db.session.execute(
+                update(Crawl)
+                .where(Crawl.status == CrawlStatus.QUEUED, orphaned)
+                .values(status=CrawlStatus.ABORTED, finished_at=now)
+            )
     expired = (Crawl.status == CrawlStatus.RUNNING, Crawl.lease_until < now)
     if not db.session.scalar(select(Crawl.id).where(*expired).limit(1)):
         db.session.commit()
@@ -135,20 +159,47 @@ def _queue_page_checks(run_id: int, pages: list[dict[str, Any]], site_url: str) 
         return
     last = db.session.scalar(select(func.max(Result.position)).where(Result.run_id == run_id)) or 0
     for offset, page in enumerate(pages, start=1):
-        db.session.add(Result(run_id=run_id, test_id=None, page_url=page["url"], position=last + offset,
-                              test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
-                              status=ResultStatus.QUEUED, attempts=[], base_url=site_url))
+        db.session.add(
+            Result(
+                run_id=run_id,
+                test_id=None,
+                page_url=page["url"],
+                position=last + offset,
+                test_name=f"{PAGE_CHECK_PREFIX}{page.get('path') or page['url']}"[:200],
+                status=ResultStatus.QUEUED,
+                attempts=[],
+                base_url=site_url,
+            )
+        )
     db.session.execute(update(Run).where(Run.id == run_id).values(total=Run.total + len(pages)))
     db.session.flush()
     ending.end_if_done(run_id)  # a site with no page left and no test ends here
 
 
 def _add_drafts(crawl: Crawl, settings: CrawlSettings, pages: list[dict[str, Any]]) -> list[int]:
-    existing = [test.steps for test in db.session.scalars(select(TestCase).where(TestCase.project_id == crawl.project_id))]
-    made = drafting.make_drafts(pages, perspectives=settings.perspectives, fill_forms=settings.fill_forms,
-                                limit=settings.test_count, existing=existing, base_url=crawl.base_url)
-    rows = [TestCase(project_id=crawl.project_id, name=draft["name"], tags=draft["tags"], steps=draft["steps"],
-                     review_status="draft", source_page=draft.get("sourcePage")) for draft in made]
+    existing = [
+        test.steps
+        for test in db.session.scalars(select(TestCase).where(TestCase.project_id == crawl.project_id))
+    ]
+    made = drafting.make_drafts(
+        pages,
+        perspectives=settings.perspectives,
+        fill_forms=settings.fill_forms,
+        limit=settings.test_count,
+        existing=existing,
+        base_url=crawl.base_url,
+    )
+    rows = [
+        TestCase(
+            project_id=crawl.project_id,
+            name=draft["name"],
+            tags=draft["tags"],
+            steps=draft["steps"],
+            review_status="draft",
+            source_page=draft.get("sourcePage"),
+        )
+        for draft in made
+    ]
     db.session.add_all(rows)
     db.session.flush()
     return [row.id for row in rows]

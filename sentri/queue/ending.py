@@ -33,8 +33,12 @@ def end_if_done(run_id: int) -> bool:
     """End the run when none of its rows is queued or running and its crawl, if any, is over (in the
     caller's transaction)."""
     pending = db.session.scalar(
-        select(func.count(Result.id)).where(Result.run_id == run_id, Result.status.in_(PENDING_RESULT_STATUSES))
-    ) or db.session.scalar(select(Crawl.id).where(Crawl.run_id == run_id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
+        select(func.count(Result.id)).where(
+            Result.run_id == run_id, Result.status.in_(PENDING_RESULT_STATUSES)
+        )
+    ) or db.session.scalar(
+        select(Crawl.id).where(Crawl.run_id == run_id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES))
+    )
     return not pending and end(run_id)
 
 
@@ -44,7 +48,8 @@ def end(run_id: int) -> bool:
     commits, finish() does the rest in the same thread (or recovery, when this process dies first). Return
     False when the run's end was already taken."""
     taken = changed(
-        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.notify_state.is_(None))
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.notify_state.is_(None))
         .values(finished_at=utcnow(), notify_state="ending")
     )
     if taken:
@@ -69,18 +74,26 @@ def finish(run_id: int) -> bool:
         db.session.commit()
         return False
     project = run.project
-    status = {"aborted": RunStatus.ABORTED, "failed": RunStatus.FAILED}.get(run.stop_reason or "", RunStatus.COMPLETED)
+    status = {"aborted": RunStatus.ABORTED, "failed": RunStatus.FAILED}.get(
+        run.stop_reason or "", RunStatus.COMPLETED
+    )
     gate_result = vitals_result = None
-    if status == RunStatus.COMPLETED:  # an aborted or failed run's tests did not all run: its gates say nothing
-        gate_result = gates.evaluate_gates(project.quality_gates, passed=run.passed, failed=run.failed,
-                                           flaky=run.flaky)
+    if (
+        status == RunStatus.COMPLETED
+    ):  # an aborted or failed run's tests did not all run: its gates say nothing
+        gate_result = gates.evaluate_gates(
+            project.quality_gates, passed=run.passed, failed=run.failed, flaky=run.flaky
+        )
         vitals_result = web_vitals_result(run, project)
     finished_at = run.finished_at  # when the end was taken: auto-quarantine is dated by it (made_by_run)
     assert finished_at is not None  # end() wrote it with notify_state ending
     with write():
         finished = changed(
-            update(Run).where(Run.id == run_id, Run.notify_state == "ending")
-            .values(status=status, gate_result=gate_result, vitals_result=vitals_result, notify_state="pending")
+            update(Run)
+            .where(Run.id == run_id, Run.notify_state == "ending")
+            .values(
+                status=status, gate_result=gate_result, vitals_result=vitals_result, notify_state="pending"
+            )
         )
         if not finished:
             return False
@@ -92,8 +105,14 @@ def finish(run_id: int) -> bool:
 
 def finish_stale(cutoff) -> list[int]:
     """Finish the runs whose end was taken before `cutoff` by a process that never finished them."""
-    stale = list(db.session.scalars(select(Run.id).where(Run.notify_state == "ending", Run.finished_at < cutoff)
-                                    .order_by(Run.id).limit(100)))
+    stale = list(
+        db.session.scalars(
+            select(Run.id)
+            .where(Run.notify_state == "ending", Run.finished_at < cutoff)
+            .order_by(Run.id)
+            .limit(100)
+        )
+    )
     db.session.commit()
     return [run_id for run_id in stale if finish(run_id)]
 
@@ -108,8 +127,11 @@ def vitals_pages(*run_ids: int) -> list[dict[str, Any]]:
         .where(Result.run_id.in_(run_ids), Result.vitals.is_not(None), Result.quarantined.is_(False))
         .order_by(Result.run_id, Result.position)
     )
-    return [{"testId": TestCase.format_id(test_id), "testName": name, **page}
-            for test_id, name, pages in results for page in (pages or [])]
+    return [
+        {"testId": TestCase.format_id(test_id), "testName": name, **page}
+        for test_id, name, pages in results
+        for page in (pages or [])
+    ]
 
 
 def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
@@ -119,6 +141,11 @@ def web_vitals_result(run: Run, project: Project) -> dict[str, Any] | None:
     if not project.vitals_regression:
         return budgets
     keys, pinned = vitals_baseline.runs_for(project, run.browser, run.device, before=run.id)
-    found = regression.evaluate(project.vitals_regression, pages, vitals_pages(*keys),
-                                [f"{Run.ID_PREFIX}-{key}" for key in keys], pinned=Run.format_id(pinned))
+    found = regression.evaluate(
+        project.vitals_regression,
+        pages,
+        vitals_pages(*keys),
+        [f"{Run.ID_PREFIX}-{key}" for key in keys],
+        pinned=Run.format_id(pinned),
+    )
     return regression.combine(budgets, found)

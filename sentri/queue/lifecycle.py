@@ -64,20 +64,38 @@ def get_in_project(project: Project, public_id: str) -> Run:
 SHOWN_VERDICTS = ("passed", "failed", "aborted", "pending")
 
 
-def list_for(project: Project, *, offset: int = 0, limit: int = 50, branch: str | None = None,
-             shown_verdict: str | None = None) -> tuple[list[Run], int]:
+def list_for(
+    project: Project,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    branch: str | None = None,
+    shown_verdict: str | None = None,
+) -> tuple[list[Run], int]:
     """Return a page of the project's runs (on `branch`, with this verdict as the pages show it, when
     given), newest first, and the total."""
     where = [Run.project_id == project.id] + ([Run.branch == branch] if branch is not None else [])
     if shown_verdict in ("passed", "failed"):
         # The verdict reads two JSON results: judged here on four columns, not in SQL per dialect.
-        where.append(Run.status == RunStatus.COMPLETED if shown_verdict == "passed" else Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED)))
-        rows = db.session.execute(select(Run.id, Run.status, Run.failed, Run.gate_result, Run.vitals_result)
-                                  .where(*where).order_by(Run.id.desc())).all()
-        ids = [row.id for row in rows if verdict_of(row.status, row.failed, row.gate_result,
-                                                     row.vitals_result) == shown_verdict]
-        shown = ids[offset:offset + limit]
-        found = {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(shown)))} if shown else {}
+        where.append(
+            Run.status == RunStatus.COMPLETED
+            if shown_verdict == "passed"
+            else Run.status.in_((RunStatus.COMPLETED, RunStatus.FAILED))
+        )
+        rows = db.session.execute(
+            select(Run.id, Run.status, Run.failed, Run.gate_result, Run.vitals_result)
+            .where(*where)
+            .order_by(Run.id.desc())
+        ).all()
+        ids = [
+            row.id
+            for row in rows
+            if verdict_of(row.status, row.failed, row.gate_result, row.vitals_result) == shown_verdict
+        ]
+        shown = ids[offset : offset + limit]
+        found = (
+            {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(shown)))} if shown else {}
+        )
         return [found[i] for i in shown], len(ids)
     if shown_verdict == "aborted":
         where.append(Run.status == RunStatus.ABORTED)
@@ -112,8 +130,10 @@ def approved_tests(project: Project) -> list[TestCase]:
 def check_settings(project: Project, options: RunOptions) -> None:
     """Refuse an environment or test-data set that is not the project's, and a baseUrl outside the
     project's origins (400 naming the field)."""
-    for field, value, lookup in (("environmentId", options.environment_id, environments.get_environment),
-                                 ("testDataSetId", options.data_set_id, environments.get_data_set)):
+    for field, value, lookup in (
+        ("environmentId", options.environment_id, environments.get_environment),
+        ("testDataSetId", options.data_set_id, environments.get_data_set),
+    ):
         if value is not None:
             try:
                 lookup(project, value)
@@ -126,7 +146,9 @@ def check_settings(project: Project, options: RunOptions) -> None:
 def site_url(project: Project, options: RunOptions) -> str:
     """Where the run's tests go: its baseUrl, else its environment's base URL, else the project's (as a worker
     resolves it, jobs.py); the URL a crawl starts from."""
-    environment = environments.get_environment(project, options.environment_id) if options.environment_id else None
+    environment = (
+        environments.get_environment(project, options.environment_id) if options.environment_id else None
+    )
     return environments.site_url(project, environment, options.base_url)
 
 
@@ -145,8 +167,15 @@ def check_base_url(project: Project, base_url: str) -> None:
         )
 
 
-def start(project: Project, options: RunOptions, *, source: str, triggered_by: str,
-          token: TriggerToken | None = None, in_transaction: Callable[[Run], None] | None = None) -> Run:
+def start(
+    project: Project,
+    options: RunOptions,
+    *,
+    source: str,
+    triggered_by: str,
+    token: TriggerToken | None = None,
+    in_transaction: Callable[[Run], None] | None = None,
+) -> Run:
     """Create the run and a row per approved test in one transaction: the selected ones in risk order
     (queued, or skipped as over_budget), then the deselected ones (skipped). 400 without approved
     tests, 409 when the project has an active run. The trigger token's last use is recorded in the same
@@ -163,26 +192,47 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     chosen = selection.choose(project, approved, options.selection)
     check_settings(project, options)
     now = utcnow()
-    order = planner.plan(history.histories(chosen), budget_minutes=options.budget_minutes,
-                         changed_pages=options.changed_pages, now=now, parallel=options.parallel_workers)
+    order = planner.plan(
+        history.histories(chosen),
+        budget_minutes=options.budget_minutes,
+        changed_pages=options.changed_pages,
+        now=now,
+        parallel=options.parallel_workers,
+    )
     chosen_ids = {t.id for t in chosen}
     deselected = [{"testId": t.id, "plan": "deselected"} for t in approved if t.id not in chosen_ids]
     by_id = {t.id: t for t in approved}
     plan = [
-        {**entry, "position": position, "testId": TestCase.format_id(entry["testId"]),
-         "testName": by_id[entry["testId"]].name}
+        {
+            **entry,
+            "position": position,
+            "testId": TestCase.format_id(entry["testId"]),
+            "testName": by_id[entry["testId"]].name,
+        }
         for position, entry in enumerate(order + deselected, start=1)
     ]
     base_url = site_url(project, options)  # every result of the run, skipped ones too, shows where it ran
     budget = options.budget_minutes
-    options.vitals_samples = options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
+    options.vitals_samples = (
+        options.vitals_samples or regression.settings(project.vitals_regression)["vitalsSamples"]
+    )
     run = Run(
-        project_id=project.id, status=RunStatus.QUEUED, trigger_source=source, triggered_by=triggered_by,
+        project_id=project.id,
+        status=RunStatus.QUEUED,
+        trigger_source=source,
+        triggered_by=triggered_by,
         options={**options.as_json(), "selection": options.selection.describe(chosen)},
-        callback_url=options.callback_url, total=len(plan), plan=plan, parallel=options.parallel_workers,
+        callback_url=options.callback_url,
+        total=len(plan),
+        plan=plan,
+        parallel=options.parallel_workers,
         deadline=now + timedelta(minutes=budget) if budget else None,
-        integrations={"github": options.github} if options.github else None, created_at=now,
-        branch=options.branch, commit_sha=options.commit_sha, browser=options.browser, device=options.device,
+        integrations={"github": options.github} if options.github else None,
+        created_at=now,
+        branch=options.branch,
+        commit_sha=options.commit_sha,
+        browser=options.browser,
+        device=options.device,
         phase="crawling" if options.crawl else None,
     )
     try:
@@ -195,19 +245,37 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
             for entry in plan:
                 reason = {"over_budget": "over_budget", "deselected": "deselected"}.get(entry["plan"])
                 skipped += reason is not None
-                db.session.add(Result(
-                    run_id=run.id, test_id=TestCase.key_of(entry["testId"]), test_name=entry["testName"],
-                    position=entry["position"], status=ResultStatus.SKIPPED if reason else ResultStatus.QUEUED,
-                    skip_reason=reason, attempts=[], base_url=base_url,
-                    quarantined=quarantine.is_quarantined(by_id.get(TestCase.key_of(entry["testId"]))),
-                ))
+                db.session.add(
+                    Result(
+                        run_id=run.id,
+                        test_id=TestCase.key_of(entry["testId"]),
+                        test_name=entry["testName"],
+                        position=entry["position"],
+                        status=ResultStatus.SKIPPED if reason else ResultStatus.QUEUED,
+                        skip_reason=reason,
+                        attempts=[],
+                        base_url=base_url,
+                        quarantined=quarantine.is_quarantined(by_id.get(TestCase.key_of(entry["testId"]))),
+                    )
+                )
             run.skipped = skipped
             if options.crawl is not None:  # claimed before any test: the tests wait for it (claims.py)
-                db.session.add(Crawl(project_id=project.id, run_id=run.id, status=CrawlStatus.QUEUED,
-                                     triggered_by=triggered_by, base_url=base_url, options=options.crawl.as_json(),
-                                     progress={}, created_at=now))
+                db.session.add(
+                    Crawl(
+                        project_id=project.id,
+                        run_id=run.id,
+                        status=CrawlStatus.QUEUED,
+                        triggered_by=triggered_by,
+                        base_url=base_url,
+                        options=options.crawl.as_json(),
+                        progress={},
+                        created_at=now,
+                    )
+                )
             if token is not None:
-                db.session.execute(update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now))
+                db.session.execute(
+                    update(TriggerToken).where(TriggerToken.id == token.id).values(last_used_at=now)
+                )
             db.session.flush()
             if skipped == len(plan) and options.crawl is None:
                 end(run.id)  # nothing to execute: the run ends as it starts
@@ -216,15 +284,27 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
     except IntegrityError:
         # The partial unique index refused a second active run: report the one that holds the lock.
         active = active_run(project.id, options.browser, options.device)
-        on = "" if (options.browser, options.device) == ("chromium", "desktop") else \
-            f" on {options.browser} ({options.device})"
+        on = (
+            ""
+            if (options.browser, options.device) == ("chromium", "desktop")
+            else f" on {options.browser} ({options.device})"
+        )
         raise Conflict(
             f"Project {project.public_id} already has an active run{on}.",
             runId=active.public_id if active else None,
         ) from None
-    log.info("%s started on %s by %s (%s): %d test(s) planned, %d to run, %s on %s (%s)", run.public_id,
-             project.public_id, triggered_by, source, len(plan), len(plan) - run.skipped, run.browser, run.device,
-             f"branch {run.branch}" if run.branch else "no branch")
+    log.info(
+        "%s started on %s by %s (%s): %d test(s) planned, %d to run, %s on %s (%s)",
+        run.public_id,
+        project.public_id,
+        triggered_by,
+        source,
+        len(plan),
+        len(plan) - run.skipped,
+        run.browser,
+        run.device,
+        f"branch {run.branch}" if run.branch else "no branch",
+    )
     return run
 
 
@@ -234,21 +314,30 @@ def start(project: Project, options: RunOptions, *, source: str, triggered_by: s
 def stop_in_transaction(run_id: int, reason: str, error: str | None = None) -> bool:
     """Flag an active run as stopping and skip its queued rows; end it when nothing is running."""
     flagged = db.session.execute(
-        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES), Run.stop_reason.is_(None),
-                          Run.notify_state.is_(None))  # an ending run has ended: too late to stop it
+        update(Run)
+        .where(
+            Run.id == run_id,
+            Run.status.in_(ACTIVE_RUN_STATUSES),
+            Run.stop_reason.is_(None),
+            Run.notify_state.is_(None),
+        )  # an ending run has ended: too late to stop it
         .values(stop_reason=reason, error=error)
     ).rowcount
     if not flagged:
         return False
     skipped = db.session.execute(
-        update(Result).where(Result.run_id == run_id, Result.status == ResultStatus.QUEUED)
+        update(Result)
+        .where(Result.run_id == run_id, Result.status == ResultStatus.QUEUED)
         .values(status=ResultStatus.SKIPPED, skip_reason=STOP_SKIP_REASON[reason], finished_at=utcnow())
     ).rowcount
     if skipped:
         db.session.execute(update(Run).where(Run.id == run_id).values(skipped=Run.skipped + skipped))
     # A crawl not yet claimed never starts; a running one is stopped by its worker (crawls.to_stop).
-    db.session.execute(update(Crawl).where(Crawl.run_id == run_id, Crawl.status == CrawlStatus.QUEUED)
-                       .values(status=CrawlStatus.ABORTED, finished_at=utcnow()))
+    db.session.execute(
+        update(Crawl)
+        .where(Crawl.run_id == run_id, Crawl.status == CrawlStatus.QUEUED)
+        .values(status=CrawlStatus.ABORTED, finished_at=utcnow())
+    )
     end_if_done(run_id)
     return True
 
@@ -268,5 +357,3 @@ def fail(run_id: int, error: str) -> None:
 
 
 # -- ending a run ------------------------------------------------------------------------------------------
-
-

@@ -22,7 +22,9 @@ CHANNEL = "sentri_work"
 
 _ANY = select(func.pg_notify(CHANNEL, ""))
 # After a test ends its run has room for one more: worth a notice only while the run has queued tests.
-_IF_QUEUED = _ANY.where(exists().where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED))
+_IF_QUEUED = _ANY.where(
+    exists().where(Result.run_id == bindparam("run_id"), Result.status == ResultStatus.QUEUED)
+)
 
 
 def work_ready(run_id: int | None = None) -> None:

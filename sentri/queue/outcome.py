@@ -47,7 +47,8 @@ class Outcome(TypedDict, total=False):
     position: int
 
 
-def attempt(status: str, error: str | None, failing_step: int | None = None,
-            duration_ms: int | None = None) -> Attempt:
+def attempt(
+    status: str, error: str | None, failing_step: int | None = None, duration_ms: int | None = None
+) -> Attempt:
     """An attempt's JSON from its snake_case parts."""
     return {"status": status, "error": error, "failingStep": failing_step, "durationMs": duration_ms}

@@ -32,19 +32,34 @@ def _due_query():
     now = bindparam("now")
     active = Run.status.in_(ACTIVE_RUN_STATUSES)
     expired = exists().where(Result.status == ResultStatus.RUNNING, Result.lease_until < now)
-    over_budget = exists().where(active, Run.deadline <= now,
-                                 exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED))
-    stranded = exists().where(active, Run.notify_state.is_(None), ~exists().where(Result.run_id == Run.id, Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING))),
-                              ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)))
-    orphaned_crawl = exists().where(Crawl.status == CrawlStatus.QUEUED, exists().where(
-        Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)))
+    over_budget = exists().where(
+        active,
+        Run.deadline <= now,
+        exists().where(Result.run_id == Run.id, Result.status == ResultStatus.QUEUED),
+    )
+    stranded = exists().where(
+        active,
+        Run.notify_state.is_(None),
+        ~exists().where(
+            Result.run_id == Run.id, Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING))
+        ),
+        ~exists().where(Crawl.run_id == Run.id, Crawl.status.in_(ACTIVE_CRAWL_STATUSES)),
+    )
+    orphaned_crawl = exists().where(
+        Crawl.status == CrawlStatus.QUEUED,
+        exists().where(Run.id == Crawl.run_id, Run.status.not_in(ACTIVE_RUN_STATUSES)),
+    )
     expired_crawl = exists().where(Crawl.status == CrawlStatus.RUNNING, Crawl.lease_until < now)
     unfinished = exists().where(Run.notify_state == "ending", Run.finished_at < bindparam("cutoff"))
     stale_end = exists().where(Run.notify_state == "pending", Run.finished_at < bindparam("cutoff"))
     alerts = outbox.anything_due(now)
     schedules = exists().where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
-    return select(or_(expired, over_budget, stranded, orphaned_crawl, expired_crawl, unfinished), stale_end, alerts,
-                  schedules)
+    return select(
+        or_(expired, over_budget, stranded, orphaned_crawl, expired_crawl, unfinished),
+        stale_end,
+        alerts,
+        schedules,
+    )
 
 
 _DUE = _due_query()  # built once: every process asks it every RECOVER_EVERY_SECONDS

@@ -31,15 +31,24 @@ _ALIVE = Node.seen_at >= bindparam("alive_since")
 def _leave_query():
     """One read: this process's running tests of the run, its parallelWorkers, the live processes with slots,
     whether it has a queued test, and whether another live process has a free slot."""
-    mine = (select(func.count(Result.id))
-            .where(Result.run_id == _RUN, Result.status == ResultStatus.RUNNING, Result.owner == _ME).scalar_subquery())
+    mine = (
+        select(func.count(Result.id))
+        .where(Result.run_id == _RUN, Result.status == ResultStatus.RUNNING, Result.owner == _ME)
+        .scalar_subquery()
+    )
     parallel = select(Run.parallel).where(Run.id == _RUN).scalar_subquery()
     processes = select(func.count(Node.id)).where(_ALIVE, Node.slots > 0).scalar_subquery()
     queued = exists().where(Result.run_id == _RUN, Result.status == ResultStatus.QUEUED)
-    held = (select(func.count(Result.id)).where(Result.status == ResultStatus.RUNNING, Result.owner == Node.id)
-            .correlate(Node).scalar_subquery()
-            + select(func.count(Crawl.id)).where(Crawl.status == CrawlStatus.RUNNING, Crawl.owner == Node.id)
-            .correlate(Node).scalar_subquery())
+    held = (
+        select(func.count(Result.id))
+        .where(Result.status == ResultStatus.RUNNING, Result.owner == Node.id)
+        .correlate(Node)
+        .scalar_subquery()
+        + select(func.count(Crawl.id))
+        .where(Crawl.status == CrawlStatus.RUNNING, Crawl.owner == Node.id)
+        .correlate(Node)
+        .scalar_subquery()
+    )
     room_elsewhere = exists().where(Node.id != _ME, _ALIVE, Node.slots > held)
     return select(mine, parallel, processes, queued, room_elsewhere)
 
@@ -50,8 +59,9 @@ _LEAVE = _leave_query()  # built once: asked after every test a process with pee
 def leave_next(owner: str, run_id: int, alive_seconds: float) -> bool:
     """Tell whether the worker of `owner` that just finished a test of `run_id` should leave the run's next
     test to another process with a free slot."""
-    row = db.session.execute(_LEAVE, {"run_id": run_id, "me": owner,
-                                      "alive_since": utcnow() - timedelta(seconds=alive_seconds)}).one()
+    row = db.session.execute(
+        _LEAVE, {"run_id": run_id, "me": owner, "alive_since": utcnow() - timedelta(seconds=alive_seconds)}
+    ).one()
     db.session.commit()  # end the read snapshot at once
     mine, parallel, processes, queued, room_elsewhere = row
     if not (queued and room_elsewhere) or parallel is None:

@@ -62,39 +62,51 @@ def _visual_lines(result: Result, image_url) -> list[str]:
     ([[ATTACHMENT|...]], which GitLab and Jenkins show beside the test)."""
     lines = []
     for entry in views.visual_diffs(result.snapshots):
-        ratio = f"{entry['ratio']:.2%} of pixels changed" if entry.get("ratio") is not None else "size changed"
+        ratio = (
+            f"{entry['ratio']:.2%} of pixels changed" if entry.get("ratio") is not None else "size changed"
+        )
         review = "rejected before" if entry["status"] == "rejected" else "waiting for review"
-        lines.append(f'Visual diff "{entry["name"]}" (step {entry.get("step")}, {entry.get("viewport")}): {ratio}, '
-                     f"{review}")
+        lines.append(
+            f'Visual diff "{entry["name"]}" (step {entry.get("step")}, {entry.get("viewport")}): {ratio}, '
+            f"{review}"
+        )
         for label, key in (("Expected", "expectedSha256"), ("Actual", "sha256"), ("Diff", "diffSha256")):
             if entry.get(key):
                 lines.append(f"  {label}: {image_url(entry[key])}")
         if entry.get("diffSha256"):
             lines.append(f"[[ATTACHMENT|{image_url(entry['diffSha256'])}]]")
     for heal in views.healed(result.healed):
-        lines.append(f"Healed step {heal['step']}: {describe_target(heal['from'])} -> {describe_target(heal['to'])}"
-                     f" ({heal['proposalId']} waits for review)")
+        lines.append(
+            f"Healed step {heal['step']}: {describe_target(heal['from'])} -> {describe_target(heal['to'])}"
+            f" ({heal['proposalId']} waits for review)"
+        )
     return lines
 
 
 def _testcase(parent: ET.Element, project: Project, result: Result, image_url) -> None:
     # A crawl's page checks are their own class, so a report groups "pages that broke" apart from tests.
     classname = f"{project.name}.pages" if result.page_url else project.name
-    case = ET.SubElement(parent, "testcase", name=result.test_name, classname=classname,
-                         time=_seconds(result.duration_ms))
+    case = ET.SubElement(
+        parent, "testcase", name=result.test_name, classname=classname, time=_seconds(result.duration_ms)
+    )
     attempts = result.attempts or []
     if result.quarantined and result.status == ResultStatus.FAILED:
         last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
-        held = ET.SubElement(case, "skipped", type="quarantined",
-                             message=f"Quarantined, not counted: failed: {_message(last)}"[:500])
+        held = ET.SubElement(
+            case,
+            "skipped",
+            type="quarantined",
+            message=f"Quarantined, not counted: failed: {_message(last)}"[:500],
+        )
         held.text = _failure_text(last)
     elif result.status == ResultStatus.SKIPPED:
         reason = SKIP_REASONS.get(result.skip_reason or "", f"Skipped: {result.skip_reason}")
         ET.SubElement(case, "skipped", message=reason)
     elif result.status == ResultStatus.FAILED:
         last = attempts[-1] if attempts else {"error": result.error, "failingStep": result.failing_step}
-        failure = ET.SubElement(case, "failure", message=_message(last),
-                                type="PageCheck" if result.page_url else "StepFailed")
+        failure = ET.SubElement(
+            case, "failure", message=_message(last), type="PageCheck" if result.page_url else "StepFailed"
+        )
         failure.text = _failure_text(last)
         for attempt in attempts[:-1]:
             rerun = ET.SubElement(case, "rerunFailure", message=_message(attempt), type="StepFailed")
@@ -120,16 +132,33 @@ def render(run: Run, project: Project, run_url: str) -> bytes:
     duration = 0.0
     if run.started_at and run.finished_at:
         duration = (run.finished_at - run.started_at).total_seconds()
-    counts = {"tests": str(run.total), "failures": str(run.failed), "errors": "1" if run.status == RunStatus.FAILED else "0"}
+    counts = {
+        "tests": str(run.total),
+        "failures": str(run.failed),
+        "errors": "1" if run.status == RunStatus.FAILED else "0",
+    }
     root = ET.Element("testsuites", name=f"Sentri {run.public_id}", time=f"{duration:.3f}", **counts)
     held = sum(1 for result in run.results if result.quarantined and result.status == ResultStatus.FAILED)
-    suite = ET.SubElement(root, "testsuite", name=project.name, skipped=str(run.skipped + held),
-                          time=f"{duration:.3f}", id=run.public_id, url=run_url, **counts)
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=project.name,
+        skipped=str(run.skipped + held),
+        time=f"{duration:.3f}",
+        id=run.public_id,
+        url=run_url,
+        **counts,
+    )
     if run.started_at:
         suite.set("timestamp", run.started_at.strftime("%Y-%m-%dT%H:%M:%S"))
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("runId", run.public_id), ("projectId", project.public_id), ("status", run.status),
-                        ("quarantined", str(run.quarantined)), ("url", run_url)):
+    for name, value in (
+        ("runId", run.public_id),
+        ("projectId", project.public_id),
+        ("status", run.status),
+        ("quarantined", str(run.quarantined)),
+        ("url", run_url),
+    ):
         ET.SubElement(properties, "property", name=name, value=value)
     api = run_url.rsplit("/runs/", 1)[0] + f"/api/v1/runs/{run.public_id}/visual"
     for result in run.results:

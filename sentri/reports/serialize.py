@@ -84,12 +84,27 @@ def callback_payload(run: Run, run_url: str) -> dict[str, Any]:
     """Return the body POSTed to the run's callbackUrl."""
     status = status_payload(run, run_url)
     # The seed's callback body, exactly (a quarantined count is in the status body).
-    keys = ("runId", "status", "passed", "failed", "total", "error", "gateResult", "webVitalsResult", "verdict", "url")
+    keys = (
+        "runId",
+        "status",
+        "passed",
+        "failed",
+        "total",
+        "error",
+        "gateResult",
+        "webVitalsResult",
+        "verdict",
+        "url",
+    )
     return {key: status[key] for key in keys}
 
 
-def serialize_result(result: Result, screenshot_url: str | None, trace_url: str | None = None,
-                     image_url: Callable[[str], str] | None = None) -> dict[str, Any]:
+def serialize_result(
+    result: Result,
+    screenshot_url: str | None,
+    trace_url: str | None = None,
+    image_url: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """Return the API form of one result; `image_url(sha)` addresses its screenshot steps' pictures."""
     return {
         "testId": TestCase.format_id(result.test_id),

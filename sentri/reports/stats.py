@@ -20,7 +20,9 @@ def recent_pass_rates(project_ids: list[int], window: int = 20) -> dict[int, lis
     if not project_ids:
         return by_project
     ranked = (
-        select(Run.id, func.row_number().over(partition_by=Run.project_id, order_by=Run.id.desc()).label("rank"))
+        select(
+            Run.id, func.row_number().over(partition_by=Run.project_id, order_by=Run.id.desc()).label("rank")
+        )
         .where(Run.project_id.in_(project_ids), Run.status == RunStatus.COMPLETED)
         .subquery()
     )
@@ -64,9 +66,13 @@ def chart_runs(project_id: int, window: int, branch: str | None = None) -> list[
 
 def branches(project_id: int, limit: int = 100) -> list[str]:
     """Return the branches the project's runs named, most recently run first."""
-    rows = db.session.execute(select(Run.branch, func.max(Run.id).label("last")).where(
-        Run.project_id == project_id, Run.branch.is_not(None)).group_by(Run.branch).order_by(
-        func.max(Run.id).desc()).limit(limit))
+    rows = db.session.execute(
+        select(Run.branch, func.max(Run.id).label("last"))
+        .where(Run.project_id == project_id, Run.branch.is_not(None))
+        .group_by(Run.branch)
+        .order_by(func.max(Run.id).desc())
+        .limit(limit)
+    )
     return [branch for branch, _ in rows]
 
 

@@ -36,8 +36,11 @@ def _norm(text: str) -> str:
 
 def positional(target: dict) -> bool:
     """Tell whether a target picks its element by position among similar ones."""
-    return (target.get("nth") is not None or bool(POSITIONAL_CSS.search(str(target.get("css", ""))))
-            or bool(POSITIONAL_XPATH.search(str(target.get("xpath", "")))))
+    return (
+        target.get("nth") is not None
+        or bool(POSITIONAL_CSS.search(str(target.get("css", ""))))
+        or bool(POSITIONAL_XPATH.search(str(target.get("xpath", ""))))
+    )
 
 
 def key(target: dict) -> str:
@@ -63,7 +66,9 @@ class Rules:
         for field in PAGE_TEXT:
             value = target.get(field)
             if isinstance(value, str) and any(char.isdigit() for char in value):
-                return f'it holds page text with a number in it ("{value}"), which changes with the page\'s data'
+                return (
+                    f'it holds page text with a number in it ("{value}"), which changes with the page\'s data'
+                )
         for text in self.asserted:
             for field in PAGE_TEXT:
                 value = _norm(target.get(field)) if isinstance(target.get(field), str) else ""
@@ -90,5 +95,8 @@ def rules_for(steps: list[dict], target: dict) -> Rules:
     """The rules a new target for `target` must respect, from every step of the test that uses it."""
     checks = [step for step in steps if step.get("target") == target and step.get("action") in ASSERTIONS]
     asserted = [step["text"] for step in checks if step.get("action") == "expect_text" and step.get("text")]
-    return Rules(assertion=bool(checks), positional=bool(checks) and positional(target),
-                 asserted=tuple(dict.fromkeys(asserted)))
+    return Rules(
+        assertion=bool(checks),
+        positional=bool(checks) and positional(target),
+        asserted=tuple(dict.fromkeys(asserted)),
+    )

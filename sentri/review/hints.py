@@ -23,8 +23,11 @@ def clean(description: Any) -> dict[str, str]:
     """Keep a description's known fields whose values are strings of 1 to MAX_HINT_CHARS characters."""
     if not isinstance(description, dict):
         return {}
-    return {field: value for field in HINT_FIELDS
-            if isinstance(value := description.get(field), str) and 0 < len(value) <= MAX_HINT_CHARS}
+    return {
+        field: value
+        for field in HINT_FIELDS
+        if isinstance(value := description.get(field), str) and 0 < len(value) <= MAX_HINT_CHARS
+    }
 
 
 def within_limit(target: dict) -> bool:

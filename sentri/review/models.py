@@ -49,7 +49,9 @@ class Baseline(PublicIdMixin, db.Model):
     compared_with_id: Mapped[int | None] = mapped_column(ForeignKey("baselines.id", ondelete="SET NULL"))
     diff_sha256: Mapped[str | None] = mapped_column(String(64))
     diff_ratio: Mapped[float | None] = mapped_column(Float)
-    diff_box: Mapped[list[int] | None] = mapped_column(JSON)  # [left, top, right, bottom] of the changed pixels
+    diff_box: Mapped[list[int] | None] = mapped_column(
+        JSON
+    )  # [left, top, right, bottom] of the changed pixels
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

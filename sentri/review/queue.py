@@ -38,10 +38,18 @@ def _actor(user: User | None) -> str:
 def approve_baseline(row: Baseline, user: User | None) -> None:
     if row.status != "pending":
         raise Conflict(f"{row.public_id} is {row.status}, not waiting for review.")
-    db.session.execute(update(Baseline).where(
-        Baseline.test_id == row.test_id, Baseline.name == row.name, Baseline.browser == row.browser,
-        Baseline.device == row.device, Baseline.viewport == row.viewport, Baseline.status == "approved",
-    ).values(status="superseded"))
+    db.session.execute(
+        update(Baseline)
+        .where(
+            Baseline.test_id == row.test_id,
+            Baseline.name == row.name,
+            Baseline.browser == row.browser,
+            Baseline.device == row.device,
+            Baseline.viewport == row.viewport,
+            Baseline.status == "approved",
+        )
+        .values(status="superseded")
+    )
     row.status, row.reviewed_at, row.reviewed_by = "approved", utcnow(), _actor(user)
 
 
@@ -59,8 +67,10 @@ def accept_heal(row: HealProposal, user: User | None) -> None:
     using = steps_using(steps, row.old_target)
     if not using:
         row.status = "stale"
-        raise Conflict(f"{row.public_id} no longer applies: no step of {test.public_id} has its old target since "
-                       "the test changed.")
+        raise Conflict(
+            f"{row.public_id} no longer applies: no step of {test.public_id} has its old target since "
+            "the test changed."
+        )
     refusal = rules_for(steps, row.old_target).refusal(row.new_target)
     if refusal:  # stored before these rules, or a step using the target was added since
         raise Conflict(f"{row.public_id} cannot be applied: {refusal}.")
@@ -71,8 +81,11 @@ def accept_heal(row: HealProposal, user: User | None) -> None:
     except TestFormatError as exc:
         raise Conflict(f"{row.public_id} cannot be applied: {exc}") from None
     test.steps, test.updated_at = steps, utcnow()  # still approved: a person just chose this target
-    for other in db.session.scalars(select(HealProposal).where(
-            HealProposal.test_id == row.test_id, HealProposal.status == "pending", HealProposal.id != row.id)):
+    for other in db.session.scalars(
+        select(HealProposal).where(
+            HealProposal.test_id == row.test_id, HealProposal.status == "pending", HealProposal.id != row.id
+        )
+    ):
         if other.old_target == row.old_target:  # made for the same broken target: it no longer applies
             other.status = "stale"
     row.status, row.reviewed_at, row.reviewed_by = "accepted", utcnow(), _actor(user)
@@ -153,23 +166,40 @@ def decide_all(project: Project, bulk: Bulk, user: User | None) -> dict[str, lis
 
 # -- the queue --------------------------------------------------------------------------------------------
 
+
 def counts(project: Project) -> dict[str, int]:
     """How many items wait, per kind, and in all: the project header shows them."""
-    drafts = db.session.scalar(select(func.count()).select_from(TestCase).where(
-        TestCase.project_id == project.id, TestCase.review_status == "draft"))
-    baselines = db.session.scalar(select(func.count()).select_from(Baseline).where(
-        Baseline.project_id == project.id, Baseline.status == "pending"))
-    heals = db.session.scalar(select(func.count()).select_from(HealProposal).where(
-        HealProposal.project_id == project.id, HealProposal.status == "pending"))
+    drafts = db.session.scalar(
+        select(func.count())
+        .select_from(TestCase)
+        .where(TestCase.project_id == project.id, TestCase.review_status == "draft")
+    )
+    baselines = db.session.scalar(
+        select(func.count())
+        .select_from(Baseline)
+        .where(Baseline.project_id == project.id, Baseline.status == "pending")
+    )
+    heals = db.session.scalar(
+        select(func.count())
+        .select_from(HealProposal)
+        .where(HealProposal.project_id == project.id, HealProposal.status == "pending")
+    )
     return {"tests": drafts, "baselines": baselines, "heals": heals, "total": drafts + baselines + heals}
 
 
 def pending(project: Project, limit: int = 100) -> tuple[list[Baseline], list[HealProposal]]:
-    baselines = db.session.scalars(select(Baseline).where(
-        Baseline.project_id == project.id, Baseline.status == "pending").order_by(Baseline.id).limit(limit)).all()
-    heals = db.session.scalars(select(HealProposal).where(
-        HealProposal.project_id == project.id, HealProposal.status == "pending")
-        .order_by(HealProposal.id).limit(limit)).all()
+    baselines = db.session.scalars(
+        select(Baseline)
+        .where(Baseline.project_id == project.id, Baseline.status == "pending")
+        .order_by(Baseline.id)
+        .limit(limit)
+    ).all()
+    heals = db.session.scalars(
+        select(HealProposal)
+        .where(HealProposal.project_id == project.id, HealProposal.status == "pending")
+        .order_by(HealProposal.id)
+        .limit(limit)
+    ).all()
     return list(baselines), list(heals)
 
 
@@ -178,9 +208,15 @@ def serialize_baseline(row: Baseline, image_url, crop_url=None) -> dict[str, Any
     the expected or actual picture cut to the changed area."""
     expected = db.session.get(Baseline, row.compared_with_id) if row.compared_with_id else None
     return {
-        "id": row.public_id, "kind": "baseline", "status": row.status,
-        "testId": TestCase.format_id(row.test_id), "name": row.name, "step": row.step,
-        "browser": row.browser, "device": row.device, "viewport": row.viewport,
+        "id": row.public_id,
+        "kind": "baseline",
+        "status": row.status,
+        "testId": TestCase.format_id(row.test_id),
+        "name": row.name,
+        "step": row.step,
+        "browser": row.browser,
+        "device": row.device,
+        "viewport": row.viewport,
         "change": "changed" if expected is not None else "new",
         "imageUrl": image_url(row.sha256),
         "expectedId": expected.public_id if expected else None,
@@ -190,10 +226,15 @@ def serialize_baseline(row: Baseline, image_url, crop_url=None) -> dict[str, Any
         # Where the changed pixels are ([left, top, right, bottom], right and bottom exclusive), and the two
         # pictures cut to that area and a margin; None for a new picture, or one recorded before boxes were.
         "diffBox": row.diff_box if expected is not None else None,
-        "crop": ({"expectedUrl": crop_url(row, "expected"), "actualUrl": crop_url(row, "actual")}
-                 if expected is not None and row.diff_box and crop_url else None),
-        "runId": Run.format_id(row.run_id), "createdAt": isoformat(row.created_at),
-        "reviewedAt": isoformat(row.reviewed_at), "reviewedBy": row.reviewed_by,
+        "crop": (
+            {"expectedUrl": crop_url(row, "expected"), "actualUrl": crop_url(row, "actual")}
+            if expected is not None and row.diff_box and crop_url
+            else None
+        ),
+        "runId": Run.format_id(row.run_id),
+        "createdAt": isoformat(row.created_at),
+        "reviewedAt": isoformat(row.reviewed_at),
+        "reviewedBy": row.reviewed_by,
     }
 
 
@@ -201,11 +242,19 @@ def serialize_heal(row: HealProposal) -> dict[str, Any]:
     """The API form of a heal proposal; `steps` are the ones accepting it would change now."""
     test = db.session.get(TestCase, row.test_id)
     return {
-        "id": row.public_id, "kind": "heal", "status": row.status, "testId": TestCase.format_id(row.test_id),
-        "step": row.step, "steps": steps_using(test.steps, row.old_target) if test else [],
-        "from": row.old_target, "to": row.new_target, "seen": row.seen,
-        "runId": Run.format_id(row.run_id), "createdAt": isoformat(row.created_at),
-        "reviewedAt": isoformat(row.reviewed_at), "reviewedBy": row.reviewed_by,
+        "id": row.public_id,
+        "kind": "heal",
+        "status": row.status,
+        "testId": TestCase.format_id(row.test_id),
+        "step": row.step,
+        "steps": steps_using(test.steps, row.old_target) if test else [],
+        "from": row.old_target,
+        "to": row.new_target,
+        "seen": row.seen,
+        "runId": Run.format_id(row.run_id),
+        "createdAt": isoformat(row.created_at),
+        "reviewedAt": isoformat(row.reviewed_at),
+        "reviewedBy": row.reviewed_by,
     }
 
 

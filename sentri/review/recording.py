@@ -46,8 +46,14 @@ def _project_and_run(run_id: int) -> tuple[int, str, str]:
     return row.project_id, options.get("browserProfile") or "chromium", options.get("device") or "desktop"
 
 
-def record(run_id: int, test_id: int, status: str, snapshots: list[dict] | None, healed: list[dict] | None,
-           hints: dict | None) -> bool:
+def record(
+    run_id: int,
+    test_id: int,
+    status: str,
+    snapshots: list[dict] | None,
+    healed: list[dict] | None,
+    hints: dict | None,
+) -> bool:
     """Turn a result's snapshots, heals and hints into rows; return whether the entries gained ids."""
     test = db.session.get(TestCase, test_id)
     if test is None:
@@ -71,19 +77,39 @@ def record(run_id: int, test_id: int, status: str, snapshots: list[dict] | None,
 def _baseline(entry: dict, test: TestCase, run_id: int, project_id: int, browser: str, device: str) -> bool:
     if entry.get("status") not in ("new", "changed", "rejected"):
         return False
-    key = (Baseline.test_id == test.id, Baseline.name == entry["name"], Baseline.browser == browser,
-           Baseline.device == device, Baseline.viewport == entry["viewport"])
+    key = (
+        Baseline.test_id == test.id,
+        Baseline.name == entry["name"],
+        Baseline.browser == browser,
+        Baseline.device == device,
+        Baseline.viewport == entry["viewport"],
+    )
     if entry["status"] == "rejected":
-        row = db.session.scalar(select(Baseline).where(*key, Baseline.status == "rejected",
-                                                       Baseline.sha256 == entry["sha256"]).limit(1))
+        row = db.session.scalar(
+            select(Baseline)
+            .where(*key, Baseline.status == "rejected", Baseline.sha256 == entry["sha256"])
+            .limit(1)
+        )
     else:
         row = db.session.scalar(select(Baseline).where(*key, Baseline.status == "pending").limit(1))
         if row is None:
-            row = Baseline(project_id=project_id, test_id=test.id, name=entry["name"], browser=browser,
-                           device=device, viewport=entry["viewport"], status="pending")
+            row = Baseline(
+                project_id=project_id,
+                test_id=test.id,
+                name=entry["name"],
+                browser=browser,
+                device=device,
+                viewport=entry["viewport"],
+                status="pending",
+            )
             db.session.add(row)
         if row.sha256 != entry["sha256"]:
-            row.sha256, row.step, row.run_id, row.created_at = entry["sha256"], entry["step"], run_id, utcnow()
+            row.sha256, row.step, row.run_id, row.created_at = (
+                entry["sha256"],
+                entry["step"],
+                run_id,
+                utcnow(),
+            )
             row.compared_with_id = entry.get("baselineId") if entry["status"] == "changed" else None
             row.diff_sha256 = entry.get("diffSha256")
             row.diff_ratio = entry.get("ratio") if entry["status"] == "changed" else None
@@ -102,8 +128,13 @@ def _proposals(entries: list[dict], test: TestCase, run_id: int) -> bool:
         index = entry.get("step")
         if isinstance(index, int) and 1 <= index <= len(test.steps) and "target" in test.steps[index - 1]:
             groups.setdefault(key(test.steps[index - 1]["target"]), []).append(entry)
-    waiting = list(db.session.scalars(select(HealProposal).where(
-        HealProposal.test_id == test.id, HealProposal.status == "pending").order_by(HealProposal.id)))
+    waiting = list(
+        db.session.scalars(
+            select(HealProposal)
+            .where(HealProposal.test_id == test.id, HealProposal.status == "pending")
+            .order_by(HealProposal.id)
+        )
+    )
     changed = False
     for group in groups.values():
         changed |= _proposal(group, test, run_id, waiting)
@@ -111,7 +142,9 @@ def _proposals(entries: list[dict], test: TestCase, run_id: int) -> bool:
 
 
 def _proposal(group: list[dict], test: TestCase, run_id: int, waiting: list[HealProposal]) -> bool:
-    old = test.steps[group[0]["step"] - 1]["target"]  # as written, {{NAME}} and all: never a substituted secret
+    old = test.steps[group[0]["step"] - 1][
+        "target"
+    ]  # as written, {{NAME}} and all: never a substituted secret
     new = group[-1].get("to")  # the newest way to find the element wins
     if not isinstance(new, dict) or not within_limit(new):
         return False  # page text too long to be an exact locator: not a heal a person should accept
@@ -120,8 +153,15 @@ def _proposal(group: list[dict], test: TestCase, run_id: int, waiting: list[Heal
     first = min(entry["step"] for entry in group)
     row = next((row for row in waiting if row.old_target == old), None)
     if row is None:
-        row = HealProposal(project_id=test.project_id, test_id=test.id, step=first, old_target=old,
-                           new_target=new, status="pending", seen=0)
+        row = HealProposal(
+            project_id=test.project_id,
+            test_id=test.id,
+            step=first,
+            old_target=old,
+            new_target=new,
+            status="pending",
+            seen=0,
+        )
         db.session.add(row)
         waiting.append(row)
     elif row.new_target != new:
@@ -134,9 +174,14 @@ def _proposal(group: list[dict], test: TestCase, run_id: int, waiting: list[Heal
 
 
 def _withdraw(test: TestCase, run_id: int) -> None:
-    db.session.execute(update(HealProposal).where(
-        HealProposal.test_id == test.id, HealProposal.status == "pending",
-    ).values(status="withdrawn", reviewed_at=utcnow(), reviewed_by=Run.format_id(run_id)))
+    db.session.execute(
+        update(HealProposal)
+        .where(
+            HealProposal.test_id == test.id,
+            HealProposal.status == "pending",
+        )
+        .values(status="withdrawn", reviewed_at=utcnow(), reviewed_by=Run.format_id(run_id))
+    )
 
 
 def _hints(test: TestCase, hints: dict) -> None:
@@ -165,8 +210,12 @@ def for_job(test: TestCase, browser: str, device: str, heal: bool) -> dict[str, 
     if any(step.get("action") == "expect_screenshot" for step in test.steps):
         rows = db.session.execute(
             select(Baseline.id, Baseline.name, Baseline.viewport, Baseline.status, Baseline.sha256)
-            .where(Baseline.test_id == test.id, Baseline.browser == browser, Baseline.device == device,
-                   Baseline.status.in_(("approved", "rejected")))
+            .where(
+                Baseline.test_id == test.id,
+                Baseline.browser == browser,
+                Baseline.device == device,
+                Baseline.status.in_(("approved", "rejected")),
+            )
             .order_by(Baseline.id.desc())
         ).all()
         approved, rejected = {}, {}
@@ -187,9 +236,10 @@ def for_job(test: TestCase, browser: str, device: str, heal: bool) -> dict[str, 
             refused: dict[int, list[dict]] = {}
             pending: dict[int, dict] = {}
             for status, old, new in db.session.execute(
-                    select(HealProposal.status, HealProposal.old_target, HealProposal.new_target)
-                    .where(HealProposal.test_id == test.id, HealProposal.status.in_(("pending", "rejected")))
-                    .order_by(HealProposal.id)):
+                select(HealProposal.status, HealProposal.old_target, HealProposal.new_target)
+                .where(HealProposal.test_id == test.id, HealProposal.status.in_(("pending", "rejected")))
+                .order_by(HealProposal.id)
+            ):
                 for index in steps_using(test.steps, old):
                     if status == "rejected":
                         refused.setdefault(index, []).append(new)

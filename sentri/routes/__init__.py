@@ -39,16 +39,43 @@ from . import (
 from .input_guard import refuse_unstorable_characters
 
 # The page modules add their views to pages_common.bp when imported (above); it is registered once.
-_PAGE_VIEWS = (pages, pages_account, pages_automation, pages_baseline, pages_crawls, pages_project, pages_runs, pages_schedules,
-               pages_new_test, pages_settings, pages_tests,
-               pages_users)
+_PAGE_VIEWS = (
+    pages,
+    pages_account,
+    pages_automation,
+    pages_baseline,
+    pages_crawls,
+    pages_project,
+    pages_runs,
+    pages_schedules,
+    pages_new_test,
+    pages_settings,
+    pages_tests,
+    pages_users,
+)
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app, and the input checks every request goes through."""
     app.before_request(refuse_unstorable_characters)
     for module in (
-        health, api_auth, api_projects, api_tests, api_tokens, api_trigger, api_ci, api_runs, api_settings,
-        api_suites, api_environments, api_schedules, api_users, api_crawls, api_review, api_openapi, pages_common, demo,
+        health,
+        api_auth,
+        api_projects,
+        api_tests,
+        api_tokens,
+        api_trigger,
+        api_ci,
+        api_runs,
+        api_settings,
+        api_suites,
+        api_environments,
+        api_schedules,
+        api_users,
+        api_crawls,
+        api_review,
+        api_openapi,
+        pages_common,
+        demo,
     ):
         app.register_blueprint(module.bp)

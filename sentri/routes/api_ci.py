@@ -36,9 +36,13 @@ def trigger():
     status_url = public_base() + url_for("api_ci.status", run_id=run.public_id)
     if options.wait:
         return triggering.wait_and_answer(run, status_url, ci_status)
-    return jsonify(runId=run.public_id, status=run.status, runType="ci",
-                   url=serialize.run_url(current_app, run),
-                   statusUrl=status_url), 202
+    return jsonify(
+        runId=run.public_id,
+        status=run.status,
+        runType="ci",
+        url=serialize.run_url(current_app, run),
+        statusUrl=status_url,
+    ), 202
 
 
 @bp.get("/runs/<run_id>")

@@ -30,12 +30,24 @@ class Kind:
 
 
 KINDS = {
-    "environments": Kind(environments.NewEnvironment, environments.EnvironmentChanges,
-                         environments.create_environment, environments.update_environment,
-                         environments.get_environment, environments.list_environments,
-                         environments.serialize_environment),
-    "test-data-sets": Kind(environments.NewDataSet, environments.DataSetChanges, environments.create_data_set, environments.update_data_set, environments.get_data_set,
-                           environments.list_data_sets, environments.serialize_data_set),
+    "environments": Kind(
+        environments.NewEnvironment,
+        environments.EnvironmentChanges,
+        environments.create_environment,
+        environments.update_environment,
+        environments.get_environment,
+        environments.list_environments,
+        environments.serialize_environment,
+    ),
+    "test-data-sets": Kind(
+        environments.NewDataSet,
+        environments.DataSetChanges,
+        environments.create_data_set,
+        environments.update_data_set,
+        environments.get_data_set,
+        environments.list_data_sets,
+        environments.serialize_data_set,
+    ),
 }
 KIND = "<any('environments', 'test-data-sets'):kind>"
 

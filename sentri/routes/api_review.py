@@ -29,15 +29,22 @@ def baseline_image_url(project_public_id: str):
 
 def crop_image_url(project_public_id: str):
     # The picture's hash in the address: a row given a new picture gets a new address, never a stale crop.
-    return lambda row, which: url_for("api_review.crop_image", project_id=project_public_id,
-                                      baseline_id=row.public_id, which=which, v=row.sha256[:16])
+    return lambda row, which: url_for(
+        "api_review.crop_image",
+        project_id=project_public_id,
+        baseline_id=row.public_id,
+        which=which,
+        v=row.sha256[:16],
+    )
 
 
 @bp.get("/projects/<project_id>/review")
 @user_required
 def listing(project_id, user):
     project = projects.get(project_id)
-    return jsonify(queue.listing(project, baseline_image_url(project.public_id), crop_image_url(project.public_id)))
+    return jsonify(
+        queue.listing(project, baseline_image_url(project.public_id), crop_image_url(project.public_id))
+    )
 
 
 @bp.post("/projects/<project_id>/review")
@@ -61,8 +68,11 @@ def decide(project_id, item_id, decision, user):
 def baseline(project_id, baseline_id, user):
     project = projects.get(project_id)
     row = get_or_404(Baseline, baseline_id, project=project)
-    return jsonify(queue.serialize_baseline(row, baseline_image_url(project.public_id),
-                                            crop_image_url(project.public_id)))
+    return jsonify(
+        queue.serialize_baseline(
+            row, baseline_image_url(project.public_id), crop_image_url(project.public_id)
+        )
+    )
 
 
 def _send(sha: str):
@@ -70,7 +80,9 @@ def _send(sha: str):
         key = store.key_of(sha)
     except ValueError:
         key = None
-    return serve_artifact(key, "image/png", f"No picture {sha}.", max_age=86400)  # named by its content: never changes
+    return serve_artifact(
+        key, "image/png", f"No picture {sha}.", max_age=86400
+    )  # named by its content: never changes
 
 
 @bp.get("/projects/<project_id>/visual/<sha>.png")
@@ -78,8 +90,11 @@ def _send(sha: str):
 def baseline_image(project_id, sha, user):
     """A picture of one of the project's baselines (the baseline, or its diff)."""
     project = projects.get(project_id)
-    known = db.session.scalar(select(Baseline.id).where(
-        Baseline.project_id == project.id, or_(Baseline.sha256 == sha, Baseline.diff_sha256 == sha)).limit(1))
+    known = db.session.scalar(
+        select(Baseline.id)
+        .where(Baseline.project_id == project.id, or_(Baseline.sha256 == sha, Baseline.diff_sha256 == sha))
+        .limit(1)
+    )
     if known is None:
         raise NotFound(f"No picture {sha} in project {project.public_id}.")
     return _send(sha)
@@ -116,8 +131,9 @@ def run_image(run_id, sha):
     """A picture one of the run's screenshot steps compared (expected, actual or diff); a trigger token of
     the run's project may read it, like the run's failure screenshots."""
     run = readable_run(run_id)
-    for (snapshots,) in db.session.execute(select(Result.snapshots).where(
-            Result.run_id == run.id, Result.snapshots.is_not(None))):
+    for (snapshots,) in db.session.execute(
+        select(Result.snapshots).where(Result.run_id == run.id, Result.snapshots.is_not(None))
+    ):
         for entry in snapshots or []:
             if sha in (entry.get("sha256"), entry.get("expectedSha256"), entry.get("diffSha256")):
                 return _send(sha)

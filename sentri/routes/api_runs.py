@@ -31,7 +31,9 @@ def detail(run) -> dict:
             url_for("api_runs.screenshot", run_id=run.public_id, position=result.position)
             if result.screenshot
             else None,
-            url_for("api_runs.trace", run_id=run.public_id, position=result.position) if result.trace else None,
+            url_for("api_runs.trace", run_id=run.public_id, position=result.position)
+            if result.trace
+            else None,
             lambda sha: url_for("api_review.run_image", run_id=run.public_id, sha=sha),
         )
         for result in run.results
@@ -45,7 +47,9 @@ def list_runs(project_id, user):
     project = projects.get(project_id)
     page, per_page, offset = page_args()
     items, total = lifecycle.list_for(project, offset=offset, limit=per_page)
-    return paginated([serialize.status_payload(r, serialize.run_url(current_app, r)) for r in items], total, page, per_page)
+    return paginated(
+        [serialize.status_payload(r, serialize.run_url(current_app, r)) for r in items], total, page, per_page
+    )
 
 
 @bp.get("/runs/<run_id>")
@@ -81,8 +85,11 @@ def readable_run(run_id: str):
 def junit_report(run_id):
     run = readable_run(run_id)
     xml = junit.render(run, run.project, serialize.run_url(current_app, run))
-    return Response(xml, mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'})
+    return Response(
+        xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="sentri-{run.public_id}.xml"'},
+    )
 
 
 def serve_artifact(key: str | None, mimetype: str, missing: str, **options) -> Response:
@@ -101,8 +108,9 @@ def _artifact(run_id: str, position: int, kind: str, mimetype: str, **options) -
     run = readable_run(run_id)
     result = db.session.query(Result).filter_by(run_id=run.id, position=position).one_or_none()
     key = getattr(result, kind) if result is not None else None
-    return serve_artifact(key, mimetype, f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).",
-                          **options)
+    return serve_artifact(
+        key, mimetype, f"No {kind} for test {position} of {run.public_id} (none taken, or pruned).", **options
+    )
 
 
 # A position is a 32-bit column: a larger one would be a database error on PostgreSQL, not a miss.
@@ -117,4 +125,6 @@ def screenshot(run_id, position):
 @bp.get(f"/runs/<run_id>/results/{POSITION}/trace.zip")
 def trace(run_id, position):
     """The failure's Playwright trace: open it with `playwright show-trace trace.zip`."""
-    return _artifact(run_id, position, "trace", "application/zip", download_name=f"{run_id}-test{position}-trace.zip")
+    return _artifact(
+        run_id, position, "trace", "application/zip", download_name=f"{run_id}-test{position}-trace.zip"
+    )

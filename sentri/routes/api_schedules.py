@@ -86,8 +86,9 @@ def edit_channel(project_id, channel_id, user):
     channel = channels.get(projects.get(project_id), channel_id)
     if not user.is_admin:
         raise Forbidden("This action needs the admin role.")
-    return jsonify(channels.serialize(channels.update(channel, parse(channels.ChannelChanges, json_body()),
-                                                      actor=user)))
+    return jsonify(
+        channels.serialize(channels.update(channel, parse(channels.ChannelChanges, json_body()), actor=user))
+    )
 
 
 @bp.delete("/notifications/<channel_id>")
@@ -106,4 +107,6 @@ def test_channel(project_id, channel_id, user):
     if not user.is_admin:
         raise Forbidden("This action needs the admin role.")
     outcome = outbox.send_sample(project, channel, f"{public_base()}/projects/{project.public_id}/runs")
-    return jsonify(delivered=outcome.delivered, status=outcome.status, answer=outcome.answer, error=outcome.error)
+    return jsonify(
+        delivered=outcome.delivered, status=outcome.status, answer=outcome.answer, error=outcome.error
+    )

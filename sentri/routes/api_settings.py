@@ -17,6 +17,7 @@ from ..validation import json_body
 bp = Blueprint("api_settings", __name__, url_prefix="/api/v1/projects/<project_id>")
 csrf.exempt(bp)
 
+
 @bp.get("/<any('quality-gates', 'web-vitals-budgets', 'vitals-regression', 'quarantine-policy'):kind>")
 @user_required
 def read(project_id, kind, user):

@@ -21,7 +21,9 @@ def page_args(default: int = 50) -> tuple[int, int, int]:
     except ValueError:
         raise ValidationFailed("page and perPage must be integers") from None
     if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationFailed(f"page must be between 1 and {MAX_PAGE} and perPage between 1 and {MAX_PER_PAGE}")
+        raise ValidationFailed(
+            f"page must be between 1 and {MAX_PAGE} and perPage between 1 and {MAX_PER_PAGE}"
+        )
     return page, per_page, (page - 1) * per_page
 
 

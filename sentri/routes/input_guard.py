@@ -44,7 +44,9 @@ def refuse_unstorable_characters() -> None:
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         # Forms (already parsed by the CSRF check; invalid UTF-8 becomes U+FFFD there). An uploaded
         # file is checked as the test document it must be.
-        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.form.lists()):
+        if any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in request.form.lists()
+        ):
             raise ValidationFailed("The form must not contain NUL characters.")
         return
     found = _unstorable(request.get_data(cache=True))

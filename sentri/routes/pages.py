@@ -40,7 +40,11 @@ def safe_next(target: str | None) -> str:
     if not target or len(target) > 2048:
         return fallback
     seen = origins.browser_form(target).replace("\\", "/")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target) or not seen.startswith("/") or seen.startswith("//"):
+    if (
+        any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
+        or not seen.startswith("/")
+        or seen.startswith("//")
+    ):
         return fallback
     parts = urlsplit(seen)
     if parts.scheme or parts.netloc:

@@ -18,10 +18,14 @@ from .pages_common import bp, field_errors, login_required
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
-    new_password = PasswordField(f"New password (at least {users.MIN_PASSWORD_LENGTH} characters)",
-                                 validators=[DataRequired(), Length(max=1024)])
-    confirm = PasswordField("New password, again", validators=[
-        DataRequired(), EqualTo("new_password", message="Must be the same as the new password.")])
+    new_password = PasswordField(
+        f"New password (at least {users.MIN_PASSWORD_LENGTH} characters)",
+        validators=[DataRequired(), Length(max=1024)],
+    )
+    confirm = PasswordField(
+        "New password, again",
+        validators=[DataRequired(), EqualTo("new_password", message="Must be the same as the new password.")],
+    )
 
 
 @bp.route("/account", methods=["GET", "POST"])

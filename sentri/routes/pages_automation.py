@@ -17,10 +17,20 @@ from .helpers import public_base
 from .pages_common import bp, field_errors, get_goes_back, login_required, tell
 
 _RULE_MINIMUM = {"lcp": "minIncreaseMs", "ttfb": "minIncreaseMs", "cls": "minIncrease"}
-_REGRESSION_INPUTS = (*(f"{metric}.{part}" for metric, minimum in _RULE_MINIMUM.items()
-                        for part in ("maxIncreasePct", minimum)),
-                      "alpha", "baselineRuns", "minBaselineRuns", "excludeRegressedRuns", "vitalsSamples", "mode",
-                      "baselineBranch")
+_REGRESSION_INPUTS = (
+    *(
+        f"{metric}.{part}"
+        for metric, minimum in _RULE_MINIMUM.items()
+        for part in ("maxIncreasePct", minimum)
+    ),
+    "alpha",
+    "baselineRuns",
+    "minBaselineRuns",
+    "excludeRegressedRuns",
+    "vitalsSamples",
+    "mode",
+    "baselineBranch",
+)
 
 
 def _number(raw: str, field: str, whole: bool = False) -> int | float | None:
@@ -45,26 +55,57 @@ def _ci_snippets(project) -> dict[str, str]:
     }
 
 
-def ci_tab(project, user, *, errors: dict | None = None, values: dict | None = None,
-           plaintext: str | None = None, status: int = 200):
+def ci_tab(
+    project,
+    user,
+    *,
+    errors: dict | None = None,
+    values: dict | None = None,
+    plaintext: str | None = None,
+    status: int = 200,
+):
     """The CI tab: trigger tokens (after a refused one, its `errors` and `values`) and the CI snippets."""
     response = render_template(
-        "pages/ci.html", project=project, tokens=tokens.list_for(project), tab="automation",
-        snippets=_ci_snippets(project), failed="tokens" if errors else None, errors=errors or {},
-        values=values or {}, plaintext=plaintext)
+        "pages/ci.html",
+        project=project,
+        tokens=tokens.list_for(project),
+        tab="automation",
+        snippets=_ci_snippets(project),
+        failed="tokens" if errors else None,
+        errors=errors or {},
+        values=values or {},
+        plaintext=plaintext,
+    )
     return response, status, {"Cache-Control": "no-store"}
 
 
-def gates_tab(project, user, *, failed: str | None = None, errors: dict | None = None,
-              values: dict | None = None, status: int = 200):
+def gates_tab(
+    project,
+    user,
+    *,
+    failed: str | None = None,
+    errors: dict | None = None,
+    values: dict | None = None,
+    status: int = 200,
+):
     """The Gates tab; after a refused save, `failed` names the section whose form it was: its banner lists
     `errors`, its fields show `values` as typed (the other sections show what is saved)."""
     response = render_template(
-        "pages/gates.html", project=project, tab="gates", failed=failed, errors=errors or {}, values=values or {},
-        gates=project.quality_gates or {}, budgets=project.vitals_budgets or {},
-        gate_fields=gates.GATE_FIELDS, budget_fields=vitals.BUDGET_FIELDS,
-        policy=project.quarantine_policy or {}, regression=_flat(regression.public(project.vitals_regression) or {}),
-        vitals_baselines=[vitals_baseline.describe(project, *combo) for combo in vitals_baseline.combos(project)],
+        "pages/gates.html",
+        project=project,
+        tab="gates",
+        failed=failed,
+        errors=errors or {},
+        values=values or {},
+        gates=project.quality_gates or {},
+        budgets=project.vitals_budgets or {},
+        gate_fields=gates.GATE_FIELDS,
+        budget_fields=vitals.BUDGET_FIELDS,
+        policy=project.quarantine_policy or {},
+        regression=_flat(regression.public(project.vitals_regression) or {}),
+        vitals_baselines=[
+            vitals_baseline.describe(project, *combo) for combo in vitals_baseline.combos(project)
+        ],
     )
     return response, status, {"Cache-Control": "no-store"}
 
@@ -92,7 +133,9 @@ def token_create(project_id, user):
     try:
         days = _number(request.form.get("expiresInDays", ""), "expiresInDays", whole=True)
         body = parse(tokens.NewToken, {"label": label, "expiresInDays": days})
-        token, plaintext = tokens.create(project, label=body.label, expires_in_days=body.expires_in_days, actor=user)
+        token, plaintext = tokens.create(
+            project, label=body.label, expires_in_days=body.expires_in_days, actor=user
+        )
     except ValidationFailed as exc:
         values = {"label": label, "expiresInDays": request.form.get("expiresInDays", "")}
         return ci_tab(project, user, errors=field_errors(exc), values=values, status=400)
@@ -120,7 +163,9 @@ def project_limits(project_id, kind, user):
     spec = limits.KINDS[kind]
     values = {name: request.form.get(name, "") for name in spec.fields}
     try:
-        patch = _numbers({name: (values[name], name in spec.whole_numbers) for name in spec.fields}, spec.clean)
+        patch = _numbers(
+            {name: (values[name], name in spec.whole_numbers) for name in spec.fields}, spec.clean
+        )
         limits.change(project, kind, patch, actor=user)
     except ValidationFailed as exc:
         return gates_tab(project, user, failed=kind, errors=field_errors(exc), values=values, status=400)
@@ -155,16 +200,27 @@ def _flat(config: dict) -> dict:
 
 
 def _regression_patch(values: dict) -> dict:
-    numbers = {f"{metric}.{part}": (values[f"{metric}.{part}"], False)
-               for metric, minimum in _RULE_MINIMUM.items() for part in ("maxIncreasePct", minimum)}
-    numbers.update({"alpha": (values["alpha"], False), "baselineRuns": (values["baselineRuns"], True),
-                    "minBaselineRuns": (values["minBaselineRuns"], True),
-                    "vitalsSamples": (values["vitalsSamples"], True)})
+    numbers = {
+        f"{metric}.{part}": (values[f"{metric}.{part}"], False)
+        for metric, minimum in _RULE_MINIMUM.items()
+        for part in ("maxIncreasePct", minimum)
+    }
+    numbers.update(
+        {
+            "alpha": (values["alpha"], False),
+            "baselineRuns": (values["baselineRuns"], True),
+            "minBaselineRuns": (values["minBaselineRuns"], True),
+            "vitalsSamples": (values["vitalsSamples"], True),
+        }
+    )
     flat = _numbers(numbers, lambda _patch: None)
     patch: dict = {}
     for metric, minimum in _RULE_MINIMUM.items():
-        given = {part: flat[f"{metric}.{part}"] for part in ("maxIncreasePct", minimum)
-                 if flat[f"{metric}.{part}"] is not None}
+        given = {
+            part: flat[f"{metric}.{part}"]
+            for part in ("maxIncreasePct", minimum)
+            if flat[f"{metric}.{part}"] is not None
+        }
         patch[metric] = given or None
     patch.update({name: flat[name] for name in ("alpha", "baselineRuns", "minBaselineRuns", "vitalsSamples")})
     patch["excludeRegressedRuns"] = {"true": True, "false": False}.get(values["excludeRegressedRuns"].strip())
@@ -182,14 +238,18 @@ def project_regression(project_id, user):
     try:
         limits.change(project, "vitals-regression", _regression_patch(values), actor=user)
     except ValidationFailed as exc:
-        return gates_tab(project, user, failed="vitals-regression", errors=field_errors(exc), values=values,
-                         status=400)
+        return gates_tab(
+            project, user, failed="vitals-regression", errors=field_errors(exc), values=values, status=400
+        )
     tell("vitals-regression", limits.KINDS["vitals-regression"].saved)
     return redirect(url_for("pages.project_gates", project_id=project.public_id) + "#vitals-regression")
 
 
 get_goes_back("/projects/<project_id>/tokens", "pages.project_automation", "tokens")
 get_goes_back("/projects/<project_id>/tokens/<token_id>/revoke", "pages.project_automation", "tokens")
-get_goes_back("/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>",
-              "pages.project_gates", "{kind}")
+get_goes_back(
+    "/projects/<project_id>/<any('quality-gates', 'web-vitals-budgets', 'quarantine-policy'):kind>",
+    "pages.project_gates",
+    "{kind}",
+)
 get_goes_back("/projects/<project_id>/vitals-regression", "pages.project_gates", "vitals-regression")

@@ -28,9 +28,18 @@ def baseline_pin(project_id, user):
     try:
         shown = vitals_baseline.pin(project, {"runId": run_id}, user)
     except SentriError as exc:  # shown beside the field, with what was typed
-        return gates_tab(project, user, failed="vitals-baseline", errors={"runId": exc.message},
-                              values={"runId": request.form.get("runId", "")}, status=exc.status)
-    tell("vitals-baseline", f"{run_id} pinned as the Web Vitals baseline on {shown['browser']} ({shown['device']}).")
+        return gates_tab(
+            project,
+            user,
+            failed="vitals-baseline",
+            errors={"runId": exc.message},
+            values={"runId": request.form.get("runId", "")},
+            status=exc.status,
+        )
+    tell(
+        "vitals-baseline",
+        f"{run_id} pinned as the Web Vitals baseline on {shown['browser']} ({shown['device']}).",
+    )
     return _back(project)
 
 
@@ -45,7 +54,10 @@ def baseline_unpin(project_id, user):
     except SentriError as exc:
         tell("vitals-baseline", exc.message, "error")
         return _back(project)
-    tell("vitals-baseline", f"The Web Vitals baseline on {browser} ({device}) is no longer pinned: it rolls again.")
+    tell(
+        "vitals-baseline",
+        f"The Web Vitals baseline on {browser} ({device}) is no longer pinned: it rolls again.",
+    )
     return _back(project)
 
 
@@ -64,8 +76,11 @@ def run_baseline_pin(run_id, user):
     except SentriError as exc:
         tell("vitals-baseline", exc.message, "error")
         return _back_to_run(run)
-    tell("vitals-baseline", f"{run.public_id} is now the pinned Web Vitals baseline on {shown['browser']} "
-                            f"({shown['device']}): later runs there are judged against it and the runs after it.")
+    tell(
+        "vitals-baseline",
+        f"{run.public_id} is now the pinned Web Vitals baseline on {shown['browser']} "
+        f"({shown['device']}): later runs there are judged against it and the runs after it.",
+    )
     return _back_to_run(run)
 
 
@@ -76,15 +91,24 @@ def run_baseline_unpin(run_id, user):
     run = lifecycle.get(run_id)
     require_admin(user)
     if not vitals_baseline.of_run(run)["pinned"]:
-        tell("vitals-baseline", f"{run.public_id} is not the pinned baseline (any more): nothing was unpinned.", "error")
+        tell(
+            "vitals-baseline",
+            f"{run.public_id} is not the pinned baseline (any more): nothing was unpinned.",
+            "error",
+        )
         return _back_to_run(run)
     vitals_baseline.unpin(run.project, run.browser, run.device, user)
-    tell("vitals-baseline", f"{run.public_id} is no longer the pinned Web Vitals baseline on {run.browser} "
-                            f"({run.device}): the baseline rolls again.")
+    tell(
+        "vitals-baseline",
+        f"{run.public_id} is no longer the pinned Web Vitals baseline on {run.browser} "
+        f"({run.device}): the baseline rolls again.",
+    )
     return _back_to_run(run)
 
 
 get_goes_back("/projects/<project_id>/vitals-regression/baseline", "pages.project_gates", "vitals-baseline")
-get_goes_back("/projects/<project_id>/vitals-regression/baseline/unpin", "pages.project_gates", "vitals-baseline")
+get_goes_back(
+    "/projects/<project_id>/vitals-regression/baseline/unpin", "pages.project_gates", "vitals-baseline"
+)
 get_goes_back("/runs/<run_id>/vitals-baseline", "pages.run_page", "vitals-baseline", keep=("run_id",))
 get_goes_back("/runs/<run_id>/vitals-baseline/unpin", "pages.run_page", "vitals-baseline", keep=("run_id",))

@@ -46,10 +46,13 @@ def tell(section: str, message: str, category: str = "success") -> None:
     flash(message, f"{category}:{section}")
 
 
-def get_goes_back(rule: str, endpoint: str, anchor: str = "", *, keep: tuple[str, ...] = ("project_id",)) -> None:
+def get_goes_back(
+    rule: str, endpoint: str, anchor: str = "", *, keep: tuple[str, ...] = ("project_id",)
+) -> None:
     """Answer a GET of a form's POST-only address (a reload, a shared link, the address bar after a
     refused save) by sending the browser to the page that holds the form, at its section. `anchor` may
     name the rule's values ("{kind}"); `keep` are the values the page's own address takes."""
+
     def back(user, **values):
         target = url_for(endpoint, **{name: values[name] for name in keep if name in values})
         return redirect(target + (f"#{anchor.format(**values)}" if anchor else ""))
@@ -68,5 +71,10 @@ def page_of(per_page: int = ui.PER_PAGE) -> tuple[int, int]:
 def _inject_user():
     # formdata=None: the token alone, never the request's form (a body over MAX_CONTENT_LENGTH would raise
     # its 413 again while its own error page renders, and end as a 500).
-    return {"user": current_user(), "logout_form": LogoutForm(formdata=None), "ui": ui, "verdict_of": serialize.shown_verdict,
-            "review_counts_of": queue.counts}
+    return {
+        "user": current_user(),
+        "logout_form": LogoutForm(formdata=None),
+        "ui": ui,
+        "verdict_of": serialize.shown_verdict,
+        "review_counts_of": queue.counts,
+    }

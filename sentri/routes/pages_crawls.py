@@ -23,8 +23,16 @@ from .pages_common import bp, field_errors, login_required
 def _tab(project, *, errors: dict | None = None, status: int = 200):
     """The tab; after a refused crawl, the form as it was sent (`sent`) beside its errors."""
     sent = request.form if errors else None
-    return render_template("pages/crawls.html", project=project, crawls=crawls.list_for(project),
-                           serialize=serialize, errors=errors or {}, sent=sent, ranges=RANGES, tab="crawls"), status
+    return render_template(
+        "pages/crawls.html",
+        project=project,
+        crawls=crawls.list_for(project),
+        serialize=serialize,
+        errors=errors or {},
+        sent=sent,
+        ranges=RANGES,
+        tab="crawls",
+    ), status
 
 
 @bp.get("/projects/<project_id>/crawls")
@@ -80,6 +88,12 @@ def crawl_page(project_id, crawl_id, user):
     project = projects.get(project_id)
     crawl = crawls.get(project, crawl_id)
     drafts = [db.session.get(TestCase, key) for key in crawl.drafts or []]
-    return render_template("pages/crawl.html", project=project, crawl=crawl, body=serialize(crawl),
-                           tree=site_map(crawl.pages or []), drafts=[t for t in drafts if t is not None],
-                           tab="crawls")
+    return render_template(
+        "pages/crawl.html",
+        project=project,
+        crawl=crawl,
+        body=serialize(crawl),
+        tree=site_map(crawl.pages or []),
+        drafts=[t for t in drafts if t is not None],
+        tab="crawls",
+    )

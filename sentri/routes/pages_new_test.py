@@ -66,7 +66,7 @@ def group_problems(problems: list[str], prefix: str, lines: list[int]) -> list[S
     """Sort the validator's sentences ('test "X": step 3 (click): ...') by step, the test's own first."""
     groups: dict[int | None, StepProblems] = {}
     for sentence in problems:
-        rest = sentence[len(prefix) + 2:] if sentence.startswith(prefix + ": ") else sentence
+        rest = sentence[len(prefix) + 2 :] if sentence.startswith(prefix + ": ") else sentence
         match = _STEP_PROBLEM.fullmatch(rest)
         number = int(match.group(1)) if match else None
         group = groups.setdefault(number, StepProblems(number))
@@ -80,8 +80,14 @@ def group_problems(problems: list[str], prefix: str, lines: list[int]) -> list[S
 def _check(text: str) -> tuple[dict | None, list[StepProblems]]:
     """Parse the editor's text as one test and validate it; return (document, problems by step)."""
     if len(text) > MAX_SOURCE_CHARS:
-        return None, [StepProblems(None, problems=[
-            f"The test is {len(text):,} characters long; the editor takes at most {MAX_SOURCE_CHARS:,}."])]
+        return None, [
+            StepProblems(
+                None,
+                problems=[
+                    f"The test is {len(text):,} characters long; the editor takes at most {MAX_SOURCE_CHARS:,}."
+                ],
+            )
+        ]
     if not text.strip():
         return None, [StepProblems(None, problems=["Write a test: a name and its steps."])]
     try:
@@ -89,8 +95,14 @@ def _check(text: str) -> tuple[dict | None, list[StepProblems]]:
     except testformat.TestFormatError as exc:
         return None, [StepProblems(None, problems=exc.problems)]
     if len(documents) != 1:
-        return None, [StepProblems(None, problems=[
-            f"The editor holds one test (this text has {len(documents)}); import a file to add several."])]
+        return None, [
+            StepProblems(
+                None,
+                problems=[
+                    f"The editor holds one test (this text has {len(documents)}); import a file to add several."
+                ],
+            )
+        ]
     document = documents[0]
     # The API's own check (testcases.create runs it again on save), sorted by step for the page.
     prefix = testformat.test_prefix(document, None, "test")
@@ -102,8 +114,14 @@ def _check(text: str) -> tuple[dict | None, list[StepProblems]]:
 
 def _editor(project, source: str, problems=None, status: int = 200):
     return (
-        render_template("pages/new_test.html", project=project, tab="tests", source=source,
-                        problems=problems or [], max_chars=MAX_SOURCE_CHARS),
+        render_template(
+            "pages/new_test.html",
+            project=project,
+            tab="tests",
+            source=source,
+            problems=problems or [],
+            max_chars=MAX_SOURCE_CHARS,
+        ),
         status,
     )
 
@@ -143,10 +161,15 @@ def test_run(project_id, test_id, user):
     except (Conflict, ValidationFailed) as exc:
         active = exc.extra.get("runId") if isinstance(exc, Conflict) else None
         tell("run-test", exc.message + (f" (open {active} on the Runs tab)" if active else ""), "error")
-        return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id)
-                        + "#run-test")
+        return redirect(
+            url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id) + "#run-test"
+        )
     return redirect(url_for("pages.run_page", run_id=run.public_id))
 
 
-get_goes_back("/projects/<project_id>/tests/<test_id>/run", "pages.test_page", "run-test",
-              keep=("project_id", "test_id"))
+get_goes_back(
+    "/projects/<project_id>/tests/<test_id>/run",
+    "pages.test_page",
+    "run-test",
+    keep=("project_id", "test_id"),
+)

@@ -41,8 +41,13 @@ def _charts(project, branch: str | None) -> dict:
     budgets = project.vitals_budgets or {}
     charts = {
         "pass": ui.line_chart(
-            [ui.pass_rate(r.passed, r.failed) for r in history], labels, y_max=100,
-            budget=gates_config.get("minPassRate"), label="Pass rate (%)", axes=True, apart=apart,
+            [ui.pass_rate(r.passed, r.failed) for r in history],
+            labels,
+            y_max=100,
+            budget=gates_config.get("minPassRate"),
+            label="Pass rate (%)",
+            axes=True,
+            apart=apart,
         )
     }
     p75 = stats.run_vitals_p75([r.id for r in history])
@@ -51,8 +56,13 @@ def _charts(project, branch: str | None) -> dict:
         if any(v is not None for v in values) or budgets.get(metric) is not None:
             unit = ui.METRIC_UNITS[metric]
             charts[metric] = ui.line_chart(
-                values, labels, budget=budgets.get(metric), axes=True, decimals=3 if metric == "cls" else 0,
-                label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""), apart=apart,
+                values,
+                labels,
+                budget=budgets.get(metric),
+                axes=True,
+                decimals=3 if metric == "cls" else 0,
+                label=f"{ui.METRIC_LABELS[metric]} p75" + (f" ({unit})" if unit else ""),
+                apart=apart,
             )
     return charts
 
@@ -64,12 +74,24 @@ def _runs_tab(project, *, error: str | None = None, active_run: str | None = Non
     branch = branch if branch in known else None  # an unknown branch shows every run, and says so by the form
     shown = request.args.get("verdict") or None
     shown = shown if shown in SHOWN_VERDICTS else None
-    items, total = lifecycle.list_for(project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown)
+    items, total = lifecycle.list_for(
+        project, offset=offset, limit=ui.PER_PAGE, branch=branch, shown_verdict=shown
+    )
     return (
         render_template(
-            "pages/project_runs.html", project=project, runs=items, page=ui.Page(number, ui.PER_PAGE, total),
-            charts=_charts(project, branch), branches=known, branch=branch, chart_runs=CHART_RUNS, error=error,
-            active_run=active_run, tab="runs", verdicts=SHOWN_VERDICTS, verdict_filter=shown,
+            "pages/project_runs.html",
+            project=project,
+            runs=items,
+            page=ui.Page(number, ui.PER_PAGE, total),
+            charts=_charts(project, branch),
+            branches=known,
+            branch=branch,
+            chart_runs=CHART_RUNS,
+            error=error,
+            active_run=active_run,
+            tab="runs",
+            verdicts=SHOWN_VERDICTS,
+            verdict_filter=shown,
             started_by=people.trigger_names(items),
         ),
         status,
@@ -118,15 +140,21 @@ def project_settings(project_id, user):
 @login_required
 def project_settings_save(project_id, user):
     project = projects.get(project_id)
-    values = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", ""),
-              "variables": request.form.get("variables", ""), "allowedOrigins": request.form.get("allowedOrigins", "")}
+    values = {
+        "name": request.form.get("name", ""),
+        "baseUrl": request.form.get("baseUrl", ""),
+        "variables": request.form.get("variables", ""),
+        "allowedOrigins": request.form.get("allowedOrigins", ""),
+    }
     changes = {"name": values["name"], "baseUrl": values["baseUrl"]}
     problems: dict[str, str] = {}
     if "variables" in request.form:  # NAME=value lines; none left clears them
         changes["variables"], bad = read_lines(values["variables"])
         problems.update({"variables": "; ".join(bad)} if bad else {})
     if user.is_admin and "allowedOrigins" in request.form:  # one origin per line
-        changes["allowedOrigins"] = [line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()]
+        changes["allowedOrigins"] = [
+            line.strip() for line in values["allowedOrigins"].splitlines() if line.strip()
+        ]
     try:
         projects.update(project, checked(projects.ProjectChanges, changes, problems), actor=user)
     except SentriError as exc:

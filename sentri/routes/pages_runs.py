@@ -33,16 +33,26 @@ def _row(run, result: Result, test: TestCase | None, used: tuple[dict, set]) -> 
         first = next((a for a in result.attempts or [] if a.get("status") == "failed"), None)
         retried = explain(first.get("error"), first.get("failingStep")) if first else None
     return {
-        "result": result, "test": test, "kind": kind, "retried": retried,
+        "result": result,
+        "test": test,
+        "kind": kind,
+        "retried": retried,
         "failure": triage.failure(result, test) if result.status == ResultStatus.FAILED else None,
         "screenshot": artifact("api_runs.screenshot", result.screenshot),
         "trace": artifact("api_runs.trace", result.trace),
         "trace_name": f"{run.public_id}-test{result.position}-trace.zip",
         # Screenshot steps worth a look (not those that matched), and healed targets.
-        "visual": [s for s in views.snapshots(result.snapshots, lambda sha: url_for(
-            "api_review.run_image", run_id=run.public_id, sha=sha)) if s["status"] != "matched"],
-        "healed": [{**heal, "fromUsed": templates_used.filled(heal["from"], *used)}
-                   for heal in views.healed(result.healed)],
+        "visual": [
+            s
+            for s in views.snapshots(
+                result.snapshots, lambda sha: url_for("api_review.run_image", run_id=run.public_id, sha=sha)
+            )
+            if s["status"] != "matched"
+        ],
+        "healed": [
+            {**heal, "fromUsed": templates_used.filled(heal["from"], *used)}
+            for heal in views.healed(result.healed)
+        ],
     }
 
 
@@ -51,26 +61,49 @@ def _run_context(run) -> dict:
     the Web Vitals table and what the run's end changed."""
     kinds = triage.counts(run)
     show = triage.shown_kind(request.args.get("show"))
-    page = ui.Page(ui.page_number(request.args.get("page")), RESULTS_PER_PAGE,
-                   kinds[show] if show else sum(kinds.values()))
+    page = ui.Page(
+        ui.page_number(request.args.get("page")),
+        RESULTS_PER_PAGE,
+        kinds[show] if show else sum(kinds.values()),
+    )
     shown = triage.results(run, show, page.offset, RESULTS_PER_PAGE)
     ids = [r.test_id for r in shown if r.test_id]
     tests = {t.id: t for t in db.session.scalars(select(TestCase).where(TestCase.id.in_(ids)))} if ids else {}
-    failed = list(db.session.scalars(select(Result.test_name).where(Result.run_id == run.id, triage.KINDS["failed"])
-                                     .order_by(Result.position)))
+    failed = list(
+        db.session.scalars(
+            select(Result.test_name)
+            .where(Result.run_id == run.id, triage.KINDS["failed"])
+            .order_by(Result.position)
+        )
+    )
     used = templates_used.run_values(run.project, run) if any(r.healed for r in shown) else ({}, set())
-    skipped = dict(db.session.execute(select(Result.skip_reason, func.count(Result.id))
-                                      .where(Result.run_id == run.id, Result.status == ResultStatus.SKIPPED)
-                                      .group_by(Result.skip_reason)).all())
+    skipped = dict(
+        db.session.execute(
+            select(Result.skip_reason, func.count(Result.id))
+            .where(Result.run_id == run.id, Result.status == ResultStatus.SKIPPED)
+            .group_by(Result.skip_reason)
+        ).all()
+    )
     return {
-        "run": run, "project": run.project, "page": page, "show": show, "kinds": kinds,
-        "rows": [_row(run, result, tests.get(result.test_id) if result.test_id is not None else None, used) for result in shown],
-        "headline": verdict.headline(run, kinds, failed), "verdict": serialize.verdict(run),
-        "done": run.total - kinds["waiting"], "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined",
-                                                                          "passed")),
-        "not_run": ui.not_run(skipped), "vitals": vitals_table.table(run, run.project.vitals_budgets),
-        "changes": triage.changes(run), "crawl": crawls.for_run(run),
-        "started_by": people.trigger_names([run])[run.id], "kind_words": triage.KIND_WORDS,
+        "run": run,
+        "project": run.project,
+        "page": page,
+        "show": show,
+        "kinds": kinds,
+        "rows": [
+            _row(run, result, tests.get(result.test_id) if result.test_id is not None else None, used)
+            for result in shown
+        ],
+        "headline": verdict.headline(run, kinds, failed),
+        "verdict": serialize.verdict(run),
+        "done": run.total - kinds["waiting"],
+        "ran": sum(kinds[k] for k in ("failed", "flaky", "quarantined", "passed")),
+        "not_run": ui.not_run(skipped),
+        "vitals": vitals_table.table(run, run.project.vitals_budgets),
+        "changes": triage.changes(run),
+        "crawl": crawls.for_run(run),
+        "started_by": people.trigger_names([run])[run.id],
+        "kind_words": triage.KIND_WORDS,
         "baseline": vitals_baseline.of_run(run),
     }
 
@@ -85,8 +118,9 @@ def run_page(run_id, user):
 @login_required
 def run_report(run_id, user):
     """The parts of the run's page that change while it runs, alone: the live page swaps them in."""
-    response = current_app.make_response(render_template("partials/run_live.html",
-                                                         **_run_context(lifecycle.get(run_id))))
+    response = current_app.make_response(
+        render_template("partials/run_live.html", **_run_context(lifecycle.get(run_id)))
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

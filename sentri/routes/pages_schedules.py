@@ -30,20 +30,42 @@ def _local(iso: str, zone: str) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _tab(project, *, schedule_errors: dict | None = None, channel_errors: dict | None = None,
-         values: dict | None = None, status: int = 200):
+def _tab(
+    project,
+    *,
+    schedule_errors: dict | None = None,
+    channel_errors: dict | None = None,
+    values: dict | None = None,
+    status: int = 200,
+):
     shown = []
     for schedule in manage.list_for(project):
         body = manage.serialize(schedule)
         body["nextRunsLocal"] = [_local(at, schedule.timezone) for at in body["nextRuns"]]
         shown.append((body, manage.last_runs(schedule)))
     return render_template(
-        "pages/schedules.html", project=project, schedules=shown, tab="schedules",
+        "pages/schedules.html",
+        project=project,
+        schedules=shown,
+        tab="schedules",
         channels=[channels.serialize(c) for c in channels.list_for(project)],
-        suites=suites.list_for(project), environments=environments.list_environments(project), devices=DEVICES,
-        kinds=KINDS, events=EVENTS, smtp=bool(settings().smtp_url),
-        zones=("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"),
-        schedule_errors=schedule_errors or {}, channel_errors=channel_errors or {}, values=values or {},
+        suites=suites.list_for(project),
+        environments=environments.list_environments(project),
+        devices=DEVICES,
+        kinds=KINDS,
+        events=EVENTS,
+        smtp=bool(settings().smtp_url),
+        zones=(
+            "UTC",
+            "Europe/London",
+            "Europe/Berlin",
+            "America/New_York",
+            "America/Los_Angeles",
+            "Asia/Tokyo",
+        ),
+        schedule_errors=schedule_errors or {},
+        channel_errors=channel_errors or {},
+        values=values or {},
     ), status
 
 
@@ -68,9 +90,13 @@ def _schedule_body() -> dict:
     for name in ("device", "environmentId"):
         if request.form.get(name):
             options[name] = request.form[name]
-    return {"name": request.form.get("name", ""), "cron": request.form.get("cron", ""),
-            "timezone": request.form.get("timezone") or "UTC", "enabled": "enabled" in request.form,
-            "options": options}
+    return {
+        "name": request.form.get("name", ""),
+        "cron": request.form.get("cron", ""),
+        "timezone": request.form.get("timezone") or "UTC",
+        "enabled": "enabled" in request.form,
+        "options": options,
+    }
 
 
 @bp.post("/projects/<project_id>/schedules")
@@ -79,11 +105,14 @@ def schedule_create(project_id, user):
     project = projects.get(project_id)
     body = _schedule_body()
     try:
-        schedule = manage.create(project, parse(manage.NewSchedule, body), created_by=user.public_id,
-                                 public_url=public_base())
+        schedule = manage.create(
+            project, parse(manage.NewSchedule, body), created_by=user.public_id, public_url=public_base()
+        )
     except ValidationFailed as exc:
         return _tab(project, schedule_errors=field_errors(exc), values=body, status=400)
-    flash(f"Schedule {schedule.public_id} ({schedule.name}) created: {cron.describe(schedule.cron)}.", "success")
+    flash(
+        f"Schedule {schedule.public_id} ({schedule.name}) created: {cron.describe(schedule.cron)}.", "success"
+    )
     return _back(project)
 
 
@@ -116,14 +145,20 @@ def schedule_delete(project_id, schedule_id, user):
 def channel_create(project_id, user):
     project = projects.get(project_id)
     require_admin(user)  # before the body is read, as in the API
-    body = {"name": request.form.get("name", ""), "kind": request.form.get("kind", ""),
-            "target": request.form.get("target", ""), "events": request.form.getlist("events")}
+    body = {
+        "name": request.form.get("name", ""),
+        "kind": request.form.get("kind", ""),
+        "target": request.form.get("target", ""),
+        "events": request.form.getlist("events"),
+    }
     try:
         channel = channels.create(project, parse(channels.NewChannel, body), actor=user)
     except ValidationFailed as exc:
         values = {f"channel.{k}": v for k, v in body.items() if k != "target"}  # the target is never echoed
         return _tab(project, channel_errors=field_errors(exc), values=values, status=400)
-    flash(f"Channel {channel.public_id} ({channel.name}) added. Send it a test message to check it.", "success")
+    flash(
+        f"Channel {channel.public_id} ({channel.name}) added. Send it a test message to check it.", "success"
+    )
     return _back(project, "#alerts")
 
 
@@ -162,10 +197,12 @@ def channel_delete(project_id, channel_id, user):
     return _back(project, "#alerts")
 
 
-for _rule, _section in (("/projects/<project_id>/schedules/<schedule_id>/<any('pause', 'resume'):action>", "schedules"),
-                        ("/projects/<project_id>/schedules/<schedule_id>/delete", "schedules"),
-                        ("/projects/<project_id>/notifications", "alerts"),
-                        ("/projects/<project_id>/notifications/<channel_id>/test", "alerts"),
-                        ("/projects/<project_id>/notifications/<channel_id>/<any('pause', 'resume'):action>", "alerts"),
-                        ("/projects/<project_id>/notifications/<channel_id>/delete", "alerts")):
+for _rule, _section in (
+    ("/projects/<project_id>/schedules/<schedule_id>/<any('pause', 'resume'):action>", "schedules"),
+    ("/projects/<project_id>/schedules/<schedule_id>/delete", "schedules"),
+    ("/projects/<project_id>/notifications", "alerts"),
+    ("/projects/<project_id>/notifications/<channel_id>/test", "alerts"),
+    ("/projects/<project_id>/notifications/<channel_id>/<any('pause', 'resume'):action>", "alerts"),
+    ("/projects/<project_id>/notifications/<channel_id>/delete", "alerts"),
+):
     get_goes_back(_rule, "pages.project_schedules", _section)

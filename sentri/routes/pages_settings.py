@@ -21,20 +21,42 @@ from .pages_common import bp, field_errors, get_goes_back, login_required, tell
 MASK = "••••"
 
 
-def settings_page(project, *, errors: dict | None = None, values: dict | None = None, failed: str | None = None,
-                  section_errors: dict | None = None, section_values: dict | None = None, status: int = 200):
+def settings_page(
+    project,
+    *,
+    errors: dict | None = None,
+    values: dict | None = None,
+    failed: str | None = None,
+    section_errors: dict | None = None,
+    section_values: dict | None = None,
+    status: int = 200,
+):
     """The Settings tab. `errors`/`values` are the project form's (pages_project.py); after a refused save of
     one of this module's forms, `failed` names it (a section's create form, or an item's public id) and
     `section_errors`/`section_values` are its problems and what was typed (never a secret value)."""
-    current = {"name": project.name, "baseUrl": project.base_url, "variables": as_lines(project.variables or {}),
-               "allowedOrigins": "\n".join(project.allowed_origins or [])}
+    current = {
+        "name": project.name,
+        "baseUrl": project.base_url,
+        "variables": as_lines(project.variables or {}),
+        "allowedOrigins": "\n".join(project.allowed_origins or []),
+    }
     tests, _total = testcases.list_for(project)
     response = render_template(
-        "pages/settings.html", project=project, tab="settings", errors=errors or {}, values=values or current,
+        "pages/settings.html",
+        project=project,
+        tab="settings",
+        errors=errors or {},
+        values=values or current,
         environments=[environments.serialize_environment(e) for e in environments.list_environments(project)],
         data_sets=[environments.serialize_data_set(d) for d in environments.list_data_sets(project)],
-        suites=suites.list_for(project), tests=tests, mask=MASK, as_lines=as_lines, failed=failed,
-        section_errors=section_errors or {}, section_values=section_values or {})
+        suites=suites.list_for(project),
+        tests=tests,
+        mask=MASK,
+        as_lines=as_lines,
+        failed=failed,
+        section_errors=section_errors or {},
+        section_values=section_values or {},
+    )
     return response, status, {"Cache-Control": "no-store"}
 
 
@@ -80,7 +102,9 @@ def checked(model, body: dict, problems: dict[str, str]):
             problems.setdefault(field, problem)
     if problems:
         order = ["", *body, "secrets", "testIds"]  # the banner lists them as the form shows its fields
-        ranked = sorted(problems.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+        ranked = sorted(
+            problems.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)
+        )
         raise ValidationFailed.on_each([(field or None, problem) for field, problem in ranked])
     return parsed
 
@@ -90,17 +114,22 @@ def checked(model, body: dict, problems: dict[str, str]):
 
 def _environment_form(editing: bool) -> tuple[dict, dict, dict[str, str]]:
     """The environment form as an API body, what to keep on a refusal (no secret value), and its problems."""
-    values: dict[str, Any] = {"name": request.form.get("name", ""), "baseUrl": request.form.get("baseUrl", ""),
-              "variables": request.form.get("variables", ""),
-              "secretName": request.form.getlist("secretName"), "removeSecret": request.form.getlist("removeSecret")}
+    values: dict[str, Any] = {
+        "name": request.form.get("name", ""),
+        "baseUrl": request.form.get("baseUrl", ""),
+        "variables": request.form.get("variables", ""),
+        "secretName": request.form.getlist("secretName"),
+        "removeSecret": request.form.getlist("removeSecret"),
+    }
     problems: dict[str, str] = {}
     variables, bad = read_lines(values["variables"])
     if bad:
         problems["variables"] = "; ".join(bad)
     secrets: dict[str, str | None] = {}
     secret_problems: list[str] = []
-    for number, (name, value) in enumerate(zip(values["secretName"], request.form.getlist("secretValue"),
-                                               strict=False), start=1):
+    for number, (name, value) in enumerate(
+        zip(values["secretName"], request.form.getlist("secretValue"), strict=False), start=1
+    ):
         name = name.strip()
         if name and not value:
             secret_problems.append(f"{name}: type its value (secret {number})")
@@ -124,10 +153,17 @@ def environment_create(project_id, user):
     project = projects.get(project_id)
     body, values, problems = _environment_form(editing=False)
     try:
-        environment = environments.create_environment(project, checked(environments.NewEnvironment, body, problems))
+        environment = environments.create_environment(
+            project, checked(environments.NewEnvironment, body, problems)
+        )
     except ValidationFailed as exc:
-        return settings_page(project, failed="environments", section_errors=field_errors(exc),
-                             section_values=values, status=400)
+        return settings_page(
+            project,
+            failed="environments",
+            section_errors=field_errors(exc),
+            section_values=values,
+            status=400,
+        )
     tell("environments", f"Environment {environment.public_id} ({environment.name}) created.")
     return _back(project, "environments")
 
@@ -144,8 +180,13 @@ def environment_edit(project_id, environment_id, user):
         changes = checked(environments.EnvironmentChanges, body, problems)
         environments.update_environment(environment, changes, actor=user)
     except ValidationFailed as exc:
-        return settings_page(project, failed=environment.public_id, section_errors=field_errors(exc),
-                             section_values=values, status=400)
+        return settings_page(
+            project,
+            failed=environment.public_id,
+            section_errors=field_errors(exc),
+            section_values=values,
+            status=400,
+        )
     tell("environments", f"Environment {environment.public_id} ({environment.name}) saved.")
     return _back(project, "environments")
 
@@ -167,7 +208,11 @@ def environment_delete(project_id, environment_id, user):
 def _data_set_form() -> tuple[dict, dict, dict[str, str]]:
     values = {"name": request.form.get("name", ""), "variables": request.form.get("variables", "")}
     variables, bad = read_lines(values["variables"])
-    return {"name": values["name"], "variables": variables}, values, ({"variables": "; ".join(bad)} if bad else {})
+    return (
+        {"name": values["name"], "variables": variables},
+        values,
+        ({"variables": "; ".join(bad)} if bad else {}),
+    )
 
 
 @bp.post("/projects/<project_id>/test-data-sets")
@@ -178,8 +223,13 @@ def data_set_create(project_id, user):
     try:
         data_set = environments.create_data_set(project, checked(environments.NewDataSet, body, problems))
     except ValidationFailed as exc:
-        return settings_page(project, failed="test-data-sets", section_errors=field_errors(exc),
-                             section_values=values, status=400)
+        return settings_page(
+            project,
+            failed="test-data-sets",
+            section_errors=field_errors(exc),
+            section_values=values,
+            status=400,
+        )
     tell("test-data-sets", f"Test-data set {data_set.public_id} ({data_set.name}) created.")
     return _back(project, "test-data-sets")
 
@@ -191,10 +241,17 @@ def data_set_edit(project_id, data_set_id, user):
     data_set = environments.get_data_set(project, data_set_id)
     body, values, problems = _data_set_form()
     try:
-        environments.update_data_set(data_set, checked(environments.DataSetChanges, body, problems), actor=user)
+        environments.update_data_set(
+            data_set, checked(environments.DataSetChanges, body, problems), actor=user
+        )
     except ValidationFailed as exc:
-        return settings_page(project, failed=data_set.public_id, section_errors=field_errors(exc),
-                             section_values=values, status=400)
+        return settings_page(
+            project,
+            failed=data_set.public_id,
+            section_errors=field_errors(exc),
+            section_values=values,
+            status=400,
+        )
     tell("test-data-sets", f"Test-data set {data_set.public_id} ({data_set.name}) saved.")
     return _back(project, "test-data-sets")
 
@@ -235,8 +292,13 @@ def suite_create(project_id, user):
     try:
         name, tests = _suite_form(project)
     except ValidationFailed as exc:
-        return settings_page(project, failed="suites", section_errors=field_errors(exc),
-                             section_values=_typed_suite(), status=400)
+        return settings_page(
+            project,
+            failed="suites",
+            section_errors=field_errors(exc),
+            section_values=_typed_suite(),
+            status=400,
+        )
     suite = suites.create(project, name, [t.public_id for t in tests])
     tell("suites", f"Suite {suite.public_id} ({suite.name}) created with {len(tests)} tests.")
     return _back(project, "suites")
@@ -250,8 +312,13 @@ def suite_edit(project_id, suite_id, user):
     try:
         name, tests = _suite_form(project)
     except ValidationFailed as exc:
-        return settings_page(project, failed=suite.public_id, section_errors=field_errors(exc),
-                             section_values=_typed_suite(), status=400)
+        return settings_page(
+            project,
+            failed=suite.public_id,
+            section_errors=field_errors(exc),
+            section_values=_typed_suite(),
+            status=400,
+        )
     wanted = {t.public_id for t in tests}
     present = {t.public_id for t in suite.tests}
     if suite.name != name:
@@ -285,22 +352,27 @@ def heal_switch(project_id, user):
     require_admin(user)  # it changes what passes
     choice = request.form.get("healLocators", "")
     if choice not in ("on", "off"):
-        return settings_page(project, failed="healing", section_errors={"healLocators": "choose on or off"},
-                             status=400)
+        return settings_page(
+            project, failed="healing", section_errors={"healLocators": "choose on or off"}, status=400
+        )
     projects.update(project, parse(projects.ProjectChanges, {"healLocators": choice == "on"}), actor=user)
-    tell("healing", "Healing locators turned on." if choice == "on" else "Healing locators turned off: strict.")
+    tell(
+        "healing", "Healing locators turned on." if choice == "on" else "Healing locators turned off: strict."
+    )
     return _back(project, "healing")
 
 
 # The forms' own addresses answer a GET with the Settings tab, at their section (never a 405).
-for _rule, _section in (("/projects/<project_id>/environments", "environments"),
-                        ("/projects/<project_id>/environments/<environment_id>", "environments"),
-                        ("/projects/<project_id>/environments/<environment_id>/delete", "environments"),
-                        ("/projects/<project_id>/test-data-sets", "test-data-sets"),
-                        ("/projects/<project_id>/test-data-sets/<data_set_id>", "test-data-sets"),
-                        ("/projects/<project_id>/test-data-sets/<data_set_id>/delete", "test-data-sets"),
-                        ("/projects/<project_id>/suites", "suites"),
-                        ("/projects/<project_id>/suites/<suite_id>", "suites"),
-                        ("/projects/<project_id>/suites/<suite_id>/delete", "suites"),
-                        ("/projects/<project_id>/heal-locators", "healing")):
+for _rule, _section in (
+    ("/projects/<project_id>/environments", "environments"),
+    ("/projects/<project_id>/environments/<environment_id>", "environments"),
+    ("/projects/<project_id>/environments/<environment_id>/delete", "environments"),
+    ("/projects/<project_id>/test-data-sets", "test-data-sets"),
+    ("/projects/<project_id>/test-data-sets/<data_set_id>", "test-data-sets"),
+    ("/projects/<project_id>/test-data-sets/<data_set_id>/delete", "test-data-sets"),
+    ("/projects/<project_id>/suites", "suites"),
+    ("/projects/<project_id>/suites/<suite_id>", "suites"),
+    ("/projects/<project_id>/suites/<suite_id>/delete", "suites"),
+    ("/projects/<project_id>/heal-locators", "healing"),
+):
     get_goes_back(_rule, "pages.project_settings", _section)

@@ -19,7 +19,10 @@ from . import api_review
 from .pages_common import bp, get_goes_back, login_required, page_of
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-EXECUTED = ("passed", "failed")  # a skipped result (deselected, over budget, aborted) says nothing of its test
+EXECUTED = (
+    "passed",
+    "failed",
+)  # a skipped result (deselected, over budget, aborted) says nothing of its test
 
 
 def _last_results(test_ids: list[int]) -> dict[int, Result]:
@@ -27,8 +30,10 @@ def _last_results(test_ids: list[int]) -> dict[int, Result]:
     if not test_ids:
         return {}
     latest = (
-        select(func.max(Result.id).label("id")).where(Result.test_id.in_(test_ids), Result.status.in_(EXECUTED))
-        .group_by(Result.test_id).subquery()
+        select(func.max(Result.id).label("id"))
+        .where(Result.test_id.in_(test_ids), Result.status.in_(EXECUTED))
+        .group_by(Result.test_id)
+        .subquery()
     )
     return {r.test_id: r for r in db.session.scalars(select(Result).join(latest, latest.c.id == Result.id))}
 
@@ -42,12 +47,22 @@ def _tests_tab(project, *, import_errors=None, status=200):
     tag = (request.args.get("tag") or "").strip() or None
     name = (request.args.get("q") or "").strip()[:200] or None
     number, offset = page_of()
-    items, total = testcases.list_for(project, status=review, tag=tag, name=name, offset=offset, limit=ui.PER_PAGE)
+    items, total = testcases.list_for(
+        project, status=review, tag=tag, name=name, offset=offset, limit=ui.PER_PAGE
+    )
     return (
         render_template(
-            "pages/project_tests.html", project=project, tests=items, tab="tests",
-            page=ui.Page(number, ui.PER_PAGE, total), last=_last_results([t.id for t in items]),
-            status_filter=review, tag_filter=tag, name_filter=name, statuses=REVIEW_STATUSES, import_errors=import_errors or [],
+            "pages/project_tests.html",
+            project=project,
+            tests=items,
+            tab="tests",
+            page=ui.Page(number, ui.PER_PAGE, total),
+            last=_last_results([t.id for t in items]),
+            status_filter=review,
+            tag_filter=tag,
+            name_filter=name,
+            statuses=REVIEW_STATUSES,
+            import_errors=import_errors or [],
             import_name=getattr(request.files.get("file"), "filename", None) if import_errors else None,
             skip_unsupported=bool(request.form.get("skipUnsupported")),
         ),
@@ -77,7 +92,11 @@ def tests_import(project_id, user):
         return _tests_tab(project, import_errors=["The file is not UTF-8 text."], status=400)
     try:
         imported, warnings = testcases.import_file(
-            project, text, upload.filename, skip_unsupported=bool(request.form.get("skipUnsupported")), actor=user
+            project,
+            text,
+            upload.filename,
+            skip_unsupported=bool(request.form.get("skipUnsupported")),
+            actor=user,
         )
     except ValidationFailed as exc:
         return _tests_tab(project, import_errors=exc.message.split("; "), status=400)
@@ -104,7 +123,9 @@ def _order(baselines, heals, items) -> list[str]:
 def _heal_row(project, row) -> dict:
     """A heal as the queue shows it: the target it replaced as it ran (templates filled) and as written."""
     shown = queue.serialize_heal(row)
-    values, secrets = templates_used.run_values(project, db.session.get(Run, row.run_id) if row.run_id else None)
+    values, secrets = templates_used.run_values(
+        project, db.session.get(Run, row.run_id) if row.run_id else None
+    )
     shown["fromUsed"] = templates_used.filled(row.old_target, values, secrets)
     return shown
 
@@ -118,12 +139,24 @@ def project_review(project_id, user):
     baselines, heals, items, total = _queue_page(project, offset)
     image = api_review.baseline_image_url(project.public_id)
     return render_template(
-        "pages/review.html", project=project, tests=items, tab="review", page=ui.Page(number, ui.PER_PAGE, total),
-        baselines=[queue.serialize_baseline(row, image, api_review.crop_image_url(project.public_id))
-                   for row in baselines],
+        "pages/review.html",
+        project=project,
+        tests=items,
+        tab="review",
+        page=ui.Page(number, ui.PER_PAGE, total),
+        baselines=[
+            queue.serialize_baseline(row, image, api_review.crop_image_url(project.public_id))
+            for row in baselines
+        ],
         heals=[_heal_row(project, row) for row in heals],
-        queue_tests={t.public_id: t for t in db.session.scalars(select(TestCase).where(
-            TestCase.id.in_({row.test_id for row in heals} | {row.test_id for row in baselines})))},
+        queue_tests={
+            t.public_id: t
+            for t in db.session.scalars(
+                select(TestCase).where(
+                    TestCase.id.in_({row.test_id for row in heals} | {row.test_id for row in baselines})
+                )
+            )
+        },
     )
 
 
@@ -163,8 +196,12 @@ def _next_item(project, number: int, before: list[str], decided: list[str]) -> s
         baselines, heals, items, total = _queue_page(project, (number - 1) * ui.PER_PAGE)
     left = _order(baselines, heals, items)
     position = min((before.index(i) for i in decided if i in before), default=0)
-    following = [i for i in before[position:] if i in left] or [i for i in reversed(before[:position]) if i in left]
-    address = url_for("pages.project_review", project_id=project.public_id, page=number if number > 1 else None)
+    following = [i for i in before[position:] if i in left] or [
+        i for i in reversed(before[:position]) if i in left
+    ]
+    address = url_for(
+        "pages.project_review", project_id=project.public_id, page=number if number > 1 else None
+    )
     return address + (f"#{following[0]}" if following else "")
 
 
@@ -183,16 +220,32 @@ def _as_yaml(test) -> str:
 def _test_page(project, test, *, source=None, errors=None, status=200, quarantine_error=None):
     number, offset = page_of()
     # The runs that ran it (or are about to): one that left it out says nothing of it, and is counted apart.
-    query = (select(Result, Run).join(Run, Run.id == Result.run_id)
-             .where(Result.test_id == test.id, Result.status != ResultStatus.SKIPPED))
+    query = (
+        select(Result, Run)
+        .join(Run, Run.id == Result.run_id)
+        .where(Result.test_id == test.id, Result.status != ResultStatus.SKIPPED)
+    )
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    left_out = db.session.scalar(select(func.count(Result.id)).where(Result.test_id == test.id,
-                                                                     Result.status == ResultStatus.SKIPPED)) or 0
+    left_out = (
+        db.session.scalar(
+            select(func.count(Result.id)).where(
+                Result.test_id == test.id, Result.status == ResultStatus.SKIPPED
+            )
+        )
+        or 0
+    )
     history = db.session.execute(query.order_by(Result.id.desc()).offset(offset).limit(ui.PER_PAGE)).all()
     return (
         render_template(
-            "pages/test.html", project=project, test=test, tab="tests", source=source or _as_yaml(test),
-            errors=errors or [], history=history, left_out=left_out, page=ui.Page(number, ui.PER_PAGE, total),
+            "pages/test.html",
+            project=project,
+            test=test,
+            tab="tests",
+            source=source or _as_yaml(test),
+            errors=errors or [],
+            history=history,
+            left_out=left_out,
+            page=ui.Page(number, ui.PER_PAGE, total),
             quarantine=quarantine.describe(test, testcases.quarantined_and_suggested(test)),
             quarantine_error=quarantine_error,
         ),
@@ -220,15 +273,20 @@ def test_save(project_id, test_id, user):
         where = f"line {mark.line + 1}: " if mark else ""
         return _test_page(project, test, source=source, errors=[f"{where}invalid YAML: {exc}"], status=400)
     if not isinstance(document, dict):
-        return _test_page(project, test, source=source, errors=["The test must be a mapping (name:, steps:)."],
-                          status=400)
-    changes = {k: document.get(k) for k in testcases.EDITABLE_FIELDS if k in document or k in ("viewport", "covers")}
+        return _test_page(
+            project, test, source=source, errors=["The test must be a mapping (name:, steps:)."], status=400
+        )
+    changes = {
+        k: document.get(k) for k in testcases.EDITABLE_FIELDS if k in document or k in ("viewport", "covers")
+    }
     try:
         testcases.update(test, changes, actor=user)
     except ValidationFailed as exc:
         return _test_page(project, test, source=source, errors=exc.message.split("; "), status=400)
-    flash(f"{test.public_id} saved" + (" and sent back to review." if test.review_status == "draft" else "."),
-          "success")
+    flash(
+        f"{test.public_id} saved" + (" and sent back to review." if test.review_status == "draft" else "."),
+        "success",
+    )
     return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id))
 
 
@@ -243,7 +301,10 @@ def test_quarantine(project_id, test_id, user):
             flash(f"{test.public_id} left quarantine: its outcomes count again from the next run.", "success")
         else:
             quarantine.enter(test, {"reason": request.form.get("reason", "")}, actor=user)
-            flash(f"{test.public_id} quarantined: it still runs, but no longer counts toward the verdict.", "success")
+            flash(
+                f"{test.public_id} quarantined: it still runs, but no longer counts toward the verdict.",
+                "success",
+            )
     except (ValidationFailed, Conflict) as exc:
         return _test_page(project, test, quarantine_error=exc.message, status=exc.status)
     return redirect(url_for("pages.test_page", project_id=project.public_id, test_id=test.public_id))
@@ -263,6 +324,12 @@ def test_delete(project_id, test_id, user):
 
 
 get_goes_back("/projects/<project_id>/tests/import", "pages.project_tests", "import")
-get_goes_back("/projects/<project_id>/tests/<test_id>/quarantine", "pages.test_page", "quarantine",
-              keep=("project_id", "test_id"))
-get_goes_back("/projects/<project_id>/tests/<test_id>/delete", "pages.test_page", keep=("project_id", "test_id"))
+get_goes_back(
+    "/projects/<project_id>/tests/<test_id>/quarantine",
+    "pages.test_page",
+    "quarantine",
+    keep=("project_id", "test_id"),
+)
+get_goes_back(
+    "/projects/<project_id>/tests/<test_id>/delete", "pages.test_page", keep=("project_id", "test_id")
+)

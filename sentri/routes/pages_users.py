@@ -17,8 +17,14 @@ def _users_page(user, *, errors=None, values=None, status=200):
     number, offset = page_of()
     items, total = users.list_users(offset=offset, limit=ui.PER_PAGE, actor=user)
     return (
-        render_template("pages/users.html", users=items, page=ui.Page(number, ui.PER_PAGE, total), roles=ROLES,
-                        errors=errors or {}, values=values or {"role": "member"}),
+        render_template(
+            "pages/users.html",
+            users=items,
+            page=ui.Page(number, ui.PER_PAGE, total),
+            roles=ROLES,
+            errors=errors or {},
+            values=values or {"role": "member"},
+        ),
         status,
     )
 
@@ -55,13 +61,18 @@ def user_change(user_id, user):
     action = request.form.get("action", "")
     try:
         if action == "role":
-            users.set_role(target, parse(users.RoleChange, {"role": request.form.get("role", "")}).role, actor=user)
+            users.set_role(
+                target, parse(users.RoleChange, {"role": request.form.get("role", "")}).role, actor=user
+            )
             flash(f"{target.email} is now {target.role}.", "success")
         elif action == "password":
             body = parse(users.PasswordReset, {"newPassword": request.form.get("newPassword", "")})
             users.set_password(target, body.new_password, actor=user)
             keep_session(target)
-            flash(f"Password of {target.email} changed; their sessions and API tokens are logged out.", "success")
+            flash(
+                f"Password of {target.email} changed; their sessions and API tokens are logged out.",
+                "success",
+            )
         elif action in ("deactivate", "activate"):
             users.set_active(target, action == "activate", actor=user)
             flash(f"{target.email} {action}d.", "success")

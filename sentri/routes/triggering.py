@@ -25,6 +25,7 @@ WAIT_FAILED = 422  # the run ended and its verdict is failed (curl -f exits non-
 WAIT_TIMEOUT = 504  # still running after SENTRI_WAIT_MAX_SECONDS (curl -f exits non-zero)
 WAITERS_FULL = 503
 
+
 def start(token: TriggerToken, project: Project, surface: str) -> tuple[Run, runs.RunOptions]:
     """Validate the body, start the run under the project's lock, and hand it to the engine."""
     options = parse_options(json_body(), surface=surface, previous_crawl=crawls.last_settings(project))
@@ -41,7 +42,10 @@ def wait_and_answer(run: Run, status_url: str, body_for):
         if not seated:
             return error_response(
                 f"Too many requests are already waiting for runs ({limit}); the run {run.public_id} was "
-                "started: poll statusUrl instead.", WAITERS_FULL, runId=run.public_id, statusUrl=status_url,
+                "started: poll statusUrl instead.",
+                WAITERS_FULL,
+                runId=run.public_id,
+                statusUrl=status_url,
             )
         run_id = run.id
         db.session.commit()  # hold no transaction (nor pooled connection state) while waiting
@@ -54,7 +58,10 @@ def wait_and_answer(run: Run, status_url: str, body_for):
         if not waiters.wait(run_id, seconds, finished):
             return error_response(
                 f"The run {run.public_id} is still running after {seconds} s (SENTRI_WAIT_MAX_SECONDS); "
-                "poll statusUrl for its result.", WAIT_TIMEOUT, runId=run.public_id, statusUrl=status_url,
+                "poll statusUrl for its result.",
+                WAIT_TIMEOUT,
+                runId=run.public_id,
+                statusUrl=status_url,
                 status="running",
             )
         final = db.session.get(Run, run_id)
@@ -75,7 +82,9 @@ def _poll() -> tuple[tokens.PolledToken, tokens.PolledRun | None]:
     """This status poll's token and run, read once per request (by the rate limiter's key, else here)."""
     if "poll" not in g:
         try:
-            g.poll = tokens.poll(request.headers.get("Authorization"), (request.view_args or {}).get("run_id", ""))
+            g.poll = tokens.poll(
+                request.headers.get("Authorization"), (request.view_args or {}).get("run_id", "")
+            )
         except Unauthorized as exc:
             g.poll = exc
     if isinstance(g.poll, Unauthorized):

@@ -60,8 +60,11 @@ class RunOptions:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "dialsConfig": {"parallelWorkers": self.parallel_workers, "retries": self.retries,
-                            "vitalsSamples": self.vitals_samples},
+            "dialsConfig": {
+                "parallelWorkers": self.parallel_workers,
+                "retries": self.retries,
+                "vitalsSamples": self.vitals_samples,
+            },
             "budgetMinutes": self.budget_minutes,
             "changedPages": self.changed_pages,
             "baseUrl": self.base_url,
@@ -79,7 +82,12 @@ class RunOptions:
 
 def _budget(value: Any) -> float | None:
     # The seed: malformed budgets fall back to "no budget", never an error.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         return None
     return float(min(value, MAX_BUDGET_MINUTES))
 
@@ -91,7 +99,11 @@ def callback_allowlist() -> ssrf.Allowlist:
 
 def _strings(limit: int) -> BeforeValidator:
     def check(value: Any) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or len(value) > limit:
+        if (
+            not isinstance(value, list)
+            or not all(isinstance(v, str) and v for v in value)
+            or len(value) > limit
+        ):
             raise problem(f"must be a list of non-empty strings (at most {limit})")
         return value
 
@@ -189,7 +201,9 @@ class Dials(GenerationDials):
 
     parallel_workers: Annotated[int, clamped(1, MAX_PARALLEL_WORKERS)] = Field(1, alias="parallelWorkers")
     retries: Annotated[int, clamped(0, MAX_RETRIES)] = 0
-    vitals_samples: Annotated[int | None, clamped(1, regression.MAX_SAMPLES)] = Field(None, alias="vitalsSamples")
+    vitals_samples: Annotated[int | None, clamped(1, regression.MAX_SAMPLES)] = Field(
+        None, alias="vitalsSamples"
+    )
 
 
 class CiTrigger(CrawlFields):
@@ -203,7 +217,9 @@ class CiTrigger(CrawlFields):
     selection_strategy: one_of(STRATEGIES) | None = Field(None, alias="selectionStrategy")  # type: ignore[valid-type]
     changed_files: Annotated[list[str], _strings(5000)] = Field(default_factory=list, alias="changedFiles")
     changed_pages: Annotated[list[str], _strings(1000)] = Field(default_factory=list, alias="changedPages")
-    recent_days: Annotated[int, BeforeValidator(_recent_days)] = Field(DEFAULT_RECENT_DAYS, alias="recentDays")
+    recent_days: Annotated[int, BeforeValidator(_recent_days)] = Field(
+        DEFAULT_RECENT_DAYS, alias="recentDays"
+    )
     base_url: WebUrl | None = Field(None, alias="baseUrl")
     browser_profile: Annotated[str, BeforeValidator(_browser)] = Field("chromium", alias="browserProfile")
     device: one_of(DEVICES) = "desktop"  # type: ignore[valid-type]
@@ -223,7 +239,9 @@ class CiTrigger(CrawlFields):
         if isinstance(data, dict) and data.get("crawl") is not True and data.get("generateTests") is not True:
             named = [name for name in CRAWL_ONLY if name in data]
             if named:
-                raise problem(f"{', '.join(named)}: only applies with \"crawl\": true (site scanning before the run)")
+                raise problem(
+                    f'{", ".join(named)}: only applies with "crawl": true (site scanning before the run)'
+                )
         return data
 
     @model_validator(mode="after")
@@ -244,7 +262,9 @@ class SentriTrigger(CiTrigger):
     dials: Annotated[Dials, BeforeValidator(_object)] = Field(default_factory=Dials, alias="dialsConfig")
 
 
-def parse_options(body: Any, *, surface: str = "sentri", previous_crawl: dict[str, Any] | None = None) -> RunOptions:
+def parse_options(
+    body: Any, *, surface: str = "sentri", previous_crawl: dict[str, Any] | None = None
+) -> RunOptions:
     """Validate a trigger body (decoded JSON, None for an empty body) into RunOptions. `previous_crawl`: the
     settings of the project's last crawl, which maxPages / maxDepth default to."""
     data = parse(SentriTrigger if surface == "sentri" else CiTrigger, body, empty_ok=True)
@@ -258,8 +278,12 @@ def parse_options(body: Any, *, surface: str = "sentri", previous_crawl: dict[st
         changed_pages=data.changed_pages,
         wait=data.wait,
         selection=Selection(
-            case_ids=data.case_ids, suite_ids=data.suite_ids, strategy=data.selection_strategy,
-            changed_files=data.changed_files, changed_pages=data.changed_pages, recent_days=data.recent_days,
+            case_ids=data.case_ids,
+            suite_ids=data.suite_ids,
+            strategy=data.selection_strategy,
+            changed_files=data.changed_files,
+            changed_pages=data.changed_pages,
+            recent_days=data.recent_days,
         ),
         base_url=data.base_url,
         browser=data.browser_profile,
@@ -271,9 +295,12 @@ def parse_options(body: Any, *, surface: str = "sentri", previous_crawl: dict[st
         commit_sha=data.commit_sha or data.github_commit_sha,
     )
     if data.crawl or data.generate_tests:  # drafts come from a crawl: generateTests alone crawls too
-        options.crawl = settings_from(data, dials, previous=previous_crawl, concurrency=dials.parallel_workers)
+        options.crawl = settings_from(
+            data, dials, previous=previous_crawl, concurrency=dials.parallel_workers
+        )
     if data.github_repo is not None:
-        options.github = initial_state(data.github_repo, data.github_pr_number, data.github_commit_sha,
-                                       data.github_token)
+        options.github = initial_state(
+            data.github_repo, data.github_pr_number, data.github_commit_sha, data.github_token
+        )
         options.github_token = data.github_token or None
     return options

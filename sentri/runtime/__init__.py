@@ -63,7 +63,9 @@ class Runtime:
         self.engine.shutdown(grace_seconds)
         abandoned = self.hooks.shutdown(grace_seconds)
         if abandoned:
-            log.warning("gave up on %s callback(s) still being sent after the %ss grace", abandoned, grace_seconds)
+            log.warning(
+                "gave up on %s callback(s) still being sent after the %ss grace", abandoned, grace_seconds
+            )
         self.github.shutdown()
         return abandoned
 

@@ -41,8 +41,13 @@ def send_callback(app: Flask, run_id: int) -> bool:
     # Only the host is logged: a callback URL may carry a secret in its path or query.
     host = urlsplit(url).hostname
     try:
-        response = outbound.post_json(url, payload, timeout=CALLBACK_TIMEOUT_SECONDS, allowlist=allowlist,
-                                  max_body=CALLBACK_MAX_ANSWER_BYTES)
+        response = outbound.post_json(
+            url,
+            payload,
+            timeout=CALLBACK_TIMEOUT_SECONDS,
+            allowlist=allowlist,
+            max_body=CALLBACK_MAX_ANSWER_BYTES,
+        )
     except ssrf.UnsafeURLError as exc:
         log.warning("callback for %s refused: %s", run.public_id, exc)
         metrics.count_callback("refused")
@@ -85,7 +90,9 @@ class CallbackSender:
                 metrics.count_callback("dropped")
                 return False
             if self._pending >= self.max_pending:
-                log.warning("callback for RUN-%s dropped: %d callbacks are already pending", run_id, self._pending)
+                log.warning(
+                    "callback for RUN-%s dropped: %d callbacks are already pending", run_id, self._pending
+                )
                 metrics.count_callback("dropped")
                 return False
             self._pending += 1

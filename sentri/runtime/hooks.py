@@ -67,8 +67,17 @@ def _log_end(run_id: int) -> None:
     run = db.session.get(Run, run_id)
     if run is None:
         return
-    log.info("%s ended %s, verdict %s: %d passed, %d failed, %d skipped of %d%s", run.public_id, run.status,
-             verdict(run), run.passed, run.failed, run.skipped, run.total, f" ({run.error})" if run.error else "")
+    log.info(
+        "%s ended %s, verdict %s: %d passed, %d failed, %d skipped of %d%s",
+        run.public_id,
+        run.status,
+        verdict(run),
+        run.passed,
+        run.failed,
+        run.skipped,
+        run.total,
+        f" ({run.error})" if run.error else "",
+    )
     db.session.commit()
 
 
@@ -149,8 +158,11 @@ class Hooks:
     def take_stale(self) -> None:
         """Fire the hooks of runs whose end nobody took (the process that ended them died)."""
         cutoff = utcnow() - timedelta(seconds=STALE_SECONDS)
-        stale = list(db.session.scalars(
-            select(Run.id).where(Run.notify_state == "pending", Run.finished_at < cutoff).limit(100)))
+        stale = list(
+            db.session.scalars(
+                select(Run.id).where(Run.notify_state == "pending", Run.finished_at < cutoff).limit(100)
+            )
+        )
         db.session.commit()
         for run_id in stale:
             self._submit(run_id)
@@ -168,7 +180,8 @@ class Hooks:
             with self.app.app_context():
                 with write():
                     taken = db.session.execute(
-                        update(Run).where(Run.id == run_id, Run.notify_state == "pending")
+                        update(Run)
+                        .where(Run.id == run_id, Run.notify_state == "pending")
                         .values(notify_state="sent")
                     ).rowcount
                     alerts = self._queue_alerts(run_id) if taken else []

@@ -33,10 +33,14 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
 def check(expression: str) -> str:
     """Return a five-field cron expression in its normal spacing, or raise ValueError saying what is wrong."""
     if not isinstance(expression, str):
-        raise ValueError("must be a cron expression of five fields (minute hour day-of-month month day-of-week)")
+        raise ValueError(
+            "must be a cron expression of five fields (minute hour day-of-month month day-of-week)"
+        )
     fields = expression.split()
     if len(fields) != FIELDS:
-        raise ValueError(f"must have five fields (minute hour day-of-month month day-of-week), not {len(fields)}")
+        raise ValueError(
+            f"must have five fields (minute hour day-of-month month day-of-week), not {len(fields)}"
+        )
     normal = " ".join(fields)
     try:
         iterator = CronSim(normal, datetime(2000, 1, 1, tzinfo=UTC))

@@ -46,7 +46,9 @@ def fire_due(now: datetime) -> list[int]:
     due = db.session.execute(
         select(Schedule.id, Schedule.next_run_at)
         .where(Schedule.enabled.is_(True), Schedule.next_run_at.is_not(None), Schedule.next_run_at <= now)
-        .order_by(Schedule.next_run_at, Schedule.id).limit(BATCH)).all()
+        .order_by(Schedule.next_run_at, Schedule.id)
+        .limit(BATCH)
+    ).all()
     db.session.commit()  # end the read snapshot: each firing is its own transaction
     started = []
     for schedule_id, seen in due:
@@ -73,8 +75,9 @@ def fire(schedule_id: int, seen: datetime, now: datetime) -> int | None:
     claimed = _claimed(schedule_id, seen)
 
     def claim(run: Run) -> None:
-        won = db.session.execute(update(Schedule).where(claimed).values(
-            next_run_at=following, last_run_at=now, last_run_id=run.id)).rowcount
+        won = db.session.execute(
+            update(Schedule).where(claimed).values(next_run_at=following, last_run_at=now, last_run_id=run.id)
+        ).rowcount
         if not won:
             raise Superseded
 
@@ -82,7 +85,9 @@ def fire(schedule_id: int, seen: datetime, now: datetime) -> int | None:
         options = parse_options(schedule.options or {})
         options.extra["publicUrl"] = schedule.public_url or public_url(settings())
         options.extra["schedule"] = {"id": schedule.public_id, "name": schedule.name}
-        run = launch(project, options, source="schedule", triggered_by=schedule.public_id, in_transaction=claim)
+        run = launch(
+            project, options, source="schedule", triggered_by=schedule.public_id, in_transaction=claim
+        )
     except Superseded:
         return None
     except Conflict as exc:
@@ -91,8 +96,13 @@ def fire(schedule_id: int, seen: datetime, now: datetime) -> int | None:
     except SentriError as exc:
         _skip(schedule, seen, following, now, "invalid", exc.message)
         return None
-    log.info("%s (%s) fired %s; next at %s", schedule.public_id, schedule.name, run.public_id,
-             isoformat(following) or "never")
+    log.info(
+        "%s (%s) fired %s; next at %s",
+        schedule.public_id,
+        schedule.name,
+        run.public_id,
+        isoformat(following) or "never",
+    )
     return run.id
 
 
@@ -100,13 +110,23 @@ def _claimed(schedule_id: int, seen: datetime):
     return (Schedule.id == schedule_id) & (Schedule.next_run_at == seen) & Schedule.enabled.is_(True)
 
 
-def _skip(schedule: Schedule, seen: datetime, following: datetime | None, now: datetime, reason: str,
-          message: str, run_id: str | None = None) -> None:
+def _skip(
+    schedule: Schedule,
+    seen: datetime,
+    following: datetime | None,
+    now: datetime,
+    reason: str,
+    message: str,
+    run_id: str | None = None,
+) -> None:
     """Claim an occurrence that started no run, saying why on the schedule (only the claim's winner does)."""
     public_id = schedule.public_id
     record = {"at": isoformat(now), "reason": reason, "message": message, "runId": run_id}
     with write():
-        won = db.session.execute(update(Schedule).where(_claimed(schedule.id, seen)).values(
-            next_run_at=following, last_skip=record)).rowcount
+        won = db.session.execute(
+            update(Schedule)
+            .where(_claimed(schedule.id, seen))
+            .values(next_run_at=following, last_skip=record)
+        ).rowcount
     if won:
         log.info("%s skipped its run at %s (%s): %s", public_id, isoformat(now), reason, message)

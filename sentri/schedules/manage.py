@@ -25,8 +25,19 @@ from . import cron
 from .models import Schedule
 
 # The trigger fields a schedule may set; the others need a caller (wait, callbackUrl, GitHub, changed files).
-OPTION_FIELDS = ("caseIds", "suiteIds", "baseUrl", "environmentId", "testDataSetId", "variables", "browserProfile",
-                 "device", "budgetMinutes", "dialsConfig", "branch")
+OPTION_FIELDS = (
+    "caseIds",
+    "suiteIds",
+    "baseUrl",
+    "environmentId",
+    "testDataSetId",
+    "variables",
+    "browserProfile",
+    "device",
+    "budgetMinutes",
+    "dialsConfig",
+    "branch",
+)
 UPCOMING = 3
 LAST_RUNS = 5
 
@@ -91,14 +102,25 @@ def check_options(project: Project, options: dict) -> dict:
     return options
 
 
-def create(project: Project, body: NewSchedule, *, created_by: str, public_url: str | None = None) -> Schedule:
+def create(
+    project: Project, body: NewSchedule, *, created_by: str, public_url: str | None = None
+) -> Schedule:
     """Create a schedule; an enabled one fires first at its next time after now."""
     check_options(project, body.options)
     now = utcnow()
-    schedule = Schedule(project_id=project.id, name=body.name, cron=body.cron, timezone=body.timezone,
-                        enabled=body.enabled, options=body.options, public_url=public_url, created_by=created_by,
-                        next_run_at=cron.next_after(body.cron, body.timezone, now) if body.enabled else None,
-                        created_at=now, updated_at=now)
+    schedule = Schedule(
+        project_id=project.id,
+        name=body.name,
+        cron=body.cron,
+        timezone=body.timezone,
+        enabled=body.enabled,
+        options=body.options,
+        public_url=public_url,
+        created_by=created_by,
+        next_run_at=cron.next_after(body.cron, body.timezone, now) if body.enabled else None,
+        created_at=now,
+        updated_at=now,
+    )
     with write():
         db.session.add(schedule)
     return schedule
@@ -116,8 +138,9 @@ def update(schedule: Schedule, body: ScheduleChanges) -> Schedule:
             if name in given:
                 setattr(schedule, name, getattr(body, name))
         if timing:
-            schedule.next_run_at = (cron.next_after(schedule.cron, schedule.timezone, utcnow())
-                                    if schedule.enabled else None)
+            schedule.next_run_at = (
+                cron.next_after(schedule.cron, schedule.timezone, utcnow()) if schedule.enabled else None
+            )
         schedule.updated_at = utcnow()
     return schedule
 
@@ -139,14 +162,25 @@ def by_id(public_id: Any) -> Schedule:
 
 
 def list_for(project: Project) -> list[Schedule]:
-    return list(db.session.scalars(select(Schedule).where(Schedule.project_id == project.id).order_by(Schedule.id)))
+    return list(
+        db.session.scalars(select(Schedule).where(Schedule.project_id == project.id).order_by(Schedule.id))
+    )
 
 
 def last_runs(schedule: Schedule, limit: int = LAST_RUNS) -> list[Run]:
     """The schedule's newest runs (its runs carry its id as triggered_by)."""
-    return list(db.session.scalars(
-        select(Run).where(Run.project_id == schedule.project_id, Run.trigger_source == "schedule",
-                          Run.triggered_by == schedule.public_id).order_by(Run.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Run)
+            .where(
+                Run.project_id == schedule.project_id,
+                Run.trigger_source == "schedule",
+                Run.triggered_by == schedule.public_id,
+            )
+            .order_by(Run.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def serialize(schedule: Schedule) -> dict:
@@ -173,4 +207,3 @@ def serialize(schedule: Schedule) -> dict:
         "createdAt": isoformat(schedule.created_at),
         "updatedAt": isoformat(schedule.updated_at),
     }
-

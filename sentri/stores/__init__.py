@@ -40,19 +40,27 @@ def parse_url(value: str) -> BucketAddress:
     """Read SENTRI_ARTIFACT_URL; ValueError says what is wrong (never repeating credentials written into it)."""
     parts = urlsplit(value.strip())
     if parts.scheme.lower() != "s3":
-        raise ValueError("use s3://bucket or s3://bucket/prefix (unset, artifacts stay in the instance folder)")
+        raise ValueError(
+            "use s3://bucket or s3://bucket/prefix (unset, artifacts stay in the instance folder)"
+        )
     if "@" in parts.netloc:
-        raise ValueError("credentials do not belong in the URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        raise ValueError(
+            "credentials do not belong in the URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
     if ":" in parts.netloc:  # a port, or a key and secret without the @: never repeated either
         raise ValueError("s3://bucket names a bucket, not a server: set the endpoint in AWS_ENDPOINT_URL")
     if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
         raise ValueError("s3://bucket/prefix takes no query or fragment")
     bucket = parts.netloc
     if not _BUCKET.match(bucket) or ".." in bucket:
-        raise ValueError(f"{bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)")
+        raise ValueError(
+            f"{bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)"
+        )
     segments = [s for s in parts.path.split("/") if s]
     if any(s in (".", "..") or not _PREFIX_PART.match(s) for s in segments):
-        raise ValueError("the prefix may hold letters, digits, '.', '_', '-' and '/' only, and no '.' or '..' part")
+        raise ValueError(
+            "the prefix may hold letters, digits, '.', '_', '-' and '/' only, and no '.' or '..' part"
+        )
     prefix = "".join(f"{s}/" for s in segments)
     if len(prefix) > MAX_PREFIX:
         raise ValueError(f"the prefix is longer than {MAX_PREFIX} characters")

@@ -47,7 +47,9 @@ def _missing(exc: ClientError) -> bool:
 def _client():
     custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     config = Config(
-        connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
         # Request threads streaming artifacts and workers uploading them, each holding a connection.
         max_pool_connections=32,
         # Path-style requests (endpoint/bucket/key): S3-compatible servers on a host name of their own (MinIO,
@@ -55,7 +57,8 @@ def _client():
         s3={"addressing_style": "path"} if custom_endpoint else None,
         # botocore >= 1.36 sends CRC32 checksums on every upload, which several S3-compatible servers refuse;
         # only where S3 requires one.
-        request_checksum_calculation="when_required", response_checksum_validation="when_required",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     return boto3.session.Session().client("s3", config=config)
 
@@ -86,15 +89,22 @@ class BucketStore:
     def put_file(self, key: str, source: Path) -> None:
         """Upload a file a worker staged, then delete the staged copy."""
         try:
-            self.client.upload_file(str(source), self.bucket, self._key(key), Config=self._transfer,
-                                    ExtraArgs={"ContentType": _TYPES.get(Path(key).suffix, "application/octet-stream")})
+            self.client.upload_file(
+                str(source),
+                self.bucket,
+                self._key(key),
+                Config=self._transfer,
+                ExtraArgs={"ContentType": _TYPES.get(Path(key).suffix, "application/octet-stream")},
+            )
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise StoreError(f"{self.url}: {_reason(exc)}") from None
         Path(source).unlink(missing_ok=True)
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"{self.url}: {_reason(exc)}") from None
 
@@ -132,8 +142,9 @@ class BucketStore:
         except (BotoCoreError, OSError) as exc:
             raise StoreError(f"{self.url}: {_reason(exc)}") from None
 
-    def response(self, key: str, mimetype: str, *, download_name: str | None = None,
-                 max_age: int | None = None) -> Response | None:
+    def response(
+        self, key: str, mimetype: str, *, download_name: str | None = None, max_age: int | None = None
+    ) -> Response | None:
         """The object streamed as a response (never held whole in memory), or None when there is none."""
         got = self._get(key)
         if got is None:
@@ -152,11 +163,12 @@ class BucketStore:
     def listing(self, prefix: str) -> Iterator[Entry]:
         """Every object under a prefix ("artifacts/"), with when it was written."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/")) + "/")
+            Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/")) + "/"
+        )
         try:
             for page in pages:
                 for item in page.get("Contents", ()):
-                    yield Entry(item["Key"][len(self.prefix):], item["LastModified"].timestamp())
+                    yield Entry(item["Key"][len(self.prefix) :], item["LastModified"].timestamp())
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"{self.url}: {_reason(exc)}") from None
 
@@ -165,10 +177,11 @@ class BucketStore:
         names = [self._key(key) for key in keys if valid_key(key)]
         removed = 0
         for start in range(0, len(names), DELETE_BATCH):
-            batch = names[start:start + DELETE_BATCH]
+            batch = names[start : start + DELETE_BATCH]
             try:
                 answer = self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": name} for name in batch], "Quiet": True})
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": name} for name in batch], "Quiet": True}
+                )
             except (BotoCoreError, ClientError) as exc:
                 raise StoreError(f"{self.url}: {_reason(exc)}") from None
             removed += len(batch) - len(answer.get("Errors", ()))
@@ -188,7 +201,9 @@ class BucketStore:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
-            why = {"404": "the bucket does not exist", "403": "the credentials may not use this bucket"}.get(code)
+            why = {"404": "the bucket does not exist", "403": "the credentials may not use this bucket"}.get(
+                code
+            )
             raise StoreError(why or _reason(exc)) from None
         except BotoCoreError as exc:
             raise StoreError(_reason(exc)) from None

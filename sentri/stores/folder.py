@@ -84,14 +84,20 @@ class FolderStore:
         except OSError:
             return None
 
-    def response(self, key: str, mimetype: str, *, download_name: str | None = None,
-                 max_age: int | None = None) -> Response | None:
+    def response(
+        self, key: str, mimetype: str, *, download_name: str | None = None, max_age: int | None = None
+    ) -> Response | None:
         """The file as a response, or None when there is none."""
         path = self.path(key)
         if path is None or not path.is_file():
             return None
-        return send_file(path, mimetype=mimetype, as_attachment=download_name is not None,
-                         download_name=download_name, max_age=max_age)
+        return send_file(
+            path,
+            mimetype=mimetype,
+            as_attachment=download_name is not None,
+            download_name=download_name,
+            max_age=max_age,
+        )
 
     def listing(self, prefix: str) -> Iterator[Entry]:
         """Every file under a prefix ("artifacts/"), with when it was last written."""

@@ -9,7 +9,23 @@ from .stash import STASH_SECONDS, stash_secret, take_secret
 from .steps import describe_step, describe_target
 
 __all__ = [
-    "METRICS", "METRIC_LABELS", "METRIC_UNITS", "PER_PAGE", "STASH_SECONDS", "Chart", "Page", "describe_step",
-    "describe_target", "format_metric", "line_chart", "not_run", "page_number", "page_url", "pass_rate", "skip_reason",
-    "skip_words", "stash_secret", "take_secret",
+    "METRICS",
+    "METRIC_LABELS",
+    "METRIC_UNITS",
+    "PER_PAGE",
+    "STASH_SECONDS",
+    "Chart",
+    "Page",
+    "describe_step",
+    "describe_target",
+    "format_metric",
+    "line_chart",
+    "not_run",
+    "page_number",
+    "page_url",
+    "pass_rate",
+    "skip_reason",
+    "skip_words",
+    "stash_secret",
+    "take_secret",
 ]

@@ -32,9 +32,19 @@ class Chart:
     apart_dots: list[tuple[float, float, str]] = field(default_factory=list)  # those of them that measured
 
 
-def line_chart(values: list[float | None], labels: list[str], *, width: int = 320, height: int = 90,
-               y_max: float | None = None, budget: float | None = None, label: str = "", axes: bool = False,
-               decimals: int = 0, apart: list[bool] | None = None) -> Chart:
+def line_chart(
+    values: list[float | None],
+    labels: list[str],
+    *,
+    width: int = 320,
+    height: int = 90,
+    y_max: float | None = None,
+    budget: float | None = None,
+    label: str = "",
+    axes: bool = False,
+    decimals: int = 0,
+    apart: list[bool] | None = None,
+) -> Chart:
     """Place values (None = gap, skipped) on a width × height box; 0 at the bottom. With `axes`, leave room
     for the value axis (0, half and top of the scale, `decimals` places) and the first and last run's id.
     `apart[i]` keeps value i off the line (a run that did not run all its tests): the line joins the rest."""
@@ -59,9 +69,23 @@ def line_chart(values: list[float | None], labels: list[str], *, width: int = 32
             dots.append((x, y_of(value), text))
     budget_y = y_of(budget) if budget is not None else None
     points = " ".join(f"{x},{y}" for x, y, _ in dots)
-    chart = Chart(width, height, points, dots, budget_y, top, label, runs=len(values) - len(apart_x), left=left,
-                  base_y=base, apart_x=apart_x, apart_dots=apart_dots)
+    chart = Chart(
+        width,
+        height,
+        points,
+        dots,
+        budget_y,
+        top,
+        label,
+        runs=len(values) - len(apart_x),
+        left=left,
+        base_y=base,
+        apart_x=apart_x,
+        apart_dots=apart_dots,
+    )
     if axes and values:
         chart.y_ticks = [(y_of(value), f"{value:.{decimals}f}") for value in (0, top / 2, top)]
-        chart.x_ticks = [(left, "start", labels[0])] + ([(right, "end", labels[-1])] if len(labels) > 1 else [])
+        chart.x_ticks = [(left, "start", labels[0])] + (
+            [(right, "end", labels[-1])] if len(labels) > 1 else []
+        )
     return chart

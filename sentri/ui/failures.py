@@ -49,10 +49,10 @@ def explain(error: str | None, failing_step: int | None = None) -> Failure:
     text = (error or "").strip()
     step, action = failing_step, None
     while match := _STEP.match(text):  # "Step 3: step 3 (expect_text): ..." said the step twice
-        step, action, text = int(match.group(1)), match.group(2) or action, text[match.end():]
+        step, action, text = int(match.group(1)), match.group(2) or action, text[match.end() :]
     log = ""
     if found := _LOG.search(text):
-        text, log = text[:found.start()], text[found.start():].strip()
+        text, log = text[: found.start()], text[found.start() :].strip()
         log = re.sub(r"^Call log:\s*", "", log).strip()
     claim, *rest = _RECEIVED.split(text, maxsplit=1)
     received = None

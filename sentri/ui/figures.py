@@ -40,5 +40,8 @@ def skip_words(reason: str | None) -> str:
 
 def not_run(reasons: dict[str | None, int]) -> str:
     """Say how many tests were skipped for which reason: "6 left when the run was aborted, 1 not selected"."""
-    return ", ".join(f"{count} {skip_words(reason)}"
-                     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]) if count)
+    return ", ".join(
+        f"{count} {skip_words(reason)}"
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1])
+        if count
+    )

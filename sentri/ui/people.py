@@ -16,9 +16,20 @@ def trigger_names(runs: list[Run]) -> dict[int, str]:
     "ana@example.com", or the stored id when its token or user is gone."""
     tokens = {TriggerToken.key_of(r.triggered_by) for r in runs if str(r.triggered_by).startswith("TOK-")}
     people = {User.key_of(r.triggered_by) for r in runs if str(r.triggered_by).startswith("USR-")}
-    labels = dict(db.session.execute(select(TriggerToken.id, TriggerToken.label)
-                                     .where(TriggerToken.id.in_(tokens - {None}))).all()) if tokens else {}
-    emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(people - {None}))).all()) if people else {}
+    labels = (
+        dict(
+            db.session.execute(
+                select(TriggerToken.id, TriggerToken.label).where(TriggerToken.id.in_(tokens - {None}))
+            ).all()
+        )
+        if tokens
+        else {}
+    )
+    emails = (
+        dict(db.session.execute(select(User.id, User.email).where(User.id.in_(people - {None}))).all())
+        if people
+        else {}
+    )
     names = {}
     for run in runs:
         who = run.triggered_by or ""

@@ -6,7 +6,7 @@ from ..models import Run
 
 
 def triggered_by(run: Run) -> str:
-    """"Nightly smoke (SCH-1)" for a scheduled run; else the token, user or source that triggered it."""
+    """ "Nightly smoke (SCH-1)" for a scheduled run; else the token, user or source that triggered it."""
     schedule = (run.options or {}).get("schedule") if run.trigger_source == "schedule" else None
     if isinstance(schedule, dict) and schedule.get("name"):
         return f"{schedule['name']} ({run.triggered_by})"

@@ -43,4 +43,6 @@ def filled(target: dict[str, Any] | None, values: dict[str, str], secrets: set[s
             return f"(secret {name})"
         return values.get(name, match.group(0))
 
-    return {key: PLACEHOLDER.sub(one, value) if isinstance(value, str) else value for key, value in target.items()}
+    return {
+        key: PLACEHOLDER.sub(one, value) if isinstance(value, str) else value for key, value in target.items()
+    }

@@ -16,14 +16,26 @@ from .failures import explain
 # What the filter offers, in the order a person triages: each kind of result and the rows it is.
 KINDS = {
     "failed": and_(Result.status == ResultStatus.FAILED, Result.quarantined == false()),
-    "flaky": and_(Result.status == ResultStatus.PASSED, Result.flaky == true(), Result.quarantined == false()),
-    "quarantined": and_(Result.quarantined == true(), Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))),
-    "passed": and_(Result.status == ResultStatus.PASSED, Result.flaky == false(), Result.quarantined == false()),
+    "flaky": and_(
+        Result.status == ResultStatus.PASSED, Result.flaky == true(), Result.quarantined == false()
+    ),
+    "quarantined": and_(
+        Result.quarantined == true(), Result.status.in_((ResultStatus.PASSED, ResultStatus.FAILED))
+    ),
+    "passed": and_(
+        Result.status == ResultStatus.PASSED, Result.flaky == false(), Result.quarantined == false()
+    ),
     "skipped": Result.status == ResultStatus.SKIPPED,
     "waiting": Result.status.in_((ResultStatus.QUEUED, ResultStatus.RUNNING)),
 }
-KIND_WORDS = {"failed": "Failed", "flaky": "Flaky", "quarantined": "Quarantined", "passed": "Passed",
-              "skipped": "Not run", "waiting": "Waiting"}
+KIND_WORDS = {
+    "failed": "Failed",
+    "flaky": "Flaky",
+    "quarantined": "Quarantined",
+    "passed": "Passed",
+    "skipped": "Not run",
+    "waiting": "Waiting",
+}
 # Failures first, then what passed only on a retry, what does not count, what is still going, the rest.
 _ORDER = case(*((condition, rank) for rank, condition in enumerate(KINDS.values())), else_=len(KINDS))
 
@@ -74,9 +86,16 @@ def changes(run: Run) -> dict[str, list]:
     """What the end of the run left behind: tests it put in quarantine, heals and screenshots it proposed."""
     if run.is_active:
         return {"quarantined": [], "heals": [], "baselines": []}
-    heals = db.session.execute(select(HealProposal, TestCase.name).join(TestCase, TestCase.id == HealProposal.test_id)
-                               .where(HealProposal.run_id == run.id).order_by(HealProposal.id)).all()
-    baselines = db.session.execute(select(Baseline, TestCase.name).join(TestCase, TestCase.id == Baseline.test_id)
-                                   .where(Baseline.run_id == run.id, not_(Baseline.status == "superseded"))
-                                   .order_by(Baseline.id)).all()
+    heals = db.session.execute(
+        select(HealProposal, TestCase.name)
+        .join(TestCase, TestCase.id == HealProposal.test_id)
+        .where(HealProposal.run_id == run.id)
+        .order_by(HealProposal.id)
+    ).all()
+    baselines = db.session.execute(
+        select(Baseline, TestCase.name)
+        .join(TestCase, TestCase.id == Baseline.test_id)
+        .where(Baseline.run_id == run.id, not_(Baseline.status == "superseded"))
+        .order_by(Baseline.id)
+    ).all()
     return {"quarantined": quarantine.made_by_run(run), "heals": list(heals), "baselines": list(baselines)}

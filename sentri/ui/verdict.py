@@ -38,8 +38,11 @@ def _budgets(violations: list[dict]) -> list[str]:
     for v in violations:
         if v.get("rule") in METRIC_LABELS:
             by_metric.setdefault(v["rule"], []).append(v)
-    return [f"{METRIC_LABELS[m]} over its {format_metric(m, found[0]['threshold'])} budget on "
-            f"{_plural(len({v.get('url') for v in found}), 'page')}" for m, found in by_metric.items()]
+    return [
+        f"{METRIC_LABELS[m]} over its {format_metric(m, found[0]['threshold'])} budget on "
+        f"{_plural(len({v.get('url') for v in found}), 'page')}"
+        for m, found in by_metric.items()
+    ]
 
 
 def _regressions(regression: dict | None) -> list[str]:
@@ -49,9 +52,11 @@ def _regressions(regression: dict | None) -> list[str]:
     out = []
     for v in regression["findings"]:
         metric = v.get("metric") or str(v.get("rule", "")).removesuffix("_regression")
-        out.append(f"{METRIC_LABELS.get(metric, metric)} slower than the baseline on {v.get('url')}: "
-                   f"{format_metric(metric, v.get('actual'))} against {format_metric(metric, v.get('baseline'))} "
-                   f"(p = {v.get('pValue')})" + (", reported only (advisory)" if advisory else ""))
+        out.append(
+            f"{METRIC_LABELS.get(metric, metric)} slower than the baseline on {v.get('url')}: "
+            f"{format_metric(metric, v.get('actual'))} against {format_metric(metric, v.get('baseline'))} "
+            f"(p = {v.get('pValue')})" + (", reported only (advisory)" if advisory else "")
+        )
     return out
 
 
@@ -65,26 +70,45 @@ def headline(run: Run, kinds: dict[str, int], failed_names: list[str]) -> dict:
         reasons.append(f"{run.total - kinds.get('waiting', 0)} of {run.total} tests done so far.")
     elif run.status == RunStatus.ABORTED:
         ran = run.passed + run.failed + run.quarantined
-        reasons.append(f"Aborted before all its tests ran ({ran} of {run.total} ran): gates and budgets were "
-                       "not evaluated.")
+        reasons.append(
+            f"Aborted before all its tests ran ({ran} of {run.total} ran): gates and budgets were "
+            "not evaluated."
+        )
     elif run.status == RunStatus.FAILED:
         reasons.append(f"The run could not go on: {run.error or 'no reason recorded'}")
     else:
         if failed_names:
             passed_anyway = verdict(run) == "passed"
-            reasons.append(f"{_plural(len(failed_names), 'test')} failed: {_names(failed_names)}"
-                           + (" (the quality gates allow it)" if passed_anyway else ""))
+            reasons.append(
+                f"{_plural(len(failed_names), 'test')} failed: {_names(failed_names)}"
+                + (" (the quality gates allow it)" if passed_anyway else "")
+            )
         reasons += [_gate(v) for v in (run.gate_result or {}).get("violations", [])]
         vitals = run.vitals_result or {}
         reasons += _budgets(vitals.get("violations", [])) + _regressions(vitals.get("regression"))
         if not reasons:
-            held = [name for name, result in (("quality gates", run.gate_result), ("Web Vitals budgets",
-                                                                                   run.vitals_result)) if result]
-            reasons.append(f"Every test that counts passed ({run.passed})"
-                           + (f"; the {' and '.join(held)} held." if held else "."))
+            held = [
+                name
+                for name, result in (
+                    ("quality gates", run.gate_result),
+                    ("Web Vitals budgets", run.vitals_result),
+                )
+                if result
+            ]
+            reasons.append(
+                f"Every test that counts passed ({run.passed})"
+                + (f"; the {' and '.join(held)} held." if held else ".")
+            )
     if kinds.get("flaky"):
         reasons.append(f"{_plural(kinds['flaky'], 'test')} passed only on a retry (flaky).")
     if kinds.get("quarantined"):
-        reasons.append(f"{_plural(kinds['quarantined'], 'quarantined test')} ran; "
-                       "quarantined tests never count toward the verdict.")
-    return {"verdict": shown, "api_verdict": verdict(run), "title": TITLES.get(shown, shown), "reasons": reasons}
+        reasons.append(
+            f"{_plural(kinds['quarantined'], 'quarantined test')} ran; "
+            "quarantined tests never count toward the verdict."
+        )
+    return {
+        "verdict": shown,
+        "api_verdict": verdict(run),
+        "title": TITLES.get(shown, shown),
+        "reasons": reasons,
+    }

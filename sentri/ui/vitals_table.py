@@ -29,23 +29,38 @@ def cell(metric: str, found: list[dict], budget: float | None, finding: dict | N
     if budget is not None and value > budget:
         state, note = "over", f"over the {format_metric(metric, budget)} budget"
     elif finding is not None:
-        state, note = "regressed", f"slower than the baseline's {format_metric(metric, finding.get('baseline'))}"
+        state, note = (
+            "regressed",
+            f"slower than the baseline's {format_metric(metric, finding.get('baseline'))}",
+        )
     else:
         rated = vitals.rating(metric, value)
         state = rated or ""
         note = state.replace("-", " ") + (f", budget {format_metric(metric, budget)}" if budget else "")
-    return {"text": format_metric(metric, value), "state": state, "note": note,
-            "measurements": [{"test": m["test"], "text": format_metric(metric, m["value"]),
-                              "samples": len(m["samples"]), "spread": _spread(metric, m["samples"])}
-                             for m in measured]}
+    return {
+        "text": format_metric(metric, value),
+        "state": state,
+        "note": note,
+        "measurements": [
+            {
+                "test": m["test"],
+                "text": format_metric(metric, m["value"]),
+                "samples": len(m["samples"]),
+                "spread": _spread(metric, m["samples"]),
+            }
+            for m in measured
+        ],
+    }
 
 
 def _spread(metric: str, samples: list[float]) -> str:
     """Several samples of one measurement (vitalsSamples) as their range: the value is their median."""
     if len(samples) < 2:
         return ""
-    return (f"{format_metric(metric, min(samples))}–{format_metric(metric, max(samples))}, "
-            f"median of {len(samples)} samples")
+    return (
+        f"{format_metric(metric, min(samples))}–{format_metric(metric, max(samples))}, "
+        f"median of {len(samples)} samples"
+    )
 
 
 def table(run, budgets: dict | None) -> dict:
@@ -59,10 +74,24 @@ def table(run, budgets: dict | None) -> dict:
         page = pages.setdefault(_path(row.get("url")), {metric: [] for metric in METRICS})
         for metric in METRICS:
             samples = (row.get("samples") or {}).get(metric) or []
-            page[metric].append({"test": row.get("testName") or row.get("testId"), "value": row.get(metric),
-                                 "samples": samples})
-    shown = [m for m in METRICS if budgets.get(m) is not None
-             or any(x["value"] is not None for page in pages.values() for x in page[m])]
-    rows = [{"path": path, "cells": {m: cell(m, found[m], budgets.get(m), findings.get((path, m))) for m in shown}}
-            for path, found in pages.items()]
+            page[metric].append(
+                {
+                    "test": row.get("testName") or row.get("testId"),
+                    "value": row.get(metric),
+                    "samples": samples,
+                }
+            )
+    shown = [
+        m
+        for m in METRICS
+        if budgets.get(m) is not None
+        or any(x["value"] is not None for page in pages.values() for x in page[m])
+    ]
+    rows = [
+        {
+            "path": path,
+            "cells": {m: cell(m, found[m], budgets.get(m), findings.get((path, m))) for m in shown},
+        }
+        for path, found in pages.items()
+    ]
     return {"metrics": shown, "rows": rows, "budgets": budgets}

@@ -29,9 +29,14 @@ FADE = 0.1  # how much of the expected image shows under the diff (pixelmatch's 
 BAND_PIXELS = 1 << 18  # pixels worked on at a time where a whole-picture temporary would be dear (~14 MB)
 
 # RGB -> YIQ, the rows are pixelmatch's coefficients; the distance weights y, i, q squared.
-YIQ = np.array([[0.29889531, 0.58662247, 0.11448223],
-                [0.59597799, -0.27417610, -0.32180189],
-                [0.21147017, -0.52261711, 0.31114694]], dtype=np.float32)
+YIQ = np.array(
+    [
+        [0.29889531, 0.58662247, 0.11448223],
+        [0.59597799, -0.27417610, -0.32180189],
+        [0.21147017, -0.52261711, 0.31114694],
+    ],
+    dtype=np.float32,
+)
 YIQ_WEIGHTS = np.array([0.5053, 0.299, 0.1957], dtype=np.float32)
 FADED = (255.0 + (np.arange(256) - 255.0) * FADE).round().astype(np.uint8)  # luma -> faded grey
 DIFF_PALETTE = [*RED] + [level for grey in range(1, 256) for level in (grey, grey, grey)]
@@ -50,8 +55,14 @@ class Comparison:
     actual_size: tuple[int, int] = (0, 0)
 
 
-def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2, max_diff_pixels: int | None = None,
-            max_diff_pixel_ratio: float | None = None) -> Comparison:
+def compare(
+    expected_png: bytes,
+    actual_png: bytes,
+    *,
+    threshold: float = 0.2,
+    max_diff_pixels: int | None = None,
+    max_diff_pixel_ratio: float | None = None,
+) -> Comparison:
     """Compare two PNG screenshots; raise ValueError for a bad option or an image that is refused."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}.")
@@ -59,12 +70,22 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2, m
         raise ValueError(f"max_diff_pixel_ratio must be between 0 and 1, not {max_diff_pixel_ratio}.")
     if max_diff_pixels is not None and max_diff_pixels < 0:
         raise ValueError(f"max_diff_pixels must not be negative, not {max_diff_pixels}.")
-    sizes = {"expected_size": checked_size(expected_png, "expected"),  # both before either is decoded
-             "actual_size": checked_size(actual_png, "actual")}
+    sizes = {
+        "expected_size": checked_size(expected_png, "expected"),  # both before either is decoded
+        "actual_size": checked_size(actual_png, "actual"),
+    }
     width, height = sizes["expected_size"]
     if expected_png == actual_png:  # Chromium encodes equal pixels to equal bytes: the usual pass
-        return Comparison(passed=True, diff_pixels=0, total_pixels=width * height, ratio=0.0,
-                          size_mismatch=False, diff_png=None, box=None, **sizes)
+        return Comparison(
+            passed=True,
+            diff_pixels=0,
+            total_pixels=width * height,
+            ratio=0.0,
+            size_mismatch=False,
+            diff_png=None,
+            box=None,
+            **sizes,
+        )
     if sizes["expected_size"] != sizes["actual_size"]:
         return _size_mismatch(expected_png, actual_png, **sizes)
     expected = decode(expected_png, "expected")
@@ -76,17 +97,23 @@ def compare(expected_png: bytes, actual_png: bytes, *, threshold: float = 0.2, m
     ratio = diff_pixels / total if total else 0.0
     return Comparison(
         passed=diff_pixels <= allowed_pixels(total, max_diff_pixels, max_diff_pixel_ratio),
-        diff_pixels=diff_pixels, total_pixels=total, ratio=ratio,
-        size_mismatch=False, diff_png=diff_image(expected, changed) if diff_pixels else None,
-        box=bounding_box(changed), **sizes,
+        diff_pixels=diff_pixels,
+        total_pixels=total,
+        ratio=ratio,
+        size_mismatch=False,
+        diff_png=diff_image(expected, changed) if diff_pixels else None,
+        box=bounding_box(changed),
+        **sizes,
     )
 
 
 def allowed_pixels(total: int, max_diff_pixels: int | None, max_diff_pixel_ratio: float | None) -> float:
     """How many differing pixels still pass: none unless loosened, the smaller allowance when both are set."""
-    allowances = [limit for limit in (max_diff_pixels,
-                                      None if max_diff_pixel_ratio is None else total * max_diff_pixel_ratio)
-                  if limit is not None]
+    allowances = [
+        limit
+        for limit in (max_diff_pixels, None if max_diff_pixel_ratio is None else total * max_diff_pixel_ratio)
+        if limit is not None
+    ]
     return min(allowances, default=0)
 
 
@@ -119,7 +146,9 @@ def changed_pixels(expected: np.ndarray, actual: np.ndarray, threshold: float) -
     # indices and float copies at once (2 GB at the 40-megapixel limit).
     rows = max(1, BAND_PIXELS // max(width, 1))
     for top in range(0, height, rows):
-        changed[top:top + rows] = _changed_band(expected[top:top + rows], actual[top:top + rows], threshold)
+        changed[top : top + rows] = _changed_band(
+            expected[top : top + rows], actual[top : top + rows], threshold
+        )
     return changed
 
 
@@ -165,8 +194,9 @@ def diff_image(expected: np.ndarray, changed: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _size_mismatch(expected_png: bytes, actual_png: bytes, *, expected_size: tuple[int, int],
-                   actual_size: tuple[int, int]) -> Comparison:
+def _size_mismatch(
+    expected_png: bytes, actual_png: bytes, *, expected_size: tuple[int, int], actual_size: tuple[int, int]
+) -> Comparison:
     """Fail, with a diff of the larger size when it is no larger than a picture may be: the actual image
     over the faded expected one where both exist, red wherever only one does. Over that (a tall picture
     against a wide one), no diff: nothing is decoded, and the sentence gives both sizes."""
@@ -175,9 +205,17 @@ def _size_mismatch(expected_png: bytes, actual_png: bytes, *, expected_size: tup
     diff_png = None
     if size_refusal(width, height) is None:
         diff_png = _png(_mismatch_canvas(decode(expected_png, "expected"), decode(actual_png, "actual")))
-    return Comparison(passed=False, diff_pixels=total, total_pixels=total, ratio=1.0, size_mismatch=True,
-                      diff_png=diff_png, box=(0, 0, width, height), expected_size=expected_size,
-                      actual_size=actual_size)
+    return Comparison(
+        passed=False,
+        diff_pixels=total,
+        total_pixels=total,
+        ratio=1.0,
+        size_mismatch=True,
+        diff_png=diff_png,
+        box=(0, 0, width, height),
+        expected_size=expected_size,
+        actual_size=actual_size,
+    )
 
 
 def _mismatch_canvas(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:

@@ -38,8 +38,10 @@ def size_refusal(width: int, height: int) -> str | None:
     """Say why a picture of this size is refused, or None when it is within every limit."""
     if width <= MAX_WIDTH and height <= MAX_HEIGHT and width * height <= MAX_PIXELS:
         return None
-    return (f"{width}x{height} pixels is over the limit of {MAX_WIDTH} pixels wide, {MAX_HEIGHT} tall "
-            f"and {MAX_PIXELS / 1_000_000:g} megapixels")
+    return (
+        f"{width}x{height} pixels is over the limit of {MAX_WIDTH} pixels wide, {MAX_HEIGHT} tall "
+        f"and {MAX_PIXELS / 1_000_000:g} megapixels"
+    )
 
 
 def checked_size(data: bytes, name: str) -> tuple[int, int]:

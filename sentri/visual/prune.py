@@ -20,10 +20,14 @@ _SNAPSHOT_KEYS = ("sha256", "expectedSha256", "diffSha256")
 def _kept(cutoff: datetime) -> set[str]:
     kept: set[str] = set()
     for sha, diff in db.session.execute(
-            select(Baseline.sha256, Baseline.diff_sha256).where(Baseline.status != "superseded")):
+        select(Baseline.sha256, Baseline.diff_sha256).where(Baseline.status != "superseded")
+    ):
         kept.update(filter(None, (sha, diff)))
-    retained = select(Result.snapshots).join(Run, Run.id == Result.run_id).where(
-        Result.snapshots.is_not(None), or_(Run.finished_at.is_(None), Run.finished_at >= cutoff))
+    retained = (
+        select(Result.snapshots)
+        .join(Run, Run.id == Result.run_id)
+        .where(Result.snapshots.is_not(None), or_(Run.finished_at.is_(None), Run.finished_at >= cutoff))
+    )
     for entries in db.session.scalars(retained.execution_options(yield_per=500)):
         for entry in entries or []:
             kept.update(filter(None, (entry.get(key) for key in _SNAPSHOT_KEYS)))

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-STABLE_CSS = ("*, *::before, *::after { animation: none !important; transition: none !important; "
-              "caret-color: transparent !important; scroll-behavior: auto !important }")
+STABLE_CSS = (
+    "*, *::before, *::after { animation: none !important; transition: none !important; "
+    "caret-color: transparent !important; scroll-behavior: auto !important }"
+)
 MASK_COLOR = "#FF00FF"
 FONTS_READY = "() => document.fonts.ready.then(() => true)"
 POLL_MS = (0, 100, 250, 500)  # Playwright's waits before its first screenshots (server/page.ts)
@@ -70,8 +72,9 @@ class NetworkWatch:
     def quiet_before(self, moment: float) -> bool:
         """Tell whether no request changed for QUIET_MS before `moment` and none (but streams) is open now."""
         now = time.monotonic()
-        return (self.last_change <= moment - QUIET_MS / 1000
-                and all(now - started > STREAM_MS / 1000 for started in self.open.values()))
+        return self.last_change <= moment - QUIET_MS / 1000 and all(
+            now - started > STREAM_MS / 1000 for started in self.open.values()
+        )
 
 
 async def prepare(page, timeout_ms: float) -> None:
@@ -83,18 +86,27 @@ async def prepare(page, timeout_ms: float) -> None:
         pass  # a strict CSP refused the style; Playwright's animations and caret options still apply
 
 
-async def screenshot(page, *, locator=None, full_page: bool = False, mask: list | None = None,
-                     timeout_ms: float = 15000) -> bytes:
+async def screenshot(
+    page, *, locator=None, full_page: bool = False, mask: list | None = None, timeout_ms: float = 15000
+) -> bytes:
     """Return one PNG of the page (or of `locator`'s element) with motion stopped and `mask` painted over."""
-    options = {"animations": "disabled", "caret": "hide", "scale": "css", "mask": mask or [],
-               "mask_color": MASK_COLOR, "timeout": max(timeout_ms, 1), "type": "png"}
+    options = {
+        "animations": "disabled",
+        "caret": "hide",
+        "scale": "css",
+        "mask": mask or [],
+        "mask_color": MASK_COLOR,
+        "timeout": max(timeout_ms, 1),
+        "type": "png",
+    }
     if locator is not None:
         return await locator.screenshot(**options)
     return await page.screenshot(full_page=full_page, **options)
 
 
-async def shots(take: Callable[[float], Awaitable[bytes]], deadline: float,
-                network: NetworkWatch | None = None) -> AsyncIterator[Shot]:
+async def shots(
+    take: Callable[[float], Awaitable[bytes]], deadline: float, network: NetworkWatch | None = None
+) -> AsyncIterator[Shot]:
     """Yield screenshots (`take(timeout_ms)`) Playwright's waits apart until `deadline` (monotonic).
 
     A screenshot that times out ends the series once one was taken (the deadline has come); the first
@@ -117,14 +129,23 @@ async def shots(take: Callable[[float], Awaitable[bytes]], deadline: float,
         previous = png
 
 
-async def stable_screenshot(page, *, locator=None, full_page: bool = False, mask: list | None = None,
-                            timeout_ms: int = 15000, network: NetworkWatch | None = None) -> bytes:
+async def stable_screenshot(
+    page,
+    *,
+    locator=None,
+    full_page: bool = False,
+    mask: list | None = None,
+    timeout_ms: int = 15000,
+    network: NetworkWatch | None = None,
+) -> bytes:
     """Return the first still PNG of the page (or element); raise NeverStill when none comes in time."""
     deadline = time.monotonic() + timeout_ms / 1000
     await prepare(page, timeout_ms)
 
     async def take(remaining_ms: float) -> bytes:
-        return await screenshot(page, locator=locator, full_page=full_page, mask=mask, timeout_ms=remaining_ms)
+        return await screenshot(
+            page, locator=locator, full_page=full_page, mask=mask, timeout_ms=remaining_ms
+        )
 
     async with aclosing(shots(take, deadline, network)) as series:
         async for shot in series:

@@ -28,7 +28,9 @@ CLOSE_SECONDS = 10
 class WorkerBrowsers:
     """One worker's browsers and its browser server slot."""
 
-    def __init__(self, app, pool: ServerPool | None, stopping=lambda: False, owner: str = "", index: int = 0) -> None:
+    def __init__(
+        self, app, pool: ServerPool | None, stopping=lambda: False, owner: str = "", index: int = 0
+    ) -> None:
         self.app = app
         self.pool = pool
         self.stopping = stopping  # a connection refused while this process stops says nothing of the server
@@ -41,7 +43,9 @@ class WorkerBrowsers:
         self.slot: Endpoint | None = None  # the browser server the current test holds a slot of
         self.held: slots.Held | None = None  # ... and which slot, in the database
         self.used_endpoint: str | None = None  # the browser server the last test ran on, as it is shown
-        self.reaches: dict[str | None, tuple[str, tuple[str, ...]]] = {}  # browser server -> its gates' address
+        self.reaches: dict[
+            str | None, tuple[str, tuple[str, ...]]
+        ] = {}  # browser server -> its gates' address
 
     async def chromium(self):
         """The worker's warm local Chromium, launched (again) when it is not connected."""
@@ -116,7 +120,9 @@ class WorkerBrowsers:
                 if browser is not None:
                     await _quietly(browser.close())
                 try:
-                    browser = await getattr(self.playwright, engine).connect(endpoint.url, **pool.connect_options())
+                    browser = await getattr(self.playwright, engine).connect(
+                        endpoint.url, **pool.connect_options()
+                    )
                 except Exception as exc:
                     if self.stopping():  # Playwright's driver is going with this process: the server is fine
                         self.give_back()

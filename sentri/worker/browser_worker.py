@@ -47,7 +47,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
         self.app = engine.app
         self.index = index  # which of its process's workers: the slot leases it holds say so
         self.loop = asyncio.new_event_loop()
-        self.browsers = WorkerBrowsers(engine.app, engine.pool, lambda: engine.stopping, engine.node_id, index)
+        self.browsers = WorkerBrowsers(
+            engine.app, engine.pool, lambda: engine.stopping, engine.node_id, index
+        )
         self.hosts = HostCache()  # the guard's resolved host names, shared by this worker's tests
         self.spare = Spare()  # a page opened while idle, for the next test (local browsers only)
         self.spare_like: tuple | None = None  # (browser, context options) of the last test run here
@@ -75,8 +77,11 @@ class BrowserWorker(CrawlDuty, threading.Thread):
         `result_id`, only if that is still the row being run: the worker may have moved on to another
         since the caller looked (a stop meant for a finished test must not hit the next one)."""
         with self._lock:
-            if self.current is None or (result_id is not None and self.current.result_id != result_id) or \
-                    (crawl_id is not None and getattr(self.current, "crawl_id", None) != crawl_id):
+            if (
+                self.current is None
+                or (result_id is not None and self.current.result_id != result_id)
+                or (crawl_id is not None and getattr(self.current, "crawl_id", None) != crawl_id)
+            ):
                 return
             if self._cancel_reason is None or reason == "lost":
                 self._cancel_reason = reason
@@ -115,7 +120,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
             if claim is None:
                 self.browsers.give_back()  # a slot taken by a claim that did not commit is not this worker's
                 self._prepare_spare()
-                self.loop.run_until_complete(settle())  # the last test's context is closed (and a spare opened)
+                self.loop.run_until_complete(
+                    settle()
+                )  # the last test's context is closed (and a spare opened)
                 self.engine.wait_idle(seen)
                 continue
             if claim.more:
@@ -130,7 +137,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
                 if isinstance(claim, CrawlClaim):
                     self._write(crawl_ends.fail, claim, "an internal error stopped its worker")
                 else:
-                    self._write(partial(records.release, lost=True), claim, "an internal error stopped its worker")
+                    self._write(
+                        partial(records.release, lost=True), claim, "an internal error stopped its worker"
+                    )
             finally:
                 self._return_slot()  # still held when the test never ran (its run unusable, its test deleted)
                 with self._lock:
@@ -148,7 +157,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
         try:
             return self.engine.leave_next(claim.run_id)
         except Exception:  # only a courtesy to other processes: the worker goes on claiming
-            log.exception("worker %s could not tell whether to leave the next test to another process", self.name)
+            log.exception(
+                "worker %s could not tell whether to leave the next test to another process", self.name
+            )
             return False
 
     def _prepare_spare(self) -> None:
@@ -188,7 +199,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
                 records.record_stopped(claim)
                 return
             if job is None:  # its test was deleted since the run was planned
-                records.record(claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []})
+                records.record(
+                    claim, {"status": ResultStatus.SKIPPED, "skip_reason": "deleted", "attempts": []}
+                )
                 return
         result = self._execute(job)
         lost, self.lost = self.lost, None
@@ -201,7 +214,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
             result = given_up(job)
         if result is not None and self.browsers.used_endpoint is not None:
             # Which browser server ran each attempt (the lease owner says which Sentri process did).
-            result["attempts"] = [{**a, "browserServer": self.browsers.used_endpoint} for a in result.get("attempts") or []]
+            result["attempts"] = [
+                {**a, "browserServer": self.browsers.used_endpoint} for a in result.get("attempts") or []
+            ]
         with self._lock:
             reason = self._cancel_reason
         with self.app.app_context():
@@ -259,8 +274,11 @@ class BrowserWorker(CrawlDuty, threading.Thread):
                     # A browser that crashed since the last test can still look connected until its pipe
                     # is read; its first call fails outside the steps. Relaunch and run the test again.
                     if try_number == 1:
-                        log.warning("browser of %s was gone (%s); relaunching", self.name,
-                                    self._shown(str(exc)).splitlines()[0])
+                        log.warning(
+                            "browser of %s was gone (%s); relaunching",
+                            self.name,
+                            self._shown(str(exc)).splitlines()[0],
+                        )
                         self.loop.run_until_complete(self.browsers.forget(job.browser))
                         continue
                     return self._internal_error(job, exc)
@@ -283,15 +301,29 @@ class BrowserWorker(CrawlDuty, threading.Thread):
                 records.release(claim, attempts=lost.attempts)
                 return
             reason = self._shown(str(lost))
-            log.warning("RUN-%s test %s: the browser was lost under it (%s: %s); it runs again", claim.run_id,
-                        claim.position, where or "local", reason)
-            records.release(claim, f"the browser was lost under it ({where or 'a local browser'}: {reason})",
-                           lost=True, attempts=lost.attempts, where=where)
+            log.warning(
+                "RUN-%s test %s: the browser was lost under it (%s: %s); it runs again",
+                claim.run_id,
+                claim.position,
+                where or "local",
+                reason,
+            )
+            records.release(
+                claim,
+                f"the browser was lost under it ({where or 'a local browser'}: {reason})",
+                lost=True,
+                attempts=lost.attempts,
+                where=where,
+            )
 
     def _internal_error(self, job: TestJob, exc: Exception) -> Outcome:
         log.exception("test %s of RUN-%s crashed", job.position, job.run_id, exc_info=exc)
-        return {"status": ResultStatus.FAILED, "error": self._shown(f"internal error: {exc}")[:1000], "attempts": [],
-                "base_url": job.base_url}
+        return {
+            "status": ResultStatus.FAILED,
+            "error": self._shown(f"internal error: {exc}")[:1000],
+            "attempts": [],
+            "base_url": job.base_url,
+        }
 
     def _shown(self, text: str) -> str:
         """Return an error fit to store or show: any browser server's URL (credentials and all) as its name."""
@@ -300,7 +332,14 @@ class BrowserWorker(CrawlDuty, threading.Thread):
 
 def given_up(job: TestJob) -> Outcome:
     """The result of a job the engine gave up past its hard deadline."""
-    message = (f"step {job.current_step}: the test outlived every deadline of its own ({hard_deadline(job):g} s in "
-               "all, for its timeout, retries and what follows them); Sentri gave it up and relaunched the browser")
-    return {"status": ResultStatus.FAILED, "error": message, "failing_step": job.current_step or None,
-            "attempts": [attempt(ResultStatus.FAILED, message, job.current_step or None)], "base_url": job.base_url}
+    message = (
+        f"step {job.current_step}: the test outlived every deadline of its own ({hard_deadline(job):g} s in "
+        "all, for its timeout, retries and what follows them); Sentri gave it up and relaunched the browser"
+    )
+    return {
+        "status": ResultStatus.FAILED,
+        "error": message,
+        "failing_step": job.current_step or None,
+        "attempts": [attempt(ResultStatus.FAILED, message, job.current_step or None)],
+        "base_url": job.base_url,
+    }

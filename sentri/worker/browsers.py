@@ -39,10 +39,21 @@ DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxF
 # one switch Sentri adds repeats Playwright's (1.65's; tests/test_browser_launch.py checks it against the installed
 # Playwright, so an upgrade that changes it fails there).
 PLAYWRIGHT_DISABLED_FEATURES = (
-    "AimEnabled", "AvoidCorsURLLoaderRestartOnRedirect", "AvoidUnnecessaryBeforeUnloadCheckSync",
-    "DestroyProfileOnBrowserClose", "HttpsFirstBalancedModeAutoEnable", "HttpsUpgrades", "LensOverlay",
-    "MediaRouter", "NetworkTimeServiceQuerying", "OptimizationHints", "PaintHolding", "PreconnectToSearch",
-    "TcpPortRandomizationWin", "ThirdPartyStoragePartitioning", "msEdgeUpdateLaunchServicesPreferredVersion",
+    "AimEnabled",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsFirstBalancedModeAutoEnable",
+    "HttpsUpgrades",
+    "LensOverlay",
+    "MediaRouter",
+    "NetworkTimeServiceQuerying",
+    "OptimizationHints",
+    "PaintHolding",
+    "PreconnectToSearch",
+    "TcpPortRandomizationWin",
+    "ThirdPartyStoragePartitioning",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
     "msForceBrowserSignIn",
 )
 SYSTEM_CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -143,8 +154,14 @@ class Sandbox:
 
     def give_up(self, launch_error: str) -> bool:
         """After a sandboxed launch failed: turn the sandbox off for good if no sandbox is usable here."""
-        said = next((line.strip() for line in launch_error.splitlines()
-                     if any(marker in line for marker in SANDBOX_FAILURE_MARKERS)), None)
+        said = next(
+            (
+                line.strip()
+                for line in launch_error.splitlines()
+                if any(marker in line for marker in SANDBOX_FAILURE_MARKERS)
+            ),
+            None,
+        )
         if said is None:
             return False
         with self._lock:
@@ -162,7 +179,10 @@ SANDBOX = Sandbox()
 
 def chromium_args() -> list[str]:
     """The command-line switches Sentri gives a Chromium it launches (or has a browser server launch)."""
-    return [*CHROMIUM_ARGS, "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *DISABLED_FEATURES))]
+    return [
+        *CHROMIUM_ARGS,
+        "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *DISABLED_FEATURES)),
+    ]
 
 
 def launch_options(choice: ChromiumChoice, sandbox: Sandbox | None = None) -> dict:

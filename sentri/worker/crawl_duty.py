@@ -72,11 +72,16 @@ class CrawlDuty:
             except Exception as exc:
                 message = self._shown(f"The browser could not start: {exc}").splitlines()[0][:500]
                 stopping = self.engine.stopping_within(STOP_SIGNAL_SECONDS)  # our stop took Playwright down
-                self._write(crawl_ends.release if stopping else partial(crawl_ends.fail, error=message), claim)
+                self._write(
+                    crawl_ends.release if stopping else partial(crawl_ends.fail, error=message), claim
+                )
                 return
             progress = crawling.Throttled(lambda counts: self._write(crawls.progress, claim, counts))
-            task = self.loop.create_task(crawling.execute_crawl(browser, plan, self.hosts, progress,
-                                                                lambda: self._cancel_reason is not None))
+            task = self.loop.create_task(
+                crawling.execute_crawl(
+                    browser, plan, self.hosts, progress, lambda: self._cancel_reason is not None
+                )
+            )
             with self._lock:
                 self._task = task
                 cancelled = self._cancel_reason is not None
@@ -91,8 +96,12 @@ class CrawlDuty:
                             self._cancel_reason = self._cancel_reason or "shutdown"
                     else:
                         self.loop.run_until_complete(self.browsers.forget(plan.browser))
-                        self._write(crawl_ends.fail, claim, "the browser was lost during the crawl (it crashed, or its "
-                                    "browser server went away); crawl again")
+                        self._write(
+                            crawl_ends.fail,
+                            claim,
+                            "the browser was lost during the crawl (it crashed, or its "
+                            "browser server went away); crawl again",
+                        )
                         return
             except asyncio.CancelledError:
                 outcome = None
@@ -110,8 +119,12 @@ class CrawlDuty:
             reason = self._cancel_reason
         if reason == "overdue":
             self.loop.run_until_complete(self.browsers.forget(plan.browser))
-            self._write(crawl_ends.fail, claim, "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
-                        "budgetMinutes) and every page's own; Sentri gave it up")
+            self._write(
+                crawl_ends.fail,
+                claim,
+                "the crawl outlived its time limit (SENTRI_CRAWL_MAX_SECONDS, or its run's "
+                "budgetMinutes) and every page's own; Sentri gave it up",
+            )
         elif reason is None and outcome is not None:
             self._write(crawl_ends.finish, claim, outcome)
         elif reason == "shutdown":

@@ -68,18 +68,25 @@ def build_plan(app: Flask, crawl_id: int) -> CrawlPlan:
     except SecretUnreadable as exc:
         raise CrawlUnusable(str(exc)) from None
     plan = CrawlPlan(
-        crawl_id=crawl_id, base_url=crawl_row.base_url, settings=CrawlSettings.from_json(crawl_row.options),
-        browser=run.browser if run else "chromium", device=run.device if run else "desktop",
-        secret_values=secret_values, trusted=origins.TrustedOrigins([crawl_row.base_url], project.allowed_origins),
-        blocked_networks=settings(app).blocked_networks, timeout_ms=int(settings(app).step_timeout_ms),
+        crawl_id=crawl_id,
+        base_url=crawl_row.base_url,
+        settings=CrawlSettings.from_json(crawl_row.options),
+        browser=run.browser if run else "chromium",
+        device=run.device if run else "desktop",
+        secret_values=secret_values,
+        trusted=origins.TrustedOrigins([crawl_row.base_url], project.allowed_origins),
+        blocked_networks=settings(app).blocked_networks,
+        timeout_ms=int(settings(app).step_timeout_ms),
     )
     seconds = float(settings(app).crawl_max_seconds)
     if run is not None and run.deadline is not None:
         seconds = min(seconds, max(0.0, (run.deadline - utcnow()).total_seconds()))
     plan.deadline = time.monotonic() + seconds
-    setup = db.session.scalars(select(TestCase).where(TestCase.project_id == project.id,
-                                                      TestCase.review_status == "approved")
-                               .order_by(TestCase.id)).all()
+    setup = db.session.scalars(
+        select(TestCase)
+        .where(TestCase.project_id == project.id, TestCase.review_status == "approved")
+        .order_by(TestCase.id)
+    ).all()
     setup = next((test for test in setup if SETUP_TAG in (test.tags or [])), None)
     if setup is not None:
         try:
@@ -93,7 +100,9 @@ async def _context(browser: Browser, plan: CrawlPlan, hosts: HostCache, storage:
     return await guarded_context(browser, plan, hosts, {**(plan.device_descriptor or {}), **extra}, storage)
 
 
-async def _setup_storage(browser: Browser, plan: CrawlPlan, hosts: HostCache) -> tuple[dict | None, str | None]:
+async def _setup_storage(
+    browser: Browser, plan: CrawlPlan, hosts: HostCache
+) -> tuple[dict | None, str | None]:
     """Run the setup test; return its context's cookies and storage (memory only), or why it failed."""
     if plan.setup is None:
         return None, plan.setup_error
@@ -112,8 +121,13 @@ async def _setup_storage(browser: Browser, plan: CrawlPlan, hosts: HostCache) ->
             pass
 
 
-async def execute_crawl(browser: Browser, plan: CrawlPlan, hosts: HostCache,
-                        progress: Callable[[dict], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
+async def execute_crawl(
+    browser: Browser,
+    plan: CrawlPlan,
+    hosts: HostCache,
+    progress: Callable[[dict], None],
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
     """Crawl the plan's site; return the outcome's JSON form (secrets masked)."""
     storage, setup_note = await _setup_storage(browser, plan, hosts)
 
@@ -122,17 +136,27 @@ async def execute_crawl(browser: Browser, plan: CrawlPlan, hosts: HostCache,
         return context
 
     settings = plan.settings
-    options = CrawlOptions(base_url=plan.base_url, max_pages=settings.max_pages, max_depth=settings.max_depth,
-                           extra_pages=settings.crawl_pages, respect_robots=settings.respect_robots,
-                           fill_forms=settings.fill_forms, concurrency=settings.concurrency,
-                           timeout_ms=plan.timeout_ms, deadline=plan.deadline, blocked_networks=plan.blocked_networks)
+    options = CrawlOptions(
+        base_url=plan.base_url,
+        max_pages=settings.max_pages,
+        max_depth=settings.max_depth,
+        extra_pages=settings.crawl_pages,
+        respect_robots=settings.respect_robots,
+        fill_forms=settings.fill_forms,
+        concurrency=settings.concurrency,
+        timeout_ms=plan.timeout_ms,
+        deadline=plan.deadline,
+        blocked_networks=plan.blocked_networks,
+    )
 
     # The crawler keeps options.deadline itself: what it skips then is time_limit, not a stop asked for.
     outcome = (await crawl(new_context, options, progress=progress, should_stop=should_stop)).as_json()
     notes = [setup_note] if setup_note else []
     if time.monotonic() >= plan.deadline and not should_stop():
-        notes.append("the crawl reached its time limit (SENTRI_CRAWL_MAX_SECONDS, or the run's budgetMinutes) and "
-                     "kept the pages it had visited")
+        notes.append(
+            "the crawl reached its time limit (SENTRI_CRAWL_MAX_SECONDS, or the run's budgetMinutes) and "
+            "kept the pages it had visited"
+        )
     outcome["notes"] = [*notes, *(outcome.get("notes") or [])]
     return masked(outcome, plan.secret_values)
 

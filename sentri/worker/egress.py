@@ -42,8 +42,10 @@ _SUCCEEDED, _FAILURE, _NOT_ALLOWED, _UNREACHABLE, _REFUSED, _BAD_COMMAND, _BAD_A
 
 def blocked_message(shown: str, host: str, network) -> str:
     """The sentence a refusal carries: what was refused and which setting says so."""
-    return (f"{shown}: {host} is in the blocked network {network} (link-local and cloud metadata addresses are "
-            "never loaded; SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)")
+    return (
+        f"{shown}: {host} is in the blocked network {network} (link-local and cloud metadata addresses are "
+        "never loaded; SENTRI_BROWSER_BLOCKED_NETWORKS sets the list)"
+    )
 
 
 class Gate:
@@ -191,7 +193,10 @@ async def _connect(addresses: list[str], port: int):
 
 async def _splice(reader, writer, up_reader, up_writer) -> None:
     """Copy bytes both ways until either side is done."""
-    copies = [asyncio.ensure_future(_copy(reader, up_writer)), asyncio.ensure_future(_copy(up_reader, writer))]
+    copies = [
+        asyncio.ensure_future(_copy(reader, up_writer)),
+        asyncio.ensure_future(_copy(up_reader, writer)),
+    ]
     try:
         await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -223,5 +228,7 @@ def reach(endpoint_url: str | None) -> tuple[str, tuple[str, ...]]:
         return "127.0.0.1", ()
     family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.connect((addresses[0], 9))  # no packet is sent: this asks the routing table which address is ours
+        probe.connect(
+            (addresses[0], 9)
+        )  # no packet is sent: this asks the routing table which address is ours
         return probe.getsockname()[0], addresses

@@ -64,9 +64,15 @@ class RunEngine:
         self.app = app
         servers = settings(app).browser_server_list or []
         # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
-        self.pool = ServerPool([Endpoint(url, capacity) for url, capacity in servers],
-                               settings(app).browser_server_chromium,
-                               secret=app.config["SECRET_KEY"]) if servers else None
+        self.pool = (
+            ServerPool(
+                [Endpoint(url, capacity) for url, capacity in servers],
+                settings(app).browser_server_chromium,
+                secret=app.config["SECRET_KEY"],
+            )
+            if servers
+            else None
+        )
         self.size = self.pool.capacity if self.pool else max(1, int(settings(app).max_browsers))
         self.node_id = node_identity()
         self.lease_seconds = float(settings(app).lease_seconds)
@@ -86,11 +92,17 @@ class RunEngine:
         self._beat_stop = threading.Event()
         self._peers = 0  # other live processes at the last heartbeat: none, and nobody is left any test
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-        self.listener = WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                                     self.wake) if url.get_backend_name() == "postgresql" else None
+        self.listener = (
+            WorkListener(url.set(drivername="postgresql").render_as_string(hide_password=False), self.wake)
+            if url.get_backend_name() == "postgresql"
+            else None
+        )
         # The browser servers are checked on a clock of their own, busy or idle; stopped with the heartbeat.
-        self.prober = (Prober(self.pool, float(settings(app).browser_probe_seconds), self._beat_stop)
-                       if self.pool is not None else None)
+        self.prober = (
+            Prober(self.pool, float(settings(app).browser_probe_seconds), self._beat_stop)
+            if self.pool is not None
+            else None
+        )
 
     # -- life cycle ----------------------------------------------------------------------------------
 
@@ -324,4 +336,3 @@ class RunEngine:
         alive = alive_nodes(max(NODE_TIMEOUT_SECONDS, 2 * self.lease_seconds), now)
         self._peers = len(alive - {self.node_id})
         runtime(self.app).github.catch_up(alive)
-

@@ -35,15 +35,24 @@ async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage
     return await guarded_context(browser, job, hosts, context_options(job), storage)
 
 
-async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache, spare: Spare | None = None, *,
-                   for_trace: bool = False) -> AttemptOutcome:
+async def _attempt(
+    browser: Browser,
+    job: TestJob,
+    number: int,
+    hosts: HostCache,
+    spare: Spare | None = None,
+    *,
+    for_trace: bool = False,
+) -> AttemptOutcome:
     """One attempt in a fresh context: the page an idle worker opened ahead when it matches (worker/spare.py),
     else its own.
     `for_trace`: a re-run made for its trace, kept whatever its outcome (and no screenshot: the failure's
     own is kept)."""
     opened = await spare.take(browser, context_options(job)) if spare is not None else None
     if opened is not None:
-        context, page, vitals, gate = opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
+        context, page, vitals, gate = (
+            opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
+        )
         guard = await guard_context(context, job, hosts, gate)
     else:
         (context, guard), vitals = await _new_context(browser, job, hosts), None
@@ -66,8 +75,16 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
 
     try:
         async with asyncio.timeout(job.timeout_s):
-            await run_steps(page, job.steps, job.base_url, timeout_ms=job.step_timeout_ms, before_step=at_step,
-                            guard=guard, snapshot=snapshots, healer=healer)
+            await run_steps(
+                page,
+                job.steps,
+                job.base_url,
+                timeout_ms=job.step_timeout_ms,
+                before_step=at_step,
+                guard=guard,
+                snapshot=snapshots,
+                healer=healer,
+            )
             if watch is not None:
                 await watch.settle()
                 if watch.problems():
@@ -75,8 +92,11 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     except StepFailed as exc:
         outcome = AttemptOutcome(ResultStatus.FAILED, str(exc), exc.index, refused=exc.refused)
     except TimeoutError:
-        outcome = AttemptOutcome(ResultStatus.FAILED, f"step {job.current_step}: the test did not finish within its "
-                                           f"{job.timeout_s:g} s timeout", job.current_step)
+        outcome = AttemptOutcome(
+            ResultStatus.FAILED,
+            f"step {job.current_step}: the test did not finish within its {job.timeout_s:g} s timeout",
+            job.current_step,
+        )
     except asyncio.CancelledError:
         # Aborted: answer at once. Closing a context right after a cancelled call was seen to take
         # 10 s or more (an e2e run, with tracing on), so the close finishes on the loop later.
@@ -95,8 +115,18 @@ async def _attempt(browser: Browser, job: TestJob, number: int, hosts: HostCache
     return outcome
 
 
-async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: AttemptOutcome, snapshots,
-                   healer, tracing: bool, for_trace: bool) -> None:
+async def _wrap_up(
+    page,
+    context,
+    job: TestJob,
+    number: int,
+    vitals,
+    outcome: AttemptOutcome,
+    snapshots,
+    healer,
+    tracing: bool,
+    for_trace: bool,
+) -> None:
     """What an attempt gathers after its steps (vitals, hints, storage for samples, the failure's screenshot
     and trace) into `outcome`; bounded as a whole by WRAP_UP_SECONDS in _attempt."""
     # Vitals of every page visited, a failed test's included (up to its failure): the pages left pushed
@@ -115,7 +145,9 @@ async def _wrap_up(page, context, job: TestJob, number: int, vitals, outcome: At
     # A refusal keeps no screenshot or trace: its sentence says what was refused, and the page may hold
     # whatever the refused navigation left half-drawn.
     failed = outcome.status == ResultStatus.FAILED
-    kept_in = job.artifacts_dir if not outcome.refused and (failed or for_trace) else None  # None: nothing kept
+    kept_in = (
+        job.artifacts_dir if not outcome.refused and (failed or for_trace) else None
+    )  # None: nothing kept
     if kept_in is not None and not for_trace and failed:
         outcome.screenshot = await _screenshot(page, job, kept_in, number)
     if tracing:
@@ -153,8 +185,9 @@ async def _storage(context) -> dict | None:
         return None
 
 
-async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None,
-                  spare: Spare | None = None) -> Outcome:
+async def execute(
+    browser: Browser, job: TestJob, hosts: HostCache | None = None, spare: Spare | None = None
+) -> Outcome:
     """Run the job with its retries and return the fields of its Result row, secrets masked.
     Only the final attempt's screenshot and trace are kept; earlier attempts' files are deleted.
     `spare`: the page the worker opened ahead while it was idle, taken by the first attempt it fits."""
@@ -163,13 +196,25 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
     started_at = utcnow()
     if job.setup_error is not None:
         step, message = job.setup_error
-        return _masked(job, {
-            "test_id": job.test_id, "test_name": job.name, "position": job.position, "status": ResultStatus.FAILED,
-            "error": message, "failing_step": step, "duration_ms": 0,
-            "attempts": [attempt(ResultStatus.FAILED, message, step, 0)],
-            "flaky": False, "base_url": job.base_url, "vitals": [], "screenshot": None,
-            "started_at": started_at, "finished_at": utcnow(),
-        })
+        return _masked(
+            job,
+            {
+                "test_id": job.test_id,
+                "test_name": job.name,
+                "position": job.position,
+                "status": ResultStatus.FAILED,
+                "error": message,
+                "failing_step": step,
+                "duration_ms": 0,
+                "attempts": [attempt(ResultStatus.FAILED, message, step, 0)],
+                "flaky": False,
+                "base_url": job.base_url,
+                "vitals": [],
+                "screenshot": None,
+                "started_at": started_at,
+                "finished_at": utcnow(),
+            },
+        )
     attempts: list[Attempt] = []
     screenshot = trace = None
     vitals: list[dict] = []
@@ -191,40 +236,52 @@ async def execute(browser: Browser, job: TestJob, hosts: HostCache | None = None
             break
     last = attempts[-1]
     if last["status"] == ResultStatus.PASSED and job.vitals_samples > 1 and vitals:
-        vitals = await sampling.sample(partial(_new_context, browser, job, hosts, outcome.storage),
-                                       vitals, job.vitals_samples - 1, job.step_timeout_ms, job.timeout_s)
+        vitals = await sampling.sample(
+            partial(_new_context, browser, job, hosts, outcome.storage),
+            vitals,
+            job.vitals_samples - 1,
+            job.step_timeout_ms,
+            job.timeout_s,
+        )
     if last["status"] == ResultStatus.PASSED:
         _delete(screenshot, trace)  # failed, then passed on a retry: nothing to look at
         screenshot = trace = None
     elif trace is None and not outcome.refused and not job.uses_secrets and job.artifacts_dir is not None:
         trace, repeated = await _trace_rerun(browser, job, len(attempts) + 1, hosts, spare)
         if trace is not None and not repeated:
-            last = {**last, "error": f"{last['error']} (The trace is of a run made to record it, which passed.)"}
-    return _masked(job, {
-        "test_id": job.test_id,
-        "test_name": job.name,
-        "position": job.position,
-        "status": last["status"],
-        "error": last["error"],
-        "failing_step": last["failingStep"],
-        "duration_ms": sum(a["durationMs"] or 0 for a in attempts),  # every attempt here was timed
-        "attempts": attempts,
-        # Failed, then passed on a retry: passed, and counted as flaky.
-        "flaky": last["status"] == ResultStatus.PASSED and len(attempts) > 1,
-        "base_url": job.base_url,
-        "vitals": vitals,  # of the last attempt: the one whose outcome counts
-        "screenshot": screenshot if last["status"] == ResultStatus.FAILED else None,
-        "trace": trace if last["status"] == ResultStatus.FAILED else None,
-        "snapshots": outcome.snapshots or None,  # of the last attempt, like vitals
-        "healed": outcome.healed or None,
-        "hints": outcome.hints,
-        "started_at": started_at,
-        "finished_at": utcnow(),
-    })
+            last = {
+                **last,
+                "error": f"{last['error']} (The trace is of a run made to record it, which passed.)",
+            }
+    return _masked(
+        job,
+        {
+            "test_id": job.test_id,
+            "test_name": job.name,
+            "position": job.position,
+            "status": last["status"],
+            "error": last["error"],
+            "failing_step": last["failingStep"],
+            "duration_ms": sum(a["durationMs"] or 0 for a in attempts),  # every attempt here was timed
+            "attempts": attempts,
+            # Failed, then passed on a retry: passed, and counted as flaky.
+            "flaky": last["status"] == ResultStatus.PASSED and len(attempts) > 1,
+            "base_url": job.base_url,
+            "vitals": vitals,  # of the last attempt: the one whose outcome counts
+            "screenshot": screenshot if last["status"] == ResultStatus.FAILED else None,
+            "trace": trace if last["status"] == ResultStatus.FAILED else None,
+            "snapshots": outcome.snapshots or None,  # of the last attempt, like vitals
+            "healed": outcome.healed or None,
+            "hints": outcome.hints,
+            "started_at": started_at,
+            "finished_at": utcnow(),
+        },
+    )
 
 
-async def _trace_rerun(browser: Browser, job: TestJob, number: int, hosts: HostCache,
-                       spare: Spare | None) -> tuple[str | None, bool]:
+async def _trace_rerun(
+    browser: Browser, job: TestJob, number: int, hosts: HostCache, spare: Spare | None
+) -> tuple[str | None, bool]:
     """Run a failed test once more, traced, for its trace only: its outcome changes nothing but a note.
     Return the trace's path and whether the failure repeated."""
     try:

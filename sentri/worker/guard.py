@@ -80,8 +80,15 @@ class HostCache:
 class Guard:
     """One attempt's guard: install() it on the context, ask it before and after each step."""
 
-    def __init__(self, *, networks, hosts: HostCache, trusted: origins.TrustedOrigins,
-                 secret_values: list[str] | None = None, refusals: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        networks,
+        hosts: HostCache,
+        trusted: origins.TrustedOrigins,
+        secret_values: list[str] | None = None,
+        refusals: list[str] | None = None,
+    ) -> None:
         self.networks = networks
         self.hosts = hosts
         self.trusted = trusted
@@ -97,7 +104,7 @@ class Guard:
         if origin is not None and await self.request_problem(str(origin) + "/") is None:
             skip = re.escape(str(origin)) + "/"
         pages = re.compile(f"^(?!{skip})" if skip else r"^")
-        sockets = re.compile("^(?!wss?" + skip[skip.index(":"):] + ")" if skip else r"^")
+        sockets = re.compile("^(?!wss?" + skip[skip.index(":") :] + ")" if skip else r"^")
         await context.route(pages, self._on_route)
         await context.route_web_socket(sockets, self._on_web_socket)
 
@@ -109,7 +116,7 @@ class Guard:
         if scheme in _LOCAL_SCHEMES:
             return None
         if scheme not in origins.WEB_SCHEMES + _WEB_SOCKET_SCHEMES:
-            return f"{_short(url)}: only http(s) web pages may be loaded (got a \"{scheme}:\" URL)"
+            return f'{_short(url)}: only http(s) web pages may be loaded (got a "{scheme}:" URL)'
         if not self.networks:
             return None
         try:
@@ -123,7 +130,9 @@ class Guard:
         for address in addresses:
             network = origins.blocked_network(address, self.networks)
             if network is not None:
-                return blocked_message(_short(url), host if literal is not None else f"{host} ({address})", network)
+                return blocked_message(
+                    _short(url), host if literal is not None else f"{host} ({address})", network
+                )
         return None
 
     async def _on_route(self, route) -> None:
@@ -178,8 +187,10 @@ class Guard:
     def _secret_refusal(self, url: str) -> str:
         origin = origins.origin_of(url)
         where = str(origin) if origin else _short(url)
-        return (f"Sentri refused to send a secret to {where}: secrets are typed only into pages of the run's "
-                f"base URL origin or the project's allowedOrigins ({self.trusted.describe()})")
+        return (
+            f"Sentri refused to send a secret to {where}: secrets are typed only into pages of the run's "
+            f"base URL origin or the project's allowedOrigins ({self.trusted.describe()})"
+        )
 
 
 def carries_secret(step: dict, secret_values: list[str]) -> bool:
@@ -201,8 +212,14 @@ def _short(url: str) -> str:
     return url if len(url) <= 200 else url[:197] + "..."
 
 
-async def gated_context(browser, networks, options: dict, *, storage: dict | None = None,
-                        reach: tuple[str, tuple[str, ...]] = ("127.0.0.1", ())) -> tuple[Any, Gate]:
+async def gated_context(
+    browser,
+    networks,
+    options: dict,
+    *,
+    storage: dict | None = None,
+    reach: tuple[str, tuple[str, ...]] = ("127.0.0.1", ()),
+) -> tuple[Any, Gate]:
     """A fresh context whose every connection goes through a gate of its own (egress.py), and the gate, closed
     with the context. `reach`: where the gate listens and which peers it accepts (egress.reach). Service
     workers are blocked: their requests would not pass through the guard's route."""
@@ -210,7 +227,9 @@ async def gated_context(browser, networks, options: dict, *, storage: dict | Non
     gate = Gate(networks, host=host, peers=peers)
     proxy = await gate.open()
     try:
-        context = await browser.new_context(**options, service_workers="block", storage_state=storage, proxy=proxy)
+        context = await browser.new_context(
+            **options, service_workers="block", storage_state=storage, proxy=proxy
+        )
     except BaseException:
         gate.close()
         raise
@@ -221,8 +240,9 @@ async def gated_context(browser, networks, options: dict, *, storage: dict | Non
 async def guarded_context(browser, where, hosts: HostCache, options: dict, storage: dict | None = None):
     """A fresh gated context behind a guard, and the guard: `where` is what a test job or a crawl plan says
     about the browser's limits (blocked_networks, secret_values, trusted, base_url, reach)."""
-    context, gate = await gated_context(browser, where.blocked_networks, options, storage=storage,
-                                        reach=where.reach)
+    context, gate = await gated_context(
+        browser, where.blocked_networks, options, storage=storage, reach=where.reach
+    )
     try:
         return context, await guard_context(context, where, hosts, gate)
     except BaseException:
@@ -233,7 +253,12 @@ async def guarded_context(browser, where, hosts: HostCache, options: dict, stora
 async def guard_context(context, where, hosts: HostCache, gate: Gate) -> Guard:
     """Install `where`'s guard on a gated context nothing has been loaded into yet (a page opened ahead by
     worker/spare.py opens one too), and return it; what the gate refuses, the guard reports."""
-    guard = Guard(networks=where.blocked_networks, hosts=hosts, secret_values=where.secret_values,
-                  trusted=where.trusted or origins.TrustedOrigins([where.base_url], []), refusals=gate.refusals)
+    guard = Guard(
+        networks=where.blocked_networks,
+        hosts=hosts,
+        secret_values=where.secret_values,
+        trusted=where.trusted or origins.TrustedOrigins([where.base_url], []),
+        refusals=gate.refusals,
+    )
     await guard.install(context, where.base_url)
     return guard

@@ -38,7 +38,9 @@ class StepHealer:
         self.job = job
         self.seen: dict[int, dict] = {}
         self.healed: list[dict[str, Any]] = []
-        self.found: dict[str, dict] = {}  # a broken target (by key) -> what a step of this attempt healed it to
+        self.found: dict[
+            str, dict
+        ] = {}  # a broken target (by key) -> what a step of this attempt healed it to
 
     async def remember(self, page: Page, index: int, step: dict) -> None:
         if not self.job.remember or not healing.heal_allowed(step):
@@ -47,7 +49,9 @@ class StepHealer:
         if description and not _shows_secret(description, self.job.secret_values):
             self.seen[index] = description
 
-    async def run(self, page: Page, index: int, step: dict, run: StepRun, may_heal: Callable[[], bool]) -> None:
+    async def run(
+        self, page: Page, index: int, step: dict, run: StepRun, may_heal: Callable[[], bool]
+    ) -> None:
         """Run one step: on a heal already found for its target first, then on its own target, healing that
         when it finds nothing (or too much)."""
         waiting = self._waiting(index, step)
@@ -56,8 +60,11 @@ class StepHealer:
                 await run({**step, "target": waiting})
             except (PlaywrightError, AssertionError) as exc:
                 if not healing.is_locator_failure(str(exc)):  # it found the element: the step's own failure
-                    raise HealRemark(exc, f"The step ran on {describe_target(waiting)}, a heal no person has "
-                                          "reviewed yet, instead of its own target.") from exc
+                    raise HealRemark(
+                        exc,
+                        f"The step ran on {describe_target(waiting)}, a heal no person has "
+                        "reviewed yet, instead of its own target.",
+                    ) from exc
             else:
                 self._healed(index, step, waiting, reused=True)
                 return

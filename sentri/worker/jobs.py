@@ -81,13 +81,18 @@ class JobBuilder:
         base_url = environments.site_url(project, environment, options.get("baseUrl"))
         dials = options.get("dialsConfig") or {}
         return RunContext(
-            base_url=base_url, values=values, secret_values=secret_values,
+            base_url=base_url,
+            values=values,
+            secret_values=secret_values,
             # Secrets are typed only into pages of the run's base URL origin and the project's allowedOrigins.
             trusted=origins.TrustedOrigins([base_url], project.allowed_origins),
-            browser=options.get("browserProfile") or "chromium", device=options.get("device") or "desktop",
-            retries=dials.get("retries", 0), vitals_samples=dials.get("vitalsSamples") or 1,
+            browser=options.get("browserProfile") or "chromium",
+            device=options.get("device") or "desktop",
+            retries=dials.get("retries", 0),
+            vitals_samples=dials.get("vitalsSamples") or 1,
             artifacts_dir=run_folder(artifact_store(self.app).staging, run.public_id),
-            artifacts=artifact_store(self.app), heal=project.heal_locators,
+            artifacts=artifact_store(self.app),
+            heal=project.heal_locators,
         )
 
     def build(self, claim: Claim) -> TestJob | None:
@@ -95,8 +100,13 @@ class JobBuilder:
         context = self._context(claim.run_id)
         review: dict = {}
         if claim.page_url is not None:  # a page check: load the page the crawl found
-            test_id, name, steps, viewport, setup_error = None, claim.test_name, [
-                {"action": "goto", "url": claim.page_url}], None, None
+            test_id, name, steps, viewport, setup_error = (
+                None,
+                claim.test_name,
+                [{"action": "goto", "url": claim.page_url}],
+                None,
+                None,
+            )
         else:
             test = db.session.get(TestCase, claim.test_id) if claim.test_id else None
             if test is None:
@@ -109,12 +119,26 @@ class JobBuilder:
                 setup_error = (exc.index, str(exc))
         config = settings(self.app)
         return TestJob(
-            run_id=claim.run_id, position=claim.position, test_id=test_id, name=name, steps=steps,
-            viewport=viewport, base_url=context.base_url, page_check=claim.page_url is not None, browser=context.browser, device=context.device,
-            retries=context.retries, vitals_samples=context.vitals_samples, timeout_s=float(config.test_timeout_seconds),
-            step_timeout_ms=config.step_timeout_ms, artifacts_dir=context.artifacts_dir,
-            secret_values=context.secret_values, trusted=context.trusted,
-            blocked_networks=config.blocked_networks, setup_error=setup_error,
-            trace_mode=config.traces, artifacts=context.artifacts, **review,
+            run_id=claim.run_id,
+            position=claim.position,
+            test_id=test_id,
+            name=name,
+            steps=steps,
+            viewport=viewport,
+            base_url=context.base_url,
+            page_check=claim.page_url is not None,
+            browser=context.browser,
+            device=context.device,
+            retries=context.retries,
+            vitals_samples=context.vitals_samples,
+            timeout_s=float(config.test_timeout_seconds),
+            step_timeout_ms=config.step_timeout_ms,
+            artifacts_dir=context.artifacts_dir,
+            secret_values=context.secret_values,
+            trusted=context.trusted,
+            blocked_networks=config.blocked_networks,
+            setup_error=setup_error,
+            trace_mode=config.traces,
+            artifacts=context.artifacts,
+            **review,
         )
-

@@ -54,8 +54,12 @@ class WorkListener:
         failures = 0
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     application_name=APPLICATION_NAME) as conn:
+                with psycopg.connect(
+                    self.conninfo,
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    application_name=APPLICATION_NAME,
+                ) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
                     if failures:
                         log.info("listening for work again after %d failed attempt(s)", failures)
@@ -64,8 +68,10 @@ class WorkListener:
                     self._listen(conn)
             except psycopg.Error as exc:
                 if failures == 0:  # one line per outage, not one per attempt
-                    log.warning("lost the connection that listens for work (%s); polling until it is back",
-                                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                    log.warning(
+                        "lost the connection that listens for work (%s); polling until it is back",
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    )
                 failures += 1
             except Exception:  # never let the thread die: the engine would poll slowly with no notice coming
                 log.exception("the listener for work failed")

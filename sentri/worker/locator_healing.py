@@ -139,9 +139,20 @@ DESCRIBE_SCRIPT = """(elements, maxChars) => {
 # target that matches nothing is its success, so a "healed" target could only turn a pass into a fail.
 # Nor is expect_screenshot: its target fails as a screenshot does, not as a locator (a heal of a target it
 # shares with these steps still follows its rules: review/heal_rules.py).
-HEALABLE_ACTIONS = frozenset({
-    "click", "dblclick", "hover", "fill", "select", "check", "uncheck", "press", "expect_visible", "expect_text",
-})
+HEALABLE_ACTIONS = frozenset(
+    {
+        "click",
+        "dblclick",
+        "hover",
+        "fill",
+        "select",
+        "check",
+        "uncheck",
+        "press",
+        "expect_visible",
+        "expect_text",
+    }
+)
 
 
 async def describe(locator: Locator) -> dict | None:

@@ -30,8 +30,16 @@ def register(node_id: str, slots: int) -> None:
     """Say this process is alive, with its browser slots."""
     now = utcnow()
     with write():
-        db.session.add(Node(id=node_id, host=node_id.split(":")[0], pid=os.getpid(), started_at=now, seen_at=now,
-                            slots=slots))
+        db.session.add(
+            Node(
+                id=node_id,
+                host=node_id.split(":")[0],
+                pid=os.getpid(),
+                started_at=now,
+                seen_at=now,
+                slots=slots,
+            )
+        )
 
 
 def seen(node_id: str, now: datetime) -> None:
@@ -57,6 +65,8 @@ def forget(node_id: str) -> None:
 def alive_nodes(timeout_seconds: float = NODE_TIMEOUT_SECONDS, now=None) -> set[str]:
     """The ids of the processes that said they were alive within `timeout_seconds`."""
     now = now or utcnow()
-    alive = set(db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=timeout_seconds))))
+    alive = set(
+        db.session.scalars(select(Node.id).where(Node.seen_at >= now - timedelta(seconds=timeout_seconds)))
+    )
     db.session.commit()
     return alive

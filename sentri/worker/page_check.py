@@ -30,8 +30,11 @@ class PageWatch:
             found.append(f"the page answered HTTP {heard.status}")
         if heard.exceptions:
             found.append(f"uncaught exception: {_listed(heard.exceptions)}")
-        failed = [f"{path_of(r['url']) or '/'} ({r['status'] or r.get('failure') or 'failed'})" for r in heard.failed
-                  if r["status"] or origin_of(r["url"]) == self.origin]
+        failed = [
+            f"{path_of(r['url']) or '/'} ({r['status'] or r.get('failure') or 'failed'})"
+            for r in heard.failed
+            if r["status"] or origin_of(r["url"]) == self.origin
+        ]
         if failed:
             found.append(f"same-origin request failed: {_listed(failed)}")
         return found

@@ -42,9 +42,15 @@ def _request(url: str) -> bytes:
     """The opening handshake Playwright's client sends (RFC 6455), with its User-Agent and credentials."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Upgrade: websocket",
-             "Connection: Upgrade", f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
-             "Sec-WebSocket-Version: 13", f"User-Agent: Playwright/{PLAYWRIGHT_VERSION} (Sentri health check)"]
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: {parts.netloc.rpartition('@')[2]}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+        f"User-Agent: Playwright/{PLAYWRIGHT_VERSION} (Sentri health check)",
+    ]
     if parts.username is not None or parts.password is not None:
         pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
         lines.append(f"Authorization: Basic {base64.b64encode(pair.encode()).decode()}")
@@ -65,7 +71,11 @@ async def handshake(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str | N
                 await writer.drain()
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
                 status = head.split("\r\n", 1)[0].partition(" ")[2]
-                body = "" if status.startswith("101") else (await reader.read(_MAX_ANSWER)).decode(errors="replace")
+                body = (
+                    ""
+                    if status.startswith("101")
+                    else (await reader.read(_MAX_ANSWER)).decode(errors="replace")
+                )
             finally:
                 writer.close()
                 with contextlib.suppress(Exception):

@@ -71,8 +71,14 @@ def shown(url: str) -> str:
 def _secrets(url: str) -> list[str]:
     """List the parts of an endpoint's URL that are never shown, as written and decoded, longest first."""
     parts = urlsplit(url)
-    pieces = [parts.username, parts.password, parts.path.strip("/"), parts.query, parts.fragment,
-              *(value for _key, _eq, value in (pair.partition("=") for pair in parts.query.split("&")))]
+    pieces = [
+        parts.username,
+        parts.password,
+        parts.path.strip("/"),
+        parts.query,
+        parts.fragment,
+        *(value for _key, _eq, value in (pair.partition("=") for pair in parts.query.split("&"))),
+    ]
     found = {text for piece in pieces if piece for text in (piece, unquote(piece)) if len(text) >= 3}
     return sorted(found, key=len, reverse=True)
 
@@ -104,8 +110,14 @@ class Endpoint:
         return text
 
     def row(self, busy: int | None) -> dict[str, Any]:
-        return {"endpoint": self.name, "state": self.state, "capacity": self.capacity, "busy": busy,
-                "error": self.error, "checkedAt": isoformat(self.checked_at)}
+        return {
+            "endpoint": self.name,
+            "state": self.state,
+            "capacity": self.capacity,
+            "busy": busy,
+            "error": self.error,
+            "checkedAt": isoformat(self.checked_at),
+        }
 
 
 def parse_servers(value: str | None) -> list[Endpoint]:
@@ -144,8 +156,10 @@ def refusal(endpoint: Endpoint, error: Exception | str) -> str:
     mismatch = _MISMATCH.search(text)
     if mismatch or "428 Precondition Required" in text:
         server = mismatch.group(1) if mismatch else "another version"
-        return (f"{endpoint.name} runs Playwright {server}, this Sentri Playwright {PLAYWRIGHT_VERSION}: run the "
-                f"browser server from the same version (mcr.microsoft.com/playwright:v{PLAYWRIGHT_VERSION}-noble)")
+        return (
+            f"{endpoint.name} runs Playwright {server}, this Sentri Playwright {PLAYWRIGHT_VERSION}: run the "
+            f"browser server from the same version (mcr.microsoft.com/playwright:v{PLAYWRIGHT_VERSION}-noble)"
+        )
     first = next((line.strip() for line in text.splitlines() if line.strip()), "no answer")
     return f"{endpoint.name}: {first.removeprefix('BrowserType.connect: ')[:200]}"
 
@@ -154,8 +168,9 @@ class ServerPool:
     """The configured endpoints and how they answer, shared by this process's workers (thread-safe); their
     slots are in the database (worker/slots.py), shared with every other process."""
 
-    def __init__(self, endpoints: list[Endpoint], chromium_path: str | None = None,
-                 secret: str | bytes = "") -> None:
+    def __init__(
+        self, endpoints: list[Endpoint], chromium_path: str | None = None, secret: str | bytes = ""
+    ) -> None:
         self.endpoints = _named(endpoints)
         for endpoint in self.endpoints:
             endpoint.key = slots.key(secret, endpoint.url)
@@ -227,7 +242,10 @@ class ServerPool:
     def status(self, busy: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """One row per endpoint, with `busy` slots (None: not known) as slots.busy() counted them."""
         with self._lock:
-            return [endpoint.row(None if busy is None else busy.get(endpoint.key, 0)) for endpoint in self.endpoints]
+            return [
+                endpoint.row(None if busy is None else busy.get(endpoint.key, 0))
+                for endpoint in self.endpoints
+            ]
 
 
 def status() -> list[dict[str, Any]]:
@@ -246,5 +264,13 @@ def status() -> list[dict[str, Any]]:
             log.exception("the browser servers' busy slots could not be read")
             busy = None
         return engine.pool.status(busy)
-    return [{"endpoint": "local", "state": "up", "capacity": engine.size, "busy": engine.busy(), "error": None,
-             "checkedAt": None}]
+    return [
+        {
+            "endpoint": "local",
+            "state": "up",
+            "capacity": engine.size,
+            "busy": engine.busy(),
+            "error": None,
+            "checkedAt": None,
+        }
+    ]

@@ -32,15 +32,27 @@ SETTLE_MS = 2_000  # at most this long for the network to go idle after the load
 QUIET_MS = 1_000
 
 
-async def sample(new_context: Callable[[], Awaitable[tuple[Any, Any]]], rows: list[dict], extra: int,
-                 timeout_ms: int, budget_s: float) -> list[dict]:
+async def sample(
+    new_context: Callable[[], Awaitable[tuple[Any, Any]]],
+    rows: list[dict],
+    extra: int,
+    timeout_ms: int,
+    budget_s: float,
+) -> list[dict]:
     """Return the page rows with `extra` more samples of their load metrics each (fewer when the test's
     time budget runs out first: the samples taken so far are kept)."""
-    urls = list(dict.fromkeys(row["url"] for row in rows if str(row.get("url", "")).startswith(("http:", "https:"))))
+    urls = list(
+        dict.fromkeys(row["url"] for row in rows if str(row.get("url", "")).startswith(("http:", "https:")))
+    )
     taken: dict[str, dict[str, list[float]]] = {url: {m: [] for m in LOAD_METRICS} for url in urls}
     # When the test's own visit saw its LCP: a sample is not read before the page got that far.
-    seen = {url: max((float(row["lcp"]) for row in rows if row.get("url") == url and row.get("lcp") is not None),
-                     default=0.0) for url in urls}
+    seen = {
+        url: max(
+            (float(row["lcp"]) for row in rows if row.get("url") == url and row.get("lcp") is not None),
+            default=0.0,
+        )
+        for url in urls
+    }
     try:
         async with asyncio.timeout(budget_s):
             for _ in range(extra):
@@ -79,7 +91,9 @@ async def _load(new_context, url: str, timeout_ms: int, floor_ms: float) -> dict
         except PlaywrightError:  # a page that keeps polling: read what there is
             pass
         try:
-            await vitals_probe.settle(page, quiet_ms=QUIET_MS, floor_ms=min(floor_ms, timeout_ms), most_ms=timeout_ms)
+            await vitals_probe.settle(
+                page, quiet_ms=QUIET_MS, floor_ms=min(floor_ms, timeout_ms), most_ms=timeout_ms
+            )
         except TimeoutError:  # a page that holds the wait up: read what there is
             pass
         reading = await vitals_probe.read(page)

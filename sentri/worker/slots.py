@@ -58,8 +58,15 @@ def key(secret: str | bytes, url: str) -> str:
     """The key an endpoint's slots are stored under: the same for one URL on every replica, and no way back to
     the URL's credentials. `ws://host:3000` and `ws://host:3000/` are one server."""
     parts = urlsplit(url.strip())
-    canonical = urlunsplit((parts.scheme.lower(), parts.netloc, "" if parts.path == "/" else parts.path,
-                            parts.query, parts.fragment))
+    canonical = urlunsplit(
+        (
+            parts.scheme.lower(),
+            parts.netloc,
+            "" if parts.path == "/" else parts.path,
+            parts.query,
+            parts.fragment,
+        )
+    )
     secret = secret.encode() if isinstance(secret, str) else secret
     return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
 
@@ -67,8 +74,11 @@ def key(secret: str | bytes, url: str) -> str:
 def ensure(endpoints: list[tuple[str, int, str]]) -> None:
     """Create the slot rows of these (key, capacity, name) endpoints that do not exist yet (a replica that
     configures a smaller capacity uses only the first ones)."""
-    rows = [{"server": server, "slot": number, "endpoint": name}
-            for server, capacity, name in endpoints for number in range(capacity)]
+    rows = [
+        {"server": server, "slot": number, "endpoint": name}
+        for server, capacity, name in endpoints
+        for number in range(capacity)
+    ]
     if not rows:
         return
     insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -87,9 +97,13 @@ def _free(now):
 def busy(keys: list[str]) -> dict[str, int]:
     """How many slots of each server are held now, over every process."""
     now = utcnow()
-    counts = dict(db.session.execute(
-        select(BrowserSlot.server, func.count()).where(BrowserSlot.server.in_(keys), _live(now))
-        .group_by(BrowserSlot.server)).all())
+    counts = dict(
+        db.session.execute(
+            select(BrowserSlot.server, func.count())
+            .where(BrowserSlot.server.in_(keys), _live(now))
+            .group_by(BrowserSlot.server)
+        ).all()
+    )
     db.session.commit()
     return {server: counts.get(server, 0) for server in keys}
 
@@ -100,28 +114,41 @@ def any_free(candidates: list[tuple[str, int, int]]) -> bool:
     return any(held[server] < capacity for server, capacity, _rank in candidates)
 
 
-def take(candidates: list[tuple[str, int, int]], owner: str, worker: int, lease_seconds: float) -> Held | None:
+def take(
+    candidates: list[tuple[str, int, int]], owner: str, worker: int, lease_seconds: float
+) -> Held | None:
     """In the caller's transaction: lease the first free slot of the best of these (key, capacity, rank)
     endpoints, lowest rank first and then the one with the most free slots; None when none has one."""
     if not candidates:
         return None
     now = utcnow()
-    held = dict(db.session.execute(
-        select(BrowserSlot.server, func.count()).where(BrowserSlot.server.in_([c[0] for c in candidates]),
-                                                         _live(now)).group_by(BrowserSlot.server)).all())
+    held = dict(
+        db.session.execute(
+            select(BrowserSlot.server, func.count())
+            .where(BrowserSlot.server.in_([c[0] for c in candidates]), _live(now))
+            .group_by(BrowserSlot.server)
+        ).all()
+    )
     locked = db.session.get_bind().dialect.name == "postgresql"
     for server, capacity, _rank in sorted(candidates, key=lambda c: (c[2], held.get(c[0], 0) - c[1])):
         if held.get(server, 0) >= capacity:
             continue
-        query = (select(BrowserSlot.slot).where(BrowserSlot.server == server, BrowserSlot.slot < capacity,
-                                                _free(now)).order_by(BrowserSlot.slot).limit(1))
+        query = (
+            select(BrowserSlot.slot)
+            .where(BrowserSlot.server == server, BrowserSlot.slot < capacity, _free(now))
+            .order_by(BrowserSlot.slot)
+            .limit(1)
+        )
         if locked:  # a slot another process is taking right now is not waited for: the next one will do
             query = query.with_for_update(skip_locked=True)
         number = db.session.scalar(query)
         if number is None:
             continue
-        db.session.execute(update(BrowserSlot).where(BrowserSlot.server == server, BrowserSlot.slot == number)
-                           .values(owner=owner, worker=worker, lease_until=now + timedelta(seconds=lease_seconds)))
+        db.session.execute(
+            update(BrowserSlot)
+            .where(BrowserSlot.server == server, BrowserSlot.slot == number)
+            .values(owner=owner, worker=worker, lease_until=now + timedelta(seconds=lease_seconds))
+        )
         return Held(server, number)
     return None
 
@@ -131,19 +158,32 @@ def renew(owner: str, workers: list[int], lease_seconds: float) -> None:
     if not workers:
         return
     with write():
-        db.session.execute(update(BrowserSlot).where(BrowserSlot.owner == owner, BrowserSlot.worker.in_(workers))
-                           .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
+        db.session.execute(
+            update(BrowserSlot)
+            .where(BrowserSlot.owner == owner, BrowserSlot.worker.in_(workers))
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        )
 
 
 def release(held: Held, owner: str, worker: int) -> None:
     """Give a slot back, if it is still this worker's (a lease that ran out may have been taken since)."""
     with write():
-        db.session.execute(update(BrowserSlot).where(
-            BrowserSlot.server == held.server, BrowserSlot.slot == held.slot, BrowserSlot.owner == owner,
-            BrowserSlot.worker == worker).values(owner=None, worker=None, lease_until=None))
+        db.session.execute(
+            update(BrowserSlot)
+            .where(
+                BrowserSlot.server == held.server,
+                BrowserSlot.slot == held.slot,
+                BrowserSlot.owner == owner,
+                BrowserSlot.worker == worker,
+            )
+            .values(owner=None, worker=None, lease_until=None)
+        )
 
 
 def release_all(owner: str) -> None:
     """In the caller's transaction: give back every slot of a process that stops."""
-    db.session.execute(update(BrowserSlot).where(BrowserSlot.owner == owner)
-                       .values(owner=None, worker=None, lease_until=None))
+    db.session.execute(
+        update(BrowserSlot)
+        .where(BrowserSlot.owner == owner)
+        .values(owner=None, worker=None, lease_until=None)
+    )

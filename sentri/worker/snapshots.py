@@ -69,12 +69,18 @@ class Snapshots:
         target = locate(page, step["target"]) if step.get("target") else None
 
         async def take(remaining_ms: float) -> bytes:
-            png = await screenshot(page, locator=target, full_page=bool(step.get("fullPage")), mask=masks,
-                                   timeout_ms=remaining_ms)
+            png = await screenshot(
+                page,
+                locator=target,
+                full_page=bool(step.get("fullPage")),
+                mask=masks,
+                timeout_ms=remaining_ms,
+            )
             too_large = size_refusal(*png_size(png, "screenshot"))
             if too_large:
-                raise AssertionError(f'screenshot "{name}" is refused: {too_large}; '
-                                     "take a part of the page instead (a target)")
+                raise AssertionError(
+                    f'screenshot "{name}" is refused: {too_large}; take a part of the page instead (a target)'
+                )
             return png
 
         baseline = self.job.baselines.get(key(name, size))
@@ -103,17 +109,27 @@ class Snapshots:
                 if shot.still:
                     differed = judged
         if differed is None:
-            why = {None: "there was time for one screenshot only", True: "two screenshots in a row were never the same",
-                   False: "the page kept loading: a request was in flight, or had just ended, at every screenshot"}
-            raise AssertionError(f'screenshot "{name}" never kept still within {timeout_ms} ms: {why[moving]}; '
-                                 "no picture was kept. Mask what moves, or wait for what the page is still drawing")
+            why = {
+                None: "there was time for one screenshot only",
+                True: "two screenshots in a row were never the same",
+                False: "the page kept loading: a request was in flight, or had just ended, at every screenshot",
+            }
+            raise AssertionError(
+                f'screenshot "{name}" never kept still within {timeout_ms} ms: {why[moving]}; '
+                "no picture was kept. Mask what moves, or wait for what the page is still drawing"
+            )
         await self._changed(index, name, size, baseline, *differed, step)
 
     async def _compare(self, name: str, expected: bytes, png: bytes, step: dict) -> Comparison:
         try:
-            return await asyncio.to_thread(compare, expected, png, threshold=step.get("threshold", DEFAULT_THRESHOLD),
-                                           max_diff_pixels=step.get("maxDiffPixels"),
-                                           max_diff_pixel_ratio=step.get("maxDiffPixelRatio"))
+            return await asyncio.to_thread(
+                compare,
+                expected,
+                png,
+                threshold=step.get("threshold", DEFAULT_THRESHOLD),
+                max_diff_pixels=step.get("maxDiffPixels"),
+                max_diff_pixel_ratio=step.get("maxDiffPixelRatio"),
+            )
         except ValueError as exc:  # e.g. a baseline past the size compare() accepts: no retry helps
             raise AssertionError(f'screenshot "{name}" could not be compared: {exc}') from None
 
@@ -122,14 +138,22 @@ class Snapshots:
         unstored = await self._store(png)
         if unstored:
             raise AssertionError(f"the screenshot could not be stored: {unstored}")
-        self.entries.append({"step": index, "name": name, "viewport": size, "sha256": store.digest(png),
-                             "status": "new"})
+        self.entries.append(
+            {"step": index, "name": name, "viewport": size, "sha256": store.digest(png), "status": "new"}
+        )
 
-    async def _matched(self, index: int, name: str, size: str, baseline: dict, png: bytes,
-                 result: Comparison | None) -> None:
+    async def _matched(
+        self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison | None
+    ) -> None:
         """Record a match, naming only the pictures that are stored: the actual one and any diff too."""
-        entry: dict[str, Any] = {"step": index, "name": name, "viewport": size, "status": "matched",
-                                 "baselineId": baseline["id"], "ratio": round(result.ratio, 6) if result else 0.0}
+        entry: dict[str, Any] = {
+            "step": index,
+            "name": name,
+            "viewport": size,
+            "status": "matched",
+            "baselineId": baseline["id"],
+            "ratio": round(result.ratio, 6) if result else 0.0,
+        }
         if result is not None and result.box:
             entry["box"] = list(result.box)
         # Stored even when identical to the baseline: put() writes nothing when the file is there, and puts
@@ -142,8 +166,9 @@ class Snapshots:
             entry["diffSha256"] = store.digest(result.diff_png)
         self.entries.append(entry)
 
-    async def _changed(self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison,
-                 step: dict) -> None:
+    async def _changed(
+        self, index: int, name: str, size: str, baseline: dict, png: bytes, result: Comparison, step: dict
+    ) -> None:
         """Fail the step with the last still screenshot that differed from the baseline, kept for review."""
         sha = store.digest(png)
         rejected = sha in self.job.rejected_shots.get(key(name, size), ())
@@ -151,19 +176,33 @@ class Snapshots:
             (width, height), (was_width, was_height) = result.actual_size, result.expected_size
             why = f"sizes differ: {width}x{height} now, {was_width}x{was_height} in the approved baseline"
         else:
-            why = (f"{result.diff_pixels} of its pixels ({result.ratio:.2%}) differ from the approved baseline "
-                   f"({_allowance(step)})")
+            why = (
+                f"{result.diff_pixels} of its pixels ({result.ratio:.2%}) differ from the approved baseline "
+                f"({_allowance(step)})"
+            )
         message = f'screenshot "{name}" changed: {why}'
         unstored = await self._store(png)
         if unstored:
             raise AssertionError(f"{message}; the screenshot could not be stored: {unstored}")
-        entry = {"step": index, "name": name, "viewport": size, "sha256": sha, "baselineId": baseline["id"],
-                 "expectedSha256": baseline["sha256"], "status": "rejected" if rejected else "changed",
-                 "ratio": round(result.ratio, 6), "box": list(result.box) if result.box else None}
+        entry = {
+            "step": index,
+            "name": name,
+            "viewport": size,
+            "sha256": sha,
+            "baselineId": baseline["id"],
+            "expectedSha256": baseline["sha256"],
+            "status": "rejected" if rejected else "changed",
+            "ratio": round(result.ratio, 6),
+            "box": list(result.box) if result.box else None,
+        }
         if result.diff_png is not None and not await self._store(result.diff_png):
             entry["diffSha256"] = store.digest(result.diff_png)  # else the sentence says what changed
         self.entries.append(entry)
-        verdict = "a person rejected this picture before" if rejected else "approve it in the review queue if it is right"
+        verdict = (
+            "a person rejected this picture before"
+            if rejected
+            else "approve it in the review queue if it is right"
+        )
         raise AssertionError(f"{message}; {verdict}")
 
     async def _read(self, name: str, sha: str) -> bytes | None:
@@ -173,8 +212,10 @@ class Snapshots:
         try:
             return await asyncio.to_thread(store.read, self.job.artifacts, sha)
         except OSError as exc:  # a store that does not answer: no verdict, rather than a wrong one
-            raise AssertionError(f'screenshot "{name}" could not be compared: its approved baseline could not be '
-                                 f"read: {exc.strerror or exc}") from None
+            raise AssertionError(
+                f'screenshot "{name}" could not be compared: its approved baseline could not be '
+                f"read: {exc.strerror or exc}"
+            ) from None
 
     async def _store(self, png: bytes) -> str | None:
         """Store a picture an entry names (off the loop: the store may be a bucket); say why it could not be,
@@ -192,6 +233,11 @@ class Snapshots:
 
 def _allowance(step: dict) -> str:
     """Say how many differing pixels the step allows."""
-    allowed = [f"at most {step['maxDiffPixels']} pixels" if step.get("maxDiffPixels") is not None else "",
-               f"at most {step['maxDiffPixelRatio']:.2%}" if step.get("maxDiffPixelRatio") is not None else ""]
-    return " and ".join(filter(None, allowed)) or "none may differ; maxDiffPixels or maxDiffPixelRatio allows some"
+    allowed = [
+        f"at most {step['maxDiffPixels']} pixels" if step.get("maxDiffPixels") is not None else "",
+        f"at most {step['maxDiffPixelRatio']:.2%}" if step.get("maxDiffPixelRatio") is not None else "",
+    ]
+    return (
+        " and ".join(filter(None, allowed))
+        or "none may differ; maxDiffPixels or maxDiffPixelRatio allows some"
+    )

@@ -130,7 +130,9 @@ class Spare:
         except asyncio.CancelledError:
             background(_discard(task))
             raise
-        except Exception:  # the browser failed to open it: the attempt opens its own, and says why if it fails
+        except (
+            Exception
+        ):  # the browser failed to open it: the attempt opens its own, and says why if it fails
             return None
         if opened[1].is_closed():  # its page went away meanwhile (a crashed renderer): open another
             background(close_quietly(opened[0]))

@@ -28,7 +28,9 @@ class Healer(Protocol):
     """What run_steps asks of a healer (worker/healer.py)."""
 
     async def remember(self, page: Page, index: int, step: dict) -> None: ...
-    async def run(self, page: Page, index: int, step: dict, run: StepRun, may_heal: Callable[[], bool]) -> None: ...
+    async def run(
+        self, page: Page, index: int, step: dict, run: StepRun, may_heal: Callable[[], bool]
+    ) -> None: ...
 
 
 class HealRemark(Exception):
@@ -99,8 +101,15 @@ def locate(page: Page, target: dict) -> Locator:
 Snapshot = Callable[[Page, int, dict], Awaitable[None]]
 
 
-async def run_step(page: Page, step: dict, base_url: str, timeout_ms: int, guard: Guard | None = None,
-                   snapshot: Snapshot | None = None, index: int = 0) -> None:
+async def run_step(
+    page: Page,
+    step: dict,
+    base_url: str,
+    timeout_ms: int,
+    guard: Guard | None = None,
+    snapshot: Snapshot | None = None,
+    index: int = 0,
+) -> None:
     """Perform one canonical step; raise Playwright's error, AssertionError, or the guard's Refused.
     `snapshot` takes and compares an expect_screenshot step's picture (worker/snapshots.py)."""
     action = step["action"]
@@ -172,14 +181,22 @@ async def run_steps(
     """Run steps in order; raise StepFailed naming the first failing step (or the first the guard refused).
     With a `healer`, a step may run on a heal already found for its target, and one whose target matched
     nothing (or too much) may go on with another description of the same element (worker/healer.py)."""
+
     def may_heal() -> bool:  # not once the guard refused a request: the step failed for that
         return not (guard is not None and guard.refusals)
 
     for index, step in enumerate(steps, start=1):
         if before_step is not None:
             await before_step(index, step)
-        run = partial(run_step, page, base_url=base_url, timeout_ms=timeout_ms, guard=guard, snapshot=snapshot,
-                      index=index)
+        run = partial(
+            run_step,
+            page,
+            base_url=base_url,
+            timeout_ms=timeout_ms,
+            guard=guard,
+            snapshot=snapshot,
+            index=index,
+        )
         try:
             if healer is not None:
                 await healer.remember(page, index, step)
@@ -193,7 +210,9 @@ async def run_steps(
         except HealRemark as remark:
             if guard is not None and guard.refusals:
                 raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None
-            raise StepFailed(index, step["action"], f"{_first_line(remark.error)}\n{remark}") from remark.error
+            raise StepFailed(
+                index, step["action"], f"{_first_line(remark.error)}\n{remark}"
+            ) from remark.error
         except (PlaywrightError, AssertionError) as exc:
             if guard is not None and guard.refusals:  # the step failed because the guard aborted its request
                 raise StepFailed(index, step["action"], guard.refusals[0], refused=True) from None

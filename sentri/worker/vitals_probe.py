@@ -127,8 +127,12 @@ def init_script() -> str:
     the documents nobody reads: embedded frames, and the about:blank every new page starts on."""
     if not LIBRARY.exists():
         raise VitalsUnavailable(f"{LIBRARY} is missing: run `npm ci` (make run / make test do it).")
-    return ("(function () {\nif (window !== window.top || !/^https?:$/.test(location.protocol)) return;\n"
-            + LIBRARY.read_text(encoding="utf-8") + _REGISTER + "\n})();")
+    return (
+        "(function () {\nif (window !== window.top || !/^https?:$/.test(location.protocol)) return;\n"
+        + LIBRARY.read_text(encoding="utf-8")
+        + _REGISTER
+        + "\n})();"
+    )
 
 
 class VitalsRecorder:
@@ -161,7 +165,11 @@ class VitalsRecorder:
     def _keep(self, row) -> None:
         # What a page pushes is the page's to say, like what it answers to READ_SCRIPT; it is checked for
         # shape and the rows are bounded, so a page cannot make the worker keep more than a few kilobytes.
-        if not isinstance(row, dict) or not isinstance(row.get("url"), str) or row["url"].startswith("about:"):
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("url"), str)
+            or row["url"].startswith("about:")
+        ):
             return
         if len(row["url"]) > MAX_URL or not isinstance(row.get("origin"), (int, float)):
             return
@@ -214,4 +222,3 @@ def _number(value) -> float | None:
     if not math.isfinite(number):
         raise ValueError(f"not a finite number: {value!r}")
     return round(number, 4)
-

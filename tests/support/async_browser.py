@@ -15,7 +15,9 @@ def chromium_on_own_loop() -> Iterator[tuple[asyncio.AbstractEventLoop, Browser]
     """Yield (loop, chromium); everything run on the browser runs on that loop. Closed afterwards."""
     loop = asyncio.new_event_loop()
     playwright = loop.run_until_complete(async_playwright().start())
-    chromium = loop.run_until_complete(playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium())))
+    chromium = loop.run_until_complete(
+        playwright.chromium.launch(**browsers.launch_options(browsers.find_chromium()))
+    )
     yield loop, chromium
     loop.run_until_complete(chromium.close())
     loop.run_until_complete(playwright.stop())

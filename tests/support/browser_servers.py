@@ -49,8 +49,14 @@ class BrowserServer:
         env = None
         if self.log is not None:
             env = {**os.environ, "DEBUG": "pw:server:metadata", "DEBUG_FILE": str(self.log)}
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        start_new_session=True, text=True, env=env)
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            env=env,
+        )
         deadline = time.monotonic() + timeout
         seen = []
         while time.monotonic() < deadline:

@@ -55,17 +55,33 @@ MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _page(title: str, body: str, head: str = "") -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"{head}</head><body>{body}</body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"{head}</head><body>{body}</body></html>"
+    )
 
 
 def _chrome(heading: str, main: str) -> str:
-    return _page(heading, '<header><nav><a href="/">Home</a> <a href="/about">About</a></nav></header>'
-                 f"<main><h1>{html.escape(heading)}</h1>{main}</main><footer>Crawl site</footer>")
+    return _page(
+        heading,
+        '<header><nav><a href="/">Home</a> <a href="/about">About</a></nav></header>'
+        f"<main><h1>{html.escape(heading)}</h1>{main}</main><footer>Crawl site</footer>",
+    )
 
 
-HOME_LINKS = ["/about", "/contact", "/private", "/calendar", "/missing", "/broken-js", "/broken-image", "/items",
-              "/#section", "/about?utm_source=x", "https://elsewhere.example/"]
+HOME_LINKS = [
+    "/about",
+    "/contact",
+    "/private",
+    "/calendar",
+    "/missing",
+    "/broken-js",
+    "/broken-image",
+    "/items",
+    "/#section",
+    "/about?utm_source=x",
+    "https://elsewhere.example/",
+]
 CONTACT = """
 <form action="/contact" method="post" aria-label="Contact us">
   <label for="name">Name</label> <input id="name" name="name" required>
@@ -122,11 +138,15 @@ class CrawlSite(_BaseThreadServer):
         if path in self.gone:
             return 404, "text/html", _chrome("Not found", ""), {}
         if path == "/":
-            links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>' for href in HOME_LINKS
-                            if href not in self.gone)
+            links = "".join(
+                f'<li><a href="{html.escape(href)}">{html.escape(href)}</a></li>'
+                for href in HOME_LINKS
+                if href not in self.gone
+            )
             return 200, "text/html", _chrome("Crawl home", f"<ul>{links}</ul>"), {}
         if path in ("/about", "/orphan", "/private", "/thanks") or (
-                self.healthy and path in ("/missing", "/broken-js", "/broken-image")):
+            self.healthy and path in ("/missing", "/broken-js", "/broken-image")
+        ):
             return 200, "text/html", _chrome(path[1:].capitalize(), "<p>A page.</p>"), {}
         if path == "/contact":
             return 200, "text/html", _chrome("Contact", CONTACT), {}
@@ -146,7 +166,12 @@ class CrawlSite(_BaseThreadServer):
         if path == "/missing":
             return 404, "text/html", _chrome("Not found", "<p>Nothing here.</p>"), {}
         if path == "/broken-js":
-            return 200, "text/html", _chrome("Broken JS", '<script>throw new Error("crawl boom")</script>'), {}
+            return (
+                200,
+                "text/html",
+                _chrome("Broken JS", '<script>throw new Error("crawl boom")</script>'),
+                {},
+            )
         if path == "/broken-image":
             return 200, "text/html", _chrome("Broken image", '<img src="/img/broken.png" alt="broken">'), {}
         if path == "/favicon.ico":  # Chromium asks for it; a 404 would be a console error on some pages
@@ -157,17 +182,34 @@ class CrawlSite(_BaseThreadServer):
             links = "".join(f'<li><a href="/items/{n}">Item {n}</a></li>' for n in range(1, ITEMS + 1))
             return 200, "text/html", _chrome("Items", f"<ul>{links}</ul>"), {}
         if re.fullmatch(r"/items/\d+", path) and 1 <= int(path.rsplit("/", 1)[1]) <= ITEMS:
-            return 200, "text/html", _chrome(f"Item {path.rsplit('/', 1)[1]}", '<a href="/items">All items</a>'), {}
+            return (
+                200,
+                "text/html",
+                _chrome(f"Item {path.rsplit('/', 1)[1]}", '<a href="/items">All items</a>'),
+                {},
+            )
         if path == "/robots.txt":
             if self.garbage:
                 return 200, "text/html", _page("Welcome", "<h1>Our app</h1>"), {}
-            return 200, "text/plain", f"User-agent: *\nDisallow: /private\nSitemap: {self.url}/sitemap.xml\n", {}
+            return (
+                200,
+                "text/plain",
+                f"User-agent: *\nDisallow: /private\nSitemap: {self.url}/sitemap.xml\n",
+                {},
+            )
         if path == "/sitemap.xml":
             if self.garbage:
                 return 200, "application/xml", "<?xml version='1.0'?><urlset><url><loc>oops", {}
             urls = "".join(f"<url><loc>{self.url}{p}</loc></url>" for p in ("/", "/about", "/orphan"))
-            return 200, "application/xml", ('<?xml version="1.0" encoding="UTF-8"?>'
-                                            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'), {}
+            return (
+                200,
+                "application/xml",
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+                ),
+                {},
+            )
         return 404, "text/html", _chrome("Not found", ""), {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -190,7 +232,9 @@ class CrawlSite(_BaseThreadServer):
             def do_GET(self):
                 site._record("GET", self.path)
                 parts = urlsplit(self.path)
-                if parts.path == "/account" and f"session={SESSION}" not in (self.headers.get("Cookie") or ""):
+                if parts.path == "/account" and f"session={SESSION}" not in (
+                    self.headers.get("Cookie") or ""
+                ):
                     self._send(303, "text/plain", "", {"Location": "/login"})
                     return
                 self._send(*site.answer(parts.path, parse_qs(parts.query)))
@@ -203,8 +247,15 @@ class CrawlSite(_BaseThreadServer):
                     self._send(303, "text/plain", "", {"Location": "/thanks"})
                 elif self.path == "/login":
                     good = form.get("password") == PASSWORD
-                    self._send(303, "text/plain", "", {"Location": "/account" if good else "/login",
-                                                       **({"Set-Cookie": f"session={SESSION}; Path=/"} if good else {})})
+                    self._send(
+                        303,
+                        "text/plain",
+                        "",
+                        {
+                            "Location": "/account" if good else "/login",
+                            **({"Set-Cookie": f"session={SESSION}; Path=/"} if good else {}),
+                        },
+                    )
                 else:
                     self._send(200, "text/html", _chrome("Done", "<p>Done.</p>"), {})
 
@@ -233,7 +284,9 @@ class LargeSite(_BaseThreadServer):
                 elif found and 0 < int(found.group(1)) < n:
                     k = int(found.group(1))
                     links = "".join(f'<a href="/s{j}/">Page {j}</a> ' for j in range(k + 1, min(n, k + 6)))
-                    body = _page(f"Page {k}", f"<main><h1>Page {k}</h1><p>Section {k}.</p><p>{links}</p></main>")
+                    body = _page(
+                        f"Page {k}", f"<main><h1>Page {k}</h1><p>Section {k}.</p><p>{links}</p></main>"
+                    )
                 else:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

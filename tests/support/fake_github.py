@@ -59,13 +59,19 @@ REST_DOCS = "https://docs.github.com/rest"
 USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 GRAPHQL_DOCS = "https://docs.github.com/graphql"
 VIEWER_QUERIES = {"query { viewer { login databaseId } }", "{ viewer { login databaseId } }"}
-SECONDARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
-SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit and have been temporarily blocked from content "
-                     "creation. Please retry your request again later.")
+SECONDARY_DOCS = (
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit and have been temporarily blocked from content "
+    "creation. Please retry your request again later."
+)
 
 # requestBody schemas from ops.json (OpenAPI 3.0: "nullable" is turned into JSON Schema below).
 COMMENT_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"body": {"type": "string"}}, "required": ["body"],
+    "type": "object",
+    "properties": {"body": {"type": "string"}},
+    "required": ["body"],
 }
 STATUS_BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -79,9 +85,13 @@ STATUS_BODY_SCHEMA: dict[str, Any] = {
 }
 # components/examples from ops.json: the shapes of the objects the fake answers with.
 EXAMPLE_USER: dict[str, Any] = {
-    "login": "octocat", "id": 1, "node_id": "MDQ6VXNlcjE=",
-    "avatar_url": "https://github.com/images/error/octocat_happy.gif", "gravatar_id": "",
-    "url": "https://api.github.com/users/octocat", "html_url": "https://github.com/octocat",
+    "login": "octocat",
+    "id": 1,
+    "node_id": "MDQ6VXNlcjE=",
+    "avatar_url": "https://github.com/images/error/octocat_happy.gif",
+    "gravatar_id": "",
+    "url": "https://api.github.com/users/octocat",
+    "html_url": "https://github.com/octocat",
     "followers_url": "https://api.github.com/users/octocat/followers",
     "following_url": "https://api.github.com/users/octocat/following{/other_user}",
     "gists_url": "https://api.github.com/users/octocat/gists{/gist_id}",
@@ -91,41 +101,75 @@ EXAMPLE_USER: dict[str, Any] = {
     "repos_url": "https://api.github.com/users/octocat/repos",
     "events_url": "https://api.github.com/users/octocat/events{/privacy}",
     "received_events_url": "https://api.github.com/users/octocat/received_events",
-    "type": "User", "site_admin": False,
+    "type": "User",
+    "site_admin": False,
 }
 EXAMPLE_COMMENT: dict[str, Any] = {
-    "id": 1, "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+    "id": 1,
+    "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
     "url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/1",
-    "html_url": "https://github.com/octocat/Hello-World/issues/1347#issuecomment-1", "body": "Me too",
-    "user": EXAMPLE_USER, "created_at": "2011-04-14T16:00:49Z", "updated_at": "2011-04-14T16:00:49Z",
+    "html_url": "https://github.com/octocat/Hello-World/issues/1347#issuecomment-1",
+    "body": "Me too",
+    "user": EXAMPLE_USER,
+    "created_at": "2011-04-14T16:00:49Z",
+    "updated_at": "2011-04-14T16:00:49Z",
     "issue_url": "https://api.github.com/repos/octocat/Hello-World/issues/1347",
-    "author_association": "COLLABORATOR", "pin": None, "minimized": None,
+    "author_association": "COLLABORATOR",
+    "pin": None,
+    "minimized": None,
 }
 EXAMPLE_STATUS: dict[str, Any] = {
     "url": "https://api.github.com/repos/octocat/Hello-World/statuses/6dcb09b5b57875f334f61aebed695e2e4193db5e",
-    "avatar_url": "https://github.com/images/error/hubot_happy.gif", "id": 1, "node_id": "MDY6U3RhdHVzMQ==",
-    "state": "success", "description": "Build has completed successfully",
-    "target_url": "https://ci.example.com/1000/output", "context": "continuous-integration/jenkins",
-    "created_at": "2012-07-20T01:19:13Z", "updated_at": "2012-07-20T01:19:13Z", "creator": EXAMPLE_USER,
+    "avatar_url": "https://github.com/images/error/hubot_happy.gif",
+    "id": 1,
+    "node_id": "MDY6U3RhdHVzMQ==",
+    "state": "success",
+    "description": "Build has completed successfully",
+    "target_url": "https://ci.example.com/1000/output",
+    "context": "continuous-integration/jenkins",
+    "created_at": "2012-07-20T01:19:13Z",
+    "updated_at": "2012-07-20T01:19:13Z",
+    "creator": EXAMPLE_USER,
 }
 
 # operationId -> (method, path pattern under the prefix, externalDocs url, requestBody schema, permission)
 _SEG = r"(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 OPERATIONS: dict[str, tuple[str, str, str, dict[str, Any] | None, str | None]] = {
-    "issues/list-comments": ("GET", rf"/repos/{_SEG}/issues/(?P<number>\d+)/comments",
-                             "https://docs.github.com/rest/issues/comments#list-issue-comments", None, None),
-    "issues/create-comment": ("POST", rf"/repos/{_SEG}/issues/(?P<number>\d+)/comments",
-                              "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
-                              COMMENT_BODY_SCHEMA, "can_comment"),
-    "issues/update-comment": ("PATCH", rf"/repos/{_SEG}/issues/comments/(?P<comment_id>\d+)",
-                              "https://docs.github.com/rest/issues/comments#update-an-issue-comment",
-                              COMMENT_BODY_SCHEMA, "can_comment"),
-    "repos/create-commit-status": ("POST", rf"/repos/{_SEG}/statuses/(?P<sha>.+)",  # x-multi-segment
-                                   "https://docs.github.com/rest/commits/statuses#create-a-commit-status",
-                                   STATUS_BODY_SCHEMA, "can_status"),
+    "issues/list-comments": (
+        "GET",
+        rf"/repos/{_SEG}/issues/(?P<number>\d+)/comments",
+        "https://docs.github.com/rest/issues/comments#list-issue-comments",
+        None,
+        None,
+    ),
+    "issues/create-comment": (
+        "POST",
+        rf"/repos/{_SEG}/issues/(?P<number>\d+)/comments",
+        "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+        COMMENT_BODY_SCHEMA,
+        "can_comment",
+    ),
+    "issues/update-comment": (
+        "PATCH",
+        rf"/repos/{_SEG}/issues/comments/(?P<comment_id>\d+)",
+        "https://docs.github.com/rest/issues/comments#update-an-issue-comment",
+        COMMENT_BODY_SCHEMA,
+        "can_comment",
+    ),
+    "repos/create-commit-status": (
+        "POST",
+        rf"/repos/{_SEG}/statuses/(?P<sha>.+)",  # x-multi-segment
+        "https://docs.github.com/rest/commits/statuses#create-a-commit-status",
+        STATUS_BODY_SCHEMA,
+        "can_status",
+    ),
     "repos/list-commit-statuses-for-ref": (
-        "GET", rf"/repos/{_SEG}/commits/(?P<ref>.+)/statuses",
-        "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference", None, None),
+        "GET",
+        rf"/repos/{_SEG}/commits/(?P<ref>.+)/statuses",
+        "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference",
+        None,
+        None,
+    ),
 }
 
 
@@ -234,8 +278,15 @@ class FakeGitHub(_BaseThreadServer):
 
     # -- set-up and inspection for tests -----------------------------------------------------------
 
-    def add_token(self, token: str, *, can_comment: bool = True, can_status: bool = True,
-                  login: str = "sentri-bot", can_edit_others: bool = True) -> None:
+    def add_token(
+        self,
+        token: str,
+        *,
+        can_comment: bool = True,
+        can_status: bool = True,
+        login: str = "sentri-bot",
+        can_edit_others: bool = True,
+    ) -> None:
         """A token acting as `login`: a user, or with a login ending in [bot] a GitHub App's bot."""
         with self._lock:
             self._tokens[token] = _Token(can_comment, can_status, login, can_edit_others)
@@ -250,8 +301,9 @@ class FakeGitHub(_BaseThreadServer):
             repo = self._repos.setdefault(full_name.lower(), _Repo(full_name, set()))
             repo.pulls.update(pulls)
 
-    def seed_comments(self, full_name: str, number: int, bodies: list[str],
-                      login: str = "someone") -> list[int]:
+    def seed_comments(
+        self, full_name: str, number: int, bodies: list[str], login: str = "someone"
+    ) -> list[int]:
         with self._lock:
             repo = self._repos[full_name.lower()]
             repo.pulls.add(number)
@@ -266,8 +318,15 @@ class FakeGitHub(_BaseThreadServer):
         with self._lock:
             return copy.deepcopy(self._repos[full_name.lower()].statuses.get(sha, []))
 
-    def rate_limit_next(self, count: int = 1, *, status: int = 403, retry_after: int | None = 1,
-                        remaining: int | None = None, reset_in: int | None = None) -> None:
+    def rate_limit_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 403,
+        retry_after: int | None = 1,
+        remaining: int | None = None,
+        reset_in: int | None = None,
+    ) -> None:
         """The next `count` requests get a secondary-rate-limit refusal [FACTS: Rate limits]."""
         assert status in (403, 429), "GitHub refuses with 403 or 429"
         with self._lock:
@@ -283,8 +342,9 @@ class FakeGitHub(_BaseThreadServer):
 
     # -- request handling ------------------------------------------------------------------------
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], raw: bytes
-               ) -> tuple[int, dict[str, str], Any]:
+    def _answer(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         try:
@@ -303,31 +363,54 @@ class FakeGitHub(_BaseThreadServer):
                     if injected.reset_in is not None:
                         reset = int(time.time()) + injected.reset_in
                     extra = {} if injected.retry_after is None else {"retry-after": str(injected.retry_after)}
-                    raise ApiError(injected.status, {"message": SECONDARY_MESSAGE,
-                                                     "documentation_url": SECONDARY_DOCS,
-                                                     "status": str(injected.status)}, extra)
+                    raise ApiError(
+                        injected.status,
+                        {
+                            "message": SECONDARY_MESSAGE,
+                            "documentation_url": SECONDARY_DOCS,
+                            "status": str(injected.status),
+                        },
+                        extra,
+                    )
                 status, extra, answer = self._dispatch(method, parts.path, query, headers, body, bad_json)
             except ApiError as e:
                 status, extra, answer = e.status, e.headers, e.body
             answer = copy.deepcopy(answer)  # serialised outside the lock
-        return status, {
-            "content-type": "application/json; charset=utf-8",
-            "x-github-api-version-selected": API_VERSION,
-            "x-ratelimit-limit": str(RATE_LIMIT), "x-ratelimit-remaining": str(remaining),
-            "x-ratelimit-used": str(RATE_LIMIT - remaining), "x-ratelimit-reset": str(reset),
-            "x-ratelimit-resource": "core", **extra,
-        }, answer
+        return (
+            status,
+            {
+                "content-type": "application/json; charset=utf-8",
+                "x-github-api-version-selected": API_VERSION,
+                "x-ratelimit-limit": str(RATE_LIMIT),
+                "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-used": str(RATE_LIMIT - remaining),
+                "x-ratelimit-reset": str(reset),
+                "x-ratelimit-resource": "core",
+                **extra,
+            },
+            answer,
+        )
 
-    def _dispatch(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any,
-                  bad_json: bool) -> tuple[int, dict[str, str], Any]:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+        bad_json: bool,
+    ) -> tuple[int, dict[str, str], Any]:
         version = headers.get("x-github-api-version")
         if version is not None and version != API_VERSION:  # as quoted in expipiplus1/update-nix-fetchgit#79
-            raise _error(400, f'The version you specified in the "X-GitHub-API-Version" request header, '
-                              f'"{version}", is not a supported version. The following versions are '
-                              f'currently supported: "{API_VERSION}" (most recent).')
+            raise _error(
+                400,
+                f'The version you specified in the "X-GitHub-API-Version" request header, '
+                f'"{version}", is not a supported version. The following versions are '
+                f'currently supported: "{API_VERSION}" (most recent).',
+            )
         if method == "POST" and path == self.graphql_path:
             return self._graphql(self._authenticate(headers.get("authorization"), GRAPHQL_DOCS), body)
-        rel = path[len(self.prefix):] if path.startswith(self.prefix + "/") else None
+        rel = path[len(self.prefix) :] if path.startswith(self.prefix + "/") else None
         if method == "GET" and rel == "/user":
             token = self._authenticate(headers.get("authorization"))
             if token.installation:
@@ -354,7 +437,8 @@ class FakeGitHub(_BaseThreadServer):
                 raise _error(400, "Problems parsing JSON", doc)
             body = {} if body is None else body
             problem = jsonschema.exceptions.best_match(
-                jsonschema.Draft202012Validator(openapi_to_jsonschema(schema)).iter_errors(body))
+                jsonschema.Draft202012Validator(openapi_to_jsonschema(schema)).iter_errors(body)
+            )
             if problem is not None:
                 raise _error(422, "Invalid request.\n\n" + _describe(problem), doc)
         base = f"{self.url}/repos/{repo.full_name}"
@@ -366,8 +450,9 @@ class FakeGitHub(_BaseThreadServer):
                     since = datetime.fromisoformat(query["since"])
                     since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
                 except ValueError:
-                    raise _error(422, f"Invalid request.\n\nInvalid value for 'since': {query['since']}.",
-                                 doc) from None
+                    raise _error(
+                        422, f"Invalid request.\n\nInvalid value for 'since': {query['since']}.", doc
+                    ) from None
                 items = [(i, c) for i, c in items if datetime.fromisoformat(c["updated_at"]) >= since]
             return self._paged([c for _i, c in items], path, query)
         if op == "repos/list-commit-statuses-for-ref":
@@ -392,10 +477,20 @@ class FakeGitHub(_BaseThreadServer):
             _check_length(body["description"], DESCRIPTION_MAX, "Status", "description", doc)
         sid, now = self._new_id(), self._tick()
         user = self._user(token.login)
-        status = dict(EXAMPLE_STATUS, url=f"{base}/statuses/{sha}", avatar_url=user["avatar_url"], id=sid,
-                      node_id=_node_id("Status", sid), state=body["state"], target_url=body.get("target_url"),
-                      description=body.get("description"), context=body.get("context", "default"),
-                      created_at=now, updated_at=now, creator=user)
+        status = dict(
+            EXAMPLE_STATUS,
+            url=f"{base}/statuses/{sha}",
+            avatar_url=user["avatar_url"],
+            id=sid,
+            node_id=_node_id("Status", sid),
+            state=body["state"],
+            target_url=body.get("target_url"),
+            description=body.get("description"),
+            context=body.get("context", "default"),
+            created_at=now,
+            updated_at=now,
+            creator=user,
+        )
         repo.statuses.setdefault(sha, []).append(status)
         return 201, {"location": status["url"]}, status
 
@@ -413,10 +508,15 @@ class FakeGitHub(_BaseThreadServer):
         query = body.get("query") if isinstance(body, dict) else None
         if not isinstance(query, str) or re.sub(r"\s+", " ", query).strip() not in VIEWER_QUERIES:
             return 200, {}, {"errors": [{"message": "The fake answers only { viewer { login databaseId } }"}]}
-        return 200, {}, {"data": {"viewer": {"login": token.login, "databaseId": self._user(token.login)["id"]}}}
+        return (
+            200,
+            {},
+            {"data": {"viewer": {"login": token.login, "databaseId": self._user(token.login)["id"]}}},
+        )
 
-    def _paged(self, items: list[dict[str, Any]], path: str, query: dict[str, str]
-               ) -> tuple[int, dict[str, str], Any]:
+    def _paged(
+        self, items: list[dict[str, Any]], path: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
         """One page, with a Link header built as GitHub does [FACTS: Pagination]."""
         per_page = max(1, min(_int(query.get("per_page"), 30), self.per_page_max))
         page = max(1, _int(query.get("page"), 1))
@@ -432,16 +532,23 @@ class FakeGitHub(_BaseThreadServer):
         if page > 1:
             rels.append(link(1, "first"))
         extra = {"link": ", ".join(rels)} if rels else {}
-        return 200, extra, items[(page - 1) * per_page:page * per_page]
+        return 200, extra, items[(page - 1) * per_page : page * per_page]
 
     def _new_comment(self, repo: _Repo, number: int, text: str, login: str) -> dict[str, Any]:
         cid, now = self._new_id(), self._tick()
         owner_repo = repo.full_name
-        made = dict(EXAMPLE_COMMENT, id=cid, node_id=_node_id("IssueComment", cid),
-                    url=f"{self.url}/repos/{owner_repo}/issues/comments/{cid}",
-                    html_url=f"https://github.com/{owner_repo}/pull/{number}#issuecomment-{cid}", body=text,
-                    user=self._user(login), created_at=now, updated_at=now,
-                    issue_url=f"{self.url}/repos/{owner_repo}/issues/{number}")
+        made = dict(
+            EXAMPLE_COMMENT,
+            id=cid,
+            node_id=_node_id("IssueComment", cid),
+            url=f"{self.url}/repos/{owner_repo}/issues/comments/{cid}",
+            html_url=f"https://github.com/{owner_repo}/pull/{number}#issuecomment-{cid}",
+            body=text,
+            user=self._user(login),
+            created_at=now,
+            updated_at=now,
+            issue_url=f"{self.url}/repos/{owner_repo}/issues/{number}",
+        )
         repo.comments.setdefault(number, {})[cid] = made
         return made
 
@@ -480,9 +587,19 @@ def _describe(error: jsonschema.exceptions.ValidationError) -> str:
 
 def _check_length(text: str, limit: int, resource: str, name: str, doc: str) -> None:
     if len(text) > limit:  # the live API's 422 [FACTS]; not in the OpenAPI
-        raise _error(422, "Validation Failed", doc, errors=[{
-            "resource": resource, "code": "custom", "field": name,
-            "message": f"{name} is too long (maximum is {limit} characters)"}])
+        raise _error(
+            422,
+            "Validation Failed",
+            doc,
+            errors=[
+                {
+                    "resource": resource,
+                    "code": "custom",
+                    "field": name,
+                    "message": f"{name} is too long (maximum is {limit} characters)",
+                }
+            ],
+        )
 
 
 def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:

@@ -89,11 +89,15 @@ class FloodSite(_BaseThreadServer):
         self.size, self.links = size, links
 
     def _page(self, title: str, body: str) -> str:
-        constants = (f"const SIZE = {self.size}, BIG = 'a'.repeat(SIZE), SMALL = BIG.slice(0, SIZE / 10), LINKS = {self.links}, NAMED = {NAMED}, "
-                     f"FORMS = {FORMS}, "
-                     f"FIELDS = {FIELDS}, FAILING = {FAILING}, MESSAGES = {MESSAGES};")
-        return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-                f"<script>{constants}</script></head><body>{body}</body></html>")
+        constants = (
+            f"const SIZE = {self.size}, BIG = 'a'.repeat(SIZE), SMALL = BIG.slice(0, SIZE / 10), LINKS = {self.links}, NAMED = {NAMED}, "
+            f"FORMS = {FORMS}, "
+            f"FIELDS = {FIELDS}, FAILING = {FAILING}, MESSAGES = {MESSAGES};"
+        )
+        return (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<script>{constants}</script></head><body>{body}</body></html>"
+        )
 
     def answer(self, path: str) -> tuple[int, str, str]:
         """Return (status, content type, body) for a GET of `path` (its query left out)."""
@@ -109,8 +113,14 @@ class FloodSite(_BaseThreadServer):
             return 200, "text/plain", f"User-agent: *\nAllow: /\n{lines}"
         if path == "/sitemap.xml":
             urls = "".join(f"<url><loc>{self.url}/s/{i}?{big[::2]}</loc></url>" for i in range(SITEMAPS))
-            return 200, "application/xml", ('<?xml version="1.0" encoding="UTF-8"?>'
-                                            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+            return (
+                200,
+                "application/xml",
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+                ),
+            )
         return 404, "text/html", self._page("Not found", "<h1>Not found</h1>")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -23,7 +23,9 @@ class Browser:
     def __init__(self, client, email):
         self.client = client
         self.token = csrf_of(client.get("/login").get_data(as_text=True))
-        response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": self.token})
+        response = client.post(
+            "/login", data={"email": email, "password": PASSWORD, "csrf_token": self.token}
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
         self.token = csrf_of(client.get("/projects").get_data(as_text=True))
 

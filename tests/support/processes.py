@@ -29,7 +29,7 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     it has waited for. Raises OSError when the process is gone."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+    return sum(int(value) for value in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 def command_line(pid: int) -> list[str]:

@@ -9,9 +9,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ANSWERS = {"slack": (200, b"ok"), "teams": (202, b""), "discord": (204, b""), "webhook": (200, b"{\"ok\": true}"),
-           "broken": (500, b"internal trouble"), "hang": (200, b"late"), "redirect": (307, b""),
-           "flood": (500, b"")}
+ANSWERS = {
+    "slack": (200, b"ok"),
+    "teams": (202, b""),
+    "discord": (204, b""),
+    "webhook": (200, b'{"ok": true}'),
+    "broken": (500, b"internal trouble"),
+    "hang": (200, b"late"),
+    "redirect": (307, b""),
+    "flood": (500, b""),
+}
 FLOOD_CHUNK = b"x" * 65536
 FLOOD_MOST = 64 * 1024 * 1024  # the flood ends here even if nobody stops reading it
 

@@ -38,14 +38,25 @@ class S3Server:
     @property
     def env(self) -> dict[str, str]:
         """What a Sentri process needs to reach it, as the standard AWS variables (moto takes any key)."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "sentri-test", "AWS_SECRET_ACCESS_KEY": "sentri-test",
-                "AWS_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "sentri-test",
+            "AWS_SECRET_ACCESS_KEY": "sentri-test",
+            "AWS_REGION": "us-east-1",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
 
     def start(self) -> S3Server:
         env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         session = requests.Session()
         session.trust_env = False
         deadline = time.monotonic() + 60
@@ -78,9 +89,11 @@ class S3Server:
 
     def client(self):
         env = self.env
-        return boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                     region_name=env["AWS_REGION"]).client("s3", endpoint_url=self.url)
+        return boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        ).client("s3", endpoint_url=self.url)
 
     def new_bucket(self) -> str:
         name = f"sentri-{uuid.uuid4().hex[:12]}"

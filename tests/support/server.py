@@ -195,7 +195,9 @@ class SentriProcess:
         self._terminate_group()
         return self.proc.returncode
 
-    def signal(self, signum: int, *, group: bool = False, times: int = 1, timeout: float = 60.0) -> int | None:
+    def signal(
+        self, signum: int, *, group: bool = False, times: int = 1, timeout: float = 60.0
+    ) -> int | None:
         """Send `signum` to the server (or its whole process group, as Ctrl+C or a supervisor does) `times`
         times, wait at most `timeout` s for it to exit, then SIGKILL what is left; return its exit code."""
         assert self.proc is not None
@@ -247,8 +249,15 @@ class SentriProcess:
     def cli(self, *args: str, timeout: float = 120.0) -> str:
         """Run `flask --app app ARGS...` with the server's environment; return the last stdout line."""
         command = [_python(), "-m", "flask", "--app", "app", *map(str, args)]
-        done = subprocess.run(command, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            command,
+            cwd=REPO,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             raise CLIError(
                 f"`flask {' '.join(map(str, args))}` exited {done.returncode}\n"
@@ -268,8 +277,9 @@ class SentriProcess:
         password = password or self.admin_password
         if not email or not password:
             raise RuntimeError("no admin credentials were printed on first start")
-        response = self.http.post(f"{self.url}/api/v1/auth/login", json={"email": email, "password": password},
-                                  timeout=10)
+        response = self.http.post(
+            f"{self.url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
+        )
         if response.status_code != 200:
             raise RuntimeError(f"login failed: {response.status_code} {response.text[:500]}")
         token = response.json()["token"]
@@ -280,16 +290,20 @@ class SentriProcess:
     def user_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.login()}"}
 
-    def api(self, method: str, path: str, body: dict | list | None = None, *, expect: int = 200) -> dict | list:
+    def api(
+        self, method: str, path: str, body: dict | list | None = None, *, expect: int = 200
+    ) -> dict | list:
         """Call the JSON API as the first-start admin; return the body (RuntimeError on another status)."""
-        response = self.http.request(method, f"{self.url}/api/v1{path}", json=body, headers=self.user_headers(),
-                                     timeout=30)
+        response = self.http.request(
+            method, f"{self.url}/api/v1{path}", json=body, headers=self.user_headers(), timeout=30
+        )
         if response.status_code != expect:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
         return response.json()
 
-    def new_project(self, name: str, base_url: str, tests: list[dict] = (), *,
-                    token_label: str = "ci") -> tuple[str, str]:
+    def new_project(
+        self, name: str, base_url: str, tests: list[dict] = (), *, token_label: str = "ci"
+    ) -> tuple[str, str]:
         """Create a project with these tests, approved, and a trigger token, over the API (what a `flask`
         command does, without a process start per call; test_e2e_runs does it once with the CLI itself).
         Return the project's id and the token."""
@@ -297,21 +311,32 @@ class SentriProcess:
         for test in tests:
             test_id = self.api("POST", f"/projects/{project_id}/tests", test, expect=201)["id"]
             self.api("POST", f"/projects/{project_id}/tests/{test_id}/approve")
-        token = self.api("POST", f"/projects/{project_id}/trigger-tokens", {"label": token_label}, expect=201)["token"]
+        token = self.api(
+            "POST", f"/projects/{project_id}/trigger-tokens", {"label": token_label}, expect=201
+        )["token"]
         return project_id, token
 
-    def run_to_end(self, project_id: str, token: str, body: dict | None = None, *, timeout: float = 300.0,
-                   poll: float = 0.05) -> dict:
+    def run_to_end(
+        self,
+        project_id: str,
+        token: str,
+        body: dict | None = None,
+        *,
+        timeout: float = 300.0,
+        poll: float = 0.05,
+    ) -> dict:
         """Trigger a run with a project token and poll its status until it ends; return the last status body
         (RuntimeError when the trigger is refused or the run outlasts `timeout`)."""
         headers = {"Authorization": f"Bearer {token}"}
-        response = self.http.post(f"{self.url}/api/v1/projects/{project_id}/trigger", headers=headers,
-                                  json=body or {}, timeout=30)
+        response = self.http.post(
+            f"{self.url}/api/v1/projects/{project_id}/trigger", headers=headers, json=body or {}, timeout=30
+        )
         if response.status_code != 202:
             raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
         deadline = time.monotonic() + timeout
         while (status := self.http.get(response.json()["statusUrl"], headers=headers, timeout=30).json())[
-                "status"] == "running":
+            "status"
+        ] == "running":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{status['runId']} did not end within {timeout:g} s")
             time.sleep(poll)

@@ -26,7 +26,9 @@ def shared_path(*parts: str) -> Path:
     """The path of one shared input; skips the test when the setting is missing, fails it when the file is."""
     root = shared_dir()
     if root is None:
-        pytest.skip(f"needs {SETTING}, the folder of inputs other tools produced (.ci/run sets it to ../shared)")
+        pytest.skip(
+            f"needs {SETTING}, the folder of inputs other tools produced (.ci/run sets it to ../shared)"
+        )
     path = root.joinpath(*parts)
     if not path.exists():
         pytest.fail(f"{path} is missing: {SETTING}={root} must hold {'/'.join(parts)}")

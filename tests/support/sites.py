@@ -108,8 +108,12 @@ class _BaseThreadServer:
 
     def start(self):
         self._server = _Server((self.host, 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=type(self).__name__,
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -171,7 +175,8 @@ class FixtureSite(_BaseThreadServer):
     def requests_since(self, monotonic: float, path_prefix: str | None = None) -> list[LoggedRequest]:
         """Requests that arrived at or after `monotonic` (optionally only paths starting with a prefix)."""
         return [
-            r for r in self.log
+            r
+            for r in self.log
             if r.monotonic >= monotonic and (path_prefix is None or r.path.startswith(path_prefix))
         ]
 
@@ -179,7 +184,9 @@ class FixtureSite(_BaseThreadServer):
         found = self.requests_since(monotonic, path_prefix)
         return found[0] if found else None
 
-    def wait_for_request(self, path_prefix: str, *, since: float = 0.0, timeout: float = 30.0) -> LoggedRequest:
+    def wait_for_request(
+        self, path_prefix: str, *, since: float = 0.0, timeout: float = 30.0
+    ) -> LoggedRequest:
         """Wait (at most `timeout` s) for a request whose path starts with `path_prefix`."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -215,8 +222,15 @@ class FixtureSite(_BaseThreadServer):
                     self.wfile.write(data)
 
             def do_GET(self):
-                site._record(LoggedRequest(self.command, self.path, time.monotonic(), time.time(),
-                                           self.headers.get("User-Agent", "")))
+                site._record(
+                    LoggedRequest(
+                        self.command,
+                        self.path,
+                        time.monotonic(),
+                        time.time(),
+                        self.headers.get("User-Agent", ""),
+                    )
+                )
                 parts = urlsplit(self.path)
                 path = parts.path
                 name = unquote(path.split("/", 2)[2]) if path.count("/") == 2 else ""
@@ -346,9 +360,13 @@ class StaticSite(_BaseThreadServer):
     and record every request it gets, query strings and form bodies included (tests look for what must never
     arrive here)."""
 
-    def __init__(self, pages: dict[str, str], host: str = "127.0.0.1",
-                 redirects: dict[str, tuple[int, str]] | None = None,
-                 delays: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        pages: dict[str, str],
+        host: str = "127.0.0.1",
+        redirects: dict[str, tuple[int, str]] | None = None,
+        delays: dict[str, float] | None = None,
+    ) -> None:
         super().__init__()
         self.pages = pages
         self.redirects = redirects or {}  # {path: (status, Location)}
@@ -423,8 +441,9 @@ class TricklingReceiver(_BaseThreadServer):
     def wait_for(self, *, requests: int = 0, hangups: int = 0, timeout: float = 30.0) -> bool:
         """Wait (at most `timeout` s) until at least this many requests arrived and hang-ups happened."""
         with self._cond:
-            return self._cond.wait_for(lambda: len(self.requests) >= requests and self.hangups >= hangups,
-                                       timeout=timeout)
+            return self._cond.wait_for(
+                lambda: len(self.requests) >= requests and self.hangups >= hangups, timeout=timeout
+            )
 
     def stop(self) -> None:
         self._stopping.set()

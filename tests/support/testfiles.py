@@ -11,8 +11,9 @@ from pathlib import Path
 import yaml
 
 
-def page_test(name: str | int, site_url: str, *, tags: list[str] | None = None,
-              test_name: str | None = None) -> dict:
+def page_test(
+    name: str | int, site_url: str, *, tags: list[str] | None = None, test_name: str | None = None
+) -> dict:
     """goto /page/<name>, click "Go <name>", expect "Done <name>" in #out."""
     return {
         "name": test_name or f"Page {name} says done",
@@ -54,8 +55,15 @@ def write_tests(path: str | Path, tests: list[dict]) -> Path:
     return path
 
 
-def make_tests(n: int, site_url: str, path: str | Path, *, start: int = 1,
-               extra: list[dict] | None = None, tags: list[str] | None = None) -> Path:
+def make_tests(
+    n: int,
+    site_url: str,
+    path: str | Path,
+    *,
+    start: int = 1,
+    extra: list[dict] | None = None,
+    tags: list[str] | None = None,
+) -> Path:
     """Write a YAML file of `n` page tests (pages start..start+n-1), plus `extra` tests, to `path`."""
     tests = [page_test(i, site_url, tags=tags) for i in range(start, start + n)]
     tests.extend(extra or [])
