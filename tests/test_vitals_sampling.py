@@ -106,7 +106,7 @@ def test_the_budget_keeps_the_samples_taken_and_closes_the_rest(monkeypatch):
         hold = asyncio.Event()  # never set: the third and fourth samples never go quiet
         new_context = _stand_ins(monkeypatch, seen, hold)
         rows = [{"url": URL, "lcp": 880.0, "cls": 0.0, "ttfb": 40.0}]
-        return await sampling.sample(new_context, rows, 4, 15_000, 0.5)
+        return await sampling.sample(new_context, rows, 4, 15_000, 2.0)
 
     (row,) = asyncio.run(run())
     assert row["samples"]["lcp"] == [880.0, 900.0, 900.0]
