@@ -44,7 +44,7 @@ def keep_files(app: Flask, result: dict) -> None:
         path = result.get(kind)
         if not path:
             continue
-        key = Path(path).relative_to(store.staging).as_posix()
+        key: str | None = Path(path).relative_to(store.staging).as_posix()
         try:
             store.put_file(key, Path(path))
         except OSError as exc:

@@ -79,7 +79,7 @@ def crawl_command(
     try:
         while True:
             db.session.commit()
-            crawl = db.session.get(Crawl, crawl_id, populate_existing=True)
+            crawl = db.session.get_one(Crawl, crawl_id, populate_existing=True)
             if not crawl.is_active:
                 break
             time.sleep(POLL_SECONDS)

@@ -4,7 +4,7 @@ that names one nobody may see."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from sqlalchemy.orm import Mapped
 
@@ -42,6 +42,18 @@ class PublicIdMixin:
     @property
     def public_id(self) -> str:
         return f"{self.ID_PREFIX}-{self.id}"
+
+    @overload
+    @classmethod
+    def format_id(cls, key: int) -> str: ...
+
+    @overload
+    @classmethod
+    def format_id(cls, key: None) -> None: ...
+
+    @overload
+    @classmethod
+    def format_id(cls, key: int | None) -> str | None: ...
 
     @classmethod
     def format_id(cls, key: int | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -28,6 +29,18 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+@overload
+def isoformat(value: datetime) -> str: ...
+
+
+@overload
+def isoformat(value: None) -> None: ...
+
+
+@overload
+def isoformat(value: datetime | None) -> str | None: ...
 
 
 def isoformat(value: datetime | None) -> str | None:

@@ -49,7 +49,7 @@ def refusal(form: dict) -> str | None:
 
 async def submit_forms(context, url: str, forms: list[dict], timeout_ms: int) -> list[dict]:
     """Submit each harmless form of the page at `url` from a fresh load; return what each led to."""
-    done = []
+    done: list[dict] = []
     for index, form in enumerate(forms):
         if len(done) >= MAX_FORMS:
             break

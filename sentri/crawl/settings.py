@@ -180,5 +180,6 @@ class CrawlRequest(CrawlFields, GenerationDials):
         )
 
     def concurrency(self) -> int:
-        given = "parallel_workers" in self.model_fields_set or self.dials is None
-        return self.parallel_workers if given else self.dials.parallel_workers
+        if "parallel_workers" in self.model_fields_set or self.dials is None:
+            return self.parallel_workers
+        return self.dials.parallel_workers

@@ -210,7 +210,7 @@ def comment_body(run: Run, run_url: str, steps_by_test: dict[int, list[dict]]) -
         lines += ["", "Pages that broke:", "", "| Page | Reason |", "|---|---|"]
         for result in broken[:TOP_FAILURES]:
             reason = escape(clip((result.error or "failed").removeprefix("step 1 (goto): "), REASON_MAX))
-            lines.append(f"| {escape(clip(result.page_url, 120))} | {reason} |")
+            lines.append(f"| {escape(clip(result.page_url or '', 120))} | {reason} |")
         if len(broken) > TOP_FAILURES:
             lines.append(f"\n...and {len(broken) - TOP_FAILURES} more on the [run page]({run_url}).")
     if failures:

@@ -25,7 +25,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from ..artifacts import Pruner
-from ..database import write
+from ..database import changed, write
 from ..extensions import db
 from ..models import Run, utcnow
 from ..notify.notifier import Notifier
@@ -179,11 +179,11 @@ class Hooks:
         try:
             with self.app.app_context():
                 with write():
-                    taken = db.session.execute(
+                    taken = changed(
                         update(Run)
                         .where(Run.id == run_id, Run.notify_state == "pending")
                         .values(notify_state="sent")
-                    ).rowcount
+                    )
                     alerts = self._queue_alerts(run_id) if taken else []
                 if not taken:
                     return  # another process took it

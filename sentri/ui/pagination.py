@@ -46,4 +46,4 @@ def page_number(raw: str | None) -> int:
 def page_url(number: int, endpoint: str | None = None) -> str:
     """Return this page's URL (or `endpoint`'s) with ?page= set, keeping the other query arguments."""
     args = {**(request.view_args or {}), **request.args.to_dict(), "page": number}
-    return url_for(endpoint or request.endpoint, **args)
+    return url_for(str(endpoint or request.endpoint), **args)

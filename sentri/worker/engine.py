@@ -62,7 +62,7 @@ class RunEngine:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        servers = settings(app).browser_server_list or []
+        servers = settings(app).browser_server_list
         # Browser servers: one worker per slot they offer, each test on the endpoint with the most free slots.
         self.pool = (
             ServerPool(
@@ -262,7 +262,8 @@ class RunEngine:
         deadline: a stuck one's lease is left to expire (and an overdue one is given up)."""
         now = time.monotonic()
         fresh = now - self.lease_seconds / 2
-        held, crawling = {}, {}
+        held: dict[int, BrowserWorker] = {}
+        crawling: dict[int, BrowserWorker] = {}
         for worker in self._workers:
             claim = worker.claimed()
             if claim is not None and worker.due < now:
