@@ -147,6 +147,14 @@ def _environment_form(editing: bool) -> tuple[dict, dict, dict[str, str]]:
     return body, values, problems
 
 
+def _refused(project, failed: str, exc: ValidationFailed, values: dict):
+    """The Settings page again after a refused form: its errors beside the fields of the section named
+    `failed` (a section's anchor, or the row's public id), what was typed kept."""
+    return settings_page(
+        project, failed=failed, section_errors=field_errors(exc), section_values=values, status=400
+    )
+
+
 @bp.post("/projects/<project_id>/environments")
 @login_required
 def environment_create(project_id, user):
@@ -157,13 +165,7 @@ def environment_create(project_id, user):
             project, checked(environments.NewEnvironment, body, problems)
         )
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed="environments",
-            section_errors=field_errors(exc),
-            section_values=values,
-            status=400,
-        )
+        return _refused(project, "environments", exc, values)
     tell("environments", f"Environment {environment.public_id} ({environment.name}) created.")
     return _back(project, "environments")
 
@@ -180,13 +182,7 @@ def environment_edit(project_id, environment_id, user):
         changes = checked(environments.EnvironmentChanges, body, problems)
         environments.update_environment(environment, changes, actor=user)
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed=environment.public_id,
-            section_errors=field_errors(exc),
-            section_values=values,
-            status=400,
-        )
+        return _refused(project, environment.public_id, exc, values)
     tell("environments", f"Environment {environment.public_id} ({environment.name}) saved.")
     return _back(project, "environments")
 
@@ -223,13 +219,7 @@ def data_set_create(project_id, user):
     try:
         data_set = environments.create_data_set(project, checked(environments.NewDataSet, body, problems))
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed="test-data-sets",
-            section_errors=field_errors(exc),
-            section_values=values,
-            status=400,
-        )
+        return _refused(project, "test-data-sets", exc, values)
     tell("test-data-sets", f"Test-data set {data_set.public_id} ({data_set.name}) created.")
     return _back(project, "test-data-sets")
 
@@ -245,13 +235,7 @@ def data_set_edit(project_id, data_set_id, user):
             data_set, checked(environments.DataSetChanges, body, problems), actor=user
         )
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed=data_set.public_id,
-            section_errors=field_errors(exc),
-            section_values=values,
-            status=400,
-        )
+        return _refused(project, data_set.public_id, exc, values)
     tell("test-data-sets", f"Test-data set {data_set.public_id} ({data_set.name}) saved.")
     return _back(project, "test-data-sets")
 
@@ -292,13 +276,7 @@ def suite_create(project_id, user):
     try:
         name, tests = _suite_form(project)
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed="suites",
-            section_errors=field_errors(exc),
-            section_values=_typed_suite(),
-            status=400,
-        )
+        return _refused(project, "suites", exc, _typed_suite())
     suite = suites.create(project, name, [t.public_id for t in tests])
     tell("suites", f"Suite {suite.public_id} ({suite.name}) created with {len(tests)} tests.")
     return _back(project, "suites")
@@ -312,13 +290,7 @@ def suite_edit(project_id, suite_id, user):
     try:
         name, tests = _suite_form(project)
     except ValidationFailed as exc:
-        return settings_page(
-            project,
-            failed=suite.public_id,
-            section_errors=field_errors(exc),
-            section_values=_typed_suite(),
-            status=400,
-        )
+        return _refused(project, suite.public_id, exc, _typed_suite())
     wanted = {t.public_id for t in tests}
     present = {t.public_id for t in suite.tests}
     if suite.name != name:
