@@ -21,17 +21,16 @@ the endpoints, not absolute capacity. Exits 1 when a request failed (the first f
 `--open-loop RATES` measures what CI really sends instead: polls arrive at random (Poisson) times at each
 rate in turn, whether or not earlier ones were answered (1,000 CI jobs polling every 10 s is 100 polls/s),
 half of them run status polls spread over --tokens trigger tokens (default 50; each token is its own
-rate-limit key), half `GET /healthz`. Up to 64 requests are in flight. Printed per rate: each endpoint's p50
-and p99 from the request's send to its answer, and how late the client itself sent (if that p99 is not small,
-the client, not the server, was the bottleneck). The closed loop above measures queueing on a busy machine;
+rate-limit key), half `GET /healthz`, from one asyncio client over 64 keep-alive connections (open_loop.py:
+a threaded `requests` client was itself the bottleneck at 300/s). Printed per rate: each endpoint's p50 and
+p99 from the request's scheduled time to its answer, and how late the client itself sent (if that p99 is not
+small, the client, not the server, was the bottleneck). The closed loop above measures queueing on a busy machine;
 this is the figure to hold under 20 ms at 300 polls/s.
 """
 
 from __future__ import annotations
 
 import argparse
-import queue
-import random
 import sys
 import tempfile
 import threading
@@ -40,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from open_loop import open_loop
 
 from tests.support import FixtureSite, SentriProcess, http_session, make_tests
 from tests.support.processes import cpu_seconds
@@ -144,60 +145,6 @@ def interleaved(
     return loads
 
 
-def open_loop(
-    targets: list[tuple[str, str, dict]], rate: float, seconds: float, *, in_flight: int = 64, seed: int = 7
-) -> tuple[dict[str, Load], list[float]]:
-    """Send GETs at Poisson arrival times of `rate` per second for `seconds`, each to a target picked at random;
-    return the loads by target name and each request's send lag (seconds past its scheduled time)."""
-    rng = random.Random(seed)
-    arrivals: queue.SimpleQueue = queue.SimpleQueue()
-    at = 0.0
-    while (at := at + rng.expovariate(rate)) < seconds:
-        arrivals.put((at, rng.choice(targets)))
-    loads = {name: Load(name, seconds=seconds) for name, _, _ in targets}
-    lags: list[float] = []
-    lock = threading.Lock()
-    start = time.perf_counter() + 1.0  # every sender connected and waiting
-
-    def sender() -> None:
-        session = http_session()
-        session.get(targets[0][1], headers=targets[0][2], timeout=10)  # connect outside the timed window
-        mine: list[tuple[str, float | None, str, float]] = []
-        while True:
-            try:
-                due, (name, url, headers) = arrivals.get_nowait()
-            except queue.Empty:
-                break
-            if (wait := start + due - time.perf_counter()) > 0:
-                time.sleep(wait)
-            began = time.perf_counter()
-            try:
-                response = session.get(url, headers=headers, timeout=10)
-                failure = (
-                    None if response.status_code == 200 else f"{response.status_code} {response.text[:300]}"
-                )
-            except Exception as exc:
-                failure = repr(exc)
-            mine.append(
-                (name, None if failure else time.perf_counter() - began, failure or "", began - start - due)
-            )
-        session.close()
-        with lock:
-            for name, latency, failure, lag in mine:
-                if latency is None:
-                    loads[name].errors.append(failure)
-                else:
-                    loads[name].latencies.append(latency)
-                lags.append(lag)
-
-    senders = [threading.Thread(target=sender, daemon=True) for _ in range(in_flight)]
-    for thread in senders:
-        thread.start()
-    for thread in senders:
-        thread.join(timeout=seconds + 60)
-    return loads, lags
-
-
 def run_open_loop(
     sentri: SentriProcess, status_url: str, project_id: str, rates: list[float], seconds: float, tokens: int
 ) -> int:
@@ -219,9 +166,10 @@ def run_open_loop(
     )
     failed = 0
     for rate in rates:
-        loads, lags = open_loop(polls + health, rate, seconds)
+        latencies, errors, lags = open_loop(polls + health, rate, seconds)
         lag = Load("lag", latencies=lags).percentile(99)
-        for load in loads.values():
+        for name, values in latencies.items():
+            load = Load(name, seconds=seconds, latencies=values, errors=errors[name])
             print(
                 f"{rate:>8.0f}  {load.name:<14}{len(load.latencies):>10}{load.percentile(50):>10.2f}"
                 f"{load.percentile(99):>10.2f}{len(load.errors):>8}{lag:>17.2f}"

@@ -18,6 +18,7 @@ Exits 1 when a run does not pass.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -49,23 +50,30 @@ def hero_tests(n: int, site_url: str, path: Path) -> Path:
     )
 
 
+def busy_seconds() -> float:
+    """CPU time every process of the machine has used so far (user + system, /proc/stat), in seconds."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_run(
     sentri: SentriProcess, project_id: str, token: str, parallel: int, samples: int, n_tests: int
-) -> tuple[float, dict[str, list[float]], dict[str, list[float]]]:
-    """One run with `wait: true`: (seconds from the trigger to its answer, the tests' own readings, the extra
-    samples' readings)."""
+) -> tuple[float, float, dict[str, list[float]], dict[str, list[float]]]:
+    """One run with `wait: true`: (seconds from the trigger to its answer, the machine's CPU seconds meanwhile,
+    the tests' own readings, the extra samples' readings)."""
     body = {
         "wait": True,
         "dialsConfig": {"parallelWorkers": parallel, "retries": 0, "vitalsSamples": samples},
     }
-    started = time.monotonic()
+    started, cpu = time.monotonic(), busy_seconds()
     answer = sentri.http.post(
         f"{sentri.url}/api/v1/projects/{project_id}/trigger",
         headers={"Authorization": f"Bearer {token}"},
         json=body,
         timeout=600,
     )
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, busy_seconds() - cpu
     status = answer.json()
     if answer.status_code != 200 or status.get("passed") != n_tests:
         raise RuntimeError(
@@ -84,7 +92,7 @@ def timed_run(
                 )
                 own[metric] += values[:1]
                 extra[metric] += values[1:]
-    return seconds, own, extra
+    return seconds, cpu, own, extra
 
 
 def median(values: list[float]) -> str:
@@ -101,6 +109,7 @@ def main() -> int:
     args = parser.parse_args()
     n, parallel = max(1, args.tests), max(1, args.parallel)
     times: dict[int, list[float]] = {1: [], args.samples: []}
+    cpus: dict[int, list[float]] = {k: [] for k in times}
     own: dict[int, dict[str, list[float]]] = {k: {m: [] for m in METRICS} for k in times}
     extra: dict[str, list[float]] = {m: [] for m in METRICS}
     with (
@@ -126,13 +135,14 @@ def main() -> int:
             order = list(times) if r % 2 == 0 else list(times)[::-1]
             line = []
             for samples in order:
-                seconds, mine, more = timed_run(sentri, project_id, token, parallel, samples, n)
+                seconds, cpu, mine, more = timed_run(sentri, project_id, token, parallel, samples, n)
                 times[samples].append(seconds)
+                cpus[samples].append(cpu)
                 for metric in METRICS:
                     own[samples][metric] += mine[metric]
                     if samples > 1:
                         extra[metric] += more[metric]
-                line.append(f"vitalsSamples {samples}: {seconds:.2f} s")
+                line.append(f"vitalsSamples {samples}: {seconds:.2f} s ({cpu:.1f} CPU s)")
             print(f"  round {r + 1}: " + ", ".join(line))
     base, product = statistics.median(times[1]), statistics.median(times[args.samples])
     ratio = product / base
@@ -143,6 +153,12 @@ def main() -> int:
     )
     print(
         f"  (+{(product - base) / n * 1000:.0f} ms of run time per test; medians of {args.rounds} round(s) of {n} tests)"
+    )
+    cpu_base, cpu_product = statistics.median(cpus[1]), statistics.median(cpus[args.samples])
+    cores = os.cpu_count() or 1
+    print(
+        f"  machine CPU per run: {cpu_product:.1f} s against {cpu_base:.1f} s ({cpu_product / cpu_base:.2f}x);"
+        f" busy {cpu_product / product / cores:.0%} and {cpu_base / base / cores:.0%} of {cores} cores"
     )
     print("readings, ms (medians over every page of every counted round):")
     for metric in METRICS:
