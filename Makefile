@@ -53,12 +53,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Playwright's managed Chromium when present, else the system's; install Debian's when we can.
+# Playwright's managed Chromium when present, else the system's (its headless shell first); install Debian's when we can.
 chromium: install
 	@$(BIN)/python -m sentri.worker.browsers || { \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's chromium with apt-get..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    echo "Installing Debian's chromium and its headless shell with apt-get..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell chromium >/dev/null) \
 	      && $(BIN)/python -m sentri.worker.browsers; \
 	  else \
 	    echo "sentri: runs need a Chromium: run as root to let make install Debian's, or see the message above."; \

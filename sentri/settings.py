@@ -111,7 +111,7 @@ class Settings:
     )
     chromium_path: str | None = _setting(
         None,
-        "The Chromium to launch. Unset: Playwright's own, else a system Chromium.",
+        "The Chromium to launch. Unset: Playwright's own, else a system one (its headless shell first).",
     )
     traces: str = _setting(
         "rerun",

@@ -37,8 +37,20 @@ def _browser_ui(browser) -> list[str]:
         context.close()
 
 
-def test_chromium_keeps_playwrights_disabled_features_and_preloads_no_omnibox_popup():
-    choice = browsers.find_chromium()
+def _installed() -> list[browsers.ChromiumChoice]:
+    """The Chromium Sentri launches here, and every other system Chromium it would fall back to (a full one
+    preloads the popup; the headless shell chosen first has no browser UI)."""
+    chosen = browsers.find_chromium()
+    others = [
+        browsers.ChromiumChoice(path, "system")
+        for path in browsers.SYSTEM_CHROMIUM_CANDIDATES
+        if path != chosen.executable and os.access(path, os.X_OK)
+    ]
+    return [chosen, *others]
+
+
+@pytest.mark.parametrize("choice", _installed(), ids=lambda choice: choice.executable or "playwright")
+def test_chromium_keeps_playwrights_disabled_features_and_preloads_no_omnibox_popup(choice):
     with sync_playwright() as pw:
         plain = pw.chromium.launch(
             **{**browsers.launch_options(choice), "args": list(browsers.CHROMIUM_ARGS)}

@@ -56,7 +56,18 @@ PLAYWRIGHT_DISABLED_FEATURES = (
     "msEdgeUpdateLaunchServicesPreferredVersion",
     "msForceBrowserSignIn",
 )
-SYSTEM_CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+# A system's headless shell first, as Playwright itself launches its own for headless runs: the same Blink
+# without a browser's windows and UI, so a context (every test and every Web Vitals sample opens one) costs the
+# browser process far less. Debian's chromium-headless-shell, measured with plain Playwright on 2 cores, 3 x 25
+# goto + click + expect tests, interleaved: 198 ms of machine CPU and 158 ms of wall time per test, where its
+# full Chromium (with the omnibox popup off) took 442 ms and 302 ms. Its binary, not /usr/bin's wrapper: that
+# script runs it as a child without exec, so a browser closed by killing its launcher would outlive it.
+SYSTEM_CHROMIUM_CANDIDATES = (
+    "/usr/lib/chromium/chromium-headless-shell",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+)
 
 
 class BrowserUnavailable(RuntimeError):
@@ -123,7 +134,8 @@ def find_chromium(configured: str | None = None) -> ChromiumChoice:
         return ChromiumChoice(found, "system")
     raise BrowserUnavailable(
         "No Chromium found. Install Playwright's browser (`python -m playwright install --with-deps chromium`), "
-        "or Debian's (`apt-get install -y chromium`), or set SENTRI_CHROMIUM_PATH to a Chromium executable."
+        "or Debian's (`apt-get install -y chromium-headless-shell chromium`), or set SENTRI_CHROMIUM_PATH to a "
+        "Chromium executable."
     )
 
 
