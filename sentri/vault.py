@@ -42,10 +42,35 @@ def decrypt(token: str, name: str = "secret") -> str:
         ) from None
 
 
+# A text cut to a length before it was masked (a crawled page's texts are cut in the page, which never sees
+# the secrets; a step's error is cut to its first lines) may end in the first characters of a secret, alone or
+# before the "..." of the cut: from this many characters on, such an end is masked too. Shorter is too little
+# to narrow a secret down, and too often a word's ending.
+MIN_CUT_PREFIX = 3
+CUT_MARKS = ("...", "…")
+
+
 def mask(text: str | None, values: list[str]) -> str | None:
-    """Replace every secret value in a text with ••••."""
+    """Replace every secret value in a text with ••••, and a secret's first characters at the text's end (it
+    was cut in the middle of one)."""
     if not text:
         return text
-    for value in sorted((v for v in values if v), key=len, reverse=True):
+    secrets = sorted((v for v in values if v), key=len, reverse=True)
+    for value in secrets:
         text = text.replace(value, MASK)
-    return text
+    return _cut_prefix_masked(text, secrets)
+
+
+def _cut_prefix_masked(text: str, secrets: list[str]) -> str:
+    mark = next((m for m in CUT_MARKS if text.endswith(m)), "")
+    body = text[: len(text) - len(mark)]
+    longest = max(
+        (
+            size
+            for value in secrets
+            for size in range(min(len(value) - 1, len(body)), MIN_CUT_PREFIX - 1, -1)
+            if body.endswith(value[:size])
+        ),
+        default=0,
+    )
+    return body[: len(body) - longest] + MASK + mark if longest else text

@@ -34,6 +34,7 @@ from tests.support.crawl_site import PASSWORD as PASSWORD_SECRET
 from tests.support.crawl_site import CrawlSite
 from tests.support.fake_github import FakeGitHub
 from tests.support.pages import PASSWORD, Browser
+from tests.support.sites import StaticSite
 from tests.test_github import GOOD, PR, REPO, SHA, _github_body, _run, _sentri_comments
 from tests.test_openapi import Described
 
@@ -357,6 +358,35 @@ def test_a_setup_test_logs_the_crawl_in_with_the_environments_secret_which_is_st
     with app.app_context():
         stored = json.dumps([row.pages for row in db.session.query(Crawl)]) + json.dumps(detail)
     assert PASSWORD_SECRET not in stored
+
+
+@pytest.mark.browser
+def test_a_secret_a_page_shows_where_its_text_is_cut_is_stored_masked_not_half_shown(app):
+    """The page cuts a link text to 300 characters and a heading to 500 before Python sees them (and masks the
+    environment's secrets): a secret across the cut arrives as its first characters, which are masked too."""
+    secret = "s3cr3t-Tok3n-XYZ"
+    link, heading = "word " * 58 + secret, "h" * 495 + secret  # cut 10 and 5 characters into the secret
+    with StaticSite({"/": f'<title>Echo</title><h1>{heading}</h1><a href="/next">{link}</a>'}) as site:
+        project_id, _token = _project(app, site.url)
+        client = app.test_client()
+        _, headers = _make_user(app, "admin@example.com", "admin")
+        environment = client.post(
+            f"/api/v1/projects/{project_id}/environments",
+            headers=headers,
+            json={"name": "staging", "secrets": {"TOKEN": secret}},
+        ).get_json()["id"]
+        url = f"/api/v1/projects/{project_id}/crawls"
+        body = {"maxPages": 1, "maxDepth": 0, "generateTests": False, "environmentId": environment}
+        crawl = _wait_crawl(
+            client, headers, client.post(url, json=body, headers=headers).get_json()["statusUrl"]
+        )
+        detail = client.get(f"{url}/{crawl['id']}", headers=headers).get_json()
+    home = next(p for p in detail["pages"] if p["path"] == "/")
+    assert home["heading"] == "h" * 495 + "••••", home["heading"][-20:]
+    assert list(home["linkTexts"].values()) == ["word " * 58 + "••••"]
+    with app.app_context():
+        stored = json.dumps([row.pages for row in db.session.query(Crawl)]) + json.dumps(detail)
+    assert secret[:5] not in stored
 
 
 @pytest.mark.browser

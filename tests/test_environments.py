@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentri import projects, testcases, tokens
+from sentri import projects, testcases, tokens, vault
 
 SECRET = "s3cret-Pa55word-xyz"
 
@@ -234,3 +234,14 @@ def test_every_result_of_an_environment_run_names_the_environments_site_skipped_
     statuses = {result["testName"]: result["status"] for result in run["results"]}
     assert statuses == {"picked": "queued", "left out": "skipped"}
     assert {result["baseUrl"] for result in run["results"]} == {staging}
+
+
+def test_a_text_cut_in_the_middle_of_a_secret_ends_masked_not_in_its_first_characters():
+    secret = "s3cr3t-Tok3n-XYZ"
+    assert vault.mask(f"error: {secret} and {secret[:9]}", [secret]) == "error: •••• and ••••"
+    assert vault.mask(f"https://x.test/?t={secret[:6]}...", [secret]) == "https://x.test/?t=••••..."
+    assert vault.mask(f"cut at {secret[:6]}…", ["other", secret]) == "cut at ••••…"
+    # Two characters narrow nothing down; a text that does not end in a secret's start is left alone.
+    assert vault.mask(f"ends in {secret[:2]}", [secret]) == f"ends in {secret[:2]}"
+    assert vault.mask(f"{secret[:6]} in the middle", [secret]) == f"{secret[:6]} in the middle"
+    assert vault.mask("nothing", []) == "nothing"
