@@ -61,3 +61,34 @@ def test_a_hero_painted_800_ms_after_load_is_in_every_sample(app):
     assert len(lcp) == 5, page
     assert all(value >= HERO_AFTER_LOAD_MS for value in lcp), lcp
     assert page["lcp"] >= HERO_AFTER_LOAD_MS
+
+
+def test_the_hero_a_test_waited_for_is_in_its_own_reading_every_time(app):
+    """A test ends right after its hero became visible, maybe before that frame was presented: the reading
+    waits for the frame. Read at once, plain Playwright loads missed the hero in 1-8 of 40 readings on Debian's
+    headless shell (0-2 on its full Chromium), none of 160 with the wait. A race: this run of 12 found no miss
+    without the wait either in 3 tries; it holds the property, the measurement is the evidence."""
+    with StaticSite({"/hero": LATE_HERO}) as site:
+        with app.app_context():
+            project = projects.create("Own readings", site.url)
+            for n in range(12):
+                steps = [{"goto": f"/hero?n={n}"}, {"expect_visible": {"css": "#hero"}}]
+                testcases.review(testcases.create(project, {"name": f"hero {n}", "steps": steps}), "approve")
+            _, token = tokens.create(project)
+            project_id = project.public_id
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        status_url = client.post(
+            f"/api/v1/projects/{project_id}/trigger",
+            headers=headers,
+            json={"dialsConfig": {"parallelWorkers": 2}},
+        ).get_json()["statusUrl"]
+        deadline = time.monotonic() + 120
+        while client.get(status_url, headers=headers).get_json()["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    with app.app_context():
+        run = lifecycle.get(status_url.rsplit("/", 1)[1])
+        assert (run.status, run.passed) == ("completed", 12), run.error
+        lcp = {result.test_name: [page["lcp"] for page in result.vitals] for result in run.results}
+    assert all(values and values[0] >= HERO_AFTER_LOAD_MS for values in lcp.values()), lcp
