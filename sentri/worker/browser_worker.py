@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from playwright.async_api import Error as PlaywrightError
@@ -63,6 +64,8 @@ class BrowserWorker(CrawlDuty, threading.Thread):
         self.due = math.inf
         self.lost: BrowserLost | None = None  # the browser went away under the current test (_given_back)
         self._ticker: asyncio.TimerHandle | None = None
+        # Claims and records run here, while the loop goes on: the next test's page opens meanwhile (spare.py).
+        self._database = ThreadPoolExecutor(1, thread_name_prefix=f"sentri-browser-{index}-db")
 
     # -- called from other threads -----------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class BrowserWorker(CrawlDuty, threading.Thread):
                 self.engine.wait_idle(seen)  # every slot is held: look again on this process's next turn
                 continue
             try:
-                claim = self.engine.claim(look_first=not busy, slot=take_slot)
+                claim = self._beside_loop(partial(self.engine.claim, look_first=not busy, slot=take_slot))
             except Exception:  # the database is busy or gone for a moment: try again shortly
                 log.exception("worker %s could not claim a test", self.name)
                 claim = None
@@ -147,6 +150,7 @@ class BrowserWorker(CrawlDuty, threading.Thread):
             if isinstance(claim, Claim) and self._leave_next(claim):
                 busy = False  # it stepped aside: it looks (a read) before it claims, as an idle worker does
         self.loop.run_until_complete(self._close())
+        self._database.shutdown(wait=True)
         left = asyncio.all_tasks(self.loop)  # background closes a dead driver never answered
         for task in left:
             task.cancel()
@@ -164,14 +168,20 @@ class BrowserWorker(CrawlDuty, threading.Thread):
 
     def _prepare_spare(self) -> None:
         """Going idle: open the next test's page now, like the last test's (a desktop Chromium page at
-        first), so that a run's first step does not wait for it (< 0.3 s from the 202, bench/run_overhead.py). Only
-        while idle: opened during a run, beside a test, the spare was measured to cost more CPU than it
-        saved on a 2-core machine."""
+        first), so that a run's first step does not wait for it (< 0.3 s from the 202, bench/run_overhead.py). In a
+        run, each test opens the next one's once its steps are done (executor.py), never beside them: opened
+        beside a test's steps, a spare was measured to cost more CPU than it saved on a 2-core machine."""
         if self.engine.pool is not None:
             return
         browser, options = self.spare_like or (self.browsers.local, {})
         if browser is not None and browser.is_connected():
             self.spare.prepare(browser, settings(self.app).blocked_networks, options, vitals_probe.arm)
+
+    def _beside_loop(self, function):
+        """Call `function` (database work) on this worker's database thread and return what it returns, the loop
+        running meanwhile: what the last test left in the background (its context's close, the next test's
+        page opening) goes on instead of waiting for the database."""
+        return self.loop.run_until_complete(self.loop.run_in_executor(self._database, function))
 
     def _write(self, function, *args) -> None:
         with self.app.app_context():
@@ -219,6 +229,9 @@ class BrowserWorker(CrawlDuty, threading.Thread):
             ]
         with self._lock:
             reason = self._cancel_reason
+        self._beside_loop(partial(self._record, claim, result, reason))
+
+    def _record(self, claim: Claim, result: Outcome | None, reason: str | None) -> None:
         with self.app.app_context():
             if result is not None:
                 keep_files(self.app, result)  # into the artifact store (a bucket: uploaded), by key

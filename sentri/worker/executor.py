@@ -16,7 +16,7 @@ from ..models import utcnow
 from ..queue.outcome import Attempt, Outcome, attempt
 from ..states import ResultStatus
 from . import sampling, vitals_probe
-from .guard import HostCache, guard_context, guarded_context
+from .guard import HostCache, guard_context, guarded_context, install_routes
 from .healer import StepHealer
 from .job_spec import WRAP_UP_SECONDS, AttemptOutcome, BrowserLost, TestJob, context_options
 from .page_check import PageWatch
@@ -35,6 +35,12 @@ async def _new_context(browser: Browser, job: TestJob, hosts: HostCache, storage
     return await guarded_context(browser, job, hosts, context_options(job), storage)
 
 
+async def _ahead(job: TestJob, hosts: HostCache, context):
+    """What a page opened at a test's end gets before its page opens: the vitals probe, and the routes a guard
+    for a test like this one answers (the run's next test most likely)."""
+    return await vitals_probe.arm(context), await install_routes(context, job, hosts)
+
+
 async def _attempt(
     browser: Browser,
     job: TestJob,
@@ -50,10 +56,11 @@ async def _attempt(
     own is kept)."""
     opened = await spare.take(browser, context_options(job)) if spare is not None else None
     if opened is not None:
-        context, page, vitals, gate = (
-            opened  # the worker has its spares armed (prepare(..., vitals_probe.arm))
-        )
-        guard = await guard_context(context, job, hosts, gate)
+        # An idle worker's spare is armed (prepare(..., vitals_probe.arm)); one opened at a test's end has the
+        # routes for its next test's guard too (_ahead).
+        context, page, ready, gate = opened
+        vitals, routes = ready if isinstance(ready, tuple) else (ready, None)
+        guard = await guard_context(context, job, hosts, gate, routes)
     else:
         (context, guard), vitals = await _new_context(browser, job, hosts), None
     tracing = for_trace or job.traces(number)
@@ -103,6 +110,10 @@ async def _attempt(
         background(close_quietly(context))
         raise
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
+    if spare is not None:
+        # The next test's page opens while this one's last vitals are read (the page waits for its frames)
+        # and its result is recorded: the same context the next test would open, only sooner.
+        spare.prepare(browser, job.blocked_networks, context_options(job), partial(_ahead, job, hosts))
     try:
         async with asyncio.timeout(WRAP_UP_SECONDS):
             await _wrap_up(page, context, job, number, vitals, outcome, snapshots, healer, tracing, for_trace)

@@ -77,6 +77,35 @@ class HostCache:
         return found
 
 
+class Routes:
+    """A context's routes, answered by a guard that may be set after they are installed (a page opened ahead
+    of its test, worker/spare.py, gets them before its test's guard exists). Until a guard is set, every
+    routed request is refused. `skip`: the origin left out of the routes ("" for none)."""
+
+    def __init__(self, skip: str) -> None:
+        self.skip = skip
+        self.guard: Guard | None = None
+
+    async def install(self, context) -> None:
+        skip = re.escape(self.skip) + "/" if self.skip else ""
+        pages = re.compile(f"^(?!{skip})" if skip else r"^")
+        sockets = re.compile("^(?!wss?" + skip[skip.index(":") :] + ")" if skip else r"^")
+        await context.route(pages, self._on_route)
+        await context.route_web_socket(sockets, self._on_web_socket)
+
+    async def _on_route(self, route) -> None:
+        if self.guard is None:
+            await route.abort("blockedbyclient")
+        else:
+            await self.guard.on_route(route)
+
+    async def _on_web_socket(self, web_socket) -> None:
+        if self.guard is None:
+            await web_socket.close(code=1008, reason="refused by Sentri")
+        else:
+            await self.guard.on_web_socket(web_socket)
+
+
 class Guard:
     """One attempt's guard: install() it on the context, ask it before and after each step."""
 
@@ -99,14 +128,16 @@ class Guard:
         """Route the context's requests and WebSockets through the guard. The run's own origin, once its
         host is checked (cached per worker), is left out of the routes: most of a page's requests then
         never make the round trip to Python, which a routed request costs."""
-        skip = ""
+        routes = Routes(await self.own_origin(base_url))
+        routes.guard = self
+        await routes.install(context)
+
+    async def own_origin(self, base_url: str | None) -> str:
+        """The base URL's origin when the page may load it (what routes leave out), else ""."""
         origin = origins.origin_of(base_url) if base_url else None
         if origin is not None and await self.request_problem(str(origin) + "/") is None:
-            skip = re.escape(str(origin)) + "/"
-        pages = re.compile(f"^(?!{skip})" if skip else r"^")
-        sockets = re.compile("^(?!wss?" + skip[skip.index(":") :] + ")" if skip else r"^")
-        await context.route(pages, self._on_route)
-        await context.route_web_socket(sockets, self._on_web_socket)
+            return str(origin)
+        return ""
 
     # -- network -----------------------------------------------------------------------------------
 
@@ -135,7 +166,7 @@ class Guard:
                 )
         return None
 
-    async def _on_route(self, route) -> None:
+    async def on_route(self, route) -> None:
         problem = await self.request_problem(route.request.url)
         if problem is None:
             await route.continue_()
@@ -143,7 +174,7 @@ class Guard:
         self.refusals.append(f"Sentri refused to load {problem}")
         await route.abort("blockedbyclient")
 
-    async def _on_web_socket(self, web_socket) -> None:
+    async def on_web_socket(self, web_socket) -> None:
         problem = await self.request_problem(web_socket.url)
         if problem is None:
             web_socket.connect_to_server()
@@ -250,9 +281,11 @@ async def guarded_context(browser, where, hosts: HostCache, options: dict, stora
         raise
 
 
-async def guard_context(context, where, hosts: HostCache, gate: Gate) -> Guard:
+async def guard_context(context, where, hosts: HostCache, gate: Gate, routes: Routes | None = None) -> Guard:
     """Install `where`'s guard on a gated context nothing has been loaded into yet (a page opened ahead by
-    worker/spare.py opens one too), and return it; what the gate refuses, the guard reports."""
+    worker/spare.py opens one too), and return it; what the gate refuses, the guard reports. `routes`: the
+    ones already installed on it (install_routes), answered by this guard from now on when they leave out the
+    same origin; else the guard's own are installed."""
     guard = Guard(
         networks=where.blocked_networks,
         hosts=hosts,
@@ -260,5 +293,18 @@ async def guard_context(context, where, hosts: HostCache, gate: Gate) -> Guard:
         trusted=where.trusted or origins.TrustedOrigins([where.base_url], []),
         refusals=gate.refusals,
     )
+    if routes is not None and routes.guard is None:
+        routes.guard = guard  # the routes were the context's first: nothing went through them before
+        if routes.skip == await guard.own_origin(where.base_url):
+            return guard
     await guard.install(context, where.base_url)
     return guard
+
+
+async def install_routes(context, where, hosts: HostCache) -> Routes:
+    """Install on a context opened ahead the routes its test's guard will answer (guard_context), for the test
+    `where` says most likely comes next: the routes' own-origin exception is `where`'s."""
+    probe = Guard(networks=where.blocked_networks, hosts=hosts, trusted=origins.TrustedOrigins([], []))
+    routes = Routes(await probe.own_origin(where.base_url))
+    await routes.install(context)
+    return routes

@@ -3,11 +3,13 @@ already opens the page the next test will start on.
 
 Opening a page is most of a test's set-up (a new renderer process: bench/run_overhead.py measures it),
 and the end of a test mostly waits: for the frame that reports INP, for the database. A worker's Spare
-is started there and taken by its next attempt when that attempt would open the same thing (the same
-browser, the same new_context() options); anything else closes it and opens its own. A spare is a
-fresh context with service workers blocked and one blank page: nothing has been loaded into it, and the
-attempt that takes it installs its own guard, init script and tracing before its first navigation, as
-it does on a page it opens itself. Browser servers are not given spares: their slots count pages.
+is started there (and by an idle worker) and taken by its next attempt when that attempt would open the
+same thing (the same browser, the same new_context() options); anything else closes it and opens its own.
+A spare is a fresh context with service workers blocked and one blank page: nothing has been loaded into
+it. Its init script and, when opened at a test's end, routes that refuse everything until the taking
+attempt's own guard answers them are set up before the page opens; the attempt adds its tracing before its
+first navigation, as on a page it opens itself. Browser servers are not given spares: their slots count
+pages.
 
 Also here: the loop's background work (contexts being closed, spares being opened) and settle().
 """
